@@ -1,0 +1,47 @@
+# Thin wrapper over CMake presets and the test tiers. Every target installs
+# what it needs first (scripts/install-deps.sh is idempotent and quick).
+ARGS ?= serve --root .
+JOBS ?= 2
+
+.PHONY: all deps build run test test-asan fuzz-smoke bench docs format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+run: build
+	./build/release/icotes $(ARGS)
+
+# Every tier: unit (GoogleTest), transcripts, integration (MCP SDK,
+# vscode-jsonrpc, Neovim), docs freshness. ctest prints the totals.
+test: build
+	@ctest --preset release
+
+# The same tiers under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan
+
+# Builds the libFuzzer targets with clang and runs each for a short while.
+fuzz-smoke: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@bash fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: build
+	@bash bench/run.sh
+
+docs: build
+	./build/release/icotes docs > docs/operations.md
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build

@@ -1,0 +1,215 @@
+// The files service: read, write, edit, patch, list, stat, move, mkdir and
+// delete inside one workspace root.
+//
+// Every path goes through ConfinedRoot (openat2 RESOLVE_BENEATH). Writes are
+// atomic: a temporary file in the same directory, fsync, rename(2) over the
+// target, the target's mode kept; a failed request writes nothing. Open
+// editor buffers (Documents) are the truth for reads, and writes to them go
+// to their editor as workspace/applyEdit. Line numbers are 1-based; sizes are
+// bytes; times are milliseconds since the Unix epoch.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "icotes/confine.hpp"
+#include "icotes/documents.hpp"
+#include "icotes/result.hpp"
+
+namespace icotes {
+
+class CancellationToken;
+
+namespace files {
+
+/// Defaults for read(): lines per call, and bytes of text per call (about
+/// 25k tokens, what AI hosts commonly accept in one tool result).
+inline constexpr std::int64_t kDefaultReadLines = 2000;
+inline constexpr std::size_t kDefaultReadBytes = 100 * 1024;
+
+struct ReadParams {
+  std::string path;
+  /// 1-based first line; negative counts from the end (-10: the last 10 lines).
+  std::optional<std::int64_t> offset;
+  std::optional<std::int64_t> limit;     // lines; default kDefaultReadLines
+  std::optional<std::size_t> max_bytes;  // bytes of text; default kDefaultReadBytes
+};
+
+struct ReadResult {
+  std::string path;  // relative to the root
+  std::string content;
+  std::int64_t start_line = 0;  // first line returned (1-based), 0 when empty
+  std::int64_t end_line = 0;    // last line returned
+  std::int64_t total_lines = 0;
+  bool truncated = false;  // more lines exist after end_line
+  std::string sha256;      // of the bytes on disk, or of the open buffer
+  std::string encoding;    // "utf-8", "utf-8-bom", "utf-16le", "utf-16be", "latin-1", "binary"
+  bool binary = false;
+  std::uint64_t size = 0;  // bytes on disk (or of the buffer)
+  std::string mime_type;
+  std::string source;  // "disk" or "editor"
+  std::string note;    // how to get the rest, when truncated; else empty
+};
+
+struct WriteParams {
+  std::string path;
+  std::string content;
+  std::optional<std::string> expected_sha256;
+};
+
+struct WriteResult {
+  std::string path;
+  std::uint64_t bytes = 0;
+  std::string sha256;
+  bool created = false;
+  std::string via;  // "disk" or "editor"
+};
+
+struct Edit {
+  std::string old_string;
+  std::string new_string;
+  bool replace_all = false;
+};
+
+struct EditParams {
+  std::string path;
+  std::vector<Edit> edits;
+  std::optional<std::string> expected_sha256;
+  bool dry_run = false;
+};
+
+struct EditResult {
+  std::string path;
+  std::string diff;  // unified diff, 3 lines of context
+  std::string sha256;  // of the new content
+  std::size_t replacements = 0;
+  bool applied = false;  // false for dryRun
+  std::string via;
+};
+
+struct PatchFileResult {
+  std::string path;
+  std::string action;  // "modified", "created", "deleted"
+  std::string sha256;  // new content ("" when deleted)
+};
+
+struct PatchResult {
+  std::vector<PatchFileResult> files;
+};
+
+struct DirEntry {
+  std::string path;  // relative to the listed directory
+  std::string type;  // "file", "directory", "symlink", "other"
+  std::uint64_t size = 0;
+  std::int64_t mtime_ms = 0;
+};
+
+struct ListResult {
+  std::string path;
+  std::vector<DirEntry> entries;
+  bool truncated = false;
+};
+
+/// A whole file as an MCP resource: text when it decodes, else raw bytes.
+struct ResourceContent {
+  std::string path;
+  std::string mime_type;
+  bool binary = false;
+  std::string data;  // UTF-8 text, or the raw bytes when binary
+};
+
+/// Upper bound on the size of a file read as a resource, in bytes.
+inline constexpr std::uint64_t kMaxResourceBytes = 32u * 1024u * 1024u;
+
+struct StatResult {
+  std::string path;
+  std::string type;
+  std::uint64_t size = 0;
+  std::string mode;  // octal permission bits, "0644"
+  std::int64_t mtime_ms = 0;
+  std::int64_t ctime_ms = 0;
+  std::int64_t atime_ms = 0;
+  std::string symlink_target;  // when type == "symlink"
+  bool open_in_editor = false;
+};
+
+/// Upper bound on entries list() returns.
+inline constexpr std::size_t kMaxListEntries = 10000;
+
+class Service {
+ public:
+  Service(const ConfinedRoot& root, Documents& documents) : root_(root), documents_(documents) {}
+
+  Result<ReadResult> read(const ReadParams& p) const;
+  Result<WriteResult> write(const WriteParams& p);
+  Result<EditResult> edit(const EditParams& p);
+  /// Applies a unified diff (git or GNU diff -u style) to one or more files:
+  /// every hunk must match (context checked, offsets tolerated), else
+  /// nothing is written.
+  Result<PatchResult> apply_patch(std::string_view patch);
+  Result<ListResult> list(const std::string& path, int depth, const CancellationToken* cancel = nullptr) const;
+  Result<StatResult> stat(const std::string& path) const;
+  /// The whole file, for MCP resources/read. Errors: too large
+  /// (kMaxResourceBytes), not a regular file, confinement.
+  Result<ResourceContent> read_resource(const std::string& path) const;
+  /// Regular files beneath the root in depth-first name order (the order of
+  /// comparing paths component by component), starting after `after` ("" for
+  /// the first page), at most `limit`; `more` is set when files remain.
+  /// .git directories are skipped; symlinks are not followed.
+  Result<std::vector<std::string>> list_files(const std::string& after, std::size_t limit, bool& more,
+                                              const CancellationToken* cancel = nullptr) const;
+  Status move(const std::string& source, const std::string& destination, bool overwrite);
+  /// mkdir -p. Result: true when it created the directory.
+  Result<bool> mkdir(const std::string& path);
+  Status remove(const std::string& path, bool recursive);
+
+  const ConfinedRoot& root() const { return root_; }
+
+ private:
+  /// Current text of `rel`: the open buffer, or the file's bytes.
+  struct Current {
+    std::string bytes;
+    bool exists = false;
+    bool open = false;
+    OpenDocument doc;
+    mode_t mode = 0644;
+  };
+  Result<Current> current(const std::string& rel) const;
+  /// Replaces `rel` with `content`: through the editor when open, else atomically on disk.
+  Result<std::string> replace_content(const std::string& rel, const Current& cur, const std::string& content);
+  Result<bool> write_atomic(const std::string& rel, std::string_view content, std::optional<mode_t> mode);
+
+  const ConfinedRoot& root_;
+  Documents& documents_;
+};
+
+/// Lowercase hex SHA-256 (FIPS 180-4) of `data`.
+std::string sha256_hex(std::string_view data);
+
+/// Unified diff of `before` → `after` with `context` lines, headed
+/// "--- a/<path>" / "+++ b/<path>"; "" when equal.
+std::string unified_diff(std::string_view before, std::string_view after, const std::string& path, int context = 3);
+
+/// A parsed unified diff.
+struct PatchHunk {
+  std::int64_t old_start = 0, old_count = 0, new_start = 0, new_count = 0;
+  std::vector<std::string> lines;  // each starts with ' ', '-', '+' (or '\\')
+};
+struct FilePatch {
+  std::string old_path;  // "" for /dev/null
+  std::string new_path;  // "" for /dev/null
+  std::vector<PatchHunk> hunks;
+};
+/// Parses `patch`. Errors (kInvalidParams) name the line that is wrong.
+Result<std::vector<FilePatch>> parse_patch(std::string_view patch);
+/// Applies `fp`'s hunks to `text`. Errors name the hunk that does not match.
+Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, const std::string& path);
+
+/// MIME type guessed from the file name.
+std::string mime_type_for(std::string_view path, bool binary);
+
+}  // namespace files
+}  // namespace icotes

@@ -1,0 +1,31 @@
+// JSON values and a fast writer.
+//
+// Envelopes and small messages use nlohmann::json. Its dump() validates UTF-8
+// byte by byte and costs ~10 ms for a reply holding a 1 MB file
+// (DESIGN.md section 9), so every message icotes sends is written by
+// write_json(), which copies runs of bytes that need no escaping in one go.
+// Output is RFC 8259 JSON; strings must be valid UTF-8 (invalid sequences are
+// replaced by U+FFFD, as nlohmann's error_handler_t::replace does).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace icotes {
+
+using json = nlohmann::json;
+
+/// Appends `s` to `out` as a quoted JSON string (RFC 8259 section 7).
+void append_json_string(std::string& out, std::string_view s);
+
+/// Appends the compact serialisation of `value` to `out`.
+void write_json(std::string& out, const json& value);
+
+/// Compact serialisation of `value`.
+std::string to_json_string(const json& value);
+
+/// True when `s` is well-formed UTF-8 (RFC 3629).
+bool is_valid_utf8(std::string_view s) noexcept;
+
+}  // namespace icotes

@@ -1,0 +1,128 @@
+// The operation registry (DESIGN.md section 1). Every capability is defined
+// once — id, MCP tool name, input/output JSON Schema, annotations,
+// permission kind, handler — and every door (LSP request icotes/<id>,
+// workspace/executeCommand icotes.<id with dots>, MCP tool <mcpName>,
+// `icotes call`) reaches it through here.
+//
+// Metadata and schemas live in schemas/<service>/<verb>.json, embedded in the
+// binary at build time; a registry line only binds the id to its handler.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "icotes/json.hpp"
+#include "icotes/result.hpp"
+#include "icotes/rpc.hpp"
+
+namespace icotes {
+
+class Workspace;
+
+/// What an operation needs permission for (DESIGN.md section 6).
+enum class OperationKind { None, ReadFile, WriteFile, EditFile, Bash, GitWrite, Network };
+std::string_view to_string(OperationKind kind);
+std::optional<OperationKind> operation_kind_from_string(std::string_view name);
+
+/// MCP ToolAnnotations (MCP 2025-03-26 and later, "ToolAnnotations").
+struct Annotations {
+  bool read_only = false;
+  bool destructive = true;
+  bool idempotent = false;
+  bool open_world = false;
+};
+
+/// Reports progress of a long operation. The dialect maps it to LSP
+/// `$/progress` (WorkDoneProgress) or MCP `notifications/progress`; it is a
+/// no-op when the client gave no token.
+class Progress {
+ public:
+  virtual ~Progress() = default;
+  /// `done` and `total` are in the operation's own units (files, bytes);
+  /// total 0 means unknown.
+  virtual void report(std::string_view message, double done, double total) = 0;
+};
+
+class NullProgress final : public Progress {
+ public:
+  void report(std::string_view, double, double) override {}
+};
+
+/// What a handler may use besides its params.
+struct Context {
+  Workspace& workspace;
+  const CancellationToken& cancel;
+  Progress& progress;
+  /// The connection that asked, when there is one (not for `icotes call`).
+  std::shared_ptr<Connection> connection;
+};
+
+using Handler = std::function<Result<json>(Context&, const json& params)>;
+
+class SchemaValidator;
+
+struct Operation {
+  std::string id;        // "files/read"
+  std::string mcp_name;  // "read_file"
+  std::string title;
+  std::string description;
+  OperationKind kind = OperationKind::None;
+  Annotations annotations;
+  json input_schema;
+  json output_schema;
+  /// MCP only: the result member sent as the first text content block (a
+  /// file's text) and left out of structuredContent, so large text goes out
+  /// once. Empty: the whole result is the text block, as JSON.
+  std::string mcp_text_field;
+  Handler handler;
+  std::shared_ptr<const SchemaValidator> input_validator;
+
+  /// LSP method: "icotes/files/read".
+  std::string lsp_method() const { return "icotes/" + id; }
+  /// workspace/executeCommand command: "icotes.files.read".
+  std::string command() const;
+  /// outputSchema as listed to MCP clients (mcp_text_field removed).
+  json mcp_output_schema() const;
+};
+
+class Registry {
+ public:
+  /// Binds `id` to `handler`; metadata comes from the embedded schema
+  /// schemas/<id>.json. Throws std::logic_error when the schema is missing or
+  /// malformed: a build defect, caught by the unit tests.
+  void add(std::string_view id, Handler handler);
+
+  const Operation* find(std::string_view id) const;
+  const Operation* find_by_mcp_name(std::string_view name) const;
+  const Operation* find_by_command(std::string_view command) const;
+  /// All operations in id order.
+  std::vector<const Operation*> all() const;
+
+  /// Validates params against the input schema, then runs the handler.
+  /// Errors: -32602 (params, with data.pointer and data.expected), the
+  /// handler's own errors.
+  Result<json> invoke(const Operation& op, Context& ctx, const json& params) const;
+
+ private:
+  std::map<std::string, Operation, std::less<>> ops_;
+};
+
+/// The registry with every built-in operation registered.
+const Registry& builtin_registry();
+
+/// Registration functions, one per service (src/ops/<service>_ops.cpp).
+void register_files_ops(Registry& registry);
+/// test/sleep, registered only when ICOTES_TEST_OPERATIONS=1.
+void register_test_ops(Registry& registry);
+
+/// Embedded schema texts keyed by path without ".json" (generated).
+namespace ops {
+const std::vector<std::pair<std::string_view, std::string_view>>& embedded_schemas();
+}
+
+}  // namespace icotes

@@ -1,0 +1,144 @@
+// JSON-RPC 2.0 (https://www.jsonrpc.org/specification) over any byte
+// transport: framing detection, requests, notifications, batches, responses
+// to server→client requests, cancellation tokens and out-of-order replies.
+// Nothing here knows LSP or MCP; a MessageHandler (a dialect session) does.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "icotes/framing.hpp"
+#include "icotes/json.hpp"
+#include "icotes/result.hpp"
+
+namespace icotes {
+
+/// Bytes out. Implementations are thread-safe: any thread may write whole
+/// frames, and each frame is written contiguously.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Writes bytes; returns false once the peer is gone.
+  virtual bool write(std::string_view bytes) = 0;
+  /// Stops reading and closes the connection.
+  virtual void close() = 0;
+};
+
+/// Set when a request is cancelled ($/cancelRequest, notifications/cancelled,
+/// client gone). Long handlers poll cancelled().
+class CancellationToken {
+ public:
+  bool cancelled() const noexcept { return flag_->load(std::memory_order_relaxed); }
+  void cancel() const noexcept { flag_->store(true, std::memory_order_relaxed); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+class Connection;
+
+/// One incoming request; answer it exactly once with reply() or fail().
+/// Copies share the same request. Dropping every copy unanswered answers
+/// -32603 so a client never waits forever.
+class Request {
+ public:
+  struct Batch;
+  Request(std::shared_ptr<Connection> conn, json id, std::string method, json params,
+          std::shared_ptr<Batch> batch = nullptr);
+
+  const json& id() const;
+  const std::string& method() const;
+  const json& params() const;
+  const CancellationToken& token() const;
+  Connection& connection() const;
+
+  void reply(const json& result) const;
+  void fail(const Error& error) const;
+  /// Marks the request answered without sending anything (MCP: a cancelled
+  /// request gets no response).
+  void drop() const;
+  bool answered() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+/// Receives decoded messages. Called on the connection's reading thread, in
+/// arrival order; a handler that takes time moves the work elsewhere.
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  virtual void on_request(Request request) = 0;
+  virtual void on_notification(const std::string& method, const json& params) = 0;
+  /// The peer closed the connection (EOF or error).
+  virtual void on_close() {}
+};
+
+/// Callback for the response to a server→client request.
+using ResponseCallback = std::function<void(Result<json>)>;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<Transport> transport, std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
+
+  void set_handler(MessageHandler* handler) { handler_ = handler; }
+
+  /// Feeds bytes read from the transport. Not thread-safe: one reader.
+  void on_bytes(std::string_view data);
+  /// The transport reached end of input: fails pending server→client
+  /// requests and tells the handler. In-flight requests still get answers.
+  void on_eof();
+  /// Cancels every in-flight request (the peer is gone). Also done when a
+  /// write fails.
+  void cancel_all();
+
+  /// Sends a notification.
+  void notify(std::string_view method, const json& params);
+  /// Sends a server→client request; `callback` runs with the result, the
+  /// error, or a -32800 error when the connection closes first.
+  void call(std::string_view method, const json& params, ResponseCallback callback);
+  /// Cancels the in-flight incoming request `id`; false when unknown.
+  bool cancel_request(const json& id);
+
+  Framing framing() const { return reader_.framing(); }
+  bool closed() const { return closed_.load(); }
+  Transport& transport() { return *transport_; }
+
+  /// Writes one message body (already serialised JSON) framed for the peer.
+  void send_raw(std::string body);
+
+ private:
+  friend class Request;
+  using Batch = Request::Batch;
+  void handle_body(std::string&& body);
+  void handle_value(const json& message, const std::shared_ptr<Batch>& batch);
+  void handle_response(const json& message);
+  void send_response(const json& id, const json* result, const Error* error, const std::shared_ptr<Batch>& batch);
+  void finish_request(const json& id);
+  void flush_batch(const std::shared_ptr<Batch>& batch);
+
+  std::shared_ptr<Transport> transport_;
+  MessageHandler* handler_ = nullptr;
+  FrameReader reader_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex mutex_;  // guards the maps below
+  std::unordered_map<std::string, CancellationToken> in_flight_;  // key: id dumped
+  std::unordered_map<std::string, ResponseCallback> pending_;     // server→client
+  std::uint64_t next_id_ = 1;
+  bool eof_ = false;
+};
+
+/// JSON-RPC error object (section 5.1).
+json error_object(const Error& error);
+
+}  // namespace icotes

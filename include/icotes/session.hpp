@@ -1,0 +1,82 @@
+// A Session serves one connection. It picks the dialect from the first
+// message — LSP (`initialize` with LSP InitializeParams), MCP (`initialize`
+// with `protocolVersion`) or plain JSON-RPC for scripts (anything else) —
+// and hands every message to it. Dialects are thin: lifecycle and result
+// shapes; every operation goes through the Registry.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "icotes/operation.hpp"
+#include "icotes/rpc.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+
+struct SessionOptions {
+  /// Called when the client asks the process to end (LSP `exit`): 0 after
+  /// `shutdown`, 1 without (LSP 3.17 "exit Notification").
+  std::function<void(int exit_code)> on_exit;
+  /// Registry to serve (builtin_registry() unless a test swaps it).
+  const Registry* registry = nullptr;
+};
+
+/// Lifecycle and result shapes of one protocol. Implementations live in
+/// src/lsp/, src/mcp/ and src/session.cpp (plain).
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+  virtual void on_request(Request request) = 0;
+  virtual void on_notification(const std::string& method, const json& params) = 0;
+  virtual void on_close() {}
+  virtual std::string_view name() const = 0;
+};
+
+class Session final : public MessageHandler {
+ public:
+  Session(Workspace& workspace, std::shared_ptr<Connection> connection, SessionOptions options);
+  ~Session() override;
+
+  void on_request(Request request) override;
+  void on_notification(const std::string& method, const json& params) override;
+  void on_close() override;
+
+  /// "lsp", "mcp", "plain", or "" before the first message.
+  std::string_view dialect() const { return dialect_ ? dialect_->name() : std::string_view(); }
+
+ private:
+  void choose(const std::string& method, const json& params);
+  Workspace& workspace_;
+  std::shared_ptr<Connection> connection_;
+  SessionOptions options_;
+  std::shared_ptr<Dialect> dialect_;
+};
+
+/// Shared by the dialects: how a finished operation is answered.
+struct OperationCall {
+  const Operation* op = nullptr;
+  json params;                                  // without protocol-only members
+  std::shared_ptr<Progress> progress;           // null: NullProgress
+  /// Shapes the handler's outcome into the reply; runs on the worker thread.
+  std::function<void(const Request&, Result<json>)> respond;
+  /// Answer for a request cancelled before it finished.
+  std::function<void(const Request&)> cancelled;
+};
+
+/// Runs `call` on the workspace's worker pool and answers `request`.
+void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call);
+
+std::shared_ptr<Dialect> make_lsp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                          const SessionOptions& options);
+std::shared_ptr<Dialect> make_mcp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                          const SessionOptions& options);
+std::shared_ptr<Dialect> make_plain_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                            const SessionOptions& options);
+
+/// Result for `icotes/operations` (all dialects but MCP): every operation
+/// with its method, command, MCP name, permission kind and schemas.
+json describe_operations(const Registry& registry);
+
+}  // namespace icotes

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests and the benchmarks need,
+# then the pinned node packages of integration/. Idempotent: a second run
+# installs nothing and takes a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
+  libasio-dev libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
+  libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  git ripgrep neovim hyperfine python3
+)
+# Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
+# conflicts with Debian's npm): take Debian's only when there is no node/npm.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# Node packages for the integration tier, pinned by integration/package-lock.json.
+if [ -f integration/package-lock.json ]; then
+  stamp=integration/node_modules/.icotes-lock.sha256
+  want=$(sha256sum integration/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    (cd integration && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+  fi
+fi

@@ -1,0 +1,265 @@
+// The LSP dialect (LSP 3.17/3.18): lifecycle, text document sync into the
+// documents overlay, positionEncoding negotiation, workspace/executeCommand,
+// $/progress, $/cancelRequest, and every operation as icotes/<id>.
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "icotes/session.hpp"
+
+namespace icotes {
+namespace {
+
+enum class State { Uninitialized, Initializing, Running, ShutDown };
+
+std::string_view encoding_name(PositionEncoding e) {
+  switch (e) {
+    case PositionEncoding::Utf8: return "utf-8";
+    case PositionEncoding::Utf16: return "utf-16";
+    case PositionEncoding::Utf32: return "utf-32";
+  }
+  return "utf-16";
+}
+
+json to_json(Position p) { return json{{"line", p.line}, {"character", p.character}}; }
+
+Result<Position> position_from(const json& j) {
+  if (!j.is_object() || !j.contains("line") || !j.contains("character") || !j["line"].is_number_unsigned() ||
+      !j["character"].is_number_unsigned())
+    return make_error(error_code::kInvalidParams, "Position must be {line, character} with unsigned integers");
+  return Position{j["line"].get<std::uint32_t>(), j["character"].get<std::uint32_t>()};
+}
+
+// WorkDoneProgress over $/progress (LSP 3.17 "Work Done Progress").
+class LspProgress final : public Progress {
+ public:
+  LspProgress(std::shared_ptr<Connection> conn, json token, std::string title)
+      : conn_(std::move(conn)), token_(std::move(token)) {
+    conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", true}}}});
+  }
+  ~LspProgress() override { conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "end"}}}}); }
+  void report(std::string_view message, double done, double total) override {
+    json value = {{"kind", "report"}, {"message", std::string(message)}};
+    if (total > 0) value["percentage"] = static_cast<unsigned>(std::min(100.0, 100.0 * done / total));
+    conn_->notify("$/progress", {{"token", token_}, {"value", std::move(value)}});
+  }
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  json token_;
+};
+
+class LspDialect final : public Dialect, public EditorLink, public std::enable_shared_from_this<LspDialect> {
+ public:
+  LspDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
+      : workspace_(workspace), conn_(std::move(connection)), options_(options), registry_(*options.registry) {}
+
+  std::string_view name() const override { return "lsp"; }
+
+  void on_request(Request request) override {
+    const std::string& method = request.method();
+    if (method == "initialize") return initialize(request);
+    if (state_ == State::Uninitialized)
+      return request.fail(make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
+    if (state_ == State::ShutDown)
+      return request.fail(make_error(error_code::kInvalidRequest, method + ": the server is shut down; send exit"));
+    if (method == "shutdown") {
+      state_ = State::ShutDown;
+      return request.reply(nullptr);
+    }
+    if (method == "icotes/operations") return request.reply(describe_operations(registry_));
+    if (method == "workspace/executeCommand") return execute_command(std::move(request));
+    if (method.rfind("icotes/", 0) == 0) {
+      if (const Operation* op = registry_.find(std::string_view(method).substr(7))) {
+        if (!request.params().is_object())
+          return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
+        return run(std::move(request), *op, request.params());
+      }
+    }
+    request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method));
+  }
+
+  void on_notification(const std::string& method, const json& params) override {
+    if (method == "exit") {
+      if (options_.on_exit) options_.on_exit(state_ == State::ShutDown ? 0 : 1);
+      return;
+    }
+    if (state_ == State::Uninitialized) return;  // dropped, as the spec says
+    try {
+      if (method == "initialized") {
+        state_ = State::Running;
+      } else if (method == "$/cancelRequest") {
+        conn_->cancel_request(params.at("id"));
+      } else if (method == "textDocument/didOpen") {
+        did_open(params.at("textDocument"));
+      } else if (method == "textDocument/didChange") {
+        did_change(params);
+      } else if (method == "textDocument/didClose") {
+        if (auto rel = workspace_.rel_of_uri(params.at("textDocument").at("uri").get<std::string>())) workspace_.documents().close(*rel);
+      } else if (method == "$/setTrace") {
+        trace_ = params.value("value", std::string("off"));
+      }
+      // didSave, didChangeWatchedFiles, didChangeConfiguration: the overlay
+      // already holds the text; nothing to do until the watcher lands.
+    } catch (const json::exception& e) {
+      log_message(1, method + ": malformed params: " + e.what());
+    }
+  }
+
+  void on_close() override { workspace_.documents().close_owned_by(this); }
+
+  // EditorLink: send workspace/applyEdit and wait for the answer.
+  Result<bool> apply_edit(const std::string& uri, std::int64_t version, std::string_view old_text, std::size_t begin,
+                          std::size_t end, std::string_view replacement, std::chrono::milliseconds timeout) override {
+    const json range = {{"start", to_json(position_of(old_text, begin, encoding_))},
+                        {"end", to_json(position_of(old_text, end, encoding_))}};
+    const json text_edit = {{"range", range}, {"newText", std::string(replacement)}};
+    json edit;
+    if (document_changes_) {
+      edit["documentChanges"] = json::array({{{"textDocument", {{"uri", uri}, {"version", version}}}, {"edits", json::array({text_edit})}}});
+    } else {
+      edit["changes"] = {{uri, json::array({text_edit})}};
+    }
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    conn_->call("workspace/applyEdit", {{"label", "icotes"}, {"edit", std::move(edit)}},
+                [promise](Result<json> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(timeout) != std::future_status::ready)
+      return make_error(error_code::kRequestFailed, "the editor did not answer workspace/applyEdit within " +
+                                                        std::to_string(timeout.count()) + " ms");
+    Result<json> r = future.get();
+    if (!r) return make_error(error_code::kRequestFailed, "the editor failed workspace/applyEdit: " + r.error().message);
+    if (!r->is_object() || !r->value("applied", false)) {
+      std::string reason = r->is_object() ? r->value("failureReason", std::string()) : std::string();
+      return make_error(error_code::kConflict, "the editor refused the edit" + (reason.empty() ? std::string() : ": " + reason));
+    }
+    return true;
+  }
+  std::string editor_name() const override { return client_name_.empty() ? "LSP client" : client_name_; }
+
+ private:
+  void initialize(const Request& request) {
+    if (state_ != State::Uninitialized)
+      return request.fail(make_error(error_code::kInvalidRequest, "initialize may be sent only once"));
+    const json& p = request.params();
+    if (!p.is_object()) return request.fail(make_error(error_code::kInvalidParams, "initialize: params must be an object"));
+    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    // positionEncoding (LSP 3.17): utf-16 unless the client offers utf-8.
+    encoding_ = PositionEncoding::Utf16;
+    const json caps = p.value("capabilities", json::object());
+    if (caps.is_object()) {
+      if (auto general = caps.find("general"); general != caps.end() && general->is_object()) {
+        if (auto encs = general->find("positionEncodings"); encs != general->end() && encs->is_array()) {
+          for (const auto& e : *encs) {
+            if (e == "utf-8") encoding_ = PositionEncoding::Utf8;
+          }
+        }
+      }
+      document_changes_ = caps.value("/workspace/workspaceEdit/documentChanges"_json_pointer, false);
+    }
+    json commands = json::array();
+    for (const Operation* op : registry_.all()) commands.push_back(op->command());
+    json result = {
+        {"capabilities",
+         {{"positionEncoding", encoding_name(encoding_)},
+          {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
+          {"executeCommandProvider", {{"commands", std::move(commands)}}},
+          {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
+          {"experimental", {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}}}}}}},
+        {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
+    state_ = State::Initializing;
+    request.reply(result);
+  }
+
+  void did_open(const json& td) {
+    auto rel = workspace_.rel_of_uri(td.at("uri").get<std::string>());
+    if (!rel) return log_message(2, "didOpen: " + rel.error().message + "; the document is not tracked");
+    OpenDocument doc;
+    doc.uri = td.at("uri").get<std::string>();
+    doc.language_id = td.value("languageId", std::string());
+    doc.version = td.value("version", 0);
+    doc.text = td.at("text").get<std::string>();
+    doc.owner = std::static_pointer_cast<EditorLink>(shared_from_this());
+    workspace_.documents().open(*rel, std::move(doc));
+  }
+
+  void did_change(const json& params) {
+    const json& td = params.at("textDocument");
+    auto rel = workspace_.rel_of_uri(td.at("uri").get<std::string>());
+    if (!rel) return;
+    const std::int64_t version = td.value("version", 0);
+    for (const auto& change : params.at("contentChanges")) {
+      Status s = ok_status();
+      if (auto range = change.find("range"); range != change.end()) {
+        auto start = position_from(range->at("start"));
+        auto end = position_from(range->at("end"));
+        if (!start || !end) return log_message(1, "didChange: " + (start ? end.error() : start.error()).message);
+        s = workspace_.documents().change(*rel, version, Range{*start, *end}, change.at("text").get<std::string>(), encoding_);
+      } else {
+        s = workspace_.documents().replace(*rel, version, change.at("text").get<std::string>());
+      }
+      if (!s) return log_message(2, s.error().message);
+    }
+  }
+
+  void execute_command(Request request) {
+    const json& p = request.params();
+    const std::string command = p.is_object() ? p.value("command", std::string()) : std::string();
+    const Operation* op = registry_.find_by_command(command);
+    if (!op) return request.fail(make_error(error_code::kInvalidParams, "workspace/executeCommand: unknown command '" + command + "'"));
+    // Arguments: one object holding the operation's params (or none).
+    json args = json::object();
+    if (auto a = p.find("arguments"); a != p.end() && a->is_array() && !a->empty()) {
+      if (a->size() != 1 || !(*a)[0].is_object())
+        return request.fail(make_error(error_code::kInvalidParams, command + ": arguments must be [ {params} ]"));
+      args = (*a)[0];
+    }
+    if (p.contains("workDoneToken")) args["workDoneToken"] = p["workDoneToken"];
+    run(std::move(request), *op, args);
+  }
+
+  void run(Request request, const Operation& op, json params) {
+    OperationCall call;
+    call.op = &op;
+    json token;
+    for (const char* key : {"workDoneToken", "partialResultToken"}) {
+      if (auto it = params.find(key); it != params.end()) {
+        if (token.is_null() && std::string_view(key) == "workDoneToken") token = *it;
+        params.erase(it);
+      }
+    }
+    if (!token.is_null()) call.progress = std::make_shared<LspProgress>(conn_, token, op.title);
+    call.params = std::move(params);
+    call.respond = [](const Request& r, Result<json> result) {
+      if (result) r.reply(*result);
+      else r.fail(result.error());
+    };
+    call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
+    run_operation(workspace_, registry_, std::move(request), std::move(call));
+  }
+
+  // window/logMessage; type 1 error, 2 warning, 3 info, 4 log.
+  void log_message(int type, const std::string& message) {
+    spdlog::warn("{}", message);
+    conn_->notify("window/logMessage", {{"type", type}, {"message", message}});
+  }
+
+  Workspace& workspace_;
+  std::shared_ptr<Connection> conn_;
+  SessionOptions options_;
+  const Registry& registry_;
+  std::atomic<State> state_{State::Uninitialized};
+  PositionEncoding encoding_ = PositionEncoding::Utf16;
+  bool document_changes_ = false;
+  std::string client_name_;
+  std::string trace_ = "off";
+};
+
+}  // namespace
+
+std::shared_ptr<Dialect> make_lsp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                          const SessionOptions& options) {
+  return std::make_shared<LspDialect>(workspace, std::move(connection), options);
+}
+
+}  // namespace icotes

@@ -1,0 +1,173 @@
+// icotes: the command line. `serve` speaks LSP, MCP or plain JSON-RPC on
+// stdio; `call` runs one operation in-process; `docs` prints the operation
+// reference generated from the embedded schemas.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "icotes/log.hpp"
+#include "icotes/operation.hpp"
+#include "icotes/session.hpp"
+#include "icotes/stdio.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+std::string operations_markdown(const Registry& registry);
+}
+
+namespace {
+
+using namespace icotes;
+
+struct ServeOptions {
+  std::string root = ".";
+  bool stdio = false;
+  std::string log_file;
+  std::string log_level = "info";
+  std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  std::size_t threads = 0;
+};
+
+void print_banner(const Workspace& ws) {
+  std::fprintf(stderr,
+               "icotes %s serving %s on stdio.\n"
+               "This is a protocol server: editors and AI clients start it and talk JSON-RPC on stdin/stdout.\n"
+               "  VS Code / Neovim (LSP):  command \"icotes serve --stdio --root <dir>\"\n"
+               "  Claude Code / MCP hosts: {\"command\": \"icotes\", \"args\": [\"serve\", \"--root\", \"<dir>\"]}\n"
+               "  By hand: type one JSON-RPC request per line, e.g.\n"
+               "    {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"icotes/files/list\",\"params\":{\"path\":\".\"}}\n"
+               "  One operation from a script: icotes call --root <dir> files/read '{\"path\":\"README.md\"}'\n"
+               "Press Ctrl-D to stop.\n",
+               ICOTES_VERSION, ws.root().path().c_str());
+}
+
+int serve(const ServeOptions& o) {
+  if (!setup_logging(o.log_level, o.log_file)) return 2;
+  std::signal(SIGPIPE, SIG_IGN);
+  auto ws = Workspace::open(o.root, o.threads);
+  if (!ws) {
+    std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
+    return 2;
+  }
+  Workspace& workspace = **ws;
+  if (::isatty(STDIN_FILENO)) print_banner(workspace);
+  spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
+               workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
+  auto transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
+  auto connection = std::make_shared<Connection>(transport, o.max_frame_bytes);
+  SessionOptions so;
+  so.on_exit = [&workspace](int code) {
+    spdlog::info("exit notification: exiting with {}", code);
+    workspace.workers().shutdown();
+    spdlog::shutdown();
+    std::_Exit(code);
+  };
+  Session session(workspace, connection, so);
+  connection->set_handler(&session);
+  run_read_loop(STDIN_FILENO, *connection);
+  spdlog::info("stdin closed; finishing in-flight requests");
+  workspace.workers().shutdown();
+  connection->set_handler(nullptr);
+  return 0;
+}
+
+int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list) {
+  setup_logging("warn", "");
+  const Registry& registry = builtin_registry();
+  if (list) {
+    for (const Operation* op : registry.all()) std::printf("%-22s %-18s %s\n", op->id.c_str(), op->mcp_name.c_str(), op->title.c_str());
+    return 0;
+  }
+  if (method.rfind("icotes/", 0) == 0) method = method.substr(7);
+  const Operation* op = registry.find(method);
+  if (!op) op = registry.find_by_mcp_name(method);
+  if (!op) {
+    std::fprintf(stderr, "icotes call: unknown operation '%s' (icotes call --list shows them)\n", method.c_str());
+    return 2;
+  }
+  json params;
+  try {
+    params = params_text.empty() ? json::object() : json::parse(params_text);
+  } catch (const json::parse_error& e) {
+    std::fprintf(stderr, "icotes call: params are not valid JSON: %s\n", e.what());
+    return 2;
+  }
+  auto ws = Workspace::open(root, 1);
+  if (!ws) {
+    std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
+    return 2;
+  }
+  CancellationToken token;
+  NullProgress progress;
+  Context ctx{**ws, token, progress, nullptr};
+  auto result = registry.invoke(*op, ctx, params);
+  if (!result) {
+    std::fprintf(stderr, "%s\n", error_object(result.error()).dump(2).c_str());
+    return 1;
+  }
+  std::printf("%s\n", compact ? to_json_string(*result).c_str() : result->dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"icotes: a workspace sidecar speaking LSP, MCP and JSON-RPC.\n"
+               "Serves files (and, as they land, search, git, terminals) of one workspace to editors and AI clients."};
+  app.set_version_flag("--version,-V", std::string("icotes ") + ICOTES_VERSION);
+  app.require_subcommand(0, 1);
+
+  ServeOptions so;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve a workspace over stdio (LSP, MCP or plain JSON-RPC, detected per connection)");
+  serve_cmd->add_flag("--stdio", so.stdio, "Use stdin/stdout (the default)");
+  serve_cmd->add_option("--root", so.root, "Workspace root directory")->capture_default_str();
+  serve_cmd->add_option("--log-file", so.log_file, "Write logs to this file instead of stderr");
+  serve_cmd->add_option("--log-level", so.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")->capture_default_str();
+  serve_cmd->add_option("--threads", so.threads, "Worker threads (0: min(4, cores))")->capture_default_str();
+
+  std::string call_root = ".";
+  std::string call_method;
+  std::string call_params;
+  bool call_compact = false;
+  bool call_list = false;
+  auto* call_cmd = app.add_subcommand("call", "Run one operation in-process and print its JSON result");
+  call_cmd->add_option("--root", call_root, "Workspace root directory")->capture_default_str();
+  call_cmd->add_option("method", call_method, "Operation: files/read, icotes/files/read or read_file");
+  call_cmd->add_option("params", call_params, "Params as a JSON object (default {})");
+  call_cmd->add_flag("--compact", call_compact, "Print the result on one line");
+  call_cmd->add_flag("--list", call_list, "List the operations");
+  call_cmd->footer("Example: icotes call --root . files/read '{\"path\": \"README.md\", \"limit\": 20}'");
+
+  auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*call_cmd) {
+      if (call_method.empty() && !call_list) {
+        std::fprintf(stderr, "icotes call: METHOD is required\n%s", call_cmd->help().c_str());
+        return 2;
+      }
+      return call(call_root, call_method, call_params, call_compact, call_list);
+    }
+    if (*docs_cmd) {
+      std::fputs(operations_markdown(builtin_registry()).c_str(), stdout);
+      return 0;
+    }
+    if (*version_cmd) {
+      std::printf("icotes %s\n", ICOTES_VERSION);
+      return 0;
+    }
+    return serve(so);  // `icotes` alone, or `icotes serve`
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "icotes: %s\n", e.what());
+    return 1;
+  }
+}

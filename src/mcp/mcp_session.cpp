@@ -1,0 +1,325 @@
+// The MCP dialect: revisions 2024-11-05, 2025-03-26, 2025-06-18 and
+// 2025-11-25 (schemas in ../shared/specs/mcp/<version>/schema.json).
+// Lifecycle, ping, tools (every registry operation), resources (workspace
+// files as file:// URIs), completion of the file template's path, logging,
+// progress and cancellation.
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+
+#include "icotes/session.hpp"
+
+namespace icotes {
+namespace {
+
+constexpr std::array<std::string_view, 4> kVersions = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
+constexpr std::size_t kToolsPageSize = 100;
+constexpr std::size_t kResourcesPageSize = 200;
+constexpr std::size_t kCompletionMax = 100;  // MCP: at most 100 values
+
+// RFC 5424 severities as MCP LoggingLevel, least severe first.
+constexpr std::array<std::string_view, 8> kLevels = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+int level_index(std::string_view level) {
+  for (std::size_t i = 0; i < kLevels.size(); ++i) {
+    if (kLevels[i] == level) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// notifications/progress (MCP "Progress").
+class McpProgress final : public Progress {
+ public:
+  McpProgress(std::shared_ptr<Connection> conn, json token, bool with_message)
+      : conn_(std::move(conn)), token_(std::move(token)), with_message_(with_message) {}
+  void report(std::string_view message, double done, double total) override {
+    if (done <= last_) return;  // progress MUST increase
+    last_ = done;
+    json p = {{"progressToken", token_}, {"progress", done}};
+    if (total > 0) p["total"] = total;
+    if (with_message_ && !message.empty()) p["message"] = std::string(message);
+    conn_->notify("notifications/progress", p);
+  }
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  json token_;
+  bool with_message_;
+  double last_ = -1;
+};
+
+class McpDialect final : public Dialect {
+ public:
+  McpDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
+      : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry) {}
+
+  std::string_view name() const override { return "mcp"; }
+
+  void on_request(Request request) override {
+    const std::string& method = request.method();
+    if (method == "initialize") return initialize(request);
+    if (method == "ping") return request.reply(json::object());
+    if (version_.empty())
+      return request.fail(make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
+    if (!request.params().is_object())
+      return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
+    if (method == "tools/list") return tools_list(request);
+    if (method == "tools/call") return tools_call(std::move(request));
+    if (method == "resources/list") return resources_list(std::move(request));
+    if (method == "resources/templates/list") return templates_list(request);
+    if (method == "resources/read") return resources_read(std::move(request));
+    if (method == "completion/complete") return complete(std::move(request));
+    if (method == "logging/setLevel") return set_level(request);
+    request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method));
+  }
+
+  void on_notification(const std::string& method, const json& params) override {
+    if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId")) {
+      conn_->cancel_request(params["requestId"]);
+    } else if (method == "notifications/initialized") {
+      initialized_ = true;
+    }
+  }
+
+ private:
+  bool at_least(std::string_view version) const { return version_ >= version; }  // ISO dates order as strings
+
+  void initialize(const Request& request) {
+    const json& p = request.params();
+    if (!p.is_object() || !p.contains("protocolVersion") || !p["protocolVersion"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "initialize: protocolVersion (string) is required"));
+    const std::string asked = p["protocolVersion"].get<std::string>();
+    version_ = std::string(kVersions.front());
+    for (auto v : kVersions) {
+      if (v == asked) version_ = asked;
+    }
+    client_caps_ = p.value("capabilities", json::object());
+    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    json caps = {{"tools", {{"listChanged", false}}},
+                 {"resources", {{"subscribe", false}, {"listChanged", false}}},
+                 {"logging", json::object()}};
+    if (at_least("2025-03-26")) caps["completions"] = json::object();
+    json info = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
+    if (at_least("2025-06-18")) info["title"] = "icotes workspace sidecar";
+    spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
+    request.reply({{"protocolVersion", version_},
+                   {"capabilities", std::move(caps)},
+                   {"serverInfo", std::move(info)},
+                   {"instructions", "icotes serves the workspace at " + workspace_.root().path() +
+                                        ". Paths are relative to it (or absolute inside it). read_file returns a "
+                                        "sha256 to pass as expectedSha256 when writing; edit_file replaces exact "
+                                        "text and returns a diff."}});
+  }
+
+  json tool_json(const Operation& op) const {
+    json t = {{"name", op.mcp_name}, {"description", op.description}, {"inputSchema", op.input_schema}};
+    if (at_least("2025-03-26")) {
+      t["annotations"] = {{"title", op.title},
+                          {"readOnlyHint", op.annotations.read_only},
+                          {"destructiveHint", op.annotations.destructive},
+                          {"idempotentHint", op.annotations.idempotent},
+                          {"openWorldHint", op.annotations.open_world}};
+    }
+    if (at_least("2025-06-18")) {
+      t["title"] = op.title;
+      t["outputSchema"] = op.mcp_output_schema();
+    }
+    return t;
+  }
+
+  // Opaque cursors: the decimal index of the next item.
+  static std::optional<std::size_t> parse_cursor(const json& params) {
+    auto it = params.find("cursor");
+    if (it == params.end() || it->is_null()) return 0;
+    if (!it->is_string()) return std::nullopt;
+    const std::string& s = it->get_ref<const std::string&>();
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) return std::nullopt;
+    return std::stoul(s);
+  }
+
+  void tools_list(const Request& request) {
+    auto start = parse_cursor(request.params());
+    const auto ops = registry_.all();
+    if (!start || *start > ops.size()) return request.fail(make_error(error_code::kInvalidParams, "tools/list: invalid cursor"));
+    json tools = json::array();
+    const std::size_t end = std::min(ops.size(), *start + kToolsPageSize);
+    for (std::size_t i = *start; i < end; ++i) tools.push_back(tool_json(*ops[i]));
+    json result = {{"tools", std::move(tools)}};
+    if (end < ops.size()) result["nextCursor"] = std::to_string(end);
+    request.reply(result);
+  }
+
+  json tool_error(const std::string& message) const {
+    return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
+  }
+
+  void tools_call(Request request) {
+    const json& p = request.params();
+    if (!p.contains("name") || !p["name"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "tools/call: name (string) is required"));
+    const std::string tool = p["name"].get<std::string>();
+    const Operation* op = registry_.find_by_mcp_name(tool);
+    if (!op) return request.fail(make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
+    json args = p.value("arguments", json::object());
+    if (!args.is_object()) return request.reply(tool_error(tool + ": arguments must be an object"));
+    OperationCall call;
+    call.op = op;
+    call.params = std::move(args);
+    if (p.contains("_meta") && p["_meta"].is_object() && p["_meta"].contains("progressToken")) {
+      call.progress = std::make_shared<McpProgress>(conn_, p["_meta"]["progressToken"], at_least("2025-03-26"));
+    }
+    const bool structured = at_least("2025-06-18");
+    const auto started = std::chrono::steady_clock::now();
+    call.respond = [this, op, structured, started](const Request& r, Result<json> result) {
+      const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1000.0;
+      if (!result) {
+        log("warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
+        // Tool failures are results the model can act on (MCP "Error Handling").
+        return r.reply(tool_error(result.error().message));
+      }
+      log("debug", {{"tool", op->mcp_name}, {"ms", ms}});
+      json& value = *result;
+      json content = json::array();
+      if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
+        json text = std::move(value[op->mcp_text_field]);
+        value.erase(op->mcp_text_field);
+        content.push_back({{"type", "text"}, {"text", std::move(text)}});
+      }
+      content.push_back({{"type", "text"}, {"text", to_json_string(value)}});
+      json reply = {{"content", std::move(content)}};
+      if (structured) reply["structuredContent"] = std::move(value);
+      r.reply(reply);
+    };
+    call.cancelled = [](const Request& r) { r.drop(); };  // MCP: no response to a cancelled request
+    run_operation(workspace_, registry_, std::move(request), std::move(call));
+  }
+
+  json resource_json(const std::string& rel) const {
+    const std::size_t slash = rel.rfind('/');
+    json r = {{"uri", workspace_.uri_of(rel)},
+              {"name", slash == std::string::npos ? rel : rel.substr(slash + 1)},
+              {"mimeType", files::mime_type_for(rel, false)}};
+    if (at_least("2025-06-18")) r["title"] = rel;
+    r["description"] = rel;
+    return r;
+  }
+
+  void resources_list(Request request) {
+    // Cursor: the last path of the previous page.
+    std::string after;
+    if (auto c = request.params().find("cursor"); c != request.params().end() && !c->is_null()) {
+      if (!c->is_string()) return request.fail(make_error(error_code::kInvalidParams, "resources/list: invalid cursor"));
+      after = c->get<std::string>();
+    }
+    workspace_.workers().post([this, request = std::move(request), after] {
+      bool more = false;
+      auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token());
+      if (!paths) return request.fail(paths.error());
+      json resources = json::array();
+      for (const auto& p : *paths) resources.push_back(resource_json(p));
+      json result = {{"resources", std::move(resources)}};
+      if (more && !paths->empty()) result["nextCursor"] = paths->back();
+      request.reply(result);
+    });
+  }
+
+  void templates_list(const Request& request) {
+    json t = {{"uriTemplate", "file://" + percent_encode_path(workspace_.root().path()) + (workspace_.root().path() == "/" ? "" : "/") + "{+path}"},
+              {"name", "workspace-file"},
+              {"description", "A file in the workspace at " + workspace_.root().path() + ", by path relative to it"}};
+    if (at_least("2025-06-18")) t["title"] = "Workspace file";
+    request.reply({{"resourceTemplates", json::array({std::move(t)})}});
+  }
+
+  void resources_read(Request request) {
+    const json& p = request.params();
+    if (!p.contains("uri") || !p["uri"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "resources/read: uri (string) is required"));
+    workspace_.workers().post([this, request = std::move(request)] {
+      const std::string uri = request.params()["uri"].get<std::string>();
+      auto rel = workspace_.rel_of_uri(uri);
+      if (!rel) return request.fail(rel.error());
+      auto c = workspace_.files().read_resource(*rel);
+      if (!c) {
+        Error e = c.error();
+        if (e.code == error_code::kNotFound) e.code = -32002;  // MCP "Resource not found"
+        e.data = {{"uri", uri}};
+        return request.fail(e);
+      }
+      json item = {{"uri", uri}, {"mimeType", c->mime_type}};
+      if (c->binary) item["blob"] = base64(c->data);
+      else item["text"] = std::move(c->data);
+      request.reply({{"contents", json::array({std::move(item)})}});
+    });
+  }
+
+  void complete(Request request) {
+    const json& p = request.params();
+    const json ref = p.value("ref", json::object());
+    const json arg = p.value("argument", json::object());
+    if (!ref.is_object() || !arg.is_object() || !arg.contains("value") || !arg["value"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "completion/complete: ref and argument {name, value} are required"));
+    if (ref.value("type", std::string()) != "ref/resource" || arg.value("name", std::string()) != "path") {
+      return request.reply({{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
+    }
+    workspace_.workers().post([this, request = std::move(request), value = arg["value"].get<std::string>()] {
+      // Complete one path component: list the directory part, filter by the rest.
+      const std::size_t slash = value.rfind('/');
+      const std::string dir = slash == std::string::npos ? std::string() : value.substr(0, slash);
+      const std::string stem = slash == std::string::npos ? value : value.substr(slash + 1);
+      json values = json::array();
+      std::size_t total = 0;
+      auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token());
+      if (listing) {
+        for (const auto& e : listing->entries) {
+          if (e.path.compare(0, stem.size(), stem) != 0) continue;
+          ++total;
+          if (values.size() < kCompletionMax)
+            values.push_back((dir.empty() ? "" : dir + "/") + e.path + (e.type == "directory" ? "/" : ""));
+        }
+      }
+      request.reply({{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
+    });
+  }
+
+  void set_level(const Request& request) {
+    const std::string level = request.params().value("level", std::string());
+    const int i = level_index(level);
+    if (i < 0) return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: unknown level '" + level + "'"));
+    min_level_.store(i);
+    request.reply(json::object());
+  }
+
+  // notifications/message, when at or above the level the client set.
+  void log(std::string_view level, json data) {
+    if (level_index(level) < min_level_.load()) return;
+    conn_->notify("notifications/message", {{"level", std::string(level)}, {"logger", "icotes"}, {"data", std::move(data)}});
+  }
+
+  Workspace& workspace_;
+  std::shared_ptr<Connection> conn_;
+  const Registry& registry_;
+  std::string version_;  // negotiated; empty before initialize
+  json client_caps_;
+  std::string client_name_;
+  std::atomic<int> min_level_{level_index("warning")};
+  bool initialized_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<Dialect> make_mcp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                          const SessionOptions& options) {
+  return std::make_shared<McpDialect>(workspace, std::move(connection), options);
+}
+
+}  // namespace icotes

@@ -1,0 +1,65 @@
+// docs/operations.md, generated from the embedded schemas (`icotes docs`).
+#include <sstream>
+
+#include "icotes/operation.hpp"
+
+namespace icotes {
+namespace {
+
+std::string type_of(const json& s) {
+  if (!s.is_object()) return "any";
+  if (s.contains("enum")) {
+    std::string out;
+    for (const auto& v : s["enum"]) out += (out.empty() ? "" : " \\| ") + v.dump();
+    return out;
+  }
+  std::string t = s.value("type", std::string("any"));
+  if (t == "array" && s.contains("items")) return type_of(s["items"]) + "[]";
+  return t;
+}
+
+void properties_table(std::ostringstream& out, const json& schema) {
+  const json props = schema.value("properties", json::object());
+  if (props.empty()) {
+    out << "_none_\n\n";
+    return;
+  }
+  std::vector<std::string> required;
+  for (const auto& r : schema.value("required", json::array())) required.push_back(r.get<std::string>());
+  out << "| name | type | required | description |\n| --- | --- | --- | --- |\n";
+  for (const auto& [name, p] : props.items()) {
+    const bool req = std::find(required.begin(), required.end(), name) != required.end();
+    std::string desc = p.value("description", std::string());
+    out << "| `" << name << "` | " << type_of(p) << " | " << (req ? "yes" : "no") << " | " << desc << " |\n";
+  }
+  out << "\n";
+}
+
+}  // namespace
+
+std::string operations_markdown(const Registry& registry) {
+  std::ostringstream out;
+  out << "# Operations\n\n"
+         "Generated from `schemas/` by `icotes docs`; do not edit (a test fails when this file is stale).\n\n"
+         "Each operation is reachable as an LSP/JSON-RPC request `icotes/<id>`, as the LSP command "
+         "`icotes.<id with dots>` through `workspace/executeCommand`, as the MCP tool named below, and "
+         "with `icotes call <id> '<params>'`.\n\n"
+         "| id | MCP tool | permission | read-only | destructive | idempotent |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (const Operation* op : registry.all()) {
+    out << "| [`" << op->id << "`](#" << op->mcp_name << ") | `" << op->mcp_name << "` | " << to_string(op->kind) << " | "
+        << (op->annotations.read_only ? "yes" : "no") << " | " << (op->annotations.destructive ? "yes" : "no") << " | "
+        << (op->annotations.idempotent ? "yes" : "no") << " |\n";
+  }
+  out << "\n";
+  for (const Operation* op : registry.all()) {
+    out << "## " << op->mcp_name << "\n\n"
+        << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind) << "`\n\n"
+        << op->description << "\n\n### Params\n\n";
+    properties_table(out, op->input_schema);
+    out << "### Result\n\n";
+    properties_table(out, op->output_schema);
+  }
+  return out.str();
+}
+
+}  // namespace icotes

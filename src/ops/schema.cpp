@@ -1,0 +1,126 @@
+#include "icotes/schema.hpp"
+
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include <cctype>
+#include <stdexcept>
+
+namespace icotes {
+
+struct SchemaValidator::Impl {
+  valijson::Schema schema;
+  json source;
+};
+
+SchemaValidator::SchemaValidator(const json& schema) : impl_(std::make_unique<Impl>()) {
+  impl_->source = schema;
+  valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+  valijson::adapters::NlohmannJsonAdapter adapter(impl_->source);
+  try {
+    parser.populateSchema(adapter, impl_->schema);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("invalid JSON Schema: ") + e.what());
+  }
+}
+
+SchemaValidator::~SchemaValidator() = default;
+
+namespace {
+
+// valijson's context is {"<root>", "[member]", "[0]", ...}; RFC 6901 escapes '~' and '/'.
+std::string to_pointer(const std::vector<std::string>& context) {
+  std::string out;
+  for (const auto& part : context) {
+    if (part == "<root>") continue;
+    std::string_view p = part;
+    if (p.size() >= 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
+    out.push_back('/');
+    for (char c : p) {
+      if (c == '~') out += "~0";
+      else if (c == '/') out += "~1";
+      else out.push_back(c);
+    }
+  }
+  return out;
+}
+
+const json* subschema_at(const json& schema, const std::vector<std::string>& context) {
+  const json* s = &schema;
+  for (const auto& part : context) {
+    if (part == "<root>") continue;
+    std::string key = part.size() >= 2 ? part.substr(1, part.size() - 2) : part;
+    if (s->contains("properties") && (*s)["properties"].contains(key)) {
+      s = &(*s)["properties"][key];
+    } else if (s->contains("items") && !key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
+      s = &(*s)["items"];
+    } else {
+      return nullptr;
+    }
+  }
+  return s;
+}
+
+std::string json_type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    default: return v.type_name();
+  }
+}
+
+const json* value_at(const json& value, const std::string& pointer) {
+  try {
+    const json::json_pointer p(pointer);
+    return value.contains(p) ? &value.at(p) : nullptr;
+  } catch (const json::exception&) {
+    return nullptr;
+  }
+}
+
+// "expected string, got number" for type mismatches; valijson's text otherwise.
+std::string describe(const json& schema, const json& value, const std::vector<std::string>& context,
+                     const std::string& pointer, const std::string& fallback) {
+  const json* sub = subschema_at(schema, context);
+  const json* actual = value_at(value, pointer);
+  if (sub && actual && fallback.find("'type'") != std::string::npos && sub->contains("type")) {
+    return "expected " + (*sub)["type"].get<std::string>() + ", got " + json_type_name(*actual);
+  }
+  if (sub && actual && fallback.find("enum") != std::string::npos && sub->contains("enum")) {
+    return "expected one of " + (*sub)["enum"].dump() + ", got " + actual->dump();
+  }
+  return fallback;
+}
+
+}  // namespace
+
+std::optional<Error> SchemaValidator::validate(const json& value, std::string_view what) const {
+  valijson::Validator validator(valijson::Validator::kStrongTypes);
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter adapter(value);
+  if (validator.validate(impl_->schema, adapter, &results)) return std::nullopt;
+  // valijson reports the outermost failure first ("failed to validate
+  // against schema associated with property"); the innermost is the useful one.
+  json errors = json::array();
+  std::string pointer;
+  std::string expected;
+  std::size_t depth = 0;
+  valijson::ValidationResults::Error err;
+  while (results.popError(err)) {
+    const std::string p = to_pointer(err.context);
+    errors.push_back({{"pointer", p}, {"message", err.description}});
+    if (expected.empty() || err.context.size() > depth) {
+      depth = err.context.size();
+      pointer = p;
+      expected = describe(impl_->source, value, err.context, p, err.description);
+    }
+  }
+  std::string message = "invalid " + std::string(what) + ": " + (pointer.empty() ? "(root)" : pointer) + ": " + expected;
+  return make_error(error_code::kInvalidParams, std::move(message),
+                    json{{"pointer", pointer}, {"expected", expected}, {"errors", errors}});
+}
+
+}  // namespace icotes

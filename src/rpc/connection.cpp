@@ -1,0 +1,300 @@
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "icotes/rpc.hpp"
+
+namespace icotes {
+
+json error_object(const Error& error) {
+  json e = {{"code", error.code}, {"message", error.message}};
+  if (!error.data.is_null()) e["data"] = error.data;
+  return e;
+}
+
+// A batch answers once, as an array, when every request in it has answered
+// (JSON-RPC 2.0 section 6). Notifications in a batch add nothing.
+struct Request::Batch {
+  std::mutex mutex;
+  std::vector<std::string> replies;  // serialised response objects
+  std::size_t outstanding = 0;
+  bool sealed = false;  // all members dispatched
+};
+
+struct Request::State {
+  std::shared_ptr<Connection> conn;
+  json id;
+  std::string method;
+  json params;
+  CancellationToken token;
+  std::shared_ptr<Batch> batch;
+  std::atomic<bool> answered{false};
+
+  ~State() {
+    if (!answered.load() && conn) {
+      const Error e = make_error(error_code::kInternalError, "internal error: request " + method + " was not answered");
+      conn->send_response(id, nullptr, &e, batch);
+      conn->finish_request(id);
+    }
+  }
+};
+
+Request::Request(std::shared_ptr<Connection> conn, json id, std::string method, json params,
+                 std::shared_ptr<Batch> batch)
+    : state_(std::make_shared<State>()) {
+  state_->batch = std::move(batch);
+  state_->conn = std::move(conn);
+  state_->id = std::move(id);
+  state_->method = std::move(method);
+  state_->params = std::move(params);
+}
+
+const json& Request::id() const { return state_->id; }
+const std::string& Request::method() const { return state_->method; }
+const json& Request::params() const { return state_->params; }
+const CancellationToken& Request::token() const { return state_->token; }
+Connection& Request::connection() const { return *state_->conn; }
+
+void Request::reply(const json& result) const {
+  if (state_->answered.exchange(true)) return;
+  state_->conn->send_response(state_->id, &result, nullptr, state_->batch);
+  state_->conn->finish_request(state_->id);
+}
+
+void Request::fail(const Error& error) const {
+  if (state_->answered.exchange(true)) return;
+  state_->conn->send_response(state_->id, nullptr, &error, state_->batch);
+  state_->conn->finish_request(state_->id);
+}
+
+void Request::drop() const {
+  if (state_->answered.exchange(true)) return;
+  state_->conn->send_response(state_->id, nullptr, nullptr, state_->batch);
+  state_->conn->finish_request(state_->id);
+}
+
+bool Request::answered() const { return state_->answered.load(); }
+
+Connection::Connection(std::shared_ptr<Transport> transport, std::size_t max_frame_bytes)
+    : transport_(std::move(transport)), reader_(max_frame_bytes) {}
+
+void Connection::on_bytes(std::string_view data) {
+  reader_.feed(
+      data, [this](std::string&& body) { handle_body(std::move(body)); },
+      [this](const FrameError& err) {
+        spdlog::warn("framing: {}", err.message);
+        const int code = err.kind == FrameError::Kind::TooLarge ? error_code::kInvalidRequest : error_code::kParseError;
+        const Error e = make_error(code, err.message);
+        send_response(err.id, nullptr, &e, nullptr);
+      });
+}
+
+void Connection::on_eof() {
+  // Input ended; replies to requests already read may still be written
+  // (a script that closes stdin after its last request still gets answers).
+  std::unordered_map<std::string, ResponseCallback> pending;
+  {
+    std::lock_guard lock(mutex_);
+    pending.swap(pending_);
+    eof_ = true;
+  }
+  for (auto& [id, cb] : pending) cb(make_error(error_code::kRequestCancelled, "connection closed before the client answered"));
+  if (handler_) handler_->on_close();
+}
+
+void Connection::cancel_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, token] : in_flight_) token.cancel();
+}
+
+void Connection::handle_body(std::string&& body) {
+  json message;
+  try {
+    message = json::parse(body);
+  } catch (const json::parse_error& e) {
+    const Error err = make_error(error_code::kParseError, std::string("parse error: ") + e.what());
+    send_response(sniff_request_id(body), nullptr, &err, nullptr);
+    return;
+  }
+  if (!message.is_array()) {
+    handle_value(message, nullptr);
+    return;
+  }
+  if (message.empty()) {
+    const Error err = make_error(error_code::kInvalidRequest, "invalid request: empty batch");
+    send_response(nullptr, nullptr, &err, nullptr);
+    return;
+  }
+  auto batch = std::make_shared<Batch>();
+  for (const auto& item : message) handle_value(item, batch);
+  {
+    std::lock_guard lock(batch->mutex);
+    batch->sealed = true;
+    if (batch->outstanding != 0) return;  // the last reply to land sends the batch
+  }
+  flush_batch(batch);
+}
+
+void Connection::flush_batch(const std::shared_ptr<Batch>& batch) {
+  std::string out;
+  {
+    std::lock_guard lock(batch->mutex);
+    if (batch->replies.empty()) return;  // only notifications: nothing is sent
+    out = "[";
+    for (std::size_t i = 0; i < batch->replies.size(); ++i) {
+      if (i) out += ',';
+      out += batch->replies[i];
+    }
+    out += ']';
+    batch->replies.clear();
+  }
+  send_raw(std::move(out));
+}
+
+void Connection::handle_value(const json& message, const std::shared_ptr<Batch>& batch) {
+  auto invalid = [&](const json& id, const std::string& why) {
+    const Error err = make_error(error_code::kInvalidRequest, "invalid request: " + why);
+    if (batch) {
+      std::lock_guard lock(batch->mutex);
+      ++batch->outstanding;
+    }
+    send_response(id, nullptr, &err, batch);
+  };
+  if (!message.is_object()) return invalid(nullptr, "a message must be a JSON object");
+  json id = nullptr;
+  bool has_id = false;
+  if (auto it = message.find("id"); it != message.end()) {
+    if (!it->is_string() && !it->is_number_integer() && !it->is_number_unsigned() && !it->is_null())
+      return invalid(nullptr, "\"id\" must be a string, an integer or null");
+    id = *it;
+    has_id = true;
+  }
+  auto version = message.find("jsonrpc");
+  if (version == message.end() || *version != "2.0") return invalid(id, "\"jsonrpc\" must be \"2.0\"");
+  auto method = message.find("method");
+  if (method == message.end()) {
+    if (has_id && (message.contains("result") || message.contains("error"))) return handle_response(message);
+    return invalid(id, "missing \"method\"");
+  }
+  if (!method->is_string()) return invalid(id, "\"method\" must be a string");
+  json params = json::object();
+  if (auto p = message.find("params"); p != message.end()) {
+    if (!p->is_object() && !p->is_array()) return invalid(id, "\"params\" must be an object or an array");
+    params = *p;
+  }
+  if (!has_id) {
+    if (handler_) handler_->on_notification(method->get<std::string>(), params);
+    return;
+  }
+  Request request(shared_from_this(), id, method->get<std::string>(), std::move(params), batch);
+  if (batch) {
+    std::lock_guard lock(batch->mutex);
+    ++batch->outstanding;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_[id.dump()] = request.token();
+  }
+  if (handler_) {
+    handler_->on_request(std::move(request));
+  } else {
+    request.fail(make_error(error_code::kMethodNotFound, "no handler"));
+  }
+}
+
+void Connection::handle_response(const json& message) {
+  ResponseCallback cb;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(message["id"].dump());
+    if (it == pending_.end()) {
+      spdlog::debug("response to unknown request id {}", message["id"].dump());
+      return;
+    }
+    cb = std::move(it->second);
+    pending_.erase(it);
+  }
+  if (auto err = message.find("error"); err != message.end() && err->is_object()) {
+    cb(make_error(err->value("code", error_code::kInternalError), err->value("message", std::string("error")),
+                  err->value("data", json())));
+  } else {
+    cb(message.value("result", json()));
+  }
+}
+
+void Connection::send_response(const json& id, const json* result, const Error* error,
+                               const std::shared_ptr<Batch>& batch) {
+  std::string body;
+  if (result || error) {
+    body = "{\"jsonrpc\":\"2.0\",\"id\":";
+    write_json(body, id);
+    if (result) {
+      body += ",\"result\":";
+      write_json(body, *result);
+    } else {
+      body += ",\"error\":";
+      write_json(body, error_object(*error));
+    }
+    body += '}';
+  }
+  if (!batch) {
+    if (!body.empty()) send_raw(std::move(body));
+    return;
+  }
+  {
+    std::lock_guard lock(batch->mutex);
+    if (!body.empty()) batch->replies.push_back(std::move(body));
+    if (--batch->outstanding != 0 || !batch->sealed) return;
+  }
+  flush_batch(batch);
+}
+
+void Connection::finish_request(const json& id) {
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(id.dump());
+}
+
+void Connection::notify(std::string_view method, const json& params) {
+  std::string body = "{\"jsonrpc\":\"2.0\",\"method\":";
+  append_json_string(body, method);
+  body += ",\"params\":";
+  write_json(body, params);
+  body += '}';
+  send_raw(std::move(body));
+}
+
+void Connection::call(std::string_view method, const json& params, ResponseCallback callback) {
+  std::string id;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_.load() || eof_) {
+      callback(make_error(error_code::kRequestCancelled, "connection closed"));
+      return;
+    }
+    id = "icotes-" + std::to_string(next_id_++);
+    pending_[json(id).dump()] = std::move(callback);
+  }
+  std::string body = "{\"jsonrpc\":\"2.0\",\"id\":";
+  append_json_string(body, id);
+  body += ",\"method\":";
+  append_json_string(body, method);
+  body += ",\"params\":";
+  write_json(body, params);
+  body += '}';
+  send_raw(std::move(body));
+}
+
+bool Connection::cancel_request(const json& id) {
+  std::lock_guard lock(mutex_);
+  auto it = in_flight_.find(id.dump());
+  if (it == in_flight_.end()) return false;
+  it->second.cancel();
+  return true;
+}
+
+void Connection::send_raw(std::string body) {
+  if (transport_->write(frame_message(reader_.framing(), std::move(body)))) return;
+  if (!closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
+}
+
+}  // namespace icotes

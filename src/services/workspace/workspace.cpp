@@ -1,0 +1,63 @@
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+
+Workspace::Workspace(ConfinedRoot root, std::size_t worker_threads)
+    : root_(std::move(root)), files_(root_, documents_), workers_(worker_threads) {}
+
+Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std::size_t worker_threads) {
+  auto r = ConfinedRoot::open(root);
+  if (!r) return std::move(r).error();
+  return std::unique_ptr<Workspace>(new Workspace(std::move(*r), worker_threads));
+}
+
+std::string percent_encode_path(std::string_view path) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+      return std::nullopt;
+    out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+    i += 2;
+  }
+  return out;
+}
+
+std::string Workspace::uri_of(const std::string& rel) const { return "file://" + percent_encode_path(root_.absolute(rel)); }
+
+Result<std::string> Workspace::rel_of_uri(std::string_view uri) const {
+  constexpr std::string_view scheme = "file://";
+  if (uri.substr(0, scheme.size()) != scheme)
+    return make_error(error_code::kInvalidParams, "'" + std::string(uri) + "' is not a file:// URI");
+  std::string_view rest = uri.substr(scheme.size());
+  if (rest.substr(0, 9) == "localhost") rest.remove_prefix(9);
+  if (rest.empty() || rest.front() != '/')
+    return make_error(error_code::kInvalidParams, "'" + std::string(uri) + "' names a remote host; only local files are served");
+  if (const std::size_t q = rest.find_first_of("?#"); q != std::string_view::npos) rest = rest.substr(0, q);
+  auto path = percent_decode(rest);
+  if (!path) return make_error(error_code::kInvalidParams, "'" + std::string(uri) + "' has a malformed %-escape");
+  return root_.relative(*path);
+}
+
+}  // namespace icotes

@@ -1,0 +1,123 @@
+#include "icotes/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace icotes {
+
+Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, SessionOptions options)
+    : workspace_(workspace), connection_(std::move(connection)), options_(std::move(options)) {
+  if (!options_.registry) options_.registry = &builtin_registry();
+}
+
+Session::~Session() = default;
+
+void Session::choose(const std::string& method, const json& params) {
+  if (method == "initialize" && params.is_object() && params.contains("protocolVersion")) {
+    dialect_ = make_mcp_dialect(workspace_, connection_, options_);
+  } else if (method == "initialize") {
+    dialect_ = make_lsp_dialect(workspace_, connection_, options_);
+  } else {
+    dialect_ = make_plain_dialect(workspace_, connection_, options_);
+  }
+  spdlog::info("connection speaks {}", dialect_->name());
+}
+
+void Session::on_request(Request request) {
+  if (!dialect_) choose(request.method(), request.params());
+  dialect_->on_request(std::move(request));
+}
+
+void Session::on_notification(const std::string& method, const json& params) {
+  if (!dialect_) {
+    if (method == "exit" && options_.on_exit) return options_.on_exit(1);
+    choose(method, params);
+  }
+  dialect_->on_notification(method, params);
+}
+
+void Session::on_close() {
+  if (dialect_) dialect_->on_close();
+}
+
+void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
+  workspace.workers().post([&workspace, &registry, request = std::move(request), call = std::move(call)]() mutable {
+    NullProgress null_progress;
+    Progress& progress = call.progress ? *call.progress : null_progress;
+    Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
+    Result<json> result = registry.invoke(*call.op, ctx, call.params);
+    call.progress.reset();  // LSP: the progress "end" goes out before the response
+    if (request.token().cancelled() && call.cancelled) {
+      call.cancelled(request);
+      return;
+    }
+    call.respond(request, std::move(result));
+  });
+}
+
+json describe_operations(const Registry& registry) {
+  json ops = json::array();
+  for (const Operation* op : registry.all()) {
+    ops.push_back({{"id", op->id},
+                   {"method", op->lsp_method()},
+                   {"command", op->command()},
+                   {"mcpName", op->mcp_name},
+                   {"title", op->title},
+                   {"description", op->description},
+                   {"permission", to_string(op->kind)},
+                   {"inputSchema", op->input_schema},
+                   {"outputSchema", op->output_schema}});
+  }
+  return json{{"operations", std::move(ops)}};
+}
+
+namespace {
+
+// Plain JSON-RPC for scripts: no lifecycle, icotes/<service>/<verb> methods.
+class PlainDialect final : public Dialect {
+ public:
+  PlainDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
+      : workspace_(workspace), connection_(std::move(connection)), registry_(*options.registry) {}
+
+  std::string_view name() const override { return "plain"; }
+
+  void on_request(Request request) override {
+    const std::string& method = request.method();
+    if (method == "ping") return request.reply(json::object());
+    if (method == "icotes/operations") return request.reply(describe_operations(registry_));
+    const Operation* op = method.rfind("icotes/", 0) == 0 ? registry_.find(std::string_view(method).substr(7)) : nullptr;
+    if (!op) {
+      return request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method +
+                                                                   " (operations are icotes/<service>/<verb>; "
+                                                                   "icotes/operations lists them)"));
+    }
+    if (!request.params().is_object())
+      return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
+    OperationCall call;
+    call.op = op;
+    call.params = request.params();
+    call.respond = [](const Request& r, Result<json> result) {
+      if (result) r.reply(*result);
+      else r.fail(result.error());
+    };
+    call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
+    run_operation(workspace_, registry_, std::move(request), std::move(call));
+  }
+
+  void on_notification(const std::string& method, const json& params) override {
+    if (method == "$/cancelRequest" && params.is_object() && params.contains("id")) connection_->cancel_request(params["id"]);
+  }
+
+ private:
+  Workspace& workspace_;
+  std::shared_ptr<Connection> connection_;
+  const Registry& registry_;
+};
+
+}  // namespace
+
+std::shared_ptr<Dialect> make_plain_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
+                                            const SessionOptions& options) {
+  return std::make_shared<PlainDialect>(workspace, std::move(connection), options);
+}
+
+}  // namespace icotes

@@ -1,0 +1,202 @@
+#include "icotes/framing.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace icotes {
+namespace {
+
+bool iequals_prefix(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+json sniff_request_id(std::string_view text) {
+  text = text.substr(0, 4096);
+  std::size_t pos = 0;
+  while ((pos = text.find("\"id\"", pos)) != std::string_view::npos) {
+    std::size_t i = pos + 4;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= text.size() || text[i] != ':') {
+      pos += 4;
+      continue;
+    }
+    ++i;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i < text.size() && text[i] == '"') {
+      const std::size_t close = text.find('"', i + 1);
+      if (close == std::string_view::npos) return nullptr;
+      return std::string(text.substr(i + 1, close - i - 1));
+    }
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
+    if (ec == std::errc()) return n;
+    return nullptr;
+  }
+  return nullptr;
+}
+
+void FrameReader::feed(std::string_view data, const OnMessage& on_message, const OnError& on_error) {
+  if (discard_ > 0) {  // skipping the body of a refused LSP frame
+    const std::size_t n = std::min(discard_, data.size());
+    discard_ -= n;
+    data.remove_prefix(n);
+  }
+  if (discard_line_) {  // skipping a refused line
+    const std::size_t nl = data.find('\n');
+    if (nl == std::string_view::npos) return;
+    discard_line_ = false;
+    data.remove_prefix(nl + 1);
+  }
+  buf_.append(data);
+  while (step(on_message, on_error)) {
+  }
+}
+
+bool FrameReader::step(const OnMessage& on_message, const OnError& on_error) {
+  if (framing_ == Framing::Unknown) {
+    const std::size_t first = buf_.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+      buf_.clear();
+      scanned_ = 0;
+      return false;
+    }
+    buf_.erase(0, first);
+    const char c = buf_[0];
+    if (c == 'C' || c == 'c') {
+      if (buf_.size() < 2) return false;
+      framing_ = Framing::ContentLength;
+    } else {
+      framing_ = Framing::NewlineDelimited;
+    }
+  }
+  if (framing_ == Framing::NewlineDelimited) return step_line(on_message, on_error);
+
+  if (!body_length_) return step_headers(on_error);
+  if (buf_.size() < *body_length_) return false;
+  std::string body = buf_.substr(0, *body_length_);
+  buf_.erase(0, *body_length_);
+  body_length_.reset();
+  scanned_ = 0;
+  on_message(std::move(body));
+  return true;
+}
+
+bool FrameReader::step_headers(const OnError& on_error) {
+  // Headers end at an empty line; accept bare "\n" line ends from lenient clients.
+  std::size_t end = std::string::npos;
+  std::size_t sep = 0;
+  for (std::size_t i = scanned_; i < buf_.size(); ++i) {
+    if (buf_[i] != '\n') continue;
+    if (i >= 1 && buf_[i - 1] == '\n') {
+      end = i - 1;
+      sep = 2;
+      break;
+    }
+    if (i >= 3 && buf_.compare(i - 3, 4, "\r\n\r\n") == 0) {
+      end = i - 3;
+      sep = 4;
+      break;
+    }
+  }
+  if (end == std::string::npos) {
+    scanned_ = buf_.size() >= 3 ? buf_.size() - 3 : 0;
+    if (buf_.size() > 64 * 1024) {  // headers are a few dozen bytes; this is not LSP framing
+      on_error({FrameError::Kind::BadHeader, "LSP header block exceeds 64 KiB without an empty line", nullptr});
+      buf_.clear();
+      scanned_ = 0;
+    }
+    return false;
+  }
+  const std::string_view headers(buf_.data(), end);
+  std::optional<std::size_t> length;
+  std::size_t start = 0;
+  while (start <= headers.size()) {
+    std::size_t nl = headers.find('\n', start);
+    if (nl == std::string_view::npos) nl = headers.size();
+    const std::string_view line = trim(headers.substr(start, nl - start));
+    start = nl + 1;
+    if (!iequals_prefix(line, "content-length:")) continue;
+    const std::string_view num = trim(line.substr(15));
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (ec == std::errc() && ptr == num.data() + num.size()) length = n;
+  }
+  buf_.erase(0, end + sep);
+  scanned_ = 0;
+  if (!length) {
+    on_error({FrameError::Kind::BadHeader, "LSP header block has no valid Content-Length", nullptr});
+    return true;
+  }
+  if (*length > max_) {
+    on_error({FrameError::Kind::TooLarge,
+              "message of " + std::to_string(*length) + " bytes exceeds the frame limit of " + std::to_string(max_) +
+                  " bytes",
+              sniff_request_id(buf_)});
+    const std::size_t have = std::min(*length, buf_.size());
+    buf_.erase(0, have);
+    discard_ = *length - have;
+    return discard_ == 0;
+  }
+  body_length_ = *length;
+  return true;
+}
+
+bool FrameReader::step_line(const OnMessage& on_message, const OnError& on_error) {
+  const std::size_t nl = buf_.find('\n', scanned_);
+  if (nl == std::string::npos) {
+    scanned_ = buf_.size();
+    if (buf_.size() > max_) {
+      on_error({FrameError::Kind::TooLarge,
+                "line of more than " + std::to_string(max_) + " bytes exceeds the frame limit", sniff_request_id(buf_)});
+      buf_.clear();
+      scanned_ = 0;
+      discard_line_ = true;
+    }
+    return false;
+  }
+  std::string line;
+  if (nl == buf_.size() - 1) {
+    line.swap(buf_);
+    line.pop_back();
+  } else {
+    line = buf_.substr(0, nl);
+    buf_.erase(0, nl + 1);
+  }
+  scanned_ = 0;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.size() > max_) {
+    on_error({FrameError::Kind::TooLarge,
+              "line of " + std::to_string(line.size()) + " bytes exceeds the frame limit of " + std::to_string(max_),
+              sniff_request_id(line)});
+    return true;
+  }
+  if (trim(line).empty()) return true;
+  on_message(std::move(line));
+  return true;
+}
+
+std::string frame_message(Framing framing, std::string body) {
+  if (framing == Framing::ContentLength) {
+    std::string out = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    out += body;
+    return out;
+  }
+  body.push_back('\n');
+  return body;
+}
+
+}  // namespace icotes
