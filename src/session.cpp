@@ -14,7 +14,8 @@ Session::~Session() = default;
 void Session::choose(const std::string& method, const json& params) {
   if (method == "initialize" && params.is_object() && params.contains("protocolVersion")) {
     dialect_ = make_mcp_dialect(workspace_, connection_, options_);
-  } else if (method == "initialize") {
+  } else if (method == "initialize" || connection_->framing() == Framing::ContentLength) {
+    // Content-Length framing is LSP: a request before initialize gets -32002.
     dialect_ = make_lsp_dialect(workspace_, connection_, options_);
   } else {
     dialect_ = make_plain_dialect(workspace_, connection_, options_);

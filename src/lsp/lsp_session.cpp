@@ -73,7 +73,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       if (const Operation* op = registry_.find(std::string_view(method).substr(7))) {
         if (!request.params().is_object())
           return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
-        return run(std::move(request), *op, request.params());
+        json params = request.params();
+        return run(std::move(request), *op, std::move(params));
       }
     }
     request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method));

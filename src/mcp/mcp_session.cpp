@@ -192,7 +192,9 @@ class McpDialect final : public Dialect {
       if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
         json text = std::move(value[op->mcp_text_field]);
         value.erase(op->mcp_text_field);
-        content.push_back({{"type", "text"}, {"text", std::move(text)}});
+        // No empty block (binary or empty files): the JSON block below says why.
+        if (!text.is_string() || !text.get_ref<const std::string&>().empty())
+          content.push_back({{"type", "text"}, {"text", std::move(text)}});
       }
       content.push_back({{"type", "text"}, {"text", to_json_string(value)}});
       json reply = {{"content", std::move(content)}};

@@ -16,6 +16,7 @@ void register_test_ops(Registry& r) {
       if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, "test_sleep: cancelled");
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(10, ms - slept)));
       slept = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, "test_sleep: cancelled");
       ctx.progress.report("sleeping", static_cast<double>(std::min(slept, ms)), static_cast<double>(ms));
     }
     return json{{"sleptMs", slept}};
