@@ -3,6 +3,9 @@
 // without fuzz: context must match exactly; a hunk may move by an offset).
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "icotes/files.hpp"
@@ -46,11 +49,13 @@ bool myers(const std::vector<int>& a, const std::vector<int>& b, std::size_t max
   const std::ptrdiff_t max = n + m;
   const std::ptrdiff_t off = max + 1;
   std::vector<std::ptrdiff_t> v(static_cast<std::size_t>(2 * max + 3), 0);
+  // trace[d]: v[off-d-1 .. off+d+1] before round d, all that backtracking reads
+  // (a full copy of v per round costs O((n+m)·D) memory: gigabytes for big files).
   std::vector<std::vector<std::ptrdiff_t>> trace;
   std::ptrdiff_t found = -1;
   for (std::ptrdiff_t d = 0; d <= max; ++d) {
     if (static_cast<std::size_t>(d) > max_d) return false;
-    trace.push_back(v);
+    trace.emplace_back(v.begin() + (off - d - 1), v.begin() + (off + d + 2));
     for (std::ptrdiff_t k = -d; k <= d; k += 2) {
       std::ptrdiff_t x;
       if (k == -d || (k != d && v[static_cast<std::size_t>(off + k - 1)] < v[static_cast<std::size_t>(off + k + 1)]))
@@ -74,17 +79,18 @@ bool myers(const std::vector<int>& a, const std::vector<int>& b, std::size_t max
   std::vector<Step> rev;
   std::ptrdiff_t x = n, y = m;
   for (std::ptrdiff_t d = found; d >= 0; --d) {
-    const auto& vd = trace[static_cast<std::size_t>(d)];
+    const auto& slice = trace[static_cast<std::size_t>(d)];
+    auto vd = [&](std::ptrdiff_t i) { return slice[static_cast<std::size_t>(i - (off - d - 1))]; };
     const std::ptrdiff_t k = x - y;
     std::ptrdiff_t prev_k;
     if (d == 0) {
       prev_k = 0;
-    } else if (k == -d || (k != d && vd[static_cast<std::size_t>(off + k - 1)] < vd[static_cast<std::size_t>(off + k + 1)])) {
+    } else if (k == -d || (k != d && vd(off + k - 1) < vd(off + k + 1))) {
       prev_k = k + 1;
     } else {
       prev_k = k - 1;
     }
-    const std::ptrdiff_t prev_x = d == 0 ? 0 : vd[static_cast<std::size_t>(off + prev_k)];
+    const std::ptrdiff_t prev_x = d == 0 ? 0 : vd(off + prev_k);
     const std::ptrdiff_t prev_y = prev_x - prev_k;
     while (x > prev_x && y > prev_y) {
       --x;
@@ -207,9 +213,29 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
 
 namespace {
 
+// "1970-01-01 00:00:00.000000000 +0000" (in any zone): how `diff -N` marks
+// an absent file; GNU patch reads it as /dev/null.
+bool is_epoch_timestamp(std::string_view ts) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, off = 0;
+  char sign = '+';
+  const std::string t(ts);
+  if (std::sscanf(t.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) return false;
+  const std::size_t zone = t.find_last_of("+-");
+  if (zone != std::string::npos && zone > 10) {
+    sign = t[zone];
+    off = std::atoi(t.c_str() + zone + 1);
+  }
+  const std::int64_t days = std::chrono::sys_days{std::chrono::year{y} / mo / d}.time_since_epoch().count();
+  const std::int64_t offset = (off / 100 * 3600 + off % 100 * 60) * (sign == '-' ? -1 : 1);
+  return days * 86400 + h * 3600 + mi * 60 + s - offset == 0;
+}
+
 std::string strip_patch_path(std::string_view p) {
   // "a/src/x.c\t2024-01-01 ..." → "src/x.c"; "/dev/null" → "".
-  if (const std::size_t tab = p.find('\t'); tab != std::string_view::npos) p = p.substr(0, tab);
+  if (const std::size_t tab = p.find('\t'); tab != std::string_view::npos) {
+    if (is_epoch_timestamp(p.substr(tab + 1))) return {};
+    p = p.substr(0, tab);
+  }
   while (!p.empty() && (p.back() == ' ' || p.back() == '\r')) p.remove_suffix(1);
   if (p == "/dev/null") return {};
   if (p.size() > 2 && (p.substr(0, 2) == "a/" || p.substr(0, 2) == "b/")) p.remove_prefix(2);
@@ -235,10 +261,13 @@ Result<std::vector<FilePatch>> parse_patch(std::string_view patch) {
   for (std::size_t start = 0; start < patch.size();) {
     std::size_t nl = patch.find('\n', start);
     if (nl == std::string_view::npos) nl = patch.size();
-    std::string_view line = patch.substr(start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
+    lines.push_back(patch.substr(start, nl - start));
     start = nl + 1;
+  }
+  // A '\r' before '\n' is content (a CRLF file's diff keeps it on each hunk
+  // line); only a patch whose every line ends in "\r\n" was CRLF-converted whole.
+  if (std::all_of(lines.begin(), lines.end(), [](std::string_view l) { return !l.empty() && l.back() == '\r'; })) {
+    for (auto& l : lines) l.remove_suffix(1);
   }
   auto bad = [&](std::size_t i, const std::string& why) {
     return make_error(error_code::kInvalidParams, "apply_patch: line " + std::to_string(i + 1) + ": " + why,
