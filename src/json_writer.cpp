@@ -2,7 +2,12 @@
 
 #include <array>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace icotes {
 namespace {
@@ -46,6 +51,28 @@ inline bool word_is_plain(const unsigned char* p) noexcept {
   return ((w & highs) | control | quote | backslash) == 0;
 }
 
+// The first byte at or after p that is not copied as is (control, quote,
+// backslash or non-ASCII), or end. 16 bytes at a time with SSE2.
+inline const unsigned char* next_special(const unsigned char* p, const unsigned char* end) noexcept {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches controls and non-ASCII.
+    const __m128i special =
+        _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (end - p >= 8 && word_is_plain(p)) p += 8;
+  while (p < end && kClass[*p] == 0) ++p;
+  return p;
+}
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view s) noexcept {
@@ -73,52 +100,63 @@ bool is_valid_utf8(std::string_view s) noexcept {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
-  out.push_back('"');
+  // Written through a raw pointer into room made up front (the text, its
+  // quotes and 1/8 for escapes; grown when escapes need more), so an escape
+  // costs a few stores instead of two std::string appends, and a large
+  // string is not reallocated (and copied) halfway.
   auto p = reinterpret_cast<const unsigned char*>(s.data());
   const auto end = p + s.size();
-  auto run = p;
-  while (p < end) {
-    if (end - p >= 8 && word_is_plain(p)) {
-      p += 8;
+  std::size_t pos = out.size();
+  out.resize(pos + s.size() + s.size() / 8 + 16);
+  char* dst = out.data();
+  dst[pos++] = '"';
+  for (;;) {
+    // The run of bytes copied as they are: up to the next byte that needs
+    // attention, past well-formed UTF-8 sequences.
+    const unsigned char* q = next_special(p, end);
+    while (q < end && kClass[*q] == 2) {
+      const std::size_t n = utf8_sequence_length(q, end);
+      if (n == 0) break;
+      q = next_special(q + n, end);
+    }
+    const auto len = static_cast<std::size_t>(q - p);
+    if (pos + len + 7 > out.size()) {  // the run, one escape (at most 6 bytes), the closing quote
+      out.resize(std::max(out.size() * 2, pos + len + 7 + static_cast<std::size_t>(end - q) + 16));
+      dst = out.data();
+    }
+    std::memcpy(dst + pos, p, len);
+    pos += len;
+    if (q == end) break;
+    const unsigned char c = *q;
+    p = q + 1;
+    char* o = dst + pos;
+    if (kClass[c] == 2) {  // U+FFFD for a malformed byte
+      o[0] = '\xEF';
+      o[1] = '\xBF';
+      o[2] = '\xBD';
+      pos += 3;
       continue;
     }
-    const unsigned char c = *p;
-    const std::uint8_t cls = kClass[c];
-    if (cls == 0) {
-      ++p;
-      continue;
+    o[0] = '\\';
+    switch (c) {
+      case '"': o[1] = '"'; pos += 2; break;
+      case '\\': o[1] = '\\'; pos += 2; break;
+      case '\n': o[1] = 'n'; pos += 2; break;
+      case '\r': o[1] = 'r'; pos += 2; break;
+      case '\t': o[1] = 't'; pos += 2; break;
+      case '\b': o[1] = 'b'; pos += 2; break;
+      case '\f': o[1] = 'f'; pos += 2; break;
+      default:
+        o[1] = 'u';
+        o[2] = '0';
+        o[3] = '0';
+        o[4] = hex[c >> 4];
+        o[5] = hex[c & 0xF];
+        pos += 6;
     }
-    if (cls == 2) {
-      const std::size_t n = utf8_sequence_length(p, end);
-      if (n != 0) {
-        p += n;
-        continue;
-      }
-    }
-    out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
-    if (cls == 2) {
-      out.append("\xEF\xBF\xBD");  // U+FFFD for a malformed byte
-    } else {
-      switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
-        default:
-          out.append("\\u00");
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 0xF]);
-      }
-    }
-    ++p;
-    run = p;
   }
-  out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
-  out.push_back('"');
+  dst[pos++] = '"';
+  out.resize(pos);
 }
 
 void write_json(std::string& out, const json& value) {

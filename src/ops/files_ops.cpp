@@ -14,8 +14,9 @@ std::optional<T> opt(const json& p, const char* key) {
   return it->get<T>();
 }
 
-json to_json(const files::ReadResult& r) {
-  json j = {{"path", r.path},       {"content", r.content},       {"startLine", r.start_line},
+json to_json(files::ReadResult&& r) {
+  // The content is moved, not copied: it can be megabytes.
+  json j = {{"path", r.path},       {"content", std::move(r.content)},       {"startLine", r.start_line},
             {"endLine", r.end_line}, {"totalLines", r.total_lines}, {"truncated", r.truncated},
             {"sha256", r.sha256},    {"encoding", r.encoding},      {"binary", r.binary},
             {"size", r.size},        {"mimeType", r.mime_type},     {"source", r.source}};
@@ -35,7 +36,7 @@ files::ReadParams read_params(const json& p, std::string path) {
 Result<json> read(Context& ctx, const json& p) {
   auto r = ctx.workspace.files().read(read_params(p, p.at("path").get<std::string>()));
   if (!r) return std::move(r).error();
-  return to_json(*r);
+  return to_json(std::move(*r));
 }
 
 Result<json> read_many(Context& ctx, const json& p) {

@@ -1,5 +1,7 @@
 #include "icotes/schema.hpp"
 
+// Without this valijson reports a malformed schema with abort(), not an exception.
+#define VALIJSON_USE_EXCEPTIONS 1
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -87,7 +89,8 @@ std::string describe(const json& schema, const json& value, const std::vector<st
   const json* sub = subschema_at(schema, context);
   const json* actual = value_at(value, pointer);
   if (sub && actual && fallback.find("'type'") != std::string::npos && sub->contains("type")) {
-    return "expected " + (*sub)["type"].get<std::string>() + ", got " + json_type_name(*actual);
+    const json& type = (*sub)["type"];  // "string", or a union such as ["string", "null"]
+    return "expected " + (type.is_string() ? type.get<std::string>() : type.dump()) + ", got " + json_type_name(*actual);
   }
   if (sub && actual && fallback.find("enum") != std::string::npos && sub->contains("enum")) {
     return "expected one of " + (*sub)["enum"].dump() + ", got " + actual->dump();

@@ -13,6 +13,10 @@
 #include <limits>
 #include <random>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "icotes/rpc.hpp"
 
 namespace icotes::files {
@@ -143,7 +147,24 @@ Decoded decode(std::string bytes) {
 
 std::int64_t count_lines(std::string_view text) {
   if (text.empty()) return 0;
-  const auto n = static_cast<std::int64_t>(std::count(text.begin(), text.end(), '\n'));
+  // Newlines counted 16 bytes at a time (std::count goes byte by byte at -O2).
+  std::int64_t n = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  while (end - p >= 16) {
+    // Per-byte counters (a match is -1: subtract it), summed before they can overflow.
+    __m128i counts = _mm_setzero_si128();
+    for (int i = 0; i < 255 && end - p >= 16; ++i, p += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      counts = _mm_sub_epi8(counts, _mm_cmpeq_epi8(v, nl));
+    }
+    const __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());
+    n += _mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums));
+  }
+#endif
+  n += static_cast<std::int64_t>(std::count(p, end, '\n'));
   return text.back() == '\n' ? n : n + 1;
 }
 
@@ -254,6 +275,11 @@ Result<ReadResult> Service::read(const ReadParams& p) const {
   std::size_t end = begin;
   std::int64_t last = start - 1;
   bool cut_line = false;
+  if (text.size() - begin <= max_bytes && r.total_lines - start + 1 <= limit) {
+    // The rest of the file fits both budgets: what the loop below finds, without a search per line.
+    end = text.size();
+    last = r.total_lines;
+  }
   while (last - start + 1 < limit && end < text.size()) {
     std::size_t nl = text.find('\n', end);
     const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
