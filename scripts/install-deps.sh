@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libasio-dev libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libre2-dev libpcre2-dev
   git ripgrep neovim hyperfine python3
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and

@@ -1,0 +1,35 @@
+// Glob patterns as gitignore(5) and ripgrep's globs use them (git's
+// wildmatch with WM_PATHNAME, plus ripgrep's `{a,b}` alternation):
+//   `*` and `?` never match '/'; `[...]` classes with ranges, `!`/`^`
+//   negation and [:alpha:]-style names; `\` escapes; `**` as a whole path
+//   component matches zero or more directories (`**/x`, `a/**/b`, `a/**`).
+// Matching is against a '/'-separated relative path.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace icotes {
+
+class Glob {
+ public:
+  /// Compiles `pattern`. Unbalanced `[` or `{` are taken literally, as git does.
+  explicit Glob(std::string_view pattern, bool case_insensitive = false);
+
+  bool matches(std::string_view path) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  std::vector<std::string> alternatives_;  // after {a,b} expansion
+  bool case_insensitive_;
+};
+
+/// Expands ripgrep/globset `{a,b}` alternation (nested allowed) into plain patterns.
+std::vector<std::string> expand_braces(std::string_view pattern);
+
+/// git's wildmatch(3) with WM_PATHNAME on one expanded pattern.
+bool wildmatch(std::string_view pattern, std::string_view text, bool case_insensitive);
+
+}  // namespace icotes

@@ -1,0 +1,171 @@
+// search/* operations: grep and glob, paged and sorted by path.
+#include <algorithm>
+#include <chrono>
+
+#include "icotes/operation.hpp"
+#include "icotes/search.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+namespace {
+
+std::vector<std::string> strings(const json& p, const char* key) {
+  std::vector<std::string> out;
+  if (auto it = p.find(key); it != p.end()) {
+    for (const auto& s : *it) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+search::WalkOptions walk_options(const json& p) {
+  search::WalkOptions w;
+  w.path = p.value("path", std::string());
+  w.hidden = p.value("hidden", false);
+  w.no_ignore = p.value("noIgnore", false);
+  w.follow_symlinks = p.value("followSymlinks", false);
+  w.include = strings(p, "include");
+  w.exclude = strings(p, "exclude");
+  w.types = strings(p, "type");
+  return w;
+}
+
+// Component-wise path order (the order of a sorted directory walk).
+bool path_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  if (i == a.size() || i == b.size()) return a.size() < b.size();
+  const char ca = a[i] == '/' ? '\0' : a[i];
+  const char cb = b[i] == '/' ? '\0' : b[i];
+  return static_cast<unsigned char>(ca) < static_cast<unsigned char>(cb);
+}
+
+Result<std::size_t> parse_cursor(const json& p) {
+  auto it = p.find("cursor");
+  if (it == p.end()) return std::size_t{0};
+  const std::string& c = it->get_ref<const std::string&>();
+  if (c.empty() || c.size() > 12 || c.find_first_not_of("0123456789") != std::string::npos)
+    return make_error(error_code::kInvalidParams, "invalid cursor '" + c + "': pass nextCursor from the previous page");
+  return static_cast<std::size_t>(std::stoull(c));
+}
+
+// Cuts `items` to [offset, offset + limit) and adds total/truncated/nextCursor/note.
+void page(json& out, const char* key, json items, std::size_t offset, std::size_t limit, const char* what) {
+  const std::size_t total = items.size();
+  json kept = json::array();
+  for (std::size_t i = offset; i < total && i < offset + limit; ++i) kept.push_back(std::move(items[i]));
+  const std::size_t end = offset + kept.size();
+  out[key] = std::move(kept);
+  out["total"] = total;
+  out["truncated"] = end < total;
+  if (end < total) {
+    out["nextCursor"] = std::to_string(end);
+    out["note"] = "Showing " + std::string(what) + " " + std::to_string(offset + 1) + "-" + std::to_string(end) + " of " +
+                  std::to_string(total) + "; " + std::to_string(total - end) + " more. Call again with cursor \"" +
+                  std::to_string(end) + "\", or narrow the search (path, include, type).";
+  }
+}
+
+Result<json> grep(Context& ctx, const json& p) {
+  search::GrepParams g;
+  g.pattern = p.at("pattern").get<std::string>();
+  g.walk = walk_options(p);
+  g.fixed_strings = p.value("fixedStrings", false);
+  if (p.value("smartCase", false)) g.case_mode = search::CaseMode::Smart;
+  if (p.value("ignoreCase", false)) g.case_mode = search::CaseMode::Insensitive;
+  if (p.value("caseSensitive", false)) g.case_mode = search::CaseMode::Sensitive;
+  g.word = p.value("wordRegexp", false);
+  g.multiline = p.value("multiline", false);
+  g.pcre2 = p.value("pcre2", false);
+  g.before = p.value("beforeContext", 0);
+  g.after = p.value("afterContext", 0);
+  if (p.contains("maxCount")) g.max_count = p["maxCount"].get<std::uint64_t>();
+  const std::string mode = p.value("outputMode", std::string("content"));
+  g.output = mode == "count" ? search::OutputMode::Count
+             : mode == "filesWithMatches" ? search::OutputMode::FilesWithMatches
+                                          : search::OutputMode::Content;
+  auto offset = parse_cursor(p);
+  if (!offset) return std::move(offset).error();
+  const std::size_t limit = p.value("limit", g.output == search::OutputMode::Content ? 250 : 1000);
+
+  std::vector<search::FileResult> files;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  auto stats = search::grep(
+      ctx.workspace.root(), g,
+      [&](search::FileResult&& r) {
+        files.push_back(std::move(r));
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report > std::chrono::milliseconds(100)) {
+          last_report = now;
+          ctx.progress.report(std::to_string(files.size()) + " files with matches so far", static_cast<double>(files.size()), 0);
+        }
+      },
+      &ctx.cancel, &ctx.workspace.documents());
+  if (!stats) return std::move(stats).error();
+  if (stats->cancelled) return make_error(error_code::kRequestCancelled, "grep: cancelled");
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
+  json out = {{"outputMode", mode}};
+  json items = json::array();
+  if (g.output == search::OutputMode::Content) {
+    for (auto& f : files) {
+      for (auto& l : f.lines) {
+        json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
+        if (l.context) {
+          item["context"] = true;
+        } else {
+          json subs = json::array();
+          for (const auto& s : l.submatches) subs.push_back({{"start", s.start}, {"end", s.end}});
+          if (!l.submatches.empty()) item["column"] = l.submatches.front().start + 1;
+          item["submatches"] = std::move(subs);
+        }
+        items.push_back(std::move(item));
+      }
+    }
+    page(out, "matches", std::move(items), *offset, limit, "lines");
+  } else if (g.output == search::OutputMode::FilesWithMatches) {
+    for (const auto& f : files) items.push_back(f.path);
+    page(out, "files", std::move(items), *offset, limit, "files");
+  } else {
+    for (const auto& f : files) items.push_back({{"path", f.path}, {"matchedLines", f.matched_lines}, {"matches", f.matches}});
+    page(out, "counts", std::move(items), *offset, limit, "files");
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  out["stats"] = {{"filesSearched", stats->files_searched},
+                  {"filesMatched", stats->files_matched},
+                  {"bytesSearched", stats->bytes_searched},
+                  {"elapsedMs", ms}};
+  return out;
+}
+
+Result<json> glob(Context& ctx, const json& p) {
+  search::GlobParams g;
+  g.pattern = p.at("pattern").get<std::string>();
+  g.walk = walk_options(p);
+  g.sort_by_mtime = p.value("sort", std::string("path")) == "mtime";
+  const std::size_t limit = p.value("limit", 1000);
+  auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel);
+  if (!found) return std::move(found).error();
+  auto& v = *found;
+  if (g.sort_by_mtime) {
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+      return a.mtime_ms != b.mtime_ms ? a.mtime_ms > b.mtime_ms : path_less(a.path, b.path);
+    });
+  } else {
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
+  }
+  json files = json::array();
+  for (std::size_t i = 0; i < v.size() && i < limit; ++i) files.push_back(v[i].path);
+  json out = {{"files", std::move(files)}, {"total", v.size()}, {"truncated", v.size() > limit}};
+  if (v.size() > limit)
+    out["note"] = std::to_string(v.size() - limit) + " more files matched; narrow the pattern or raise limit";
+  return out;
+}
+
+}  // namespace
+
+void register_search_ops(Registry& r) {
+  r.add("search/grep", grep);
+  r.add("search/glob", glob);
+}
+
+}  // namespace icotes

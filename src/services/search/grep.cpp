@@ -1,0 +1,531 @@
+// grep: matcher (RE2, PCRE2, memmem) → searcher (whole-file buffer, lines
+// split only around matches) → FileResult sink, as ripgrep does.
+#include <fcntl.h>
+#include <re2/re2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "icotes/documents.hpp"
+#include "icotes/rpc.hpp"
+#include "icotes/search.hpp"
+#include "search_internal.hpp"
+
+namespace icotes::search {
+namespace {
+
+// Finds the leftmost match at or after `from`; start/end are byte offsets in `text`.
+class Matcher {
+ public:
+  virtual ~Matcher() = default;
+  virtual bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const = 0;
+};
+
+class LiteralMatcher final : public Matcher {
+ public:
+  explicit LiteralMatcher(std::string needle) : needle_(std::move(needle)) {}
+  bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    if (from > text.size()) return false;
+    const void* hit = ::memmem(text.data() + from, text.size() - from, needle_.data(), needle_.size());
+    if (!hit) return false;
+    start = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+    end = start + needle_.size();
+    return true;
+  }
+
+ private:
+  std::string needle_;
+};
+
+std::string unicode_perl_classes(std::string_view p);
+
+class Re2Matcher final : public Matcher {
+ public:
+  Re2Matcher(const std::string& pattern, bool caseless, bool multiline, bool word, std::string& error) {
+    RE2::Options o;
+    o.set_case_sensitive(!caseless);
+    o.set_never_nl(!multiline);
+    o.set_log_errors(false);
+    o.set_max_mem(256 << 20);
+    o.set_dot_nl(false);
+    // ripgrep -w: (?:^|\W)(PAT)(?:$|\W), the match being the group.
+    std::string p = "(?m)" + unicode_perl_classes(word ? "(?:^|\\W)(" + pattern + ")(?:$|\\W)" : pattern);
+    re_ = std::make_unique<RE2>(p, o);
+    word_ = word;
+    if (!re_->ok()) error = re_->error();
+  }
+  bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    re2::StringPiece m[2];
+    const int groups = word_ ? 2 : 1;
+    if (!re_->Match(re2::StringPiece(text.data(), text.size()), from, text.size(), RE2::UNANCHORED, m, groups)) return false;
+    const re2::StringPiece& g = m[groups - 1];
+    start = static_cast<std::size_t>(g.data() - text.data());
+    end = start + g.size();
+    return true;
+  }
+
+ private:
+  std::unique_ptr<RE2> re_;
+  bool word_ = false;
+};
+
+class Pcre2Matcher final : public Matcher {
+ public:
+  Pcre2Matcher(const std::string& pattern, bool caseless, bool multiline, bool word, std::string& error) {
+    const std::string p = word ? "(?:^|\\W)(" + pattern + ")(?:$|\\W)" : pattern;
+    word_ = word;
+    multiline_ = multiline;
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | PCRE2_MATCH_INVALID_UTF;
+    if (caseless) opts |= PCRE2_CASELESS;
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), opts, &err, &off, nullptr);
+    if (!code_) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(err, buf, sizeof buf);
+      error = std::string(reinterpret_cast<char*>(buf)) + " at offset " + std::to_string(off);
+      return;
+    }
+    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
+  }
+  // Matches within text[begin, limit), starting at `from`.
+  bool match(std::string_view text, std::size_t begin, std::size_t limit, std::size_t from, std::size_t& start,
+             std::size_t& end) const {
+    thread_local struct Data {
+      pcre2_match_data* md = pcre2_match_data_create(8, nullptr);
+      ~Data() { pcre2_match_data_free(md); }
+    } data;
+    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data() + begin), limit - begin, from - begin, 0,
+                               data.md, nullptr);
+    if (rc < 0) return false;
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.md);
+    const int g = word_ ? 1 : 0;
+    start = begin + ov[2 * g];
+    end = begin + ov[2 * g + 1];
+    return true;
+  }
+  ~Pcre2Matcher() override {
+    if (code_) pcre2_code_free(code_);
+  }
+  bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    for (;;) {
+      if (!match(text, 0, text.size(), from, start, end)) return false;
+      if (multiline_) return true;
+      // Without multiline, ripgrep matches one line at a time: a match that
+      // crossed a line break is re-tried with its first line as the subject.
+      const std::size_t ls = start == 0 ? 0 : text.rfind('\n', start - 1) + 1;  // npos + 1 == 0
+      std::size_t le = text.find('\n', start);
+      if (le == std::string_view::npos) le = text.size();
+      if (end <= le) return true;
+      if (match(text, ls, le, std::max(from, ls), start, end)) return true;
+      if (le >= text.size()) return false;
+      from = le + 1;
+    }
+  }
+
+ private:
+  pcre2_code* code_ = nullptr;
+  bool word_ = false;
+  bool multiline_ = false;
+};
+
+// Rust's regex (ripgrep's default) makes \w, \d and \s Unicode-aware;
+// RE2's are ASCII. Rewrite them into Unicode classes (outside and inside
+// bracket expressions; a negated form inside brackets stays ASCII).
+constexpr const char* kWord = "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}";
+constexpr const char* kSpace = "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+std::string unicode_perl_classes(std::string_view p) {
+  std::string out;
+  bool in_class = false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[i + 1];
+      const char* set = n == 'w' || n == 'W' ? kWord : n == 's' || n == 'S' ? kSpace : nullptr;
+      const bool negated = n == 'W' || n == 'S' || n == 'D';
+      if (n == 'd' || n == 'D') {
+        out += negated ? "\\P{Nd}" : "\\p{Nd}";
+      } else if (set && !in_class) {
+        out += negated ? "[^" : "[";
+        out += set;
+        out += "]";
+      } else if (set && !negated) {
+        out += set;
+      } else {
+        out.push_back(c);
+        out.push_back(n);
+      }
+      ++i;
+      continue;
+    }
+    if (c == '[' && !in_class) {
+      in_class = true;
+      out.push_back(c);
+      if (i + 1 < p.size() && p[i + 1] == '^') out.push_back(p[++i]);
+      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);  // leading ']' is literal
+      continue;
+    }
+    if (c == '[' && in_class && i + 1 < p.size() && p[i + 1] == ':') {  // [:alpha:]
+      const std::size_t close = p.find(":]", i + 2);
+      if (close != std::string_view::npos) {
+        out.append(p.substr(i, close + 2 - i));
+        i = close + 1;
+        continue;
+      }
+    }
+    if (c == ']' && in_class) in_class = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool has_meta(std::string_view p) {
+  return p.find_first_of("\\.+*?()|[]{}^$") != std::string_view::npos;
+}
+
+// ripgrep's smart case: case-sensitive when the pattern has an uppercase
+// literal (escapes such as \W or \p{Lu} do not count).
+bool has_uppercase_literal(std::string_view p, bool fixed) {
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (!fixed && c == '\\' && i + 1 < p.size()) {
+      const char n = p[i + 1];
+      if ((n == 'p' || n == 'P') && i + 2 < p.size() && p[i + 2] == '{') {
+        const std::size_t close = p.find('}', i + 3);
+        i = close == std::string_view::npos ? p.size() : close;
+      } else {
+        ++i;
+      }
+      continue;
+    }
+    if (std::isupper(c)) return true;
+  }
+  return false;
+}
+
+std::string escape_regex(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::strchr("\\.+*?()|[]{}^$-#&~ ", c) && c != '\0') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Matcher>> make_matcher(const GrepParams& p) {
+  if (p.pattern.find('\n') != std::string::npos && !p.multiline && !p.fixed_strings)
+    return make_error(error_code::kInvalidParams, "grep: the pattern contains a line break; set multiline to match across lines");
+  bool caseless = p.case_mode == CaseMode::Insensitive ||
+                  (p.case_mode == CaseMode::Smart && !has_uppercase_literal(p.pattern, p.fixed_strings));
+  const bool literal = p.fixed_strings || !has_meta(p.pattern);
+  if (literal && !caseless && !p.word && !p.pattern.empty() && p.pattern.find('\n') == std::string::npos)
+    return std::unique_ptr<Matcher>(std::make_unique<LiteralMatcher>(p.pattern));
+  const std::string pattern = p.fixed_strings ? escape_regex(p.pattern) : p.pattern;
+  std::string error;
+  std::unique_ptr<Matcher> m;
+  if (p.pcre2) m = std::make_unique<Pcre2Matcher>(pattern, caseless, p.multiline, p.word, error);
+  else m = std::make_unique<Re2Matcher>(pattern, caseless, p.multiline, p.word, error);
+  if (!error.empty())
+    return make_error(error_code::kInvalidParams, std::string("grep: invalid ") + (p.pcre2 ? "PCRE2" : "regex") + " pattern '" +
+                                                      p.pattern + "': " + error + (p.pcre2 ? "" : " (look-around and back-references need pcre2: true)"));
+  return m;
+}
+
+// Searches one buffer and fills `out`.
+class Searcher {
+ public:
+  Searcher(const Matcher& m, const GrepParams& p) : m_(m), p_(p) {}
+
+  void search(std::string_view text, FileResult& out) {
+    text_ = text;
+    out_ = &out;
+    line_no_ = 1;
+    line_off_ = 0;
+    printed_upto_ = 0;
+    after_left_ = 0;
+    std::size_t pos = 0;
+    const bool want_lines = p_.output == OutputMode::Content;
+    while (pos <= text.size()) {
+      if (p_.max_count && out.matched_lines >= *p_.max_count) break;
+      std::size_t s = 0, e = 0;
+      if (!m_.find(text, pos, s, e)) break;
+      // A file's final line terminator does not start another (empty) line.
+      if (s == text.size() && s > 0 && text[s - 1] == '\n') break;
+      // The group of lines the match touches.
+      std::size_t ls = line_start(s);
+      std::size_t le = line_end(e > s ? e - 1 : s);
+      std::vector<Submatch> subs;
+      std::uint64_t n_matches = 0;
+      add_sub(subs, ls, s, e, n_matches);
+      std::size_t last_end = e;
+      std::size_t next = e > s ? e : step(s);
+      // More matches on the same line(s). As Rust's regex find_iter, an
+      // empty match right where the previous match ended is skipped.
+      while (next <= le) {
+        std::size_t s2 = 0, e2 = 0;
+        if (!m_.find(text, next, s2, e2) || s2 > le) break;
+        if (e2 == s2 && s2 == last_end) {
+          next = step(s2);
+          continue;
+        }
+        if (e2 > le) le = line_end(e2 > s2 ? e2 - 1 : s2);
+        add_sub(subs, ls, s2, e2, n_matches);
+        last_end = e2;
+        next = e2 > s2 ? e2 : step(s2);
+      }
+      const std::uint64_t number = number_of(ls);
+      ++out.matched_lines;
+      out.matches += n_matches;
+      if (want_lines) emit_match(number, ls, le, std::move(subs));
+      pos = le + 1;
+      advance_to(pos, number + count_newlines(ls, std::min(le, text.size())) + 1);
+    }
+    if (want_lines) flush_after(text.size() + 1, UINT64_MAX);
+  }
+
+ private:
+  std::size_t line_start(std::size_t off) const {
+    if (off == 0) return 0;
+    const void* p = ::memrchr(text_.data(), '\n', std::min(off, text_.size()));
+    return p ? static_cast<std::size_t>(static_cast<const char*>(p) - text_.data()) + 1 : 0;
+  }
+  std::size_t line_end(std::size_t off) const {
+    if (off >= text_.size()) return text_.size();
+    const void* p = std::memchr(text_.data() + off, '\n', text_.size() - off);
+    return p ? static_cast<std::size_t>(static_cast<const char*>(p) - text_.data()) : text_.size();
+  }
+  // The offset after the character at `off` (UTF-8 aware).
+  std::size_t step(std::size_t off) const {
+    if (off >= text_.size()) return off + 1;
+    const auto c = static_cast<unsigned char>(text_[off]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    return std::min(off + n, text_.size() + 1);
+  }
+  std::uint64_t count_newlines(std::size_t from, std::size_t to) const {
+    return static_cast<std::uint64_t>(std::count(text_.data() + from, text_.data() + to, '\n'));
+  }
+  // Line number of offset `ls` (a line start at or after line_off_).
+  std::uint64_t number_of(std::size_t ls) {
+    line_no_ += count_newlines(line_off_, ls);
+    line_off_ = ls;
+    return line_no_;
+  }
+  void advance_to(std::size_t off, std::uint64_t number) {
+    if (off > text_.size()) off = text_.size();
+    line_off_ = off;
+    line_no_ = number;
+  }
+  void add_sub(std::vector<Submatch>& subs, std::size_t ls, std::size_t s, std::size_t e, std::uint64_t& n) {
+    ++n;
+    subs.push_back({static_cast<std::uint32_t>(s - ls), static_cast<std::uint32_t>(e - ls)});
+  }
+  std::string_view line_text(std::size_t ls, std::size_t le) const {
+    std::string_view t = text_.substr(ls, le - ls);
+    return t;
+  }
+
+  // Context: lines already emitted are tracked by number in printed_upto_.
+  void emit_context(std::uint64_t number, std::size_t ls, std::size_t le) {
+    Line l;
+    l.number = number;
+    l.text = line_text(ls, le);
+    l.context = true;
+    out_->lines.push_back(std::move(l));
+    printed_upto_ = number;
+  }
+  // Emits pending after-context up to (not including) line `stop_number`.
+  void flush_after(std::size_t, std::uint64_t stop_number) {
+    while (after_left_ > 0 && after_off_ < text_.size() && after_no_ < stop_number) {
+      const std::size_t le = line_end(after_off_);
+      emit_context(after_no_, after_off_, le);
+      after_off_ = le + 1;
+      ++after_no_;
+      --after_left_;
+    }
+    after_left_ = after_no_ < stop_number ? 0 : after_left_;
+  }
+  void emit_match(std::uint64_t number, std::size_t ls, std::size_t le, std::vector<Submatch> subs) {
+    flush_after(ls, number);
+    if (p_.before > 0) {
+      // Walk back up to `before` lines, not past what was already printed.
+      std::vector<std::pair<std::size_t, std::size_t>> prev;
+      std::size_t cur = ls;
+      std::uint64_t n = number;
+      while (static_cast<int>(prev.size()) < p_.before && cur > 0 && n - 1 > printed_upto_) {
+        const std::size_t pe = cur - 1;
+        const std::size_t ps = line_start(pe);
+        prev.emplace_back(ps, pe);
+        cur = ps;
+        --n;
+      }
+      for (auto it = prev.rbegin(); it != prev.rend(); ++it) emit_context(number - static_cast<std::uint64_t>(prev.rend() - it), it->first, it->second);
+    }
+    Line l;
+    l.number = number;
+    l.text = line_text(ls, le);
+    l.submatches = std::move(subs);
+    out_->lines.push_back(std::move(l));
+    const std::uint64_t spanned = count_newlines(ls, le);
+    printed_upto_ = number + spanned;
+    if (p_.after > 0) {
+      after_left_ = p_.after;
+      after_no_ = number + spanned + 1;
+      after_off_ = le + 1;
+    }
+  }
+
+  const Matcher& m_;
+  const GrepParams& p_;
+  std::string_view text_;
+  FileResult* out_ = nullptr;
+  std::uint64_t line_no_ = 1;
+  std::size_t line_off_ = 0;
+  std::uint64_t printed_upto_ = 0;
+  int after_left_ = 0;
+  std::uint64_t after_no_ = 0;
+  std::size_t after_off_ = 0;
+};
+
+bool read_whole(int fd, std::string& buf) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  buf.resize(static_cast<std::size_t>(st.st_size) + 1);
+  std::size_t have = 0;
+  for (;;) {
+    if (have == buf.size()) buf.resize(buf.size() * 2 + 4096);
+    const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) break;
+    have += static_cast<std::size_t>(n);
+  }
+  buf.resize(have);
+  return true;
+}
+
+// UTF-16 with a BOM is transcoded to UTF-8, as ripgrep does.
+bool transcode_utf16(std::string& buf) {
+  if (buf.size() < 2) return false;
+  const bool le = buf[0] == '\xFF' && buf[1] == '\xFE';
+  const bool be = buf[0] == '\xFE' && buf[1] == '\xFF';
+  if (!le && !be) return false;
+  std::string out;
+  out.reserve(buf.size());
+  for (std::size_t i = 2; i + 1 < buf.size(); i += 2) {
+    auto unit = [&](std::size_t k) {
+      return static_cast<std::uint32_t>(static_cast<unsigned char>(buf[k + (le ? 1 : 0)])) << 8 |
+             static_cast<unsigned char>(buf[k + (le ? 0 : 1)]);
+    };
+    std::uint32_t u = unit(i);
+    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < buf.size()) {
+      const std::uint32_t v = unit(i + 2);
+      if (v >= 0xDC00 && v <= 0xDFFF) {
+        u = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
+        i += 2;
+      }
+    }
+    if (u < 0x80) {
+      out.push_back(static_cast<char>(u));
+    } else if (u < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (u >> 6)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    } else if (u < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (u >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (u >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    }
+  }
+  buf.swap(out);
+  return true;
+}
+
+}  // namespace
+
+Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const FileSink& sink,
+                       const CancellationToken* cancel, const Documents* documents) {
+  auto matcher = make_matcher(params);
+  if (!matcher) return std::move(matcher).error();
+  auto filter = Filter::make(params.walk);
+  if (!filter) return std::move(filter).error();
+  std::atomic<std::uint64_t> searched{0}, matched{0}, bytes{0};
+  std::mutex sink_mutex;
+  const bool overlay = documents && !documents->open_paths().empty();
+  const Matcher& m = **matcher;
+  auto on_file = [&](const std::string& rel, int dirfd, const char* name) {
+    thread_local std::string buf;
+    std::optional<OpenDocument> doc;
+    if (overlay) doc = documents->get(rel);
+    if (doc) {
+      buf = std::move(doc->text);
+    } else {
+      Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | (params.walk.follow_symlinks ? 0 : O_NOFOLLOW)));
+      if (!fd.valid() || !read_whole(fd.get(), buf)) return;
+      if (!transcode_utf16(buf) && std::memchr(buf.data(), 0, buf.size()) != nullptr) return;  // binary: skipped
+    }
+    searched.fetch_add(1, std::memory_order_relaxed);
+    bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+    FileResult r;
+    r.path = rel;
+    Searcher s(m, params);
+    s.search(buf, r);
+    if (r.matched_lines == 0) return;
+    matched.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(sink_mutex);
+    sink(std::move(r));
+  };
+  Status st = walk(root, params.walk, *filter, on_file, cancel);
+  GrepStats stats;
+  stats.files_searched = searched.load();
+  stats.files_matched = matched.load();
+  stats.bytes_searched = bytes.load();
+  if (!st) {
+    if (st.error().code == error_code::kRequestCancelled) {
+      stats.cancelled = true;
+      return stats;
+    }
+    return st.error();
+  }
+  return stats;
+}
+
+Result<std::vector<GlobEntry>> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel) {
+  auto filter = Filter::make(params.walk);
+  if (!filter) return std::move(filter).error();
+  // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
+  auto base = root.relative(params.walk.path.empty() ? "." : params.walk.path);
+  if (!base) return std::move(base).error();
+  const Glob g(params.pattern);
+  std::vector<GlobEntry> out;
+  std::mutex mutex;
+  Status s = walk(root, params.walk, *filter, [&](const std::string& rel, int dirfd, const char* name) {
+    std::string_view sub = rel;
+    if (!base->empty()) sub.remove_prefix(std::min(sub.size(), base->size() + 1));
+    if (!g.matches(sub)) return;
+    GlobEntry e;
+    e.path = rel;
+    if (params.sort_by_mtime) {
+      struct stat st {};
+      if (::fstatat(dirfd, name, &st, 0) == 0) e.mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+    }
+    std::lock_guard lock(mutex);
+    out.push_back(std::move(e));
+  }, cancel);
+  if (!s) return s.error();
+  return out;
+}
+
+}  // namespace icotes::search

@@ -1,0 +1,35 @@
+// Internal pieces of the search service shared by walk.cpp and grep.cpp.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "icotes/glob.hpp"
+#include "icotes/ignore.hpp"
+#include "icotes/search.hpp"
+
+namespace icotes::search {
+
+/// Which files a walk yields: overrides (-g), ignore files, types, hidden.
+struct Filter {
+  IgnoreFile overrides;
+  std::size_t override_whitelists = 0;
+  std::vector<Glob> type_globs;
+  IgnoreFile global;
+  bool hidden = false;
+  bool no_ignore = false;
+  bool follow = false;
+
+  static Result<Filter> make(const WalkOptions& options);
+  /// True when `rel` (name `name`) is left out.
+  bool skip(const IgnoreDir& dir, std::string_view rel, std::string_view name, bool is_dir) const;
+};
+
+/// Called for each selected file with its directory fd and name (valid during the call).
+using FileCallback = std::function<void(const std::string& rel, int dirfd, const char* name)>;
+
+Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
+            const CancellationToken* cancel);
+
+}  // namespace icotes::search

@@ -1,0 +1,334 @@
+// Parallel, ignore-aware directory walk (ripgrep's `ignore::WalkParallel`).
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "icotes/glob.hpp"
+#include "icotes/ignore.hpp"
+#include "icotes/rpc.hpp"
+#include "icotes/search.hpp"
+#include "search_internal.hpp"
+
+namespace icotes::search {
+namespace {
+
+const std::map<std::string, std::vector<std::string>, std::less<>>& type_table() {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> table = {
+#include "rg_types.inc"
+  };
+  return table;
+}
+
+std::string read_small_file(int dirfd, const char* name) {
+  Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return {};
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > (4u << 20)) break;  // an ignore file of megabytes is not one
+  }
+  return out;
+}
+
+std::string home_config_path(const char* rest) {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/" + rest;
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.config/" + rest;
+  return {};
+}
+
+std::string read_path(const std::string& path) {
+  if (path.empty()) return {};
+  return read_small_file(AT_FDCWD, path.c_str());
+}
+
+// core.excludesFile from ~/.gitconfig or $XDG_CONFIG_HOME/git/config, else
+// $XDG_CONFIG_HOME/git/ignore (git-config(1)).
+std::string global_excludes_text() {
+  std::string file;
+  for (const std::string& cfg : {home_config_path("git/config"),
+                                 std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.gitconfig"}) {
+    const std::string text = read_path(cfg);
+    bool in_core = false;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t nl = text.find('\n', start);
+      if (nl == std::string::npos) nl = text.size();
+      std::string line = text.substr(start, nl - start);
+      start = nl + 1;
+      line.erase(0, line.find_first_not_of(" \t"));
+      if (!line.empty() && line[0] == '[') {
+        std::string sect = line.substr(1, line.find(']') - 1);
+        std::transform(sect.begin(), sect.end(), sect.begin(), ::tolower);
+        in_core = sect == "core";
+        continue;
+      }
+      if (!in_core) continue;
+      std::string key = line.substr(0, line.find('='));
+      key.erase(key.find_last_not_of(" \t") + 1);
+      std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+      if (key != "excludesfile" || line.find('=') == std::string::npos) continue;
+      std::string value = line.substr(line.find('=') + 1);
+      value.erase(0, value.find_first_not_of(" \t\""));
+      value.erase(value.find_last_not_of(" \t\"\r") + 1);
+      if (value.rfind("~/", 0) == 0 && std::getenv("HOME")) value = std::string(std::getenv("HOME")) + value.substr(1);
+      file = value;
+    }
+  }
+  if (file.empty()) file = home_config_path("git/ignore");
+  return read_path(file);
+}
+
+}  // namespace
+
+const std::vector<std::string>* type_globs(std::string_view name) {
+  auto it = type_table().find(name);
+  return it == type_table().end() ? nullptr : &it->second;
+}
+
+Result<Filter> Filter::make(const WalkOptions& o) {
+  Filter f;
+  f.hidden = o.hidden;
+  f.no_ignore = o.no_ignore;
+  f.follow = o.follow_symlinks;
+  std::string overrides;
+  for (const auto& g : o.include) {
+    overrides += g + "\n";
+    if (g.empty() || g[0] != '!') ++f.override_whitelists;
+  }
+  for (const auto& g : o.exclude) overrides += "!" + g + "\n";
+  f.overrides = IgnoreFile("", overrides);
+  for (const auto& t : o.types) {
+    const auto* globs = search::type_globs(t);
+    if (!globs) return make_error(error_code::kInvalidParams, "unknown file type '" + t + "' (ripgrep's type names, e.g. c, cpp, py, js, rust)");
+    for (const auto& g : *globs) f.type_globs.emplace_back(g);
+  }
+  if (!o.no_ignore) f.global = IgnoreFile("", global_excludes_text());
+  return f;
+}
+
+// ripgrep's Ignore::matched: overrides, then ignore files, then types, then hidden.
+bool Filter::skip(const IgnoreDir& dir, std::string_view rel, std::string_view name, bool is_dir) const {
+  if (!overrides.empty()) {
+    // Override globs invert gitignore meaning: a glob includes, "!glob" excludes.
+    const IgnoreMatch m = overrides.match(rel, is_dir);
+    if (m == IgnoreMatch::Ignore) return false;      // a plain glob matched: included
+    if (m == IgnoreMatch::Whitelist) return true;    // a "!glob" matched: excluded
+    if (override_whitelists > 0 && !is_dir) return true;
+  }
+  bool whitelisted = false;
+  if (!no_ignore) {
+    const IgnoreMatch m = dir.match(rel, is_dir, global.empty() ? nullptr : &global);
+    if (m == IgnoreMatch::Ignore) return true;
+    whitelisted = m == IgnoreMatch::Whitelist;
+  }
+  if (!type_globs.empty() && !is_dir) {
+    bool any = false;
+    for (const auto& g : type_globs) {
+      if (g.matches(name)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return true;
+    whitelisted = true;
+  }
+  if (!whitelisted && !hidden && !name.empty() && name[0] == '.') return true;
+  return false;
+}
+
+namespace {
+
+struct Job {
+  Fd dir;
+  std::string rel;
+  std::shared_ptr<const IgnoreDir> ignore;
+  std::vector<std::pair<dev_t, ino_t>> ancestors;  // for symlink loops with follow
+};
+
+class Walker {
+ public:
+  Walker(const Filter& filter, const FileCallback& on_file, const CancellationToken* cancel)
+      : filter_(filter), on_file_(on_file), cancel_(cancel) {}
+
+  void run(Job first, std::size_t threads) {
+    push(std::move(first));
+    std::vector<std::thread> pool;
+    for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { work(); });
+    work();
+    for (auto& t : pool) t.join();
+  }
+
+ private:
+  void push(Job j) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(j));
+      ++pending_;
+    }
+    cv_.notify_one();
+  }
+
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return !jobs_.empty() || pending_ == 0; });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.back());  // depth first keeps memory small
+        jobs_.pop_back();
+      }
+      if (!(cancel_ && cancel_->cancelled())) visit(job);
+      {
+        std::lock_guard lock(mutex_);
+        if (--pending_ == 0) cv_.notify_all();
+      }
+    }
+  }
+
+  void visit(Job& job) {
+    const int dup = ::fcntl(job.dir.get(), F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return;
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+      ::close(dup);
+      return;
+    }
+    struct Entry {
+      std::string name;
+      unsigned char type;
+    };
+    std::vector<Entry> entries;
+    IgnoreDir::Files files;
+    bool has_rg = false, has_ig = false, has_gi = false;
+    while (struct dirent* e = ::readdir(d)) {
+      const std::string_view n = e->d_name;
+      if (n == "." || n == "..") continue;
+      if (n == ".git") files.has_git = true;
+      if (n == ".rgignore") has_rg = true;
+      if (n == ".ignore") has_ig = true;
+      if (n == ".gitignore") has_gi = true;
+      entries.push_back({std::string(n), e->d_type});
+    }
+    ::closedir(d);
+    const int dfd = job.dir.get();
+    if (!filter_.no_ignore) {
+      if (has_rg) files.rgignore = IgnoreFile(job.rel, read_small_file(dfd, ".rgignore"));
+      if (has_ig) files.ignore = IgnoreFile(job.rel, read_small_file(dfd, ".ignore"));
+      if (has_gi) files.gitignore = IgnoreFile(job.rel, read_small_file(dfd, ".gitignore"));
+      if (files.has_git) files.exclude = IgnoreFile(job.rel, read_small_file(dfd, ".git/info/exclude"));
+    }
+    const bool any_git = files.has_git || (job.ignore && job.ignore->any_git());
+    auto here = std::make_shared<const IgnoreDir>(job.ignore, std::move(files), any_git);
+    for (const auto& e : entries) {
+      if (cancel_ && cancel_->cancelled()) return;
+      const std::string rel = job.rel.empty() ? e.name : job.rel + "/" + e.name;
+      unsigned char type = e.type;
+      if (type == DT_UNKNOWN) {
+        struct stat st {};
+        if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+      }
+      struct stat target {};
+      if (type == DT_LNK) {
+        if (!filter_.follow) continue;
+        if (::fstatat(dfd, e.name.c_str(), &target, 0) != 0) continue;  // dangling
+        type = S_ISDIR(target.st_mode) ? DT_DIR : S_ISREG(target.st_mode) ? DT_REG : DT_UNKNOWN;
+        if (type == DT_DIR) {
+          const auto key = std::make_pair(target.st_dev, target.st_ino);
+          if (std::find(job.ancestors.begin(), job.ancestors.end(), key) != job.ancestors.end()) continue;  // loop
+        }
+      }
+      if (type != DT_DIR && type != DT_REG) continue;
+      const bool is_dir = type == DT_DIR;
+      if (filter_.skip(*here, rel, e.name, is_dir)) continue;
+      if (is_dir) {
+        const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (filter_.follow ? 0 : O_NOFOLLOW);
+        Fd sub(::openat(dfd, e.name.c_str(), flags));
+        if (!sub.valid()) continue;
+        Job next{std::move(sub), rel, here, job.ancestors};
+        struct stat st {};
+        if (filter_.follow && ::fstat(next.dir.get(), &st) == 0) next.ancestors.emplace_back(st.st_dev, st.st_ino);
+        push(std::move(next));
+      } else {
+        on_file_(rel, dfd, e.name.c_str());
+      }
+    }
+  }
+
+  const Filter& filter_;
+  const FileCallback& on_file_;
+  const CancellationToken* cancel_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Job> jobs_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace
+
+Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
+            const CancellationToken* cancel) {
+  auto rel = root.relative(options.path.empty() ? "." : options.path);
+  if (!rel) return std::move(rel).error();
+  auto fd = root.open_beneath(*rel, O_RDONLY);
+  if (!fd) return std::move(fd).error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", *rel);
+  if (!S_ISDIR(st.st_mode)) {
+    // An explicit file is searched whatever the ignore rules say (as rg does).
+    auto parent = root.open_parent(*rel);
+    if (!parent) return std::move(parent).error();
+    on_file(*rel, parent->first.get(), parent->second.c_str());
+    return ok_status();
+  }
+  // Ignore files of the directories between the root and the start path apply too.
+  std::shared_ptr<const IgnoreDir> chain;
+  if (!rel->empty() && !filter.no_ignore) {
+    std::string prefix;
+    std::size_t pos = 0;
+    for (;;) {
+      auto dir = root.open_beneath(prefix, O_RDONLY | O_DIRECTORY);
+      if (!dir) break;
+      IgnoreDir::Files files;
+      struct stat gst {};
+      files.has_git = ::fstatat(dir->get(), ".git", &gst, AT_SYMLINK_NOFOLLOW) == 0;
+      files.rgignore = IgnoreFile(prefix, read_small_file(dir->get(), ".rgignore"));
+      files.ignore = IgnoreFile(prefix, read_small_file(dir->get(), ".ignore"));
+      files.gitignore = IgnoreFile(prefix, read_small_file(dir->get(), ".gitignore"));
+      if (files.has_git) files.exclude = IgnoreFile(prefix, read_small_file(dir->get(), ".git/info/exclude"));
+      const bool any_git = files.has_git || (chain && chain->any_git());
+      chain = std::make_shared<const IgnoreDir>(chain, std::move(files), any_git);
+      const std::size_t slash = rel->find('/', pos);
+      if (slash == std::string::npos) break;
+      prefix = rel->substr(0, slash);
+      pos = slash + 1;
+    }
+  }
+  Job first{std::move(*fd), *rel, chain, {}};
+  if (filter.follow) first.ancestors.emplace_back(st.st_dev, st.st_ino);
+  Walker w(filter, on_file, cancel);
+  w.run(std::move(first), std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
+  if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "search cancelled");
+  return ok_status();
+}
+
+Status walk_files(const ConfinedRoot& root, const WalkOptions& options, const std::function<void(const std::string&)>& on_file,
+                  const CancellationToken* cancel) {
+  auto filter = Filter::make(options);
+  if (!filter) return std::move(filter).error();
+  return walk(root, options, *filter, [&](const std::string& rel, int, const char*) { on_file(rel); }, cancel);
+}
+
+}  // namespace icotes::search
