@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace icotes {
 
 Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, SessionOptions options)
@@ -41,7 +43,8 @@ void Session::on_close() {
 }
 
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
-  workspace.workers().post([&workspace, &registry, request = std::move(request), call = std::move(call)]() mutable {
+  const bool run_inline = call.op->run_inline;
+  auto task = [&workspace, &registry, request = std::move(request), call = std::move(call)]() mutable {
     NullProgress null_progress;
     Progress& progress = call.progress ? *call.progress : null_progress;
     Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
@@ -52,7 +55,56 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
       return;
     }
     call.respond(request, std::move(result));
-  });
+  };
+  if (run_inline) {
+    task();
+  } else {
+    workspace.workers().post(std::move(task));
+  }
+}
+
+// WorkDoneProgress and partial results over $/progress (LSP 3.17 "Work
+// Done Progress", "Partial Result Progress"); either token may be absent.
+class LspProgress final : public Progress {
+ public:
+  LspProgress(std::shared_ptr<Connection> conn, json work_token, json partial_token, std::string title)
+      : conn_(std::move(conn)), token_(std::move(work_token)), partial_token_(std::move(partial_token)) {
+    if (token_.is_null()) return;
+    conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", true}}}});
+  }
+  ~LspProgress() override {
+    if (!token_.is_null()) conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "end"}}}});
+  }
+  void report(std::string_view message, double done, double total) override {
+    if (token_.is_null()) return;
+    json value = {{"kind", "report"}, {"message", std::string(message)}};
+    if (total > 0) value["percentage"] = static_cast<unsigned>(std::min(100.0, 100.0 * done / total));
+    conn_->notify("$/progress", {{"token", token_}, {"value", std::move(value)}});
+  }
+  bool wants_partial() const override { return !partial_token_.is_null(); }
+  void partial(const json& items) override {
+    if (!partial_token_.is_null()) conn_->notify("$/progress", {{"token", partial_token_}, {"value", items}});
+  }
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  json token_;
+  json partial_token_;
+};
+
+std::shared_ptr<Progress> take_lsp_progress(const std::shared_ptr<Connection>& conn, json& params, const std::string& title) {
+  json work_token;
+  json partial_token;
+  if (auto it = params.find("workDoneToken"); it != params.end()) {
+    work_token = *it;
+    params.erase(it);
+  }
+  if (auto it = params.find("partialResultToken"); it != params.end()) {
+    partial_token = *it;
+    params.erase(it);
+  }
+  if (work_token.is_null() && partial_token.is_null()) return nullptr;
+  return std::make_shared<LspProgress>(conn, std::move(work_token), std::move(partial_token), title);
 }
 
 json describe_operations(const Registry& registry) {
@@ -96,6 +148,7 @@ class PlainDialect final : public Dialect {
     OperationCall call;
     call.op = op;
     call.params = request.params();
+    call.progress = take_lsp_progress(connection_, call.params, op->title);
     call.respond = [](const Request& r, Result<json> result) {
       if (result) r.reply(*result);
       else r.fail(result.error());

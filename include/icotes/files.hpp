@@ -9,7 +9,11 @@
 // bytes; times are milliseconds since the Unix epoch.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -139,6 +143,27 @@ struct StatResult {
 /// Upper bound on entries list() returns.
 inline constexpr std::size_t kMaxListEntries = 10000;
 
+/// SHA-256 of files by stat identity (device, inode, size, mtime, ctime),
+/// so re-reading an unchanged file does not hash it again. Files changed in
+/// the last 2 s are always hashed (git's "racy clean" rule). Thread-safe.
+class Sha256Cache {
+ public:
+  std::string get(const struct stat& st, std::string_view bytes);
+
+ private:
+  struct Key {
+    std::uint64_t dev, ino;
+    std::int64_t size, mtime_s, mtime_ns, ctime_s, ctime_ns;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
+  static constexpr std::size_t kMaxEntries = 8192;
+  std::mutex mutex_;
+  std::unordered_map<Key, std::string, KeyHash> map_;
+};
+
 class Service {
  public:
   Service(const ConfinedRoot& root, Documents& documents) : root_(root), documents_(documents) {}
@@ -184,6 +209,7 @@ class Service {
 
   const ConfinedRoot& root_;
   Documents& documents_;
+  mutable Sha256Cache sha256_cache_;
 };
 
 /// Lowercase hex SHA-256 (FIPS 180-4) of `data`.

@@ -46,6 +46,12 @@ class Progress {
   /// `done` and `total` are in the operation's own units (files, bytes);
   /// total 0 means unknown.
   virtual void report(std::string_view message, double done, double total) = 0;
+  /// True when the client asked for partial results (LSP partialResultToken):
+  /// then the operation sends its items through partial() and its final
+  /// result carries none of them (LSP 3.17 "Partial Result Progress").
+  virtual bool wants_partial() const { return false; }
+  /// Sends a batch of result items (same shape as the final result's).
+  virtual void partial(const json& /*items*/) {}
 };
 
 class NullProgress final : public Progress {
@@ -79,6 +85,14 @@ struct Operation {
   /// file's text) and left out of structuredContent, so large text goes out
   /// once. Empty: the whole result is the text block, as JSON.
   std::string mcp_text_field;
+  /// Schema "inline": bounded work that never waits on a client or a lock
+  /// held for long (stat, a read). Runs on the connection's reading thread,
+  /// saving the hand-off to a worker (a wake-up and a context switch, about
+  /// 10 us here), in order with the requests around it.
+  bool run_inline = false;
+  /// MCP only: renders the result as the text content block (e.g. a
+  /// directory as lines); null: the result as JSON.
+  std::function<std::string(const json& result)> mcp_text;
   Handler handler;
   std::shared_ptr<const SchemaValidator> input_validator;
 
@@ -95,7 +109,8 @@ class Registry {
   /// Binds `id` to `handler`; metadata comes from the embedded schema
   /// schemas/<id>.json. Throws std::logic_error when the schema is missing or
   /// malformed: a build defect, caught by the unit tests.
-  void add(std::string_view id, Handler handler);
+  void add(std::string_view id, Handler handler,
+           std::function<std::string(const json& result)> mcp_text = nullptr);
 
   const Operation* find(std::string_view id) const;
   const Operation* find_by_mcp_name(std::string_view name) const;

@@ -75,6 +75,12 @@ std::shared_ptr<Dialect> make_mcp_dialect(Workspace& workspace, std::shared_ptr<
 std::shared_ptr<Dialect> make_plain_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
                                             const SessionOptions& options);
 
+/// LSP-style progress for a request (also used by plain JSON-RPC): removes
+/// `workDoneToken` and `partialResultToken` from `params` and returns a
+/// Progress sending `$/progress` for them, or null when neither was given.
+std::shared_ptr<Progress> take_lsp_progress(const std::shared_ptr<Connection>& conn, json& params,
+                                            const std::string& title);
+
 /// Result for `icotes/operations` (all dialects but MCP): every operation
 /// with its method, command, MCP name, permission kind and schemas.
 json describe_operations(const Registry& registry);

@@ -30,25 +30,6 @@ Result<Position> position_from(const json& j) {
   return Position{j["line"].get<std::uint32_t>(), j["character"].get<std::uint32_t>()};
 }
 
-// WorkDoneProgress over $/progress (LSP 3.17 "Work Done Progress").
-class LspProgress final : public Progress {
- public:
-  LspProgress(std::shared_ptr<Connection> conn, json token, std::string title)
-      : conn_(std::move(conn)), token_(std::move(token)) {
-    conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", true}}}});
-  }
-  ~LspProgress() override { conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "end"}}}}); }
-  void report(std::string_view message, double done, double total) override {
-    json value = {{"kind", "report"}, {"message", std::string(message)}};
-    if (total > 0) value["percentage"] = static_cast<unsigned>(std::min(100.0, 100.0 * done / total));
-    conn_->notify("$/progress", {{"token", token_}, {"value", std::move(value)}});
-  }
-
- private:
-  std::shared_ptr<Connection> conn_;
-  json token_;
-};
-
 class LspDialect final : public Dialect, public EditorLink, public std::enable_shared_from_this<LspDialect> {
  public:
   LspDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
@@ -222,14 +203,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   void run(Request request, const Operation& op, json params) {
     OperationCall call;
     call.op = &op;
-    json token;
-    for (const char* key : {"workDoneToken", "partialResultToken"}) {
-      if (auto it = params.find(key); it != params.end()) {
-        if (token.is_null() && std::string_view(key) == "workDoneToken") token = *it;
-        params.erase(it);
-      }
-    }
-    if (!token.is_null()) call.progress = std::make_shared<LspProgress>(conn_, token, op.title);
+    call.progress = take_lsp_progress(conn_, params, op.title);
     call.params = std::move(params);
     call.respond = [](const Request& r, Result<json> result) {
       if (result) r.reply(*result);

@@ -196,7 +196,7 @@ class McpDialect final : public Dialect {
         if (!text.is_string() || !text.get_ref<const std::string&>().empty())
           content.push_back({{"type", "text"}, {"text", std::move(text)}});
       }
-      content.push_back({{"type", "text"}, {"text", to_json_string(value)}});
+      content.push_back({{"type", "text"}, {"text", op->mcp_text ? op->mcp_text(value) : to_json_string(value)}});
       json reply = {{"content", std::move(content)}};
       if (structured) reply["structuredContent"] = std::move(value);
       r.reply(reply);

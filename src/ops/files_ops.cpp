@@ -133,6 +133,23 @@ Result<json> remove(Context& ctx, const json& p) {
   return json{{"path", *ctx.workspace.root().relative(path)}, {"deleted", true}};
 }
 
+// MCP text of list_directory: one entry per line, as people read listings.
+std::string list_text(const json& result) {
+  std::string out;
+  const auto& entries = result.at("entries");
+  out.reserve(entries.size() * 32);
+  for (const auto& e : entries) {
+    const std::string& type = e.at("type").get_ref<const std::string&>();
+    out += type == "directory" ? "[DIR]  " : type == "symlink" ? "[LINK] " : type == "file" ? "[FILE] " : "[OTHER] ";
+    out += e.at("path").get_ref<const std::string&>();
+    if (type == "directory") out += '/';
+    if (type == "file") out += " (" + std::to_string(e.at("size").get<std::uint64_t>()) + " bytes)";
+    out += '\n';
+  }
+  if (result.value("truncated", false)) out += "(truncated at 10000 entries; list a subdirectory or lower depth)\n";
+  return out;
+}
+
 }  // namespace
 
 void register_files_ops(Registry& r) {
@@ -141,7 +158,7 @@ void register_files_ops(Registry& r) {
   r.add("files/write", write);
   r.add("files/edit", edit);
   r.add("files/applyPatch", apply_patch);
-  r.add("files/list", list);
+  r.add("files/list", list, list_text);
   r.add("files/stat", stat);
   r.add("files/move", move);
   r.add("files/mkdir", mkdir);

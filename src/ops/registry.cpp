@@ -48,7 +48,7 @@ json Operation::mcp_output_schema() const {
   return s;
 }
 
-void Registry::add(std::string_view id, Handler handler) {
+void Registry::add(std::string_view id, Handler handler, std::function<std::string(const json& result)> mcp_text) {
   const auto& schemas = ops::embedded_schemas();
   auto it = std::find_if(schemas.begin(), schemas.end(), [&](const auto& e) { return e.first == id; });
   if (it == schemas.end()) throw std::logic_error("operation " + std::string(id) + " has no schemas/" + std::string(id) + ".json");
@@ -74,6 +74,7 @@ void Registry::add(std::string_view id, Handler handler) {
     op.annotations.idempotent = a.at("idempotentHint").get<bool>();
     op.annotations.open_world = a.at("openWorldHint").get<bool>();
     op.mcp_text_field = doc.value("mcpText", std::string());
+    op.run_inline = doc.value("inline", false);
     op.input_schema = doc.at("input");
     op.output_schema = doc.at("output");
     op.input_validator = std::make_shared<SchemaValidator>(op.input_schema);
@@ -81,6 +82,7 @@ void Registry::add(std::string_view id, Handler handler) {
     throw std::logic_error("schemas/" + op.id + ".json: " + e.what());
   }
   op.handler = std::move(handler);
+  op.mcp_text = std::move(mcp_text);
   ops_.emplace(op.id, std::move(op));
 }
 

@@ -65,6 +65,30 @@ void page(json& out, const char* key, json items, std::size_t offset, std::size_
   }
 }
 
+// The result items of one file in `mode`'s shape.
+json items_of(search::FileResult& f, search::OutputMode mode) {
+  json items = json::array();
+  if (mode == search::OutputMode::FilesWithMatches) {
+    items.push_back(f.path);
+  } else if (mode == search::OutputMode::Count) {
+    items.push_back({{"path", f.path}, {"matchedLines", f.matched_lines}, {"matches", f.matches}});
+  } else {
+    for (auto& l : f.lines) {
+      json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
+      if (l.context) {
+        item["context"] = true;
+      } else {
+        json subs = json::array();
+        for (const auto& s : l.submatches) subs.push_back({{"start", s.start}, {"end", s.end}});
+        if (!l.submatches.empty()) item["column"] = l.submatches.front().start + 1;
+        item["submatches"] = std::move(subs);
+      }
+      items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
 Result<json> grep(Context& ctx, const json& p) {
   search::GrepParams g;
   g.pattern = p.at("pattern").get<std::string>();
@@ -87,47 +111,48 @@ Result<json> grep(Context& ctx, const json& p) {
   if (!offset) return std::move(offset).error();
   const std::size_t limit = p.value("limit", g.output == search::OutputMode::Content ? 250 : 1000);
 
+  const char* key = g.output == search::OutputMode::Content ? "matches"
+                    : g.output == search::OutputMode::FilesWithMatches ? "files"
+                                                                        : "counts";
+  const bool streaming = ctx.progress.wants_partial();
   std::vector<search::FileResult> files;
+  std::size_t streamed = 0;
+  std::size_t files_seen = 0;
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
   auto stats = search::grep(
       ctx.workspace.root(), g,
       [&](search::FileResult&& r) {
-        files.push_back(std::move(r));
+        ++files_seen;
+        if (streaming) {
+          // Partial results stream as they are found (LSP partialResultToken).
+          json items = items_of(r, g.output);
+          streamed += items.size();
+          ctx.progress.partial(json{{key, std::move(items)}});
+        } else {
+          files.push_back(std::move(r));
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report > std::chrono::milliseconds(100)) {
           last_report = now;
-          ctx.progress.report(std::to_string(files.size()) + " files with matches so far", static_cast<double>(files.size()), 0);
+          ctx.progress.report(std::to_string(files_seen) + " files with matches so far", static_cast<double>(files_seen), 0);
         }
       },
       &ctx.cancel, &ctx.workspace.documents());
   if (!stats) return std::move(stats).error();
   if (stats->cancelled) return make_error(error_code::kRequestCancelled, "grep: cancelled");
-  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
   json out = {{"outputMode", mode}};
-  json items = json::array();
-  if (g.output == search::OutputMode::Content) {
-    for (auto& f : files) {
-      for (auto& l : f.lines) {
-        json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
-        if (l.context) {
-          item["context"] = true;
-        } else {
-          json subs = json::array();
-          for (const auto& s : l.submatches) subs.push_back({{"start", s.start}, {"end", s.end}});
-          if (!l.submatches.empty()) item["column"] = l.submatches.front().start + 1;
-          item["submatches"] = std::move(subs);
-        }
-        items.push_back(std::move(item));
-      }
-    }
-    page(out, "matches", std::move(items), *offset, limit, "lines");
-  } else if (g.output == search::OutputMode::FilesWithMatches) {
-    for (const auto& f : files) items.push_back(f.path);
-    page(out, "files", std::move(items), *offset, limit, "files");
+  if (streaming) {
+    out[key] = json::array();
+    out["total"] = streamed;
+    out["truncated"] = false;
   } else {
-    for (const auto& f : files) items.push_back({{"path", f.path}, {"matchedLines", f.matched_lines}, {"matches", f.matches}});
-    page(out, "counts", std::move(items), *offset, limit, "files");
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
+    json items = json::array();
+    for (auto& f : files) {
+      for (auto& item : items_of(f, g.output)) items.push_back(std::move(item));
+    }
+    page(out, key, std::move(items), *offset, limit, g.output == search::OutputMode::Content ? "lines" : "files");
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   out["stats"] = {{"filesSearched", stats->files_searched},

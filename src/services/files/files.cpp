@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <functional>
@@ -234,7 +235,7 @@ Result<ReadResult> Service::read(const ReadParams& p) const {
     d.text = std::move(doc->text);
     d.encoding = "utf-8";
   } else {
-    auto fd = root_.open_beneath(*rel, O_RDONLY);
+    auto fd = root_.open_beneath(*rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);  // a FIFO must not block the open
     if (!fd) return std::move(fd).error();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", *rel);
@@ -247,7 +248,7 @@ Result<ReadResult> Service::read(const ReadParams& p) const {
     if (!bytes) return std::move(bytes).error();
     r.source = "disk";
     r.size = bytes->size();
-    r.sha256 = sha256_hex(*bytes);
+    r.sha256 = sha256_cache_.get(st, *bytes);
     d = decode(std::move(*bytes));
   }
   r.encoding = d.encoding;
@@ -317,6 +318,31 @@ Result<ReadResult> Service::read(const ReadParams& p) const {
   return r;
 }
 
+std::string Sha256Cache::get(const struct stat& st, std::string_view bytes) {
+  // Like git's racy-clean rule: a file modified within the last 2 s may
+  // change again within the same timestamp, so it is hashed every time.
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto mtime = std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
+  if (now - mtime < std::chrono::seconds(2) || static_cast<std::size_t>(st.st_size) != bytes.size()) return sha256_hex(bytes);
+  const Key key{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = map_.find(key); it != map_.end()) return it->second;
+  }
+  std::string sha = sha256_hex(bytes);
+  std::lock_guard lock(mutex_);
+  if (map_.size() >= kMaxEntries) map_.clear();
+  map_.emplace(key, sha);
+  return sha;
+}
+
+std::size_t Sha256Cache::KeyHash::operator()(const Key& k) const noexcept {
+  std::size_t h = std::hash<std::uint64_t>()(k.ino);
+  for (std::int64_t v : {static_cast<std::int64_t>(k.dev), static_cast<std::int64_t>(k.size), k.mtime_s, k.mtime_ns, k.ctime_s, k.ctime_ns})
+    h = h * 1000003u ^ std::hash<std::int64_t>()(v);
+  return h;
+}
+
 Result<Service::Current> Service::current(const std::string& rel) const {
   Current c;
   if (auto doc = documents_.get(rel)) {
@@ -326,7 +352,7 @@ Result<Service::Current> Service::current(const std::string& rel) const {
     c.doc = std::move(*doc);
     return c;
   }
-  auto fd = root_.open_beneath(rel, O_RDONLY);
+  auto fd = root_.open_beneath(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd) {
     if (fd.error().code == error_code::kNotFound) return c;
     return std::move(fd).error();
