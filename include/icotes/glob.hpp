@@ -14,7 +14,7 @@ namespace icotes {
 
 class Glob {
  public:
-  /// Compiles `pattern`. Unbalanced `[` or `{` are taken literally, as git does.
+  /// Compiles `pattern`. An unbalanced `{` is literal; a malformed `[` class matches nothing (git).
   explicit Glob(std::string_view pattern, bool case_insensitive = false);
 
   bool matches(std::string_view path) const;
@@ -24,6 +24,14 @@ class Glob {
   std::string pattern_;
   std::vector<std::string> alternatives_;  // after {a,b} expansion
   bool case_insensitive_;
+  // Per alternative: a shape that skips wildmatch (literal, `*.ext`, `pre*`,
+  // `**`, `**/name`, `**/*.ext`), else a cheap last-byte reject.
+  struct Fast {
+    unsigned char kind = 0;
+    char last = 0;  // kind 0: the byte a match must end with, 0 if unknown
+    std::string lit;
+  };
+  std::vector<Fast> fast_;
 };
 
 /// Expands ripgrep/globset `{a,b}` alternation (nested allowed) into plain patterns.

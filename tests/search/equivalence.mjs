@@ -6,6 +6,17 @@
 // usage: node equivalence.mjs ROOT CASES.json [--only N]
 // env:   ICOTES_BINARY (required), RG (default "rg")
 //
+// A case with a "glob" field is a file-listing case instead: icotes'
+// icotes/search/glob {pattern: glob, path, hidden, noIgnore} against
+// `rg --files [--hidden] [--no-ignore] [-g GLOB]` run in ROOT/path (so that
+// both read the glob relative to the search path; "**" lists everything and
+// runs rg without -g). icotes' glob filters the ignore-aware listing, while
+// an rg -g glob is an override that also brings back ignored and hidden
+// files, so the expected set is (rg --files -g GLOB) ∩ (rg --files). The
+// sets must be equal. icotes' glob is anchored at the search path while an
+// rg glob without '/' matches at any depth, so such cases use globs
+// containing a '/' or starting with "**/".
+//
 // Deliberate divergences (README "Search"): files that contain a NUL byte are
 // skipped whole by icotes; ripgrep stops at the first NUL and may or may not
 // have printed earlier matches depending on read sizes, so such files are
@@ -72,6 +83,37 @@ function runRg(c) {
   return { lines, binary };
 }
 
+function runRgFiles(c) {
+  const all = rgFiles(c, null);
+  if (c.glob === '**') return all;
+  return new Set([...rgFiles(c, c.glob)].filter((f) => all.has(f)));
+}
+
+function rgFiles(c, glob) {
+  const a = ['--files', '--no-config'];
+  if (c.hidden) a.push('--hidden');
+  if (c.noIgnore) a.push('--no-ignore');
+  if (glob) a.push('-g', glob);
+  const cwd = c.path ? `${root}/${c.path}` : root;
+  const r = spawnSync(rgBin, a, { cwd, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`rg failed (${r.status}): ${r.stderr}`);
+  const files = new Set();
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    if (line) files.add(c.path ? `${c.path}/${norm(line)}` : norm(line));
+  }
+  return files;
+}
+
+async function globAll(ic, c) {
+  const params = { pattern: c.glob, limit: 100000 };
+  for (const k of ['path', 'hidden', 'noIgnore']) if (c[k] !== undefined) params[k] = c[k];
+  const m = await ic.call('icotes/search/glob', params);
+  if (m.error) return { error: m.error };
+  if (m.result.truncated) return { error: { message: `more than 100000 files (${m.result.total})` } };
+  if (m.result.total !== m.result.files.length) return { error: { message: `total ${m.result.total} but ${m.result.files.length} files` } };
+  return { files: new Set(m.result.files) };
+}
+
 function norm(p) { return p.startsWith('./') ? p.slice(2) : p; }
 
 class Icotes {
@@ -100,6 +142,7 @@ function icotesParams(c) {
   const p = { ...c, limit: 100000 };
   delete p.name;
   delete p.expectError;
+  delete p.divergence;
   return p;
 }
 
@@ -131,6 +174,29 @@ for (const [i, c] of cases.entries()) {
   if (only !== null && i !== only) continue;
   ran++;
   const label = `#${i} ${c.name || JSON.stringify(c)}`;
+  if (c.glob !== undefined) {
+    const wantFiles = runRgFiles(c);
+    const gotFiles = await globAll(ic, c);
+    if (gotFiles.error) {
+      failed++;
+      console.log(`FAIL ${label}: icotes error ${JSON.stringify(gotFiles.error)}`);
+      continue;
+    }
+    const diffs = [];
+    for (const f of wantFiles) if (!gotFiles.files.has(f)) diffs.push('  only rg:     ' + f);
+    for (const f of gotFiles.files) if (!wantFiles.has(f)) diffs.push('  only icotes: ' + f);
+    compared += wantFiles.size;
+    if (diffs.length && c.divergence) {
+      console.log(`ok   ${label}: documented divergence (${diffs.length} differences): ${c.divergence}`);
+    } else if (diffs.length) {
+      failed++;
+      console.log(`FAIL ${label}: ${diffs.length} differences (rg ${wantFiles.size} files)`);
+      for (const d of diffs.slice(0, 8)) console.log(d);
+    } else {
+      console.log(`ok   ${label}: ${wantFiles.size} files`);
+    }
+    continue;
+  }
   const want = runRg(c);
   const got = await grepAll(ic, c);
   if (got.error) {
@@ -163,5 +229,5 @@ for (const [i, c] of cases.entries()) {
 }
 ic.close();
 console.log(`${ran - failed} passed, ${failed} failed`);
-console.log(`compared ${compared} result lines`);
+console.log(`compared ${compared} result lines / listed files`);
 process.exit(failed ? 1 : 0);

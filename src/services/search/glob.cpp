@@ -26,49 +26,67 @@ bool class_name_matches(std::string_view name, unsigned char c) {
   return false;
 }
 
-// Matches a bracket expression starting at p[i] == '['. On success sets `next`
-// to the index after ']' and `hit` to whether `c` is in the class. Returns
-// false for an unterminated class (then '[' is a literal).
+// Matches a bracket expression starting at p[i] == '[' exactly as git's
+// dowild() does. On success sets `next` to the index after ']' and `hit` to
+// whether `c` is in the class. Returns false for a malformed class
+// (unterminated, or an unknown [:name:]): then the whole pattern fails, as in git.
 bool bracket(std::string_view p, std::size_t i, char c, bool ci, std::size_t& next, bool& hit) {
+  const auto at = [&](std::size_t k) -> unsigned char { return k < p.size() ? static_cast<unsigned char>(p[k]) : 0; };
+  unsigned char t = static_cast<unsigned char>(c);
+  if (ci && std::isupper(t)) t = static_cast<unsigned char>(std::tolower(t));
   std::size_t j = i + 1;
-  bool negate = false;
-  if (j < p.size() && (p[j] == '!' || p[j] == '^')) {
-    negate = true;
-    ++j;
+  unsigned char pc = at(j);
+  bool negated = false;
+  if (pc == '!' || pc == '^') {
+    negated = true;
+    pc = at(++j);
   }
+  unsigned char prev = 0;
   bool matched = false;
-  bool first = true;
-  const char fc = fold(c, ci);
-  while (j < p.size() && (p[j] != ']' || first)) {
-    first = false;
-    if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
-      const std::size_t end = p.find(":]", j + 2);
-      if (end != std::string_view::npos) {
-        if (class_name_matches(p.substr(j + 2, end - j - 2), static_cast<unsigned char>(c))) matched = true;
-        j = end + 2;
-        continue;
+  do {
+    if (!pc) return false;
+    if (pc == '\\') {
+      pc = at(++j);
+      if (!pc) return false;
+      if (t == pc) matched = true;
+    } else if (pc == '-' && prev && at(j + 1) && at(j + 1) != ']') {
+      pc = at(++j);
+      if (pc == '\\') {
+        pc = at(++j);
+        if (!pc) return false;
       }
-    }
-    char lo = p[j];
-    if (lo == '\\' && j + 1 < p.size()) lo = p[++j];
-    ++j;
-    char hi = lo;
-    if (j + 1 < p.size() && p[j] == '-' && p[j + 1] != ']') {
-      hi = p[j + 1];
-      j += 2;
-      if (hi == '\\' && j < p.size()) hi = p[j++];
-    }
-    if (ci) {
-      if ((fold(lo, true) <= fc && fc <= fold(hi, true)) ||
-          (lo <= std::toupper(static_cast<unsigned char>(c)) && std::toupper(static_cast<unsigned char>(c)) <= hi))
+      if (t <= pc && t >= prev) {
         matched = true;
-    } else if (lo <= c && c <= hi) {
+      } else if (ci && std::islower(t)) {
+        const auto u = static_cast<unsigned char>(std::toupper(t));
+        if (u <= pc && u >= prev) matched = true;
+      }
+      pc = 0;  // no range may start at a range's end
+    } else if (pc == '[' && at(j + 1) == ':') {
+      const std::size_t s = j + 2;
+      std::size_t k = s;
+      while (at(k) && at(k) != ']') ++k;
+      if (!at(k)) return false;
+      if (k < s + 1 || at(k - 1) != ':') {  // no ":]": the '[' is an ordinary member
+        if (t == '[') matched = true;
+      } else {
+        const std::string_view name = p.substr(s, k - 1 - s);
+        if (name != "alnum" && name != "alpha" && name != "blank" && name != "cntrl" && name != "digit" &&
+            name != "graph" && name != "lower" && name != "print" && name != "punct" && name != "space" &&
+            name != "upper" && name != "xdigit")
+          return false;
+        if (class_name_matches(name, t) || (name == "upper" && ci && std::islower(t))) matched = true;
+        j = k;
+        pc = 0;
+      }
+    } else if (t == pc) {
       matched = true;
     }
-  }
-  if (j >= p.size()) return false;
+    prev = pc;
+    pc = at(++j);
+  } while (pc != ']');
   next = j + 1;
-  hit = matched != negate && c != '/';
+  hit = matched != negated && c != '/';
   return true;
 }
 
@@ -80,7 +98,7 @@ Match dowild(std::string_view p, std::string_view t, bool ci) {
     if (ti >= t.size() && pc != '*') return Match::AbortAll;
     switch (pc) {
       case '\\':
-        if (pi + 1 < p.size()) ++pi;
+        if (++pi >= p.size()) return Match::No;  // a trailing '\\' matches nothing (git)
         if (fold(t[ti], ci) != fold(p[pi], ci)) return Match::No;
         continue;
       case '?':
@@ -127,12 +145,9 @@ Match dowild(std::string_view p, std::string_view t, bool ci) {
       case '[': {
         std::size_t next = 0;
         bool hit = false;
-        if (bracket(p, pi, t[ti], ci, next, hit)) {
-          if (!hit) return Match::No;
-          pi = next - 1;
-          continue;
-        }
-        if (t[ti] != '[') return Match::No;
+        if (!bracket(p, pi, t[ti], ci, next, hit)) return Match::AbortAll;  // malformed: never matches
+        if (!hit) return Match::No;
+        pi = next - 1;
         continue;
       }
       default:
@@ -195,12 +210,108 @@ std::vector<std::string> expand_braces(std::string_view pattern) {
   return {std::string(pattern)};
 }
 
+namespace {
+
+enum FastKind : unsigned char {
+  kWild = 0,       // wildmatch (with a last-byte reject when `last` is set)
+  kLiteral,        // text == lit
+  kSuffix,         // `*lit`: text ends with lit, no '/' before it
+  kPrefix,         // `lit*`: text starts with lit, no '/' after it
+  kAny,            // `**`
+  kBaseLiteral,    // `**/lit`: the base name == lit
+  kBaseSuffix,     // `**/*lit`: the base name ends with lit
+};
+
+bool plain(std::string_view s) { return s.find_first_of("*?[\\") == std::string_view::npos; }
+
+}  // namespace
+
 Glob::Glob(std::string_view pattern, bool case_insensitive)
-    : pattern_(pattern), alternatives_(expand_braces(pattern)), case_insensitive_(case_insensitive) {}
+    : pattern_(pattern), alternatives_(expand_braces(pattern)), case_insensitive_(case_insensitive) {
+  // Shapes whose wildmatch (WM_PATHNAME) result is a string comparison.
+  for (const auto& alt : alternatives_) {
+    Fast f;
+    std::string_view a = alt;
+    const bool base = a.size() > 3 && a.substr(0, 3) == "**/";
+    std::string_view rest = base ? a.substr(3) : a;
+    const bool rest_slash = rest.find('/') != std::string_view::npos;
+    if (!case_insensitive_) {
+      if (a == "**") {
+        f.kind = kAny;
+      } else if (!rest.empty() && plain(rest) && !(base && rest_slash)) {
+        f.kind = base ? kBaseLiteral : kLiteral;
+        f.lit = rest;
+      } else if (rest.size() >= 1 && rest[0] == '*' && (rest.size() < 2 || rest[1] != '*') && plain(rest.substr(1)) && !rest_slash) {
+        f.kind = base ? kBaseSuffix : kSuffix;
+        f.lit = rest.substr(1);
+      } else if (!base && rest.size() >= 2 && rest.back() == '*' && rest[rest.size() - 2] != '*' &&
+                 plain(rest.substr(0, rest.size() - 1))) {
+        f.kind = kPrefix;
+        f.lit = rest.substr(0, rest.size() - 1);
+      }
+      if (f.kind == kWild) {
+        // The longest run of plain bytes (no '/', which `**/` may drop): any match contains it.
+        std::string run;
+        for (std::size_t i = 0; i <= a.size(); ++i) {
+          const char c = i < a.size() ? a[i] : '*';
+          if (c == '*' || c == '?' || c == '/' || c == '\\' || c == '[') {
+            if (run.size() > f.lit.size()) f.lit = run;
+            run.clear();
+            if (c == '\\') ++i;
+            if (c == '[') {
+              const bool neg = i + 1 < a.size() && (a[i + 1] == '!' || a[i + 1] == '^');
+              const std::size_t close = a.find(']', i + (neg ? 3 : 2));
+              if (close == std::string_view::npos) break;  // a literal '['; keep what we have
+              i = close;
+            }
+          } else {
+            run.push_back(c);
+          }
+        }
+      }
+      if (f.kind == kWild && !a.empty()) {
+        const char c = a.back();
+        const bool escaped = a.size() >= 2 && a[a.size() - 2] == '\\';
+        if (!escaped && c != '*' && c != '?' && c != ']' && c != '\\' && c != '/') f.last = c;
+      }
+    }
+    fast_.push_back(std::move(f));
+  }
+}
 
 bool Glob::matches(std::string_view path) const {
-  for (const auto& alt : alternatives_) {
-    if (wildmatch(alt, path, case_insensitive_)) return true;
+  for (std::size_t i = 0; i < alternatives_.size(); ++i) {
+    const Fast& f = fast_[i];
+    switch (f.kind) {
+      case kAny:
+        return true;
+      case kLiteral:
+        if (path == f.lit) return true;
+        continue;
+      case kSuffix:
+        if (path.size() >= f.lit.size() && path.substr(path.size() - f.lit.size()) == f.lit &&
+            path.substr(0, path.size() - f.lit.size()).find('/') == std::string_view::npos)
+          return true;
+        continue;
+      case kPrefix:
+        if (path.size() >= f.lit.size() && path.substr(0, f.lit.size()) == f.lit &&
+            path.find('/', f.lit.size()) == std::string_view::npos)
+          return true;
+        continue;
+      case kBaseLiteral:
+      case kBaseSuffix: {
+        const std::size_t slash = path.rfind('/');
+        const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+        if (f.kind == kBaseLiteral ? name == f.lit
+                                   : name.size() >= f.lit.size() && name.substr(name.size() - f.lit.size()) == f.lit)
+          return true;
+        continue;
+      }
+      default:
+        if (f.last && (path.empty() || path.back() != f.last)) continue;
+        if (!f.lit.empty() && path.find(f.lit) == std::string_view::npos) continue;
+        if (wildmatch(alternatives_[i], path, case_insensitive_)) return true;
+    }
   }
   return false;
 }
