@@ -36,6 +36,7 @@ fuzz-smoke: deps
 
 bench: build
 	@bash bench/run.sh
+	@bash bench/search.sh
 
 docs: build
 	./build/release/icotes docs > docs/operations.md

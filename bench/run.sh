@@ -18,7 +18,7 @@ ITERS=${ITERS:-2000}
 ITERS_LARGE=${ITERS_LARGE:-300}
 SPAWNS=${SPAWNS:-20}
 OUT=${OUT:-bench/results/files.md}
-WORK=$SRC/bench/work
+WORK=$SRC/bench/work/files
 PEER_DIR=$SRC/integration/node_modules/@modelcontextprotocol/server-filesystem
 PEER_JS=$PEER_DIR/dist/index.js
 
@@ -48,7 +48,7 @@ LARGE_SRC=$(ls /usr/lib/llvm-*/lib/clang/*/include/altivec.h 2>/dev/null | sort 
 [ -n "$LARGE_SRC" ] || LARGE_SRC=/usr/include/sqlite3.h
 LIST_SRC=/usr/include/openssl
 for f in "$SMALL_SRC" "$LARGE_SRC"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done
-rm -rf "$WORK"
+rm -rf "$WORK/root" "$WORK/out" "$WORK/dump"  # not bench/work/kernel (bench/search.sh)
 mkdir -p "$WORK/root/openssl" "$WORK/out" "$WORK/dump"
 cp "$SMALL_SRC" "$WORK/root/"
 cp "$LARGE_SRC" "$WORK/root/"

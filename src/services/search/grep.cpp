@@ -1,12 +1,15 @@
 // grep: matcher (RE2, PCRE2, memmem) → searcher (whole-file buffer, lines
 // split only around matches) → FileResult sink, as ripgrep does.
 #include <fcntl.h>
+#include <malloc.h>
 #include <re2/re2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,21 +31,202 @@ class Matcher {
   virtual bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const = 0;
 };
 
+// memmem with a SIMD filter on two bytes of the needle (its first and last,
+// as in Muła's "SIMD-friendly substring search"), 32 positions at a time.
+__attribute__((target("avx2"))) const char* find_avx2(const char* s, std::size_t n, const char* needle, std::size_t k) {
+  const __m256i first = _mm256_set1_epi8(needle[0]);
+  const __m256i last = _mm256_set1_epi8(needle[k - 1]);
+  std::size_t i = 0;
+  for (; i + k - 1 + 32 <= n; i += 32) {
+    const __m256i bf = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i bl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + k - 1));
+    auto mask = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
+    while (mask != 0) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (std::memcmp(s + i + bit + 1, needle + 1, k - 2) == 0) return s + i + bit;
+      mask &= mask - 1;
+    }
+  }
+  if (i >= n) return nullptr;
+  return static_cast<const char*>(::memmem(s + i, n - i, needle, k));
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+
 class LiteralMatcher final : public Matcher {
  public:
   explicit LiteralMatcher(std::string needle) : needle_(std::move(needle)) {}
   bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
     if (from > text.size()) return false;
-    const void* hit = ::memmem(text.data() + from, text.size() - from, needle_.data(), needle_.size());
+    const char* base = text.data() + from;
+    const std::size_t n = text.size() - from;
+    const std::size_t k = needle_.size();
+    const void* hit;
+    if (k == 1) hit = std::memchr(base, needle_[0], n);
+    else if (kHaveAvx2 && k >= 2) hit = find_avx2(base, n, needle_.data(), k);
+    else hit = ::memmem(base, n, needle_.data(), k);
     if (!hit) return false;
     start = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
-    end = start + needle_.size();
+    end = start + k;
     return true;
   }
 
  private:
   std::string needle_;
 };
+
+// ASCII case-insensitive find of `needle` (lowercase, letters or not) in s[0, n).
+bool eq_ci(const char* a, const char* lower, std::size_t k) {
+  for (std::size_t i = 0; i < k; ++i) {
+    const auto c = static_cast<unsigned char>(a[i]);
+    if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != static_cast<unsigned char>(lower[i])) return false;
+  }
+  return true;
+}
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+__attribute__((target("avx2"))) const char* find_ci_avx2(const char* s, std::size_t n, const char* lower, std::size_t k) {
+  const char f = lower[0], l = lower[k - 1];
+  const __m256i first = _mm256_set1_epi8(f), last = _mm256_set1_epi8(l);
+  const __m256i fold_f = _mm256_set1_epi8(is_alpha(f) ? 0x20 : 0), fold_l = _mm256_set1_epi8(is_alpha(l) ? 0x20 : 0);
+  std::size_t i = 0;
+  for (; k <= n && i + k - 1 + 32 <= n; i += 32) {
+    const __m256i bf = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)), fold_f);
+    const __m256i bl = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + k - 1)), fold_l);
+    auto mask = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
+    while (mask != 0) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      if (eq_ci(s + i + bit, lower, k)) return s + i + bit;
+      mask &= mask - 1;
+    }
+  }
+  for (; i + k <= n; ++i) {
+    if (eq_ci(s + i, lower, k)) return s + i;
+  }
+  return nullptr;
+}
+
+// The longest literal every match of `p` contains within its line (a
+// conservative reading of the top-level concatenation; empty if none). With
+// `caseless`, only ASCII bytes whose case folding stays ASCII (not k, s:
+// KELVIN SIGN, LONG S), lowercased.
+std::string required_literal(std::string_view p, bool caseless) {
+  if (p.find("(?") != std::string_view::npos) return {};
+  std::string best, run;
+  auto flush = [&] {
+    if (run.size() > best.size()) best = run;
+    run.clear();
+  };
+  int depth = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '(') ++depth;
+    else if (p[i] == ')') --depth;
+    else if (p[i] == '\\') ++i;
+    else if (p[i] == '[') {
+      std::size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      for (; j < p.size() && p[j] != ']'; ++j) {
+        if (p[j] == '\\') ++j;
+        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+          const std::size_t c = p.find(":]", j + 2);
+          if (c != std::string_view::npos) j = c + 1;
+        }
+      }
+      i = j;
+    } else if (p[i] == '|' && depth == 0) return {};  // top-level alternation
+  }
+  for (std::size_t i = 0; i < p.size();) {
+    const char c = p[i];
+    int lit = -1;  // the literal byte of this atom, or -1
+    std::size_t next = i + 1;
+    if (c == '\\') {
+      if (i + 1 >= p.size()) return {};
+      const char e = p[i + 1];
+      next = i + 2;
+      if (std::strchr("\\.+*?()|[]{}^$-#&~ /", e) && e != 0) lit = static_cast<unsigned char>(e);
+      else if (e == 'p' || e == 'P' || e == 'x' || e == 'u') {
+        if (next < p.size() && p[next] == '{') {
+          const std::size_t close = p.find('}', next);
+          if (close == std::string_view::npos) return {};
+          next = close + 1;
+        } else if (e == 'x') {
+          next = std::min(p.size(), next + 2);
+        } else {
+          next = std::min(p.size(), next + 1);
+        }
+      }
+    } else if (c == '[') {
+      std::size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      for (; j < p.size() && p[j] != ']'; ++j) {
+        if (p[j] == '\\') ++j;
+        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+          const std::size_t cl = p.find(":]", j + 2);
+          if (cl != std::string_view::npos) j = cl + 1;
+        }
+      }
+      if (j >= p.size()) return {};
+      next = j + 1;
+    } else if (c == '(') {
+      int d = 0;
+      std::size_t j = i;
+      for (; j < p.size(); ++j) {
+        if (p[j] == '\\') ++j;
+        else if (p[j] == '(') ++d;
+        else if (p[j] == ')' && --d == 0) break;
+        else if (p[j] == '[') {
+          std::size_t k = j + 1;
+          if (k < p.size() && p[k] == '^') ++k;
+          if (k < p.size() && p[k] == ']') ++k;
+          for (; k < p.size() && p[k] != ']'; ++k) {
+            if (p[k] == '\\') ++k;
+          }
+          j = k;
+        }
+      }
+      if (j >= p.size()) return {};
+      next = j + 1;
+    } else if (c == '.' || c == '^' || c == '$' || c == ')' || c == '*' || c == '+' || c == '?' || c == '{' || c == '|') {
+      // an atom that is not a literal (a stray quantifier: give up on the run)
+    } else {
+      lit = static_cast<unsigned char>(c);
+    }
+    // A quantifier makes the atom optional (*, ?, {..}) or repeatable (+).
+    bool optional = false, repeat = false;
+    if (next < p.size()) {
+      const char q = p[next];
+      if (q == '*' || q == '?') optional = true;
+      else if (q == '+') repeat = true;
+      else if (q == '{') optional = true;
+      if (optional || repeat) {
+        if (q == '{') {
+          const std::size_t close = p.find('}', next);
+          next = close == std::string_view::npos ? p.size() : close + 1;
+        } else {
+          ++next;
+        }
+        if (next < p.size() && (p[next] == '?' || p[next] == '+')) ++next;
+      }
+    }
+    bool usable = lit >= 0 && lit < 0x80 && !optional;
+    if (usable && caseless) {
+      const char lc = static_cast<char>(lit >= 'A' && lit <= 'Z' ? lit | 0x20 : lit);
+      if (lc == 'k' || lc == 's') usable = false;
+      lit = static_cast<unsigned char>(lc);
+    }
+    if (usable) {
+      run.push_back(static_cast<char>(lit));
+      if (repeat) flush();
+    } else {
+      flush();
+    }
+    i = next;
+  }
+  flush();
+  return best;
+}
 
 std::string unicode_perl_classes(std::string_view p);
 
@@ -60,20 +244,46 @@ class Re2Matcher final : public Matcher {
     re_ = std::make_unique<RE2>(p, o);
     word_ = word;
     if (!re_->ok()) error = re_->error();
+    // Without multiline no match crosses a line break, so when every match
+    // holds a literal, RE2 need only run on the lines that hold it.
+    if (!multiline && kHaveAvx2) {
+      lit_ = required_literal(pattern, caseless);
+      caseless_ = caseless;
+      if (lit_.size() < (caseless ? 3u : 4u)) lit_.clear();
+    }
   }
   bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    if (lit_.empty()) return match(text, from, text.size(), start, end);
+    std::size_t pos = from;
+    while (pos < text.size()) {
+      const char* hit = caseless_ ? find_ci_avx2(text.data() + pos, text.size() - pos, lit_.data(), lit_.size())
+                                  : find_avx2(text.data() + pos, text.size() - pos, lit_.data(), lit_.size());
+      if (!hit) return false;
+      const std::size_t c = static_cast<std::size_t>(hit - text.data());
+      const void* nl = ::memrchr(text.data() + pos, '\n', c - pos);
+      const std::size_t ls = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - text.data()) + 1 : pos;
+      const void* nr = std::memchr(text.data() + c, '\n', text.size() - c);
+      const std::size_t le = nr ? static_cast<std::size_t>(static_cast<const char*>(nr) - text.data()) : text.size();
+      if (match(text, ls, le, start, end)) return true;
+      pos = le + 1;
+    }
+    return false;
+  }
+
+ private:
+  bool match(std::string_view text, std::size_t from, std::size_t to, std::size_t& start, std::size_t& end) const {
     re2::StringPiece m[2];
     const int groups = word_ ? 2 : 1;
-    if (!re_->Match(re2::StringPiece(text.data(), text.size()), from, text.size(), RE2::UNANCHORED, m, groups)) return false;
+    if (!re_->Match(re2::StringPiece(text.data(), text.size()), from, to, RE2::UNANCHORED, m, groups)) return false;
     const re2::StringPiece& g = m[groups - 1];
     start = static_cast<std::size_t>(g.data() - text.data());
     end = start + g.size();
     return true;
   }
-
- private:
   std::unique_ptr<RE2> re_;
   bool word_ = false;
+  std::string lit_;  // a literal every match holds (lowercase when caseless_), or empty
+  bool caseless_ = false;
 };
 
 class Pcre2Matcher final : public Matcher {
@@ -243,17 +453,21 @@ class Searcher {
  public:
   Searcher(const Matcher& m, const GrepParams& p) : m_(m), p_(p) {}
 
-  void search(std::string_view text, FileResult& out) {
+  // Searches `text`, whose first line is line `first_line` of the file (a
+  // later chunk of a file read in pieces: see search_file).
+  void search(std::string_view text, FileResult& out, std::uint64_t first_line = 1) {
     text_ = text;
     out_ = &out;
-    line_no_ = 1;
+    line_no_ = first_line;
     line_off_ = 0;
     printed_upto_ = 0;
     after_left_ = 0;
     std::size_t pos = 0;
     const bool want_lines = p_.output == OutputMode::Content;
+    const bool first_only = p_.output == OutputMode::FilesWithMatches;
     while (pos <= text.size()) {
       if (p_.max_count && out.matched_lines >= *p_.max_count) break;
+      if (first_only && out.matched_lines > 0) break;
       std::size_t s = 0, e = 0;
       if (!m_.find(text, pos, s, e)) break;
       // A file's final line terminator does not start another (empty) line.
@@ -261,7 +475,14 @@ class Searcher {
       // The group of lines the match touches.
       std::size_t ls = line_start(s);
       std::size_t le = line_end(e > s ? e - 1 : s);
-      std::vector<Submatch> subs;
+      if (first_only) {
+        ++out.matched_lines;
+        ++out.matches;
+        break;
+      }
+      if (!want_lines) subs_.clear();
+      std::vector<Submatch> local;
+      std::vector<Submatch>& subs = want_lines ? local : subs_;
       std::uint64_t n_matches = 0;
       add_sub(subs, ls, s, e, n_matches);
       std::size_t last_end = e;
@@ -280,11 +501,12 @@ class Searcher {
         last_end = e2;
         next = e2 > s2 ? e2 : step(s2);
       }
-      const std::uint64_t number = number_of(ls);
       ++out.matched_lines;
       out.matches += n_matches;
-      if (want_lines) emit_match(number, ls, le, std::move(subs));
       pos = le + 1;
+      if (!want_lines) continue;  // counts need no line numbers
+      const std::uint64_t number = number_of(ls);
+      emit_match(number, ls, le, std::move(local));
       advance_to(pos, number + count_newlines(ls, std::min(le, text.size())) + 1);
     }
     if (want_lines) flush_after(text.size() + 1, UINT64_MAX);
@@ -341,10 +563,34 @@ class Searcher {
     printed_upto_ = number;
   }
   // Emits pending after-context up to (not including) line `stop_number`.
+  // The matches within line [ls, le), as the main loop finds them.
+  std::vector<Submatch> line_matches(std::size_t ls, std::size_t le) const {
+    std::vector<Submatch> subs;
+    std::size_t pos = ls, last_end = std::string_view::npos, s = 0, e = 0;
+    while (pos <= le && m_.find(text_, pos, s, e) && s <= le && e <= le) {
+      if (e != s || s != last_end) subs.push_back({static_cast<std::uint32_t>(s - ls), static_cast<std::uint32_t>(e - ls)});
+      last_end = e;
+      pos = e > s ? e : step(s);
+    }
+    return subs;
+  }
   void flush_after(std::size_t, std::uint64_t stop_number) {
+    // Once -m is reached, ripgrep still reports a matching line of the last
+    // after-context as a match (not counted, not extending the context).
+    const bool at_max = stop_number == UINT64_MAX && p_.max_count && out_->matched_lines >= *p_.max_count;
     while (after_left_ > 0 && after_off_ < text_.size() && after_no_ < stop_number) {
       const std::size_t le = line_end(after_off_);
-      emit_context(after_no_, after_off_, le);
+      std::vector<Submatch> subs;
+      if (at_max) subs = line_matches(after_off_, le);
+      if (subs.empty()) {
+        emit_context(after_no_, after_off_, le);
+      } else {
+        Line l;
+        l.number = after_no_;
+        l.text = line_text(after_off_, le);
+        l.submatches = std::move(subs);
+        out_->lines.push_back(std::move(l));
+      }
       after_off_ = le + 1;
       ++after_no_;
       --after_left_;
@@ -383,6 +629,7 @@ class Searcher {
 
   const Matcher& m_;
   const GrepParams& p_;
+  std::vector<Submatch> subs_;  // reused by the count mode
   std::string_view text_;
   FileResult* out_ = nullptr;
   std::uint64_t line_no_ = 1;
@@ -393,23 +640,34 @@ class Searcher {
   std::size_t after_off_ = 0;
 };
 
-bool read_whole(int fd, std::string& buf) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  buf.resize(static_cast<std::size_t>(st.st_size) + 1);
+constexpr std::size_t kChunk = 256 << 10;  // files from this size on are read in chunks when possible
+constexpr std::size_t kKeep = 4 << 20;     // a thread keeps a read buffer up to this size
+
+// Reads a regular file of `size` bytes whole into `buf` (whose size only
+// grows, so it is not zero-filled again for every file): one read() of
+// size + 1 bytes for the usual file, a short read meaning end of file.
+// `len` is the byte count.
+bool read_whole(int fd, std::size_t size, std::string& buf, std::size_t& len) {
+  const std::size_t want = size + 1;
+  if (buf.size() < want) buf.resize(std::max(want, kChunk));
   std::size_t have = 0;
   for (;;) {
-    if (have == buf.size()) buf.resize(buf.size() * 2 + 4096);
-    const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+    if (have == buf.size()) buf.resize(buf.size() * 2);
+    const std::size_t room = buf.size() - have;
+    const ssize_t n = ::read(fd, buf.data() + have, room);
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
     }
-    if (n == 0) break;
     have += static_cast<std::size_t>(n);
+    if (n == 0 || static_cast<std::size_t>(n) < room) break;
   }
-  buf.resize(have);
+  len = have;
   return true;
+}
+
+bool is_utf16(std::string_view t) {
+  return t.size() >= 2 && ((t[0] == '\xFF' && t[1] == '\xFE') || (t[0] == '\xFE' && t[1] == '\xFF'));
 }
 
 // UTF-16 with a BOM is transcoded to UTF-8, as ripgrep does.
@@ -457,6 +715,7 @@ bool transcode_utf16(std::string& buf) {
 
 Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const FileSink& sink,
                        const CancellationToken* cancel, const Documents* documents) {
+  ::malloc_trim(0);  // give back what an earlier big reply left in the heap
   auto matcher = make_matcher(params);
   if (!matcher) return std::move(matcher).error();
   auto filter = Filter::make(params.walk);
@@ -465,24 +724,113 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   std::mutex sink_mutex;
   const bool overlay = documents && !documents->open_paths().empty();
   const Matcher& m = **matcher;
+  // Big files are read in chunks that end at a line break, so memory stays
+  // bounded (as ripgrep's line buffer); modes that look across lines
+  // (context, multiline) or at the text's ends (\A, \z, PCRE2 look-behind)
+  // read files whole.
+  const bool chunkable = !params.multiline && params.before == 0 && params.after == 0 && !params.pcre2 &&
+                         params.pattern.find("\\A") == std::string::npos && params.pattern.find("\\z") == std::string::npos;
+  const bool want_numbers = params.output == OutputMode::Content;
   auto on_file = [&](const std::string& rel, int dirfd, const char* name) {
-    thread_local std::string buf;
+    thread_local std::string buf;    // grows only; bytes past `len` are stale
+    thread_local std::string other;  // a document's text or transcoded UTF-16
+    FileResult r;
+    Searcher s(m, params);
+    std::uint64_t size = 0;
     std::optional<OpenDocument> doc;
     if (overlay) doc = documents->get(rel);
     if (doc) {
-      buf = std::move(doc->text);
+      other = std::move(doc->text);
+      size = other.size();
+      s.search(other, r);
     } else {
       Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | (params.walk.follow_symlinks ? 0 : O_NOFOLLOW)));
-      if (!fd.valid() || !read_whole(fd.get(), buf)) return;
-      if (!transcode_utf16(buf) && std::memchr(buf.data(), 0, buf.size()) != nullptr) return;  // binary: skipped
+      struct stat st {};
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+      if (!chunkable || static_cast<std::size_t>(st.st_size) < kChunk) {
+        std::size_t len = 0;
+        if (!read_whole(fd.get(), static_cast<std::size_t>(st.st_size), buf, len)) return;
+        std::string_view text(buf.data(), len);
+        if (is_utf16(text)) {
+          other.assign(text);
+          transcode_utf16(other);
+          text = other;
+        } else if (std::memchr(text.data(), 0, text.size()) != nullptr) {
+          return;  // binary: skipped
+        }
+        size = text.size();
+        s.search(text, r);
+        if (buf.size() > kKeep) std::string().swap(buf);  // do not keep a huge file's buffer
+      } else {
+        if (buf.size() < kChunk) buf.resize(kChunk);
+        std::size_t len = 0;  // bytes carried over: the start of a line
+        std::uint64_t line = 1;
+        bool first = true;
+        for (;;) {
+          if (len == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
+          const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            return;
+          }
+          const bool eof = n == 0;
+          if (first && is_utf16(std::string_view(buf.data(), len + static_cast<std::size_t>(n)))) {
+            // Rare: transcode the whole file.
+            other.assign(buf.data(), len + static_cast<std::size_t>(n));
+            char tmp[65536];
+            for (ssize_t k; (k = ::read(fd.get(), tmp, sizeof tmp)) != 0;) {
+              if (k < 0 && errno == EINTR) continue;
+              if (k < 0) return;
+              other.append(tmp, static_cast<std::size_t>(k));
+            }
+            transcode_utf16(other);
+            size = other.size();
+            s.search(other, r);
+            break;
+          }
+          first = false;
+          if (std::memchr(buf.data() + len, 0, static_cast<std::size_t>(n)) != nullptr) return;  // binary: skipped
+          len += static_cast<std::size_t>(n);
+          size += static_cast<std::size_t>(n);
+          std::size_t end = len;
+          if (!eof) {
+            const void* nl = ::memrchr(buf.data(), '\n', len);
+            if (!nl) continue;  // no whole line yet: read more
+            end = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.data()) + 1;
+          }
+          // The empty rest after a final line break is no line (as in search()).
+          if (end > 0 || size == 0) {
+            const std::string_view part(buf.data(), end);
+            s.search(part, r, line);
+            if (want_numbers) line += static_cast<std::uint64_t>(std::count(part.begin(), part.end(), '\n'));
+          }
+          if (eof) break;
+          std::memmove(buf.data(), buf.data() + end, len - end);
+          len -= end;
+          // Done early: files mode wants one match, maxCount a number of lines.
+          if (params.output == OutputMode::FilesWithMatches && r.matched_lines > 0) {
+            // The rest must still be checked for NUL bytes, as a whole read would.
+            bool binary = false;
+            for (;;) {
+              const ssize_t k = ::read(fd.get(), buf.data(), buf.size());
+              if (k < 0 && errno == EINTR) continue;
+              if (k <= 0) break;
+              if (std::memchr(buf.data(), 0, static_cast<std::size_t>(k)) != nullptr) {
+                binary = true;
+                break;
+              }
+            }
+            if (binary) return;
+            break;
+          }
+        }
+        if (buf.size() > kKeep) std::string().swap(buf);
+      }
     }
     searched.fetch_add(1, std::memory_order_relaxed);
-    bytes.fetch_add(buf.size(), std::memory_order_relaxed);
-    FileResult r;
-    r.path = rel;
-    Searcher s(m, params);
-    s.search(buf, r);
+    bytes.fetch_add(size, std::memory_order_relaxed);
     if (r.matched_lines == 0) return;
+    r.path = rel;
     matched.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(sink_mutex);
     sink(std::move(r));
@@ -503,6 +851,7 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
 }
 
 Result<std::vector<GlobEntry>> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel) {
+  ::malloc_trim(0);
   auto filter = Filter::make(params.walk);
   if (!filter) return std::move(filter).error();
   // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
