@@ -1,6 +1,7 @@
 // search/* operations: grep and glob, paged and sorted by path.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "icotes/operation.hpp"
 #include "icotes/search.hpp"
@@ -49,10 +50,12 @@ Result<std::size_t> parse_cursor(const json& p) {
 }
 
 // Cuts `items` to [offset, offset + limit) and adds total/truncated/nextCursor/note.
-void page(json& out, const char* key, json items, std::size_t offset, std::size_t limit, const char* what) {
-  const std::size_t total = items.size();
+// Fills out[key] with items [offset, offset + limit) of `total` (built by
+// `item(i)` only for the page) and adds total/truncated/nextCursor/note.
+void page(json& out, const char* key, std::size_t total, const std::function<json(std::size_t)>& item, std::size_t offset,
+          std::size_t limit, const char* what) {
   json kept = json::array();
-  for (std::size_t i = offset; i < total && i < offset + limit; ++i) kept.push_back(std::move(items[i]));
+  for (std::size_t i = offset; i < total && i < offset + limit; ++i) kept.push_back(item(i));
   const std::size_t end = offset + kept.size();
   out[key] = std::move(kept);
   out["total"] = total;
@@ -65,6 +68,20 @@ void page(json& out, const char* key, json items, std::size_t offset, std::size_
   }
 }
 
+// One content-mode item (a match or context line); moves the line's text.
+json line_item(const search::FileResult& f, search::Line& l) {
+  json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
+  if (l.context) {
+    item["context"] = true;
+  } else {
+    json subs = json::array();
+    for (const auto& s : l.submatches) subs.push_back({{"start", s.start}, {"end", s.end}});
+    if (!l.submatches.empty()) item["column"] = l.submatches.front().start + 1;
+    item["submatches"] = std::move(subs);
+  }
+  return item;
+}
+
 // The result items of one file in `mode`'s shape.
 json items_of(search::FileResult& f, search::OutputMode mode) {
   json items = json::array();
@@ -73,18 +90,7 @@ json items_of(search::FileResult& f, search::OutputMode mode) {
   } else if (mode == search::OutputMode::Count) {
     items.push_back({{"path", f.path}, {"matchedLines", f.matched_lines}, {"matches", f.matches}});
   } else {
-    for (auto& l : f.lines) {
-      json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
-      if (l.context) {
-        item["context"] = true;
-      } else {
-        json subs = json::array();
-        for (const auto& s : l.submatches) subs.push_back({{"start", s.start}, {"end", s.end}});
-        if (!l.submatches.empty()) item["column"] = l.submatches.front().start + 1;
-        item["submatches"] = std::move(subs);
-      }
-      items.push_back(std::move(item));
-    }
+    for (auto& l : f.lines) items.push_back(line_item(f, l));
   }
   return items;
 }
@@ -148,11 +154,17 @@ Result<json> grep(Context& ctx, const json& p) {
     out["truncated"] = false;
   } else {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
-    json items = json::array();
-    for (auto& f : files) {
-      for (auto& item : items_of(f, g.output)) items.push_back(std::move(item));
+    if (g.output == search::OutputMode::Content) {
+      // Items are lines: index them as (file, line) without building JSON for other pages.
+      std::vector<std::pair<std::size_t, std::size_t>> index;
+      for (std::size_t f = 0; f < files.size(); ++f) {
+        for (std::size_t l = 0; l < files[f].lines.size(); ++l) index.emplace_back(f, l);
+      }
+      page(out, key, index.size(), [&](std::size_t i) { return line_item(files[index[i].first], files[index[i].first].lines[index[i].second]); },
+           *offset, limit, "lines");
+    } else {
+      page(out, key, files.size(), [&](std::size_t i) { return items_of(files[i], g.output).at(0); }, *offset, limit, "files");
     }
-    page(out, key, std::move(items), *offset, limit, g.output == search::OutputMode::Content ? "lines" : "files");
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   out["stats"] = {{"filesSearched", stats->files_searched},
