@@ -1,6 +1,6 @@
 function(icotes_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-                                           -Wold-style-cast -Wcast-align -Wnull-dereference
+                                           -Wold-style-cast -Wcast-align
                                            -Wimplicit-fallthrough)
   if(ICOTES_WERROR)
     target_compile_options(${target} PRIVATE -Werror)

@@ -226,6 +226,29 @@ bool plain(std::string_view s) { return s.find_first_of("*?[\\") == std::string_
 
 }  // namespace
 
+namespace {
+
+// Index of the ']' that closes the bracket expression opening at a[i], as
+// git's dowild() reads it ('!'/'^' negation, a leading ']' is literal,
+// [:name:] classes and '\' escapes are skipped), or npos when unclosed.
+std::size_t bracket_close(std::string_view a, std::size_t i) {
+  std::size_t j = i + 1;
+  if (j < a.size() && (a[j] == '!' || a[j] == '^')) ++j;
+  if (j < a.size() && a[j] == ']') ++j;
+  for (; j < a.size(); ++j) {
+    if (a[j] == ']') return j;
+    if (a[j] == '\\') {
+      ++j;
+    } else if (a[j] == '[' && j + 1 < a.size() && a[j + 1] == ':') {
+      const std::size_t c = a.find(":]", j + 2);
+      if (c != std::string_view::npos) j = c + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Glob::Glob(std::string_view pattern, bool case_insensitive)
     : pattern_(pattern), alternatives_(expand_braces(pattern)), case_insensitive_(case_insensitive) {
   // Shapes whose wildmatch (WM_PATHNAME) result is a string comparison.
@@ -259,9 +282,8 @@ Glob::Glob(std::string_view pattern, bool case_insensitive)
             run.clear();
             if (c == '\\') ++i;
             if (c == '[') {
-              const bool neg = i + 1 < a.size() && (a[i + 1] == '!' || a[i + 1] == '^');
-              const std::size_t close = a.find(']', i + (neg ? 3 : 2));
-              if (close == std::string_view::npos) break;  // a literal '['; keep what we have
+              const std::size_t close = bracket_close(a, i);
+              if (close == std::string_view::npos) break;  // an unclosed '['; keep what we have
               i = close;
             }
           } else {

@@ -19,6 +19,7 @@
 #include "icotes/documents.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/search.hpp"
+#include "icotes/text.hpp"
 #include "search_internal.hpp"
 
 namespace icotes::search {
@@ -106,6 +107,24 @@ __attribute__((target("avx2"))) const char* find_ci_avx2(const char* s, std::siz
   return nullptr;
 }
 
+// Index of the ']' closing the bracket expression that opens at p[i] (a
+// leading ']' or '^]' is literal; [:name:] and escapes are skipped), or
+// p.size() when it is not closed.
+std::size_t class_end(std::string_view p, std::size_t i) {
+  std::size_t j = i + 1;
+  if (j < p.size() && p[j] == '^') ++j;
+  if (j < p.size() && p[j] == ']') ++j;
+  for (; j < p.size() && p[j] != ']'; ++j) {
+    if (p[j] == '\\') {
+      ++j;
+    } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+      const std::size_t c = p.find(":]", j + 2);
+      if (c != std::string_view::npos) j = c + 1;
+    }
+  }
+  return std::min(j, p.size());
+}
+
 // The longest literal every match of `p` contains within its line (a
 // conservative reading of the top-level concatenation; empty if none). With
 // `caseless`, only ASCII bytes whose case folding stays ASCII (not k, s:
@@ -123,17 +142,7 @@ std::string required_literal(std::string_view p, bool caseless) {
     else if (p[i] == ')') --depth;
     else if (p[i] == '\\') ++i;
     else if (p[i] == '[') {
-      std::size_t j = i + 1;
-      if (j < p.size() && p[j] == '^') ++j;
-      if (j < p.size() && p[j] == ']') ++j;
-      for (; j < p.size() && p[j] != ']'; ++j) {
-        if (p[j] == '\\') ++j;
-        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
-          const std::size_t c = p.find(":]", j + 2);
-          if (c != std::string_view::npos) j = c + 1;
-        }
-      }
-      i = j;
+      i = class_end(p, i);
     } else if (p[i] == '|' && depth == 0) return {};  // top-level alternation
   }
   for (std::size_t i = 0; i < p.size();) {
@@ -157,16 +166,7 @@ std::string required_literal(std::string_view p, bool caseless) {
         }
       }
     } else if (c == '[') {
-      std::size_t j = i + 1;
-      if (j < p.size() && p[j] == '^') ++j;
-      if (j < p.size() && p[j] == ']') ++j;
-      for (; j < p.size() && p[j] != ']'; ++j) {
-        if (p[j] == '\\') ++j;
-        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
-          const std::size_t cl = p.find(":]", j + 2);
-          if (cl != std::string_view::npos) j = cl + 1;
-        }
-      }
+      const std::size_t j = class_end(p, i);
       if (j >= p.size()) return {};
       next = j + 1;
     } else if (c == '(') {
@@ -676,38 +676,7 @@ bool transcode_utf16(std::string& buf) {
   const bool le = buf[0] == '\xFF' && buf[1] == '\xFE';
   const bool be = buf[0] == '\xFE' && buf[1] == '\xFF';
   if (!le && !be) return false;
-  std::string out;
-  out.reserve(buf.size());
-  for (std::size_t i = 2; i + 1 < buf.size(); i += 2) {
-    auto unit = [&](std::size_t k) {
-      return static_cast<std::uint32_t>(static_cast<unsigned char>(buf[k + (le ? 1 : 0)])) << 8 |
-             static_cast<unsigned char>(buf[k + (le ? 0 : 1)]);
-    };
-    std::uint32_t u = unit(i);
-    if (u >= 0xD800 && u <= 0xDBFF && i + 3 < buf.size()) {
-      const std::uint32_t v = unit(i + 2);
-      if (v >= 0xDC00 && v <= 0xDFFF) {
-        u = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
-        i += 2;
-      }
-    }
-    if (u < 0x80) {
-      out.push_back(static_cast<char>(u));
-    } else if (u < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (u >> 6)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    } else if (u < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (u >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (u >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    }
-  }
-  buf.swap(out);
+  buf = utf16_to_utf8(std::string_view(buf).substr(2), le);
   return true;
 }
 
