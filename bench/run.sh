@@ -50,9 +50,9 @@ LIST_SRC=/usr/include/openssl
 for f in "$SMALL_SRC" "$LARGE_SRC"; do [ -f "$f" ] || { log "missing $f"; exit 1; }; done
 rm -rf "$WORK/root" "$WORK/out" "$WORK/dump"  # not bench/work/kernel (bench/search.sh)
 mkdir -p "$WORK/root/openssl" "$WORK/out" "$WORK/dump"
-cp "$SMALL_SRC" "$WORK/root/"
-cp "$LARGE_SRC" "$WORK/root/"
-cp "$LIST_SRC"/*.h "$WORK/root/openssl/"
+cp -p "$SMALL_SRC" "$WORK/root/"  # -p: old mtimes, as files in a real project have
+cp -p "$LARGE_SRC" "$WORK/root/"
+cp -p "$LIST_SRC"/*.h "$WORK/root/openssl/"
 SMALL=$(basename "$SMALL_SRC")
 LARGE=$(basename "$LARGE_SRC")
 ROOT=$WORK/root

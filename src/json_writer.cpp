@@ -1,6 +1,7 @@
 #include "icotes/json.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
@@ -189,10 +190,22 @@ void write_json(std::string& out, const json& value) {
       append_json_string(out, value.get_ref<const std::string&>());
       return;
     case json::value_t::discarded:
+    case json::value_t::null:
       out.append("null");
       return;
+    case json::value_t::boolean:
+      out.append(value.get<bool>() ? "true" : "false");
+      return;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: {
+      char buf[24];
+      const auto r = value.is_number_unsigned() ? std::to_chars(buf, buf + sizeof buf, value.get<std::uint64_t>())
+                                                : std::to_chars(buf, buf + sizeof buf, value.get<std::int64_t>());
+      out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+      return;
+    }
     default:
-      // Numbers, booleans and null: nlohmann's formatting (shortest round-trip doubles).
+      // Doubles (and binary): nlohmann's formatting, shortest round-trip.
       out.append(value.dump());
       return;
   }
