@@ -163,6 +163,9 @@ def main():
     L.append(f"- CPU: {cpu_model()}, nproc {os.cpu_count()}; kernel {platform.release()}")
     L.append(f"- Load average before the run: {a.load_before}. The machine has 2 cores and is shared: other "
              "builds may run at the same time, which shows most in p99 and in start-up time.")
+    if os.environ.get("KEEP_AWAKE", "1") == "1":
+        L.append("- KEEP_AWAKE=1: one nice-19 busy loop per core kept the VM's vCPUs out of idle while measuring "
+                 "(an idle vCPU takes 30-70 us to wake here, for both servers alike; see bench/run.sh).")
     L.append(f"- Run: `{a.cmd_run}`")
     L.append(f"- icotes: `{a.cmd_icotes}`")
     L.append(f"- peer: `{a.cmd_peer}`")

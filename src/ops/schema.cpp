@@ -119,6 +119,20 @@ std::optional<Error> SchemaValidator::validate(const json& value, std::string_vi
       depth = err.context.size();
       pointer = p;
       expected = describe(impl_->source, value, err.context, p, err.description);
+      // An unknown member: point at it and list the allowed ones.
+      constexpr std::string_view kExtra = "'additionalProperties' constraints: '";
+      if (const std::size_t at = err.description.find(kExtra); at != std::string::npos) {
+        const std::size_t from = at + kExtra.size();
+        const std::string name = err.description.substr(from, err.description.rfind('\'') - from);
+        std::string allowed;
+        if (const json* sub = subschema_at(impl_->source, err.context); sub && sub->contains("properties")) {
+          for (const auto& [key, unused] : (*sub)["properties"].items()) allowed += (allowed.empty() ? "" : ", ") + key;
+        }
+        std::string escaped;
+        for (char c : name) escaped += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+        pointer = p + "/" + escaped;
+        expected = "unknown property '" + name + "'" + (allowed.empty() ? std::string() : " (allowed: " + allowed + ")");
+      }
     }
   }
   std::string message = "invalid " + std::string(what) + ": " + (pointer.empty() ? "(root)" : pointer) + ": " + expected;

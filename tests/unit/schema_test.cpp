@@ -225,6 +225,8 @@ TEST_F(RegistryInvoke, InvalidParamsNeverReachTheHandler) {
   r = invoke(json{{"path", "a.txt"}, {"edits", {{{"oldString", "x"}, {"newString", "y"}, {"bogus", 1}}}}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, error_code::kInvalidParams);
+  EXPECT_EQ(r.error().data["pointer"], "/edits/0/bogus");
+  EXPECT_NE(r.error().message.find("unknown property 'bogus' (allowed: "), std::string::npos) << r.error().message;
   r = invoke(json::array());
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(calls_.empty());

@@ -431,7 +431,12 @@ Result<std::string> Service::replace_content(const std::string& rel, const Curre
       auto applied = owner->apply_edit(cur.doc.uri, cur.doc.version, old, pre, old.size() - suf,
                                        std::string_view(content).substr(pre, content.size() - suf - pre),
                                        std::chrono::seconds(30));
-      if (!applied) return std::move(applied).error();
+      if (!applied) {
+        Error e = std::move(applied).error();
+        e.message += " (" + rel + " is open in " + owner->editor_name() + "; nothing was written)";
+        e.data = json{{"path", rel}};
+        return e;
+      }
       if (!*applied)
         return make_error(error_code::kConflict, "the editor (" + owner->editor_name() + ") did not apply the edit to " + rel,
                           json{{"path", rel}});

@@ -243,7 +243,11 @@ class Re2Matcher final : public Matcher {
     std::string p = "(?m)" + unicode_perl_classes(word ? "(?:^|\\W)(" + pattern + ")(?:$|\\W)" : pattern);
     re_ = std::make_unique<RE2>(p, o);
     word_ = word;
-    if (!re_->ok()) error = re_->error();
+    if (!re_->ok()) {
+      // RE2 quotes the whole compiled pattern; show the client's own instead.
+      error = re_->error();
+      if (const std::size_t at = error.find(p); at != std::string::npos) error.replace(at, p.size(), pattern);
+    }
     // Without multiline no match crosses a line break, so when every match
     // holds a literal, RE2 need only run on the lines that hold it.
     if (!multiline && kHaveAvx2) {
