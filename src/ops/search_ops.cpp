@@ -163,7 +163,8 @@ Result<json> grep(Context& ctx, const json& p) {
       page(out, key, index.size(), [&](std::size_t i) { return line_item(files[index[i].first], files[index[i].first].lines[index[i].second]); },
            *offset, limit, "lines");
     } else {
-      page(out, key, files.size(), [&](std::size_t i) { return items_of(files[i], g.output).at(0); }, *offset, limit, "files");
+      page(out, key, files.size(), [&](std::size_t i) { return std::move(items_of(files[i], g.output)[0]); }, *offset,
+           limit, "files");
     }
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
