@@ -38,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include "server_process.hpp"
+
 namespace {
 
 using json = nlohmann::json;
@@ -56,107 +58,7 @@ double us_since(Clock::time_point t0) {
 }
 
 // One server process with its stdin/stdout on pipes.
-class Server {
- public:
-  Server(const std::vector<std::string>& argv, const std::string& stderr_path) {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) die("pipe2 failed");
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      ::dup2(in[0], STDIN_FILENO);
-      ::dup2(out[1], STDOUT_FILENO);
-      const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (err >= 0) ::dup2(err, STDERR_FILENO);
-      ::execvp(args[0], args.data());
-      std::_Exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-    buf_.resize(1 << 22);
-  }
-
-  ~Server() { stop(); }
-
-  pid_t pid() const { return pid_; }
-
-  void send(std::string_view line) {
-    while (!line.empty()) {
-      const ssize_t n = ::write(to_, line.data(), line.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        die("write to the server failed: " + std::string(std::strerror(errno)));
-      }
-      line.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-
-  // The next whole line from the server (without '\n'); valid until the next call.
-  std::string_view read_line() {
-    if (consumed_ > 0) {  // drop the previous line
-      std::memmove(buf_.data(), buf_.data() + consumed_, have_ - consumed_);
-      have_ -= consumed_;
-      consumed_ = 0;
-      scanned_ = 0;
-    }
-    for (;;) {
-      if (const void* nl = std::memchr(buf_.data() + scanned_, '\n', have_ - scanned_)) {
-        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.data());
-        consumed_ = end + 1;
-        return std::string_view(buf_.data(), end);
-      }
-      scanned_ = have_;
-      if (have_ == buf_.size()) buf_.resize(buf_.size() * 2);
-      pollfd pfd{from_, POLLIN, 0};
-      const int r = ::poll(&pfd, 1, kReplyTimeoutMs);
-      if (r == 0) die("timed out waiting for a reply");
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        die("poll failed");
-      }
-      const ssize_t n = ::read(from_, buf_.data() + have_, buf_.size() - have_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) die("the server closed its stdout");
-      have_ += static_cast<std::size_t>(n);
-    }
-  }
-
-  // Closes stdin, waits up to 2 s for the exit, then kills.
-  void stop() {
-    if (pid_ <= 0) return;
-    if (to_ >= 0) ::close(to_);
-    to_ = -1;
-    for (int i = 0; i < 200; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-    if (from_ >= 0) ::close(from_);
-    from_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int to_ = -1;
-  int from_ = -1;
-  std::string buf_;
-  std::size_t have_ = 0;
-  std::size_t consumed_ = 0;
-  std::size_t scanned_ = 0;
-};
+using Server = bench::ServerProcess;
 
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
@@ -374,7 +276,7 @@ json measure_startup(const Options& o) {
   const std::string init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":" + initialize_params().dump() + "}\n";
   for (int i = 0; i < o.spawns; ++i) {
     const auto t0 = Clock::now();
-    Server s(o.argv, o.stderr_path);
+    Server s(o.argv, o.stderr_path, kReplyTimeoutMs);
     s.send(init);
     for (;;) {
       const std::string_view line = s.read_line();
@@ -395,7 +297,7 @@ json measure_startup(const Options& o) {
 int run_echo(const Options& o) {
   // The command echoes each line back (cat): the floor of a pipe round trip
   // with this client's own costs included.
-  Server s(o.argv, o.stderr_path);
+  Server s(o.argv, o.stderr_path, kReplyTimeoutMs);
   Client c(s);
   Template ping("ping", nullptr);
   json out = {{"server", o.name}, {"command", o.argv}};
@@ -412,7 +314,7 @@ int run(const Options& o) {
   // Idle RSS: a fresh process after initialize and a few requests, then idle.
   {
     std::fprintf(stderr, "[%s] idle RSS\n", o.name.c_str());
-    Server s(o.argv, o.stderr_path);
+    Server s(o.argv, o.stderr_path, kReplyTimeoutMs);
     Client c(s);
     c.call_parsed("initialize", initialize_params());
     c.notify("notifications/initialized");
@@ -428,7 +330,7 @@ int run(const Options& o) {
     s.stop();
   }
 
-  Server s(o.argv, o.stderr_path);
+  Server s(o.argv, o.stderr_path, kReplyTimeoutMs);
   Client c(s);
   const json init = c.call_parsed("initialize", initialize_params());
   c.notify("notifications/initialized");

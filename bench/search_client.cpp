@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "server_process.hpp"
+
 namespace {
 
 using json = nlohmann::json;
@@ -40,97 +42,7 @@ constexpr int kReplyTimeoutMs = 120000;
   std::exit(1);
 }
 
-class Server {
- public:
-  explicit Server(const std::vector<std::string>& argv) {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) die("pipe2 failed");
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      ::dup2(in[0], STDIN_FILENO);
-      ::dup2(out[1], STDOUT_FILENO);
-      ::execvp(args[0], args.data());
-      std::_Exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
-    buf_.resize(1 << 24);
-  }
-  ~Server() { stop(); }
-  pid_t pid() const { return pid_; }
-
-  void send(std::string_view line) {
-    while (!line.empty()) {
-      const ssize_t n = ::write(to_, line.data(), line.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        die("write to the server failed");
-      }
-      line.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-
-  std::string_view read_line() {
-    if (consumed_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + consumed_, have_ - consumed_);
-      have_ -= consumed_;
-      consumed_ = 0;
-      scanned_ = 0;
-    }
-    for (;;) {
-      if (const void* nl = std::memchr(buf_.data() + scanned_, '\n', have_ - scanned_)) {
-        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.data());
-        consumed_ = end + 1;
-        return std::string_view(buf_.data(), end);
-      }
-      scanned_ = have_;
-      if (have_ == buf_.size()) buf_.resize(buf_.size() * 2);
-      pollfd pfd{from_, POLLIN, 0};
-      const int r = ::poll(&pfd, 1, kReplyTimeoutMs);
-      if (r == 0) die("timed out waiting for a reply");
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        die("poll failed");
-      }
-      const ssize_t n = ::read(from_, buf_.data() + have_, buf_.size() - have_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) die("the server closed its stdout");
-      have_ += static_cast<std::size_t>(n);
-    }
-  }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    if (to_ >= 0) ::close(to_);
-    to_ = -1;
-    for (int i = 0; i < 300; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-    if (from_ >= 0) ::close(from_);
-    from_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int to_ = -1, from_ = -1;
-  std::string buf_;
-  std::size_t have_ = 0, consumed_ = 0, scanned_ = 0;
-};
+using Server = bench::ServerProcess;
 
 long status_kb(pid_t pid, const char* field) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -189,7 +101,7 @@ int main(int argc, char** argv) {
   if (!sf) die("cannot read " + scenarios_path);
   const json scenarios = json::parse(sf);
 
-  Server server(cmd);
+  Server server(cmd, "", kReplyTimeoutMs);
   long id = 0;
   json out = json::object();
   // A first ping: the server is up and has chosen the plain dialect.
