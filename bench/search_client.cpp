@@ -79,7 +79,8 @@ bool is_reply(std::string_view line, const std::string& id_key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string scenarios_path, dump_dir;
+  std::string scenarios_path, dump_dir, cancel_scenario;
+  int cancel_after_ms = 200;
   int iters = 5, warmup = 1;
   std::vector<std::string> cmd;
   for (int i = 1; i < argc; ++i) {
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--scenarios") scenarios_path = next();
+    else if (a == "--cancel-scenario") cancel_scenario = next();
+    else if (a == "--cancel-after-ms") cancel_after_ms = std::stoi(next());
     else if (a == "--iters") iters = std::stoi(next());
     else if (a == "--warmup") warmup = std::stoi(next());
     else if (a == "--dump-dir") dump_dir = next();
@@ -96,7 +99,7 @@ int main(int argc, char** argv) {
       for (++i; i < argc; ++i) cmd.emplace_back(argv[i]);
     } else die("unknown argument " + a);
   }
-  if (scenarios_path.empty() || cmd.empty()) die("usage: --scenarios FILE [--iters N] [--warmup N] [--dump-dir D] -- CMD...");
+  if (scenarios_path.empty() || cmd.empty()) die("usage: --scenarios FILE [--iters N] [--warmup N] [--dump-dir D] [--cancel-scenario NAME [--cancel-after-ms MS]] -- CMD...");
   std::ifstream sf(scenarios_path);
   if (!sf) die("cannot read " + scenarios_path);
   const json scenarios = json::parse(sf);
@@ -139,6 +142,31 @@ int main(int argc, char** argv) {
     const long hwm = status_kb(server.pid(), "VmHWM");
     if (!dump_dir.empty()) std::ofstream(dump_dir + "/" + name + ".json") << last << "\n";
     results[name] = {{"ms", ms}, {"hwm_kb", hwm}, {"hwm_reset", reset_ok}, {"reply_bytes", bytes}};
+  }
+  // Cancellation latency (issue 4: stop within 50 ms): start the named
+  // scenario, send $/cancelRequest after `cancel_after_ms`, time cancel → reply.
+  if (!cancel_scenario.empty()) {
+    json cancel_ms = json::array();
+    for (const auto& sc : scenarios) {
+      if (sc.at("name") != cancel_scenario) continue;
+      const std::string body = ",\"method\":" + json(sc.at("method")).dump() + ",\"params\":" + sc.at("params").dump() + "}\n";
+      for (int i = 0; i < 5; ++i) {
+        ++id;
+        const std::string key = "\"id\":" + std::to_string(id);
+        server.send("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + body);
+        std::this_thread::sleep_for(std::chrono::milliseconds(cancel_after_ms));
+        const auto t0 = Clock::now();
+        server.send("{\"jsonrpc\":\"2.0\",\"method\":\"$/cancelRequest\",\"params\":{\"id\":" + std::to_string(id) + "}}\n");
+        std::string_view reply;
+        do {
+          reply = server.read_line();
+        } while (!is_reply(reply, key));
+        const double t = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (reply.find("-32800") == std::string_view::npos) die(cancel_scenario + " finished before it was cancelled; raise its cost");
+        cancel_ms.push_back(t);
+      }
+    }
+    out["cancel"] = {{"scenario", cancel_scenario}, {"after_ms", cancel_after_ms}, {"ms", cancel_ms}};
   }
   out["hwm_total_kb"] = status_kb(server.pid(), "VmHWM");
   out["scenarios"] = std::move(results);

@@ -128,6 +128,13 @@ def main():
     lines.append("")
     lines.append("Minimum times (ms), icotes / rg: " + "; ".join(f"{r['name']} {r['ic_min']:.0f} / {r['rg_min']:.0f}" for r in rows) + ".")
     lines.append("")
+    cancels = [ms for run in icotes_runs for ms in run.get("cancel", {}).get("ms", [])]
+    if cancels:
+        cancels.sort()
+        lines.append(f"Cancellation (issue 4: stop within 50 ms): the regex search cancelled with `$/cancelRequest` 200 ms "
+                     f"after it started answered -32800 after {cancels[len(cancels) // 2]:.1f} ms (median), "
+                     f"{cancels[-1]:.1f} ms (max) of {len(cancels)} tries.")
+        lines.append("")
     lines.append("icotes' peak memory is the whole server process (including memory the allocator kept from earlier scenarios); "
                  "`icotes call` is the whole process (start, walk, search, JSON out, exit) for reference.")
     if failed:
