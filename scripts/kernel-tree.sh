@@ -9,7 +9,9 @@ tree="$dest/linux-source-6.1"
 if [ -f "$tree/.icotes-ready" ]; then echo "$tree"; exit 0; fi
 if ! dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q "install ok installed"; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends linux-source-6.1 >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends linux-source-6.1 >&2 ||
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends linux-source-6.1 >&2; }
 fi
 rm -rf "$tree"
 tar -C "$dest" -xf /usr/src/linux-source-6.1.tar.xz
