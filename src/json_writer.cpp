@@ -189,6 +189,15 @@ void write_json(std::string& out, const json& value) {
     case json::value_t::string:
       append_json_string(out, value.get_ref<const std::string&>());
       return;
+    case json::value_t::binary: {
+      const auto& bin = value.get_binary();
+      if (bin.has_subtype() && bin.subtype() == kRawJsonSubtype) {
+        out.append(reinterpret_cast<const char*>(bin.data()), bin.size());
+        return;
+      }
+      out.append(value.dump());
+      return;
+    }
     case json::value_t::discarded:
     case json::value_t::null:
       out.append("null");
@@ -209,6 +218,11 @@ void write_json(std::string& out, const json& value) {
       out.append(value.dump());
       return;
   }
+}
+
+json raw_json(std::string_view serialized) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(serialized.data());
+  return json::binary(json::binary_t::container_type(p, p + serialized.size()), kRawJsonSubtype);
 }
 
 std::string to_json_string(const json& value) {

@@ -117,7 +117,8 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "%s\n", error_object(result.error()).dump(2).c_str());
     return 1;
   }
-  std::printf("%s\n", compact ? to_json_string(*result).c_str() : result->dump(2).c_str());
+  const std::string text = to_json_string(*result);  // splices raw_json() parts
+  std::printf("%s\n", compact ? text.c_str() : json::parse(text).dump(2).c_str());
   return 0;
 }
 

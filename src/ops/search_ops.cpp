@@ -51,13 +51,21 @@ Result<std::size_t> parse_cursor(const json& p) {
 
 // Cuts `items` to [offset, offset + limit) and adds total/truncated/nextCursor/note.
 // Fills out[key] with items [offset, offset + limit) of `total` (built by
-// `item(i)` only for the page) and adds total/truncated/nextCursor/note.
+// `item(i)` only for the page, one at a time) and adds
+// total/truncated/nextCursor/note.
 void page(json& out, const char* key, std::size_t total, const std::function<json(std::size_t)>& item, std::size_t offset,
           std::size_t limit, const char* what) {
-  json kept = json::array();
-  for (std::size_t i = offset; i < total && i < offset + limit; ++i) kept.push_back(item(i));
-  const std::size_t end = offset + kept.size();
-  out[key] = std::move(kept);
+  // The page is written as JSON text at once (raw_json): a page of 40,000
+  // items as nlohmann objects costs several times its text.
+  std::string kept = "[";
+  std::size_t end = offset;
+  for (; end < total && end < offset + limit; ++end) {
+    if (end != offset) kept += ',';
+    write_json(kept, item(end));
+  }
+  kept += ']';
+  end = std::max(end, offset);
+  out[key] = raw_json(kept);
   out["total"] = total;
   out["truncated"] = end < total;
   if (end < total) {
@@ -191,11 +199,16 @@ Result<json> glob(Context& ctx, const json& p) {
   } else {
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
   }
-  json files = json::array();
-  for (std::size_t i = 0; i < v.size() && i < limit; ++i) files.push_back(v[i].path);
-  json out = {{"files", std::move(files)}, {"total", v.size()}, {"truncated", v.size() > limit}};
-  if (v.size() > limit)
-    out["note"] = std::to_string(v.size() - limit) + " more files matched; narrow the pattern or raise limit";
+  std::string files = "[";  // as text, like grep's pages (raw_json)
+  for (std::size_t i = 0; i < v.size() && i < limit; ++i) {
+    if (i) files += ',';
+    append_json_string(files, v[i].path);
+  }
+  files += ']';
+  const std::size_t total = v.size();
+  v = {};  // the entries are in the text now
+  json out = {{"files", raw_json(files)}, {"total", total}, {"truncated", total > limit}};
+  if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";
   return out;
 }
 
