@@ -234,6 +234,11 @@ Result<std::vector<FilePatch>> parse_patch(std::string_view patch);
 /// Applies `fp`'s hunks to `text`. Errors name the hunk that does not match.
 Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, const std::string& path);
 
+/// Orders '/'-separated paths component by component (negative, 0,
+/// positive): the order in which a walk that sorts each directory's names
+/// visits them ("a/b" before "a-c"). Used for listings and search results.
+int compare_paths(std::string_view a, std::string_view b);
+
 /// MIME type guessed from the file name.
 std::string mime_type_for(std::string_view path, bool binary);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 
+#include "icotes/files.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/search.hpp"
 #include "icotes/workspace.hpp"
@@ -30,15 +31,7 @@ search::WalkOptions walk_options(const json& p) {
   return w;
 }
 
-// Component-wise path order (the order of a sorted directory walk).
-bool path_less(const std::string& a, const std::string& b) {
-  std::size_t i = 0;
-  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
-  if (i == a.size() || i == b.size()) return a.size() < b.size();
-  const char ca = a[i] == '/' ? '\0' : a[i];
-  const char cb = b[i] == '/' ? '\0' : b[i];
-  return static_cast<unsigned char>(ca) < static_cast<unsigned char>(cb);
-}
+bool path_less(const std::string& a, const std::string& b) { return files::compare_paths(a, b) < 0; }
 
 Result<std::size_t> parse_cursor(const json& p) {
   auto it = p.find("cursor");

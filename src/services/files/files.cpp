@@ -726,9 +726,6 @@ Result<ResourceContent> Service::read_resource(const std::string& path) const {
   return c;
 }
 
-namespace {
-
-// Component-wise comparison: the order a sorted depth-first walk visits paths.
 int compare_paths(std::string_view a, std::string_view b) {
   for (;;) {
     const std::size_t sa = a.find('/');
@@ -744,6 +741,8 @@ int compare_paths(std::string_view a, std::string_view b) {
     b.remove_prefix(sb + 1);
   }
 }
+
+namespace {
 
 std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd) {
   std::vector<std::pair<std::string, bool>> out;
