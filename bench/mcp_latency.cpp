@@ -69,16 +69,9 @@ bool contains(std::string_view hay, std::string_view needle) { return hay.find(n
 // at the first and last 160 bytes is enough and keeps a 1 MB reply cheap.
 enum class Reply { Ok, Error, Other };
 Reply classify(std::string_view line, std::string_view id_key /* "\"id\":7" */) {
+  if (!bench::reply_has_id(line, id_key, 160)) return Reply::Other;
   const std::string_view head = line.substr(0, 160);
   const std::string_view tail = line.size() > 160 ? line.substr(line.size() - 160) : line;
-  auto has_id = [&](std::string_view part) {
-    for (std::size_t pos = part.find(id_key); pos != std::string_view::npos; pos = part.find(id_key, pos + 1)) {
-      const std::size_t after = pos + id_key.size();
-      if (after < part.size() && (part[after] == ',' || part[after] == '}')) return true;
-    }
-    return false;
-  };
-  if (!has_id(head) && !has_id(tail)) return Reply::Other;
   if (contains(head, "\"error\":{") || contains(tail, "\"isError\":true")) return Reply::Error;
   return Reply::Ok;
 }

@@ -63,18 +63,7 @@ bool reset_peak(pid_t pid) {
 }
 
 // The reply to request `id`: {"jsonrpc":"2.0","id":N,...} or with the id last.
-bool is_reply(std::string_view line, const std::string& id_key) {
-  const std::string_view head = line.substr(0, 64);
-  const std::string_view tail = line.size() > 64 ? line.substr(line.size() - 64) : line;
-  auto has = [&](std::string_view part) {
-    for (std::size_t p = part.find(id_key); p != std::string_view::npos; p = part.find(id_key, p + 1)) {
-      const std::size_t after = p + id_key.size();
-      if (after < part.size() && (part[after] == ',' || part[after] == '}')) return true;
-    }
-    return false;
-  };
-  return has(head) || has(tail);
-}
+bool is_reply(std::string_view line, const std::string& id_key) { return bench::reply_has_id(line, id_key, 64); }
 
 }  // namespace
 

@@ -21,6 +21,21 @@
 
 namespace bench {
 
+/// True when the first or last `edge` bytes of `line` hold `id_key`
+/// ("\"id\":7") followed by ',' or '}': the line is the reply to that id.
+/// Servers put "id" first or last, and an unescaped key cannot occur inside
+/// a string value, so a 1 MB reply is classified without parsing it.
+inline bool reply_has_id(std::string_view line, std::string_view id_key, std::size_t edge) {
+  auto has = [&](std::string_view part) {
+    for (std::size_t p = part.find(id_key); p != std::string_view::npos; p = part.find(id_key, p + 1)) {
+      const std::size_t after = p + id_key.size();
+      if (after < part.size() && (part[after] == ',' || part[after] == '}')) return true;
+    }
+    return false;
+  };
+  return has(line.substr(0, edge)) || has(line.size() > edge ? line.substr(line.size() - edge) : line);
+}
+
 [[noreturn]] inline void fail(const std::string& message) {
   std::fprintf(stderr, "bench: %s\n", message.c_str());
   std::exit(1);
