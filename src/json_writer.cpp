@@ -166,6 +166,8 @@ void write_json(std::string& out, const json& value) {
       out.push_back('{');
       bool first = true;
       for (const auto& [key, item] : value.items()) {
+        if (item.is_binary() && item.get_binary().has_subtype() && item.get_binary().subtype() == kHiddenTextSubtype)
+          continue;
         if (!first) out.push_back(',');
         first = false;
         append_json_string(out, key);
@@ -223,6 +225,18 @@ void write_json(std::string& out, const json& value) {
 json raw_json(std::string_view serialized) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(serialized.data());
   return json::binary(json::binary_t::container_type(p, p + serialized.size()), kRawJsonSubtype);
+}
+
+json hidden_text(std::string_view text) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(text.data());
+  return json::binary(json::binary_t::container_type(p, p + text.size()), kHiddenTextSubtype);
+}
+
+std::optional<std::string_view> hidden_text_of(const json& value) {
+  if (!value.is_binary()) return std::nullopt;
+  const auto& bin = value.get_binary();
+  if (!bin.has_subtype() || bin.subtype() != kHiddenTextSubtype) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(bin.data()), bin.size());
 }
 
 std::string to_json_string(const json& value) {

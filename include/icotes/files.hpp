@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <optional>
@@ -115,7 +116,16 @@ struct ListResult {
   std::string path;
   std::vector<DirEntry> entries;
   bool truncated = false;
+  /// `entries` rendered once, so a cached listing is not rendered again:
+  /// as the JSON array of the output schema (objects {path, type, size,
+  /// mtime}), and as lines for people ("[FILE] name (N bytes)", "[DIR]
+  /// name/", ...; the MCP text block).
+  std::string entries_json;
+  std::string text;
 };
+
+/// Renders `r.entries` into `r.entries_json` and `r.text`.
+void render_listing(ListResult& r);
 
 /// A whole file as an MCP resource: text when it decodes, else raw bytes.
 struct ResourceContent {
@@ -164,6 +174,98 @@ class Sha256Cache {
   std::unordered_map<Key, std::string, KeyHash> map_;
 };
 
+/// Directory listings kept valid by inotify(7), so listing an unchanged
+/// directory costs one open and one fstat instead of a readdir and a stat
+/// per entry (list_directory of 133 entries: ~200 us uncached here).
+///
+/// A listing watches every directory whose entries or metadata it shows:
+/// the listed directory, each directory it descends into, each
+/// subdirectory it lists as an entry (its mtime). The watches are added
+/// before the directory is read, so a change made while it is read is seen.
+/// Any event on a watched directory (IN_CREATE, IN_DELETE, IN_MOVED_FROM/TO,
+/// IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_DELETE_SELF, IN_MOVE_SELF,
+/// IN_UNMOUNT, IN_IGNORED) drops the listings that use it; IN_Q_OVERFLOW
+/// drops all. Pending events are read before every lookup, and the kernel
+/// queues an event before the syscall that caused it returns, so a listing
+/// requested after a change (by icotes, the editor or any process) never
+/// shows the state before it.
+///
+/// Not cached, because inotify does not see changes made elsewhere: file
+/// systems whose changes may come from other machines (NFS, SMB/CIFS, FUSE,
+/// 9p, Ceph, AFS). inotify also misses writes through a shared mmap and
+/// changes through a hard link in another directory; such an entry's size
+/// and mtime stay as they were until the directory changes otherwise.
+/// Disabled when inotify is unavailable or ICOTES_LIST_CACHE=0. Thread-safe.
+class ListingCache {
+ public:
+  ListingCache();
+  ~ListingCache();
+  ListingCache(const ListingCache&) = delete;
+  ListingCache& operator=(const ListingCache&) = delete;
+
+  bool enabled() const { return inotify_fd_ >= 0; }
+  /// The listing cached for `rel` at `depth` when it is still valid and was
+  /// made of the directory (dev, ino).
+  std::shared_ptr<const ListResult> find(const std::string& rel, int depth, dev_t dev, ino_t ino);
+
+  /// A listing being built: watches taken before reading, and the event
+  /// sequence number at the start (events after it on those watches mean
+  /// the listing may be stale and is not stored).
+  struct Build {
+    std::vector<int> wds;
+    std::uint64_t started = 0;
+    bool cacheable = true;
+  };
+  /// Starts a build of a listing of the directory open as `dir_fd`
+  /// (cacheable only on a file system with local change events).
+  Build begin(int dir_fd);
+  /// Watches the directory open as `fd` (any open mode, O_PATH included)
+  /// for `build`; when watching fails the listing is not cached.
+  void watch(Build& build, int fd);
+  /// Keeps `listing` unless an event came on its watches since begin().
+  void store(const std::string& rel, int depth, dev_t dev, ino_t ino, Build build,
+             std::shared_ptr<const ListResult> listing);
+
+  /// Gives up a build (an error or a cancellation while reading).
+  void abandon(Build build);
+
+  /// Listings currently cached (for tests).
+  std::size_t size();
+
+ private:
+  struct Key {
+    std::string rel;
+    int depth;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
+  struct Cached {
+    dev_t dev;
+    ino_t ino;
+    std::vector<int> wds;
+    std::shared_ptr<const ListResult> listing;
+    std::uint64_t last_used;
+  };
+  struct Watch {
+    std::uint64_t last_event = 0;  // sequence number of the last event
+    std::vector<Key> users;        // listings that use this watch
+  };
+  static constexpr std::size_t kMaxListings = 256;
+  void drain_locked();
+  /// Removes the listing; returns its watches (not yet released).
+  std::vector<int> unlink_locked(const Key& key);
+  void drop_locked(const Key& key);
+  void release_unused_locked(const std::vector<int>& wds);
+
+  int inotify_fd_ = -1;
+  std::mutex mutex_;
+  std::uint64_t sequence_ = 0;  // events seen (and listings used)
+  std::unordered_map<Key, Cached, KeyHash> listings_;
+  std::unordered_map<int, Watch> watches_;
+};
+
 class Service {
  public:
   Service(const ConfinedRoot& root, Documents& documents) : root_(root), documents_(documents) {}
@@ -175,7 +277,12 @@ class Service {
   /// every hunk must match (context checked, offsets tolerated), else
   /// nothing is written.
   Result<PatchResult> apply_patch(std::string_view patch);
-  Result<ListResult> list(const std::string& path, int depth, const CancellationToken* cancel = nullptr) const;
+  /// Entries of directory `path`, `depth` levels down, sorted; rendered
+  /// (entries_json, text). Served from the ListingCache when it is valid
+  /// and `use_cache`. Errors: not a directory, confinement, cancelled.
+  Result<std::shared_ptr<const ListResult>> list(const std::string& path, int depth,
+                                                 const CancellationToken* cancel = nullptr,
+                                                 bool use_cache = true) const;
   Result<StatResult> stat(const std::string& path) const;
   /// The whole file, for MCP resources/read. Errors: too large
   /// (kMaxResourceBytes), not a regular file, confinement.
@@ -210,6 +317,7 @@ class Service {
   const ConfinedRoot& root_;
   Documents& documents_;
   mutable Sha256Cache sha256_cache_;
+  mutable ListingCache listing_cache_;
 };
 
 /// Lowercase hex SHA-256 (FIPS 180-4) of `data`.

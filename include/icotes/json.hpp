@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,18 @@ inline constexpr std::uint8_t kRawJsonSubtype = 0x4A;
 /// A value that write_json() writes as the given JSON text (which must be
 /// valid JSON). Other serialisers see a binary value: use write_json().
 json raw_json(std::string_view serialized);
+
+/// Subtype marking a json binary value as text for the dialect layer only:
+/// an object member holding it is left out by write_json(), so clients never
+/// see it. An operation uses it to hand its MCP text block (already
+/// rendered, e.g. a cached directory listing) to the MCP dialect.
+inline constexpr std::uint8_t kHiddenTextSubtype = 0x48;
+
+/// A member value write_json() leaves out; hidden_text_of() reads it back.
+json hidden_text(std::string_view text);
+
+/// The text of a hidden_text() value; nullopt for any other value.
+std::optional<std::string_view> hidden_text_of(const json& value);
 
 /// Appends `s` to `out` as a quoted JSON string (RFC 8259 section 7).
 void append_json_string(std::string& out, std::string_view s);

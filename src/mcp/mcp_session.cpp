@@ -282,7 +282,7 @@ class McpDialect final : public Dialect {
       std::size_t total = 0;
       auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token());
       if (listing) {
-        for (const auto& e : listing->entries) {
+        for (const auto& e : (*listing)->entries) {
           if (e.path.compare(0, stem.size(), stem) != 0) continue;
           ++total;
           if (values.size() < kCompletionMax)

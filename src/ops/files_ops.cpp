@@ -97,9 +97,10 @@ Result<json> apply_patch(Context& ctx, const json& p) {
 Result<json> list(Context& ctx, const json& p) {
   auto r = ctx.workspace.files().list(p.at("path").get<std::string>(), p.value("depth", 1), &ctx.cancel);
   if (!r) return std::move(r).error();
-  json entries = json::array();
-  for (const auto& e : r->entries) entries.push_back({{"path", e.path}, {"type", e.type}, {"size", e.size}, {"mtime", e.mtime_ms}});
-  return json{{"path", r->path}, {"entries", std::move(entries)}, {"truncated", r->truncated}};
+  const files::ListResult& l = **r;
+  // Rendered once by the service (and kept with a cached listing).
+  return json{{"path", l.path}, {"entries", raw_json(l.entries_json)}, {"truncated", l.truncated},
+              {"listing", hidden_text(l.text)}};
 }
 
 Result<json> stat(Context& ctx, const json& p) {
@@ -133,21 +134,12 @@ Result<json> remove(Context& ctx, const json& p) {
   return json{{"path", *ctx.workspace.root().relative(path)}, {"deleted", true}};
 }
 
-// MCP text of list_directory: one entry per line, as people read listings.
+// MCP text of list_directory: one entry per line, as people read listings
+// (rendered by the service, handed over as a hidden member).
 std::string list_text(const json& result) {
-  std::string out;
-  const auto& entries = result.at("entries");
-  out.reserve(entries.size() * 32);
-  for (const auto& e : entries) {
-    const std::string& type = e.at("type").get_ref<const std::string&>();
-    out += type == "directory" ? "[DIR]  " : type == "symlink" ? "[LINK] " : type == "file" ? "[FILE] " : "[OTHER] ";
-    out += e.at("path").get_ref<const std::string&>();
-    if (type == "directory") out += '/';
-    if (type == "file") out += " (" + std::to_string(e.at("size").get<std::uint64_t>()) + " bytes)";
-    out += '\n';
-  }
-  if (result.value("truncated", false)) out += "(truncated at 10000 entries; list a subdirectory or lower depth)\n";
-  return out;
+  if (auto it = result.find("listing"); it != result.end())
+    if (auto text = hidden_text_of(*it)) return std::string(*text);
+  return to_json_string(result);
 }
 
 }  // namespace

@@ -398,7 +398,7 @@ TEST_F(ConfineService, StatListMkdirRefuseEscapes) {
   }
   for (const std::string& p : std::vector<std::string>{"..", "dir_out", "a/b/c/deep_out", outside(), "../outside"}) {
     auto l = svc().list(p, 3);
-    ASSERT_FALSE(l.ok()) << p << " listed " << l->entries.size();
+    ASSERT_FALSE(l.ok()) << p << " listed " << (*l)->entries.size();
     EXPECT_EQ(l.error().code, error_code::kOutsideWorkspace) << p;
   }
   EXPECT_FALSE(svc().mkdir("dir_out/x/y/z").ok());
@@ -412,7 +412,7 @@ TEST_F(ConfineService, StatListMkdirRefuseEscapes) {
 TEST_F(ConfineService, ListingTheRootDoesNotFollowLinksOut) {
   auto l = svc().list(".", 10);
   ASSERT_TRUE(l.ok());
-  for (const auto& e : l->entries) {
+  for (const auto& e : (*l)->entries) {
     EXPECT_EQ(e.path.find("secret"), std::string::npos) << e.path;
   }
   bool more = false;

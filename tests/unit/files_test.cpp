@@ -724,22 +724,22 @@ TEST_F(Files, ListDepthSortingAndGitSkipped) {
   auto l = svc().list(".", 1);
   ASSERT_TRUE(l.ok()) << l.error().message;
   std::vector<std::string> got;
-  for (const auto& e : l->entries) got.push_back(e.path + ":" + e.type);
+  for (const auto& e : (*l)->entries) got.push_back(e.path + ":" + e.type);
   EXPECT_EQ(got, (std::vector<std::string>{"C.txt:file", "a:directory", "b.txt:file"}));
-  EXPECT_EQ(l->entries[2].size, 2u);
-  EXPECT_FALSE(l->truncated);
+  EXPECT_EQ((*l)->entries[2].size, 2u);
+  EXPECT_FALSE((*l)->truncated);
 
   l = svc().list("", 2);
   ASSERT_TRUE(l.ok());
   got.clear();
-  for (const auto& e : l->entries) got.push_back(e.path);
+  for (const auto& e : (*l)->entries) got.push_back(e.path);
   EXPECT_EQ(got, (std::vector<std::string>{"C.txt", "a", "a/deep", "a/inner.txt", "b.txt"}));
 
   l = svc().list("a", 5);
   ASSERT_TRUE(l.ok());
-  EXPECT_EQ(l->path, "a");
+  EXPECT_EQ((*l)->path, "a");
   got.clear();
-  for (const auto& e : l->entries) got.push_back(e.path);
+  for (const auto& e : (*l)->entries) got.push_back(e.path);
   EXPECT_EQ(got, (std::vector<std::string>{"deep", "deep/deeper.txt", "inner.txt"}));
 
   auto notdir = svc().list("b.txt", 1);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -615,7 +616,48 @@ Result<PatchResult> Service::apply_patch(std::string_view patch) {
   return result;
 }
 
-Result<ListResult> Service::list(const std::string& path, int depth, const CancellationToken* cancel) const {
+void render_listing(ListResult& r) {
+  std::string& js = r.entries_json;
+  std::string& text = r.text;
+  js.clear();
+  text.clear();
+  js.reserve(r.entries.size() * 80 + 2);
+  text.reserve(r.entries.size() * 40 + 80);
+  js.push_back('[');
+  char num[24];
+  auto append_number = [&](std::string& out, auto v) {
+    const auto res = std::to_chars(num, num + sizeof num, v);
+    out.append(num, static_cast<std::size_t>(res.ptr - num));
+  };
+  for (std::size_t i = 0; i < r.entries.size(); ++i) {
+    const DirEntry& e = r.entries[i];
+    if (i) js.push_back(',');
+    js += "{\"path\":";
+    append_json_string(js, e.path);
+    js += ",\"type\":\"";
+    js += e.type;
+    js += "\",\"size\":";
+    append_number(js, e.size);
+    js += ",\"mtime\":";
+    append_number(js, e.mtime_ms);
+    js.push_back('}');
+
+    text += e.type == "directory" ? "[DIR]  " : e.type == "symlink" ? "[LINK] " : e.type == "file" ? "[FILE] " : "[OTHER] ";
+    text += e.path;
+    if (e.type == "directory") text += '/';
+    if (e.type == "file") {
+      text += " (";
+      append_number(text, e.size);
+      text += " bytes)";
+    }
+    text += '\n';
+  }
+  js.push_back(']');
+  if (r.truncated) text += "(truncated at 10000 entries; list a subdirectory or lower depth)\n";
+}
+
+Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path, int depth,
+                                                        const CancellationToken* cancel, bool use_cache) const {
   auto rel = root_.relative(path.empty() ? "." : path);
   if (!rel) return std::move(rel).error();
   auto fd = root_.open_beneath(*rel, O_RDONLY | O_DIRECTORY);
@@ -628,9 +670,20 @@ Result<ListResult> Service::list(const std::string& path, int depth, const Cance
     }
     return std::move(fd).error();
   }
-  ListResult r;
-  r.path = *rel;
   depth = std::clamp(depth, 1, 64);
+  struct stat dir_st {};
+  if (::fstat(fd->get(), &dir_st) != 0) return errno_error(errno, "stat", *rel);
+  use_cache = use_cache && listing_cache_.enabled();
+  if (use_cache) {
+    if (auto hit = listing_cache_.find(*rel, depth, dir_st.st_dev, dir_st.st_ino)) return hit;
+  }
+  ListingCache::Build build;
+  if (use_cache) {
+    build = listing_cache_.begin(fd->get());
+    listing_cache_.watch(build, fd->get());  // before reading it
+  }
+  auto r = std::make_shared<ListResult>();
+  r->path = *rel;
   std::function<Status(int, const std::string&, int)> walk = [&](int dirfd, const std::string& prefix, int level) -> Status {
     if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "list_directory: cancelled");
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
@@ -640,18 +693,25 @@ Result<ListResult> Service::list(const std::string& path, int depth, const Cance
       ::close(dup);
       return errno_error(errno, "read directory", prefix);
     }
-    std::vector<std::string> names;
+    std::vector<std::pair<std::string, unsigned char>> names;
     while (struct dirent* e = ::readdir(dir)) {
       const std::string_view n = e->d_name;
       if (n == "." || n == ".." || n == ".git") continue;
-      names.emplace_back(n);
+      names.emplace_back(n, e->d_type);
     }
     ::closedir(dir);
     std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-      if (r.entries.size() >= kMaxListEntries) {
-        r.truncated = true;
+    for (const auto& [n, d_type] : names) {
+      if (r->entries.size() >= kMaxListEntries) {
+        r->truncated = true;
         return ok_status();
+      }
+      // A subdirectory shown as an entry is watched before its stat: a
+      // change inside it moves its mtime.
+      Fd sub;
+      if (build.cacheable && (d_type == DT_DIR || d_type == DT_UNKNOWN)) {
+        sub = Fd(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub.valid()) listing_cache_.watch(build, sub.get());
       }
       struct stat st {};
       if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
@@ -660,17 +720,22 @@ Result<ListResult> Service::list(const std::string& path, int depth, const Cance
       de.type = type_of(st.st_mode);
       de.size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
       de.mtime_ms = to_ms(st.st_mtim);
-      r.entries.push_back(de);
+      r->entries.push_back(de);
       if (S_ISDIR(st.st_mode) && level < depth) {
-        Fd sub(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub.valid()) sub = Fd(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) continue;  // unreadable subdirectory: listed, not entered
         if (auto s = walk(sub.get(), de.path, level + 1); !s) return s;
       }
     }
     return ok_status();
   };
-  if (auto s = walk(fd->get(), "", 1); !s) return s.error();
-  return r;
+  if (auto s = walk(fd->get(), "", 1); !s) {
+    if (use_cache) listing_cache_.abandon(std::move(build));
+    return s.error();
+  }
+  render_listing(*r);
+  if (use_cache) listing_cache_.store(*rel, depth, dir_st.st_dev, dir_st.st_ino, std::move(build), r);
+  return std::shared_ptr<const ListResult>(std::move(r));
 }
 
 Result<StatResult> Service::stat(const std::string& path) const {
