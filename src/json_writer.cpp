@@ -99,7 +99,11 @@ bool is_valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
+namespace {
+
+// Appends `s` quoted to `out`: a std::string or a raw_json() value's byte vector.
+template <class Buffer>
+void append_json_string_to(Buffer& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   // Written through a raw pointer into room made up front (the text, its
   // quotes and 1/8 for escapes; grown when escapes need more), so an escape
@@ -108,8 +112,12 @@ void append_json_string(std::string& out, std::string_view s) {
   auto p = reinterpret_cast<const unsigned char*>(s.data());
   const auto end = p + s.size();
   std::size_t pos = out.size();
-  out.resize(pos + s.size() + s.size() / 8 + 16);
-  char* dst = out.data();
+  std::size_t room = pos + s.size() + s.size() / 8 + 16;
+  // Within the capacity already there when the text fits unescaped: a page
+  // reserved at its size is not regrown (and copied) for slack it never uses.
+  if (room > out.capacity() && pos + s.size() + 9 <= out.capacity()) room = pos + s.size() + 9;
+  out.resize(room);
+  char* dst = reinterpret_cast<char*>(out.data());
   dst[pos++] = '"';
   for (;;) {
     // The run of bytes copied as they are: up to the next byte that needs
@@ -122,8 +130,10 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const auto len = static_cast<std::size_t>(q - p);
     if (pos + len + 7 > out.size()) {  // the run, one escape (at most 6 bytes), the closing quote
-      out.resize(std::max(out.size() * 2, pos + len + 7 + static_cast<std::size_t>(end - q) + 16));
-      dst = out.data();
+      // Room for the rest of `s` at twice its size (not twice `out`, which may
+      // be a page of megabytes being appended to).
+      out.resize(pos + len + 7 + 2 * static_cast<std::size_t>(end - q) + 16);
+      dst = reinterpret_cast<char*>(out.data());
     }
     std::memcpy(dst + pos, p, len);
     pos += len;
@@ -160,7 +170,13 @@ void append_json_string(std::string& out, std::string_view s) {
   out.resize(pos);
 }
 
-void write_json(std::string& out, const json& value) {
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) { append_json_string_to(out, s); }
+
+namespace {
+
+void write_value(std::string& out, const json& value, std::vector<RawSplice>* splices) {
   switch (value.type()) {
     case json::value_t::object: {
       out.push_back('{');
@@ -172,7 +188,7 @@ void write_json(std::string& out, const json& value) {
         first = false;
         append_json_string(out, key);
         out.push_back(':');
-        write_json(out, item);
+        write_value(out, item, splices);
       }
       out.push_back('}');
       return;
@@ -183,7 +199,7 @@ void write_json(std::string& out, const json& value) {
       for (const auto& item : value) {
         if (!first) out.push_back(',');
         first = false;
-        write_json(out, item);
+        write_value(out, item, splices);
       }
       out.push_back(']');
       return;
@@ -194,7 +210,9 @@ void write_json(std::string& out, const json& value) {
     case json::value_t::binary: {
       const auto& bin = value.get_binary();
       if (bin.has_subtype() && bin.subtype() == kRawJsonSubtype) {
-        out.append(reinterpret_cast<const char*>(bin.data()), bin.size());
+        const std::string_view text(reinterpret_cast<const char*>(bin.data()), bin.size());
+        if (splices) splices->push_back({out.size(), text});
+        else out.append(text);
         return;
       }
       out.append(value.dump());
@@ -222,6 +240,12 @@ void write_json(std::string& out, const json& value) {
   }
 }
 
+}  // namespace
+
+void write_json(std::string& out, const json& value) { write_value(out, value, nullptr); }
+
+void write_json(std::string& out, const json& value, std::vector<RawSplice>& splices) { write_value(out, value, &splices); }
+
 json raw_json(std::string_view serialized) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(serialized.data());
   return json::binary(json::binary_t::container_type(p, p + serialized.size()), kRawJsonSubtype);
@@ -237,6 +261,41 @@ std::optional<std::string_view> hidden_text_of(const json& value) {
   const auto& bin = value.get_binary();
   if (!bin.has_subtype() || bin.subtype() != kHiddenTextSubtype) return std::nullopt;
   return std::string_view(reinterpret_cast<const char*>(bin.data()), bin.size());
+}
+
+RawJsonWriter::RawJsonWriter() : value_(json::binary({}, kRawJsonSubtype)) {}
+
+// A little more than asked: append_json_string_to() wants a few bytes of
+// room past a string's end, and a page must not be regrown for them.
+void RawJsonWriter::reserve(std::size_t bytes) { value_.get_binary().reserve(bytes + 16); }
+
+void RawJsonWriter::raw(std::string_view text) {
+  auto& b = value_.get_binary();
+  b.insert(b.end(), text.begin(), text.end());
+}
+
+void RawJsonWriter::raw(char c) { value_.get_binary().push_back(static_cast<std::uint8_t>(c)); }
+
+void RawJsonWriter::string(std::string_view s) { append_json_string_to(value_.get_binary(), s); }
+
+void RawJsonWriter::number(std::uint64_t n) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, n);
+  raw(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+void RawJsonWriter::value(const json& v) {
+  scratch_.clear();
+  write_json(scratch_, v);
+  raw(scratch_);
+}
+
+std::size_t RawJsonWriter::size() const { return value_.get_binary().size(); }
+
+json RawJsonWriter::take() {
+  json out = std::move(value_);
+  value_ = json::binary({}, kRawJsonSubtype);
+  return out;
 }
 
 std::string to_json_string(const json& value) {

@@ -39,11 +39,48 @@ json hidden_text(std::string_view text);
 /// The text of a hidden_text() value; nullopt for any other value.
 std::optional<std::string_view> hidden_text_of(const json& value);
 
+/// Builds a raw_json() value in place: the text is written straight into the
+/// value's own buffer, so a page of several megabytes exists once (not as a
+/// std::string and then a copy).
+class RawJsonWriter {
+ public:
+  RawJsonWriter();
+  /// Room for `bytes` of text (pages not written are not touched).
+  void reserve(std::size_t bytes);
+  /// Appends JSON text as is (it must be valid where it lands).
+  void raw(std::string_view text);
+  void raw(char c);
+  /// Appends `s` as a quoted JSON string.
+  void string(std::string_view s);
+  void number(std::uint64_t n);
+  /// Appends the compact serialisation of `value`.
+  void value(const json& value);
+  std::size_t size() const;
+  /// The finished value (a raw_json()); the writer is empty afterwards.
+  json take();
+
+ private:
+  json value_;
+  std::string scratch_;
+};
+
 /// Appends `s` to `out` as a quoted JSON string (RFC 8259 section 7).
 void append_json_string(std::string& out, std::string_view s);
 
 /// Appends the compact serialisation of `value` to `out`.
 void write_json(std::string& out, const json& value);
+
+/// A raw_json() part left out of a serialisation: its text belongs at
+/// `offset` of the output.
+struct RawSplice {
+  std::size_t offset;
+  std::string_view text;
+};
+
+/// As write_json(), but raw_json() parts are not copied into `out`: each is
+/// recorded in `splices` (in order) for the caller to write in place. The
+/// views point into `value`, which must outlive their use.
+void write_json(std::string& out, const json& value, std::vector<RawSplice>& splices);
 
 /// Compact serialisation of `value`.
 std::string to_json_string(const json& value);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +29,10 @@ class Transport {
   virtual ~Transport() = default;
   /// Writes bytes; returns false once the peer is gone.
   virtual bool write(std::string_view bytes) = 0;
+  /// Writes the pieces one after another as one frame (no other frame in
+  /// between), so a large reply need not be copied into one buffer first.
+  /// The default joins them and calls write().
+  virtual bool write_pieces(std::span<const std::string_view> pieces);
   /// Stops reading and closes the connection.
   virtual void close() = 0;
 };
@@ -104,8 +109,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Sends a notification.
   void notify(std::string_view method, const json& params);
   /// Sends a server→client request; `callback` runs with the result, the
-  /// error, or a -32800 error when the connection closes first.
-  void call(std::string_view method, const json& params, ResponseCallback callback);
+  /// error, or a -32800 error when the connection closes first. Returns the
+  /// request's id (null when the connection is closed), e.g. to send
+  /// `$/cancelRequest` for it.
+  json call(std::string_view method, const json& params, ResponseCallback callback);
   /// Cancels the in-flight incoming request `id`; false when unknown.
   bool cancel_request(const json& id);
 
@@ -115,6 +122,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   /// Writes one message body (already serialised JSON) framed for the peer.
   void send_raw(std::string body);
+  /// Writes one message body given as pieces (written in order, not joined)
+  /// framed for the peer.
+  void send_pieces(std::span<const std::string_view> body);
 
  private:
   friend class Request;

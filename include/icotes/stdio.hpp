@@ -15,6 +15,7 @@ class FdTransport final : public Transport {
   /// Does not own the descriptors.
   FdTransport(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {}
   bool write(std::string_view bytes) override;
+  bool write_pieces(std::span<const std::string_view> pieces) override;  // writev(2)
   void close() override;
   int in_fd() const { return in_; }
 

@@ -1,4 +1,6 @@
 // search/* operations: grep and glob, paged and sorted by path.
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -31,7 +33,7 @@ search::WalkOptions walk_options(const json& p) {
   return w;
 }
 
-bool path_less(const std::string& a, const std::string& b) { return files::compare_paths(a, b) < 0; }
+bool path_less(std::string_view a, std::string_view b) { return files::compare_paths(a, b) < 0; }
 
 Result<std::size_t> parse_cursor(const json& p) {
   auto it = p.find("cursor");
@@ -42,23 +44,25 @@ Result<std::size_t> parse_cursor(const json& p) {
   return static_cast<std::size_t>(std::stoull(c));
 }
 
-// Cuts `items` to [offset, offset + limit) and adds total/truncated/nextCursor/note.
-// Fills out[key] with items [offset, offset + limit) of `total` (built by
-// `item(i)` only for the page, one at a time) and adds
-// total/truncated/nextCursor/note.
-void page(json& out, const char* key, std::size_t total, const std::function<json(std::size_t)>& item, std::size_t offset,
-          std::size_t limit, const char* what) {
-  // The page is written as JSON text at once (raw_json): a page of 40,000
-  // items as nlohmann objects costs several times its text.
-  std::string kept = "[";
+// Fills out[key] with items [offset, offset + limit) of `total` (each
+// written by `item(i, writer)`, only for the page) and adds
+// total/truncated/nextCursor/note. The page is JSON text written in place
+// (RawJsonWriter): a page of 78,000 items as nlohmann objects, or as a string
+// copied into the reply, costs several times its text. `bytes_hint` is the
+// page's expected size, reserved up front so the buffer is not regrown.
+void page(json& out, const char* key, std::size_t total, const std::function<void(std::size_t, RawJsonWriter&)>& item,
+          std::size_t offset, std::size_t limit, const char* what, std::size_t bytes_hint = 0) {
+  RawJsonWriter kept;
+  kept.reserve(bytes_hint + 2);
+  kept.raw('[');
   std::size_t end = offset;
   for (; end < total && end < offset + limit; ++end) {
-    if (end != offset) kept += ',';
-    write_json(kept, item(end));
+    if (end != offset) kept.raw(',');
+    item(end, kept);
   }
-  kept += ']';
+  kept.raw(']');
   end = std::max(end, offset);
-  out[key] = raw_json(kept);
+  out[key] = kept.take();
   out["total"] = total;
   out["truncated"] = end < total;
   if (end < total) {
@@ -67,6 +71,27 @@ void page(json& out, const char* key, std::size_t total, const std::function<jso
                   std::to_string(total) + "; " + std::to_string(total - end) + " more. Call again with cursor \"" +
                   std::to_string(end) + "\", or narrow the search (path, include, type).";
   }
+}
+
+std::size_t digits(std::uint64_t n) {
+  std::size_t d = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++d;
+  }
+  return d;
+}
+
+// Bytes of items [offset, offset + limit) of `list` when each is its path
+// quoted plus `fixed` bytes plus the digits of its values (escapes aside).
+std::size_t page_bytes(const search::PathList& list, std::size_t offset, std::size_t limit, std::size_t fixed, unsigned values) {
+  std::size_t n = 0;
+  std::string scratch;
+  for (std::size_t i = offset; i < list.size() && i < offset + limit; ++i) {
+    n += list.path(i, scratch).size() + 3 + fixed;
+    for (unsigned k = 0; k < values; ++k) n += digits(list.value(i, k));
+  }
+  return n;
 }
 
 // One content-mode item (a match or context line); moves the line's text.
@@ -122,6 +147,10 @@ Result<json> grep(Context& ctx, const json& p) {
                     : g.output == search::OutputMode::FilesWithMatches ? "files"
                                                                         : "counts";
   const bool streaming = ctx.progress.wants_partial();
+  // Counts and file lists keep a path and two numbers per file, packed
+  // (search::PathList); content keeps each file's lines.
+  const bool by_path = g.output != search::OutputMode::Content;
+  search::PathList found(g.output == search::OutputMode::Count ? 2 : 0);
   std::vector<search::FileResult> files;
   std::size_t streamed = 0;
   std::size_t files_seen = 0;
@@ -136,6 +165,8 @@ Result<json> grep(Context& ctx, const json& p) {
           json items = items_of(r, g.output);
           streamed += items.size();
           ctx.progress.partial(json{{key, std::move(items)}});
+        } else if (by_path) {
+          found.add(r.path, r.matched_lines, r.matches);
         } else {
           files.push_back(std::move(r));
         }
@@ -153,21 +184,38 @@ Result<json> grep(Context& ctx, const json& p) {
     out[key] = json::array();
     out["total"] = streamed;
     out["truncated"] = false;
+  } else if (by_path) {
+    found.sort_by_path(files::compare_paths);
+    std::string scratch;
+    if (g.output == search::OutputMode::Count) {
+      // {"matchedLines":N,"matches":N,"path":"..."}: nlohmann's key order, as before.
+      static constexpr std::string_view kFixed = R"({"matchedLines":,"matches":,"path":})";
+      page(out, key, found.size(), [&](std::size_t i, RawJsonWriter& w) {
+        w.raw(R"({"matchedLines":)");
+        w.number(found.value(i, 0));
+        w.raw(R"(,"matches":)");
+        w.number(found.value(i, 1));
+        w.raw(R"(,"path":)");
+        w.string(found.path(i, scratch));
+        w.raw('}');
+      }, *offset, limit, "files", page_bytes(found, *offset, limit, kFixed.size(), 2));
+    } else {
+      page(out, key, found.size(), [&](std::size_t i, RawJsonWriter& w) { w.string(found.path(i, scratch)); }, *offset, limit, "files",
+           page_bytes(found, *offset, limit, 0, 0));
+    }
+    found = search::PathList();  // the page is text now
   } else {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
-    if (g.output == search::OutputMode::Content) {
-      // Items are lines: index them as (file, line) without building JSON for other pages.
-      std::vector<std::pair<std::size_t, std::size_t>> index;
-      for (std::size_t f = 0; f < files.size(); ++f) {
-        for (std::size_t l = 0; l < files[f].lines.size(); ++l) index.emplace_back(f, l);
-      }
-      page(out, key, index.size(), [&](std::size_t i) { return line_item(files[index[i].first], files[index[i].first].lines[index[i].second]); },
-           *offset, limit, "lines");
-    } else {
-      page(out, key, files.size(), [&](std::size_t i) { return std::move(items_of(files[i], g.output)[0]); }, *offset,
-           limit, "files");
-    }
+    // Items are lines: file f's lines are items [first[f], first[f + 1]); no JSON for other pages.
+    std::vector<std::size_t> first(files.size() + 1, 0);
+    for (std::size_t f = 0; f < files.size(); ++f) first[f + 1] = first[f] + files[f].lines.size();
+    page(out, key, first.back(), [&](std::size_t i, RawJsonWriter& w) {
+      const std::size_t f = static_cast<std::size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
+      w.value(line_item(files[f], files[f].lines[i - first[f]]));
+    }, *offset, limit, "lines");
+    files = {};
   }
+  ::malloc_trim(0);  // what the walk and the sort used goes back before the (large) reply is written
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   out["stats"] = {{"filesSearched", stats->files_searched},
                   {"filesMatched", stats->files_matched},
@@ -184,23 +232,22 @@ Result<json> glob(Context& ctx, const json& p) {
   const std::size_t limit = p.value("limit", 1000);
   auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel);
   if (!found) return std::move(found).error();
-  auto& v = *found;
-  if (g.sort_by_mtime) {
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
-      return a.mtime_ms != b.mtime_ms ? a.mtime_ms > b.mtime_ms : path_less(a.path, b.path);
-    });
-  } else {
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
-  }
-  std::string files = "[";  // as text, like grep's pages (raw_json)
-  for (std::size_t i = 0; i < v.size() && i < limit; ++i) {
-    if (i) files += ',';
-    append_json_string(files, v[i].path);
-  }
-  files += ']';
+  search::PathList& v = *found;
+  if (g.sort_by_mtime) v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
+  else v.sort_by_path(files::compare_paths);
   const std::size_t total = v.size();
-  v = {};  // the entries are in the text now
-  json out = {{"files", raw_json(files)}, {"total", total}, {"truncated", total > limit}};
+  std::string scratch;
+  RawJsonWriter files;  // as text, like grep's pages
+  files.reserve(page_bytes(v, 0, limit, 1, 0) + 2);
+  files.raw('[');
+  for (std::size_t i = 0; i < total && i < limit; ++i) {
+    if (i) files.raw(',');
+    files.string(v.path(i, scratch));
+  }
+  files.raw(']');
+  v = search::PathList();  // the entries are in the text now
+  ::malloc_trim(0);        // and go back before the (large) reply is written
+  json out = {{"files", files.take()}, {"total", total}, {"truncated", total > limit}};
   if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";
   return out;
 }

@@ -6,6 +6,15 @@
 
 namespace icotes {
 
+bool Transport::write_pieces(std::span<const std::string_view> pieces) {
+  std::string joined;
+  std::size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  joined.reserve(size);
+  for (std::string_view p : pieces) joined += p;
+  return write(joined);
+}
+
 json error_object(const Error& error) {
   json e = {{"code", error.code}, {"message", error.message}};
   if (!error.data.is_null()) e["data"] = error.data;
@@ -225,12 +234,16 @@ void Connection::handle_response(const json& message) {
 void Connection::send_response(const json& id, const json* result, const Error* error,
                                const std::shared_ptr<Batch>& batch) {
   std::string body;
+  std::vector<RawSplice> splices;
   if (result || error) {
     body = "{\"jsonrpc\":\"2.0\",\"id\":";
     write_json(body, id);
     if (result) {
       body += ",\"result\":";
-      write_json(body, *result);
+      // Outside a batch, raw_json() parts (pages of search results, often
+      // megabytes) are written from the result itself, not copied into body.
+      if (batch) write_json(body, *result);
+      else write_json(body, *result, splices);
     } else {
       body += ",\"error\":";
       write_json(body, error_object(*error));
@@ -238,8 +251,18 @@ void Connection::send_response(const json& id, const json* result, const Error* 
     body += '}';
   }
   if (!batch) {
-    if (!body.empty()) send_raw(std::move(body));
-    return;
+    if (body.empty()) return;
+    if (splices.empty()) return send_raw(std::move(body));
+    std::vector<std::string_view> pieces;
+    pieces.reserve(2 * splices.size() + 1);
+    std::size_t at = 0;
+    for (const RawSplice& s : splices) {
+      pieces.push_back(std::string_view(body).substr(at, s.offset - at));
+      pieces.push_back(s.text);
+      at = s.offset;
+    }
+    pieces.push_back(std::string_view(body).substr(at));
+    return send_pieces(pieces);
   }
   {
     std::lock_guard lock(batch->mutex);
@@ -263,13 +286,13 @@ void Connection::notify(std::string_view method, const json& params) {
   send_raw(std::move(body));
 }
 
-void Connection::call(std::string_view method, const json& params, ResponseCallback callback) {
+json Connection::call(std::string_view method, const json& params, ResponseCallback callback) {
   std::string id;
   {
     std::lock_guard lock(mutex_);
     if (closed_.load() || eof_) {
       callback(make_error(error_code::kRequestCancelled, "connection closed"));
-      return;
+      return nullptr;
     }
     id = "icotes-" + std::to_string(next_id_++);
     pending_[json(id).dump()] = std::move(callback);
@@ -282,6 +305,7 @@ void Connection::call(std::string_view method, const json& params, ResponseCallb
   write_json(body, params);
   body += '}';
   send_raw(std::move(body));
+  return id;
 }
 
 bool Connection::cancel_request(const json& id) {
@@ -293,7 +317,27 @@ bool Connection::cancel_request(const json& id) {
 }
 
 void Connection::send_raw(std::string body) {
-  if (transport_->write(frame_message(reader_.framing(), std::move(body)))) return;
+  const std::string_view piece = body;
+  send_pieces(std::span<const std::string_view>(&piece, 1));
+}
+
+void Connection::send_pieces(std::span<const std::string_view> body) {
+  // The frame is the header or the line break around the pieces, written
+  // with them (no copy of a large body to add one byte).
+  std::vector<std::string_view> frame;
+  frame.reserve(body.size() + 1);
+  std::string header;
+  if (reader_.framing() == Framing::ContentLength) {
+    std::size_t size = 0;
+    for (std::string_view p : body) size += p.size();
+    header = "Content-Length: " + std::to_string(size) + "\r\n\r\n";
+    frame.push_back(header);
+    frame.insert(frame.end(), body.begin(), body.end());
+  } else {
+    frame.insert(frame.end(), body.begin(), body.end());
+    frame.push_back("\n");
+  }
+  if (transport_->write_pieces(frame)) return;
   if (!closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
 }
 

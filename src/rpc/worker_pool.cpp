@@ -1,8 +1,46 @@
 #include "icotes/worker_pool.hpp"
 
+#include <fcntl.h>
+#include <malloc.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 
 namespace icotes {
+namespace {
+
+// Resident memory in bytes (proc(5): /proc/self/statm, second field), or 0.
+std::size_t resident_bytes() {
+  const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char* p = nullptr;
+  std::strtoull(buf, &p, 10);  // size
+  return static_cast<std::size_t>(std::strtoull(p, nullptr, 10)) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// What a finished task freed goes back to the system when the process has
+// grown by more than this since the last time: `serve` raises glibc's trim
+// threshold (src/main.cpp) so that megabyte replies reuse the heap, which
+// would otherwise leave the 20 MB a big search used resident until exit
+// (and spread over the arenas of the threads that allocated it).
+constexpr std::size_t kTrimGrowth = 1u << 20;
+std::atomic<std::size_t> g_resident_after_trim{0};
+
+void release_freed_memory() {
+  const std::size_t rss = resident_bytes();
+  if (rss == 0 || rss < g_resident_after_trim.load(std::memory_order_relaxed) + kTrimGrowth) return;
+  ::malloc_trim(0);
+  g_resident_after_trim.store(resident_bytes(), std::memory_order_relaxed);
+}
+
+}  // namespace
 
 WorkerPool::WorkerPool(std::size_t threads) {
   if (threads == 0) threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
@@ -43,6 +81,8 @@ void WorkerPool::run() {
       queue_.pop_front();
     }
     task();
+    task = nullptr;  // the request and its result are freed here
+    release_freed_memory();
   }
 }
 

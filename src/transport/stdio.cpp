@@ -1,8 +1,12 @@
 #include "icotes/stdio.hpp"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <vector>
 
 namespace icotes {
 
@@ -17,6 +21,38 @@ bool FdTransport::write(std::string_view bytes) {
       return false;
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool FdTransport::write_pieces(std::span<const std::string_view> pieces) {
+  std::vector<iovec> iov;
+  iov.reserve(pieces.size());
+  for (std::string_view p : pieces) {
+    if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+  }
+  std::lock_guard lock(write_mutex_);
+  if (broken_) return false;
+  std::size_t first = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
+    ssize_t n = ::writev(out_, iov.data() + first, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      broken_ = true;  // EPIPE: the client is gone
+      return false;
+    }
+    // Skip what was written; a partly written piece continues where it stopped.
+    while (n > 0 && first < iov.size()) {
+      if (static_cast<std::size_t>(n) >= iov[first].iov_len) {
+        n -= static_cast<ssize_t>(iov[first].iov_len);
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + n;
+        iov[first].iov_len -= static_cast<std::size_t>(n);
+        n = 0;
+      }
+    }
   }
   return true;
 }

@@ -1,7 +1,6 @@
 // grep: matcher (RE2, PCRE2, memmem) → searcher (whole-file buffer, lines
 // split only around matches) → FileResult sink, as ripgrep does.
 #include <fcntl.h>
-#include <malloc.h>
 #include <re2/re2.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -684,11 +683,15 @@ bool transcode_utf16(std::string& buf) {
   return true;
 }
 
+// Per-thread read buffers, reused from file to file. The walk's own threads
+// end with it; grep() frees the calling thread's when it returns.
+thread_local std::string t_buf;
+thread_local std::string t_other;
+
 }  // namespace
 
 Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const FileSink& sink,
                        const CancellationToken* cancel, const Documents* documents) {
-  ::malloc_trim(0);  // give back what an earlier big reply left in the heap
   auto matcher = make_matcher(params);
   if (!matcher) return std::move(matcher).error();
   auto filter = Filter::make(params.walk);
@@ -705,8 +708,8 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
                          params.pattern.find("\\A") == std::string::npos && params.pattern.find("\\z") == std::string::npos;
   const bool want_numbers = params.output == OutputMode::Content;
   auto on_file = [&](const std::string& rel, int dirfd, const char* name) {
-    thread_local std::string buf;    // grows only; bytes past `len` are stale
-    thread_local std::string other;  // a document's text or transcoded UTF-16
+    std::string& buf = t_buf;      // grows only; bytes past `len` are stale
+    std::string& other = t_other;  // a document's text or transcoded UTF-16
     FileResult r;
     Searcher s(m, params);
     std::uint64_t size = 0;
@@ -809,6 +812,8 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
     sink(std::move(r));
   };
   Status st = walk(root, params.walk, *filter, on_file, cancel);
+  std::string().swap(t_buf);  // a worker thread keeps no buffer between requests
+  std::string().swap(t_other);
   GrepStats stats;
   stats.files_searched = searched.load();
   stats.files_matched = matched.load();
@@ -823,28 +828,26 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   return stats;
 }
 
-Result<std::vector<GlobEntry>> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel) {
-  ::malloc_trim(0);
+Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel) {
   auto filter = Filter::make(params.walk);
   if (!filter) return std::move(filter).error();
   // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
   auto base = root.relative(params.walk.path.empty() ? "." : params.walk.path);
   if (!base) return std::move(base).error();
   const Glob g(params.pattern);
-  std::vector<GlobEntry> out;
+  PathList out(params.sort_by_mtime ? 1 : 0);
   std::mutex mutex;
   Status s = walk(root, params.walk, *filter, [&](const std::string& rel, int dirfd, const char* name) {
     std::string_view sub = rel;
     if (!base->empty()) sub.remove_prefix(std::min(sub.size(), base->size() + 1));
     if (!g.matches(sub)) return;
-    GlobEntry e;
-    e.path = rel;
+    std::int64_t mtime_ms = 0;
     if (params.sort_by_mtime) {
       struct stat st {};
-      if (::fstatat(dirfd, name, &st, 0) == 0) e.mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+      if (::fstatat(dirfd, name, &st, 0) == 0) mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
     }
     std::lock_guard lock(mutex);
-    out.push_back(std::move(e));
+    out.add(rel, static_cast<std::uint64_t>(mtime_ms));
   }, cancel);
   if (!s) return s.error();
   return out;

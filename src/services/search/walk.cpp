@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "icotes/glob.hpp"
 #include "icotes/ignore.hpp"
@@ -90,6 +92,161 @@ std::string global_excludes_text() {
 }
 
 }  // namespace
+
+// 64 KiB blocks: big enough that a block holds thousands of names, small
+// enough that the last one's unused end does not matter.
+constexpr std::size_t kPathBlock = 64 << 10;
+
+char* PathList::Arena::room(std::size_t bytes) {
+  if (blocks.empty() || blocks.back().size - blocks.back().used < bytes) {
+    Block b;
+    b.size = std::max(kPathBlock, bytes);
+    b.data = std::make_unique_for_overwrite<char[]>(b.size);
+    blocks.push_back(std::move(b));
+  }
+  Block& b = blocks.back();
+  char* p = b.data.get() + b.used;
+  b.used += bytes;
+  return p;
+}
+
+struct PathList::DirIndex {
+  std::unordered_map<std::string_view, std::uint32_t> ids;
+};
+
+struct PathList::Entry {
+  std::uint32_t dir;
+  std::string_view name;
+};
+
+PathList::PathList(unsigned values) : values_(values) {}
+PathList::PathList(PathList&&) noexcept = default;
+PathList& PathList::operator=(PathList&&) noexcept = default;
+PathList::~PathList() = default;
+
+namespace {
+constexpr std::size_t kEntryHead = 2 * sizeof(std::uint32_t);
+}
+
+PathList::Entry PathList::entry(const char* e) const {
+  std::uint32_t head[2];
+  std::memcpy(head, e, sizeof head);
+  return {head[0], std::string_view(e + kEntryHead + 8 * values_, head[1])};
+}
+
+std::uint32_t PathList::dir_id(std::string_view dir) {
+  if (dirs_.empty()) dirs_.emplace_back();  // id 0: the root
+  if (dirs_[last_dir_] == dir) return last_dir_;  // entries come a directory at a time
+  if (!dir_index_) {
+    dir_index_ = std::make_unique<DirIndex>();
+    dir_index_->ids.emplace(std::string_view(), 0);
+  }
+  auto it = dir_index_->ids.find(dir);
+  if (it == dir_index_->ids.end()) {
+    char* p = dir_text_.room(dir.size());
+    std::memcpy(p, dir.data(), dir.size());
+    const std::string_view kept(p, dir.size());
+    it = dir_index_->ids.emplace(kept, static_cast<std::uint32_t>(dirs_.size())).first;
+    dirs_.push_back(kept);
+  }
+  last_dir_ = it->second;
+  return last_dir_;
+}
+
+void PathList::add(std::string_view path, std::uint64_t v0, std::uint64_t v1) {
+  const std::size_t slash = path.rfind('/');
+  const std::string_view dir = slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const std::uint32_t head[2] = {dir_id(dir), static_cast<std::uint32_t>(name.size())};
+  char* p = entries_.room(kEntryHead + 8 * values_ + name.size());
+  std::memcpy(p, head, sizeof head);
+  const std::uint64_t v[2] = {v0, v1};
+  std::memcpy(p + kEntryHead, v, 8 * values_);
+  std::memcpy(p + kEntryHead + 8 * values_, name.data(), name.size());
+  ++count_;
+}
+
+// Ranks the directories in path order and lists the entries.
+void PathList::seal(Compare compare) {
+  dir_index_.reset();
+  if (dirs_.empty()) dirs_.emplace_back();
+  std::vector<std::uint32_t> order(dirs_.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return compare(dirs_[a], dirs_[b]) < 0; });
+  dir_rank_.assign(dirs_.size(), 0);
+  for (std::uint32_t r = 0; r < order.size(); ++r) dir_rank_[order[r]] = r;
+  index_.clear();
+  index_.reserve(count_);  // once, at its final size
+  for (const Arena::Block& b : entries_.blocks) {
+    for (std::size_t at = 0; at < b.used;) {
+      const char* e = b.data.get() + at;
+      index_.push_back(e);
+      at += kEntryHead + 8 * values_ + entry(e).name.size();
+    }
+  }
+}
+
+// compare(dir_a + "/" + name_a, dir_b + "/" + name_b) without building the
+// paths. Components compare alone, so: the same directory orders by name; a
+// directory and one beneath it order by the name against the deeper
+// directory's next component (the file first when equal, as a path that
+// ends first does); other directories order as the directories do.
+int PathList::compare_entries(const char* a, const char* b, Compare compare) const {
+  const Entry ea = entry(a), eb = entry(b);
+  if (ea.dir == eb.dir) return compare(ea.name, eb.name);
+  const std::string_view da = dirs_[ea.dir], db = dirs_[eb.dir];
+  // The component of `deep` right below `top` when `top` is an ancestor of `deep`, else npos-like empty.
+  auto below = [](std::string_view top, std::string_view deep, std::string_view& next) {
+    if (!top.empty()) {
+      if (deep.size() <= top.size() || deep.compare(0, top.size(), top) != 0 || deep[top.size()] != '/') return false;
+      deep.remove_prefix(top.size() + 1);
+    }
+    next = deep.substr(0, deep.find('/'));
+    return true;
+  };
+  std::string_view next;
+  if (below(da, db, next)) {
+    const int c = compare(ea.name, next);
+    return c != 0 ? c : -1;
+  }
+  if (below(db, da, next)) {
+    const int c = compare(next, eb.name);
+    return c != 0 ? c : 1;
+  }
+  return dir_rank_[ea.dir] < dir_rank_[eb.dir] ? -1 : 1;
+}
+
+void PathList::sort_by_path(Compare compare) {
+  seal(compare);
+  std::sort(index_.begin(), index_.end(), [&](const char* a, const char* b) { return compare_entries(a, b, compare) < 0; });
+}
+
+void PathList::sort_by_value_desc(unsigned k, Compare compare) {
+  seal(compare);
+  std::sort(index_.begin(), index_.end(), [&](const char* a, const char* b) {
+    std::uint64_t va, vb;
+    std::memcpy(&va, a + kEntryHead + 8 * k, sizeof va);
+    std::memcpy(&vb, b + kEntryHead + 8 * k, sizeof vb);
+    if (va != vb) return static_cast<std::int64_t>(va) > static_cast<std::int64_t>(vb);
+    return compare_entries(a, b, compare) < 0;
+  });
+}
+
+std::string_view PathList::path(std::size_t i, std::string& scratch) const {
+  const Entry e = entry(index_[i]);
+  if (e.dir == 0) return e.name;
+  const std::string_view dir = dirs_[e.dir];
+  scratch.assign(dir);
+  scratch += '/';
+  scratch += e.name;
+  return scratch;
+}
+
+std::uint64_t PathList::value(std::size_t i, unsigned k) const {
+  std::uint64_t v;
+  std::memcpy(&v, index_[i] + kEntryHead + 8 * k, sizeof v);
+  return v;
+}
 
 const std::vector<std::string>* type_globs(std::string_view name) {
   auto it = type_table().find(name);
