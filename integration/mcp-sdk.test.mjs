@@ -108,7 +108,7 @@ function assertMessagesMatchSpec(session) {
 async function connect(root, askVersion) {
   const transport = new TappedTransport({
     command: requireBinary(),
-    args: ['serve', '--root', root],
+    args: ['serve', '--root', root, '--permission-mode', 'acceptEdits'],
     env: { ...process.env },
     stderr: 'pipe',
   }, askVersion);

@@ -13,6 +13,7 @@
 
 #include "icotes/log.hpp"
 #include "icotes/operation.hpp"
+#include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
 #include "icotes/workspace.hpp"
@@ -25,6 +26,39 @@ namespace {
 
 using namespace icotes;
 
+// --permission-mode, --allow, --deny (serve and call).
+struct PermissionFlags {
+  std::string mode = "default";
+  std::vector<std::string> allow, deny;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--permission-mode", mode,
+                    "default (reads allowed, everything else asks), acceptEdits (file writes and edits allowed), "
+                    "readOnly (writes and commands denied) or bypass (everything allowed; logged loudly)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"default", "acceptEdits", "readOnly", "bypass"}));
+    cmd->add_option("--allow", allow, "Allow rule, e.g. 'Edit(src/**)' or 'Bash(make test)' (repeatable)");
+    cmd->add_option("--deny", deny, "Deny rule, e.g. 'Read(.env)' (repeatable; deny rules win)");
+  }
+
+  Result<permissions::Settings> settings() const {
+    permissions::Settings s;
+    s.mode = permissions::mode_from_string(mode).value_or(permissions::Mode::Default);
+    for (const auto& [list, answer] : {std::pair{&allow, permissions::Answer::Allow}, std::pair{&deny, permissions::Answer::Deny}})
+      for (const auto& text : *list) {
+        auto r = permissions::Rule::parse(text, answer);
+        if (!r) return std::move(r).error();
+        (answer == permissions::Answer::Allow ? s.allow : s.deny).push_back(std::move(*r));
+      }
+    if (s.mode == permissions::Mode::Bypass) {
+      std::fprintf(stderr, "icotes: WARNING: --permission-mode bypass: every operation is allowed without asking "
+                           "(deny rules still apply)\n");
+      spdlog::warn("PERMISSION MODE BYPASS: every operation is allowed without asking (deny rules still apply)");
+    }
+    return s;
+  }
+};
+
 struct ServeOptions {
   std::string root = ".";
   bool stdio = false;
@@ -32,6 +66,7 @@ struct ServeOptions {
   std::string log_level = "info";
   std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
   std::size_t threads = 0;
+  PermissionFlags permissions;
 };
 
 void print_banner(const Workspace& ws) {
@@ -55,13 +90,25 @@ int serve(const ServeOptions& o) {
   // reply fit the stdout pipe in one go (fewer switches to the reader).
   ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  // One heap for all threads. With the high trim threshold, memory a thread's
+  // own arena freed at its top stays resident for good: malloc_trim(), which
+  // the worker pool calls after a task that grew the process, gives back the
+  // top of the main arena only. A search's walk threads allocate little
+  // (per-thread caches serve small blocks without the lock).
+  ::mallopt(M_ARENA_MAX, 1);
   (void)::fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);  // fails harmlessly when stdout is not a pipe
-  auto ws = Workspace::open(o.root, o.threads);
+  auto settings = o.permissions.settings();
+  if (!settings) {
+    std::fprintf(stderr, "icotes: %s\n", settings.error().message.c_str());
+    return 2;
+  }
+  auto ws = Workspace::open(o.root, o.threads, *settings);
   if (!ws) {
     std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
     return 2;
   }
   Workspace& workspace = **ws;
+  for (const auto& w : workspace.gate().warnings()) spdlog::warn("permissions: {}", w);
   if (::isatty(STDIN_FILENO)) print_banner(workspace);
   spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
                workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
@@ -83,7 +130,8 @@ int serve(const ServeOptions& o) {
   return 0;
 }
 
-int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list) {
+int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list,
+         const PermissionFlags& flags) {
   setup_logging("warn", "");
   const Registry& registry = builtin_registry();
   if (list) {
@@ -104,10 +152,24 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "icotes call: params are not valid JSON: %s\n", e.what());
     return 2;
   }
-  auto ws = Workspace::open(root, 1);
+  auto settings = flags.settings();
+  if (!settings) {
+    std::fprintf(stderr, "icotes call: %s\n", settings.error().message.c_str());
+    return 2;
+  }
+  auto ws = Workspace::open(root, 1, *settings);
   if (!ws) {
     std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
     return 2;
+  }
+  // Nobody to ask from a script: what needs asking is denied with the rule
+  // or flag that allows it.
+  permissions::ClientState cli;
+  cli.name = "cli";
+  cli.settings = (*ws)->gate().settings();
+  if (auto st = (*ws)->gate().check_now(cli, op->id, (*ws)->gate().needs(*op, params)); !st) {
+    std::fprintf(stderr, "%s\n", error_object(st.error()).dump(2).c_str());
+    return 1;
   }
   CancellationToken token;
   NullProgress progress;
@@ -120,6 +182,65 @@ int call(const std::string& root, std::string method, const std::string& params_
   const std::string text = to_json_string(*result);  // splices raw_json() parts
   std::printf("%s\n", compact ? text.c_str() : json::parse(text).dump(2).c_str());
   return 0;
+}
+
+// `icotes permissions list | allow | deny | revoke | log`: grants in the
+// rule syntax. `Edit(src/a.c)` a file, `Edit(src/)` a directory, `Edit` the
+// whole project (with --global: every workspace); `Bash(make test)` a command.
+int permissions_cli(const std::string& root, const std::string& action, const std::string& what, bool global,
+                    std::size_t limit) {
+  setup_logging("warn", "");
+  auto ws = Workspace::open(root, 1);
+  if (!ws) {
+    std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
+    return 2;
+  }
+  permissions::Gate& gate = (*ws)->gate();
+  auto print = [](const Result<json>& r) {
+    if (!r) {
+      std::fprintf(stderr, "icotes permissions: %s\n", r.error().message.c_str());
+      return 1;
+    }
+    std::printf("%s\n", r->dump(2).c_str());
+    return 0;
+  };
+  if (action == "list") return print(permissions::admin(gate, (*ws)->root(), "icotes/permissions/list", json::object(), "cli"));
+  if (action == "log")
+    return print(permissions::admin(gate, (*ws)->root(), "icotes/permissions/log", json{{"limit", limit}}, "cli"));
+  if (what.empty()) {
+    std::fprintf(stderr, "icotes permissions %s: which? e.g. 'Edit(src/main.c)', 'Edit(src/)', 'Edit', 'Bash(make test)'\n",
+                 action.c_str());
+    return 2;
+  }
+  const std::size_t open = what.find('(');
+  const std::string name = what.substr(0, open);
+  std::string arg = open == std::string::npos ? "" : what.substr(open + 1);
+  if (open != std::string::npos) {
+    if (arg.empty() || arg.back() != ')') {
+      std::fprintf(stderr, "icotes permissions: missing ')' in '%s'\n", what.c_str());
+      return 2;
+    }
+    arg.pop_back();
+  }
+  std::vector<std::string> kinds;
+  if (name == "Read") kinds = {"ReadFile"};
+  else if (name == "Edit") kinds = {"EditFile", "WriteFile"};
+  else if (name == "Write") kinds = {"WriteFile"};
+  else if (name == "Bash" || name == "GitWrite" || name == "Network") kinds = {name};
+  else {
+    std::fprintf(stderr, "icotes permissions: unknown kind '%s' (Read, Edit, Write, Bash, GitWrite, Network)\n", name.c_str());
+    return 2;
+  }
+  std::string scope = global ? "global" : "project";
+  if (!arg.empty()) scope = name != "Bash" && arg.back() == '/' ? "directory" : "specific";
+  if (scope == "directory") arg.pop_back();
+  int rc = 0;
+  for (const auto& kind : kinds) {
+    json p = {{"kind", kind}, {"scope", scope}, {"value", arg}, {"answer", action == "deny" ? "deny" : "allow"}};
+    rc |= print(permissions::admin(gate, (*ws)->root(),
+                                   action == "revoke" ? "icotes/permissions/revoke" : "icotes/permissions/grant", p, "cli"));
+  }
+  return rc;
 }
 
 }  // namespace
@@ -140,6 +261,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")->capture_default_str();
   serve_cmd->add_option("--threads", so.threads, "Worker threads (0: min(4, cores))")->capture_default_str();
+  so.permissions.add_to(serve_cmd);
 
   std::string call_root = ".";
   std::string call_method;
@@ -152,7 +274,24 @@ int main(int argc, char** argv) {
   call_cmd->add_option("params", call_params, "Params as a JSON object (default {})");
   call_cmd->add_flag("--compact", call_compact, "Print the result on one line");
   call_cmd->add_flag("--list", call_list, "List the operations");
+  PermissionFlags call_permissions;
+  call_permissions.add_to(call_cmd);
   call_cmd->footer("Example: icotes call --root . files/read '{\"path\": \"README.md\", \"limit\": 20}'");
+
+  std::string perm_root = ".", perm_action, perm_what;
+  bool perm_global = false;
+  std::size_t perm_limit = 50;
+  auto* perm_cmd = app.add_subcommand("permissions", "List, grant, revoke remembered permissions; show the audit log");
+  perm_cmd->add_option("--root", perm_root, "Workspace root directory")->capture_default_str();
+  perm_cmd->add_option("action", perm_action, "list | allow | deny | revoke | log")
+      ->required()
+      ->check(CLI::IsMember({"list", "allow", "deny", "revoke", "log"}));
+  perm_cmd->add_option("what", perm_what, "Edit(src/main.c) (a file), Edit(src/) (a directory), Edit (the project), Bash(make test)");
+  perm_cmd->add_flag("--global", perm_global, "A grant for every workspace (with a bare kind: 'Read')");
+  perm_cmd->add_option("--limit", perm_limit, "log: records to show")->capture_default_str();
+  perm_cmd->footer("Grants are saved in <root>/.icotes/permissions.sqlite (global ones in $XDG_STATE_HOME/icotes/).\n"
+                   "Rules (patterns) go in <root>/.icotes/config.toml:\n"
+                   "  [permissions]\n  mode = \"acceptEdits\"\n  allow = [\"Bash(make test)\"]\n  deny = [\"Read(.env)\"]");
 
   auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
@@ -164,8 +303,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "icotes call: METHOD is required\n%s", call_cmd->help().c_str());
         return 2;
       }
-      return call(call_root, call_method, call_params, call_compact, call_list);
+      return call(call_root, call_method, call_params, call_compact, call_list, call_permissions);
     }
+    if (*perm_cmd) return permissions_cli(perm_root, perm_action, perm_what, perm_global, perm_limit);
     if (*docs_cmd) {
       std::fputs(operations_markdown(builtin_registry()).c_str(), stdout);
       return 0;

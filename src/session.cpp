@@ -43,24 +43,34 @@ void Session::on_close() {
 }
 
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
-  const bool run_inline = call.op->run_inline;
-  auto task = [&workspace, &registry, request = std::move(request), call = std::move(call)]() mutable {
+  auto shared = std::make_shared<OperationCall>(std::move(call));
+  auto needs = workspace.gate().needs(*shared->op, shared->params);
+  auto run = [&workspace, &registry, request, shared] {
+    OperationCall& c = *shared;
     NullProgress null_progress;
-    Progress& progress = call.progress ? *call.progress : null_progress;
+    Progress& progress = c.progress ? *c.progress : null_progress;
     Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
-    Result<json> result = registry.invoke(*call.op, ctx, call.params);
-    call.progress.reset();  // LSP: the progress "end" goes out before the response
-    if (request.token().cancelled() && call.cancelled) {
-      call.cancelled(request);
-      return;
-    }
-    call.respond(request, std::move(result));
+    Result<json> result = registry.invoke(*c.op, ctx, c.params);
+    c.progress.reset();  // LSP: the progress "end" goes out before the response
+    if (request.token().cancelled() && c.cancelled) return c.cancelled(request);
+    c.respond(request, std::move(result));
   };
-  if (run_inline) {
-    task();
-  } else {
-    workspace.workers().post(std::move(task));
+  auto deny = [request, shared](Error error) {
+    shared->progress.reset();
+    if (request.token().cancelled() && shared->cancelled) return shared->cancelled(request);
+    shared->respond(request, std::move(error));
+  };
+  if (shared->op->run_inline) {
+    // Inline operations are reads: decided at once, never asked about.
+    if (auto st = workspace.gate().check_now(*shared->client, shared->op->id, needs); !st) return deny(st.error());
+    return run();
   }
+  workspace.gate().check(shared->client, shared->op->id, std::move(needs), request.token(),
+                         [&workspace, run = std::move(run), deny = std::move(deny)](Status st) {
+                           if (!st) return deny(st.error());
+                           // The answer may come on a connection's reading thread: run on a worker.
+                           workspace.workers().post(run);
+                         });
 }
 
 // WorkDoneProgress and partial results over $/progress (LSP 3.17 "Work
@@ -129,7 +139,13 @@ namespace {
 class PlainDialect final : public Dialect {
  public:
   PlainDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
-      : workspace_(workspace), connection_(std::move(connection)), registry_(*options.registry) {}
+      : workspace_(workspace), connection_(std::move(connection)), registry_(*options.registry),
+        client_(std::make_shared<permissions::ClientState>()) {
+    // Scripts cannot be asked: what needs asking is denied, with the rule
+    // that would allow it.
+    client_->name = "plain JSON-RPC client";
+    client_->settings = workspace_.gate().settings();
+  }
 
   std::string_view name() const override { return "plain"; }
 
@@ -154,6 +170,7 @@ class PlainDialect final : public Dialect {
       else r.fail(result.error());
     };
     call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
+    call.client = client_;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 
@@ -165,6 +182,7 @@ class PlainDialect final : public Dialect {
   Workspace& workspace_;
   std::shared_ptr<Connection> connection_;
   const Registry& registry_;
+  std::shared_ptr<permissions::ClientState> client_;
 };
 
 }  // namespace

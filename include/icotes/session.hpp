@@ -63,9 +63,13 @@ struct OperationCall {
   std::function<void(const Request&, Result<json>)> respond;
   /// Answer for a request cancelled before it finished.
   std::function<void(const Request&)> cancelled;
+  /// The connection as the permission gate knows it (required).
+  std::shared_ptr<permissions::ClientState> client;
 };
 
-/// Runs `call` on the workspace's worker pool and answers `request`.
+/// Passes `call` through the workspace's permission gate (asking the client
+/// when needed), then runs it on the worker pool (or inline, for inline
+/// operations, which never ask) and answers `request`.
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call);
 
 std::shared_ptr<Dialect> make_lsp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,

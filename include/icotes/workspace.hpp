@@ -10,6 +10,7 @@
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
 #include "icotes/files.hpp"
+#include "icotes/permission_gate.hpp"
 #include "icotes/result.hpp"
 #include "icotes/worker_pool.hpp"
 
@@ -17,13 +18,17 @@ namespace icotes {
 
 class Workspace {
  public:
-  /// Opens `root` (canonicalised). Errors: kNotFound when it is not a directory.
-  static Result<std::unique_ptr<Workspace>> open(const std::string& root, std::size_t worker_threads = 0);
+  /// Opens `root` (canonicalised) and its permission gate (settings from
+  /// <root>/.icotes/config.toml plus `permissions`, e.g. from the command
+  /// line). Errors: kNotFound when it is not a directory; a bad config file.
+  static Result<std::unique_ptr<Workspace>> open(const std::string& root, std::size_t worker_threads = 0,
+                                                 const permissions::Settings& permissions = {});
 
   const ConfinedRoot& root() const { return root_; }
   Documents& documents() { return documents_; }
   files::Service& files() { return files_; }
   WorkerPool& workers() { return workers_; }
+  permissions::Gate& gate() { return *gate_; }
 
   /// file:// URI of a path relative to the root (RFC 8089, percent-encoded).
   std::string uri_of(const std::string& rel) const;
@@ -36,7 +41,8 @@ class Workspace {
   ConfinedRoot root_;
   Documents documents_;
   files::Service files_;
-  WorkerPool workers_;
+  std::unique_ptr<permissions::Gate> gate_;
+  WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };
 
 /// Percent-encodes a path for a file:// URI (keeps unreserved and '/').

@@ -83,6 +83,10 @@ local function main()
     name = 'icotes',
     cmd = { bin, 'serve', '--root', tmpdir },
     root_dir = tmpdir,
+    -- Edits on the open buffer without a question (headless Neovim would
+    -- block in inputlist() on window/showMessageRequest): the connection's
+    -- permission mode, as an editor sets it.
+    init_options = { permissions = { mode = 'acceptEdits' } },
     workspace_folders = { { uri = vim.uri_from_fname(tmpdir), name = 'tmp' } },
     on_init = function() initialized = true end,
     on_exit = function(code, signal) exited = { code = code, signal = signal } end,

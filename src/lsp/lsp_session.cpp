@@ -5,6 +5,7 @@
 
 #include <future>
 
+#include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 
 namespace icotes {
@@ -50,6 +51,15 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     }
     if (method == "icotes/operations") return request.reply(describe_operations(registry_));
     if (method == "workspace/executeCommand") return execute_command(std::move(request));
+    if (permissions::is_admin_method(method)) {
+      // The user's editor may administer permissions; on a worker (SQLite).
+      return workspace_.workers().post([this, request = std::move(request)] {
+        auto r = permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(),
+                                    client_->name);
+        if (r) request.reply(*r);
+        else request.fail(r.error());
+      });
+    }
     if (method.rfind("icotes/", 0) == 0) {
       if (const Operation* op = registry_.find(std::string_view(method).substr(7))) {
         if (!request.params().is_object())
@@ -126,6 +136,22 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     const json& p = request.params();
     if (!p.is_object()) return request.fail(make_error(error_code::kInvalidParams, "initialize: params must be an object"));
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    client_->name = "lsp:" + (client_name_.empty() ? std::string("LSP client") : client_name_);
+    client_->settings = workspace_.gate().settings();
+    // initializationOptions.permissions: {mode?, allow?: [rule], deny?: [rule]}
+    if (const json* perm = find_path(p, {"initializationOptions", "permissions"}); perm && perm->is_object()) {
+      if (auto st = apply_permission_options(*perm); !st) return request.fail(st.error());
+    }
+    client_->ask = [weak = weak_from_this()](const permissions::Question& q,
+                                             std::function<void(std::optional<permissions::Choice>)> answer)
+        -> std::function<void()> {
+      auto self = weak.lock();
+      if (!self) {
+        answer(std::nullopt);
+        return nullptr;
+      }
+      return self->ask(q, std::move(answer));
+    };
     // positionEncoding (LSP 3.17): utf-16 unless the client offers utf-8.
     encoding_ = PositionEncoding::Utf16;
     const json caps = p.value("capabilities", json::object());
@@ -210,7 +236,70 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       else r.fail(result.error());
     };
     call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
+    call.client = client_;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
+  }
+
+  static const json* find_path(const json& j, std::initializer_list<const char*> keys) {
+    const json* cur = &j;
+    for (const char* k : keys) {
+      if (!cur->is_object()) return nullptr;
+      auto it = cur->find(k);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    }
+    return cur;
+  }
+
+  Status apply_permission_options(const json& perm) {
+    if (auto m = perm.find("mode"); m != perm.end()) {
+      auto mode = m->is_string() ? permissions::mode_from_string(m->get<std::string>()) : std::nullopt;
+      if (!mode)
+        return make_error(error_code::kInvalidParams,
+                          "initializationOptions.permissions.mode must be default, acceptEdits or readOnly");
+      if (*mode == permissions::Mode::Bypass)
+        return make_error(error_code::kInvalidParams,
+                          "initializationOptions.permissions.mode 'bypass' is refused: only the command-line flag "
+                          "--permission-mode bypass sets it");
+      client_->settings.mode = *mode;
+    }
+    for (auto [name, answer] : {std::pair{"allow", permissions::Answer::Allow}, std::pair{"deny", permissions::Answer::Deny}}) {
+      auto list = perm.find(name);
+      if (list == perm.end()) continue;
+      if (!list->is_array()) return make_error(error_code::kInvalidParams, std::string("initializationOptions.permissions.") + name + " must be an array of rules");
+      for (const auto& text : *list) {
+        if (!text.is_string()) return make_error(error_code::kInvalidParams, std::string("initializationOptions.permissions.") + name + " holds a non-string");
+        auto rule = permissions::Rule::parse(text.get<std::string>(), answer);
+        if (!rule) return rule.error();
+        (answer == permissions::Answer::Allow ? client_->settings.allow : client_->settings.deny).push_back(std::move(*rule));
+      }
+    }
+    return ok_status();
+  }
+
+  // The question as window/showMessageRequest (LSP 3.17): one action per
+  // choice; null (dismissed) or an error is no answer.
+  std::function<void()> ask(const permissions::Question& q,
+                            std::function<void(std::optional<permissions::Choice>)> answer) {
+    json actions = json::array();
+    for (const auto& [choice, label] : q.options) actions.push_back({{"title", label}});
+    auto options = q.options;
+    const json id = conn_->call("window/showMessageRequest",
+                                {{"type", 2}, {"message", "icotes: " + q.message}, {"actions", std::move(actions)}},
+                                [answer, options](Result<json> r) {
+                                  std::optional<permissions::Choice> choice;
+                                  if (r && r->is_object()) {
+                                    const std::string title = r->value("title", std::string());
+                                    for (const auto& [c, label] : options)
+                                      if (label == title) choice = c;
+                                  }
+                                  answer(choice);
+                                });
+    if (id.is_null()) return nullptr;
+    std::weak_ptr<Connection> conn = conn_;
+    return [conn, id] {
+      if (auto c = conn.lock()) c->notify("$/cancelRequest", {{"id", id}});
+    };
   }
 
   // window/logMessage; type 1 error, 2 warning, 3 info, 4 log.
@@ -228,6 +317,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   bool document_changes_ = false;
   std::string client_name_;
   std::string trace_ = "off";
+  std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();
 };
 
 }  // namespace

@@ -93,6 +93,38 @@ class McpDialect final : public Dialect {
  private:
   bool at_least(std::string_view version) const { return version_ >= version; }  // ISO dates order as strings
 
+  // elicitation/create (MCP 2025-06-18 "Elicitation"): one required string
+  // property whose enum is the choices; decline/cancel/error is no answer.
+  static std::function<void()> elicit(const std::weak_ptr<Connection>& weak, const permissions::Question& q,
+                                      std::function<void(std::optional<permissions::Choice>)> answer) {
+    auto conn = weak.lock();
+    if (!conn) {
+      answer(std::nullopt);
+      return nullptr;
+    }
+    json labels = json::array();
+    for (const auto& [choice, label] : q.options) labels.push_back(label);
+    json schema = {{"type", "object"},
+                   {"properties", {{"decision", {{"type", "string"}, {"title", "Permission"}, {"enum", labels}}}}},
+                   {"required", json::array({"decision"})}};
+    auto options = q.options;
+    const json id = conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", std::move(schema)}},
+                               [answer, options](Result<json> r) {
+                                 std::optional<permissions::Choice> choice;
+                                 if (r && r->is_object() && r->value("action", std::string()) == "accept") {
+                                   const json content = r->value("content", json::object());
+                                   const std::string picked = content.is_object() ? content.value("decision", std::string()) : std::string();
+                                   for (const auto& [c, label] : options)
+                                     if (label == picked) choice = c;
+                                 }
+                                 answer(choice);
+                               });
+    if (id.is_null()) return nullptr;
+    return [weak, id] {
+      if (auto c = weak.lock()) c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});
+    };
+  }
+
   void initialize(const Request& request) {
     const json& p = request.params();
     if (!p.is_object() || !p.contains("protocolVersion") || !p["protocolVersion"].is_string())
@@ -104,6 +136,15 @@ class McpDialect final : public Dialect {
     }
     client_caps_ = p.value("capabilities", json::object());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
+    client_->settings = workspace_.gate().settings();  // MCP clients set modes by command-line flags only
+    // Questions go out as elicitation (MCP 2025-06-18 and later) when the
+    // client declared the capability; else what needs asking is denied.
+    if (at_least("2025-06-18") && client_caps_.is_object() && client_caps_.contains("elicitation")) {
+      std::weak_ptr<Connection> weak = conn_;
+      client_->ask = [weak](const permissions::Question& q, std::function<void(std::optional<permissions::Choice>)> answer)
+          -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
+    }
     json caps = {{"tools", {{"listChanged", false}}},
                  {"resources", {{"subscribe", false}, {"listChanged", false}}},
                  {"logging", json::object()}};
@@ -202,6 +243,7 @@ class McpDialect final : public Dialect {
       r.reply(reply);
     };
     call.cancelled = [](const Request& r) { r.drop(); };  // MCP: no response to a cancelled request
+    call.client = client_;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 
@@ -250,6 +292,8 @@ class McpDialect final : public Dialect {
       const std::string uri = request.params()["uri"].get<std::string>();
       auto rel = workspace_.rel_of_uri(uri);
       if (!rel) return request.fail(rel.error());
+      if (auto st = workspace_.gate().check_now(*client_, "resources/read", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
+        return request.fail(st.error());
       auto c = workspace_.files().read_resource(*rel);
       if (!c) {
         Error e = c.error();
@@ -281,7 +325,8 @@ class McpDialect final : public Dialect {
       json values = json::array();
       std::size_t total = 0;
       auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token());
-      if (listing) {
+      const bool allowed = workspace_.gate().check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}}).ok();
+      if (listing && allowed) {
         for (const auto& e : (*listing)->entries) {
           if (e.path.compare(0, stem.size(), stem) != 0) continue;
           ++total;
@@ -315,6 +360,7 @@ class McpDialect final : public Dialect {
   std::string client_name_;
   std::atomic<int> min_level_{level_index("warning")};
   bool initialized_ = false;
+  std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();
 };
 
 }  // namespace

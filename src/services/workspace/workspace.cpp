@@ -1,14 +1,21 @@
 #include "icotes/workspace.hpp"
 
+#include "icotes/permission_gate.hpp"
+
 namespace icotes {
 
 Workspace::Workspace(ConfinedRoot root, std::size_t worker_threads)
     : root_(std::move(root)), files_(root_, documents_), workers_(worker_threads) {}
 
-Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std::size_t worker_threads) {
+Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std::size_t worker_threads,
+                                                   const permissions::Settings& permissions) {
   auto r = ConfinedRoot::open(root);
   if (!r) return std::move(r).error();
-  return std::unique_ptr<Workspace>(new Workspace(std::move(*r), worker_threads));
+  std::unique_ptr<Workspace> ws(new Workspace(std::move(*r), worker_threads));
+  auto gate = permissions::Gate::open(ws->root_, permissions);
+  if (!gate) return std::move(gate).error();
+  ws->gate_ = std::move(*gate);
+  return ws;
 }
 
 std::string percent_encode_path(std::string_view path) {

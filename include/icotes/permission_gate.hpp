@@ -1,0 +1,132 @@
+// The permission gate: every operation call passes it before its handler
+// runs (session.cpp run_operation). It decides with permissions::decide(),
+// asks the requesting client on a miss, remembers answers and logs every
+// decision. One per workspace; shared by all its connections.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "icotes/confine.hpp"
+#include "icotes/permissions.hpp"
+
+namespace icotes::permissions {
+
+class Store;
+struct AuditRecord;
+
+/// The answers a question offers.
+enum class Choice { AllowOnce, AllowSession, AlwaysSpecific, AlwaysDirectory, AlwaysProject, Deny };
+
+struct Question {
+  std::string operation;  // "files/write"
+  Need need;
+  std::string message;    // one paragraph for people: who wants to do what
+  /// Offered choices with their labels ("Always allow in src/"), in order.
+  std::vector<std::pair<Choice, std::string>> options;
+};
+
+/// Puts `question` to the user through a client and calls `answer` exactly
+/// once with the choice, or nullopt when the client declined, failed or
+/// cannot answer. Returns a function that withdraws the question (tells the
+/// client it is no longer needed); it may be null.
+using Asker = std::function<std::function<void()>(const Question& question,
+                                                  std::function<void(std::optional<Choice>)> answer)>;
+
+/// What the gate knows of one connection.
+struct ClientState {
+  std::string name;   // "mcp:claude-code 1.0.3", "lsp:Neovim", "plain", "cli"
+  Settings settings;  // the workspace's, with this connection's mode and rules
+  Cache session;      // "Allow this session" answers
+  Asker ask;          // null: this client cannot be asked
+};
+
+class Gate {
+ public:
+  /// `root`: the workspace. Settings come from `<root>/.icotes/config.toml`
+  /// (plus `extra`, from the command line); grants from
+  /// `<root>/.icotes/permissions.sqlite` (created on the first "always"
+  /// answer, and `.icotes/` added to `.git/info/exclude`) and from
+  /// `$XDG_STATE_HOME/icotes/permissions.sqlite` (Global); the audit log in
+  /// `$XDG_STATE_HOME/icotes/audit/<hash of the root>.sqlite`. Errors: a bad
+  /// config file (the message names it), an unusable database. A corrupt
+  /// database is set aside and reported by warnings().
+  static Result<std::unique_ptr<Gate>> open(const ConfinedRoot& root, const Settings& extra);
+  ~Gate();
+
+  /// Settings for a new connection: the workspace's.
+  const Settings& settings() const { return settings_; }
+  /// Corrupt databases set aside at open (for the log).
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  /// The needs of one call: its operation kind on each path it names (param
+  /// `path`, `paths`, `source`, `destination`, the files of a `patch`),
+  /// normalised beneath the root; the root itself when it names none.
+  /// An edit with dryRun needs ReadFile only.
+  std::vector<Need> needs(const Operation& op, const json& params) const;
+
+  /// Decides without asking (reads, resources): Ask counts as Deny.
+  Status check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs);
+
+  /// Decides `needs` for `client`; asks on a miss (one question for all
+  /// calls waiting on the same need of the same client; withdrawn when every
+  /// one of them is cancelled; denied after the timeout). `done` runs once,
+  /// on the calling thread when no question is needed, else on the thread
+  /// that got the answer: ok to run, or kPermissionDenied with a message
+  /// that says how to allow it.
+  void check(const std::shared_ptr<ClientState>& client, std::string_view operation, std::vector<Need> needs,
+             const CancellationToken& token, std::function<void(Status)> done);
+
+  /// How long a question waits for an answer (default 120 s;
+  /// ICOTES_PERMISSION_TIMEOUT_MS overrides it).
+  std::chrono::milliseconds ask_timeout() const { return ask_timeout_; }
+
+  // Administration (LSP icotes/permissions/*, `icotes permissions`; never MCP).
+  struct Listed {
+    Grant grant;
+    bool global = false;
+  };
+  std::vector<Listed> list() const;
+  Status grant(const Grant& grant, bool global, const std::string& by);
+  Result<bool> revoke(OperationKind kind, Scope scope, const std::string& value, bool global);
+  Result<std::vector<AuditRecord>> log(std::size_t limit, std::size_t offset);
+  /// Writes audit records still buffered (they are written in batches).
+  void flush();
+
+ private:
+  Gate(const ConfinedRoot& root, Settings settings);
+  struct Pending;
+  void decided(const ClientState& client, std::string_view operation, const Decision& d, std::string_view answer);
+  Status deny_status(std::string_view operation, const Decision& d) const;
+  void answer(const std::string& key, std::optional<Choice> choice);
+  Status remember(ClientState& client, const Need& need, Choice choice);
+  Result<Store*> project_store();
+  void timer_loop();
+
+  const ConfinedRoot& root_;
+  Settings settings_;
+  std::vector<std::string> warnings_;
+  std::chrono::milliseconds ask_timeout_{120000};
+  Cache persisted_;
+  Cache global_;
+  std::string project_db_path_;
+  std::unique_ptr<Store> project_store_;
+  std::unique_ptr<Store> global_store_;
+  std::unique_ptr<Store> audit_store_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::map<std::string, std::shared_ptr<Pending>> pending_;
+  std::vector<AuditRecord> audit_buffer_;
+  std::thread timer_;
+};
+
+}  // namespace icotes::permissions

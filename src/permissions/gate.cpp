@@ -1,0 +1,466 @@
+// The permission gate. See include/icotes/permission_gate.hpp.
+#include "icotes/permission_gate.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "icotes/files.hpp"
+#include "icotes/permission_store.hpp"
+
+namespace icotes::permissions {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string state_dir() {
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/icotes";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/icotes";
+  return "/tmp/icotes-" + std::to_string(::getuid());
+}
+
+// FNV-1a of the root path: names its audit database.
+std::string root_hash(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::optional<OperationKind> kind_of(std::string_view s) { return operation_kind_from_string(s); }
+
+Grant from_stored(const StoredGrant& s) {
+  Grant g;
+  g.kind = kind_of(s.kind).value_or(OperationKind::None);
+  g.scope = scope_from_string(s.scope).value_or(Scope::Specific);
+  g.value = s.value;
+  g.answer = s.answer == "allow" ? Answer::Allow : Answer::Deny;
+  return g;
+}
+
+StoredGrant to_stored(const Grant& g, const std::string& by) {
+  StoredGrant s;
+  s.kind = std::string(to_string(g.kind));
+  s.scope = std::string(to_string(g.scope));
+  s.value = g.value;
+  s.answer = std::string(to_string(g.answer));
+  s.created_ms = now_ms();
+  s.granted_by = by;
+  return s;
+}
+
+std::string parent_dir(std::string_view rel) {
+  const std::size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(rel.substr(0, slash));
+}
+
+// Lexically normalised absolute form of an outside path (for messages and rules).
+std::string outside_path(const ConfinedRoot& root, const std::string& p) {
+  std::filesystem::path path = p.empty() || p[0] != '/' ? std::filesystem::path(root.path()) / p : std::filesystem::path(p);
+  return path.lexically_normal().string();
+}
+
+}  // namespace
+
+struct Gate::Pending {
+  std::shared_ptr<ClientState> client;
+  std::string operation;
+  Need need;
+  struct Waiter {
+    CancellationToken token;
+    std::function<void(Status)> done;
+  };
+  std::vector<Waiter> waiters;
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void()> withdraw;
+  bool finished = false;
+};
+
+Gate::Gate(const ConfinedRoot& root, Settings settings) : root_(root), settings_(std::move(settings)) {
+  if (const char* t = std::getenv("ICOTES_PERMISSION_TIMEOUT_MS"); t && *t)
+    ask_timeout_ = std::chrono::milliseconds(std::max(1L, std::strtol(t, nullptr, 10)));
+  timer_ = std::thread([this] { timer_loop(); });
+}
+
+Gate::~Gate() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (timer_.joinable()) timer_.join();
+  flush();
+}
+
+Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Settings& extra) {
+  auto loaded = load_settings(root.path() + "/.icotes/config.toml");
+  if (!loaded) return std::move(loaded).error();
+  Settings s = std::move(*loaded);
+  if (extra.mode != Mode::Default) s.mode = extra.mode;  // the command line wins
+  s.allow.insert(s.allow.end(), extra.allow.begin(), extra.allow.end());
+  s.deny.insert(s.deny.end(), extra.deny.begin(), extra.deny.end());
+  std::unique_ptr<Gate> g(new Gate(root, std::move(s)));
+  g->project_db_path_ = root.path() + "/.icotes/permissions.sqlite";
+  auto load = [&](const std::string& path, Cache& cache, std::unique_ptr<Store>& slot, bool create) -> Status {
+    std::error_code ec;
+    if (!create && !std::filesystem::exists(path, ec)) return ok_status();
+    auto opened = Store::open(path);
+    if (!opened) return std::move(opened).error();
+    if (!opened->warning.empty()) g->warnings_.push_back(opened->warning);
+    auto grants = opened->store->grants();
+    if (!grants) return std::move(grants).error();
+    for (const auto& sg : *grants) cache.put(from_stored(sg));
+    slot = std::move(opened->store);
+    return ok_status();
+  };
+  if (auto st = load(g->project_db_path_, g->persisted_, g->project_store_, false); !st) return st.error();
+  // The user's global grants and the audit log live in the state directory;
+  // failing to create them is logged, not fatal (a read-only home).
+  if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, true); !st)
+    g->warnings_.push_back("global permissions unavailable: " + st.error().message);
+  auto audit = Store::open(state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite");
+  if (audit) {
+    if (!audit->warning.empty()) g->warnings_.push_back(audit->warning);
+    g->audit_store_ = std::move(audit->store);
+  } else {
+    g->warnings_.push_back("audit log unavailable: " + audit.error().message);
+  }
+  return g;
+}
+
+std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
+  std::vector<Need> out;
+  OperationKind kind = op.kind;
+  if (kind == OperationKind::EditFile && params.is_object() && params.value("dryRun", false)) kind = OperationKind::ReadFile;
+  auto add = [&](const std::string& p) {
+    Need n;
+    n.kind = kind;
+    auto rel = root_.relative(p.empty() ? "." : p);
+    if (rel) {
+      n.target = *rel;
+    } else {
+      n.outside = true;
+      n.target = outside_path(root_, p);
+      n.outside_error = rel.error();
+    }
+    out.push_back(std::move(n));
+  };
+  if (kind == OperationKind::None) return out;
+  if (params.is_object()) {
+    for (const char* name : {"path", "source", "destination"})
+      if (auto it = params.find(name); it != params.end() && it->is_string()) add(it->get<std::string>());
+    if (auto it = params.find("paths"); it != params.end() && it->is_array())
+      for (const auto& p : *it)
+        if (p.is_string()) add(p.get<std::string>());
+    if (auto it = params.find("patch"); it != params.end() && it->is_string()) {
+      auto parsed = files::parse_patch(it->get_ref<const std::string&>());
+      if (parsed)
+        for (const auto& fp : *parsed) {
+          if (!fp.old_path.empty()) add(fp.old_path);
+          if (!fp.new_path.empty() && fp.new_path != fp.old_path) add(fp.new_path);
+        }
+    }
+    if (kind == OperationKind::Bash)
+      if (auto it = params.find("command"); it != params.end() && it->is_string())
+        out.push_back(Need{kind, it->get<std::string>(), false, std::nullopt});
+  }
+  if (out.empty()) add("");
+  return out;
+}
+
+Status Gate::deny_status(std::string_view operation, const Decision& d) const {
+  const std::string what = std::string(to_string(d.need.kind)) + " on " +
+                           (d.need.kind == OperationKind::Bash ? "'" + d.need.target + "'"
+                                                               : (d.need.target.empty() ? "the workspace root" : d.need.target));
+  if (d.decided_by == "outside the workspace") {
+    // The error confinement gives (README "Safety"), plus how to allow it.
+    Error e = d.need.outside_error ? *d.need.outside_error
+                                   : make_error(error_code::kOutsideWorkspace, d.need.target + " is outside the workspace");
+    return e;
+  }
+  std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
+  if (d.decided_by.rfind("rule ", 0) == 0) {
+    msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
+  } else if (d.decided_by == "mode readOnly") {
+    msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
+  } else {
+    msg += " To allow it: answer the question in your editor when asked, run `icotes permissions allow '" +
+           rule_for(d.need) + "'` in the workspace, or add \"" + rule_for(d.need) +
+           "\" to allow under [permissions] in .icotes/config.toml.";
+  }
+  return make_error(error_code::kPermissionDenied, std::move(msg),
+                    json{{"kind", std::string(to_string(d.need.kind))}, {"target", d.need.target}, {"rule", rule_for(d.need)},
+                         {"decidedBy", d.decided_by}});
+}
+
+void Gate::decided(const ClientState& client, std::string_view operation, const Decision& d, std::string_view answer) {
+  AuditRecord r;
+  r.time_ms = now_ms();
+  r.client = client.name;
+  r.operation = std::string(operation);
+  r.kind = std::string(to_string(d.need.kind));
+  r.target = d.need.target;
+  r.answer = std::string(answer);
+  r.decided_by = d.decided_by;
+  std::lock_guard lock(mutex_);
+  audit_buffer_.push_back(std::move(r));
+  if (audit_buffer_.size() >= 256) wake_.notify_all();
+}
+
+Status Gate::check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs) {
+  Decision d = decide(needs, client.settings, client.session, &persisted_, &global_);
+  if (d.kind == Decision::Kind::Allow) {
+    decided(client, operation, d, "allow");
+    return ok_status();
+  }
+  if (d.kind == Decision::Kind::Ask) d.decided_by = "needs asking, which this request cannot do";
+  decided(client, operation, d, "deny");
+  return deny_status(operation, d);
+}
+
+void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view operation, std::vector<Need> needs,
+                 const CancellationToken& token, std::function<void(Status)> done) {
+  Decision d = decide(needs, client->settings, client->session, &persisted_, &global_);
+  if (d.kind == Decision::Kind::Allow) {
+    decided(*client, operation, d, "allow");
+    return done(ok_status());
+  }
+  if (d.kind == Decision::Kind::Deny) {
+    decided(*client, operation, d, "deny");
+    return done(deny_status(operation, d));
+  }
+  if (!client->ask) {
+    d.decided_by = "no rule or saved answer, and " + client->name + " cannot be asked";
+    decided(*client, operation, d, "deny");
+    return done(deny_status(operation, d));
+  }
+  // One question per (client, need): later calls wait on the first one's.
+  const std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(client.get())) + "\n" +
+                          std::string(to_string(d.need.kind)) + "\n" + d.need.target;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = pending_.find(key); it != pending_.end()) {
+      it->second->waiters.push_back({token, std::move(done)});
+      return;
+    }
+  }
+  auto p = std::make_shared<Pending>();
+  p->client = client;
+  p->operation = std::string(operation);
+  p->need = d.need;
+  p->waiters.push_back({token, std::move(done)});
+  p->deadline = std::chrono::steady_clock::now() + ask_timeout_;
+  Question q;
+  q.operation = p->operation;
+  q.need = d.need;
+  const bool is_command = d.need.kind == OperationKind::Bash;
+  const std::string target = is_command ? d.need.target : (d.need.target.empty() ? "the workspace root" : d.need.target);
+  q.message = client->name + " wants to " + std::string(operation) + " (" + std::string(to_string(d.need.kind)) + ") " +
+              (is_command ? "running: " : "on ") + target + ". Allow it?";
+  q.options.emplace_back(Choice::AllowOnce, "Allow once");
+  q.options.emplace_back(Choice::AllowSession, "Allow this session");
+  q.options.emplace_back(Choice::AlwaysSpecific, is_command ? "Always allow this command" : "Always allow this file");
+  if (!is_command) {
+    const std::string dir = parent_dir(d.need.target);
+    if (!dir.empty()) q.options.emplace_back(Choice::AlwaysDirectory, "Always allow in " + dir + "/");
+  }
+  q.options.emplace_back(Choice::AlwaysProject, "Always allow in this project");
+  q.options.emplace_back(Choice::Deny, "Deny");
+  {
+    std::lock_guard lock(mutex_);
+    pending_[key] = p;
+  }
+  wake_.notify_all();
+  auto withdraw = client->ask(q, [this, key](std::optional<Choice> c) { answer(key, c); });
+  std::lock_guard lock(mutex_);
+  if (!p->finished) p->withdraw = std::move(withdraw);
+}
+
+Status Gate::remember(ClientState& client, const Need& need, Choice choice) {
+  Grant g;
+  g.kind = need.kind;
+  g.answer = Answer::Allow;
+  switch (choice) {
+    case Choice::AllowOnce:
+    case Choice::Deny: return ok_status();
+    case Choice::AllowSession:
+      g.scope = Scope::Specific;
+      g.value = need.target;
+      client.session.put(g);
+      return ok_status();
+    case Choice::AlwaysSpecific: g.scope = Scope::Specific; g.value = need.target; break;
+    case Choice::AlwaysDirectory: g.scope = Scope::Directory; g.value = parent_dir(need.target); break;
+    case Choice::AlwaysProject: g.scope = Scope::ProjectWide; break;
+  }
+  return grant(g, false, client.name);
+}
+
+void Gate::answer(const std::string& key, std::optional<Choice> choice) {
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;  // timed out or withdrawn already
+    p = it->second;
+    pending_.erase(it);
+    p->finished = true;
+  }
+  Decision d{Decision::Kind::Deny, p->need, ""};
+  Status result = ok_status();
+  if (!choice) {
+    d.decided_by = "no answer from " + p->client->name;
+  } else {
+    d.decided_by = "asked " + p->client->name + ": " +
+                   (*choice == Choice::Deny ? std::string("Deny")
+                    : *choice == Choice::AllowOnce ? std::string("Allow once")
+                    : *choice == Choice::AllowSession ? std::string("Allow this session")
+                    : *choice == Choice::AlwaysSpecific ? std::string("Always (this target)")
+                    : *choice == Choice::AlwaysDirectory ? std::string("Always (directory)")
+                                                         : std::string("Always (project)"));
+    if (*choice != Choice::Deny) {
+      d.kind = Decision::Kind::Allow;
+      if (auto st = remember(*p->client, p->need, *choice); !st)
+        spdlog::error("permissions: could not save the answer: {}", st.error().message);
+    }
+  }
+  decided(*p->client, p->operation, d, d.kind == Decision::Kind::Allow ? "allow" : "deny");
+  if (d.kind != Decision::Kind::Allow) result = deny_status(p->operation, d);
+  // Other needs of the same calls are decided again by their own callers:
+  // the waiters get this need's answer.
+  for (auto& w : p->waiters) w.done(result);
+}
+
+void Gate::timer_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, bool>> expired;  // key, withdrawn (all cancelled)
+    for (auto& [key, p] : pending_) {
+      bool all_cancelled = !p->waiters.empty();
+      for (const auto& w : p->waiters) all_cancelled = all_cancelled && w.token.cancelled();
+      if (all_cancelled || now >= p->deadline) expired.emplace_back(key, all_cancelled);
+    }
+    for (const auto& [key, withdrawn] : expired) {
+      auto p = pending_[key];
+      pending_.erase(key);
+      p->finished = true;
+      lock.unlock();
+      if (p->withdraw) p->withdraw();
+      Decision d{Decision::Kind::Deny, p->need,
+                 withdrawn ? "the request was cancelled while asking"
+                           : "no answer within " + std::to_string(ask_timeout_.count() / 1000) + " s"};
+      decided(*p->client, p->operation, d, "deny");
+      const Status st = deny_status(p->operation, d);
+      for (auto& w : p->waiters) w.done(st);
+      lock.lock();
+    }
+    if (!audit_buffer_.empty()) {
+      std::vector<AuditRecord> batch;
+      batch.swap(audit_buffer_);
+      lock.unlock();
+      if (audit_store_)
+        for (const auto& r : batch)
+          if (auto st = audit_store_->append(r); !st) {
+            spdlog::warn("permissions: audit log write failed: {}", st.error().message);
+            break;
+          }
+      lock.lock();
+    }
+  }
+}
+
+void Gate::flush() {
+  std::vector<AuditRecord> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(audit_buffer_);
+  }
+  if (audit_store_)
+    for (const auto& r : batch) (void)audit_store_->append(r);
+}
+
+Result<Store*> Gate::project_store() {
+  if (project_store_) return project_store_.get();
+  std::error_code ec;
+  const std::string dir = root_.path() + "/.icotes";
+  std::filesystem::create_directories(dir, ec);
+  // Local state, never committed: keep it out of git (git's own exclude
+  // file, so the user's .gitignore is not touched).
+  const std::string exclude = root_.path() + "/.git/info/exclude";
+  if (std::filesystem::is_directory(root_.path() + "/.git/info", ec)) {
+    std::ifstream in(exclude);
+    std::string line;
+    bool present = false;
+    while (std::getline(in, line)) present = present || line == ".icotes/" || line == "/.icotes/";
+    if (!present) std::ofstream(exclude, std::ios::app) << "/.icotes/\n";
+  }
+  auto opened = Store::open(project_db_path_);
+  if (!opened) return std::move(opened).error();
+  if (!opened->warning.empty()) {
+    spdlog::warn("permissions: {}", opened->warning);
+    warnings_.push_back(opened->warning);
+  }
+  project_store_ = std::move(opened->store);
+  return project_store_.get();
+}
+
+std::vector<Gate::Listed> Gate::list() const {
+  std::vector<Listed> out;
+  for (const auto& g : persisted_.all()) out.push_back({g, false});
+  for (const auto& g : global_.all()) out.push_back({g, true});
+  return out;
+}
+
+Status Gate::grant(const Grant& g, bool global, const std::string& by) {
+  Grant clean = g;
+  if (clean.scope == Scope::ProjectWide || clean.scope == Scope::Global) clean.value.clear();
+  if (global && clean.scope != Scope::Global)
+    return make_error(error_code::kInvalidParams, "only Global grants are stored for all workspaces");
+  if (!global && clean.scope == Scope::Global)
+    return make_error(error_code::kInvalidParams, "a Global grant applies to every workspace; store it as global");
+  if (clean.kind == OperationKind::Bash && clean.scope == Scope::Directory)
+    return make_error(error_code::kInvalidParams, "Bash grants are Specific (a command), ProjectWide or Global");
+  Store* store = nullptr;
+  if (global) {
+    if (!global_store_) return make_error(error_code::kIoError, "the global permissions database is unavailable");
+    store = global_store_.get();
+  } else {
+    auto s = project_store();
+    if (!s) return std::move(s).error();
+    store = *s;
+  }
+  // Durable first, then visible: a grant is never used that a crash would lose.
+  if (auto st = store->put(to_stored(clean, by)); !st) return st;
+  (global ? global_ : persisted_).put(clean);
+  return ok_status();
+}
+
+Result<bool> Gate::revoke(OperationKind kind, Scope scope, const std::string& value, bool global) {
+  Store* store = global ? global_store_.get() : project_store_.get();
+  bool removed = false;
+  if (store) {
+    auto r = store->remove(to_string(kind), to_string(scope), value);
+    if (!r) return std::move(r).error();
+    removed = *r;
+  }
+  removed = (global ? global_ : persisted_).remove(kind, scope, value) || removed;
+  return removed;
+}
+
+Result<std::vector<AuditRecord>> Gate::log(std::size_t limit, std::size_t offset) {
+  flush();
+  if (!audit_store_) return make_error(error_code::kIoError, "the audit log is unavailable");
+  return audit_store_->audit(limit, offset);
+}
+
+}  // namespace icotes::permissions

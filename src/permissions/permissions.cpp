@@ -1,0 +1,278 @@
+// Permission rules, the remembered-answer cache and the decision order.
+// See include/icotes/permissions.hpp.
+#include "icotes/permissions.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+#include "icotes/shell_rule.hpp"
+
+namespace icotes::permissions {
+
+std::string_view to_string(Mode mode) {
+  switch (mode) {
+    case Mode::Default: return "default";
+    case Mode::AcceptEdits: return "acceptEdits";
+    case Mode::ReadOnly: return "readOnly";
+    case Mode::Bypass: return "bypass";
+  }
+  return "default";
+}
+
+std::optional<Mode> mode_from_string(std::string_view name) {
+  if (name == "default") return Mode::Default;
+  if (name == "acceptEdits") return Mode::AcceptEdits;
+  if (name == "readOnly") return Mode::ReadOnly;
+  if (name == "bypass") return Mode::Bypass;
+  return std::nullopt;
+}
+
+std::string_view to_string(Scope scope) {
+  switch (scope) {
+    case Scope::Global: return "global";
+    case Scope::ProjectWide: return "project";
+    case Scope::Directory: return "directory";
+    case Scope::Specific: return "specific";
+  }
+  return "specific";
+}
+
+std::optional<Scope> scope_from_string(std::string_view name) {
+  if (name == "global") return Scope::Global;
+  if (name == "project") return Scope::ProjectWide;
+  if (name == "directory") return Scope::Directory;
+  if (name == "specific") return Scope::Specific;
+  return std::nullopt;
+}
+
+bool is_write_kind(OperationKind kind) { return kind != OperationKind::None && kind != OperationKind::ReadFile; }
+
+// --- rules -------------------------------------------------------------------
+
+Result<Rule> Rule::parse(std::string_view text, Answer answer) {
+  Rule r;
+  r.answer_ = answer;
+  r.text_ = std::string(text);
+  const std::size_t open = text.find('(');
+  const std::string_view name = text.substr(0, open);
+  if (name == "Read") {
+    r.kinds_ = {OperationKind::ReadFile};
+  } else if (name == "Edit") {  // as AI assistants' settings: every file change
+    r.kinds_ = {OperationKind::EditFile, OperationKind::WriteFile};
+  } else if (name == "Write") {
+    r.kinds_ = {OperationKind::WriteFile};
+  } else if (name == "Bash") {
+    r.kinds_ = {OperationKind::Bash};
+  } else if (name == "GitWrite") {
+    r.kinds_ = {OperationKind::GitWrite};
+  } else if (name == "Network") {
+    r.kinds_ = {OperationKind::Network};
+  } else {
+    return make_error(error_code::kInvalidParams,
+                      "permission rule '" + r.text_ +
+                          "': unknown kind; use Read(...), Edit(...), Write(...), Bash(...), GitWrite(...) or Network(...)");
+  }
+  if (open == std::string_view::npos) return r;  // bare kind: any target
+  if (text.back() != ')')
+    return make_error(error_code::kInvalidParams, "permission rule '" + r.text_ + "': missing closing ')'");
+  r.pattern_ = std::string(text.substr(open + 1, text.size() - open - 2));
+  if (r.pattern_.empty())
+    return make_error(error_code::kInvalidParams, "permission rule '" + r.text_ + "': empty pattern; write the bare kind for any target");
+  if (name != "Bash") {
+    std::string p = r.pattern_;
+    if (p.size() > 2 && p.compare(0, 2, "./") == 0) p.erase(0, 2);
+    while (p.size() > 1 && p.back() == '/') p += "**";  // "src/" means everything beneath
+    r.glob_.emplace(p);
+  }
+  return r;
+}
+
+bool Rule::matches(const Need& need) const {
+  if (std::find(kinds_.begin(), kinds_.end(), need.kind) == kinds_.end()) return false;
+  if (pattern_.empty()) return true;
+  if (need.kind == OperationKind::Bash) return bash_rule_matches(pattern_, need.target);
+  const bool absolute_pattern = !pattern_.empty() && pattern_[0] == '/';
+  if (need.outside != absolute_pattern) return false;  // relative globs never name outside paths
+  if (glob_->matches(need.target)) return true;
+  // "src/**" also names "src" itself, as people read it.
+  const std::string& g = glob_->pattern();
+  return g.size() > 3 && g.compare(g.size() - 3, 3, "/**") == 0 && need.target == std::string_view(g).substr(0, g.size() - 3);
+}
+
+std::string rule_for(const Need& need) {
+  switch (need.kind) {
+    case OperationKind::ReadFile: return "Read(" + need.target + ")";
+    case OperationKind::WriteFile:
+    case OperationKind::EditFile: return "Edit(" + need.target + ")";
+    case OperationKind::Bash: return "Bash(" + need.target + ")";
+    case OperationKind::GitWrite: return "GitWrite(" + need.target + ")";
+    case OperationKind::Network: return "Network(" + need.target + ")";
+    case OperationKind::None: break;
+  }
+  return need.target;
+}
+
+// --- cache -------------------------------------------------------------------
+
+std::string Cache::key(OperationKind kind, Scope scope, std::string_view value) {
+  std::string k;
+  k.reserve(value.size() + 2);
+  k.push_back(static_cast<char>('0' + static_cast<int>(kind)));
+  k.push_back(static_cast<char>('0' + static_cast<int>(scope)));
+  k.append(value);
+  return k;
+}
+
+void Cache::put(const Grant& grant) {
+  std::lock_guard lock(mutex_);
+  map_[key(grant.kind, grant.scope, grant.value)] = grant;
+}
+
+bool Cache::remove(OperationKind kind, Scope scope, std::string_view value) {
+  std::lock_guard lock(mutex_);
+  return map_.erase(key(kind, scope, value)) > 0;
+}
+
+std::optional<Grant> Cache::lookup(const Need& need) const {
+  std::lock_guard lock(mutex_);
+  if (map_.empty()) return std::nullopt;
+  // One key buffer, rewritten per probe: no allocation after the first.
+  std::string k = key(need.kind, Scope::Specific, need.target);
+  auto probe = [&](Scope scope, std::string_view value) -> const Grant* {
+    k.resize(2);
+    k[1] = static_cast<char>('0' + static_cast<int>(scope));
+    k.append(value);
+    auto it = map_.find(k);
+    return it == map_.end() ? nullptr : &it->second;
+  };
+  if (const Grant* g = probe(Scope::Specific, need.target)) return *g;
+  if (need.kind != OperationKind::Bash && !need.outside) {
+    // Ancestors, nearest first: "a/b/c" → "a/b", "a", "" (the root).
+    std::string_view t = need.target;
+    while (!t.empty()) {
+      const std::size_t slash = t.rfind('/');
+      t = slash == std::string_view::npos ? std::string_view() : t.substr(0, slash);
+      if (const Grant* g = probe(Scope::Directory, t)) return *g;
+    }
+  }
+  if (!need.outside)
+    if (const Grant* g = probe(Scope::ProjectWide, "")) return *g;
+  if (const Grant* g = probe(Scope::Global, "")) return *g;
+  return std::nullopt;
+}
+
+std::vector<Grant> Cache::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Grant> out;
+  out.reserve(map_.size());
+  for (const auto& [k, g] : map_) out.push_back(g);
+  std::sort(out.begin(), out.end(), [](const Grant& a, const Grant& b) {
+    return std::tie(a.kind, a.scope, a.value) < std::tie(b.kind, b.scope, b.value);
+  });
+  return out;
+}
+
+void Cache::clear() {
+  std::lock_guard lock(mutex_);
+  map_.clear();
+}
+
+// --- settings ----------------------------------------------------------------
+
+Result<Settings> load_settings(const std::string& path) {
+  Settings s;
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    if (e.source().begin.line == 0 && std::string_view(e.description()).find("File could not be opened") != std::string_view::npos)
+      return s;  // no config file: defaults
+    return make_error(error_code::kInvalidParams, path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                                      std::string(e.description()));
+  }
+  const toml::table* perms = table["permissions"].as_table();
+  if (!perms) return s;
+  if (auto mode = (*perms)["mode"].value<std::string>()) {
+    auto m = mode_from_string(*mode);
+    if (!m) return make_error(error_code::kInvalidParams, path + ": permissions.mode '" + *mode +
+                                                              "' is not one of default, acceptEdits, readOnly");
+    if (*m == Mode::Bypass)
+      return make_error(error_code::kInvalidParams,
+                        path + ": permissions.mode 'bypass' can only be set by the command-line flag --permission-mode bypass");
+    s.mode = *m;
+  }
+  for (auto [list_name, answer] : {std::pair{"allow", Answer::Allow}, std::pair{"deny", Answer::Deny}}) {
+    const auto* arr = (*perms)[list_name].as_array();
+    if (!arr) continue;
+    for (const auto& item : *arr) {
+      auto text = item.value<std::string>();
+      if (!text)
+        return make_error(error_code::kInvalidParams, path + ":" + std::to_string(item.source().begin.line) +
+                                                          ": permissions." + list_name + " holds a non-string");
+      auto rule = Rule::parse(*text, answer);
+      if (!rule) return make_error(error_code::kInvalidParams, path + ": " + rule.error().message);
+      (answer == Answer::Allow ? s.allow : s.deny).push_back(std::move(*rule));
+    }
+  }
+  return s;
+}
+
+// --- decisions ---------------------------------------------------------------
+
+namespace {
+
+Decision decide_one(const Need& need, const Settings& settings, const Cache& session, const Cache* persisted,
+                    const Cache* global) {
+  auto out = [&](Decision::Kind kind, std::string by) { return Decision{kind, need, std::move(by)}; };
+  if (need.kind == OperationKind::None) return out(Decision::Kind::Allow, "no permission needed");
+  for (const Rule& r : settings.deny)
+    if (r.matches(need)) return out(Decision::Kind::Deny, "rule " + r.text());
+  if (settings.mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");
+  for (const Rule& r : settings.allow)
+    if (r.matches(need)) return out(Decision::Kind::Allow, "rule " + r.text());
+  if (need.outside) return out(Decision::Kind::Deny, "outside the workspace");
+  if (settings.mode == Mode::Bypass) return out(Decision::Kind::Allow, "mode bypass");
+  std::optional<Grant> best;
+  std::string from;
+  for (auto [cache, name] : {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
+    if (!cache) continue;
+    auto g = cache->lookup(need);
+    if (!g) continue;
+    if (!best || g->scope > best->scope || (g->scope == best->scope && g->answer == Answer::Deny)) {
+      best = g;
+      from = name;
+    }
+  }
+  if (best) {
+    std::string by = from + " grant " + std::string(to_string(best->scope));
+    if (!best->value.empty()) by += " " + best->value;
+    return out(best->answer == Answer::Allow ? Decision::Kind::Allow : Decision::Kind::Deny, std::move(by));
+  }
+  if (need.kind == OperationKind::ReadFile) return out(Decision::Kind::Allow, "mode " + std::string(to_string(settings.mode)));
+  if (settings.mode == Mode::AcceptEdits && (need.kind == OperationKind::WriteFile || need.kind == OperationKind::EditFile))
+    return out(Decision::Kind::Allow, "mode acceptEdits");
+  return out(Decision::Kind::Ask, "no rule or saved answer");
+}
+
+}  // namespace
+
+Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session, const Cache* persisted,
+                const Cache* global) {
+  Decision first_ask;
+  bool ask = false;
+  Decision last{Decision::Kind::Allow, Need{}, "no permission needed"};
+  for (const Need& need : needs) {
+    Decision d = decide_one(need, settings, session, persisted, global);
+    if (d.kind == Decision::Kind::Deny) return d;  // any deny decides the call
+    if (d.kind == Decision::Kind::Ask && !ask) {
+      ask = true;
+      first_ask = std::move(d);
+    } else if (d.kind == Decision::Kind::Allow) {
+      last = std::move(d);
+    }
+  }
+  return ask ? first_ask : last;
+}
+
+}  // namespace icotes::permissions

