@@ -13,6 +13,7 @@
 
 #include "icotes/framing.hpp"
 #include "icotes/json.hpp"
+#include "icotes/permissions.hpp"
 
 namespace {
 
@@ -166,6 +167,56 @@ void BM_ParseSmallRequest(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParseSmallRequest);
+
+// Permission decisions (issue 7: a cache hit costs <= 1 us). A write under a
+// remembered directory grant, with rules and grants around it as a real
+// workspace has them; and a read decided by the mode (the common case).
+struct PermissionFixture {
+  icotes::permissions::Settings settings;
+  icotes::permissions::Cache session, saved;
+  PermissionFixture() {
+    using namespace icotes::permissions;
+    for (const char* r : {"Read(.env)", "Edit(vendor/**)", "Read(**/*.pem)"})
+      settings.deny.push_back(*Rule::parse(r, Answer::Deny));
+    for (const char* r : {"Bash(make test)", "Bash(git diff:*)", "Edit(docs/*.md)"})
+      settings.allow.push_back(*Rule::parse(r, Answer::Allow));
+    for (int i = 0; i < 200; ++i)
+      saved.put({icotes::OperationKind::EditFile, Scope::Specific, "lib/file" + std::to_string(i) + ".c", Answer::Allow});
+    saved.put({icotes::OperationKind::WriteFile, Scope::Directory, "src", Answer::Allow});
+  }
+};
+
+void BM_PermissionDecide_GrantHit(benchmark::State& state) {
+  PermissionFixture f;
+  const std::vector<icotes::permissions::Need> needs = {
+      {icotes::OperationKind::WriteFile, "src/net/http/client.c", false, std::nullopt}};
+  for (auto _ : state) {
+    auto d = icotes::permissions::decide(needs, f.settings, f.session, &f.saved, nullptr);
+    benchmark::DoNotOptimize(&d);
+  }
+}
+BENCHMARK(BM_PermissionDecide_GrantHit);
+
+void BM_PermissionDecide_ReadByMode(benchmark::State& state) {
+  PermissionFixture f;
+  const std::vector<icotes::permissions::Need> needs = {
+      {icotes::OperationKind::ReadFile, "src/net/http/client.c", false, std::nullopt}};
+  for (auto _ : state) {
+    auto d = icotes::permissions::decide(needs, f.settings, f.session, &f.saved, nullptr);
+    benchmark::DoNotOptimize(&d);
+  }
+}
+BENCHMARK(BM_PermissionDecide_ReadByMode);
+
+void BM_PermissionCacheLookup(benchmark::State& state) {
+  PermissionFixture f;
+  const icotes::permissions::Need need{icotes::OperationKind::WriteFile, "src/net/http/client.c", false, std::nullopt};
+  for (auto _ : state) {
+    auto g = f.saved.lookup(need);
+    benchmark::DoNotOptimize(&g);
+  }
+}
+BENCHMARK(BM_PermissionCacheLookup);
 
 }  // namespace
 

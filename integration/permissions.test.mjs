@@ -4,7 +4,7 @@
 // concurrent identical requests producing one question.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -257,3 +257,42 @@ describe('MCP SDK client', { timeout: 60000 }, () => {
     await c2.close();
   });
 });
+
+describe('icotes permissions (CLI)', { timeout: 60000 }, () => {
+  test('allow, list, revoke; icotes call is gated the same way', () => {
+    const root = workspace('perm-cli');
+    const env = { ...process.env, XDG_STATE_HOME: path.join(root, '.state') };
+    const run = (...args) => spawnSyncText(requireBinary(), args, env);
+    // Nobody to ask from a script: denied, with the command that allows it.
+    let r = run('call', '--root', root, 'files/write', '{"path":"src/c.txt","content":"C"}');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /icotes permissions allow 'Edit\(src\/c\.txt\)'/);
+    assert.equal(fs.existsSync(path.join(root, 'src/c.txt')), false);
+    r = run('permissions', '--root', root, 'allow', 'Edit(src/)');
+    assert.equal(r.status, 0, r.stderr);
+    r = run('permissions', '--root', root, 'list');
+    const listed = JSON.parse(r.stdout);
+    assert.deepEqual(listed.grants.filter((g) => g.value === 'src').map((g) => `${g.kind}:${g.scope}`).sort(),
+      ['EditFile:directory', 'WriteFile:directory']);
+    r = run('call', '--root', root, 'files/write', '{"path":"src/c.txt","content":"C"}');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(root, 'src/c.txt'), 'utf8'), 'C');
+    r = run('permissions', '--root', root, 'revoke', 'Edit(src/)');
+    assert.equal(r.status, 0, r.stderr);
+    r = run('call', '--root', root, 'files/write', '{"path":"src/d.txt","content":"D"}');
+    assert.equal(r.status, 1, 'denied again after revoke');
+    r = run('permissions', '--root', root, 'log', '--limit', '3');
+    const log = JSON.parse(r.stdout);
+    assert.equal(log.records[0].target, 'src/d.txt');
+    assert.equal(log.records[0].answer, 'deny');
+    assert.equal(log.records[0].client, 'cli');
+    // Bad input gets a clear error.
+    r = run('permissions', '--root', root, 'allow', 'Delete(x)');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown kind/);
+  });
+});
+
+function spawnSyncText(cmd, args, env) {
+  return spawnSync(cmd, args, { env, encoding: 'utf8', timeout: T });
+}

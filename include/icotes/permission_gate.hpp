@@ -84,6 +84,11 @@ class Gate {
   void check(const std::shared_ptr<ClientState>& client, std::string_view operation, std::vector<Need> needs,
              const CancellationToken& token, std::function<void(Status)> done);
 
+  /// An editor attached to this workspace (an LSP connection): questions
+  /// from clients that cannot be asked themselves go to the most recently
+  /// attached editor still connected.
+  void attach_editor(std::weak_ptr<ClientState> editor);
+
   /// How long a question waits for an answer (default 120 s;
   /// ICOTES_PERMISSION_TIMEOUT_MS overrides it).
   std::chrono::milliseconds ask_timeout() const { return ask_timeout_; }
@@ -125,6 +130,7 @@ class Gate {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<Pending>> pending_;
+  std::vector<std::weak_ptr<ClientState>> editors_;
   std::vector<AuditRecord> audit_buffer_;
   std::thread timer_;
 };

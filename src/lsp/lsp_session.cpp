@@ -152,6 +152,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       }
       return self->ask(q, std::move(answer));
     };
+    workspace_.gate().attach_editor(client_);
     // positionEncoding (LSP 3.17): utf-16 unless the client offers utf-8.
     encoding_ = PositionEncoding::Utf16;
     const json caps = p.value("capabilities", json::object());

@@ -238,7 +238,18 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
     decided(*client, operation, d, "deny");
     return done(deny_status(operation, d));
   }
-  if (!client->ask) {
+  Asker ask = client->ask;
+  std::string asked_through;
+  if (!ask) {
+    // Nobody to ask on this connection: an editor attached to the workspace.
+    std::lock_guard lock(mutex_);
+    for (auto it = editors_.rbegin(); it != editors_.rend() && !ask; ++it)
+      if (auto editor = it->lock(); editor && editor->ask && editor.get() != client.get()) {
+        ask = editor->ask;
+        asked_through = editor->name;
+      }
+  }
+  if (!ask) {
     d.decided_by = "no rule or saved answer, and " + client->name + " cannot be asked";
     decided(*client, operation, d, "deny");
     return done(deny_status(operation, d));
@@ -280,9 +291,16 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
     pending_[key] = p;
   }
   wake_.notify_all();
-  auto withdraw = client->ask(q, [this, key](std::optional<Choice> c) { answer(key, c); });
+  if (!asked_through.empty()) spdlog::info("permissions: asking {} on behalf of {}", asked_through, client->name);
+  auto withdraw = ask(q, [this, key](std::optional<Choice> c) { answer(key, c); });
   std::lock_guard lock(mutex_);
   if (!p->finished) p->withdraw = std::move(withdraw);
+}
+
+void Gate::attach_editor(std::weak_ptr<ClientState> editor) {
+  std::lock_guard lock(mutex_);
+  editors_.erase(std::remove_if(editors_.begin(), editors_.end(), [](const auto& w) { return w.expired(); }), editors_.end());
+  editors_.push_back(std::move(editor));
 }
 
 Status Gate::remember(ClientState& client, const Need& need, Choice choice) {

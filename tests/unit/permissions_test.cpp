@@ -275,6 +275,37 @@ TEST_F(GateTest, AskingDeduplicatesAndRemembers) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / ".icotes/permissions.sqlite"));
 }
 
+TEST_F(GateTest, ClientsThatCannotBeAskedAskTheAttachedEditor) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  auto ai = std::make_shared<ClientState>();
+  ai->name = "mcp:assistant";
+  ai->settings = gate->settings();
+  std::vector<bool> results;
+  CancellationToken token;
+  gate->check(ai, "files/write", {need(K::WriteFile, "a.txt")}, token, [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(results, std::vector<bool>{false}) << "nobody to ask: denied";
+  int asked = 0;
+  {
+    auto editor = std::make_shared<ClientState>();
+    editor->name = "lsp:Neovim";
+    editor->ask = [&](const Question& q, std::function<void(std::optional<Choice>)> answer) -> std::function<void()> {
+      ++asked;
+      EXPECT_NE(q.message.find("mcp:assistant"), std::string::npos) << "the question names who asks: " << q.message;
+      answer(Choice::AllowOnce);
+      return nullptr;
+    };
+    gate->attach_editor(editor);
+    gate->check(ai, "files/write", {need(K::WriteFile, "a.txt")}, token, [&](Status s) { results.push_back(s.ok()); });
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(results, (std::vector<bool>{false, true}));
+  }
+  // The editor went away: denied again, not asked.
+  gate->check(ai, "files/write", {need(K::WriteFile, "a.txt")}, token, [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(results, (std::vector<bool>{false, true, false}));
+}
+
 TEST_F(GateTest, UnansweredQuestionsAreDeniedAndCancelledOnesWithdrawn) {
   ::setenv("ICOTES_PERMISSION_TIMEOUT_MS", "200", 1);
   auto gate = open();
