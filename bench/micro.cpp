@@ -186,27 +186,18 @@ struct PermissionFixture {
   }
 };
 
-void BM_PermissionDecide_GrantHit(benchmark::State& state) {
+// Arg 0: a write under the saved directory grant; arg 1: a read decided by the mode.
+void BM_PermissionDecide(benchmark::State& state) {
   PermissionFixture f;
-  const std::vector<icotes::permissions::Need> needs = {
-      {icotes::OperationKind::WriteFile, "src/net/http/client.c", false, std::nullopt}};
+  const auto kind = state.range(0) == 0 ? icotes::OperationKind::WriteFile : icotes::OperationKind::ReadFile;
+  const std::vector<icotes::permissions::Need> needs = {{kind, "src/net/http/client.c", false, std::nullopt}};
   for (auto _ : state) {
     auto d = icotes::permissions::decide(needs, f.settings, f.session, &f.saved, nullptr);
     benchmark::DoNotOptimize(&d);
   }
+  state.SetLabel(state.range(0) == 0 ? "write, saved grant" : "read, mode default");
 }
-BENCHMARK(BM_PermissionDecide_GrantHit);
-
-void BM_PermissionDecide_ReadByMode(benchmark::State& state) {
-  PermissionFixture f;
-  const std::vector<icotes::permissions::Need> needs = {
-      {icotes::OperationKind::ReadFile, "src/net/http/client.c", false, std::nullopt}};
-  for (auto _ : state) {
-    auto d = icotes::permissions::decide(needs, f.settings, f.session, &f.saved, nullptr);
-    benchmark::DoNotOptimize(&d);
-  }
-}
-BENCHMARK(BM_PermissionDecide_ReadByMode);
+BENCHMARK(BM_PermissionDecide)->Arg(0)->Arg(1);
 
 void BM_PermissionCacheLookup(benchmark::State& state) {
   PermissionFixture f;

@@ -102,7 +102,8 @@ class Gate {
   Status grant(const Grant& grant, bool global, const std::string& by);
   Result<bool> revoke(OperationKind kind, Scope scope, const std::string& value, bool global);
   Result<std::vector<AuditRecord>> log(std::size_t limit, std::size_t offset);
-  /// Writes audit records still buffered (they are written in batches).
+  /// Writes audit records still buffered (they are written in batches, at
+  /// most 100 ms after the decision, by the gate's thread).
   void flush();
 
  private:
@@ -122,9 +123,13 @@ class Gate {
   Cache persisted_;
   Cache global_;
   std::string project_db_path_;
+  std::mutex stores_mutex_;  // guards opening and writing project_store_ / global_store_
   std::unique_ptr<Store> project_store_;
   std::unique_ptr<Store> global_store_;
+  std::string audit_db_path_;
+  std::mutex audit_mutex_;  // guards audit_store_ and audit_failed_; taken before mutex_
   std::unique_ptr<Store> audit_store_;
+  bool audit_failed_ = false;
 
   std::mutex mutex_;
   std::condition_variable wake_;

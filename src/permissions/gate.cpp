@@ -125,15 +125,10 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
   if (auto st = load(g->project_db_path_, g->persisted_, g->project_store_, false); !st) return st.error();
   // The user's global grants and the audit log live in the state directory;
   // failing to create them is logged, not fatal (a read-only home).
-  if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, true); !st)
+  // Created on the first global grant: start-up only reads what exists.
+  if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, false); !st)
     g->warnings_.push_back("global permissions unavailable: " + st.error().message);
-  auto audit = Store::open(state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite");
-  if (audit) {
-    if (!audit->warning.empty()) g->warnings_.push_back(audit->warning);
-    g->audit_store_ = std::move(audit->store);
-  } else {
-    g->warnings_.push_back("audit log unavailable: " + audit.error().message);
-  }
+  g->audit_db_path_ = state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite";
   return g;
 }
 
@@ -213,7 +208,7 @@ void Gate::decided(const ClientState& client, std::string_view operation, const 
   r.decided_by = d.decided_by;
   std::lock_guard lock(mutex_);
   audit_buffer_.push_back(std::move(r));
-  if (audit_buffer_.size() >= 256) wake_.notify_all();
+  if (audit_buffer_.size() == 1) wake_.notify_all();  // written within 100 ms
 }
 
 Status Gate::check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs) {
@@ -360,7 +355,9 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
 void Gate::timer_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(100));
+    // Idle (nothing asked, nothing to log): sleep until woken.
+    if (pending_.empty() && audit_buffer_.empty()) wake_.wait(lock);
+    else wake_.wait_for(lock, std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, bool>> expired;  // key, withdrawn (all cancelled)
     for (auto& [key, p] : pending_) {
@@ -383,28 +380,38 @@ void Gate::timer_loop() {
       lock.lock();
     }
     if (!audit_buffer_.empty()) {
-      std::vector<AuditRecord> batch;
-      batch.swap(audit_buffer_);
       lock.unlock();
-      if (audit_store_)
-        for (const auto& r : batch)
-          if (auto st = audit_store_->append(r); !st) {
-            spdlog::warn("permissions: audit log write failed: {}", st.error().message);
-            break;
-          }
+      flush();
       lock.lock();
     }
   }
 }
 
 void Gate::flush() {
+  std::lock_guard audit_lock(audit_mutex_);
   std::vector<AuditRecord> batch;
   {
     std::lock_guard lock(mutex_);
     batch.swap(audit_buffer_);
   }
-  if (audit_store_)
-    for (const auto& r : batch) (void)audit_store_->append(r);
+  if (!audit_store_ && !audit_failed_) {
+    // Opened here, off the start-up path (quick_check reads the whole file).
+    auto opened = Store::open(audit_db_path_);
+    if (opened) {
+      if (!opened->warning.empty()) spdlog::warn("permissions: {}", opened->warning);
+      audit_store_ = std::move(opened->store);
+      (void)audit_store_->trim_audit(kDefaultAuditKeep);  // bounded: the newest records are kept
+    } else {
+      audit_failed_ = true;
+      spdlog::warn("permissions: audit log unavailable: {}", opened.error().message);
+    }
+  }
+  if (!audit_store_) return;
+  for (const auto& r : batch)
+    if (auto st = audit_store_->append(r); !st) {
+      spdlog::warn("permissions: audit log write failed: {}", st.error().message);
+      return;
+    }
 }
 
 Result<Store*> Gate::project_store() {
@@ -448,9 +455,15 @@ Status Gate::grant(const Grant& g, bool global, const std::string& by) {
     return make_error(error_code::kInvalidParams, "a Global grant applies to every workspace; store it as global");
   if (clean.kind == OperationKind::Bash && clean.scope == Scope::Directory)
     return make_error(error_code::kInvalidParams, "Bash grants are Specific (a command), ProjectWide or Global");
+  std::lock_guard stores_lock(stores_mutex_);
   Store* store = nullptr;
   if (global) {
-    if (!global_store_) return make_error(error_code::kIoError, "the global permissions database is unavailable");
+    if (!global_store_) {
+      auto opened = Store::open(state_dir() + "/permissions.sqlite");
+      if (!opened) return std::move(opened).error();
+      if (!opened->warning.empty()) spdlog::warn("permissions: {}", opened->warning);
+      global_store_ = std::move(opened->store);
+    }
     store = global_store_.get();
   } else {
     auto s = project_store();
@@ -464,6 +477,7 @@ Status Gate::grant(const Grant& g, bool global, const std::string& by) {
 }
 
 Result<bool> Gate::revoke(OperationKind kind, Scope scope, const std::string& value, bool global) {
+  std::lock_guard stores_lock(stores_mutex_);
   Store* store = global ? global_store_.get() : project_store_.get();
   bool removed = false;
   if (store) {
@@ -477,7 +491,8 @@ Result<bool> Gate::revoke(OperationKind kind, Scope scope, const std::string& va
 
 Result<std::vector<AuditRecord>> Gate::log(std::size_t limit, std::size_t offset) {
   flush();
-  if (!audit_store_) return make_error(error_code::kIoError, "the audit log is unavailable");
+  std::lock_guard audit_lock(audit_mutex_);
+  if (!audit_store_) return make_error(error_code::kIoError, "the audit log is unavailable (" + audit_db_path_ + ")");
   return audit_store_->audit(limit, offset);
 }
 
