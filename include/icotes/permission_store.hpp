@@ -98,6 +98,8 @@ class Store {
 
   /// Appends `r` to the audit log. kIoError when the write fails.
   Status append(const AuditRecord& r);
+  /// Appends `records` in one transaction (all or none). kIoError when the write fails.
+  Status append(const std::vector<AuditRecord>& records);
   /// Audit records, newest (last appended, by any connection) first, at most `limit`; `offset` skips that many
   /// newest. kIoError when the database cannot be read.
   Result<std::vector<AuditRecord>> audit(std::size_t limit, std::size_t offset = 0);

@@ -407,11 +407,7 @@ void Gate::flush() {
     }
   }
   if (!audit_store_) return;
-  for (const auto& r : batch)
-    if (auto st = audit_store_->append(r); !st) {
-      spdlog::warn("permissions: audit log write failed: {}", st.error().message);
-      return;
-    }
+  if (auto st = audit_store_->append(batch); !st) spdlog::warn("permissions: audit log write failed: {}", st.error().message);
 }
 
 Result<Store*> Gate::project_store() {

@@ -486,6 +486,34 @@ Status Store::append(const AuditRecord& r) {
   return ok_status();
 }
 
+Status Store::append(const std::vector<AuditRecord>& records) {
+  if (records.empty()) return ok_status();
+  std::lock_guard lock(mu_);
+  if (auto st = set_sync(Sync::kNormal); !st.ok()) return st;
+  // One transaction for the batch: one WAL commit instead of one per record.
+  int rc = sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail(rc, "cannot begin an audit batch");
+  sqlite3_stmt* s = append_.get();
+  for (const auto& r : records) {
+    ResetOnExit reset{s};
+    rc = sqlite3_bind_int64(s, 1, r.time_ms);
+    if (rc == SQLITE_OK) rc = bind_texts(s, 2, {r.client, r.operation, r.kind, r.target, r.answer, r.decided_by});
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+      Error e = fail(rc, "cannot append an audit record");
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return e;
+    }
+  }
+  rc = sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = fail(rc, "cannot commit an audit batch");
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  }
+  return ok_status();
+}
+
 Result<std::vector<AuditRecord>> Store::audit(std::size_t limit, std::size_t offset) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* s = audit_.get();

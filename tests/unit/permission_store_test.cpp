@@ -576,6 +576,20 @@ TEST(PermissionStore, AuditNewestFirstWithLimitOffsetAndTrim) {
   EXPECT_TRUE(store->audit(SIZE_MAX)->empty());
 }
 
+TEST(PermissionStore, AuditBatchIsOneTransactionInOrder) {
+  TempDir dir;
+  auto store = open_clean(dir / "p.db");
+  ASSERT_TRUE(store);
+  std::vector<AuditRecord> batch;
+  for (int i = 0; i < 500; ++i) batch.push_back(record(i));
+  ASSERT_OK(store->append(batch));
+  ASSERT_OK(store->append(std::vector<AuditRecord>{}));
+  auto page = store->audit(500);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->size(), 500u);
+  for (int k = 0; k < 500; ++k) ASSERT_EQ((*page)[k], record(499 - k));
+}
+
 TEST(PermissionStore, AwkwardStringsComeBackExactly) {
   TempDir dir;
   const std::string path = dir / "p.db";
