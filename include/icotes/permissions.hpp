@@ -1,6 +1,8 @@
 // Permissions (DESIGN.md section 6): what may run without asking, what is
 // denied, and what the user is asked about.
 //
+// Before everything: a change to `.icotes/` (the workspace's permission
+// settings and grants) is denied to every client, in every mode.
 // An operation call needs one permission per target (a path for file
 // operations, the command line for Bash): a `Need`. A need is decided, in
 // this order:

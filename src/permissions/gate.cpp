@@ -143,6 +143,17 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
     auto rel = root_.relative(p.empty() ? "." : p);
     if (rel) {
       n.target = *rel;
+      if (is_write_kind(kind) && !rel->empty()) {
+        // A change is judged by where it lands: a symlink inside the
+        // workspace that leads to src/ is a change to src/ (and one that
+        // leads to .icotes/ is refused below).
+        std::error_code ec;
+        const auto real = std::filesystem::weakly_canonical(std::filesystem::path(root_.path()) / *rel, ec);
+        if (!ec) {
+          auto real_rel = root_.relative(real.string());
+          if (real_rel) n.target = *real_rel;
+        }
+      }
     } else {
       n.outside = true;
       n.target = outside_path(root_, p);
@@ -186,6 +197,8 @@ Status Gate::deny_status(std::string_view operation, const Decision& d) const {
   std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
   if (d.decided_by.rfind("rule ", 0) == 0) {
     msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
+  } else if (d.decided_by.rfind("icotes' own settings", 0) == 0) {
+    // No rule or answer allows it: nothing to suggest.
   } else if (d.decided_by == "mode readOnly") {
     msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
   } else {

@@ -226,6 +226,11 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
                     const Cache* global) {
   auto out = [&](Decision::Kind kind, std::string by) { return Decision{kind, need, std::move(by)}; };
   if (need.kind == OperationKind::None) return out(Decision::Kind::Allow, "no permission needed");
+  // icotes' own settings and grants change only by the user's hand (the
+  // CLI, an editor's icotes/permissions requests), never by an operation a
+  // client asks for: else an AI could allow itself more on the next start.
+  if (is_write_kind(need.kind) && !need.outside && (need.target == ".icotes" || need.target.rfind(".icotes/", 0) == 0))
+    return out(Decision::Kind::Deny, "icotes' own settings (.icotes/) are changed with `icotes permissions` or by editing them yourself");
   for (const Rule& r : settings.deny)
     if (r.matches(need)) return out(Decision::Kind::Deny, "rule " + r.text());
   if (settings.mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");

@@ -152,6 +152,22 @@ TEST(PermissionDecide, OrderOfRulesModesAndGrants) {
             D::Ask);
 }
 
+TEST(PermissionDecide, NoClientChangesIcotesOwnSettings) {
+  Settings s;
+  Cache none;
+  s.allow.push_back(rule("Edit"));
+  for (Mode m : {Mode::Default, Mode::AcceptEdits, Mode::Bypass}) {
+    s.mode = m;
+    for (const char* t : {".icotes", ".icotes/config.toml", ".icotes/permissions.sqlite"}) {
+      auto d = decide({need(K::WriteFile, t)}, s, none, nullptr, nullptr);
+      EXPECT_EQ(d.kind, D::Deny) << t << " in mode " << to_string(m);
+      EXPECT_NE(d.decided_by.find("icotes permissions"), std::string::npos) << d.decided_by;
+    }
+    EXPECT_EQ(decide({need(K::ReadFile, ".icotes/config.toml")}, s, none, nullptr, nullptr).kind, D::Allow);
+    EXPECT_EQ(decide({need(K::WriteFile, ".icotesx/a")}, s, none, nullptr, nullptr).kind, D::Allow);
+  }
+}
+
 TEST(PermissionSettings, TomlFileWithRulesAndModes) {
   TempDir dir;
   const std::string path = dir / "config.toml";
@@ -215,6 +231,25 @@ TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   needs = gate->needs(op, json::object());
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_EQ(needs[0].target, "");  // the root
+}
+
+TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  std::filesystem::create_directories(dir_ / ".icotes");
+  std::filesystem::create_directories(dir_ / "src");
+  write_file(dir_ / ".icotes/config.toml", "[permissions]\n");
+  std::filesystem::create_symlink(".icotes/config.toml", dir_ / "innocent.txt");
+  std::filesystem::create_symlink("src", dir_ / "alias");
+  Operation op;
+  op.id = "files/write";
+  op.kind = K::WriteFile;
+  EXPECT_EQ(gate->needs(op, json{{"path", "innocent.txt"}})[0].target, ".icotes/config.toml");
+  EXPECT_EQ(gate->needs(op, json{{"path", "alias/new.c"}})[0].target, "src/new.c");
+  ClientState client;
+  client.settings.mode = Mode::Bypass;
+  EXPECT_FALSE(gate->check_now(client, "files/write", gate->needs(op, json{{"path", "innocent.txt"}})).ok());
+  EXPECT_TRUE(gate->check_now(client, "files/write", gate->needs(op, json{{"path", "alias/new.c"}})).ok());
 }
 
 TEST_F(GateTest, DenialsSayHowToAllowAndAreLogged) {
