@@ -79,6 +79,7 @@ struct Gate::Pending {
   struct Waiter {
     CancellationToken token;
     std::function<void(Status)> done;
+    std::vector<Need> needs;  // all of the call's needs: the others are decided after this one
   };
   std::vector<Waiter> waiters;
   std::chrono::steady_clock::time_point deadline;
@@ -269,7 +270,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   {
     std::lock_guard lock(mutex_);
     if (auto it = pending_.find(key); it != pending_.end()) {
-      it->second->waiters.push_back({token, std::move(done)});
+      it->second->waiters.push_back({token, std::move(done), std::move(needs)});
       return;
     }
   }
@@ -277,7 +278,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   p->client = client;
   p->operation = std::string(operation);
   p->need = d.need;
-  p->waiters.push_back({token, std::move(done)});
+  p->waiters.push_back({token, std::move(done), std::move(needs)});
   p->deadline = std::chrono::steady_clock::now() + ask_timeout_;
   Question q;
   q.operation = p->operation;
@@ -360,10 +361,20 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
     }
   }
   decided(*p->client, p->operation, d, d.kind == Decision::Kind::Allow ? "allow" : "deny");
-  if (d.kind != Decision::Kind::Allow) result = deny_status(p->operation, d);
-  // Other needs of the same calls are decided again by their own callers:
-  // the waiters get this need's answer.
-  for (auto& w : p->waiters) w.done(result);
+  if (d.kind != Decision::Kind::Allow) {
+    result = deny_status(p->operation, d);
+    for (auto& w : p->waiters) w.done(result);
+    return;
+  }
+  // This need is answered for these calls (even "once"); their other needs
+  // (a move's destination, a patch's other files) are decided next.
+  for (auto& w : p->waiters) {
+    std::vector<Need> rest;
+    for (auto& n : w.needs)
+      if (n.kind != p->need.kind || n.target != p->need.target || n.outside != p->need.outside) rest.push_back(std::move(n));
+    if (rest.empty()) w.done(ok_status());
+    else check(p->client, p->operation, std::move(rest), w.token, std::move(w.done));
+  }
 }
 
 void Gate::timer_loop() {

@@ -341,6 +341,35 @@ TEST_F(GateTest, ClientsThatCannotBeAskedAskTheAttachedEditor) {
   EXPECT_EQ(results, (std::vector<bool>{false, true, false}));
 }
 
+TEST_F(GateTest, EveryNeedOfACallIsAskedAbout) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  auto client = std::make_shared<ClientState>();
+  client->name = "asker";
+  std::vector<std::string> asked;
+  std::vector<Choice> answers = {Choice::AllowOnce, Choice::Deny};
+  client->ask = [&](const Question& q, std::function<void(std::optional<Choice>)> answer) -> std::function<void()> {
+    asked.push_back(q.need.target);
+    const Choice c = answers[std::min(asked.size() - 1, answers.size() - 1)];
+    answer(c);
+    return nullptr;
+  };
+  std::vector<bool> results;
+  CancellationToken token;
+  // A move: the source allowed once, the destination then asked and denied.
+  gate->check(client, "files/move", {need(K::WriteFile, "a.txt"), need(K::WriteFile, "b/a.txt")}, token,
+              [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(asked, (std::vector<std::string>{"a.txt", "b/a.txt"}));
+  EXPECT_EQ(results, std::vector<bool>{false});
+  // Both allowed once: the call runs, and nothing is remembered.
+  answers = {Choice::AllowOnce};
+  asked.clear();
+  gate->check(client, "files/move", {need(K::WriteFile, "a.txt"), need(K::WriteFile, "b/a.txt")}, token,
+              [&](Status s) { results.push_back(s.ok()); });
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(results, (std::vector<bool>{false, true}));
+}
+
 TEST_F(GateTest, UnansweredQuestionsAreDeniedAndCancelledOnesWithdrawn) {
   ::setenv("ICOTES_PERMISSION_TIMEOUT_MS", "200", 1);
   auto gate = open();
