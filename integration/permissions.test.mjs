@@ -286,6 +286,11 @@ describe('icotes permissions (CLI)', { timeout: 60000 }, () => {
     assert.equal(log.records[0].target, 'src/d.txt');
     assert.equal(log.records[0].answer, 'deny');
     assert.equal(log.records[0].client, 'cli');
+    // Rules on the command line, one per flag, before the positionals.
+    r = run('call', '--root', root, '--allow', 'Edit(src/e.txt)', '--allow', 'Read(x)', 'files/write',
+      '{"path":"src/e.txt","content":"E"}');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(root, 'src/e.txt'), 'utf8'), 'E');
     // Bad input gets a clear error.
     r = run('permissions', '--root', root, 'allow', 'Delete(x)');
     assert.equal(r.status, 2);

@@ -37,8 +37,13 @@ struct PermissionFlags {
                     "readOnly (writes and commands denied) or bypass (everything allowed; logged loudly)")
         ->capture_default_str()
         ->check(CLI::IsMember({"default", "acceptEdits", "readOnly", "bypass"}));
-    cmd->add_option("--allow", allow, "Allow rule, e.g. 'Edit(src/**)' or 'Bash(make test)' (repeatable)");
-    cmd->add_option("--deny", deny, "Deny rule, e.g. 'Read(.env)' (repeatable; deny rules win)");
+    // One rule per flag, so a rule never swallows the positionals after it.
+    cmd->add_option("--allow", allow, "Allow rule, e.g. 'Edit(src/**)' or 'Bash(make test)' (repeatable)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--deny", deny, "Deny rule, e.g. 'Read(.env)' (repeatable; deny rules win)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
 
   Result<permissions::Settings> settings() const {
