@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <thread>
 #include <utility>
 
 namespace icotes::permissions {
@@ -264,7 +265,15 @@ Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
 
   // WAL lets readers and the other process's writer go on together; FULL makes each commit durable. Some file
   // systems cannot do WAL (no shared memory): the rollback journal with FULL is as durable, only less concurrent.
-  if (st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode"); !st.ok()) return st;
+  // Switching to WAL needs a moment of exclusive access, and SQLite answers BUSY at once (no busy handler) while
+  // another connection opens the same new file: retried within the busy timeout.
+  for (int waited_ms = 0;; waited_ms += 5) {
+    st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode");
+    if (st.ok()) break;
+    const int code = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) & 0xFF : 0;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (st = c.exec("PRAGMA synchronous=FULL", "cannot set synchronous"); !st.ok()) return st;
   if (version == 0) {
     if (st = init_schema(c); !st.ok()) return st;
@@ -344,7 +353,8 @@ Result<Store::Opened> Store::open(const std::string& path) {
   if (auto st = create_file(path); !st.ok()) return std::move(st).error();
 
   Opened out;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  constexpr int kOpenAttempts = 5;
+  for (int attempt = 0; attempt < kOpenAttempts; ++attempt) {
     struct stat found {};
     if (::stat(path.c_str(), &found) != 0) return errno_error(path, "cannot stat", path);
     std::string corrupt;
@@ -360,6 +370,12 @@ Result<Store::Opened> Store::open(const std::string& path) {
       if (!out.warning.empty() || (primary(rc) != SQLITE_ERROR && !is_corruption(rc))) return std::move(st).error();
       corrupt = "the schema does not match version " + std::to_string(kSchemaVersion) + ": " + st.error().message;
     } else if (corrupt.empty() || !out.warning.empty()) {
+      // Another process may have set the file aside a moment ago and not yet created its replacement.
+      const int rc = db.error().data.value("sqliteCode", 0);
+      if (primary(rc) == SQLITE_CANTOPEN && attempt + 1 < kOpenAttempts) {
+        if (auto st = create_file(path); !st.ok()) return std::move(st).error();
+        continue;
+      }
       return std::move(db).error();  // not corruption, or the fresh file is unreadable too: nothing more to try
     }
     auto dest = set_aside(path, found);
