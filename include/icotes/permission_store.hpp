@@ -34,7 +34,7 @@ struct sqlite3_stmt;
 namespace icotes::permissions {
 
 /// How long a statement waits for another connection's lock before failing with kIoError.
-inline constexpr int kBusyTimeoutMs = 2000;
+inline constexpr int kBusyTimeoutMs = 5000;
 /// Schema version kept in `PRAGMA user_version`; a database with a higher one is refused.
 inline constexpr int kSchemaVersion = 1;
 /// `PRAGMA application_id` of an icotes permission database ("icop").

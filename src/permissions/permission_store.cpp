@@ -216,10 +216,6 @@ Status init_schema(Checker& c) {
 Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
   if (sqlite3_db_readonly(db, "main") == 1) return io_error(path, "the file is read-only; icotes needs to write it");
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  // A small page cache (256 KiB instead of SQLite's 2 MiB): these databases
-  // are written a row at a time and read rarely; the server's resident
-  // memory is measured (README "Performance").
-  if (auto cs = c.exec("PRAGMA cache_size=-256", "cannot set cache_size"); !cs.ok()) return cs;
 
   // Reads every page (and, after a crash, replays the WAL first). NOTADB and CORRUPT land in c.corrupt().
   std::string verdict;
@@ -363,6 +359,9 @@ Result<Store::Opened> Store::open(const std::string& path) {
       std::unique_ptr<Store> store(new Store(path, Db(*db)));
       auto st = store->prepare_all();
       if (st.ok()) {
+        // A small page cache (256 KiB instead of SQLite's 2 MiB) from now on: these databases are written a row
+        // at a time and read rarely, and the server's resident memory is measured (README "Performance").
+        sqlite3_exec(store->db_.get(), "PRAGMA cache_size=-256", nullptr, nullptr, nullptr);
         out.store = std::move(store);
         return out;
       }
