@@ -227,12 +227,8 @@ int permissions_cli(const std::string& root, const std::string& action, const st
     }
     arg.pop_back();
   }
-  std::vector<std::string> kinds;
-  if (name == "Read") kinds = {"ReadFile"};
-  else if (name == "Edit") kinds = {"EditFile", "WriteFile"};
-  else if (name == "Write") kinds = {"WriteFile"};
-  else if (name == "Bash" || name == "GitWrite" || name == "Network") kinds = {name};
-  else {
+  const auto kinds = permissions::kinds_of_rule_name(name);  // the same names as rules
+  if (!kinds) {
     std::fprintf(stderr, "icotes permissions: unknown kind '%s' (Read, Edit, Write, Bash, GitWrite, Network)\n", name.c_str());
     return 2;
   }
@@ -240,8 +236,8 @@ int permissions_cli(const std::string& root, const std::string& action, const st
   if (!arg.empty()) scope = name != "Bash" && arg.back() == '/' ? "directory" : "specific";
   if (scope == "directory") arg.pop_back();
   int rc = 0;
-  for (const auto& kind : kinds) {
-    json p = {{"kind", kind}, {"scope", scope}, {"value", arg}, {"answer", action == "deny" ? "deny" : "allow"}};
+  for (const auto kind : *kinds) {
+    json p = {{"kind", std::string(to_string(kind))}, {"scope", scope}, {"value", arg}, {"answer", action == "deny" ? "deny" : "allow"}};
     rc |= print(permissions::admin(gate, (*ws)->root(),
                                    action == "revoke" ? "icotes/permissions/revoke" : "icotes/permissions/grant", p, "cli"));
   }

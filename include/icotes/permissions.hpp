@@ -69,6 +69,11 @@ struct Need {
   std::optional<Error> outside_error;
 };
 
+/// The kinds a rule name covers: Read → ReadFile, Edit → EditFile and
+/// WriteFile (as AI assistants' settings: every file change), Write →
+/// WriteFile, Bash, GitWrite, Network; nullopt for an unknown name.
+std::optional<std::vector<OperationKind>> kinds_of_rule_name(std::string_view name);
+
 /// A rule from settings, e.g. `Edit(docs/*.md)`.
 class Rule {
  public:

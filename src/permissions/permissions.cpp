@@ -50,29 +50,28 @@ bool is_write_kind(OperationKind kind) { return kind != OperationKind::None && k
 
 // --- rules -------------------------------------------------------------------
 
+std::optional<std::vector<OperationKind>> kinds_of_rule_name(std::string_view name) {
+  if (name == "Read") return std::vector{OperationKind::ReadFile};
+  if (name == "Edit") return std::vector{OperationKind::EditFile, OperationKind::WriteFile};  // every file change
+  if (name == "Write") return std::vector{OperationKind::WriteFile};
+  if (name == "Bash") return std::vector{OperationKind::Bash};
+  if (name == "GitWrite") return std::vector{OperationKind::GitWrite};
+  if (name == "Network") return std::vector{OperationKind::Network};
+  return std::nullopt;
+}
+
 Result<Rule> Rule::parse(std::string_view text, Answer answer) {
   Rule r;
   r.answer_ = answer;
   r.text_ = std::string(text);
   const std::size_t open = text.find('(');
   const std::string_view name = text.substr(0, open);
-  if (name == "Read") {
-    r.kinds_ = {OperationKind::ReadFile};
-  } else if (name == "Edit") {  // as AI assistants' settings: every file change
-    r.kinds_ = {OperationKind::EditFile, OperationKind::WriteFile};
-  } else if (name == "Write") {
-    r.kinds_ = {OperationKind::WriteFile};
-  } else if (name == "Bash") {
-    r.kinds_ = {OperationKind::Bash};
-  } else if (name == "GitWrite") {
-    r.kinds_ = {OperationKind::GitWrite};
-  } else if (name == "Network") {
-    r.kinds_ = {OperationKind::Network};
-  } else {
+  auto kinds = kinds_of_rule_name(name);
+  if (!kinds)
     return make_error(error_code::kInvalidParams,
                       "permission rule '" + r.text_ +
                           "': unknown kind; use Read(...), Edit(...), Write(...), Bash(...), GitWrite(...) or Network(...)");
-  }
+  r.kinds_ = std::move(*kinds);
   if (open == std::string_view::npos) return r;  // bare kind: any target
   if (text.back() != ')')
     return make_error(error_code::kInvalidParams, "permission rule '" + r.text_ + "': missing closing ')'");
