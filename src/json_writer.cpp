@@ -215,6 +215,13 @@ void write_value(std::string& out, const json& value, std::vector<RawSplice>* sp
         else out.append(text);
         return;
       }
+      if (bin.has_subtype() && bin.subtype() == kRawSourceSubtype && bin.size() == sizeof(const RawJsonSource*)) {
+        const RawJsonSource* source = nullptr;
+        std::memcpy(&source, bin.data(), sizeof source);
+        if (splices) splices->push_back({out.size(), {}, source});
+        else source->write([&](std::string_view piece) { out.append(piece); });
+        return;
+      }
       out.append(value.dump());
       return;
     }
@@ -249,6 +256,11 @@ void write_json(std::string& out, const json& value, std::vector<RawSplice>& spl
 json raw_json(std::string_view serialized) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(serialized.data());
   return json::binary(json::binary_t::container_type(p, p + serialized.size()), kRawJsonSubtype);
+}
+
+json raw_json_source(const RawJsonSource* source) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&source);
+  return json::binary(json::binary_t::container_type(p, p + sizeof source), kRawSourceSubtype);
 }
 
 json hidden_text(std::string_view text) {
@@ -291,6 +303,13 @@ void RawJsonWriter::value(const json& v) {
 }
 
 std::size_t RawJsonWriter::size() const { return value_.get_binary().size(); }
+
+std::string_view RawJsonWriter::view() const {
+  const auto& b = value_.get_binary();
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+void RawJsonWriter::clear() { value_.get_binary().clear(); }
 
 json RawJsonWriter::take() {
   json out = std::move(value_);

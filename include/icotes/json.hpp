@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,28 @@ json hidden_text(std::string_view text);
 /// The text of a hidden_text() value; nullopt for any other value.
 std::optional<std::string_view> hidden_text_of(const json& value);
 
+/// JSON text produced while a message is written, in pieces: a page of
+/// 78,000 search results goes out without ever existing whole as text.
+class RawJsonSource {
+ public:
+  virtual ~RawJsonSource() = default;
+  /// Exact size in bytes of what write() produces (Content-Length needs it
+  /// before the first byte).
+  virtual std::size_t size() const = 0;
+  /// Calls `sink` with consecutive pieces of the text; each piece is valid
+  /// only during its call.
+  virtual void write(const std::function<void(std::string_view)>& sink) const = 0;
+};
+
+/// Subtype marking a json binary value as a pointer to a RawJsonSource.
+inline constexpr std::uint8_t kRawSourceSubtype = 0x53;
+
+/// A value write_json() writes as `source`'s text. The value holds a plain
+/// pointer: `source` must outlive every serialisation of the value (an
+/// operation hands it to Context::keep, which keeps it until the reply is
+/// written).
+json raw_json_source(const RawJsonSource* source);
+
 /// Builds a raw_json() value in place: the text is written straight into the
 /// value's own buffer, so a page of several megabytes exists once (not as a
 /// std::string and then a copy).
@@ -56,6 +79,10 @@ class RawJsonWriter {
   /// Appends the compact serialisation of `value`.
   void value(const json& value);
   std::size_t size() const;
+  /// The text so far.
+  std::string_view view() const;
+  /// Empties the text, keeping the buffer.
+  void clear();
   /// The finished value (a raw_json()); the writer is empty afterwards.
   json take();
 
@@ -74,10 +101,11 @@ void write_json(std::string& out, const json& value);
 /// `offset` of the output.
 struct RawSplice {
   std::size_t offset;
-  std::string_view text;
+  std::string_view text;                  // a raw_json() part, or
+  const RawJsonSource* source = nullptr;  // a raw_json_source() part
 };
 
-/// As write_json(), but raw_json() parts are not copied into `out`: each is
+/// As write_json(), but raw_json() and raw_json_source() parts are not copied into `out`: each is
 /// recorded in `splices` (in order) for the caller to write in place. The
 /// views point into `value`, which must outlive their use.
 void write_json(std::string& out, const json& value, std::vector<RawSplice>& splices);

@@ -66,6 +66,9 @@ struct Context {
   Progress& progress;
   /// The connection that asked, when there is one (not for `icotes call`).
   std::shared_ptr<Connection> connection;
+  /// The raw_json_source()s the result points to, kept until the reply has
+  /// been written (the Context outlives it).
+  std::vector<std::shared_ptr<const RawJsonSource>> sources = {};
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;

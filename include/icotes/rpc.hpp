@@ -33,6 +33,13 @@ class Transport {
   /// between), so a large reply need not be copied into one buffer first.
   /// The default joins them and calls write().
   virtual bool write_pieces(std::span<const std::string_view> pieces);
+  /// Writes one frame whose pieces are produced as it goes: `produce` runs
+  /// under the transport's write lock and calls `emit` for each piece in
+  /// order (a piece need only be valid during that call); `emit` returns
+  /// false once the peer is gone. Returns false when the peer is gone. The
+  /// default collects the pieces and calls write().
+  using Emit = std::function<bool(std::string_view)>;
+  virtual bool write_produced(const std::function<void(const Emit&)>& produce);
   /// Stops reading and closes the connection.
   virtual void close() = 0;
 };
@@ -129,6 +136,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   friend class Request;
   using Batch = Request::Batch;
+  /// Writes a response whose raw_json_source() parts are produced while it
+  /// goes out (Transport::write_produced).
+  void send_produced(std::string_view body, const std::vector<RawSplice>& splices);
   void handle_body(std::string&& body);
   void handle_value(const json& message, const std::shared_ptr<Batch>& batch);
   void handle_response(const json& message);

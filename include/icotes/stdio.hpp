@@ -16,12 +16,14 @@ class FdTransport final : public Transport {
   FdTransport(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {}
   bool write(std::string_view bytes) override;
   bool write_pieces(std::span<const std::string_view> pieces) override;  // writev(2)
+  bool write_produced(const std::function<void(const Emit&)>& produce) override;
   void close() override;
   int in_fd() const { return in_; }
 
  private:
   int in_;
   int out_;
+  bool write_all_locked(std::string_view bytes);
   std::mutex write_mutex_;
   bool broken_ = false;
 };

@@ -44,25 +44,54 @@ Result<std::size_t> parse_cursor(const json& p) {
   return static_cast<std::size_t>(std::stoull(c));
 }
 
-// Fills out[key] with items [offset, offset + limit) of `total` (each
-// written by `item(i, writer)`, only for the page) and adds
-// total/truncated/nextCursor/note. The page is JSON text written in place
-// (RawJsonWriter): a page of 78,000 items as nlohmann objects, or as a string
-// copied into the reply, costs several times its text. `bytes_hint` is the
-// page's expected size, reserved up front so the buffer is not regrown.
-void page(json& out, const char* key, std::size_t total, const std::function<void(std::size_t, RawJsonWriter&)>& item,
-          std::size_t offset, std::size_t limit, const char* what, std::size_t bytes_hint = 0) {
-  RawJsonWriter kept;
-  kept.reserve(bytes_hint + 2);
-  kept.raw('[');
-  std::size_t end = offset;
-  for (; end < total && end < offset + limit; ++end) {
-    if (end != offset) kept.raw(',');
-    item(end, kept);
+// A page of result items, written as JSON text while the reply goes out
+// (RawJsonSource): the reply holds the items' compact data (a PathList, the
+// matched lines) and never their whole text, which for 78,000 paths would
+// be a second copy of several megabytes.
+class PageSource final : public RawJsonSource {
+ public:
+  /// Writes item i; `scratch` is the caller's, for any use.
+  using Item = std::function<void(std::size_t i, RawJsonWriter& w, std::string& scratch)>;
+
+  PageSource(std::size_t begin, std::size_t end, Item item) : begin_(begin), end_(end), item_(std::move(item)) {
+    // Content-Length needs the exact size first: one pass that only counts.
+    write([&](std::string_view piece) { size_ += piece.size(); });
   }
-  kept.raw(']');
-  end = std::max(end, offset);
-  out[key] = kept.take();
+  std::size_t size() const override { return size_; }
+  void write(const std::function<void(std::string_view)>& sink) const override {
+    constexpr std::size_t kChunk = 32 * 1024;
+    RawJsonWriter w;
+    w.reserve(kChunk + 4096);
+    std::string scratch;
+    w.raw('[');
+    for (std::size_t i = begin_; i < end_; ++i) {
+      if (i != begin_) w.raw(',');
+      item_(i, w, scratch);
+      if (w.size() >= kChunk) {
+        sink(w.view());
+        w.clear();
+      }
+    }
+    w.raw(']');
+    sink(w.view());
+  }
+
+ private:
+  std::size_t begin_;
+  std::size_t end_;
+  Item item_;
+  std::size_t size_ = 0;
+};
+
+// Fills out[key] with items [offset, offset + limit) of `total` (each
+// written by `item`, only for the page, while the reply is written; `item`
+// owns what it reads) and adds total/truncated/nextCursor/note.
+void page(Context& ctx, json& out, const char* key, std::size_t total, PageSource::Item item, std::size_t offset,
+          std::size_t limit, const char* what) {
+  const std::size_t end = std::max(offset, std::min(total, offset + limit));
+  auto source = std::make_shared<PageSource>(offset, end, std::move(item));
+  out[key] = raw_json_source(source.get());
+  ctx.sources.push_back(std::move(source));
   out["total"] = total;
   out["truncated"] = end < total;
   if (end < total) {
@@ -73,30 +102,9 @@ void page(json& out, const char* key, std::size_t total, const std::function<voi
   }
 }
 
-std::size_t digits(std::uint64_t n) {
-  std::size_t d = 1;
-  while (n >= 10) {
-    n /= 10;
-    ++d;
-  }
-  return d;
-}
-
-// Bytes of items [offset, offset + limit) of `list` when each is its path
-// quoted plus `fixed` bytes plus the digits of its values (escapes aside).
-std::size_t page_bytes(const search::PathList& list, std::size_t offset, std::size_t limit, std::size_t fixed, unsigned values) {
-  std::size_t n = 0;
-  std::string scratch;
-  for (std::size_t i = offset; i < list.size() && i < offset + limit; ++i) {
-    n += list.path(i, scratch).size() + 3 + fixed;
-    for (unsigned k = 0; k < values; ++k) n += digits(list.value(i, k));
-  }
-  return n;
-}
-
-// One content-mode item (a match or context line); moves the line's text.
-json line_item(const search::FileResult& f, search::Line& l) {
-  json item = {{"path", f.path}, {"line", l.number}, {"text", std::move(l.text)}};
+// One content-mode item (a match or context line).
+json line_item(const search::FileResult& f, const search::Line& l) {
+  json item = {{"path", f.path}, {"line", l.number}, {"text", l.text}};
   if (l.context) {
     item["context"] = true;
   } else {
@@ -186,36 +194,41 @@ Result<json> grep(Context& ctx, const json& p) {
     out["truncated"] = false;
   } else if (by_path) {
     found.sort_by_path(files::compare_paths);
-    std::string scratch;
+    auto list = std::make_shared<search::PathList>(std::move(found));
     if (g.output == search::OutputMode::Count) {
       // {"matchedLines":N,"matches":N,"path":"..."}: nlohmann's key order, as before.
-      static constexpr std::string_view kFixed = R"({"matchedLines":,"matches":,"path":})";
-      page(out, key, found.size(), [&](std::size_t i, RawJsonWriter& w) {
+      page(ctx, out, key, list->size(), [list](std::size_t i, RawJsonWriter& w, std::string& scratch) {
         w.raw(R"({"matchedLines":)");
-        w.number(found.value(i, 0));
+        w.number(list->value(i, 0));
         w.raw(R"(,"matches":)");
-        w.number(found.value(i, 1));
+        w.number(list->value(i, 1));
         w.raw(R"(,"path":)");
-        w.string(found.path(i, scratch));
+        w.string(list->path(i, scratch));
         w.raw('}');
-      }, *offset, limit, "files", page_bytes(found, *offset, limit, kFixed.size(), 2));
+      }, *offset, limit, "files");
     } else {
-      page(out, key, found.size(), [&](std::size_t i, RawJsonWriter& w) { w.string(found.path(i, scratch)); }, *offset, limit, "files",
-           page_bytes(found, *offset, limit, 0, 0));
+      page(ctx, out, key, list->size(),
+           [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); }, *offset,
+           limit, "files");
     }
-    found = search::PathList();  // the page is text now
   } else {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
     // Items are lines: file f's lines are items [first[f], first[f + 1]); no JSON for other pages.
-    std::vector<std::size_t> first(files.size() + 1, 0);
-    for (std::size_t f = 0; f < files.size(); ++f) first[f + 1] = first[f] + files[f].lines.size();
-    page(out, key, first.back(), [&](std::size_t i, RawJsonWriter& w) {
+    struct Lines {
+      std::vector<search::FileResult> files;
+      std::vector<std::size_t> first;
+    };
+    auto lines = std::make_shared<Lines>();
+    lines->first.assign(files.size() + 1, 0);
+    for (std::size_t f = 0; f < files.size(); ++f) lines->first[f + 1] = lines->first[f] + files[f].lines.size();
+    lines->files = std::move(files);
+    page(ctx, out, key, lines->first.back(), [lines](std::size_t i, RawJsonWriter& w, std::string&) {
+      const auto& first = lines->first;
       const std::size_t f = static_cast<std::size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
-      w.value(line_item(files[f], files[f].lines[i - first[f]]));
+      w.value(line_item(lines->files[f], lines->files[f].lines[i - first[f]]));
     }, *offset, limit, "lines");
-    files = {};
   }
-  ::malloc_trim(0);  // what the walk and the sort used goes back before the (large) reply is written
+  ::malloc_trim(0);  // what the walk used goes back before the (large) reply is written
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   out["stats"] = {{"filesSearched", stats->files_searched},
                   {"filesMatched", stats->files_matched},
@@ -236,18 +249,13 @@ Result<json> glob(Context& ctx, const json& p) {
   if (g.sort_by_mtime) v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
   else v.sort_by_path(files::compare_paths);
   const std::size_t total = v.size();
-  std::string scratch;
-  RawJsonWriter files;  // as text, like grep's pages
-  files.reserve(page_bytes(v, 0, limit, 1, 0) + 2);
-  files.raw('[');
-  for (std::size_t i = 0; i < total && i < limit; ++i) {
-    if (i) files.raw(',');
-    files.string(v.path(i, scratch));
-  }
-  files.raw(']');
-  v = search::PathList();  // the entries are in the text now
-  ::malloc_trim(0);        // and go back before the (large) reply is written
-  json out = {{"files", files.take()}, {"total", total}, {"truncated", total > limit}};
+  auto list = std::make_shared<search::PathList>(std::move(v));
+  auto source = std::make_shared<PageSource>(
+      0, std::min(total, limit),
+      [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); });
+  ::malloc_trim(0);  // what the walk used goes back before the (large) reply is written
+  json out = {{"files", raw_json_source(source.get())}, {"total", total}, {"truncated", total > limit}};
+  ctx.sources.push_back(std::move(source));
   if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";
   return out;
 }

@@ -1,10 +1,20 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "icotes/rpc.hpp"
 
 namespace icotes {
+
+bool Transport::write_produced(const std::function<void(const Emit&)>& produce) {
+  std::string joined;
+  produce([&](std::string_view piece) {
+    joined.append(piece);
+    return true;
+  });
+  return write(joined);
+}
 
 bool Transport::write_pieces(std::span<const std::string_view> pieces) {
   std::string joined;
@@ -253,6 +263,8 @@ void Connection::send_response(const json& id, const json* result, const Error* 
   if (!batch) {
     if (body.empty()) return;
     if (splices.empty()) return send_raw(std::move(body));
+    if (std::any_of(splices.begin(), splices.end(), [](const RawSplice& s) { return s.source != nullptr; }))
+      return send_produced(body, splices);
     std::vector<std::string_view> pieces;
     pieces.reserve(2 * splices.size() + 1);
     std::size_t at = 0;
@@ -319,6 +331,32 @@ bool Connection::cancel_request(const json& id) {
 void Connection::send_raw(std::string body) {
   const std::string_view piece = body;
   send_pieces(std::span<const std::string_view>(&piece, 1));
+}
+
+void Connection::send_produced(std::string_view body, const std::vector<RawSplice>& splices) {
+  std::size_t size = body.size();
+  for (const RawSplice& s : splices) size += s.source ? s.source->size() : s.text.size();
+  const bool content_length = reader_.framing() == Framing::ContentLength;
+  const std::string header = content_length ? "Content-Length: " + std::to_string(size) + "\r\n\r\n" : std::string();
+  const bool ok = transport_->write_produced([&](const Transport::Emit& emit) {
+    if (!header.empty() && !emit(header)) return;
+    std::size_t at = 0;
+    for (const RawSplice& s : splices) {
+      if (!emit(body.substr(at, s.offset - at))) return;
+      at = s.offset;
+      if (s.source) {
+        bool alive = true;
+        s.source->write([&](std::string_view piece) {
+          if (alive) alive = emit(piece);
+        });
+        if (!alive) return;
+      } else if (!emit(s.text)) {
+        return;
+      }
+    }
+    if (emit(body.substr(at)) && !content_length) emit("\n");
+  });
+  if (!ok && !closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
 }
 
 void Connection::send_pieces(std::span<const std::string_view> body) {

@@ -12,6 +12,10 @@ namespace icotes {
 
 bool FdTransport::write(std::string_view bytes) {
   std::lock_guard lock(write_mutex_);
+  return write_all_locked(bytes);
+}
+
+bool FdTransport::write_all_locked(std::string_view bytes) {
   if (broken_) return false;
   while (!bytes.empty()) {
     const ssize_t n = ::write(out_, bytes.data(), bytes.size());
@@ -55,6 +59,32 @@ bool FdTransport::write_pieces(std::span<const std::string_view> pieces) {
     }
   }
   return true;
+}
+
+bool FdTransport::write_produced(const std::function<void(const Emit&)>& produce) {
+  // Small pieces (a path, a comma) are gathered into 64 KiB writes; a large
+  // one goes out directly once what was gathered before it has.
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::string staged;
+  staged.reserve(kChunk);
+  std::lock_guard lock(write_mutex_);
+  auto flush = [&] {
+    const bool ok = write_all_locked(staged);
+    staged.clear();
+    return ok;
+  };
+  produce([&](std::string_view piece) {
+    if (broken_) return false;
+    if (staged.size() + piece.size() <= kChunk) {
+      staged.append(piece);
+      return true;
+    }
+    if (!flush()) return false;
+    if (piece.size() >= kChunk) return write_all_locked(piece);
+    staged.append(piece);
+    return true;
+  });
+  return flush();
 }
 
 void FdTransport::close() {
