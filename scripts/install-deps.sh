@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libasio-dev libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
-  libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev libssl-dev
+  libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev libre2-dev libpcre2-dev
   git ripgrep neovim hyperfine python3
 )

@@ -3,7 +3,7 @@
 // Lifecycle, ping, tools (every registry operation), resources (workspace
 // files as file:// URIs), completion of the file template's path, logging,
 // progress and cancellation.
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -29,10 +29,9 @@ int level_index(std::string_view level) {
 }
 
 std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
+  // RFC 4648 section 4 (padded), as MCP BlobResourceContents.blob wants.
+  std::string out(BASE64_ENCODE_RAW_LENGTH(bytes.size()), '\0');
+  base64_encode_raw(reinterpret_cast<char*>(out.data()), bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data()));
   return out;
 }
 
