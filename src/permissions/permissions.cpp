@@ -100,16 +100,20 @@ bool Rule::matches(const Need& need) const {
 }
 
 std::string rule_for(const Need& need) {
+  std::string name;
   switch (need.kind) {
-    case OperationKind::ReadFile: return "Read(" + need.target + ")";
+    case OperationKind::ReadFile: name = "Read"; break;
     case OperationKind::WriteFile:
-    case OperationKind::EditFile: return "Edit(" + need.target + ")";
-    case OperationKind::Bash: return "Bash(" + need.target + ")";
-    case OperationKind::GitWrite: return "GitWrite(" + need.target + ")";
-    case OperationKind::Network: return "Network(" + need.target + ")";
-    case OperationKind::None: break;
+    case OperationKind::EditFile: name = "Edit"; break;
+    case OperationKind::Bash: name = "Bash"; break;
+    case OperationKind::GitWrite: name = "GitWrite"; break;
+    case OperationKind::Network: name = "Network"; break;
+    case OperationKind::None: return need.target;
   }
-  return need.target;
+  // The workspace as a whole (a search of everything, a commit): the bare
+  // kind, since a rule's pattern cannot be empty.
+  if (need.target.empty()) return name;
+  return name + "(" + need.target + ")";
 }
 
 // --- cache -------------------------------------------------------------------

@@ -71,6 +71,20 @@ TEST(PermissionRules, MalformedRulesAreClearErrors) {
   }
 }
 
+// The rule a denial suggests must itself be a valid rule that allows what
+// was denied, the workspace root (a commit, a search of everything) included.
+TEST(PermissionRules, SuggestedRulesParseAndMatch) {
+  for (auto kind : {K::ReadFile, K::EditFile, K::WriteFile, K::GitWrite})
+    for (const char* target : {"", "src/a.c"}) {
+      const Need n = need(kind, target);
+      auto r = Rule::parse(rule_for(n), Answer::Allow);
+      ASSERT_TRUE(r.ok()) << rule_for(n) << ": " << r.error().message;
+      EXPECT_TRUE(r->matches(n)) << rule_for(n);
+    }
+  EXPECT_EQ(rule_for(need(K::GitWrite, "")), "GitWrite");
+  EXPECT_EQ(rule_for(need(K::ReadFile, "src/a.c")), "Read(src/a.c)");
+}
+
 TEST(PermissionCache, MostSpecificScopeWinsAndDenyWinsTies) {
   Cache c;
   c.put({K::EditFile, Scope::ProjectWide, "", Answer::Allow});
@@ -231,6 +245,13 @@ TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   needs = gate->needs(op, json::object());
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_EQ(needs[0].target, "");  // the root
+  // git_branch / git_stash listing is a read; every other action a git write of the repository.
+  op.kind = K::GitWrite;
+  EXPECT_EQ(gate->needs(op, json{{"action", "list"}})[0].kind, K::ReadFile);
+  needs = gate->needs(op, json{{"action", "create"}, {"name", "topic"}});
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].kind, K::GitWrite);
+  EXPECT_EQ(needs[0].target, "");
 }
 
 TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {
