@@ -10,6 +10,7 @@
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
 #include "icotes/files.hpp"
+#include "icotes/git_module.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/result.hpp"
 #include "icotes/worker_pool.hpp"
@@ -27,6 +28,7 @@ class Workspace {
   const ConfinedRoot& root() const { return root_; }
   Documents& documents() { return documents_; }
   files::Service& files() { return files_; }
+  git::Door& git() { return git_; }
   WorkerPool& workers() { return workers_; }
   permissions::Gate& gate() { return *gate_; }
 
@@ -41,6 +43,7 @@ class Workspace {
   ConfinedRoot root_;
   Documents documents_;
   files::Service files_;
+  git::Door git_;
   std::unique_ptr<permissions::Gate> gate_;
   WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };

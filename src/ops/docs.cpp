@@ -13,8 +13,19 @@ std::string type_of(const json& s) {
     for (const auto& v : s["enum"]) out += (out.empty() ? "" : " \\| ") + v.dump();
     return out;
   }
-  std::string t = s.value("type", std::string("any"));
+  const json type = s.value("type", json("any"));
+  if (type.is_array()) {  // ["string", "null"]
+    std::string out;
+    for (const auto& v : type) out += (out.empty() ? "" : " \\| ") + v.get<std::string>();
+    return out;
+  }
+  const std::string t = type.get<std::string>();
   if (t == "array" && s.contains("items")) return type_of(s["items"]) + "[]";
+  if (s.contains("oneOf")) {  // {"oneOf": [...]}: each alternative
+    std::string out;
+    for (const auto& v : s["oneOf"]) out += (out.empty() ? "" : " \\| ") + type_of(v);
+    return out;
+  }
   return t;
 }
 

@@ -1,0 +1,66 @@
+// How the rest of icotes reaches the git service without loading libgit2 up
+// front. libgit2 1.5 as Debian builds it brings libssh2, libcrypto, mbedTLS
+// and Kerberos with it: about 3 MB resident in every process that merely
+// links it (measured: bench/results/search.md, README "Design"). The git
+// service is therefore built as a module, icotes-git.so, that the first git
+// operation loads (dlopen) — a workspace that never asks for git never pays.
+//
+// The module is found, in order, at $ICOTES_GIT_MODULE, next to the running
+// executable, and at <prefix>/lib/icotes/icotes-git.so for an installed
+// icotes. Programs that link the git service in (the unit tests) use it in
+// process. Module and executable come from the same build: the interface is
+// C++ (Result<json>) and versioned by kAbiVersion only to catch a stale file.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "icotes/confine.hpp"
+#include "icotes/json.hpp"
+#include "icotes/result.hpp"
+#include "icotes/rpc.hpp"
+
+namespace icotes {
+class Progress;
+}
+
+namespace icotes::git {
+
+struct ModuleApi {
+  static constexpr int kAbiVersion = 1;
+  int abi_version;
+  /// A git::Service for the workspace root (include/icotes/git.hpp).
+  void* (*create)(const ConfinedRoot& root);
+  void (*destroy)(void* service);
+  /// Runs operation `verb` ("status", "diff", ...) with the repository open;
+  /// params valid against schemas/git/<verb>.json.
+  Result<json> (*run)(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
+                      Progress& progress);
+};
+
+/// Defined by the git service (src/services/git/repo.cpp) where it is linked
+/// in; null in the icotes executable, which loads the module instead.
+const ModuleApi* module_api() __attribute__((weak));
+
+/// One workspace's door to the git service: loads the module and creates
+/// the service on first use. Thread-safe.
+class Door {
+ public:
+  explicit Door(const ConfinedRoot& root) : root_(root) {}
+  ~Door();
+  Door(const Door&) = delete;
+  Door& operator=(const Door&) = delete;
+
+  /// Errors: kInternalError naming the module path and dlerror() when the
+  /// module cannot be loaded; else the operation's own errors.
+  Result<json> run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress);
+
+ private:
+  const ConfinedRoot& root_;
+  std::mutex mutex_;
+  const ModuleApi* api_ = nullptr;
+  void* service_ = nullptr;
+};
+
+}  // namespace icotes::git

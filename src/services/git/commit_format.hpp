@@ -1,0 +1,98 @@
+// Helpers shared by git/diff, log, show and blame: git's date formats,
+// commit fields as git prints them, object id abbreviation as git chooses
+// it, and paging arguments.
+#pragma once
+
+#include <git2.h>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "handles.hpp"
+#include "icotes/git.hpp"
+
+namespace icotes::git::detail {
+
+/// Hashing and equality of object ids, for unordered containers.
+struct OidHash {
+  std::size_t operator()(const git_oid& o) const {
+    std::size_t h;
+    std::memcpy(&h, o.id, sizeof h);  // ids are uniformly distributed
+    return h;
+  }
+};
+struct OidEq {
+  bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b); }
+};
+
+
+// --- revisions ---------------------------------------------------------------
+
+/// `rev` (checked, resolved through Repo::resolve) peeled to a commit.
+/// Errors: kNotFound for unknown revisions; kInvalidParams when it names
+/// something that is not a commit (a blob, a tree).
+Result<CommitPtr> lookup_commit(const Repo& r, std::string_view rev);
+
+/// The tree of HEAD, or null when HEAD is unborn (no commit yet).
+Result<TreePtr> head_tree(const Repo& r);
+
+// --- dates (git's date.c, show_date) ------------------------------------------
+
+/// `%aI`: 2005-04-07T15:13:13-07:00 (strict ISO 8601, the signer's offset).
+std::string iso_strict_date(const git_time& t);
+/// git's default ("normal") format: "Thu Apr 7 15:13:13 2005 -0700".
+std::string normal_date(const git_time& t);
+/// The offset as git prints it in headers: +hhmm / -hhmm.
+std::string tz_offset(int offset_minutes);
+
+// --- commits -------------------------------------------------------------------
+
+/// The parts of a commit message as git's pretty.c splits them: `%s` (the
+/// first paragraph, its lines right-trimmed and joined by spaces) and `%b`
+/// (everything after the blank lines that follow it).
+struct MessageParts {
+  std::string subject;
+  std::string body;
+};
+MessageParts split_message(std::string_view raw_message);
+
+/// {hash, parents, author{name,email,date}, committer{...}, subject, body}
+/// (schemas/git/log.json "commits" items).
+json commit_json(const git_commit* c);
+
+// --- abbreviated ids (git's object-name.c, find_unique_abbrev_r) -------------
+
+/// The abbreviation length git starts from when core.abbrev is unset or
+/// "auto": max(7, ceil((msb(count) + 1) / 2)) where count is the number of
+/// objects in the repository's pack indexes (loose objects are not counted,
+/// packfile.c repo_approximate_object_count). core.abbrev set to a number is
+/// used as is (clamped to 4..40).
+int default_abbrev(git_repository* repo);
+
+/// Abbreviates `oid` to at least `min_len` hex digits, longer while another
+/// object in the repository shares the prefix (the id need not exist, like a
+/// working-tree blob's). The all-zero id is not looked up.
+std::string abbrev_oid(git_odb* odb, const git_oid& oid, int min_len);
+
+// --- quoting (git's quote.c, quote_c_style with core.quotePath on) ------------
+
+/// True when git would quote `name` in diff headers and --stat/--name-only
+/// lists: control characters, '"', '\\' and bytes >= 0x80.
+bool needs_quote(std::string_view name);
+/// `name` as git prints it: unchanged, or in double quotes with C escapes
+/// (\t \n \" \\ and octal \ooo for other bytes).
+std::string quote_path(std::string_view name);
+
+// --- paging ----------------------------------------------------------------------
+
+/// params["cursor"] as a non-negative number ("" or absent: 0). Errors:
+/// kInvalidParams telling the client to pass nextCursor back.
+Result<std::size_t> parse_cursor(const json& params);
+
+/// params[key] as an unsigned number, or `fallback`.
+std::size_t param_size(const json& params, const char* key, std::size_t fallback);
+
+}  // namespace icotes::git::detail

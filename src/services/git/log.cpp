@@ -1,0 +1,328 @@
+// git/log: `git log [<rev>] [-- <paths>]` (git-log(1)) as commits: git's
+// default order (revision.c: a queue by committer date, parents queued
+// after their children, ties first-come first-served) and, with paths,
+// git's default history simplification (git-log(1) "History
+// Simplification": a commit is shown when it is not TREESAME to its
+// parents; a merge TREESAME to one parent is hidden and only that parent
+// followed).
+#include <regex.h>
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <queue>
+#include <unordered_set>
+
+#include "commit_format.hpp"
+
+namespace icotes::git {
+namespace {
+
+
+using OidSet = std::unordered_set<git_oid, detail::OidHash, detail::OidEq>;
+
+// A compiled POSIX basic regular expression (git's default for --author and
+// --grep), freed on scope exit.
+class Regex {
+ public:
+  Regex() = default;
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+  ~Regex() {
+    if (compiled_) regfree(&re_);
+  }
+  Status compile(const std::string& pattern, const char* param) {
+    int rc = regcomp(&re_, pattern.c_str(), REG_NOSUB | REG_NEWLINE);
+    if (rc != 0) {
+      char msg[256];
+      regerror(rc, &re_, msg, sizeof msg);
+      return make_error(error_code::kInvalidParams, std::string("invalid ") + param + " pattern '" + pattern +
+                                                        "': " + msg + " (a POSIX basic regular expression)");
+    }
+    compiled_ = true;
+    return ok_status();
+  }
+  bool match(const std::string& s) const { return regexec(&re_, s.c_str(), 0, nullptr, 0) == 0; }
+
+ private:
+  regex_t re_{};
+  bool compiled_ = false;
+};
+
+// since/until: YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS] with an optional Z,
+// +HH:MM, +HHMM or +HH (no offset: local time), or @<unix seconds>.
+std::optional<std::int64_t> parse_time(const std::string& s) {
+  if (s.size() > 1 && s[0] == '@' && s.find_first_not_of("0123456789", 1) == std::string::npos)
+    return std::stoll(s.substr(1));
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return std::nullopt;
+  std::size_t pos = 10;
+  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
+    int n = 0;
+    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) return std::nullopt;
+    pos += 1 + 5;
+    if (pos < s.size() && s[pos] == ':') {
+      if (std::sscanf(s.c_str() + pos + 1, "%2d%n", &sec, &n) != 1 || n != 2) return std::nullopt;
+      pos += 3;
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  if (pos == s.size()) {
+    tm.tm_isdst = -1;
+    return static_cast<std::int64_t>(std::mktime(&tm));
+  }
+  const std::int64_t utc = static_cast<std::int64_t>(timegm(&tm));
+  std::string_view z(s.c_str() + pos);
+  if (z == "Z") return utc;
+  if (z[0] != '+' && z[0] != '-') return std::nullopt;
+  int oh = 0, om = 0;
+  if (z.size() == 3 && std::sscanf(z.data() + 1, "%2d", &oh) == 1) {
+  } else if (z.size() == 6 && z[3] == ':' && std::sscanf(z.data() + 1, "%2d:%2d", &oh, &om) == 2) {
+  } else if (z.size() == 5 && std::sscanf(z.data() + 1, "%2d%2d", &oh, &om) == 2) {
+  } else {
+    return std::nullopt;
+  }
+  const std::int64_t off = (oh * 60 + om) * 60;
+  return z[0] == '+' ? utc - off : utc + off;
+}
+
+Result<std::optional<std::int64_t>> time_param(const json& params, const char* key) {
+  auto it = params.find(key);
+  if (it == params.end()) return std::optional<std::int64_t>();
+  const std::string& s = it->get_ref<const std::string&>();
+  auto t = parse_time(s);
+  if (!t)
+    return make_error(error_code::kInvalidParams,
+                      std::string("invalid ") + key + " '" + s.substr(0, 100) +
+                          "': use an ISO 8601 date or date-time (2024-01-31, 2024-01-31T12:00:00, "
+                          "2024-01-31T12:00:00+01:00) or @<unix seconds>");
+  return std::optional<std::int64_t>(*t);
+}
+
+// Whether `a` and `b` hold the same entries at the pathspecs (rev_compare_tree
+// restricted to paths). A path names a file or a directory; "" is the whole
+// tree. Missing on both sides counts as the same.
+bool same_at_paths(git_tree* a, git_tree* b, const std::vector<std::string>& paths) {
+  if (a && b && git_oid_equal(git_tree_id(a), git_tree_id(b))) return true;
+  for (const auto& p : paths) {
+    if (p.empty()) return false;  // the whole trees, whose ids differ (checked above)
+    git_tree_entry* ea = nullptr;
+    git_tree_entry* eb = nullptr;
+    if (a) git_tree_entry_bypath(&ea, a, p.c_str());
+    if (b) git_tree_entry_bypath(&eb, b, p.c_str());
+    bool same = (!ea && !eb) || (ea && eb && git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
+                                 git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb));
+    git_tree_entry_free(ea);
+    git_tree_entry_free(eb);
+    if (!same) return false;
+  }
+  return true;
+}
+
+class Walker {
+ public:
+  Walker(const Repo& r, const std::vector<std::string>& paths, const OidSet& hidden)
+      : r_(r), paths_(paths), hidden_(hidden) {}
+
+  void push(const git_oid& oid, git_time_t date) {
+    if (!seen_.insert(oid).second) return;
+    queue_.push({date, seq_++, oid});
+  }
+
+  // The next commit in git's order, with `show` telling whether the path
+  // simplification keeps it. Null at the end.
+  Result<CommitPtr> next(bool& show, std::optional<std::int64_t> since) {
+    while (!queue_.empty()) {
+      const Item item = queue_.top();
+      queue_.pop();
+      git_commit* raw = nullptr;
+      if (int rc = git_commit_lookup(&raw, r_.repo, &item.oid); rc != 0)
+        return libgit2_error(rc, "read commit " + oid_hex(item.oid));
+      CommitPtr c(raw);
+      // --since: older commits are dropped and not walked through
+      // (revision.c get_revision_1).
+      if (since && git_commit_time(c.get()) < *since) continue;
+      std::vector<CommitPtr> parents;
+      auto st = simplify(c.get(), parents, show);
+      if (!st) return std::move(st).error();
+      for (auto& p : parents) push(*git_commit_id(p.get()), git_commit_time(p.get()));
+      return c;
+    }
+    return CommitPtr();
+  }
+
+ private:
+  struct Item {
+    git_time_t date;
+    std::uint64_t seq;
+    git_oid oid;
+    bool operator<(const Item& o) const { return date != o.date ? date < o.date : seq > o.seq; }
+  };
+
+  bool relevant(const git_commit* c) const { return !hidden_.count(*git_commit_id(c)); }
+
+  // try_to_simplify_commit() with git's defaults (simplify_history, dense):
+  // `parents` are those to walk; `show` is false when the commit is
+  // TREESAME.
+  Status simplify(git_commit* c, std::vector<CommitPtr>& parents, bool& show) {
+    show = true;
+    const unsigned n = git_commit_parentcount(c);
+    for (unsigned i = 0; i < n; ++i) {
+      git_commit* p = nullptr;
+      if (int rc = git_commit_parent(&p, c, i); rc != 0) return libgit2_error(rc, "read a parent");
+      CommitPtr owned(p);
+      if (relevant(p)) parents.push_back(std::move(owned));
+    }
+    if (paths_.empty()) return ok_status();
+    git_tree* tree_raw = nullptr;
+    if (int rc = git_commit_tree(&tree_raw, c); rc != 0) return libgit2_error(rc, "read a tree");
+    TreePtr tree(tree_raw);
+    if (n == 0) {
+      show = !same_at_paths(tree.get(), nullptr, paths_);
+      return ok_status();
+    }
+    bool relevant_change = false, irrelevant_change = false;
+    for (unsigned i = 0; i < n; ++i) {
+      git_commit* p = nullptr;
+      if (int rc = git_commit_parent(&p, c, i); rc != 0) return libgit2_error(rc, "read a parent");
+      CommitPtr parent(p);
+      git_tree* pt = nullptr;
+      if (int rc = git_commit_tree(&pt, p); rc != 0) return libgit2_error(rc, "read a tree");
+      TreePtr ptree(pt);
+      const bool rel = relevant(p);
+      if (!same_at_paths(ptree.get(), tree.get(), paths_)) {
+        (rel ? relevant_change : irrelevant_change) = true;
+        continue;
+      }
+      // TREESAME to an excluded parent brings nothing of interest: keep
+      // looking at the other parents.
+      if (!rel) continue;
+      // TREESAME to this parent: follow only it, and hide the commit.
+      parents.clear();
+      parents.push_back(std::move(parent));
+      show = false;
+      return ok_status();
+    }
+    // With relevant parents, only changes against them count.
+    show = parents.empty() ? irrelevant_change : relevant_change;
+    return ok_status();
+  }
+
+  const Repo& r_;
+  const std::vector<std::string>& paths_;
+  const OidSet& hidden_;
+  OidSet seen_;
+  std::priority_queue<Item> queue_;
+  std::uint64_t seq_ = 0;
+};
+
+bool matches(const git_commit* c, const Regex* author, const Regex* grep) {
+  if (author) {
+    const git_signature* a = git_commit_author(c);
+    std::string who = std::string(a && a->name ? a->name : "") + " <" + (a && a->email ? a->email : "") + ">";
+    if (!author->match(who)) return false;
+  }
+  if (grep) {
+    const char* msg = git_commit_message_raw(c);
+    if (!grep->match(msg ? msg : "")) return false;
+  }
+  return true;
+}
+
+// All commits reachable from `oid` (the excluded side of A..B).
+Result<OidSet> ancestors(const Repo& r, const git_oid& oid) {
+  git_revwalk* raw = nullptr;
+  if (int rc = git_revwalk_new(&raw, r.repo); rc != 0) return libgit2_error(rc, "walk history");
+  RevwalkPtr walk(raw);
+  if (int rc = git_revwalk_push(walk.get(), &oid); rc != 0) return libgit2_error(rc, "walk history");
+  OidSet out;
+  git_oid o;
+  while (git_revwalk_next(&o, walk.get()) == 0) out.insert(o);
+  return out;
+}
+
+}  // namespace
+
+Result<json> log(Repo& r, const json& params) {
+  auto paths = r.paths(params.value("paths", json::array()));
+  if (!paths) return std::move(paths).error();
+  const std::string rev = params.value("rev", std::string("HEAD"));
+  const std::size_t max_count = detail::param_size(params, "maxCount", 100);
+  auto cursor = detail::parse_cursor(params);
+  if (!cursor) return std::move(cursor).error();
+  const std::size_t skip = detail::param_size(params, "skip", 0) + *cursor;
+  auto since = time_param(params, "since");
+  if (!since) return std::move(since).error();
+  auto until = time_param(params, "until");
+  if (!until) return std::move(until).error();
+  std::optional<Regex> author, grep;
+  if (params.contains("author")) {
+    if (auto st = author.emplace().compile(params["author"].get<std::string>(), "author"); !st) return st.error();
+  }
+  if (params.contains("grep")) {
+    if (auto st = grep.emplace().compile(params["grep"].get<std::string>(), "grep"); !st) return st.error();
+  }
+
+  // "A..B": commits reachable from B and not from A (either side empty:
+  // HEAD), as git's range notation (gitrevisions(7)).
+  std::string include = rev, exclude;
+  if (auto dots = rev.find(".."); dots != std::string::npos) {
+    if (rev.compare(dots, 3, "...") == 0)
+      return make_error(error_code::kInvalidParams, "symmetric ranges (A...B) are not supported; use A..B or B..A");
+    exclude = rev.substr(0, dots);
+    include = rev.substr(dots + 2);
+    if (exclude.empty()) exclude = "HEAD";
+    if (include.empty()) include = "HEAD";
+  }
+  json out = {{"commits", json::array()}, {"truncated", false}};
+  if (include == "HEAD" && git_repository_head_unborn(r.repo) == 1) {
+    out["note"] = "HEAD has no commits yet.";
+    return out;
+  }
+  auto start = detail::lookup_commit(r, include);
+  if (!start) return std::move(start).error();
+  OidSet hidden;
+  if (!exclude.empty()) {
+    auto base = detail::lookup_commit(r, exclude);
+    if (!base) return std::move(base).error();
+    auto set = ancestors(r, *git_commit_id(base->get()));
+    if (!set) return std::move(set).error();
+    hidden = std::move(*set);
+  }
+
+  Walker walker(r, *paths, hidden);
+  if (!hidden.count(*git_commit_id(start->get())))
+    walker.push(*git_commit_id(start->get()), git_commit_time(start->get()));
+  std::size_t matched = 0;
+  json& commits = out["commits"];
+  while (true) {
+    if (auto st = r.check_cancel("git_log"); !st) return std::move(st).error();
+    bool show = true;
+    auto c = walker.next(show, *since);
+    if (!c) return std::move(c).error();
+    if (!*c) break;
+    if (!show) continue;
+    if (*until && git_commit_time(c->get()) > **until) continue;
+    if (!matches(c->get(), author ? &*author : nullptr, grep ? &*grep : nullptr)) continue;
+    if (matched++ < skip) continue;
+    if (commits.size() == max_count) {
+      out["truncated"] = true;
+      const std::size_t next = skip + max_count - detail::param_size(params, "skip", 0);
+      out["nextCursor"] = std::to_string(next);
+      out["note"] = "Showing " + std::to_string(max_count) + " commits; more exist. Call again with cursor \"" +
+                    std::to_string(next) + "\" (the same other parameters), or narrow with paths, since or author.";
+      break;
+    }
+    commits.push_back(detail::commit_json(c->get()));
+  }
+  return out;
+}
+
+}  // namespace icotes::git

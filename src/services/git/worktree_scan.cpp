@@ -1,0 +1,188 @@
+#include "worktree_scan.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+namespace icotes::git::detail {
+namespace {
+
+using PathspecPtr = std::unique_ptr<git_pathspec, Freer<git_pathspec_free>>;
+
+bool before(std::int32_t s1, std::uint32_t ns1, std::int64_t s2, std::int64_t ns2) {
+  return s1 != s2 ? s1 < s2 : static_cast<std::int64_t>(ns1) < ns2;
+}
+
+// True when the file may differ from what the index recorded.
+bool dirty(const git_index_entry* e, const std::string& abs, const struct stat& index_st) {
+  if ((e->mode & 0170000) == 0160000) return true;  // a submodule: libgit2 checks its HEAD
+  if (e->flags_extended & GIT_INDEX_ENTRY_INTENT_TO_ADD) return true;
+  if (GIT_INDEX_ENTRY_STAGE(e) != 0) return true;
+  struct stat st;
+  if (::lstat(abs.c_str(), &st) != 0) return true;
+  const bool link = (e->mode & 0170000) == 0120000;
+  if (link ? !S_ISLNK(st.st_mode) : !S_ISREG(st.st_mode)) return true;
+  if (!link && ((e->mode ^ st.st_mode) & 0100)) return true;
+  if (e->file_size != static_cast<std::uint32_t>(st.st_size)) return true;
+  if (e->mtime.seconds != static_cast<std::int32_t>(st.st_mtim.tv_sec) ||
+      e->mtime.nanoseconds != static_cast<std::uint32_t>(st.st_mtim.tv_nsec))
+    return true;
+  if (e->ctime.seconds != static_cast<std::int32_t>(st.st_ctim.tv_sec) ||
+      e->ctime.nanoseconds != static_cast<std::uint32_t>(st.st_ctim.tv_nsec))
+    return true;
+  if (e->ino != static_cast<std::uint32_t>(st.st_ino)) return true;
+  // Racily clean: written in the same instant as the index, so a change
+  // since would not show in the stat data (git's is_racy_timestamp).
+  return !before(e->mtime.seconds, e->mtime.nanoseconds, index_st.st_mtim.tv_sec, index_st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> stat_dirty_paths(const Repo& r, const std::vector<std::string>& specs) {
+  git_index* raw = nullptr;
+  if (int rc = git_repository_index(&raw, r.repo); rc != 0) return libgit2_error(rc, "read the index");
+  IndexPtr index(raw);
+  // The repository's index object is shared: bring it up to date with the
+  // file first (a no-op when unchanged).
+  if (int rc = git_index_read(raw, 0); rc != 0) return libgit2_error(rc, "read the index");
+  struct stat index_st {};
+  const char* index_path = git_index_path(raw);
+  if (!index_path || ::stat(index_path, &index_st) != 0) index_st.st_mtim = {0, 0};
+
+  PathspecPtr ps;
+  if (!specs.empty()) {
+    std::vector<const char*> v;
+    for (const auto& s : specs) v.push_back(s.c_str());
+    git_strarray arr{const_cast<char**>(v.data()), v.size()};
+    git_pathspec* p = nullptr;
+    if (int rc = git_pathspec_new(&p, &arr); rc != 0) return libgit2_error(rc, "parse paths");
+    ps.reset(p);
+  }
+  std::vector<const git_index_entry*> entries;
+  const std::size_t n = git_index_entrycount(raw);
+  entries.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const git_index_entry* e = git_index_get_byindex(raw, i);
+    if (!e || (ps && !git_pathspec_matches_path(ps.get(), GIT_PATHSPEC_DEFAULT, e->path))) continue;
+    entries.push_back(e);
+  }
+
+  // lstat in parallel (git's preload-index.c: up to 20 threads, at least
+  // 500 entries each).
+  std::vector<char> flags(entries.size(), 0);
+  const std::string base = r.root.path() + "/";
+  auto work = [&](std::size_t from, std::size_t to) {
+    std::string abs = base;
+    for (std::size_t i = from; i < to; ++i) {
+      abs.resize(base.size());
+      abs += entries[i]->path;
+      flags[i] = dirty(entries[i], abs, index_st) ? 1 : 0;
+    }
+  };
+  const std::size_t threads = std::clamp<std::size_t>(
+      entries.size() / 500, 1, std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
+  if (threads == 1) {
+    work(0, entries.size());
+  } else {
+    std::vector<std::thread> pool;
+    const std::size_t chunk = (entries.size() + threads - 1) / threads;
+    for (std::size_t t = 0; t < threads; ++t) {
+      const std::size_t from = t * chunk, to = std::min(entries.size(), from + chunk);
+      if (from < to) pool.emplace_back(work, from, to);
+    }
+    for (auto& th : pool) th.join();
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (flags[i] && (out.empty() || out.back() != entries[i]->path)) out.emplace_back(entries[i]->path);
+  }
+  return out;
+}
+
+namespace {
+
+// Adds every file under `tree` (prefix "dir/") to `out`.
+Status add_all(git_repository* repo, const git_tree* tree, const std::string& prefix, const git_pathspec* ps,
+               std::vector<std::string>& out) {
+  for (std::size_t i = 0, n = git_tree_entrycount(tree); i < n; ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+    std::string path = prefix + git_tree_entry_name(e);
+    if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+      git_tree* sub = nullptr;
+      if (int rc = git_tree_lookup(&sub, repo, git_tree_entry_id(e)); rc != 0) return libgit2_error(rc, "read a tree");
+      TreePtr owned(sub);
+      if (auto st = add_all(repo, sub, path + "/", ps, out); !st) return st;
+    } else if (!ps || git_pathspec_matches_path(ps, GIT_PATHSPEC_DEFAULT, path.c_str())) {
+      out.push_back(std::move(path));
+    }
+  }
+  return ok_status();
+}
+
+Status compare(git_repository* repo, const git_tree* a, const git_tree* b, const std::string& prefix,
+               const git_pathspec* ps, std::vector<std::string>& out) {
+  auto sub = [&](const git_tree_entry* e, TreePtr& holder) -> Result<git_tree*> {
+    if (!e || git_tree_entry_type(e) != GIT_OBJECT_TREE) return static_cast<git_tree*>(nullptr);
+    git_tree* t = nullptr;
+    if (int rc = git_tree_lookup(&t, repo, git_tree_entry_id(e)); rc != 0) return libgit2_error(rc, "read a tree");
+    holder.reset(t);
+    return t;
+  };
+  auto visit = [&](const char* name, const git_tree_entry* ea, const git_tree_entry* eb) -> Status {
+    if (ea && eb && git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
+        git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
+      return ok_status();
+    const std::string path = prefix + name;
+    TreePtr ha, hb;
+    auto ta = sub(ea, ha);
+    if (!ta) return std::move(ta).error();
+    auto tb = sub(eb, hb);
+    if (!tb) return std::move(tb).error();
+    // A file on either side (the other side missing, a file, or a tree).
+    const bool file_a = ea && !*ta, file_b = eb && !*tb;
+    if ((file_a || file_b) && (!ps || git_pathspec_matches_path(ps, GIT_PATHSPEC_DEFAULT, path.c_str())))
+      out.push_back(path);
+    if (*ta && *tb) return compare(repo, *ta, *tb, path + "/", ps, out);
+    if (*ta) return add_all(repo, *ta, path + "/", ps, out);
+    if (*tb) return add_all(repo, *tb, path + "/", ps, out);
+    return ok_status();
+  };
+  const std::size_t na = a ? git_tree_entrycount(a) : 0;
+  for (std::size_t i = 0; i < na; ++i) {
+    const git_tree_entry* ea = git_tree_entry_byindex(a, i);
+    const char* name = git_tree_entry_name(ea);
+    if (auto st = visit(name, ea, b ? git_tree_entry_byname(b, name) : nullptr); !st) return st;
+  }
+  const std::size_t nb = b ? git_tree_entrycount(b) : 0;
+  for (std::size_t i = 0; i < nb; ++i) {
+    const git_tree_entry* eb = git_tree_entry_byindex(b, i);
+    const char* name = git_tree_entry_name(eb);
+    if (a && git_tree_entry_byname(a, name)) continue;  // seen above
+    if (auto st = visit(name, nullptr, eb); !st) return st;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> changed_paths(git_repository* repo, git_tree* a, git_tree* b,
+                                               const std::vector<std::string>& specs) {
+  PathspecPtr ps;
+  if (!specs.empty()) {
+    std::vector<const char*> v;
+    for (const auto& s : specs) v.push_back(s.c_str());
+    git_strarray arr{const_cast<char**>(v.data()), v.size()};
+    git_pathspec* p = nullptr;
+    if (int rc = git_pathspec_new(&p, &arr); rc != 0) return libgit2_error(rc, "parse paths");
+    ps.reset(p);
+  }
+  std::vector<std::string> out;
+  if (auto st = compare(repo, a, b, "", ps.get(), out); !st) return std::move(st).error();
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace icotes::git::detail
