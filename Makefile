@@ -37,6 +37,7 @@ fuzz-smoke: deps
 bench: build
 	@bash bench/run.sh
 	@bash bench/search.sh
+	@bash bench/git.sh
 
 docs: build
 	./build/release/icotes docs > docs/operations.md
