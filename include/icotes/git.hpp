@@ -20,6 +20,7 @@
 // cancellation token between steps.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,11 @@ struct Repo {
   Result<std::string> resolve(std::string_view rev) const;
   /// A cancelled() check that yields the standard error.
   Status check_cancel(std::string_view op) const;
+  /// Reports progress (Progress::report; `done`/`total` in the operation's
+  /// own units: commits, files; total 0 = unknown), at most every 100 ms.
+  void report(std::string_view message, double done, double total = 0) const;
+
+  mutable std::chrono::steady_clock::time_point last_report = {};
 };
 
 class Service {

@@ -22,6 +22,13 @@
 
 namespace icotes::test {
 
+/// Keeps every progress message an operation reports.
+class RecordingProgress final : public Progress {
+ public:
+  void report(std::string_view message, double, double) override { messages.emplace_back(message); }
+  std::vector<std::string> messages;
+};
+
 using GitOp = Result<json> (*)(git::Repo&, const json&);
 
 struct RunResult {
@@ -128,6 +135,9 @@ class GitRepoTest : public ::testing::Test {
   void put(const std::string& rel, const std::string& content) { write_file(dir() + "/" + rel, content); }
   void commit_all(const std::string& msg) { must("git add -A && git commit -q --allow-empty -m '" + msg + "'"); }
 
+  /// Progress messages the operations reported so far.
+  const std::vector<std::string>& reports() const { return progress_.messages; }
+
   Result<json> call(GitOp op, const json& params) {
     return svc_->with_repo(cancel_, progress_, [&](git::Repo& r) { return op(r, params); });
   }
@@ -161,7 +171,7 @@ class GitRepoTest : public ::testing::Test {
   std::optional<ConfinedRoot> root_;
   std::optional<git::Service> svc_;
   CancellationToken cancel_;
-  NullProgress progress_;
+  RecordingProgress progress_;
 };
 
 }  // namespace icotes::test

@@ -140,6 +140,15 @@ TEST_F(GitLog, OrderAndFieldsMatchGitLog) {
   same_log({{"rev", "v1"}}, "v1");
 }
 
+TEST_F(GitLog, LogAndBlameReportProgress) {
+  build_history();
+  ok(git::log, json::object());
+  ASSERT_FALSE(reports().empty());
+  EXPECT_NE(reports().back().find("commits so far"), std::string::npos) << reports().back();
+  ok(git::blame, {{"path", "a"}});
+  EXPECT_NE(reports().back().find("commits examined"), std::string::npos) << reports().back();
+}
+
 TEST_F(GitLog, PathsFollowGitsHistorySimplification) {
   build_history();
   for (const char* p : {"a", "b", "x", "s", "m"}) same_log({{"paths", {p}}}, std::string("-- ") + p);

@@ -110,6 +110,8 @@ class Blamer {
         if (it == n->origins.end()) break;
         Origin* suspect = *it;
         if (auto st = r_.check_cancel("git_blame"); !st) return st;
+        ++examined_;
+        r_.report(std::to_string(examined_) + " commits examined", static_cast<double>(examined_));
         if (auto st = pass_blame(suspect); !st) return st;
         // What no parent took is this commit's.
         for (const auto& e : suspect->suspects) out_.entries.push_back({e.lno, e.s_lno, e.num, suspect->pub});
@@ -389,6 +391,7 @@ class Blamer {
   }
 
   const Repo& r_;
+  std::size_t examined_ = 0;  // commits blame was passed through, for progress
   BlameResult& out_;
   const std::uint32_t diff_flags_;
   git_commit* head_ = nullptr;

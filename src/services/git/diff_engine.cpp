@@ -682,6 +682,8 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
   std::size_t i = opts.offset;
   for (; i < page.total && i < opts.offset + opts.limit; ++i) {
     if (auto st = r.check_cancel(opts.op); !st) return std::move(st).error();
+    r.report(std::to_string(i - opts.offset) + " files", static_cast<double>(i - opts.offset),
+             static_cast<double>(std::min(page.total, opts.offset + opts.limit) - opts.offset));
     if (const Unmerged* um = entries[i].unmerged) {
       // git prints "* Unmerged path <path>" unquoted (diff.c run_diff_cmd).
       const std::string text = opts.format == DiffFormat::kPatch      ? "* Unmerged path " + um->path + "\n"

@@ -304,6 +304,7 @@ Result<json> log(Repo& r, const json& params) {
   json& commits = out["commits"];
   while (true) {
     if (auto st = r.check_cancel("git_log"); !st) return std::move(st).error();
+    r.report(std::to_string(matched) + " commits so far", static_cast<double>(matched));
     bool show = true;
     auto c = walker.next(show, *since);
     if (!c) return std::move(c).error();

@@ -126,6 +126,13 @@ Status Repo::check_cancel(std::string_view op) const {
   return ok_status();
 }
 
+void Repo::report(std::string_view message, double done, double total) const {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_report < std::chrono::milliseconds(100)) return;
+  last_report = now;
+  progress.report(message, done, total);
+}
+
 Service::Service(const ConfinedRoot& root) : root_(root) {}
 
 Service::~Service() {

@@ -629,6 +629,7 @@ Result<json> status(Repo& r, const json& p) {
   auto h2i = diff_head_to_index(r.repo, index, spec);
   if (!h2i) return std::move(h2i).error();
   if (auto st = r.check_cancel("git_status"); !st) return st.error();
+  r.report("compared HEAD with the index; comparing the index with the work tree", 1, 2);
 
   // Without untracked files, only paths whose stat data changed need a look.
   std::optional<std::vector<std::string>> candidates;
