@@ -11,6 +11,17 @@ namespace {
 
 using PathspecPtr = std::unique_ptr<git_pathspec, Freer<git_pathspec_free>>;
 
+// The compiled pathspec of `specs`; null (everything) when there are none.
+Result<PathspecPtr> pathspec(const std::vector<std::string>& specs) {
+  if (specs.empty()) return PathspecPtr();
+  std::vector<const char*> v;
+  for (const auto& s : specs) v.push_back(s.c_str());
+  git_strarray arr{const_cast<char**>(v.data()), v.size()};
+  git_pathspec* p = nullptr;
+  if (int rc = git_pathspec_new(&p, &arr); rc != 0) return libgit2_error(rc, "parse paths");
+  return PathspecPtr(p);
+}
+
 bool before(std::int32_t s1, std::uint32_t ns1, std::int64_t s2, std::int64_t ns2) {
   return s1 != s2 ? s1 < s2 : static_cast<std::int64_t>(ns1) < ns2;
 }
@@ -51,15 +62,9 @@ Result<std::vector<std::string>> stat_dirty_paths(const Repo& r, const std::vect
   const char* index_path = git_index_path(raw);
   if (!index_path || ::stat(index_path, &index_st) != 0) index_st.st_mtim = {0, 0};
 
-  PathspecPtr ps;
-  if (!specs.empty()) {
-    std::vector<const char*> v;
-    for (const auto& s : specs) v.push_back(s.c_str());
-    git_strarray arr{const_cast<char**>(v.data()), v.size()};
-    git_pathspec* p = nullptr;
-    if (int rc = git_pathspec_new(&p, &arr); rc != 0) return libgit2_error(rc, "parse paths");
-    ps.reset(p);
-  }
+  auto compiled = pathspec(specs);
+  if (!compiled) return std::move(compiled).error();
+  const PathspecPtr ps = std::move(*compiled);
   std::vector<const git_index_entry*> entries;
   const std::size_t n = git_index_entrycount(raw);
   entries.reserve(n);
@@ -169,15 +174,9 @@ Status compare(git_repository* repo, const git_tree* a, const git_tree* b, const
 
 Result<std::vector<std::string>> changed_paths(git_repository* repo, git_tree* a, git_tree* b,
                                                const std::vector<std::string>& specs) {
-  PathspecPtr ps;
-  if (!specs.empty()) {
-    std::vector<const char*> v;
-    for (const auto& s : specs) v.push_back(s.c_str());
-    git_strarray arr{const_cast<char**>(v.data()), v.size()};
-    git_pathspec* p = nullptr;
-    if (int rc = git_pathspec_new(&p, &arr); rc != 0) return libgit2_error(rc, "parse paths");
-    ps.reset(p);
-  }
+  auto compiled = pathspec(specs);
+  if (!compiled) return std::move(compiled).error();
+  const PathspecPtr ps = std::move(*compiled);
   std::vector<std::string> out;
   if (auto st = compare(repo, a, b, "", ps.get(), out); !st) return std::move(st).error();
   std::sort(out.begin(), out.end());
