@@ -11,7 +11,9 @@ Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, S
   if (!options_.registry) options_.registry = &builtin_registry();
 }
 
-Session::~Session() = default;
+// A connection that ends without on_close (a transport error) ends its
+// subscriptions here.
+Session::~Session() { workspace_.events().unsubscribe_owner(connection_.get()); }
 
 void Session::choose(const std::string& method, const json& params) {
   if (method == "initialize" && params.is_object() && params.contains("protocolVersion")) {
@@ -39,6 +41,7 @@ void Session::on_notification(const std::string& method, const json& params) {
 }
 
 void Session::on_close() {
+  workspace_.events().unsubscribe_owner(connection_.get());
   if (dialect_) dialect_->on_close();
 }
 

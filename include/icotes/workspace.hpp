@@ -9,6 +9,7 @@
 
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
+#include "icotes/events.hpp"
 #include "icotes/files.hpp"
 #include "icotes/git_module.hpp"
 #include "icotes/permission_gate.hpp"
@@ -29,6 +30,7 @@ class Workspace {
   Documents& documents() { return documents_; }
   files::Service& files() { return files_; }
   git::Door& git() { return git_; }
+  events::Broker& events() { return events_; }
   WorkerPool& workers() { return workers_; }
   permissions::Gate& gate() { return *gate_; }
 
@@ -44,6 +46,7 @@ class Workspace {
   Documents documents_;
   files::Service files_;
   git::Door git_;
+  events::Broker events_;
   std::unique_ptr<permissions::Gate> gate_;
   WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };

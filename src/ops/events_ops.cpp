@@ -1,0 +1,51 @@
+// events/* operations: a connection's subscriptions to the workspace's event
+// broker (include/icotes/events.hpp), delivered as `icotes/event`
+// notifications.
+#include "icotes/events.hpp"
+#include "icotes/operation.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+namespace {
+
+Result<json> subscribe(Context& ctx, const json& p) {
+  if (!ctx.connection)
+    return make_error(error_code::kInvalidRequest,
+                      "events/subscribe needs a connection to send events on; `icotes call` has none (use `icotes serve`)");
+  std::vector<std::string> topics = p.at("topics").get<std::vector<std::string>>();
+  std::optional<std::uint64_t> since;
+  if (auto it = p.find("since"); it != p.end()) since = it->get<std::uint64_t>();
+  // The sink must not keep the connection alive: the subscription ends with
+  // it (Session::on_close), and a closed connection drops what is sent.
+  std::weak_ptr<Connection> weak = ctx.connection;
+  auto sink = [weak](std::uint64_t subscription, const events::Event& e) {
+    auto conn = weak.lock();
+    if (!conn || conn->closed()) return;
+    conn->notify("icotes/event", json{{"subscription", subscription},
+                                      {"topic", e.topic},
+                                      {"seq", e.seq},
+                                      {"time", e.time_ms},
+                                      {"data", e.data}});
+  };
+  std::size_t replayed = 0;
+  std::vector<std::string> gaps;
+  auto r = ctx.workspace.events().subscribe(ctx.connection.get(), std::move(topics), sink, since, &replayed, &gaps);
+  if (!r) return std::move(r).error();
+  json out{{"subscription", *r}, {"replayed", replayed}};
+  if (!gaps.empty()) out["gaps"] = gaps;
+  return out;
+}
+
+Result<json> unsubscribe(Context& ctx, const json& p) {
+  const void* owner = ctx.connection ? ctx.connection.get() : nullptr;
+  return json{{"removed", ctx.workspace.events().unsubscribe(owner, p.at("subscription").get<std::uint64_t>())}};
+}
+
+}  // namespace
+
+void register_events_ops(Registry& r) {
+  r.add("events/subscribe", subscribe);
+  r.add("events/unsubscribe", unsubscribe);
+}
+
+}  // namespace icotes
