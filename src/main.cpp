@@ -16,6 +16,7 @@
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
+#include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {
@@ -71,8 +72,18 @@ struct ServeOptions {
   std::string log_level = "info";
   std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
   std::size_t threads = 0;
+  std::vector<std::string> listen;
+  bool allow_remote = false;
   PermissionFlags permissions;
 };
+
+// SIGINT/SIGTERM/SIGHUP end a server that listens: the handler only writes a
+// byte that the main thread waits for (nothing else is async-signal-safe).
+int g_stop_pipe[2] = {-1, -1};
+extern "C" void on_stop_signal(int) {
+  const char b = 1;
+  [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &b, 1);
+}
 
 void print_banner(const Workspace& ws) {
   std::fprintf(stderr,
@@ -114,11 +125,6 @@ int serve(const ServeOptions& o) {
   }
   Workspace& workspace = **ws;
   for (const auto& w : workspace.gate().warnings()) spdlog::warn("permissions: {}", w);
-  if (::isatty(STDIN_FILENO)) print_banner(workspace);
-  spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
-               workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
-  auto transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
-  auto connection = std::make_shared<Connection>(transport, o.max_frame_bytes);
   SessionOptions so;
   so.on_exit = [&workspace](int code) {
     spdlog::info("exit notification: exiting with {}", code);
@@ -126,10 +132,50 @@ int serve(const ServeOptions& o) {
     spdlog::shutdown();
     std::_Exit(code);
   };
+  const bool listen_only = !o.listen.empty() && !o.stdio;
+  if (listen_only) {
+    // Before the address is announced: a script may signal right after.
+    if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) return 2;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
+  }
+  std::vector<std::unique_ptr<TcpServer>> servers;
+  for (const auto& spec : o.listen) {
+    auto address = parse_tcp_listen(spec, o.allow_remote);
+    if (!address) {
+      std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
+      return 2;
+    }
+    auto server = TcpServer::listen(workspace, *address, TcpServerOptions{o.max_frame_bytes, 1024, so});
+    if (!server) {
+      std::fprintf(stderr, "icotes: %s\n", server.error().message.c_str());
+      return 2;
+    }
+    // One line scripts and tests can wait for: where to connect, where the token is.
+    std::fprintf(stderr, "icotes: listening on tcp:%s:%u; token in %s\n", address->host.c_str(), (*server)->port(),
+                 (*server)->token_path().c_str());
+    spdlog::info("listening on tcp:{}:{} (token in {})", address->host, (*server)->port(), (*server)->token_path());
+    (*server)->start();
+    servers.push_back(std::move(*server));
+  }
+  if (listen_only) {
+    char b;
+    while (::read(g_stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    spdlog::info("signal received: closing connections");
+    for (auto& s : servers) s->stop();
+    workspace.workers().shutdown();
+    return 0;
+  }
+  if (::isatty(STDIN_FILENO)) print_banner(workspace);
+  spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
+               workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
+  auto transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
+  auto connection = std::make_shared<Connection>(transport, o.max_frame_bytes);
   Session session(workspace, connection, so);
   connection->set_handler(&session);
   run_read_loop(STDIN_FILENO, *connection);
   spdlog::info("stdin closed; finishing in-flight requests");
+  for (auto& s : servers) s->stop();
   workspace.workers().shutdown();
   connection->set_handler(nullptr);
   return 0;
@@ -253,7 +299,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   ServeOptions so;
-  auto* serve_cmd = app.add_subcommand("serve", "Serve a workspace over stdio (LSP, MCP or plain JSON-RPC, detected per connection)");
+  auto* serve_cmd = app.add_subcommand("serve", "Serve a workspace over stdio or TCP (LSP, MCP or plain JSON-RPC, detected per connection)");
   serve_cmd->add_flag("--stdio", so.stdio, "Use stdin/stdout (the default)");
   serve_cmd->add_option("--root", so.root, "Workspace root directory")->capture_default_str();
   serve_cmd->add_option("--log-file", so.log_file, "Write logs to this file instead of stderr");
@@ -262,6 +308,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")->capture_default_str();
   serve_cmd->add_option("--threads", so.threads, "Worker threads (0: min(4, cores))")->capture_default_str();
+  serve_cmd->add_option("--listen", so.listen,
+                        "Also accept connections at tcp:HOST:PORT (loopback; PORT 0 picks one). Each client's first "
+                        "request must be icotes/authenticate {token}; the token is written (mode 0600) to "
+                        "$XDG_RUNTIME_DIR/icotes/tcp-PORT.token. Without --stdio, serves until SIGINT/SIGTERM.");
+  serve_cmd->add_flag("--allow-remote", so.allow_remote,
+                      "Allow --listen on a non-loopback address (the token is still required)");
   so.permissions.add_to(serve_cmd);
 
   std::string call_root = ".";
