@@ -10,6 +10,7 @@
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
 #include "icotes/events.hpp"
+#include "icotes/file_watcher.hpp"
 #include "icotes/files.hpp"
 #include "icotes/git_module.hpp"
 #include "icotes/permission_gate.hpp"
@@ -31,6 +32,8 @@ class Workspace {
   files::Service& files() { return files_; }
   git::Door& git() { return git_; }
   events::Broker& events() { return events_; }
+  /// Publishes files/changed once started (events/subscribe starts it).
+  files::Watcher& watcher() { return watcher_; }
   WorkerPool& workers() { return workers_; }
   permissions::Gate& gate() { return *gate_; }
 
@@ -47,6 +50,7 @@ class Workspace {
   files::Service files_;
   git::Door git_;
   events::Broker events_;
+  files::Watcher watcher_;  // after events_: it publishes there until it is gone
   std::unique_ptr<permissions::Gate> gate_;
   WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <chrono>
+#include <mutex>
+#include <set>
 
 #include "icotes/session.hpp"
 
@@ -76,6 +78,7 @@ class McpDialect final : public Dialect {
     if (method == "resources/list") return resources_list(std::move(request));
     if (method == "resources/templates/list") return templates_list(request);
     if (method == "resources/read") return resources_read(std::move(request));
+    if (method == "resources/subscribe" || method == "resources/unsubscribe") return resources_subscribe(request);
     if (method == "completion/complete") return complete(std::move(request));
     if (method == "logging/setLevel") return set_level(request);
     request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method));
@@ -145,7 +148,7 @@ class McpDialect final : public Dialect {
           -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
     }
     json caps = {{"tools", {{"listChanged", false}}},
-                 {"resources", {{"subscribe", false}, {"listChanged", false}}},
+                 {"resources", {{"subscribe", true}, {"listChanged", true}}},
                  {"logging", json::object()}};
     if (at_least("2025-03-26")) caps["completions"] = json::object();
     json info = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
@@ -256,7 +259,65 @@ class McpDialect final : public Dialect {
     return r;
   }
 
+  // resources/subscribe and resources/updated, resources/list_changed (MCP
+  // "Resources": subscriptions, list changed) come from the file watcher's
+  // files/changed events; this session listens once it has listed or
+  // subscribed to resources.
+  void listen_for_file_changes() {
+    {
+      // Not held while subscribing: the sink takes it under the broker's
+      // delivery lock, the other way round.
+      std::lock_guard lock(watch_->mutex);
+      if (watch_->listening) return;
+      watch_->listening = true;
+    }
+    if (auto st = workspace_.watcher().start(); !st) spdlog::warn("file watcher: {}", st.error().message);
+    std::weak_ptr<Connection> weak = conn_;
+    std::weak_ptr<WatchState> state = watch_;
+    Workspace* ws = &workspace_;
+    (void)workspace_.events().subscribe(conn_.get(), {"files/changed"}, [weak, state, ws](std::uint64_t, const events::Event& e) {
+      auto conn = weak.lock();
+      auto st = state.lock();
+      if (!conn || !st || conn->closed()) return;
+      bool list_changed = e.data.value("rescan", false);
+      std::vector<std::string> updated;
+      {
+        std::lock_guard held(st->mutex);
+        for (const auto& c : e.data["changes"]) {
+          const std::string& path = c["path"].get_ref<const std::string&>();
+          if (c["type"] != "changed") list_changed = true;
+          if (st->uris.count(path)) updated.push_back(path);
+        }
+      }
+      for (const auto& path : updated) conn->notify("notifications/resources/updated", {{"uri", ws->uri_of(path)}});
+      if (list_changed) conn->notify("notifications/resources/list_changed", json::object());
+    });
+  }
+
+  void resources_subscribe(const Request& request) {
+    const json& p = request.params();
+    if (!p.contains("uri") || !p["uri"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, request.method() + ": uri (string) is required"));
+    auto rel = workspace_.rel_of_uri(p["uri"].get<std::string>());
+    if (!rel) return request.fail(rel.error());
+    if (request.method() == "resources/unsubscribe") {
+      std::lock_guard lock(watch_->mutex);
+      watch_->uris.erase(*rel);
+      return request.reply(json::object());
+    }
+    // Updates tell what changed in a file: as much a read as reading it.
+    if (auto st = workspace_.gate().check_now(*client_, "resources/subscribe", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
+      return request.fail(st.error());
+    {
+      std::lock_guard lock(watch_->mutex);
+      watch_->uris.insert(*rel);
+    }
+    listen_for_file_changes();
+    request.reply(json::object());
+  }
+
   void resources_list(Request request) {
+    listen_for_file_changes();
     // Cursor: the last path of the previous page.
     std::string after;
     if (auto c = request.params().find("cursor"); c != request.params().end() && !c->is_null()) {
@@ -360,6 +421,12 @@ class McpDialect final : public Dialect {
   std::atomic<int> min_level_{level_index("warning")};
   bool initialized_ = false;
   std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();
+  struct WatchState {
+    std::mutex mutex;
+    bool listening = false;
+    std::set<std::string> uris;  // subscribed, as paths relative to the root
+  };
+  std::shared_ptr<WatchState> watch_ = std::make_shared<WatchState>();
 };
 
 }  // namespace

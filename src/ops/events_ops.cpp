@@ -2,6 +2,7 @@
 // broker (include/icotes/events.hpp), delivered as `icotes/event`
 // notifications.
 #include "icotes/events.hpp"
+#include "icotes/log.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/workspace.hpp"
 
@@ -27,6 +28,14 @@ Result<json> subscribe(Context& ctx, const json& p) {
                                       {"time", e.time_ms},
                                       {"data", e.data}});
   };
+  // The file watcher costs a walk and a watch per directory: it starts with
+  // its first subscriber.
+  for (const auto& t : topics)
+    if (events::topic_matches(t, "files/changed")) {
+      if (auto st = ctx.workspace.watcher().start(); !st)
+        spdlog::warn("file watcher: {}", st.error().message);
+      break;
+    }
   std::size_t replayed = 0;
   std::vector<std::string> gaps;
   auto r = ctx.workspace.events().subscribe(ctx.connection.get(), std::move(topics), sink, since, &replayed, &gaps);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,11 @@ struct Filter {
 /// Called for each selected file with its directory fd and name (valid during the call).
 using FileCallback = std::function<void(const std::string& rel, int dirfd, const char* name)>;
 
+/// Called for each directory the walk enters (the start one included), from
+/// any of the walk's threads, with the ignore state that applies below it.
+using DirCallback = std::function<void(const std::string& rel, const std::shared_ptr<const IgnoreDir>& ignore)>;
+
 Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
-            const CancellationToken* cancel);
+            const CancellationToken* cancel, const DirCallback* on_dir = nullptr);
 
 }  // namespace icotes::search

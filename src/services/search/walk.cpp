@@ -315,8 +315,8 @@ struct Job {
 
 class Walker {
  public:
-  Walker(const Filter& filter, const FileCallback& on_file, const CancellationToken* cancel)
-      : filter_(filter), on_file_(on_file), cancel_(cancel) {}
+  Walker(const Filter& filter, const FileCallback& on_file, const CancellationToken* cancel, const DirCallback* on_dir)
+      : filter_(filter), on_file_(on_file), cancel_(cancel), on_dir_(on_dir) {}
 
   void run(Job first, std::size_t threads) {
     push(std::move(first));
@@ -388,6 +388,7 @@ class Walker {
     }
     const bool any_git = files.has_git || (job.ignore && job.ignore->any_git());
     auto here = std::make_shared<const IgnoreDir>(job.ignore, std::move(files), any_git);
+    if (on_dir_) (*on_dir_)(job.rel, here);
     for (const auto& e : entries) {
       if (cancel_ && cancel_->cancelled()) return;
       const std::string rel = job.rel.empty() ? e.name : job.rel + "/" + e.name;
@@ -427,6 +428,7 @@ class Walker {
   const Filter& filter_;
   const FileCallback& on_file_;
   const CancellationToken* cancel_;
+  const DirCallback* on_dir_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Job> jobs_;
@@ -436,7 +438,7 @@ class Walker {
 }  // namespace
 
 Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
-            const CancellationToken* cancel) {
+            const CancellationToken* cancel, const DirCallback* on_dir) {
   auto rel = root.relative(options.path.empty() ? "." : options.path);
   if (!rel) return std::move(rel).error();
   auto fd = root.open_beneath(*rel, O_RDONLY);
@@ -475,7 +477,7 @@ Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& 
   }
   Job first{std::move(*fd), *rel, chain, {}};
   if (filter.follow) first.ancestors.emplace_back(st.st_dev, st.st_ino);
-  Walker w(filter, on_file, cancel);
+  Walker w(filter, on_file, cancel, on_dir);
   w.run(std::move(first), std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
   if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "search cancelled");
   return ok_status();

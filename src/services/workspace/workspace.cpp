@@ -5,7 +5,7 @@
 namespace icotes {
 
 Workspace::Workspace(ConfinedRoot root, std::size_t worker_threads)
-    : root_(std::move(root)), files_(root_, documents_), git_(root_), workers_(worker_threads) {}
+    : root_(std::move(root)), files_(root_, documents_), git_(root_), watcher_(root_, events_), workers_(worker_threads) {}
 
 Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std::size_t worker_threads,
                                                    const permissions::Settings& permissions) {

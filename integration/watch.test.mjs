@@ -1,0 +1,125 @@
+// The file watcher through real clients: MCP resource subscriptions (the
+// SDK client gets notifications/resources/updated and list_changed when
+// files change on disk) and an LSP client (vscode-jsonrpc) subscribed to
+// files/changed events.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
+import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+
+const T = 15000;
+
+// Resolves when `predicate` holds for something pushed to `list`.
+function waitFor(list, predicate, what) {
+  return withTimeout(new Promise((resolve) => {
+    const check = () => {
+      const hit = list.find(predicate);
+      if (hit) resolve(hit);
+      else setTimeout(check, 20);
+    };
+    check();
+  }), T, what);
+}
+
+describe('MCP resource subscriptions from the file watcher', () => {
+  let root, client;
+  const updated = [];
+  const listChanged = [];
+  before(async () => {
+    root = tempDir('watch-mcp');
+    fs.writeFileSync(path.join(root, 'a.txt'), 'one\n');
+    fs.writeFileSync(path.join(root, 'b.txt'), 'two\n');
+    fs.writeFileSync(path.join(root, '.ignore'), 'out/\n');
+    client = new Client({ name: 'watch-test', version: '1.0.0' });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => listChanged.push(Date.now()));
+    await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--root', root, '--log-level', 'warn'] }));
+  });
+  after(async () => {
+    await client?.close();
+    removeDir(root);
+  });
+
+  test('the server declares resource subscriptions and list changes', () => {
+    const caps = client.getServerCapabilities();
+    assert.equal(caps.resources.subscribe, true);
+    assert.equal(caps.resources.listChanged, true);
+  });
+
+  test('a subscribed file changed on disk is announced; an unsubscribed one is not', async () => {
+    const a = pathToFileURL(path.join(root, 'a.txt')).href;
+    const b = pathToFileURL(path.join(root, 'b.txt')).href;
+    assert.deepEqual(await client.subscribeResource({ uri: a }), {});
+    assert.deepEqual(await client.subscribeResource({ uri: b }), {});
+    fs.appendFileSync(path.join(root, 'a.txt'), 'more\n');
+    await waitFor(updated, (u) => u === a, 'resources/updated for a.txt');
+    assert.deepEqual(await client.unsubscribeResource({ uri: b }), {});
+    updated.length = 0;
+    listChanged.length = 0;
+    // b changes first, then a file is created: when the list change arrives,
+    // any update for b would have come before it.
+    fs.appendFileSync(path.join(root, 'b.txt'), 'more\n');
+    fs.writeFileSync(path.join(root, 'new.txt'), 'new\n');
+    await waitFor(listChanged, () => true, 'resources/list_changed after a file was created');
+    assert.deepEqual(updated.filter((u) => u === b), []);
+  });
+
+  test('subscribing to a file outside the workspace is refused', async () => {
+    await assert.rejects(client.subscribeResource({ uri: 'file:///etc/passwd' }), /outside|workspace/i);
+  });
+});
+
+describe('files/changed events to an LSP client', () => {
+  let root, child, conn;
+  const events = [];
+  before(async () => {
+    root = tempDir('watch-lsp');
+    fs.mkdirSync(path.join(root, 'src'));
+    fs.mkdirSync(path.join(root, 'out'));
+    fs.writeFileSync(path.join(root, '.ignore'), 'out/\n*.o\n');
+    child = spawn(requireBinary(), ['serve', '--stdio', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    conn.onNotification('icotes/event', (p) => events.push(p));
+    conn.listen();
+    await withTimeout(conn.sendRequest('initialize', { processId: null, rootUri: pathToFileURL(root).href, capabilities: {} }), T, 'initialize');
+    await conn.sendNotification('initialized', {});
+  });
+  after(() => {
+    conn?.dispose();
+    child?.kill();
+    removeDir(root);
+  });
+
+  test('creating, changing and deleting files arrive as coalesced events with sequence numbers', async () => {
+    const sub = await withTimeout(conn.sendRequest('icotes/events/subscribe', { topics: ['files/*'] }), T, 'subscribe');
+    assert.ok(sub.subscription > 0);
+    fs.writeFileSync(path.join(root, 'src', 'main.c'), 'int main(void) { return 0; }\n');
+    const created = await waitFor(events, (e) => e.data.changes?.some((c) => c.path === 'src/main.c' && c.type === 'created'), 'created');
+    assert.equal(created.topic, 'files/changed');
+    assert.equal(created.subscription, sub.subscription);
+    assert.equal(created.data.mode, 'inotify');
+    fs.rmSync(path.join(root, 'src', 'main.c'));
+    const deleted = await waitFor(events, (e) => e.data.changes?.some((c) => c.path === 'src/main.c' && c.type === 'deleted'), 'deleted');
+    assert.ok(deleted.seq > created.seq);
+    // A new directory and its files.
+    fs.mkdirSync(path.join(root, 'lib', 'util'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'lib', 'util', 'u.c'), 'int u;\n');
+    await waitFor(events, (e) => e.data.changes?.some((c) => c.path === 'lib/util/u.c'), 'a file in a new directory');
+    // Ignored paths raise nothing: written first, they would be in the same
+    // event as the visible file or an earlier one.
+    fs.writeFileSync(path.join(root, 'out', 'x.bin'), 'x');
+    fs.writeFileSync(path.join(root, 'src', 'main.o'), 'x');
+    fs.writeFileSync(path.join(root, 'src', 'visible.c'), 'v');
+    await waitFor(events, (e) => e.data.changes?.some((c) => c.path === 'src/visible.c'), 'visible.c');
+    const paths = events.flatMap((e) => e.data.changes?.map((c) => c.path) ?? []);
+    assert.ok(!paths.includes('out/x.bin') && !paths.includes('src/main.o'), paths.join(' '));
+    assert.deepEqual(await conn.sendRequest('icotes/events/unsubscribe', { subscription: sub.subscription }), { removed: true });
+  });
+});
