@@ -16,6 +16,7 @@
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
+#include "icotes/http.hpp"
 #include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
 
@@ -139,11 +140,26 @@ int serve(const ServeOptions& o) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   }
   std::vector<std::unique_ptr<TcpServer>> servers;
+  std::vector<std::unique_ptr<HttpDoor>> http_doors;
   for (const auto& spec : o.listen) {
     auto address = parse_tcp_listen(spec, o.allow_remote);
     if (!address) {
       std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
       return 2;
+    }
+    if (address->scheme == "http") {
+      auto door = HttpDoor::listen(workspace, *address, so, o.max_frame_bytes);
+      if (!door) {
+        std::fprintf(stderr, "icotes: %s\n", door.error().message.c_str());
+        return 2;
+      }
+      const std::string host = address->host.find(':') != std::string::npos ? "[" + address->host + "]" : address->host;
+      std::fprintf(stderr, "icotes: listening on http://%s:%u/mcp; token in %s\n", host.c_str(), (*door)->port(),
+                   (*door)->token_path().c_str());
+      spdlog::info("listening on http://{}:{}/mcp (MCP Streamable HTTP; bearer token in {})", host, (*door)->port(),
+                   (*door)->token_path());
+      http_doors.push_back(std::move(*door));
+      continue;
     }
     auto server = TcpServer::listen(workspace, *address, TcpServerOptions{o.max_frame_bytes, 1024, so});
     if (!server) {
@@ -162,6 +178,7 @@ int serve(const ServeOptions& o) {
     while (::read(g_stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
     }
     spdlog::info("signal received: closing connections");
+    for (auto& d : http_doors) d->stop();
     for (auto& s : servers) s->stop();
     workspace.workers().shutdown();
     return 0;
@@ -175,6 +192,7 @@ int serve(const ServeOptions& o) {
   connection->set_handler(&session);
   run_read_loop(STDIN_FILENO, *connection);
   spdlog::info("stdin closed; finishing in-flight requests");
+  for (auto& d : http_doors) d->stop();
   for (auto& s : servers) s->stop();
   workspace.workers().shutdown();
   connection->set_handler(nullptr);
@@ -309,9 +327,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")->capture_default_str();
   serve_cmd->add_option("--threads", so.threads, "Worker threads (0: min(4, cores))")->capture_default_str();
   serve_cmd->add_option("--listen", so.listen,
-                        "Also accept connections at tcp:HOST:PORT (loopback; PORT 0 picks one). Each client's first "
-                        "request must be icotes/authenticate {token}; the token is written (mode 0600) to "
-                        "$XDG_RUNTIME_DIR/icotes/tcp-PORT.token. Without --stdio, serves until SIGINT/SIGTERM.");
+                        "Accept connections at tcp:HOST:PORT (JSON-RPC, LSP or MCP; the first request must be "
+                        "icotes/authenticate {token}) or http:HOST:PORT (MCP Streamable HTTP on /mcp, with "
+                        "Authorization: Bearer <token>). Loopback only; PORT 0 picks one; repeatable. Tokens are "
+                        "written (mode 0600) to $XDG_RUNTIME_DIR/icotes/{tcp,http}-PORT.token. Without --stdio, "
+                        "serves until SIGINT/SIGTERM.");
   serve_cmd->add_flag("--allow-remote", so.allow_remote,
                       "Allow --listen on a non-loopback address (the token is still required)");
   so.permissions.add_to(serve_cmd);

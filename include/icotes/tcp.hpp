@@ -29,12 +29,14 @@ namespace icotes {
 /// A parsed `tcp:HOST:PORT` (HOST an IPv4 address, `localhost`, or an IPv6
 /// address in brackets; PORT 0 picks a free one).
 struct TcpAddress {
+  std::string scheme = "tcp";  // "tcp" or "http"
   std::string host;
   std::uint16_t port = 0;
 };
 
-/// Parses `spec`. Errors (kInvalidParams): not `tcp:HOST:PORT`; a host that
-/// is not loopback unless `allow_remote`.
+/// Parses `spec`, `tcp:HOST:PORT` or `http:HOST:PORT` (`scheme` says
+/// which). Errors (kInvalidParams): another form; a host that is not
+/// loopback unless `allow_remote`.
 Result<TcpAddress> parse_tcp_listen(std::string_view spec, bool allow_remote);
 
 /// True for 127.0.0.0/8, ::1 and `localhost`.
@@ -50,6 +52,11 @@ std::string random_token();
 
 /// Equal in time independent of where `a` and `b` differ (nettle memeql_sec).
 bool token_equal(std::string_view a, std::string_view b);
+
+/// Writes `token` to runtime_dir()/`file_name` (mode 0600, replacing a
+/// stale file, never through a symlink) and returns the file's path.
+/// Errors: those of runtime_dir(); kIoError writing the file.
+Result<std::string> write_token_file(const std::string& file_name, const std::string& token);
 
 struct TcpServerOptions {
   std::size_t max_frame_bytes = 0;  // 0: kDefaultMaxFrameBytes

@@ -75,10 +75,13 @@ bool is_loopback_host(std::string_view host) {
 Result<TcpAddress> parse_tcp_listen(std::string_view spec, bool allow_remote) {
   auto bad = [&](const std::string& why) {
     return make_error(error_code::kInvalidParams,
-                      "--listen '" + std::string(spec) + "': " + why + " (expected tcp:127.0.0.1:PORT; PORT 0 picks one)");
+                      "--listen '" + std::string(spec) + "': " + why + " (expected tcp:127.0.0.1:PORT or http:127.0.0.1:PORT; PORT 0 picks one)");
   };
-  if (spec.substr(0, 4) != "tcp:") return bad("only tcp: is supported here");
-  std::string_view rest = spec.substr(4);
+  std::string scheme;
+  if (spec.substr(0, 4) == "tcp:") scheme = "tcp";
+  else if (spec.substr(0, 5) == "http:") scheme = "http";
+  else return bad("the forms are tcp:HOST:PORT and http:HOST:PORT");
+  std::string_view rest = spec.substr(scheme.size() + 1);
   const auto colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
@@ -92,7 +95,7 @@ Result<TcpAddress> parse_tcp_listen(std::string_view spec, bool allow_remote) {
     return bad("'" + std::string(host) +
                "' is not a loopback address; listening beyond this machine needs --allow-remote (the token is still "
                "required)");
-  return TcpAddress{std::string(host), static_cast<std::uint16_t>(n)};
+  return TcpAddress{scheme, std::string(host), static_cast<std::uint16_t>(n)};
 }
 
 Result<std::string> runtime_dir() {
@@ -131,6 +134,23 @@ bool token_equal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && nettle_memeql_sec(a.data(), b.data(), a.size()) != 0;
 }
 
+Result<std::string> write_token_file(const std::string& file_name, const std::string& token) {
+  auto dir = runtime_dir();
+  if (!dir) return std::move(dir).error();
+  std::string path = *dir + "/" + file_name;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const std::string line = token + "\n";
+  const bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
+                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (!written) {
+    auto e = sys_error("writing the token file " + path);
+    if (fd >= 0) ::close(fd);
+    return e;
+  }
+  ::close(fd);
+  return path;
+}
+
 struct TcpServer::Client {
   int fd = -1;
   std::thread thread;
@@ -167,26 +187,14 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
   const std::uint16_t actual = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  auto dir = runtime_dir();
-  if (!dir) {
-    ::close(fd);
-    return std::move(dir).error();
-  }
   const std::string token = random_token();
-  const std::string path = *dir + "/tcp-" + std::to_string(actual) + ".token";
-  const int tfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  const std::string line = token + "\n";
-  const bool written = tfd >= 0 && ::fchmod(tfd, 0600) == 0 &&
-                       ::write(tfd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  if (!written) {
-    auto e = sys_error("writing the token file " + path);
-    if (tfd >= 0) ::close(tfd);
+  auto path = write_token_file("tcp-" + std::to_string(actual) + ".token", token);
+  if (!path) {
     ::close(fd);
-    return e;
+    return std::move(path).error();
   }
-  ::close(tfd);
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
-  return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, path, std::move(options)));
+  return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, *path, std::move(options)));
 }
 
 TcpServer::TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,

@@ -20,6 +20,13 @@ TEST(TcpListen, ParsesLoopbackAddresses) {
   EXPECT_EQ(b->host, "::1");
   EXPECT_EQ(b->port, 8123);
   EXPECT_TRUE(parse_tcp_listen("tcp:localhost:65535", false).ok());
+  auto h = parse_tcp_listen("http:127.0.0.1:8080", false);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(h->scheme, "http");
+  EXPECT_EQ(h->port, 8080);
+  EXPECT_EQ(a->scheme, "tcp");
+  EXPECT_FALSE(parse_tcp_listen("http:0.0.0.0:8080", false).ok());
+  EXPECT_FALSE(parse_tcp_listen("https:127.0.0.1:8080", false).ok());
   EXPECT_TRUE(parse_tcp_listen("tcp:127.1.2.3:1", false).ok());
 }
 

@@ -1,56 +1,22 @@
-#include <dlfcn.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <vector>
-
 #include "icotes/git_module.hpp"
-#include "icotes/log.hpp"
+#include "icotes/module_loader.hpp"
 
 namespace icotes::git {
 namespace {
 
-// Where the module may be (see git_module.hpp), first existing one wins.
-std::vector<std::string> candidates() {
-  std::vector<std::string> out;
-  if (const char* env = std::getenv("ICOTES_GIT_MODULE"); env && *env) out.emplace_back(env);
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    out.push_back((exe.parent_path() / "icotes-git.so").string());
-    out.push_back((exe.parent_path().parent_path() / "lib" / "icotes" / "icotes-git.so").string());
-  }
-  return out;
-}
-
 Result<const ModuleApi*> load_module() {
   static std::mutex mutex;
   static const ModuleApi* api = nullptr;
-  static std::string failure;
   std::lock_guard lock(mutex);
   if (api) return api;
   if (module_api != nullptr) return api = module_api();
-  std::string tried;
-  for (const auto& path : candidates()) {
-    if (::access(path.c_str(), R_OK) != 0) {
-      tried += (tried.empty() ? "" : ", ") + path;
-      continue;
-    }
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) return make_error(error_code::kInternalError, "git: cannot load " + path + ": " + ::dlerror());
-    using Entry = const ModuleApi* (*)();
-    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "icotes_git_module"));
-    const ModuleApi* found = entry ? entry() : nullptr;
-    if (!found || found->abi_version != ModuleApi::kAbiVersion)
-      return make_error(error_code::kInternalError,
-                        "git: " + path + " is not an icotes-git module of this build (rebuild icotes)");
-    spdlog::debug("git: loaded {}", path);
-    return api = found;  // never unloaded: its libraries keep thread-local state
-  }
-  return make_error(error_code::kInternalError,
-                    "git: the git service module icotes-git.so was not found (looked at " + tried +
-                        "); set ICOTES_GIT_MODULE to its path or reinstall icotes");
+  auto entry = load_module_symbol("git", "icotes-git.so", "ICOTES_GIT_MODULE", "icotes_git_module");
+  if (!entry) return std::move(entry).error();
+  using Entry = const ModuleApi* (*)();
+  const ModuleApi* found = reinterpret_cast<Entry>(*entry)();
+  if (!found || found->abi_version != ModuleApi::kAbiVersion)
+    return make_error(error_code::kInternalError, "git: icotes-git.so is not a module of this build (rebuild icotes)");
+  return api = found;
 }
 
 }  // namespace

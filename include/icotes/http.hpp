@@ -1,0 +1,39 @@
+// The executable's side of the MCP Streamable HTTP door (`icotes serve
+// --listen http:127.0.0.1:PORT`, endpoint /mcp): loads icotes-http.so
+// (include/icotes/http_module.hpp) and gives every MCP session a Connection
+// and a Session on the shared Workspace, like the TCP door's connections.
+// The bearer token is written like the TCP token, to
+// runtime_dir()/http-PORT.token (mode 0600).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "icotes/http_module.hpp"
+#include "icotes/result.hpp"
+#include "icotes/session.hpp"
+#include "icotes/tcp.hpp"
+
+namespace icotes {
+
+class HttpDoor {
+ public:
+  /// Loads the module, binds, writes the token file and starts serving.
+  /// Errors: kInternalError (module not found), kIoError (bind, token file).
+  static Result<std::unique_ptr<HttpDoor>> listen(Workspace& workspace, const TcpAddress& address,
+                                                  SessionOptions session, std::size_t max_body_bytes);
+  ~HttpDoor();
+  std::uint16_t port() const { return server_->port(); }
+  const std::string& token_path() const { return token_path_; }
+  /// Ends every session and stops serving; also done by the destructor.
+  void stop();
+
+ private:
+  class Backend;
+  HttpDoor() = default;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<http::Server> server_;
+  std::string token_path_;
+};
+
+}  // namespace icotes

@@ -1,0 +1,601 @@
+// MCP Streamable HTTP (MCP 2025-03-26, 2025-06-18, 2025-11-25 "Transports")
+// on cpp-httplib, built into the module icotes-http.so
+// (include/icotes/http_module.hpp).
+//
+// One endpoint, /mcp:
+// - POST carries one client message (or a batch). Only notifications and
+//   responses: 202 Accepted. With requests: the answer is JSON when the
+//   responses are the first thing the server sends for them, else an SSE
+//   stream carrying what the server sends meanwhile (progress, log
+//   messages, its own requests) and then the responses.
+// - GET opens the session's stream for server messages unrelated to a POST;
+//   messages sent while none is open wait for it (bounded).
+// - DELETE ends the session.
+// - `Mcp-Session-Id` is issued with the initialize response and required
+//   afterwards (400 without, 404 when unknown or ended); `MCP-Protocol-
+//   Version`, when sent, must be a supported revision (400).
+// - Every SSE event has an id "<stream>-<n>"; a GET with `Last-Event-ID`
+//   replays what followed it on that stream (kept per session, bounded) and
+//   continues it when it is still open.
+// - Security: `Authorization: Bearer <token>` (401), `Origin` and `Host`
+//   must be loopback (403) against DNS rebinding, bodies are bounded (413),
+//   requests must arrive within the read timeout, and each connection's
+//   keep-alive ends when idle.
+#include <httplib.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "icotes/http_module.hpp"
+
+namespace icotes::http {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  std::size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+// Host part of "host:port", "[v6]:port" or a URL's authority.
+std::string host_of(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+  }
+  return std::string(authority.substr(0, authority.find(':')));
+}
+
+bool loopback_name(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// An Origin header names a page; only pages served from this machine may
+// talk to the server (a foreign page resolving its name to 127.0.0.1 is
+// DNS rebinding). "null" (file:, sandboxed frames) is refused too.
+bool origin_allowed(const std::string& origin) {
+  const auto scheme = origin.find("://");
+  if (scheme == std::string::npos) return false;
+  const std::string s = origin.substr(0, scheme);
+  if (s != "http" && s != "https") return false;
+  std::string_view authority = std::string_view(origin).substr(scheme + 3);
+  authority = authority.substr(0, authority.find('/'));
+  return loopback_name(host_of(authority));
+}
+
+bool accepts(const httplib::Request& req, std::string_view type) {
+  const std::string a = req.get_header_value("Accept");
+  return a.empty() || a.find(type) != std::string::npos || a.find("*/*") != std::string::npos;
+}
+
+// A JSON-RPC error body for HTTP-level refusals (as the SDKs send them).
+std::string error_body(int code, const std::string& message) {
+  return json{{"jsonrpc", "2.0"}, {"error", {{"code", code}, {"message", message}}}, {"id", nullptr}}.dump();
+}
+
+// A run of SSE events: a POST's answer or the session's GET stream.
+struct Stream {
+  std::uint64_t id = 0;
+  bool get = false;                    // the standalone GET stream
+  std::set<std::string> pending;       // request ids (dumped) still to answer
+  std::deque<std::pair<std::uint64_t, std::string>> events;  // (n, message), kept for replay
+  std::uint64_t next = 1;
+  std::uint64_t reader = 0;            // ticket of the HTTP response reading it now (0: none)
+  bool json_only = false;              // the client accepts no SSE on this POST
+};
+
+class Session final : public Outbox, public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::string id, std::size_t kept_events) : id_(std::move(id)), kept_events_(kept_events) {}
+
+  const std::string& id() const { return id_; }
+  void attach(std::shared_ptr<Peer> peer) { peer_ = std::move(peer); }
+
+  // Server → client: a response goes to the stream waiting for its id; any
+  // other message to the newest POST stream still waiting (it belongs to
+  // that exchange), else the GET stream, else it waits for one.
+  void send(std::string message) override {
+    std::string key;
+    bool is_response = false;
+    try {
+      const json j = json::parse(message);
+      const json& first = j.is_array() && !j.empty() ? j.front() : j;
+      is_response = first.is_object() && first.contains("id") && !first.contains("method");
+      if (is_response) key = first["id"].dump();
+    } catch (const json::exception&) {
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    std::shared_ptr<Stream> target;
+    if (is_response) {
+      for (auto& [sid, s] : streams_)
+        if (s->pending.count(key)) target = s;
+      if (target) {
+        // A batch answers every id it holds at once.
+        const json j = json::parse(message);
+        if (j.is_array()) {
+          for (const auto& r : j)
+            if (r.is_object() && r.contains("id")) target->pending.erase(r["id"].dump());
+        } else {
+          target->pending.erase(key);
+        }
+      }
+    } else {
+      // Kept even while nobody reads it: a client that comes back with
+      // Last-Event-ID gets it.
+      for (auto it = streams_.rbegin(); it != streams_.rend() && !target; ++it)
+        if (!it->second->get && !it->second->pending.empty() && !it->second->json_only) target = it->second;
+      if (!target && get_) target = get_;
+    }
+    if (!target) {
+      if (waiting_.size() < kept_events_) waiting_.push_back(std::move(message));
+      return;
+    }
+    append(*target, std::move(message));
+    cv_.notify_all();
+  }
+
+  // A POST with requests: the stream their answers will go to, read by the
+  // caller (reader ticket in `ticket`).
+  std::shared_ptr<Stream> open_post(std::set<std::string> ids, bool json_only, std::uint64_t& ticket) {
+    std::lock_guard lock(mutex_);
+    auto s = std::make_shared<Stream>();
+    s->id = next_stream_++;
+    s->pending = std::move(ids);
+    s->json_only = json_only;
+    s->reader = ticket = next_ticket_++;
+    streams_[s->id] = s;
+    trim_streams();
+    touch();
+    return s;
+  }
+
+  // Makes the caller the reader of `s`; whoever read it before stops.
+  std::uint64_t attach_reader(Stream& s) {
+    std::lock_guard lock(mutex_);
+    s.reader = next_ticket_++;
+    cv_.notify_all();
+    return s.reader;
+  }
+
+  // The GET stream (a new one replaces the old, whose reader stops).
+  std::shared_ptr<Stream> open_get() {
+    std::lock_guard lock(mutex_);
+    if (get_) get_->reader = 0;
+    auto s = std::make_shared<Stream>();
+    s->id = next_stream_++;
+    s->get = true;
+    streams_[s->id] = s;
+    get_ = s;
+    while (!waiting_.empty()) {
+      append(*s, std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    trim_streams();
+    touch();
+    cv_.notify_all();
+    return s;
+  }
+
+  // Last-Event-ID "<stream>-<n>": that stream and the number after which
+  // to replay; null when the stream is no longer kept.
+  std::shared_ptr<Stream> find_stream(const std::string& last_event_id, std::uint64_t& after) {
+    const auto dash = last_event_id.find('-');
+    if (dash == std::string::npos) return nullptr;
+    try {
+      const std::uint64_t sid = std::stoull(last_event_id.substr(0, dash));
+      after = std::stoull(last_event_id.substr(dash + 1));
+      std::lock_guard lock(mutex_);
+      auto it = streams_.find(sid);
+      return it == streams_.end() ? nullptr : it->second;
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
+  // Waits for events of `s` after `after`, up to `wait`; returns them, and
+  // whether the stream is finished (a POST answered, the session ended).
+  // Waits for events of `s` after `after`, up to `wait`, for the reader
+  // `ticket`; returns them, and whether this reader is done (a POST
+  // answered, the session ended, another reader took the stream over).
+  std::vector<std::pair<std::uint64_t, std::string>> next_events(Stream& s, std::uint64_t after, std::uint64_t ticket,
+                                                                  std::chrono::milliseconds wait, bool& finished) {
+    std::unique_lock lock(mutex_);
+    auto done = [&] { return closed_ || s.reader != ticket || (!s.get && s.pending.empty()); };
+    cv_.wait_for(lock, wait, [&] { return done() || (!s.events.empty() && s.events.back().first > after); });
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    if (s.reader == ticket)
+      for (const auto& e : s.events)
+        if (e.first > after) out.push_back(e);
+    finished = done();
+    touch();
+    return out;
+  }
+
+  // The reader `ticket` went (finished, or its client dropped the
+  // connection); the stream stays for Last-Event-ID.
+  void detach_reader(Stream& s, std::uint64_t ticket) {
+    std::lock_guard lock(mutex_);
+    if (s.reader == ticket) s.reader = 0;
+  }
+
+  void receive(std::string message) {
+    std::lock_guard lock(receive_mutex_);  // one reader: messages in order
+    {
+      std::lock_guard l(mutex_);
+      touch();
+    }
+    if (auto p = peer_) p->receive(std::move(message));
+  }
+
+  void close() {
+    std::shared_ptr<Peer> peer;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+      peer = std::move(peer_);
+      cv_.notify_all();
+    }
+    if (peer) peer->close();
+  }
+
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+
+  // Idle: no request for `ms` and no stream being read.
+  bool idle_for(int ms) const {
+    std::lock_guard lock(mutex_);
+    if (get_ && get_->reader) return false;
+    for (const auto& [sid, s] : streams_)
+      if (!s->get && !s->pending.empty()) return false;
+    return Clock::now() - last_used_ > std::chrono::milliseconds(ms);
+  }
+
+ private:
+  void append(Stream& s, std::string message) {
+    s.events.emplace_back(s.next++, std::move(message));
+    while (s.events.size() > kept_events_) s.events.pop_front();
+  }
+  // Finished POST streams are kept for replay, the oldest dropped first.
+  void trim_streams() {
+    while (streams_.size() > 64) {
+      auto it = streams_.begin();
+      while (it != streams_.end() && (it->second == get_ || !it->second->pending.empty())) ++it;
+      if (it == streams_.end()) break;
+      streams_.erase(it);
+    }
+  }
+  void touch() { last_used_ = Clock::now(); }
+
+  const std::string id_;
+  const std::size_t kept_events_;
+  std::shared_ptr<Peer> peer_;
+  mutable std::mutex mutex_;
+  std::mutex receive_mutex_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, std::shared_ptr<Stream>> streams_;
+  std::shared_ptr<Stream> get_;
+  std::deque<std::string> waiting_;
+  std::uint64_t next_stream_ = 1;
+  std::uint64_t next_ticket_ = 1;
+  bool closed_ = false;
+  Clock::time_point last_used_ = Clock::now();
+};
+
+std::string sse_event(std::uint64_t stream, std::uint64_t n, const std::string& message) {
+  return "id: " + std::to_string(stream) + "-" + std::to_string(n) + "\nevent: message\ndata: " + message + "\n\n";
+}
+
+class McpHttpServer final : public Server {
+ public:
+  McpHttpServer(Backend& backend, Options options) : backend_(backend), options_(std::move(options)) {}
+  ~McpHttpServer() override { stop(); }
+
+  bool bind(std::string* error) {
+    const std::size_t threads = options_.threads;
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    server_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
+    server_.set_keep_alive_max_count(100000);  // a client's requests reuse its connection
+    server_.set_read_timeout(options_.read_timeout_s, 0);
+    server_.set_write_timeout(options_.read_timeout_s, 0);
+    server_.set_payload_max_length(options_.max_body_bytes);
+    server_.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return check(req, res); });
+    server_.Post("/mcp", [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+    server_.Get("/mcp", [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
+    server_.Delete("/mcp", [this](const httplib::Request& req, httplib::Response& res) { del(req, res); });
+    if (options_.port == 0) {
+      const int p = server_.bind_to_any_port(options_.host);
+      if (p <= 0) {
+        *error = "cannot bind " + options_.host + ": " + std::strerror(errno);
+        return false;
+      }
+      port_ = static_cast<std::uint16_t>(p);
+    } else {
+      if (!server_.bind_to_port(options_.host, options_.port)) {
+        *error = "cannot bind " + options_.host + ":" + std::to_string(options_.port) + ": " + std::strerror(errno);
+        return false;
+      }
+      port_ = options_.port;
+    }
+    listener_ = std::thread([this] { server_.listen_after_bind(); });
+    janitor_ = std::thread([this] { expire_sessions(); });
+    return true;
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  std::size_t session_count() const override {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+  }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    janitor_cv_.notify_all();
+    // Ending the sessions first wakes every stream waiting for events, so
+    // the server's threads can finish.
+    std::map<std::string, std::shared_ptr<Session>> sessions;
+    {
+      std::lock_guard lock(mutex_);
+      sessions.swap(sessions_);
+    }
+    for (auto& [id, s] : sessions) s->close();
+    server_.stop();
+    if (listener_.joinable()) listener_.join();
+    if (janitor_.joinable()) janitor_.join();
+  }
+
+ private:
+  httplib::Server::HandlerResponse check(const httplib::Request& req, httplib::Response& res) {
+    auto refuse = [&](int status, int code, const std::string& message) {
+      res.status = status;
+      res.set_content(error_body(code, message), "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (req.path != "/mcp") return refuse(404, -32601, "not found: the MCP endpoint is /mcp");
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && !origin_allowed(origin))
+      return refuse(403, -32600, "forbidden: Origin " + origin + " is not this machine (DNS rebinding is refused)");
+    const std::string host = req.get_header_value("Host");
+    if (!host.empty() && loopback_name(options_.host) && !loopback_name(host_of(host)))
+      return refuse(403, -32600, "forbidden: Host " + host + " is not a loopback name");
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string expected = "Bearer " + options_.token;
+    // Equal length first, then every byte: the time does not tell where a
+    // guess went wrong.
+    bool ok = auth.size() == expected.size();
+    unsigned char diff = 0;
+    for (std::size_t i = 0; ok && i < auth.size(); ++i) diff |= static_cast<unsigned char>(auth[i] ^ expected[i]);
+    if (!ok || diff != 0) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      return refuse(401, -32600,
+                    "unauthorized: send Authorization: Bearer <token>; the token is in the file icotes printed at start");
+    }
+    const std::string version = req.get_header_value("MCP-Protocol-Version");
+    if (!version.empty() && std::find(options_.protocol_versions.begin(), options_.protocol_versions.end(), version) ==
+                                options_.protocol_versions.end())
+      return refuse(400, -32600, "unsupported MCP-Protocol-Version " + version);
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.get_header_value("Mcp-Session-Id");
+    if (id.empty()) {
+      res.status = 400;
+      res.set_content(error_body(-32600, "bad request: Mcp-Session-Id header required (initialize first)"),
+                      "application/json");
+      return nullptr;
+    }
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->closed()) {
+      res.status = 404;
+      res.set_content(error_body(-32001, "session not found: it ended or never existed; initialize again"),
+                      "application/json");
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  void post(const httplib::Request& req, httplib::Response& res) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.find("application/json") == std::string::npos) {
+      res.status = 415;
+      res.set_content(error_body(-32600, "unsupported media type: POST application/json"), "application/json");
+      return;
+    }
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::exception& e) {
+      res.status = 400;
+      res.set_content(error_body(-32700, std::string("parse error: ") + e.what()), "application/json");
+      return;
+    }
+    const std::vector<json> messages = body.is_array() ? body.get<std::vector<json>>() : std::vector<json>{body};
+    std::set<std::string> ids;
+    bool initialize = false;
+    for (const auto& m : messages) {
+      if (!m.is_object()) continue;
+      if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
+      if (m.value("method", std::string()) == "initialize") initialize = true;
+    }
+    std::shared_ptr<Session> session;
+    if (initialize && !req.has_header("Mcp-Session-Id")) {
+      session = std::make_shared<Session>(random_hex(16), options_.kept_events);
+      session->attach(backend_.open(session));
+      std::lock_guard lock(mutex_);
+      if (stopped_) {
+        res.status = 503;
+        return;
+      }
+      sessions_[session->id()] = session;
+    } else {
+      session = session_of(req, res);
+      if (!session) return;
+    }
+    res.set_header("Mcp-Session-Id", session->id());
+    const std::string compact = body.dump();
+    if (ids.empty()) {
+      session->receive(compact);
+      res.status = 202;
+      return;
+    }
+    const bool sse_ok = accepts(req, "text/event-stream");
+    std::uint64_t ticket = 0;
+    auto stream = session->open_post(ids, !sse_ok, ticket);
+    session->receive(compact);
+    // JSON when the answer is the first thing sent for this POST (or the
+    // client takes no SSE); an SSE stream otherwise.
+    constexpr auto kLong = std::chrono::hours(24);
+    bool finished = false;
+    auto first = session->next_events(*stream, 0, ticket, kLong, finished);
+    while (first.empty() && !finished) first = session->next_events(*stream, 0, ticket, kLong, finished);
+    if (!sse_ok || (finished && first.size() == 1)) {
+      while (!finished) first = session->next_events(*stream, 0, ticket, kLong, finished);
+      session->detach_reader(*stream, ticket);
+      if (first.empty()) {
+        res.status = 503;
+        res.set_content(error_body(-32603, "the session ended before answering"), "application/json");
+        return;
+      }
+      res.set_content(first.back().second, "application/json");
+      return;
+    }
+    serve_sse(res, session, stream, 0, ticket);
+  }
+
+  void get(const httplib::Request& req, httplib::Response& res) {
+    if (!accepts(req, "text/event-stream")) {
+      res.status = 406;
+      res.set_content(error_body(-32600, "not acceptable: GET /mcp opens an SSE stream (Accept: text/event-stream)"),
+                      "application/json");
+      return;
+    }
+    auto session = session_of(req, res);
+    if (!session) return;
+    std::uint64_t after = 0;
+    std::shared_ptr<Stream> stream;
+    if (const std::string last = req.get_header_value("Last-Event-ID"); !last.empty())
+      stream = session->find_stream(last, after);
+    if (!stream) stream = session->open_get();
+    serve_sse(res, session, stream, after, session->attach_reader(*stream));
+  }
+
+  void del(const httplib::Request& req, httplib::Response& res) {
+    auto session = session_of(req, res);
+    if (!session) return;
+    {
+      std::lock_guard lock(mutex_);
+      sessions_.erase(session->id());
+    }
+    session->close();
+    res.status = 200;
+  }
+
+  // Streams the events of `stream` after `after` until this reader is done
+  // or the client goes; a comment every 15 s finds clients that went
+  // silently.
+  void serve_sse(httplib::Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream,
+                 std::uint64_t after, std::uint64_t ticket) {
+    res.set_header("Cache-Control", "no-cache");
+    auto last = std::make_shared<std::uint64_t>(after);
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [session, stream, last, ticket](std::size_t, httplib::DataSink& sink) {
+          bool finished = false;
+          auto events = session->next_events(*stream, *last, ticket, std::chrono::seconds(15), finished);
+          if (events.empty() && !finished) {
+            static constexpr char ping[] = ": keep-alive\n\n";
+            return sink.write(ping, sizeof ping - 1);
+          }
+          for (const auto& [n, message] : events) {
+            const std::string e = sse_event(stream->id, n, message);
+            if (!sink.write(e.data(), e.size())) return false;  // kept for Last-Event-ID
+            *last = n;
+          }
+          if (finished) sink.done();
+          return true;
+        },
+        [session, stream, ticket](bool) { session->detach_reader(*stream, ticket); });
+  }
+
+  void expire_sessions() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_) {
+      janitor_cv_.wait_for(lock, std::chrono::seconds(30));
+      std::vector<std::shared_ptr<Session>> ended;
+      for (auto it = sessions_.begin(); it != sessions_.end();) {
+        if (it->second->idle_for(options_.session_idle_ms)) {
+          ended.push_back(it->second);
+          it = sessions_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      lock.unlock();
+      for (auto& s : ended) {
+        backend_.log(1, "http: session " + s->id() + " ended after being idle");
+        s->close();
+      }
+      lock.lock();
+    }
+  }
+
+  Backend& backend_;
+  Options options_;
+  httplib::Server server_;
+  std::uint16_t port_ = 0;
+  std::thread listener_;
+  std::thread janitor_;
+  std::condition_variable janitor_cv_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;
+  bool stopped_ = false;
+};
+
+std::unique_ptr<Server> listen(Backend& backend, const Options& options, std::string* error) {
+  auto server = std::make_unique<McpHttpServer>(backend, options);
+  if (!server->bind(error)) return nullptr;
+  return server;
+}
+
+constexpr ModuleApi kApi{ModuleApi::kAbiVersion, &listen};
+
+}  // namespace
+}  // namespace icotes::http
+
+extern "C" __attribute__((visibility("default"))) const icotes::http::ModuleApi* icotes_http_module() {
+  return &icotes::http::kApi;
+}
