@@ -5,17 +5,21 @@
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "icotes/log.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
+#include "icotes/daemon.hpp"
 #include "icotes/http.hpp"
 #include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
@@ -48,6 +52,20 @@ struct PermissionFlags {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
 
+  /// What a shared daemon must have been started with to serve this
+  /// launcher (include/icotes/daemon.hpp).
+  std::string fingerprint() const {
+    std::string f = "mode=" + mode;
+    for (const auto& a : allow) f += "\nallow=" + a;
+    for (const auto& d : deny) f += "\ndeny=" + d;
+    return f;
+  }
+  void append_to(std::vector<std::string>& argv) const {
+    argv.insert(argv.end(), {"--permission-mode", mode});
+    for (const auto& a : allow) argv.insert(argv.end(), {"--allow", a});
+    for (const auto& d : deny) argv.insert(argv.end(), {"--deny", d});
+  }
+
   Result<permissions::Settings> settings() const {
     permissions::Settings s;
     s.mode = permissions::mode_from_string(mode).value_or(permissions::Mode::Default);
@@ -75,6 +93,9 @@ struct ServeOptions {
   std::size_t threads = 0;
   std::vector<std::string> listen;
   bool allow_remote = false;
+  bool attach = false;
+  bool daemon = false;
+  int idle_timeout_ms = 60000;
   PermissionFlags permissions;
 };
 
@@ -99,7 +120,38 @@ void print_banner(const Workspace& ws) {
                ICOTES_VERSION, ws.root().path().c_str());
 }
 
+// `serve --attach`: forward stdio to the workspace's daemon, starting it
+// when there is none. No workspace is opened here: attaching costs a
+// connect (and, the first time, the daemon's start).
+int attach(const ServeOptions& o) {
+  std::error_code ec;
+  const std::string root = std::filesystem::canonical(o.root, ec).string();
+  if (ec || !std::filesystem::is_directory(root)) {
+    std::fprintf(stderr, "icotes: %s is not a directory\n", o.root.c_str());
+    return 2;
+  }
+  auto address = daemon_address(root, o.permissions.fingerprint());
+  if (!address) {
+    std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
+    return 2;
+  }
+  std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe", ec).string(), "serve", "--daemon",
+                                   "--root", root, "--idle-timeout", std::to_string(o.idle_timeout_ms),
+                                   "--log-level", o.log_level};
+  o.permissions.append_to(argv);
+  if (o.threads) argv.insert(argv.end(), {"--threads", std::to_string(o.threads)});
+  argv.insert(argv.end(), {"--max-frame-bytes", std::to_string(o.max_frame_bytes)});
+  auto fd = attach_daemon(*address, argv);
+  if (!fd) {
+    std::fprintf(stderr, "icotes: %s\n", fd.error().message.c_str());
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  return forward_stdio(*fd);
+}
+
 int serve(const ServeOptions& o) {
+  if (o.attach && !o.daemon) return attach(o);
   if (!setup_logging(o.log_level, o.log_file)) return 2;
   std::signal(SIGPIPE, SIG_IGN);
   // Replies of a megabyte (a whole file) are common: keep such buffers in
@@ -133,7 +185,7 @@ int serve(const ServeOptions& o) {
     spdlog::shutdown();
     std::_Exit(code);
   };
-  const bool listen_only = !o.listen.empty() && !o.stdio;
+  const bool listen_only = (!o.listen.empty() && !o.stdio) || o.daemon;
   if (listen_only) {
     // Before the address is announced: a script may signal right after.
     if (::pipe2(g_stop_pipe, O_CLOEXEC) != 0) return 2;
@@ -141,6 +193,22 @@ int serve(const ServeOptions& o) {
   }
   std::vector<std::unique_ptr<TcpServer>> servers;
   std::vector<std::unique_ptr<HttpDoor>> http_doors;
+  if (o.daemon) {
+    auto address = daemon_address(workspace.root().path(), o.permissions.fingerprint());
+    if (!address) {
+      std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
+      return 2;
+    }
+    auto server = TcpServer::listen_unix(workspace, address->socket_path, TcpServerOptions{o.max_frame_bytes, 1024, so});
+    if (!server) {
+      std::fprintf(stderr, "icotes: %s\n", server.error().message.c_str());
+      return 2;
+    }
+    spdlog::info("daemon for {} listening on {} (exits {} ms after its last client leaves)", workspace.root().path(),
+                 address->socket_path, o.idle_timeout_ms);
+    (*server)->start();
+    servers.push_back(std::move(*server));
+  }
   for (const auto& spec : o.listen) {
     auto address = parse_tcp_listen(spec, o.allow_remote);
     if (!address) {
@@ -174,10 +242,18 @@ int serve(const ServeOptions& o) {
     servers.push_back(std::move(*server));
   }
   if (listen_only) {
-    char b;
-    while (::read(g_stop_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    for (;;) {
+      pollfd p{g_stop_pipe[0], POLLIN, 0};
+      const int n = ::poll(&p, 1, o.daemon ? 100 : -1);
+      if (n > 0) {
+        spdlog::info("signal received: closing connections");
+        break;
+      }
+      if (o.daemon && servers.front()->idle_seconds() * 1000 >= o.idle_timeout_ms) {
+        spdlog::info("no client for {} ms: the daemon exits", o.idle_timeout_ms);
+        break;
+      }
     }
-    spdlog::info("signal received: closing connections");
     for (auto& d : http_doors) d->stop();
     for (auto& s : servers) s->stop();
     workspace.workers().shutdown();
@@ -308,6 +384,73 @@ int permissions_cli(const std::string& root, const std::string& action, const st
   return rc;
 }
 
+// `icotes open FILE[:LINE[:COL]]`: asks the daemon serving the file's
+// workspace to have its attached editor show the file (like `code -g`).
+int open_cli(const std::string& target, const std::string& root_option) {
+  std::string file = target;
+  std::optional<long> line, column;
+  auto take_number = [&](std::optional<long>& out) {
+    const auto colon = file.rfind(':');
+    if (colon == std::string::npos || colon + 1 == file.size() || colon + 10 < file.size()) return false;
+    const std::string tail = file.substr(colon + 1);
+    if (tail.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = std::stol(tail);
+    file.resize(colon);
+    return true;
+  };
+  if (take_number(column) && !take_number(line)) std::swap(line, column);
+  if ((line && *line < 1) || (column && *column < 1)) {
+    std::fprintf(stderr, "icotes open: lines and columns count from 1\n");
+    return 2;
+  }
+  std::error_code ec;
+  const auto path = std::filesystem::absolute(file, ec).lexically_normal();
+  // The daemon of --root, else of the nearest directory above the file that has one.
+  std::vector<std::string> roots;
+  if (!root_option.empty()) {
+    roots.push_back(std::filesystem::weakly_canonical(root_option, ec).string());
+  } else {
+    for (auto dir = std::filesystem::weakly_canonical(path, ec).parent_path();; dir = dir.parent_path()) {
+      roots.push_back(dir.string());
+      if (dir == dir.parent_path()) break;
+    }
+  }
+  json params = {{"path", path.string()}};
+  if (line) params["line"] = *line;
+  if (column) params["column"] = *column;
+  const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "icotes/workspace/open"}, {"params", params}}.dump() + "\n";
+  for (const auto& root : roots) {
+    for (const auto& socket : daemon_sockets(root)) {
+      auto fd = connect_unix(socket);
+      if (!fd) continue;  // a daemon that died; the next launch replaces it
+      std::string reply;
+      const bool sent = ::write(*fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+      char buf[4096];
+      while (sent && reply.find('\n') == std::string::npos) {
+        const ssize_t n = ::read(*fd, buf, sizeof buf);
+        if (n <= 0) break;
+        reply.append(buf, static_cast<std::size_t>(n));
+      }
+      ::close(*fd);
+      json r = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
+      if (r.is_object() && r.contains("result")) {
+        std::printf("icotes open: %s shows %s\n", r["result"].value("editor", std::string("the editor")).c_str(),
+                    path.c_str());
+        return 0;
+      }
+      const std::string message =
+          r.is_object() && r.contains("error") ? r["error"].value("message", std::string()) : "no answer from " + socket;
+      std::fprintf(stderr, "icotes open: %s\n", message.c_str());
+      return 1;
+    }
+  }
+  std::fprintf(stderr,
+               "icotes open: no icotes daemon serves %s or a directory above it; editors start one with `icotes serve "
+               "--attach`\n",
+               (root_option.empty() ? path.parent_path().string() : roots.front()).c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -332,6 +475,14 @@ int main(int argc, char** argv) {
                         "Authorization: Bearer <token>). Loopback only; PORT 0 picks one; repeatable. Tokens are "
                         "written (mode 0600) to $XDG_RUNTIME_DIR/icotes/{tcp,http}-PORT.token. Without --stdio, "
                         "serves until SIGINT/SIGTERM.");
+  serve_cmd->add_flag("--attach", so.attach,
+                      "Share one server per workspace: forward stdio to the daemon serving --root (with the same "
+                      "permission settings), starting it when there is none. Clients attached to it share the "
+                      "editor's unsaved buffers, permission answers, terminals and events.");
+  serve_cmd->add_flag("--daemon", so.daemon, "Be that daemon (what --attach starts): serve the workspace's socket in "
+                                             "$XDG_RUNTIME_DIR/icotes/ until --idle-timeout after the last client");
+  serve_cmd->add_option("--idle-timeout", so.idle_timeout_ms, "Daemon: exit this many ms after the last client left")
+      ->capture_default_str();
   serve_cmd->add_flag("--allow-remote", so.allow_remote,
                       "Allow --listen on a non-loopback address (the token is still required)");
   so.permissions.add_to(serve_cmd);
@@ -366,6 +517,11 @@ int main(int argc, char** argv) {
                    "Rules (patterns) go in <root>/.icotes/config.toml:\n"
                    "  [permissions]\n  mode = \"acceptEdits\"\n  allow = [\"Bash(make test)\"]\n  deny = [\"Read(.env)\"]");
 
+  std::string open_target, open_root;
+  auto* open_cmd = app.add_subcommand("open", "Show FILE[:LINE[:COL]] in the editor attached to the workspace's daemon");
+  open_cmd->add_option("target", open_target, "FILE, FILE:LINE or FILE:LINE:COL (1-based)")->required();
+  open_cmd->add_option("--root", open_root, "Workspace root (default: the nearest directory above FILE with a daemon)");
+
   auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -378,6 +534,7 @@ int main(int argc, char** argv) {
       }
       return call(call_root, call_method, call_params, call_compact, call_list, call_permissions);
     }
+    if (*open_cmd) return open_cli(open_target, open_root);
     if (*perm_cmd) return permissions_cli(perm_root, perm_action, perm_what, perm_global, perm_limit);
     if (*docs_cmd) {
       std::fputs(operations_markdown(builtin_registry()).c_str(), stdout);

@@ -50,6 +50,12 @@ class EditorLink {
                                   std::size_t begin, std::size_t end, std::string_view replacement,
                                   std::chrono::milliseconds timeout) = 0;
   virtual std::string editor_name() const = 0;
+  /// Asks the editor to show `uri` with the cursor at `at` (LSP 3.16
+  /// `window/showDocument`, takeFocus). Result: whether it did. Errors:
+  /// kRequestFailed when the editor lacks the capability, fails or does not
+  /// answer within `timeout`.
+  virtual Result<bool> show_document(const std::string& uri, std::optional<Position> at,
+                                     std::chrono::milliseconds timeout) = 0;
 };
 
 struct OpenDocument {
@@ -77,6 +83,11 @@ class Documents {
   std::optional<OpenDocument> get(const std::string& rel) const;
   std::vector<std::string> open_paths() const;
 
+  /// Editors attached to this workspace (LSP sessions), for `icotes open`.
+  void add_editor(std::weak_ptr<EditorLink> editor);
+  /// The editor attached last that is still there, or null.
+  std::shared_ptr<EditorLink> editor() const;
+
   /// Waits until the version of `rel` differs from `version` or the document
   /// is closed; false on timeout.
   bool wait_for_change(const std::string& rel, std::int64_t version, std::chrono::milliseconds timeout) const;
@@ -85,6 +96,7 @@ class Documents {
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::map<std::string, OpenDocument, std::less<>> docs_;
+  std::vector<std::weak_ptr<EditorLink>> editors_;
 };
 
 }  // namespace icotes

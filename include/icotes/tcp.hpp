@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,12 +72,19 @@ class TcpServer {
   /// destructor). Errors: kInvalidParams (address), kIoError (bind, file).
   static Result<std::unique_ptr<TcpServer>> listen(Workspace& workspace, const TcpAddress& address,
                                                    TcpServerOptions options);
+  /// Listens on the Unix socket `path` (mode 0600, replacing a stale socket
+  /// file; its directory should be runtime_dir()). No token: only this user
+  /// can connect. The destructor removes the socket file.
+  static Result<std::unique_ptr<TcpServer>> listen_unix(Workspace& workspace, const std::string& path,
+                                                        TcpServerOptions options);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return port_; }  // 0 for a Unix socket
   const std::string& token_path() const { return token_path_; }
+  /// Seconds since the last connection ended; 0 while any is open.
+  double idle_seconds() const;
   /// Accepts connections on a thread of its own until stop().
   void start();
   /// Stops accepting, closes every connection (their in-flight requests are
@@ -94,8 +102,10 @@ class TcpServer {
   Workspace& workspace_;
   int fd_;
   std::uint16_t port_;
-  std::string token_;
+  std::string token_;       // empty: no authentication (Unix socket)
   std::string token_path_;
+  std::string socket_path_;  // Unix socket file to remove
+  std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
   TcpServerOptions options_;
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;

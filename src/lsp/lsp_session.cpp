@@ -129,6 +129,29 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   }
   std::string editor_name() const override { return client_name_.empty() ? "LSP client" : client_name_; }
 
+  Result<bool> show_document(const std::string& uri, std::optional<Position> at,
+                             std::chrono::milliseconds timeout) override {
+    if (!show_document_)
+      return make_error(error_code::kRequestFailed,
+                        editor_name() + " does not support window/showDocument (LSP 3.16); open " + uri + " there by hand");
+    json params = {{"uri", uri}, {"takeFocus", true}};
+    if (at) {
+      // The position in the editor's encoding: the caller's column counts
+      // characters, which is the same for ASCII lines.
+      const json pos = to_json(*at);
+      params["selection"] = {{"start", pos}, {"end", pos}};
+    }
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    conn_->call("window/showDocument", params, [promise](Result<json> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(timeout) != std::future_status::ready)
+      return make_error(error_code::kRequestFailed, editor_name() + " did not answer window/showDocument within " +
+                                                        std::to_string(timeout.count()) + " ms");
+    Result<json> r = future.get();
+    if (!r) return make_error(error_code::kRequestFailed, editor_name() + " failed window/showDocument: " + r.error().message);
+    return r->is_object() && r->value("success", false);
+  }
+
  private:
   void initialize(const Request& request) {
     if (state_ != State::Uninitialized)
@@ -153,6 +176,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       return self->ask(q, std::move(answer));
     };
     workspace_.gate().attach_editor(client_);
+    workspace_.documents().add_editor(std::static_pointer_cast<EditorLink>(shared_from_this()));
     // positionEncoding (LSP 3.17): utf-16 unless the client offers utf-8.
     encoding_ = PositionEncoding::Utf16;
     const json caps = p.value("capabilities", json::object());
@@ -165,6 +189,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
         }
       }
       document_changes_ = caps.value("/workspace/workspaceEdit/documentChanges"_json_pointer, false);
+      show_document_ = caps.value("/window/showDocument/support"_json_pointer, false);
     }
     json commands = json::array();
     for (const Operation* op : registry_.all()) commands.push_back(op->command());
@@ -316,6 +341,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   std::atomic<State> state_{State::Uninitialized};
   PositionEncoding encoding_ = PositionEncoding::Utf16;
   bool document_changes_ = false;
+  bool show_document_ = false;  // window/showDocument support (LSP 3.16)
   std::string client_name_;
   std::string trace_ = "off";
   std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();

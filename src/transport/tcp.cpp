@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -197,6 +198,40 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
   return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, *path, std::move(options)));
 }
 
+Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, const std::string& path,
+                                                          TcpServerOptions options) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return make_error(error_code::kInvalidParams, "unix socket path too long (" + std::to_string(path.size()) +
+                                                      " bytes; the limit is " + std::to_string(sizeof addr.sun_path - 1) + ")");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket");
+  // A socket file nobody listens on (its server died) would make bind fail:
+  // the caller holds the start lock, so it is ours to replace.
+  ::unlink(path.c_str());
+  const mode_t old = ::umask(077);
+  const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (rc != 0 || ::listen(fd, 512) != 0) {
+    auto e = sys_error("listening on " + path);
+    ::close(fd);
+    return e;
+  }
+  if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
+  std::unique_ptr<TcpServer> server(new TcpServer(workspace, fd, 0, "", "", std::move(options)));
+  server->socket_path_ = path;
+  return server;
+}
+
+double TcpServer::idle_seconds() const {
+  std::lock_guard lock(mutex_);
+  for (const auto& c : clients_)
+    if (!c->done) return 0;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_active_).count();
+}
+
 TcpServer::TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,
                      TcpServerOptions options)
     : workspace_(workspace),
@@ -208,7 +243,8 @@ TcpServer::TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::stri
 
 TcpServer::~TcpServer() {
   stop();
-  ::unlink(token_path_.c_str());
+  if (!token_path_.empty()) ::unlink(token_path_.c_str());
+  if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
 }
 
 void TcpServer::start() { acceptor_ = std::thread([this] { accept_loop(); }); }
@@ -250,7 +286,7 @@ void TcpServer::accept_loop() {
       return;
     }
     int one = 1;
-    ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (socket_path_.empty()) ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(mutex_);
     // Join the threads of connections that have ended.
     std::erase_if(clients_, [](const std::shared_ptr<Client>& c) {
@@ -286,13 +322,18 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     session_options.on_exit = [fd](int) { ::shutdown(fd, SHUT_RDWR); };
     Session session(workspace_, connection, session_options);
     AuthGate gate(session, token_, token_path_, fd);
-    connection->set_handler(&gate);
+    if (token_.empty())
+      connection->set_handler(&session);  // a Unix socket: its mode is the authentication
+    else
+      connection->set_handler(&gate);
     run_read_loop(fd, *connection);
     // The peer is gone (or the server stops): what it asked is no longer
     // wanted; cancelling also ends the child processes of those requests.
     connection->cancel_all();
     connection->set_handler(nullptr);
   }
+  std::lock_guard lock(mutex_);
+  last_active_ = std::chrono::steady_clock::now();
   client->done = true;
 }
 

@@ -173,11 +173,30 @@ class FakeEditor final : public EditorLink {
     return true;
   }
   std::string editor_name() const override { return "fake"; }
+  Result<bool> show_document(const std::string& uri, std::optional<Position> at, std::chrono::milliseconds) override {
+    shown.emplace_back(uri, at);
+    return true;
+  }
+  std::vector<std::pair<std::string, std::optional<Position>>> shown;
 
  private:
   Documents& docs_;
   std::string rel_;
 };
+
+TEST(DocumentsEditors, TheLastAttachedEditorThatIsStillThereIsChosen) {
+  Documents docs;
+  EXPECT_EQ(docs.editor(), nullptr);
+  auto first = std::make_shared<FakeEditor>(docs, "a.txt");
+  auto second = std::make_shared<FakeEditor>(docs, "b.txt");
+  docs.add_editor(first);
+  docs.add_editor(second);
+  EXPECT_EQ(docs.editor(), second);
+  second.reset();  // that editor disconnected
+  EXPECT_EQ(docs.editor(), first);
+  first.reset();
+  EXPECT_EQ(docs.editor(), nullptr);
+}
 
 class OpenDocumentFiles : public ::testing::Test {
  protected:

@@ -47,6 +47,19 @@ void Documents::close(const std::string& rel) {
   changed_.notify_all();
 }
 
+void Documents::add_editor(std::weak_ptr<EditorLink> editor) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(editors_, [](const std::weak_ptr<EditorLink>& e) { return e.expired(); });
+  editors_.push_back(std::move(editor));
+}
+
+std::shared_ptr<EditorLink> Documents::editor() const {
+  std::lock_guard lock(mutex_);
+  for (auto it = editors_.rbegin(); it != editors_.rend(); ++it)
+    if (auto e = it->lock()) return e;
+  return nullptr;
+}
+
 void Documents::close_owned_by(const EditorLink* owner) {
   {
     std::lock_guard lock(mutex_);

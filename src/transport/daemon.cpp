@@ -1,0 +1,173 @@
+#include "icotes/daemon.hpp"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <nettle/sha2.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "icotes/tcp.hpp"
+
+extern char** environ;
+
+namespace icotes {
+
+std::string short_digest(std::string_view text) {
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, text.size(), reinterpret_cast<const std::uint8_t*>(text.data()));
+  std::uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&ctx, sizeof digest, digest);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 8; ++i) {  // 64 bits: names, not secrets
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 15]);
+  }
+  return out;
+}
+
+Result<DaemonAddress> daemon_address(const std::string& canonical_root, const std::string& settings) {
+  auto dir = runtime_dir();
+  if (!dir) return std::move(dir).error();
+  const std::string base = *dir + "/ws-" + short_digest(canonical_root) + "-" + short_digest(settings);
+  return DaemonAddress{base + ".sock", base + ".lock", base + ".log"};
+}
+
+std::vector<std::string> daemon_sockets(const std::string& canonical_root) {
+  std::vector<std::string> out;
+  auto dir = runtime_dir();
+  if (!dir) return out;
+  const std::string pattern = *dir + "/ws-" + short_digest(canonical_root) + "-*.sock";
+  glob_t g{};
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  ::globfree(&g);
+  return out;
+}
+
+Result<int> connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return make_error(error_code::kInvalidParams, "socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_error(error_code::kIoError, std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == ENOENT || err == ECONNREFUSED)
+      return make_error(error_code::kNotFound, "no icotes daemon at " + path);
+    return make_error(error_code::kIoError, "connecting to " + path + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+namespace {
+
+Status spawn_daemon(const std::vector<std::string>& argv, const std::string& log_path) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own session: the daemon outlives the launcher and its terminal.
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return make_error(error_code::kIoError, "starting the daemon " + argv[0] + ": " + std::strerror(rc));
+  return ok_status();
+}
+
+}  // namespace
+
+Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::string>& daemon_argv,
+                          std::chrono::milliseconds wait) {
+  if (auto fd = connect_unix(address.socket_path); fd || fd.error().code != error_code::kNotFound) return fd;
+  // Nobody listening: start one, one launcher at a time.
+  const int lock = ::open(address.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock < 0) return make_error(error_code::kIoError, "opening " + address.lock_path + ": " + std::strerror(errno));
+  while (::flock(lock, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  auto release = [&] { ::close(lock); };  // closing drops the lock
+  // Another launcher may have started it while this one waited.
+  if (auto fd = connect_unix(address.socket_path); fd || fd.error().code != error_code::kNotFound) {
+    release();
+    return fd;
+  }
+  if (auto st = spawn_daemon(daemon_argv, address.log_path); !st) {
+    release();
+    return std::move(st).error();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    auto fd = connect_unix(address.socket_path);
+    if (fd || fd.error().code != error_code::kNotFound) {
+      release();
+      return fd;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      release();
+      return make_error(error_code::kIoError, "the icotes daemon did not start listening on " + address.socket_path +
+                                                  " within " + std::to_string(wait.count()) + " ms; see " +
+                                                  address.log_path);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+int forward_stdio(int socket) {
+  // stdin → daemon on a thread; daemon → stdout here.
+  std::thread up([socket] {
+    char buf[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      for (ssize_t off = 0; off < n;) {
+        const ssize_t w = ::send(socket, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        off += w;
+      }
+    }
+    ::shutdown(socket, SHUT_WR);  // the client is done talking; answers may still come
+  });
+  int rc = 0;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(socket, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      const ssize_t w = ::write(STDOUT_FILENO, buf + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        rc = 1;
+        break;
+      }
+      off += w;
+    }
+  }
+  // The daemon closed the connection: a client still writing is told by EOF
+  // on its side; the stdin thread may be blocked in read, so it is left.
+  up.detach();
+  return rc;
+}
+
+}  // namespace icotes
