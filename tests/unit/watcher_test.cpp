@@ -170,7 +170,9 @@ TEST_F(WatcherFixture, CoalescesABurstIntoFewEvents) {
     }
   }
   // 50 creations in fewer than 5 events of at most 10: one must be cut.
-  if (got.size() < 5) EXPECT_TRUE(truncated);
+  if (got.size() < 5) {
+    EXPECT_TRUE(truncated);
+  }
 }
 
 }  // namespace
