@@ -1,12 +1,12 @@
 #include "blame_engine.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 #include <limits>
 #include <queue>
 #include <unordered_map>
 
+#include "blame_diff.hpp"
 #include "diff_engine.hpp"
 
 namespace icotes::git::detail {
@@ -45,24 +45,8 @@ struct Node {
 
 bool same_kind(std::uint32_t a, std::uint32_t b) { return (a & 0170000) == (b & 0170000); }
 
-// xdiff-interface.c trim_common_tail(), which git applies before every
-// diff without context (blame's): drops the common end in 1 KiB blocks,
-// keeping the last line whole. It changes what xdiff sees (its line
-// statistics), so it is done here too, not only for speed.
-void trim_common_tail(std::string_view& a, std::string_view& b) {
-  constexpr std::size_t kBlock = 1024;
-  const std::size_t smaller = std::min(a.size(), b.size());
-  std::size_t trimmed = 0;
-  while (kBlock + trimmed <= smaller &&
-         std::memcmp(a.data() + a.size() - trimmed - kBlock, b.data() + b.size() - trimmed - kBlock, kBlock) == 0)
-    trimmed += kBlock;
-  std::size_t recovered = 0;
-  const char* ap = a.data() + a.size() - trimmed;
-  while (recovered < trimmed) {
-    if (ap[recovered++] == '\n') break;
-  }
-  a.remove_suffix(trimmed - recovered);
-  b.remove_suffix(trimmed - recovered);
+std::string_view content(const git_blob* b) {
+  return {static_cast<const char*>(git_blob_rawcontent(b)), static_cast<std::size_t>(git_blob_rawsize(b))};
 }
 
 // Changed and unchanged stretches of a target against its parent.
@@ -74,7 +58,7 @@ struct Region {
 
 class Blamer {
  public:
-  Blamer(const Repo& r, BlameResult& out) : r_(r), out_(out), diff_flags_(config_diff_flags(r.repo)) {}
+  Blamer(const Repo& r, BlameResult& out, BlameDiff differ) : r_(r), out_(out), differ_(std::move(differ)) {}
 
   Status run(git_commit* commit, bool worktree, const std::string& path, const std::string& content, std::size_t first,
              std::size_t last) {
@@ -263,58 +247,25 @@ class Blamer {
   Result<std::vector<Region>> regions(Origin* target, Origin* parent) {
     auto old_blob = blob(parent);
     if (!old_blob) return std::move(old_blob).error();
-    struct Hunk {
-      std::size_t i1, c1, i2, c2;
-    };
-    std::vector<Hunk> hunks;
-    git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-    o.context_lines = 0;
-    o.interhunk_lines = 0;
-    o.flags = GIT_DIFF_FORCE_TEXT | diff_flags_;
-    auto on_hunk = [](const git_diff_delta*, const git_diff_hunk* h, void* payload) -> int {
-      auto* out = static_cast<std::vector<Hunk>*>(payload);
-      const auto c1 = static_cast<std::size_t>(h->old_lines), c2 = static_cast<std::size_t>(h->new_lines);
-      // Unified-diff starts are 1-based, or name the line before an empty
-      // side; xdiff's (what blame_chunk_cb gets) are 0-based.
-      out->push_back({c1 ? static_cast<std::size_t>(h->old_start) - 1 : static_cast<std::size_t>(h->old_start), c1,
-                      c2 ? static_cast<std::size_t>(h->new_start) - 1 : static_cast<std::size_t>(h->new_start), c2});
-      return 0;
-    };
-    std::string_view a(static_cast<const char*>(git_blob_rawcontent(*old_blob)),
-                       static_cast<std::size_t>(git_blob_rawsize(*old_blob)));
-    git_blob* new_blob = nullptr;
     std::string_view b;
     if (target->text) {
       b = *target->text;
     } else {
-      auto nb = blob(target);
-      if (!nb) return std::move(nb).error();
-      new_blob = *nb;
-      b = std::string_view(static_cast<const char*>(git_blob_rawcontent(new_blob)),
-                           static_cast<std::size_t>(git_blob_rawsize(new_blob)));
+      auto new_blob = blob(target);
+      if (!new_blob) return std::move(new_blob).error();
+      b = content(*new_blob);
     }
-    const std::size_t full = a.size();
-    trim_common_tail(a, b);
-    // Untrimmed blobs are diffed as blobs: libgit2 hashes raw buffers
-    // first, which costs about as much as the diff.
-    int rc = 0;
-    if (a.size() == full && new_blob)
-      rc = git_diff_blobs(*old_blob, nullptr, new_blob, nullptr, &o, nullptr, nullptr, on_hunk, nullptr, &hunks);
-    else if (a.size() == full)
-      rc = git_diff_blob_to_buffer(*old_blob, nullptr, b.data(), b.size(), nullptr, &o, nullptr, nullptr, on_hunk,
-                                   nullptr, &hunks);
-    else
-      rc = git_diff_buffers(a.data(), a.size(), nullptr, b.data(), b.size(), nullptr, &o, nullptr, nullptr, on_hunk,
-                            nullptr, &hunks);
-    if (rc != 0) return libgit2_error(rc, "diff two versions");
+    auto hunks = differ_.hunks(content(*old_blob), b);
+    if (!hunks) return std::move(hunks).error();
     std::vector<Region> out;
     std::size_t prev = 0;
     std::ptrdiff_t offset = 0;
-    for (const auto& h : hunks) {
-      if (prev < h.i2) out.push_back({prev, h.i2, true, offset});
-      if (h.c2) out.push_back({h.i2, h.i2 + h.c2, false, 0});
-      offset = static_cast<std::ptrdiff_t>(h.i1 + h.c1) - static_cast<std::ptrdiff_t>(h.i2 + h.c2);
-      prev = h.i2 + h.c2;
+    for (const auto& h : *hunks) {
+      if (prev < h.new_start) out.push_back({prev, h.new_start, true, offset});
+      if (h.new_count) out.push_back({h.new_start, h.new_start + h.new_count, false, 0});
+      offset = static_cast<std::ptrdiff_t>(h.old_start + h.old_count) -
+               static_cast<std::ptrdiff_t>(h.new_start + h.new_count);
+      prev = h.new_start + h.new_count;
     }
     out.push_back({prev, std::numeric_limits<std::size_t>::max(), true, offset});
     return out;
@@ -393,7 +344,7 @@ class Blamer {
   const Repo& r_;
   std::size_t examined_ = 0;  // commits blame was passed through, for progress
   BlameResult& out_;
-  const std::uint32_t diff_flags_;
+  BlameDiff differ_;
   git_commit* head_ = nullptr;
   Node fake_;
   std::deque<Node> node_store_;
@@ -408,7 +359,9 @@ class Blamer {
 Result<BlameResult> blame_lines(const Repo& r, git_commit* commit, bool worktree, const std::string& path,
                                 const std::string& content, std::size_t first, std::size_t last) {
   BlameResult out;
-  Blamer b(r, out);
+  auto differ = BlameDiff::create(config_diff_flags(r.repo));
+  if (!differ) return std::move(differ).error();
+  Blamer b(r, out, std::move(*differ));
   if (auto st = b.run(commit, worktree, path, content, first, last); !st) return std::move(st).error();
   return out;
 }
