@@ -153,11 +153,34 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   }
 
  private:
+  // The editor's folders (rootUri, workspaceFolders) must lie in the tree
+  // this server serves: an editor opened on /src/other talking to a server
+  // of /src/proj would otherwise be served the wrong tree without a word.
+  Status check_client_roots(const json& p) {
+    std::vector<std::string> uris;
+    if (auto r = p.find("rootUri"); r != p.end() && r->is_string()) uris.push_back(r->get<std::string>());
+    if (auto f = p.find("workspaceFolders"); f != p.end() && f->is_array())
+      for (const auto& folder : *f)
+        if (folder.is_object() && folder.contains("uri") && folder["uri"].is_string())
+          uris.push_back(folder["uri"].get<std::string>());
+    for (const auto& uri : uris) {
+      if (uri.rfind("file://", 0) != 0) continue;  // other schemes are not this server's business
+      auto rel = workspace_.rel_of_uri(uri);
+      if (!rel && rel.error().code == error_code::kOutsideWorkspace)
+        return make_error(error_code::kInvalidParams,
+                          "the editor's folder " + uri + " lies outside the workspace this icotes serves (" +
+                              workspace_.root().path() +
+                              "); start icotes with --root set to that folder (or a directory above it)");
+    }
+    return ok_status();
+  }
+
   void initialize(const Request& request) {
     if (state_ != State::Uninitialized)
       return request.fail(make_error(error_code::kInvalidRequest, "initialize may be sent only once"));
     const json& p = request.params();
     if (!p.is_object()) return request.fail(make_error(error_code::kInvalidParams, "initialize: params must be an object"));
+    if (auto st = check_client_roots(p); !st) return request.fail(st.error());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
     client_->name = "lsp:" + (client_name_.empty() ? std::string("LSP client") : client_name_);
     client_->settings = workspace_.gate().settings();
