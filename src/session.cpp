@@ -16,7 +16,12 @@ Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, S
 Session::~Session() { workspace_.events().unsubscribe_owner(connection_.get()); }
 
 void Session::choose(const std::string& method, const json& params) {
-  if (method == "initialize" && params.is_object() && params.contains("protocolVersion")) {
+  const bool mcp_meta = params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
+                        params["_meta"].contains("io.modelcontextprotocol/protocolVersion");
+  if ((method == "initialize" && params.is_object() && params.contains("protocolVersion")) ||
+      method == "server/discover" || mcp_meta) {
+    // MCP: initialize (up to 2025-11-25), or a 2026-07-28 request naming
+    // its revision in _meta.
     dialect_ = make_mcp_dialect(workspace_, connection_, options_);
   } else if (method == "initialize" || connection_->framing() == Framing::ContentLength) {
     // Content-Length framing is LSP: a request before initialize gets -32002.

@@ -17,6 +17,14 @@ namespace icotes {
 namespace {
 
 constexpr std::array<std::string_view, 4> kVersions = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
+// MCP 2026-07-28 has no initialize: every request names the revision and the
+// client's capabilities in its _meta ("stateless" requests).
+constexpr std::string_view kStateless = "2026-07-28";
+constexpr std::string_view kMetaVersion = "io.modelcontextprotocol/protocolVersion";
+constexpr std::string_view kMetaCapabilities = "io.modelcontextprotocol/clientCapabilities";
+constexpr std::string_view kMetaSubscription = "io.modelcontextprotocol/subscriptionId";
+// MCP 2026-07-28 error codes.
+constexpr int kUnsupportedProtocolVersion = -32022;
 constexpr std::size_t kToolsPageSize = 100;
 constexpr std::size_t kResourcesPageSize = 200;
 constexpr std::size_t kCompletionMax = 100;  // MCP: at most 100 values
@@ -67,8 +75,10 @@ class McpDialect final : public Dialect {
 
   void on_request(Request request) override {
     const std::string& method = request.method();
+    if (const json* meta = stateless_meta(request.params()); meta || method == "server/discover")
+      return stateless(std::move(request), meta);
     if (method == "initialize") return initialize(request);
-    if (method == "ping") return request.reply(json::object());
+    if (method == "ping") return reply(request, json::object());
     if (version_.empty())
       return request.fail(make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
     if (!request.params().is_object())
@@ -84,6 +94,12 @@ class McpDialect final : public Dialect {
     request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method));
   }
 
+  void on_close() override {
+    std::lock_guard lock(stateless_mutex_);
+    for (auto& r : listens_) r.drop();  // the stream ended with the connection: no answer
+    listens_.clear();
+  }
+
   void on_notification(const std::string& method, const json& params) override {
     if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId")) {
       conn_->cancel_request(params["requestId"]);
@@ -94,6 +110,154 @@ class McpDialect final : public Dialect {
 
  private:
   bool at_least(std::string_view version) const { return version_ >= version; }  // ISO dates order as strings
+
+  static const json* stateless_meta(const json& params) {
+    if (!params.is_object()) return nullptr;
+    auto meta = params.find("_meta");
+    if (meta == params.end() || !meta->is_object() || !meta->contains(kMetaVersion)) return nullptr;
+    return &*meta;
+  }
+
+  // A 2026-07-28 request: the revision and client capabilities come with it
+  // (RequestMetaObject), results carry resultType and, for lists and reads,
+  // cache hints (CacheableResult). Permission questions cannot be asked
+  // back (no server-to-client requests yet): what needs asking is denied
+  // with how to allow it.
+  void stateless(Request request, const json* meta) {
+    const std::string& method = request.method();
+    if (!meta) return request.fail(make_error(error_code::kInvalidParams, method + ": params._meta with " +
+                                                                              std::string(kMetaVersion) + " and " +
+                                                                              std::string(kMetaCapabilities) + " is required"));
+    const json& v = (*meta)[std::string(kMetaVersion)];
+    if (!v.is_string() || v.get<std::string>() != kStateless) {
+      json supported = json::array({std::string(kStateless)});
+      return request.fail(make_error(kUnsupportedProtocolVersion,
+                                     "unsupported protocol version " + v.dump() + " in _meta: this server speaks " +
+                                         std::string(kStateless) + " per request (older revisions through initialize)",
+                                     {{"requested", v.is_string() ? v.get<std::string>() : v.dump()}, {"supported", supported}}));
+    }
+    if (auto caps = meta->find(kMetaCapabilities); caps == meta->end() || !caps->is_object())
+      return request.fail(make_error(error_code::kInvalidParams,
+                                     method + ": _meta." + std::string(kMetaCapabilities) + " (an object) is required"));
+    {
+      std::lock_guard lock(stateless_mutex_);
+      if (version_.empty()) {
+        version_ = std::string(kStateless);
+        client_->settings = workspace_.gate().settings();
+        std::string name = "MCP client";
+        if (auto info = meta->find("io.modelcontextprotocol/clientInfo"); info != meta->end() && info->is_object())
+          name = info->value("name", name);
+        client_->name = "mcp:" + name;
+      }
+      stateless_ids_.insert(request.id().dump());
+    }
+    if (method == "server/discover") return reply(request, json{{"supportedVersions", supported_versions()},
+                                                                {"capabilities", capabilities()},
+                                                                {"instructions", instructions()}});
+    if (method == "subscriptions/listen") return listen(std::move(request));
+    if (method == "tools/list") return tools_list(request);
+    if (method == "tools/call") return tools_call(std::move(request));
+    if (method == "resources/list") return resources_list(std::move(request));
+    if (method == "resources/templates/list") return templates_list(request);
+    if (method == "resources/read") return resources_read(std::move(request));
+    if (method == "completion/complete") return complete(std::move(request));
+    forget_stateless(request);
+    request.fail(make_error(error_code::kMethodNotFound, "method not found in " + std::string(kStateless) + ": " + method));
+  }
+
+  bool forget_stateless(const Request& r) {
+    std::lock_guard lock(stateless_mutex_);
+    return stateless_ids_.erase(r.id().dump()) > 0;
+  }
+
+  // Every answer goes out here: a 2026-07-28 request's result gets its
+  // resultType, the server's identity and, for what a client may cache,
+  // the cache hints (private, stale at once: files change).
+  void reply(const Request& r, json result) {
+    if (forget_stateless(r) && result.is_object()) {
+      result["resultType"] = "complete";
+      result["_meta"]["io.modelcontextprotocol/serverInfo"] = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
+      const std::string& m = r.method();
+      if (m == "tools/list" || m == "resources/list" || m == "resources/templates/list" || m == "resources/read" ||
+          m == "server/discover") {
+        result["cacheScope"] = "private";
+        result["ttlMs"] = 0;
+      }
+    }
+    r.reply(result);
+  }
+
+  static json supported_versions() {
+    json v = json::array({std::string(kStateless)});
+    for (auto k : kVersions) v.push_back(std::string(k));
+    return v;
+  }
+
+  json capabilities() const {
+    json caps = {{"tools", {{"listChanged", false}}},
+                 {"resources", {{"subscribe", true}, {"listChanged", true}}},
+                 {"logging", json::object()}};
+    if (at_least("2025-03-26")) caps["completions"] = json::object();
+    return caps;
+  }
+
+  std::string instructions() const {
+    return "icotes serves the workspace at " + workspace_.root().path() +
+           ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
+           "when writing; edit_file replaces exact text and returns a diff.";
+  }
+
+  // subscriptions/listen (2026-07-28): a long-lived request whose stream
+  // carries the notifications the client opted in to, each with the
+  // subscription's id in _meta; acknowledged first. It is answered only
+  // when the server ends it (a closed connection carries no answer).
+  void listen(Request request) {
+    const json filter = request.params().value("notifications", json::object());
+    json agreed = json::object();
+    auto wanted = std::make_shared<std::set<std::string>>();
+    if (filter.is_object()) {
+      if (filter.value("resourcesListChanged", false)) agreed["resourcesListChanged"] = true;
+      if (auto uris = filter.find("resourceSubscriptions"); uris != filter.end() && uris->is_array()) {
+        json accepted = json::array();
+        for (const auto& u : *uris) {
+          if (!u.is_string()) continue;
+          auto rel = workspace_.rel_of_uri(u.get<std::string>());
+          if (!rel) continue;
+          if (!workspace_.gate().check_now(*client_, "subscriptions/listen", {{OperationKind::ReadFile, *rel, false, std::nullopt}}))
+            continue;
+          wanted->insert(*rel);
+          accepted.push_back(u);
+        }
+        agreed["resourceSubscriptions"] = std::move(accepted);
+      }
+    }
+    const json id = request.id();
+    forget_stateless(request);
+    conn_->notify("notifications/subscriptions/acknowledged",
+                  {{"notifications", agreed}, {"_meta", {{std::string(kMetaSubscription), id}}}});
+    const bool list_changes = agreed.value("resourcesListChanged", false);
+    if (list_changes || !wanted->empty()) {
+      if (auto st = workspace_.watcher().start(); !st) spdlog::warn("file watcher: {}", st.error().message);
+      std::weak_ptr<Connection> weak = conn_;
+      Workspace* ws = &workspace_;
+      (void)workspace_.events().subscribe(
+          conn_.get(), {"files/changed"}, [weak, ws, wanted, list_changes, id](std::uint64_t, const events::Event& e) {
+            auto conn = weak.lock();
+            if (!conn || conn->closed()) return;
+            const json meta = {{std::string(kMetaSubscription), id}};
+            bool changed_list = e.data.value("rescan", false);
+            for (const auto& c : e.data["changes"]) {
+              const std::string& path = c["path"].get_ref<const std::string&>();
+              if (c["type"] != "changed") changed_list = true;
+              if (wanted->count(path))
+                conn->notify("notifications/resources/updated", {{"uri", ws->uri_of(path)}, {"_meta", meta}});
+            }
+            if (changed_list && list_changes) conn->notify("notifications/resources/list_changed", {{"_meta", meta}});
+          });
+    }
+    std::lock_guard lock(stateless_mutex_);
+    listens_.push_back(std::move(request));
+  }
 
   // elicitation/create (MCP 2025-06-18 "Elicitation"): one required string
   // property whose enum is the choices; decline/cancel/error is no answer.
@@ -147,20 +311,13 @@ class McpDialect final : public Dialect {
       client_->ask = [weak](const permissions::Question& q, std::function<void(std::optional<permissions::Choice>)> answer)
           -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
     }
-    json caps = {{"tools", {{"listChanged", false}}},
-                 {"resources", {{"subscribe", true}, {"listChanged", true}}},
-                 {"logging", json::object()}};
-    if (at_least("2025-03-26")) caps["completions"] = json::object();
     json info = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
     if (at_least("2025-06-18")) info["title"] = "icotes workspace sidecar";
     spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
-    request.reply({{"protocolVersion", version_},
-                   {"capabilities", std::move(caps)},
-                   {"serverInfo", std::move(info)},
-                   {"instructions", "icotes serves the workspace at " + workspace_.root().path() +
-                                        ". Paths are relative to it (or absolute inside it). read_file returns a "
-                                        "sha256 to pass as expectedSha256 when writing; edit_file replaces exact "
-                                        "text and returns a diff."}});
+    reply(request, {{"protocolVersion", version_},
+                    {"capabilities", capabilities()},
+                    {"serverInfo", std::move(info)},
+                    {"instructions", instructions()}});
   }
 
   json tool_json(const Operation& op) const {
@@ -198,7 +355,7 @@ class McpDialect final : public Dialect {
     for (std::size_t i = *start; i < end; ++i) tools.push_back(tool_json(*ops[i]));
     json result = {{"tools", std::move(tools)}};
     if (end < ops.size()) result["nextCursor"] = std::to_string(end);
-    request.reply(result);
+    reply(request, result);
   }
 
   json tool_error(const std::string& message) const {
@@ -213,7 +370,7 @@ class McpDialect final : public Dialect {
     const Operation* op = registry_.find_by_mcp_name(tool);
     if (!op) return request.fail(make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
     json args = p.value("arguments", json::object());
-    if (!args.is_object()) return request.reply(tool_error(tool + ": arguments must be an object"));
+    if (!args.is_object()) return reply(request, tool_error(tool + ": arguments must be an object"));
     OperationCall call;
     call.op = op;
     call.params = std::move(args);
@@ -227,7 +384,7 @@ class McpDialect final : public Dialect {
       if (!result) {
         log("warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
         // Tool failures are results the model can act on (MCP "Error Handling").
-        return r.reply(tool_error(result.error().message));
+        return reply(r, tool_error(result.error().message));
       }
       log("debug", {{"tool", op->mcp_name}, {"ms", ms}});
       json& value = *result;
@@ -240,11 +397,14 @@ class McpDialect final : public Dialect {
           content.push_back({{"type", "text"}, {"text", std::move(text)}});
       }
       content.push_back({{"type", "text"}, {"text", op->mcp_text ? op->mcp_text(value) : to_json_string(value)}});
-      json reply = {{"content", std::move(content)}};
-      if (structured) reply["structuredContent"] = std::move(value);
-      r.reply(reply);
+      json out = {{"content", std::move(content)}};
+      if (structured) out["structuredContent"] = std::move(value);
+      reply(r, std::move(out));
     };
-    call.cancelled = [](const Request& r) { r.drop(); };  // MCP: no response to a cancelled request
+    call.cancelled = [this](const Request& r) {
+      forget_stateless(r);
+      r.drop();  // MCP: no response to a cancelled request
+    };
     call.client = client_;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
@@ -303,7 +463,7 @@ class McpDialect final : public Dialect {
     if (request.method() == "resources/unsubscribe") {
       std::lock_guard lock(watch_->mutex);
       watch_->uris.erase(*rel);
-      return request.reply(json::object());
+      return reply(request, json::object());
     }
     // Updates tell what changed in a file: as much a read as reading it.
     if (auto st = workspace_.gate().check_now(*client_, "resources/subscribe", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
@@ -313,11 +473,12 @@ class McpDialect final : public Dialect {
       watch_->uris.insert(*rel);
     }
     listen_for_file_changes();
-    request.reply(json::object());
+    reply(request, json::object());
   }
 
   void resources_list(Request request) {
-    listen_for_file_changes();
+    // 2026-07-28 clients opt in to notifications with subscriptions/listen.
+    if (version_ != kStateless) listen_for_file_changes();
     // Cursor: the last path of the previous page.
     std::string after;
     if (auto c = request.params().find("cursor"); c != request.params().end() && !c->is_null()) {
@@ -332,7 +493,7 @@ class McpDialect final : public Dialect {
       for (const auto& p : *paths) resources.push_back(resource_json(p));
       json result = {{"resources", std::move(resources)}};
       if (more && !paths->empty()) result["nextCursor"] = paths->back();
-      request.reply(result);
+      reply(request, result);
     });
   }
 
@@ -341,7 +502,7 @@ class McpDialect final : public Dialect {
               {"name", "workspace-file"},
               {"description", "A file in the workspace at " + workspace_.root().path() + ", by path relative to it"}};
     if (at_least("2025-06-18")) t["title"] = "Workspace file";
-    request.reply({{"resourceTemplates", json::array({std::move(t)})}});
+    reply(request, {{"resourceTemplates", json::array({std::move(t)})}});
   }
 
   void resources_read(Request request) {
@@ -364,7 +525,7 @@ class McpDialect final : public Dialect {
       json item = {{"uri", uri}, {"mimeType", c->mime_type}};
       if (c->binary) item["blob"] = base64(c->data);
       else item["text"] = std::move(c->data);
-      request.reply({{"contents", json::array({std::move(item)})}});
+      reply(request, {{"contents", json::array({std::move(item)})}});
     });
   }
 
@@ -375,7 +536,7 @@ class McpDialect final : public Dialect {
     if (!ref.is_object() || !arg.is_object() || !arg.contains("value") || !arg["value"].is_string())
       return request.fail(make_error(error_code::kInvalidParams, "completion/complete: ref and argument {name, value} are required"));
     if (ref.value("type", std::string()) != "ref/resource" || arg.value("name", std::string()) != "path") {
-      return request.reply({{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
+      return reply(request, {{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
     }
     workspace_.workers().post([this, request = std::move(request), value = arg["value"].get<std::string>()] {
       // Complete one path component: list the directory part, filter by the rest.
@@ -394,7 +555,7 @@ class McpDialect final : public Dialect {
             values.push_back((dir.empty() ? "" : dir + "/") + e.path + (e.type == "directory" ? "/" : ""));
         }
       }
-      request.reply({{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
+      reply(request, {{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
     });
   }
 
@@ -403,11 +564,13 @@ class McpDialect final : public Dialect {
     const int i = level_index(level);
     if (i < 0) return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: unknown level '" + level + "'"));
     min_level_.store(i);
-    request.reply(json::object());
+    reply(request, json::object());
   }
 
   // notifications/message, when at or above the level the client set.
   void log(std::string_view level, json data) {
+    // 2026-07-28: no messages unless a request asks for them (its logLevel).
+    if (version_ == kStateless) return;
     if (level_index(level) < min_level_.load()) return;
     conn_->notify("notifications/message", {{"level", std::string(level)}, {"logger", "icotes"}, {"data", std::move(data)}});
   }
@@ -427,6 +590,9 @@ class McpDialect final : public Dialect {
     std::set<std::string> uris;  // subscribed, as paths relative to the root
   };
   std::shared_ptr<WatchState> watch_ = std::make_shared<WatchState>();
+  std::mutex stateless_mutex_;
+  std::set<std::string> stateless_ids_;  // 2026-07-28 requests not answered yet (ids dumped)
+  std::vector<Request> listens_;         // open subscriptions/listen requests
 };
 
 }  // namespace
