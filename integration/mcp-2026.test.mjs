@@ -126,6 +126,32 @@ describe(`MCP ${VERSION}`, () => {
     assert.equal(gone.error.code, -32601);
   });
 
+  test('a permission question is an input-required result; the retry with the answer runs the call', async () => {
+    const asking = { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+    const args = { name: 'write_file', arguments: { path: 'new.txt', content: 'written\n' } };
+    const first = await client.request('tools/call', args, asking);
+    check('InputRequiredResult', first.result);
+    assert.equal(first.result.resultType, 'input_required');
+    const form = first.result.inputRequests.permission;
+    check('ElicitRequest', form);
+    const choices = form.params.requestedSchema.properties.decision.enum;
+    const once = choices.find((c) => /once/i.test(c));
+    assert.ok(once, choices.join(', '));
+    assert.equal(fs.existsSync(path.join(root, 'new.txt')), false, 'nothing written before the answer');
+    const retry = await client.request('tools/call', { ...args, inputResponses: { permission: { action: 'accept', content: { decision: once } } } }, asking);
+    check('CallToolResult', retry.result);
+    assert.ok(!retry.result.isError, JSON.stringify(retry.result));
+    assert.equal(fs.readFileSync(path.join(root, 'new.txt'), 'utf8'), 'written\n');
+    // Declined: denied, nothing written.
+    const declined = await client.request('tools/call', { name: 'write_file', arguments: { path: 'no.txt', content: 'x' }, inputResponses: { permission: { action: 'decline' } } }, asking);
+    assert.equal(declined.result.isError, true);
+    assert.equal(fs.existsSync(path.join(root, 'no.txt')), false);
+    // A client that cannot be asked is told how to allow it.
+    const mute = await client.request('tools/call', { name: 'write_file', arguments: { path: 'no.txt', content: 'x' } });
+    assert.equal(mute.result.isError, true);
+    assert.match(mute.result.content[0].text, /permission denied/);
+  });
+
   test('subscriptions/listen acknowledges, then carries the opted-in notifications with the subscription id', async () => {
     const uri = pathToFileURL(path.join(root, 'a.txt')).href;
     const id = client.nextId;

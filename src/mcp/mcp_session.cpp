@@ -175,7 +175,7 @@ class McpDialect final : public Dialect {
   // the cache hints (private, stale at once: files change).
   void reply(const Request& r, json result) {
     if (forget_stateless(r) && result.is_object()) {
-      result["resultType"] = "complete";
+      if (!result.contains("resultType")) result["resultType"] = "complete";
       result["_meta"]["io.modelcontextprotocol/serverInfo"] = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
       const std::string& m = r.method();
       if (m == "tools/list" || m == "resources/list" || m == "resources/templates/list" || m == "resources/read" ||
@@ -205,6 +205,53 @@ class McpDialect final : public Dialect {
     return "icotes serves the workspace at " + workspace_.root().path() +
            ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
            "when writing; edit_file replaces exact text and returns a diff.";
+  }
+
+  // The permission state of one 2026-07-28 tools/call. A question cannot
+  // be sent as a request of the server's: it becomes the call's result,
+  // input_required with an elicitation/create form, and the client retries
+  // the call with the user's answer in inputResponses.permission (MCP
+  // 2026-07-28 InputRequiredResult). Clients without the elicitation
+  // capability are not asked (denied with how to allow).
+  std::shared_ptr<permissions::ClientState> stateless_client(const Request& request) {
+    // A fresh state: a stateless client has no session to remember answers in.
+    auto state = std::make_shared<permissions::ClientState>();
+    state->name = client_->name;
+    state->settings = client_->settings;
+    const json& p = request.params();
+    const json caps = p["_meta"].value(std::string(kMetaCapabilities), json::object());
+    if (!caps.is_object() || !caps.contains("elicitation")) return state;
+    const json responses = p.value("inputResponses", json::object());
+    state->ask = [this, request, responses](const permissions::Question& q,
+                                            std::function<void(std::optional<permissions::Choice>)> answer)
+        -> std::function<void()> {
+      if (responses.is_object() && responses.contains("permission")) {
+        const json& r = responses["permission"];
+        std::optional<permissions::Choice> choice;
+        if (r.is_object() && r.value("action", std::string()) == "accept") {
+          const json content = r.value("content", json::object());
+          const std::string picked = content.is_object() ? content.value("decision", std::string()) : std::string();
+          for (const auto& [c, label] : q.options)
+            if (label == picked) choice = c;
+        }
+        answer(choice);
+        return nullptr;
+      }
+      json labels = json::array();
+      for (const auto& [choice, label] : q.options) labels.push_back(label);
+      json form = {{"mode", "form"},
+                   {"message", "icotes: " + q.message},
+                   {"requestedSchema",
+                    {{"type", "object"},
+                     {"properties", {{"decision", {{"type", "string"}, {"title", "Permission"}, {"enum", labels}}}}},
+                     {"required", json::array({"decision"})}}}};
+      // Answered here; the gate's denial that follows finds it answered.
+      reply(request, {{"resultType", "input_required"},
+                      {"inputRequests", {{"permission", {{"method", "elicitation/create"}, {"params", std::move(form)}}}}}});
+      answer(std::nullopt);
+      return nullptr;
+    };
+    return state;
   }
 
   // subscriptions/listen (2026-07-28): a long-lived request whose stream
@@ -405,7 +452,7 @@ class McpDialect final : public Dialect {
       forget_stateless(r);
       r.drop();  // MCP: no response to a cancelled request
     };
-    call.client = client_;
+    call.client = version_ == kStateless ? stateless_client(request) : client_;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 
