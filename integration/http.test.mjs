@@ -199,6 +199,41 @@ describe('MCP Streamable HTTP', () => {
     assert.ok(last.result.structuredContent.sleptMs >= 1500);
   });
 
+  test('MCP 2026-07-28 stateless requests need no session; a listen stream carries updates', async () => {
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+    const v = { 'mcp-protocol-version': '2026-07-28' };
+    const r = await post({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } }, v);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('mcp-session-id'), null, 'no session for stateless requests');
+    const discover = await r.json();
+    assert.equal(discover.result.resultType, 'complete');
+    assert.ok(discover.result.supportedVersions.includes('2026-07-28'));
+    const call = await (await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { _meta: meta, name: 'read_file', arguments: { path: 'notes.txt' } } }, v)).json();
+    assert.equal(call.result.resultType, 'complete');
+    assert.match(call.result.content[0].text, /on disk/);
+    const mismatch = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: meta } }, { 'mcp-protocol-version': '2025-11-25' });
+    assert.equal(mismatch.status, 400);
+    assert.equal((await mismatch.json()).error.code, -32020);
+    // subscriptions/listen: an SSE answer that stays open.
+    const uri = pathToFileURL(path.join(root, 'notes.txt')).href;
+    const listen = await post({ jsonrpc: '2.0', id: 4, method: 'subscriptions/listen', params: { _meta: meta, notifications: { resourceSubscriptions: [uri] } } }, v);
+    assert.equal(listen.headers.get('content-type'), 'text/event-stream');
+    const reader = listen.body.getReader();
+    let text = '';
+    const readUntil = async (re, what) => {
+      while (!re.test(text)) {
+        const { value, done } = await withTimeout(reader.read(), T, what);
+        assert.ok(!done, `${what}: the stream ended`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await readUntil(/subscriptions\/acknowledged/, 'acknowledged');
+    fs.appendFileSync(path.join(root, 'notes.txt'), 'changed on disk\n');
+    await readUntil(/resources\/updated/, 'resources/updated');
+    assert.match(text, /"io.modelcontextprotocol\/subscriptionId":4/);
+    await reader.cancel();
+  });
+
   test('malformed and oversized bodies are refused with clear errors', async () => {
     const id = await session();
     const bad = await post('{"jsonrpc":', { 'mcp-session-id': id });

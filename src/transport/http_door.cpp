@@ -98,7 +98,7 @@ Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(Workspace& workspace, const T
   options.host = address.host;
   options.port = address.port;
   options.max_body_bytes = max_body_bytes;
-  options.protocol_versions = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+  options.protocol_versions = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"};
   // The token file is named after the port, known only once bound: the
   // server starts with a token nobody has yet, then it is published.
   options.token = random_token();

@@ -446,13 +446,34 @@ class McpHttpServer final : public Server {
     const std::vector<json> messages = body.is_array() ? body.get<std::vector<json>>() : std::vector<json>{body};
     std::set<std::string> ids;
     bool initialize = false;
+    std::string meta_version;  // MCP 2026-07-28: the revision each message names in _meta
     for (const auto& m : messages) {
       if (!m.is_object()) continue;
       if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
       if (m.value("method", std::string()) == "initialize") initialize = true;
+      const json* meta = m.contains("params") && m["params"].is_object() && m["params"].contains("_meta")
+                             ? &m["params"]["_meta"]
+                             : nullptr;
+      if (meta && meta->is_object() && meta->contains("io.modelcontextprotocol/protocolVersion") &&
+          (*meta)["io.modelcontextprotocol/protocolVersion"].is_string())
+        meta_version = (*meta)["io.modelcontextprotocol/protocolVersion"].get<std::string>();
     }
     std::shared_ptr<Session> session;
-    if (initialize && !req.has_header("Mcp-Session-Id")) {
+    // A stateless request (MCP 2026-07-28: no initialize, no session) gets
+    // a session of its own that ends with its answer.
+    const bool stateless = !initialize && !meta_version.empty() && !req.has_header("Mcp-Session-Id");
+    if (stateless) {
+      const std::string header = req.get_header_value("MCP-Protocol-Version");
+      if (header != meta_version) {
+        res.status = 400;
+        res.set_content(error_body(-32020, "header mismatch: MCP-Protocol-Version is '" + header +
+                                               "' but the request's _meta names '" + meta_version + "'"),
+                        "application/json");
+        return;
+      }
+      session = std::make_shared<Session>(random_hex(16), options_.kept_events);
+      session->attach(backend_.open(session));
+    } else if (initialize && !req.has_header("Mcp-Session-Id")) {
       session = std::make_shared<Session>(random_hex(16), options_.kept_events);
       session->attach(backend_.open(session));
       std::lock_guard lock(mutex_);
@@ -465,10 +486,11 @@ class McpHttpServer final : public Server {
       session = session_of(req, res);
       if (!session) return;
     }
-    res.set_header("Mcp-Session-Id", session->id());
+    if (!stateless) res.set_header("Mcp-Session-Id", session->id());
     const std::string compact = body.dump();
     if (ids.empty()) {
       session->receive(compact);
+      if (stateless) session->close();
       res.status = 202;
       return;
     }
@@ -485,6 +507,7 @@ class McpHttpServer final : public Server {
     if (!sse_ok || (finished && first.size() == 1)) {
       while (!finished) first = session->next_events(*stream, 0, ticket, kLong, finished);
       session->detach_reader(*stream, ticket);
+      if (stateless) session->close();
       if (first.empty()) {
         res.status = 503;
         res.set_content(error_body(-32603, "the session ended before answering"), "application/json");
@@ -493,7 +516,7 @@ class McpHttpServer final : public Server {
       res.set_content(first.back().second, "application/json");
       return;
     }
-    serve_sse(res, session, stream, 0, ticket);
+    serve_sse(res, session, stream, 0, ticket, stateless);
   }
 
   void get(const httplib::Request& req, httplib::Response& res) {
@@ -510,7 +533,7 @@ class McpHttpServer final : public Server {
     if (const std::string last = req.get_header_value("Last-Event-ID"); !last.empty())
       stream = session->find_stream(last, after);
     if (!stream) stream = session->open_get();
-    serve_sse(res, session, stream, after, session->attach_reader(*stream));
+    serve_sse(res, session, stream, after, session->attach_reader(*stream), false);
   }
 
   void del(const httplib::Request& req, httplib::Response& res) {
@@ -527,8 +550,9 @@ class McpHttpServer final : public Server {
   // Streams the events of `stream` after `after` until this reader is done
   // or the client goes; a comment every 15 s finds clients that went
   // silently.
+  // A stateless request's session ends with its stream (`ephemeral`).
   void serve_sse(httplib::Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream,
-                 std::uint64_t after, std::uint64_t ticket) {
+                 std::uint64_t after, std::uint64_t ticket, bool ephemeral = false) {
     res.set_header("Cache-Control", "no-cache");
     auto last = std::make_shared<std::uint64_t>(after);
     res.set_chunked_content_provider(
@@ -548,7 +572,10 @@ class McpHttpServer final : public Server {
           if (finished) sink.done();
           return true;
         },
-        [session, stream, ticket](bool) { session->detach_reader(*stream, ticket); });
+        [session, stream, ticket, ephemeral](bool) {
+          session->detach_reader(*stream, ticket);
+          if (ephemeral) session->close();
+        });
   }
 
   void expire_sessions() {
