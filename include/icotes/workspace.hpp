@@ -10,6 +10,7 @@
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
 #include "icotes/events.hpp"
+#include "icotes/exec.hpp"
 #include "icotes/file_watcher.hpp"
 #include "icotes/files.hpp"
 #include "icotes/git_module.hpp"
@@ -36,6 +37,7 @@ class Workspace {
   files::Watcher& watcher() { return watcher_; }
   WorkerPool& workers() { return workers_; }
   permissions::Gate& gate() { return *gate_; }
+  exec::Service& exec() { return *exec_; }
 
   /// file:// URI of a path relative to the root (RFC 8089, percent-encoded).
   std::string uri_of(const std::string& rel) const;
@@ -52,6 +54,7 @@ class Workspace {
   events::Broker events_;
   files::Watcher watcher_;  // after events_: it publishes there until it is gone
   std::unique_ptr<permissions::Gate> gate_;
+  std::unique_ptr<exec::Service> exec_;
   WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "icotes/exec.hpp"
 #include "icotes/files.hpp"
 #include "icotes/permission_store.hpp"
 
@@ -183,6 +184,21 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
     if (kind == OperationKind::Bash)
       if (auto it = params.find("command"); it != params.end() && it->is_string())
         out.push_back(Need{kind, it->get<std::string>(), false, std::nullopt});
+    // argv and run_code: the command line a user would type for them, so
+    // Bash(...) rules match it and a question shows it.
+    if (kind == OperationKind::Bash)
+      if (auto it = params.find("argv"); it != params.end() && it->is_array()) {
+        std::vector<std::string> words;
+        for (const auto& w : *it)
+          if (w.is_string()) words.push_back(w.get<std::string>());
+        out.push_back(Need{kind, exec::shell_join(words), false, std::nullopt});
+      }
+    if (kind == OperationKind::Bash && op.id == "exec/runCode") {
+      const auto language = params.find("language"), code = params.find("code");
+      if (language != params.end() && language->is_string() && code != params.end() && code->is_string())
+        out.push_back(Need{kind, exec::code_command_line(language->get<std::string>(), code->get<std::string>()), false,
+                           std::nullopt});
+    }
   }
   if (out.empty()) add("");
   return out;

@@ -15,6 +15,9 @@ Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std:
   auto gate = permissions::Gate::open(ws->root_, permissions);
   if (!gate) return std::move(gate).error();
   ws->gate_ = std::move(*gate);
+  auto exec_service = exec::Service::open(ws->root_, ws->gate_->settings().mode == permissions::Mode::ReadOnly);
+  if (!exec_service) return std::move(exec_service).error();
+  ws->exec_ = std::move(*exec_service);
   return ws;
 }
 

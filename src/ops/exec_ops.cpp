@@ -1,0 +1,231 @@
+// The exec operations (schemas/exec/*.json): run_command, run_code and the
+// background jobs. Params are schema-valid here; each handler turns them
+// into an exec::Spec once and the service does the rest.
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "icotes/exec.hpp"
+#include "icotes/operation.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Options shared by run_command and run_code.
+void read_common(const json& p, exec::Spec& spec, milliseconds default_timeout) {
+  spec.timeout = milliseconds(p.value("timeoutMs", default_timeout.count()));
+  spec.idle_timeout = milliseconds(p.value("idleTimeoutMs", std::int64_t{0}));
+  spec.max_output_bytes = p.value("maxOutputBytes", std::size_t{30000});
+  if (auto it = p.find("stdin"); it != p.end()) spec.stdin_data = it->get<std::string>();
+}
+
+json outcome_json(const exec::Outcome& o) {
+  json r = {{"status", std::string(exec::to_string(o.ending))},
+            {"durationMs", o.duration.count()},
+            {"sandboxed", o.sandboxed},
+            {"pid", o.pid},
+            {"note", o.note}};
+  if (o.exit_code) r["exitCode"] = *o.exit_code;
+  if (o.signal) r["signal"] = exec::signal_name(*o.signal);
+  return r;
+}
+
+json run_result(const exec::Outcome& o) {
+  json r = outcome_json(o);
+  r["stdout"] = o.out.text;
+  r["stderr"] = o.err.text;
+  r["stdoutBytes"] = o.out.total_bytes;
+  r["stderrBytes"] = o.err.total_bytes;
+  r["stdoutOmittedBytes"] = o.out.omitted_bytes;
+  r["stderrOmittedBytes"] = o.err.omitted_bytes;
+  r["truncated"] = o.out.omitted_bytes > 0 || o.err.omitted_bytes > 0;
+  return r;
+}
+
+json job_json(const exec::JobInfo& j) {
+  json r = outcome_json(j.outcome);
+  if (j.running) {
+    r["status"] = "running";
+    r["note"] = "running; job_output follows it, job_kill ends it";
+  }
+  r["jobId"] = j.id;
+  r["command"] = j.command;
+  r["startedAtMs"] = j.started_ms;
+  r["stdoutBytes"] = j.outcome.out.total_bytes;
+  r["stderrBytes"] = j.outcome.err.total_bytes;
+  return r;
+}
+
+// The text block MCP clients show: the output, then how it ended.
+std::string run_text(const json& r) {
+  if (r.value("status", std::string()) == "running") return r.value("note", std::string());
+  std::string text = r.value("stdout", std::string());
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  if (const std::string err = r.value("stderr", std::string()); !err.empty()) {
+    text += "--- stderr ---\n" + err;
+    if (text.back() != '\n') text += '\n';
+  }
+  text += "--- " + r.value("note", std::string()) + " (" + std::to_string(r.value("durationMs", 0)) + " ms" +
+          (r.value("sandboxed", false) ? ", sandboxed" : "") + ") ---\n";
+  return text;
+}
+
+// Streams output as progress (DESIGN.md section 2: $/progress or
+// notifications/progress; nothing when the client gave no token).
+exec::OutputSink progress_sink(Context& ctx) {
+  return
+      [&ctx](std::string_view text, std::uint64_t total) { ctx.progress.report(text, static_cast<double>(total), 0); };
+}
+
+// The working directory: inside the workspace, symlinks resolved.
+Result<std::string> working_directory(Context& ctx, const json& p) {
+  const ConfinedRoot& root = ctx.workspace.root();
+  auto rel = root.relative(p.value("cwd", std::string(".")));
+  if (!rel) return std::move(rel).error();
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(root.absolute(*rel), ec);
+  if (ec)
+    return make_error(error_code::kNotFound,
+                      "run_command: cwd '" + p.value("cwd", std::string(".")) + "' does not exist in the workspace");
+  auto real_rel = root.relative(real.string());
+  if (!real_rel)
+    return make_error(error_code::kOutsideWorkspace, "run_command: cwd '" + p.value("cwd", std::string(".")) +
+                                                         "' leads outside the workspace (to " + real.string() +
+                                                         "); commands run inside it");
+  return real.string();
+}
+
+Result<json> run(Context& ctx, const json& p) {
+  exec::Service& service = ctx.workspace.exec();
+  const bool has_command = p.contains("command"), has_argv = p.contains("argv");
+  if (has_command == has_argv)
+    return make_error(error_code::kInvalidParams,
+                      "run_command: give either command (a shell command line) or argv (a program and its arguments), "
+                      "not both");
+  exec::Spec spec;
+  std::string command_line;
+  if (has_command) {
+    command_line = p["command"].get<std::string>();
+    spec.argv = {"/bin/sh", "-c", command_line};
+  } else {
+    spec.argv = p["argv"].get<std::vector<std::string>>();
+    command_line = exec::shell_join(spec.argv);
+  }
+  auto cwd = working_directory(ctx, p);
+  if (!cwd) return std::move(cwd).error();
+  spec.cwd = std::move(*cwd);
+  if (auto it = p.find("env"); it != p.end())
+    for (const auto& [name, value] : it->items()) spec.env.emplace_back(name, value.get<std::string>());
+  const bool background = p.value("background", false);
+  read_common(p, spec, background ? milliseconds(0) : milliseconds(120000));
+  spec.sandbox = service.settings().sandbox;
+  spec.network = service.settings().network;
+  if (background) {
+    auto job = service.start(std::move(spec), command_line);
+    if (!job) return make_error(job.error().code, "run_command: " + job.error().message, job.error().data);
+    json r = job_json(*job);
+    r["note"] = "started as " + job->id + "; job_output {\"jobId\": \"" + job->id + "\"} follows it, job_kill ends it";
+    r.erase("command");
+    r.erase("startedAtMs");
+    return r;
+  }
+  auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
+  if (!outcome)
+    return make_error(outcome.error().code, "run_command: " + outcome.error().message, outcome.error().data);
+  return run_result(*outcome);
+}
+
+// A private temporary directory holding the snippet, removed afterwards.
+class SnippetFile {
+ public:
+  ~SnippetFile() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  Status write(std::string_view code, std::string_view extension) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp == '/' ? tmp : "/tmp") + "/icotes-code-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) return errno_error(errno, "mkdtemp", tmpl);
+    dir_ = tmpl;
+    path_ = dir_ + "/snippet" + std::string(extension);
+    std::ofstream f(path_, std::ios::binary);
+    f << code;
+    f.close();
+    if (!f) return make_error(error_code::kIoError, "run_code: cannot write " + path_);
+    return ok_status();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+Result<json> run_code(Context& ctx, const json& p) {
+  exec::Service& service = ctx.workspace.exec();
+  const std::string language = p["language"].get<std::string>();
+  const auto interpreter = exec::interpreter_of(language);
+  if (!interpreter) return make_error(error_code::kInvalidParams, "run_code: language must be python, node or bash");
+  SnippetFile file;
+  const std::string_view extension = language == "python" ? ".py" : language == "node" ? ".js" : ".sh";
+  if (auto st = file.write(p["code"].get_ref<const std::string&>(), extension); !st) return std::move(st).error();
+  exec::Spec spec;
+  spec.argv = {*interpreter, file.path()};
+  spec.cwd = ctx.workspace.root().path();
+  spec.sandbox = true;
+  spec.network = service.settings().network;
+  spec.ro_binds = {file.path()};
+  // Output as it comes (progress), and no .pyc beside the snippet.
+  spec.env = {{"PYTHONUNBUFFERED", "1"}, {"PYTHONDONTWRITEBYTECODE", "1"}};
+  read_common(p, spec, milliseconds(120000));
+  auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
+  if (!outcome) return make_error(outcome.error().code, "run_code: " + outcome.error().message, outcome.error().data);
+  return run_result(*outcome);
+}
+
+Result<json> job_output(Context& ctx, const json& p) {
+  auto r =
+      ctx.workspace.exec().output(p["jobId"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
+                                  p.value("stderrOffset", std::uint64_t{0}), p.value("maxBytes", std::size_t{65536}),
+                                  milliseconds(p.value("waitMs", std::int64_t{0})));
+  if (!r) return make_error(r.error().code, "job_output: " + r.error().message);
+  json j = job_json(r->info);
+  j["stdout"] = r->out.text;
+  j["stderr"] = r->err.text;
+  j["stdoutNextOffset"] = r->out.next_offset;
+  j["stderrNextOffset"] = r->err.next_offset;
+  j["stdoutDroppedBytes"] = r->out.dropped_bytes;
+  j["stderrDroppedBytes"] = r->err.dropped_bytes;
+  return j;
+}
+
+Result<json> job_kill(Context& ctx, const json& p) {
+  auto r = ctx.workspace.exec().kill(p["jobId"].get<std::string>());
+  if (!r) return make_error(r.error().code, "job_kill: " + r.error().message);
+  return job_json(*r);
+}
+
+Result<json> job_list(Context& ctx, const json&) {
+  json jobs = json::array();
+  for (const auto& j : ctx.workspace.exec().list()) jobs.push_back(job_json(j));
+  return json{{"jobs", std::move(jobs)}};
+}
+
+}  // namespace
+
+void register_exec_ops(Registry& r) {
+  r.add("exec/run", run, run_text);
+  r.add("exec/runCode", run_code, run_text);
+  r.add("exec/jobOutput", job_output);
+  r.add("exec/jobKill", job_kill);
+  r.add("exec/jobList", job_list);
+}
+
+}  // namespace icotes

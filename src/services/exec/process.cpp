@@ -1,0 +1,635 @@
+// Spawning and supervising one child. See exec_internal.hpp.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "exec_internal.hpp"
+#include "icotes/text.hpp"
+
+extern char** environ;
+
+namespace icotes::exec::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kKillGrace{2000};    // SIGTERM → SIGKILL
+constexpr milliseconds kDrainGrace{500};    // exit → stop waiting for EOF
+constexpr milliseconds kTick{50};           // cancellation poll, stream throttle
+constexpr milliseconds kWatchdogEvery{20};  // sandbox process count
+constexpr std::size_t kStreamChunk = 8192;
+
+// The byte length of the UTF-8 sequence starting at s[i] when it is
+// well-formed (RFC 3629 table 3-7), else 0; -1 when it is a valid prefix cut
+// by the end of `s`.
+int sequence_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  int n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c == 0xE0)
+    n = 3, lo = 0xA0;
+  else if (c == 0xED)
+    n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF)
+    n = 3;
+  else if (c == 0xF0)
+    n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3)
+    n = 4;
+  else if (c == 0xF4)
+    n = 4, hi = 0x8F;
+  else
+    return 0;
+  for (int k = 1; k < n; ++k) {
+    if (i + k >= s.size()) return -1;
+    const unsigned char d = b(i + k);
+    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) return 0;
+  }
+  return n;
+}
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// write(2) to a pipe whose reader is gone, without SIGPIPE killing the
+// process: icotes ignores SIGPIPE, an embedder (a test) may not. The signal
+// is blocked for this thread and a pending one consumed.
+ssize_t write_no_sigpipe(int fd, const char* data, std::size_t n) {
+  sigset_t pipe_set, old;
+  ::sigemptyset(&pipe_set);
+  ::sigaddset(&pipe_set, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  const ssize_t w = ::write(fd, data, n);
+  const int saved = errno;
+  if (w < 0 && errno == EPIPE) {
+    const timespec zero{0, 0};
+    ::sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return w;
+}
+
+int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// Child side of spawn(): async-signal-safe calls only (the parent has
+// threads; malloc or a lock held by another thread would deadlock here).
+[[noreturn]] void exec_child(const Launch& l, char* const* argv, char* const* envp, int in, int out, int err,
+                             int report, pid_t parent) {
+  ::setsid();
+  // Dies with icotes (the thread that forked, in fact: callers fork from
+  // threads that live as long as the run).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (::getppid() != parent) ::_exit(127);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // icotes ignores SIGPIPE; a child must not
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (l.sandboxed) {
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    const auto limit = [](int resource, std::uint64_t value) {
+      if (value == 0) return;
+      struct rlimit r {
+        static_cast<rlim_t>(value), static_cast<rlim_t>(value)
+      };
+      ::setrlimit(resource, &r);
+    };
+    limit(RLIMIT_AS, l.limits.memory_bytes);
+    limit(RLIMIT_CPU, l.limits.cpu_seconds);
+    limit(RLIMIT_FSIZE, l.limits.file_size_bytes);
+  }
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
+    const int e = errno;
+    (void)write_all(report, &e, sizeof e);
+    ::_exit(127);
+  }
+  if (!l.cwd.empty() && ::chdir(l.cwd.c_str()) != 0) {
+    const int e = -errno;  // negative: chdir failed, not exec
+    (void)write_all(report, &e, sizeof e);
+    ::_exit(127);
+  }
+  // Everything else icotes has open stays out; `report` is O_CLOEXEC.
+  if (report > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(report - 1), 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(report + 1), ~0U, 0U);
+  ::execve(l.program.c_str(), argv, envp);
+  const int e = errno;
+  (void)write_all(report, &e, sizeof e);
+  ::_exit(127);
+}
+
+// A small /proc file; empty when it cannot be read (the process is gone).
+std::string read_proc(const std::string& path) {
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+// Direct children of `pid` (every thread's), from /proc/<pid>/task/*/children.
+void children_of(int pid, std::vector<int>& out) {
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(task_dir.c_str());
+  if (!d) return;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string list = read_proc(task_dir + "/" + e->d_name + "/children");
+    const char* p = list.c_str();
+    char* end = nullptr;
+    for (long child = std::strtol(p, &end, 10); end != p; child = std::strtol(p, &end, 10)) {
+      out.push_back(static_cast<int>(child));
+      p = end;
+    }
+  }
+  ::closedir(d);
+}
+
+// Descendants of `pid` with their depth below it (1: children), stopping
+// once more than `cap` are found.
+std::vector<std::pair<int, int>> descendants(int pid, std::size_t cap) {
+  std::vector<std::pair<int, int>> out;
+  std::vector<int> kids;
+  children_of(pid, kids);
+  for (int k : kids) out.emplace_back(k, 1);
+  for (std::size_t i = 0; i < out.size() && out.size() <= cap; ++i) {
+    kids.clear();
+    children_of(out[i].first, kids);
+    for (int k : kids) out.emplace_back(k, out[i].second + 1);
+  }
+  return out;
+}
+
+// Streams text to a sink at most every kTick, bounded per call.
+class Streamer {
+ public:
+  explicit Streamer(const OutputSink& sink) : sink_(sink) {}
+  bool active() const { return static_cast<bool>(sink_); }
+  void add(int stream, std::string_view bytes, std::uint64_t total) {
+    if (!sink_) return;
+    total_ = total;
+    std::string& carry = carry_[stream - 1];
+    if (pending_.size() >= kStreamChunk) {  // full until the next flush: count, do not convert
+      skipped_ += bytes.size();
+      carry.clear();
+      return;
+    }
+    carry.append(bytes);
+    const std::size_t n = complete_prefix(carry);
+    std::string text = lossy_utf8(std::string_view(carry).substr(0, n));
+    carry.erase(0, n);
+    if (carry.size() > 3) {  // not a cut sequence after all
+      text += lossy_utf8(carry);
+      carry.clear();
+    }
+    const std::size_t room = kStreamChunk > pending_.size() ? kStreamChunk - pending_.size() : 0;
+    if (text.size() <= room) {
+      pending_ += text;
+    } else {
+      const std::size_t keep = complete_prefix(std::string_view(text).substr(0, room));
+      pending_.append(text, 0, keep);
+      skipped_ += text.size() - keep;
+    }
+  }
+  // Time until the next flush is due; max() when nothing waits.
+  milliseconds due(Clock::time_point now) const {
+    if (!sink_ || (pending_.empty() && skipped_ == 0)) return milliseconds::max();
+    const auto left = std::chrono::duration_cast<milliseconds>(last_ + kTick - now);
+    return std::max(left, milliseconds(0));
+  }
+  void flush(Clock::time_point now, bool force) {
+    if (!sink_ || (pending_.empty() && skipped_ == 0) || (!force && now < last_ + kTick)) return;
+    if (skipped_ > 0) pending_ += "\n[... " + std::to_string(skipped_) + " bytes not streamed ...]\n";
+    sink_(pending_, total_);
+    pending_.clear();
+    skipped_ = 0;
+    last_ = now;
+  }
+
+ private:
+  const OutputSink& sink_;
+  std::string carry_[2];
+  std::string pending_;
+  std::uint64_t skipped_ = 0;
+  std::uint64_t total_ = 0;
+  Clock::time_point last_{};
+};
+
+}  // namespace
+
+std::string lossy_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    // Runs of ASCII in one go.
+    std::size_t j = i;
+    while (j < bytes.size() && static_cast<unsigned char>(bytes[j]) < 0x80) ++j;
+    out.append(bytes, i, j - i);
+    i = j;
+    if (i >= bytes.size()) break;
+    const int n = sequence_length(bytes, i);
+    if (n > 0) {
+      out.append(bytes, i, static_cast<std::size_t>(n));
+      i += static_cast<std::size_t>(n);
+    } else {
+      append_utf8(out, 0xFFFD);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::size_t complete_prefix(std::string_view bytes) {
+  // A cut sequence starts at most 3 bytes from the end.
+  const std::size_t from = bytes.size() > 3 ? bytes.size() - 3 : 0;
+  for (std::size_t i = from; i < bytes.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0xC2 && c <= 0xF4 && sequence_length(bytes, i) == -1) return i;
+  }
+  return bytes.size();
+}
+
+void Capture::add(std::string_view bytes) {
+  total_ += bytes.size();
+  if (head_.size() < head_limit_) {
+    const std::size_t take = std::min(head_limit_ - head_.size(), bytes.size());
+    head_.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+  }
+  if (bytes.empty()) return;
+  tail_.append(bytes);
+  // Trimmed in batches: amortised O(1) per byte.
+  if (tail_.size() > 2 * tail_limit_ + 65536) tail_.erase(0, tail_.size() - tail_limit_);
+}
+
+Captured Capture::finish() {
+  Captured c;
+  c.total_bytes = total_;
+  if (tail_.size() > tail_limit_) tail_.erase(0, tail_.size() - tail_limit_);
+  if (total_ == head_.size() + tail_.size()) {
+    c.text = lossy_utf8(head_ + tail_);
+    return c;
+  }
+  // Cut on character boundaries: drop a sequence split at the head's end
+  // and continuation bytes at the tail's start.
+  const std::size_t head_len = complete_prefix(head_);
+  std::size_t tail_from = 0;
+  while (tail_from < tail_.size() && tail_from < 3 && (static_cast<unsigned char>(tail_[tail_from]) & 0xC0) == 0x80)
+    ++tail_from;
+  c.omitted_bytes = total_ - head_len - (tail_.size() - tail_from);
+  c.text = lossy_utf8(std::string_view(head_).substr(0, head_len)) + "\n[... " + std::to_string(c.omitted_bytes) +
+           " bytes omitted ...]\n" + lossy_utf8(std::string_view(tail_).substr(tail_from));
+  return c;
+}
+
+std::optional<std::string> find_program(const std::string& name, const std::string& path_var, const std::string& cwd) {
+  const auto runnable = [](const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) {
+    const std::string p = name[0] == '/' ? name : cwd + "/" + name;
+    return runnable(p) ? std::optional(p) : std::nullopt;
+  }
+  std::size_t start = 0;
+  while (start <= path_var.size()) {
+    const std::size_t end = std::min(path_var.find(':', start), path_var.size());
+    std::string dir = path_var.substr(start, end - start);
+    if (dir.empty()) dir = cwd;  // an empty entry is the current directory
+    const std::string p = dir + "/" + name;
+    if (runnable(p)) return p[0] == '/' ? p : cwd + "/" + p;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::pair<std::string, std::string>> vars;
+  const auto set = [&](const std::string& name, const std::string& value) {
+    auto it = std::find_if(vars.begin(), vars.end(), [&](const auto& v) { return v.first == name; });
+    if (it != vars.end())
+      it->second = value;
+    else
+      vars.emplace_back(name, value);
+  };
+  for (char** e = environ; e && *e; ++e) {
+    const std::string_view entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    vars.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  // Nothing may wait for a person (DESIGN.md section 5, lessons from peers).
+  set("GIT_TERMINAL_PROMPT", "0");
+  set("DEBIAN_FRONTEND", "noninteractive");
+  set("PAGER", "cat");
+  set("GIT_PAGER", "cat");
+  for (const auto& [name, value] : overrides) set(name, value);
+  std::vector<std::string> out;
+  out.reserve(vars.size());
+  for (auto& [name, value] : vars) out.push_back(name + "=" + value);
+  return out;
+}
+
+Result<Child> spawn(const Launch& l) {
+  // Everything the child needs is built before fork.
+  std::vector<char*> argv;
+  for (const auto& a : l.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : l.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  int out[2], err[2], in[2] = {-1, -1}, report[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+  Fd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+  Fd err_r(err[0]), err_w(err[1]);
+  if (::pipe2(report, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+  Fd report_r(report[0]), report_w(report[1]);
+  Fd in_r, in_w;
+  if (l.with_stdin) {
+    if (::pipe2(in, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+    in_r = Fd(in[0]);
+    in_w = Fd(in[1]);
+  } else {
+    in_r = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!in_r.valid()) return errno_error(errno, "open", "/dev/null");
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) return errno_error(errno, "fork", l.program);
+  if (pid == 0) exec_child(l, argv.data(), envp.data(), in_r.get(), out_w.get(), err_w.get(), report_w.get(), parent);
+
+  out_w.reset();
+  err_w.reset();
+  in_r.reset();
+  report_w.reset();
+  Child c;
+  c.pid = pid;
+  c.sandboxed = l.sandboxed;
+  c.pidfd = Fd(pidfd_open(pid));
+  int child_errno = 0;
+  ssize_t got;
+  do got = ::read(report_r.get(), &child_errno, sizeof child_errno);
+  while (got < 0 && errno == EINTR);
+  if (got == sizeof child_errno) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (child_errno < 0) return errno_error(-child_errno, "chdir", l.cwd);
+    return errno_error(child_errno, "exec", l.program);
+  }
+  if (!c.pidfd.valid()) {
+    // No pidfd (kernel < 5.3): nothing to wait on safely; end it.
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return make_error(error_code::kIoError, "pidfd_open failed: " + std::string(std::strerror(errno)) +
+                                                "; icotes needs Linux 5.3 or later to run commands");
+  }
+  for (int fd : {out_r.get(), err_r.get(), in_w.get()})
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  c.out = std::move(out_r);
+  c.err = std::move(err_r);
+  c.in = std::move(in_w);
+  return c;
+}
+
+Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Control& control) {
+  const auto start = Clock::now();
+  Capture captures[2] = {Capture(spec.max_output_bytes), Capture(spec.max_output_bytes)};
+  Streamer streamer(control.sink);
+  std::uint64_t total = 0;
+  std::size_t stdin_written = 0;
+  const std::string_view stdin_data = spec.stdin_data ? std::string_view(*spec.stdin_data) : std::string_view();
+
+  std::optional<Ending> reason;  // why we are killing it
+  bool exited = false;
+  Clock::time_point exited_at{}, kill_at{}, last_output = start, last_watchdog = start;
+  bool hard_killed = false;
+  const auto deadline = spec.timeout.count() > 0 ? start + spec.timeout : Clock::time_point::max();
+
+  const auto signal_all = [&](int sig) {
+    if (child.sandboxed && sig == SIGTERM) {
+      // The command and what it started, not bwrap: bwrap's death would
+      // SIGKILL the whole PID namespace at once, without the grace.
+      for (const auto& [pid, depth] : descendants(child.pid, 4096))
+        if (depth >= 2) ::kill(pid, sig);
+      return;
+    }
+    // The process group; in the sandbox, bwrap's: its death takes the PID
+    // namespace and everything in it. The child is not reaped before this,
+    // so its pid (the group id) cannot have been reused.
+    ::kill(-child.pid, sig);
+  };
+  const auto begin_kill = [&](Ending why, Clock::time_point now) {
+    if (reason) return;
+    reason = why;
+    if (why == Ending::ProcessLimit) {
+      signal_all(SIGKILL);
+      hard_killed = true;
+      return;
+    }
+    signal_all(SIGTERM);
+    kill_at = now + kKillGrace;
+  };
+
+  char buf[65536];
+  // At most 1 MiB per stream and wake-up: a writer faster than this reader
+  // (`yes`) must not keep the loop from its timeouts and cancellation.
+  const auto drain = [&](Fd& fd, int stream) {
+    for (int reads = 0; fd.valid() && reads < 16; ++reads) {
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n <= 0) {
+        fd.reset();
+        return;
+      }
+      const std::string_view bytes(buf, static_cast<std::size_t>(n));
+      captures[stream - 1].add(bytes);
+      total += bytes.size();
+      last_output = Clock::now();
+      if (control.on_bytes) control.on_bytes(stream, bytes);
+      streamer.add(stream, bytes, total);
+    }
+  };
+
+  for (;;) {
+    auto now = Clock::now();
+    if (!reason) {
+      if (control.cancel && control.cancel->cancelled())
+        begin_kill(Ending::Cancelled, now);
+      else if (control.kill_requested && control.kill_requested->load())
+        begin_kill(Ending::Killed, now);
+      else if (now >= deadline)
+        begin_kill(Ending::Timeout, now);
+      else if (spec.idle_timeout.count() > 0 && now >= last_output + spec.idle_timeout)
+        begin_kill(Ending::IdleTimeout, now);
+      else if (child.sandboxed && !exited && now >= last_watchdog + kWatchdogEvery) {
+        last_watchdog = now;
+        // bwrap and its PID 1 are two of them.
+        if (descendants(child.pid, limits.max_processes + 2).size() > limits.max_processes + 1u)
+          begin_kill(Ending::ProcessLimit, now);
+      }
+    }
+    if (reason && !hard_killed && now >= kill_at) {
+      signal_all(SIGKILL);
+      hard_killed = true;
+    }
+    const bool pipes_open = child.out.valid() || child.err.valid();
+    if (exited && (!pipes_open || now >= exited_at + kDrainGrace)) break;
+
+    pollfd fds[4];
+    int n = 0;
+    const int out_i = child.out.valid() ? n++ : -1;
+    if (out_i >= 0) fds[out_i] = {child.out.get(), POLLIN, 0};
+    const int err_i = child.err.valid() ? n++ : -1;
+    if (err_i >= 0) fds[err_i] = {child.err.get(), POLLIN, 0};
+    const int pid_i = !exited ? n++ : -1;
+    if (pid_i >= 0) fds[pid_i] = {child.pidfd.get(), POLLIN, 0};
+    const int in_i = child.in.valid() ? n++ : -1;
+    if (in_i >= 0) fds[in_i] = {child.in.get(), POLLOUT, 0};
+
+    milliseconds wait = kTick;
+    const auto until = [&](Clock::time_point t) {
+      if (t == Clock::time_point::max()) return;
+      wait = std::min(wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(t - now)));
+    };
+    if (!reason) {
+      until(deadline);
+      if (spec.idle_timeout.count() > 0) until(last_output + spec.idle_timeout);
+      if (child.sandboxed) until(last_watchdog + kWatchdogEvery);
+    } else if (!hard_killed) {
+      until(kill_at);
+    }
+    if (exited) until(exited_at + kDrainGrace);
+    wait = std::min(wait, streamer.due(now));
+    const int ready = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(wait.count()));
+    if (ready < 0 && errno != EINTR) break;
+    now = Clock::now();
+    if (out_i >= 0 && fds[out_i].revents) drain(child.out, 1);
+    if (err_i >= 0 && fds[err_i].revents) drain(child.err, 2);
+    if (in_i >= 0 && fds[in_i].revents) {
+      if (fds[in_i].revents & (POLLERR | POLLHUP)) {
+        child.in.reset();  // the child closed stdin: the rest is not wanted
+      } else {
+        const ssize_t w =
+            write_no_sigpipe(child.in.get(), stdin_data.data() + stdin_written, stdin_data.size() - stdin_written);
+        if (w > 0) stdin_written += static_cast<std::size_t>(w);
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || stdin_written == stdin_data.size()) child.in.reset();
+      }
+    }
+    if (pid_i >= 0 && fds[pid_i].revents) {
+      // Noticed, not reaped: the zombie keeps the group id from reuse.
+      siginfo_t info{};
+      if (::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED | WNOWAIT | WNOHANG) == 0 &&
+          info.si_pid != 0) {
+        exited = true;
+        exited_at = now;
+      }
+    }
+    streamer.flush(now, false);
+  }
+  // What it left behind goes with it.
+  ::kill(-child.pid, SIGKILL);
+  child.in.reset();
+  child.out.reset();
+  child.err.reset();
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, static_cast<id_t>(child.pidfd.get()), &info, WEXITED) < 0 && errno == EINTR) {
+  }
+  streamer.flush(Clock::now(), true);
+
+  Outcome o;
+  o.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  o.sandboxed = child.sandboxed;
+  o.pid = child.pid;
+  o.out = captures[0].finish();
+  o.err = captures[1].finish();
+  if (info.si_code == CLD_EXITED)
+    o.exit_code = info.si_status;
+  else
+    o.signal = info.si_status;
+  // In the sandbox the kernel tells bwrap's end: a command killed by signal
+  // N shows as exit code 128 + N (bwrap's own convention, as a shell's).
+  const std::string how = o.exit_code ? "exit code " + std::to_string(*o.exit_code) : exec::signal_name(*o.signal);
+  if (!reason) {
+    o.ending = o.exit_code ? Ending::Exited : Ending::Signaled;
+    o.note = o.exit_code
+                 ? (*o.exit_code == 0 ? "exited with code 0" : "exited with code " + std::to_string(*o.exit_code))
+                 : "killed by " + how;
+    return o;
+  }
+  o.ending = *reason;
+  const std::string killed =
+      hard_killed && *reason != Ending::ProcessLimit
+          ? "SIGTERM to its processes, then SIGKILL after 2 s"
+          : (*reason == Ending::ProcessLimit ? "SIGKILL to all its processes" : "SIGTERM to its processes");
+  switch (*reason) {
+    case Ending::Timeout:
+      o.note = "killed after the " + std::to_string(spec.timeout.count()) + " ms timeout (" + killed +
+               "; it ended with " + how + "); raise timeoutMs or run it with background: true";
+      break;
+    case Ending::IdleTimeout:
+      o.note = "killed after " + std::to_string(spec.idle_timeout.count()) + " ms without output (idleTimeoutMs; " +
+               killed + "; it ended with " + how + ")";
+      break;
+    case Ending::ProcessLimit:
+      o.note = "killed: it ran more than " + std::to_string(limits.max_processes) +
+               " processes at once (max_processes under [exec] in .icotes/config.toml; " + killed + ")";
+      break;
+    case Ending::Cancelled:
+      o.note = "cancelled by the client (" + killed + ")";
+      break;
+    case Ending::Killed:
+      o.note = "killed on request (" + killed + "; it ended with " + how + ")";
+      break;
+    default:
+      break;
+  }
+  return o;
+}
+
+}  // namespace icotes::exec::detail
+
+namespace icotes::exec {
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace icotes::exec
