@@ -1,5 +1,10 @@
-// A fixed pool of threads running operation handlers (DESIGN.md section 2):
-// the I/O thread never runs a handler that may block.
+// The pool of threads running operation handlers (DESIGN.md section 2): the
+// I/O thread never runs a handler that may block. Its size is fixed, except
+// that a handler about to wait a long time for something outside the
+// process (a command to finish, a terminal to print) declares it with a
+// Blocking guard: when no other worker is idle, the pool grows by one so
+// that the wait does not stall every other request (as Go's runtime does for
+// blocking system calls).
 #pragma once
 
 #include <condition_variable>
@@ -21,13 +26,33 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void post(std::function<void()> task);
+
+  /// Held by a task while it waits on something outside the process. Cheap
+  /// when a worker is idle; else it starts one more (up to size + 64).
+  class Blocking {
+   public:
+    explicit Blocking(WorkerPool& pool);
+    ~Blocking();
+    Blocking(const Blocking&) = delete;
+    Blocking& operator=(const Blocking&) = delete;
+
+   private:
+    WorkerPool& pool_;
+  };
+
   /// Runs queued tasks to the end, then joins the threads.
   void shutdown();
-  std::size_t size() const { return threads_.size(); }
+  /// Threads now (grows with Blocking guards, never shrinks).
+  std::size_t size() const;
+  /// Threads waiting for a task now.
+  std::size_t idle() const;
 
  private:
+  static constexpr std::size_t kMaxExtra = 64;
   void run();
-  std::mutex mutex_;
+  std::size_t base_ = 0;
+  std::size_t idle_ = 0;  // threads waiting for a task
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   std::vector<std::thread> threads_;

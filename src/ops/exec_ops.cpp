@@ -136,6 +136,8 @@ Result<json> run(Context& ctx, const json& p) {
     r.erase("startedAtMs");
     return r;
   }
+  // A command can run for minutes: the pool keeps a worker free for others.
+  WorkerPool::Blocking waiting(ctx.workspace.workers());
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome)
     return make_error(outcome.error().code, "run_command: " + outcome.error().message, outcome.error().data);
@@ -185,12 +187,16 @@ Result<json> run_code(Context& ctx, const json& p) {
   // Output as it comes (progress), and no .pyc beside the snippet.
   spec.env = {{"PYTHONUNBUFFERED", "1"}, {"PYTHONDONTWRITEBYTECODE", "1"}};
   read_common(p, spec, milliseconds(120000));
+  // A command can run for minutes: the pool keeps a worker free for others.
+  WorkerPool::Blocking waiting(ctx.workspace.workers());
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome) return make_error(outcome.error().code, "run_code: " + outcome.error().message, outcome.error().data);
   return run_result(*outcome);
 }
 
 Result<json> job_output(Context& ctx, const json& p) {
+  std::optional<WorkerPool::Blocking> waiting;
+  if (p.value("waitMs", std::int64_t{0}) > 0) waiting.emplace(ctx.workspace.workers());
   auto r =
       ctx.workspace.exec().output(p["jobId"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
                                   p.value("stderrOffset", std::uint64_t{0}), p.value("maxBytes", std::size_t{65536}),

@@ -44,9 +44,31 @@ void release_freed_memory() {
 
 WorkerPool::WorkerPool(std::size_t threads) {
   if (threads == 0) threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+  base_ = threads;
+  std::lock_guard lock(mutex_);
   threads_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
+
+std::size_t WorkerPool::size() const {
+  std::lock_guard lock(mutex_);
+  return threads_.size();
+}
+
+std::size_t WorkerPool::idle() const {
+  std::lock_guard lock(mutex_);
+  return idle_;
+}
+
+WorkerPool::Blocking::Blocking(WorkerPool& pool) : pool_(pool) {
+  std::lock_guard lock(pool_.mutex_);
+  // Another idle worker takes the next request; without one, make one.
+  if (pool_.idle_ == 0 && !pool_.stopping_ && pool_.threads_.size() < pool_.base_ + kMaxExtra)
+    pool_.threads_.emplace_back([p = &pool_] { p->run(); });
+}
+
+// The extra thread stays: the next long wait finds it idle.
+WorkerPool::Blocking::~Blocking() = default;
 
 WorkerPool::~WorkerPool() { shutdown(); }
 
@@ -65,6 +87,7 @@ void WorkerPool::shutdown() {
     stopping_ = true;
   }
   cv_.notify_all();
+  // No thread is added once stopping_ is set: the list is final.
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -75,7 +98,9 @@ void WorkerPool::run() {
     std::function<void()> task;
     {
       std::unique_lock lock(mutex_);
+      ++idle_;
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      --idle_;
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
