@@ -113,6 +113,15 @@ describe('daemon per workspace', () => {
       assert.ok(!edit.isError, JSON.stringify(edit));
       assert.equal(editor.applied.length, 1, "the AI's edit reached the editor as workspace/applyEdit");
 
+      // icotes call goes to the daemon (same settings) and sees the buffer;
+      // --in-process reads the disk.
+      const viaDaemon = await run(['call', '--root', root, '--permission-mode', 'acceptEdits', 'files/read', '{"path":"notes.txt"}'], env);
+      assert.equal(viaDaemon.status, 0, viaDaemon.stderr);
+      assert.match(JSON.parse(viaDaemon.stdout).content, /unsaved one/);
+      const local = await run(['call', '--in-process', '--root', root, '--permission-mode', 'acceptEdits', 'files/read', '{"path":"notes.txt"}'], env);
+      assert.equal(local.status, 0, local.stderr);
+      assert.equal(JSON.parse(local.stdout).content, 'line one\nline two\n');
+
       // icotes open FILE:LINE:COL, from a shell in a subdirectory-less cwd.
       const r = await run(['open', `${path.join(root, 'notes.txt')}:2:3`], env);
       assert.equal(r.status, 0, r.stderr);

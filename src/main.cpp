@@ -275,8 +275,33 @@ int serve(const ServeOptions& o) {
   return 0;
 }
 
+// One JSON-RPC request to a daemon's socket (plain dialect, one line each
+// way). Errors: kNotFound when nobody listens there; the daemon's own error.
+Result<json> call_daemon(const std::string& socket, const std::string& method, const json& params) {
+  auto fd = connect_unix(socket);
+  if (!fd) return std::move(fd).error();
+  const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
+  std::string reply;
+  const bool sent = ::write(*fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  char buf[64 * 1024];
+  while (sent && reply.find('\n') == std::string::npos) {
+    const ssize_t n = ::read(*fd, buf, sizeof buf);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(*fd);
+  json r = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
+  if (r.is_object() && r.contains("result")) return r["result"];
+  if (r.is_object() && r.contains("error") && r["error"].is_object()) {
+    const json& e = r["error"];
+    return make_error(e.value("code", error_code::kInternalError), e.value("message", std::string()),
+                      e.contains("data") ? e["data"] : json());
+  }
+  return make_error(error_code::kIoError, "no answer from the daemon at " + socket);
+}
+
 int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list,
-         const PermissionFlags& flags) {
+         const PermissionFlags& flags, bool in_process) {
   setup_logging("warn", "");
   const Registry& registry = builtin_registry();
   if (list) {
@@ -301,6 +326,21 @@ int call(const std::string& root, std::string method, const std::string& params_
   if (!settings) {
     std::fprintf(stderr, "icotes call: %s\n", settings.error().message.c_str());
     return 2;
+  }
+  // A daemon serving this root with these settings answers instead: it has
+  // the editors' unsaved buffers and the session's answers.
+  std::error_code ec;
+  if (auto address = daemon_address(std::filesystem::canonical(root, ec).string(), flags.fingerprint());
+      !ec && address && !in_process) {
+    auto r = call_daemon(address->socket_path, "icotes/" + op->id, params);
+    if (r || r.error().code != error_code::kNotFound) {
+      if (!r) {
+        std::fprintf(stderr, "%s\n", error_object(r.error()).dump(2).c_str());
+        return 1;
+      }
+      std::printf("%s\n", compact ? r->dump().c_str() : r->dump(2).c_str());
+      return 0;
+    }
   }
   auto ws = Workspace::open(root, 1, *settings);
   if (!ws) {
@@ -418,30 +458,16 @@ int open_cli(const std::string& target, const std::string& root_option) {
   json params = {{"path", path.string()}};
   if (line) params["line"] = *line;
   if (column) params["column"] = *column;
-  const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "icotes/workspace/open"}, {"params", params}}.dump() + "\n";
   for (const auto& root : roots) {
     for (const auto& socket : daemon_sockets(root)) {
-      auto fd = connect_unix(socket);
-      if (!fd) continue;  // a daemon that died; the next launch replaces it
-      std::string reply;
-      const bool sent = ::write(*fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
-      char buf[4096];
-      while (sent && reply.find('\n') == std::string::npos) {
-        const ssize_t n = ::read(*fd, buf, sizeof buf);
-        if (n <= 0) break;
-        reply.append(buf, static_cast<std::size_t>(n));
+      auto r = call_daemon(socket, "icotes/workspace/open", params);
+      if (!r && r.error().code == error_code::kNotFound) continue;  // a daemon that died; the next launch replaces it
+      if (!r) {
+        std::fprintf(stderr, "icotes open: %s\n", r.error().message.c_str());
+        return 1;
       }
-      ::close(*fd);
-      json r = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
-      if (r.is_object() && r.contains("result")) {
-        std::printf("icotes open: %s shows %s\n", r["result"].value("editor", std::string("the editor")).c_str(),
-                    path.c_str());
-        return 0;
-      }
-      const std::string message =
-          r.is_object() && r.contains("error") ? r["error"].value("message", std::string()) : "no answer from " + socket;
-      std::fprintf(stderr, "icotes open: %s\n", message.c_str());
-      return 1;
+      std::printf("icotes open: %s shows %s\n", r->value("editor", std::string("the editor")).c_str(), path.c_str());
+      return 0;
     }
   }
   std::fprintf(stderr,
@@ -498,6 +524,10 @@ int main(int argc, char** argv) {
   call_cmd->add_option("params", call_params, "Params as a JSON object (default {})");
   call_cmd->add_flag("--compact", call_compact, "Print the result on one line");
   call_cmd->add_flag("--list", call_list, "List the operations");
+  bool call_in_process = false;
+  call_cmd->add_flag("--in-process", call_in_process,
+                     "Run here even when a daemon (serve --attach) serves the workspace; by default it answers, "
+                     "seeing the editors' unsaved buffers");
   PermissionFlags call_permissions;
   call_permissions.add_to(call_cmd);
   call_cmd->footer("Example: icotes call --root . files/read '{\"path\": \"README.md\", \"limit\": 20}'");
@@ -532,7 +562,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "icotes call: METHOD is required\n%s", call_cmd->help().c_str());
         return 2;
       }
-      return call(call_root, call_method, call_params, call_compact, call_list, call_permissions);
+      return call(call_root, call_method, call_params, call_compact, call_list, call_permissions, call_in_process);
     }
     if (*open_cmd) return open_cli(open_target, open_root);
     if (*perm_cmd) return permissions_cli(perm_root, perm_action, perm_what, perm_global, perm_limit);
