@@ -114,6 +114,17 @@ describe(`MCP ${VERSION}`, () => {
     check('CompleteResult', complete.result);
   });
 
+  test('log messages only for a request that asks, at its logLevel', async () => {
+    const before = client.messages.filter((m) => m.method === 'notifications/message').length;
+    await client.request('tools/call', { name: 'read_file', arguments: { path: 'missing.txt' } });
+    assert.equal(client.messages.filter((m) => m.method === 'notifications/message').length, before, 'no logLevel: no messages');
+    await client.request('tools/call', { name: 'read_file', arguments: { path: 'missing.txt' } }, { ...META, 'io.modelcontextprotocol/logLevel': 'warning' });
+    const logged = await client.waitFor((m) => m.method === 'notifications/message', 'a log message');
+    check('ServerNotification', logged);
+    assert.equal(logged.params.level, 'warning');
+    assert.match(JSON.stringify(logged.params.data), /missing\.txt/);
+  });
+
   test('an unsupported revision or missing capabilities is refused with the 2026 errors', async () => {
     const old = await client.request('tools/list', {}, { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' });
     check('UnsupportedProtocolVersionError', old);

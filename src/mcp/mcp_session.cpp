@@ -429,11 +429,11 @@ class McpDialect final : public Dialect {
     call.respond = [this, op, structured, started](const Request& r, Result<json> result) {
       const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1000.0;
       if (!result) {
-        log("warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
+        log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
         // Tool failures are results the model can act on (MCP "Error Handling").
         return reply(r, tool_error(result.error().message));
       }
-      log("debug", {{"tool", op->mcp_name}, {"ms", ms}});
+      log(r, "debug", {{"tool", op->mcp_name}, {"ms", ms}});
       json& value = *result;
       json content = json::array();
       if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
@@ -615,10 +615,18 @@ class McpDialect final : public Dialect {
   }
 
   // notifications/message, when at or above the level the client set.
-  void log(std::string_view level, json data) {
-    // 2026-07-28: no messages unless a request asks for them (its logLevel).
-    if (version_ == kStateless) return;
-    if (level_index(level) < min_level_.load()) return;
+  // About request `r`. 2026-07-28: only when the request asks, at its
+  // _meta logLevel (logging/setLevel is gone); earlier: at the level set.
+  void log(const Request& r, std::string_view level, json data) {
+    int threshold = min_level_.load();
+    if (version_ == kStateless) {
+      const json* meta = stateless_meta(r.params());
+      const auto wanted = meta ? meta->find("io.modelcontextprotocol/logLevel") : json::const_iterator();
+      if (!meta || wanted == meta->end() || !wanted->is_string()) return;
+      threshold = level_index(wanted->get<std::string>());
+      if (threshold < 0) return;
+    }
+    if (level_index(level) < threshold) return;
     conn_->notify("notifications/message", {{"level", std::string(level)}, {"logger", "icotes"}, {"data", std::move(data)}});
   }
 
