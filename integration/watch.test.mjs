@@ -10,7 +10,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
 import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
@@ -73,6 +75,37 @@ describe('MCP resource subscriptions from the file watcher', () => {
 
   test('subscribing to a file outside the workspace is refused', async () => {
     await assert.rejects(client.subscribeResource({ uri: 'file:///etc/passwd' }), /outside|workspace/i);
+  });
+});
+
+describe('MCP roots outside the served workspace', () => {
+  test('a client whose root lies elsewhere is told so; one inside is not', async () => {
+    const root = tempDir('roots');
+    const elsewhere = tempDir('roots-elsewhere');
+    const messages = [];
+    const connect = async (roots) => {
+      const client = new Client({ name: 'roots-test', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+      client.setRequestHandler(ListRootsRequestSchema, () => ({ roots }));
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => messages.push(n.params));
+      await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--root', root, '--log-level', 'warn'] }));
+      return client;
+    };
+    try {
+      const outside = await connect([{ uri: pathToFileURL(elsewhere).href, name: 'elsewhere' }]);
+      await waitFor(messages, (m) => m.level === 'error', 'an error-level message about the root');
+      assert.match(messages[0].data, /lies outside the workspace this icotes serves/);
+      assert.ok(messages[0].data.includes(pathToFileURL(elsewhere).href));
+      await outside.close();
+      messages.length = 0;
+      const inside = await connect([{ uri: pathToFileURL(root).href, name: 'root' }]);
+      // A tool call after initialization: any message about roots came before its answer.
+      await inside.callTool({ name: 'get_file_info', arguments: { path: '.' } });
+      assert.deepEqual(messages.filter((m) => m.level === 'error'), []);
+      await inside.close();
+    } finally {
+      removeDir(root);
+      removeDir(elsewhere);
+    }
   });
 });
 

@@ -105,6 +105,9 @@ class McpDialect final : public Dialect {
       conn_->cancel_request(params["requestId"]);
     } else if (method == "notifications/initialized") {
       initialized_ = true;
+      check_client_roots();
+    } else if (method == "notifications/roots/list_changed") {
+      check_client_roots();
     }
   }
 
@@ -205,6 +208,33 @@ class McpDialect final : public Dialect {
     return "icotes serves the workspace at " + workspace_.root().path() +
            ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
            "when writing; edit_file replaces exact text and returns a diff.";
+  }
+
+  // MCP "Roots": a client that declares roots is asked for them; one that
+  // lies outside the served root is told so (an error-level log message
+  // naming both and the --root to use) rather than served another tree.
+  void check_client_roots() {
+    if (!client_caps_.is_object() || !client_caps_.contains("roots")) return;
+    std::weak_ptr<Connection> weak = conn_;
+    Workspace* ws = &workspace_;
+    conn_->call("roots/list", json::object(), [weak, ws](Result<json> r) {
+      auto conn = weak.lock();
+      if (!conn || !r || !r->is_object() || !r->contains("roots") || !(*r)["roots"].is_array()) return;
+      for (const auto& root : (*r)["roots"]) {
+        if (!root.is_object() || !root.contains("uri") || !root["uri"].is_string()) continue;
+        const std::string uri = root["uri"].get<std::string>();
+        if (uri.rfind("file://", 0) != 0) continue;
+        auto rel = ws->rel_of_uri(uri);
+        if (rel || rel.error().code != error_code::kOutsideWorkspace) continue;
+        spdlog::warn("MCP client root {} lies outside {}", uri, ws->root().path());
+        conn->notify("notifications/message",
+                     {{"level", "error"},
+                      {"logger", "icotes"},
+                      {"data", "your root " + uri + " lies outside the workspace this icotes serves (" +
+                                   ws->root().path() +
+                                   "): its files are not served here; start icotes with --root set to that folder"}});
+      }
+    });
   }
 
   // The permission state of one 2026-07-28 tools/call. A question cannot
