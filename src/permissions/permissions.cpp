@@ -2,6 +2,8 @@
 // See include/icotes/permissions.hpp.
 #include "icotes/permissions.hpp"
 
+#include "icotes/config.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -185,16 +187,10 @@ void Cache::clear() {
 
 Result<Settings> load_settings(const std::string& path) {
   Settings s;
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    if (e.source().begin.line == 0 && std::string_view(e.description()).find("File could not be opened") != std::string_view::npos)
-      return s;  // no config file: defaults
-    return make_error(error_code::kInvalidParams, path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                                      std::string(e.description()));
-  }
-  const toml::table* perms = table["permissions"].as_table();
+  auto config = read_config(path);
+  if (!config) return std::move(config).error();
+  if (!*config) return s;  // no file: defaults
+  const toml::table* perms = (**config)["permissions"].as_table();
   if (!perms) return s;
   if (auto mode = (*perms)["mode"].value<std::string>()) {
     auto m = mode_from_string(*mode);

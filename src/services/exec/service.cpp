@@ -8,6 +8,7 @@
 #include <future>
 
 #include "exec_internal.hpp"
+#include "icotes/config.hpp"
 
 namespace icotes::exec {
 namespace {
@@ -112,15 +113,10 @@ std::string code_command_line(std::string_view language, std::string_view code) 
 
 Result<Settings> load_settings(const std::string& path) {
   Settings s;
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    if (e.source().begin.line == 0) return s;  // no file: the defaults
-    return make_error(error_code::kInvalidParams,
-                      path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
-  const toml::table* t = table["exec"].as_table();
+  auto config = read_config(path);
+  if (!config) return std::move(config).error();
+  if (!*config) return s;  // no file: defaults
+  const toml::table* t = (**config)["exec"].as_table();
   if (!t) return s;
   for (const auto& [key, node] : *t) {
     const std::string k(key.str());
