@@ -137,6 +137,7 @@ const Registry& builtin_registry();
 void register_files_ops(Registry& registry);
 void register_search_ops(Registry& registry);
 void register_git_ops(Registry& registry);
+void register_terminal_ops(Registry& registry);
 void register_exec_ops(Registry& registry);
 void register_events_ops(Registry& registry);
 void register_workspace_ops(Registry& registry);

@@ -16,6 +16,7 @@
 #include "icotes/git_module.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/result.hpp"
+#include "icotes/terminal.hpp"
 #include "icotes/worker_pool.hpp"
 
 namespace icotes {
@@ -38,6 +39,7 @@ class Workspace {
   WorkerPool& workers() { return workers_; }
   permissions::Gate& gate() { return *gate_; }
   exec::Service& exec() { return *exec_; }
+  terminal::Service& terminals() { return *terminals_; }
 
   /// file:// URI of a path relative to the root (RFC 8089, percent-encoded).
   std::string uri_of(const std::string& rel) const;
@@ -55,6 +57,7 @@ class Workspace {
   files::Watcher watcher_;  // after events_: it publishes there until it is gone
   std::unique_ptr<permissions::Gate> gate_;
   std::unique_ptr<exec::Service> exec_;
+  std::unique_ptr<terminal::Service> terminals_;  // after events_: its readers publish until it is gone
   WorkerPool workers_;  // last: stopped first, so no task outlives the gate
 };
 

@@ -129,6 +129,7 @@ const Registry& builtin_registry() {
     register_files_ops(r);
     register_search_ops(r);
     register_git_ops(r);
+    register_terminal_ops(r);
     register_exec_ops(r);
     register_events_ops(r);
     register_workspace_ops(r);

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "icotes/exec.hpp"
+#include "icotes/terminal.hpp"
 #include "icotes/files.hpp"
 #include "icotes/permission_store.hpp"
 
@@ -193,6 +194,18 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
           if (w.is_string()) words.push_back(w.get<std::string>());
         out.push_back(Need{kind, exec::shell_join(words), false, std::nullopt});
       }
+    if (kind == OperationKind::Bash && op.id == "terminal/create") {
+      // The program the terminal starts, as a command line: a grant to open
+      // a shell is a grant to type in it (the other terminal operations ask
+      // nothing).
+      std::optional<std::string> shell;
+      if (auto it = params.find("shell"); it != params.end() && it->is_string()) shell = it->get<std::string>();
+      std::vector<std::string> args;
+      if (auto it = params.find("args"); it != params.end() && it->is_array())
+        for (const auto& a : *it)
+          if (a.is_string()) args.push_back(a.get<std::string>());
+      out.push_back(Need{kind, terminal::command_line(shell, args), false, std::nullopt});
+    }
     if (kind == OperationKind::Bash && op.id == "exec/runCode") {
       const auto language = params.find("language"), code = params.find("code");
       if (language != params.end() && language->is_string() && code != params.end() && code->is_string())

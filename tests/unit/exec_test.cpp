@@ -752,5 +752,28 @@ TEST(ExecGate, ArgvAndCodeAreJudgedAsTheCommandLineAUserWouldType) {
   EXPECT_EQ(exec::shell_join({"a", "", "$x", "ok/path_1.c"}), "a '' '$x' ok/path_1.c");
 }
 
+// A terminal's grant is for the program it starts, as a command line.
+TEST(ExecGate, ATerminalIsJudgedAsTheProgramItStarts) {
+  TempDir dir;
+  auto root = ConfinedRoot::open(dir.path());
+  ASSERT_TRUE(root);
+  permissions::Settings extra;
+  extra.allow.push_back(*permissions::Rule::parse("Bash(python3 -i)", permissions::Answer::Allow));
+  auto gate = permissions::Gate::open(*root, extra);
+  ASSERT_TRUE(gate);
+  const Registry& reg = builtin_registry();
+  auto needs = (*gate)->needs(*reg.find("terminal/create"), {{"shell", "bash"}, {"args", {"-c", "echo hi"}}});
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].kind, OperationKind::Bash);
+  EXPECT_EQ(needs[0].target, "bash -c 'echo hi'");
+  permissions::ClientState client;
+  client.settings = (*gate)->settings();
+  EXPECT_FALSE((*gate)->check_now(client, "terminal/create", needs));
+  needs = (*gate)->needs(*reg.find("terminal/create"), {{"shell", "python3"}, {"args", {"-i"}}});
+  EXPECT_TRUE((*gate)->check_now(client, "terminal/create", needs));
+  // Typing into it asks nothing.
+  EXPECT_EQ(reg.find("terminal/write")->kind, OperationKind::None);
+}
+
 }  // namespace
 }  // namespace icotes

@@ -18,6 +18,9 @@ Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std:
   auto exec_service = exec::Service::open(ws->root_, ws->gate_->settings().mode == permissions::Mode::ReadOnly);
   if (!exec_service) return std::move(exec_service).error();
   ws->exec_ = std::move(*exec_service);
+  auto terminal_limits = terminal::load_limits(ws->root_.path() + "/.icotes/config.toml");
+  if (!terminal_limits) return std::move(terminal_limits).error();
+  ws->terminals_ = std::make_unique<terminal::Service>(ws->root_, ws->events_, *terminal_limits);
   return ws;
 }
 

@@ -1,0 +1,216 @@
+// bench/terminal_bench.mjs: terminals through `icotes serve` on stdio, with
+// a minimal newline-JSON client (no SDK: its cost stays small next to the
+// server's). Prints one JSON object:
+//  - echo: keystroke-to-echo latency. One character written to a terminal
+//    running `cat` (terminal/write), timed until the PTY's echo of it comes
+//    back as an `icotes/event` notification on terminal/<id>/output (the
+//    client is subscribed): write request -> PTY -> line discipline echo ->
+//    reader thread -> emulator -> event. p50/p99/min in milliseconds.
+//  - cat: `cat` of a 100 MB file in a terminal, timed from terminal/create
+//    to the terminal/<id>/exit event; MB/s, and the server's peak RSS
+//    (VmHWM in /proc/<pid>/status) before and after, in MiB.
+//  - dc_echo (when DC_ENTRY is given): the same keystroke through
+//    desktop-commander's start_process `python3 -i` + interact_with_process
+//    (its REPL-aware wait): `1000+1` until the answer `1001` comes back.
+//
+//   node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [icotesArg, workArg, keysArg, dcArg] = process.argv.slice(2);
+const icotes = icotesArg && path.resolve(icotesArg);
+const work = workArg && path.resolve(workArg);
+const KEYS = Number(keysArg ?? 200);
+const dcEntry = dcArg && fs.existsSync(dcArg) ? path.resolve(dcArg) : null;
+if (!icotes || !work) {
+  console.error('usage: node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]');
+  process.exit(2);
+}
+
+class Server {
+  constructor(cmd, args, options) {
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    this.pending = new Map();
+    this.nextId = 1;
+    this.onNotification = () => {};
+    this.stderr = '';
+    this.child.stderr.on('data', (d) => { this.stderr += d; });
+    let buf = '';
+    this.child.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.trim()) continue;
+        let msg;
+        try { msg = JSON.parse(line); } catch { continue; }
+        if (msg.id !== undefined && this.pending.has(msg.id)) {
+          this.pending.get(msg.id)(msg);
+          this.pending.delete(msg.id);
+        } else if (msg.method) {
+          this.onNotification(msg);
+        }
+      }
+    });
+  }
+  request(method, params, timeoutMs = 60000) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${method}: no answer in ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`)), timeoutMs);
+      this.pending.set(id, (m) => { clearTimeout(timer); resolve(m); });
+      this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+  }
+  async ok(method, params) {
+    const m = await this.request(method, params);
+    if (m.error) throw new Error(`${method}: ${JSON.stringify(m.error)}`);
+    return m.result;
+  }
+  close() { this.child.kill('SIGKILL'); }
+}
+
+const hwmMiB = (pid) => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : null;
+};
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const summary = (times) => {
+  const s = [...times].sort((a, b) => a - b);
+  const r = (x) => Math.round(x * 1000) / 1000;
+  return { n: s.length, p50_ms: r(percentile(s, 50)), p99_ms: r(percentile(s, 99)), min_ms: r(s[0]) };
+};
+
+// Resolves when `pred(notification)` holds, or rejects after ms.
+function nextEvent(server, pred, ms, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
+    server.onNotification = (m) => {
+      if (m.method === 'icotes/event' && pred(m.params)) {
+        clearTimeout(timer);
+        server.onNotification = () => {};
+        resolve(m.params);
+      }
+    };
+  });
+}
+
+async function icotesBench() {
+  const root = path.join(work, 'terminal-root');
+  fs.mkdirSync(root, { recursive: true });
+  const big = path.join(root, 'big.txt');
+  const line = `${'0123456789abcdefghijklmnopqrstuvwxyz'.repeat(2)}\n`;  // 73 bytes
+  const target = 100 * 1000 * 1000;
+  if (!fs.existsSync(big) || fs.statSync(big).size < target) {
+    const block = line.repeat(Math.floor((1 << 20) / line.length));
+    const fd = fs.openSync(big, 'w');
+    for (let written = 0; written < target; written += block.length) fs.writeSync(fd, block);
+    fs.closeSync(fd);
+  }
+  const size = fs.statSync(big).size;
+  const server = new Server(icotes, ['serve', '--root', root, '--allow', 'Bash', '--log-level', 'warn'], {
+    env: { ...process.env, XDG_STATE_HOME: path.join(work, 'state') },
+  });
+  try {
+    const all = await server.ok('icotes/events/subscribe', { topics: ['terminal/*/output', 'terminal/*/exit'] });
+
+    // Keystroke to echo.
+    const term = await server.ok('icotes/terminal/create', { shell: 'cat', args: [] });
+    const topic = `terminal/${term.id}/output`;
+    const times = [];
+    for (let i = 0; i < KEYS + 10; ++i) {
+      const key = String.fromCharCode(97 + (i % 26));
+      const echoed = nextEvent(server, (e) => e.topic === topic && e.data.data.includes(key), 10000, 'echo');
+      const t0 = process.hrtime.bigint();
+      const written = server.ok('icotes/terminal/write', { id: term.id, data: key });
+      await echoed;
+      const t1 = process.hrtime.bigint();
+      await written;
+      if (i >= 10) times.push(Number(t1 - t0) / 1e6);  // the first 10 warm up
+    }
+    await server.ok('icotes/terminal/kill', { id: term.id });
+
+    // cat of the big file: once with this client receiving every byte as
+    // events, once subscribed to the exit only (the terminal's own pace).
+    const catRun = async () => {
+      const hwmBefore = hwmMiB(server.child.pid);
+      const t0 = process.hrtime.bigint();
+      let exitTopic = null;
+      const exited = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('cat: no exit within 600 s')), 600000);
+        server.onNotification = (m) => {
+          if (m.method === 'icotes/event' && m.params.topic === exitTopic) {
+            clearTimeout(timer);
+            resolve(m.params.data);
+          }
+        };
+      });
+      const cat = await server.ok('icotes/terminal/create', { shell: 'cat', args: ['big.txt'] });
+      exitTopic = `terminal/${cat.id}/exit`;
+      const listed = (await server.ok('icotes/terminal/list', {})).terminals.find((t) => t.id === cat.id);
+      const exit = listed && !listed.alive ? { exitCode: listed.exitCode, offset: listed.offset } : await exited;
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const hwmAfter = hwmMiB(server.child.pid);
+      if (exit.exitCode !== 0) throw new Error(`cat exited with ${JSON.stringify(exit)}`);
+      // The PTY turns each \n into \r\n: more bytes come out than the file holds.
+      const lines = Math.round(size / line.length);
+      if (exit.offset !== size + lines) throw new Error(`cat: ${exit.offset} bytes out, expected ${size + lines}`);
+      return {
+        file_mb: size / 1e6, seconds: Math.round(seconds * 1000) / 1000, mb_per_s: Math.round((size / 1e6 / seconds) * 10) / 10,
+        server_vmhwm_mib_before: hwmBefore, server_vmhwm_mib_after: hwmAfter,
+      };
+    };
+    const catEvents = await catRun();
+    await server.ok('icotes/events/unsubscribe', { subscription: all.subscription });
+    await server.ok('icotes/events/subscribe', { topics: ['terminal/*/exit'] });
+    const catQuiet = await catRun();
+    return {
+      echo: { measure: 'terminal/write of one key to `cat` until its echo arrives as an icotes/event (LSP-style stdio client)', ...summary(times) },
+      cat: { measure: 'create to exit event; the client receives every output byte as icotes/event', ...catEvents },
+      cat_exit_only: { measure: 'create to exit event; the client is subscribed to the exit only', ...catQuiet },
+    };
+  } finally {
+    server.close();
+  }
+}
+
+async function dcBench() {
+  const home = path.join(work, 'dc-home');
+  fs.mkdirSync(home, { recursive: true });
+  const dc = new Server(process.execPath, [dcEntry], { env: { ...process.env, HOME: home, SHELL: '/bin/sh' }, cwd: work });
+  try {
+    await dc.ok('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } });
+    dc.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+    await dc.ok('tools/call', { name: 'set_config_value', arguments: { key: 'telemetryEnabled', value: false } });
+    const started = await dc.ok('tools/call', { name: 'start_process', arguments: { command: 'python3 -i -u', timeout_ms: 3000 } });
+    const pid = Number(/PID (\d+)/.exec(started.content?.[0]?.text ?? '')?.[1]);
+    if (!pid) throw new Error(`start_process: ${JSON.stringify(started).slice(0, 300)}`);
+    const times = [];
+    const n = Math.min(KEYS, 50);
+    for (let i = 0; i < n + 3; ++i) {
+      const t0 = process.hrtime.bigint();
+      const r = await dc.ok('tools/call', { name: 'interact_with_process', arguments: { pid, input: `${1000 + i}+1`, timeout_ms: 5000 } });
+      const t1 = process.hrtime.bigint();
+      if (!JSON.stringify(r).includes(`${1001 + i}`)) throw new Error(`interact_with_process: no echo in ${JSON.stringify(r).slice(0, 300)}`);
+      if (i >= 3) times.push(Number(t1 - t0) / 1e6);
+    }
+    await dc.ok('tools/call', { name: 'force_terminate', arguments: { pid } }).catch(() => {});
+    return { measure: 'interact_with_process `N+1` to python3 -i (start_process), until its answer holds the sum', ...summary(times) };
+  } finally {
+    dc.close();
+  }
+}
+
+const out = { keys: KEYS, ...(await icotesBench()) };
+if (dcEntry) {
+  try {
+    out.dc_echo = await dcBench();
+  } catch (e) {
+    out.dc_echo = { error: String(e.message ?? e).slice(0, 500) };
+  }
+} else {
+  out.dc_echo = { skipped: 'no desktop-commander entry given or found' };
+}
+console.log(JSON.stringify(out, null, 2));
+process.exit(0);

@@ -1,0 +1,149 @@
+// The terminal operations (schemas/terminal/*.json): create, write, read,
+// resize, kill, list. Params are schema-valid here; each handler turns them
+// into the service's typed arguments once.
+#include "icotes/operation.hpp"
+#include "icotes/terminal.hpp"
+#include "icotes/workspace.hpp"
+
+namespace icotes {
+namespace {
+
+json info_json(const terminal::Info& i) {
+  return json{{"id", i.id},
+              {"pid", i.pid},
+              {"command", i.command},
+              {"cwd", i.cwd},
+              {"cols", i.cols},
+              {"rows", i.rows},
+              {"alive", i.alive},
+              {"exitCode", i.exit_code ? json(*i.exit_code) : json(nullptr)},
+              {"signal", i.signal ? json(terminal::signal_name(*i.signal)) : json(nullptr)},
+              {"createdMs", i.created_ms},
+              {"title", i.title},
+              {"offset", i.offset}};
+}
+
+Result<json> create(Context& ctx, const json& p) {
+  terminal::CreateOptions o;
+  if (auto it = p.find("shell"); it != p.end()) o.shell = it->get<std::string>();
+  o.args = p.value("args", std::vector<std::string>{});
+  o.cwd = p.value("cwd", std::string());
+  o.env = p.value("env", std::map<std::string, std::string>{});
+  o.cols = p.value("cols", 80);
+  o.rows = p.value("rows", 24);
+  auto r = ctx.workspace.terminals().create(o);
+  if (!r) return std::move(r).error();
+  return info_json(*r);
+}
+
+Result<json> write(Context& ctx, const json& p) {
+  const std::string id = p.at("id").get<std::string>();
+  const std::string data = p.at("data").get<std::string>();
+  auto r = ctx.workspace.terminals().write(id, data, ctx.cancel);
+  if (!r) return std::move(r).error();
+  return json{{"id", id}, {"bytes", data.size()}, {"offset", *r}};
+}
+
+Result<json> read(Context& ctx, const json& p) {
+  auto& terminals = ctx.workspace.terminals();
+  const std::string id = p.at("id").get<std::string>();
+  const std::string mode = p.value("mode", std::string("screen"));
+  std::optional<std::uint64_t> since;
+  if (auto it = p.find("since"); it != p.end()) since = it->get<std::uint64_t>();
+  json out = {{"id", id}, {"mode", mode}};
+  if (auto it = p.find("waitFor"); it != p.end()) {
+    terminal::WaitFor w;
+    w.regex = it->value("regex", std::string());
+    w.on = it->value("on", std::string("output")) == "screen" ? terminal::WaitOn::Screen : terminal::WaitOn::Output;
+    if (auto idle = it->find("idleMs"); idle != it->end()) w.idle_ms = idle->get<std::int64_t>();
+    w.timeout_ms = it->value("timeoutMs", std::int64_t{30000});
+    auto waited = terminals.wait(id, w, since, ctx.cancel);
+    if (!waited) return std::move(waited).error();
+    json wait = {{"result", std::string(terminal::to_string(waited->result))}, {"waitedMs", waited->waited_ms}};
+    if (waited->result == terminal::WaitResult::Matched) wait["match"] = waited->match;
+    out["wait"] = std::move(wait);
+  }
+  if (mode == "screen") {
+    auto s = terminals.screen(id);
+    if (!s) return std::move(s).error();
+    out["lines"] = s->lines;
+    out["cursor"] = {{"row", s->cursor_row}, {"col", s->cursor_col}, {"visible", s->cursor_visible}};
+    out["title"] = s->title;
+    out["cols"] = s->cols;
+    out["rows"] = s->rows;
+    out["altScreen"] = s->alt_screen;
+  } else if (mode == "scrollback") {
+    auto h = terminals.history(id, p.value("maxLines", std::size_t{1000}));
+    if (!h) return std::move(h).error();
+    out["lines"] = h->lines;
+    out["firstLine"] = h->first_line;
+    out["totalLines"] = h->total_lines;
+    if (h->first_line > 0)
+      out["note"] = std::to_string(h->first_line) + " earlier lines are not shown" +
+                    " (older than the scrollback bound, or beyond maxLines)";
+  } else {
+    auto raw = terminals.raw(id, since, p.value("maxBytes", std::size_t{65536}));
+    if (!raw) return std::move(raw).error();
+    std::string carry;
+    out["data"] = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+    out["start"] = raw->start;
+    out["end"] = raw->end;
+    out["truncated"] = raw->truncated;
+    std::string note;
+    if (raw->dropped > 0)
+      note = std::to_string(raw->dropped) + " bytes after since are no longer kept (the last " +
+             std::to_string(terminals.limits().raw_bytes) + " bytes are); data starts at " +
+             std::to_string(raw->start) + ". ";
+    if (raw->truncated) note += "More output follows: read again with since=" + std::to_string(raw->end) + ".";
+    if (!note.empty()) out["note"] = note;
+  }
+  // Last, so the state matches (or postdates) the content above.
+  auto info = terminals.info(id);
+  if (!info) return std::move(info).error();
+  out["alive"] = info->alive;
+  out["exitCode"] = info->exit_code ? json(*info->exit_code) : json(nullptr);
+  out["signal"] = info->signal ? json(terminal::signal_name(*info->signal)) : json(nullptr);
+  out["offset"] = mode == "raw" ? out["end"].get<std::uint64_t>() : info->offset;
+  return out;
+}
+
+Result<json> resize(Context& ctx, const json& p) {
+  auto r =
+      ctx.workspace.terminals().resize(p.at("id").get<std::string>(), p.at("cols").get<int>(), p.at("rows").get<int>());
+  if (!r) return std::move(r).error();
+  return info_json(*r);
+}
+
+Result<json> kill(Context& ctx, const json& p) {
+  std::optional<int> sig;
+  if (auto it = p.find("signal"); it != p.end()) {
+    const std::string name = it->is_string() ? it->get<std::string>() : std::to_string(it->get<std::int64_t>());
+    sig = terminal::parse_signal(name);
+    if (!sig)
+      return make_error(
+          error_code::kInvalidParams,
+          "terminal_kill: unknown signal '" + name + "'; use a name such as SIGINT, INT, SIGTERM, SIGKILL or a number");
+  }
+  auto r = ctx.workspace.terminals().kill(p.at("id").get<std::string>(), sig);
+  if (!r) return std::move(r).error();
+  return info_json(*r);
+}
+
+Result<json> list(Context& ctx, const json&) {
+  json items = json::array();
+  for (const auto& i : ctx.workspace.terminals().list()) items.push_back(info_json(i));
+  return json{{"terminals", std::move(items)}};
+}
+
+}  // namespace
+
+void register_terminal_ops(Registry& r) {
+  r.add("terminal/create", create);
+  r.add("terminal/write", write);
+  r.add("terminal/read", read);
+  r.add("terminal/resize", resize);
+  r.add("terminal/kill", kill);
+  r.add("terminal/list", list);
+}
+
+}  // namespace icotes
