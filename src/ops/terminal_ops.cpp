@@ -57,6 +57,8 @@ Result<json> read(Context& ctx, const json& p) {
     w.on = it->value("on", std::string("output")) == "screen" ? terminal::WaitOn::Screen : terminal::WaitOn::Output;
     if (auto idle = it->find("idleMs"); idle != it->end()) w.idle_ms = idle->get<std::int64_t>();
     w.timeout_ms = it->value("timeoutMs", std::int64_t{30000});
+    // A wait can last minutes: the pool keeps a worker free for others.
+    WorkerPool::Blocking waiting(ctx.workspace.workers());
     auto waited = terminals.wait(id, w, since, ctx.cancel);
     if (!waited) return std::move(waited).error();
     json wait = {{"result", std::string(terminal::to_string(waited->result))}, {"waitedMs", waited->waited_ms}};

@@ -11,24 +11,18 @@
 #include <cstdlib>
 
 #include "icotes/terminal.hpp"
+
+#include "icotes/config.hpp"
 #include "icotes/text.hpp"
 
 namespace icotes::terminal {
 
 Result<Limits> load_limits(const std::string& config_path) {
   Limits limits;
-  toml::table table;
-  try {
-    table = toml::parse_file(config_path);
-  } catch (const toml::parse_error& e) {
-    // Same test as the permission settings' loader: no file means defaults.
-    if (e.source().begin.line == 0 &&
-        std::string_view(e.description()).find("File could not be opened") != std::string_view::npos)
-      return limits;
-    return make_error(error_code::kInvalidParams,
-                      config_path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
-  const toml::table* section = table["terminal"].as_table();
+  auto config = read_config(config_path);
+  if (!config) return std::move(config).error();
+  if (!*config) return limits;  // no file: defaults
+  const toml::table* section = (**config)["terminal"].as_table();
   if (section == nullptr) return limits;
   const toml::node* node = section->get("scrollback");
   if (node == nullptr) return limits;
