@@ -322,6 +322,9 @@ class McpHttpServer final : public Server {
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
     server_.set_keep_alive_max_count(100000);  // a client's requests reuse its connection
+    // Without it every small reply waits for the client's delayed ACK
+    // (Nagle): 44 ms a request, measured.
+    server_.set_tcp_nodelay(true);
     server_.set_read_timeout(options_.read_timeout_s, 0);
     server_.set_write_timeout(options_.read_timeout_s, 0);
     server_.set_payload_max_length(options_.max_body_bytes);
