@@ -38,6 +38,8 @@ bench: build
 	@bash bench/run.sh
 	@bash bench/search.sh
 	@bash bench/git.sh
+	@bash bench/exec.sh
+	@bash bench/server.sh
 
 docs: build
 	./build/release/icotes docs > docs/operations.md
