@@ -358,9 +358,13 @@ TEST(ExecSandbox, WritesOutsideTheWorkspaceFail) {
     }
     EXPECT_FALSE(test::exists_nofollow(target)) << target << " was written";
   }
-  // git's hooks and config would run code outside the sandbox later.
-  std::filesystem::create_directories(ws / ".git/hooks");
+  // git's hooks and config would run code outside the sandbox later; a
+  // repository without a hooks directory must not get one from inside.
+  std::filesystem::create_directories(ws / ".git");
   test::write_file(ws / ".git/config", "[core]\n");
+  auto planted = ws.run(ws.sh("mkdir -p .git/hooks && echo x > .git/hooks/post-checkout"));
+  ASSERT_TRUE(planted) << planted.error().message;
+  EXPECT_FALSE(test::exists_nofollow(ws / ".git/hooks/post-checkout"));
   auto r = ws.run(ws.sh("echo x > .git/hooks/pre-commit; echo y >> .git/config; echo z > .git/HEAD; echo ok > inside"));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(test::exists_nofollow(ws / ".git/hooks/pre-commit"));

@@ -279,6 +279,11 @@ Result<detail::Launch> prepare(const Spec& spec, const ConfinedRoot& root, const
     // outside the sandbox later: read-only inside it. .icotes/ is made
     // first (empty, invisible to git) so a command cannot create it.
     ::mkdir((r + "/.icotes").c_str(), 0755);
+    // Likewise .git/hooks when the repository has none yet: else a command
+    // could create it and plant a hook.
+    struct stat git_dir {};
+    if (::lstat((r + "/.git").c_str(), &git_dir) == 0 && S_ISDIR(git_dir.st_mode))
+      ::mkdir((r + "/.git/hooks").c_str(), 0755);
     l.argv.insert(l.argv.end(), {"--ro-bind", r + "/.icotes", r + "/.icotes", "--ro-bind-try", r + "/.git/hooks",
                                  r + "/.git/hooks", "--ro-bind-try", r + "/.git/config", r + "/.git/config"});
   }
