@@ -18,6 +18,16 @@ import {
 } from 'vscode-jsonrpc/node.js';
 import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
+
+// The server's environment, which its commands inherit, without what the
+// test runner's own make leaves there (MAKELEVEL makes a nested make print
+// "Entering directory").
+function serverEnv(root) {
+  const env = { ...process.env, XDG_STATE_HOME: path.join(root, '.state') };
+  for (const k of ['MAKELEVEL', 'MAKEFLAGS', 'MFLAGS', 'MAKE_TERMOUT', 'MAKE_TERMERR']) delete env[k];
+  return env;
+}
+
 const T = 60000;  // bound for every request (a sandboxed make on a loaded machine)
 
 const MAKEFILE = 'hello: main.c\n\tcc -O0 -o hello main.c\n\t@echo built\n';
@@ -71,7 +81,7 @@ async function startMcp(root) {
   const transport = new StdioClientTransport({
     command: requireBinary(),
     args: ['serve', '--root', root, '--allow', 'Bash'],
-    env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
+    env: serverEnv(root),
     stderr: 'pipe',
   });
   const client = new Client({ name: 'exec-test', version: '1.0.0' }, { capabilities: {} });
@@ -207,7 +217,7 @@ describe('cancellation of unsandboxed commands, by pid', { timeout: 120000 }, ()
 
   test('vscode-jsonrpc: CancellationToken → $/cancelRequest → -32800 promptly', async () => {
     const child = spawn(requireBinary(), ['serve', '--root', root, '--allow', 'Bash'], {
-      env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
+      env: serverEnv(root),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
