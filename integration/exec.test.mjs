@@ -122,9 +122,15 @@ describe('MCP SDK client', { timeout: 180000 }, () => {
     assert.equal(r.stderr, '');
     assert.ok(fs.statSync(path.join(root, 'hello')).mode & 0o100, 'hello is executable');
     assert.match(made.content[0].text, /^cc -O0 -o hello main\.c\nbuilt\n--- exited with code 0 \(\d+ ms, sandboxed\) ---\n$/);
-    // The output came as progress too (with a token, which the SDK sends with onprogress).
-    assert.equal(progress.map((p) => p.message).join(''), 'cc -O0 -o hello main.c\nbuilt\n');
-    assert.equal(progress.at(-1).progress, r.stdoutBytes);
+    // The output came as progress too (with a token, which the SDK sends
+    // with onprogress). The SDK runs notification handlers a tick after it
+    // settles the response, and drops the request's progress handler then:
+    // the last report may be lost on its side, so what arrived must be the
+    // output's beginning (the exec unit tests check that all of it is sent).
+    assert.ok(progress.length >= 1, 'at least the first chunk as progress');
+    const streamed = progress.map((p) => p.message).join('');
+    assert.ok('cc -O0 -o hello main.c\nbuilt\n'.startsWith(streamed) && streamed.startsWith('cc -O0'), streamed);
+    assert.ok(progress.at(-1).progress <= r.stdoutBytes);
 
     const ran = (await call('run_command', { argv: ['./hello', 'a b', '$X'] })).structuredContent;
     assert.equal(ran.exitCode, 7);
