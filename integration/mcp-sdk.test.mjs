@@ -119,15 +119,23 @@ async function connect(root, askVersion) {
   const client = new Client({ name: 'icotes-integration', version: '1.0.0' });
   await client.connect(transport, REQ);
   let exited;
+  let closing = false;
   const child = transport._process;
   const exitPromise = new Promise((resolve) => {
     if (!child) return resolve(null);
-    child.once('exit', (code, signal) => { exited = { code, signal }; resolve(exited); });
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      // A server that dies on its own (not through close() below) leaves
+      // the tests with only "Connection closed": say why it died.
+      if (!closing) process.stderr.write(`icotes server exited unexpectedly (${JSON.stringify(exited)}); its stderr:\n${stderr}\n`);
+      resolve(exited);
+    });
   });
   return Object.assign(session, {
     client,
     stderr: () => stderr,
     async close() {
+      closing = true;
       await client.close();
       const t = setTimeout(() => child?.kill('SIGKILL'), 5000);
       await exitPromise;

@@ -255,8 +255,9 @@ class ListingCache {
   static constexpr std::size_t kMaxListings = 256;
   void drain_locked();
   /// Removes the listing; returns its watches (not yet released).
-  std::vector<int> unlink_locked(const Key& key);
-  void drop_locked(const Key& key);
+  // By value: callers pass the key of the listing being erased.
+  std::vector<int> unlink_locked(Key key);
+  void drop_locked(Key key);
   void release_unused_locked(const std::vector<int>& wds);
 
   int inotify_fd_ = -1;

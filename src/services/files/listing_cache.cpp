@@ -79,7 +79,7 @@ void ListingCache::drain_locked() {
   }
 }
 
-std::vector<int> ListingCache::unlink_locked(const Key& key) {
+std::vector<int> ListingCache::unlink_locked(Key key) {
   auto it = listings_.find(key);
   if (it == listings_.end()) return {};
   std::vector<int> wds = std::move(it->second.wds);
@@ -93,7 +93,8 @@ std::vector<int> ListingCache::unlink_locked(const Key& key) {
   return wds;
 }
 
-void ListingCache::drop_locked(const Key& key) { release_unused_locked(unlink_locked(key)); }
+// `key` is a copy: callers may pass the key stored in the entry erased here.
+void ListingCache::drop_locked(Key key) { release_unused_locked(unlink_locked(std::move(key))); }
 
 void ListingCache::release_unused_locked(const std::vector<int>& wds) {
   for (int wd : wds) {
@@ -173,7 +174,7 @@ void ListingCache::store(const std::string& rel, int depth, dev_t dev, ino_t ino
   if (listings_.size() >= kMaxListings) {
     auto oldest = std::min_element(listings_.begin(), listings_.end(),
                                    [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
-    auto more = unlink_locked(Key(oldest->first));
+    auto more = unlink_locked(oldest->first);
     unlinked.insert(unlinked.end(), more.begin(), more.end());
   }
   for (int wd : build.wds) watches_[wd].users.push_back(key);
