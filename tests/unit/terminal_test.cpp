@@ -443,6 +443,48 @@ TEST_F(TerminalTest, FloodKeepsMemoryBounded) {
   EXPECT_EQ(h->lines.back(), "DONE");
 }
 
+// Output is taken off the PTY by one thread and handled by another through
+// a bounded queue: when handling stalls (here a subscriber that does not
+// return), the reader stops reading, the PTY fills and the program blocks;
+// nothing piles up in memory. Released, every byte arrives.
+TEST_F(TerminalTest, StalledConsumerBlocksTheProgramNotMemory) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::size_t delivered = 0;
+  auto sub = broker_.subscribe(nullptr, {"terminal/*/output"}, [&](std::uint64_t, const events::Event& e) {
+    std::unique_lock lock(mu);
+    delivered += e.data["bytes"].get<std::size_t>();
+    cv.wait(lock, [&] { return release; });
+  });
+  ASSERT_TRUE(sub);
+  // 12 MiB in 1 MiB steps; the step count reaches a file after each.
+  const std::string id = run("/bin/sh", {"-c",
+                                         "i=0; while [ $i -lt 12 ]; do head -c 1048576 /dev/zero | tr '\\0' a; "
+                                         "i=$((i+1)); echo $i > steps; done; echo; echo DONE"});
+  auto steps = [&] {
+    std::ifstream f(dir_.path() + "/steps");
+    int n = 0;
+    f >> n;
+    return n;
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const int stalled_at = steps();
+  // The queue (1 MiB), the chunk in hand, the PTY's buffers: a few MiB at most.
+  EXPECT_LE(stalled_at, 4) << "the program kept writing while nothing was handled";
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_EQ(wait_exit(id).result, WaitResult::Exited);
+  EXPECT_EQ(steps(), 12);
+  EXPECT_EQ(service_->info(id)->offset, 12u * 1048576u + 2u + 6u);  // then "\r\n" and "DONE\r\n"
+  std::lock_guard lock(mu);
+  EXPECT_EQ(delivered, 12u * 1048576u + 8u);
+  broker_.unsubscribe(nullptr, *sub);
+}
+
 TEST(TerminalText, SignalNames) {
   EXPECT_EQ(parse_signal("SIGINT"), SIGINT);
   EXPECT_EQ(parse_signal("int"), SIGINT);

@@ -133,8 +133,12 @@ void signal_session(pid_t sid, int sig) {
 
 }  // namespace
 
-// One PTY session. The reader thread owns the master's reading side; every
-// field below `mutex` is guarded by it.
+// One PTY session. Two threads carry its output: the reader owns the
+// master's reading side and only reads, into a bounded queue; the processor
+// feeds the queue to the emulator, the byte ring and the event broker. A PTY
+// hands out at most 4 KiB a read (the line discipline's buffer), so reading
+// must not wait on processing: serialised, a `cat` of 100 MB ran at a third
+// of what the kernel delivers. Every field below `mutex` is guarded by it.
 class Terminal {
  public:
   Terminal(std::string id_, const Limits& limits, events::Broker& broker)
@@ -176,15 +180,30 @@ class Terminal {
   std::optional<int> exit_code, exit_signal;
 
   void start_reader() {
+    processor_ = std::thread([this] { process_loop(); });
     reader_ = std::thread([this] { read_loop(); });
   }
   void stop_reader() {
-    if (!reader_.joinable()) return;
-    const std::uint64_t one = 1;
-    if (::write(wake.get(), &one, sizeof one) < 0) {
-      // eventfd writes fail only on counter overflow: the thread is awake already.
+    if (reader_.joinable()) {
+      const std::uint64_t one = 1;
+      if (::write(wake.get(), &one, sizeof one) < 0) {
+        // eventfd writes fail only on counter overflow: the thread is awake already.
+      }
+      {
+        std::lock_guard lock(queue_mutex_);
+        queue_stopping_ = true;  // a reader waiting for room gives up
+      }
+      queue_room_.notify_all();
+      reader_.join();
     }
-    reader_.join();
+    if (processor_.joinable()) {
+      {
+        std::lock_guard lock(queue_mutex_);
+        queue_closed_ = true;
+      }
+      queue_ready_.notify_all();
+      processor_.join();
+    }
   }
   /// Reaps the child when it has exited (blocking when `block`).
   void reap(bool block);
@@ -277,11 +296,23 @@ class Terminal {
 
  private:
   void read_loop();
+  void process_loop();
+  /// Queues a chunk for the processor; waits while kQueueBytes are queued
+  /// (the PTY then fills and the program blocks: memory stays flat). False
+  /// when stopping.
+  bool enqueue(std::string chunk);
+  /// Waits until the processor has taken in everything queued (before the
+  /// exit event and `reading = false`, which must follow the last output).
+  void wait_processed();
   void take_output(std::string_view chunk);
   void feed_plain(std::string_view s);
   void note_margins(std::string_view s);
   std::string row_text(int row) const;
   void flush_replies();
+  bool replies_pending() {
+    std::lock_guard lock(reply_mutex_);
+    return !reply_backlog_.empty();
+  }
   /// Reads what the master has now (non-blocking); false at EOF/EIO.
   bool drain();
 
@@ -292,8 +323,18 @@ class Terminal {
   bool margins_maybe_ = false;  // output may have set a scroll region or margins (guarded by mutex)
   int drop_pushes_ = 0;         // libvterm pushes that repeat rows already in scrollback (guarded by mutex)
   std::string replies_;        // guarded by mutex
-  std::string reply_backlog_;  // reader thread only
-  std::string utf8_carry_;     // reader thread only
+  std::mutex reply_mutex_;
+  std::string reply_backlog_;  // guarded by reply_mutex_ (filled by the processor, written by either thread)
+  std::string utf8_carry_;     // processor thread only
+  std::thread processor_;
+  static constexpr std::size_t kQueueBytes = 1 << 20;  // queued output, at most (bytes)
+  static constexpr std::size_t kPassBytes = 256 << 10;  // output handled in one pass, at most (bytes)
+  std::mutex queue_mutex_;
+  std::condition_variable queue_ready_, queue_room_;
+  std::deque<std::string> queue_;  // guarded by queue_mutex_, as are the four below
+  std::size_t queued_bytes_ = 0;
+  bool processing_ = false;  // the processor holds a chunk taken off the queue
+  bool queue_stopping_ = false, queue_closed_ = false;
   std::string topic_output_ = "terminal/" + id + "/output";
 };
 
@@ -407,7 +448,10 @@ void Terminal::take_output(std::string_view chunk) {
       vterm_input_write(vt, chunk.data(), chunk.size());
       note_margins(chunk);
     }
-    if (!replies_.empty()) reply_backlog_ += std::exchange(replies_, std::string());
+    if (!replies_.empty()) {
+      std::lock_guard reply_lock(reply_mutex_);
+      reply_backlog_ += std::exchange(replies_, std::string());
+    }
   }
   changed.notify_all();
   // `offset` is the first byte of this chunk; a character split at the end
@@ -419,6 +463,7 @@ void Terminal::take_output(std::string_view chunk) {
 }
 
 void Terminal::flush_replies() {
+  std::lock_guard lock(reply_mutex_);
   while (!reply_backlog_.empty()) {
     const ssize_t n = ::write(master.get(), reply_backlog_.data(), reply_backlog_.size());
     if (n <= 0) {
@@ -432,8 +477,9 @@ void Terminal::flush_replies() {
 }
 
 bool Terminal::drain() {
-  // Coalesce what is ready into chunks of up to 64 KiB: one emulator pass and
-  // one event per chunk rather than per 4 KiB PTY read.
+  // Coalesce what is ready into chunks of up to 64 KiB (the processor joins
+  // queued chunks further): one emulator pass and one event per chunk rather
+  // than per 4 KiB PTY read.
   constexpr std::size_t kChunk = 64 * 1024;
   std::string buf(kChunk, '\0');
   std::size_t have = 0;
@@ -448,9 +494,47 @@ bool Terminal::drain() {
     } else if (n == 0 || errno != EAGAIN) {
       open = false;  // EIO: every slave descriptor is closed
     }
-    if (have > 0) take_output(std::string_view(buf.data(), have));
+    if (have > 0 && !enqueue(std::string(buf.data(), have))) return false;
     if (!open || n <= 0) return open;
     have = 0;
+  }
+}
+
+bool Terminal::enqueue(std::string chunk) {
+  std::unique_lock lock(queue_mutex_);
+  queue_room_.wait(lock, [&] { return queued_bytes_ < kQueueBytes || queue_stopping_; });
+  if (queue_stopping_) return false;
+  queued_bytes_ += chunk.size();
+  queue_.push_back(std::move(chunk));
+  lock.unlock();
+  queue_ready_.notify_one();
+  return true;
+}
+
+void Terminal::wait_processed() {
+  std::unique_lock lock(queue_mutex_);
+  queue_room_.wait(lock, [&] { return (queue_.empty() && !processing_) || queue_stopping_; });
+}
+
+void Terminal::process_loop() {
+  std::unique_lock lock(queue_mutex_);
+  while (true) {
+    queue_ready_.wait(lock, [&] { return !queue_.empty() || queue_closed_; });
+    if (queue_.empty()) return;  // closed and drained
+    // What queued up while the last chunk was processed goes in one pass.
+    std::string chunk = std::move(queue_.front());
+    queue_.pop_front();
+    while (!queue_.empty() && chunk.size() + queue_.front().size() <= kPassBytes) {
+      chunk += queue_.front();
+      queue_.pop_front();
+    }
+    queued_bytes_ -= chunk.size();
+    processing_ = true;
+    lock.unlock();
+    take_output(chunk);
+    lock.lock();
+    processing_ = false;
+    queue_room_.notify_all();
   }
 }
 
@@ -484,7 +568,7 @@ void Terminal::read_loop() {
     fds[n++] = {wake.get(), POLLIN, 0};
     const nfds_t master_at = n;
     if (reading_master)
-      fds[n++] = {master.get(), static_cast<short>(POLLIN | (reply_backlog_.empty() ? 0 : POLLOUT)), 0};
+      fds[n++] = {master.get(), static_cast<short>(POLLIN | (replies_pending() ? POLLOUT : 0)), 0};
     const nfds_t pid_at = n;
     if (child_running && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
     // Without a pidfd (kernels before 5.3) the child is checked every 100 ms.
@@ -495,6 +579,7 @@ void Terminal::read_loop() {
       if ((fds[master_at].revents & POLLOUT) != 0) flush_replies();
       if ((fds[master_at].revents & (POLLIN | POLLHUP | POLLERR)) != 0) reading_master = drain();
       if (!reading_master) {
+        wait_processed();
         std::lock_guard lock(mutex);
         reading = false;
       }
@@ -504,6 +589,7 @@ void Terminal::read_loop() {
       // What the child wrote before it exited is in the PTY already: take it
       // first, so the exit event comes after the last output.
       if (reading_master) reading_master = drain();
+      wait_processed();
       if (!reading_master) {
         std::lock_guard lock(mutex);
         reading = false;
