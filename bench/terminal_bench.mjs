@@ -8,13 +8,16 @@
 //    reader thread -> emulator -> event. p50/p99/min in milliseconds.
 //  - cat: `cat` of a 100 MB file in a terminal, timed from terminal/create
 //    to the terminal/<id>/exit event; MB/s, and the server's peak RSS
-//    (VmHWM in /proc/<pid>/status) before and after, in MiB.
+//    (VmHWM in /proc/<pid>/status) before and after, in MiB. Three runs
+//    each (every byte to the client; exit only), the median reported.
+//  - script_cat: the same cat through util-linux script(1) to /dev/null,
+//    what the PTY itself delivers to a reader that does nothing else.
 //  - dc_echo (when DC_ENTRY is given): the same keystroke through
 //    desktop-commander's start_process `python3 -i` + interact_with_process
 //    (its REPL-aware wait): `1000+1` until the answer `1001` comes back.
 //
 //   node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -161,14 +164,37 @@ async function icotesBench() {
         server_vmhwm_mib_before: hwmBefore, server_vmhwm_mib_after: hwmAfter,
       };
     };
-    const catEvents = await catRun();
+    // Three runs each, the median reported: the machine is shared.
+    const median3 = async (run) => {
+      const runs = [];
+      for (let i = 0; i < 3; ++i) runs.push(await run());
+      runs.sort((a, b) => a.seconds - b.seconds);
+      return { ...runs[1], runs_seconds: runs.map((r) => r.seconds) };
+    };
+    const catEvents = await median3(catRun);
     await server.ok('icotes/events/unsubscribe', { subscription: all.subscription });
     await server.ok('icotes/events/subscribe', { topics: ['terminal/*/exit'] });
-    const catQuiet = await catRun();
+    const catQuiet = await median3(catRun);
+    // What a user's own terminal plumbing gets: script(1) copying the same
+    // cat from its PTY to /dev/null (no emulator, no events).
+    const scriptRun = async () => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('script', ['-qc', 'cat big.txt', '/dev/null'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.status !== 0) throw new Error(`script: exit ${r.status} ${r.stderr}`);
+      return { file_mb: size / 1e6, seconds: Math.round(seconds * 1000) / 1000, mb_per_s: Math.round((size / 1e6 / seconds) * 10) / 10 };
+    };
+    let scriptCat;
+    try {
+      scriptCat = await median3(scriptRun);
+    } catch (e) {
+      scriptCat = { error: String(e.message ?? e).slice(0, 300) };
+    }
     return {
       echo: { measure: 'terminal/write of one key to `cat` until its echo arrives as an icotes/event (LSP-style stdio client)', ...summary(times) },
       cat: { measure: 'create to exit event; the client receives every output byte as icotes/event', ...catEvents },
       cat_exit_only: { measure: 'create to exit event; the client is subscribed to the exit only', ...catQuiet },
+      script_cat: { measure: 'script -qc "cat big.txt" /dev/null: util-linux script(1) copying the PTY to /dev/null', ...scriptCat },
     };
   } finally {
     server.close();
