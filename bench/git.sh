@@ -141,7 +141,7 @@ run_icotes() {
   local round=$1
   log "round $round: icotes ($ITERS runs per scenario)"
   "$CLIENT" --scenarios "$WORK/scenarios.json" --iters "$ITERS" --warmup 1 --dump-dir "$WORK/dump" \
-    -- "$ICOTES" serve --root "$TREE" >"$WORK/out/icotes.$round.json" 2>"$WORK/out/icotes.$round.stderr"
+    -- "$ICOTES" serve --standalone --root "$TREE" >"$WORK/out/icotes.$round.json" 2>"$WORK/out/icotes.$round.stderr"
 }
 run_git() {
   local round=$1

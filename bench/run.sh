@@ -72,7 +72,7 @@ ROOT=$WORK/root
 
 COMMON=(--root "$ROOT" --small "$SMALL" --large "$LARGE" --info "$SMALL" --list openssl
         --iters "$ITERS" --iters-large "$ITERS_LARGE" --spawns "$SPAWNS" --dump-dir "$WORK/dump")
-ICOTES_CMD=("$ICOTES" serve --root "$ROOT")
+ICOTES_CMD=("$ICOTES" serve --standalone --root "$ROOT")
 PEER_CMD=("$NODE" "$PEER_JS" "$ROOT")
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

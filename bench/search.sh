@@ -117,7 +117,7 @@ run_icotes() {
   log "round $round: icotes ($ITERS runs per scenario)"
   "$CLIENT" --scenarios "$WORK/scenarios.json" --iters "$ITERS" --warmup 1 --dump-dir "$WORK/dump" \
     --cancel-scenario regex --cancel-after-ms 200 \
-    -- "$ICOTES" serve --root "$TREE" >"$WORK/out/icotes.$round.json" 2>"$WORK/out/icotes.$round.stderr"
+    -- "$ICOTES" serve --standalone --root "$TREE" >"$WORK/out/icotes.$round.json" 2>"$WORK/out/icotes.$round.stderr"
 }
 run_rg() {
   local round=$1

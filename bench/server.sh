@@ -112,7 +112,7 @@ idle_rss() {
   echo "$kb"
 }
 RSS_PEER_IDLE=$(idle_rss node "$PEER/dist/index.js" "$ROOT")
-RSS_STDIO_IDLE=$(idle_rss "$ICOTES" serve --root "$ROOT")
+RSS_STDIO_IDLE=$(idle_rss "$ICOTES" serve --standalone --root "$ROOT")
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load $LOAD_BEFORE; rounds $ROUNDS; clients $CLIENTS"
@@ -134,7 +134,7 @@ run_icotes() {
     load icotes_http "$n" "$TOTAL_HTTP" --transport http --port "$HTTP_PORT" --token-file "$HTTP_TOKEN"
     load icotes_tcp_mcp "$n" "$TOTAL" --transport tcp --mode mcp --port "$TCP_PORT" --token-file "$TCP_TOKEN"
     load icotes_tcp_native "$n" "$TOTAL" --transport tcp --mode native --port "$TCP_PORT" --token-file "$TCP_TOKEN"
-    load icotes_stdio "$n" "$TOTAL" --transport stdio -- "$ICOTES" serve --root "$ROOT"
+    load icotes_stdio "$n" "$TOTAL" --transport stdio -- "$ICOTES" serve --standalone --root "$ROOT"
   done
 }
 run_peer() {
@@ -156,7 +156,7 @@ for round in $(seq 1 "$ROUNDS"); do
   pkill -f "serve --daemon --root $ROOT " 2>/dev/null || true
   sleep 0.5
   FIRST+=("$("$CLIENT" --startup 1 -- "$ICOTES" serve --attach --root "$ROOT")")
-  run_standalone() { "$CLIENT" --startup "$SPAWNS" -- "$ICOTES" serve --root "$ROOT" | sed 's/^{/{"name":"serve",/' >>"$STARTUP"; }
+  run_standalone() { "$CLIENT" --startup "$SPAWNS" -- "$ICOTES" serve --standalone --root "$ROOT" | sed 's/^{/{"name":"serve",/' >>"$STARTUP"; }
   run_attach() { "$CLIENT" --startup "$SPAWNS" -- "$ICOTES" serve --attach --root "$ROOT" | sed 's/^{/{"name":"attach",/' >>"$STARTUP"; }
   if [ $((round % 2)) -eq 1 ]; then run_standalone; run_attach; else run_attach; run_standalone; fi
 done
@@ -212,7 +212,7 @@ for n in clients:
 o.append("\n## Start-up: spawn → reply to one \`ping\` (ms)\n")
 o.append("| how | runs | median | min | max |")
 o.append("| --- | ---: | ---: | ---: | ---: |")
-for name, desc in (("serve", "\`icotes serve\` (standalone, stdio)"), ("attach", "\`icotes serve --attach\`, daemon already running"), ("first_attach", "first \`serve --attach\` (starts the daemon)")):
+for name, desc in (("serve", "\`icotes serve --standalone\` (stdio)"), ("attach", "\`icotes serve --attach\`, daemon already running"), ("first_attach", "first \`serve --attach\` (starts the daemon)")):
     ms = [x for r in start if r["name"] == name for x in r["all_ms"]]
     if ms: o.append(f"| {desc} | {len(ms)} | {med(ms):.2f} | {min(ms):.2f} | {max(ms):.2f} |")
 s = [x for r in start if r["name"] == "serve" for x in r["all_ms"]]

@@ -112,7 +112,7 @@ async function icotesBench() {
     fs.closeSync(fd);
   }
   const size = fs.statSync(big).size;
-  const server = new Server(icotes, ['serve', '--root', root, '--allow', 'Bash', '--log-level', 'warn'], {
+  const server = new Server(icotes, ['serve', '--standalone', '--root', root, '--allow', 'Bash', '--log-level', 'warn'], {
     env: { ...process.env, XDG_STATE_HOME: path.join(work, 'state') },
   });
   try {

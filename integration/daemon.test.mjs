@@ -1,8 +1,10 @@
-// One daemon per workspace (`icotes serve --attach`): an editor
-// (vscode-jsonrpc) and an AI (the MCP SDK client) launched at the same
-// instant share one daemon, its buffers and edits; `icotes open` reaches the
-// editor; a killed daemon is replaced by the next launch; an idle daemon
-// exits and removes its socket.
+// One daemon per workspace (`icotes serve` on stdio attaches by default):
+// an editor (vscode-jsonrpc) and an AI (the MCP SDK client) launched at the
+// same instant share one daemon, its buffers and edits; `icotes open`
+// reaches the editor; LSP exit codes come back through the forwarder;
+// --standalone stays alone; a killed daemon is replaced by the next launch;
+// an idle daemon exits and removes its socket; no daemon log holds a
+// sanitizer report (the daemons' stderr goes there, not to this test).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -33,9 +35,10 @@ function daemons(root) {
 
 // `icotes ARGS` without blocking the event loop (the editor in this
 // process must answer the daemon meanwhile).
-function run(args, env) {
+function run(args, env, input) {
   return withTimeout(new Promise((resolve) => {
     const child = spawn(requireBinary(), args, { env });
+    if (input !== undefined) child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -52,8 +55,9 @@ async function until(predicate, what) {
   assert.fail(`${what}: not within 15 s`);
 }
 
+// The editor starts `icotes serve` as editors do: no flag, it attaches.
 function startEditor(root, env, args) {
-  const child = spawn(requireBinary(), ['serve', '--attach', '--root', root, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const child = spawn(requireBinary(), ['serve', '--root', root, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   const shown = [];
   const applied = [];
@@ -81,8 +85,21 @@ describe('daemon per workspace', () => {
   });
   after(() => {
     for (const pid of daemons(root)) process.kill(pid, 'SIGKILL');
-    removeDir(root);
-    removeDir(runtime);
+    // Every daemon of this run wrote its stderr to a log beside its socket:
+    // a sanitizer report there fails the run as it would in a test's own
+    // process.
+    const dir = path.join(runtime, 'icotes');
+    const logs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
+    try {
+      assert.ok(logs.length >= 2, `daemon logs: ${logs}`);
+      for (const f of logs) {
+        const text = fs.readFileSync(path.join(dir, f), 'utf8');
+        assert.doesNotMatch(text, /AddressSanitizer|LeakSanitizer|runtime error:/, `${f}:\n${text}`);
+      }
+    } finally {
+      removeDir(root);
+      removeDir(runtime);
+    }
   });
 
   test('an editor and an AI launched at once share one daemon, its buffers and edits; icotes open reaches the editor', async () => {
@@ -160,6 +177,50 @@ describe('daemon per workspace', () => {
     } finally {
       second.conn.dispose();
       second.child.stdin.end();
+    }
+  });
+
+  test('LSP exit codes come back through the forwarder: 0 after shutdown, 1 without', async () => {
+    const lsp = async (withShutdown) => {
+      const child = spawn(requireBinary(), ['serve', '--root', root, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
+      const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+      conn.listen();
+      try {
+        await withTimeout(conn.sendRequest('initialize', { processId: null, rootUri: null, capabilities: {} }), T, 'initialize');
+        await conn.sendNotification('initialized', {});
+        if (withShutdown) await withTimeout(conn.sendRequest('shutdown'), T, 'shutdown');
+        await conn.sendNotification('exit');
+        return await withTimeout(exited, T, 'the launcher exits after exit');
+      } finally {
+        conn.dispose();
+      }
+    };
+    assert.deepEqual(await lsp(true), { code: 0, signal: null });
+    assert.deepEqual(await lsp(false), { code: 1, signal: null });
+    assert.equal(daemons(root).length, 1, 'the daemon stays for other clients');
+  });
+
+  test('--standalone serves alone; an unusable runtime directory falls back to it, saying why', async () => {
+    const before = daemons(root);
+    const alone = await run(['serve', '--standalone', '--root', root, '--log-level', 'warn'], env, '{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+    assert.equal(alone.status, 0, alone.stderr);
+    assert.match(alone.stdout, /"result":\{\}/);
+    assert.deepEqual(daemons(root), before, 'no daemon started or used');
+    // A runtime directory whose icotes/ others may enter: refused, it would
+    // hold sockets and tokens.
+    const open = tempDir('daemon-open-run');
+    fs.mkdirSync(path.join(open, 'icotes'), { mode: 0o755 });
+    fs.chmodSync(path.join(open, 'icotes'), 0o755);
+    try {
+      const r = await run(['serve', '--root', root, '--log-level', 'warn'], { ...env, XDG_RUNTIME_DIR: open }, '{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /"result":\{\}/);
+      assert.match(r.stderr, /cannot attach to a shared daemon: .*0700[\s\S]*serving standalone instead/);
+      const strict = await run(['serve', '--attach', '--root', root], { ...env, XDG_RUNTIME_DIR: open }, '');
+      assert.equal(strict.status, 2, '--attach fails rather than serving alone');
+    } finally {
+      removeDir(open);
     }
   });
 

@@ -80,7 +80,7 @@ function processesWith(needle) {
 async function startMcp(root) {
   const transport = new StdioClientTransport({
     command: requireBinary(),
-    args: ['serve', '--root', root, '--allow', 'Bash'],
+    args: ['serve', '--standalone', '--root', root, '--allow', 'Bash'],
     env: serverEnv(root),
     stderr: 'pipe',
   });
@@ -222,7 +222,7 @@ describe('cancellation of unsandboxed commands, by pid', { timeout: 120000 }, ()
   });
 
   test('vscode-jsonrpc: CancellationToken → $/cancelRequest → -32800 promptly', async () => {
-    const child = spawn(requireBinary(), ['serve', '--root', root, '--allow', 'Bash'], {
+    const child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, '--allow', 'Bash'], {
       env: serverEnv(root),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,10 +1,11 @@
-// MCP Streamable HTTP (`icotes serve --listen http:127.0.0.1:0`) with the
-// MCP SDK's own StreamableHTTPClientTransport, side by side with an editor
-// (vscode-jsonrpc over the TCP door) on one workspace: the AI sees the
-// editor's unsaved buffer and its edit reaches the editor as
-// workspace/applyEdit. Plus the transport's rules with raw fetch: bearer
-// token, forged Origin, sessions, JSON vs SSE answers, resumption with
-// Last-Event-ID, body limit.
+// MCP Streamable HTTP (`icotes serve --daemon --listen http:127.0.0.1:0`:
+// the workspace's daemon, started by hand with doors) with the MCP SDK's own
+// StreamableHTTPClientTransport, side by side with an editor (vscode-jsonrpc
+// over the TCP door, then over stdio through `icotes serve`, which attaches
+// to that daemon) on one workspace: the AI sees the editor's unsaved buffer
+// and its edit reaches the editor as workspace/applyEdit. Plus the
+// transport's rules with raw fetch: bearer token, forged Origin, sessions,
+// JSON vs SSE answers, resumption with Last-Event-ID, body limit.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,13 +16,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SocketMessageReader, SocketMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
+import { SocketMessageReader, SocketMessageWriter, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
 import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 
 function start(root, runtime) {
-  const child = spawn(requireBinary(), ['serve', '--root', root, '--listen', 'http:127.0.0.1:0', '--listen', 'tcp:127.0.0.1:0',
+  const child = spawn(requireBinary(), ['serve', '--daemon', '--root', root, '--listen', 'http:127.0.0.1:0', '--listen', 'tcp:127.0.0.1:0',
     '--permission-mode', 'acceptEdits', '--max-frame-bytes', '1048576', '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, XDG_RUNTIME_DIR: runtime, ICOTES_TEST_OPERATIONS: '1' },
@@ -125,6 +126,54 @@ describe('MCP Streamable HTTP', () => {
       await client.close();
       editor.dispose();
       socket.destroy();
+    }
+  });
+
+  test('an editor attached over stdio (`icotes serve`) and the AI over HTTP share the daemon', async () => {
+    fs.writeFileSync(path.join(root, 'shared.txt'), 'saved\n');
+    // The editor launches `icotes serve` as editors do; with the same
+    // permission settings it attaches to the daemon serving the HTTP door.
+    const child = spawn(requireBinary(), ['serve', '--root', root, '--permission-mode', 'acceptEdits'], {
+      stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+    });
+    const editor = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    const applied = [];
+    editor.onRequest('workspace/applyEdit', (p) => {
+      applied.push(p);
+      return { applied: true };
+    });
+    editor.listen();
+    const uri = pathToFileURL(path.join(root, 'shared.txt')).href;
+    const client = new Client({ name: 'http-attach-test', version: '1.0.0' });
+    try {
+      await withTimeout(editor.sendRequest('initialize', { processId: null, rootUri: pathToFileURL(root).href, capabilities: { workspace: { applyEdit: true } } }), T, 'initialize');
+      await editor.sendNotification('initialized', {});
+      const sockets = fs.readdirSync(path.join(runtime, 'icotes')).filter((f) => f.endsWith('.sock'));
+      assert.equal(sockets.length, 1, `one daemon socket, no second daemon: ${sockets}`);
+      await editor.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'plaintext', version: 1, text: 'unsaved words\n' } });
+      const transport = new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { Authorization: `Bearer ${server.token}` } } });
+      await withTimeout(client.connect(transport), T, 'connect');
+      let text;
+      for (let i = 0; i < 50; i++) {
+        text = (await client.callTool({ name: 'read_file', arguments: { path: 'shared.txt' } })).content[0].text;
+        if (text.includes('unsaved')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.match(text, /unsaved words/, "the AI over HTTP reads the attached editor's buffer");
+      const edit = await client.callTool({ name: 'edit_file', arguments: { path: 'shared.txt', edits: [{ oldString: 'unsaved', newString: 'edited' }] } });
+      assert.ok(!edit.isError, JSON.stringify(edit));
+      assert.equal(applied.length, 1, 'the edit reached the editor through the forwarder');
+      assert.equal(applied[0].edit.documentChanges?.[0]?.textDocument?.uri ?? Object.keys(applied[0].edit.changes ?? {})[0], uri);
+      assert.equal(fs.readFileSync(path.join(root, 'shared.txt'), 'utf8'), 'saved\n');
+      await transport.terminateSession();
+      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+      await withTimeout(editor.sendRequest('shutdown'), T, 'shutdown');
+      await editor.sendNotification('exit');
+      assert.equal(await withTimeout(exited, T, 'the editor\'s server exits'), 0);
+      assert.equal(server.child.exitCode, null, 'the daemon stays up');
+    } finally {
+      await client.close();
+      editor.dispose();
     }
   });
 

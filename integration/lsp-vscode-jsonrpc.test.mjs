@@ -63,7 +63,7 @@ describe('vscode-jsonrpc LSP client', { timeout: 60000 }, () => {
     fs.writeFileSync(path.join(tmp, 'doc.txt'), DISK);
     fs.writeFileSync(path.join(tmp, 'other.txt'), 'not open\n');
     doc.uri = pathToFileURL(path.join(tmp, 'doc.txt')).href;
-    child = spawn(requireBinary(), ['serve', '--root', tmp, '--permission-mode', 'acceptEdits'], {
+    child = spawn(requireBinary(), ['serve', '--standalone', '--root', tmp, '--permission-mode', 'acceptEdits'], {
       env: { ...process.env, ICOTES_TEST_OPERATIONS: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -301,7 +301,7 @@ describe('vscode-jsonrpc LSP client offering utf-8, without documentChanges', { 
     tmp = tempDir('lsp8');
     fs.writeFileSync(path.join(tmp, 'u.txt'), doc.text);
     doc.uri = pathToFileURL(path.join(tmp, 'u.txt')).href;
-    child = spawn(requireBinary(), ['serve', '--root', tmp, '--permission-mode', 'acceptEdits'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child = spawn(requireBinary(), ['serve', '--standalone', '--root', tmp, '--permission-mode', 'acceptEdits'], { stdio: ['pipe', 'pipe', 'ignore'] });
     exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     conn.onRequest('workspace/applyEdit', (params) => {

@@ -36,7 +36,9 @@ const META = {
 
 class Client {
   constructor(root, args = [], env = process.env) {
-    this.child = spawn(requireBinary(), ['serve', '--root', root, '--log-level', 'warn', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    // One process per client unless the test attaches clients to a daemon.
+    const alone = args.includes('--attach') ? [] : ['--standalone'];
+    this.child = spawn(requireBinary(), ['serve', ...alone, '--root', root, '--log-level', 'warn', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env });
     this.buffer = '';
     this.messages = [];
     this.waiters = [];

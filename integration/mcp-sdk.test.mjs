@@ -1,5 +1,5 @@
 // The MCP TypeScript SDK client (what Claude Code, Cursor and the MCP
-// inspector use) spawning `icotes serve --root <root>` over stdio:
+// inspector use) spawning `icotes serve --standalone --root <root>` over stdio:
 //  - /usr/include as a read-only workspace: tools, read_file, paging,
 //    resources, templates, completion, confinement;
 //  - a temporary copy of a real source tree (/usr/src/googletest, a Debian
@@ -108,7 +108,7 @@ function assertMessagesMatchSpec(session) {
 async function connect(root, askVersion) {
   const transport = new TappedTransport({
     command: requireBinary(),
-    args: ['serve', '--root', root, '--permission-mode', 'acceptEdits'],
+    args: ['serve', '--standalone', '--root', root, '--permission-mode', 'acceptEdits'],
     env: { ...process.env },
     stderr: 'pipe',
   }, askVersion);

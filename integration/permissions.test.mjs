@@ -31,7 +31,7 @@ function workspace(prefix) {
 // An LSP client (vscode-jsonrpc) on `icotes serve`; `onAsk(params, token)`
 // answers window/showMessageRequest.
 async function startLsp(root, onAsk, args = []) {
-  const child = spawn(requireBinary(), ['serve', '--root', root, ...args], {
+  const child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, ...args], {
     env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -157,7 +157,7 @@ describe('LSP client answering window/showMessageRequest', { timeout: 90000 }, (
 
   test('readOnly from initializationOptions denies without asking; bypass there is refused', async () => {
     const root = workspace('perm-lsp3');
-    const child = spawn(requireBinary(), ['serve', '--root', root], {
+    const child = spawn(requireBinary(), ['serve', '--standalone', '--root', root], {
       env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') }, stdio: ['pipe', 'pipe', 'ignore'],
     });
     const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
@@ -169,7 +169,7 @@ describe('LSP client answering window/showMessageRequest', { timeout: 90000 }, (
     }), /bypass/);
     child.kill();
     conn.dispose();
-    const child2 = spawn(requireBinary(), ['serve', '--root', root], {
+    const child2 = spawn(requireBinary(), ['serve', '--standalone', '--root', root], {
       env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') }, stdio: ['pipe', 'pipe', 'ignore'],
     });
     const c2 = createMessageConnection(new StreamMessageReader(child2.stdout), new StreamMessageWriter(child2.stdin));
@@ -192,7 +192,7 @@ describe('LSP client answering window/showMessageRequest', { timeout: 90000 }, (
 async function startMcp(root, { elicitation, answer, args = [] }) {
   const transport = new StdioClientTransport({
     command: requireBinary(),
-    args: ['serve', '--root', root, ...args],
+    args: ['serve', '--standalone', '--root', root, ...args],
     env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
     stderr: 'pipe',
   });

@@ -42,7 +42,7 @@ describe('MCP resource subscriptions from the file watcher', () => {
     client = new Client({ name: 'watch-test', version: '1.0.0' });
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => listChanged.push(Date.now()));
-    await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--root', root, '--log-level', 'warn'] }));
+    await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--standalone', '--root', root, '--log-level', 'warn'] }));
   });
   after(async () => {
     await client?.close();
@@ -87,7 +87,7 @@ describe('MCP roots outside the served workspace', () => {
       const client = new Client({ name: 'roots-test', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
       client.setRequestHandler(ListRootsRequestSchema, () => ({ roots }));
       client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => messages.push(n.params));
-      await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--root', root, '--log-level', 'warn'] }));
+      await client.connect(new StdioClientTransport({ command: requireBinary(), args: ['serve', '--standalone', '--root', root, '--log-level', 'warn'] }));
       return client;
     };
     try {
@@ -117,7 +117,7 @@ describe('files/changed events to an LSP client', () => {
     fs.mkdirSync(path.join(root, 'src'));
     fs.mkdirSync(path.join(root, 'out'));
     fs.writeFileSync(path.join(root, '.ignore'), 'out/\n*.o\n');
-    child = spawn(requireBinary(), ['serve', '--stdio', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawn(requireBinary(), ['serve', '--stdio', '--standalone', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
     conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     conn.onNotification('icotes/event', (p) => events.push(p));
     conn.listen();

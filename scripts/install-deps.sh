@@ -11,7 +11,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev libre2-dev libpcre2-dev
   libvterm-dev bubblewrap
-  git ripgrep neovim hyperfine python3
+  git ripgrep neovim hyperfine python3 procps
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
 # conflicts with Debian's npm): take Debian's only when there is no node/npm.

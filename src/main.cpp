@@ -93,7 +93,8 @@ struct ServeOptions {
   std::size_t threads = 0;
   std::vector<std::string> listen;
   bool allow_remote = false;
-  bool attach = false;
+  bool attach = false;      // --attach: attach or fail (no standalone fallback)
+  bool standalone = false;  // --standalone: one process for this client
   bool daemon = false;
   int idle_timeout_ms = 60000;
   PermissionFlags permissions;
@@ -107,9 +108,9 @@ extern "C" void on_stop_signal(int) {
   [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &b, 1);
 }
 
-void print_banner(const Workspace& ws) {
+void print_banner(const std::string& root, const char* how) {
   std::fprintf(stderr,
-               "icotes %s serving %s on stdio.\n"
+               "icotes %s serving %s on stdio%s.\n"
                "This is a protocol server: editors and AI clients start it and talk JSON-RPC on stdin/stdout.\n"
                "  VS Code / Neovim (LSP):  command \"icotes serve --stdio --root <dir>\"\n"
                "  Claude Code / MCP hosts: {\"command\": \"icotes\", \"args\": [\"serve\", \"--root\", \"<dir>\"]}\n"
@@ -117,23 +118,30 @@ void print_banner(const Workspace& ws) {
                "    {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"icotes/files/list\",\"params\":{\"path\":\".\"}}\n"
                "  One operation from a script: icotes call --root <dir> files/read '{\"path\":\"README.md\"}'\n"
                "Press Ctrl-D to stop.\n",
-               ICOTES_VERSION, ws.root().path().c_str());
+               ICOTES_VERSION, root.c_str(), how);
 }
 
-// `serve --attach`: forward stdio to the workspace's daemon, starting it
+// `serve` on stdio: forward stdio to the workspace's daemon, starting it
 // when there is none. No workspace is opened here: attaching costs a
-// connect (and, the first time, the daemon's start).
-int attach(const ServeOptions& o) {
+// connect (and, the first time, the daemon's start). Returns nullopt when
+// attaching is impossible here (message printed), for the caller to serve
+// standalone instead.
+std::optional<int> attach(const ServeOptions& o) {
   std::error_code ec;
   const std::string root = std::filesystem::canonical(o.root, ec).string();
   if (ec || !std::filesystem::is_directory(root)) {
     std::fprintf(stderr, "icotes: %s is not a directory\n", o.root.c_str());
     return 2;
   }
+  // Bad flags are reported here, not by a daemon that fails to start.
+  if (auto settings = o.permissions.settings(); !settings) {
+    std::fprintf(stderr, "icotes: %s\n", settings.error().message.c_str());
+    return 2;
+  }
   auto address = daemon_address(root, o.permissions.fingerprint());
   if (!address) {
-    std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
-    return 2;
+    std::fprintf(stderr, "icotes: cannot attach to a shared daemon: %s\n", address.error().message.c_str());
+    return std::nullopt;
   }
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe", ec).string(), "serve", "--daemon",
                                    "--root", root, "--idle-timeout", std::to_string(o.idle_timeout_ms),
@@ -143,15 +151,30 @@ int attach(const ServeOptions& o) {
   argv.insert(argv.end(), {"--max-frame-bytes", std::to_string(o.max_frame_bytes)});
   auto fd = attach_daemon(*address, argv);
   if (!fd) {
-    std::fprintf(stderr, "icotes: %s\n", fd.error().message.c_str());
-    return 2;
+    std::fprintf(stderr, "icotes: cannot attach to a shared daemon: %s\n", fd.error().message.c_str());
+    return std::nullopt;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
   return forward_stdio(*fd);
 }
 
 int serve(const ServeOptions& o) {
-  if (o.attach && !o.daemon) return attach(o);
+  if (o.attach && o.standalone) {
+    std::fprintf(stderr, "icotes: --attach and --standalone exclude each other\n");
+    return 2;
+  }
+  if (o.attach && !o.listen.empty()) {
+    std::fprintf(stderr, "icotes: --attach forwards stdio to the daemon; --listen needs a server of its own (--standalone)\n");
+    return 2;
+  }
+  // Stdio alone attaches to the workspace's daemon unless told otherwise;
+  // a server with doors of its own (--listen) is standalone.
+  if (!o.daemon && !o.standalone && o.listen.empty()) {
+    if (auto code = attach(o)) return *code;
+    if (o.attach) return 2;
+    std::fprintf(stderr, "icotes: serving standalone instead (this client alone; --standalone skips attaching)\n");
+  }
   if (!setup_logging(o.log_level, o.log_file)) return 2;
   std::signal(SIGPIPE, SIG_IGN);
   // Replies of a megabyte (a whole file) are common: keep such buffers in
@@ -204,8 +227,12 @@ int serve(const ServeOptions& o) {
       std::fprintf(stderr, "icotes: %s\n", server.error().message.c_str());
       return 2;
     }
-    spdlog::info("daemon for {} listening on {} (exits {} ms after its last client leaves)", workspace.root().path(),
-                 address->socket_path, o.idle_timeout_ms);
+    if (o.listen.empty())
+      spdlog::info("daemon for {} listening on {} (exits {} ms after its last client leaves)", workspace.root().path(),
+                   address->socket_path, o.idle_timeout_ms);
+    else
+      spdlog::info("daemon for {} listening on {} and its --listen doors (runs until signalled)",
+                   workspace.root().path(), address->socket_path);
     (*server)->start();
     servers.push_back(std::move(*server));
   }
@@ -249,7 +276,9 @@ int serve(const ServeOptions& o) {
         spdlog::info("signal received: closing connections");
         break;
       }
-      if (o.daemon && servers.front()->idle_seconds() * 1000 >= o.idle_timeout_ms) {
+      // A daemon started by hand with doors of its own (--listen) serves
+      // clients that come and go over them: it runs until signalled.
+      if (o.daemon && o.listen.empty() && servers.front()->idle_seconds() * 1000 >= o.idle_timeout_ms) {
         spdlog::info("no client for {} ms: the daemon exits", o.idle_timeout_ms);
         break;
       }
@@ -259,7 +288,7 @@ int serve(const ServeOptions& o) {
     workspace.workers().shutdown();
     return 0;
   }
-  if (::isatty(STDIN_FILENO)) print_banner(workspace);
+  if (::isatty(STDIN_FILENO)) print_banner(workspace.root().path(), " (standalone)");
   spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
                workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
   auto transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
@@ -471,8 +500,8 @@ int open_cli(const std::string& target, const std::string& root_option) {
     }
   }
   std::fprintf(stderr,
-               "icotes open: no icotes daemon serves %s or a directory above it; editors start one with `icotes serve "
-               "--attach`\n",
+               "icotes open: no icotes daemon serves %s or a directory above it; editors start one "
+               "when they launch `icotes serve` (without --standalone)\n",
                (root_option.empty() ? path.parent_path().string() : roots.front()).c_str());
   return 1;
 }
@@ -501,12 +530,17 @@ int main(int argc, char** argv) {
                         "Authorization: Bearer <token>). Loopback only; PORT 0 picks one; repeatable. Tokens are "
                         "written (mode 0600) to $XDG_RUNTIME_DIR/icotes/{tcp,http}-PORT.token. Without --stdio, "
                         "serves until SIGINT/SIGTERM.");
-  serve_cmd->add_flag("--attach", so.attach,
-                      "Share one server per workspace: forward stdio to the daemon serving --root (with the same "
-                      "permission settings), starting it when there is none. Clients attached to it share the "
-                      "editor's unsaved buffers, permission answers, terminals and events.");
-  serve_cmd->add_flag("--daemon", so.daemon, "Be that daemon (what --attach starts): serve the workspace's socket in "
-                                             "$XDG_RUNTIME_DIR/icotes/ until --idle-timeout after the last client");
+  serve_cmd->add_flag("--standalone", so.standalone,
+                      "Serve this client in this process alone. By default `serve` on stdio shares one server per "
+                      "workspace: it forwards stdio to the daemon serving --root with the same permission settings, "
+                      "starting it when there is none, so editors and AI clients share unsaved buffers, permission "
+                      "answers, terminals and events (when attaching is impossible it says why and serves standalone)");
+  serve_cmd->add_flag("--attach", so.attach, "Attach to the workspace's daemon (the default on stdio), and fail rather "
+                                             "than serve standalone when that is impossible");
+  serve_cmd->add_flag("--daemon", so.daemon, "Be that daemon (what attaching starts): serve the workspace's socket in "
+                                             "$XDG_RUNTIME_DIR/icotes/ until --idle-timeout after the last client. "
+                                             "Started by hand with --listen, it also serves those doors (an AI over "
+                                             "HTTP next to attached editors) and runs until SIGINT/SIGTERM");
   serve_cmd->add_option("--idle-timeout", so.idle_timeout_ms, "Daemon: exit this many ms after the last client left")
       ->capture_default_str();
   serve_cmd->add_flag("--allow-remote", so.allow_remote,
@@ -526,7 +560,7 @@ int main(int argc, char** argv) {
   call_cmd->add_flag("--list", call_list, "List the operations");
   bool call_in_process = false;
   call_cmd->add_flag("--in-process", call_in_process,
-                     "Run here even when a daemon (serve --attach) serves the workspace; by default it answers, "
+                     "Run here even when a daemon (started by `serve`) serves the workspace; by default it answers, "
                      "seeing the editors' unsaved buffers");
   PermissionFlags call_permissions;
   call_permissions.add_to(call_cmd);

@@ -1,5 +1,5 @@
 // One daemon per workspace (DESIGN.md section 4, "Sharing one workspace";
-// like `gopls -remote=auto`): `icotes serve --attach` finds the daemon
+// like `gopls -remote=auto`): `icotes serve` on stdio finds the daemon
 // serving this root through a Unix socket in runtime_dir() and forwards its
 // stdio to it, starting the daemon when there is none. Clients attached to
 // one daemon share its Workspace: the editor's unsaved buffers, permission
@@ -44,13 +44,17 @@ Result<int> connect_unix(const std::string& path);
 
 /// Connects to the daemon at `address`, starting it with `daemon_argv`
 /// (argv[0] the icotes executable) when there is none, and waiting up to
-/// `wait` for it to listen. Returns the connected socket.
+/// `wait` for it to listen. Returns the connected socket. Errors: kIoError
+/// (the daemon did not start in time, or exited at start: the message ends
+/// with its log's last lines), connect_unix()'s, runtime_dir()'s.
 Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::string>& daemon_argv,
                           std::chrono::milliseconds wait = std::chrono::seconds(10));
 
 /// Copies stdin to `socket` and `socket` to stdout until the daemon closes
-/// the connection (stdin's end is passed on as a half-close). Returns 0, or
-/// 1 when the daemon went away while the client was still talking.
+/// the connection (stdin's end is passed on as a half-close). Returns the
+/// exit code a standalone server would have: after an LSP `exit`
+/// notification 0 when a `shutdown` request came first, else 1 (LSP 3.17
+/// "Exit Notification"); 1 when stdout failed; otherwise 0.
 int forward_stdio(int socket);
 
 }  // namespace icotes

@@ -6,6 +6,10 @@
 -- icotes/files/read returns the unsaved text, that workspace/executeCommand
 -- works, and that icotes/files/edit on the open buffer goes through Neovim's
 -- own workspace/applyEdit handler into the buffer (not the disk).
+-- The server is started the way an editor starts it, `icotes serve` on
+-- stdio, so it attaches to the workspace's daemon (a private
+-- XDG_RUNTIME_DIR): LSP's exit code must come back through the forwarder,
+-- and the daemon must exit once idle with no sanitizer report in its log.
 -- Exits 0 ("qa!") when every check passes, non-zero ("cquit 1") otherwise.
 -- ICOTES_NVIM_SELFTEST_FAIL=1 makes one check fail on purpose, to prove
 -- that a failure is reported as a non-zero exit.
@@ -79,9 +83,12 @@ local function main()
 
   local initialized = false
   local exited = nil
+  local runtime = tmpdir .. '/run'
+  vim.fn.mkdir(runtime, 'p', tonumber('700', 8))
   local client_id = vim.lsp.start_client({
+    cmd_env = { XDG_RUNTIME_DIR = runtime },
     name = 'icotes',
-    cmd = { bin, 'serve', '--root', tmpdir },
+    cmd = { bin, 'serve', '--root', tmpdir, '--idle-timeout', '300' },
     root_dir = tmpdir,
     -- Edits on the open buffer without a question (headless Neovim would
     -- block in inputlist() on window/showMessageRequest): the connection's
@@ -159,6 +166,24 @@ local function main()
   wait(5000, function() return exited ~= nil end, 'the server to exit')
   check(exited.code == 0, 'server exit: ' .. vim.inspect(exited))
   out('server exited with code 0')
+
+  -- The daemon it attached to leaves 300 ms after its last client.
+  local sockets = function() return vim.fn.glob(runtime .. '/icotes/*.sock', false, true) end
+  local logs = vim.fn.glob(runtime .. '/icotes/*.log', false, true)
+  check(#logs == 1, 'one daemon log: ' .. vim.inspect(logs))
+  wait(10000, function() return #sockets() == 0 end, 'the idle daemon to exit')
+  -- Its last words (a leak report) come as the process ends.
+  local daemon_alive = function()
+    vim.fn.system({ 'pgrep', '-f', 'serve --daemon --root ' .. tmpdir .. ' ' })
+    return vim.v.shell_error == 0
+  end
+  wait(20000, function() return not daemon_alive() end, 'the daemon process to end')
+  local log = read_disk(logs[1])
+  check(log:find('daemon for', 1, true) ~= nil, 'the daemon logged its start: ' .. log)
+  for _, bad in ipairs({ 'AddressSanitizer', 'LeakSanitizer', 'runtime error:' }) do
+    check(log:find(bad, 1, true) == nil, 'sanitizer report in the daemon log:\n' .. log)
+  end
+  out('the daemon exited when idle; its log is clean')
 end
 
 local ok, msg = xpcall(main, debug.traceback)

@@ -12,7 +12,7 @@ Result<json> open_in_editor(Context& ctx, const json& p) {
   if (!editor)
     return make_error(error_code::kRequestFailed,
                       "no editor is attached to the workspace at " + ctx.workspace.root().path() +
-                          ": start your editor's icotes client (an LSP client running `icotes serve --attach`) first");
+                          ": start your editor's icotes client (an LSP client running `icotes serve` on stdio, which attaches to the daemon) first");
   std::optional<Position> at;
   if (auto line = p.find("line"); line != p.end()) {
     at = Position{static_cast<std::uint32_t>(line->get<std::int64_t>() - 1),

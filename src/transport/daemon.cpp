@@ -10,10 +10,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
+#include "icotes/framing.hpp"
 #include "icotes/tcp.hpp"
 
 extern char** environ;
@@ -73,7 +78,7 @@ Result<int> connect_unix(const std::string& path) {
 
 namespace {
 
-Status spawn_daemon(const std::vector<std::string>& argv, const std::string& log_path) {
+Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::string& log_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -91,7 +96,20 @@ Status spawn_daemon(const std::vector<std::string>& argv, const std::string& log
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return make_error(error_code::kIoError, "starting the daemon " + argv[0] + ": " + std::strerror(rc));
-  return ok_status();
+  return pid;
+}
+
+// The last lines of the daemon's log, for an error message.
+std::string log_tail(const std::string& path, std::size_t lines = 5) {
+  std::ifstream f(path);
+  std::vector<std::string> last;
+  for (std::string line; std::getline(f, line);) {
+    last.push_back(std::move(line));
+    if (last.size() > lines) last.erase(last.begin());
+  }
+  std::string out;
+  for (const auto& l : last) out += "\n  " + l;
+  return out;
 }
 
 }  // namespace
@@ -110,9 +128,10 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
     release();
     return fd;
   }
-  if (auto st = spawn_daemon(daemon_argv, address.log_path); !st) {
+  auto pid = spawn_daemon(daemon_argv, address.log_path);
+  if (!pid) {
     release();
-    return std::move(st).error();
+    return std::move(pid).error();
   }
   const auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
@@ -120,6 +139,17 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
     if (fd || fd.error().code != error_code::kNotFound) {
       release();
       return fd;
+    }
+    // A daemon that could not start (a bad setting, an unusable root) says
+    // why in its log; no point waiting out the deadline.
+    int status = 0;
+    if (::waitpid(*pid, &status, WNOHANG) == *pid) {
+      release();
+      return make_error(error_code::kIoError,
+                        "the icotes daemon exited at start (" +
+                            (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                                               : "signal " + std::to_string(WTERMSIG(status))) +
+                            "); " + address.log_path + " ends:" + log_tail(address.log_path));
     }
     if (std::chrono::steady_clock::now() > deadline) {
       release();
@@ -132,13 +162,33 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
 }
 
 int forward_stdio(int socket) {
+  // LSP's exit code (LSP 3.17 "Exit Notification": 0 when `shutdown` came
+  // first, else 1) is the client's doing, so the client's side decides it:
+  // small messages going up are looked at for the two methods (bigger ones,
+  // didChange and the like, are skipped unread by the frame reader).
+  // Shared with the stdin thread, which may outlive this call (below).
+  struct Seen {
+    std::atomic<bool> shutdown{false};
+    std::atomic<int> exit_code{-1};  // -1: no exit notification
+  };
+  auto seen = std::make_shared<Seen>();
   // stdin → daemon on a thread; daemon → stdout here.
-  std::thread up([socket] {
+  std::thread up([socket, seen] {
+    FrameReader frames(4096);
+    const auto on_message = [&](std::string&& body) {
+      const json m = json::parse(body, nullptr, false);
+      if (!m.is_object() || !m.contains("method") || !m["method"].is_string()) return;
+      const std::string& method = m["method"].get_ref<const std::string&>();
+      if (method == "shutdown" && m.contains("id")) seen->shutdown = true;
+      if (method == "exit" && !m.contains("id") && seen->exit_code < 0) seen->exit_code = seen->shutdown ? 0 : 1;
+    };
     char buf[64 * 1024];
     for (;;) {
       const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
+      // Before sending: the daemon closes the connection after `exit`.
+      frames.feed(std::string_view(buf, static_cast<std::size_t>(n)), on_message, [](const FrameError&) {});
       for (ssize_t off = 0; off < n;) {
         const ssize_t w = ::send(socket, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
@@ -165,9 +215,12 @@ int forward_stdio(int socket) {
     }
   }
   // The daemon closed the connection: a client still writing is told by EOF
-  // on its side; the stdin thread may be blocked in read, so it is left.
+  // on its side; the stdin thread may be blocked in read, so it is left
+  // (and outlives this frame: the exit code is read now, and the process
+  // ends on return).
+  const int code = seen->exit_code.load();
   up.detach();
-  return rc;
+  return rc != 0 ? rc : code >= 0 ? code : 0;
 }
 
 }  // namespace icotes

@@ -12,7 +12,7 @@
 // repository, an unborn one with staged files, and a clone of this project
 // with a few edits (a repository nobody here wrote).
 //
-// Each repository gets one `icotes serve --root REPO` (JSON-RPC over stdio)
+// Each repository gets one `icotes serve --standalone --root REPO` (JSON-RPC over stdio)
 // and these comparisons, every paged answer fetched to the end first:
 //   status  entries and branch header vs `git status --porcelain=v2 --branch -z`
 //           (untracked no/normal/all, --ignored, --no-renames, a path, small pages)
@@ -88,7 +88,7 @@ class Icotes {
   constructor(root, env) {
     // git/branch is one operation for list and writes, so it needs GitWrite
     // even to list; the tier only lists.
-    const argv = ['serve', '--root', root, '--log-level', 'warn', '--allow', 'GitWrite'];
+    const argv = ['serve', '--standalone', '--root', root, '--log-level', 'warn', '--allow', 'GitWrite'];
     this.proc = spawn(process.env.ICOTES_BINARY, argv, { env, stdio: ['pipe', 'pipe', 'inherit'] });
     this.pending = new Map();
     this.next = 1;

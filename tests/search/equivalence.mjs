@@ -118,7 +118,7 @@ function norm(p) { return p.startsWith('./') ? p.slice(2) : p; }
 
 class Icotes {
   constructor() {
-    this.proc = spawn(process.env.ICOTES_BINARY, ['serve', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn(process.env.ICOTES_BINARY, ['serve', '--standalone', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.pending = new Map();
     this.next = 1;
     createInterface({ input: this.proc.stdout, crlfDelay: Infinity }).on('line', (l) => {

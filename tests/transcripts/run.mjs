@@ -7,7 +7,7 @@
 // Env: ICOTES_BINARY (the icotes executable), ICOTES_SOURCE_DIR (the repo),
 // ICOTES_SHARED_DIR (../shared, holds specs/mcp/<version>/schema.json);
 // ICOTES_TRANSCRIPT_VERBOSE=1 prints the traffic of a passing run too.
-// The server runs as `icotes serve --root <root> --log-level warn [args]`
+// The server runs as `icotes serve --standalone --root <root> --log-level warn [args]`
 // with ICOTES_TEST_OPERATIONS=1 (the test/sleep operation, MCP tool test_sleep).
 //
 // ── File format ─────────────────────────────────────────────────────────────
@@ -459,7 +459,7 @@ class Server {
     this.stdinOpen = true;
     this.protocolError = null;
     this.onMessage = () => {};
-    const args = ['serve', '--root', root, '--log-level', 'warn', ...header.args];
+    const args = ['serve', '--standalone', '--root', root, '--log-level', 'warn', ...header.args];
     log(`$ ${BINARY} ${args.join(' ')}`);
     this.proc = spawn(BINARY, args, { env: { ...process.env, ICOTES_TEST_OPERATIONS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdin.on('error', () => {}); // EPIPE after exit: the exit code check reports it
