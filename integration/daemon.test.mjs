@@ -201,6 +201,29 @@ describe('daemon per workspace', () => {
     assert.equal(daemons(root).length, 1, 'the daemon stays for other clients');
   });
 
+  test('without --root, the folder the LSP client names is the workspace (attached and standalone)', async () => {
+    const elsewhere = tempDir('daemon-cwd');
+    try {
+      for (const mode of [[], ['--standalone']]) {
+        const child = spawn(requireBinary(), ['serve', ...mode, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env, cwd: elsewhere });
+        const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+        conn.listen();
+        try {
+          const folder = { uri: pathToFileURL(root).href, name: 'root' };
+          await withTimeout(conn.sendRequest('initialize', { processId: null, rootUri: folder.uri, workspaceFolders: [folder], capabilities: {} }), T, 'initialize');
+          const r = await withTimeout(conn.sendRequest('icotes/files/read', { path: 'notes.txt' }), T, 'read');
+          assert.match(r.content, /line two/, `served ${root}, not the current directory (${mode})`);
+          if (mode.length === 0) assert.equal(daemons(root).length, 1, 'attached to the daemon of that folder');
+        } finally {
+          conn.dispose();
+          child.stdin.end();
+        }
+      }
+    } finally {
+      removeDir(elsewhere);
+    }
+  });
+
   test('--standalone serves alone; an unusable runtime directory falls back to it, saying why', async () => {
     const before = daemons(root);
     const alone = await run(['serve', '--standalone', '--root', root, '--log-level', 'warn'], env, '{"jsonrpc":"2.0","id":1,"method":"ping"}\n');

@@ -20,6 +20,7 @@
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
 #include "icotes/daemon.hpp"
+#include "icotes/framing.hpp"
 #include "icotes/http.hpp"
 #include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
@@ -86,6 +87,7 @@ struct PermissionFlags {
 
 struct ServeOptions {
   std::string root = ".";
+  bool root_given = false;  // --root on the command line (else the client's root, else ".")
   bool stdio = false;
   std::string log_file;
   std::string log_level = "info";
@@ -121,12 +123,41 @@ void print_banner(const std::string& root, const char* how) {
                ICOTES_VERSION, root.c_str(), how);
 }
 
+// Without --root, the workspace is the one the client names: an LSP
+// client's initialize (workspaceFolders, rootUri, rootPath) is read before
+// anything is opened. Returns the bytes read (to be fed on as if unread) and
+// sets `root` when the first message names one. A client speaks first, so
+// this waits for its first message (or EOF, or a frame too large); a
+// terminal is not read from (a person types requests after the banner).
+std::string read_client_root(int fd, std::size_t max_frame_bytes, std::optional<std::string>& root) {
+  std::string bytes;
+  if (::isatty(fd)) return bytes;
+  FrameReader frames(max_frame_bytes);
+  bool done = false;
+  char buf[64 * 1024];
+  while (!done) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.append(buf, static_cast<std::size_t>(n));
+    frames.feed(
+        std::string_view(buf, static_cast<std::size_t>(n)),
+        [&](std::string&& body) {
+          if (done) return;
+          done = true;
+          root = client_root_of_initialize(json::parse(body, nullptr, false));
+        },
+        [&](const FrameError&) { done = true; });
+  }
+  return bytes;
+}
+
 // `serve` on stdio: forward stdio to the workspace's daemon, starting it
 // when there is none. No workspace is opened here: attaching costs a
 // connect (and, the first time, the daemon's start). Returns nullopt when
 // attaching is impossible here (message printed), for the caller to serve
 // standalone instead.
-std::optional<int> attach(const ServeOptions& o) {
+std::optional<int> attach(const ServeOptions& o, std::string_view initial) {
   std::error_code ec;
   const std::string root = std::filesystem::canonical(o.root, ec).string();
   if (ec || !std::filesystem::is_directory(root)) {
@@ -156,8 +187,10 @@ std::optional<int> attach(const ServeOptions& o) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
-  return forward_stdio(*fd);
+  return forward_stdio(*fd, initial);
 }
+
+int serve_here(const ServeOptions& o, std::string_view initial);
 
 int serve(const ServeOptions& o) {
   if (o.attach && o.standalone) {
@@ -168,13 +201,27 @@ int serve(const ServeOptions& o) {
     std::fprintf(stderr, "icotes: --attach forwards stdio to the daemon; --listen needs a server of its own (--standalone)\n");
     return 2;
   }
+  ServeOptions opts = o;
+  std::string initial;  // bytes read from stdin before serving
+  const bool stdio_only = !o.daemon && o.listen.empty();
+  if (!o.root_given && (stdio_only || o.stdio)) {
+    std::optional<std::string> client_root;
+    initial = read_client_root(STDIN_FILENO, o.max_frame_bytes, client_root);
+    if (client_root) opts.root = *client_root;
+  }
   // Stdio alone attaches to the workspace's daemon unless told otherwise;
   // a server with doors of its own (--listen) is standalone.
-  if (!o.daemon && !o.standalone && o.listen.empty()) {
-    if (auto code = attach(o)) return *code;
+  if (stdio_only && !o.standalone) {
+    if (auto code = attach(opts, initial)) return *code;
     if (o.attach) return 2;
     std::fprintf(stderr, "icotes: serving standalone instead (this client alone; --standalone skips attaching)\n");
   }
+  return serve_here(opts, initial);
+}
+
+// One process serving its own workspace: standalone on stdio, with
+// --listen doors, or as the daemon. `initial`: stdin bytes already read.
+int serve_here(const ServeOptions& o, std::string_view initial) {
   if (!setup_logging(o.log_level, o.log_file)) return 2;
   std::signal(SIGPIPE, SIG_IGN);
   // Replies of a megabyte (a whole file) are common: keep such buffers in
@@ -295,6 +342,7 @@ int serve(const ServeOptions& o) {
   auto connection = std::make_shared<Connection>(transport, o.max_frame_bytes);
   Session session(workspace, connection, so);
   connection->set_handler(&session);
+  if (!initial.empty()) connection->on_bytes(initial);
   run_read_loop(STDIN_FILENO, *connection);
   spdlog::info("stdin closed; finishing in-flight requests");
   for (auto& d : http_doors) d->stop();
@@ -517,7 +565,9 @@ int main(int argc, char** argv) {
   ServeOptions so;
   auto* serve_cmd = app.add_subcommand("serve", "Serve a workspace over stdio or TCP (LSP, MCP or plain JSON-RPC, detected per connection)");
   serve_cmd->add_flag("--stdio", so.stdio, "Use stdin/stdout (the default)");
-  serve_cmd->add_option("--root", so.root, "Workspace root directory")->capture_default_str();
+  serve_cmd->add_option("--root", so.root,
+                        "Workspace root directory (default: the folder an LSP client names in initialize, "
+                        "else the current directory)");
   serve_cmd->add_option("--log-file", so.log_file, "Write logs to this file instead of stderr");
   serve_cmd->add_option("--log-level", so.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
@@ -608,6 +658,7 @@ int main(int argc, char** argv) {
       std::printf("icotes %s\n", ICOTES_VERSION);
       return 0;
     }
+    so.root_given = serve_cmd->get_option("--root")->count() > 0;
     return serve(so);  // `icotes` alone, or `icotes serve`
   } catch (const std::exception& e) {
     std::fprintf(stderr, "icotes: %s\n", e.what());

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "icotes/result.hpp"
@@ -55,6 +56,7 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
 /// exit code a standalone server would have: after an LSP `exit`
 /// notification 0 when a `shutdown` request came first, else 1 (LSP 3.17
 /// "Exit Notification"); 1 when stdout failed; otherwise 0.
-int forward_stdio(int socket);
+/// `initial`: bytes already read from stdin (sent first).
+int forward_stdio(int socket, std::string_view initial = {});
 
 }  // namespace icotes

@@ -161,7 +161,7 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
   }
 }
 
-int forward_stdio(int socket) {
+int forward_stdio(int socket, std::string_view initial) {
   // LSP's exit code (LSP 3.17 "Exit Notification": 0 when `shutdown` came
   // first, else 1) is the client's doing, so the client's side decides it:
   // small messages going up are looked at for the two methods (bigger ones,
@@ -173,7 +173,7 @@ int forward_stdio(int socket) {
   };
   auto seen = std::make_shared<Seen>();
   // stdin → daemon on a thread; daemon → stdout here.
-  std::thread up([socket, seen] {
+  std::thread up([socket, seen, first = std::string(initial)] {
     FrameReader frames(4096);
     const auto on_message = [&](std::string&& body) {
       const json m = json::parse(body, nullptr, false);
@@ -182,19 +182,26 @@ int forward_stdio(int socket) {
       if (method == "shutdown" && m.contains("id")) seen->shutdown = true;
       if (method == "exit" && !m.contains("id") && seen->exit_code < 0) seen->exit_code = seen->shutdown ? 0 : 1;
     };
+    const auto send_all = [socket](std::string_view data) {
+      while (!data.empty()) {
+        const ssize_t w = ::send(socket, data.data(), data.size(), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        data.remove_prefix(static_cast<std::size_t>(w));
+      }
+      return true;
+    };
+    frames.feed(first, on_message, [](const FrameError&) {});
+    if (!send_all(first)) return;
     char buf[64 * 1024];
     for (;;) {
       const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       // Before sending: the daemon closes the connection after `exit`.
-      frames.feed(std::string_view(buf, static_cast<std::size_t>(n)), on_message, [](const FrameError&) {});
-      for (ssize_t off = 0; off < n;) {
-        const ssize_t w = ::send(socket, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        off += w;
-      }
+      const std::string_view data(buf, static_cast<std::size_t>(n));
+      frames.feed(data, on_message, [](const FrameError&) {});
+      if (!send_all(data)) return;
     }
     ::shutdown(socket, SHUT_WR);  // the client is done talking; answers may still come
   });

@@ -509,3 +509,38 @@ TEST_F(ConfineService, RaceSwappingDirectoryForSymlink) {
 
 }  // namespace
 }  // namespace icotes
+
+namespace icotes {
+namespace {
+
+// The root an LSP client names when serve has no --root (LSP 3.17
+// "Initialize Request"): the first workspace folder, else rootUri, else
+// rootPath; only an existing local directory counts.
+TEST(ClientRoot, FromInitialize) {
+  test::TempDir a, b;
+  std::filesystem::create_directories(b / "with space");
+  auto init = [](json params) { return json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", params}}; };
+  const std::string uri_a = "file://" + percent_encode_path(a.path());
+  const std::string uri_b = "file://" + percent_encode_path(b / "with space");
+  EXPECT_EQ(client_root_of_initialize(init({{"workspaceFolders", {{{"uri", uri_b}, {"name", "b"}}, {{"uri", uri_a}, {"name", "a"}}}},
+                                            {"rootUri", uri_a}})),
+            b / "with space")
+      << "the first folder, %-escapes decoded";
+  EXPECT_EQ(client_root_of_initialize(init({{"workspaceFolders", nullptr}, {"rootUri", uri_a}})), a.path());
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", nullptr}, {"rootPath", b.path()}})), b.path());
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file://localhost" + percent_encode_path(a.path())}})), a.path());
+  // Not a directory here, another host or scheme, a relative path: the next candidate, or none.
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", uri_a + "/missing"}, {"rootPath", b.path()}})), b.path());
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file://server/share"}})), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "https://example.com/x"}})), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(init({{"rootPath", "relative/dir"}})), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file:///%zz"}})), std::nullopt);
+  // Not an initialize request (MCP's carries no root), or no params.
+  EXPECT_EQ(client_root_of_initialize(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}, {"params", {{"rootUri", uri_a}}}}), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}}), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(json::array()), std::nullopt);
+  EXPECT_EQ(path_of_file_uri("file:///a%20b/c?q#f").value(), "/a b/c");
+}
+
+}  // namespace
+}  // namespace icotes
