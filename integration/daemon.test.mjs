@@ -247,6 +247,31 @@ describe('daemon per workspace', () => {
     }
   });
 
+  test('a client killed mid-command: its command ends, the daemon serves on', async () => {
+    // A daemon of its own (other permission flags): commands allowed.
+    const bash = ['--allow', 'Bash', '--idle-timeout', '1500', '--log-level', 'warn'];
+    const procs = (needle) => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(needle)
+          && !/^Z/m.test(fs.readFileSync(`/proc/${p}/status`, 'utf8').split('\n').find((l) => l.startsWith('State:')).slice(7).trim());
+      } catch {
+        return false;
+      }
+    });
+    const daemonsBefore = daemons(root).length;
+    const victim = spawn(requireBinary(), ['serve', '--root', root, ...bash], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    victim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'icotes/exec/run', params: { argv: ['sleep', '30.4567'] } }) + '\n');
+    await until(() => procs('sleep 30.4567').length > 0, 'the command starts');
+    const mine = daemons(root);
+    assert.equal(mine.length, daemonsBefore + 1, 'a daemon for these settings');
+    victim.kill('SIGKILL');
+    await until(() => procs('sleep 30.4567').length === 0, 'the killed client\'s command ends');
+    const other = await run(['serve', '--root', root, ...bash], env, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'icotes/exec/run', params: { argv: ['echo', 'still here'] } }) + '\n');
+    assert.equal(other.status, 0, other.stderr);
+    assert.equal(JSON.parse(other.stdout).result.stdout, 'still here\n');
+    assert.deepEqual(daemons(root), mine, 'the same daemon served the next client');
+  });
+
   test('icotes open says what is missing: no daemon, or no editor', async () => {
     const lonely = fs.realpathSync(tempDir('daemon-open'));
     try {

@@ -112,6 +112,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Cancels every in-flight request (the peer is gone). Also done when a
   /// write fails.
   void cancel_all();
+  /// Incoming requests not answered yet.
+  std::size_t in_flight_count() const;
 
   /// Sends a notification.
   void notify(std::string_view method, const json& params);
@@ -151,7 +153,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameReader reader_;
   std::atomic<bool> closed_{false};
 
-  std::mutex mutex_;  // guards the maps below
+  mutable std::mutex mutex_;  // guards the maps below
   std::unordered_map<std::string, CancellationToken> in_flight_;  // key: id dumped
   std::unordered_map<std::string, ResponseCallback> pending_;     // server→client
   std::uint64_t next_id_ = 1;

@@ -121,6 +121,11 @@ void Connection::on_eof() {
   if (handler_) handler_->on_close();
 }
 
+std::size_t Connection::in_flight_count() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_.size();
+}
+
 void Connection::cancel_all() {
   std::lock_guard lock(mutex_);
   for (auto& [id, token] : in_flight_) token.cancel();

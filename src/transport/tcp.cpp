@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/random.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -327,6 +328,16 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     else
       connection->set_handler(&gate);
     run_read_loop(fd, *connection);
+    if (token_.empty()) {
+      // A Unix socket: `serve` forwarding stdio half-closes when its stdin
+      // ends and still wants the answers, as a standalone server gives them
+      // (a script that closes stdin after its last request). A launcher
+      // that is gone closes both ways, which poll(2) reports as POLLHUP.
+      while (connection->in_flight_count() > 0 && !stopping_) {
+        pollfd p{fd, 0, 0};
+        if (::poll(&p, 1, 50) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0) break;
+      }
+    }
     // The peer is gone (or the server stops): what it asked is no longer
     // wanted; cancelling also ends the child processes of those requests.
     connection->cancel_all();
