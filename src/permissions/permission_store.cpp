@@ -214,7 +214,13 @@ Status init_schema(Checker& c) {
 }
 
 Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
-  if (sqlite3_db_readonly(db, "main") == 1) return io_error(path, "the file is read-only; icotes needs to write it");
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    // SQLite falls back to read-only when opening for writing fails; a file we may write was being replaced by
+    // another opener (set aside, recreated) at that instant: CANTOPEN makes Store::open try again.
+    if (::access(path.c_str(), W_OK) == 0)
+      return io_error(path, "opened read-only while the file was being replaced", SQLITE_CANTOPEN);
+    return io_error(path, "the file is read-only; icotes needs to write it");
+  }
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
 
   // Reads every page (and, after a crash, replays the WAL first). NOTADB and CORRUPT land in c.corrupt().
@@ -262,12 +268,15 @@ Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
   // WAL lets readers and the other process's writer go on together; FULL makes each commit durable. Some file
   // systems cannot do WAL (no shared memory): the rollback journal with FULL is as durable, only less concurrent.
   // Switching to WAL needs a moment of exclusive access, and SQLite answers BUSY at once (no busy handler) while
-  // another connection opens the same new file: retried within the busy timeout.
+  // another connection opens the same new file: retried within the busy timeout. So is IOERR_DELETE_NOENT: two
+  // connections switching a new file at once, the other deleted the rollback journal this one was removing.
   for (int waited_ms = 0;; waited_ms += 5) {
     st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode");
     if (st.ok()) break;
-    const int code = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) & 0xFF : 0;
-    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs) return st;
+    const int extended = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) : 0;
+    const int code = extended & 0xFF;
+    const bool retry = code == SQLITE_BUSY || code == SQLITE_LOCKED || extended == SQLITE_IOERR_DELETE_NOENT;
+    if (!retry || waited_ms >= kBusyTimeoutMs) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (st = c.exec("PRAGMA synchronous=FULL", "cannot set synchronous"); !st.ok()) return st;
