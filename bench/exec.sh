@@ -76,7 +76,7 @@ node bench/exec_bench.mjs "$ICOTES" "$DC_JS" "$WORK/servers" "$ITERS" "$ROUNDS" 
 TERMINAL_JSON=
 if [ -f bench/terminal_bench.mjs ]; then
   log "terminal_bench.mjs"
-  if node bench/terminal_bench.mjs "$ICOTES" "$WORK/terminal" >"$WORK/terminal.json"; then
+  if node bench/terminal_bench.mjs "$ICOTES" "$WORK/terminal" 200 "$DC_JS" >"$WORK/terminal.json"; then
     TERMINAL_JSON=$WORK/terminal.json
   else
     log "bench/terminal_bench.mjs failed; its figures are left out"
