@@ -204,7 +204,7 @@ int serve(const ServeOptions& o) {
   ServeOptions opts = o;
   std::string initial;  // bytes read from stdin before serving
   const bool stdio_only = !o.daemon && o.listen.empty();
-  if (!o.root_given && (stdio_only || o.stdio)) {
+  if (!o.root_given && stdio_only) {  // with --listen the doors open at once, on --root or "."
     std::optional<std::string> client_root;
     initial = read_client_root(STDIN_FILENO, o.max_frame_bytes, client_root);
     if (client_root) opts.root = *client_root;
