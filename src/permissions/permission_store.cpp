@@ -214,13 +214,7 @@ Status init_schema(Checker& c) {
 }
 
 Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
-  if (sqlite3_db_readonly(db, "main") == 1) {
-    // SQLite falls back to read-only when opening for writing fails; a file we may write was being replaced by
-    // another opener (set aside, recreated) at that instant: CANTOPEN makes Store::open try again.
-    if (::access(path.c_str(), W_OK) == 0)
-      return io_error(path, "opened read-only while the file was being replaced", SQLITE_CANTOPEN);
-    return io_error(path, "the file is read-only; icotes needs to write it");
-  }
+  if (sqlite3_db_readonly(db, "main") == 1) return io_error(path, "the file is read-only; icotes needs to write it");
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
 
   // Reads every page (and, after a crash, replays the WAL first). NOTADB and CORRUPT land in c.corrupt().
@@ -268,15 +262,12 @@ Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
   // WAL lets readers and the other process's writer go on together; FULL makes each commit durable. Some file
   // systems cannot do WAL (no shared memory): the rollback journal with FULL is as durable, only less concurrent.
   // Switching to WAL needs a moment of exclusive access, and SQLite answers BUSY at once (no busy handler) while
-  // another connection opens the same new file: retried within the busy timeout. So is IOERR_DELETE_NOENT: two
-  // connections switching a new file at once, the other deleted the rollback journal this one was removing.
+  // another connection opens the same new file: retried within the busy timeout.
   for (int waited_ms = 0;; waited_ms += 5) {
     st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode");
     if (st.ok()) break;
-    const int extended = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) : 0;
-    const int code = extended & 0xFF;
-    const bool retry = code == SQLITE_BUSY || code == SQLITE_LOCKED || extended == SQLITE_IOERR_DELETE_NOENT;
-    if (!retry || waited_ms >= kBusyTimeoutMs) return st;
+    const int code = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) & 0xFF : 0;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (st = c.exec("PRAGMA synchronous=FULL", "cannot set synchronous"); !st.ok()) return st;
@@ -314,14 +305,9 @@ Result<sqlite3*> open_checked(const std::string& path, std::string& corrupt) {
 // Renames the corrupt file `found` at `path` (and its -wal and rollback -journal, which would otherwise be replayed
 // into the new database) to `<path>.corrupt-<ms>`, removes its -shm, and creates an empty `path`. Returns the new
 // name, or nullopt when `path` is no longer `found`: another process that found the same corrupt file set it aside
-// first and may be writing grants to its replacement. Holds flock(2) on the directory, so that two processes never
-// both move one file (the second would move the first one's replacement).
+// first and may be writing grants to its replacement. The caller holds flock(2) on the directory (Store::open), so
+// two openers never both move one file (the second would move the first one's replacement).
 Result<std::optional<std::string>> set_aside(const std::string& path, const struct stat& found) {
-  std::string dir = parent_of(path);
-  Fd d = open_dir(dir);  // closing it releases the lock
-  if (d.fd < 0) return errno_error(path, "cannot open the directory", dir);
-  if (::flock(d.fd, LOCK_EX) != 0) return errno_error(path, "cannot lock the directory", dir);
-
   struct stat now {};
   if (::stat(path.c_str(), &now) != 0 || now.st_dev != found.st_dev || now.st_ino != found.st_ino) {
     if (auto st = create_file(path); !st.ok()) return std::move(st).error();
@@ -356,6 +342,15 @@ Result<Store::Opened> Store::open(const std::string& path) {
   if (path.empty()) return make_error(error_code::kInvalidParams, "permission store: empty database path");
   if (auto st = make_dirs(path, parent_of(path)); !st.ok()) return std::move(st).error();
   if (auto st = create_file(path); !st.ok()) return std::move(st).error();
+  // Openers of one directory's stores take turns, threads and processes alike (flock(2) on the directory, released
+  // when `dir` closes): a new file's first open switches it to WAL and creates the schema, and a corrupt one is set
+  // aside and replaced; done concurrently, an opener could meet a journal just deleted, a file being replaced, or
+  // the replacement half made, and take it for corrupt. Opening is rare (start-up) and quick.
+  const std::string dir_path = parent_of(path);
+  Fd dir = open_dir(dir_path);
+  if (dir.fd < 0) return errno_error(path, "cannot open the directory", dir_path);
+  while (::flock(dir.fd, LOCK_EX) != 0)
+    if (errno != EINTR) return errno_error(path, "cannot lock the directory", dir_path);
 
   Opened out;
   constexpr int kOpenAttempts = 5;
