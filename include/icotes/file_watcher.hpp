@@ -86,6 +86,11 @@ class Watcher {
   std::string mode_;
   std::string polling_reason_;
   std::atomic<bool> stopping_{false};
+  // Polling mode's last scan: taken by start() when it falls back to
+  // polling (so a change made after start() returns is seen), else by the
+  // watcher thread on switching; then only that thread touches it.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> last_scan_;
+  bool scanned_ = false;
 };
 
 }  // namespace files

@@ -310,8 +310,6 @@ class McpDialect final : public Dialect {
     }
     const json id = request.id();
     forget_stateless(request);
-    conn_->notify("notifications/subscriptions/acknowledged",
-                  {{"notifications", agreed}, {"_meta", {{std::string(kMetaSubscription), id}}}});
     const bool list_changes = agreed.value("resourcesListChanged", false);
     if (list_changes || !wanted->empty()) {
       if (auto st = workspace_.watcher().start(); !st) spdlog::warn("file watcher: {}", st.error().message);
@@ -332,6 +330,10 @@ class McpDialect final : public Dialect {
             if (changed_list && list_changes) conn->notify("notifications/resources/list_changed", {{"_meta", meta}});
           });
     }
+    // Acknowledged once the watches are in place and the subscription is
+    // made: a change the client makes after the acknowledgement is seen.
+    conn_->notify("notifications/subscriptions/acknowledged",
+                  {{"notifications", agreed}, {"_meta", {{std::string(kMetaSubscription), id}}}});
     std::lock_guard lock(stateless_mutex_);
     listens_.push_back(std::move(request));
   }

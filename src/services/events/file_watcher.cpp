@@ -94,6 +94,10 @@ Status Watcher::start() {
     }
     add_tree("", nullptr);
   }
+  if (mode() == "polling") {
+    last_scan_ = scan();
+    scanned_ = true;
+  }
   thread_ = std::thread([this] { run(); });
   return start_status_;
 }
@@ -271,28 +275,26 @@ void Watcher::run() {
   bool rescan = false;
   bool in_window = false;  // a burst is being collected until window_end
   clock::time_point window_end{};
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> last_scan;
-  bool scanned = false;
   std::vector<char> buf(64 * 1024);
   while (!stopping_) {
     if (mode() == "polling") {
-      if (!scanned) {
-        last_scan = scan();
-        scanned = true;
+      if (!scanned_) {
+        last_scan_ = scan();
+        scanned_ = true;
       }
       pollfd p{stop_pipe_[0], POLLIN, 0};
       if (::poll(&p, 1, options_.poll_interval_ms) > 0) return;
       auto now = scan();
       for (const auto& [path, stamp] : now) {
-        auto it = last_scan.find(path);
-        if (it == last_scan.end())
+        auto it = last_scan_.find(path);
+        if (it == last_scan_.end())
           note(changes, path, "created");
         else if (it->second != stamp)
           note(changes, path, "changed");
       }
-      for (const auto& [path, stamp] : last_scan)
+      for (const auto& [path, stamp] : last_scan_)
         if (!now.count(path)) note(changes, path, "deleted");
-      last_scan = std::move(now);
+      last_scan_ = std::move(now);
       publish(changes, false);
       continue;
     }
