@@ -283,6 +283,32 @@ describe('MCP Streamable HTTP', () => {
     await reader.cancel();
   });
 
+  test('a batch is answered as one array; a large answer finds its POST by id', async () => {
+    // Batches are MCP 2025-03-26's (JSON-RPC 2.0 section 6).
+    const init = await post({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } });
+    assert.equal(init.status, 200);
+    const id = init.headers.get('mcp-session-id');
+    await init.json();
+    assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id })).status, 202);
+    const batch = await post([{ jsonrpc: '2.0', id: 5, method: 'ping' }, { jsonrpc: '2.0', id: 'six', method: 'tools/list' }],
+      { 'mcp-session-id': id, accept: 'application/json' });
+    assert.equal(batch.status, 200);
+    const answers = await batch.json();
+    assert.ok(Array.isArray(answers), JSON.stringify(answers).slice(0, 200));
+    assert.deepEqual(answers.map((a) => a.id).sort(), [5, 'six'].sort());
+    assert.ok(answers.find((a) => a.id === 'six').result.tools.length > 10);
+    // The server reads only the head of an answer to route it: a 60 KB
+    // file's text (one page) after the id must still arrive whole.
+    const big = 'abcdefghij'.repeat(6000) + '\n';
+    fs.writeFileSync(path.join(root, 'big.txt'), big);
+    const read = await post({ jsonrpc: '2.0', id: 'big', method: 'tools/call', params: { name: 'read_file', arguments: { path: 'big.txt' } } },
+      { 'mcp-session-id': id, accept: 'application/json' });
+    assert.equal(read.status, 200);
+    const answer = await read.json();
+    assert.equal(answer.id, 'big');
+    assert.ok(answer.result.content[0].text === big, `${answer.result.content[0].text.length} characters, not ${big.length}`);
+  });
+
   test('malformed and oversized bodies are refused with clear errors', async () => {
     const id = await session();
     const bad = await post('{"jsonrpc":', { 'mcp-session-id': id });
