@@ -109,6 +109,47 @@ describe('MCP roots outside the served workspace', () => {
   });
 });
 
+describe('MCP roots name the workspace when serve is given no --root', () => {
+  // The roots are asked after initialization, as the MCP lifecycle wants:
+  // serve answers initialize itself, asks roots/list after `initialized`,
+  // then opens (or attaches to the daemon of) the first root; the server's
+  // own answer to initialize never reaches the client (the SDK reports a
+  // response to an unknown id through onerror).
+  for (const how of ['--standalone', '--attach']) {
+    test(`${how}: the first root is served, not the current directory`, async () => {
+      const root = tempDir('roots-named');
+      const cwd = tempDir('roots-cwd');
+      const runtime = tempDir('roots-run');
+      fs.chmodSync(runtime, 0o700);
+      fs.writeFileSync(path.join(root, 'only-in-root.txt'), 'from the root\n');
+      fs.writeFileSync(path.join(cwd, 'only-in-cwd.txt'), 'from the current directory\n');
+      const errors = [];
+      const client = new Client({ name: 'roots-named', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+      client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: 'https://example.com/not-a-folder' }, { uri: pathToFileURL(root).href, name: 'root' }] }));
+      client.onerror = (e) => errors.push(String(e));
+      try {
+        await client.connect(new StdioClientTransport({
+          command: requireBinary(), args: ['serve', how, '--idle-timeout', '300', '--log-level', 'warn'], cwd,
+          env: { ...process.env, XDG_RUNTIME_DIR: runtime }, stderr: 'inherit',
+        }));
+        assert.match(client.getInstructions(), /client's first root/);
+        const read = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 'only-in-root.txt' } }), T, 'read_file');
+        assert.equal(read.isError, undefined, JSON.stringify(read).slice(0, 300));
+        assert.equal(read.content[0].text, 'from the root\n');
+        const other = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 'only-in-cwd.txt' } }), T, 'read_file');
+        assert.equal(other.isError, true, 'the current directory is not served');
+        await withTimeout(client.ping(), T, 'ping');
+        assert.deepEqual(errors, []);
+      } finally {
+        await client.close();
+        removeDir(root);
+        removeDir(cwd);
+        removeDir(runtime);
+      }
+    });
+  }
+});
+
 describe('files/changed events to an LSP client', () => {
   let root, child, conn;
   const events = [];

@@ -19,6 +19,7 @@
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
+#include "icotes/client_hello.hpp"
 #include "icotes/daemon.hpp"
 #include "icotes/framing.hpp"
 #include "icotes/http.hpp"
@@ -123,41 +124,17 @@ void print_banner(const std::string& root, const char* how) {
                ICOTES_VERSION, root.c_str(), how);
 }
 
-// Without --root, the workspace is the one the client names: an LSP
-// client's initialize (workspaceFolders, rootUri, rootPath) is read before
-// anything is opened. Returns the bytes read (to be fed on as if unread) and
-// sets `root` when the first message names one. A client speaks first, so
-// this waits for its first message (or EOF, or a frame too large); a
-// terminal is not read from (a person types requests after the banner).
-std::string read_client_root(int fd, std::size_t max_frame_bytes, std::optional<std::string>& root) {
-  std::string bytes;
-  if (::isatty(fd)) return bytes;
-  FrameReader frames(max_frame_bytes);
-  bool done = false;
-  char buf[64 * 1024];
-  while (!done) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    bytes.append(buf, static_cast<std::size_t>(n));
-    frames.feed(
-        std::string_view(buf, static_cast<std::size_t>(n)),
-        [&](std::string&& body) {
-          if (done) return;
-          done = true;
-          root = client_root_of_initialize(json::parse(body, nullptr, false));
-        },
-        [&](const FrameError&) { done = true; });
-  }
-  return bytes;
-}
+// Without --root, the workspace is the one the client names (its LSP
+// initialize, or its MCP roots): include/icotes/client_hello.hpp. An MCP
+// client gets this long to send `initialized` and answer roots/list.
+constexpr int kRootsTimeoutMs = 5000;
 
 // `serve` on stdio: forward stdio to the workspace's daemon, starting it
 // when there is none. No workspace is opened here: attaching costs a
 // connect (and, the first time, the daemon's start). Returns nullopt when
 // attaching is impossible here (message printed), for the caller to serve
 // standalone instead.
-std::optional<int> attach(const ServeOptions& o, std::string_view initial) {
+std::optional<int> attach(const ServeOptions& o, std::string_view initial, const json& drop_response_id) {
   std::error_code ec;
   const std::string root = std::filesystem::canonical(o.root, ec).string();
   if (ec || !std::filesystem::is_directory(root)) {
@@ -187,10 +164,10 @@ std::optional<int> attach(const ServeOptions& o, std::string_view initial) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
-  return forward_stdio(*fd, initial);
+  return forward_stdio(*fd, initial, drop_response_id);
 }
 
-int serve_here(const ServeOptions& o, std::string_view initial);
+int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id = nullptr);
 
 int serve(const ServeOptions& o) {
   if (o.attach && o.standalone) {
@@ -202,26 +179,25 @@ int serve(const ServeOptions& o) {
     return 2;
   }
   ServeOptions opts = o;
-  std::string initial;  // bytes read from stdin before serving
+  ClientHello hello;  // stdin bytes read before serving, and the root they name
   const bool stdio_only = !o.daemon && o.listen.empty();
   if (!o.root_given && stdio_only) {  // with --listen the doors open at once, on --root or "."
-    std::optional<std::string> client_root;
-    initial = read_client_root(STDIN_FILENO, o.max_frame_bytes, client_root);
-    if (client_root) opts.root = *client_root;
+    hello = read_client_hello(STDIN_FILENO, STDOUT_FILENO, o.max_frame_bytes, kRootsTimeoutMs);
+    if (hello.root) opts.root = *hello.root;
   }
   // Stdio alone attaches to the workspace's daemon unless told otherwise;
   // a server with doors of its own (--listen) is standalone.
   if (stdio_only && !o.standalone) {
-    if (auto code = attach(opts, initial)) return *code;
+    if (auto code = attach(opts, hello.bytes, hello.drop_response_id)) return *code;
     if (o.attach) return 2;
     std::fprintf(stderr, "icotes: serving standalone instead (this client alone; --standalone skips attaching)\n");
   }
-  return serve_here(opts, initial);
+  return serve_here(opts, hello.bytes, hello.drop_response_id);
 }
 
 // One process serving its own workspace: standalone on stdio, with
 // --listen doors, or as the daemon. `initial`: stdin bytes already read.
-int serve_here(const ServeOptions& o, std::string_view initial) {
+int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id) {
   if (!setup_logging(o.log_level, o.log_file)) return 2;
   std::signal(SIGPIPE, SIG_IGN);
   // Replies of a megabyte (a whole file) are common: keep such buffers in
@@ -338,7 +314,9 @@ int serve_here(const ServeOptions& o, std::string_view initial) {
   if (::isatty(STDIN_FILENO)) print_banner(workspace.root().path(), " (standalone)");
   spdlog::info("icotes {} serving {} on stdio ({} workers, openat2: {})", ICOTES_VERSION, workspace.root().path(),
                workspace.workers().size(), ConfinedRoot::has_openat2() ? "yes" : "no");
-  auto transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
+  std::shared_ptr<Transport> transport = std::make_shared<FdTransport>(STDIN_FILENO, STDOUT_FILENO);
+  // The client already has an answer to its initialize (client_hello.hpp).
+  if (!drop_response_id.is_null()) transport = drop_first_response(std::move(transport), drop_response_id);
   auto connection = std::make_shared<Connection>(transport, o.max_frame_bytes);
   Session session(workspace, connection, so);
   connection->set_handler(&session);

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/json.hpp"
 #include "icotes/result.hpp"
 
 namespace icotes {
@@ -57,6 +58,8 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
 /// notification 0 when a `shutdown` request came first, else 1 (LSP 3.17
 /// "Exit Notification"); 1 when stdout failed; otherwise 0.
 /// `initial`: bytes already read from stdin (sent first).
-int forward_stdio(int socket, std::string_view initial = {});
+/// `drop_response_id`: when not null, the daemon's first response with this
+/// id is not passed on (the client was answered already: client_hello.hpp).
+int forward_stdio(int socket, std::string_view initial = {}, const json& drop_response_id = nullptr);
 
 }  // namespace icotes

@@ -7,7 +7,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "icotes/operation.hpp"
 #include "icotes/rpc.hpp"
@@ -74,6 +76,13 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
 
 std::shared_ptr<Dialect> make_lsp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
                                           const SessionOptions& options);
+/// MCP "Lifecycle": the InitializeResult (protocolVersion negotiated among
+/// the revisions this server speaks, capabilities, serverInfo, instructions)
+/// for an initialize request's params, serving `root` (empty: not chosen
+/// yet, the client's roots will name it). Nullopt without a string
+/// protocolVersion.
+std::optional<json> mcp_initialize_result(const json& params, std::string_view root);
+
 std::shared_ptr<Dialect> make_mcp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
                                           const SessionOptions& options);
 std::shared_ptr<Dialect> make_plain_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,

@@ -66,6 +66,30 @@ class McpProgress final : public Progress {
   double last_ = -1;
 };
 
+// MCP "Lifecycle", version negotiation: the client's revision when this
+// server speaks it, else the newest this server speaks.
+std::string negotiate_version(const std::string& asked) {
+  for (auto v : kVersions)
+    if (v == asked) return asked;
+  return std::string(kVersions.front());
+}
+
+json capabilities_for(std::string_view version) {
+  json caps = {{"tools", {{"listChanged", false}}},
+               {"resources", {{"subscribe", true}, {"listChanged", true}}},
+               {"logging", json::object()}};
+  if (version >= "2025-03-26") caps["completions"] = json::object();  // ISO dates order as strings
+  return caps;
+}
+
+std::string instructions_for(std::string_view root) {
+  const std::string where = root.empty() ? std::string("the folder of the client's first root (roots/list)")
+                                         : std::string(root);
+  return "icotes serves the workspace at " + where +
+         ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
+         "when writing; edit_file replaces exact text and returns a diff.";
+}
+
 class McpDialect final : public Dialect {
  public:
   McpDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
@@ -196,19 +220,8 @@ class McpDialect final : public Dialect {
     return v;
   }
 
-  json capabilities() const {
-    json caps = {{"tools", {{"listChanged", false}}},
-                 {"resources", {{"subscribe", true}, {"listChanged", true}}},
-                 {"logging", json::object()}};
-    if (at_least("2025-03-26")) caps["completions"] = json::object();
-    return caps;
-  }
-
-  std::string instructions() const {
-    return "icotes serves the workspace at " + workspace_.root().path() +
-           ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
-           "when writing; edit_file replaces exact text and returns a diff.";
-  }
+  json capabilities() const { return capabilities_for(version_); }
+  std::string instructions() const { return instructions_for(workspace_.root().path()); }
 
   // MCP "Roots": a client that declares roots is asked for them; one that
   // lies outside the served root is told so (an error-level log message
@@ -375,10 +388,7 @@ class McpDialect final : public Dialect {
     if (!p.is_object() || !p.contains("protocolVersion") || !p["protocolVersion"].is_string())
       return request.fail(make_error(error_code::kInvalidParams, "initialize: protocolVersion (string) is required"));
     const std::string asked = p["protocolVersion"].get<std::string>();
-    version_ = std::string(kVersions.front());
-    for (auto v : kVersions) {
-      if (v == asked) version_ = asked;
-    }
+    version_ = negotiate_version(asked);
     client_caps_ = p.value("capabilities", json::object());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
     client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
@@ -390,13 +400,8 @@ class McpDialect final : public Dialect {
       client_->ask = [weak](const permissions::Question& q, std::function<void(std::optional<permissions::Choice>)> answer)
           -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
     }
-    json info = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
-    if (at_least("2025-06-18")) info["title"] = "icotes workspace sidecar";
     spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
-    reply(request, {{"protocolVersion", version_},
-                    {"capabilities", capabilities()},
-                    {"serverInfo", std::move(info)},
-                    {"instructions", instructions()}});
+    reply(request, *mcp_initialize_result(p, workspace_.root().path()));
   }
 
   json tool_json(const Operation& op) const {
@@ -683,6 +688,18 @@ class McpDialect final : public Dialect {
 };
 
 }  // namespace
+
+std::optional<json> mcp_initialize_result(const json& params, std::string_view root) {
+  if (!params.is_object() || !params.contains("protocolVersion") || !params["protocolVersion"].is_string())
+    return std::nullopt;
+  const std::string version = negotiate_version(params["protocolVersion"].get<std::string>());
+  json info = {{"name", "icotes"}, {"version", ICOTES_VERSION}};
+  if (version >= "2025-06-18") info["title"] = "icotes workspace sidecar";
+  return json{{"protocolVersion", version},
+              {"capabilities", capabilities_for(version)},
+              {"serverInfo", std::move(info)},
+              {"instructions", instructions_for(root)}};
+}
 
 std::shared_ptr<Dialect> make_mcp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
                                           const SessionOptions& options) {

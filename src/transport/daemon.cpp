@@ -16,8 +16,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
+#include "icotes/client_hello.hpp"
 #include "icotes/framing.hpp"
 #include "icotes/tcp.hpp"
 
@@ -161,7 +163,7 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
   }
 }
 
-int forward_stdio(int socket, std::string_view initial) {
+int forward_stdio(int socket, std::string_view initial, const json& drop_response_id) {
   // LSP's exit code (LSP 3.17 "Exit Notification": 0 when `shutdown` came
   // first, else 1) is the client's doing, so the client's side decides it:
   // small messages going up are looked at for the two methods (bigger ones,
@@ -207,18 +209,27 @@ int forward_stdio(int socket, std::string_view initial) {
   });
   int rc = 0;
   char buf[64 * 1024];
-  for (;;) {
+  // The client already has an answer to its initialize (client_hello.hpp).
+  std::optional<ResponseDropper> dropper;
+  if (!drop_response_id.is_null()) dropper.emplace(drop_response_id);
+  std::string filtered;
+  while (rc == 0) {
     const ssize_t n = ::read(socket, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    for (ssize_t off = 0; off < n;) {
-      const ssize_t w = ::write(STDOUT_FILENO, buf + off, static_cast<std::size_t>(n - off));
+    std::string_view out(buf, static_cast<std::size_t>(n));
+    if (dropper && !dropper->done()) {
+      filtered = dropper->filter(out);
+      out = filtered;
+    }
+    while (!out.empty()) {
+      const ssize_t w = ::write(STDOUT_FILENO, out.data(), out.size());
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) {
         rc = 1;
         break;
       }
-      off += w;
+      out.remove_prefix(static_cast<std::size_t>(w));
     }
   }
   // The daemon closed the connection: a client still writing is told by EOF
