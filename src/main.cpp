@@ -200,9 +200,11 @@ int serve(const ServeOptions& o) {
 int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id) {
   if (!setup_logging(o.log_level, o.log_file)) return 2;
   std::signal(SIGPIPE, SIG_IGN);
-  // Replies of a megabyte (a whole file) are common: keep such buffers in
-  // the heap for reuse instead of an mmap + page faults per reply, and let a
-  // reply fit the stdout pipe in one go (fewer switches to the reader).
+  // glibc malloc only (the default build links jemalloc, which ignores
+  // mallopt; see CMakeLists.txt). Replies of a megabyte (a whole file) are
+  // common: keep such buffers in the heap for reuse instead of an mmap +
+  // page faults per reply, and let a reply fit the stdout pipe in one go
+  // (fewer switches to the reader).
   ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
   // One heap for all threads. With the high trim threshold, memory a thread's
