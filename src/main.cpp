@@ -30,6 +30,18 @@ namespace icotes {
 std::string operations_markdown(const Registry& registry);
 }
 
+#ifdef ICOTES_WITH_JEMALLOC
+// jemalloc's options (jemalloc(3), "malloc_conf"; MALLOC_CONF in the
+// environment still overrides them). A daemon idles for hours after a burst
+// of work: a background thread gives freed pages back within about a second
+// instead of at the next allocation (an HTTP door after 64 clients: 60 MB
+// resident, 39 MB five seconds later; without it 65 MB for good).
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
 namespace {
 
 using namespace icotes;
