@@ -534,11 +534,16 @@ class McpHttpServer final : public Server {
       res.set_content(error_body(-32700, std::string("parse error: ") + e.what()), "application/json");
       return;
     }
-    const std::vector<json> messages = body.is_array() ? body.get<std::vector<json>>() : std::vector<json>{body};
+    std::vector<const json*> messages;
+    if (body.is_array())
+      for (const auto& m : body) messages.push_back(&m);
+    else
+      messages.push_back(&body);
     std::set<std::string> ids;
     bool initialize = false;
     std::string meta_version;  // MCP 2026-07-28: the revision each message names in _meta
-    for (const auto& m : messages) {
+    for (const json* message : messages) {
+      const json& m = *message;
       if (!m.is_object()) continue;
       if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
       if (m.value("method", std::string()) == "initialize") initialize = true;
@@ -578,7 +583,9 @@ class McpHttpServer final : public Server {
       if (!session) return;
     }
     if (!stateless) res.set_header("Mcp-Session-Id", session->id());
-    const std::string compact = body.dump();
+    // One line for the session's line framing: the body as sent when it is
+    // one already (the usual case), else re-written compactly.
+    const std::string compact = req.body.find_first_of("\r\n") == std::string::npos ? req.body : body.dump();
     if (ids.empty()) {
       session->receive(compact);
       if (stateless) session->close();
