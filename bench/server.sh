@@ -21,8 +21,8 @@
 #
 # Knobs (environment): ROUNDS (2; rounds alternate which server goes first,
 # medians over rounds reported), TOTAL (20000 timed requests per run, split
-# over the clients, at least MIN_PER_CLIENT=50 each), TOTAL_HTTP (1000: see the
-# results, a reply takes ~44 ms there), CLIENTS ("1 8 64"), SPAWNS (20), OUT.
+# over the clients, at least MIN_PER_CLIENT=50 each), TOTAL_HTTP (20000, the
+# same for the HTTP door), CLIENTS ("1 8 64"), SPAWNS (20), OUT.
 # KEEP_AWAKE=1 (the default) runs one nice-19 busy loop per core while
 # measuring, as bench/run.sh does: an idle vCPU of this VM takes 30-70 µs to
 # wake, which would otherwise dominate each round trip.
@@ -32,7 +32,7 @@ SRC=$PWD
 BUILD_DIR=${BUILD_DIR:-build/release}
 ROUNDS=${ROUNDS:-2}
 TOTAL=${TOTAL:-20000}
-TOTAL_HTTP=${TOTAL_HTTP:-1000}
+TOTAL_HTTP=${TOTAL_HTTP:-20000}
 MIN_PER_CLIENT=${MIN_PER_CLIENT:-50}
 CLIENTS=${CLIENTS:-"1 8 64"}
 SPAWNS=${SPAWNS:-20}
