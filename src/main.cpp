@@ -16,10 +16,10 @@
 
 #include "icotes/log.hpp"
 #include "icotes/operation.hpp"
+#include "icotes/client_hello.hpp"
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
 #include "icotes/stdio.hpp"
-#include "icotes/client_hello.hpp"
 #include "icotes/daemon.hpp"
 #include "icotes/framing.hpp"
 #include "icotes/http.hpp"

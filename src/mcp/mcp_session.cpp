@@ -385,10 +385,12 @@ class McpDialect final : public Dialect {
 
   void initialize(const Request& request) {
     const json& p = request.params();
-    if (!p.is_object() || !p.contains("protocolVersion") || !p["protocolVersion"].is_string())
+    // The same answer `serve` gives an MCP client it asks for roots first.
+    auto result = mcp_initialize_result(p, workspace_.root().path());
+    if (!result)
       return request.fail(make_error(error_code::kInvalidParams, "initialize: protocolVersion (string) is required"));
     const std::string asked = p["protocolVersion"].get<std::string>();
-    version_ = negotiate_version(asked);
+    version_ = (*result)["protocolVersion"].get<std::string>();
     client_caps_ = p.value("capabilities", json::object());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
     client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
@@ -401,7 +403,7 @@ class McpDialect final : public Dialect {
           -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
     }
     spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
-    reply(request, *mcp_initialize_result(p, workspace_.root().path()));
+    reply(request, *result);
   }
 
   json tool_json(const Operation& op) const {
