@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "icotes/fd_io.hpp"
 #include "icotes/session.hpp"
 #include "icotes/workspace.hpp"
 
@@ -19,16 +20,6 @@ namespace icotes {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 
 // Reads what is there within `deadline`: false on EOF, error or timeout.
 bool read_some(int fd, Clock::time_point deadline, std::string& out) {
@@ -82,7 +73,7 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
   const json answer = {{"jsonrpc", "2.0"},
                        {"id", first["id"]},
                        {"result", *mcp_initialize_result(first["params"], "")}};
-  bool alive = write_all(out_fd, frame_message(framing, answer.dump()));
+  bool alive = write_fully(out_fd, frame_message(framing, answer.dump())) == 0;
   // Everything the client sends from here on is the server's, but the
   // answer to our roots/list, which is ours.
   std::vector<std::string> bodies;
@@ -108,7 +99,7 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
     if (initialized && !asked) {
       asked = true;
       const json ask = {{"jsonrpc", "2.0"}, {"id", std::string(kRootsRequestId)}, {"method", "roots/list"}};
-      alive = write_all(out_fd, frame_message(framing, ask.dump()));
+      alive = write_fully(out_fd, frame_message(framing, ask.dump())) == 0;
       continue;
     }
     if (!read_some(in_fd, deadline, chunk)) break;

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "icotes/client_hello.hpp"
+#include "icotes/fd_io.hpp"
 #include "icotes/framing.hpp"
 #include "icotes/tcp.hpp"
 
@@ -184,17 +185,8 @@ int forward_stdio(int socket, std::string_view initial, const json& drop_respons
       if (method == "shutdown" && m.contains("id")) seen->shutdown = true;
       if (method == "exit" && !m.contains("id") && seen->exit_code < 0) seen->exit_code = seen->shutdown ? 0 : 1;
     };
-    const auto send_all = [socket](std::string_view data) {
-      while (!data.empty()) {
-        const ssize_t w = ::send(socket, data.data(), data.size(), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        data.remove_prefix(static_cast<std::size_t>(w));
-      }
-      return true;
-    };
     frames.feed(first, on_message, [](const FrameError&) {});
-    if (!send_all(first)) return;
+    if (send_fully(socket, first) != 0) return;
     char buf[64 * 1024];
     for (;;) {
       const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
@@ -203,7 +195,7 @@ int forward_stdio(int socket, std::string_view initial, const json& drop_respons
       // Before sending: the daemon closes the connection after `exit`.
       const std::string_view data(buf, static_cast<std::size_t>(n));
       frames.feed(data, on_message, [](const FrameError&) {});
-      if (!send_all(data)) return;
+      if (send_fully(socket, data) != 0) return;
     }
     ::shutdown(socket, SHUT_WR);  // the client is done talking; answers may still come
   });
@@ -222,15 +214,7 @@ int forward_stdio(int socket, std::string_view initial, const json& drop_respons
       filtered = dropper->filter(out);
       out = filtered;
     }
-    while (!out.empty()) {
-      const ssize_t w = ::write(STDOUT_FILENO, out.data(), out.size());
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        rc = 1;
-        break;
-      }
-      out.remove_prefix(static_cast<std::size_t>(w));
-    }
+    if (write_fully(STDOUT_FILENO, out) != 0) rc = 1;
   }
   // The daemon closed the connection: a client still writing is told by EOF
   // on its side; the stdin thread may be blocked in read, so it is left

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <vector>
+#include "icotes/fd_io.hpp"
 
 namespace icotes {
 
@@ -17,14 +18,9 @@ bool FdTransport::write(std::string_view bytes) {
 
 bool FdTransport::write_all_locked(std::string_view bytes) {
   if (broken_) return false;
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(out_, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      broken_ = true;  // EPIPE: the client is gone
-      return false;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
+  if (write_fully(out_, bytes) != 0) {
+    broken_ = true;  // EPIPE: the client is gone
+    return false;
   }
   return true;
 }

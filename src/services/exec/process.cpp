@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "exec_internal.hpp"
+#include "icotes/fd_io.hpp"
 #include "icotes/text.hpp"
 
 extern char** environ;
@@ -65,16 +66,10 @@ int sequence_length(std::string_view s, std::size_t i) {
   return n;
 }
 
-bool write_all(int fd, const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
+// The child's report to the parent: the errno that stopped it (fd_io.hpp is
+// async-signal-safe).
+void report_errno(int report, int e) {
+  (void)write_fully(report, std::string_view(reinterpret_cast<const char*>(&e), sizeof e));
 }
 
 // write(2) to a pipe whose reader is gone, without SIGPIPE killing the
@@ -127,21 +122,18 @@ int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid,
     limit(RLIMIT_FSIZE, l.limits.file_size_bytes);
   }
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
-    const int e = errno;
-    (void)write_all(report, &e, sizeof e);
+    report_errno(report, errno);
     ::_exit(127);
   }
   if (!l.cwd.empty() && ::chdir(l.cwd.c_str()) != 0) {
-    const int e = -errno;  // negative: chdir failed, not exec
-    (void)write_all(report, &e, sizeof e);
+    report_errno(report, -errno);  // negative: chdir failed, not exec
     ::_exit(127);
   }
   // Everything else icotes has open stays out; `report` is O_CLOEXEC.
   if (report > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(report - 1), 0U);
   ::syscall(SYS_close_range, static_cast<unsigned>(report + 1), ~0U, 0U);
   ::execve(l.program.c_str(), argv, envp);
-  const int e = errno;
-  (void)write_all(report, &e, sizeof e);
+  report_errno(report, errno);
   ::_exit(127);
 }
 

@@ -19,6 +19,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "icotes/fd_io.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
 
@@ -52,18 +53,6 @@ Result<std::string> read_fd(int fd, const std::string& rel, std::size_t size_hin
   }
   out.resize(have);
   return out;
-}
-
-Status write_all(int fd, std::string_view data, const std::string& rel) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error(errno, "write", rel);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return ok_status();
 }
 
 struct Decoded {
@@ -405,7 +394,7 @@ Result<bool> Service::write_atomic(const std::string& rel_in, std::string_view c
     ::unlinkat(dir.get(), tmp.c_str(), 0);
     return e;
   };
-  if (auto w = write_all(fd.get(), content, rel); !w) return fail(w.error());
+  if (const int e = write_fully(fd.get(), content); e != 0) return fail(errno_error(e, "write", rel));
   if (mode && ::fchmod(fd.get(), *mode) != 0) return fail(errno_error(errno, "chmod", rel));
   if (exists && ::geteuid() == 0) (void)::fchown(fd.get(), st.st_uid, st.st_gid);
   if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "fsync", rel));
