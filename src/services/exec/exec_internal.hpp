@@ -61,7 +61,8 @@ struct Launch {
   bool with_stdin = false;  // a pipe, else /dev/null
 };
 
-/// fork + exec with only async-signal-safe calls in between: setsid, death
+/// clone (CLONE_VM | CLONE_VFORK, no copy of this process) + exec with
+/// only async-signal-safe calls in between: setsid, death
 /// signal, signal dispositions reset, rlimits and no_new_privs when
 /// sandboxed, pipes on 0/1/2, other fds closed. Errors: kNotFound /
 /// kPermissionDenied / kIoError with the errno of exec (or chdir).

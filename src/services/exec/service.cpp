@@ -360,7 +360,7 @@ Result<JobInfo> Service::start(Spec spec, std::string command) {
   job->started = Clock::now();
   std::promise<Result<int>> spawned;
   auto spawned_future = spawned.get_future();
-  // The job's thread forks: PR_SET_PDEATHSIG follows the forking thread,
+  // The job's thread spawns: PR_SET_PDEATHSIG follows the spawning thread,
   // and this one lives as long as the child.
   job->thread = std::thread([this, job, launch = std::move(*launch), spawned = std::move(spawned)]() mutable {
     auto child = detail::spawn(launch);
