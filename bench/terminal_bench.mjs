@@ -8,10 +8,17 @@
 //    reader thread -> emulator -> event. p50/p99/min in milliseconds.
 //  - cat: `cat` of a 100 MB file in a terminal, timed from terminal/create
 //    to the terminal/<id>/exit event; MB/s, and the server's peak RSS
-//    (VmHWM in /proc/<pid>/status) before and after, in MiB. Three runs
-//    each (every byte to the client; exit only), the median reported.
+//    (VmHWM in /proc/<pid>/status) before and after, in MiB, and the CPU
+//    time the server spent (/proc/<pid>/stat), as MB per CPU-second. Every
+//    byte to the client, or the exit only.
 //  - script_cat: the same cat through util-linux script(1) to /dev/null,
-//    what the PTY itself delivers to a reader that does nothing else.
+//    what a user's plain PTY plumbing gets.
+//  - pty_floor / pty_floor_raw: the same cat on a PTY read by
+//    bench/pty_floor.cpp (icotes_bench_pty_floor, or $PTY_FLOOR), which
+//    drops the bytes: the most the PTY gives any reader on this machine,
+//    with the default termios and with OPOST cleared.
+//  The cat scenarios run in three rounds, each scenario once a round in
+//  turn; medians.
 //  - dc_echo (when DC_ENTRY is given): the same keystroke through
 //    desktop-commander's start_process `python3 -i` + interact_with_process
 //    (its REPL-aware wait): `1000+1` until the answer `1001` comes back.
@@ -26,6 +33,8 @@ const icotes = icotesArg && path.resolve(icotesArg);
 const work = workArg && path.resolve(workArg);
 const KEYS = Number(keysArg ?? 200);
 const dcEntry = dcArg && fs.existsSync(dcArg) ? path.resolve(dcArg) : null;
+// Built beside icotes by the bench targets (bench/CMakeLists.txt).
+const floorBin = process.env.PTY_FLOOR ?? (icotes && path.join(path.dirname(icotes), 'bench', 'icotes_bench_pty_floor'));
 if (!icotes || !work) {
   console.error('usage: node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]');
   process.exit(2);
@@ -77,6 +86,13 @@ class Server {
 const hwmMiB = (pid) => {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : null;
+};
+// CPU time (user + system) a process has used, in seconds: fields 14 and
+// 15 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on Linux), proc(5).
+const cpuSeconds = (pid) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');  // from field 3 on
+  return (Number(f[11]) + Number(f[12])) / 100;
 };
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const summary = (times) => {
@@ -138,6 +154,7 @@ async function icotesBench() {
     // events, once subscribed to the exit only (the terminal's own pace).
     const catRun = async () => {
       const hwmBefore = hwmMiB(server.child.pid);
+      const cpuBefore = cpuSeconds(server.child.pid);
       const t0 = process.hrtime.bigint();
       let exitTopic = null;
       const exited = new Promise((resolve, reject) => {
@@ -155,6 +172,7 @@ async function icotesBench() {
       const exit = listed && !listed.alive ? { exitCode: listed.exitCode, offset: listed.offset } : await exited;
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const hwmAfter = hwmMiB(server.child.pid);
+      const cpu = cpuSeconds(server.child.pid) - cpuBefore;
       if (exit.exitCode !== 0) throw new Error(`cat exited with ${JSON.stringify(exit)}`);
       // The PTY turns each \n into \r\n: more bytes come out than the file holds.
       const lines = Math.round(size / line.length);
@@ -162,19 +180,12 @@ async function icotesBench() {
       return {
         file_mb: size / 1e6, seconds: Math.round(seconds * 1000) / 1000, mb_per_s: Math.round((size / 1e6 / seconds) * 10) / 10,
         server_vmhwm_mib_before: hwmBefore, server_vmhwm_mib_after: hwmAfter,
+        // icotes' own work on the output (its reads of the PTY, the emulator,
+        // events), as a rate: what one core of it would keep up with.
+        server_cpu_seconds: Math.round(cpu * 100) / 100,
+        mb_per_server_cpu_second: cpu > 0 ? Math.round(size / 1e6 / cpu) : null,
       };
     };
-    // Three runs each, the median reported: the machine is shared.
-    const median3 = async (run) => {
-      const runs = [];
-      for (let i = 0; i < 3; ++i) runs.push(await run());
-      runs.sort((a, b) => a.seconds - b.seconds);
-      return { ...runs[1], runs_seconds: runs.map((r) => r.seconds) };
-    };
-    const catEvents = await median3(catRun);
-    await server.ok('icotes/events/unsubscribe', { subscription: all.subscription });
-    await server.ok('icotes/events/subscribe', { topics: ['terminal/*/exit'] });
-    const catQuiet = await median3(catRun);
     // What a user's own terminal plumbing gets: script(1) copying the same
     // cat from its PTY to /dev/null (no emulator, no events).
     const scriptRun = async () => {
@@ -184,17 +195,65 @@ async function icotesBench() {
       if (r.status !== 0) throw new Error(`script: exit ${r.status} ${r.stderr}`);
       return { file_mb: size / 1e6, seconds: Math.round(seconds * 1000) / 1000, mb_per_s: Math.round((size / 1e6 / seconds) * 10) / 10 };
     };
-    let scriptCat;
-    try {
-      scriptCat = await median3(scriptRun);
-    } catch (e) {
-      scriptCat = { error: String(e.message ?? e).slice(0, 300) };
+    // The floor: bench/pty_floor.cpp reads the PTY and does nothing else
+    // (default termios, as icotes' terminals; `--raw`: OPOST off, no \n ->
+    // \r\n in the writer's context).
+    const floorRun = (raw) => async () => {
+      const args = [...(raw ? ['--raw'] : []), '--', 'cat', 'big.txt'];
+      const r = spawnSync(floorBin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`pty_floor: exit ${r.status} ${r.stderr}`);
+      const f = JSON.parse(r.stdout);
+      if (f.exit_code !== 0) throw new Error(`pty_floor: cat exited with ${f.exit_code}`);
+      const lines = Math.round(size / line.length);
+      if (f.bytes !== (raw ? size : size + lines)) throw new Error(`pty_floor: ${f.bytes} bytes out`);
+      return { file_mb: size / 1e6, seconds: Math.round(f.seconds * 1000) / 1000, mb_per_s: Math.round((size / 1e6 / f.seconds) * 10) / 10 };
+    };
+    const attempt = (run) => async () => {
+      try {
+        return await run();
+      } catch (e) {
+        return { error: String(e.message ?? e).slice(0, 300) };
+      }
+    };
+    // Three rounds; each runs every scenario once, in turn, so a noisy
+    // moment on the shared machine falls on all of them alike. Medians.
+    const scenarios = {
+      cat: catRun,
+      cat_exit_only: catRun,
+      pty_floor: attempt(floorRun(false)),
+      pty_floor_raw: attempt(floorRun(true)),
+      script_cat: attempt(scriptRun),
+    };
+    const results = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
+    let subscription = all.subscription;
+    for (let round = 0; round < 3; ++round) {
+      for (const [name, run] of Object.entries(scenarios)) {
+        if (name === 'cat' || name === 'cat_exit_only') {
+          await server.ok('icotes/events/unsubscribe', { subscription });
+          const topics = name === 'cat' ? ['terminal/*/output', 'terminal/*/exit'] : ['terminal/*/exit'];
+          subscription = (await server.ok('icotes/events/subscribe', { topics })).subscription;
+        }
+        results[name].push(await run());
+      }
     }
+    const median = (runs) => {
+      const bad = runs.find((r) => r.error);
+      if (bad) return bad;
+      const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+      return { ...sorted[1], runs_seconds: runs.map((r) => r.seconds) };
+    };
+    const catEvents = median(results.cat);
+    const catQuiet = median(results.cat_exit_only);
+    const scriptCat = median(results.script_cat);
+    const floor = median(results.pty_floor);
+    const floorRaw = median(results.pty_floor_raw);
     return {
       echo: { measure: 'terminal/write of one key to `cat` until its echo arrives as an icotes/event (LSP-style stdio client)', ...summary(times) },
       cat: { measure: 'create to exit event; the client receives every output byte as icotes/event', ...catEvents },
       cat_exit_only: { measure: 'create to exit event; the client is subscribed to the exit only', ...catQuiet },
       script_cat: { measure: 'script -qc "cat big.txt" /dev/null: util-linux script(1) copying the PTY to /dev/null', ...scriptCat },
+      pty_floor: { measure: 'bench/pty_floor.cpp: cat on a fresh PTY (default termios), the master read and the bytes dropped', ...floor },
+      pty_floor_raw: { measure: 'the same with OPOST cleared on the slave (no \\n -> \\r\\n)', ...floorRaw },
     };
   } finally {
     server.close();
