@@ -9,7 +9,7 @@
 //
 // WORKDIR gets two workspaces (one with `[exec] sandbox = false`) and a HOME
 // for desktop-commander (its config, telemetry turned off before timing).
-import { spawn } from 'node:child_process';
+import { JsonLineServer } from './jsonl_server.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -23,40 +23,7 @@ if (!icotes || !dcEntry || !work) {
 }
 
 // One stdio MCP server and a line-reading client.
-class Server {
-  constructor(name, cmd, args, options) {
-    this.name = name;
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
-    this.pending = new Map();
-    this.nextId = 1;
-    this.stderr = '';
-    this.child.stderr.on('data', (d) => { this.stderr += d; });
-    let buf = '';
-    this.child.stdout.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        let msg;
-        try { msg = JSON.parse(line); } catch { continue; }  // a server's stray log line
-        if (msg.id !== undefined && this.pending.has(msg.id)) {
-          this.pending.get(msg.id)(msg);
-          this.pending.delete(msg.id);
-        }
-      }
-    });
-  }
-  request(method, params, timeoutMs = 30000) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: ${method} timed out\n${this.stderr}`)), timeoutMs);
-      this.pending.set(id, (m) => { clearTimeout(timer); resolve(m); });
-      this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    });
-  }
-  notify(method, params) { this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`); }
+class Server extends JsonLineServer {
   async init() {
     const r = await this.request('initialize', {
       protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'exec-bench', version: '1' },
@@ -64,13 +31,6 @@ class Server {
     if (!r.result) throw new Error(`${this.name}: initialize failed: ${JSON.stringify(r)}`);
     this.notify('notifications/initialized', {});
     this.version = `${r.result.serverInfo?.name} ${r.result.serverInfo?.version}`;
-  }
-  async stop() {
-    this.child.stdin.end();
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
   }
 }
 

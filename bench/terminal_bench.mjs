@@ -24,9 +24,10 @@
 //    (its REPL-aware wait): `1000+1` until the answer `1001` comes back.
 //
 //   node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { JsonLineServer } from './jsonl_server.mjs';
 
 const [icotesArg, workArg, keysArg, dcArg] = process.argv.slice(2);
 const icotes = icotesArg && path.resolve(icotesArg);
@@ -34,53 +35,14 @@ const work = workArg && path.resolve(workArg);
 const KEYS = Number(keysArg ?? 200);
 const dcEntry = dcArg && fs.existsSync(dcArg) ? path.resolve(dcArg) : null;
 // Built beside icotes by the bench targets (bench/CMakeLists.txt).
-const floorBin = process.env.PTY_FLOOR ?? (icotes && path.join(path.dirname(icotes), 'bench', 'icotes_bench_pty_floor'));
+const floorBin = process.env.PTY_FLOOR ? path.resolve(process.env.PTY_FLOOR) : icotes && path.join(path.dirname(icotes), 'bench', 'icotes_bench_pty_floor');
 if (!icotes || !work) {
   console.error('usage: node bench/terminal_bench.mjs ICOTES_BINARY WORKDIR [KEYS] [DC_ENTRY]');
   process.exit(2);
 }
 
-class Server {
-  constructor(cmd, args, options) {
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
-    this.pending = new Map();
-    this.nextId = 1;
-    this.onNotification = () => {};
-    this.stderr = '';
-    this.child.stderr.on('data', (d) => { this.stderr += d; });
-    let buf = '';
-    this.child.stdout.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        let msg;
-        try { msg = JSON.parse(line); } catch { continue; }
-        if (msg.id !== undefined && this.pending.has(msg.id)) {
-          this.pending.get(msg.id)(msg);
-          this.pending.delete(msg.id);
-        } else if (msg.method) {
-          this.onNotification(msg);
-        }
-      }
-    });
-  }
-  request(method, params, timeoutMs = 60000) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer in ${timeoutMs} ms; stderr: ${this.stderr.slice(-500)}`)), timeoutMs);
-      this.pending.set(id, (m) => { clearTimeout(timer); resolve(m); });
-      this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    });
-  }
-  async ok(method, params) {
-    const m = await this.request(method, params);
-    if (m.error) throw new Error(`${method}: ${JSON.stringify(m.error)}`);
-    return m.result;
-  }
-  close() { this.child.kill('SIGKILL'); }
+class Server extends JsonLineServer {
+  constructor(cmd, args, options) { super(cmd, cmd, args, options); }
 }
 
 const hwmMiB = (pid) => {
@@ -201,7 +163,7 @@ async function icotesBench() {
     const floorRun = (raw) => async () => {
       const args = [...(raw ? ['--raw'] : []), '--', 'cat', 'big.txt'];
       const r = spawnSync(floorBin, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`pty_floor: exit ${r.status} ${r.stderr}`);
+      if (r.status !== 0) throw new Error(`pty_floor (${floorBin}): exit ${r.status} ${r.error ?? r.stderr}`);
       const f = JSON.parse(r.stdout);
       if (f.exit_code !== 0) throw new Error(`pty_floor: cat exited with ${f.exit_code}`);
       const lines = Math.round(size / line.length);
