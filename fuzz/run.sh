@@ -32,6 +32,7 @@ for bin in "${targets[@]}"; do
   work="$(mktemp -d "/tmp/icotes-fuzz-$name-XXXXXX")"
   args=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048
         -print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$work")
+  [ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
   [ -d "$seeds" ] && args+=("$seeds")
   echo "== $name for ${seconds}s"
   "$bin" "${args[@]}" > "$work.log" 2>&1

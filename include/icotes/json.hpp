@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace icotes {
 
@@ -112,6 +114,39 @@ void write_json(std::string& out, const json& value, std::vector<RawSplice>& spl
 
 /// Compact serialisation of `value`.
 std::string to_json_string(const json& value);
+
+/// `object[key]` when `object` is an object holding `key` with a value of
+/// T's JSON type (string, boolean, integer that fits T, object/array for
+/// json), else `fallback`. json::value() throws type_error 302 when the
+/// member is there with another type; this never throws, for reading a
+/// client's optional members before or without schema validation.
+template <class T>
+T member_or(const json& object, std::string_view key, T fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  if (it == object.end()) return fallback;
+  if constexpr (std::is_same_v<T, json>) {
+    return *it;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->template get_ref<const std::string&>() : fallback;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return it->is_boolean() ? it->template get<bool>() : fallback;
+  } else {
+    static_assert(std::is_integral_v<T>, "member_or: string, bool, an integer type or json");
+    if (it->is_number_unsigned()) {
+      const auto v = it->template get<std::uint64_t>();
+      return v <= static_cast<std::uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(v) : fallback;
+    }
+    if (it->is_number_integer()) {
+      const auto v = it->template get<std::int64_t>();
+      if constexpr (std::is_unsigned_v<T>)
+        return v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max() ? static_cast<T>(v) : fallback;
+      else
+        return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max() ? static_cast<T>(v) : fallback;
+    }
+    return fallback;
+  }
+}
 
 /// True when `s` is well-formed UTF-8 (RFC 3629).
 bool is_valid_utf8(std::string_view s) noexcept;

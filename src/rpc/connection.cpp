@@ -135,7 +135,10 @@ void Connection::handle_body(std::string&& body) {
   json message;
   try {
     message = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range 406 for a number no double holds
+    // ("1e400"): RFC 8259 §6 lets a parser limit the range; either way the
+    // text is refused as a whole, never half-read.
     const Error err = make_error(error_code::kParseError, std::string("parse error: ") + e.what());
     send_response(sniff_request_id(body), nullptr, &err, nullptr);
     return;
@@ -207,7 +210,14 @@ void Connection::handle_value(const json& message, const std::shared_ptr<Batch>&
     params = *p;
   }
   if (!has_id) {
-    if (handler_) handler_->on_notification(method->get<std::string>(), params);
+    if (!handler_) return;
+    try {
+      handler_->on_notification(method->get<std::string>(), params);
+    } catch (const std::exception& e) {
+      // A member of the wrong type that no schema checked: the message is
+      // dropped, the connection lives (a notification has no answer).
+      spdlog::warn("notification {} dropped: {}", method->get<std::string>(), e.what());
+    }
     return;
   }
   Request request(shared_from_this(), id, method->get<std::string>(), std::move(params), batch);
@@ -220,7 +230,14 @@ void Connection::handle_value(const json& message, const std::shared_ptr<Batch>&
     in_flight_[id.dump()] = request.token();
   }
   if (handler_) {
-    handler_->on_request(std::move(request));
+    const Request keep = request;  // shares the state: answers if the handler throws
+    try {
+      handler_->on_request(std::move(request));
+    } catch (const json::exception& e) {
+      keep.fail(make_error(error_code::kInvalidParams, keep.method() + ": " + e.what()));
+    } catch (const std::exception& e) {
+      keep.fail(make_error(error_code::kInternalError, keep.method() + ": " + e.what()));
+    }
   } else {
     request.fail(make_error(error_code::kMethodNotFound, "no handler"));
   }
@@ -238,11 +255,17 @@ void Connection::handle_response(const json& message) {
     cb = std::move(it->second);
     pending_.erase(it);
   }
-  if (auto err = message.find("error"); err != message.end() && err->is_object()) {
-    cb(make_error(err->value("code", error_code::kInternalError), err->value("message", std::string("error")),
-                  err->value("data", json())));
-  } else {
-    cb(message.value("result", json()));
+  try {
+    if (auto err = message.find("error"); err != message.end() && err->is_object()) {
+      // Members of the wrong type are read as absent, never thrown on.
+      cb(make_error(member_or(*err, "code", error_code::kInternalError), member_or(*err, "message", std::string("error")),
+                    member_or(*err, "data", json())));
+    } else {
+      cb(member_or(message, "result", json()));
+    }
+  } catch (const std::exception& e) {
+    // A callback that read the client's answer without checking its types.
+    spdlog::warn("answer to request {} not taken: {}", message["id"].dump(), e.what());
   }
 }
 

@@ -1,5 +1,7 @@
 #include "icotes/worker_pool.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -105,7 +107,14 @@ void WorkerPool::run() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    try {
+      task();
+    } catch (const std::exception& e) {
+      // A task that throws (a client's value of a type nobody checked) ends
+      // itself, not the process; a Request it held answers -32603 as its
+      // last copy goes.
+      spdlog::error("worker task failed: {}", e.what());
+    }
     task = nullptr;  // the request and its result are freed here
     release_freed_memory();
   }

@@ -37,13 +37,20 @@ json sniff_request_id(std::string_view text) {
     ++i;
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
     if (i < text.size() && text[i] == '"') {
-      const std::size_t close = text.find('"', i + 1);
-      if (close == std::string_view::npos) return nullptr;
-      return std::string(text.substr(i + 1, close - i - 1));
+      std::size_t close = i + 1;
+      bool escaped = false;
+      while (close < text.size() && text[close] != '"') close += text[close] == '\\' ? (escaped = true, 2) : 1;
+      if (close >= text.size()) return nullptr;
+      if (!escaped) return std::string(text.substr(i + 1, close - i - 1));
+      json id = json::parse(text.substr(i, close - i + 1), nullptr, false);  // "a\"b", "\u00e9"
+      return id.is_string() ? id : json(nullptr);
     }
     std::int64_t n = 0;
     auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
-    if (ec == std::errc()) return n;
+    // The whole number or nothing: "1e9", "1.5" and "99999999999999999999"
+    // are not read as 1 or as a clipped value.
+    const bool whole = ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
+    if (ec == std::errc() && whole) return n;
     return nullptr;
   }
   return nullptr;

@@ -308,6 +308,18 @@ TEST(SniffRequestId, FindsNumbersAndStrings) {
   EXPECT_EQ(sniff_request_id(R"({"id" : "abc", "method": "x", broken)"), "abc");
   EXPECT_EQ(sniff_request_id(R"({"id":-5,)"), -5);
   EXPECT_EQ(sniff_request_id(R"({"method":"x","params":{},"id":8 garbage)"), 8);
+  EXPECT_EQ(sniff_request_id(R"({"id":9})"), 9);
+  // Escapes are decoded, and an escaped quote does not end the string.
+  EXPECT_EQ(sniff_request_id(R"({"id":"a\"b\u00e9", broken)"), "a\"b\u00e9");
+}
+
+TEST(SniffRequestId, NumbersAreReadWholeOrNotAtAll) {
+  // Read as 1 before: a reply would have answered a request nobody sent.
+  EXPECT_TRUE(sniff_request_id(R"({"id":1e99999999,"method":)").is_null());
+  EXPECT_TRUE(sniff_request_id(R"({"id":1.5,)").is_null());
+  EXPECT_TRUE(sniff_request_id(R"({"id":99999999999999999999,)").is_null());
+  EXPECT_TRUE(sniff_request_id(R"({"id":12x)").is_null());
+  EXPECT_TRUE(sniff_request_id(R"({"id":"bad \q escape", )").is_null());
 }
 
 TEST(SniffRequestId, NullWhenAbsentOrUnreadable) {

@@ -17,7 +17,7 @@ using test::CaptureTransport;
 // Records everything; answers requests according to `mode`.
 class RecordingHandler final : public MessageHandler {
  public:
-  enum class Mode { Echo, Keep, Drop };
+  enum class Mode { Echo, Keep, Drop, Throw };
   Mode mode = Mode::Echo;
   std::vector<std::pair<std::string, json>> notifications;
   std::vector<Request> kept;
@@ -35,9 +35,14 @@ class RecordingHandler final : public MessageHandler {
         break;
       case Mode::Drop:
         break;  // the last copy goes away unanswered
+      case Mode::Throw:
+        (void)request.params().at("n").get<int>();
+        request.reply(json());
+        break;
     }
   }
   void on_notification(const std::string& method, const json& params) override {
+    if (mode == Mode::Throw) (void)params.at("n").get<int>();
     notifications.emplace_back(method, params);
   }
   void on_close() override { ++closes; }
@@ -106,6 +111,28 @@ TEST(Connection, ParseErrorThenKeepsWorking) {
   EXPECT_EQ(r[0]["id"], 5);  // sniffed from the broken text
   EXPECT_EQ(r[1]["id"], 6);
   EXPECT_EQ(r[1]["result"]["method"], "after");
+}
+
+// nlohmann::json throws out_of_range (406), not parse_error, for a number
+// no double can hold; uncaught, one such request ended the server (found by
+// fuzz/framing_rpc_fuzz in CI).
+TEST(Connection, NumberOutOfRangeIsAParseErrorAndTheConnectionLives) {
+  Fixture f;
+  f.line(R"({"jsonrpc":"2.0","id":5,"method":"m","params":{"n":1e400}})");
+  f.line(R"([{"jsonrpc":"2.0","id":6,"method":"m","params":[-1e99999]}])");
+  f.line(R"({"jsonrpc":"2.0","id":1e99999999,"method":"m"})");
+  f.line(R"({"jsonrpc":"2.0","id":7,"method":"after"})");
+  const auto r = f.replies();
+  ASSERT_EQ(r.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r[i]["error"]["code"], -32700) << r[i];
+    EXPECT_NE(r[i]["error"]["message"].get<std::string>().find("number overflow"), std::string::npos) << r[i];
+  }
+  EXPECT_EQ(r[0]["id"], 5);
+  EXPECT_EQ(r[1]["id"], 6);           // sniffed, best effort, from the batch's text
+  EXPECT_TRUE(r[2]["id"].is_null());  // not "1"
+  EXPECT_EQ(r[3]["id"], 7);
+  EXPECT_EQ(f.handler.methods, std::vector<std::string>{"after"});
 }
 
 TEST(Connection, ParseErrorWithoutIdAnswersNullId) {
@@ -345,6 +372,39 @@ TEST(Connection, CallRoutesErrorToCallback) {
   EXPECT_EQ(got->error().code, -32601);
   EXPECT_EQ(got->error().message, "nope");
   EXPECT_EQ(got->error().data, 3);
+}
+
+// A client's error object with members of the wrong type used to throw
+// type_error on the reading thread and end the server.
+TEST(Connection, CallErrorWithWrongTypesIsStillAnError) {
+  Fixture f;
+  std::optional<Result<json>> got;
+  f.conn->call("workspace/applyEdit", json::object(), [&](Result<json> r) { got.emplace(std::move(r)); });
+  const json sent = f.only_reply();
+  f.line(json{{"jsonrpc", "2.0"}, {"id", sent["id"]}, {"error", {{"code", "x"}, {"message", 5}}}}.dump());
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->error().code, -32603);
+  EXPECT_EQ(got->error().message, "error");
+}
+
+// A handler that throws (a member of a type no schema checked) answers the
+// request with an error instead of ending the process; a notification's
+// handler that throws drops that notification only.
+TEST(Connection, HandlerThatThrowsAnswersAndTheConnectionLives) {
+  Fixture f;
+  f.handler.mode = RecordingHandler::Mode::Throw;
+  f.line(R"({"jsonrpc":"2.0","id":1,"method":"m","params":{"n":"text"}})");
+  f.line(R"({"jsonrpc":"2.0","method":"n","params":{"n":"text"}})");
+  f.handler.mode = RecordingHandler::Mode::Echo;
+  f.line(R"({"jsonrpc":"2.0","id":2,"method":"after"})");
+  const auto r = f.replies();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0]["id"], 1);
+  EXPECT_EQ(r[0]["error"]["code"], -32602);
+  EXPECT_NE(r[0]["error"]["message"].get<std::string>().find("type must be number"), std::string::npos) << r[0];
+  EXPECT_EQ(r[1]["id"], 2);
+  EXPECT_EQ(r[1]["result"]["method"], "after");
 }
 
 TEST(Connection, CallIdsAreDistinctAndRoutedIndependently) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <stdexcept>
 
 namespace icotes {
 namespace {
@@ -18,6 +19,17 @@ TEST(WorkerPool, RunsEveryTaskAndFinishesTheQueueOnShutdown) {
   for (int i = 0; i < 100; ++i) pool.post([&] { ++ran; });
   pool.shutdown();
   EXPECT_EQ(ran.load(), 100);
+}
+
+// A task that throws ends itself: the worker runs the next one (one worker,
+// so the same thread that saw the throw), and the process lives.
+TEST(WorkerPool, ATaskThatThrowsDoesNotEndTheWorker) {
+  WorkerPool pool(1);
+  std::atomic<int> ran{0};
+  pool.post([] { throw std::runtime_error("a value of the wrong type"); });
+  pool.post([&] { ++ran; });
+  pool.shutdown();
+  EXPECT_EQ(ran.load(), 1);
 }
 
 // One worker, busy waiting on something outside: without the Blocking
