@@ -89,7 +89,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       } else if (method == "textDocument/didClose") {
         if (auto rel = workspace_.rel_of_uri(params.at("textDocument").at("uri").get<std::string>())) workspace_.documents().close(*rel);
       } else if (method == "$/setTrace") {
-        trace_ = params.value("value", std::string("off"));
+        trace_ = member_or(params, "value", std::string("off"));
       }
       // didSave, didChangeWatchedFiles, didChangeConfiguration: the overlay
       // already holds the text; nothing to do until the watcher lands.
@@ -211,8 +211,11 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
           }
         }
       }
-      document_changes_ = caps.value("/workspace/workspaceEdit/documentChanges"_json_pointer, false);
-      show_document_ = caps.value("/window/showDocument/support"_json_pointer, false);
+      // json::value(pointer, default) throws when the member is there with
+      // another type: each level is read with member_or instead.
+      const json workspace_edit = member_or(member_or(caps, "workspace", json()), "workspaceEdit", json());
+      document_changes_ = member_or(workspace_edit, "documentChanges", false);
+      show_document_ = member_or(member_or(member_or(caps, "window", json()), "showDocument", json()), "support", false);
     }
     json commands = json::array();
     for (const Operation* op : registry_.all()) commands.push_back(op->command());
@@ -233,8 +236,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (!rel) return log_message(2, "didOpen: " + rel.error().message + "; the document is not tracked");
     OpenDocument doc;
     doc.uri = td.at("uri").get<std::string>();
-    doc.language_id = td.value("languageId", std::string());
-    doc.version = td.value("version", 0);
+    doc.language_id = member_or(td, "languageId", std::string());
+    doc.version = member_or(td, "version", 0);
     doc.text = td.at("text").get<std::string>();
     doc.owner = std::static_pointer_cast<EditorLink>(shared_from_this());
     workspace_.documents().open(*rel, std::move(doc));
@@ -244,7 +247,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     const json& td = params.at("textDocument");
     auto rel = workspace_.rel_of_uri(td.at("uri").get<std::string>());
     if (!rel) return;
-    const std::int64_t version = td.value("version", 0);
+    const std::int64_t version = member_or<std::int64_t>(td, "version", 0);
     for (const auto& change : params.at("contentChanges")) {
       Status s = ok_status();
       if (auto range = change.find("range"); range != change.end()) {
@@ -261,7 +264,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
 
   void execute_command(Request request) {
     const json& p = request.params();
-    const std::string command = p.is_object() ? p.value("command", std::string()) : std::string();
+    if (!p.is_object() || !p.contains("command") || !p["command"].is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "workspace/executeCommand: command (string) is required"));
+    const std::string command = p["command"].get<std::string>();
     const Operation* op = registry_.find_by_command(command);
     if (!op) return request.fail(make_error(error_code::kInvalidParams, "workspace/executeCommand: unknown command '" + command + "'"));
     // Arguments: one object holding the operation's params (or none).

@@ -99,7 +99,10 @@ class McpDialect final : public Dialect {
 
   void on_request(Request request) override {
     const std::string& method = request.method();
-    if (const json* meta = stateless_meta(request.params()); meta || method == "server/discover")
+    // A 2026-07-28 client names the revision in every request: one without
+    // it (or with a _meta of another type) is refused, not served as if
+    // initialized.
+    if (const json* meta = stateless_meta(request.params()); meta || method == "server/discover" || version_ == kStateless)
       return stateless(std::move(request), meta);
     if (method == "initialize") return initialize(request);
     if (method == "ping") return reply(request, json::object());
@@ -173,7 +176,7 @@ class McpDialect final : public Dialect {
         client_->settings = workspace_.gate().settings();
         std::string name = "MCP client";
         if (auto info = meta->find("io.modelcontextprotocol/clientInfo"); info != meta->end() && info->is_object())
-          name = info->value("name", name);
+          name = member_or(*info, "name", name);
         client_->name = "mcp:" + name;
       }
       stateless_ids_.insert(request.id().dump());
@@ -262,18 +265,18 @@ class McpDialect final : public Dialect {
     state->name = client_->name;
     state->settings = client_->settings;
     const json& p = request.params();
-    const json caps = p["_meta"].value(std::string(kMetaCapabilities), json::object());
+    const json caps = member_or(member_or(p, "_meta", json()), kMetaCapabilities, json::object());
     if (!caps.is_object() || !caps.contains("elicitation")) return state;
-    const json responses = p.value("inputResponses", json::object());
+    const json responses = member_or(p, "inputResponses", json::object());
     state->ask = [this, request, responses](const permissions::Question& q,
                                             std::function<void(std::optional<permissions::Choice>)> answer)
         -> std::function<void()> {
       if (responses.is_object() && responses.contains("permission")) {
         const json& r = responses["permission"];
         std::optional<permissions::Choice> choice;
-        if (r.is_object() && r.value("action", std::string()) == "accept") {
-          const json content = r.value("content", json::object());
-          const std::string picked = content.is_object() ? content.value("decision", std::string()) : std::string();
+        if (member_or(r, "action", std::string()) == "accept") {
+          const json content = member_or(r, "content", json::object());
+          const std::string picked = member_or(content, "decision", std::string());
           for (const auto& [c, label] : q.options)
             if (label == picked) choice = c;
         }
@@ -306,7 +309,7 @@ class McpDialect final : public Dialect {
     json agreed = json::object();
     auto wanted = std::make_shared<std::set<std::string>>();
     if (filter.is_object()) {
-      if (filter.value("resourcesListChanged", false)) agreed["resourcesListChanged"] = true;
+      if (member_or(filter, "resourcesListChanged", false)) agreed["resourcesListChanged"] = true;
       if (auto uris = filter.find("resourceSubscriptions"); uris != filter.end() && uris->is_array()) {
         json accepted = json::array();
         for (const auto& u : *uris) {
@@ -371,7 +374,7 @@ class McpDialect final : public Dialect {
                                  std::optional<permissions::Choice> choice;
                                  if (r && r->is_object() && r->value("action", std::string()) == "accept") {
                                    const json content = r->value("content", json::object());
-                                   const std::string picked = content.is_object() ? content.value("decision", std::string()) : std::string();
+                                   const std::string picked = member_or(content, "decision", std::string());
                                    for (const auto& [c, label] : options)
                                      if (label == picked) choice = c;
                                  }
@@ -392,7 +395,7 @@ class McpDialect final : public Dialect {
     const std::string asked = p["protocolVersion"].get<std::string>();
     version_ = (*result)["protocolVersion"].get<std::string>();
     client_caps_ = p.value("capabilities", json::object());
-    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = member_or(*info, "name", std::string());
     client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
     client_->settings = workspace_.gate().settings();  // MCP clients set modes by command-line flags only
     // Questions go out as elicitation (MCP 2025-06-18 and later) when the
@@ -621,7 +624,7 @@ class McpDialect final : public Dialect {
     const json arg = p.value("argument", json::object());
     if (!ref.is_object() || !arg.is_object() || !arg.contains("value") || !arg["value"].is_string())
       return request.fail(make_error(error_code::kInvalidParams, "completion/complete: ref and argument {name, value} are required"));
-    if (ref.value("type", std::string()) != "ref/resource" || arg.value("name", std::string()) != "path") {
+    if (member_or(ref, "type", std::string()) != "ref/resource" || member_or(arg, "name", std::string()) != "path") {
       return reply(request, {{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
     }
     workspace_.workers().post([this, request = std::move(request), value = arg["value"].get<std::string>()] {
@@ -646,7 +649,10 @@ class McpDialect final : public Dialect {
   }
 
   void set_level(const Request& request) {
-    const std::string level = request.params().value("level", std::string());
+    const auto l = request.params().find("level");
+    if (l == request.params().end() || !l->is_string())
+      return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: level (string) is required"));
+    const std::string level = l->get<std::string>();
     const int i = level_index(level);
     if (i < 0) return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: unknown level '" + level + "'"));
     min_level_.store(i);

@@ -18,15 +18,15 @@ json grant_json(const Gate::Listed& l) {
 Result<Grant> grant_from(const json& p) {
   if (!p.is_object()) return make_error(error_code::kInvalidParams, "params must be an object {kind, scope, value?, answer?}");
   Grant g;
-  auto kind = operation_kind_from_string(p.value("kind", std::string()));
+  auto kind = operation_kind_from_string(member_or(p, "kind", std::string()));
   if (!kind || *kind == OperationKind::None)
     return make_error(error_code::kInvalidParams, "kind must be one of ReadFile, WriteFile, EditFile, Bash, GitWrite, Network");
   g.kind = *kind;
-  auto scope = scope_from_string(p.value("scope", std::string()));
+  auto scope = scope_from_string(member_or(p, "scope", std::string()));
   if (!scope) return make_error(error_code::kInvalidParams, "scope must be one of specific, directory, project, global");
   g.scope = *scope;
-  g.value = p.value("value", std::string());
-  const std::string answer = p.value("answer", std::string("allow"));
+  g.value = member_or(p, "value", std::string());
+  const std::string answer = member_or(p, "answer", std::string("allow"));
   if (answer != "allow" && answer != "deny") return make_error(error_code::kInvalidParams, "answer must be allow or deny");
   g.answer = answer == "allow" ? Answer::Allow : Answer::Deny;
   return g;
@@ -68,8 +68,8 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
     return json{{"revoked", *removed}};
   }
   if (method == "icotes/permissions/log") {
-    const std::size_t limit = params.is_object() ? params.value("limit", 100u) : 100u;
-    const std::size_t offset = params.is_object() ? params.value("offset", 0u) : 0u;
+    const std::size_t limit = member_or<std::size_t>(params, "limit", 100);
+    const std::size_t offset = member_or<std::size_t>(params, "offset", 0);
     auto records = gate.log(std::min<std::size_t>(limit, 10000), offset);
     if (!records) return std::move(records).error();
     json out = json::array();

@@ -139,9 +139,9 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
 std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
   std::vector<Need> out;
   OperationKind kind = op.kind;
-  if (kind == OperationKind::EditFile && params.is_object() && params.value("dryRun", false)) kind = OperationKind::ReadFile;
+  if (kind == OperationKind::EditFile && member_or(params, "dryRun", false)) kind = OperationKind::ReadFile;
   // git_branch and git_stash only read when they list.
-  if (kind == OperationKind::GitWrite && params.is_object() && params.value("action", std::string()) == "list")
+  if (kind == OperationKind::GitWrite && member_or(params, "action", std::string()) == "list")
     kind = OperationKind::ReadFile;
   auto add = [&](const std::string& p) {
     Need n;

@@ -546,7 +546,7 @@ class McpHttpServer final : public Server {
       const json& m = *message;
       if (!m.is_object()) continue;
       if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
-      if (m.value("method", std::string()) == "initialize") initialize = true;
+      if (const auto mt = m.find("method"); mt != m.end() && *mt == "initialize") initialize = true;
       const json* meta = m.contains("params") && m["params"].is_object() && m["params"].contains("_meta")
                              ? &m["params"]["_meta"]
                              : nullptr;
