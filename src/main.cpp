@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "icotes/fd_io.hpp"
 #include "icotes/log.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/client_hello.hpp"
@@ -351,7 +352,7 @@ Result<json> call_daemon(const std::string& socket, const std::string& method, c
   if (!fd) return std::move(fd).error();
   const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
   std::string reply;
-  const bool sent = ::write(*fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  const bool sent = write_fully(*fd, request) == 0;
   char buf[64 * 1024];
   while (sent && reply.find('\n') == std::string::npos) {
     const ssize_t n = ::read(*fd, buf, sizeof buf);
@@ -363,7 +364,7 @@ Result<json> call_daemon(const std::string& socket, const std::string& method, c
   if (r.is_object() && r.contains("result")) return r["result"];
   if (r.is_object() && r.contains("error") && r["error"].is_object()) {
     const json& e = r["error"];
-    return make_error(e.value("code", error_code::kInternalError), e.value("message", std::string()),
+    return make_error(member_or(e, "code", error_code::kInternalError), member_or(e, "message", std::string()),
                       e.contains("data") ? e["data"] : json());
   }
   return make_error(error_code::kIoError, "no answer from the daemon at " + socket);
@@ -387,7 +388,7 @@ int call(const std::string& root, std::string method, const std::string& params_
   json params;
   try {
     params = params_text.empty() ? json::object() : json::parse(params_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for "1e400"
     std::fprintf(stderr, "icotes call: params are not valid JSON: %s\n", e.what());
     return 2;
   }
@@ -434,7 +435,8 @@ int call(const std::string& root, std::string method, const std::string& params_
     return 1;
   }
   const std::string text = to_json_string(*result);  // splices raw_json() parts
-  std::printf("%s\n", compact ? text.c_str() : json::parse(text).dump(2).c_str());
+  const json pretty = compact ? json() : json::parse(text, nullptr, false);
+  std::printf("%s\n", compact || pretty.is_discarded() ? text.c_str() : pretty.dump(2).c_str());
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "icotes/fd_io.hpp"
 #include "icotes/log.hpp"
 #include "icotes/stdio.hpp"
 #include "icotes/workspace.hpp"
@@ -142,8 +143,12 @@ Result<std::string> write_token_file(const std::string& file_name, const std::st
   std::string path = *dir + "/" + file_name;
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   const std::string line = token + "\n";
-  const bool written = fd >= 0 && ::fchmod(fd, 0600) == 0 &&
-                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  bool written = fd >= 0 && ::fchmod(fd, 0600) == 0;
+  if (written) {
+    const int err = write_fully(fd, line);
+    written = err == 0;
+    errno = err;
+  }
   if (!written) {
     auto e = sys_error("writing the token file " + path);
     if (fd >= 0) ::close(fd);
