@@ -288,6 +288,42 @@ describe('hostile value types', { timeout: 220000 }, () => {
     }
   });
 
+  test('MCP: answers to permission questions (elicitation/create) with members of every type are no answer', async () => {
+    const client = new RawClient(root, false);
+    const before = tree(root);
+    try {
+      const init = await client.request(0, JSON.stringify({
+        jsonrpc: '2.0', id: 0, method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'hostile', version: '1' } },
+      }), 10000);
+      assert.ok(init?.result, JSON.stringify(init));
+      client.send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
+      const answers = [];
+      for (const v of VALUES) {
+        answers.push(v, { action: v }, { action: 'accept', content: v }, { action: 'accept', content: { decision: v } });
+      }
+      let asked = 0;
+      for (const [i, answer] of answers.entries()) {
+        client.onServerRequest = (m) => {
+          if (m.method !== 'elicitation/create') return;
+          asked++;
+          client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: answer }));
+        };
+        const id = `e-${i}`;
+        const reply = await client.request(id, JSON.stringify({
+          jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'write_file', arguments: { path: 'new.txt', content: 'x' } },
+        }));
+        assert.ok(reply, `no answer to the tool call after the elicitation answer ${JSON.stringify(answer)}`);
+        assert.equal(reply.result?.isError, true, JSON.stringify(reply));
+      }
+      assert.equal(asked, answers.length, 'every call asked');
+      assert.deepEqual(client.caught, []);
+      assertSameTree(tree(root), before, 'after the declined writes');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('LSP: lifecycle, text sync, commands and cancellation, every type of value', async () => {
     const client = new RawClient(root, true);
     try {

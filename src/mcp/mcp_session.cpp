@@ -272,25 +272,10 @@ class McpDialect final : public Dialect {
                                             std::function<void(std::optional<permissions::Choice>)> answer)
         -> std::function<void()> {
       if (responses.is_object() && responses.contains("permission")) {
-        const json& r = responses["permission"];
-        std::optional<permissions::Choice> choice;
-        if (member_or(r, "action", std::string()) == "accept") {
-          const json content = member_or(r, "content", json::object());
-          const std::string picked = member_or(content, "decision", std::string());
-          for (const auto& [c, label] : q.options)
-            if (label == picked) choice = c;
-        }
-        answer(choice);
+        answer(decision_of(responses["permission"], q.options));
         return nullptr;
       }
-      json labels = json::array();
-      for (const auto& [choice, label] : q.options) labels.push_back(label);
-      json form = {{"mode", "form"},
-                   {"message", "icotes: " + q.message},
-                   {"requestedSchema",
-                    {{"type", "object"},
-                     {"properties", {{"decision", {{"type", "string"}, {"title", "Permission"}, {"enum", labels}}}}},
-                     {"required", json::array({"decision"})}}}};
+      json form = {{"mode", "form"}, {"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}};
       // Answered here; the gate's denial that follows finds it answered.
       reply(request, {{"resultType", "input_required"},
                       {"inputRequests", {{"permission", {{"method", "elicitation/create"}, {"params", std::move(form)}}}}}});
@@ -354,8 +339,30 @@ class McpDialect final : public Dialect {
     listens_.push_back(std::move(request));
   }
 
-  // elicitation/create (MCP 2025-06-18 "Elicitation"): one required string
-  // property whose enum is the choices; decline/cancel/error is no answer.
+  // The form a permission question is asked with (MCP 2025-06-18
+  // "Elicitation", also 2026-07-28 InputRequiredResult): one required
+  // string property whose enum is the choices' labels.
+  static json decision_schema(const permissions::Question& q) {
+    json labels = json::array();
+    for (const auto& [choice, label] : q.options) labels.push_back(label);
+    return {{"type", "object"},
+            {"properties", {{"decision", {{"type", "string"}, {"title", "Permission"}, {"enum", labels}}}}},
+            {"required", json::array({"decision"})}};
+  }
+
+  // The choice in a client's ElicitResult: accepted with one of the
+  // labels; decline, cancel, another label or members of other types are
+  // no answer.
+  static std::optional<permissions::Choice> decision_of(const json& result,
+                                                        const std::vector<std::pair<permissions::Choice, std::string>>& options) {
+    if (member_or(result, "action", std::string()) != "accept") return std::nullopt;
+    const std::string picked = member_or(member_or(result, "content", json()), "decision", std::string());
+    for (const auto& [c, label] : options)
+      if (label == picked) return c;
+    return std::nullopt;
+  }
+
+  // elicitation/create: decline/cancel/error is no answer.
   static std::function<void()> elicit(const std::weak_ptr<Connection>& weak, const permissions::Question& q,
                                       std::function<void(std::optional<permissions::Choice>)> answer) {
     auto conn = weak.lock();
@@ -363,22 +370,9 @@ class McpDialect final : public Dialect {
       answer(std::nullopt);
       return nullptr;
     }
-    json labels = json::array();
-    for (const auto& [choice, label] : q.options) labels.push_back(label);
-    json schema = {{"type", "object"},
-                   {"properties", {{"decision", {{"type", "string"}, {"title", "Permission"}, {"enum", labels}}}}},
-                   {"required", json::array({"decision"})}};
-    auto options = q.options;
-    const json id = conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", std::move(schema)}},
-                               [answer, options](Result<json> r) {
-                                 std::optional<permissions::Choice> choice;
-                                 if (r && r->is_object() && r->value("action", std::string()) == "accept") {
-                                   const json content = r->value("content", json::object());
-                                   const std::string picked = member_or(content, "decision", std::string());
-                                   for (const auto& [c, label] : options)
-                                     if (label == picked) choice = c;
-                                 }
-                                 answer(choice);
+    const json id = conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
+                               [answer, options = q.options](Result<json> r) {
+                                 answer(r ? decision_of(*r, options) : std::nullopt);
                                });
     if (id.is_null()) return nullptr;
     return [weak, id] {
