@@ -368,6 +368,51 @@ describe('hostile value types', { timeout: 220000 }, () => {
     }
   });
 
+  test("LSP: the editor's answers to workspace/applyEdit and window/showMessageRequest with members of every type", async () => {
+    // Edits of a.txt allowed (they go to the editor as applyEdit); writes ask.
+    const client = new RawClient(root, true, ['--allow', 'Edit(a.txt)']);
+    const before = tree(root);
+    try {
+      const rootUri = pathToFileURL(root).href;
+      const init = await client.request(0, JSON.stringify({
+        jsonrpc: '2.0', id: 0, method: 'initialize',
+        params: { processId: null, rootUri, capabilities: { workspace: { applyEdit: true }, window: { showDocument: { support: true } } } },
+      }), 10000);
+      assert.ok(init?.result, JSON.stringify(init));
+      client.send('{"jsonrpc":"2.0","method":"initialized","params":{}}');
+      const uri = pathToFileURL(path.join(root, 'a.txt')).href;
+      client.send(JSON.stringify({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'plaintext', version: 1, text: 'open\n' } } }));
+      let n = 0;
+      const seen = new Set();
+      for (const v of VALUES) {
+        client.onServerRequest = (m) => {
+          seen.add(m.method);
+          const result = m.method === 'workspace/applyEdit' ? { applied: v, failureReason: v } : { title: v };
+          client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+        };
+        // applied: true would be an edit made (the buffer then differs): the
+        // other values are all refusals (-32003, the editor refused).
+        if (v !== true) {
+          const edit = await client.request(`ed-${n}`, JSON.stringify({
+            jsonrpc: '2.0', id: `ed-${n++}`, method: 'icotes/files/edit', params: { path: 'a.txt', edits: [{ oldString: 'open', newString: 'shut' }] },
+          }));
+          assert.ok(edit, `no answer to the edit after applyEdit answered ${JSON.stringify({ applied: v })}`);
+          assert.equal(edit.error?.code, -32003, JSON.stringify(edit));
+        }
+        const write = await client.request(`wr-${n}`, JSON.stringify({
+          jsonrpc: '2.0', id: `wr-${n++}`, method: 'icotes/files/write', params: { path: 'new.txt', content: 'x' },
+        }));
+        assert.ok(write, `no answer to the write after showMessageRequest answered ${JSON.stringify({ title: v })}`);
+        assert.ok(write.error, `the write was not denied: ${JSON.stringify(write)}`);
+      }
+      assert.deepEqual([...seen].sort(), ['window/showMessageRequest', 'workspace/applyEdit']);
+      assert.deepEqual(client.caught, []);
+      assertSameTree(tree(root), before, 'after the refused edits and writes');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('MCP 2026-07-28: _meta, inputResponses and subscriptions/listen, every type of value', async () => {
     const client = new RawClient(root, false);
     try {

@@ -121,8 +121,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
                                                         std::to_string(timeout.count()) + " ms");
     Result<json> r = future.get();
     if (!r) return make_error(error_code::kRequestFailed, "the editor failed workspace/applyEdit: " + r.error().message);
-    if (!r->is_object() || !r->value("applied", false)) {
-      std::string reason = r->is_object() ? r->value("failureReason", std::string()) : std::string();
+    if (!member_or(*r, "applied", false)) {  // ApplyWorkspaceEditResult; other types are a refusal
+      const std::string reason = member_or(*r, "failureReason", std::string());
       return make_error(error_code::kConflict, "the editor refused the edit" + (reason.empty() ? std::string() : ": " + reason));
     }
     return true;
@@ -149,7 +149,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
                                                         std::to_string(timeout.count()) + " ms");
     Result<json> r = future.get();
     if (!r) return make_error(error_code::kRequestFailed, editor_name() + " failed window/showDocument: " + r.error().message);
-    return r->is_object() && r->value("success", false);
+    return member_or(*r, "success", false);
   }
 
  private:
@@ -342,11 +342,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
                                 {{"type", 2}, {"message", "icotes: " + q.message}, {"actions", std::move(actions)}},
                                 [answer, options](Result<json> r) {
                                   std::optional<permissions::Choice> choice;
-                                  if (r && r->is_object()) {
-                                    const std::string title = r->value("title", std::string());
-                                    for (const auto& [c, label] : options)
-                                      if (label == title) choice = c;
-                                  }
+                                  const std::string title = r ? member_or(*r, "title", std::string()) : std::string();
+                                  for (const auto& [c, label] : options)
+                                    if (!title.empty() && label == title) choice = c;
                                   answer(choice);
                                 });
     if (id.is_null()) return nullptr;
