@@ -23,8 +23,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { assertSameTree, removeDir, requireBinary, snapshot, tempDir } from './helpers.mjs';
 
-// The workspace without the server's own state folder.
-const tree = (root) => new Map([...snapshot(root)].filter(([k]) => k !== '.state' && !k.startsWith('.state/')));
+// The workspace without the server's state: XDG_STATE_HOME (.state) and the
+// project's permission store (.icotes/permissions.sqlite and its WAL files,
+// which the LSP sweep's icotes/permissions/grant variants write).
+const tree = (root) => new Map([...snapshot(root)].filter(([k]) => !/^\.(state|icotes)(\/|$)/.test(k)));
 
 // Every kind of JSON value, and the numbers that trip integer conversions.
 const VALUES = [
@@ -312,7 +314,7 @@ describe('hostile value types', { timeout: 220000 }, () => {
         const id = `e-${i}`;
         const reply = await client.request(id, JSON.stringify({
           jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'write_file', arguments: { path: 'new.txt', content: 'x' } },
-        }));
+        }), 10000);
         assert.ok(reply, `no answer to the tool call after the elicitation answer ${JSON.stringify(answer)}`);
         assert.equal(reply.result?.isError, true, JSON.stringify(reply));
       }
@@ -395,13 +397,13 @@ describe('hostile value types', { timeout: 220000 }, () => {
         if (v !== true) {
           const edit = await client.request(`ed-${n}`, JSON.stringify({
             jsonrpc: '2.0', id: `ed-${n++}`, method: 'icotes/files/edit', params: { path: 'a.txt', edits: [{ oldString: 'open', newString: 'shut' }] },
-          }));
+          }), 10000);
           assert.ok(edit, `no answer to the edit after applyEdit answered ${JSON.stringify({ applied: v })}`);
           assert.equal(edit.error?.code, -32003, JSON.stringify(edit));
         }
         const write = await client.request(`wr-${n}`, JSON.stringify({
           jsonrpc: '2.0', id: `wr-${n++}`, method: 'icotes/files/write', params: { path: 'new.txt', content: 'x' },
-        }));
+        }), 10000);
         assert.ok(write, `no answer to the write after showMessageRequest answered ${JSON.stringify({ title: v })}`);
         assert.ok(write.error, `the write was not denied: ${JSON.stringify(write)}`);
       }
