@@ -318,5 +318,21 @@ describe('MCP Streamable HTTP', () => {
     assert.equal(type.status, 415);
     const huge = await post({ jsonrpc: '2.0', id: 9, method: 'ping', params: { pad: 'x'.repeat(2 << 20) } }, { 'mcp-session-id': id });
     assert.equal(huge.status, 413);
+    // Numbers no double holds: a parse error, not a crash.
+    const overflow = await post('{"jsonrpc":"2.0","id":1e400,"method":"ping"}', { 'mcp-session-id': id });
+    assert.equal(overflow.status, 400);
+    assert.equal((await overflow.json()).error.code, -32700);
+    // An id the answer cannot carry (JSON-RPC 2.0: string, integer or null)
+    // is refused at once; the POST used to wait forever for an answer with
+    // that id, in a session of its own for initialize.
+    for (const bodyId of [[], {}, 1.5, true]) {
+      for (const extra of [{ 'mcp-session-id': id }, {}]) {
+        const method = extra['mcp-session-id'] ? 'ping' : 'initialize';
+        const params = method === 'initialize' ? { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } : {};
+        const r = await withTimeout(post({ jsonrpc: '2.0', id: bodyId, method, params }, extra), 10000, `POST ${method} with id ${JSON.stringify(bodyId)}`);
+        assert.equal(r.status, 400, `${method} id ${JSON.stringify(bodyId)}`);
+        assert.equal((await r.json()).error.code, -32600);
+      }
+    }
   });
 });

@@ -545,6 +545,13 @@ class McpHttpServer final : public Server {
     for (const json* message : messages) {
       const json& m = *message;
       if (!m.is_object()) continue;
+      if (const auto id = m.find("id"); id != m.end() && !id->is_string() && !id->is_number_integer() && !id->is_null()) {
+        // The answer would carry id null (JSON-RPC 2.0 section 5): a POST
+        // waiting for this id would wait forever and hold its worker.
+        res.status = 400;
+        res.set_content(error_body(-32600, "invalid request: \"id\" must be a string, an integer or null"), "application/json");
+        return;
+      }
       if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
       if (const auto mt = m.find("method"); mt != m.end() && *mt == "initialize") initialize = true;
       const json* meta = m.contains("params") && m["params"].is_object() && m["params"].contains("_meta")
