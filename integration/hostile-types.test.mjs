@@ -450,7 +450,8 @@ describe('hostile value types', { timeout: 220000 }, () => {
     try {
       const texts = [
         ['1', '{"jsonrpc":"2.0","id":"1","method":"icotes/files/read","params":{"path":"a.txt","limit":1e400}}'],
-        ['2', '[{"jsonrpc":"2.0","id":"2","method":"ping","params":{"x":-1e999}}]'],
+        // A batch that cannot be parsed: id null (JSON-RPC 2.0 section 6).
+        [null, '[{"jsonrpc":"2.0","id":"2","method":"ping","params":{"x":-1e999}}]'],
         [null, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}'],
       ];
       for (const [id, text] of texts) {

@@ -60,8 +60,10 @@ class FrameReader {
 /// Unknown framing is written newline-delimited.
 std::string frame_message(Framing framing, std::string body);
 
-/// Best effort: the value of a top-level "id" member near the start of a
-/// JSON text that could not be parsed whole (a number or a string), else null.
+/// Best effort: the value of the top-level object's "id" member in the first
+/// 4096 bytes of a JSON text that could not be parsed whole: a string, or an
+/// integer read whole (not "1e9", "1.5" or one beyond int64). Null when there
+/// is none, for any other value, and for a batch (JSON-RPC 2.0 section 6).
 json sniff_request_id(std::string_view text);
 
 }  // namespace icotes

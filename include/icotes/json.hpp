@@ -115,6 +115,10 @@ void write_json(std::string& out, const json& value, std::vector<RawSplice>& spl
 /// Compact serialisation of `value`.
 std::string to_json_string(const json& value);
 
+/// True for what JSON-RPC 2.0 (section 4) lets a request's "id" be: a
+/// string, an integer or null. Any other id is answered with id null.
+inline bool is_request_id(const json& id) { return id.is_string() || id.is_number_integer() || id.is_null(); }
+
 /// `object[key]` when `object` is an object holding `key` with a value of
 /// T's JSON type (string, boolean, integer that fits T, object/array for
 /// json), else `fallback`. json::value() throws type_error 302 when the

@@ -191,7 +191,7 @@ void Connection::handle_value(const json& message, const std::shared_ptr<Batch>&
   json id = nullptr;
   bool has_id = false;
   if (auto it = message.find("id"); it != message.end()) {
-    if (!it->is_string() && !it->is_number_integer() && !it->is_number_unsigned() && !it->is_null())
+    if (!is_request_id(*it))
       return invalid(nullptr, "\"id\" must be a string, an integer or null");
     id = *it;
     has_id = true;

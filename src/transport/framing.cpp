@@ -26,32 +26,61 @@ std::string_view trim(std::string_view s) {
 
 json sniff_request_id(std::string_view text) {
   text = text.substr(0, 4096);
-  std::size_t pos = 0;
-  while ((pos = text.find("\"id\"", pos)) != std::string_view::npos) {
-    std::size_t i = pos + 4;
+  // Only a member of the top-level object counts: an "id" inside params
+  // belongs to something else, and a batch that cannot be parsed is
+  // answered with id null (JSON-RPC 2.0 section 6).
+  std::size_t i = 0;
+  const auto skip_space = [&] {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-    if (i >= text.size() || text[i] != ':') {
-      pos += 4;
-      continue;
+  };
+  // From an opening quote to just past its closing quote; false when the
+  // text ends first. `escaped` tells whether a backslash was seen.
+  const auto skip_string = [&](bool& escaped) {
+    escaped = false;
+    for (++i; i < text.size(); ++i) {
+      if (text[i] == '\\') {
+        escaped = true;
+        ++i;
+      } else if (text[i] == '"') {
+        ++i;
+        return true;
+      }
     }
+    return false;
+  };
+  skip_space();
+  if (i >= text.size() || text[i] != '{') return nullptr;
+  int depth = 0;
+  bool escaped = false;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"') {
+      const std::size_t open = i;
+      if (!skip_string(escaped)) return nullptr;
+      const bool is_id_key = depth == 1 && text.substr(open, i - open) == "\"id\"";
+      if (!is_id_key) continue;
+      skip_space();
+      if (i >= text.size() || text[i] != ':') continue;  // a string value "id", not the key
+      ++i;
+      skip_space();
+      if (i < text.size() && text[i] == '"') {
+        const std::size_t value = i;
+        if (!skip_string(escaped)) return nullptr;
+        if (!escaped) return std::string(text.substr(value + 1, i - value - 2));
+        json id = json::parse(text.substr(value, i - value), nullptr, false);  // "a\"b", "\u00e9"
+        return id.is_string() ? id : json(nullptr);
+      }
+      std::int64_t n = 0;
+      auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
+      // The whole number or nothing: "1e9", "1.5" and "99999999999999999999"
+      // are not read as 1 or as a clipped value.
+      const bool whole = ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
+      if (ec == std::errc() && whole) return n;
+      return nullptr;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
     ++i;
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-    if (i < text.size() && text[i] == '"') {
-      std::size_t close = i + 1;
-      bool escaped = false;
-      while (close < text.size() && text[close] != '"') close += text[close] == '\\' ? (escaped = true, 2) : 1;
-      if (close >= text.size()) return nullptr;
-      if (!escaped) return std::string(text.substr(i + 1, close - i - 1));
-      json id = json::parse(text.substr(i, close - i + 1), nullptr, false);  // "a\"b", "\u00e9"
-      return id.is_string() ? id : json(nullptr);
-    }
-    std::int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
-    // The whole number or nothing: "1e9", "1.5" and "99999999999999999999"
-    // are not read as 1 or as a clipped value.
-    const bool whole = ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
-    if (ec == std::errc() && whole) return n;
-    return nullptr;
   }
   return nullptr;
 }

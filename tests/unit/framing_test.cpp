@@ -313,6 +313,18 @@ TEST(SniffRequestId, FindsNumbersAndStrings) {
   EXPECT_EQ(sniff_request_id(R"({"id":"a\"b\u00e9", broken)"), "a\"b\u00e9");
 }
 
+TEST(SniffRequestId, OnlyTheTopLevelObjectsIdCounts) {
+  // An "id" inside params is another thing's id.
+  EXPECT_TRUE(sniff_request_id(R"({"jsonrpc":"2.0","params":{"id":5},"method":)").is_null());
+  EXPECT_EQ(sniff_request_id(R"({"params":{"id":5,"x":[{"id":6}]},"id":7,"method":)"), 7);
+  // Braces and the word id inside strings do not count.
+  EXPECT_EQ(sniff_request_id(R"({"method":"a{[\"id\":1","id":3,)"), 3);
+  EXPECT_EQ(sniff_request_id(R"({"method":"id","id":4,)"), 4);
+  // A batch that cannot be parsed is answered with id null (JSON-RPC 2.0 section 6).
+  EXPECT_TRUE(sniff_request_id(R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"id":2,)").is_null());
+  EXPECT_TRUE(sniff_request_id(R"(  "id":1)").is_null());
+}
+
 TEST(SniffRequestId, NumbersAreReadWholeOrNotAtAll) {
   // Read as 1 before: a reply would have answered a request nobody sent.
   EXPECT_TRUE(sniff_request_id(R"({"id":1e99999999,"method":)").is_null());

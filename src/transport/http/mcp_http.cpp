@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "icotes/http_module.hpp"
+#include "icotes/json.hpp"  // is_request_id (inline: the module links no icotes code)
 
 namespace icotes::http {
 namespace {
@@ -545,7 +546,7 @@ class McpHttpServer final : public Server {
     for (const json* message : messages) {
       const json& m = *message;
       if (!m.is_object()) continue;
-      if (const auto id = m.find("id"); id != m.end() && !id->is_string() && !id->is_number_integer() && !id->is_null()) {
+      if (const auto id = m.find("id"); id != m.end() && !is_request_id(*id)) {
         // The answer would carry id null (JSON-RPC 2.0 section 5): a POST
         // waiting for this id would wait forever and hold its worker.
         res.status = 400;
