@@ -1,11 +1,10 @@
 // search/* operations: grep and glob, paged and sorted by path.
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <functional>
 
 #include "icotes/files.hpp"
+#include "icotes/heap.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/search.hpp"
 #include "icotes/workspace.hpp"
@@ -228,7 +227,7 @@ Result<json> grep(Context& ctx, const json& p) {
       w.value(line_item(lines->files[f], lines->files[f].lines[i - first[f]]));
     }, *offset, limit, "lines");
   }
-  ::malloc_trim(0);  // what the walk used goes back before the (large) reply is written
+  release_freed_heap();  // what the walk used goes back before the (large) reply is written
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   out["stats"] = {{"filesSearched", stats->files_searched},
                   {"filesMatched", stats->files_matched},
@@ -253,7 +252,7 @@ Result<json> glob(Context& ctx, const json& p) {
   auto source = std::make_shared<PageSource>(
       0, std::min(total, limit),
       [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); });
-  ::malloc_trim(0);  // what the walk used goes back before the (large) reply is written
+  release_freed_heap();  // what the walk used goes back before the (large) reply is written
   json out = {{"files", raw_json_source(source.get())}, {"total", total}, {"truncated", total > limit}};
   ctx.sources.push_back(std::move(source));
   if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";

@@ -2,7 +2,6 @@
 #include "icotes/permission_gate.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "icotes/exec.hpp"
 #include "icotes/terminal.hpp"
 #include "icotes/files.hpp"
+#include "icotes/heap.hpp"
 #include "icotes/permission_store.hpp"
 
 namespace icotes::permissions {
@@ -458,7 +458,7 @@ void Gate::flush() {
       if (!opened->warning.empty()) spdlog::warn("permissions: {}", opened->warning);
       audit_store_ = std::move(opened->store);
       (void)audit_store_->trim_audit(kDefaultAuditKeep);  // bounded: the newest records are kept
-      ::malloc_trim(0);  // what opening (quick_check, trim) allocated and freed, given back
+      release_freed_heap();  // what opening (quick_check, trim) allocated and freed, given back
     } else {
       audit_failed_ = true;
       spdlog::warn("permissions: audit log unavailable: {}", opened.error().message);

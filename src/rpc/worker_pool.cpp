@@ -1,9 +1,10 @@
 #include "icotes/worker_pool.hpp"
 
+#include "icotes/heap.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +39,7 @@ std::atomic<std::size_t> g_resident_after_trim{0};
 void release_freed_memory() {
   const std::size_t rss = resident_bytes();
   if (rss == 0 || rss < g_resident_after_trim.load(std::memory_order_relaxed) + kTrimGrowth) return;
-  ::malloc_trim(0);
+  if (!release_freed_heap()) return;
   g_resident_after_trim.store(resident_bytes(), std::memory_order_relaxed);
 }
 
