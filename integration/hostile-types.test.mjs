@@ -157,6 +157,15 @@ class RawClient {
     });
   }
 
+  // initialize (id 0), then the initialized notification of the dialect;
+  // returns the InitializeResult.
+  async initialize(params) {
+    const init = await this.request(0, JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params }), 10000);
+    assert.ok(init?.result, JSON.stringify(init));
+    this.send(this.lsp ? '{"jsonrpc":"2.0","method":"initialized","params":{}}' : '{"jsonrpc":"2.0","method":"notifications/initialized"}');
+    return init.result;
+  }
+
   async close() {
     this.proc.stdin.end();
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
@@ -217,6 +226,16 @@ async function sweep(client, templates, cancelMethod, idPrefix) {
   return { problems, n };
 }
 
+// A client for `body`, closed whatever happens.
+async function withClient(root, { lsp = false, args = [] }, body) {
+  const client = new RawClient(root, lsp, args);
+  try {
+    await body(client);
+  } finally {
+    await client.close();
+  }
+}
+
 // The server still answers (any answer: a stateless MCP client's request
 // without _meta is refused, which is an answer).
 async function alive(client, method, idPrefix) {
@@ -230,239 +249,190 @@ describe('hostile value types', { timeout: 220000 }, () => {
   before(() => { root = makeRoot('hostile'); });
   after(() => removeDir(root));
 
-  test('MCP: every session method and every tool argument, every type of value', async () => {
-    const client = new RawClient(root, false);
+  test('MCP: every session method and every tool argument, every type of value', () => withClient(root, {}, async (client) => {
     const before = tree(root);
-    try {
-      const init = await client.request(0, JSON.stringify({
-        jsonrpc: '2.0', id: 0, method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: { roots: { listChanged: true } }, clientInfo: { name: 'hostile', version: '1' } },
-      }), 10000);
-      assert.ok(init?.result, JSON.stringify(init));
-      client.send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
-      // roots/list from the server: answered with wrong types each time.
-      let k = 0;
-      const bad = [{ roots: 5 }, { roots: [{ uri: 7 }] }, 'x', null, { roots: [{ uri: 'file:///etc' }] }];
+    await client.initialize({ protocolVersion: '2025-06-18', capabilities: { roots: { listChanged: true } }, clientInfo: { name: 'hostile', version: '1' } });
+    // roots/list from the server: answered with wrong types each time.
+    let k = 0;
+    const bad = [{ roots: 5 }, { roots: [{ uri: 7 }] }, 'x', null, { roots: [{ uri: 'file:///etc' }] }];
+    client.onServerRequest = (m) => {
+      const i = k++;
+      if (i % 2) client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: bad[i % bad.length] }));
+      else client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: 'x', message: 5, data: { d: 1e308 } } }));
+    };
+    const tools = await client.request('tl', '{"jsonrpc":"2.0","id":"tl","method":"tools/list"}', 10000);
+    assert.ok(tools?.result?.tools?.length > 10, JSON.stringify(tools).slice(0, 300));
+    const uri = pathToFileURL(path.join(root, 'a.txt')).href;
+    const templates = [
+      ['initialize', { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'x', version: '1' } }],
+      ['ping', {}],
+      ['tools/list', { cursor: 'c' }],
+      ['tools/call', { name: 'read_file', arguments: { path: 'a.txt' }, _meta: { progressToken: 'p' } }],
+      ['resources/list', { cursor: 'c' }],
+      ['resources/templates/list', {}],
+      ['resources/read', { uri }],
+      ['resources/subscribe', { uri }],
+      ['resources/unsubscribe', { uri }],
+      ['prompts/list', {}],
+      ['prompts/get', { name: 'p', arguments: { a: 'b' } }],
+      ['completion/complete', { ref: { type: 'ref/resource', uri: 'file:///{path}' }, argument: { name: 'path', value: 'a' } }],
+      ['logging/setLevel', { level: 'info' }],
+      ['subscriptions/listen', { notifications: { resourcesListChanged: true, resourceSubscriptions: [uri] } }, { stream: true }],
+      ['notifications/cancelled', { requestId: 'none', reason: 'r' }, { notification: true }],
+      ['notifications/progress', { progressToken: 'p', progress: 1, total: 2 }, { notification: true }],
+      ['notifications/roots/list_changed', {}, { notification: true }],
+      ['notifications/initialized', {}, { notification: true }],
+    ];
+    for (const t of tools.result.tools) {
+      const args = {};
+      for (const [name, schema] of Object.entries(t.inputSchema?.properties ?? {})) {
+        args[name] = schema.type === 'integer' || schema.type === 'number' ? 1 : schema.type === 'boolean' ? false
+          : schema.type === 'array' ? [] : schema.type === 'object' ? {} : 'a.txt';
+      }
+      templates.push(['tools/call', { name: t.name, arguments: args }]);
+    }
+    const { problems, n } = await sweep(client, templates, 'notifications/cancelled', 'm');
+    assert.ok(n > 2000, `only ${n} variants were sent`);
+    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
+    await alive(client, 'ping', 'm');
+    // Default permissions and nobody to say yes: nothing was written.
+    assertSameTree(tree(root), before, 'after the MCP sweep');
+  }));
+
+  test('MCP: answers to permission questions (elicitation/create) with members of every type are no answer', () => withClient(root, {}, async (client) => {
+    const before = tree(root);
+    await client.initialize({ protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'hostile', version: '1' } });
+    const answers = [];
+    for (const v of VALUES) {
+      answers.push(v, { action: v }, { action: 'accept', content: v }, { action: 'accept', content: { decision: v } });
+    }
+    let asked = 0;
+    for (const [i, answer] of answers.entries()) {
       client.onServerRequest = (m) => {
-        const i = k++;
-        if (i % 2) client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: bad[i % bad.length] }));
-        else client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: 'x', message: 5, data: { d: 1e308 } } }));
+        if (m.method !== 'elicitation/create') return;
+        asked++;
+        client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: answer }));
       };
-      const tools = await client.request('tl', '{"jsonrpc":"2.0","id":"tl","method":"tools/list"}', 10000);
-      assert.ok(tools?.result?.tools?.length > 10, JSON.stringify(tools).slice(0, 300));
-      const uri = pathToFileURL(path.join(root, 'a.txt')).href;
-      const templates = [
-        ['initialize', { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'x', version: '1' } }],
-        ['ping', {}],
-        ['tools/list', { cursor: 'c' }],
-        ['tools/call', { name: 'read_file', arguments: { path: 'a.txt' }, _meta: { progressToken: 'p' } }],
-        ['resources/list', { cursor: 'c' }],
-        ['resources/templates/list', {}],
-        ['resources/read', { uri }],
-        ['resources/subscribe', { uri }],
-        ['resources/unsubscribe', { uri }],
-        ['prompts/list', {}],
-        ['prompts/get', { name: 'p', arguments: { a: 'b' } }],
-        ['completion/complete', { ref: { type: 'ref/resource', uri: 'file:///{path}' }, argument: { name: 'path', value: 'a' } }],
-        ['logging/setLevel', { level: 'info' }],
-        ['subscriptions/listen', { notifications: { resourcesListChanged: true, resourceSubscriptions: [uri] } }, { stream: true }],
-        ['notifications/cancelled', { requestId: 'none', reason: 'r' }, { notification: true }],
-        ['notifications/progress', { progressToken: 'p', progress: 1, total: 2 }, { notification: true }],
-        ['notifications/roots/list_changed', {}, { notification: true }],
-        ['notifications/initialized', {}, { notification: true }],
-      ];
-      for (const t of tools.result.tools) {
-        const args = {};
-        for (const [name, schema] of Object.entries(t.inputSchema?.properties ?? {})) {
-          args[name] = schema.type === 'integer' || schema.type === 'number' ? 1 : schema.type === 'boolean' ? false
-            : schema.type === 'array' ? [] : schema.type === 'object' ? {} : 'a.txt';
-        }
-        templates.push(['tools/call', { name: t.name, arguments: args }]);
-      }
-      const { problems, n } = await sweep(client, templates, 'notifications/cancelled', 'm');
-      assert.ok(n > 2000, `only ${n} variants were sent`);
-      assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
-      await alive(client, 'ping', 'm');
-      // Default permissions and nobody to say yes: nothing was written.
-      assertSameTree(tree(root), before, 'after the MCP sweep');
-    } finally {
-      await client.close();
-    }
-  });
-
-  test('MCP: answers to permission questions (elicitation/create) with members of every type are no answer', async () => {
-    const client = new RawClient(root, false);
-    const before = tree(root);
-    try {
-      const init = await client.request(0, JSON.stringify({
-        jsonrpc: '2.0', id: 0, method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: { elicitation: {} }, clientInfo: { name: 'hostile', version: '1' } },
+      const id = `e-${i}`;
+      const reply = await client.request(id, JSON.stringify({
+        jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'write_file', arguments: { path: 'new.txt', content: 'x' } },
       }), 10000);
-      assert.ok(init?.result, JSON.stringify(init));
-      client.send('{"jsonrpc":"2.0","method":"notifications/initialized"}');
-      const answers = [];
-      for (const v of VALUES) {
-        answers.push(v, { action: v }, { action: 'accept', content: v }, { action: 'accept', content: { decision: v } });
-      }
-      let asked = 0;
-      for (const [i, answer] of answers.entries()) {
-        client.onServerRequest = (m) => {
-          if (m.method !== 'elicitation/create') return;
-          asked++;
-          client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: answer }));
-        };
-        const id = `e-${i}`;
-        const reply = await client.request(id, JSON.stringify({
-          jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'write_file', arguments: { path: 'new.txt', content: 'x' } },
-        }), 10000);
-        assert.ok(reply, `no answer to the tool call after the elicitation answer ${JSON.stringify(answer)}`);
-        assert.equal(reply.result?.isError, true, JSON.stringify(reply));
-      }
-      assert.equal(asked, answers.length, 'every call asked');
-      assert.deepEqual(client.caught, []);
-      assertSameTree(tree(root), before, 'after the declined writes');
-    } finally {
-      await client.close();
+      assert.ok(reply, `no answer to the tool call after the elicitation answer ${JSON.stringify(answer)}`);
+      assert.equal(reply.result?.isError, true, JSON.stringify(reply));
     }
-  });
+    assert.equal(asked, answers.length, 'every call asked');
+    assert.deepEqual(client.caught, []);
+    assertSameTree(tree(root), before, 'after the declined writes');
+  }));
 
-  test('LSP: lifecycle, text sync, commands and cancellation, every type of value', async () => {
-    const client = new RawClient(root, true);
-    try {
-      const rootUri = pathToFileURL(root).href;
-      const init = await client.request(0, JSON.stringify({
-        jsonrpc: '2.0', id: 0, method: 'initialize',
-        params: { processId: null, rootUri, capabilities: { workspace: { applyEdit: true } }, workspaceFolders: [{ uri: rootUri, name: 'w' }] },
-      }), 10000);
-      assert.ok(init?.result?.capabilities, JSON.stringify(init));
-      client.send('{"jsonrpc":"2.0","method":"initialized","params":{}}');
-      client.onServerRequest = (m) => client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: 'x', message: [] } }));
-      const uri = pathToFileURL(path.join(root, 'src/main.c')).href;
-      const range = { start: { line: 0, character: 1 }, end: { line: 0, character: 3 } };
-      const templates = [
-        ['textDocument/didOpen', { textDocument: { uri, languageId: 'c', version: 1, text: 'int x;\n' } }, { notification: true }],
-        ['textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ range, text: 'y' }, { text: 'z\n' }] }, { notification: true }],
-        ['textDocument/didSave', { textDocument: { uri }, text: 'z\n' }, { notification: true }],
-        ['textDocument/didClose', { textDocument: { uri } }, { notification: true }],
-        ['workspace/didChangeWorkspaceFolders', { event: { added: [{ uri: rootUri, name: 'w' }], removed: [] } }, { notification: true }],
-        ['workspace/didChangeConfiguration', { settings: { icotes: {} } }, { notification: true }],
-        ['$/setTrace', { value: 'verbose' }, { notification: true }],
-        ['$/cancelRequest', { id: 'none' }, { notification: true }],
-        ['workspace/executeCommand', { command: 'icotes.files.read', arguments: [{ path: 'a.txt' }] }],
-        ['workspace/executeCommand', { command: 'icotes.permissions.set', arguments: [{ mode: 'readOnly', rules: ['Read(a.txt)'] }] }],
-        ['icotes/files/read', { path: 'a.txt', offset: 1, limit: 1 }],
-        ['icotes/search/grep', { pattern: 'a', paths: ['src'], maxResults: 1 }],
-        ['icotes/git/status', { path: 'src' }],
-        ['initialize', { processId: 1, rootUri, capabilities: {} }],
-        ['icotes/permissions/grant', { kind: 'ReadFile', scope: 'specific', value: 'a.txt', answer: 'deny' }],
-        ['icotes/permissions/revoke', { kind: 'ReadFile', scope: 'specific', value: 'a.txt' }],
-        ['icotes/permissions/log', { limit: 1, offset: 0 }],
-        ['icotes/permissions/list', {}],
-      ];
-      const { problems, n } = await sweep(client, templates, '$/cancelRequest', 'l');
-      assert.ok(n > 500, `only ${n} variants were sent`);
-      assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
-      // Before shutdown, the server still answers.
-      const r = await client.request('r', JSON.stringify({ jsonrpc: '2.0', id: 'r', method: 'icotes/files/read', params: { path: 'a.txt' } }), 10000);
-      assert.equal(r?.result?.content, 'alpha\nbeta\n', JSON.stringify(r));
-    } finally {
-      await client.close();
-    }
-  });
+  test('LSP: lifecycle, text sync, commands and cancellation, every type of value', () => withClient(root, { lsp: true }, async (client) => {
+    const rootUri = pathToFileURL(root).href;
+    const init = await client.initialize({ processId: null, rootUri, capabilities: { workspace: { applyEdit: true } }, workspaceFolders: [{ uri: rootUri, name: 'w' }] });
+    assert.ok(init.capabilities, JSON.stringify(init));
+    client.onServerRequest = (m) => client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: 'x', message: [] } }));
+    const uri = pathToFileURL(path.join(root, 'src/main.c')).href;
+    const range = { start: { line: 0, character: 1 }, end: { line: 0, character: 3 } };
+    const templates = [
+      ['textDocument/didOpen', { textDocument: { uri, languageId: 'c', version: 1, text: 'int x;\n' } }, { notification: true }],
+      ['textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ range, text: 'y' }, { text: 'z\n' }] }, { notification: true }],
+      ['textDocument/didSave', { textDocument: { uri }, text: 'z\n' }, { notification: true }],
+      ['textDocument/didClose', { textDocument: { uri } }, { notification: true }],
+      ['workspace/didChangeWorkspaceFolders', { event: { added: [{ uri: rootUri, name: 'w' }], removed: [] } }, { notification: true }],
+      ['workspace/didChangeConfiguration', { settings: { icotes: {} } }, { notification: true }],
+      ['$/setTrace', { value: 'verbose' }, { notification: true }],
+      ['$/cancelRequest', { id: 'none' }, { notification: true }],
+      ['workspace/executeCommand', { command: 'icotes.files.read', arguments: [{ path: 'a.txt' }] }],
+      ['workspace/executeCommand', { command: 'icotes.permissions.set', arguments: [{ mode: 'readOnly', rules: ['Read(a.txt)'] }] }],
+      ['icotes/files/read', { path: 'a.txt', offset: 1, limit: 1 }],
+      ['icotes/search/grep', { pattern: 'a', paths: ['src'], maxResults: 1 }],
+      ['icotes/git/status', { path: 'src' }],
+      ['initialize', { processId: 1, rootUri, capabilities: {} }],
+      ['icotes/permissions/grant', { kind: 'ReadFile', scope: 'specific', value: 'a.txt', answer: 'deny' }],
+      ['icotes/permissions/revoke', { kind: 'ReadFile', scope: 'specific', value: 'a.txt' }],
+      ['icotes/permissions/log', { limit: 1, offset: 0 }],
+      ['icotes/permissions/list', {}],
+    ];
+    const { problems, n } = await sweep(client, templates, '$/cancelRequest', 'l');
+    assert.ok(n > 500, `only ${n} variants were sent`);
+    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
+    // Before shutdown, the server still answers.
+    const r = await client.request('r', JSON.stringify({ jsonrpc: '2.0', id: 'r', method: 'icotes/files/read', params: { path: 'a.txt' } }), 10000);
+    assert.equal(r?.result?.content, 'alpha\nbeta\n', JSON.stringify(r));
+  }));
 
-  test("LSP: the editor's answers to workspace/applyEdit and window/showMessageRequest with members of every type", async () => {
+  test("LSP: the editor's answers to workspace/applyEdit and window/showMessageRequest with members of every type", () => withClient(root, { lsp: true, args: ['--allow', 'Edit(a.txt)'] }, async (client) => {
     // Edits of a.txt allowed (they go to the editor as applyEdit); writes ask.
-    const client = new RawClient(root, true, ['--allow', 'Edit(a.txt)']);
     const before = tree(root);
-    try {
-      const rootUri = pathToFileURL(root).href;
-      const init = await client.request(0, JSON.stringify({
-        jsonrpc: '2.0', id: 0, method: 'initialize',
-        params: { processId: null, rootUri, capabilities: { workspace: { applyEdit: true }, window: { showDocument: { support: true } } } },
-      }), 10000);
-      assert.ok(init?.result, JSON.stringify(init));
-      client.send('{"jsonrpc":"2.0","method":"initialized","params":{}}');
-      const uri = pathToFileURL(path.join(root, 'a.txt')).href;
-      client.send(JSON.stringify({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'plaintext', version: 1, text: 'open\n' } } }));
-      let n = 0;
-      const seen = new Set();
-      for (const v of VALUES) {
-        client.onServerRequest = (m) => {
-          seen.add(m.method);
-          const result = m.method === 'workspace/applyEdit' ? { applied: v, failureReason: v } : { title: v };
-          client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
-        };
-        // applied: true would be an edit made (the buffer then differs): the
-        // other values are all refusals (-32003, the editor refused).
-        if (v !== true) {
-          const edit = await client.request(`ed-${n}`, JSON.stringify({
-            jsonrpc: '2.0', id: `ed-${n++}`, method: 'icotes/files/edit', params: { path: 'a.txt', edits: [{ oldString: 'open', newString: 'shut' }] },
-          }), 10000);
-          assert.ok(edit, `no answer to the edit after applyEdit answered ${JSON.stringify({ applied: v })}`);
-          assert.equal(edit.error?.code, -32003, JSON.stringify(edit));
-        }
-        const write = await client.request(`wr-${n}`, JSON.stringify({
-          jsonrpc: '2.0', id: `wr-${n++}`, method: 'icotes/files/write', params: { path: 'new.txt', content: 'x' },
-        }), 10000);
-        assert.ok(write, `no answer to the write after showMessageRequest answered ${JSON.stringify({ title: v })}`);
-        assert.ok(write.error, `the write was not denied: ${JSON.stringify(write)}`);
-      }
-      assert.deepEqual([...seen].sort(), ['window/showMessageRequest', 'workspace/applyEdit']);
-      assert.deepEqual(client.caught, []);
-      assertSameTree(tree(root), before, 'after the refused edits and writes');
-    } finally {
-      await client.close();
-    }
-  });
-
-  test('MCP 2026-07-28: _meta, inputResponses and subscriptions/listen, every type of value', async () => {
-    const client = new RawClient(root, false);
-    try {
-      const META = {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
-        'io.modelcontextprotocol/clientInfo': { name: 'hostile', version: '1' },
-        'io.modelcontextprotocol/logLevel': 'debug',
+    const rootUri = pathToFileURL(root).href;
+    await client.initialize({ processId: null, rootUri, capabilities: { workspace: { applyEdit: true }, window: { showDocument: { support: true } } } });
+    const uri = pathToFileURL(path.join(root, 'a.txt')).href;
+    client.send(JSON.stringify({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'plaintext', version: 1, text: 'open\n' } } }));
+    let n = 0;
+    const seen = new Set();
+    for (const v of VALUES) {
+      client.onServerRequest = (m) => {
+        seen.add(m.method);
+        const result = m.method === 'workspace/applyEdit' ? { applied: v, failureReason: v } : { title: v };
+        client.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
       };
-      const uri = pathToFileURL(path.join(root, 'a.txt')).href;
-      const first = await client.request('d', JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: META } }), 10000);
-      assert.ok(first, 'server/discover answered');
-      const templates = [
-        ['tools/list', { _meta: META }],
-        ['tools/call', { name: 'write_file', arguments: { path: 'w.txt', content: 'x' }, _meta: META,
-          inputResponses: { permission: { action: 'decline', content: { decision: 'once' } } } }],
-        ['resources/read', { uri, _meta: META }],
-        ['subscriptions/listen', { notifications: { resourcesListChanged: true, toolsListChanged: true, resourceSubscriptions: [uri] }, _meta: META },
-          { stream: true }],
-      ];
-      const { problems, n } = await sweep(client, templates, 'notifications/cancelled', 's');
-      assert.ok(n > 300, `only ${n} variants were sent`);
-      assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
-      await alive(client, 'server/discover', 's');
-      assert.equal(fs.existsSync(path.join(root, 'w.txt')), false, 'nothing was allowed to write');
-    } finally {
-      await client.close();
-    }
-  });
-
-  test('plain JSON-RPC: numbers no double holds are parse errors, anywhere, and the server goes on', async () => {
-    const client = new RawClient(root, false);
-    try {
-      const texts = [
-        ['1', '{"jsonrpc":"2.0","id":"1","method":"icotes/files/read","params":{"path":"a.txt","limit":1e400}}'],
-        // A batch that cannot be parsed: id null (JSON-RPC 2.0 section 6).
-        [null, '[{"jsonrpc":"2.0","id":"2","method":"ping","params":{"x":-1e999}}]'],
-        [null, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}'],
-      ];
-      for (const [id, text] of texts) {
-        const reply = await client.request(id, text, 10000);
-        assert.ok(reply, `no answer to ${text}; exit: ${JSON.stringify(client.exit)}; stderr: ${client.stderr}`);
-        assert.equal(reply.error?.code, -32700, JSON.stringify(reply));
+      // applied: true would be an edit made (the buffer then differs): the
+      // other values are all refusals (-32003, the editor refused).
+      if (v !== true) {
+        const edit = await client.request(`ed-${n}`, JSON.stringify({
+          jsonrpc: '2.0', id: `ed-${n++}`, method: 'icotes/files/edit', params: { path: 'a.txt', edits: [{ oldString: 'open', newString: 'shut' }] },
+        }), 10000);
+        assert.ok(edit, `no answer to the edit after applyEdit answered ${JSON.stringify({ applied: v })}`);
+        assert.equal(edit.error?.code, -32003, JSON.stringify(edit));
       }
-      const r = await client.request('ok', '{"jsonrpc":"2.0","id":"ok","method":"icotes/files/read","params":{"path":"a.txt"}}', 10000);
-      assert.equal(r?.result?.content, 'alpha\nbeta\n', JSON.stringify(r));
-    } finally {
-      await client.close();
+      const write = await client.request(`wr-${n}`, JSON.stringify({
+        jsonrpc: '2.0', id: `wr-${n++}`, method: 'icotes/files/write', params: { path: 'new.txt', content: 'x' },
+      }), 10000);
+      assert.ok(write, `no answer to the write after showMessageRequest answered ${JSON.stringify({ title: v })}`);
+      assert.ok(write.error, `the write was not denied: ${JSON.stringify(write)}`);
     }
-  });
+    assert.deepEqual([...seen].sort(), ['window/showMessageRequest', 'workspace/applyEdit']);
+    assert.deepEqual(client.caught, []);
+    assertSameTree(tree(root), before, 'after the refused edits and writes');
+  }));
+
+  test('MCP 2026-07-28: _meta, inputResponses and subscriptions/listen, every type of value', () => withClient(root, {}, async (client) => {
+    const META = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+      'io.modelcontextprotocol/clientInfo': { name: 'hostile', version: '1' },
+      'io.modelcontextprotocol/logLevel': 'debug',
+    };
+    const uri = pathToFileURL(path.join(root, 'a.txt')).href;
+    const first = await client.request('d', JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: META } }), 10000);
+    assert.ok(first, 'server/discover answered');
+    const templates = [
+      ['tools/list', { _meta: META }],
+      ['tools/call', { name: 'write_file', arguments: { path: 'w.txt', content: 'x' }, _meta: META,
+        inputResponses: { permission: { action: 'decline', content: { decision: 'once' } } } }],
+      ['resources/read', { uri, _meta: META }],
+      ['subscriptions/listen', { notifications: { resourcesListChanged: true, toolsListChanged: true, resourceSubscriptions: [uri] }, _meta: META },
+        { stream: true }],
+    ];
+    const { problems, n } = await sweep(client, templates, 'notifications/cancelled', 's');
+    assert.ok(n > 300, `only ${n} variants were sent`);
+    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
+    await alive(client, 'server/discover', 's');
+    assert.equal(fs.existsSync(path.join(root, 'w.txt')), false, 'nothing was allowed to write');
+  }));
+
+  test('plain JSON-RPC: numbers no double holds are parse errors, anywhere, and the server goes on', () => withClient(root, {}, async (client) => {
+    const texts = [
+      ['1', '{"jsonrpc":"2.0","id":"1","method":"icotes/files/read","params":{"path":"a.txt","limit":1e400}}'],
+      // A batch that cannot be parsed: id null (JSON-RPC 2.0 section 6).
+      [null, '[{"jsonrpc":"2.0","id":"2","method":"ping","params":{"x":-1e999}}]'],
+      [null, '{"jsonrpc":"2.0","id":1e400,"method":"ping"}'],
+    ];
+    for (const [id, text] of texts) {
+      const reply = await client.request(id, text, 10000);
+      assert.ok(reply, `no answer to ${text}; exit: ${JSON.stringify(client.exit)}; stderr: ${client.stderr}`);
+      assert.equal(reply.error?.code, -32700, JSON.stringify(reply));
+    }
+    const r = await client.request('ok', '{"jsonrpc":"2.0","id":"ok","method":"icotes/files/read","params":{"path":"a.txt"}}', 10000);
+    assert.equal(r?.result?.content, 'alpha\nbeta\n', JSON.stringify(r));
+  }));
 });
