@@ -20,19 +20,19 @@ constexpr bool kSanitizerAllocator = false;
 constexpr bool kSanitizerAllocator = false;
 #endif
 
-bool malloc_is_glibcs() {
+std::mutex g_trimming;
+
+}  // namespace
+
+bool freed_heap_releasable() noexcept {
   if constexpr (kSanitizerAllocator) return false;
   // jemalloc defines mallctl(3); glibc has no such symbol.
   static const bool glibc = ::dlsym(RTLD_DEFAULT, "mallctl") == nullptr;
   return glibc;
 }
 
-std::mutex g_trimming;
-
-}  // namespace
-
 bool release_freed_heap() noexcept {
-  if (!malloc_is_glibcs()) return false;
+  if (!freed_heap_releasable()) return false;
   std::unique_lock lock(g_trimming, std::try_to_lock);
   if (!lock.owns_lock()) return false;
   ::malloc_trim(0);

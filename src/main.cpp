@@ -223,8 +223,9 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
   // One heap for all threads. With the high trim threshold, memory a thread's
   // own arena freed at its top stays resident for good: malloc_trim()
   // (release_freed_heap(), which the worker pool calls after a task that
-  // grew the process) gives back the top of the main arena only. A search's walk threads allocate little
-  // (per-thread caches serve small blocks without the lock).
+  // grew the process) gives back the top of the main arena only. A search's
+  // walk threads allocate little (per-thread caches serve small blocks
+  // without the lock).
   ::mallopt(M_ARENA_MAX, 1);
   (void)::fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);  // fails harmlessly when stdout is not a pipe
   auto settings = o.permissions.settings();

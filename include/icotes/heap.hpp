@@ -21,4 +21,10 @@ namespace icotes {
 /// after work that freed a lot, not per request.
 bool release_freed_heap() noexcept;
 
+/// True when release_freed_heap() can give anything back: the process's
+/// malloc is glibc's (no jemalloc linked, no sanitizer allocator). Callers
+/// that measure before trimming (the worker pool reads /proc/self/statm)
+/// skip the measuring when it is false.
+bool freed_heap_releasable() noexcept;
+
 }  // namespace icotes

@@ -37,6 +37,7 @@ constexpr std::size_t kTrimGrowth = 1u << 20;
 std::atomic<std::size_t> g_resident_after_trim{0};
 
 void release_freed_memory() {
+  if (!freed_heap_releasable()) return;  // jemalloc gives pages back by itself: no statm read per task
   const std::size_t rss = resident_bytes();
   if (rss == 0 || rss < g_resident_after_trim.load(std::memory_order_relaxed) + kTrimGrowth) return;
   if (!release_freed_heap()) return;
