@@ -10,7 +10,7 @@ PACKAGES=(
   libasio-dev libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev libre2-dev libpcre2-dev
-  libvterm-dev libjemalloc-dev bubblewrap
+  libvterm-dev libjemalloc-dev bubblewrap ccache shfmt
   git ripgrep neovim hyperfine python3 procps
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
