@@ -420,16 +420,19 @@ int call(const std::string& root, std::string method, const std::string& params_
   }
   // Nobody to ask from a script: what needs asking is denied with the rule
   // or flag that allows it.
-  permissions::ClientState cli;
-  cli.name = "cli";
-  cli.settings = (*ws)->gate().settings();
-  if (auto st = (*ws)->gate().check_now(cli, op->id, (*ws)->gate().needs(*op, params)); !st) {
+  auto cli = std::make_shared<permissions::ClientState>();
+  cli->name = "cli";
+  cli->settings = (*ws)->gate().settings();
+  if (auto st = (*ws)->gate().check_now(*cli, op->id, (*ws)->gate().needs(*op, params)); !st) {
     std::fprintf(stderr, "%s\n", error_object(st.error()).dump(2).c_str());
     return 1;
   }
   CancellationToken token;
   NullProgress progress;
   Context ctx{**ws, token, progress, nullptr};
+  ctx.read_denied = (*ws)->gate().read_filter(cli);
+  if (permissions::is_write_kind(op->kind))
+    ctx.may_write = (*ws)->gate().write_check(cli, op->kind, (*ws)->gate().needs(*op, params));
   auto result = registry.invoke(*op, ctx, params);
   if (!result) {
     std::fprintf(stderr, "%s\n", error_object(result.error()).dump(2).c_str());

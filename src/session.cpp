@@ -53,11 +53,15 @@ void Session::on_close() {
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
   auto shared = std::make_shared<OperationCall>(std::move(call));
   auto needs = workspace.gate().needs(*shared->op, shared->params);
-  auto run = [&workspace, &registry, request, shared] {
+  // A write's landing paths are judged against what the gate approves.
+  const bool writes = permissions::is_write_kind(shared->op->kind);
+  auto run = [&workspace, &registry, request, shared, writes, approved = writes ? needs : std::vector<permissions::Need>()] {
     OperationCall& c = *shared;
     NullProgress null_progress;
     Progress& progress = c.progress ? *c.progress : null_progress;
     Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
+    ctx.read_denied = workspace.gate().read_filter(c.client);
+    if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
     Result<json> result = registry.invoke(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response
     if (request.token().cancelled() && c.cancelled) return c.cancelled(request);

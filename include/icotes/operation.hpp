@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "icotes/json.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
 #include "icotes/rpc.hpp"
 
@@ -69,6 +70,13 @@ struct Context {
   /// The raw_json_source()s the result points to, kept until the reply has
   /// been written (the Context outlives it).
   std::vector<std::shared_ptr<const RawJsonSource>> sources = {};
+  /// What the asking client may not read (path_policy.hpp); null: nothing
+  /// is denied. Services check the paths they really open and leave denied
+  /// files out of multi-file results.
+  ReadFilter read_denied = nullptr;
+  /// Judges where a write really lands (path_policy.hpp); null: only the
+  /// protected paths are refused.
+  WriteCheck may_write = nullptr;
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "icotes/confine.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/permissions.hpp"
 
 namespace icotes::permissions {
@@ -71,6 +72,18 @@ class Gate {
   /// normalised beneath the root; the root itself when it names none.
   /// An edit with dryRun needs ReadFile only.
   std::vector<Need> needs(const Operation& op, const json& params) const;
+
+  /// What `client` may not read: a Read deny rule of its settings or a saved
+  /// ReadFile deny covers the path. Null when neither exists (most
+  /// workspaces), so services skip the check. The filter holds `client`.
+  ReadFilter read_filter(const std::shared_ptr<ClientState>& client) const;
+
+  /// Judges the paths a call's writes really land on, after check() approved
+  /// `approved` (the call's needs): see WriteCheck in path_policy.hpp.
+  /// Never asks: a landing path nobody approved and the settings do not
+  /// allow is refused. The check holds `client`.
+  WriteCheck write_check(const std::shared_ptr<ClientState>& client, OperationKind kind,
+                         std::vector<Need> approved) const;
 
   /// Decides without asking (reads, resources): Ask counts as Deny.
   Status check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs);

@@ -81,6 +81,8 @@ class Rule {
   /// parentheses, an empty pattern.
   static Result<Rule> parse(std::string_view text, Answer answer);
   bool matches(const Need& need) const;
+  /// Whether the rule is about `kind` at all (`Read(...)` covers ReadFile).
+  bool covers_kind(OperationKind kind) const;
   Answer answer() const { return answer_; }
   const std::string& text() const { return text_; }
 
@@ -112,6 +114,8 @@ class Cache {
   /// exactly; Directory never matches a Bash need or a path outside.
   std::optional<Grant> lookup(const Need& need) const;
   std::vector<Grant> all() const;
+  /// Whether any grant of `kind` answers `answer` (no copy).
+  bool any(OperationKind kind, Answer answer) const;
   void clear();
 
  private:

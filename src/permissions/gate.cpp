@@ -14,6 +14,7 @@
 #include "icotes/terminal.hpp"
 #include "icotes/files.hpp"
 #include "icotes/heap.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
 
 namespace icotes::permissions {
@@ -230,7 +231,7 @@ Status Gate::deny_status(std::string_view operation, const Decision& d) const {
   std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
   if (d.decided_by.rfind("rule ", 0) == 0) {
     msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
-  } else if (d.decided_by.rfind("icotes' own settings", 0) == 0) {
+  } else if (!d.need.outside && d.need.kind != OperationKind::Bash && protected_path_reason(d.need.target)) {
     // No rule or answer allows it: nothing to suggest.
   } else if (d.decided_by == "mode readOnly") {
     msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
@@ -256,6 +257,49 @@ void Gate::decided(const ClientState& client, std::string_view operation, const 
   std::lock_guard lock(mutex_);
   audit_buffer_.push_back(std::move(r));
   if (audit_buffer_.size() == 1) wake_.notify_all();  // written within 100 ms
+}
+
+ReadFilter Gate::read_filter(const std::shared_ptr<ClientState>& client) const {
+  bool any = client->session.any(OperationKind::ReadFile, Answer::Deny) ||
+             persisted_.any(OperationKind::ReadFile, Answer::Deny) || global_.any(OperationKind::ReadFile, Answer::Deny);
+  for (const Rule& r : client->settings.deny) any = any || r.covers_kind(OperationKind::ReadFile);
+  if (!any) return nullptr;
+  return [this, client](std::string_view rel) {
+    const Need need{OperationKind::ReadFile, std::string(rel), false, std::nullopt};
+    return decide({need}, client->settings, client->session, &persisted_, &global_).kind == Decision::Kind::Deny;
+  };
+}
+
+WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, OperationKind kind,
+                             std::vector<Need> approved) const {
+  return [this, client, kind, approved = std::move(approved)](std::string_view rel) -> Status {
+    Need need{kind, std::string(rel), false, std::nullopt};
+    auto refuse = [&](std::string why) {
+      return make_error(error_code::kPermissionDenied,
+                        "permission denied: this write lands on " + (rel.empty() ? std::string("the workspace root")
+                                                                                 : std::string(rel)) +
+                            " (" + why + ")",
+                        json{{"kind", std::string(to_string(kind))}, {"target", need.target}});
+    };
+    if (auto why = protected_path_reason(rel)) return refuse(std::move(*why));
+    // Deny rules and mode readOnly decide first, as in decide(): an approval
+    // of a directory does not reach a file a deny rule names.
+    for (const OperationKind k : {kind, OperationKind::WriteFile, OperationKind::EditFile}) {
+      const Need n{k, need.target, false, std::nullopt};
+      for (const Rule& r : client->settings.deny)
+        if (r.matches(n)) return refuse("rule " + r.text());
+    }
+    if (client->settings.mode == Mode::ReadOnly) return refuse("mode readOnly");
+    for (const Need& a : approved) {
+      if (a.outside || a.kind != kind) continue;
+      if (a.target.empty() || a.target == rel ||
+          (rel.size() > a.target.size() && rel.compare(0, a.target.size(), a.target) == 0 && rel[a.target.size()] == '/'))
+        return ok_status();
+    }
+    Decision d = decide({need}, client->settings, client->session, &persisted_, &global_);
+    if (d.kind == Decision::Kind::Allow) return ok_status();
+    return refuse("not the path that was approved, and " + d.decided_by);
+  };
 }
 
 Status Gate::check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs) {

@@ -3,6 +3,7 @@
 #include "icotes/permissions.hpp"
 
 #include "icotes/config.hpp"
+#include "icotes/path_policy.hpp"
 
 #include <toml++/toml.h>
 
@@ -89,8 +90,12 @@ Result<Rule> Rule::parse(std::string_view text, Answer answer) {
   return r;
 }
 
+bool Rule::covers_kind(OperationKind kind) const {
+  return std::find(kinds_.begin(), kinds_.end(), kind) != kinds_.end();
+}
+
 bool Rule::matches(const Need& need) const {
-  if (std::find(kinds_.begin(), kinds_.end(), need.kind) == kinds_.end()) return false;
+  if (!covers_kind(need.kind)) return false;
   if (pattern_.empty()) return true;
   if (need.kind == OperationKind::Bash) return bash_rule_matches(pattern_, need.target);
   const bool absolute_pattern = !pattern_.empty() && pattern_[0] == '/';
@@ -167,6 +172,12 @@ std::optional<Grant> Cache::lookup(const Need& need) const {
   return std::nullopt;
 }
 
+bool Cache::any(OperationKind kind, Answer answer) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(map_.begin(), map_.end(),
+                     [&](const auto& entry) { return entry.second.kind == kind && entry.second.answer == answer; });
+}
+
 std::vector<Grant> Cache::all() const {
   std::lock_guard lock(mutex_);
   std::vector<Grant> out;
@@ -228,8 +239,11 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
   // icotes' own settings and grants change only by the user's hand (the
   // CLI, an editor's icotes/permissions requests), never by an operation a
   // client asks for: else an AI could allow itself more on the next start.
-  if (is_write_kind(need.kind) && !need.outside && (need.target == ".icotes" || need.target.rfind(".icotes/", 0) == 0))
-    return out(Decision::Kind::Deny, "icotes' own settings (.icotes/) are changed with `icotes permissions` or by editing them yourself");
+  // Likewise git's config, hooks and attributes, which name commands git runs.
+  const bool changes_paths = need.kind == OperationKind::WriteFile || need.kind == OperationKind::EditFile ||
+                             need.kind == OperationKind::GitWrite;
+  if (changes_paths && !need.outside)
+    if (auto why = protected_path_reason(need.target)) return out(Decision::Kind::Deny, std::move(*why));
   for (const Rule& r : settings.deny)
     if (r.matches(need)) return out(Decision::Kind::Deny, "rule " + r.text());
   if (settings.mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");

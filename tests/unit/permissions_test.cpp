@@ -416,5 +416,53 @@ TEST_F(GateTest, UnansweredQuestionsAreDeniedAndCancelledOnesWithdrawn) {
   EXPECT_EQ(withdrawn.load(), 2);
 }
 
+TEST_F(GateTest, WritesAreJudgedWhereTheyReallyLand) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  auto client = std::make_shared<ClientState>();
+  client->name = "test client";
+  client->settings = gate->settings();
+  client->settings.deny.push_back(rule("Edit(secret/**)", Answer::Deny));
+  auto check = gate->write_check(client, K::WriteFile, {need(K::WriteFile, "d/config.toml")});
+  EXPECT_TRUE(check("d/config.toml").ok());
+  // A race turned d/ into a link to .icotes/: refused whatever was approved.
+  auto st = check(".icotes/config.toml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, error_code::kPermissionDenied);
+  EXPECT_FALSE(check(".git/hooks/pre-commit").ok());
+  EXPECT_FALSE(check("secret/key").ok());
+  // Default mode asks about writes: a landing path nobody approved is refused.
+  EXPECT_FALSE(check("src/other.c").ok());
+  client->settings.mode = Mode::AcceptEdits;
+  EXPECT_TRUE(check("src/other.c").ok());
+  EXPECT_FALSE(check("secret/key").ok());
+  // A git checkout approved on the whole workspace covers every path but the protected ones.
+  auto git = gate->write_check(client, K::GitWrite, {need(K::GitWrite, "")});
+  EXPECT_TRUE(git("src/a.c").ok());
+  EXPECT_FALSE(git(".icotes/config.toml").ok());
+  EXPECT_FALSE(git("secret/key").ok());
+  client->settings.mode = Mode::ReadOnly;
+  EXPECT_FALSE(git("src/a.c").ok());
+}
+
+TEST_F(GateTest, ReadFilterIsNullWithoutReadDenies) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  auto client = std::make_shared<ClientState>();
+  client->settings = gate->settings();
+  EXPECT_FALSE(gate->read_filter(client));
+  client->settings.deny.push_back(rule("Read(.env)", Answer::Deny));
+  auto denied = gate->read_filter(client);
+  ASSERT_TRUE(denied);
+  EXPECT_TRUE(denied(".env"));
+  EXPECT_FALSE(denied("src/a.c"));
+  client->settings.deny.clear();
+  client->session.put(Grant{K::ReadFile, Scope::Directory, "private", Answer::Deny});
+  denied = gate->read_filter(client);
+  ASSERT_TRUE(denied);
+  EXPECT_TRUE(denied("private/notes.txt"));
+  EXPECT_FALSE(denied("public/notes.txt"));
+}
+
 }  // namespace
 }  // namespace icotes::permissions
