@@ -377,6 +377,20 @@ TEST_F(GitSafety, BranchNamesCannotBreakGitConfig) {
   EXPECT_EQ(sh("git config --list").rc, 0);
 }
 
+TEST_F(GitSafety, CommitAuthorsCannotAddHeaders) {
+  // A newline in a name would end the author line and start a header (a
+  // second parent here); git drops newlines from identities, so do we.
+  put("a", "x\n");
+  must("git add a");
+  make_twin();
+  const std::string name = "Evil\nparent 0000000000000000000000000000000000000000";
+  ok(git::commit, {{"message", "m"}, {"author", {{"name", name}, {"email", "e@x\n"}}}});
+  in_twin("git commit -q -m m --author=\"$(printf 'Evil\\nparent 0000000000000000000000000000000000000000 <e@x>')\"");
+  expect_twin_state();
+  EXPECT_EQ(git("rev-list --parents -1 HEAD").size(), 81u);  // one parent
+  EXPECT_EQ(sh("git fsck --strict --no-dangling").rc, 0);
+}
+
 // ---- 9. Read deny rules and multi-file results ------------------------------
 
 git::Policy deny_reading(std::vector<std::string> paths) {
