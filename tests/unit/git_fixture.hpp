@@ -142,6 +142,10 @@ class GitRepoTest : public ::testing::Test {
     return svc_->with_repo(
         cancel_, progress_, [&](git::Repo& r) { return op(r, params); }, policy_);
   }
+  /// Runs `fn` with the repository open, as an operation runs.
+  Result<json> in_repo(const std::function<Result<json>(git::Repo&)>& fn) {
+    return svc_->with_repo(cancel_, progress_, fn, policy_);
+  }
   /// The client restrictions the next calls run with (none by default).
   void set_policy(git::Policy policy) { policy_ = std::move(policy); }
   /// call() that must succeed.

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "git_fixture.hpp"
+#include "services/git/worktree_guard.hpp"
 
 namespace icotes {
 namespace {
@@ -166,6 +167,33 @@ TEST_F(GitSafety, TreesWithGitDirectoriesAreRefused) {
   }
 }
 
+TEST_F(GitSafety, ACheckoutRefusedWhileLibgit2PlansWritesNothing) {
+  // libgit2 1.5.1 notifies (checkout_get_actions) before it removes or
+  // writes any file: a path the guard was not told about is judged there,
+  // and refusing it leaves even the files planned before it unwritten
+  // (".a" comes before ".icotes" in libgit2's order, "b" after).
+  plumb_branch("evil", {{".a", "x\n"}, {".icotes/config.toml", "x\n"}, {"b", "y\n"}});
+  const std::string before = snapshot();
+  auto out = in_repo([&](git::Repo& r) -> Result<json> {
+    git_object* target = nullptr;
+    EXPECT_EQ(git_revparse_single(&target, r.repo, "evil^{tree}"), 0);
+    const std::vector<git::Change> told = {{".a", GIT_FILEMODE_BLOB}, {"b", GIT_FILEMODE_BLOB}};
+    git::GuardedCheckout checkout(r, "test", told);
+    git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+    opts.checkout_strategy = GIT_CHECKOUT_SAFE;
+    auto rc = checkout.run(target, nullptr, opts);
+    git_object_free(target);
+    if (!rc) return std::move(rc).error();
+    return json(*rc);
+  });
+  ASSERT_FALSE(out.ok()) << out->dump();
+  EXPECT_EQ(out.error().code, error_code::kPermissionDenied);
+  EXPECT_TRUE(contains(out.error().message, ".icotes/config.toml")) << out.error().message;
+  EXPECT_FALSE(exists_nofollow(dir() + "/.a"));
+  EXPECT_FALSE(exists_nofollow(dir() + "/b"));
+  EXPECT_EQ(snapshot(), before);
+}
+
 TEST_F(GitSafety, StashPopRefusesIcotes) {
   // An untracked .icotes/config.toml in a stash (git stash -u by the CLI).
   must("mkdir .icotes && echo 'mode = \"bypassPermissions\"' > .icotes/config.toml && echo x > u && git stash -q -u");
@@ -233,6 +261,19 @@ TEST_F(GitSafety, SwitchRefusesAnUntrackedSymlinkOutOfTheWorkspace) {
     struct stat st {};
     ASSERT_EQ(::lstat((dir() + "/d").c_str(), &st), 0);
     EXPECT_TRUE(S_ISDIR(st.st_mode));
+  }
+}
+
+TEST_F(GitSafety, SwitchRefusesAnUntrackedSymlinkIntoGitHooks) {
+  plumb_branch("hooked", {{"h/post-checkout", "#!/bin/sh\ntouch pwned\n"}});
+  must("ln -s .git/hooks h");
+  const std::string before = snapshot();
+  for (const bool force : {false, true}) {
+    const std::string msg =
+        refused(git::branch, {{"action", "switch"}, {"name", "hooked"}, {"force", force}}, ".git/hooks/post-checkout");
+    EXPECT_TRUE(contains(msg, "'h'")) << msg;
+    EXPECT_FALSE(exists_nofollow(dir() + "/.git/hooks/post-checkout"));
+    EXPECT_EQ(snapshot(), before);
   }
 }
 
@@ -470,6 +511,12 @@ TEST_F(GitReadDeny, BlameAndShowOfADeniedFileAreRefused) {
   EXPECT_TRUE(contains(msg, "secret.env")) << msg;
   msg = fails(git::show, {{"rev", "HEAD"}, {"path", "secret.env"}}, error_code::kPermissionDenied);
   EXPECT_TRUE(contains(msg, "secret.env")) << msg;
+  // Through a symlinked directory: judged where it leads.
+  must("mkdir vault && cp secret.env vault/ && git add vault && git commit -qm vault && ln -s vault v");
+  set_policy(deny_reading({"vault/secret.env"}));
+  msg = fails(git::blame, {{"path", "v/secret.env"}}, error_code::kPermissionDenied);
+  EXPECT_TRUE(contains(msg, "vault/secret.env")) << msg;
+  set_policy(deny_reading({"secret.env"}));
   // Names are not content: status and a tree listing still show it.
   const json status = ok(git::status, json::object());
   EXPECT_TRUE(contains(status.dump(), "secret.env"));
