@@ -247,6 +247,29 @@ TEST_F(GitSafety, StashPopRefusesASymlinkIntoIcotes) {
   EXPECT_EQ(snapshot(), before);
 }
 
+TEST_F(GitSafety, StashPopRefusesASymlinkItWritesItself) {
+  // A stash crafted with plumbing: its work tree turns the tracked symlink
+  // `q` (to sub/) into one leading out of the workspace, and its untracked
+  // files hold q/x. Popping writes the symlink first, then q/x through it.
+  must("mkdir sub && ln -s sub q && git add q && git commit -qm q");
+  must(
+      "export GIT_INDEX_FILE=.git/plumb-index && git read-tree HEAD && "
+      "link=$(printf '../outside' | git hash-object -w --stdin) && "
+      "git update-index --cacheinfo 120000,$link,q && work=$(git write-tree) && rm .git/plumb-index && "
+      "x=$(printf 'payload' | git hash-object -w --stdin) && "
+      "qt=$(printf '100644 blob %s\\tx\\n' $x | git mktree) && "
+      "ut=$(printf '040000 tree %s\\tq\\n' $qt | git mktree) && "
+      "u=$(git commit-tree $ut -m 'untracked files on main') && "
+      "i=$(git commit-tree HEAD^{tree} -p HEAD -m 'index on main') && "
+      "s=$(git commit-tree $work -p HEAD -p $i -p $u -m 'WIP on main') && git stash store $s");
+  ASSERT_EQ(git("stash list --format=%gd"), "stash@{0}");
+  const std::string before = snapshot();
+  const std::string msg = refused(git::stash, {{"action", "pop"}}, "q/x");
+  EXPECT_TRUE(contains(msg, "becomes a file or symlink")) << msg;
+  EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+  EXPECT_EQ(snapshot(), before);
+}
+
 TEST_F(GitSafety, SwitchRefusesAnUntrackedSymlinkOutOfTheWorkspace) {
   plumb_branch("adds", {{"d/x", "payload\n"}});
   must("ln -s ../outside d");

@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
-#include <unordered_set>
 
 #include "repo_util.hpp"
 #include "worktree_guard.hpp"
@@ -171,7 +170,8 @@ Result<json> push(Repo& r, const json& p) {
   // removes them, and popping would write them back.
   std::vector<std::string> kept;
   if (!untracked.empty()) {
-    std::unordered_set<std::string> removed(untracked.begin(), untracked.end());
+    ChangeMap removed;
+    for (const auto& path : untracked) removed.emplace(path, 0);
     Landing landing(r, &removed);
     std::erase_if(untracked, [&](const std::string& path) {
       if (judge_change(r, "git_stash", landing, {path, 0})) return false;
@@ -304,7 +304,11 @@ Result<json> push(Repo& r, const json& p) {
   if (rc != 0) return write_error(rc, "git_stash: update refs/stash");
   git_reference_free(raw_stash);
 
-  // Back to HEAD (or, keepIndex, to the index) where anything changed.
+  // The untracked files saved go (git stash -u runs git clean first), then
+  // HEAD (or, keepIndex, the index) comes back where anything changed.
+  for (const auto& path : untracked) {
+    if (auto st = remove_beneath(r, "git_stash", path); !st) return st.error();
+  }
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
   StrArray reset_paths(keep_index ? unstaged : reset);
@@ -314,10 +318,6 @@ Result<json> push(Repo& r, const json& p) {
     auto done = checkout.run(keep_index ? nullptr : raw_head, index, co);
     if (!done) return std::move(done).error();
     if (*done != 0) return write_error(*done, "git_stash: reset the saved changes (they are saved in stash@{0})");
-  }
-  // The untracked files saved (git stash -u removes them, as git clean).
-  for (const auto& path : untracked) {
-    if (auto st = remove_beneath(r, "git_stash", path); !st) return st.error();
   }
 
   out["stashed"] = true;

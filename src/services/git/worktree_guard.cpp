@@ -106,6 +106,11 @@ Status judge_beneath(const Repo& r, std::string_view op, const std::string& name
 Status judge_change(const Repo& r, std::string_view op, Landing& landing, const Change& c) {
   const Landing::Where w = landing.of(c.path);
   if (!w.escape.empty()) return refusal(op, c.path, "", w.via_link, w.escape);
+  if (c.mode != 0 && !w.becomes.empty())
+    return refusal(op, c.path, "", "",
+                   in_quotes(w.becomes) +
+                       " becomes a file or symlink in the same write, so nothing can be written "
+                       "beneath it");
   if (auto st = judge_path(r, op, c.path, w.path, w.via_link); !st) return st;
   if (c.mode != 0 && c.mode != GIT_FILEMODE_TREE && c.mode != GIT_FILEMODE_COMMIT) {
     struct stat st {};
@@ -115,6 +120,13 @@ Status judge_change(const Repo& r, std::string_view op, Landing& landing, const 
     }
   }
   return ok_status();
+}
+
+ChangeMap change_map(const std::vector<Change>& changes) {
+  ChangeMap out;
+  out.reserve(changes.size());
+  for (const Change& c : changes) out.emplace(c.path, c.mode);
+  return out;
 }
 
 std::vector<Change> changes_toward(git_tree* target, const std::vector<std::string>& paths) {
@@ -155,10 +167,13 @@ const Landing::Dir& Landing::dir(const std::string& rel) {
     d.exists = parent.exists;
     d.via_link = parent.via_link;
     d.escape = parent.escape;
+    d.becomes = parent.becomes;
+    const auto change = changes_ ? changes_->find(rel) : ChangeMap::const_iterator();
+    const bool changed = changes_ && change != changes_->end();
     struct stat st {};
     if (!d.escape.empty() || !d.exists) {
       // Beneath a refusal, or beneath a directory still to be created.
-    } else if (replaced_ && replaced_->count(rel)) {
+    } else if (changed && (change->second == 0 || change->second == GIT_FILEMODE_TREE)) {
       d.exists = false;  // removed first, then created afresh by the same write
     } else if (::fstatat(r_.root.fd(), d.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       d.exists = false;  // missing: created as named
@@ -182,22 +197,24 @@ const Landing::Dir& Landing::dir(const std::string& rel) {
       // nothing lands elsewhere either.
       d.exists = false;
     }
+    // Made a file, symlink or submodule by the same write: what it removes
+    // beneath goes first (as resolved above), but nothing can be written
+    // beneath it: a symlink written first would lead the write elsewhere.
+    if (changed && change->second != 0 && change->second != GIT_FILEMODE_TREE && d.becomes.empty()) d.becomes = rel;
   }
   return dirs_.emplace(rel, std::move(d)).first->second;
 }
 
 Landing::Where Landing::of(const std::string& rel) {
   const std::size_t slash = rel.rfind('/');
-  if (slash == std::string::npos) return {rel, "", ""};
+  if (slash == std::string::npos) return {rel, "", "", ""};
   const Dir& parent = dir(rel.substr(0, slash));
-  return {join(parent.path, std::string_view(rel).substr(slash + 1)), parent.via_link, parent.escape};
+  return {join(parent.path, std::string_view(rel).substr(slash + 1)), parent.via_link, parent.escape, parent.becomes};
 }
 
 Status judge_changes(const Repo& r, std::string_view op, const std::vector<Change>& changes) {
-  std::unordered_set<std::string> replaced;
-  replaced.reserve(changes.size());
-  for (const Change& c : changes) replaced.insert(c.path);
-  Landing landing(r, &replaced);
+  const ChangeMap map = change_map(changes);
+  Landing landing(r, &map);
   for (const Change& c : changes) {
     if (auto st = judge_change(r, op, landing, c); !st) return st;
   }
@@ -206,8 +223,7 @@ Status judge_changes(const Repo& r, std::string_view op, const std::vector<Chang
 
 GuardedCheckout::GuardedCheckout(const Repo& r, std::string_view op, const std::vector<Change>& changes)
     : r_(r), op_(op), changes_(changes) {
-  judged_.reserve(changes.size());
-  for (const Change& c : changes) judged_.insert(c.path);
+  judged_ = change_map(changes);
 }
 
 int GuardedCheckout::notify(git_checkout_notify_t why, const char* path, const git_diff_file*,
@@ -221,13 +237,13 @@ int GuardedCheckout::notify(git_checkout_notify_t why, const char* path, const g
   // or remove a changed file.
   const bool changes = why == GIT_CHECKOUT_NOTIFY_UPDATED || (why == GIT_CHECKOUT_NOTIFY_DIRTY && self->force_);
   if (!changes || self->judged_.count(path)) return 0;
-  Landing landing(self->r_, &self->judged_);
   const Change c{path, target ? static_cast<std::uint32_t>(target->mode) : 0u};
+  Landing landing(self->r_, &self->judged_);
   if (auto st = judge_change(self->r_, self->op_, landing, c); !st) {
     self->refusal_ = st.error();
     return -1;
   }
-  self->judged_.insert(path);
+  self->judged_.emplace(c.path, c.mode);
   return 0;
 }
 

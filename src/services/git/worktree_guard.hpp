@@ -39,21 +39,28 @@ struct Change {
 std::vector<Change> changes_toward(git_tree* target, const std::vector<std::string>& paths);
 std::vector<Change> changes_toward(git_index* target, const std::vector<std::string>& paths);
 
+/// The changes of one write by path: path -> the new entry's mode.
+using ChangeMap = std::unordered_map<std::string, std::uint32_t>;
+ChangeMap change_map(const std::vector<Change>& changes);
+
 /// Where work-tree paths lead now, their leading directories resolved one
 /// by one beneath the root as the kernel resolves them when libgit2 writes
-/// (symlinks followed), except those the same write replaces itself
-/// (`replaced`: libgit2 removes a replaced entry before it creates what
-/// goes beneath it). Results for directories are cached: resolving every
-/// path of a large tree costs one fstatat per directory.
+/// (symlinks followed), except those the same write changes itself
+/// (`changes`): one it removes is gone before anything is created beneath
+/// it (git and libgit2 remove an entry before they make a directory
+/// there); one it makes a file, symlink or submodule cannot have anything
+/// written beneath it by the same write (Where::becomes). Results for
+/// directories are cached: resolving every path of a large tree costs one
+/// fstatat per directory.
 class Landing {
  public:
   struct Where {
     std::string path;      // the workspace-relative path a write to the name reaches now
     std::string via_link;  // the first leading directory that is a symlink, "" when none
     std::string escape;    // non-empty: why a write there leaves the workspace (the link, where it leads)
+    std::string becomes;   // the first leading directory the same write makes a file or symlink, or ""
   };
-  explicit Landing(const Repo& r, const std::unordered_set<std::string>* replaced = nullptr)
-      : r_(r), replaced_(replaced) {}
+  explicit Landing(const Repo& r, const ChangeMap* changes = nullptr) : r_(r), changes_(changes) {}
   Where of(const std::string& rel);
 
  private:
@@ -62,11 +69,12 @@ class Landing {
     bool exists = true;
     std::string via_link;
     std::string escape;
+    std::string becomes;
   };
   const Dir& dir(const std::string& rel);
 
   const Repo& r_;
-  const std::unordered_set<std::string>* replaced_;
+  const ChangeMap* changes_;
   std::unordered_map<std::string, Dir> dirs_;
 };
 
@@ -79,7 +87,7 @@ class Landing {
 Status judge_changes(const Repo& r, std::string_view op, const std::vector<Change>& changes);
 
 /// judge_changes() for one change, resolving through `landing` (whose
-/// `replaced` set should hold the paths of all the write's changes).
+/// ChangeMap should hold all the write's changes).
 Status judge_change(const Repo& r, std::string_view op, Landing& landing, const Change& change);
 
 /// A libgit2 checkout (git_checkout_tree / git_checkout_index) of changes
@@ -117,7 +125,7 @@ class GuardedCheckout {
   const Repo& r_;
   std::string op_;
   const std::vector<Change>& changes_;
-  std::unordered_set<std::string> judged_;
+  ChangeMap judged_;
   bool force_ = false;
   std::vector<std::string> conflicts_;
   std::optional<Error> refusal_;
