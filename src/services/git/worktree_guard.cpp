@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 #include "icotes/path_policy.hpp"
 #include "repo_util.hpp"
