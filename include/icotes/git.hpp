@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "icotes/confine.hpp"
+#include "icotes/git_module.hpp"
 #include "icotes/json.hpp"
 #include "icotes/result.hpp"
 #include "icotes/rpc.hpp"
@@ -62,6 +63,9 @@ struct Repo {
   const ConfinedRoot& root;    // the workspace root (== the work tree)
   const CancellationToken& cancel;
   Progress& progress;
+  /// The asking client's restrictions (git_module.hpp): what multi-file
+  /// results leave out, and what work-tree writes may change.
+  Policy policy = {};
 
   /// A client path → a path relative to the work tree, '/'-separated, ""
   /// for the root. Refuses `..` escapes and absolute paths outside (as
@@ -93,9 +97,10 @@ class Service {
   /// Runs `fn` with the repository open and locked. Opens it on first use
   /// (and again after a failure, so `git init` after start-up is seen).
   /// Errors: kNoRepository "no git repository at the workspace root <path>"
-  /// (with the hint to run git init).
+  /// (with the hint to run git init). `policy` is the asking client's
+  /// (Repo::policy).
   Result<json> with_repo(const CancellationToken& cancel, Progress& progress,
-                         const std::function<Result<json>(Repo&)>& fn);
+                         const std::function<Result<json>(Repo&)>& fn, const Policy& policy = {});
 
   const ConfinedRoot& root() const { return root_; }
 

@@ -18,6 +18,7 @@
 
 #include "icotes/confine.hpp"
 #include "icotes/json.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
 #include "icotes/rpc.hpp"
 
@@ -27,8 +28,19 @@ class Progress;
 
 namespace icotes::git {
 
+/// The asking client's restrictions for one call (path_policy.hpp), handed
+/// to the module with its params: the operation's Context::read_denied and
+/// Context::may_write. Both null (the default) for callers without a client:
+/// nothing is redacted, and only protected_path_reason() refuses writes.
+struct Policy {
+  /// Files whose content multi-file results (git diff, git show) leave out.
+  ReadFilter read_denied = nullptr;
+  /// Judges each work-tree path a checkout, stash or reset would change.
+  WriteCheck may_write = nullptr;
+};
+
 struct ModuleApi {
-  static constexpr int kAbiVersion = 1;
+  static constexpr int kAbiVersion = 2;
   int abi_version;
   /// A git::Service for the workspace root (include/icotes/git.hpp).
   void* (*create)(const ConfinedRoot& root);
@@ -36,7 +48,7 @@ struct ModuleApi {
   /// Runs operation `verb` ("status", "diff", ...) with the repository open;
   /// params valid against schemas/git/<verb>.json.
   Result<json> (*run)(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
-                      Progress& progress);
+                      Progress& progress, const Policy& policy);
 };
 
 /// Defined by the git service (src/services/git/repo.cpp) where it is linked
@@ -54,7 +66,8 @@ class Door {
 
   /// Errors: kInternalError naming the module path and dlerror() when the
   /// module cannot be loaded; else the operation's own errors.
-  Result<json> run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress);
+  Result<json> run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress,
+                   const Policy& policy);
 
  private:
   const ConfinedRoot& root_;

@@ -10,7 +10,9 @@ namespace {
 
 Handler git_operation(std::string verb) {
   return [verb = std::move(verb)](Context& ctx, const json& p) -> Result<json> {
-    return ctx.workspace.git().run(verb, p, ctx.cancel, ctx.progress);
+    // The client's read and write restrictions go with the call: the module
+    // judges the paths it really reads and writes (README "Safety").
+    return ctx.workspace.git().run(verb, p, ctx.cancel, ctx.progress, git::Policy{ctx.read_denied, ctx.may_write});
   };
 }
 

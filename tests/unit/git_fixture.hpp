@@ -139,8 +139,15 @@ class GitRepoTest : public ::testing::Test {
   const std::vector<std::string>& reports() const { return progress_.messages; }
 
   Result<json> call(GitOp op, const json& params) {
-    return svc_->with_repo(cancel_, progress_, [&](git::Repo& r) { return op(r, params); });
+    return svc_->with_repo(
+        cancel_, progress_, [&](git::Repo& r) { return op(r, params); }, policy_);
   }
+  /// Runs `fn` with the repository open, as an operation runs.
+  Result<json> in_repo(const std::function<Result<json>(git::Repo&)>& fn) {
+    return svc_->with_repo(cancel_, progress_, fn, policy_);
+  }
+  /// The client restrictions the next calls run with (none by default).
+  void set_policy(git::Policy policy) { policy_ = std::move(policy); }
   /// call() that must succeed.
   json ok(GitOp op, const json& params) {
     auto r = call(op, params);
@@ -172,6 +179,7 @@ class GitRepoTest : public ::testing::Test {
   std::optional<git::Service> svc_;
   CancellationToken cancel_;
   RecordingProgress progress_;
+  git::Policy policy_;
 };
 
 }  // namespace icotes::test

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "blame_engine.hpp"
+#include "worktree_guard.hpp"
 
 namespace icotes::git {
 namespace {
@@ -136,6 +137,7 @@ Result<json> blame(Repo& r, const json& params) {
   if (path->empty()) return make_error(error_code::kInvalidParams, "git_blame needs a file, not the workspace root");
   const bool worktree = !params.contains("rev");
   const std::string rev = params.value("rev", std::string("HEAD"));
+  if (auto st = check_readable(r, "git_blame", *path, worktree); !st) return st.error();
 
   std::string content;
   CommitPtr commit;

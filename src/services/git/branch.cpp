@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "repo_util.hpp"
+#include "worktree_guard.hpp"
 
 namespace icotes::git {
 namespace {
@@ -244,19 +245,12 @@ Result<ReferencePtr> guess_remote(git_repository* repo, const std::string& name,
   return created;
 }
 
-// Paths whose entries differ between HEAD's tree and `target`'s; empty
-// when HEAD is unborn (everything is new then) or the trees are equal.
-Result<std::vector<std::string>> paths_between_head_and(git_repository* repo, git_commit* target) {
-  std::vector<std::string> out;
-  auto head = head_tree(repo);
-  if (!head) return std::move(head).error();
-  if (!*head) return out;
-  git_tree* raw = nullptr;
-  if (int rc = git_commit_tree(&raw, target); rc != 0) return libgit2_error(rc, "git_branch: read the target tree");
-  TreePtr tree(raw);
-  if (git_oid_equal(git_tree_id(head->get()), git_tree_id(tree.get()))) return out;
+// The paths whose entries differ between `from` (null: the empty tree) and
+// `to`, old and new names.
+Status diff_paths(git_repository* repo, git_tree* from, git_tree* to, std::vector<std::string>& out) {
+  if (from && git_oid_equal(git_tree_id(from), git_tree_id(to))) return ok_status();
   git_diff* raw_diff = nullptr;
-  if (int rc = git_diff_tree_to_tree(&raw_diff, repo, head->get(), tree.get(), nullptr); rc != 0)
+  if (int rc = git_diff_tree_to_tree(&raw_diff, repo, from, to, nullptr); rc != 0)
     return libgit2_error(rc, "git_branch: compare HEAD with the target");
   DiffPtr diff(raw_diff);
   for (std::size_t i = 0, n = git_diff_num_deltas(diff.get()); i < n; ++i) {
@@ -264,6 +258,45 @@ Result<std::vector<std::string>> paths_between_head_and(git_repository* repo, gi
     out.emplace_back(d->old_file.path);
     if (std::strcmp(d->old_file.path, d->new_file.path) != 0) out.emplace_back(d->new_file.path);
   }
+  return ok_status();
+}
+
+// What a switch to `target` may change in the work tree, to be judged
+// before it writes (worktree_guard.hpp): the paths whose entries differ
+// between HEAD's tree (the empty tree on an unborn branch) and the
+// target's; with force also every path where the index or the work tree
+// differs from HEAD, which force resets or removes.
+Result<std::vector<std::string>> switch_paths(const Repo& r, git_tree* head, git_tree* target, bool force) {
+  std::vector<std::string> out;
+  if (auto st = diff_paths(r.repo, head, target, out); !st) return st.error();
+  if (!force) return out;
+  auto index = fresh_index(r.repo);
+  if (!index) return std::move(index).error();
+  git_diff* raw = nullptr;
+  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  opts.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
+  if (int rc = git_diff_tree_to_index(&raw, r.repo, head, index->get(), &opts); rc != 0)
+    return libgit2_error(rc, "git_branch: compare HEAD with the index");
+  DiffPtr staged(raw);
+  const auto candidates = changed_candidates(r, index->get(), "");
+  DiffPtr local;
+  if (!candidates || !candidates->empty()) {
+    StrArray spec(candidates ? *candidates : std::vector<std::string>());
+    opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
+    opts.pathspec = *spec.get();
+    if (int rc = git_diff_index_to_workdir(&raw, r.repo, index->get(), &opts); rc != 0)
+      return libgit2_error(rc, "git_branch: compare the index with the work tree");
+    local.reset(raw);
+  }
+  for (git_diff* d : {staged.get(), local.get()}) {
+    for (std::size_t i = 0, n = d ? git_diff_num_deltas(d) : 0; i < n; ++i) {
+      const git_diff_delta* delta = git_diff_get_delta(d, i);
+      out.emplace_back(delta->old_file.path);
+      if (std::strcmp(delta->old_file.path, delta->new_file.path) != 0) out.emplace_back(delta->new_file.path);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -316,39 +349,50 @@ Result<json> switch_to(Repo& r, const std::string& name, const json& p) {
   if (int rc = git_reference_peel(&target, ref->get(), GIT_OBJECT_COMMIT); rc != 0)
     return libgit2_error(rc, "git_branch: read '" + name + "'");
   ObjectPtr commit(target);
+  git_tree* raw_tree = nullptr;
+  if (int rc = git_commit_tree(&raw_tree, reinterpret_cast<git_commit*>(commit.get())); rc != 0)
+    return libgit2_error(rc, "git_branch: read the target tree");
+  TreePtr tree(raw_tree);
+  auto head = head_tree(r.repo);
+  if (!head) return std::move(head).error();
   const bool force = p.value("force", false);
-  std::vector<std::string> changing;
-  if (!force) {
-    auto paths = paths_between_head_and(r.repo, reinterpret_cast<git_commit*>(commit.get()));
-    if (!paths) return std::move(paths).error();
-    changing = std::move(*paths);
+  // Whatever the switch would write or remove is judged first; a refusal
+  // changes nothing (the branch guessed from a remote goes again).
+  auto changing = switch_paths(r, head->get(), tree.get(), force);
+  if (!changing) return std::move(changing).error();
+  const std::vector<Change> changes = changes_toward(tree.get(), *changing);
+  auto drop_created = [&] {
+    if (created) git_branch_delete(ref->get());
+  };
+  if (auto st = judge_changes(r, "git_branch", changes); !st) {
+    drop_created();
+    return st.error();
   }
-  std::vector<std::string> conflicts;
   git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
   opts.checkout_strategy = force ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
   // A safe checkout only needs to look at the paths the switch changes
   // (git's unpack-trees does the same); libgit2 would otherwise compare the
   // whole work tree (0.5 s on the Linux tree, against git's 0.2 s). force
-  // (--discard-changes) resets everything, so it looks at everything.
-  StrArray only(changing);
-  if (!changing.empty()) {
+  // (--discard-changes) resets everything, so it looks at everything; so
+  // does a switch from an unborn branch (everything is new).
+  StrArray only(*changing);
+  if (!force && *head && !changing->empty()) {
     opts.paths = *only.get();
     opts.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
   }
-  opts.notify_flags = GIT_CHECKOUT_NOTIFY_CONFLICT;
-  opts.notify_cb = [](git_checkout_notify_t, const char* path, const git_diff_file*, const git_diff_file*,
-                      const git_diff_file*, void* payload) {
-    static_cast<std::vector<std::string>*>(payload)->emplace_back(path);
-    return 0;
-  };
-  opts.notify_payload = &conflicts;
   // Same tree as HEAD (a new branch, say): nothing in the work tree changes.
   const bool same_tree =
-      !force && changing.empty() && head_tree_equals(r.repo, reinterpret_cast<git_commit*>(commit.get()));
-  const int rc = same_tree ? 0 : git_checkout_tree(r.repo, commit.get(), &opts);
-  if (rc != 0) {
-    if (created) git_branch_delete(ref->get());
-    if (rc == GIT_ECONFLICT || !conflicts.empty()) {
+      !force && changing->empty() && head_tree_equals(r.repo, reinterpret_cast<git_commit*>(commit.get()));
+  GuardedCheckout checkout(r, "git_branch", changes);
+  auto rc = same_tree ? Result<int>(0) : checkout.run(commit.get(), nullptr, opts);
+  if (!rc) {
+    drop_created();
+    return std::move(rc).error();
+  }
+  if (*rc != 0) {
+    drop_created();
+    const auto& conflicts = checkout.conflicts();
+    if (*rc == GIT_ECONFLICT || !conflicts.empty()) {
       std::string list;
       for (std::size_t i = 0; i < conflicts.size() && i < 20; ++i) list += (i ? ", " : "") + conflicts[i];
       if (conflicts.size() > 20) list += ", ... (" + std::to_string(conflicts.size()) + " in all)";
@@ -359,7 +403,7 @@ Result<json> switch_to(Repo& r, const std::string& name, const json& p) {
                             "them.",
                         json{{"paths", conflicts}});
     }
-    return write_error(rc, "git_branch: check out '" + name + "'");
+    return write_error(*rc, "git_branch: check out '" + name + "'");
   }
   const std::string refname = git_reference_name(ref->get());
   if (int src = git_repository_set_head(r.repo, refname.c_str()); src != 0)

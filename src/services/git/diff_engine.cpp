@@ -666,12 +666,45 @@ std::vector<Entry> list_entries(git_repository* repo, git_diff* diff, const Rend
   return all;
 }
 
+// Leaves out of `entries` the files the client may not read (a Read deny
+// rule covers the old or the new path: a rename or copy goes whole), and
+// says which in a note. Names are not content and may be listed.
+std::string withhold_denied(const ReadFilter& denied, std::vector<Entry>& entries) {
+  std::vector<std::string> left_out;
+  std::erase_if(entries, [&](const Entry& e) {
+    if (e.unmerged) {
+      if (!denied(e.unmerged->path)) return false;
+      left_out.push_back(e.unmerged->path);
+      return true;
+    }
+    for (const std::size_t i : {e.first, e.second}) {
+      if (i == static_cast<std::size_t>(-1)) continue;
+      const git_diff_delta* d = git_diff_get_delta(e.diff, i);
+      if (!denied(d->old_file.path) && !denied(d->new_file.path)) continue;
+      left_out.push_back(std::strcmp(d->old_file.path, d->new_file.path) == 0
+                             ? std::string(d->new_file.path)
+                             : std::string(d->old_file.path) + " -> " + d->new_file.path);
+      return true;
+    }
+    return false;
+  });
+  if (left_out.empty()) return {};
+  std::string list;
+  for (std::size_t i = 0; i < left_out.size() && i < 20; ++i) list += (i ? ", " : "") + left_out[i];
+  if (left_out.size() > 20) list += ", ... (" + std::to_string(left_out.size()) + " in all)";
+  return "Left out " + std::to_string(left_out.size()) + (left_out.size() == 1 ? " file" : " files") +
+         " that a Read deny rule covers (content withheld): " + list + ".";
+}
+
 }  // namespace
 
 Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions& opts) {
   constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   DiffPage page;
-  const auto entries = list_entries(r.repo, diff, opts);
+  auto entries = list_entries(r.repo, diff, opts);
+  // Without a Read deny (the common case) nothing is looked at.
+  const std::string withheld = r.policy.read_denied ? withhold_denied(r.policy.read_denied, entries) : std::string();
+  page.note = withheld;
   page.total = entries.size();
   git_odb* odb_raw = nullptr;
   if (int rc = git_repository_odb(&odb_raw, r.repo); rc != 0) return libgit2_error(rc, "open the object database");
@@ -791,9 +824,10 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
         while (cut > 1 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
       }
       const std::size_t start = resumed ? opts.offset_byte : 0;
-      page.note = "The diff of " + std::string(display_path(d)) + " is longer than maxBytes; this page holds bytes " +
-                  std::to_string(start) + "-" + std::to_string(start + cut) + " of it. Call again with cursor \"" +
-                  std::to_string(i) + ":" + std::to_string(start + cut) +
+      page.note = (withheld.empty() ? "" : withheld + " ") + "The diff of " + std::string(display_path(d)) +
+                  " is longer than maxBytes; this page holds bytes " + std::to_string(start) + "-" +
+                  std::to_string(start + cut) + " of it. Call again with cursor \"" + std::to_string(i) + ":" +
+                  std::to_string(start + cut) +
                   "\" for the rest, or narrow with paths or fewer contextLines, or raise maxBytes.";
       text.resize(cut);
       page.text += text;

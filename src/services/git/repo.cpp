@@ -140,7 +140,7 @@ Service::~Service() {
 }
 
 Result<json> Service::with_repo(const CancellationToken& cancel, Progress& progress,
-                                const std::function<Result<json>(Repo&)>& fn) {
+                                const std::function<Result<json>(Repo&)>& fn, const Policy& policy) {
   init_libgit2();  // on first use: a workspace that never asks for git pays nothing
   std::lock_guard lock(mutex_);
   if (repo_) {
@@ -171,7 +171,7 @@ Result<json> Service::with_repo(const CancellationToken& cancel, Progress& progr
     }
     repo_ = repo;
   }
-  Repo r{repo_, root_, cancel, progress};
+  Repo r{repo_, root_, cancel, progress, policy};
   return fn(r);
 }
 
@@ -190,10 +190,11 @@ Operation operation(std::string_view verb) {
 }
 
 Result<json> run(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
-                 Progress& progress) {
+                 Progress& progress, const Policy& policy) {
   Operation fn = operation(verb);
   if (!fn) return make_error(error_code::kMethodNotFound, "git: no operation '" + std::string(verb) + "'");
-  return static_cast<Service*>(service)->with_repo(cancel, progress, [&](Repo& r) { return fn(r, params); });
+  return static_cast<Service*>(service)->with_repo(
+      cancel, progress, [&](Repo& r) { return fn(r, params); }, policy);
 }
 
 const ModuleApi kApi{

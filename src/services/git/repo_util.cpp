@@ -138,7 +138,12 @@ Result<SignaturePtr> identity(git_repository* repo, Role role) {
   return signature_for(role, *name, *email);
 }
 
-Result<SignaturePtr> signature_for(Role role, const std::string& name, const std::string& email) {
+Result<SignaturePtr> signature_for(Role role, std::string name, std::string email) {
+  // A newline would end the commit's author line and start a header of the
+  // caller's choosing (a second parent, a signature); git drops newlines
+  // from identities (ident.c, strbuf_addstr_without_crud), and so do we.
+  std::erase(name, '\n');
+  std::erase(email, '\n');
   const bool author = role == Role::kAuthor;
   git_signature* sig = nullptr;
   int rc;

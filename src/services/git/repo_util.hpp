@@ -68,9 +68,10 @@ enum class Role { kAuthor, kCommitter };
 /// kInvalidParams saying how to configure the identity.
 Result<SignaturePtr> identity(git_repository* repo, Role role);
 
-/// A signature for `name` <`email`> dated as identity() dates `role`.
-/// Errors: kInvalidParams for a name or email libgit2 refuses ('<', '>').
-Result<SignaturePtr> signature_for(Role role, const std::string& name, const std::string& email);
+/// A signature for `name` <`email`> dated as identity() dates `role`;
+/// newlines are dropped from both, as git drops them (ident.c). Errors:
+/// kInvalidParams for a name or email libgit2 refuses ('<', '>').
+Result<SignaturePtr> signature_for(Role role, std::string name, std::string email);
 
 /// The branch's upstream (branch.<name>.remote/.merge), as git status and
 /// git branch -vv show it.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "diff_engine.hpp"
+#include "worktree_guard.hpp"
 #include "worktree_scan.hpp"
 
 namespace icotes::git {
@@ -172,6 +173,10 @@ Result<json> show(Repo& r, const json& params) {
   if (params.contains("path")) {
     auto path = r.path(params["path"].get<std::string>());
     if (!path) return std::move(path).error();
+    // A directory's listing holds names only; a file's content may be denied.
+    if (!path->empty()) {
+      if (auto st = check_readable(r, "git_show", *path, false); !st) return st.error();
+    }
     return show_path(r, params, rev, *path);
   }
 

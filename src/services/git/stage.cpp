@@ -5,13 +5,12 @@
 // as glob patterns. Instead the index → work tree diff is restricted to the
 // literal paths, and each change it reports is applied: added or updated
 // when the file exists, removed when it does not.
-#include <fcntl.h>
 #include <git2.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
 #include "repo_util.hpp"
+#include "worktree_guard.hpp"
 
 namespace icotes::git {
 namespace {
@@ -23,18 +22,14 @@ namespace {
 // the link itself, never what lies behind it.
 Status check_paths(const Repo& r, git_index* index, const std::vector<std::string>& paths) {
   std::vector<std::string> ignored;
+  Landing landing(r);  // the same walk that judges where checkouts write
   for (const auto& rel : paths) {
-    for (std::size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
-      const std::string leading = rel.substr(0, slash);
-      struct stat st {};
-      if (::fstatat(r.root.fd(), leading.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) break;
-      if (S_ISLNK(st.st_mode))
-        return make_error(error_code::kInvalidParams,
-                          "git_stage: '" + rel + "' is beyond a symbolic link: '" + leading +
-                              "' is a symlink, and git stages the link itself, not the files it leads to. Stage '" +
-                              leading + "' to record the link, or the path in the directory it points to. " +
-                              "Nothing was staged.");
-    }
+    if (const std::string leading = landing.of(rel).via_link; !leading.empty())
+      return make_error(error_code::kInvalidParams,
+                        "git_stage: '" + rel + "' is beyond a symbolic link: '" + leading +
+                            "' is a symlink, and git stages the link itself, not the files it leads to. Stage '" +
+                            leading + "' to record the link, or the path in the directory it points to. " +
+                            "Nothing was staged.");
     const bool tracked = index_knows(index, rel);
     if (!tracked && !on_disk(r, rel))
       return make_error(error_code::kNotFound, "git_stage: pathspec '" + rel +

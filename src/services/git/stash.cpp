@@ -24,6 +24,7 @@
 #include <set>
 
 #include "repo_util.hpp"
+#include "worktree_guard.hpp"
 
 namespace icotes::git {
 namespace {
@@ -105,14 +106,11 @@ Result<std::optional<git_index_entry>> workdir_entry(const Repo& r, const std::s
   return std::optional<git_index_entry>(e);
 }
 
-// Removes `path` and then its parent directories as long as they are empty
-// (git clean -d leaves no empty untracked directory behind).
-void remove_with_empty_parents(const Repo& r, std::string path) {
-  if (::unlinkat(r.root.fd(), path.c_str(), 0) != 0) return;
-  for (auto slash = path.rfind('/'); slash != std::string::npos; slash = path.rfind('/')) {
-    path.resize(slash);
-    if (::unlinkat(r.root.fd(), path.c_str(), AT_REMOVEDIR) != 0) return;
-  }
+std::string first_paths(const std::vector<std::string>& paths) {
+  std::string list;
+  for (std::size_t i = 0; i < paths.size() && i < 10; ++i) list += (i ? ", " : "") + paths[i];
+  if (paths.size() > 10) list += ", ...";
+  return list;
 }
 
 Result<json> push(Repo& r, const json& p) {
@@ -167,11 +165,36 @@ Result<json> push(Repo& r, const json& p) {
   }
   json out;
   out["action"] = "push";
+  // Untracked files this client may not change (icotes' settings, a path a
+  // deny rule covers) stay where they are, and out of the stash: stashing
+  // removes them, and popping would write them back.
+  std::vector<std::string> kept;
+  if (!untracked.empty()) {
+    ChangeMap removed;
+    for (const auto& path : untracked) removed.emplace(path, 0);
+    Landing landing(r, &removed);
+    std::erase_if(untracked, [&](const std::string& path) {
+      if (judge_change(r, "git_stash", landing, {path, 0})) return false;
+      kept.push_back(path);
+      return true;
+    });
+  }
+  if (!kept.empty())
+    out["note"] = "Left in place and out of the stash: " + first_paths(kept) +
+                  " (untracked files this client may not change or remove).";
   if (staged.empty() && unstaged.empty() && untracked.empty()) {
     out["stashed"] = false;
-    out["note"] = "No local changes to save.";
+    out["note"] = "No local changes to save." + (kept.empty() ? "" : " " + out["note"].get<std::string>());
     return out;
   }
+  // Putting HEAD (or, keepIndex, the index) back where anything changed:
+  // judged before the stash is made, so a refusal leaves no stash behind.
+  std::set<std::string> changed(staged.begin(), staged.end());
+  changed.insert(unstaged.begin(), unstaged.end());
+  const std::vector<std::string> reset(changed.begin(), changed.end());
+  const std::vector<Change> resets =
+      keep_index ? changes_toward(index, unstaged) : changes_toward(head_tree.get(), reset);
+  if (auto st = judge_changes(r, "git_stash", resets); !st) return st.error();
   // git commits stashes as any commit: author and committer identities.
   Idents who;
   auto author = identity(r.repo, Role::kAuthor);
@@ -231,8 +254,6 @@ Result<json> push(Repo& r, const json& p) {
     TreePtr tree(t);
     if (int rc = git_index_read_tree(w.get(), tree.get()); rc != 0) return libgit2_error(rc, "git_stash: read a tree");
   }
-  std::set<std::string> changed(staged.begin(), staged.end());
-  changed.insert(unstaged.begin(), unstaged.end());
   for (const auto& path : changed) {
     auto e = workdir_entry(r, path);
     if (!e) return std::move(e).error();
@@ -283,17 +304,21 @@ Result<json> push(Repo& r, const json& p) {
   if (rc != 0) return write_error(rc, "git_stash: update refs/stash");
   git_reference_free(raw_stash);
 
-  // Back to HEAD (or, keepIndex, to the index) where anything changed.
+  // The untracked files saved go (git stash -u runs git clean first), then
+  // HEAD (or, keepIndex, the index) comes back where anything changed.
+  for (const auto& path : untracked) {
+    if (auto st = remove_beneath(r, "git_stash", path); !st) return st.error();
+  }
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
-  const std::vector<std::string> reset(changed.begin(), changed.end());
   StrArray reset_paths(keep_index ? unstaged : reset);
   co.paths = *reset_paths.get();
   if (co.paths.count > 0) {
-    rc = keep_index ? git_checkout_index(r.repo, index, &co) : git_checkout_tree(r.repo, raw_head, &co);
-    if (rc != 0) return write_error(rc, "git_stash: reset the saved changes (they are saved in stash@{0})");
+    GuardedCheckout checkout(r, "git_stash", resets);
+    auto done = checkout.run(keep_index ? nullptr : raw_head, index, co);
+    if (!done) return std::move(done).error();
+    if (*done != 0) return write_error(*done, "git_stash: reset the saved changes (they are saved in stash@{0})");
   }
-  for (const auto& path : untracked) remove_with_empty_parents(r, path);
 
   out["stashed"] = true;
   out["stash"] = info_json({0, squash_spaces(message), *stash_commit});
@@ -352,14 +377,9 @@ struct Plan {
   std::optional<git_oid> index_merged;  // reinstateIndex: HEAD's tree with the stashed index changes
   TreePtr untracked;                    // the stash's untracked files, or null
   std::vector<std::string> untracked_files;
+  std::vector<Change> changes;      // what the stash writes, the touched paths first (judged)
+  std::size_t touched_changes = 0;  // how many of `changes` are the touched paths'
 };
-
-std::string first_paths(const std::vector<std::string>& paths) {
-  std::string list;
-  for (std::size_t i = 0; i < paths.size() && i < 10; ++i) list += (i ? ", " : "") + paths[i];
-  if (paths.size() > 10) list += ", ...";
-  return list;
-}
 
 // Refusals, each leaving everything as it was: staged changes (the stash
 // is applied onto an index equal to HEAD, as libgit2's stash does),
@@ -442,15 +462,28 @@ Result<Plan> plan_pop(Repo& r, const StashInfo& s, bool reinstate_index) {
   auto untracked = tree_of(r.repo, s.oid, 2);
   if (!untracked) return std::move(untracked).error();
   plan.untracked = std::move(*untracked);
+  if (plan.untracked) {
+    git_tree_walk(
+        plan.untracked.get(), GIT_TREEWALK_PRE,
+        [](const char* root, const git_tree_entry* entry, void* payload) {
+          if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB)
+            static_cast<std::vector<std::string>*>(payload)->push_back(std::string(root) + git_tree_entry_name(entry));
+          return 0;
+        },
+        &plan.untracked_files);
+  }
+
+  // Everything the pop writes, judged where it lands (worktree_guard.hpp):
+  // a stash is anyone's tree, and the work tree may have changed since.
+  git_tree* raw_merged = nullptr;
+  if (int rc = git_tree_lookup(&raw_merged, r.repo, &plan.merged); rc != 0)
+    return libgit2_error(rc, "git_stash: read the merged tree");
+  TreePtr merged(raw_merged);
+  plan.changes = changes_toward(merged.get(), plan.touched);
+  plan.touched_changes = plan.changes.size();
+  for (Change& c : changes_toward(plan.untracked.get(), plan.untracked_files)) plan.changes.push_back(std::move(c));
+  if (auto st = judge_changes(r, "git_stash", plan.changes); !st) return st.error();
   if (!plan.untracked) return plan;
-  git_tree_walk(
-      plan.untracked.get(), GIT_TREEWALK_PRE,
-      [](const char* root, const git_tree_entry* entry, void* payload) {
-        if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB)
-          static_cast<std::vector<std::string>*>(payload)->push_back(std::string(root) + git_tree_entry_name(entry));
-        return 0;
-      },
-      &plan.untracked_files);
   std::vector<std::string> present;
   for (const auto& path : plan.untracked_files) {
     if (on_disk(r, path)) present.push_back(path);
@@ -463,10 +496,11 @@ Result<Plan> plan_pop(Repo& r, const StashInfo& s, bool reinstate_index) {
   return plan;
 }
 
-Status checkout_paths(git_repository* repo, const git_oid& tree_id, const std::vector<std::string>& paths) {
+Status checkout_paths(const Repo& r, const git_oid& tree_id, const std::vector<std::string>& paths,
+                      const std::vector<Change>& changes) {
   if (paths.empty()) return ok_status();
   git_object* tree = nullptr;
-  if (int rc = git_object_lookup(&tree, repo, &tree_id, GIT_OBJECT_TREE); rc != 0)
+  if (int rc = git_object_lookup(&tree, r.repo, &tree_id, GIT_OBJECT_TREE); rc != 0)
     return libgit2_error(rc, "git_stash: read a tree");
   ObjectPtr owner(tree);
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
@@ -474,8 +508,10 @@ Status checkout_paths(git_repository* repo, const git_oid& tree_id, const std::v
   co.checkout_strategy = GIT_CHECKOUT_SAFE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
   StrArray spec(paths);
   co.paths = *spec.get();
-  if (int rc = git_checkout_tree(repo, tree, &co); rc != 0)
-    return write_error(rc, "git_stash: write the stashed files");
+  GuardedCheckout checkout(r, "git_stash", changes);
+  auto rc = checkout.run(tree, nullptr, co);
+  if (!rc) return std::move(rc).error();
+  if (*rc != 0) return write_error(*rc, "git_stash: write the stashed files");
   return ok_status();
 }
 
@@ -517,9 +553,12 @@ Result<json> pop(Repo& r, const json& p) {
   auto guard = IndexGuard::open(r.repo);
   if (!guard) return std::move(guard).error();
 
-  if (auto st = checkout_paths(r.repo, plan->merged, plan->touched); !st) return st.error();
+  const auto split = plan->changes.begin() + static_cast<std::ptrdiff_t>(plan->touched_changes);
+  if (auto st = checkout_paths(r, plan->merged, plan->touched, {plan->changes.begin(), split}); !st) return st.error();
   if (plan->untracked) {
-    if (auto st = checkout_paths(r.repo, *git_tree_id(plan->untracked.get()), plan->untracked_files); !st)
+    if (auto st =
+            checkout_paths(r, *git_tree_id(plan->untracked.get()), plan->untracked_files, {split, plan->changes.end()});
+        !st)
       return st.error();
   }
   if (plan->index_merged) {

@@ -25,7 +25,8 @@ Door::~Door() {
   if (service_) api_->destroy(service_);
 }
 
-Result<json> Door::run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress) {
+Result<json> Door::run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress,
+                       const Policy& policy) {
   void* service = nullptr;
   const ModuleApi* api = nullptr;
   {
@@ -39,7 +40,7 @@ Result<json> Door::run(std::string_view verb, const json& params, const Cancella
     service = service_;
     api = api_;
   }
-  return api->run(service, verb, params, cancel, progress);
+  return api->run(service, verb, params, cancel, progress, policy);
 }
 
 }  // namespace icotes::git
