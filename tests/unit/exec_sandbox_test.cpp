@@ -500,7 +500,11 @@ TEST(ExecProcessLimit, AForkBombGetsEagainAndNeverExceedsTheLimit) {
   const std::size_t most = sampler.finish();
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_LE(most, 48u + 2 + 8);
-  EXPECT_NE(r->note.find("48 processes and threads"), std::string::npos) << r->note;
+  // Without the cgroup's count, the shell's own words tell.
+  EXPECT_TRUE(r->note.find("48 processes and threads") != std::string::npos ||
+              (!exact && r->exit_code != 0 && r->err.text.find("fork") != std::string::npos))
+      << r->note << "\n"
+      << r->err.text;
   // Threads count: 60 of them in one process cannot start.
   if (has_program("python3")) {
     r =

@@ -77,11 +77,10 @@ struct Launch {
   bool sandboxed = false;
   Limits limits;            // applied when sandboxed
   bool with_stdin = false;  // a pipe, else /dev/null
-  /// Sandboxed: the kernel's bound on its tasks. Cgroup: the child joins
-  /// `cgroup_procs` (a cgroup.procs opened for writing) before it execs
-  /// bwrap. Rlimit: bwrap reports its pid 1 (--info-fd) and waits
-  /// (--block-fd) until spawn() has set RLIMIT_NPROC = max_processes + 1
-  /// on it.
+  /// Sandboxed: the kernel's bound on its tasks. bwrap reports its pid 1
+  /// (--info-fd) and waits (--block-fd) until spawn() has moved it into the
+  /// run's cgroup (`cgroup_procs`, a cgroup.procs opened for writing) or set
+  /// RLIMIT_NPROC = max_processes + 1 on it.
   TaskLimit task_limit = TaskLimit::None;
   int cgroup_procs = -1;
   int cgroup_current = -1;

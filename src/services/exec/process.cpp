@@ -76,7 +76,7 @@ int sequence_length(std::string_view s, std::size_t i) {
 
 // The child's report to the parent: the step that failed and its errno
 // (fd_io.hpp is async-signal-safe).
-enum Step : int { kStepExec, kStepChdir, kStepSetup, kStepCgroup };
+enum Step : int { kStepExec, kStepChdir, kStepSetup };
 void report_errno(int report, Step step, int e) {
   const int msg[2] = {step, e};
   (void)write_fully(report, std::string_view(reinterpret_cast<const char*>(msg), sizeof msg));
@@ -145,12 +145,6 @@ struct ChildArgs {
     limit(RLIMIT_AS, l.limits.memory_bytes);
     limit(RLIMIT_CPU, l.limits.cpu_seconds);
     limit(RLIMIT_FSIZE, l.limits.file_size_bytes);
-    // Into the run's pids cgroup before anything of the sandbox exists:
-    // bwrap and all it starts are counted ("0": the writer itself).
-    if (l.cgroup_procs >= 0 && ::write(l.cgroup_procs, "0", 1) != 1) {
-      report_errno(a.report, kStepCgroup, errno);
-      ::_exit(127);
-    }
   }
   if (::dup2(a.in, 0) < 0 || ::dup2(a.out, 1) < 0 || ::dup2(a.err, 2) < 0) {
     report_errno(a.report, kStepSetup, errno);
@@ -260,8 +254,8 @@ std::vector<std::pair<int, int>> descendants(int pid, std::size_t cap) {
 }
 
 // Tasks (processes and threads) of a sandboxed command: everything below
-// bwrap's pid 1. From the run's pids cgroup when it has one (bwrap and its
-// pid 1 are two of its tasks), else from /proc, counting stops past `cap`.
+// bwrap's pid 1. From the run's pids cgroup when it has one (pid 1 is one
+// of its tasks), else from /proc, counting stops past `cap`.
 std::size_t sandbox_tasks(const Child& c, std::size_t cap) {
   if (c.pids_current >= 0) {
     char buf[32];
@@ -269,7 +263,7 @@ std::size_t sandbox_tasks(const Child& c, std::size_t cap) {
     if (n > 0) {
       buf[n] = '\0';
       const long v = std::strtol(buf, nullptr, 10);
-      return v > 2 ? static_cast<std::size_t>(v - 2) : 0;
+      return v > 1 ? static_cast<std::size_t>(v - 1) : 0;
     }
   }
   std::vector<int> pid1, queue;
@@ -530,7 +524,7 @@ Result<Child> spawn(const Launch& l) {
     args_fd = std::move(*memfd);
     argv_s.insert(argv_s.end(), {"--args", std::to_string(args_fd.get())});
     pass.push_back(args_fd.get());
-    if (l.task_limit == TaskLimit::Rlimit) {
+    if (l.task_limit != TaskLimit::None) {
       int p[2];
       if (::pipe2(p, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
       info_r = Fd(p[0]);
@@ -627,8 +621,6 @@ Result<Child> spawn(const Launch& l) {
     switch (child_report[0]) {
       case kStepChdir:
         return errno_error(child_report[1], "chdir", l.cwd);
-      case kStepCgroup:
-        return errno_error(child_report[1], "join the run's pids cgroup", l.program);
       case kStepSetup:
         return errno_error(child_report[1], "set up the child of", l.program);
       default:
@@ -642,12 +634,15 @@ Result<Child> spawn(const Launch& l) {
     return make_error(error_code::kIoError, "pidfd_open failed: " + std::string(std::strerror(e)) +
                                                 "; icotes needs Linux 5.3 or later to run commands");
   }
-  if (l.task_limit == TaskLimit::Rlimit) {
+  if (l.task_limit != TaskLimit::None) {
     // bwrap made the sandbox's namespaces and pid 1, which waits on
     // --block-fd before it starts the command: the limit is in place before
-    // anything of the command runs. The kernel counts RLIMIT_NPROC per user
-    // namespace and user; the sandbox's user namespace is new, so the count
-    // is this run's tasks, pid 1 included.
+    // anything of the command runs. The cgroup is joined from here, while
+    // bwrap sets the sandbox up: moving a process waits for an RCU grace
+    // period (milliseconds), which the child joining it before its exec
+    // added to every run. RLIMIT_NPROC is counted per user namespace and
+    // user; the sandbox's user namespace is new, so the count is this run's
+    // tasks, pid 1 included.
     const int sandbox_pid = read_sandbox_pid(info_r.get(), milliseconds(10000));
     if (sandbox_pid < 0) {
       end_it();
@@ -657,12 +652,20 @@ Result<Child> spawn(const Launch& l) {
     if (sandbox_pid > 0) {
       const rlim_t n = static_cast<rlim_t>(l.limits.max_processes) + 1;
       const struct rlimit r { n, n };
-      if (::prlimit(sandbox_pid, RLIMIT_NPROC, &r, nullptr) != 0 && errno != ESRCH) {
-        const int e = errno;
+      const std::string pid_text = std::to_string(sandbox_pid);
+      int e = 0;
+      if (l.task_limit == TaskLimit::Cgroup)
+        e = write_fully(l.cgroup_procs, pid_text);
+      else if (::prlimit(sandbox_pid, RLIMIT_NPROC, &r, nullptr) != 0)
+        e = errno;
+      if (e != 0 && e != ESRCH) {  // ESRCH: it is gone already, bwrap says why
         end_it();
         return make_error(error_code::kRequestFailed,
-                          "cannot limit the sandbox's processes: prlimit(RLIMIT_NPROC) on its pid 1 failed: " +
-                              std::string(std::strerror(e)) + " (a setuid bwrap is not supported)");
+                          l.task_limit == TaskLimit::Cgroup
+                              ? "cannot limit the sandbox's processes: moving its pid 1 into its pids cgroup failed: " +
+                                    std::string(std::strerror(e))
+                              : "cannot limit the sandbox's processes: prlimit(RLIMIT_NPROC) on its pid 1 failed: " +
+                                    std::string(std::strerror(e)) + " (a setuid bwrap is not supported)");
       }
     }
     // bwrap that ended without a pid 1 has said why on stderr: supervise() tells.

@@ -312,8 +312,8 @@ detail::TaskLimit task_limit_of(const detail::PidsCgroups* cgroups, bool nproc_r
 // The run's own pids cgroup when runs get one (null otherwise), set in `launch`.
 Result<std::unique_ptr<detail::PidsCgroups::Run>> run_cgroup(detail::PidsCgroups* cgroups, detail::Launch& launch) {
   if (launch.task_limit != detail::TaskLimit::Cgroup || !cgroups) return std::unique_ptr<detail::PidsCgroups::Run>();
-  // bwrap and its pid 1 are two of its tasks.
-  auto run = cgroups->create(std::uint64_t{launch.limits.max_processes} + 2);
+  // The sandbox's pid 1 is one of its tasks.
+  auto run = cgroups->create(std::uint64_t{launch.limits.max_processes} + 1);
   if (!run) return std::move(run).error();
   launch.cgroup_procs = (*run)->procs.get();
   launch.cgroup_current = (*run)->current.get();
