@@ -148,6 +148,13 @@ TEST(ExecEnv, LoaderVariablesFromAClientAreRefusedBeforeAnythingRuns) {
       EXPECT_EQ(r.error().code, error_code::kInvalidParams) << r.error().message;
     }
   }
+  // More than bwrap takes (9000 arguments in all): said, not bwrap's failure.
+  auto many = box.sh("touch ran");
+  for (int i = 0; i < 3000; ++i) many.env.emplace_back("V" + std::to_string(i), "x");
+  auto refused = box.run(many);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, error_code::kInvalidParams);
+  EXPECT_NE(refused.error().message.find("too many environment variables"), std::string::npos);
   auto spec = box.sh("touch ran");
   spec.argv.push_back(std::string("x\0--bind", 8));
   auto r = box.run(spec);

@@ -468,6 +468,10 @@ Fd above_stdio(Fd fd) {
 
 // bwrap's --args data: `--setenv NAME VALUE` for each variable, NUL-separated.
 Result<Fd> sandbox_env_memfd(const std::vector<std::string>& env) {
+  // bwrap takes at most 9000 arguments in all (bubblewrap.c MAX_ARGS).
+  if (env.size() > 2500)
+    return make_error(error_code::kInvalidParams, "too many environment variables for the sandbox: " +
+                                                      std::to_string(env.size()) + " (at most 2500)");
   std::string data;
   for (const auto& e : env) {
     const std::size_t eq = e.find('=');
