@@ -486,7 +486,9 @@ Result<Fd> sandbox_env_memfd(const std::vector<std::string>& env) {
   if (!fd.valid()) return errno_error(errno, "memfd_create", "bwrap arguments");
   if (const int e = write_fully(fd.get(), data); e != 0) return errno_error(e, "write", "bwrap arguments");
   if (::lseek(fd.get(), 0, SEEK_SET) != 0) return errno_error(errno, "lseek", "bwrap arguments");
-  return above_stdio(std::move(fd));
+  fd = above_stdio(std::move(fd));
+  if (!fd.valid()) return errno_error(errno, "fcntl", "bwrap arguments");
+  return fd;
 }
 
 // Reads bwrap's --info-fd report to its end (bwrap closes it once written,
