@@ -199,7 +199,8 @@ std::uint64_t fnv1a(std::string_view s) {
 // run holds a shared flock(2) on /tmp/icotes-sandbox-<uid>-<hash>.lock (no
 // sandbox sees the host's /tmp, so none can hold it); the last one out, the
 // exclusive lock granted, removes the placeholder if it is still empty
-// (removing it while another sandbox runs would undo that sandbox's mount).
+// (removing it while another sandbox runs would undo that sandbox's mount),
+// and the lock file. A taker that locked a file since removed tries again.
 class PlaceholderLock {
  public:
   // Null when the lock file cannot be used (another user made it): the
@@ -208,25 +209,36 @@ class PlaceholderLock {
     char name[128];
     std::snprintf(name, sizeof name, "/tmp/icotes-sandbox-%u-%016llx.lock", static_cast<unsigned>(::geteuid()),
                   static_cast<unsigned long long>(fnv1a(root.path())));
-    Fd fd(::open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    struct stat st {};
-    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) return nullptr;
-    while (::flock(fd.get(), LOCK_SH) != 0)
-      if (errno != EINTR) return nullptr;
     Fd root_fd(::fcntl(root.fd(), F_DUPFD_CLOEXEC, 3));
     if (!root_fd.valid()) return nullptr;
-    return std::shared_ptr<PlaceholderLock>(new PlaceholderLock(std::move(fd), std::move(root_fd)));
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      Fd fd(::open(name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+      struct stat st {};
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid())
+        return nullptr;
+      int locked;
+      while ((locked = ::flock(fd.get(), LOCK_SH)) != 0 && errno == EINTR) {
+      }
+      if (locked != 0) return nullptr;
+      struct stat now {};
+      if (::stat(name, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+        return std::shared_ptr<PlaceholderLock>(new PlaceholderLock(name, std::move(fd), std::move(root_fd)));
+    }
+    return nullptr;
   }
   ~PlaceholderLock() {
-    if (::flock(lock_.get(), LOCK_EX | LOCK_NB) == 0 && kind_at(root_.get(), ".git") == Kind::Dir &&
-        empty_dir(root_.get(), ".git"))
+    if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) return;
+    if (kind_at(root_.get(), ".git") == Kind::Dir && empty_dir(root_.get(), ".git"))
       ::unlinkat(root_.get(), ".git", AT_REMOVEDIR);
+    ::unlink(name_.c_str());
   }
   PlaceholderLock(const PlaceholderLock&) = delete;
   PlaceholderLock& operator=(const PlaceholderLock&) = delete;
 
  private:
-  PlaceholderLock(Fd lock, Fd root) : lock_(std::move(lock)), root_(std::move(root)) {}
+  PlaceholderLock(std::string name, Fd lock, Fd root)
+      : name_(std::move(name)), lock_(std::move(lock)), root_(std::move(root)) {}
+  std::string name_;
   Fd lock_;
   Fd root_;
 };
