@@ -18,16 +18,34 @@
 //
 // The sandbox is bubblewrap (bwrap(1)): the system read-only (`--ro-bind /
 // /`), the workspace writable (read-only in permission mode readOnly) except
-// `.icotes/`, `.git/hooks` and `.git/config`, a private /tmp and /run, a new
-// /dev and /proc, every namespace unshared (no network unless allowed), no
-// capabilities, no new privileges, dies with icotes; rlimits for address
-// space, CPU time and file size; a process count watchdog over its PID
-// namespace, every 20 ms, that kills the whole sandbox past the limit
-// (RLIMIT_NPROC counts every process of the real user, so it cannot bound
-// one run, and is not enforced for root; a cgroup pids.max needs a
-// delegated, writable cgroup, which a user's sidecar rarely has). Without a
-// working bwrap a sandboxed run is an error that says what to do; nothing
-// silently runs unsandboxed.
+// what protected_path_reason() (path_policy.hpp) names: `.icotes/`
+// read-only; the root's `.git` and its info/ pinned (mount points: they
+// cannot be renamed or removed) and writable, with its config,
+// config.worktree, hooks/, info/attributes and modules/ read-only; a
+// read-only empty `.git` when there is none (so no `git init` there);
+// `.git` and `.icotes` of the root's direct subdirectories read-only. A private /tmp and /run, a new /dev and /proc,
+// every namespace unshared (no network unless allowed), no capabilities, no
+// new privileges, dies with icotes; rlimits for address space, CPU time and
+// file size.
+//
+// bwrap runs with an empty environment: the command's variables (icotes'
+// own, the non-interactive settings, the client's) reach it through
+// `--setenv` options that bwrap reads from a memfd (`--args`), so none acts
+// on bwrap (which runs on the host before any namespace exists) and none
+// shows in its command line. A client may not set a loader variable
+// (refused_variable()), sandboxed or not.
+//
+// The number of tasks (processes and threads) is bounded by the kernel:
+// a pids cgroup per run where icotes may make one (root: cgroup v2 with the
+// pids controller, or v1's pids hierarchy), else RLIMIT_NPROC on the
+// sandbox's pid 1, which the kernel counts per user namespace and user
+// (bwrap makes a new user namespace per run, so only the run's tasks count;
+// the limit does not bind root, hence the cgroup). A fork past the limit
+// fails with EAGAIN inside. A watchdog (every 20 ms) ends the run with
+// Ending::ProcessLimit once the limit is reached; for root without a
+// writable pids cgroup it is the only bound. Without a working bwrap a
+// sandboxed run is an error that says what to do; nothing silently runs
+// unsandboxed.
 #pragma once
 
 #include <chrono>
@@ -50,12 +68,19 @@
 
 namespace icotes::exec {
 
+namespace detail {
+class PidsCgroups;
+}
+
 /// Sandbox limits, `[exec]` of .icotes/config.toml.
 struct Limits {
   std::uint64_t memory_bytes = 4ULL << 30;     // RLIMIT_AS; config memory_mb (0: none)
   std::uint64_t cpu_seconds = 600;             // RLIMIT_CPU; config cpu_seconds (0: none)
   std::uint64_t file_size_bytes = 1ULL << 30;  // RLIMIT_FSIZE; config file_size_mb (0: none)
-  std::uint32_t max_processes = 256;           // processes in the sandbox; config max_processes
+  /// Tasks (processes and threads) of a sandboxed command at once; config
+  /// max_processes. The kernel refuses more (see above); reaching it ends
+  /// the run.
+  std::uint32_t max_processes = 1024;
 };
 
 /// `[exec]` of .icotes/config.toml: `sandbox = false` runs run_command
@@ -75,10 +100,12 @@ Result<Settings> load_settings(const std::string& path);
 /// One thing to run.
 struct Spec {
   /// argv[0] is looked up in PATH (the child's, after `env`) when it has no
-  /// '/', as execvp(3) does.
+  /// '/', as execvp(3) does. No string may hold a NUL byte.
   std::vector<std::string> argv;
   std::string cwd;                                       // absolute, inside the workspace
-  std::vector<std::pair<std::string, std::string>> env;  // set over icotes' environment
+  /// Set over icotes' environment. Names non-empty without '=' or NUL,
+  /// values without NUL, no refused_variable().
+  std::vector<std::pair<std::string, std::string>> env;
   std::optional<std::string> stdin_data;                 // else /dev/null
   std::chrono::milliseconds timeout{120000};             // wall clock; 0: none
   std::chrono::milliseconds idle_timeout{0};             // without output; 0: none
@@ -145,6 +172,17 @@ struct JobOutput {
   JobChunk err;
 };
 
+/// Why a client may not set the environment variable `name`, or nullopt.
+/// Refused: every LD_* and MALLOC_* variable, GLIBC_TUNABLES, and the rest
+/// of glibc's list of variables it ignores in setuid programs
+/// (sysdeps/generic/unsecvars.h: GCONV_PATH, GETCONF_DIR, HOSTALIASES,
+/// LOCALDOMAIN, LOCPATH, NIS_PATH, NLSPATH, RESOLV_HOST_CONF, RES_OPTIONS,
+/// TZDIR; TMPDIR excepted). The dynamic loader (ld.so(8)) and the C library
+/// act on them in every program before it does anything: loading a shared
+/// object, writing a trace file, reading modules or data from a path; a
+/// command line that names `echo` would run whatever such a variable names.
+std::optional<std::string> refused_variable(std::string_view name);
+
 /// A signal's name ("SIGTERM"), or "signal N".
 std::string signal_name(int sig);
 
@@ -175,10 +213,12 @@ class Service {
   const Settings& settings() const { return settings_; }
   const ConfinedRoot& root() const { return root_; }
 
-  /// Runs `spec` to its end on the calling thread. Errors: kNotFound (the
-  /// program is not in PATH, the cwd is missing), kRequestFailed (the
-  /// sandbox cannot work: bwrap missing or refused, with what to do),
-  /// kRequestCancelled (`cancel` fired; its processes were killed), kIoError.
+  /// Runs `spec` to its end on the calling thread. Errors: kInvalidParams (a
+  /// refused or malformed variable, a NUL byte in argv, naming it),
+  /// kNotFound (the program is not in PATH, the cwd is missing),
+  /// kRequestFailed (the sandbox cannot work: bwrap missing or refused, or
+  /// `.git` / `.icotes` a symlink, with what to do), kRequestCancelled
+  /// (`cancel` fired; its processes were killed), kIoError.
   Result<Outcome> run(const Spec& spec, const CancellationToken& cancel, const OutputSink& sink = nullptr);
 
   /// Starts `spec` as a background job (`spec.timeout` 0: none). Errors as
@@ -195,7 +235,10 @@ class Service {
   std::vector<JobInfo> list();
 
   /// Checks that bwrap works here (runs it once; the success is
-  /// remembered). Errors (kRequestFailed) say why and what to do.
+  /// remembered) and chooses how the kernel bounds a run's tasks (a pids
+  /// cgroup, else RLIMIT_NPROC unless icotes runs as root, else only the
+  /// watchdog, with a warning in the log). Errors (kRequestFailed) say why
+  /// and what to do.
   Status check_sandbox();
 
  private:
@@ -211,6 +254,8 @@ class Service {
   std::string bwrap_;
   std::mutex sandbox_mutex_;
   bool sandbox_ok_ = false;
+  std::unique_ptr<detail::PidsCgroups> cgroups_;  // set once by check_sandbox()
+  bool nproc_rlimit_ = false;                     // likewise
 
   std::mutex jobs_mutex_;
   std::condition_variable jobs_changed_;

@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #endif
@@ -72,10 +74,12 @@ int sequence_length(std::string_view s, std::size_t i) {
   return n;
 }
 
-// The child's report to the parent: the errno that stopped it (fd_io.hpp is
-// async-signal-safe).
-void report_errno(int report, int e) {
-  (void)write_fully(report, std::string_view(reinterpret_cast<const char*>(&e), sizeof e));
+// The child's report to the parent: the step that failed and its errno
+// (fd_io.hpp is async-signal-safe).
+enum Step : int { kStepExec, kStepChdir, kStepSetup };
+void report_errno(int report, Step step, int e) {
+  const int msg[2] = {step, e};
+  (void)write_fully(report, std::string_view(reinterpret_cast<const char*>(msg), sizeof msg));
 }
 
 // write(2) to a pipe whose reader is gone, without SIGPIPE killing the
@@ -99,19 +103,30 @@ ssize_t write_no_sigpipe(int fd, const char* data, std::size_t n) {
 
 int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
+struct ChildArgs {
+  const Launch* launch;
+  char* const* argv;
+  char* const* envp;
+  int in, out, err, report;
+  pid_t parent;
+  const int* keep;  // fds that stay open across the exec, ascending, `report` among them
+  int keep_count;
+  const int* pass;  // of those, the ones bwrap receives (close-on-exec cleared)
+  int pass_count;
+};
+
 // Child side of spawn(): async-signal-safe calls only. The child shares the
 // parent's memory until it execs (CLONE_VM | CLONE_VFORK, as posix_spawn
 // does): no malloc, no locks, no writes but to its own stack (and errno,
 // the suspended parent thread's). Not instrumented by ASan: its frames must
 // not come from the parent thread's ASan state (fake stacks).
-[[noreturn]] __attribute__((no_sanitize_address)) void exec_child(const Launch& l, char* const* argv,
-                                                                  char* const* envp, int in, int out, int err,
-                                                                  int report, pid_t parent) {
+[[noreturn]] __attribute__((no_sanitize_address)) void exec_child(const ChildArgs& a) {
+  const Launch& l = *a.launch;
   ::setsid();
   // Dies with icotes (the thread that cloned it, in fact: callers spawn from
   // threads that live as long as the run).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (::getppid() != parent) ::_exit(127);
+  if (::getppid() != a.parent) ::_exit(127);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // icotes ignores SIGPIPE; a child must not
@@ -131,34 +146,34 @@ int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid,
     limit(RLIMIT_CPU, l.limits.cpu_seconds);
     limit(RLIMIT_FSIZE, l.limits.file_size_bytes);
   }
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
-    report_errno(report, errno);
+  if (::dup2(a.in, 0) < 0 || ::dup2(a.out, 1) < 0 || ::dup2(a.err, 2) < 0) {
+    report_errno(a.report, kStepSetup, errno);
     ::_exit(127);
   }
   if (!l.cwd.empty() && ::chdir(l.cwd.c_str()) != 0) {
-    report_errno(report, -errno);  // negative: chdir failed, not exec
+    report_errno(a.report, kStepChdir, errno);
     ::_exit(127);
   }
+  for (int i = 0; i < a.pass_count; ++i) {
+    if (::fcntl(a.pass[i], F_SETFD, 0) != 0) {
+      report_errno(a.report, kStepSetup, errno);
+      ::_exit(127);
+    }
+  }
   // Everything else icotes has open stays out; `report` is O_CLOEXEC.
-  if (report > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(report - 1), 0U);
-  ::syscall(SYS_close_range, static_cast<unsigned>(report + 1), ~0U, 0U);
-  ::execve(l.program.c_str(), argv, envp);
-  report_errno(report, errno);
+  unsigned from = 3;
+  for (int i = 0; i < a.keep_count; ++i) {
+    const auto k = static_cast<unsigned>(a.keep[i]);
+    if (k > from) ::syscall(SYS_close_range, from, k - 1, 0U);
+    if (k + 1 > from) from = k + 1;
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0U);
+  ::execve(l.program.c_str(), a.argv, a.envp);
+  report_errno(a.report, kStepExec, errno);
   ::_exit(127);
 }
 
-struct ChildArgs {
-  const Launch* launch;
-  char* const* argv;
-  char* const* envp;
-  int in, out, err, report;
-  pid_t parent;
-};
-
-__attribute__((no_sanitize_address)) int child_main(void* arg) {
-  const auto* a = static_cast<const ChildArgs*>(arg);
-  exec_child(*a->launch, a->argv, a->envp, a->in, a->out, a->err, a->report, a->parent);
-}
+__attribute__((no_sanitize_address)) int child_main(void* arg) { exec_child(*static_cast<const ChildArgs*>(arg)); }
 
 // Starts exec_child in a new process that borrows this one's memory until
 // its execve (clone(2) with CLONE_VM | CLONE_VFORK; this thread waits until
@@ -201,13 +216,16 @@ std::string read_proc(const std::string& path) {
   return out;
 }
 
-// Direct children of `pid` (every thread's), from /proc/<pid>/task/*/children.
-void children_of(int pid, std::vector<int>& out) {
+// Direct children of `pid` (every thread's), from /proc/<pid>/task/*/children;
+// returns its number of threads (0 when it is gone).
+std::size_t children_of(int pid, std::vector<int>& out) {
   const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
   DIR* d = ::opendir(task_dir.c_str());
-  if (!d) return;
+  if (!d) return 0;
+  std::size_t threads = 0;
   while (const dirent* e = ::readdir(d)) {
     if (e->d_name[0] == '.') continue;
+    ++threads;
     const std::string list = read_proc(task_dir + "/" + e->d_name + "/children");
     const char* p = list.c_str();
     char* end = nullptr;
@@ -217,6 +235,7 @@ void children_of(int pid, std::vector<int>& out) {
     }
   }
   ::closedir(d);
+  return threads;
 }
 
 // Descendants of `pid` with their depth below it (1: children), stopping
@@ -232,6 +251,39 @@ std::vector<std::pair<int, int>> descendants(int pid, std::size_t cap) {
     for (int k : kids) out.emplace_back(k, out[i].second + 1);
   }
   return out;
+}
+
+// Tasks (processes and threads) of a sandboxed command: everything below
+// bwrap's pid 1. From the run's pids cgroup when it has one (pid 1 is one
+// of its tasks), else from /proc, counting stops past `cap`.
+std::size_t sandbox_tasks(const Child& c, std::size_t cap) {
+  if (c.pids_current >= 0) {
+    char buf[32];
+    const ssize_t n = ::pread(c.pids_current, buf, sizeof buf - 1, 0);
+    if (n > 0) {
+      buf[n] = '\0';
+      const long v = std::strtol(buf, nullptr, 10);
+      return v > 1 ? static_cast<std::size_t>(v - 1) : 0;
+    }
+  }
+  std::vector<int> pid1, queue;
+  children_of(c.pid, pid1);
+  for (int p : pid1) children_of(p, queue);
+  std::size_t tasks = 0;
+  for (std::size_t i = 0; i < queue.size() && tasks <= cap; ++i) tasks += children_of(queue[i], queue);
+  return tasks;
+}
+
+// Forks the kernel refused in the run's pids cgroup (pids.events "max N"),
+// 0 without one.
+std::uint64_t refused_forks(const Child& c) {
+  if (c.pids_events < 0) return 0;
+  char buf[128];
+  const ssize_t n = ::pread(c.pids_events, buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* max = std::strstr(buf, "max ");
+  return max ? std::strtoull(max + 4, nullptr, 10) : 0;
 }
 
 // Streams text to a sink at most every kTick, bounded per call.
@@ -406,13 +458,108 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
   return out;
 }
 
+namespace {
+
+// `fd` moved to a number above 2 (0-2 become the child's stdio), close-on-exec.
+Fd above_stdio(Fd fd) {
+  if (!fd.valid() || fd.get() > 2) return fd;
+  return Fd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+}
+
+// bwrap's --args data: `--setenv NAME VALUE` for each variable, NUL-separated.
+Result<Fd> sandbox_env_memfd(const std::vector<std::string>& env) {
+  // bwrap takes at most 9000 arguments in all (bubblewrap.c MAX_ARGS).
+  if (env.size() > 2500)
+    return make_error(error_code::kInvalidParams, "too many environment variables for the sandbox: " +
+                                                      std::to_string(env.size()) + " (at most 2500)");
+  std::string data;
+  for (const auto& e : env) {
+    const std::size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0 || e.find('\0') != std::string::npos)
+      return make_error(error_code::kInvalidParams, "the environment entry '" + e.substr(0, e.find('\0')) +
+                                                        "' is not NAME=value without NUL bytes");
+    data.append("--setenv").push_back('\0');
+    data.append(e, 0, eq).push_back('\0');
+    data.append(e, eq + 1).push_back('\0');
+  }
+  Fd fd(::memfd_create("icotes-bwrap-args", MFD_CLOEXEC));
+  if (!fd.valid()) return errno_error(errno, "memfd_create", "bwrap arguments");
+  if (const int e = write_fully(fd.get(), data); e != 0) return errno_error(e, "write", "bwrap arguments");
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return errno_error(errno, "lseek", "bwrap arguments");
+  fd = above_stdio(std::move(fd));
+  if (!fd.valid()) return errno_error(errno, "fcntl", "bwrap arguments");
+  return fd;
+}
+
+// Reads bwrap's --info-fd report to its end (bwrap closes it once written,
+// or exits) and returns the sandbox's pid 1 as the host sees it; 0 when
+// bwrap ended without one. Waits at most `wait`.
+int read_sandbox_pid(int fd, milliseconds wait) {
+  std::string info;
+  const auto until = Clock::now() + wait;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return -1;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return -1;
+    char buf[1024];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    info.append(buf, static_cast<std::size_t>(n));
+    if (info.size() > 65536) break;
+  }
+  const std::size_t key = info.find("\"child-pid\":");
+  if (key == std::string::npos) return 0;
+  return std::atoi(info.c_str() + key + 12);
+}
+
+}  // namespace
+
 Result<Child> spawn(const Launch& l) {
   // Everything the child needs is built before the clone.
+  std::vector<std::string> argv_s = l.argv;
+  std::vector<std::string> env_s = l.sandboxed ? std::vector<std::string>() : l.env;
+  Fd args_fd, info_r, info_w, block_r, block_w;
+  std::vector<int> pass;
+  if (l.sandboxed) {
+    auto memfd = sandbox_env_memfd(l.env);
+    if (!memfd) return std::move(memfd).error();
+    args_fd = std::move(*memfd);
+    argv_s.insert(argv_s.end(), {"--args", std::to_string(args_fd.get())});
+    pass.push_back(args_fd.get());
+    if (l.task_limit != TaskLimit::None) {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+      info_r = Fd(p[0]);
+      info_w = above_stdio(Fd(p[1]));
+      if (::pipe2(p, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
+      block_r = above_stdio(Fd(p[0]));
+      block_w = Fd(p[1]);
+      if (!info_w.valid() || !block_r.valid()) return errno_error(errno, "fcntl", l.program);
+      argv_s.insert(argv_s.end(),
+                    {"--info-fd", std::to_string(info_w.get()), "--block-fd", std::to_string(block_r.get())});
+      pass.push_back(info_w.get());
+      pass.push_back(block_r.get());
+    }
+    argv_s.push_back("--");
+    argv_s.insert(argv_s.end(), l.command.begin(), l.command.end());
+  }
+  for (const auto& a : argv_s)
+    if (a.find('\0') != std::string::npos)
+      return make_error(error_code::kInvalidParams, "an argument holds a NUL byte: " + a.substr(0, a.find('\0')));
   std::vector<char*> argv;
-  for (const auto& a : l.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const auto& e : l.env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const auto& e : env_s) {
+    if (e.find('\0') != std::string::npos)
+      return make_error(error_code::kInvalidParams,
+                        "an environment entry holds a NUL byte: " + e.substr(0, e.find('\0')));
+    envp.push_back(const_cast<char*>(e.c_str()));
+  }
   envp.push_back(nullptr);
 
   int out[2], err[2], in[2] = {-1, -1}, report[2];
@@ -421,7 +568,8 @@ Result<Child> spawn(const Launch& l) {
   if (::pipe2(err, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
   Fd err_r(err[0]), err_w(err[1]);
   if (::pipe2(report, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
-  Fd report_r(report[0]), report_w(report[1]);
+  Fd report_r(report[0]), report_w(above_stdio(Fd(report[1])));
+  if (!report_w.valid()) return errno_error(errno, "fcntl", l.program);
   Fd in_r, in_w;
   if (l.with_stdin) {
     if (::pipe2(in, O_CLOEXEC) != 0) return errno_error(errno, "pipe", l.program);
@@ -431,7 +579,21 @@ Result<Child> spawn(const Launch& l) {
     in_r = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!in_r.valid()) return errno_error(errno, "open", "/dev/null");
   }
-  ChildArgs args{&l, argv.data(), envp.data(), in_r.get(), out_w.get(), err_w.get(), report_w.get(), ::getpid()};
+  std::vector<int> keep = pass;
+  keep.push_back(report_w.get());
+  std::sort(keep.begin(), keep.end());
+  ChildArgs args{&l,
+                 argv.data(),
+                 envp.data(),
+                 in_r.get(),
+                 out_w.get(),
+                 err_w.get(),
+                 report_w.get(),
+                 ::getpid(),
+                 keep.data(),
+                 static_cast<int>(keep.size()),
+                 pass.data(),
+                 static_cast<int>(pass.size())};
   const pid_t pid = clone_exec_child(args);
   if (pid < 0) return errno_error(errno, "clone", l.program);
 
@@ -439,28 +601,82 @@ Result<Child> spawn(const Launch& l) {
   err_w.reset();
   in_r.reset();
   report_w.reset();
+  args_fd.reset();
+  info_w.reset();
+  block_r.reset();
   Child c;
   c.pid = pid;
   c.sandboxed = l.sandboxed;
+  c.task_limit = l.task_limit;
+  c.pids_current = l.cgroup_current;
+  c.pids_events = l.cgroup_events;
   c.pidfd = Fd(pidfd_open(pid));
-  int child_errno = 0;
+  int child_report[2] = {0, 0};
   ssize_t got;
-  do got = ::read(report_r.get(), &child_errno, sizeof child_errno);
+  do got = ::read(report_r.get(), child_report, sizeof child_report);
   while (got < 0 && errno == EINTR);
-  if (got == sizeof child_errno) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (child_errno < 0) return errno_error(-child_errno, "chdir", l.cwd);
-    return errno_error(child_errno, "exec", l.program);
-  }
-  if (!c.pidfd.valid()) {
-    // No pidfd (kernel < 5.3): nothing to wait on safely; end it.
+  const auto end_it = [&] {
     ::kill(-pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return make_error(error_code::kIoError, "pidfd_open failed: " + std::string(std::strerror(errno)) +
+  };
+  if (got == sizeof child_report) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    switch (child_report[0]) {
+      case kStepChdir:
+        return errno_error(child_report[1], "chdir", l.cwd);
+      case kStepSetup:
+        return errno_error(child_report[1], "set up the child of", l.program);
+      default:
+        return errno_error(child_report[1], "exec", l.program);
+    }
+  }
+  if (!c.pidfd.valid()) {
+    // No pidfd (kernel < 5.3): nothing to wait on safely; end it.
+    const int e = errno;
+    end_it();
+    return make_error(error_code::kIoError, "pidfd_open failed: " + std::string(std::strerror(e)) +
                                                 "; icotes needs Linux 5.3 or later to run commands");
+  }
+  if (l.task_limit != TaskLimit::None) {
+    // bwrap made the sandbox's namespaces and pid 1, which waits on
+    // --block-fd before it starts the command: the limit is in place before
+    // anything of the command runs. The cgroup is joined from here, while
+    // bwrap sets the sandbox up: moving a process waits for an RCU grace
+    // period (milliseconds), which the child joining it before its exec
+    // added to every run. RLIMIT_NPROC is counted per user namespace and
+    // user; the sandbox's user namespace is new, so the count is this run's
+    // tasks, pid 1 included.
+    const int sandbox_pid = read_sandbox_pid(info_r.get(), milliseconds(10000));
+    if (sandbox_pid < 0) {
+      end_it();
+      return make_error(error_code::kRequestFailed,
+                        "the sandbox did not start within 10 s (bwrap reported no process on --info-fd)");
+    }
+    if (sandbox_pid > 0) {
+      const rlim_t n = static_cast<rlim_t>(l.limits.max_processes) + 1;
+      const struct rlimit r { n, n };
+      const std::string pid_text = std::to_string(sandbox_pid);
+      int e = 0;
+      if (l.task_limit == TaskLimit::Cgroup)
+        e = write_fully(l.cgroup_procs, pid_text);
+      else if (::prlimit(sandbox_pid, RLIMIT_NPROC, &r, nullptr) != 0)
+        e = errno;
+      if (e != 0 && e != ESRCH) {  // ESRCH: it is gone already, bwrap says why
+        end_it();
+        return make_error(error_code::kRequestFailed,
+                          l.task_limit == TaskLimit::Cgroup
+                              ? "cannot limit the sandbox's processes: moving its pid 1 into its pids cgroup failed: " +
+                                    std::string(std::strerror(e))
+                              : "cannot limit the sandbox's processes: prlimit(RLIMIT_NPROC) on its pid 1 failed: " +
+                                    std::string(std::strerror(e)) + " (a setuid bwrap is not supported)");
+      }
+    }
+    // bwrap that ended without a pid 1 has said why on stderr: supervise() tells.
+    (void)write_no_sigpipe(block_w.get(), "1", 1);
+    block_w.reset();
   }
   for (int fd : {out_r.get(), err_r.get(), in_w.get()})
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -543,8 +759,9 @@ Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Co
         begin_kill(Ending::IdleTimeout, now);
       else if (child.sandboxed && !exited && now >= last_watchdog + kWatchdogEvery) {
         last_watchdog = now;
-        // bwrap and its PID 1 are two of them.
-        if (descendants(child.pid, limits.max_processes + 2).size() > limits.max_processes + 1u)
+        // The kernel refuses a task past the limit (a cgroup or RLIMIT_NPROC):
+        // reaching it ends the run. Without a kernel limit this is the bound.
+        if (refused_forks(child) > 0 || sandbox_tasks(child, limits.max_processes) >= limits.max_processes)
           begin_kill(Ending::ProcessLimit, now);
       }
     }
@@ -634,6 +851,11 @@ Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Co
     o.note = o.exit_code
                  ? (*o.exit_code == 0 ? "exited with code 0" : "exited with code " + std::to_string(*o.exit_code))
                  : "killed by " + how;
+    // It ended on its own before the watchdog looked: say why its forks failed.
+    if (const std::uint64_t refused = refused_forks(child); refused > 0)
+      o.note += "; the kernel refused " + std::to_string(refused) + " fork" + (refused == 1 ? "" : "s") +
+                " past the limit of " + std::to_string(limits.max_processes) +
+                " processes and threads (max_processes under [exec] in .icotes/config.toml)";
     return o;
   }
   o.ending = *reason;
@@ -651,8 +873,11 @@ Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Co
                killed + "; it ended with " + how + ")";
       break;
     case Ending::ProcessLimit:
-      o.note = "killed: it ran more than " + std::to_string(limits.max_processes) +
-               " processes at once (max_processes under [exec] in .icotes/config.toml; " + killed + ")";
+      o.note = "killed: it reached " + std::to_string(limits.max_processes) +
+               " processes and threads at once, the limit (max_processes under [exec] in .icotes/config.toml; " +
+               (child.task_limit == TaskLimit::None ? std::string("counted every 20 ms")
+                                                    : std::string("the kernel refused more")) +
+               "; " + killed + ")";
       break;
     case Ending::Cancelled:
       o.note = "cancelled by the client (" + killed + ")";

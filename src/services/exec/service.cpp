@@ -1,7 +1,9 @@
 // The exec service: settings, the sandbox, runs and background jobs. See
 // include/icotes/exec.hpp.
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cstdlib>
@@ -216,8 +218,10 @@ Status Service::check_sandbox() {
   detail::Launch l;
   l.program = bwrap_;
   l.argv = sandbox_base(bwrap_, false);
-  l.argv.insert(l.argv.end(), {"--", "true"});
-  l.env = detail::child_environment({});
+  l.command = {"true"};
+  l.env = {"PATH=/usr/local/bin:/usr/bin:/bin"};
+  l.sandboxed = true;
+  l.limits = settings_.limits;
   auto child = detail::spawn(l);
   if (!child) {
     return make_error(error_code::kRequestFailed, "the sandbox cannot start: bubblewrap (" + bwrap_ +
@@ -230,6 +234,18 @@ Status Service::check_sandbox() {
   const Outcome o = detail::supervise(*child, probe, settings_.limits, {});
   if (o.ending == Ending::Exited && o.exit_code == 0) {
     sandbox_ok_ = true;
+    // The kernel's bound on a run's tasks: RLIMIT_NPROC does not bind root
+    // (the sandbox's user maps to root outside), a pids cgroup binds anyone.
+    cgroups_ = detail::PidsCgroups::find();
+    nproc_rlimit_ = !cgroups_ && ::getuid() != 0;
+    if (cgroups_)
+      spdlog::debug("exec: sandboxed runs get a pids cgroup under {}", cgroups_->base());
+    else if (!nproc_rlimit_)
+      spdlog::warn(
+          "exec: icotes runs as root without a writable pids cgroup (cgroup v2 with the pids controller, or v1's "
+          "pids hierarchy): sandboxed commands have no kernel limit on their processes, only the 20 ms watchdog "
+          "({} at most, max_processes)",
+          settings_.limits.max_processes);
     return ok_status();
   }
   std::string said = o.err.text;
@@ -242,9 +258,15 @@ namespace {
 
 // What spawn() needs for `spec`, or why it cannot run.
 Result<detail::Launch> prepare(const Spec& spec, const ConfinedRoot& root, const Settings& settings, bool read_only,
-                               const std::string& bwrap) {
+                               const std::string& bwrap, detail::TaskLimit task_limit) {
   if (spec.argv.empty() || spec.argv[0].empty())
     return make_error(error_code::kInvalidParams, "nothing to run: argv is empty");
+  for (const auto& a : spec.argv)
+    if (a.find('\0') != std::string::npos)
+      return make_error(error_code::kInvalidParams, "argv: an argument holds a NUL byte");
+  // Sandboxed or not: the dynamic loader of whatever runs would act on them.
+  for (const auto& [name, value] : spec.env)
+    if (auto st = detail::check_variable(name, value); !st) return std::move(st).error();
   struct stat st {};
   if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return make_error(error_code::kNotFound, "cwd " + spec.cwd + " is not a directory in the workspace");
@@ -268,29 +290,35 @@ Result<detail::Launch> prepare(const Spec& spec, const ConfinedRoot& root, const
     l.cwd = spec.cwd;
     return l;
   }
-  const std::string& r = root.path();
+  auto binds = detail::workspace_binds(root, read_only);
+  if (!binds) return std::move(binds).error();
   l.program = bwrap;
   l.sandboxed = true;
   l.limits = settings.limits;
+  l.task_limit = task_limit;
   l.argv = sandbox_base(bwrap, spec.network);
-  l.argv.insert(l.argv.end(), {read_only ? "--ro-bind" : "--bind", r, r});
-  if (!read_only) {
-    // icotes' own settings and git's hooks and config would run code
-    // outside the sandbox later: read-only inside it. .icotes/ is made
-    // first (empty, invisible to git) so a command cannot create it.
-    ::mkdir((r + "/.icotes").c_str(), 0755);
-    // Likewise .git/hooks when the repository has none yet: else a command
-    // could create it and plant a hook.
-    struct stat git_dir {};
-    if (::lstat((r + "/.git").c_str(), &git_dir) == 0 && S_ISDIR(git_dir.st_mode))
-      ::mkdir((r + "/.git/hooks").c_str(), 0755);
-    l.argv.insert(l.argv.end(), {"--ro-bind", r + "/.icotes", r + "/.icotes", "--ro-bind-try", r + "/.git/hooks",
-                                 r + "/.git/hooks", "--ro-bind-try", r + "/.git/config", r + "/.git/config"});
-  }
+  l.argv.insert(l.argv.end(), binds->args.begin(), binds->args.end());
+  l.hold = std::move(binds->hold);
   for (const auto& b : spec.ro_binds) l.argv.insert(l.argv.end(), {"--ro-bind", b, b});
-  l.argv.insert(l.argv.end(), {"--chdir", spec.cwd, "--"});
-  l.argv.insert(l.argv.end(), spec.argv.begin(), spec.argv.end());
+  l.argv.insert(l.argv.end(), {"--chdir", spec.cwd});
+  l.command = spec.argv;
   return l;
+}
+
+detail::TaskLimit task_limit_of(const detail::PidsCgroups* cgroups, bool nproc_rlimit) {
+  return cgroups ? detail::TaskLimit::Cgroup : nproc_rlimit ? detail::TaskLimit::Rlimit : detail::TaskLimit::None;
+}
+
+// The run's own pids cgroup when runs get one (null otherwise), set in `launch`.
+Result<std::unique_ptr<detail::PidsCgroups::Run>> run_cgroup(detail::PidsCgroups* cgroups, detail::Launch& launch) {
+  if (launch.task_limit != detail::TaskLimit::Cgroup || !cgroups) return std::unique_ptr<detail::PidsCgroups::Run>();
+  // The sandbox's pid 1 is one of its tasks.
+  auto run = cgroups->create(std::uint64_t{launch.limits.max_processes} + 1);
+  if (!run) return std::move(run).error();
+  launch.cgroup_procs = (*run)->procs.get();
+  launch.cgroup_current = (*run)->current.get();
+  launch.cgroup_events = (*run)->events.get();
+  return run;
 }
 
 }  // namespace
@@ -299,8 +327,11 @@ Result<Outcome> Service::run(const Spec& spec, const CancellationToken& cancel, 
   if (spec.sandbox)
     if (auto st = check_sandbox(); !st) return std::move(st).error();
   const auto started = Clock::now();
-  auto launch = prepare(spec, root_, settings_, read_only_workspace_, bwrap_);
+  auto launch =
+      prepare(spec, root_, settings_, read_only_workspace_, bwrap_, task_limit_of(cgroups_.get(), nproc_rlimit_));
   if (!launch) return std::move(launch).error();
+  auto cgroup = run_cgroup(cgroups_.get(), *launch);
+  if (!cgroup) return std::move(cgroup).error();
   auto child = detail::spawn(*launch);
   if (!child) return std::move(child).error();
   detail::Control control;
@@ -338,7 +369,8 @@ std::vector<std::shared_ptr<Service::Job>> Service::prune_locked() {
 Result<JobInfo> Service::start(Spec spec, std::string command) {
   if (spec.sandbox)
     if (auto st = check_sandbox(); !st) return std::move(st).error();
-  auto launch = prepare(spec, root_, settings_, read_only_workspace_, bwrap_);
+  auto launch =
+      prepare(spec, root_, settings_, read_only_workspace_, bwrap_, task_limit_of(cgroups_.get(), nproc_rlimit_));
   if (!launch) return std::move(launch).error();
   auto job = std::make_shared<Job>();
   std::vector<std::shared_ptr<Job>> removed;
@@ -363,6 +395,11 @@ Result<JobInfo> Service::start(Spec spec, std::string command) {
   // The job's thread spawns: PR_SET_PDEATHSIG follows the spawning thread,
   // and this one lives as long as the child.
   job->thread = std::thread([this, job, launch = std::move(*launch), spawned = std::move(spawned)]() mutable {
+    auto cgroup = run_cgroup(cgroups_.get(), launch);
+    if (!cgroup) {
+      spawned.set_value(cgroup.error());
+      return;
+    }
     auto child = detail::spawn(launch);
     if (!child) {
       spawned.set_value(child.error());

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "icotes/events.hpp"
+#include "icotes/exec.hpp"
 #include "icotes/text.hpp"
 
 extern char** environ;
@@ -708,6 +709,9 @@ Result<Info> Service::create(const CreateOptions& o) {
         v.find('\0') != std::string::npos)
       return make_error(error_code::kInvalidParams,
                         "terminal_create: env name '" + k + "' is not valid (non-empty, no '=' or NUL)");
+    // The dynamic loader of the shell (and of all it starts) would act on it.
+    if (auto why = exec::refused_variable(k))
+      return make_error(error_code::kInvalidParams, "terminal_create: env: " + *why, json{{"variable", k}});
   }
   forget_old_exited();
   {
