@@ -18,9 +18,9 @@
 //   replays what followed it on that stream (kept per session, bounded) and
 //   continues it when it is still open.
 // - Security: `Authorization: Bearer <token>` (401), `Origin` and `Host`
-//   must be loopback (403) against DNS rebinding, bodies are bounded (413),
-//   requests must arrive within the read timeout, and each connection's
-//   keep-alive ends when idle.
+//   must be loopback (403, loopback.hpp) against DNS rebinding, bodies are
+//   bounded (413), requests must arrive within the read timeout, and each
+//   connection's keep-alive ends when idle.
 #include <httplib.h>
 #include <sys/random.h>
 
@@ -38,6 +38,7 @@
 
 #include "icotes/http_module.hpp"
 #include "icotes/json.hpp"  // is_request_id (inline: the module links no icotes code)
+#include "loopback.hpp"
 
 namespace icotes::http {
 namespace {
@@ -61,30 +62,12 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-// Host part of "host:port", "[v6]:port" or a URL's authority.
-std::string host_of(std::string_view authority) {
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
-  }
-  return std::string(authority.substr(0, authority.find(':')));
-}
-
-bool loopback_name(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// An Origin header names a page; only pages served from this machine may
-// talk to the server (a foreign page resolving its name to 127.0.0.1 is
-// DNS rebinding). "null" (file:, sandboxed frames) is refused too.
-bool origin_allowed(const std::string& origin) {
-  const auto scheme = origin.find("://");
-  if (scheme == std::string::npos) return false;
-  const std::string s = origin.substr(0, scheme);
-  if (s != "http" && s != "https") return false;
-  std::string_view authority = std::string_view(origin).substr(scheme + 3);
-  authority = authority.substr(0, authority.find('/'));
-  return loopback_name(host_of(authority));
+// A header's whole value. cpp-httplib URL-decodes header values and its
+// get_header_value() returns them through a C string, so `%00` would cut
+// "127.0.0.1%00.evil.com" to "127.0.0.1" there.
+std::string header(const httplib::Request& req, const char* name) {
+  const auto it = req.headers.find(name);
+  return it == req.headers.end() ? std::string() : it->second;
 }
 
 bool accepts(const httplib::Request& req, std::string_view type) {
@@ -476,12 +459,16 @@ class McpHttpServer final : public Server {
       return httplib::Server::HandlerResponse::Handled;
     };
     if (req.path != "/mcp") return refuse(404, -32601, "not found: the MCP endpoint is /mcp");
-    const std::string origin = req.get_header_value("Origin");
-    if (!origin.empty() && !origin_allowed(origin))
-      return refuse(403, -32600, "forbidden: Origin " + origin + " is not this machine (DNS rebinding is refused)");
-    const std::string host = req.get_header_value("Host");
-    if (!host.empty() && loopback_name(options_.host) && !loopback_name(host_of(host)))
-      return refuse(403, -32600, "forbidden: Host " + host + " is not a loopback name");
+    for (const char* h : {"Host", "Origin"})
+      if (req.get_header_value_count(h) > 1)
+        return refuse(400, -32600, std::string("bad request: more than one ") + h + " header");
+    // An empty header is no header to cpp-httplib's parser: absent, as from
+    // a client without a browser.
+    if (req.has_header("Origin") && !loopback_origin(header(req, "Origin")))
+      return refuse(403, -32600, "forbidden: Origin " + req.get_header_value("Origin") +
+                                     " is not this machine (DNS rebinding is refused)");
+    if (req.has_header("Host") && loopback_host(options_.host) && !loopback_authority(header(req, "Host")))
+      return refuse(403, -32600, "forbidden: Host " + req.get_header_value("Host") + " is not a loopback name");
     const std::string auth = req.get_header_value("Authorization");
     const std::string expected = "Bearer " + options_.token;
     // Equal length first, then every byte: the time does not tell where a
