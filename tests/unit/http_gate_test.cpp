@@ -106,7 +106,7 @@ TEST(HttpConn, TheHeadDeadlineHoldsHoweverSteadilyBytesTrickle) {
   EXPECT_EQ(c.stop(), Conn::Stop::HeadTimeout);
   const auto took = Clock::now() - start;
   EXPECT_GE(took, 300ms);
-  EXPECT_LT(took, 1000ms);
+  EXPECT_LT(took, 2000ms);
 }
 
 TEST(HttpConn, TheRequestDeadlineCoversTheBody) {
@@ -126,7 +126,7 @@ TEST(HttpConn, TheRequestDeadlineCoversTheBody) {
   done = true;
   slow.join();
   EXPECT_EQ(c.stop(), Conn::Stop::RequestTimeout);
-  EXPECT_LT(Clock::now() - start, 1500ms);
+  EXPECT_LT(Clock::now() - start, 3000ms);
 }
 
 TEST(HttpConn, SilenceEndsItAfterTheIoTimeout) {
@@ -265,8 +265,8 @@ TEST(HttpGate, ConnectionsSendingTheirHeadHoldNoThread) {
   const int real = admitted(gate);
   const std::string req = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}";
   (void)::send(real, req.data(), req.size(), MSG_NOSIGNAL);
-  EXPECT_NE(response(real, 1000ms).find("200 OK"), std::string::npos);
-  ASSERT_TRUE(served.wait_for(1, 1000ms));
+  EXPECT_NE(response(real, 3000ms).find("200 OK"), std::string::npos);
+  ASSERT_TRUE(served.wait_for(1, 3000ms));
   EXPECT_EQ(served.heads[0], req);  // the head, and the body bytes that came with it
   EXPECT_EQ(gate.pending(), 40u);
   gate.stop();
@@ -285,7 +285,7 @@ TEST(HttpGate, AHeadNotCompleteByTheDeadlineIsRefusedWith408) {
     got = response(c, 50ms);
   }
   EXPECT_NE(got.find("408 Request Timeout"), std::string::npos) << got;
-  EXPECT_LT(Clock::now() - start, 1000ms);
+  EXPECT_LT(Clock::now() - start, 2000ms);
   EXPECT_TRUE(closed_within(c, 500ms));
   ::close(c);
 }
@@ -295,7 +295,7 @@ TEST(HttpGate, ABigHeadIsRefusedWith431) {
   const int c = admitted(gate);
   const std::string head = "GET /mcp HTTP/1.1\r\nX: " + std::string(200, 'a') + "\r\n\r\n";
   (void)::send(c, head.data(), head.size(), MSG_NOSIGNAL);
-  EXPECT_NE(response(c, 1000ms).find("431"), std::string::npos);
+  EXPECT_NE(response(c, 3000ms).find("431"), std::string::npos);
   ::close(c);
 }
 
@@ -324,11 +324,11 @@ TEST(HttpGate, WhenEveryWorkerIsBusyANewRequestIsRefusedNotQueued) {
     c.push_back(admitted(gate));
     (void)::send(c.back(), req.data(), req.size(), MSG_NOSIGNAL);
   }
-  ASSERT_TRUE(served.wait_for(2, 1000ms));
+  ASSERT_TRUE(served.wait_for(2, 3000ms));
   EXPECT_EQ(gate.busy(), 2u);
   c.push_back(admitted(gate));
   (void)::send(c.back(), req.data(), req.size(), MSG_NOSIGNAL);
-  const std::string got = response(c.back(), 1000ms);
+  const std::string got = response(c.back(), 3000ms);
   EXPECT_NE(got.find("503 Service Unavailable"), std::string::npos) << got;
   EXPECT_NE(got.find("Retry-After"), std::string::npos);
   {
@@ -361,12 +361,12 @@ TEST(HttpGate, StopEndsConnectionsBeingServed) {
   (void)::send(c, req.data(), req.size(), MSG_NOSIGNAL);
   {
     std::unique_lock lock(m);
-    ASSERT_TRUE(cv.wait_for(lock, 1000ms, [&] { return started; }));
+    ASSERT_TRUE(cv.wait_for(lock, 3000ms, [&] { return started; }));
   }
   const auto start = Clock::now();
   gate.stop();
   EXPECT_TRUE(returned);
-  EXPECT_LT(Clock::now() - start, 1000ms);
+  EXPECT_LT(Clock::now() - start, 3000ms);
   ::close(c);
 }
 
