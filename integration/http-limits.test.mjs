@@ -206,6 +206,34 @@ describe('MCP HTTP door limits', () => {
     for (const c of idle) c.socket.destroy();
   });
 
+  test('idle kept-alive connections hold no request slot: 200 of them, and a new client is still served', async () => {
+    const init = await fetch(server.url, { method: 'POST', headers: headers(), body: JSON.stringify(INIT) });
+    const id = init.headers.get('mcp-session-id');
+    await init.json();
+    const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const kept = [];
+    for (let i = 0; i < 200; i++) {
+      const c = connect(server.port);
+      c.socket.write(head(`Mcp-Session-Id: ${id}\r\nContent-Length: ${note.length}\r\n\r\n`) + note);
+      kept.push(c);
+    }
+    for (const c of kept) assert.equal(await withTimeout(c.status, T, 'a kept-alive request'), 202);
+    // 200 idle connections, 128 request slots: the next client is served, not refused.
+    const r = await withTimeout(fetch(server.url, { method: 'POST', headers: headers(), body: JSON.stringify(INIT) }), 5000, 'a new client');
+    assert.equal(r.status, 200);
+    await r.json();
+    // Still open (keep-alive lasts 5 s), and each takes its next request.
+    const c = kept[0];
+    assert.equal(c.socket.destroyed, false);
+    const before = c.text().length;
+    c.socket.write(head(`Mcp-Session-Id: ${id}\r\nContent-Length: ${note.length}\r\n\r\n`) + note);
+    await withTimeout(new Promise((resolve) => {
+      const check = () => { if (/HTTP\/1\.1 202/.test(c.text().slice(before))) resolve(); else setTimeout(check, 10); };
+      check();
+    }), T, 'the second request on a kept connection');
+    for (const k of kept) k.socket.destroy();
+  });
+
   test('a refused request closes its connection: no keep-alive without the token', async () => {
     const c = connect(server.port);
     c.socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);

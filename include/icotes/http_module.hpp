@@ -56,13 +56,14 @@ struct Options {
   std::uint16_t port = 0;              // 0: any free port
   std::string token;                   // required as "Authorization: Bearer <token>"
   std::size_t max_body_bytes = 4 << 20;   // a POST body after content decoding, any framing (413)
-  std::size_t threads = 128;              // requests served at once; a complete head beyond them gets 503
+  std::size_t threads = 128;  // requests served at once; beyond, a head waits ≤ 1 s (128 at most), then 503
   std::size_t max_pending = 256;          // connections still sending their first head; beyond, the oldest is closed
   std::size_t max_head_bytes = 32 << 10;  // request line and headers (431)
   int head_timeout_ms = 10000;            // a head must arrive whole within this of the accept or its first byte (408)
   int request_timeout_ms = 30000;         // head and body together (408)
   int io_timeout_ms = 10000;              // no byte read or written for this long ends the connection
   int keep_alive_timeout_s = 5;           // idle keep-alive connections are closed after this
+  std::size_t max_kept = 1024;  // idle keep-alive connections (no thread each); beyond, the longest idle closes
   int session_idle_ms = 30 * 60 * 1000;  // a session without requests or streams this long ends
   std::size_t max_sessions = 256;        // open MCP sessions; at the cap the one idle longest ends, 503 if none is idle
   std::size_t kept_events = 1000;        // per stream, for Last-Event-ID resumption

@@ -185,11 +185,18 @@ TEST(HttpConn, KeptAliveRequestsEachGetTheirOwnDeadlines) {
   EXPECT_EQ(c.stop(), Conn::Stop::Closed);
 }
 
-// The first response bytes the client end receives within `wait` ("" if none, or closed).
+// The first response the client end receives within `wait`: its head and
+// Content-Length bytes of body ("" if none; what came if the peer closed).
 std::string response(int fd, std::chrono::milliseconds wait) {
   std::string out;
   const auto until = Clock::now() + wait;
   while (Clock::now() < until) {
+    if (const std::size_t end = out.find("\r\n\r\n"); end != std::string::npos) {
+      std::size_t length = 0;
+      if (const std::size_t cl = out.find("Content-Length: "); cl != std::string::npos && cl < end)
+        length = std::stoul(out.substr(cl + 16));
+      if (out.size() >= end + 4 + length) break;
+    }
     pollfd p{fd, POLLIN, 0};
     const int r = ::poll(
         &p, 1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count()));
@@ -244,6 +251,8 @@ GateOptions small_gate() {
   o.max_pending = 4;
   o.max_head_bytes = 128;
   o.head_timeout = 300ms;
+  o.max_queued = 1;
+  o.queue_timeout = 200ms;
   return o;
 }
 
@@ -255,6 +264,7 @@ TEST(HttpGate, ConnectionsSendingTheirHeadHoldNoThread) {
     std::lock_guard lock(served.m);
     served.heads.push_back(std::move(bytes));
     served.cv.notify_all();
+    return false;
   });
   std::vector<int> slow;
   for (int i = 0; i < 40; ++i) {
@@ -275,7 +285,10 @@ TEST(HttpGate, ConnectionsSendingTheirHeadHoldNoThread) {
 }
 
 TEST(HttpGate, AHeadNotCompleteByTheDeadlineIsRefusedWith408) {
-  Gate gate(small_gate(), [](int, std::string, Clock::time_point) { ADD_FAILURE() << "served"; });
+  Gate gate(small_gate(), [](int, std::string, Clock::time_point) {
+    ADD_FAILURE() << "served";
+    return false;
+  });
   const int c = admitted(gate);
   const auto start = Clock::now();
   std::string got;
@@ -291,7 +304,10 @@ TEST(HttpGate, AHeadNotCompleteByTheDeadlineIsRefusedWith408) {
 }
 
 TEST(HttpGate, ABigHeadIsRefusedWith431) {
-  Gate gate(small_gate(), [](int, std::string, Clock::time_point) { ADD_FAILURE() << "served"; });
+  Gate gate(small_gate(), [](int, std::string, Clock::time_point) {
+    ADD_FAILURE() << "served";
+    return false;
+  });
   const int c = admitted(gate);
   const std::string head = "GET /mcp HTTP/1.1\r\nX: " + std::string(200, 'a') + "\r\n\r\n";
   (void)::send(c, head.data(), head.size(), MSG_NOSIGNAL);
@@ -300,7 +316,7 @@ TEST(HttpGate, ABigHeadIsRefusedWith431) {
 }
 
 TEST(HttpGate, PastMaxPendingTheOldestWaitingConnectionIsClosed) {
-  Gate gate(small_gate(), [](int, std::string, Clock::time_point) {});
+  Gate gate(small_gate(), [](int, std::string, Clock::time_point) { return false; });
   std::vector<int> c;
   for (int i = 0; i < 6; ++i) c.push_back(admitted(gate));
   EXPECT_EQ(gate.pending(), 4u);
@@ -310,13 +326,14 @@ TEST(HttpGate, PastMaxPendingTheOldestWaitingConnectionIsClosed) {
   for (int fd : c) ::close(fd);
 }
 
-TEST(HttpGate, WhenEveryWorkerIsBusyANewRequestIsRefusedNotQueued) {
+TEST(HttpGate, WhenEveryWorkerIsBusyAFewRequestsWaitBrieflyAndTheRestAreRefused) {
   Served served;
   Gate gate(small_gate(), [&](int, std::string bytes, Clock::time_point) {
     std::unique_lock lock(served.m);
     served.heads.push_back(std::move(bytes));
     served.cv.notify_all();
     served.cv.wait(lock, [&] { return served.release; });
+    return false;
   });
   const std::string req = "GET /mcp HTTP/1.1\r\n\r\n";
   std::vector<int> c;
@@ -326,16 +343,30 @@ TEST(HttpGate, WhenEveryWorkerIsBusyANewRequestIsRefusedNotQueued) {
   }
   ASSERT_TRUE(served.wait_for(2, 3000ms));
   EXPECT_EQ(gate.busy(), 2u);
+  // The third waits in the queue (max_queued 1); the fourth finds it full.
+  const auto start = Clock::now();
+  for (int i = 0; i < 2; ++i) {
+    c.push_back(admitted(gate));
+    (void)::send(c.back(), req.data(), req.size(), MSG_NOSIGNAL);
+  }
+  const std::string full = response(c[3], 3000ms);
+  EXPECT_NE(full.find("503 Service Unavailable"), std::string::npos) << full;
+  EXPECT_NE(full.find("Retry-After"), std::string::npos);
+  EXPECT_LT(Clock::now() - start, 150ms);
+  // The queued one gets 503 once it has waited queue_timeout.
+  const std::string waited = response(c[2], 3000ms);
+  EXPECT_NE(waited.find("503 Service Unavailable"), std::string::npos) << waited;
+  EXPECT_GE(Clock::now() - start, 190ms);
+  // Queued, and served when a worker frees up in time.
   c.push_back(admitted(gate));
   (void)::send(c.back(), req.data(), req.size(), MSG_NOSIGNAL);
-  const std::string got = response(c.back(), 3000ms);
-  EXPECT_NE(got.find("503 Service Unavailable"), std::string::npos) << got;
-  EXPECT_NE(got.find("Retry-After"), std::string::npos);
   {
     std::lock_guard lock(served.m);
     served.release = true;
   }
   served.cv.notify_all();
+  EXPECT_TRUE(served.wait_for(3, 3000ms));
+  EXPECT_EQ(served.heads.back(), req);
   gate.stop();
   for (int fd : c) ::close(fd);
 }
@@ -355,6 +386,7 @@ TEST(HttpGate, StopEndsConnectionsBeingServed) {
     cv.notify_all();
     drain(conn);  // blocks: the client sends nothing more
     returned = true;
+    return true;  // to be kept: stopping closes it all the same
   });
   const int c = admitted(gate);
   const std::string req = "GET /mcp HTTP/1.1\r\n\r\n";
@@ -368,6 +400,68 @@ TEST(HttpGate, StopEndsConnectionsBeingServed) {
   EXPECT_TRUE(returned);
   EXPECT_LT(Clock::now() - start, 3000ms);
   ::close(c);
+}
+
+TEST(HttpGate, AKeptAliveConnectionWaitsForItsNextRequestWithoutAThread) {
+  Served served;
+  GateOptions o = small_gate();
+  o.workers = 1;
+  o.keep_alive = 300ms;
+  Gate gate(o, [&](int fd, std::string bytes, Clock::time_point) {
+    const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    (void)::send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL);
+    std::lock_guard lock(served.m);
+    served.heads.push_back(std::move(bytes));
+    served.cv.notify_all();
+    return true;
+  });
+  const std::string req = "GET /mcp HTTP/1.1\r\n\r\n";
+  const int a = admitted(gate);
+  (void)::send(a, req.data(), req.size(), MSG_NOSIGNAL);
+  EXPECT_NE(response(a, 3000ms).find("200 OK"), std::string::npos);
+  ASSERT_TRUE(served.wait_for(1, 3000ms));
+  // `a` idles in the gate: the only worker serves another client...
+  const int b = admitted(gate);
+  (void)::send(b, req.data(), req.size(), MSG_NOSIGNAL);
+  EXPECT_NE(response(b, 3000ms).find("200 OK"), std::string::npos);
+  ASSERT_TRUE(served.wait_for(2, 3000ms));
+  // ... and `a`'s next request is served too.
+  (void)::send(a, req.data(), req.size(), MSG_NOSIGNAL);
+  EXPECT_NE(response(a, 3000ms).find("200 OK"), std::string::npos);
+  ASSERT_TRUE(served.wait_for(3, 3000ms));
+  // Idle past keep_alive: closed without a word.
+  const auto start = Clock::now();
+  EXPECT_TRUE(closed_within(a, 3000ms));
+  EXPECT_GE(Clock::now() - start, 250ms);
+  ::close(a);
+  ::close(b);
+}
+
+TEST(HttpGate, PastMaxKeptTheLongestIdleConnectionIsClosed) {
+  GateOptions o = small_gate();
+  o.max_kept = 2;
+  o.keep_alive = 10s;
+  std::atomic<int> n{0};
+  Gate gate(o, [&](int fd, std::string, Clock::time_point) {
+    const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    (void)::send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL);
+    ++n;
+    return true;
+  });
+  const std::string req = "GET /mcp HTTP/1.1\r\n\r\n";
+  std::vector<int> c;
+  for (int i = 0; i < 3; ++i) {
+    c.push_back(admitted(gate));
+    (void)::send(c.back(), req.data(), req.size(), MSG_NOSIGNAL);
+    ASSERT_NE(response(c.back(), 3000ms).find("200 OK"), std::string::npos);
+    // Kept once the worker returns it: wait for the count to settle.
+    for (int k = 0; k < 300 && gate.kept() + (i >= 2 ? 1u : 0u) < static_cast<std::size_t>(i + 1); ++k)
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(closed_within(c[0], 3000ms));
+  EXPECT_FALSE(closed_within(c[2], 100ms));
+  EXPECT_EQ(gate.kept(), 2u);
+  for (int fd : c) ::close(fd);
 }
 
 }  // namespace

@@ -232,29 +232,42 @@ void Gate::admit(int fd) {
   }
   // Make room first: the oldest waiting connection has had the longest to
   // send its head.
-  while (!order_.empty() && pending_.size() >= options_.max_pending)
+  while (!order_.empty() && order_.size() >= options_.max_pending)
     drop_pending(order_.begin()->second,
                  canned_response(503, "Service Unavailable", "too many connections still sending their request"));
+  if (watch(fd, false)) read_pending(fd);  // a fast client's head is often there already
+}
+
+bool Gate::watch(int fd, bool kept) {
   Pending& p = pending_[fd];
-  p.accepted = Clock::now();
+  p.start = Clock::now();
   p.seq = next_seq_++;
-  order_[p.seq] = fd;
+  p.kept = kept;
+  (kept ? kept_order_ : order_)[p.seq] = fd;
+  set_deadline(fd, p, p.start + (kept ? options_.keep_alive : options_.head_timeout));
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     drop_pending(fd, {});
-    return;
+    return false;
   }
-  read_pending(fd);  // a fast client's head is often there already
   const std::uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);  // the nearest deadline may have changed
+  return true;
+}
+
+void Gate::set_deadline(int fd, Pending& p, Clock::time_point deadline) {
+  deadlines_.erase({p.deadline, fd});
+  p.deadline = deadline;
+  deadlines_.insert({deadline, fd});
 }
 
 void Gate::drop_pending(int fd, std::string_view response) {
   auto it = pending_.find(fd);
   if (it == pending_.end()) return;
-  order_.erase(it->second.seq);
+  (it->second.kept ? kept_order_ : order_).erase(it->second.seq);
+  deadlines_.erase({it->second.deadline, fd});
   pending_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   send_now(fd, response);
@@ -269,6 +282,11 @@ void Gate::read_pending(int fd) {
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
+      if (p.kept && p.bytes.empty()) {
+        // A kept connection's next request began: its head has head_timeout.
+        p.start = Clock::now();
+        set_deadline(fd, p, p.start + options_.head_timeout);
+      }
       const std::string_view piece(buf, static_cast<std::size_t>(n));
       p.head_bytes += p.scanner.feed(piece);
       p.bytes.append(piece);
@@ -280,11 +298,12 @@ void Gate::read_pending(int fd) {
       }
       if (p.scanner.done()) {
         std::string bytes = std::move(p.bytes);
-        const auto accepted = p.accepted;
-        order_.erase(p.seq);
+        const auto start = p.start;
+        (p.kept ? kept_order_ : order_).erase(p.seq);
+        deadlines_.erase({p.deadline, fd});
         pending_.erase(it);
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-        dispatch(fd, std::move(bytes), accepted);
+        dispatch(fd, std::move(bytes), start);
         return;
       }
       continue;
@@ -296,18 +315,25 @@ void Gate::read_pending(int fd) {
   }
 }
 
-void Gate::dispatch(int fd, std::string bytes, Clock::time_point accepted) {
-  if (idle_ == 0) {
-    send_now(fd, canned_response(
-                     503, "Service Unavailable",
-                     "server busy: all " + std::to_string(options_.workers) + " request slots are in use; retry"));
+std::string Gate::busy_response() const {
+  return canned_response(503, "Service Unavailable",
+                         "server busy: all " + std::to_string(options_.workers) + " request slots are in use; retry");
+}
+
+void Gate::dispatch(int fd, std::string bytes, Clock::time_point start) {
+  // Heads beyond the idle workers wait, up to max_queued of them.
+  if (jobs_.size() >= idle_ + options_.max_queued) {
+    send_now(fd, busy_response());
     ::close(fd);
     return;
   }
-  --idle_;
   active_.insert(fd);
-  jobs_.push_back({fd, std::move(bytes), accepted});
+  jobs_.push_back({fd, std::move(bytes), start, Clock::now()});
   work_cv_.notify_one();
+  if (jobs_.size() > idle_) {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);  // its deadline in the queue
+  }
 }
 
 void Gate::run() {
@@ -317,18 +343,32 @@ void Gate::run() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
-      // Expired heads, oldest first: `order_` is also deadline order.
+      // Past their deadline: a head that did not come whole in time (408),
+      // a kept connection idle too long (closed as keep-alive allows).
       const auto now = Clock::now();
-      while (!order_.empty()) {
-        const int fd = order_.begin()->second;
-        const auto deadline = pending_.at(fd).accepted + options_.head_timeout;
+      // Heads that waited too long for a worker.
+      while (jobs_.size() > idle_ && jobs_.front().queued + options_.queue_timeout <= now) {
+        const int fd = jobs_.front().fd;
+        jobs_.pop_front();
+        active_.erase(fd);
+        send_now(fd, busy_response());
+        ::close(fd);
+      }
+      if (jobs_.size() > idle_) timeout = poll_ms(jobs_.front().queued + options_.queue_timeout - now);
+      while (!deadlines_.empty()) {
+        const auto [deadline, fd] = *deadlines_.begin();
         if (deadline > now) {
-          timeout = poll_ms(deadline - now);
+          const int ms = poll_ms(deadline - now);
+          timeout = timeout < 0 ? ms : std::min(timeout, ms);
           break;
         }
-        drop_pending(fd, canned_response(408, "Request Timeout",
-                                         "the request head did not arrive within " +
-                                             std::to_string(options_.head_timeout.count()) + " ms"));
+        const Pending& p = pending_.at(fd);
+        if (p.kept && p.bytes.empty())
+          drop_pending(fd, {});
+        else
+          drop_pending(fd, canned_response(408, "Request Timeout",
+                                           "the request head did not arrive within " +
+                                               std::to_string(options_.head_timeout.count()) + " ms"));
       }
     }
     const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
@@ -352,18 +392,26 @@ void Gate::work() {
   for (;;) {
     work_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
     if (jobs_.empty()) return;  // stopping, nothing left
-    Job job = std::move(jobs_.back());
-    jobs_.pop_back();
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    --idle_;
     lock.unlock();
+    bool keep = false;
     try {
-      serve_(job.fd, std::move(job.bytes), job.accepted);
+      keep = serve_(job.fd, std::move(job.bytes), job.start);
     } catch (...) {
       // A handler's failure ends its connection, not the server.
     }
     lock.lock();
     active_.erase(job.fd);
-    ::close(job.fd);
     ++idle_;
+    if (!keep || stopping_) {
+      ::close(job.fd);
+      continue;
+    }
+    while (!kept_order_.empty() && kept_order_.size() >= options_.max_kept)
+      drop_pending(kept_order_.begin()->second, {});
+    if (watch(job.fd, true)) read_pending(job.fd);  // its next request may have come already
   }
 }
 
@@ -372,7 +420,7 @@ void Gate::stop() {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     stopping_ = true;
-    while (!order_.empty()) drop_pending(order_.begin()->second, {});
+    while (!pending_.empty()) drop_pending(pending_.begin()->first, {});
     // Under the mutex no served descriptor can be closed and reused meanwhile.
     for (const int fd : active_) ::shutdown(fd, SHUT_RDWR);
     for (auto& job : jobs_) {
@@ -391,7 +439,12 @@ void Gate::stop() {
 
 std::size_t Gate::pending() const {
   std::lock_guard lock(mutex_);
-  return pending_.size();
+  return order_.size();
+}
+
+std::size_t Gate::kept() const {
+  std::lock_guard lock(mutex_);
+  return kept_order_.size();
 }
 
 std::size_t Gate::busy() const {

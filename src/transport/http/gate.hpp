@@ -18,8 +18,16 @@
 //     `max_pending` waiting connections the oldest is closed (a real
 //     client's head arrives in one packet, so it never waits long enough to
 //     be the oldest); a head over `max_head_bytes` gets 431.
-//  2. Workers: a complete head goes to an idle worker thread, or, when all
-//     `workers` are busy, is answered 503 at once ("refuse, don't queue").
+//  2. Workers: a complete head goes to an idle worker thread. When all
+//     `workers` are busy it may wait for one, but only briefly and only so
+//     many (`max_queued` heads, `queue_timeout` each); beyond, 503 at once:
+//     a short, bounded queue for bursts, never an unbounded one.
+//     Between requests a worker keeps its connection only briefly (a
+//     client's next request usually follows at once); an idle kept-alive
+//     connection goes back to the gate, again without a thread, until its
+//     next head is complete or `keep_alive` passes (at most `max_kept` of
+//     them, the longest idle closed beyond). Only connections whose last
+//     request was served are kept: a refused one is closed.
 //  3. Conn: the worker's socket I/O. Each request's head must arrive before
 //     its head deadline and head plus body before its request deadline,
 //     whatever the pace of single recv(2)s; the head's bytes and the raw
@@ -36,6 +44,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -131,6 +140,10 @@ struct GateOptions {
   std::size_t max_pending = 256;  // connections still sending their first head
   std::size_t max_head_bytes = 32 << 10;
   std::chrono::milliseconds head_timeout{10000};
+  std::size_t max_kept = 1024;                    // served connections idle between requests
+  std::chrono::milliseconds keep_alive{5000};     // how long one may stay idle
+  std::size_t max_queued = 128;                   // complete heads waiting for a busy worker
+  std::chrono::milliseconds queue_timeout{1000};  // how long one may wait (then 503)
 };
 
 /// Accepted sockets wait here, threadless, until their first request head
@@ -138,9 +151,11 @@ struct GateOptions {
 class Gate {
  public:
   /// Serves one connection on a worker thread: `fd` with the bytes the gate
-  /// read from it (the whole first head, maybe more), accepted at
-  /// `accepted`. The gate closes `fd` when it returns.
-  using Serve = std::function<void(int fd, std::string bytes, Clock::time_point accepted)>;
+  /// read from it (the whole next head, maybe more), whose first byte came
+  /// (or which was accepted) at `start`. Returns true to have the gate keep
+  /// `fd` until its next request (nothing of it may be left unread), false
+  /// to have it closed.
+  using Serve = std::function<bool(int fd, std::string bytes, Clock::time_point start)>;
 
   /// Starts the epoll thread and the workers. Throws std::system_error when
   /// epoll or eventfd cannot be created.
@@ -155,7 +170,9 @@ class Gate {
   /// reads and writes fail at once), and joins every thread. Idempotent.
   void stop();
 
+  /// Connections waiting for their first head, and kept ones between requests.
   std::size_t pending() const;
+  std::size_t kept() const;
   std::size_t busy() const;
 
  private:
@@ -163,21 +180,28 @@ class Gate {
     std::string bytes;
     HeadScanner scanner;
     std::size_t head_bytes = 0;
-    Clock::time_point accepted;
+    Clock::time_point start;  // accepted, or (kept) its next request's first byte
+    Clock::time_point deadline;
     std::uint64_t seq = 0;
+    bool kept = false;
   };
   struct Job {
     int fd;
     std::string bytes;
-    Clock::time_point accepted;
+    Clock::time_point start;
+    Clock::time_point queued;
   };
 
   void run();
   void work();
+  // With mutex_ held: starts watching `fd`; false (and `fd` closed) on failure.
+  bool watch(int fd, bool kept);
   // With mutex_ held: reads what `fd` has; dispatches, refuses or keeps it.
   void read_pending(int fd);
   void drop_pending(int fd, std::string_view response);
-  void dispatch(int fd, std::string bytes, Clock::time_point accepted);
+  void set_deadline(int fd, Pending& p, Clock::time_point deadline);
+  void dispatch(int fd, std::string bytes, Clock::time_point start);
+  std::string busy_response() const;
 
   const GateOptions options_;
   const Serve serve_;
@@ -186,10 +210,12 @@ class Gate {
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::unordered_map<int, Pending> pending_;
-  std::map<std::uint64_t, int> order_;  // seq → fd: oldest first (also the nearest deadline)
+  std::map<std::uint64_t, int> order_;                     // first heads, seq → fd: the oldest first
+  std::map<std::uint64_t, int> kept_order_;                // kept connections, the longest idle first
+  std::set<std::pair<Clock::time_point, int>> deadlines_;  // every waiting connection's
   std::uint64_t next_seq_ = 0;
-  std::vector<Job> jobs_;
-  std::size_t idle_ = 0;
+  std::deque<Job> jobs_;  // oldest first; those beyond idle_ wait for a worker
+  std::size_t idle_ = 0;  // workers not serving a job
   std::set<int> active_;  // descriptors being served (closed only under mutex_)
   bool stopping_ = false;
   std::thread thread_;

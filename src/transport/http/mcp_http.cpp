@@ -550,9 +550,11 @@ class McpHttpServer final : public Server {
     g.max_pending = options_.max_pending;
     g.max_head_bytes = options_.max_head_bytes;
     g.head_timeout = std::chrono::milliseconds(options_.head_timeout_ms);
+    g.max_kept = options_.max_kept;
+    g.keep_alive = std::chrono::seconds(options_.keep_alive_timeout_s);
     try {
       gate_ = std::make_unique<Gate>(
-          g, [this](int fd, std::string bytes, Clock::time_point accepted) { serve(fd, std::move(bytes), accepted); });
+          g, [this](int fd, std::string bytes, Clock::time_point start) { return serve(fd, std::move(bytes), start); });
     } catch (const std::system_error& e) {
       *error = e.what();
       return false;
@@ -630,25 +632,32 @@ class McpHttpServer final : public Server {
  private:
   // One connection, on a gate worker: its requests in turn, while the
   // client keeps it alive and every request is accepted.
-  void serve(int fd, std::string bytes, Clock::time_point accepted) {
+  // Returns true to have the gate keep the connection for the next request.
+  bool serve(int fd, std::string bytes, Clock::time_point start) {
     Conn conn(fd, std::move(bytes), limits_);
     ConnStream stream(conn);
     ConnState state;
     state.conn = &conn;
     t_conn = &state;
-    Clock::time_point start = accepted;
-    for (std::size_t n = 0; n < kRequestsPerConnection; ++n) {
+    // A client's next request usually follows at once; an idle connection
+    // waits in the gate, without this thread.
+    constexpr auto kLinger = std::chrono::milliseconds(50);
+    bool keep = false;
+    for (std::size_t n = 0; n < kRequestsPerConnection && !stopping_; ++n) {
       if (n > 0) {
-        if (!conn.wait_readable(std::chrono::seconds(options_.keep_alive_timeout_s))) break;
+        if (!conn.wait_readable(kLinger)) {
+          keep = true;
+          break;
+        }
         start = Clock::now();
       }
-      if (stopping_) break;
       conn.begin_request(start);
       bool client_closes = false;
       const bool ok = server_.serve_request(stream, n + 1 == kRequestsPerConnection, client_closes);
       if (!ok || client_closes || state.close) break;
     }
     t_conn = nullptr;
+    return keep && !stopping_;
   }
 
   // Every response, just before its head is written: why reading stopped
