@@ -49,16 +49,25 @@ class Backend {
   virtual void log(int level, std::string_view message) = 0;
 };
 
+/// The door's limits (src/transport/http/gate.hpp tells how they are
+/// enforced; README "HTTP door" lists them for users).
 struct Options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;              // 0: any free port
   std::string token;                   // required as "Authorization: Bearer <token>"
-  std::size_t max_body_bytes = 4 << 20;
-  std::size_t threads = 128;           // connections served at once (each keep-alive connection holds one)
-  int keep_alive_timeout_s = 5;        // idle keep-alive connections are closed after this
-  int read_timeout_s = 10;             // a request's bytes must keep coming (slow clients)
+  std::size_t max_body_bytes = 4 << 20;   // a POST body after content decoding, any framing (413)
+  std::size_t threads = 128;  // requests served at once; beyond, a head waits ≤ 1 s (128 at most), then 503
+  std::size_t max_pending = 256;          // connections still sending their first head; beyond, the oldest is closed
+  std::size_t max_head_bytes = 32 << 10;  // request line and headers (431)
+  int head_timeout_ms = 10000;            // a head must arrive whole within this of the accept or its first byte (408)
+  int request_timeout_ms = 30000;         // head and body together (408)
+  int io_timeout_ms = 10000;              // no byte read or written for this long ends the connection
+  int keep_alive_timeout_s = 5;           // idle keep-alive connections are closed after this
+  std::size_t max_kept = 1024;  // idle keep-alive connections (no thread each); beyond, the longest idle closes
   int session_idle_ms = 30 * 60 * 1000;  // a session without requests or streams this long ends
-  std::size_t kept_events = 1000;      // per session, for Last-Event-ID resumption
+  std::size_t max_sessions = 256;        // open MCP sessions; at the cap the one idle longest ends, 503 if none is idle
+  std::size_t kept_events = 1000;        // per stream, for Last-Event-ID resumption
+  std::size_t kept_bytes = 8 << 20;      // per stream, and per session for finished streams and undelivered messages
   std::vector<std::string> protocol_versions;  // accepted MCP-Protocol-Version values
 };
 
@@ -72,7 +81,7 @@ class Server {
 };
 
 struct ModuleApi {
-  static constexpr int kAbiVersion = 1;
+  static constexpr int kAbiVersion = 2;
   int abi_version;
   /// Binds and starts serving; null with `error` set when it cannot bind.
   std::unique_ptr<Server> (*listen)(Backend& backend, const Options& options, std::string* error);

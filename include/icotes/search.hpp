@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "icotes/confine.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
 
 namespace icotes {
@@ -35,7 +36,18 @@ struct WalkOptions {
   std::string path;  // where to search, relative to the root ("" = root)
   bool hidden = false;
   bool no_ignore = false;
+  /// Follow symbolic links (rg -L), but only to targets beneath the root:
+  /// each link is resolved from the root with openat2(RESOLVE_BENEATH) and
+  /// what it leads to is judged by its descriptor, so a link that leads
+  /// out (to /etc, to /) or whose target is swapped during the walk is
+  /// never entered; such links are counted in WalkReport. Directory loops
+  /// (a link to an ancestor) are skipped.
   bool follow_symlinks = false;
+  /// Files the client may not read (a Read deny rule), judged on the path
+  /// where each file really is (a followed link's target, not the link's
+  /// name): left out and counted in WalkReport. Null: nothing is denied,
+  /// and the walk costs nothing more.
+  ReadFilter read_denied;
   std::vector<std::string> include;  // -g globs; "!x" excludes
   std::vector<std::string> exclude;  // globs to exclude (as -g '!x')
   std::vector<std::string> types;    // -t names
@@ -77,11 +89,22 @@ struct FileResult {
 /// Receives results as files finish; called from several threads, serialised by the caller.
 using FileSink = std::function<void(FileResult&&)>;
 
+/// What a walk left out for the client's safety; results say so in a note.
+struct WalkReport {
+  std::uint64_t read_denied = 0;    // files a Read deny rule covers (never named)
+  std::uint64_t links_outside = 0;  // followed links that lead outside the workspace
+  /// The first of those links (workspace-relative names, sorted), at most
+  /// kLinkNames; a link whose own name is Read-denied is counted, not named.
+  std::vector<std::string> link_names;
+  static constexpr std::size_t kLinkNames = 10;
+};
+
 struct GrepStats {
   std::uint64_t files_searched = 0;
   std::uint64_t files_matched = 0;
   std::uint64_t bytes_searched = 0;
   bool cancelled = false;
+  WalkReport report;
 };
 
 /// Runs a search. Errors: kInvalidParams for a pattern that does not
@@ -155,8 +178,10 @@ struct GlobParams {
 };
 
 /// The matching files, unsorted; with sort_by_mtime each entry's value 0 is
-/// its modification time in milliseconds since the epoch.
-Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel);
+/// its modification time in milliseconds since the epoch. `report`, when
+/// given, receives what was left out.
+Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel,
+                      WalkReport* report = nullptr);
 
 /// Walks files beneath `root`/`options.path` in parallel, honouring the ignore
 /// rules, calling `on_file(rel_path)` from worker threads. Returns an error

@@ -34,6 +34,31 @@ search::WalkOptions walk_options(const json& p) {
 
 bool path_less(std::string_view a, std::string_view b) { return files::compare_paths(a, b) < 0; }
 
+// Adds what the walk left out for the client's safety to the result's note:
+// Read-denied files by count (their names would tell what they hide), links
+// that lead outside by name.
+void note_left_out(json& out, const search::WalkReport& r) {
+  std::string text;
+  if (r.read_denied > 0)
+    text = std::to_string(r.read_denied) + (r.read_denied == 1 ? " file was" : " files were") +
+           " left out: a Read deny rule covers " + (r.read_denied == 1 ? "it." : "them.");
+  if (r.links_outside > 0) {
+    if (!text.empty()) text += ' ';
+    text += std::to_string(r.links_outside) + (r.links_outside == 1 ? " symbolic link was" : " symbolic links were") +
+            " not followed: " + (r.links_outside == 1 ? "it leads" : "they lead") + " outside the workspace";
+    if (!r.link_names.empty()) {
+      text += " (";
+      for (std::size_t i = 0; i < r.link_names.size(); ++i) text += (i ? ", " : "") + r.link_names[i];
+      if (r.link_names.size() < r.links_outside) text += ", ...";
+      text += ")";
+    }
+    text += '.';
+  }
+  if (text.empty()) return;
+  auto it = out.find("note");
+  out["note"] = it != out.end() && it->is_string() ? it->get<std::string>() + " " + text : text;
+}
+
 Result<std::size_t> parse_cursor(const json& p) {
   auto it = p.find("cursor");
   if (it == p.end()) return std::size_t{0};
@@ -132,6 +157,7 @@ Result<json> grep(Context& ctx, const json& p) {
   search::GrepParams g;
   g.pattern = p.at("pattern").get<std::string>();
   g.walk = walk_options(p);
+  g.walk.read_denied = ctx.read_denied;
   g.fixed_strings = p.value("fixedStrings", false);
   if (p.value("smartCase", false)) g.case_mode = search::CaseMode::Smart;
   if (p.value("ignoreCase", false)) g.case_mode = search::CaseMode::Insensitive;
@@ -229,6 +255,7 @@ Result<json> grep(Context& ctx, const json& p) {
   }
   release_freed_heap();  // what the walk used goes back before the (large) reply is written
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  note_left_out(out, stats->report);
   out["stats"] = {{"filesSearched", stats->files_searched},
                   {"filesMatched", stats->files_matched},
                   {"bytesSearched", stats->bytes_searched},
@@ -240,9 +267,11 @@ Result<json> glob(Context& ctx, const json& p) {
   search::GlobParams g;
   g.pattern = p.at("pattern").get<std::string>();
   g.walk = walk_options(p);
+  g.walk.read_denied = ctx.read_denied;
   g.sort_by_mtime = p.value("sort", std::string("path")) == "mtime";
   const std::size_t limit = p.value("limit", 1000);
-  auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel);
+  search::WalkReport report;
+  auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel, &report);
   if (!found) return std::move(found).error();
   search::PathList& v = *found;
   if (g.sort_by_mtime) v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
@@ -256,6 +285,7 @@ Result<json> glob(Context& ctx, const json& p) {
   json out = {{"files", raw_json_source(source.get())}, {"total", total}, {"truncated", total > limit}};
   ctx.sources.push_back(std::move(source));
   if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";
+  note_left_out(out, report);
   return out;
 }
 

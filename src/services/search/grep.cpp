@@ -720,7 +720,8 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
       size = other.size();
       s.search(other, r);
     } else {
-      Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | (params.walk.follow_symlinks ? 0 : O_NOFOLLOW)));
+      // The walk resolved any link itself, beneath the root: never by name here.
+      Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
       struct stat st {};
       if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
       if (!chunkable || static_cast<std::size_t>(st.st_size) < kChunk) {
@@ -811,13 +812,15 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
     std::lock_guard lock(sink_mutex);
     sink(std::move(r));
   };
-  Status st = walk(root, params.walk, *filter, on_file, cancel);
+  WalkReport report;
+  Status st = walk(root, params.walk, *filter, on_file, cancel, nullptr, &report);
   std::string().swap(t_buf);  // a worker thread keeps no buffer between requests
   std::string().swap(t_other);
   GrepStats stats;
   stats.files_searched = searched.load();
   stats.files_matched = matched.load();
   stats.bytes_searched = bytes.load();
+  stats.report = std::move(report);
   if (!st) {
     if (st.error().code == error_code::kRequestCancelled) {
       stats.cancelled = true;
@@ -828,27 +831,30 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   return stats;
 }
 
-Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel) {
+Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel,
+                      WalkReport* report) {
   auto filter = Filter::make(params.walk);
   if (!filter) return std::move(filter).error();
   // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
   auto base = root.relative(params.walk.path.empty() ? "." : params.walk.path);
   if (!base) return std::move(base).error();
   const Glob g(params.pattern);
+  filter->wanted = [&](const std::string& rel) {
+    std::string_view sub = rel;
+    if (!base->empty()) sub.remove_prefix(std::min(sub.size(), base->size() + 1));
+    return g.matches(sub);
+  };
   PathList out(params.sort_by_mtime ? 1 : 0);
   std::mutex mutex;
   Status s = walk(root, params.walk, *filter, [&](const std::string& rel, int dirfd, const char* name) {
-    std::string_view sub = rel;
-    if (!base->empty()) sub.remove_prefix(std::min(sub.size(), base->size() + 1));
-    if (!g.matches(sub)) return;
     std::int64_t mtime_ms = 0;
     if (params.sort_by_mtime) {
       struct stat st {};
-      if (::fstatat(dirfd, name, &st, 0) == 0) mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+      if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
     }
     std::lock_guard lock(mutex);
     out.add(rel, static_cast<std::uint64_t>(mtime_ms));
-  }, cancel);
+  }, cancel, nullptr, report);
   if (!s) return s.error();
   return out;
 }

@@ -21,20 +21,29 @@ struct Filter {
   bool hidden = false;
   bool no_ignore = false;
   bool follow = false;
+  ReadFilter read_denied;  // null: nothing denied
+  // Which files the caller wants (glob's pattern on `rel`), asked before
+  // read_denied, so a note counts only files the result would have held.
+  std::function<bool(const std::string& rel)> wanted;
 
   static Result<Filter> make(const WalkOptions& options);
   /// True when `rel` (name `name`) is left out.
   bool skip(const IgnoreDir& dir, std::string_view rel, std::string_view name, bool is_dir) const;
 };
 
-/// Called for each selected file with its directory fd and name (valid during the call).
+/// Called for each selected file with its directory fd and name (valid
+/// during the call): `rel` is where the walk found it (through followed
+/// links), `dirfd`/`name` where it really is. Open it with O_NOFOLLOW: the
+/// walk resolved any link itself, beneath the root.
 using FileCallback = std::function<void(const std::string& rel, int dirfd, const char* name)>;
 
 /// Called for each directory the walk enters (the start one included), from
 /// any of the walk's threads, with the ignore state that applies below it.
 using DirCallback = std::function<void(const std::string& rel, const std::shared_ptr<const IgnoreDir>& ignore)>;
 
+/// `report`, when given, receives what was left out (Read-denied files,
+/// links leading outside).
 Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
-            const CancellationToken* cancel, const DirCallback* on_dir = nullptr);
+            const CancellationToken* cancel, const DirCallback* on_dir = nullptr, WalkReport* report = nullptr);
 
 }  // namespace icotes::search

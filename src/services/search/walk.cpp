@@ -5,16 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "icotes/glob.hpp"
 #include "icotes/ignore.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/search.hpp"
 #include "search_internal.hpp"
@@ -258,6 +262,7 @@ Result<Filter> Filter::make(const WalkOptions& o) {
   f.hidden = o.hidden;
   f.no_ignore = o.no_ignore;
   f.follow = o.follow_symlinks;
+  f.read_denied = o.read_denied;
   std::string overrides;
   for (const auto& g : o.include) {
     overrides += g + "\n";
@@ -306,17 +311,55 @@ bool Filter::skip(const IgnoreDir& dir, std::string_view rel, std::string_view n
 
 namespace {
 
+std::string join(const std::string& dir, std::string_view name) {
+  return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
+}
+
 struct Job {
   Fd dir;
   std::string rel;
+  // Where the directory really is, when a followed link led here (else rel).
+  bool moved = false;
+  std::string real;
   std::shared_ptr<const IgnoreDir> ignore;
   std::vector<std::pair<dev_t, ino_t>> ancestors;  // for symlink loops with follow
+
+  const std::string& real_path() const { return moved ? real : rel; }
 };
+
+// What a followed link leads to, opened beneath the root.
+struct Target {
+  bool is_dir = false;
+  Fd dir;            // a directory: open for reading
+  Fd parent;         // a file: its directory, and
+  std::string name;  // its name there
+  std::string real;  // where it really is, workspace-relative
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+// Where a file that the walk must not follow by name lives: the directory
+// of `real` opened beneath the root, and its last component, checked to be
+// the file `st` describes (a file swapped meanwhile is not it).
+bool open_real_file(const ConfinedRoot& root, const struct stat& st, Target& t) {
+  const std::size_t slash = t.real.rfind('/');
+  const std::string parent = slash == std::string::npos ? std::string() : t.real.substr(0, slash);
+  t.name = slash == std::string::npos ? t.real : t.real.substr(slash + 1);
+  auto dir = root.open_beneath(parent, O_RDONLY | O_DIRECTORY);
+  if (!dir) return false;
+  struct stat now {};
+  if (::fstatat(dir->get(), t.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != st.st_dev ||
+      now.st_ino != st.st_ino)
+    return false;
+  t.parent = std::move(*dir);
+  return true;
+}
 
 class Walker {
  public:
-  Walker(const Filter& filter, const FileCallback& on_file, const CancellationToken* cancel, const DirCallback* on_dir)
-      : filter_(filter), on_file_(on_file), cancel_(cancel), on_dir_(on_dir) {}
+  Walker(const ConfinedRoot& root, const Filter& filter, const FileCallback& on_file, const CancellationToken* cancel,
+         const DirCallback* on_dir)
+      : root_(root), filter_(filter), on_file_(on_file), cancel_(cancel), on_dir_(on_dir) {}
 
   void run(Job first, std::size_t threads) {
     push(std::move(first));
@@ -324,6 +367,17 @@ class Walker {
     for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { work(); });
     work();
     for (auto& t : pool) t.join();
+  }
+
+  void report(WalkReport& out) {
+    std::lock_guard lock(mutex_);
+    out.read_denied += denied_.load();
+    out.links_outside += links_outside_;
+    std::sort(link_names_.begin(), link_names_.end());
+    for (auto& n : link_names_) {
+      if (out.link_names.size() >= WalkReport::kLinkNames) break;
+      out.link_names.push_back(std::move(n));
+    }
   }
 
  private:
@@ -352,6 +406,61 @@ class Walker {
         if (--pending_ == 0) cv_.notify_all();
       }
     }
+  }
+
+  // A link that leads outside the workspace, found at `rel`, really at
+  // `real`: counted, and named unless where it is is Read-denied.
+  void note_outside(const std::string& rel, const std::string& real) {
+    const bool nameable = !(filter_.read_denied && filter_.read_denied(real));
+    std::lock_guard lock(mutex_);
+    ++links_outside_;
+    if (nameable && link_names_.size() < 1000) link_names_.push_back(rel);
+  }
+
+  // Follows the link `name` of `job` (in `dfd`, found at `rel`): resolved
+  // from the root beneath it (openat2 RESOLVE_BENEATH: `..` above the root,
+  // absolute targets and links at any depth that lead out fail), then
+  // judged by descriptor: what it is, and where it really is. A link whose
+  // own target is an absolute path into the workspace is resolved from
+  // there. Nothing when it leads outside (noted), dangles, or is neither a
+  // directory nor a regular file.
+  std::optional<Target> follow(const Job& job, int dfd, const std::string& name, const std::string& rel) {
+    const std::string at = join(job.real_path(), name);  // where the link is
+    std::string path = at;
+    char link[PATH_MAX];
+    const ssize_t n = ::readlinkat(dfd, name.c_str(), link, sizeof link);
+    if (n > 0 && n < static_cast<ssize_t>(sizeof link) && link[0] == '/') {
+      auto inside = root_.relative(std::string_view(link, static_cast<std::size_t>(n)));
+      if (!inside) {
+        note_outside(rel, at);
+        return std::nullopt;
+      }
+      path = std::move(*inside);
+    }
+    auto opened = root_.open_beneath(path, O_PATH);
+    if (!opened) {
+      if (opened.error().code == error_code::kOutsideWorkspace) note_outside(rel, at);
+      return std::nullopt;
+    }
+    struct stat st {};
+    if (::fstat(opened->get(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) return std::nullopt;
+    auto real = landing_path(root_, opened->get());
+    if (!real) {
+      if (real.error().code == error_code::kOutsideWorkspace) note_outside(rel, at);
+      return std::nullopt;
+    }
+    Target t;
+    t.real = std::move(*real);
+    t.dev = st.st_dev;
+    t.ino = st.st_ino;
+    if (S_ISDIR(st.st_mode)) {
+      t.is_dir = true;
+      t.dir = Fd(::openat(opened->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!t.dir.valid()) return std::nullopt;
+      return t;
+    }
+    if (!open_real_file(root_, st, t)) return std::nullopt;
+    return t;
   }
 
   void visit(Job& job) {
@@ -398,13 +507,14 @@ class Walker {
         if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
       }
-      struct stat target {};
+      std::optional<Target> target;
       if (type == DT_LNK) {
         if (!filter_.follow) continue;
-        if (::fstatat(dfd, e.name.c_str(), &target, 0) != 0) continue;  // dangling
-        type = S_ISDIR(target.st_mode) ? DT_DIR : S_ISREG(target.st_mode) ? DT_REG : DT_UNKNOWN;
-        if (type == DT_DIR) {
-          const auto key = std::make_pair(target.st_dev, target.st_ino);
+        target = follow(job, dfd, e.name, rel);
+        if (!target) continue;
+        type = target->is_dir ? DT_DIR : DT_REG;
+        if (target->is_dir) {
+          const auto key = std::make_pair(target->dev, target->ino);
           if (std::find(job.ancestors.begin(), job.ancestors.end(), key) != job.ancestors.end()) continue;  // loop
         }
       }
@@ -412,19 +522,40 @@ class Walker {
       const bool is_dir = type == DT_DIR;
       if (filter_.skip(*here, rel, e.name, is_dir)) continue;
       if (is_dir) {
-        const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (filter_.follow ? 0 : O_NOFOLLOW);
-        Fd sub(::openat(dfd, e.name.c_str(), flags));
+        // Not a link when readdir looked: opened without following, so one
+        // swapped in since is not entered.
+        Fd sub = target ? std::move(target->dir)
+                        : Fd(::openat(dfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
         if (!sub.valid()) continue;
-        Job next{std::move(sub), rel, here, job.ancestors};
+        Job next{std::move(sub), rel, job.moved, std::string(), here, job.ancestors};
+        if (target) {
+          next.moved = true;
+          next.real = std::move(target->real);
+        } else if (job.moved) {
+          next.real = join(job.real, e.name);
+        }
         struct stat st {};
         if (filter_.follow && ::fstat(next.dir.get(), &st) == 0) next.ancestors.emplace_back(st.st_dev, st.st_ino);
         push(std::move(next));
+      } else if (filter_.wanted && !filter_.wanted(rel)) {
+        continue;
+      } else if (target) {
+        if (filter_.read_denied && filter_.read_denied(target->real)) {
+          denied_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        on_file_(rel, target->parent.get(), target->name.c_str());
       } else {
+        if (filter_.read_denied && filter_.read_denied(job.moved ? join(job.real, e.name) : rel)) {
+          denied_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
         on_file_(rel, dfd, e.name.c_str());
       }
     }
   }
 
+  const ConfinedRoot& root_;
   const Filter& filter_;
   const FileCallback& on_file_;
   const CancellationToken* cancel_;
@@ -433,40 +564,62 @@ class Walker {
   std::condition_variable cv_;
   std::vector<Job> jobs_;
   std::size_t pending_ = 0;
+  std::atomic<std::uint64_t> denied_{0};
+  std::uint64_t links_outside_ = 0;
+  std::vector<std::string> link_names_;
 };
 
 }  // namespace
 
 Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& filter, const FileCallback& on_file,
-            const CancellationToken* cancel, const DirCallback* on_dir) {
+            const CancellationToken* cancel, const DirCallback* on_dir, WalkReport* report) {
   auto rel = root.relative(options.path.empty() ? "." : options.path);
   if (!rel) return std::move(rel).error();
-  auto fd = root.open_beneath(*rel, O_RDONLY);
+  // O_PATH: the start is judged before anything is opened for reading (a
+  // FIFO or a device named as the path is never opened).
+  auto fd = root.open_beneath(*rel, O_PATH);
   if (!fd) return std::move(fd).error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", *rel);
+  // Where the start really is, when it matters: the path named may pass
+  // through links (beneath the root: open_beneath saw to that).
+  std::string real = *rel;
+  if (filter.follow || filter.read_denied || !S_ISDIR(st.st_mode)) {
+    auto landed = landing_path(root, fd->get());
+    if (!landed) return std::move(landed).error();
+    real = std::move(*landed);
+  }
   if (!S_ISDIR(st.st_mode)) {
-    // An explicit file is searched whatever the ignore rules say (as rg does).
-    auto parent = root.open_parent(*rel);
-    if (!parent) return std::move(parent).error();
-    on_file(*rel, parent->first.get(), parent->second.c_str());
+    // An explicit file is searched whatever the ignore rules say (as rg
+    // does), the file the descriptor names, where it really is.
+    if (!S_ISREG(st.st_mode) || (filter.wanted && !filter.wanted(*rel))) return ok_status();
+    if (filter.read_denied && filter.read_denied(real)) {
+      if (report) ++report->read_denied;
+      return ok_status();
+    }
+    Target t;
+    t.real = real;
+    if (!open_real_file(root, st, t)) return ok_status();
+    on_file(*rel, t.parent.get(), t.name.c_str());
     return ok_status();
   }
+  Fd dir(::openat(fd->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return errno_error(errno, "open", *rel);
   // Ignore files of the directories between the root and the start path apply too.
   std::shared_ptr<const IgnoreDir> chain;
   if (!rel->empty() && !filter.no_ignore) {
     std::string prefix;
     std::size_t pos = 0;
     for (;;) {
-      auto dir = root.open_beneath(prefix, O_RDONLY | O_DIRECTORY);
-      if (!dir) break;
+      auto d = root.open_beneath(prefix, O_RDONLY | O_DIRECTORY);
+      if (!d) break;
       IgnoreDir::Files files;
       struct stat gst {};
-      files.has_git = ::fstatat(dir->get(), ".git", &gst, AT_SYMLINK_NOFOLLOW) == 0;
-      files.rgignore = IgnoreFile(prefix, read_small_file(dir->get(), ".rgignore"));
-      files.ignore = IgnoreFile(prefix, read_small_file(dir->get(), ".ignore"));
-      files.gitignore = IgnoreFile(prefix, read_small_file(dir->get(), ".gitignore"));
-      if (files.has_git) files.exclude = IgnoreFile(prefix, read_small_file(dir->get(), ".git/info/exclude"));
+      files.has_git = ::fstatat(d->get(), ".git", &gst, AT_SYMLINK_NOFOLLOW) == 0;
+      files.rgignore = IgnoreFile(prefix, read_small_file(d->get(), ".rgignore"));
+      files.ignore = IgnoreFile(prefix, read_small_file(d->get(), ".ignore"));
+      files.gitignore = IgnoreFile(prefix, read_small_file(d->get(), ".gitignore"));
+      if (files.has_git) files.exclude = IgnoreFile(prefix, read_small_file(d->get(), ".git/info/exclude"));
       const bool any_git = files.has_git || (chain && chain->any_git());
       chain = std::make_shared<const IgnoreDir>(chain, std::move(files), any_git);
       const std::size_t slash = rel->find('/', pos);
@@ -475,10 +628,11 @@ Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& 
       pos = slash + 1;
     }
   }
-  Job first{std::move(*fd), *rel, chain, {}};
+  Job first{std::move(dir), *rel, real != *rel, real != *rel ? real : std::string(), chain, {}};
   if (filter.follow) first.ancestors.emplace_back(st.st_dev, st.st_ino);
-  Walker w(filter, on_file, cancel, on_dir);
+  Walker w(root, filter, on_file, cancel, on_dir);
   w.run(std::move(first), std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
+  if (report) w.report(*report);
   if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "search cancelled");
   return ok_status();
 }

@@ -18,13 +18,23 @@
 //   replays what followed it on that stream (kept per session, bounded) and
 //   continues it when it is still open.
 // - Security: `Authorization: Bearer <token>` (401), `Origin` and `Host`
-//   must be loopback (403) against DNS rebinding, bodies are bounded (413),
-//   requests must arrive within the read timeout, and each connection's
-//   keep-alive ends when idle.
+//   must be loopback (403, loopback.hpp) against DNS rebinding. Everything
+//   a client without the token can make the server hold is bounded before
+//   the token is checked: connections still sending their head wait in the
+//   gate without a thread, each head has a size limit and a deadline, and
+//   a refused request closes its connection without reading its body
+//   (gate.hpp). With the token: the body limit holds for every framing and
+//   content coding, counted while reading (413), head and body share a
+//   deadline, sessions are capped, and what a session keeps for replay is
+//   bounded in bytes.
 #include <httplib.h>
+#include <netdb.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -36,14 +46,15 @@
 #include <set>
 #include <thread>
 
+#include "gate.hpp"
 #include "icotes/http_module.hpp"
 #include "icotes/json.hpp"  // is_request_id (inline: the module links no icotes code)
+#include "loopback.hpp"
 
 namespace icotes::http {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 std::string random_hex(std::size_t bytes) {
   std::string raw(bytes, '\0');
@@ -59,32 +70,6 @@ std::string random_hex(std::size_t bytes) {
     out.push_back(hex[c & 15]);
   }
   return out;
-}
-
-// Host part of "host:port", "[v6]:port" or a URL's authority.
-std::string host_of(std::string_view authority) {
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
-  }
-  return std::string(authority.substr(0, authority.find(':')));
-}
-
-bool loopback_name(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// An Origin header names a page; only pages served from this machine may
-// talk to the server (a foreign page resolving its name to 127.0.0.1 is
-// DNS rebinding). "null" (file:, sandboxed frames) is refused too.
-bool origin_allowed(const std::string& origin) {
-  const auto scheme = origin.find("://");
-  if (scheme == std::string::npos) return false;
-  const std::string s = origin.substr(0, scheme);
-  if (s != "http" && s != "https") return false;
-  std::string_view authority = std::string_view(origin).substr(scheme + 3);
-  authority = authority.substr(0, authority.find('/'));
-  return loopback_name(host_of(authority));
 }
 
 bool accepts(const httplib::Request& req, std::string_view type) {
@@ -204,6 +189,7 @@ struct Stream {
   bool get = false;                    // the standalone GET stream
   std::set<std::string> pending;       // request ids (dumped) still to answer
   std::deque<std::pair<std::uint64_t, std::string>> events;  // (n, message), kept for replay
+  std::size_t bytes = 0;               // of the messages in `events`
   std::uint64_t next = 1;
   std::uint64_t reader = 0;            // ticket of the HTTP response reading it now (0: none)
   bool json_only = false;              // the client accepts no SSE on this POST
@@ -211,7 +197,11 @@ struct Stream {
 
 class Session final : public Outbox, public std::enable_shared_from_this<Session> {
  public:
-  Session(std::string id, std::size_t kept_events) : id_(std::move(id)), kept_events_(kept_events) {}
+  // `kept_events` and `kept_bytes` bound what each stream keeps for
+  // Last-Event-ID, and what finished streams and undelivered messages keep
+  // together.
+  Session(std::string id, std::size_t kept_events, std::size_t kept_bytes)
+      : id_(std::move(id)), kept_events_(kept_events), kept_bytes_(kept_bytes) {}
 
   const std::string& id() const { return id_; }
   void attach(std::shared_ptr<Peer> peer) { peer_ = std::move(peer); }
@@ -240,7 +230,12 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
       if (!target && get_) target = get_;
     }
     if (!target) {
-      if (waiting_.size() < kept_events_) waiting_.push_back(std::move(message));
+      // Undelivered until a GET stream opens, up to kept_events_ messages
+      // and kept_bytes_ bytes.
+      if (waiting_.size() < kept_events_ && message.size() <= kept_bytes_ - waiting_bytes_) {
+        waiting_bytes_ += message.size();
+        waiting_.push_back(std::move(message));
+      }
       return;
     }
     append(*target, std::move(message));
@@ -283,6 +278,7 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
       append(*s, std::move(waiting_.front()));
       waiting_.pop_front();
     }
+    waiting_bytes_ = 0;
     trim_streams();
     touch();
     cv_.notify_all();
@@ -331,6 +327,13 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
     if (s.reader == ticket) s.reader = 0;
   }
 
+  // A POST answered with plain JSON: its events carried no ids, so nothing
+  // can resume it and nothing of it is kept.
+  void forget(const Stream& s) {
+    std::lock_guard lock(mutex_);
+    if (s.reader == 0 && s.pending.empty()) streams_.erase(s.id);
+  }
+
   void receive(std::string message) {
     std::lock_guard lock(receive_mutex_);  // one reader: messages in order
     {
@@ -359,24 +362,41 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
 
   // Idle: no request for `ms` and no stream being read.
   bool idle_for(int ms) const {
+    const auto since = idle_since();
+    return since && Clock::now() - *since > std::chrono::milliseconds(ms);
+  }
+
+  // When it was last used, if nothing waits on it now (no request being
+  // answered, no stream being read).
+  std::optional<Clock::time_point> idle_since() const {
     std::lock_guard lock(mutex_);
-    if (get_ && get_->reader) return false;
+    if (get_ && get_->reader) return std::nullopt;
     for (const auto& [sid, s] : streams_)
-      if (!s->get && !s->pending.empty()) return false;
-    return Clock::now() - last_used_ > std::chrono::milliseconds(ms);
+      if (!s->get && !s->pending.empty()) return std::nullopt;
+    return last_used_;
   }
 
  private:
   void append(Stream& s, std::string message) {
+    s.bytes += message.size();
     s.events.emplace_back(s.next++, std::move(message));
-    while (s.events.size() > kept_events_) s.events.pop_front();
+    // The newest event always stays: it may be a response not yet read.
+    while (s.events.size() > 1 && (s.events.size() > kept_events_ || s.bytes > kept_bytes_)) {
+      s.bytes -= s.events.front().second.size();
+      s.events.pop_front();
+    }
   }
-  // Finished POST streams are kept for replay, the oldest dropped first.
+  // Finished POST streams are kept for replay, the oldest dropped first,
+  // at most 64 of them and kept_bytes_ of events together.
   void trim_streams() {
-    while (streams_.size() > 64) {
+    std::size_t finished_bytes = 0;
+    for (const auto& [sid, s] : streams_)
+      if (s != get_ && s->pending.empty()) finished_bytes += s->bytes;
+    while (streams_.size() > 64 || finished_bytes > kept_bytes_) {
       auto it = streams_.begin();
       while (it != streams_.end() && (it->second == get_ || !it->second->pending.empty())) ++it;
       if (it == streams_.end()) break;
+      finished_bytes -= it->second->bytes;
       streams_.erase(it);
     }
   }
@@ -384,6 +404,7 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
 
   const std::string id_;
   const std::size_t kept_events_;
+  const std::size_t kept_bytes_;
   std::shared_ptr<Peer> peer_;
   mutable std::mutex mutex_;
   std::mutex receive_mutex_;
@@ -391,6 +412,7 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
   std::map<std::uint64_t, std::shared_ptr<Stream>> streams_;
   std::shared_ptr<Stream> get_;
   std::deque<std::string> waiting_;
+  std::size_t waiting_bytes_ = 0;
   std::uint64_t next_stream_ = 1;
   std::uint64_t next_ticket_ = 1;
   bool closed_ = false;
@@ -401,25 +423,161 @@ std::string sse_event(std::uint64_t stream, std::uint64_t n, const std::string& 
   return "id: " + std::to_string(stream) + "-" + std::to_string(n) + "\nevent: message\ndata: " + message + "\n\n";
 }
 
+// What the request handlers know of the connection they run on: they run on
+// its worker thread, inside DoorServer::serve_request.
+struct ConnState {
+  Conn* conn = nullptr;
+  bool close = false;  // end the connection after this response
+};
+thread_local ConnState* t_conn = nullptr;
+
+// Marks the current connection to close after its response: a refused
+// request's body is never read, so nothing after it can be parsed.
+void close_connection() {
+  if (t_conn) t_conn->close = true;
+}
+
+// getpeername/getsockname as text, for cpp-httplib's REMOTE_ADDR headers.
+void socket_address(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  auto* sa = reinterpret_cast<sockaddr*>(&addr);
+  if ((peer ? ::getpeername(fd, sa, &len) : ::getsockname(fd, sa, &len)) != 0) return;
+  char host[NI_MAXHOST], serv[NI_MAXSERV];
+  if (::getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) != 0) return;
+  ip = host;
+  port = std::atoi(serv);
+}
+
+// cpp-httplib's view of a Conn (gate.hpp): every read and write of a
+// request goes through the Conn's deadlines and byte limits.
+class ConnStream final : public httplib::Stream {
+ public:
+  explicit ConnStream(Conn& conn) : conn_(&conn) {}
+  bool is_readable() const override { return conn_->wait_readable(std::chrono::milliseconds(0)); }
+  bool is_writable() const override { return conn_->writable(); }
+  ssize_t read(char* ptr, std::size_t size) override { return conn_->read(ptr, size); }
+  ssize_t write(const char* ptr, std::size_t size) override { return conn_->write(ptr, size); }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    socket_address(conn_->fd(), true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    socket_address(conn_->fd(), false, ip, port);
+  }
+  // cpp-httplib uses this only to refuse descriptors above FD_SETSIZE, a
+  // limit of select(2), which this stream does not use (Conn polls).
+  socket_t socket() const override { return 0; }
+
+ private:
+  Conn* conn_;
+};
+
+// cpp-httplib's server with the connection handling taken over: its
+// listener thread accepts and hands each socket to `on_accept` (the gate)
+// instead of its thread pool; the gate's workers then run requests through
+// the protected process_request on a ConnStream.
+class DoorServer final : public httplib::Server {
+ public:
+  std::function<void(int fd)> on_accept;
+
+  bool serve_request(httplib::Stream& stream, bool last, bool& client_closes) {
+    return process_request(stream, last, client_closes, nullptr);
+  }
+  // cpp-httplib listens with a backlog of 5: a burst of connections (a
+  // client's pool opening, or a flood) would have the kernel drop the SYNs
+  // of real clients, which retry only after a second. listen(2) again on
+  // the bound socket sets the backlog (capped by net.core.somaxconn).
+  void widen_backlog(int backlog) {
+    const socket_t sock = svr_sock_;
+    if (sock != INVALID_SOCKET) ::listen(sock, backlog);
+  }
+  // Stops the listener's accept loop, whether or not it has started yet.
+  void close_listener() {
+    const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock != INVALID_SOCKET) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+    }
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    on_accept(sock);
+    return true;
+  }
+};
+
+// The listener runs each accepted socket's task at once, on its own thread:
+// the task only hands the socket to the gate.
+class InlineQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override {}
+};
+
+// A header's whole value. cpp-httplib URL-decodes header values and its
+// get_header_value() returns them through a C string, so `%00` would cut
+// "127.0.0.1%00.evil.com" to "127.0.0.1" there.
+std::string header(const httplib::Request& req, const char* name) {
+  const auto it = req.headers.find(name);
+  return it == req.headers.end() ? std::string() : it->second;
+}
+
+// A client's requests reuse its connection.
+constexpr std::size_t kRequestsPerConnection = 100000;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 class McpHttpServer final : public Server {
  public:
-  McpHttpServer(Backend& backend, Options options) : backend_(backend), options_(std::move(options)) {}
+  McpHttpServer(Backend& backend, Options options) : backend_(backend), options_(std::move(options)) {
+    limits_.max_head_bytes = options_.max_head_bytes;
+    // Chunk framing on top of the body limit, with room for small chunks.
+    limits_.max_body_raw_bytes = options_.max_body_bytes + options_.max_body_bytes / 8 + (64 << 10);
+    limits_.head_timeout = std::chrono::milliseconds(options_.head_timeout_ms);
+    limits_.request_timeout = std::chrono::milliseconds(options_.request_timeout_ms);
+    limits_.io_timeout = std::chrono::milliseconds(options_.io_timeout_ms);
+  }
   ~McpHttpServer() override { stop(); }
 
   bool bind(std::string* error) {
-    const std::size_t threads = options_.threads;
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    GateOptions g;
+    g.workers = options_.threads;
+    g.max_pending = options_.max_pending;
+    g.max_head_bytes = options_.max_head_bytes;
+    g.head_timeout = std::chrono::milliseconds(options_.head_timeout_ms);
+    g.max_kept = options_.max_kept;
+    g.keep_alive = std::chrono::seconds(options_.keep_alive_timeout_s);
+    try {
+      gate_ = std::make_unique<Gate>(
+          g, [this](int fd, std::string bytes, Clock::time_point start) { return serve(fd, std::move(bytes), start); });
+    } catch (const std::system_error& e) {
+      *error = e.what();
+      return false;
+    }
+    server_.on_accept = [this](int fd) { gate_->admit(fd); };
+    server_.new_task_queue = [] { return new InlineQueue; };
+    // For the Keep-Alive response header; serve() keeps the connection.
     server_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
-    server_.set_keep_alive_max_count(100000);  // a client's requests reuse its connection
+    server_.set_keep_alive_max_count(kRequestsPerConnection);
     // Without it every small reply waits for the client's delayed ACK
     // (Nagle): 44 ms a request, measured.
     server_.set_tcp_nodelay(true);
-    server_.set_read_timeout(options_.read_timeout_s, 0);
-    server_.set_write_timeout(options_.read_timeout_s, 0);
     server_.set_payload_max_length(options_.max_body_bytes);
     server_.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return check(req, res); });
-    server_.Post("/mcp", [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+    // "Expect: 100-continue" is answered before routing: refused requests
+    // get their refusal instead of an invitation to send the body.
+    server_.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return check(req, res) == httplib::Server::HandlerResponse::Handled ? res.status : 100;
+    });
+    server_.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { finish(res); });
+    server_.Post("/mcp", [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) { post(req, res, reader); });
     server_.Get("/mcp", [this](const httplib::Request& req, httplib::Response& res) { get(req, res); });
     server_.Delete("/mcp", [this](const httplib::Request& req, httplib::Response& res) { del(req, res); });
     if (options_.port == 0) {
@@ -436,6 +594,7 @@ class McpHttpServer final : public Server {
       }
       port_ = options_.port;
     }
+    server_.widen_backlog(1024);
     listener_ = std::thread([this] { server_.listen_after_bind(); });
     janitor_ = std::thread([this] { expire_sessions(); });
     return true;
@@ -454,34 +613,99 @@ class McpHttpServer final : public Server {
       if (stopped_) return;
       stopped_ = true;
     }
+    stopping_ = true;
     janitor_cv_.notify_all();
     // Ending the sessions first wakes every stream waiting for events, so
-    // the server's threads can finish.
+    // the workers can finish.
     std::map<std::string, std::shared_ptr<Session>> sessions;
     {
       std::lock_guard lock(mutex_);
       sessions.swap(sessions_);
     }
     for (auto& [id, s] : sessions) s->close();
-    server_.stop();
+    server_.close_listener();
     if (listener_.joinable()) listener_.join();
+    if (gate_) gate_->stop();
     if (janitor_.joinable()) janitor_.join();
   }
 
  private:
+  // One connection, on a gate worker: its requests in turn, while the
+  // client keeps it alive and every request is accepted.
+  // Returns true to have the gate keep the connection for the next request.
+  bool serve(int fd, std::string bytes, Clock::time_point start) {
+    Conn conn(fd, std::move(bytes), limits_);
+    ConnStream stream(conn);
+    ConnState state;
+    state.conn = &conn;
+    t_conn = &state;
+    // A client's next request usually follows at once; an idle connection
+    // waits in the gate, without this thread.
+    constexpr auto kLinger = std::chrono::milliseconds(50);
+    bool keep = false;
+    for (std::size_t n = 0; n < kRequestsPerConnection && !stopping_; ++n) {
+      if (n > 0) {
+        if (!conn.wait_readable(kLinger)) {
+          keep = true;
+          break;
+        }
+        start = Clock::now();
+      }
+      conn.begin_request(start);
+      bool client_closes = false;
+      const bool ok = server_.serve_request(stream, n + 1 == kRequestsPerConnection, client_closes);
+      if (!ok || client_closes || state.close) break;
+    }
+    t_conn = nullptr;
+    return keep && !stopping_;
+  }
+
+  // Every response, just before its head is written: why reading stopped
+  // becomes the status, and a refusal or a failed read ends the connection.
+  static void finish(httplib::Response& res) {
+    ConnState* state = t_conn;
+    if (!state) return;
+    switch (state->conn->stop()) {
+      case Conn::Stop::HeadTooLarge:
+        res.status = 431;
+        break;
+      case Conn::Stop::BodyTooLarge:
+        res.status = 413;
+        break;
+      case Conn::Stop::HeadTimeout:
+      case Conn::Stop::RequestTimeout:
+      case Conn::Stop::Idle:
+        res.status = 408;
+        break;
+      default:
+        break;
+    }
+    if (state->conn->stop() != Conn::Stop::None || res.status >= 400) state->close = true;
+    if (state->close) {
+      res.headers.erase("Keep-Alive");
+      if (!res.has_header("Connection")) res.set_header("Connection", "close");
+    }
+  }
+
   httplib::Server::HandlerResponse check(const httplib::Request& req, httplib::Response& res) {
     auto refuse = [&](int status, int code, const std::string& message) {
       res.status = status;
       res.set_content(error_body(code, message), "application/json");
+      close_connection();
       return httplib::Server::HandlerResponse::Handled;
     };
     if (req.path != "/mcp") return refuse(404, -32601, "not found: the MCP endpoint is /mcp");
-    const std::string origin = req.get_header_value("Origin");
-    if (!origin.empty() && !origin_allowed(origin))
-      return refuse(403, -32600, "forbidden: Origin " + origin + " is not this machine (DNS rebinding is refused)");
-    const std::string host = req.get_header_value("Host");
-    if (!host.empty() && loopback_name(options_.host) && !loopback_name(host_of(host)))
-      return refuse(403, -32600, "forbidden: Host " + host + " is not a loopback name");
+    for (const char* h : {"Host", "Origin", "Authorization", "Content-Length", "Transfer-Encoding"})
+      if (req.get_header_value_count(h) > 1)
+        return refuse(400, -32600, std::string("bad request: more than one ") + h + " header");
+    // An empty header is no header to cpp-httplib's parser: absent, as from
+    // a client without a browser.
+    if (req.has_header("Origin") && !loopback_origin(header(req, "Origin")))
+      return refuse(
+          403, -32600,
+          "forbidden: Origin " + req.get_header_value("Origin") + " is not this machine (DNS rebinding is refused)");
+    if (req.has_header("Host") && loopback_host(options_.host) && !loopback_authority(header(req, "Host")))
+      return refuse(403, -32600, "forbidden: Host " + req.get_header_value("Host") + " is not a loopback name");
     const std::string auth = req.get_header_value("Authorization");
     const std::string expected = "Bearer " + options_.token;
     // Equal length first, then every byte: the time does not tell where a
@@ -494,11 +718,43 @@ class McpHttpServer final : public Server {
       return refuse(401, -32600,
                     "unauthorized: send Authorization: Bearer <token>; the token is in the file icotes printed at start");
     }
+    if (req.method != "GET" && req.method != "POST" && req.method != "DELETE") {
+      res.set_header("Allow", "GET, POST, DELETE");
+      return refuse(405, -32600, "method not allowed: /mcp takes GET, POST and DELETE");
+    }
+    // One answer per request: no multi-range copies of it.
+    if (req.has_header("Range")) return refuse(416, -32600, "range requests are not served");
+    // The body's framing (RFC 9112 section 6), judged before a byte of it
+    // is read.
+    const bool chunked = req.has_header("Transfer-Encoding");
+    const bool sized = req.has_header("Content-Length");
+    if (chunked && sized) return refuse(400, -32600, "bad request: both Content-Length and Transfer-Encoding");
+    if (chunked && !iequals(req.get_header_value("Transfer-Encoding"), "chunked"))
+      return refuse(501, -32600,
+                    "transfer coding " + req.get_header_value("Transfer-Encoding") + " is not served (only chunked)");
+    std::uint64_t length = 0;
+    if (sized) {
+      const std::string v = req.get_header_value("Content-Length");
+      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+        return refuse(400, -32600, "bad request: Content-Length " + v);
+      length = std::stoull(v);
+    }
+    if (req.method == "POST") {
+      if (!chunked && !sized) return refuse(411, -32600, "length required: POST a body with Content-Length or chunked");
+      if (length > options_.max_body_bytes) return refuse(413, -32600, too_large());
+    } else if (chunked || length > 0) {
+      return refuse(400, -32600, "bad request: " + req.method + " /mcp takes no body");
+    }
     const std::string version = req.get_header_value("MCP-Protocol-Version");
     if (!version.empty() && std::find(options_.protocol_versions.begin(), options_.protocol_versions.end(), version) ==
                                 options_.protocol_versions.end())
       return refuse(400, -32600, "unsupported MCP-Protocol-Version " + version);
     return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  std::string too_large() const {
+    return "payload too large: the body exceeds " + std::to_string(options_.max_body_bytes) +
+           " bytes (icotes serve --max-frame-bytes)";
   }
 
   std::shared_ptr<Session> session_of(const httplib::Request& req, httplib::Response& res) {
@@ -520,16 +776,48 @@ class McpHttpServer final : public Server {
     return it->second;
   }
 
-  void post(const httplib::Request& req, httplib::Response& res) {
+  // The body, up to the limit after any content coding is undone, counted
+  // as it arrives: nothing past the limit is kept. False with the response
+  // set when it cannot be had.
+  bool read_body(httplib::Response& res, const httplib::ContentReader& reader, std::string& body) {
+    bool over = false;
+    const std::size_t max = options_.max_body_bytes;
+    const bool ok = reader([&](const char* data, std::size_t n) {
+      if (n > max - body.size()) {
+        over = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    const Conn::Stop stopped = t_conn ? t_conn->conn->stop() : Conn::Stop::None;
+    if (ok && !over && stopped == Conn::Stop::None) return true;
+    close_connection();
+    if (over || stopped == Conn::Stop::BodyTooLarge) {
+      res.status = 413;
+      res.set_content(error_body(-32600, too_large()), "application/json");
+    } else if (res.status == 415) {
+      res.set_content(error_body(-32600, "unsupported Content-Encoding"), "application/json");
+    } else {
+      res.status = 400;
+      res.set_content(error_body(-32600, "bad request: the body could not be read whole"), "application/json");
+    }
+    return false;
+  }
+
+  void post(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     const std::string type = req.get_header_value("Content-Type");
     if (type.find("application/json") == std::string::npos) {
       res.status = 415;
       res.set_content(error_body(-32600, "unsupported media type: POST application/json"), "application/json");
+      close_connection();
       return;
     }
+    std::string text;
+    if (!read_body(res, reader, text)) return;
     json body;
     try {
-      body = json::parse(req.body);
+      body = json::parse(text);
     } catch (const json::exception& e) {
       res.status = 400;
       res.set_content(error_body(-32700, std::string("parse error: ") + e.what()), "application/json");
@@ -575,12 +863,39 @@ class McpHttpServer final : public Server {
                         "application/json");
         return;
       }
-      session = std::make_shared<Session>(random_hex(16), options_.kept_events);
+      session = std::make_shared<Session>(random_hex(16), options_.kept_events, options_.kept_bytes);
       session->attach(backend_.open(session));
     } else if (initialize && !req.has_header("Mcp-Session-Id")) {
-      session = std::make_shared<Session>(random_hex(16), options_.kept_events);
+      std::shared_ptr<Session> evicted;
+      {
+        std::lock_guard lock(mutex_);
+        if (stopped_) {
+          res.status = 503;
+          return;
+        }
+        // Each session is a Session of the workspace with its own state:
+        // clients that never end their sessions must not pile them up. At
+        // the cap, the session idle the longest makes room; when every one
+        // is busy, the new one is refused.
+        if (sessions_.size() + opening_ >= options_.max_sessions) evicted = evict_idle_session(lock);
+        if (sessions_.size() + opening_ >= options_.max_sessions) {
+          res.status = 503;
+          res.set_content(error_body(-32000, "too many sessions: " + std::to_string(options_.max_sessions) +
+                                                 " are open and busy; end one with DELETE /mcp, or retry"),
+                          "application/json");
+          return;
+        }
+        ++opening_;
+      }
+      if (evicted) {
+        backend_.log(1, "http: session " + evicted->id() + " ended to make room (" +
+                            std::to_string(options_.max_sessions) + " sessions at most)");
+        evicted->close();
+      }
+      session = std::make_shared<Session>(random_hex(16), options_.kept_events, options_.kept_bytes);
       session->attach(backend_.open(session));
       std::lock_guard lock(mutex_);
+      --opening_;
       if (stopped_) {
         res.status = 503;
         return;
@@ -593,7 +908,7 @@ class McpHttpServer final : public Server {
     if (!stateless) res.set_header("Mcp-Session-Id", session->id());
     // One line for the session's line framing: the body as sent when it is
     // one already (the usual case), else re-written compactly.
-    const std::string compact = req.body.find_first_of("\r\n") == std::string::npos ? req.body : body.dump();
+    const std::string compact = text.find_first_of("\r\n") == std::string::npos ? text : body.dump();
     if (ids.empty()) {
       session->receive(compact);
       if (stateless) session->close();
@@ -613,6 +928,7 @@ class McpHttpServer final : public Server {
     if (!sse_ok || (finished && first.size() == 1)) {
       while (!finished) first = session->next_events(*stream, 0, ticket, kLong, finished);
       session->detach_reader(*stream, ticket);
+      session->forget(*stream);
       if (stateless) session->close();
       if (first.empty()) {
         res.status = 503;
@@ -640,6 +956,25 @@ class McpHttpServer final : public Server {
       stream = session->find_stream(last, after);
     if (!stream) stream = session->open_get();
     serve_sse(res, session, stream, after, session->attach_reader(*stream), false);
+  }
+
+  // With mutex_ held (as `lock`): removes the session idle the longest, if
+  // any, and returns it for the caller to close once the lock is released
+  // (closing ends its requests through the executable).
+  std::shared_ptr<Session> evict_idle_session(std::lock_guard<std::mutex>&) {
+    auto oldest = sessions_.end();
+    Clock::time_point oldest_use = Clock::time_point::max();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      const auto since = it->second->idle_since();
+      if (since && *since < oldest_use) {
+        oldest_use = *since;
+        oldest = it;
+      }
+    }
+    if (oldest == sessions_.end()) return nullptr;
+    auto session = oldest->second;
+    sessions_.erase(oldest);
+    return session;
   }
 
   void del(const httplib::Request& req, httplib::Response& res) {
@@ -708,14 +1043,18 @@ class McpHttpServer final : public Server {
 
   Backend& backend_;
   Options options_;
-  httplib::Server server_;
+  DoorServer server_;
   std::uint16_t port_ = 0;
   std::thread listener_;
   std::thread janitor_;
   std::condition_variable janitor_cv_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
+  std::size_t opening_ = 0;  // sessions being created, counted against max_sessions
   bool stopped_ = false;
+  std::atomic<bool> stopping_{false};  // stopped_, read by workers without the lock
+  ConnLimits limits_;
+  std::unique_ptr<Gate> gate_;
 };
 
 std::unique_ptr<Server> listen(Backend& backend, const Options& options, std::string* error) {
