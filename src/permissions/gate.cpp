@@ -8,11 +8,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "icotes/exec.hpp"
 #include "icotes/terminal.hpp"
 #include "icotes/files.hpp"
+#include "icotes/fd_io.hpp"
 #include "icotes/heap.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
@@ -518,14 +518,29 @@ Result<Store*> Gate::project_store() {
   const std::string dir = root_.path() + "/.icotes";
   std::filesystem::create_directories(dir, ec);
   // Local state, never committed: keep it out of git (git's own exclude
-  // file, so the user's .gitignore is not touched).
-  const std::string exclude = root_.path() + "/.git/info/exclude";
-  if (std::filesystem::is_directory(root_.path() + "/.git/info", ec)) {
-    std::ifstream in(exclude);
-    std::string line;
-    bool present = false;
-    while (std::getline(in, line)) present = present || line == ".icotes/" || line == "/.icotes/";
-    if (!present) std::ofstream(exclude, std::ios::app) << "/.icotes/\n";
+  // file, so the user's .gitignore is not touched). Sandboxed commands may
+  // write .git/info/: the file is opened beneath the root, never through a
+  // symlink, and only a regular file is appended to.
+  if (auto fd = root_.open_beneath(".git/info/exclude", O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0644)) {
+    struct stat st {};
+    if (::fstat(fd->get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
+      std::string text(static_cast<std::size_t>(st.st_size), '\0');
+      std::size_t got = 0;
+      for (ssize_t n = 1; got < text.size() && n > 0;) {
+        n = ::pread(fd->get(), text.data() + got, text.size() - got, static_cast<off_t>(got));
+        if (n > 0) got += static_cast<std::size_t>(n);
+      }
+      const bool read_all = got == text.size();
+      bool present = false;
+      for (std::size_t at = 0; read_all && at < text.size();) {
+        const std::size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line(text.data() + at, end - at);
+        present = present || line == ".icotes/" || line == "/.icotes/";
+        at = end + 1;
+      }
+      const std::string add = text.empty() || text.back() == '\n' ? "/.icotes/\n" : "\n/.icotes/\n";
+      if (read_all && !present) (void)write_fully(fd->get(), add);
+    }
   }
   auto opened = Store::open(project_db_path_);
   if (!opened) return std::move(opened).error();

@@ -464,5 +464,26 @@ TEST_F(GateTest, ReadFilterIsNullWithoutReadDenies) {
   EXPECT_FALSE(denied("public/notes.txt"));
 }
 
+TEST_F(GateTest, TheGitExcludeLineNeverGoesThroughASymlink) {
+  // .git/info/ is writable for sandboxed commands (git needs it): one could
+  // make exclude a link to a file of the user's outside the workspace.
+  TempDir outside;
+  write_file(outside / "victim", "precious\n");
+  std::filesystem::create_directories(dir_ / ".git/info");
+  std::filesystem::create_symlink(outside / "victim", dir_ / ".git/info/exclude");
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  ASSERT_TRUE(gate->grant(Grant{K::EditFile, Scope::Specific, "a.c", Answer::Allow}, false, "test").ok());
+  EXPECT_EQ(test::read_file(outside / "victim"), "precious\n");
+  // A regular file gets the line (when the grants database is first made).
+  std::filesystem::remove(dir_ / ".git/info/exclude");
+  std::filesystem::remove_all(dir_ / ".icotes");
+  write_file(dir_ / ".git/info/exclude", "# git ls-files --others --exclude-from=.git/info/exclude\n*.o");
+  auto again = open();
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->grant(Grant{K::EditFile, Scope::Specific, "b.c", Answer::Allow}, false, "test").ok());
+  EXPECT_EQ(test::read_file(dir_ / ".git/info/exclude"), "# git ls-files --others --exclude-from=.git/info/exclude\n*.o\n/.icotes/\n");
+}
+
 }  // namespace
 }  // namespace icotes::permissions
