@@ -103,7 +103,14 @@ bool Rule::matches(const Need& need) const {
   if (glob_->matches(need.target)) return true;
   // "src/**" also names "src" itself, as people read it.
   const std::string& g = glob_->pattern();
-  return g.size() > 3 && g.compare(g.size() - 3, 3, "/**") == 0 && need.target == std::string_view(g).substr(0, g.size() - 3);
+  if (g.size() > 3 && g.compare(g.size() - 3, 3, "/**") == 0 && need.target == std::string_view(g).substr(0, g.size() - 3))
+    return true;
+  // As in .gitignore, a pattern naming a directory covers what is beneath
+  // it: Read(secrets) denies secrets/key.pem too.
+  const std::string_view t = need.target;
+  for (std::size_t slash = t.find('/', 1); slash != std::string_view::npos; slash = t.find('/', slash + 1))
+    if (glob_->matches(t.substr(0, slash))) return true;
+  return false;
 }
 
 std::string rule_for(const Need& need) {

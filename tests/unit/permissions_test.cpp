@@ -54,6 +54,13 @@ TEST(PermissionRules, PathRulesMatchLikeGitignoreGlobs) {
       {"Read(/etc/**)", K::ReadFile, "/etc/passwd", true, true},
       {"Read(/etc/**)", K::ReadFile, "etc/passwd", false, false},   // relative target, absolute rule
       {"Read(**)", K::ReadFile, "/etc/passwd", true, false},        // relative rules never name outside paths
+      // A directory named by a rule covers what is beneath it, as in .gitignore.
+      {"Read(secrets)", K::ReadFile, "secrets/key.pem", false, true},
+      {"Read(secrets)", K::ReadFile, "secrets/a/b/key.pem", false, true},
+      {"Read(secrets)", K::ReadFile, "secrets2/key.pem", false, false},
+      {"Read(secrets)", K::ReadFile, "src/secrets.c", false, false},
+      {"Read(/etc)", K::ReadFile, "/etc/ssh/ssh_config", true, true},
+      {"Edit(docs/*)", K::EditFile, "docs/sub/a.md", false, true},
       {"Bash(make test)", K::Bash, "make test", false, true},
       {"Bash(make test)", K::Bash, "make test && rm -rf ~", false, false},
   };
