@@ -2,6 +2,13 @@
 // transport: framing detection, requests, notifications, batches, responses
 // to server→client requests, cancellation tokens and out-of-order replies.
 // Nothing here knows LSP or MCP; a MessageHandler (a dialect session) does.
+//
+// Limits on what a peer sends (answered, and the connection lives on):
+//  - a frame above max_frame_bytes (default kDefaultMaxFrameBytes, 64 MiB)
+//    is skipped unbuffered and answered -32600 (framing.hpp);
+//  - a text nested deeper than kMaxJsonDepth (512 levels, json_parse.hpp)
+//    or that is not JSON is answered -32700, with the request's id when its
+//    start names one.
 #pragma once
 
 #include <atomic>
@@ -142,7 +149,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// goes out (Transport::write_produced).
   void send_produced(std::string_view body, const std::vector<RawSplice>& splices);
   void handle_body(std::string&& body);
-  void handle_value(const json& message, const std::shared_ptr<Batch>& batch);
+  void handle_value(json&& message, const std::shared_ptr<Batch>& batch);
   void handle_response(const json& message);
   void send_response(const json& id, const json* result, const Error* error, const std::shared_ptr<Batch>& batch);
   void finish_request(const json& id);
