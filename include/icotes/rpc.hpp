@@ -100,6 +100,11 @@ class MessageHandler {
   virtual void on_notification(const std::string& method, const json& params) = 0;
   /// The peer closed the connection (EOF or error).
   virtual void on_close() {}
+  /// A frame or message was refused (too large, not JSON, nested too deep,
+  /// not a valid request) and answered with `error` (or, for a
+  /// notification, dropped). A handler that wants a first message of a
+  /// certain kind (tcp.hpp's authentication) closes the connection here.
+  virtual void on_refused(const Error& /*error*/) {}
 };
 
 /// Callback for the response to a server→client request.
@@ -131,6 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   json call(std::string_view method, const json& params, ResponseCallback callback);
   /// Cancels the in-flight incoming request `id`; false when unknown.
   bool cancel_request(const json& id);
+
+  /// Changes the size limit (bytes) for the frames read from now on. Only
+  /// on the reading thread (from on_bytes() or a handler it calls).
+  void set_max_frame_bytes(std::size_t max) { reader_.set_max_frame_bytes(max); }
 
   Framing framing() const { return reader_.framing(); }
   bool closed() const { return closed_.load(); }

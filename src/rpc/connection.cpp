@@ -106,6 +106,7 @@ void Connection::on_bytes(std::string_view data) {
         const int code = err.kind == FrameError::Kind::TooLarge ? error_code::kInvalidRequest : error_code::kParseError;
         const Error e = make_error(code, err.message);
         send_response(err.id, nullptr, &e, nullptr);
+        if (handler_) handler_->on_refused(e);
       });
 }
 
@@ -142,6 +143,7 @@ void Connection::handle_body(std::string&& body) {
   if (!parsed) {
     const Error err = make_error(error_code::kParseError, "parse error: " + parsed.message);
     send_response(sniff_request_id(body), nullptr, &err, nullptr);
+    if (handler_) handler_->on_refused(err);
     return;
   }
   json& message = parsed.value;
@@ -152,6 +154,7 @@ void Connection::handle_body(std::string&& body) {
   if (message.empty()) {
     const Error err = make_error(error_code::kInvalidRequest, "invalid request: empty batch");
     send_response(nullptr, nullptr, &err, nullptr);
+    if (handler_) handler_->on_refused(err);
     return;
   }
   auto batch = std::make_shared<Batch>();
@@ -188,6 +191,7 @@ void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batc
       ++batch->outstanding;
     }
     send_response(id, nullptr, &err, batch);
+    if (handler_) handler_->on_refused(err);
   };
   if (!message.is_object()) return invalid(nullptr, "a message must be a JSON object");
   json id = nullptr;
