@@ -178,7 +178,7 @@ std::optional<int> attach(const ServeOptions& o, std::string_view initial, const
   }
   std::signal(SIGPIPE, SIG_IGN);
   if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
-  return forward_stdio(*fd, initial, drop_response_id);
+  return forward_stdio(*fd, initial, drop_response_id, address->log_path);
 }
 
 int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id = nullptr);
