@@ -16,8 +16,12 @@
 //  - kAuthTimeout (5 s) to authenticate, counted from the accept; then closed;
 //  - kPreAuthFrameBytes (4 KiB) per message, LSP header block included;
 //    anything refused (too large, not JSON, not a request) closes it;
-//  - kMaxUnauthenticated (64) connections waiting to authenticate at once:
-//    one more closes the oldest of them.
+//  - kMaxUnauthenticated (64) connections waiting to authenticate: past
+//    that, a new connection closes the oldest waiting one if it has waited
+//    kAuthGrace (1 s), time enough to authenticate (clients connecting in a
+//    burst are all let in). At max_connections (1024) a new connection
+//    closes the oldest waiting one whatever its age, and is refused only
+//    when every connection is authenticated.
 //
 // Replies (both doors) never block the thread that computed them: a
 // SocketTransport sends what the socket takes and queues the rest for the
@@ -150,6 +154,7 @@ class SocketTransport final : public Transport {
 inline constexpr std::chrono::milliseconds kAuthTimeout{5000};
 inline constexpr std::size_t kPreAuthFrameBytes = 4096;
 inline constexpr std::size_t kMaxUnauthenticated = 64;
+inline constexpr std::chrono::milliseconds kAuthGrace{1000};
 
 struct TcpServerOptions {
   std::size_t max_frame_bytes = 0;  // 0: kDefaultMaxFrameBytes
@@ -193,6 +198,9 @@ class TcpServer {
   TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,
             TcpServerOptions options);
   void accept_loop();
+  /// Closes connections waiting to authenticate past the limits (`open`:
+  /// connections not closed yet); returns how many. With mutex_ held.
+  std::size_t make_room_locked(std::size_t open);
   void serve_client(const std::shared_ptr<Client>& client);
 
   Workspace& workspace_;
@@ -207,6 +215,8 @@ class TcpServer {
   std::thread acceptor_;
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Client>> clients_;
+  std::chrono::steady_clock::time_point last_eviction_log_{};  // one log line a second at most
+  std::size_t evictions_unlogged_ = 0;
 };
 
 }  // namespace icotes

@@ -466,6 +466,7 @@ struct TcpServer::Client {
   int fd = -1;
   bool open = true;  // guarded by mutex: fd is still this connection's, so shutdown(2) on it is safe
   std::atomic<bool> authenticated{false};
+  bool evicted = false;  // guarded by the server's mutex: closed to make room, still ending
   std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   std::string name;  // for log lines
   std::thread thread;
@@ -617,34 +618,20 @@ void TcpServer::accept_loop() {
       c->thread.join();
       return true;
     });
-    if (clients_.size() >= options_.max_connections) {
-      spdlog::warn("tcp: {} connections open, the limit; refusing one", clients_.size());
+    // Connections closed to make room are still ending: not counted.
+    std::size_t open = 0;
+    for (const auto& c : clients_) open += !c->done && !c->evicted;
+    if (!token_.empty()) open -= make_room_locked(open);
+    if (open >= options_.max_connections) {
+      spdlog::warn("tcp: {} connections open, the limit, all authenticated; refusing one", open);
       ::close(cfd);
       continue;
     }
     auto client = std::make_shared<Client>();
     client->fd = cfd;
     ++accepted;
-    client->name =
-        socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
-    if (token_.empty()) {
-      client->authenticated = true;  // a Unix socket: its mode is the authentication
-    } else {
-      // Connections without the token may not crowd out those with it: past
-      // the limit the one waiting longest goes.
-      std::size_t waiting = 0;
-      Client* oldest = nullptr;
-      for (const auto& c : clients_) {
-        if (c->done || c->authenticated) continue;
-        ++waiting;
-        if (!oldest || c->accepted < oldest->accepted) oldest = c.get();
-      }
-      if (waiting >= options_.max_unauthenticated && oldest) {
-        spdlog::warn("tcp: {} connections waiting to authenticate (the limit); closing the oldest, {}", waiting,
-                     oldest->name);
-        oldest->shut_down();
-      }
-    }
+    client->name = socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
+    client->authenticated = token_.empty();  // a Unix socket: its mode is the authentication
     clients_.push_back(client);
     try {
       client->thread = std::thread([this, client] { serve_client(client); });
@@ -654,6 +641,36 @@ void TcpServer::accept_loop() {
       ::close(cfd);
     }
   }
+}
+
+std::size_t TcpServer::make_room_locked(std::size_t open) {
+  // Connections without the token may not crowd out those with it (see
+  // tcp.hpp): the ones waiting longest go first.
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Client*> waiting;
+  for (const auto& c : clients_)
+    if (!c->done && !c->authenticated && !c->evicted) waiting.push_back(c.get());
+  std::sort(waiting.begin(), waiting.end(), [](const Client* a, const Client* b) { return a->accepted < b->accepted; });
+  std::size_t closed = 0;
+  const auto close_oldest = [&](const std::string& why) {
+    Client* c = waiting[closed++];
+    c->evicted = true;
+    c->shut_down();
+    if (now - last_eviction_log_ >= std::chrono::seconds(1)) {
+      spdlog::warn("tcp: {} connections waiting to authenticate ({}); closing the oldest, {}{}", waiting.size(), why,
+                   c->name, evictions_unlogged_ ? " (and " + std::to_string(evictions_unlogged_) + " before, unlogged)" : "");
+      last_eviction_log_ = now;
+      evictions_unlogged_ = 0;
+    } else {
+      ++evictions_unlogged_;
+    }
+  };
+  while (closed < waiting.size() && waiting.size() - closed >= options_.max_unauthenticated &&
+         now - waiting[closed]->accepted >= kAuthGrace)
+    close_oldest("the limit is " + std::to_string(options_.max_unauthenticated));
+  if (closed < waiting.size() && open - closed >= options_.max_connections)
+    close_oldest("and all " + std::to_string(options_.max_connections) + " connections in use");
+  return closed;
 }
 
 void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
@@ -680,8 +697,11 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
       connection->set_handler(&gate);
     else
       connection->set_handler(&session);
-    std::string buf(256 * 1024, '\0');
+    // A connection waiting to authenticate gets a small buffer: a thousand
+    // of them must not hold 256 KiB each.
+    std::string buf(authenticating ? 2 * options_.pre_auth_frame_bytes : 256 * 1024, '\0');
     for (;;) {
+      if (buf.size() < 256 * 1024 && client->authenticated) buf.resize(256 * 1024);
       // Backpressure: while its replies pile up, its requests wait unread.
       if (!transport->wait_to_read()) break;
       if (!client->authenticated) {
