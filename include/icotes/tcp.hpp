@@ -146,7 +146,6 @@ class SocketTransport final : public Transport {
   std::chrono::steady_clock::time_point progress_;  // last time the peer took bytes (or the queue was empty)
   bool broken_ = false;
   bool stopping_ = false;
-  int wake_fd_ = -1;  // eventfd: wakes the writer from poll(2)
   std::thread writer_;
 };
 
@@ -158,6 +157,8 @@ inline constexpr std::chrono::milliseconds kAuthGrace{1000};
 
 struct TcpServerOptions {
   std::size_t max_frame_bytes = 0;  // 0: kDefaultMaxFrameBytes
+  /// Connections open at once; lowered to a quarter of the soft
+  /// RLIMIT_NOFILE (getrlimit(2)) when that is less.
   std::size_t max_connections = 1024;
   SessionOptions session;  // on_exit is replaced: LSP `exit` closes that connection only
   OutboundLimits outbound = {};

@@ -7,8 +7,8 @@
 #include <netinet/tcp.h>
 #include <nettle/memops.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -209,17 +209,18 @@ SocketTransport::SocketTransport(int fd, OutboundLimits limits, std::string name
     : fd_(fd), limits_(limits), name_(std::move(name)), progress_(std::chrono::steady_clock::now()) {}
 
 SocketTransport::~SocketTransport() {
+  bool waiting = false;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    waiting = !queue_.empty() && !broken_;
   }
   changed_.notify_all();
-  if (wake_fd_ >= 0) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  }
+  // The writer may be in poll(2) for a peer that does not read: shutting
+  // the socket down wakes it (what waits is dropped: nobody is left to send
+  // it, and the descriptor is closed next).
+  if (waiting) ::shutdown(fd_, SHUT_RDWR);
   if (writer_.joinable()) writer_.join();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 bool SocketTransport::write(std::string_view bytes) {
@@ -372,17 +373,12 @@ void SocketTransport::fail_locked(const std::string& why) {
   broken_ = true;
   queue_.clear();
   queued_ = 0;
-  ::shutdown(fd_, SHUT_RDWR);  // its reader sees the end too
+  ::shutdown(fd_, SHUT_RDWR);  // its reader sees the end too, and the writer's poll(2) returns
   changed_.notify_all();
-  if (wake_fd_ >= 0) {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  }
 }
 
 void SocketTransport::start_writer_locked() {
   if (writer_.joinable()) return;
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   try {
     writer_ = std::thread([this] { writer_loop(); });
   } catch (const std::system_error& e) {
@@ -449,12 +445,8 @@ void SocketTransport::writer_loop() {
     }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
     lock.unlock();
-    pollfd p[2] = {{fd_, POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
-    const int r = ::poll(p, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
-    if (r > 0 && (p[1].revents & POLLIN) != 0) {
-      std::uint64_t v = 0;
-      [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &v, sizeof v);
-    }
+    pollfd p{fd_, POLLOUT, 0};
+    (void)::poll(&p, 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
     lock.lock();
   }
 }
@@ -477,6 +469,20 @@ struct TcpServer::Client {
     if (open) ::shutdown(fd, SHUT_RDWR);
   }
 };
+
+// Each connection holds a descriptor. With the soft RLIMIT_NOFILE at its
+// usual default (1024), 1024 connections would leave none for the
+// workspace (files, watches, git, pipes of child processes): a door takes
+// at most a quarter of the limit.
+static std::size_t connection_budget(std::size_t wanted) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return wanted;
+  const std::size_t budget = std::max<std::size_t>(16, static_cast<std::size_t>(r.rlim_cur / 4));
+  if (budget < wanted)
+    spdlog::info("at most {} connections per door (a quarter of the {} descriptors RLIMIT_NOFILE allows)", budget,
+                 static_cast<std::size_t>(r.rlim_cur));
+  return std::min(wanted, budget);
+}
 
 Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const TcpAddress& address,
                                                      TcpServerOptions options) {
@@ -515,6 +521,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
     return std::move(path).error();
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
+  options.max_connections = connection_budget(options.max_connections);
   return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, *path, std::move(options)));
 }
 
@@ -540,6 +547,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, 
     return e;
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
+  options.max_connections = connection_budget(options.max_connections);
   std::unique_ptr<TcpServer> server(new TcpServer(workspace, fd, 0, "", "", std::move(options)));
   server->socket_path_ = path;
   return server;

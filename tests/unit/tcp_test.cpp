@@ -229,5 +229,16 @@ TEST(SocketTransport, ReadingPausesWhileRepliesPileUp) {
   EXPECT_TRUE(resumed.load());
 }
 
+TEST(SocketTransport, DestroyedWhileThePeerDoesNotReadReturnsAtOnce) {
+  SocketPair sp;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    SocketTransport t(sp.server, OutboundLimits{}, "test");  // stall timeout 30 s
+    ASSERT_TRUE(t.write(pattern(2 << 20, 'd')));
+    EXPECT_GT(t.queued_bytes(), 0u);
+  }  // the writer thread, waiting for room, is woken and joined
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace icotes
