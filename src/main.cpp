@@ -369,7 +369,13 @@ Result<json> call_daemon(const std::string& socket, const std::string& method, c
     return make_error(member_or(e, "code", error_code::kInternalError), member_or(e, "message", std::string()),
                       e.contains("data") ? e["data"] : json());
   }
-  return make_error(error_code::kIoError, "no answer from the daemon at " + socket);
+  // It died (or was killed) mid-call: its log, beside the socket
+  // (daemon.hpp), may say why; the next `icotes serve` starts a new one.
+  const std::string log =
+      socket.size() > 5 && socket.ends_with(".sock") ? socket.substr(0, socket.size() - 5) + ".log" : "";
+  return make_error(error_code::kIoError,
+                    "no answer from the daemon at " + socket +
+                        (log.empty() ? std::string() : " (it exited or was killed? see " + log + ")"));
 }
 
 int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list,
