@@ -19,7 +19,8 @@
 //  - kMaxUnauthenticated (64) connections waiting to authenticate: past
 //    that, a new connection closes the oldest waiting one if it has waited
 //    kAuthGrace (1 s), time enough to authenticate (clients connecting in a
-//    burst are all let in). At max_connections (1024) a new connection
+//    burst are all let in). At max_connections (1024, or a quarter of the
+//    soft RLIMIT_NOFILE when less) a new connection
 //    closes the oldest waiting one whatever its age, and is refused only
 //    when every connection is authenticated.
 //
