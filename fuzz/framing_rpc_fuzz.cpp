@@ -98,6 +98,26 @@ void fuzz_frame_reader(std::string_view data) {
   if (total > data.size()) fail("FrameReader produced more bytes than it was fed");
 }
 
+// EnvelopeScanner (what the launcher reads of each message): the same
+// envelopes however the stream is cut, and never more than it was fed.
+void fuzz_envelope_scanner(std::string_view data) {
+  const auto scan = [&](std::size_t step) {
+    icotes::EnvelopeScanner scanner;
+    std::string seen;
+    const auto on = [&](const icotes::Envelope& e) {
+      seen += e.has_method ? 'm' : '-';
+      seen += e.has_id ? 'i' : '-';
+      seen += e.has_result_or_error ? 'r' : '-';
+      seen += e.method + '\0' + e.id.dump() + '\0' + e.params.dump() + '\n';
+    };
+    for (std::size_t i = 0; i < data.size(); i += step) scanner.feed(data.substr(i, step), on);
+    if (scanner.frame_filler().size() > data.size()) fail("EnvelopeScanner's filler is longer than its input");
+    return seen;
+  };
+  const std::size_t step = data.empty() ? 1 : 1 + static_cast<unsigned char>(data[data.size() - 1]) % 13;
+  if (scan(data.size() + 1) != scan(step)) fail("EnvelopeScanner's envelopes depend on how the stream is cut");
+}
+
 void fuzz_patch(std::string_view data) {
   auto parsed = icotes::files::parse_patch(data);
   if (parsed) {
@@ -169,6 +189,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   const std::string_view data(reinterpret_cast<const char*>(bytes), size);
   fuzz_frame_reader(data);
+  fuzz_envelope_scanner(data);
   fuzz_connection(data);
   fuzz_patch(data);
   fuzz_confine(data);

@@ -24,6 +24,7 @@
 #include "icotes/daemon.hpp"
 #include "icotes/framing.hpp"
 #include "icotes/http.hpp"
+#include "icotes/json_parse.hpp"
 #include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
 
@@ -177,7 +178,7 @@ std::optional<int> attach(const ServeOptions& o, std::string_view initial, const
   }
   std::signal(SIGPIPE, SIG_IGN);
   if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
-  return forward_stdio(*fd, initial, drop_response_id);
+  return forward_stdio(*fd, initial, drop_response_id, address->log_path);
 }
 
 int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id = nullptr);
@@ -361,14 +362,20 @@ Result<json> call_daemon(const std::string& socket, const std::string& method, c
     reply.append(buf, static_cast<std::size_t>(n));
   }
   ::close(*fd);
-  json r = json::parse(reply.substr(0, reply.find('\n')), nullptr, false);
+  json r = parse_json_or_discarded(std::string_view(reply).substr(0, reply.find('\n')));
   if (r.is_object() && r.contains("result")) return r["result"];
   if (r.is_object() && r.contains("error") && r["error"].is_object()) {
     const json& e = r["error"];
     return make_error(member_or(e, "code", error_code::kInternalError), member_or(e, "message", std::string()),
                       e.contains("data") ? e["data"] : json());
   }
-  return make_error(error_code::kIoError, "no answer from the daemon at " + socket);
+  // It died (or was killed) mid-call: its log, beside the socket
+  // (daemon.hpp), may say why; the next `icotes serve` starts a new one.
+  const std::string log =
+      socket.size() > 5 && socket.ends_with(".sock") ? socket.substr(0, socket.size() - 5) + ".log" : "";
+  return make_error(error_code::kIoError,
+                    "no answer from the daemon at " + socket +
+                        (log.empty() ? std::string() : " (it exited or was killed? see " + log + ")"));
 }
 
 int call(const std::string& root, std::string method, const std::string& params_text, bool compact, bool list,
@@ -386,12 +393,14 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "icotes call: unknown operation '%s' (icotes call --list shows them)\n", method.c_str());
     return 2;
   }
-  json params;
-  try {
-    params = params_text.empty() ? json::object() : json::parse(params_text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for "1e400"
-    std::fprintf(stderr, "icotes call: params are not valid JSON: %s\n", e.what());
-    return 2;
+  json params = json::object();
+  if (!params_text.empty()) {
+    JsonParse parsed = parse_json(params_text);  // bounded depth, as from a peer
+    if (!parsed) {
+      std::fprintf(stderr, "icotes call: params are not valid JSON: %s\n", parsed.message.c_str());
+      return 2;
+    }
+    params = std::move(parsed.value);
   }
   auto settings = flags.settings();
   if (!settings) {
@@ -439,7 +448,7 @@ int call(const std::string& root, std::string method, const std::string& params_
     return 1;
   }
   const std::string text = to_json_string(*result);  // splices raw_json() parts
-  const json pretty = compact ? json() : json::parse(text, nullptr, false);
+  const json pretty = compact ? json() : parse_json_or_discarded(text);
   std::printf("%s\n", compact || pretty.is_discarded() ? text.c_str() : pretty.dump(2).c_str());
   return 0;
 }

@@ -56,10 +56,18 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
 /// the connection (stdin's end is passed on as a half-close). Returns the
 /// exit code a standalone server would have: after an LSP `exit`
 /// notification 0 when a `shutdown` request came first, else 1 (LSP 3.17
-/// "Exit Notification"); 1 when stdout failed; otherwise 0.
+/// "Exit Notification"); 1 when stdout failed; 0 when the client ended and
+/// had its answers.
+/// When the daemon goes away first (killed, crashed, or it dropped this
+/// client), each request forwarded and not answered (either framing,
+/// batches included; MCP requests the client cancelled excepted) is
+/// answered here with error -32603 (kInternalError) whose message says why
+/// and names `daemon_log` (also in data.daemonLog); the reason is printed
+/// on stderr, and the result is 1.
 /// `initial`: bytes already read from stdin (sent first).
 /// `drop_response_id`: when not null, the daemon's first response with this
 /// id is not passed on (the client was answered already: client_hello.hpp).
-int forward_stdio(int socket, std::string_view initial = {}, const json& drop_response_id = nullptr);
+int forward_stdio(int socket, std::string_view initial = {}, const json& drop_response_id = nullptr,
+                  const std::string& daemon_log = {});
 
 }  // namespace icotes

@@ -41,6 +41,11 @@ class FrameReader {
   Framing framing() const noexcept { return framing_; }
   /// Bytes held for an incomplete frame.
   std::size_t buffered() const noexcept { return buf_.size(); }
+  /// Changes the size limit for the frames that follow (a TCP connection
+  /// reads its first message under a small one: tcp.hpp). An LSP header
+  /// block is refused past min(64 KiB, the limit).
+  void set_max_frame_bytes(std::size_t max) noexcept { max_ = max; }
+  std::size_t max_frame_bytes() const noexcept { return max_; }
 
  private:
   bool step(const OnMessage& on_message, const OnError& on_error);
@@ -54,6 +59,70 @@ class FrameReader {
   std::optional<std::size_t> body_length_;  // LSP: header parsed, waiting for body
   std::size_t discard_ = 0;        // LSP: bytes of a refused body still to skip
   bool discard_line_ = false;      // NDJSON: skipping a refused line up to '\n'
+};
+
+/// What EnvelopeScanner reads of one JSON-RPC message (JSON-RPC 2.0
+/// sections 4 and 5): its kind and id, and its method and params when short.
+struct Envelope {
+  bool has_method = false;  ///< a request or a notification
+  bool has_id = false;
+  bool has_result_or_error = false;  ///< a response
+  std::string method;                ///< the method when a string (of at most kEnvelopeValueBytes of JSON)
+  json id;                           ///< a string or an integer; null for an id of any other type or length
+  json params;                       ///< when at most kEnvelopeValueBytes of JSON, else null
+  bool is_request() const { return has_method && has_id; }
+  bool is_response() const { return !has_method && has_id && has_result_or_error; }
+};
+
+/// Longest JSON text of an id, method or params that Envelope keeps.
+inline constexpr std::size_t kEnvelopeValueBytes = 4096;
+
+/// Follows a stream of framed JSON-RPC messages (either framing, detected
+/// as FrameReader does) in one pass and without keeping bodies: each message,
+/// and each member of a batch, is reported when its object closes, whatever
+/// the order of its members or the size of its params. For the launcher
+/// that forwards stdio to the daemon (daemon.hpp): which requests are still
+/// waiting for an answer. Never throws; invalid JSON reports what it can.
+class EnvelopeScanner {
+ public:
+  using OnEnvelope = std::function<void(const Envelope&)>;
+  void feed(std::string_view data, const OnEnvelope& on_envelope);
+  Framing framing() const noexcept { return framing_; }
+  /// Bytes that end the frame in progress, so that what is written after
+  /// them is read as a new frame: the missing body bytes of a Content-Length
+  /// frame as spaces, or a newline after a partial line. Empty between
+  /// frames, and inside an LSP header block (which cannot be completed).
+  std::string frame_filler() const;
+
+ private:
+  void body(const char* p, const char* end, const OnEnvelope& on_envelope);
+  const char* scan_string(const char* p, const char* end);
+  void keep(const char* p, const char* end);
+  void end_value();
+  void end_frame();
+
+  Framing framing_ = Framing::Unknown;
+  // Content-Length framing
+  std::string header_;
+  std::size_t body_left_ = 0;
+  bool in_body_ = false;
+  // newline-delimited framing
+  bool in_line_ = false;
+  // the body's JSON
+  enum class Value { None, Id, Method, Params };
+  int depth_ = 0;
+  bool batch_ = false;
+  bool in_string_ = false;
+  bool escape_ = false;        // the next byte of the string is escaped
+  bool in_member_ = false;     // inside a message object
+  bool expect_key_ = false;    // a string at the message object's level now is a key
+  bool in_key_ = false;        // reading a key
+  bool after_key_ = false;     // a key was read; its ':' is next
+  Value value_ = Value::None;  // the member whose value's text is being kept
+  std::string key_;
+  std::string text_;  // that value's JSON text so far
+  bool overflow_ = false;
+  Envelope current_;
 };
 
 /// Writes `body` framed as `framing` (ContentLength or NewlineDelimited).

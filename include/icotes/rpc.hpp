@@ -2,6 +2,13 @@
 // transport: framing detection, requests, notifications, batches, responses
 // to server→client requests, cancellation tokens and out-of-order replies.
 // Nothing here knows LSP or MCP; a MessageHandler (a dialect session) does.
+//
+// Limits on what a peer sends (answered, and the connection lives on):
+//  - a frame above max_frame_bytes (default kDefaultMaxFrameBytes, 64 MiB)
+//    is skipped unbuffered and answered -32600 (framing.hpp);
+//  - a text nested deeper than kMaxJsonDepth (512 levels, json_parse.hpp)
+//    or that is not JSON is answered -32700, with the request's id when its
+//    start names one.
 #pragma once
 
 #include <atomic>
@@ -93,6 +100,11 @@ class MessageHandler {
   virtual void on_notification(const std::string& method, const json& params) = 0;
   /// The peer closed the connection (EOF or error).
   virtual void on_close() {}
+  /// A frame or message was refused (too large, not JSON, nested too deep,
+  /// not a valid request) and answered with `error` (or, for a
+  /// notification, dropped). A handler that wants a first message of a
+  /// certain kind (tcp.hpp's authentication) closes the connection here.
+  virtual void on_refused(const Error& /*error*/) {}
 };
 
 /// Callback for the response to a server→client request.
@@ -125,6 +137,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Cancels the in-flight incoming request `id`; false when unknown.
   bool cancel_request(const json& id);
 
+  /// Changes the size limit (bytes) for the frames read from now on. Only
+  /// on the reading thread (from on_bytes() or a handler it calls).
+  void set_max_frame_bytes(std::size_t max) { reader_.set_max_frame_bytes(max); }
+
   Framing framing() const { return reader_.framing(); }
   bool closed() const { return closed_.load(); }
   Transport& transport() { return *transport_; }
@@ -142,7 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// goes out (Transport::write_produced).
   void send_produced(std::string_view body, const std::vector<RawSplice>& splices);
   void handle_body(std::string&& body);
-  void handle_value(const json& message, const std::shared_ptr<Batch>& batch);
+  void handle_value(json&& message, const std::shared_ptr<Batch>& batch);
   void handle_response(const json& message);
   void send_response(const json& id, const json* result, const Error* error, const std::shared_ptr<Batch>& batch);
   void finish_request(const json& id);

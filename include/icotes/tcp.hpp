@@ -10,19 +10,43 @@
 // a connection must be the request `icotes/authenticate {"token": ...}`;
 // anything else, or a wrong token (compared in constant time), is answered
 // with error -32004 and the connection is closed.
+//
+// Limits before authentication (TcpServerOptions), so that connections
+// without the token cannot crowd out or starve the real clients:
+//  - kAuthTimeout (5 s) to authenticate, counted from the accept; then closed;
+//  - kPreAuthFrameBytes (4 KiB) per message, LSP header block included;
+//    anything refused (too large, not JSON, not a request) closes it;
+//  - kMaxUnauthenticated (64) connections waiting to authenticate: past
+//    that, a new connection closes the oldest waiting one if it has waited
+//    kAuthGrace (1 s), time enough to authenticate (clients connecting in a
+//    burst are all let in). At max_connections (1024, or a quarter of the
+//    soft RLIMIT_NOFILE when less) a new connection
+//    closes the oldest waiting one whatever its age, and is refused only
+//    when every connection is authenticated.
+//
+// Replies (both doors) never block the thread that computed them: a
+// SocketTransport sends what the socket takes and queues the rest for the
+// connection's own writer thread (OutboundLimits: a peer that stops
+// reading has its requests left unread past 4 MiB of queued replies, and is
+// closed past 64 MiB or after 30 s in which it took no byte).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "icotes/result.hpp"
+#include "icotes/rpc.hpp"
 #include "icotes/session.hpp"
 
 namespace icotes {
@@ -59,10 +83,89 @@ bool token_equal(std::string_view a, std::string_view b);
 /// Errors: those of runtime_dir(); kIoError writing the file.
 Result<std::string> write_token_file(const std::string& file_name, const std::string& token);
 
+/// How much of a connection's replies may wait in the server for a peer
+/// that reads slower than they are produced (bytes beyond what the
+/// kernel's socket buffer holds).
+struct OutboundLimits {
+  /// Above this many bytes waiting, the connection's further requests are
+  /// not read until the peer has taken enough (backpressure).
+  std::size_t pause_reading_bytes = 4u << 20;
+  /// A reply arriving while this many bytes wait closes the connection (one
+  /// reply alone may be larger: it is queued whole when less waits).
+  std::size_t max_queued_bytes = 64u << 20;
+  /// Bytes waiting and none taken by the peer for this long: closed.
+  std::chrono::milliseconds stall_timeout{30000};
+};
+
+/// A Transport on a connected socket (TCP or Unix) that never blocks the
+/// writing thread on the peer: a frame is sent with MSG_DONTWAIT when
+/// nothing waits before it, and what the socket does not take is queued and
+/// sent by a writer thread of this transport (started the first time it is
+/// needed) as the peer reads. Past the limits the connection is shut down
+/// (shutdown(2) both ways, which also ends its reader) with a log line.
+/// Does not close `fd`; the owner does, after the transport is destroyed.
+class SocketTransport final : public Transport {
+ public:
+  SocketTransport(int fd, OutboundLimits limits, std::string name);
+  ~SocketTransport() override;
+  SocketTransport(const SocketTransport&) = delete;
+  SocketTransport& operator=(const SocketTransport&) = delete;
+
+  bool write(std::string_view bytes) override;
+  bool write_pieces(std::span<const std::string_view> pieces) override;
+  /// Produces into the socket while it takes the bytes, then into the queue.
+  bool write_produced(const std::function<void(const Emit&)>& produce) override;
+  /// Stops writing (queued bytes are dropped); does not shut the socket down.
+  void close() override;
+
+  /// For the reading thread: waits while more than pause_reading_bytes
+  /// wait to be sent. False once the connection is closed.
+  bool wait_to_read();
+  /// Waits up to `timeout` for the queue to empty; true when everything
+  /// was sent, false on timeout or once the connection is closed.
+  bool drain(std::chrono::milliseconds timeout);
+  /// Bytes waiting in the queue.
+  std::size_t queued_bytes() const;
+  /// Closed by close(), a failed send, or a limit.
+  bool broken() const;
+
+ private:
+  bool send_locked(std::span<const std::string_view> pieces);
+  void flush_locked();
+  void fail_locked(const std::string& why);
+  void start_writer_locked();
+  void writer_loop();
+
+  int fd_;
+  OutboundLimits limits_;
+  std::string name_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;  // queue shrank, grew, or the connection broke
+  std::deque<std::string> queue_;
+  std::size_t front_sent_ = 0;                      // bytes of queue_.front() already sent
+  std::size_t queued_ = 0;                          // bytes in queue_ not yet sent
+  std::chrono::steady_clock::time_point progress_;  // last time the peer took bytes (or the queue was empty)
+  bool broken_ = false;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+/// Before authentication on the TCP door (see the top of this file).
+inline constexpr std::chrono::milliseconds kAuthTimeout{5000};
+inline constexpr std::size_t kPreAuthFrameBytes = 4096;
+inline constexpr std::size_t kMaxUnauthenticated = 64;
+inline constexpr std::chrono::milliseconds kAuthGrace{1000};
+
 struct TcpServerOptions {
   std::size_t max_frame_bytes = 0;  // 0: kDefaultMaxFrameBytes
+  /// Connections open at once; lowered to a quarter of the soft
+  /// RLIMIT_NOFILE (getrlimit(2)) when that is less.
   std::size_t max_connections = 1024;
   SessionOptions session;  // on_exit is replaced: LSP `exit` closes that connection only
+  OutboundLimits outbound = {};
+  std::chrono::milliseconds auth_timeout = kAuthTimeout;
+  std::size_t pre_auth_frame_bytes = kPreAuthFrameBytes;
+  std::size_t max_unauthenticated = kMaxUnauthenticated;
 };
 
 class TcpServer {
@@ -97,6 +200,9 @@ class TcpServer {
   TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,
             TcpServerOptions options);
   void accept_loop();
+  /// Closes connections waiting to authenticate past the limits (`open`:
+  /// connections not closed yet); returns how many. With mutex_ held.
+  std::size_t make_room_locked(std::size_t open);
   void serve_client(const std::shared_ptr<Client>& client);
 
   Workspace& workspace_;
@@ -111,6 +217,8 @@ class TcpServer {
   std::thread acceptor_;
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Client>> clients_;
+  std::chrono::steady_clock::time_point last_eviction_log_{};  // one log line a second at most
+  std::size_t evictions_unlogged_ = 0;
 };
 
 }  // namespace icotes

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "icotes/json_parse.hpp"
 #include "icotes/rpc.hpp"
 
 namespace icotes {
@@ -105,6 +106,7 @@ void Connection::on_bytes(std::string_view data) {
         const int code = err.kind == FrameError::Kind::TooLarge ? error_code::kInvalidRequest : error_code::kParseError;
         const Error e = make_error(code, err.message);
         send_response(err.id, nullptr, &e, nullptr);
+        if (handler_) handler_->on_refused(e);
       });
 }
 
@@ -132,28 +134,31 @@ void Connection::cancel_all() {
 }
 
 void Connection::handle_body(std::string&& body) {
-  json message;
-  try {
-    message = json::parse(body);
-  } catch (const json::exception& e) {
-    // parse_error, and out_of_range 406 for a number no double holds
-    // ("1e400"): RFC 8259 §6 lets a parser limit the range; either way the
-    // text is refused as a whole, never half-read.
-    const Error err = make_error(error_code::kParseError, std::string("parse error: ") + e.what());
+  // One pass builds the value and bounds its depth (json_parse.hpp): a
+  // message nested deeper than kMaxJsonDepth would overflow the stack of
+  // whatever copies or dumps it later. A number no double holds ("1e400")
+  // is refused too (RFC 8259 sections 6 and 9 let a parser limit both);
+  // either way the text is refused as a whole, never half-read.
+  JsonParse parsed = parse_json(body);
+  if (!parsed) {
+    const Error err = make_error(error_code::kParseError, "parse error: " + parsed.message);
     send_response(sniff_request_id(body), nullptr, &err, nullptr);
+    if (handler_) handler_->on_refused(err);
     return;
   }
+  json& message = parsed.value;
   if (!message.is_array()) {
-    handle_value(message, nullptr);
+    handle_value(std::move(message), nullptr);
     return;
   }
   if (message.empty()) {
     const Error err = make_error(error_code::kInvalidRequest, "invalid request: empty batch");
     send_response(nullptr, nullptr, &err, nullptr);
+    if (handler_) handler_->on_refused(err);
     return;
   }
   auto batch = std::make_shared<Batch>();
-  for (const auto& item : message) handle_value(item, batch);
+  for (auto& item : message) handle_value(std::move(item), batch);
   {
     std::lock_guard lock(batch->mutex);
     batch->sealed = true;
@@ -178,7 +183,7 @@ void Connection::flush_batch(const std::shared_ptr<Batch>& batch) {
   send_raw(std::move(out));
 }
 
-void Connection::handle_value(const json& message, const std::shared_ptr<Batch>& batch) {
+void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batch) {
   auto invalid = [&](const json& id, const std::string& why) {
     const Error err = make_error(error_code::kInvalidRequest, "invalid request: " + why);
     if (batch) {
@@ -186,6 +191,7 @@ void Connection::handle_value(const json& message, const std::shared_ptr<Batch>&
       ++batch->outstanding;
     }
     send_response(id, nullptr, &err, batch);
+    if (handler_) handler_->on_refused(err);
   };
   if (!message.is_object()) return invalid(nullptr, "a message must be a JSON object");
   json id = nullptr;
@@ -207,7 +213,7 @@ void Connection::handle_value(const json& message, const std::shared_ptr<Batch>&
   json params = json::object();
   if (auto p = message.find("params"); p != message.end()) {
     if (!p->is_object() && !p->is_array()) return invalid(id, "\"params\" must be an object or an array");
-    params = *p;
+    params = std::move(*p);  // moved, not copied: a request's params can be megabytes
   }
   if (!has_id) {
     if (!handler_) return;

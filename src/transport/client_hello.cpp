@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "icotes/fd_io.hpp"
+#include "icotes/json_parse.hpp"
 #include "icotes/session.hpp"
 #include "icotes/workspace.hpp"
 
@@ -82,7 +83,7 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
   std::optional<std::string> root;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   auto take = [&](std::string&& body) {
-    const json m = json::parse(body, nullptr, false);
+    const json m = parse_json_or_discarded(body);
     if (asked && !answered && m.is_object() && m.value("id", json()) == std::string(kRootsRequestId) &&
         !m.contains("method")) {
       answered = true;
@@ -165,7 +166,7 @@ ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes
         [&](const FrameError&) { refused = true; });
   }
   if (!first) return hello;
-  const json m = json::parse(*first, nullptr, false);
+  const json m = parse_json_or_discarded(*first);
   if (is_mcp_initialize_with_roots(m) && !refused)
     return roots_handshake(in_fd, out_fd, std::move(*first), m, std::move(later), frames, hello.bytes,
                            roots_timeout_ms);
@@ -180,7 +181,7 @@ bool is_response_to(std::string_view frame, const json& id) {
     if (end == std::string_view::npos) return false;
     frame.remove_prefix(end + 4);
   }
-  const json m = json::parse(frame, nullptr, false);
+  const json m = parse_json_or_discarded(frame);
   return m.is_object() && !m.contains("method") && (m.contains("result") || m.contains("error")) &&
          m.contains("id") && m["id"] == id;
 }

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,10 +15,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "icotes/client_hello.hpp"
 #include "icotes/fd_io.hpp"
@@ -164,38 +168,90 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
   }
 }
 
-int forward_stdio(int socket, std::string_view initial, const json& drop_response_id) {
-  // LSP's exit code (LSP 3.17 "Exit Notification": 0 when `shutdown` came
-  // first, else 1) is the client's doing, so the client's side decides it:
-  // small messages going up are looked at for the two methods (bigger ones,
-  // didChange and the like, are skipped unread by the frame reader).
+namespace {
+
+// The daemon at the other end of `socket` (SO_PEERCRED, unix(7)), held as
+// a pidfd (pidfd_open(2)): readable once it has exited, and never another
+// process that reuses its pid.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(int socket) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+      pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, cred.pid, 0));
+  }
+  ~DaemonProcess() {
+    if (pidfd_ >= 0) ::close(pidfd_);
+  }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  /// True when it exits within `wait` (a killed process closes its
+  /// sockets a moment before it is reported gone). Unknown (no pidfd): true.
+  bool exits_within(std::chrono::milliseconds wait) const {
+    if (pidfd_ < 0) return true;
+    pollfd p{pidfd_, POLLIN, 0};
+    int r;
+    while ((r = ::poll(&p, 1, static_cast<int>(wait.count()))) < 0 && errno == EINTR) {
+    }
+    return r > 0;
+  }
+
+ private:
+  int pidfd_ = -1;
+};
+
+}  // namespace
+
+int forward_stdio(int socket, std::string_view initial, const json& drop_response_id, const std::string& daemon_log) {
+  // What the launcher must know of the conversation it forwards, read from
+  // both streams by EnvelopeScanner (one pass, bodies never kept):
+  //  - the requests the daemon has not answered yet: if it goes away (killed,
+  //    crashed), each gets an error here instead of waiting forever;
+  //  - LSP's exit code (LSP 3.17 "Exit Notification": 0 when `shutdown`
+  //    came first, else 1), the client's doing, so the client's side decides it.
   // Shared with the stdin thread, which may outlive this call (below).
-  struct Seen {
-    std::atomic<bool> shutdown{false};
-    std::atomic<int> exit_code{-1};  // -1: no exit notification
+  struct Shared {
+    std::mutex mutex;
+    std::unordered_map<std::string, json> pending;  // id dumped -> id
+    bool shutdown = false;
+    int exit_code = -1;                  // -1: no exit notification
+    bool client_done = false;            // stdin ended
+    Framing framing = Framing::Unknown;  // the client's
   };
-  auto seen = std::make_shared<Seen>();
+  auto shared = std::make_shared<Shared>();
+  const DaemonProcess daemon(socket);
   // stdin → daemon on a thread; daemon → stdout here.
-  std::thread up([socket, seen, first = std::string(initial)] {
-    FrameReader frames(4096);
-    const auto on_message = [&](std::string&& body) {
-      const json m = json::parse(body, nullptr, false);
-      if (!m.is_object() || !m.contains("method") || !m["method"].is_string()) return;
-      const std::string& method = m["method"].get_ref<const std::string&>();
-      if (method == "shutdown" && m.contains("id")) seen->shutdown = true;
-      if (method == "exit" && !m.contains("id") && seen->exit_code < 0) seen->exit_code = seen->shutdown ? 0 : 1;
+  std::thread up([socket, shared, first = std::string(initial)] {
+    EnvelopeScanner scanner;
+    const auto on_envelope = [&](const Envelope& e) {
+      std::lock_guard lock(shared->mutex);
+      shared->framing = scanner.framing();
+      if (!e.has_method) return;  // the client's answers to the daemon's requests
+      if (e.method == "shutdown" && e.has_id) shared->shutdown = true;
+      if (e.method == "exit" && !e.has_id && shared->exit_code < 0) shared->exit_code = shared->shutdown ? 0 : 1;
+      // MCP: a cancelled request gets no response ("Cancellation").
+      if (e.method == "notifications/cancelled" && !e.has_id && e.params.is_object() && e.params.contains("requestId"))
+        shared->pending.erase(e.params["requestId"].dump());
+      if (e.has_id) shared->pending.emplace(e.id.dump(), e.id);
     };
-    frames.feed(first, on_message, [](const FrameError&) {});
+    // Looked at before sending: the daemon may answer (or close, after
+    // `exit`) as soon as it has the bytes.
+    scanner.feed(first, on_envelope);
     if (send_fully(socket, first) != 0) return;
     char buf[64 * 1024];
     for (;;) {
       const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      // Before sending: the daemon closes the connection after `exit`.
       const std::string_view data(buf, static_cast<std::size_t>(n));
-      frames.feed(data, on_message, [](const FrameError&) {});
+      scanner.feed(data, on_envelope);
       if (send_fully(socket, data) != 0) return;
+    }
+    {
+      std::lock_guard lock(shared->mutex);
+      shared->client_done = true;
     }
     ::shutdown(socket, SHUT_WR);  // the client is done talking; answers may still come
   });
@@ -204,25 +260,70 @@ int forward_stdio(int socket, std::string_view initial, const json& drop_respons
   // The client already has an answer to its initialize (client_hello.hpp).
   std::optional<ResponseDropper> dropper;
   if (!drop_response_id.is_null()) dropper.emplace(drop_response_id);
+  EnvelopeScanner down;
+  const auto on_answer = [&](const Envelope& e) {
+    if (!e.is_response()) return;
+    std::lock_guard lock(shared->mutex);
+    shared->pending.erase(e.id.dump());
+  };
   std::string filtered;
   while (rc == 0) {
     const ssize_t n = ::read(socket, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     std::string_view out(buf, static_cast<std::size_t>(n));
+    down.feed(out, on_answer);
     if (dropper && !dropper->done()) {
       filtered = dropper->filter(out);
       out = filtered;
     }
     if (write_fully(STDOUT_FILENO, out) != 0) rc = 1;
   }
-  // The daemon closed the connection: a client still writing is told by EOF
-  // on its side; the stdin thread may be blocked in read, so it is left
-  // (and outlives this frame: the exit code is read now, and the process
+  // The daemon closed the connection. A client still writing is told by
+  // EOF on its side; the stdin thread may be blocked in read, so it is left
+  // (and outlives this frame: what it shares is read now, and the process
   // ends on return).
-  const int code = seen->exit_code.load();
+  std::unordered_map<std::string, json> pending;
+  bool client_done = false;
+  int exit_code = -1;
+  Framing framing = down.framing();
+  {
+    std::lock_guard lock(shared->mutex);
+    pending.swap(shared->pending);
+    if (framing == Framing::Unknown) framing = shared->framing;
+    client_done = shared->client_done;
+    exit_code = shared->exit_code;
+  }
   up.detach();
-  return rc != 0 ? rc : code >= 0 ? code : 0;
+  if (rc != 0) return rc;
+  if (exit_code >= 0) return exit_code;  // LSP exit: the daemon closes after it
+  // The client ended and everything it asked was answered.
+  if (client_done && pending.empty()) return 0;
+  const bool exited = daemon.exits_within(std::chrono::milliseconds(500));
+  // Or the daemon, still running, let it go after answering what it could
+  // (a request too large to read is answered with id null: JSON-RPC 2.0
+  // section 5, so its id stays in `pending`).
+  if (client_done && !exited) return 0;
+  // Otherwise the daemon went away under a client that still talks to it.
+  const std::string why = "daemon serving this workspace closed the connection before answering (it " +
+                          std::string(exited ? "exited or was killed" : "dropped this client") + "); its log is " +
+                          (daemon_log.empty() ? std::string("beside its socket") : daemon_log) +
+                          ". The next `icotes serve` starts a new daemon.";
+  // A frame cut short is completed (Content-Length bytes, a line end) so
+  // that the answers below are read as frames of their own; while the
+  // dropper still held a partial frame, the client saw none of it.
+  std::string out = (!dropper || dropper->done()) ? down.frame_filler() : std::string();
+  for (const auto& [key, id] : pending) {
+    json error = {{"code", error_code::kInternalError}, {"message", "the icotes " + why}};
+    if (!daemon_log.empty()) error["data"] = {{"daemonLog", daemon_log}};
+    out += frame_message(framing, json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}}.dump());
+  }
+  (void)write_fully(STDOUT_FILENO, out);
+  std::fprintf(stderr, "icotes: the %s%s\n", why.c_str(),
+               pending.empty()
+                   ? ""
+                   : (" " + std::to_string(pending.size()) + " request(s) answered with error -32603.").c_str());
+  return 1;
 }
 
 }  // namespace icotes

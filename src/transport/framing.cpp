@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
+
+#include "icotes/json_parse.hpp"
 
 namespace icotes {
 namespace {
@@ -150,8 +153,11 @@ bool FrameReader::step_headers(const OnError& on_error) {
   }
   if (end == std::string::npos) {
     scanned_ = buf_.size() >= 3 ? buf_.size() - 3 : 0;
-    if (buf_.size() > 64 * 1024) {  // headers are a few dozen bytes; this is not LSP framing
-      on_error({FrameError::Kind::BadHeader, "LSP header block exceeds 64 KiB without an empty line", nullptr});
+    // Headers are a few dozen bytes: past 64 KiB (or the frame limit, when
+    // smaller) this is not LSP framing.
+    if (const std::size_t limit = std::min<std::size_t>(64 * 1024, max_); buf_.size() > limit) {
+      on_error({FrameError::Kind::BadHeader,
+                "LSP header block exceeds " + std::to_string(limit) + " bytes without an empty line", nullptr});
       buf_.clear();
       scanned_ = 0;
     }
@@ -223,6 +229,239 @@ bool FrameReader::step_line(const OnMessage& on_message, const OnError& on_error
   if (trim(line).empty()) return true;
   on_message(std::move(line));
   return true;
+}
+
+void EnvelopeScanner::feed(std::string_view data, const OnEnvelope& on_envelope) {
+  const char* p = data.data();
+  const char* const end = p + data.size();
+  while (p < end) {
+    if (framing_ == Framing::Unknown) {  // as FrameReader: 'C' starts LSP headers, anything else a line
+      while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) ++p;
+      if (p == end) return;
+      framing_ = (*p == 'C' || *p == 'c') ? Framing::ContentLength : Framing::NewlineDelimited;
+    }
+    if (framing_ == Framing::NewlineDelimited) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      body(p, nl ? nl : end, on_envelope);
+      in_line_ = nl == nullptr || in_line_;
+      if (!nl) return;
+      end_frame();
+      in_line_ = false;
+      p = nl + 1;
+      continue;
+    }
+    if (in_body_) {
+      const std::size_t n = std::min(body_left_, static_cast<std::size_t>(end - p));
+      body(p, p + n, on_envelope);
+      p += n;
+      body_left_ -= n;
+      if (body_left_ == 0) {
+        end_frame();
+        in_body_ = false;
+      }
+      continue;
+    }
+    // Header bytes, up to the empty line (bare "\n" line ends accepted).
+    const char c = *p++;
+    header_.push_back(c);
+    const std::size_t h = header_.size();
+    const bool ended =
+        c == '\n' && ((h >= 2 && header_[h - 2] == '\n') || (h >= 4 && header_.compare(h - 4, 4, "\r\n\r\n") == 0));
+    if (!ended) {
+      if (h > 64 * 1024) header_.clear();  // not LSP headers: FrameReader refuses them the same way
+      continue;
+    }
+    std::optional<std::size_t> length;
+    for (std::size_t start = 0; start < header_.size();) {
+      std::size_t nl = header_.find('\n', start);
+      if (nl == std::string::npos) nl = header_.size();
+      const std::string_view line = trim(std::string_view(header_).substr(start, nl - start));
+      start = nl + 1;
+      if (!iequals_prefix(line, "content-length:")) continue;
+      const std::string_view num = trim(line.substr(15));
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+      if (ec == std::errc() && ptr == num.data() + num.size()) length = n;
+    }
+    header_.clear();
+    if (!length) continue;  // no length: the next header block is looked for
+    body_left_ = *length;
+    in_body_ = body_left_ > 0;
+    if (!in_body_) end_frame();
+  }
+}
+
+std::string EnvelopeScanner::frame_filler() const {
+  if (framing_ == Framing::ContentLength) return in_body_ ? std::string(body_left_, ' ') : std::string();
+  if (framing_ == Framing::NewlineDelimited) return in_line_ ? std::string("\n") : std::string();
+  return {};
+}
+
+// From p inside a string: the closing quote, or `end`. A quote is escaped
+// when an odd run of backslashes precedes it; runs are counted back to
+// `clean`, where no escape is pending, so memchr finds quotes without a
+// look at each byte.
+const char* EnvelopeScanner::scan_string(const char* p, const char* end) {
+  if (escape_) {
+    if (p == end) return end;
+    escape_ = false;
+    ++p;  // the escaped byte
+  }
+  const char* const clean = p;
+  const auto run_before = [clean](const char* at) {
+    std::size_t n = 0;
+    while (at > clean && at[-1] == '\\') {
+      --at;
+      ++n;
+    }
+    return n;
+  };
+  for (const char* from = p;;) {
+    const char* q = static_cast<const char*>(std::memchr(from, '"', static_cast<std::size_t>(end - from)));
+    if (!q) {
+      escape_ = run_before(end) % 2 == 1;
+      return end;
+    }
+    if (run_before(q) % 2 == 0) return q;
+    from = q + 1;
+  }
+}
+
+void EnvelopeScanner::keep(const char* p, const char* end) {
+  if (in_key_) {
+    if (key_.size() <= 16) key_.append(p, static_cast<std::size_t>(std::min<std::ptrdiff_t>(end - p, 17)));
+    return;
+  }
+  if (value_ == Value::None || overflow_) return;
+  const auto n = static_cast<std::size_t>(end - p);
+  if (text_.size() + n > kEnvelopeValueBytes) {
+    overflow_ = true;
+    text_.clear();
+    return;
+  }
+  text_.append(p, n);
+}
+
+void EnvelopeScanner::end_value() {
+  if (value_ == Value::None) return;
+  const json v = overflow_ ? json(json::value_t::discarded) : parse_json_or_discarded(text_);
+  switch (value_) {
+    case Value::Id:
+      current_.id = !v.is_discarded() && (v.is_string() || v.is_number_integer()) ? v : json();
+      break;
+    case Value::Method:
+      if (v.is_string()) current_.method = v.get<std::string>();
+      break;
+    case Value::Params:
+      if (!v.is_discarded()) current_.params = v;
+      break;
+    case Value::None:
+      break;
+  }
+  value_ = Value::None;
+  text_.clear();
+  overflow_ = false;
+}
+
+void EnvelopeScanner::body(const char* p, const char* end, const OnEnvelope& on_envelope) {
+  const int member_depth = batch_ ? 2 : 1;
+  while (p < end) {
+    if (in_string_) {
+      const char* q = scan_string(p, end);
+      keep(p, q);
+      if (q == end) return;
+      in_string_ = false;
+      p = q + 1;
+      if (in_key_) {
+        in_key_ = false;
+        expect_key_ = false;
+        after_key_ = true;
+        if (key_ == "id")
+          current_.has_id = true;
+        else if (key_ == "method")
+          current_.has_method = true;
+        else if (key_ == "result" || key_ == "error")
+          current_.has_result_or_error = true;
+      } else {
+        keep(q, p);  // the closing quote of a kept value
+      }
+      continue;
+    }
+    const char c = *p;
+    const bool at_member = in_member_ && depth_ == member_depth;
+    switch (c) {
+      case '"':
+        in_string_ = true;
+        if (at_member && expect_key_) {
+          in_key_ = true;
+          key_.clear();
+        } else {
+          keep(p, p + 1);
+        }
+        break;
+      case '{':
+      case '[':
+        if (depth_ == 0 && c == '[') {
+          batch_ = true;
+          depth_ = 1;
+          return body(p + 1, end, on_envelope);  // members are one level deeper now
+        }
+        if (c == '{' && depth_ == member_depth - 1 && !in_member_) {
+          current_ = Envelope();
+          in_member_ = true;
+          expect_key_ = true;
+          after_key_ = false;
+        } else {
+          keep(p, p + 1);
+        }
+        ++depth_;
+        break;
+      case '}':
+      case ']':
+        if (at_member && c == '}') {
+          end_value();
+          in_member_ = false;
+          on_envelope(current_);
+        } else {
+          keep(p, p + 1);
+        }
+        if (depth_ > 0) --depth_;
+        break;
+      case ',':
+        if (at_member) {
+          end_value();
+          expect_key_ = true;
+        } else {
+          keep(p, p + 1);
+        }
+        break;
+      case ':':
+        if (at_member && after_key_) {
+          after_key_ = false;
+          value_ = key_ == "id"       ? Value::Id
+                   : key_ == "method" ? Value::Method
+                   : key_ == "params" ? Value::Params
+                                      : Value::None;
+        } else {
+          keep(p, p + 1);
+        }
+        break;
+      default:
+        keep(p, p + 1);
+        break;
+    }
+    ++p;
+  }
+}
+
+void EnvelopeScanner::end_frame() {
+  depth_ = 0;
+  batch_ = false;
+  in_string_ = escape_ = in_member_ = expect_key_ = in_key_ = after_key_ = false;
+  value_ = Value::None;
+  key_.clear();
+  text_.clear();
+  overflow_ = false;
 }
 
 std::string frame_message(Framing framing, std::string body) {

@@ -2,23 +2,27 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <nettle/memops.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/random.h>
+#include <nettle/memops.h>
 #include <poll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <system_error>
 
 #include "icotes/fd_io.hpp"
 #include "icotes/log.hpp"
-#include "icotes/stdio.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {
@@ -28,10 +32,18 @@ Error sys_error(const std::string& what) { return make_error(error_code::kIoErro
 
 // Answers the first message: icotes/authenticate with the right token lets
 // the rest through to the Session; anything else closes the connection.
+// Until then frames are limited to TcpServerOptions::pre_auth_frame_bytes.
 class AuthGate final : public MessageHandler {
  public:
-  AuthGate(Session& session, const std::string& token, const std::string& token_path, int fd)
-      : session_(session), token_(token), token_path_(token_path), fd_(fd) {}
+  AuthGate(Session& session, const std::string& token, const std::string& token_path, int fd, Connection& connection,
+           std::atomic<bool>& authenticated, std::size_t max_frame_bytes)
+      : session_(session),
+        token_(token),
+        token_path_(token_path),
+        fd_(fd),
+        connection_(connection),
+        authenticated_(authenticated),
+        max_frame_bytes_(max_frame_bytes) {}
 
   void on_request(Request request) override {
     if (authenticated_) return session_.on_request(std::move(request));
@@ -39,6 +51,7 @@ class AuthGate final : public MessageHandler {
     if (request.method() == "icotes/authenticate" && p.is_object() && p.contains("token") && p["token"].is_string() &&
         token_equal(p["token"].get_ref<const std::string&>(), token_)) {
       authenticated_ = true;
+      connection_.set_max_frame_bytes(max_frame_bytes_);
       request.reply(json{{"authenticated", true}});
       return;
     }
@@ -56,6 +69,11 @@ class AuthGate final : public MessageHandler {
     spdlog::warn("tcp: notification {} before authentication; closing the connection", method);
     ::shutdown(fd_, SHUT_RDWR);
   }
+  void on_refused(const Error& error) override {
+    if (authenticated_) return;
+    spdlog::warn("tcp: refused before authentication ({}); closing the connection", error.message);
+    ::shutdown(fd_, SHUT_RDWR);
+  }
   void on_close() override { session_.on_close(); }
 
  private:
@@ -63,8 +81,35 @@ class AuthGate final : public MessageHandler {
   const std::string& token_;
   const std::string& token_path_;
   int fd_;
-  bool authenticated_ = false;
+  Connection& connection_;
+  std::atomic<bool>& authenticated_;
+  std::size_t max_frame_bytes_;
 };
+
+std::string format_bytes(std::size_t n) {
+  if (n < 10 * 1024) return std::to_string(n) + " bytes";
+  if (n < 10u * 1024 * 1024) return std::to_string(n / 1024) + " KiB";
+  return std::to_string(n / (1024 * 1024)) + " MiB";
+}
+
+// "127.0.0.1:54321" for a TCP peer.
+std::string peer_address(int fd) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  std::uint16_t port = 0;
+  if (a.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (a.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
 
 }  // namespace
 
@@ -158,11 +203,286 @@ Result<std::string> write_token_file(const std::string& file_name, const std::st
   return path;
 }
 
+// ---- SocketTransport ---------------------------------------------------------
+
+SocketTransport::SocketTransport(int fd, OutboundLimits limits, std::string name)
+    : fd_(fd), limits_(limits), name_(std::move(name)), progress_(std::chrono::steady_clock::now()) {}
+
+SocketTransport::~SocketTransport() {
+  bool waiting = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    waiting = !queue_.empty() && !broken_;
+  }
+  changed_.notify_all();
+  // The writer may be in poll(2) for a peer that does not read: shutting
+  // the socket down wakes it (what waits is dropped: nobody is left to send
+  // it, and the descriptor is closed next).
+  if (waiting) ::shutdown(fd_, SHUT_RDWR);
+  if (writer_.joinable()) writer_.join();
+}
+
+bool SocketTransport::write(std::string_view bytes) {
+  return write_pieces(std::span<const std::string_view>(&bytes, 1));
+}
+
+bool SocketTransport::write_pieces(std::span<const std::string_view> pieces) {
+  std::lock_guard lock(mutex_);
+  if (broken_) return false;
+  if (queued_ >= limits_.max_queued_bytes) {
+    fail_locked("it is not reading its replies (" + format_bytes(queued_) + " waiting, the limit is " +
+                format_bytes(limits_.max_queued_bytes) + ")");
+    return false;
+  }
+  return send_locked(pieces);
+}
+
+// Sends what the socket takes now when nothing waits before it, and queues
+// the rest. False when the peer is gone.
+bool SocketTransport::send_locked(std::span<const std::string_view> pieces) {
+  std::size_t first = 0;   // the first piece not wholly sent
+  std::size_t offset = 0;  // bytes of it already sent
+  if (queue_.empty()) {
+    iovec iov[64];
+    while (first < pieces.size()) {
+      int count = 0;
+      for (std::size_t i = first; i < pieces.size() && count < 64; ++i) {
+        const std::string_view p = i == first ? pieces[i].substr(offset) : pieces[i];
+        if (!p.empty()) iov[count++] = {const_cast<char*>(p.data()), p.size()};
+      }
+      if (count == 0) break;
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        broken_ = true;  // EPIPE, ECONNRESET: the peer is gone
+        changed_.notify_all();
+        return false;
+      }
+      // Skip what was written; a partly written piece continues where it stopped.
+      std::size_t left = static_cast<std::size_t>(n);
+      while (left > 0 && first < pieces.size()) {
+        const std::size_t rest = pieces[first].size() - offset;
+        if (left >= rest) {
+          left -= rest;
+          ++first;
+          offset = 0;
+        } else {
+          offset += left;
+          left = 0;
+        }
+      }
+      while (first < pieces.size() && pieces[first].size() == offset) {  // empty pieces
+        ++first;
+        offset = 0;
+      }
+    }
+  }
+  if (first == pieces.size()) return true;
+  std::size_t size = 0;
+  for (std::size_t i = first; i < pieces.size(); ++i) size += pieces[i].size();
+  size -= offset;
+  if (queue_.empty()) progress_ = std::chrono::steady_clock::now();  // the stall clock starts now
+  // Small frames join the last queued string; a large one gets its own.
+  if (queue_.empty() || queue_.back().size() + size > 256 * 1024) {
+    queue_.emplace_back();
+    queue_.back().reserve(size);
+  }
+  for (std::size_t i = first; i < pieces.size(); ++i)
+    queue_.back().append(i == first ? pieces[i].substr(offset) : pieces[i]);
+  queued_ += size;
+  start_writer_locked();
+  changed_.notify_all();
+  return true;
+}
+
+bool SocketTransport::write_produced(const std::function<void(const Emit&)>& produce) {
+  // Small pieces (a path, a comma) are gathered into 64 KiB sends; while
+  // the socket takes them the page never exists whole, and once it is full
+  // the rest of the page waits in the queue, not in this thread.
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::lock_guard lock(mutex_);
+  if (broken_) return false;
+  if (queued_ >= limits_.max_queued_bytes) {
+    fail_locked("it is not reading its replies (" + format_bytes(queued_) + " waiting, the limit is " +
+                format_bytes(limits_.max_queued_bytes) + ")");
+    return false;
+  }
+  std::string staged;
+  staged.reserve(kChunk);
+  bool ok = true;
+  const auto send = [&](std::string_view bytes) {
+    if (ok) ok = send_locked(std::span<const std::string_view>(&bytes, 1));
+    return ok;
+  };
+  const auto flush = [&] {
+    const bool sent = staged.empty() || send(staged);
+    staged.clear();
+    return sent;
+  };
+  produce([&](std::string_view piece) {
+    if (!ok) return false;
+    if (staged.size() + piece.size() <= kChunk) {
+      staged.append(piece);
+      return true;
+    }
+    if (!flush()) return false;
+    if (piece.size() >= kChunk) return send(piece);
+    staged.append(piece);
+    return true;
+  });
+  return flush() && ok;
+}
+
+void SocketTransport::close() {
+  std::lock_guard lock(mutex_);
+  broken_ = true;
+  queue_.clear();
+  queued_ = 0;
+  changed_.notify_all();
+}
+
+bool SocketTransport::wait_to_read() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return broken_ || queued_ <= limits_.pause_reading_bytes; });
+  return !broken_;
+}
+
+bool SocketTransport::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return broken_ || queue_.empty(); });
+  return !broken_ && queue_.empty();
+}
+
+std::size_t SocketTransport::queued_bytes() const {
+  std::lock_guard lock(mutex_);
+  return queued_;
+}
+
+bool SocketTransport::broken() const {
+  std::lock_guard lock(mutex_);
+  return broken_;
+}
+
+void SocketTransport::fail_locked(const std::string& why) {
+  spdlog::warn("{}: closing the connection: {}", name_, why);
+  broken_ = true;
+  queue_.clear();
+  queued_ = 0;
+  ::shutdown(fd_, SHUT_RDWR);  // its reader sees the end too, and the writer's poll(2) returns
+  changed_.notify_all();
+}
+
+void SocketTransport::start_writer_locked() {
+  if (writer_.joinable()) return;
+  try {
+    writer_ = std::thread([this] { writer_loop(); });
+  } catch (const std::system_error& e) {
+    // No thread to wait for the peer: rather than block a worker, the
+    // connection ends (its queued replies could not be delivered).
+    fail_locked(std::string("no thread to send its replies: ") + e.what());
+  }
+}
+
+// Sends from the queue what the socket takes now.
+void SocketTransport::flush_locked() {
+  while (!queue_.empty() && !broken_) {
+    iovec iov[64];
+    int count = 0;
+    for (auto it = queue_.begin(); it != queue_.end() && count < 64; ++it) {
+      const std::size_t skip = count == 0 ? front_sent_ : 0;
+      iov[count++] = {const_cast<char*>(it->data()) + skip, it->size() - skip};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      broken_ = true;  // the peer is gone
+      queue_.clear();
+      queued_ = 0;
+      break;
+    }
+    progress_ = std::chrono::steady_clock::now();
+    std::size_t left = static_cast<std::size_t>(n);
+    queued_ -= left;
+    while (left > 0) {
+      const std::size_t rest = queue_.front().size() - front_sent_;
+      if (left >= rest) {
+        left -= rest;
+        queue_.pop_front();
+        front_sent_ = 0;
+      } else {
+        front_sent_ += left;
+        left = 0;
+      }
+    }
+  }
+  changed_.notify_all();
+}
+
+void SocketTransport::writer_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_ && !broken_) {
+    if (queue_.empty()) {
+      changed_.wait(lock, [&] { return stopping_ || broken_ || !queue_.empty(); });
+      continue;
+    }
+    flush_locked();
+    if (broken_ || queue_.empty()) continue;
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline = progress_ + limits_.stall_timeout;
+    if (now >= deadline) {
+      fail_locked("it took none of its " + format_bytes(queued_) + " of waiting replies for " +
+                  std::to_string(limits_.stall_timeout.count()) + " ms");
+      break;
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
+    lock.unlock();
+    pollfd p{fd_, POLLOUT, 0};
+    (void)::poll(&p, 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
+    lock.lock();
+  }
+}
+
+// ---- TcpServer ------------------------------------------------------------
+
 struct TcpServer::Client {
+  std::mutex mutex;
   int fd = -1;
+  bool open = true;  // guarded by mutex: fd is still this connection's, so shutdown(2) on it is safe
+  std::atomic<bool> authenticated{false};
+  bool evicted = false;  // guarded by the server's mutex: closed to make room, still ending
+  std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
+  std::string name;  // for log lines
   std::thread thread;
   std::atomic<bool> done{false};
+
+  void shut_down() {
+    std::lock_guard lock(mutex);
+    if (open) ::shutdown(fd, SHUT_RDWR);
+  }
 };
+
+// Each connection holds a descriptor. With the soft RLIMIT_NOFILE at its
+// usual default (1024), 1024 connections would leave none for the
+// workspace (files, watches, git, pipes of child processes): a door takes
+// at most a quarter of the limit.
+static std::size_t connection_budget(std::size_t wanted) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return wanted;
+  const std::size_t budget = std::max<std::size_t>(16, static_cast<std::size_t>(r.rlim_cur / 4));
+  if (budget < wanted)
+    spdlog::info("at most {} connections per door (a quarter of the {} descriptors RLIMIT_NOFILE allows)", budget,
+                 static_cast<std::size_t>(r.rlim_cur));
+  return std::min(wanted, budget);
+}
 
 Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const TcpAddress& address,
                                                      TcpServerOptions options) {
@@ -201,6 +521,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
     return std::move(path).error();
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
+  options.max_connections = connection_budget(options.max_connections);
   return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, *path, std::move(options)));
 }
 
@@ -226,6 +547,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, 
     return e;
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
+  options.max_connections = connection_budget(options.max_connections);
   std::unique_ptr<TcpServer> server(new TcpServer(workspace, fd, 0, "", "", std::move(options)));
   server->socket_path_ = path;
   return server;
@@ -265,7 +587,7 @@ void TcpServer::stop() {
     std::lock_guard lock(mutex_);
     clients.swap(clients_);
   }
-  for (auto& c : clients) ::shutdown(c->fd, SHUT_RDWR);
+  for (auto& c : clients) c->shut_down();
   for (auto& c : clients)
     if (c->thread.joinable()) c->thread.join();
 }
@@ -278,19 +600,23 @@ std::size_t TcpServer::connection_count() const {
 }
 
 void TcpServer::accept_loop() {
+  bool out_of_fds = false;  // logged once per shortage, not every 100 ms
+  std::uint64_t accepted = 0;
   while (!stopping_) {
     const int cfd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (stopping_) return;
-      if (errno == EMFILE || errno == ENFILE) {
-        spdlog::warn("tcp: out of file descriptors; waiting before accepting more");
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (!out_of_fds) spdlog::warn("tcp: accept: {}; waiting before accepting more", std::strerror(errno));
+        out_of_fds = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
       spdlog::error("tcp: accept: {}", std::strerror(errno));
       return;
     }
+    out_of_fds = false;
     int one = 1;
     if (socket_path_.empty()) ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(mutex_);
@@ -300,53 +626,129 @@ void TcpServer::accept_loop() {
       c->thread.join();
       return true;
     });
-    if (clients_.size() >= options_.max_connections) {
-      spdlog::warn("tcp: {} connections open, the limit; refusing one", clients_.size());
+    // Connections closed to make room are still ending: not counted.
+    std::size_t open = 0;
+    for (const auto& c : clients_) open += !c->done && !c->evicted;
+    if (!token_.empty()) open -= make_room_locked(open);
+    if (open >= options_.max_connections) {
+      spdlog::warn("tcp: {} connections open, the limit, all authenticated; refusing one", open);
       ::close(cfd);
       continue;
     }
     auto client = std::make_shared<Client>();
     client->fd = cfd;
+    ++accepted;
+    client->name = socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
+    client->authenticated = token_.empty();  // a Unix socket: its mode is the authentication
     clients_.push_back(client);
-    client->thread = std::thread([this, client] { serve_client(client); });
+    try {
+      client->thread = std::thread([this, client] { serve_client(client); });
+    } catch (const std::system_error& e) {
+      spdlog::warn("tcp: no thread for a new connection ({}); refusing it", e.what());
+      clients_.pop_back();
+      ::close(cfd);
+    }
   }
+}
+
+std::size_t TcpServer::make_room_locked(std::size_t open) {
+  // Connections without the token may not crowd out those with it (see
+  // tcp.hpp): the ones waiting longest go first.
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Client*> waiting;
+  for (const auto& c : clients_)
+    if (!c->done && !c->authenticated && !c->evicted) waiting.push_back(c.get());
+  std::sort(waiting.begin(), waiting.end(), [](const Client* a, const Client* b) { return a->accepted < b->accepted; });
+  std::size_t closed = 0;
+  const auto close_oldest = [&](const std::string& why) {
+    Client* c = waiting[closed++];
+    c->evicted = true;
+    c->shut_down();
+    if (now - last_eviction_log_ >= std::chrono::seconds(1)) {
+      spdlog::warn("tcp: {} connections waiting to authenticate ({}); closing the oldest, {}{}", waiting.size(), why,
+                   c->name, evictions_unlogged_ ? " (and " + std::to_string(evictions_unlogged_) + " before, unlogged)" : "");
+      last_eviction_log_ = now;
+      evictions_unlogged_ = 0;
+    } else {
+      ++evictions_unlogged_;
+    }
+  };
+  while (closed < waiting.size() && waiting.size() - closed >= options_.max_unauthenticated &&
+         now - waiting[closed]->accepted >= kAuthGrace)
+    close_oldest("the limit is " + std::to_string(options_.max_unauthenticated));
+  if (closed < waiting.size() && open - closed >= options_.max_connections)
+    close_oldest("and all " + std::to_string(options_.max_connections) + " connections in use");
+  return closed;
 }
 
 void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   const int fd = client->fd;
+  const bool authenticating = !token_.empty();
   // The descriptor is closed when the last holder of the transport lets go:
   // a reply still being computed for this connection must never write to a
   // number the process has since reused.
-  std::shared_ptr<FdTransport> transport(new FdTransport(fd, fd), [fd](FdTransport* t) {
-    delete t;
-    ::close(fd);
-  });
-  auto connection = std::make_shared<Connection>(transport, options_.max_frame_bytes);
+  std::shared_ptr<SocketTransport> transport(new SocketTransport(fd, options_.outbound, client->name),
+                                             [fd](SocketTransport* t) {
+                                               delete t;
+                                               ::close(fd);
+                                             });
+  auto connection = std::make_shared<Connection>(
+      transport,
+      authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
   {
     // LSP `exit` ends this connection, not the server the others share.
     SessionOptions session_options = options_.session;
     session_options.on_exit = [fd](int) { ::shutdown(fd, SHUT_RDWR); };
     Session session(workspace_, connection, session_options);
-    AuthGate gate(session, token_, token_path_, fd);
-    if (token_.empty())
-      connection->set_handler(&session);  // a Unix socket: its mode is the authentication
-    else
+    AuthGate gate(session, token_, token_path_, fd, *connection, client->authenticated, options_.max_frame_bytes);
+    if (authenticating)
       connection->set_handler(&gate);
-    run_read_loop(fd, *connection);
-    if (token_.empty()) {
+    else
+      connection->set_handler(&session);
+    // A connection waiting to authenticate gets a small buffer: a thousand
+    // of them must not hold 256 KiB each.
+    std::string buf(authenticating ? 2 * options_.pre_auth_frame_bytes : 256 * 1024, '\0');
+    for (;;) {
+      if (buf.size() < 256 * 1024 && client->authenticated) buf.resize(256 * 1024);
+      // Backpressure: while its replies pile up, its requests wait unread.
+      if (!transport->wait_to_read()) break;
+      if (!client->authenticated) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            client->accepted + options_.auth_timeout - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          spdlog::warn("tcp: {} did not authenticate within {} ms; closing the connection", client->name,
+                       options_.auth_timeout.count());
+          break;
+        }
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) continue;  // EINTR, or time to look again
+      }
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      connection->on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+    connection->on_eof();
+    if (!authenticating) {
       // A Unix socket: `serve` forwarding stdio half-closes when its stdin
       // ends and still wants the answers, as a standalone server gives them
       // (a script that closes stdin after its last request). A launcher
       // that is gone closes both ways, which poll(2) reports as POLLHUP.
-      while (connection->in_flight_count() > 0 && !stopping_) {
+      while (connection->in_flight_count() > 0 && !stopping_ && !transport->broken()) {
         pollfd p{fd, 0, 0};
         if (::poll(&p, 1, 50) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0) break;
       }
+      // The answers still queued go out before the connection is let go.
+      (void)transport->drain(options_.outbound.stall_timeout);
     }
     // The peer is gone (or the server stops): what it asked is no longer
     // wanted; cancelling also ends the child processes of those requests.
     connection->cancel_all();
     connection->set_handler(nullptr);
+  }
+  {
+    std::lock_guard lock(client->mutex);
+    client->open = false;  // from here the descriptor may close at any time
   }
   std::lock_guard lock(mutex_);
   last_active_ = std::chrono::steady_clock::now();

@@ -102,6 +102,30 @@ TEST(ClientHello, LspInitializeNamesItsRootAndIsLeftAsRead) {
   ::close(in[1]);
 }
 
+// The first message is looked at before any server exists: nested 100,000
+// deep, it overflowed the stack when its params were copied. Refused while
+// parsing (json_parse.hpp): no root, and the bytes go on to the server,
+// which answers -32700.
+TEST(ClientHello, DeeplyNestedFirstMessageNamesNoRoot) {
+  const std::string deep(100000, '[');
+  const std::string body =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"2025-06-18\",\"capabilities\":{\"roots\":{}},\"rootUri\":\"file:///\",\"x\":" +
+      deep + std::string(100000, ']') + "}}\n";
+  int in[2];
+  ASSERT_EQ(::pipe(in), 0);
+  std::thread client([&] {
+    ASSERT_EQ(::write(in[1], body.data(), body.size()), static_cast<ssize_t>(body.size()));
+    ::close(in[1]);
+  });
+  const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100);
+  client.join();
+  EXPECT_FALSE(hello.root.has_value());
+  EXPECT_TRUE(hello.drop_response_id.is_null());
+  EXPECT_EQ(hello.bytes, body);
+  ::close(in[0]);
+}
+
 TEST(ClientHello, McpClientThatNeverSendsInitializedFallsBackInTime) {
   int in[2], out[2];
   ASSERT_EQ(::pipe(in), 0);

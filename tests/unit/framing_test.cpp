@@ -368,5 +368,113 @@ TEST(FrameReader, RandomSplitsDeliverTheSameMessages) {
   }
 }
 
+// What the launcher sees of each message (EnvelopeScanner), whatever the
+// chunking: every split of the stream must give the same envelopes.
+std::vector<Envelope> scan(const std::string& stream, std::size_t step, EnvelopeScanner* out = nullptr) {
+  EnvelopeScanner local;
+  EnvelopeScanner& s = out ? *out : local;
+  std::vector<Envelope> seen;
+  for (std::size_t i = 0; i < stream.size(); i += step)
+    s.feed(std::string_view(stream).substr(i, step), [&](const Envelope& e) { seen.push_back(e); });
+  return seen;
+}
+
+TEST(EnvelopeScanner, ReadsKindIdAndMethodInAnyMemberOrderAndChunking) {
+  const std::string big(200000, 'x');
+  const std::string stream =
+      // The MCP SDK writes the id last, after params of any size.
+      "{\"method\":\"tools/call\",\"params\":{\"name\":\"write_file\",\"arguments\":{\"content\":\"" + big +
+      "\\\"}\\\\\"}},\"jsonrpc\":\"2.0\",\"id\":41}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"result\":{\"id\":99,\"method\":\"inner\"}}\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":41}}\n"
+      "  \n"
+      "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"b\"},"
+      "{\"jsonrpc\":\"2.0\",\"id\":[1],\"error\":{}}]\n";
+  for (std::size_t step : {1u, 3u, 7u, 4096u, 1000000u}) {
+    EnvelopeScanner s;
+    const auto e = scan(stream, step, &s);
+    ASSERT_EQ(e.size(), 6u) << "step " << step;
+    EXPECT_TRUE(e[0].is_request());
+    EXPECT_EQ(e[0].method, "tools/call");
+    EXPECT_EQ(e[0].id, 41);
+    EXPECT_TRUE(e[0].params.is_null());  // longer than kEnvelopeValueBytes
+    EXPECT_TRUE(e[1].is_response());
+    EXPECT_EQ(e[1].id, "a\"b");
+    EXPECT_TRUE(e[1].method.empty());  // "method" inside result is not the message's
+    EXPECT_FALSE(e[2].has_id);
+    EXPECT_EQ(e[2].method, "notifications/cancelled");
+    EXPECT_EQ(e[2].params, (json{{"requestId", 41}}));
+    EXPECT_TRUE(e[3].is_request());
+    EXPECT_EQ(e[3].id, 1);
+    EXPECT_EQ(e[4].method, "b");
+    EXPECT_FALSE(e[4].has_id);
+    EXPECT_TRUE(e[5].is_response());
+    EXPECT_TRUE(e[5].id.is_null());  // not a valid request id: answered with id null
+    EXPECT_EQ(s.framing(), Framing::NewlineDelimited);
+    EXPECT_EQ(s.frame_filler(), "");
+  }
+}
+
+TEST(EnvelopeScanner, ContentLengthFramesAndFillerForAPartialFrame) {
+  const std::string one = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":\"done\"}";
+  const std::string two = "{\"jsonrpc\":\"2.0\",\"id\":8,\"result\":\"" + std::string(100, 'y') + "\"}";
+  const std::string stream = lsp(one) + lsp(two);
+  for (std::size_t step : {1u, 5u, 64u, 100000u}) {
+    EnvelopeScanner s;
+    const auto e = scan(stream, step, &s);
+    ASSERT_EQ(e.size(), 2u) << "step " << step;
+    EXPECT_EQ(e[0].id, 7);
+    EXPECT_EQ(e[1].id, 8);
+    EXPECT_EQ(s.framing(), Framing::ContentLength);
+    EXPECT_EQ(s.frame_filler(), "");
+  }
+  // Cut in the middle of the second body: the filler is its missing bytes,
+  // after which a new frame is read whole.
+  EnvelopeScanner s;
+  const std::string cut = stream.substr(0, stream.size() - 30);
+  EXPECT_EQ(scan(cut, 9, &s).size(), 1u);
+  EXPECT_EQ(s.frame_filler(), std::string(30, ' '));
+  const std::string after = s.frame_filler() + lsp("{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{}}");
+  std::vector<Envelope> more;
+  s.feed(after, [&](const Envelope& e) { more.push_back(e); });
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_EQ(more[0].id, 9);
+  // A partial line is ended by a newline.
+  EnvelopeScanner line;
+  scan("{\"jsonrpc\":\"2.0\",\"id\":1,\"res", 4, &line);
+  EXPECT_EQ(line.frame_filler(), "\n");
+}
+
+TEST(EnvelopeScanner, BackslashRunsBeforeQuotesAcrossChunks) {
+  // "a\\" ends the string (an escaped backslash); "\"" does not.
+  const std::string stream = "{\"x\":\"a\\\\\",\"id\":3,\"y\":\"q\\\"\\\\\\\"}\",\"method\":\"m\"}\n";
+  for (std::size_t step = 1; step <= stream.size(); ++step) {
+    const auto e = scan(stream, step);
+    ASSERT_EQ(e.size(), 1u) << "step " << step;
+    EXPECT_EQ(e[0].id, 3) << "step " << step;
+    EXPECT_EQ(e[0].method, "m") << "step " << step;
+  }
+}
+
+TEST(EnvelopeScanner, GarbageReportsNothingAndTheNextFrameIsRead) {
+  const std::string stream = "not json at all }}]]\n{\"id\":\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\"}\n";
+  const auto e = scan(stream, 5);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].id, 2);
+}
+
+// A TCP connection reads its first message under a limit of a few KiB.
+TEST(FrameReader, TheLimitCanChangeAndBoundsTheHeaderBlock) {
+  FrameReader r(100);
+  Collector c;
+  c.feed(r, "Content-Length: 5\r\nX-Pad: " + std::string(200, 'p'));
+  ASSERT_EQ(c.errors.size(), 1u);
+  EXPECT_EQ(c.errors[0].kind, FrameError::Kind::BadHeader);
+  EXPECT_EQ(r.buffered(), 0u);
+  r.set_max_frame_bytes(1000);
+  c.feed(r, lsp(std::string(500, ' ') + "{}"));
+  EXPECT_EQ(c.messages.size(), 1u);
+}
+
 }  // namespace
 }  // namespace icotes

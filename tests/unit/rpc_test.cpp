@@ -548,6 +548,47 @@ TEST(Connection, OversizedFrameIsRefusedWithItsId) {
   EXPECT_EQ(f.handler.methods, std::vector<std::string>{"small"});
 }
 
+// Nesting `levels` deep: [[[...]]].
+std::string nested(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+// A message nested 100,000 deep parsed fine, then overflowed the stack when
+// its params were copied (SIGSEGV before any authentication on the TCP
+// door). Refused while parsing, with its id, and the connection lives.
+TEST(Connection, DeepNestingIsRefusedWhileParsingAndTheConnectionLives) {
+  Fixture f;
+  f.line(R"({"jsonrpc":"2.0","id":1,"method":"icotes/authenticate","params":{"x":)" + nested(100000) + "}}");
+  f.line(R"([{"jsonrpc":"2.0","id":2,"method":"m","params":)" + nested(100000) + "}]");
+  f.line(R"({"jsonrpc":"2.0","id":"r","result":)" + nested(100000) + "}");
+  f.line(R"({"jsonrpc":"2.0","method":"note","params":)" + nested(100000) + "}");
+  f.line(R"({"jsonrpc":"2.0","id":3,"method":"after"})");
+  const auto r = f.replies();
+  ASSERT_EQ(r.size(), 5u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(r[i]["error"]["code"], -32700) << r[i];
+    EXPECT_NE(r[i]["error"]["message"].get<std::string>().find("deeper than 512"), std::string::npos) << r[i];
+  }
+  EXPECT_EQ(r[0]["id"], 1);
+  EXPECT_TRUE(r[1]["id"].is_null());  // a batch
+  EXPECT_EQ(r[2]["id"], "r");
+  EXPECT_TRUE(r[3]["id"].is_null());
+  EXPECT_EQ(r[4]["id"], 3);
+  EXPECT_EQ(f.handler.methods, std::vector<std::string>{"after"});
+  EXPECT_TRUE(f.handler.notifications.empty());
+}
+
+TEST(Connection, NestingAtTheLimitIsAccepted) {
+  Fixture f;
+  // The message object is level 1, params level 2: 510 more fill 512.
+  f.line(R"({"jsonrpc":"2.0","id":1,"method":"m","params":)" + std::string("[") + nested(510) + "]}");
+  f.line(R"({"jsonrpc":"2.0","id":2,"method":"m","params":)" + std::string("[") + nested(511) + "]}");
+  const auto r = f.replies();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0]["id"], 1);
+  EXPECT_TRUE(r[0].contains("result")) << r[0]["error"];
+  EXPECT_EQ(r[1]["id"], 2);
+  EXPECT_EQ(r[1]["error"]["code"], -32700);
+}
+
 TEST(Connection, ErrorObject) {
   EXPECT_EQ(error_object(make_error(-1, "m")), (json{{"code", -1}, {"message", "m"}}));
   EXPECT_EQ(error_object(make_error(-2, "m", json{{"a", 1}})), (json{{"code", -2}, {"message", "m"}, {"data", {{"a", 1}}}}));

@@ -1,8 +1,14 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "icotes/tcp.hpp"
 #include "test_util.hpp"
@@ -93,6 +99,145 @@ TEST(TcpRuntimeDir, PrivateDirectoryUnderXdgRuntimeDir) {
     ::setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
   else
     ::unsetenv("XDG_RUNTIME_DIR");
+}
+
+// ---- SocketTransport: replies never block the thread that wrote them ----
+
+struct SocketPair {
+  int server = -1, peer = -1;
+  SocketPair() {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    server = fds[0];
+    peer = fds[1];
+    // Small buffers: a few hundred KiB fill them.
+    const int size = 64 * 1024;
+    ::setsockopt(server, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  ~SocketPair() {
+    ::close(server);
+    ::close(peer);
+  }
+  // Reads until `n` bytes or EOF.
+  std::string read_peer(std::size_t n) const {
+    std::string out;
+    char buf[65536];
+    while (out.size() < n) {
+      const ssize_t r = ::read(peer, buf, std::min(sizeof buf, n - out.size()));
+      if (r <= 0) break;
+      out.append(buf, static_cast<std::size_t>(r));
+    }
+    return out;
+  }
+};
+
+std::string pattern(std::size_t n, char seed) {
+  std::string s(n, ' ');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + static_cast<unsigned char>(seed)) % 26);
+  return s;
+}
+
+TEST(SocketTransport, APeerThatDoesNotReadNeverBlocksTheWriter) {
+  SocketPair sp;
+  SocketTransport t(sp.server, OutboundLimits{}, "test");
+  const std::string a = pattern(3 << 20, 'a'), b = pattern(1 << 20, 'b'), c = pattern(100, 'c');
+  // 4 MiB into a socket that holds far less, nobody reading: returns at once.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string_view pieces[] = {a, b};
+  EXPECT_TRUE(t.write_pieces(pieces));
+  EXPECT_TRUE(t.write(c));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_GT(t.queued_bytes(), 0u);
+  // The peer reads: everything arrives, in order, and the queue empties.
+  EXPECT_EQ(sp.read_peer(a.size() + b.size() + c.size()), a + b + c);
+  EXPECT_TRUE(t.drain(std::chrono::seconds(10)));
+  EXPECT_EQ(t.queued_bytes(), 0u);
+  EXPECT_FALSE(t.broken());
+}
+
+TEST(SocketTransport, ProducedFramesKeepTheirOrderWhenTheSocketFills) {
+  SocketPair sp;
+  SocketTransport t(sp.server, OutboundLimits{}, "test");
+  std::string expected;
+  for (int frame = 0; frame < 3; ++frame) {
+    std::vector<std::string> parts;
+    for (int i = 0; i < 300; ++i)
+      parts.push_back(pattern(static_cast<std::size_t>(1 + (i * 977) % 9000), static_cast<char>(i)));
+    parts.push_back(pattern(200000, 'z'));  // a piece above the 64 KiB staging size
+    for (const auto& p : parts) expected += p;
+    EXPECT_TRUE(t.write_produced([&](const Transport::Emit& emit) {
+      for (const auto& p : parts)
+        if (!emit(p)) return;
+    }));
+    const std::string tail = "end" + std::to_string(frame);
+    expected += tail;
+    EXPECT_TRUE(t.write(tail));
+  }
+  EXPECT_EQ(sp.read_peer(expected.size()), expected);
+  EXPECT_TRUE(t.drain(std::chrono::seconds(10)));
+}
+
+TEST(SocketTransport, TooMuchWaitingClosesTheConnection) {
+  SocketPair sp;
+  OutboundLimits limits;
+  limits.max_queued_bytes = 1 << 20;
+  SocketTransport t(sp.server, limits, "test");
+  const std::string frame = pattern(256 * 1024, 'f');
+  int accepted = 0;
+  while (t.write(frame) && accepted < 100) ++accepted;
+  // Whole frames are queued until 1 MiB waits; the next one closes.
+  EXPECT_GE(accepted, 4);
+  EXPECT_LT(accepted, 100);
+  EXPECT_TRUE(t.broken());
+  EXPECT_EQ(t.queued_bytes(), 0u);
+  EXPECT_FALSE(t.write("more"));
+  EXPECT_FALSE(t.wait_to_read());
+  // Shut down both ways: the peer reads what the kernel held, then EOF.
+  (void)sp.read_peer(std::size_t(1) << 30);
+}
+
+TEST(SocketTransport, APeerThatTakesNothingForTheStallTimeoutIsClosed) {
+  SocketPair sp;
+  OutboundLimits limits;
+  limits.stall_timeout = std::chrono::milliseconds(300);
+  SocketTransport t(sp.server, limits, "test");
+  ASSERT_TRUE(t.write(pattern(2 << 20, 's')));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(t.drain(std::chrono::seconds(20)));  // returns once closed, not drained
+  EXPECT_TRUE(t.broken());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  EXPECT_FALSE(t.write("x"));
+}
+
+TEST(SocketTransport, ReadingPausesWhileRepliesPileUp) {
+  SocketPair sp;
+  OutboundLimits limits;
+  limits.pause_reading_bytes = 512 * 1024;
+  SocketTransport t(sp.server, limits, "test");
+  const std::string big = pattern(2 << 20, 'p');
+  ASSERT_TRUE(t.write(big));
+  std::atomic<bool> resumed{false};
+  std::thread reader([&] {
+    EXPECT_TRUE(t.wait_to_read());
+    resumed = true;
+  });
+  // The reader waits while more than 512 KiB wait; reading them lets it go.
+  EXPECT_FALSE(resumed.load());
+  EXPECT_EQ(sp.read_peer(big.size()), big);
+  reader.join();
+  EXPECT_TRUE(resumed.load());
+}
+
+TEST(SocketTransport, DestroyedWhileThePeerDoesNotReadReturnsAtOnce) {
+  SocketPair sp;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    SocketTransport t(sp.server, OutboundLimits{}, "test");  // stall timeout 30 s
+    ASSERT_TRUE(t.write(pattern(2 << 20, 'd')));
+    EXPECT_GT(t.queued_bytes(), 0u);
+  }  // the writer thread, waiting for room, is woken and joined
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace
