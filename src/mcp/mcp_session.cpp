@@ -631,7 +631,8 @@ class McpDialect final : public Dialect {
       const std::string stem = slash == std::string::npos ? value : value.substr(slash + 1);
       json values = json::array();
       std::size_t total = 0;
-      auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token());
+      auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token(), true,
+                                             {workspace_.gate().read_filter(client_), nullptr});
       const bool allowed = workspace_.gate().check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}}).ok();
       if (listing && allowed) {
         for (const auto& e : (*listing)->entries) {

@@ -548,10 +548,10 @@ Result<bool> Service::mkdir(const std::string& path, const Access& access) {
   auto rel = root_.relative(path);
   if (!rel) return std::move(rel).error();
   if (rel->empty()) return false;
+  // An existing directory is no change; anything made is judged first, where it will be.
+  if (auto fd = root_.open_beneath(*rel, O_PATH | O_DIRECTORY); fd) return false;
   auto landing = prospective_landing(*rel);
   if (!landing) return std::move(landing).error();
-  // An existing directory is no change; anything made is judged first.
-  if (auto fd = root_.open_beneath(*rel, O_PATH | O_DIRECTORY); fd) return false;
   if (auto st = judge_change(*landing, access); !st) return st.error();
   return make_dirs(*rel, *landing);
 }
