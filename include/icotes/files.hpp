@@ -386,9 +386,11 @@ class Service {
   /// Replaces `cur` with `content`: through the editor when open, else atomically on disk.
   Result<std::string> replace_content(const std::string& rel, Current& cur, const std::string& content,
                                       const Access& access);
-  /// Writes `content` to `t` by a temporary file and rename(2) through `t.dir`.
-  /// Result: true when it created the file.
-  Result<bool> write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access);
+  /// Writes `content` to `t` by a temporary file and rename(2) through
+  /// `t.dir`, judged there. `create_only`: kConflict when the name exists
+  /// (RENAME_NOREPLACE). Result: true when it created the file.
+  Result<bool> write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access,
+                            bool create_only = false);
 
   const ConfinedRoot& root_;
   Documents& documents_;

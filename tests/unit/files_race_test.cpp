@@ -118,6 +118,28 @@ TEST_F(FilesRace, WriteNeverLandsInIcotesWhileADirectoryIsSwappedWithALinkToIt) 
   EXPECT_GT(refused, 0) << "the race was never hit";
 }
 
+// write_file creates or replaces: concurrent writes of one new file (and of
+// its new parents) all succeed, the last one wins.
+TEST_F(FilesRace, ConcurrentWritesOfANewFileAllSucceed) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string rel = "r" + std::to_string(round) + "/sub/x.txt";
+    std::atomic<int> failed{0};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w)
+      writers.emplace_back([&, w] {
+        auto r = svc().write({rel, "writer " + std::to_string(w) + "\n", std::nullopt});
+        if (!r.ok()) {
+          ADD_FAILURE() << r.error().message;
+          failed.fetch_add(1);
+        }
+      });
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(get(rel).rfind("writer ", 0), 0u);
+    EXPECT_EQ(names("r" + std::to_string(round) + "/sub"), std::vector<std::string>{"x.txt"});
+  }
+}
+
 // What .icotes/ looks like, to compare after each race.
 struct Snapshot {
   std::vector<std::string> names;

@@ -222,6 +222,13 @@ Status judge_read(std::string_view what, const std::string& rel, const std::stri
                     json{{"path", rel}});
 }
 
+// An error opening a parent of `rel`, told about `rel` (what the client named).
+Error renamed(Error e, const std::string& rel) {
+  if (auto err = e.data.find("errno"); err != e.data.end() && err->is_number_integer())
+    return errno_error(err->get<int>(), "open", rel);
+  return e;
+}
+
 Error changed_meanwhile(const std::string& rel) {
   return make_error(error_code::kConflict,
                     rel + " changed (renamed, replaced or relinked) while it was being written; nothing was written "
@@ -393,7 +400,7 @@ Result<Service::Target> Service::locate(const std::string& rel, bool follow) con
     t.path = at;
     auto parent = root_.open_parent(at);
     if (!parent) {
-      if (parent.error().code != error_code::kNotFound) return std::move(parent).error();
+      if (parent.error().code != error_code::kNotFound) return renamed(std::move(parent).error(), at);
       // Parents to be made: they will be where the deepest existing one is.
       auto landing = prospective_landing(at);
       if (!landing) return std::move(landing).error();
@@ -556,7 +563,8 @@ Result<bool> Service::mkdir(const std::string& path, const Access& access) {
   return make_dirs(*rel, *landing);
 }
 
-Result<bool> Service::write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access) {
+Result<bool> Service::write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access,
+                                   bool create_only) {
   if (t.path.empty()) return make_error(error_code::kInvalidParams, "cannot write the workspace root itself");
   if (!t.dir.valid()) {
     // Missing parents are made where the write was judged to land.
@@ -566,8 +574,6 @@ Result<bool> Service::write_atomic(Target& t, std::string_view content, std::opt
     auto opened = root_.open_parent(t.path);
     if (!opened) return std::move(opened).error();
     t.dir = std::move(opened->first);
-    t.exists = ::fstatat(t.dir.get(), t.name.c_str(), &t.st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (t.exists) return changed_meanwhile(t.path);  // judged as a new file
   }
   const std::string& rel = t.path;
   // fsync needs a readable directory fd, not O_PATH.
@@ -597,9 +603,9 @@ Result<bool> Service::write_atomic(Target& t, std::string_view content, std::opt
   if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "fsync", rel));
   if (::close(fd.release()) != 0) return fail(errno_error(errno, "close", rel));
   // The name is replaced (a new inode: other hard links keep the old bytes,
-  // and a symlink put there meanwhile is replaced, not followed); a new file
-  // never replaces one that appeared meanwhile.
-  if (::renameat2(dir.get(), tmp.c_str(), dir.get(), name.c_str(), exists ? 0 : RENAME_NOREPLACE) != 0) {
+  // and a symlink put there meanwhile is replaced, not followed); a file
+  // that must be new never replaces one that appeared meanwhile.
+  if (::renameat2(dir.get(), tmp.c_str(), dir.get(), name.c_str(), create_only ? RENAME_NOREPLACE : 0) != 0) {
     const int err = errno;
     auto e = err == EEXIST ? changed_meanwhile(rel) : errno_error(err, "rename onto", rel);
     return fail(std::move(e));
@@ -807,7 +813,7 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
       } else if (pl.before.open && pl.action == "modified") {
         if (auto now = current(pl.rel, access, true, false)) (void)replace_content(pl.rel, *now, pl.before.bytes, access);
       } else {
-        (void)write_atomic(pl.before.target, pl.before.bytes, pl.before.mode, access);
+        (void)write_atomic(pl.before.target, pl.before.bytes, pl.before.mode, access, pl.action == "deleted");
       }
     }
     e.message += " (no file was changed)";
@@ -816,6 +822,9 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
   for (auto& pl : plan) {
     if (pl.action == "deleted") {
       if (auto s = unlink_target(pl.before.target); !s) return rollback(s.error());
+    } else if (pl.action == "created") {
+      auto w = write_atomic(pl.before.target, pl.after, std::nullopt, access, true);
+      if (!w) return rollback(std::move(w).error());
     } else {
       auto via = replace_content(pl.rel, pl.before, pl.after, access);
       if (!via) return rollback(std::move(via).error());
