@@ -304,6 +304,10 @@ class Service {
   /// workspace is followed and its target replaced, judged where that lands;
   /// a file with several hard links gets a new inode under this name only.
   Result<WriteResult> write(const WriteParams& p, const Access& access = {});
+  /// Edits an open document through its editor (judged where the editor
+  /// would save it; refused when that file has several hard links, since
+  /// editors save in place), else the file as write() does. The diff shows
+  /// content, so a Read deny applies too.
   Result<EditResult> edit(const EditParams& p, const Access& access = {});
   /// Applies a unified diff (git or GNU diff -u style) to one or more files:
   /// every hunk must match (context checked, offsets tolerated) and every

@@ -155,7 +155,9 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
         // workspace that leads to src/ is a change to src/ (and one that
         // leads to .icotes/ is refused below). Move and delete change the
         // name itself, not what a symlink there leads to. (The files service
-        // judges again where the descriptor it writes through lands.)
+        // judges again where the descriptor it writes through lands.) Reads
+        // stay lexical here, no syscall on the hot path: the service judges
+        // where the descriptor it reads leads (Context::read_denied).
         const bool name_itself = op.id == "files/delete" || op.id == "files/move";
         const std::filesystem::path full = std::filesystem::path(root_.path()) / *rel;
         std::error_code ec;
