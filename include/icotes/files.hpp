@@ -3,7 +3,12 @@
 //
 // Every path goes through ConfinedRoot (openat2 RESOLVE_BENEATH). Writes are
 // atomic: a temporary file in the same directory, fsync, rename(2) over the
-// target, the target's mode kept; a failed request writes nothing. Open
+// target, the target's mode kept; a failed request writes nothing. Every
+// change is judged where it really lands (path_policy.hpp): the parent
+// directory is opened beneath the root first, the landing path is derived
+// from that descriptor (landing_path_in), judged (protected paths always,
+// then Access::may_write), and the change goes through the same descriptor.
+// Reads are judged likewise against Access::read_denied. Open
 // editor buffers (Documents) are the truth for reads, and writes to them go
 // to their editor as workspace/applyEdit. Line numbers are 1-based; sizes are
 // bytes; times are milliseconds since the Unix epoch.
@@ -22,6 +27,7 @@
 
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
 
 namespace icotes {
@@ -34,6 +40,19 @@ namespace files {
 /// 25k tokens, what AI hosts commonly accept in one tool result).
 inline constexpr std::int64_t kDefaultReadLines = 2000;
 inline constexpr std::size_t kDefaultReadBytes = 100 * 1024;
+
+/// What the asking client may read and change, judged by the service on the
+/// paths it really opens (path_policy.hpp). The default (no client: unit
+/// tests, internal callers) denies no read and refuses only the protected
+/// paths (protected_path_reason()), which are refused whatever is given.
+struct Access {
+  /// Null: no Read deny (the check is skipped). Else a file it covers, by the
+  /// name asked for or where that name leads, is not read; multi-file
+  /// results leave it out.
+  ReadFilter read_denied = nullptr;
+  /// Null: only the protected paths are refused.
+  WriteCheck may_write = nullptr;
+};
 
 struct ReadParams {
   std::string path;
@@ -116,6 +135,10 @@ struct ListResult {
   std::string path;
   std::vector<DirEntry> entries;
   bool truncated = false;
+  /// Entries a Read deny covers, left out (a count, never their names).
+  std::size_t denied = 0;
+  /// Says how many entries were left out and why; else empty.
+  std::string note;
   /// `entries` rendered once, so a cached listing is not rendered again:
   /// as the JSON array of the output schema (objects {path, type, size,
   /// mtime}), and as lines for people ("[FILE] name (N bytes)", "[DIR]
@@ -271,49 +294,107 @@ class Service {
  public:
   Service(const ConfinedRoot& root, Documents& documents) : root_(root), documents_(documents) {}
 
-  Result<ReadResult> read(const ReadParams& p) const;
-  Result<WriteResult> write(const WriteParams& p);
-  Result<EditResult> edit(const EditParams& p);
+  // Errors common to every call: kOutsideWorkspace (confinement),
+  // kPermissionDenied when the path, or where it leads, is protected, covered
+  // by a Read deny (reads) or refused by `access.may_write` (changes).
+
+  /// Reads the open buffer, else the file (an inside symlink is followed).
+  Result<ReadResult> read(const ReadParams& p, const Access& access = {}) const;
+  /// Replaces (or creates) a file by rename(2): a symlink inside the
+  /// workspace is followed and its target replaced, judged where that lands;
+  /// a file with several hard links gets a new inode under this name only.
+  Result<WriteResult> write(const WriteParams& p, const Access& access = {});
+  /// Edits an open document through its editor (judged where the editor
+  /// would save it; refused when that file has several hard links, since
+  /// editors save in place), else the file as write() does. The diff shows
+  /// content, so a Read deny applies too.
+  Result<EditResult> edit(const EditParams& p, const Access& access = {});
   /// Applies a unified diff (git or GNU diff -u style) to one or more files:
-  /// every hunk must match (context checked, offsets tolerated), else
-  /// nothing is written.
-  Result<PatchResult> apply_patch(std::string_view patch);
+  /// every hunk must match (context checked, offsets tolerated) and every
+  /// file may be changed, else nothing is written.
+  Result<PatchResult> apply_patch(std::string_view patch, const Access& access = {});
   /// Entries of directory `path`, `depth` levels down, sorted; rendered
   /// (entries_json, text). Served from the ListingCache when it is valid
-  /// and `use_cache`. Errors: not a directory, confinement, cancelled.
+  /// and `use_cache`; entries `access.read_denied` covers are left out
+  /// (counted in `denied`, said in `note`). Errors: not a directory,
+  /// confinement, cancelled.
   Result<std::shared_ptr<const ListResult>> list(const std::string& path, int depth,
-                                                 const CancellationToken* cancel = nullptr,
-                                                 bool use_cache = true) const;
-  Result<StatResult> stat(const std::string& path) const;
+                                                 const CancellationToken* cancel = nullptr, bool use_cache = true,
+                                                 const Access& access = {}) const;
+  Result<StatResult> stat(const std::string& path, const Access& access = {}) const;
   /// The whole file, for MCP resources/read. Errors: too large
   /// (kMaxResourceBytes), not a regular file, confinement.
-  Result<ResourceContent> read_resource(const std::string& path) const;
+  Result<ResourceContent> read_resource(const std::string& path, const Access& access = {}) const;
   /// Regular files beneath the root in depth-first name order (the order of
   /// comparing paths component by component), starting after `after` ("" for
   /// the first page), at most `limit`; `more` is set when files remain.
-  /// .git directories are skipped; symlinks are not followed.
+  /// .git directories are skipped; symlinks are not followed; files
+  /// `access.read_denied` covers are left out.
   Result<std::vector<std::string>> list_files(const std::string& after, std::size_t limit, bool& more,
-                                              const CancellationToken* cancel = nullptr) const;
-  Status move(const std::string& source, const std::string& destination, bool overwrite);
+                                              const CancellationToken* cancel = nullptr,
+                                              const Access& access = {}) const;
+  /// Renames `source` (the name itself: a symlink is moved, not followed)
+  /// to `destination`, creating its parents. Both places are judged, and
+  /// for a directory every path beneath it at both; a directory is never
+  /// moved into or out of a .git directory.
+  Status move(const std::string& source, const std::string& destination, bool overwrite, const Access& access = {});
   /// mkdir -p. Result: true when it created the directory.
-  Result<bool> mkdir(const std::string& path);
-  Status remove(const std::string& path, bool recursive);
+  Result<bool> mkdir(const std::string& path, const Access& access = {});
+  /// Deletes the name (a symlink, not its target). `recursive`: nothing
+  /// beneath may be protected or refused, else nothing is deleted.
+  Status remove(const std::string& path, bool recursive, const Access& access = {});
 
   const ConfinedRoot& root() const { return root_; }
 
  private:
-  /// Current text of `rel`: the open buffer, or the file's bytes.
+  /// The bytes of `rel` as read_file shows them: the open buffer, else the
+  /// file (read through one descriptor, judged where it leads).
+  struct Loaded {
+    std::string bytes;
+    std::string sha256;
+    bool editor = false;
+  };
+  Result<Loaded> load(const std::string& rel, const Access& access) const;
+  /// Where a change to a path lands: its parent directory opened beneath
+  /// the root, and the landing path that descriptor gives.
+  struct Target {
+    std::string path;     // what is opened: the path asked for, or an inside symlink's target
+    std::string landing;  // workspace-relative path the change lands on
+    Fd dir;               // the parent (O_PATH); invalid while parents are missing
+    std::string name;     // the last component, in `dir`
+    bool exists = false;  // `name` exists in `dir`
+    struct stat st {};    // lstat of it, when it exists
+  };
+  /// Opens `rel`'s parent; `follow`: an inside symlink as the last component
+  /// leads to its target (at most 40 hops). Judges nothing.
+  Result<Target> locate(const std::string& rel, bool follow) const;
+  /// Landing path of `rel` once its missing parents are made: the deepest
+  /// existing ancestor's landing path plus the rest.
+  Result<std::string> prospective_landing(const std::string& rel) const;
+  /// Creates the missing directories of `rel` (all its components); each
+  /// one made must land on the matching prefix of `landing` and not be
+  /// protected. Result: whether one was made.
+  Result<bool> make_dirs(const std::string& rel, const std::string& landing);
+  /// Current text of `rel`: the open buffer, or the file's bytes, and where
+  /// a change to it lands. `for_change`: judged as a change (access.may_write);
+  /// `reveals`: the caller shows the content (judged by access.read_denied).
   struct Current {
     std::string bytes;
     bool exists = false;
     bool open = false;
     OpenDocument doc;
     mode_t mode = 0644;
+    Target target;
   };
-  Result<Current> current(const std::string& rel) const;
-  /// Replaces `rel` with `content`: through the editor when open, else atomically on disk.
-  Result<std::string> replace_content(const std::string& rel, const Current& cur, const std::string& content);
-  Result<bool> write_atomic(const std::string& rel, std::string_view content, std::optional<mode_t> mode);
+  Result<Current> current(const std::string& rel, const Access& access, bool for_change, bool reveals) const;
+  /// Replaces `cur` with `content`: through the editor when open, else atomically on disk.
+  Result<std::string> replace_content(const std::string& rel, Current& cur, const std::string& content,
+                                      const Access& access);
+  /// Writes `content` to `t` by a temporary file and rename(2) through
+  /// `t.dir`, judged there. `create_only`: kConflict when the name exists
+  /// (RENAME_NOREPLACE). Result: true when it created the file.
+  Result<bool> write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access,
+                            bool create_only = false);
 
   const ConfinedRoot& root_;
   Documents& documents_;

@@ -26,11 +26,13 @@ namespace icotes {
 /// repository or a folder later opened as a workspace of its own):
 ///  - `.icotes` and everything beneath it (icotes' settings and grants: an
 ///    AI that could write them could allow itself anything on the next start);
-///  - in a `.git` directory: `config`, `hooks/**`, `info/attributes`, and
-///    the same beneath `modules/**/` (git runs `core.fsmonitor`, hooks and
-///    filter drivers named there at the user's next git command);
-///  - the `.git` directory itself and `.git/modules` (renaming either away
-///    would let a new one take its place).
+///  - in a `.git` directory: `config`, `config.worktree`, `hooks/**`,
+///    `info/attributes`, `commondir` (names the directory whose config and
+///    hooks git uses), and the same beneath `modules/**/` and
+///    `worktrees/<name>/` (git runs `core.fsmonitor`, hooks and filter
+///    drivers named there at the user's next git command);
+///  - `.git` itself, a directory or a `gitdir:` file, and `.git/modules`,
+///    `.git/worktrees` (renaming one away would let a new one take its place).
 /// Comparison is byte-wise and case-sensitive, as Linux file names are.
 std::optional<std::string> protected_path_reason(std::string_view rel);
 

@@ -570,7 +570,9 @@ class McpDialect final : public Dialect {
     }
     workspace_.workers().post([this, request = std::move(request), after] {
       bool more = false;
-      auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token());
+      // Files the client may not read are left out.
+      const files::Access access{workspace_.gate().read_filter(client_), nullptr};
+      auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token(), access);
       if (!paths) return request.fail(paths.error());
       json resources = json::array();
       for (const auto& p : *paths) resources.push_back(resource_json(p));
@@ -598,7 +600,8 @@ class McpDialect final : public Dialect {
       if (!rel) return request.fail(rel.error());
       if (auto st = workspace_.gate().check_now(*client_, "resources/read", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
         return request.fail(st.error());
-      auto c = workspace_.files().read_resource(*rel);
+      // Judged again where the file opened really is (a symlink may lead elsewhere).
+      auto c = workspace_.files().read_resource(*rel, {workspace_.gate().read_filter(client_), nullptr});
       if (!c) {
         Error e = c.error();
         if (e.code == error_code::kNotFound) e.code = -32002;  // MCP "Resource not found"
@@ -628,7 +631,8 @@ class McpDialect final : public Dialect {
       const std::string stem = slash == std::string::npos ? value : value.substr(slash + 1);
       json values = json::array();
       std::size_t total = 0;
-      auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token());
+      auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token(), true,
+                                             {workspace_.gate().read_filter(client_), nullptr});
       const bool allowed = workspace_.gate().check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}}).ok();
       if (listing && allowed) {
         for (const auto& e : (*listing)->entries) {

@@ -7,6 +7,10 @@
 namespace icotes {
 namespace {
 
+// What the asking client may read and change, judged by the service where
+// each path really lands.
+files::Access access(const Context& ctx) { return {ctx.read_denied, ctx.may_write}; }
+
 template <typename T>
 std::optional<T> opt(const json& p, const char* key) {
   auto it = p.find(key);
@@ -34,7 +38,7 @@ files::ReadParams read_params(const json& p, std::string path) {
 }
 
 Result<json> read(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().read(read_params(p, p.at("path").get<std::string>()));
+  auto r = ctx.workspace.files().read(read_params(p, p.at("path").get<std::string>()), access(ctx));
   if (!r) return std::move(r).error();
   return to_json(std::move(*r));
 }
@@ -42,10 +46,11 @@ Result<json> read(Context& ctx, const json& p) {
 Result<json> read_many(Context& ctx, const json& p) {
   json out = json::array();
   const auto total = static_cast<double>(p.at("paths").size());
+  const files::Access a = access(ctx);
   for (const auto& path : p.at("paths")) {
     if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, "read_many_files: cancelled");
     ctx.progress.report(path.get<std::string>(), static_cast<double>(out.size()) + 1, total);
-    auto r = ctx.workspace.files().read(read_params(p, path.get<std::string>()));
+    auto r = ctx.workspace.files().read(read_params(p, path.get<std::string>()), a);
     if (!r) {
       out.push_back({{"path", path}, {"error", r.error().message}});
       continue;
@@ -66,7 +71,7 @@ Result<json> write(Context& ctx, const json& p) {
   wp.path = p.at("path").get<std::string>();
   wp.content = p.at("content").get<std::string>();
   wp.expected_sha256 = opt<std::string>(p, "expectedSha256");
-  auto r = ctx.workspace.files().write(wp);
+  auto r = ctx.workspace.files().write(wp, access(ctx));
   if (!r) return std::move(r).error();
   return json{{"path", r->path}, {"bytes", r->bytes}, {"sha256", r->sha256}, {"created", r->created}, {"via", r->via}};
 }
@@ -79,7 +84,7 @@ Result<json> edit(Context& ctx, const json& p) {
   }
   ep.expected_sha256 = opt<std::string>(p, "expectedSha256");
   ep.dry_run = p.value("dryRun", false);
-  auto r = ctx.workspace.files().edit(ep);
+  auto r = ctx.workspace.files().edit(ep, access(ctx));
   if (!r) return std::move(r).error();
   json j = {{"path", r->path}, {"diff", r->diff}, {"sha256", r->sha256}, {"replacements", r->replacements}, {"applied", r->applied}};
   if (!r->via.empty()) j["via"] = r->via;
@@ -87,7 +92,7 @@ Result<json> edit(Context& ctx, const json& p) {
 }
 
 Result<json> apply_patch(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().apply_patch(p.at("patch").get_ref<const std::string&>());
+  auto r = ctx.workspace.files().apply_patch(p.at("patch").get_ref<const std::string&>(), access(ctx));
   if (!r) return std::move(r).error();
   json files = json::array();
   for (const auto& f : r->files) files.push_back({{"path", f.path}, {"action", f.action}, {"sha256", f.sha256}});
@@ -95,16 +100,19 @@ Result<json> apply_patch(Context& ctx, const json& p) {
 }
 
 Result<json> list(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().list(p.at("path").get<std::string>(), p.value("depth", 1), &ctx.cancel);
+  auto r = ctx.workspace.files().list(p.at("path").get<std::string>(), p.value("depth", 1), &ctx.cancel, true,
+                                      access(ctx));
   if (!r) return std::move(r).error();
   const files::ListResult& l = **r;
   // Rendered once by the service (and kept with a cached listing).
-  return json{{"path", l.path}, {"entries", raw_json(l.entries_json)}, {"truncated", l.truncated},
-              {"listing", hidden_text(l.text)}};
+  json j = {{"path", l.path}, {"entries", raw_json(l.entries_json)}, {"truncated", l.truncated},
+            {"listing", hidden_text(l.text)}};
+  if (!l.note.empty()) j["note"] = l.note;
+  return j;
 }
 
 Result<json> stat(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().stat(p.at("path").get<std::string>());
+  auto r = ctx.workspace.files().stat(p.at("path").get<std::string>(), access(ctx));
   if (!r) return std::move(r).error();
   json j = {{"path", r->path},       {"type", r->type},         {"size", r->size},
             {"mode", r->mode},       {"mtime", r->mtime_ms},    {"ctime", r->ctime_ms},
@@ -117,20 +125,20 @@ Result<json> move(Context& ctx, const json& p) {
   auto& files = ctx.workspace.files();
   const auto source = p.at("source").get<std::string>();
   const auto destination = p.at("destination").get<std::string>();
-  if (auto s = files.move(source, destination, p.value("overwrite", false)); !s) return s.error();
+  if (auto s = files.move(source, destination, p.value("overwrite", false), access(ctx)); !s) return s.error();
   return json{{"source", *files.root().relative(source)}, {"destination", *files.root().relative(destination)}};
 }
 
 Result<json> mkdir(Context& ctx, const json& p) {
   const auto path = p.at("path").get<std::string>();
-  auto r = ctx.workspace.files().mkdir(path);
+  auto r = ctx.workspace.files().mkdir(path, access(ctx));
   if (!r) return std::move(r).error();
   return json{{"path", *ctx.workspace.root().relative(path)}, {"created", *r}};
 }
 
 Result<json> remove(Context& ctx, const json& p) {
   const auto path = p.at("path").get<std::string>();
-  if (auto s = ctx.workspace.files().remove(path, p.value("recursive", false)); !s) return s.error();
+  if (auto s = ctx.workspace.files().remove(path, p.value("recursive", false), access(ctx)); !s) return s.error();
   return json{{"path", *ctx.workspace.root().relative(path)}, {"deleted", true}};
 }
 

@@ -153,9 +153,16 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
       if (is_write_kind(kind) && !rel->empty()) {
         // A change is judged by where it lands: a symlink inside the
         // workspace that leads to src/ is a change to src/ (and one that
-        // leads to .icotes/ is refused below).
+        // leads to .icotes/ is refused below). Move and delete change the
+        // name itself, not what a symlink there leads to. (The files service
+        // judges again where the descriptor it writes through lands.) Reads
+        // stay lexical here, no syscall on the hot path: the service judges
+        // where the descriptor it reads leads (Context::read_denied).
+        const bool name_itself = op.id == "files/delete" || op.id == "files/move";
+        const std::filesystem::path full = std::filesystem::path(root_.path()) / *rel;
         std::error_code ec;
-        const auto real = std::filesystem::weakly_canonical(std::filesystem::path(root_.path()) / *rel, ec);
+        auto real = std::filesystem::weakly_canonical(name_itself ? full.parent_path() : full, ec);
+        if (name_itself) real /= full.filename();
         if (!ec) {
           auto real_rel = root_.relative(real.string());
           if (real_rel) n.target = *real_rel;

@@ -26,14 +26,18 @@ TEST(PathPolicy, GitFilesThatRunCommandsAreProtected) {
   for (const char* p :
        {".git", ".git/config", ".git/config.worktree", ".git/hooks", ".git/hooks/pre-commit", ".git/hooks/sub/x",
         ".git/info/attributes", ".git/modules", ".git/modules/lib/config", ".git/modules/a/b/hooks/post-checkout",
-        ".git/modules/lib/info/attributes", "sub/.git", "sub/.git/config", "vendor/x/.git/hooks/pre-push"})
+        ".git/modules/lib/info/attributes", "sub/.git", "sub/.git/config", "vendor/x/.git/hooks/pre-push",
+        // commondir names the directory git takes config and hooks from; worktrees have their own config.
+        ".git/commondir", ".git/worktrees", ".git/worktrees/wt/config.worktree", ".git/worktrees/wt/commondir",
+        ".git/modules/lib/commondir", ".git/modules/lib/worktrees/w/config.worktree", "sub/.git/worktrees/w/commondir"})
     EXPECT_TRUE(protected_path_reason(p).has_value()) << p;
 }
 
 TEST(PathPolicy, OrdinaryPathsAreNot) {
   for (const char* p : {"", "src/a.c", ".icotesx", "x.icotes", ".gitignore", ".gitattributes",
                         ".github/workflows/ci.yml", ".git/HEAD", ".git/info/exclude", ".git/refs/heads/main",
-                        ".git/objects/ab/cdef", "config", "hooks/pre-commit", "git/config", ".git2/config"})
+                        ".git/objects/ab/cdef", "config", "hooks/pre-commit", "git/config", ".git2/config",
+                        ".git/worktrees/wt/HEAD", ".git/worktrees/wt/gitdir", "commondir", "worktrees/x/config"})
     EXPECT_FALSE(protected_path_reason(p).has_value()) << p;
 }
 

@@ -278,6 +278,14 @@ TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {
   client.settings.mode = Mode::Bypass;
   EXPECT_FALSE(gate->check_now(client, "files/write", gate->needs(op, json{{"path", "innocent.txt"}})).ok());
   EXPECT_TRUE(gate->check_now(client, "files/write", gate->needs(op, json{{"path", "alias/new.c"}})).ok());
+  // Delete and move change the name itself: a link is judged as the link
+  // (its parent still where it leads).
+  for (const char* id : {"files/delete", "files/move"}) {
+    op.id = id;
+    EXPECT_EQ(gate->needs(op, json{{"path", "innocent.txt"}})[0].target, "innocent.txt") << id;
+    EXPECT_EQ(gate->needs(op, json{{"source", "alias/x.c"}})[0].target, "src/x.c") << id;
+    EXPECT_EQ(gate->needs(op, json{{"source", "alias"}})[0].target, "alias") << id;
+  }
 }
 
 TEST_F(GateTest, DenialsSayHowToAllowAndAreLogged) {

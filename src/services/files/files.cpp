@@ -20,6 +20,7 @@
 #endif
 
 #include "icotes/fd_io.hpp"
+#include "icotes/path_policy.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
 
@@ -80,6 +81,7 @@ Decoded decode(std::string bytes) {
   if (std::memchr(bytes.data(), 0, std::min<std::size_t>(bytes.size(), 8192)) != nullptr) {
     d.binary = true;
     d.encoding = "binary";
+    d.text = std::move(bytes);  // the raw bytes, for read_resource; read() shows none
     return d;
   }
   if (is_valid_utf8(bytes)) {
@@ -167,36 +169,137 @@ Error conflict_sha(const std::string& rel, const std::string& expected, const st
                     json{{"path", rel}, {"expectedSha256", expected}, {"actualSha256", actual}});
 }
 
+std::string parent_of(std::string_view rel) {
+  const std::size_t slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(rel.substr(0, slash));
+}
+
+std::string join(std::string_view dir, std::string_view name) {
+  if (dir.empty()) return std::string(name);
+  std::string out(dir);
+  out += '/';
+  out += name;
+  return out;
+}
+
+// `prefix` is `path` or one of its ancestors ("" is every path's).
+bool is_within(std::string_view path, std::string_view prefix) {
+  return prefix.empty() || path == prefix ||
+         (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 && path[prefix.size()] == '/');
+}
+
+bool inside_git_dir(std::string_view rel) {
+  for (std::size_t pos = 0; pos <= rel.size();) {
+    std::size_t slash = rel.find('/', pos);
+    if (slash == std::string_view::npos) slash = rel.size();
+    if (rel.substr(pos, slash - pos) == ".git") return true;
+    pos = slash + 1;
+  }
+  return false;
+}
+
+std::string shown(std::string_view rel) { return rel.empty() ? std::string("the workspace root") : std::string(rel); }
+
+// A change landing on `landing`: the protected paths are refused whatever
+// the client may do, then the client's own check decides.
+Status judge_change(const std::string& landing, const Access& access) {
+  if (auto why = protected_path_reason(landing))
+    return make_error(error_code::kPermissionDenied,
+                      "permission denied: this change lands on " + shown(landing) + " (" + *why + ")",
+                      json{{"path", landing}});
+  if (access.may_write) return access.may_write(landing);
+  return ok_status();
+}
+
+// Reading `rel`, which leads to `landing`: refused when a Read deny covers either.
+Status judge_read(std::string_view what, const std::string& rel, const std::string& landing, const Access& access) {
+  if (!access.read_denied) return ok_status();
+  if (!access.read_denied(rel) && (landing == rel || !access.read_denied(landing))) return ok_status();
+  return make_error(error_code::kPermissionDenied,
+                    std::string(what) + ": permission denied: " +
+                        (landing == rel ? shown(rel) : rel + " leads to " + shown(landing)) +
+                        ", which a Read deny rule covers",
+                    json{{"path", rel}});
+}
+
+// An error opening a parent of `rel`, told about `rel` (what the client named).
+Error renamed(Error e, const std::string& rel) {
+  if (auto err = e.data.find("errno"); err != e.data.end() && err->is_number_integer())
+    return errno_error(err->get<int>(), "open", rel);
+  return e;
+}
+
+Error changed_meanwhile(const std::string& rel) {
+  return make_error(error_code::kConflict,
+                    rel + " changed (renamed, replaced or relinked) while it was being written; nothing was written "
+                          "there, retry",
+                    json{{"path", rel}});
+}
+
+// The temporary file beside `name` (a long name gets a short temporary one:
+// NAME_MAX is 255 bytes).
+std::string temporary_name(const std::string& name) {
+  return (name.size() > 200 ? std::string(".icotes") : "." + name + ".icotes") + "-" + random_suffix() + ".tmp";
+}
+
 }  // namespace
 
-Result<ReadResult> Service::read(const ReadParams& p) const {
+Result<Service::Loaded> Service::load(const std::string& rel, const Access& access) const {
+  Loaded l;
+  if (auto doc = documents_.get(rel)) {
+    // The buffer holds the text of the file its name leads to.
+    if (access.read_denied) {
+      std::string landing = rel;
+      if (auto t = locate(rel, true)) landing = t->landing;
+      if (auto st = judge_read("read_file", rel, landing, access); !st) return st.error();
+    }
+    l.editor = true;
+    l.sha256 = sha256_hex(doc->text);
+    l.bytes = std::move(doc->text);
+    return l;
+  }
+  if (access.read_denied) {
+    if (auto st = judge_read("read_file", rel, rel, access); !st) return st.error();
+  }
+  auto fd = root_.open_beneath(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);  // a FIFO must not block the open
+  if (!fd) return std::move(fd).error();
+  if (access.read_denied) {
+    // Judged on what was opened: a symlink (or a rename racing the open)
+    // cannot lead to a file the client may not read.
+    auto landing = landing_path(root_, fd->get());
+    if (!landing) return std::move(landing).error();
+    if (auto st = judge_read("read_file", rel, *landing, access); !st) return st.error();
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", rel);
+  if (S_ISDIR(st.st_mode))
+    return make_error(error_code::kInvalidParams, "read_file: " + rel + " is a directory; use list_directory",
+                      json{{"path", rel}});
+  if (!S_ISREG(st.st_mode))
+    return make_error(error_code::kInvalidParams, "read_file: " + rel + " is not a regular file", json{{"path", rel}});
+  auto bytes = read_fd(fd->get(), rel, static_cast<std::size_t>(st.st_size));
+  if (!bytes) return std::move(bytes).error();
+  l.sha256 = sha256_cache_.get(st, *bytes);
+  l.bytes = std::move(*bytes);
+  return l;
+}
+
+Result<ReadResult> Service::read(const ReadParams& p, const Access& access) const {
   auto rel = root_.relative(p.path);
   if (!rel) return std::move(rel).error();
   ReadResult r;
   r.path = *rel;
+  auto loaded = load(*rel, access);
+  if (!loaded) return std::move(loaded).error();
+  r.source = loaded->editor ? "editor" : "disk";
+  r.size = loaded->bytes.size();
+  r.sha256 = std::move(loaded->sha256);
   Decoded d;
-  if (auto doc = documents_.get(*rel)) {
-    r.source = "editor";
-    r.size = doc->text.size();
-    r.sha256 = sha256_hex(doc->text);
-    d.text = std::move(doc->text);
+  if (loaded->editor) {
+    d.text = std::move(loaded->bytes);
     d.encoding = "utf-8";
   } else {
-    auto fd = root_.open_beneath(*rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);  // a FIFO must not block the open
-    if (!fd) return std::move(fd).error();
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", *rel);
-    if (S_ISDIR(st.st_mode))
-      return make_error(error_code::kInvalidParams, "read_file: " + *rel + " is a directory; use list_directory",
-                        json{{"path", *rel}});
-    if (!S_ISREG(st.st_mode))
-      return make_error(error_code::kInvalidParams, "read_file: " + *rel + " is not a regular file", json{{"path", *rel}});
-    auto bytes = read_fd(fd->get(), *rel, static_cast<std::size_t>(st.st_size));
-    if (!bytes) return std::move(bytes).error();
-    r.source = "disk";
-    r.size = bytes->size();
-    r.sha256 = sha256_cache_.get(st, *bytes);
-    d = decode(std::move(*bytes));
+    d = decode(std::move(loaded->bytes));
   }
   r.encoding = d.encoding;
   r.binary = d.binary;
@@ -290,47 +393,150 @@ std::size_t Sha256Cache::KeyHash::operator()(const Key& k) const noexcept {
   return h;
 }
 
-Result<Service::Current> Service::current(const std::string& rel) const {
+Result<Service::Target> Service::locate(const std::string& rel, bool follow) const {
+  std::string at = rel;
+  for (int hops = 0;; ++hops) {
+    Target t;
+    t.path = at;
+    auto parent = root_.open_parent(at);
+    if (!parent) {
+      if (parent.error().code != error_code::kNotFound) return renamed(std::move(parent).error(), at);
+      // Parents to be made: they will be where the deepest existing one is.
+      auto landing = prospective_landing(at);
+      if (!landing) return std::move(landing).error();
+      t.landing = std::move(*landing);
+      t.name = at.substr(at.rfind('/') + 1);
+      return t;
+    }
+    t.dir = std::move(parent->first);
+    t.name = std::move(parent->second);
+    auto landing = landing_path_in(root_, t.dir.get(), t.name);
+    if (!landing) return std::move(landing).error();
+    t.landing = std::move(*landing);
+    if (::fstatat(t.dir.get(), t.name.c_str(), &t.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) return errno_error(errno, "stat", at);
+      return t;
+    }
+    t.exists = true;
+    if (!follow || !S_ISLNK(t.st.st_mode)) return t;
+    // An inside symlink: the change goes to its target, judged where that is.
+    if (hops >= 40) return errno_error(ELOOP, "open", rel);
+    auto target = root_.open_beneath(t.landing, O_PATH);
+    if (!target) return std::move(target).error();
+    auto real = landing_path(root_, target->get());
+    if (!real) return std::move(real).error();
+    if (real->empty()) return make_error(error_code::kConflict, rel + " leads to the workspace root", json{{"path", rel}});
+    at = std::move(*real);
+  }
+}
+
+Result<std::string> Service::prospective_landing(const std::string& rel) const {
+  std::string existing = rel;
+  std::string rest;
+  while (!existing.empty()) {
+    const std::size_t slash = existing.rfind('/');
+    const std::string name = slash == std::string::npos ? existing : existing.substr(slash + 1);
+    rest = rest.empty() ? name : name + "/" + rest;
+    existing = slash == std::string::npos ? std::string() : existing.substr(0, slash);
+    auto fd = root_.open_beneath(existing, O_PATH | O_DIRECTORY);
+    if (!fd) {
+      if (fd.error().code == error_code::kNotFound) continue;
+      return std::move(fd).error();
+    }
+    auto landing = landing_path(root_, fd->get());
+    if (!landing) return std::move(landing).error();
+    return join(*landing, rest);
+  }
+  return rest;
+}
+
+Result<Service::Current> Service::current(const std::string& rel, const Access& access, bool for_change,
+                                          bool reveals) const {
   Current c;
   if (auto doc = documents_.get(rel)) {
     c.exists = true;
     c.open = true;
     c.bytes = doc->text;
     c.doc = std::move(*doc);
+    if (!for_change && !(reveals && access.read_denied)) return c;
+    // The editor saves the buffer where its name leads: judged there. A
+    // name that leads nowhere (a new file) is judged as named.
+    auto t = locate(rel, true);
+    if (t) {
+      c.target = std::move(*t);
+    } else if (for_change) {
+      return std::move(t).error();
+    } else {
+      c.target.landing = rel;
+    }
+    if (reveals)
+      if (auto st = judge_read("edit_file", rel, c.target.landing, access); !st) return st.error();
+    if (!for_change) return c;
+    if (auto st = judge_change(c.target.landing, access); !st) return st.error();
+    // Editors save in place (VS Code does): a file with other names would
+    // change under all of them, .icotes/config.toml's say.
+    if (c.target.exists && S_ISREG(c.target.st.st_mode) && c.target.st.st_nlink > 1)
+      return make_error(error_code::kPermissionDenied,
+                        rel + " is open in an editor and has " + std::to_string(c.target.st.st_nlink) +
+                            " hard links: saving it would change the file under every name; close it in the editor "
+                            "to have it replaced on disk instead",
+                        json{{"path", rel}});
     return c;
   }
-  auto fd = root_.open_beneath(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  if (!fd) {
-    if (fd.error().code == error_code::kNotFound) return c;
-    return std::move(fd).error();
+  auto t = locate(rel, true);
+  if (!t) {
+    if (t.error().code == error_code::kNotFound && !for_change) return c;
+    return std::move(t).error();
+  }
+  c.target = std::move(*t);
+  if (reveals)
+    if (auto st = judge_read("edit_file", rel, c.target.landing, access); !st) return st.error();
+  if (for_change)
+    if (auto st = judge_change(c.target.landing, access); !st) return st.error();
+  if (!c.target.exists) return c;
+  if (S_ISDIR(c.target.st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is a directory", json{{"path", rel}});
+  // Opened in the directory judged, never following a link put there since.
+  Fd fd(::openat(c.target.dir.get(), c.target.name.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ELOOP || errno == ENOENT) return changed_meanwhile(rel);
+    return errno_error(errno, "open", rel);
   }
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return errno_error(errno, "stat", rel);
+  if (::fstat(fd.get(), &st) != 0) return errno_error(errno, "stat", rel);
   if (S_ISDIR(st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is a directory", json{{"path", rel}});
   if (!S_ISREG(st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is not a regular file", json{{"path", rel}});
-  auto bytes = read_fd(fd->get(), rel, static_cast<std::size_t>(st.st_size));
+  auto bytes = read_fd(fd.get(), rel, static_cast<std::size_t>(st.st_size));
   if (!bytes) return std::move(bytes).error();
   c.exists = true;
   c.bytes = std::move(*bytes);
   c.mode = st.st_mode & 07777;
+  c.target.st = st;
   return c;
 }
 
-Result<bool> Service::mkdir(const std::string& path) {
-  auto rel = root_.relative(path);
-  if (!rel) return std::move(rel).error();
-  if (rel->empty()) return false;
+Result<bool> Service::make_dirs(const std::string& rel, const std::string& landing) {
+  if (rel.empty()) return false;
   bool created = false;
   std::size_t pos = 0;
   for (;;) {
-    const std::size_t slash = rel->find('/', pos);
-    const std::string prefix = rel->substr(0, slash);
+    const std::size_t slash = rel.find('/', pos);
+    const std::string prefix = rel.substr(0, slash);
     auto parent = root_.open_parent(prefix);
     if (!parent) return std::move(parent).error();
-    if (::mkdirat(parent->first.get(), parent->second.c_str(), 0777) == 0) {
-      created = true;
-    } else if (errno != EEXIST) {
-      return errno_error(errno, "mkdir", prefix);
+    struct stat st {};
+    if (::fstatat(parent->first.get(), parent->second.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) return errno_error(errno, "mkdir", prefix);
+      // Made in the directory judged: where it lands must be where the
+      // whole was judged to land, and not protected.
+      auto here = landing_path_in(root_, parent->first.get(), parent->second);
+      if (!here) return std::move(here).error();
+      if (!is_within(landing, *here)) return changed_meanwhile(prefix);
+      if (auto st2 = judge_change(*here, Access{}); !st2) return st2.error();
+      if (::mkdirat(parent->first.get(), parent->second.c_str(), 0777) == 0) {
+        created = true;
+      } else if (errno != EEXIST) {
+        return errno_error(errno, "mkdir", prefix);
+      }
     }
     // Whatever is there must be a directory beneath the root (a symlink to one inside is fine).
     auto check = root_.open_beneath(prefix, O_PATH | O_DIRECTORY);
@@ -345,50 +551,47 @@ Result<bool> Service::mkdir(const std::string& path) {
   return created;
 }
 
-Result<bool> Service::write_atomic(const std::string& rel_in, std::string_view content, std::optional<mode_t> mode) {
-  if (rel_in.empty()) return make_error(error_code::kInvalidParams, "cannot write the workspace root itself");
-  std::string rel = rel_in;
-  // Writing through a symlink writes its target, which must lie beneath the root.
-  for (int hops = 0;; ++hops) {
-    auto parent = root_.open_parent(rel);
-    if (!parent) {
-      if (parent.error().code != error_code::kNotFound) return std::move(parent).error();
-      const std::size_t slash = rel.rfind('/');
-      auto made = mkdir(rel.substr(0, slash));
-      if (!made) return std::move(made).error();
-      continue;
-    }
-    struct stat st {};
-    if (::fstatat(parent->first.get(), parent->second.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-      if (hops > 40) return errno_error(ELOOP, "write", rel_in);
-      auto target = root_.open_beneath(rel, O_PATH);
-      if (!target) return std::move(target).error();
-      char buf[PATH_MAX];
-      const std::string proc = "/proc/self/fd/" + std::to_string(target->get());
-      const ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf - 1);
-      if (n < 0) return errno_error(errno, "readlink", rel);
-      auto resolved = root_.relative(std::string_view(buf, static_cast<std::size_t>(n)));
-      if (!resolved) return std::move(resolved).error();
-      rel = *resolved;
-      continue;
-    }
-    break;
+Result<bool> Service::mkdir(const std::string& path, const Access& access) {
+  auto rel = root_.relative(path);
+  if (!rel) return std::move(rel).error();
+  if (rel->empty()) return false;
+  // An existing directory is no change; anything made is judged first, where it will be.
+  if (auto fd = root_.open_beneath(*rel, O_PATH | O_DIRECTORY); fd) return false;
+  auto landing = prospective_landing(*rel);
+  if (!landing) return std::move(landing).error();
+  if (auto st = judge_change(*landing, access); !st) return st.error();
+  return make_dirs(*rel, *landing);
+}
+
+Result<bool> Service::write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access,
+                                   bool create_only) {
+  if (t.path.empty()) return make_error(error_code::kInvalidParams, "cannot write the workspace root itself");
+  if (!t.dir.valid()) {
+    // Missing parents are made where the write was judged to land.
+    const std::string parent = parent_of(t.path);
+    auto made = make_dirs(parent, parent_of(t.landing));
+    if (!made) return std::move(made).error();
+    auto opened = root_.open_parent(t.path);
+    if (!opened) return std::move(opened).error();
+    t.dir = std::move(opened->first);
   }
-  auto parent = root_.open_parent(rel);
-  if (!parent) return std::move(parent).error();
+  const std::string& rel = t.path;
   // fsync needs a readable directory fd, not O_PATH.
-  Fd dir(::openat(parent->first.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd dir(::openat(t.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return errno_error(errno, "open directory of", rel);
-  const std::string& name = parent->second;
+  const std::string& name = t.name;
+  // Judged on the directory written through, before anything is made in it.
+  auto landing = landing_path_in(root_, dir.get(), name);
+  if (!landing) return std::move(landing).error();
+  if (auto st = judge_change(*landing, access); !st) return st.error();
   struct stat st {};
-  bool exists = false;
-  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  const bool exists = ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists) {
     if (S_ISDIR(st.st_mode)) return make_error(error_code::kConflict, rel + " is a directory", json{{"path", rel}});
-    exists = true;
-    if (!mode) mode = st.st_mode & 07777;
+    if (!mode && S_ISREG(st.st_mode)) mode = st.st_mode & 07777;
   }
-  const std::string tmp = "." + name + ".icotes-" + random_suffix() + ".tmp";
-  Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  const std::string tmp = temporary_name(name);
+  Fd fd(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
   if (!fd.valid()) return errno_error(errno, "create temporary file for", rel);
   auto fail = [&](Error e) -> Result<bool> {
     ::unlinkat(dir.get(), tmp.c_str(), 0);
@@ -399,12 +602,21 @@ Result<bool> Service::write_atomic(const std::string& rel_in, std::string_view c
   if (exists && ::geteuid() == 0) (void)::fchown(fd.get(), st.st_uid, st.st_gid);
   if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "fsync", rel));
   if (::close(fd.release()) != 0) return fail(errno_error(errno, "close", rel));
-  if (::renameat(dir.get(), tmp.c_str(), dir.get(), name.c_str()) != 0) return fail(errno_error(errno, "rename onto", rel));
+  // The name is replaced (a new inode: other hard links keep the old bytes,
+  // and a symlink put there meanwhile is replaced, not followed); a file
+  // that must be new never replaces one that appeared meanwhile.
+  if (::renameat2(dir.get(), tmp.c_str(), dir.get(), name.c_str(), create_only ? RENAME_NOREPLACE : 0) != 0) {
+    const int err = errno;
+    auto e = err == EEXIST ? changed_meanwhile(rel) : errno_error(err, "rename onto", rel);
+    return fail(std::move(e));
+  }
   ::fsync(dir.get());
+  t.exists = true;
   return !exists;
 }
 
-Result<std::string> Service::replace_content(const std::string& rel, const Current& cur, const std::string& content) {
+Result<std::string> Service::replace_content(const std::string& rel, Current& cur, const std::string& content,
+                                             const Access& access) {
   if (cur.open) {
     if (auto owner = cur.doc.owner.lock()) {
       // Send the smallest edit: the changed middle between common prefix and suffix.
@@ -435,16 +647,17 @@ Result<std::string> Service::replace_content(const std::string& rel, const Curre
       return std::string("editor");
     }
   }
-  auto w = write_atomic(rel, content, cur.exists ? std::optional<mode_t>(cur.mode) : std::nullopt);
+  auto w = write_atomic(cur.target, content, cur.exists ? std::optional<mode_t>(cur.mode) : std::nullopt, access);
   if (!w) return std::move(w).error();
   return std::string("disk");
 }
 
-Result<WriteResult> Service::write(const WriteParams& p) {
+Result<WriteResult> Service::write(const WriteParams& p, const Access& access) {
   auto rel = root_.relative(p.path);
   if (!rel) return std::move(rel).error();
   if (rel->empty()) return make_error(error_code::kInvalidParams, "write_file: the path names the workspace root");
-  auto cur = current(*rel);
+  // expectedSha256 tells whether a guess of the content is right: a read.
+  auto cur = current(*rel, access, true, p.expected_sha256.has_value());
   if (!cur) return std::move(cur).error();
   if (p.expected_sha256) {
     if (!cur->exists)
@@ -453,7 +666,7 @@ Result<WriteResult> Service::write(const WriteParams& p) {
     const std::string actual = sha256_hex(cur->bytes);
     if (actual != *p.expected_sha256) return conflict_sha(*rel, *p.expected_sha256, actual);
   }
-  auto via = replace_content(*rel, *cur, p.content);
+  auto via = replace_content(*rel, *cur, p.content, access);
   if (!via) return std::move(via).error();
   WriteResult r;
   r.path = *rel;
@@ -464,11 +677,12 @@ Result<WriteResult> Service::write(const WriteParams& p) {
   return r;
 }
 
-Result<EditResult> Service::edit(const EditParams& p) {
+Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
   auto rel = root_.relative(p.path);
   if (!rel) return std::move(rel).error();
   if (p.edits.empty()) return make_error(error_code::kInvalidParams, "edit_file: edits is empty");
-  auto cur = current(*rel);
+  // The diff and the errors show the content: a read as well.
+  auto cur = current(*rel, access, !p.dry_run, true);
   if (!cur) return std::move(cur).error();
   EditResult r;
   r.path = *rel;
@@ -532,14 +746,14 @@ Result<EditResult> Service::edit(const EditParams& p) {
   r.diff = unified_diff(cur->bytes, text, *rel);
   r.sha256 = sha256_hex(text);
   if (p.dry_run) return r;
-  auto via = replace_content(*rel, *cur, text);
+  auto via = replace_content(*rel, *cur, text, access);
   if (!via) return std::move(via).error();
   r.applied = true;
   r.via = *via;
   return r;
 }
 
-Result<PatchResult> Service::apply_patch(std::string_view patch) {
+Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& access) {
   auto parsed = parse_patch(patch);
   if (!parsed) return std::move(parsed).error();
   struct Planned {
@@ -557,7 +771,8 @@ Result<PatchResult> Service::apply_patch(std::string_view patch) {
     for (const auto& pl : plan) {
       if (pl.rel == *rel) return make_error(error_code::kInvalidParams, "apply_patch: " + *rel + " appears twice in the patch");
     }
-    auto cur = current(*rel);
+    // Every file is judged where it lands before any is written.
+    auto cur = current(*rel, access, true, true);
     if (!cur) return std::move(cur).error();
     Planned pl;
     pl.rel = *rel;
@@ -577,26 +792,41 @@ Result<PatchResult> Service::apply_patch(std::string_view patch) {
     pl.after = std::move(*after);
     plan.push_back(std::move(pl));
   }
-  // Everything matched: now write. On a failure, put back what was written.
+  // Everything matched: now write, each file through the directory it was
+  // judged in. On a failure, put back what was written.
+  auto unlink_target = [&](Target& t) -> Status {
+    if (!t.dir.valid()) return errno_error(ENOENT, "delete", t.path);
+    auto landing = landing_path_in(root_, t.dir.get(), t.name);
+    if (!landing) return std::move(landing).error();
+    if (auto st = judge_change(*landing, access); !st) return st;
+    if (::unlinkat(t.dir.get(), t.name.c_str(), 0) != 0) return errno_error(errno, "delete", t.path);
+    t.exists = false;
+    return ok_status();
+  };
   PatchResult result;
-  std::vector<const Planned*> done;
+  std::vector<Planned*> done;
   auto rollback = [&](Error e) -> Result<PatchResult> {
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
-      const Planned& pl = **it;
+      Planned& pl = **it;
       if (pl.action == "created") {
-        (void)remove(pl.rel, false);
+        (void)unlink_target(pl.before.target);
+      } else if (pl.before.open && pl.action == "modified") {
+        if (auto now = current(pl.rel, access, true, false)) (void)replace_content(pl.rel, *now, pl.before.bytes, access);
       } else {
-        (void)replace_content(pl.rel, Current{}, pl.before.bytes);
+        (void)write_atomic(pl.before.target, pl.before.bytes, pl.before.mode, access, pl.action == "deleted");
       }
     }
     e.message += " (no file was changed)";
     return e;
   };
-  for (const auto& pl : plan) {
+  for (auto& pl : plan) {
     if (pl.action == "deleted") {
-      if (auto s = remove(pl.rel, false); !s) return rollback(s.error());
+      if (auto s = unlink_target(pl.before.target); !s) return rollback(s.error());
+    } else if (pl.action == "created") {
+      auto w = write_atomic(pl.before.target, pl.after, std::nullopt, access, true);
+      if (!w) return rollback(std::move(w).error());
     } else {
-      auto via = replace_content(pl.rel, pl.before, pl.after);
+      auto via = replace_content(pl.rel, pl.before, pl.after, access);
       if (!via) return rollback(std::move(via).error());
     }
     done.push_back(&pl);
@@ -643,13 +873,59 @@ void render_listing(ListResult& r) {
   }
   js.push_back(']');
   if (r.truncated) text += "(truncated at 10000 entries; list a subdirectory or lower depth)\n";
+  if (!r.note.empty()) text += "(" + r.note + ")\n";
 }
 
+namespace {
+
+// `listing` without the entries `denied` covers (paths relative to `dir`,
+// the listed directory's landing path); the listing itself when none is.
+std::shared_ptr<const ListResult> without_denied(std::shared_ptr<const ListResult> listing, const std::string& dir,
+                                                 const ReadFilter& denied) {
+  std::vector<bool> out(listing->entries.size());
+  std::size_t left_out = 0;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (denied(join(dir, listing->entries[i].path))) {
+      out[i] = true;
+      ++left_out;
+    }
+  if (left_out == 0) return listing;
+  std::vector<DirEntry> kept;
+  kept.reserve(out.size() - left_out);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (!out[i]) kept.push_back(listing->entries[i]);
+  auto r = std::make_shared<ListResult>();
+  r->path = listing->path;
+  r->entries = std::move(kept);
+  r->truncated = listing->truncated;
+  r->denied = left_out;
+  r->note = std::to_string(left_out) + (left_out == 1 ? " entry is" : " entries are") +
+            " left out: a Read deny rule covers them";
+  render_listing(*r);
+  return r;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path, int depth,
-                                                        const CancellationToken* cancel, bool use_cache) const {
+                                                        const CancellationToken* cancel, bool use_cache,
+                                                        const Access& access) const {
   auto rel = root_.relative(path.empty() ? "." : path);
   if (!rel) return std::move(rel).error();
   auto fd = root_.open_beneath(*rel, O_RDONLY | O_DIRECTORY);
+  // Entries are judged where the directory listed really is (a symlink may
+  // lead there): the landing path of the descriptor read.
+  std::string dir_landing;
+  if (fd && access.read_denied) {
+    auto landing = landing_path(root_, fd->get());
+    if (!landing) return std::move(landing).error();
+    dir_landing = std::move(*landing);
+    if (!dir_landing.empty())
+      if (auto st = judge_read("list_directory", *rel, dir_landing, access); !st) return st.error();
+  }
+  auto filtered = [&](std::shared_ptr<const ListResult> listing) {
+    return access.read_denied ? without_denied(std::move(listing), dir_landing, access.read_denied) : listing;
+  };
   if (!fd) {
     if (fd.error().code == error_code::kNotFound || fd.error().code == error_code::kIoError) {
       auto st = stat(path);
@@ -664,7 +940,7 @@ Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path,
   if (::fstat(fd->get(), &dir_st) != 0) return errno_error(errno, "stat", *rel);
   use_cache = use_cache && listing_cache_.enabled();
   if (use_cache) {
-    if (auto hit = listing_cache_.find(*rel, depth, dir_st.st_dev, dir_st.st_ino)) return hit;
+    if (auto hit = listing_cache_.find(*rel, depth, dir_st.st_dev, dir_st.st_ino)) return filtered(std::move(hit));
   }
   ListingCache::Build build;
   if (use_cache) {
@@ -724,10 +1000,10 @@ Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path,
   }
   render_listing(*r);
   if (use_cache) listing_cache_.store(*rel, depth, dir_st.st_dev, dir_st.st_ino, std::move(build), r);
-  return std::shared_ptr<const ListResult>(std::move(r));
+  return filtered(std::shared_ptr<const ListResult>(std::move(r)));
 }
 
-Result<StatResult> Service::stat(const std::string& path) const {
+Result<StatResult> Service::stat(const std::string& path, const Access& access) const {
   auto rel = root_.relative(path);
   if (!rel) return std::move(rel).error();
   struct stat st {};
@@ -738,6 +1014,11 @@ Result<StatResult> Service::stat(const std::string& path) const {
   } else {
     auto parent = root_.open_parent(*rel);
     if (!parent) return std::move(parent).error();
+    if (access.read_denied) {
+      auto landing = landing_path_in(root_, parent->first.get(), parent->second);
+      if (!landing) return std::move(landing).error();
+      if (auto denied = judge_read("get_file_info", *rel, *landing, access); !denied) return denied.error();
+    }
     if (::fstatat(parent->first.get(), parent->second.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return errno_error(errno, "stat", *rel);
     if (S_ISLNK(st.st_mode)) {
@@ -758,25 +1039,25 @@ Result<StatResult> Service::stat(const std::string& path) const {
   return r;
 }
 
-Result<ResourceContent> Service::read_resource(const std::string& path) const {
-  auto r = read({path, 1, std::numeric_limits<std::int64_t>::max(), kMaxResourceBytes + 1});
-  if (!r) return std::move(r).error();
-  if (r->size > kMaxResourceBytes)
-    return make_error(error_code::kInvalidParams, r->path + " is " + std::to_string(r->size) + " bytes, more than the " +
+Result<ResourceContent> Service::read_resource(const std::string& path, const Access& access) const {
+  auto rel = root_.relative(path);
+  if (!rel) return std::move(rel).error();
+  // One descriptor for the check and the bytes (load()).
+  auto loaded = load(*rel, access);
+  if (!loaded) return std::move(loaded).error();
+  if (loaded->bytes.size() > kMaxResourceBytes)
+    return make_error(error_code::kInvalidParams, *rel + " is " + std::to_string(loaded->bytes.size()) + " bytes, more than the " +
                                                       std::to_string(kMaxResourceBytes) + "-byte resource limit; use read_file to page it");
   ResourceContent c;
-  c.path = r->path;
-  c.mime_type = r->mime_type;
-  c.binary = r->binary;
-  if (!r->binary) {
-    c.data = std::move(r->content);
-    return c;
+  c.path = *rel;
+  if (loaded->editor) {
+    c.data = std::move(loaded->bytes);
+  } else {
+    Decoded d = decode(std::move(loaded->bytes));
+    c.binary = d.binary;
+    c.data = std::move(d.text);  // the raw bytes when binary
   }
-  auto fd = root_.open_beneath(r->path, O_RDONLY);
-  if (!fd) return std::move(fd).error();
-  auto bytes = read_fd(fd->get(), r->path, r->size);
-  if (!bytes) return std::move(bytes).error();
-  c.data = std::move(*bytes);
+  c.mime_type = mime_type_for(*rel, c.binary);
   return c;
 }
 
@@ -828,7 +1109,7 @@ std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd) {
 }  // namespace
 
 Result<std::vector<std::string>> Service::list_files(const std::string& after, std::size_t limit, bool& more,
-                                                     const CancellationToken* cancel) const {
+                                                     const CancellationToken* cancel, const Access& access) const {
   more = false;
   std::vector<std::string> out;
   std::function<bool(int, const std::string&)> walk = [&](int dirfd, const std::string& prefix) -> bool {
@@ -845,6 +1126,8 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
         if (sub.valid() && !walk(sub.get(), path)) return false;
         continue;
       }
+      // The walk follows no symlink: `path` is where the file is.
+      if (access.read_denied && access.read_denied(path)) continue;
       if (out.size() == limit) {
         more = true;
         return false;
@@ -860,7 +1143,42 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
   return out;
 }
 
-Status Service::move(const std::string& source, const std::string& destination, bool overwrite) {
+namespace {
+
+// Calls `visit(landing)` for every entry beneath the directory open as `fd`
+// (landing path `landing`), depth first, following no symlink; stops at the
+// first error `visit` returns.
+Status walk_beneath(int fd, const std::string& landing,
+                    const std::function<Status(const std::string&)>& visit) {
+  const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
+  if (!dir) {
+    if (dup >= 0) ::close(dup);
+    return errno_error(errno, "read directory", landing);
+  }
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* e = ::readdir(dir)) {
+    const std::string_view en = e->d_name;
+    if (en == "." || en == "..") continue;
+    struct stat est {};
+    if (::fstatat(fd, e->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    entries.emplace_back(std::string(en), S_ISDIR(est.st_mode));
+  }
+  ::closedir(dir);
+  for (const auto& [en, is_dir] : entries) {
+    const std::string here = join(landing, en);
+    if (auto s = visit(here); !s) return s;
+    if (!is_dir) continue;
+    Fd sub(::openat(fd, en.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub.valid()) return errno_error(errno, "read directory", here);
+    if (auto s = walk_beneath(sub.get(), here, visit); !s) return s;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status Service::move(const std::string& source, const std::string& destination, bool overwrite, const Access& access) {
   auto from = root_.relative(source);
   if (!from) return std::move(from).error();
   auto to = root_.relative(destination);
@@ -869,18 +1187,49 @@ Status Service::move(const std::string& source, const std::string& destination, 
   if (*from == *to) return make_error(error_code::kInvalidParams, "move_file: source and destination are the same");
   if (to->size() > from->size() && to->compare(0, from->size(), *from) == 0 && (*to)[from->size()] == '/')
     return make_error(error_code::kInvalidParams, "move_file: cannot move " + *from + " into itself");
-  auto src = root_.open_parent(*from);
+  // The name itself moves (a symlink, not its target), from the directory
+  // it was judged in.
+  auto src = locate(*from, false);
   if (!src) return std::move(src).error();
-  struct stat st {};
-  if (::fstatat(src->first.get(), src->second.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno, "move_file: stat", *from);
+  if (!src->dir.valid() || !src->exists) return errno_error(ENOENT, "move_file: stat", *from);
+  if (auto st = judge_change(src->landing, access); !st) return st;
+  const bool is_dir = S_ISDIR(src->st.st_mode);
+  // Where it goes: judged before its parents are made, and again on the
+  // directory it is renamed into.
+  auto planned = prospective_landing(*to);
+  if (!planned) return std::move(planned).error();
+  if (auto st = judge_change(*planned, access); !st) return st;
   if (const std::size_t slash = to->rfind('/'); slash != std::string::npos) {
-    auto made = mkdir(to->substr(0, slash));
+    auto made = make_dirs(to->substr(0, slash), parent_of(*planned));
     if (!made) return std::move(made).error();
   }
   auto dst = root_.open_parent(*to);
   if (!dst) return std::move(dst).error();
+  auto dst_landing = landing_path_in(root_, dst->first.get(), dst->second);
+  if (!dst_landing) return std::move(dst_landing).error();
+  if (auto st = judge_change(*dst_landing, access); !st) return st;
+  if (is_dir) {
+    // A directory takes everything beneath it along: each of those paths is
+    // changed where it was and where it goes. git's own directories are not
+    // the file tools' to rearrange (their files run commands).
+    if (inside_git_dir(src->landing) || inside_git_dir(*dst_landing))
+      return make_error(error_code::kPermissionDenied,
+                        "move_file: permission denied: directories are not moved into or out of a .git directory "
+                        "(git runs commands named in its files); use git",
+                        json{{"source", *from}, {"destination", *to}});
+    Fd tree(::openat(src->dir.get(), src->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!tree.valid()) return errno_error(errno, "move_file: open", *from);
+    auto src_landing = landing_path(root_, tree.get());
+    if (!src_landing) return std::move(src_landing).error();
+    const std::string& dl = *dst_landing;
+    auto s = walk_beneath(tree.get(), *src_landing, [&](const std::string& here) -> Status {
+      if (auto st = judge_change(here, access); !st) return st;
+      return judge_change(dl + here.substr(src_landing->size()), access);
+    });
+    if (!s) return s;
+  }
   const unsigned flags = overwrite ? 0 : RENAME_NOREPLACE;
-  if (::renameat2(src->first.get(), src->second.c_str(), dst->first.get(), dst->second.c_str(), flags) != 0) {
+  if (::renameat2(src->dir.get(), src->name.c_str(), dst->first.get(), dst->second.c_str(), flags) != 0) {
     if (errno == EEXIST)
       return make_error(error_code::kConflict, "move_file: " + *to + " already exists; set overwrite to replace it",
                         json{{"path", *to}});
@@ -889,17 +1238,19 @@ Status Service::move(const std::string& source, const std::string& destination, 
   return ok_status();
 }
 
-Status Service::remove(const std::string& path, bool recursive) {
+Status Service::remove(const std::string& path, bool recursive, const Access& access) {
   auto rel = root_.relative(path);
   if (!rel) return std::move(rel).error();
   if (rel->empty()) return make_error(error_code::kInvalidParams, "delete_file: refusing to delete the workspace root");
-  auto parent = root_.open_parent(*rel);
-  if (!parent) return std::move(parent).error();
-  const int dirfd = parent->first.get();
-  const std::string& name = parent->second;
-  struct stat st {};
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno, "delete_file", *rel);
-  if (!S_ISDIR(st.st_mode)) {
+  // The name itself goes (a symlink, not its target), from the directory it
+  // was judged in.
+  auto target = locate(*rel, false);
+  if (!target) return std::move(target).error();
+  if (!target->dir.valid() || !target->exists) return errno_error(ENOENT, "delete_file", *rel);
+  if (auto st = judge_change(target->landing, access); !st) return st;
+  const int dirfd = target->dir.get();
+  const std::string& name = target->name;
+  if (!S_ISDIR(target->st.st_mode)) {
     if (::unlinkat(dirfd, name.c_str(), 0) != 0) return errno_error(errno, "delete_file", *rel);
     return ok_status();
   }
@@ -912,10 +1263,22 @@ Status Service::remove(const std::string& path, bool recursive) {
     }
     return ok_status();
   }
+  // Nothing beneath may be protected or refused: all judged before anything
+  // is deleted (a .git inside, say), and each again as it goes.
+  {
+    Fd tree(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!tree.valid()) return errno_error(errno, "delete_file", *rel);
+    auto landing = landing_path(root_, tree.get());
+    if (!landing) return std::move(landing).error();
+    auto s = walk_beneath(tree.get(), *landing, [&](const std::string& here) { return judge_change(here, access); });
+    if (!s) return make_error(s.error().code, "delete_file: nothing was deleted: " + s.error().message, s.error().data);
+  }
   // Depth-first through directory fds, never following symlinks.
   std::function<Status(int, const std::string&, const std::string&)> rm = [&](int at, const std::string& n, const std::string& shown) -> Status {
     Fd fd(::openat(at, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return errno_error(errno, "delete_file", shown);
+    auto here = landing_path(root_, fd.get());
+    if (!here) return std::move(here).error();
     const int dup = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
     DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
     if (!dir) {
@@ -932,6 +1295,7 @@ Status Service::remove(const std::string& path, bool recursive) {
     }
     ::closedir(dir);
     for (const auto& [en, is_dir] : entries) {
+      if (auto st = judge_change(join(*here, en), access); !st) return st;
       if (is_dir) {
         if (auto s = rm(fd.get(), en, shown + "/" + en); !s) return s;
       } else if (::unlinkat(fd.get(), en.c_str(), 0) != 0 && errno != ENOENT) {

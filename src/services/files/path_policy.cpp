@@ -23,11 +23,13 @@ std::vector<std::string_view> components(std::string_view rel) {
 }
 
 // Inside a git directory (the components after `.git`, or after
-// `.git/modules/<name>`): the files git reads commands from.
+// `.git/modules/<name>` or `.git/worktrees/<name>`): the files git reads
+// commands from, and `commondir`, which names the directory whose config and
+// hooks git then uses (gitrepository-layout(5)).
 bool runs_commands(const std::vector<std::string_view>& rest, std::size_t from) {
   if (from >= rest.size()) return false;
   const std::string_view first = rest[from];
-  if (first == "config" || first == "config.worktree" || first == "hooks") return true;
+  if (first == "config" || first == "config.worktree" || first == "hooks" || first == "commondir") return true;
   return first == "info" && from + 1 < rest.size() && rest[from + 1] == "attributes";
 }
 
@@ -43,13 +45,14 @@ std::optional<std::string> protected_path_reason(std::string_view rel) {
     if (parts[i] != ".git") continue;
     const std::string why =
         "git runs commands named in a repository's config, hooks and attributes at the user's next git command, so "
-        "no operation may change .git itself, .git/config, .git/hooks/, .git/info/attributes or a submodule's "
-        "(.git/modules/)";
+        "no operation may change .git itself, .git/config, .git/hooks/, .git/info/attributes, .git/commondir or a "
+        "submodule's or worktree's (.git/modules/, .git/worktrees/)";
     if (i + 1 == parts.size()) return why;
     if (runs_commands(parts, i + 1)) return why;
-    if (parts[i + 1] == "modules") {
+    if (parts[i + 1] == "modules" || parts[i + 1] == "worktrees") {
       if (i + 2 == parts.size()) return why;
       // A submodule's git directory: .git/modules/<name, maybe with slashes>/...
+      // (a worktree's: .git/worktrees/<name>/...)
       for (std::size_t j = i + 2; j < parts.size(); ++j)
         if (runs_commands(parts, j)) return why;
     }
