@@ -205,6 +205,13 @@ describe('hostile peers on the doors of one daemon', () => {
     }), T, 'deep POST');
     const text = await withTimeout(r.text(), T, 'deep POST body');
     assert.match(text, /-32700/, `${r.status} ${text.slice(0, 300)}`);
+    // With a newline the door compacts the body (dump() recurses per level).
+    const r2 = await withTimeout(fetch(daemon.url, {
+      method: 'POST', headers: { ...headers, 'mcp-session-id': session },
+      body: `{"jsonrpc":"2.0","id":7,\n"method":"tools/call","params":{"name":"get_file_info","arguments":{"path":${deep()}}}}`,
+    }), T, 'deep POST with a newline');
+    const text2 = await withTimeout(r2.text(), T, 'deep POST with a newline: body');
+    assert.match(text2, /-32700/, `${r2.status} ${text2.slice(0, 300)}`);
     await alive('after a deep message on the HTTP door');
   });
 

@@ -48,6 +48,7 @@
 
 #include "gate.hpp"
 #include "icotes/http_module.hpp"
+#include "icotes/json_parse.hpp"
 #include "icotes/json.hpp"  // is_request_id (inline: the module links no icotes code)
 #include "loopback.hpp"
 
@@ -815,14 +816,14 @@ class McpHttpServer final : public Server {
     }
     std::string text;
     if (!read_body(res, reader, text)) return;
-    json body;
-    try {
-      body = json::parse(text);
-    } catch (const json::exception& e) {
+    // Depth-bounded: dump() and copies below recurse once per level.
+    JsonParse parsed = parse_json(text);
+    if (!parsed) {
       res.status = 400;
-      res.set_content(error_body(-32700, std::string("parse error: ") + e.what()), "application/json");
+      res.set_content(error_body(-32700, "parse error: " + parsed.message), "application/json");
       return;
     }
+    json body = std::move(parsed.value);
     std::vector<const json*> messages;
     if (body.is_array())
       for (const auto& m : body) messages.push_back(&m);
