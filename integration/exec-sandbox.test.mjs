@@ -212,8 +212,10 @@ function tasksOfUid(uid) {
 }
 
 // The classic bomb, whose processes each exit once they started the next
-// two, and a loop that keeps what it started (a build gone wild).
-const BOMBS = ['f() { f | f & }; f; wait', 'while :; do sleep 100 & done'];
+// two, and a loop that keeps what it started (a build gone wild). The
+// bomb's shell stays (sleep, not wait): when it exits, the sandbox's pid 1
+// ends and takes the bomb with it, on a loaded machine before the limit.
+const BOMBS = ['f() { f | f & }; f; sleep 15', 'while :; do sleep 100 & done'];
 
 // Runs `code` through `server`, sampling until the answer comes.
 async function forkBomb(server, code, { uid } = {}) {
