@@ -61,6 +61,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     Progress& progress = c.progress ? *c.progress : null_progress;
     Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
     ctx.read_denied = workspace.gate().read_filter(c.client);
+    ctx.max_result_bytes = c.max_result_bytes;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
     Result<json> result = registry.invoke(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response

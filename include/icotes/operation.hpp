@@ -77,6 +77,11 @@ struct Context {
   /// Judges where a write really lands (path_policy.hpp); null: only the
   /// protected paths are refused.
   WriteCheck may_write = nullptr;
+  /// The most text (bytes) the client takes in one result: an MCP client's
+  /// --max-result-bytes (client_profile.hpp); 0 for LSP, JSON-RPC and
+  /// `icotes call`, whose callers are programs. Operations clamp their
+  /// byte and line limits to it and say how to continue.
+  std::size_t max_result_bytes = 0;
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;

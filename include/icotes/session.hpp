@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "icotes/client_profile.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/workspace.hpp"
@@ -23,6 +24,9 @@ struct SessionOptions {
   std::function<void(int exit_code)> on_exit;
   /// Registry to serve (builtin_registry() unless a test swaps it).
   const Registry* registry = nullptr;
+  /// The client's own settings (its command line; for a client attached to
+  /// the shared daemon, the launcher's).
+  ClientProfile profile;
 };
 
 /// Lifecycle and result shapes of one protocol. Implementations live in
@@ -67,6 +71,8 @@ struct OperationCall {
   std::function<void(const Request&)> cancelled;
   /// The connection as the permission gate knows it (required).
   std::shared_ptr<permissions::ClientState> client;
+  /// Context::max_result_bytes for the handler (0: no cap; MCP sets it).
+  std::size_t max_result_bytes = 0;
 };
 
 /// Passes `call` through the workspace's permission gate (asking the client

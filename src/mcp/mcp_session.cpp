@@ -93,7 +93,7 @@ std::string instructions_for(std::string_view root) {
 class McpDialect final : public Dialect {
  public:
   McpDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
-      : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry) {}
+      : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry), profile_(options.profile) {}
 
   std::string_view name() const override { return "mcp"; }
 
@@ -489,6 +489,7 @@ class McpDialect final : public Dialect {
       r.drop();  // MCP: no response to a cancelled request
     };
     call.client = version_ == kStateless ? stateless_client(request) : client_;
+    call.max_result_bytes = profile_.max_result_bytes;
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 
@@ -676,6 +677,7 @@ class McpDialect final : public Dialect {
   Workspace& workspace_;
   std::shared_ptr<Connection> conn_;
   const Registry& registry_;
+  const ClientProfile profile_;
   std::string version_;  // negotiated; empty before initialize
   json client_caps_;
   std::string client_name_;
