@@ -7,6 +7,7 @@
 //  - a client-supplied environment (GIT_CONFIG_* turning `git status` into
 //    any command) through run_command and terminal_create, which runs
 //    unsandboxed and could write outside the workspace;
+//  - a `for` loop setting PATH before an allowed command;
 //  - a line of several commands, each allowed by a different rule;
 //  - a deny rule naming any command of the line, even with an allow-all rule.
 import { after, describe, test } from 'node:test';
@@ -80,6 +81,17 @@ describe('Bash rules on the real binary', { timeout: 120000 }, () => {
     r = call(root, { allow: ['Bash'] }, 'exec/run', { command: 'true', env: { 'A=B': 'c' } });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /env names/);
+  });
+
+  test('a loop variable such as PATH is an assignment the rules must name', () => {
+    const root = workspace('shell-for');
+    fs.mkdirSync(path.join(root, 'evil'));
+    fs.writeFileSync(path.join(root, 'evil/ls'), '#!/bin/sh\n/usr/bin/touch PWNED\n', { mode: 0o755 });
+    const rules = { allow: ['Bash(ls:*)'] };
+    const r = call(root, rules, 'exec/run', { command: 'for PATH in ./evil; do ls; done' });
+    denied(r);
+    assert.equal(fs.existsSync(path.join(root, 'PWNED')), false, './evil/ls must not have run');
+    ran(call(root, rules, 'exec/run', { command: 'for d in evil .; do ls $d; done' }));
   });
 
   test('each command of a line by one of the rules; deny rules name any of them', () => {

@@ -27,6 +27,11 @@
 // - A command consisting only of assignments (`PATH=/tmp`) must be matched like
 //   any other: its words are its assignments. An empty line matches nothing.
 // - A dynamic command name matches no pattern at all, not even `*`.
+// - `for NAME in ...` assigns NAME: when NAME has an uppercase letter (PATH,
+//   HOME, IFS, GIT_DIR: exported variables go to later commands with the new
+//   value) or is a lowercase one programs read (*_proxy, npm_config_*), the
+//   loop adds the command `NAME=<unknown>`, which needs a rule as a plain
+//   assignment does. `${NAME=word}` and `${NAME:=word}` are opaque.
 // - Opaque, beyond syntax errors: `case`, `select`, `coproc`, `function` and
 //   `f() {}` definitions, `[[ ]]`, `(( ))`, `for ((;;))`, arithmetic
 //   `$((..))` naming variables, `$[..]`, `${!x}`, `${x[..]}`, `${x:offset}`,
@@ -41,7 +46,7 @@
 //   is treated like `eval` (the action runs later).
 // - Lines that dash and bash split differently are opaque: a word after `&>`
 //   (dash: `&` then `>`), a backslash before the quote that ends `$'...'` for
-//   dash (`$'\''`, `$'\c'`: dash has no `$'...'` and ends at that quote),
+//   dash (`$'\''`, `$'\c\''`: dash has no `$'...'` and ends at that quote),
 //   `NAME+=value` (dash: a command), `{fd}>` and descriptors over 9 (dash: a
 //   word), `time` before a compound command (a reserved word in bash), and
 //   `alias` definitions, `hash -p` and `enable`, which change what a later
@@ -75,9 +80,11 @@ struct SimpleCommand {
                                          // * ? [..], ~, {a,b}) whose value the parser cannot know
   bool redirects_files = false;          // has a redirection to or from a file (not >/dev/null, 2>/dev/null,
                                          // N>&M, <&-; here-documents and here-strings are data)
-  bool run_by_wrapper = false;           // run by another command (env, timeout, xargs, find -exec, ...) or
-                                         // read from a script another command runs (sh -c, eval, trap, watch),
-                                         // not written as a simple command of the line itself
+  bool derived = false;                  // not written as a simple command of the line itself: run by another
+                                         // command (env, timeout, xargs, find -exec, ...), read from a script
+                                         // another command runs (sh -c, eval, trap, watch), or the assignment
+                                         // `NAME=` (value dynamic) a `for NAME` loop makes when NAME may change
+                                         // what later commands do (an uppercase letter, *_proxy, npm_config_*)
 };
 
 struct ShellParse {

@@ -61,9 +61,9 @@ struct Cmd {
   bool empty() const { return assignments.empty() && words.empty() && !redirected; }
 };
 
-SimpleCommand to_simple(const Cmd& c, bool run_by_wrapper) {
+SimpleCommand to_simple(const Cmd& c, bool derived) {
   SimpleCommand s;
-  s.run_by_wrapper = run_by_wrapper;
+  s.derived = derived;
   for (const Word& w : c.assignments) {
     s.assignments.push_back(w.text);
     s.assignment_dynamic.push_back(w.dynamic);
@@ -220,6 +220,19 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+// Whether a `for` loop's variable may change what later commands do: a name with an uppercase letter (the
+// environment's convention: PATH, HOME, GIT_DIR, IFS, PS4, ...) or a lowercase one programs read (http_proxy
+// and the other *_proxy, npm_config_*). Lowercase names (`for f in *.c`) are the loop's own.
+bool loop_variable_matters(std::string_view name) {
+  for (char ch : name) {
+    if (ch >= 'A' && ch <= 'Z') return true;
+  }
+  const auto ends_with = [name](std::string_view tail) {
+    return name.size() >= tail.size() && name.substr(name.size() - tail.size()) == tail;
+  };
+  return ends_with("_proxy") || name.rfind("npm_config_", 0) == 0;
+}
+
 // The command words[from..] with no assignments or redirections of its own.
 Cmd tail(const Cmd& c, std::size_t from) {
   Cmd t;
@@ -231,9 +244,9 @@ Cmd tail(const Cmd& c, std::size_t from) {
 
 class Parser {
  public:
-  // `run_by_wrapper`: the text is a script some command runs (sh -c, eval, trap, watch), not the line itself.
-  Parser(std::string_view src, int depth, ShellParse& out, bool run_by_wrapper = false)
-      : s_(src), depth_(depth), out_(out), run_by_wrapper_(run_by_wrapper) {
+  // `derived`: the text is a script some command runs (sh -c, eval, trap, watch), not the line itself.
+  Parser(std::string_view src, int depth, ShellParse& out, bool derived = false)
+      : s_(src), depth_(depth), out_(out), derived_(derived) {
     if (depth_ > kMaxDepth) opaque("nesting deeper than 32 levels");
   }
 
@@ -382,6 +395,19 @@ class Parser {
     if (name.quoted || name.dynamic || name.text.empty() || !is_name_start(name.text[0])) {
       opaque("for: bad loop variable");
     }
+    // The loop assigns each word to NAME. A variable programs read from the environment (PATH, HOME, GIT_DIR,
+    // http_proxy: already exported, it goes to every later command with the new value) or the shell reads
+    // itself (IFS, PS4, CDPATH) changes what later commands do, so it is an assignment a rule must name, as a
+    // plain `NAME=value` would be: a command of its own, `NAME=` and an unknown value.
+    if (loop_variable_matters(name.text)) {
+      Word value;
+      value.text = name.text + "=";
+      value.dynamic = true;
+      value.assignment = true;
+      Cmd assignment;
+      assignment.assignments.push_back(std::move(value));
+      emit(std::move(assignment), true);
+    }
     for (;;) {
       skip_blanks();
       if (peek() != '\n') break;
@@ -431,7 +457,7 @@ class Parser {
       if (cmd.amp_redirect) opaque("a word after '&>' (sh reads '&>' as '&' then '>')");
       add_word(cmd, read_word(cmd.words.empty()));
     }
-    if (!cmd.empty()) emit(std::move(cmd), run_by_wrapper_);
+    if (!cmd.empty()) emit(std::move(cmd), derived_);
   }
 
   void add_word(Cmd& cmd, Word w) {
@@ -535,7 +561,7 @@ class Parser {
         i_ = next;
       }
       if (h.expand) {
-        Parser sub(body, depth_ + 1, out_, run_by_wrapper_);
+        Parser sub(body, depth_ + 1, out_, derived_);
         sub.scan_heredoc_body();
       }
     }
@@ -803,6 +829,7 @@ class Parser {
     }
     if (c == '[') opaque("array subscript ${x[...]} (evaluated as arithmetic)");
     if (c == '@') opaque("${x@...} transformation");
+    if (c == '=' || (c == ':' && peek(1) == '=')) opaque("${NAME=word} assigns a variable");
     if (c == ':') {
       if (!one_of(peek(1), "-=?+")) opaque("substring expansion ${x:offset} (evaluated as arithmetic)");
       i_ += 2;
@@ -854,7 +881,7 @@ class Parser {
       char c = peek();
       if (c == '`') {
         ++i_;
-        Parser sub(inner, depth_ + 1, out_, run_by_wrapper_);
+        Parser sub(inner, depth_ + 1, out_, derived_);
         sub.parse_script();
         w.dynamic = true;
         if (!in_double_quotes) w.splits = true;
@@ -875,14 +902,14 @@ class Parser {
 
   // ---- commands after parsing: wrappers and builtins
 
-  void emit(Cmd cmd, bool run_by_wrapper) {
+  void emit(Cmd cmd, bool derived) {
     enter();
     check_builtins(cmd);
     std::size_t slot = out_.commands.size();
     out_.commands.emplace_back();  // the wrapper comes before the commands it runs
     std::vector<Cmd> inner;
     unwrap(cmd, inner);  // may parse `sh -c` / eval scripts, which appends their commands
-    out_.commands[slot] = to_simple(cmd, run_by_wrapper);
+    out_.commands[slot] = to_simple(cmd, derived);
     for (Cmd& c : inner) emit(std::move(c), true);
     leave();
   }
@@ -1168,7 +1195,7 @@ class Parser {
   int depth_;
   ShellParse& out_;
   std::vector<PendingHeredoc> heredocs_;
-  bool run_by_wrapper_ = false;
+  bool derived_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -1420,9 +1447,9 @@ bool rule_matches_command(std::string_view pattern, const SimpleCommand& command
 }
 
 bool rule_may_match_command(std::string_view pattern, const SimpleCommand& command) {
-  if (command.words.empty() || command.dynamic[0]) return false;
+  if (!command.words.empty() && command.dynamic[0]) return false;
   const Pattern p = parse_pattern(pattern);
-  const bool has_path = command.words[0].find('/') != std::string::npos;
+  const bool has_path = !command.words.empty() && command.words[0].find('/') != std::string::npos;
   for (Assignments which : {Assignments::kAll, Assignments::kNone}) {
     if (view_may_match(p, view_of(command, which, false))) return true;
     if (has_path && view_may_match(p, view_of(command, which, true))) return true;

@@ -195,6 +195,11 @@ const std::vector<Case> kAttacks = {
     {{"sort:*"}, "LC_ALL=/tmp/evil sort"},
     {{"make:*"}, "TERM=../../tmp/x make"},
     {{"ls:*"}, "COLUMNS=$(rm -rf ~) ls"},
+    // A loop variable is an assignment: PATH, HOME, GIT_DIR... go to the commands in the loop.
+    {{"ls:*"}, "for PATH in ./evil; do ls; done"},
+    {{"git status:*"}, "for HOME in ./evil; do git status; done"},
+    {{"curl:*"}, "for https_proxy in http://evil:8080; do curl https://example.com; done"},
+    {{"echo:*", "ls:*"}, "echo ${PATH:=./evil} && ls"},
     // Scripts run later, and values that split into words.
     {{"trap:*", "git diff:*"}, "trap 'rm -rf ~' EXIT; git diff"},
     {{"env:*", "git:*"}, "env FOO=$X git diff"},
@@ -262,6 +267,7 @@ const std::vector<Case> kAllowed = {
     {{"busybox:*", "ls:*"}, "busybox ls -l"},
     {{"bash --norc -c:*", "make:*"}, "bash --norc -c 'make -j2'"},
     {{"sh script.sh"}, "sh script.sh"},
+    {{"cc:*"}, "for src in *.c; do cc -c \"$src\"; done"},
 };
 
 TEST(ShellRuleTest, AttacksAreNotAllowed) {
@@ -332,11 +338,23 @@ TEST(ShellParseTest, AnsiCQuotesEndWhereBothShellsEndThem) {
   EXPECT_FALSE(parse_shell_command("echo $'\\\\' x").opaque);  // `\\` then the quote: the same end in both
 }
 
+TEST(ShellParseTest, LoopVariablesThatMatterAreAssignments) {
+  ShellParse p = parse_shell_command("for PATH in ./evil; do ls; done");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  ASSERT_EQ(p.commands.size(), 2u);
+  EXPECT_EQ(p.commands[0].assignments, (std::vector<std::string>{"PATH="}));
+  EXPECT_EQ(p.commands[0].assignment_dynamic, (std::vector<bool>{true}));
+  EXPECT_TRUE(p.commands[0].words.empty());
+  EXPECT_TRUE(p.commands[0].derived);
+  EXPECT_EQ(parse_shell_command("for f in a b; do ls $f; done").commands.size(), 1u);
+  EXPECT_EQ(parse_shell_command("for no_proxy in x; do ls; done").commands.size(), 2u);
+}
+
 TEST(ShellParseTest, CommandsRunByWrappersAreMarked) {
   ShellParse p = parse_shell_command("echo $(date) && timeout 5 sh -c 'ls | wc -l'");
   ASSERT_FALSE(p.opaque) << p.reason;
   std::vector<bool> wrapped;
-  for (const SimpleCommand& c : p.commands) wrapped.push_back(c.run_by_wrapper);
+  for (const SimpleCommand& c : p.commands) wrapped.push_back(c.derived);
   EXPECT_EQ(wrapped, (std::vector<bool>{false, false, false, true, true, true}));  // date echo timeout sh ls wc
 }
 
@@ -513,6 +531,8 @@ TEST(ShellParseTest, OpaqueInputsSayWhy) {
       {"sh", "standard input"},
       {"cat x | bash -s", "standard input"},
       {"bash <<'EOF'\nls\nEOF", "standard input"},
+      {"echo ${X:=1}", "assigns"},
+      {"echo ${X=1}", "assigns"},
   };
   for (const Row& r : rows) {
     ShellParse p = parse_shell_command(r.command);
