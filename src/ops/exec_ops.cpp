@@ -131,7 +131,7 @@ Result<json> run(Context& ctx, const json& p) {
   std::string command_line;
   if (has_command) {
     command_line = p["command"].get<std::string>();
-    spec.argv = {"/bin/sh", "-c", command_line};
+    spec.argv = {std::string(exec::kCommandShell), "-c", command_line};
   } else {
     spec.argv = p["argv"].get<std::vector<std::string>>();
     command_line = exec::shell_join(spec.argv);

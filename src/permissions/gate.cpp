@@ -195,6 +195,14 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
   if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, false); !st)
     g->warnings_.push_back("global permissions unavailable: " + st.error().message);
   g->audit_db_path_ = state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite";
+  // Bash rules read a command line as dash and bash both would (shell_rule.hpp): say so when the shell that
+  // runs it is another one (busybox ash, mksh), whose grammar may split a line differently.
+  std::error_code ec;
+  const std::string sh = std::filesystem::canonical(std::string(exec::kCommandShell), ec).filename().string();
+  if (!ec && sh.rfind("dash", 0) != 0 && sh.rfind("bash", 0) != 0)
+    g->warnings_.push_back(std::string(exec::kCommandShell) + " is " + sh +
+                           ": Bash(...) rules are judged as dash and bash read a command line, which this shell "
+                           "may read differently");
   return g;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -1497,12 +1498,11 @@ std::vector<std::string> exact_patterns_for(std::string_view command) {
   ShellParse parse = parse_shell_command(command);
   std::vector<std::string> out;
   if (parse.opaque) return out;
+  std::unordered_set<std::string> seen;
   for (const SimpleCommand& c : parse.commands) {
     std::optional<std::string> p = exact_pattern(c);
     if (!p) return {};
-    bool seen = false;
-    for (const std::string& q : out) seen = seen || q == *p;
-    if (!seen) out.push_back(std::move(*p));
+    if (seen.insert(*p).second) out.push_back(std::move(*p));
   }
   return out;
 }
