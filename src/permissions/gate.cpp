@@ -314,13 +314,15 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
             } else {
               n.outside = true;
               n.target = real.string();
-              n.outside_error = real_rel.error();
+              n.outside_error =
+                  make_error(error_code::kOutsideWorkspace, "cwd '" + p + "' leads outside the workspace (to " +
+                                                                real.string() + "); commands run inside it");
             }
           }
         } else {
           n.outside = true;
           n.target = outside_path(root_, p);
-          n.outside_error = rel.error();
+          n.outside_error = make_error(rel.error().code, "cwd: " + rel.error().message, rel.error().data);
         }
         if (n.outside || !n.target.empty()) out.push_back(std::move(n));  // the root is the default
       }

@@ -388,6 +388,8 @@ TEST_F(GateTest, CommandNeedsCarryEnvironmentStdinAndWorkingDirectory) {
   needs = gate->needs(run, json{{"command", "make"}, {"cwd", "../.."}});
   ASSERT_EQ(needs.size(), 2u);
   EXPECT_TRUE(needs[1].outside);
+  ASSERT_TRUE(needs[1].outside_error);
+  EXPECT_EQ(needs[1].outside_error->message.rfind("cwd: ", 0), 0u) << needs[1].outside_error->message;
   Operation terminal;
   terminal.id = "terminal/create";
   terminal.kind = K::Bash;

@@ -10,16 +10,17 @@
 // (functions, case, [[ ]], (( )), coproc, let, arrays) make any non-opaque
 // parse a mismatch. A line shfmt refuses in a dialect is not compared in it.
 //
-// Where shfmt 3.6 reads differently from the shells, the oracle does not
-// judge: a carriage return (shfmt: a blank; sh and bash: a byte of the word)
-// or a line holding a '#' and ending with a backslash (shfmt continues a
-// comment there; sh and bash end it at the newline), or a '#' right after an
-// empty quoted string (`''#x`: a word for sh and bash, a comment for shfmt)
-// skips the line, as does
-// a reserved word out of place (`a; else b`: a syntax error for sh and bash,
-// which then run nothing of it, a command name for shfmt), and inside a backquoted substitution within double quotes
-// (where sh and bash remove the backslash of `\"`, shfmt keeps it) only the
-// number of words is compared.
+// Where shfmt 3.6 reads differently from sh and bash, the oracle does not
+// judge. It skips the line for a control byte (shfmt reads a carriage return
+// as a blank, and a long run of other control bytes before `NAME=` as
+// nothing; sh and bash keep them in the word), a line holding a '#' and
+// ending with a backslash (shfmt continues the comment; sh and bash end it
+// at the newline), a '#' right after an empty quoted string (`''#x`: a word
+// for sh and bash, a comment for shfmt), and a reserved word out of place
+// (`a; else b`: a syntax error for sh and bash, which run nothing of it; a
+// command name for shfmt). Inside a backquoted substitution within double
+// quotes (sh and bash remove the backslash of `\"`, shfmt keeps it) only
+// the number of words is compared.
 //
 // Used by tests/unit/shell_oracle_test.cpp and fuzz/shell_rule_fuzz.cpp
 // (ICOTES_SHELL_FUZZ_SHFMT=1). Needs shfmt 3.x on PATH.
@@ -381,7 +382,8 @@ inline std::string compare(const permissions::ShellParse& parse, const Tree& tre
 
 /// Whether shfmt 3.6 is known to read `line` differently from sh and bash (see the top of this file).
 inline bool shfmt_differs(std::string_view line) {
-  if (line.find('\r') != std::string_view::npos) return true;
+  for (char c : line)
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') return true;
   if (line.find("''#") != std::string_view::npos || line.find("\"\"#") != std::string_view::npos) return true;
   for (std::size_t at = 0; at < line.size();) {
     std::size_t end = line.find('\n', at);
