@@ -15,12 +15,14 @@
 // as a blank, and a long run of other control bytes before `NAME=` as
 // nothing; sh and bash keep them in the word), a line holding a '#' and
 // ending with a backslash (shfmt continues the comment; sh and bash end it
-// at the newline), a '#' right after an empty quoted string (`''#x`: a word
-// for sh and bash, a comment for shfmt), and a reserved word out of place
+// at the newline), a '#' inside a word after a quote or an expansion
+// (`'a'#x`, `$$#x`: one word for sh and bash, a word and a comment for
+// shfmt; any '#' inside a word is skipped), and a reserved word out of place
 // (`a; else b`: a syntax error for sh and bash, which run nothing of it; a
-// command name for shfmt). Inside a backquoted substitution within double
-// quotes (sh and bash remove the backslash of `\"`, shfmt keeps it) only
-// the number of words is compared.
+// command name for shfmt) or an assignment to what is not a name (`}v=x`).
+// Inside a backquoted substitution within double quotes (sh and bash remove
+// the backslash of `\"`, shfmt keeps it) only the number of words is
+// compared.
 //
 // Used by tests/unit/shell_oracle_test.cpp and fuzz/shell_rule_fuzz.cpp
 // (ICOTES_SHELL_FUZZ_SHFMT=1). Needs shfmt 3.x on PATH.
@@ -52,7 +54,7 @@ struct Command {
 struct Tree {
   std::vector<Command> commands;
   std::string unsupported;  // a construct the parser must call opaque, "" when none
-  bool sh_refuses = false;  // shfmt accepts what sh and bash refuse as a syntax error (`a; else b`)
+  bool misread = false;     // shfmt reads the line as sh and bash do not (see the top of this file)
 };
 
 inline bool available() { return std::system("shfmt --version >/dev/null 2>&1") == 0; }
@@ -196,10 +198,20 @@ inline bool assign(const json& a, Command& c, bool as_word) {
   return true;
 }
 
+inline bool valid_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  for (char ch : s)
+    if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) return false;
+  return true;
+}
+
 inline void call(const json& cmd, Command& c, Tree& t) {
   if (auto it = cmd.find("Assigns"); it != cmd.end())
-    for (const json& a : *it)
+    for (const json& a : *it) {
+      // `}v=x` after a pipe: a command name for sh and bash, an assignment to shfmt.
+      if (a.contains("Name") && !valid_name(a["Name"].value("Value", ""))) t.misread = true;
       if (!assign(a, c, false)) t.unsupported = "array assignment";
+    }
   if (auto it = cmd.find("Args"); it != cmd.end())
     for (const json& a : *it) {
       WordText w = word(a);
@@ -244,7 +256,7 @@ inline void walk(const json& node, Tree& t, const json* skip, bool in_dq, bool v
         if (first.is_array() && first.size() == 1 && first[0].value("Type", "") == "Lit") {
           const std::string w = first[0].value("Value", "");
           for (const char* r : {"then", "else", "elif", "fi", "do", "done", "esac", "in", "}", "{", "!"})
-            if (w == r) t.sh_refuses = true;
+            if (w == r) t.misread = true;
         }
       }
       push(t, std::move(c), vague);
@@ -351,7 +363,7 @@ inline bool augment(std::size_t p, const std::vector<std::vector<bool>>& ok, std
 
 /// "" when `parse` agrees with `tree` (see the top of this file), else what differs.
 inline std::string compare(const permissions::ShellParse& parse, const Tree& tree) {
-  if (parse.opaque || tree.sh_refuses) return "";
+  if (parse.opaque || tree.misread) return "";
   if (!tree.unsupported.empty()) return "the parser is not opaque on " + tree.unsupported;
   std::vector<const permissions::SimpleCommand*> mine;
   for (const permissions::SimpleCommand& c : parse.commands)
@@ -384,7 +396,8 @@ inline std::string compare(const permissions::ShellParse& parse, const Tree& tre
 inline bool shfmt_differs(std::string_view line) {
   for (char c : line)
     if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') return true;
-  if (line.find("''#") != std::string_view::npos || line.find("\"\"#") != std::string_view::npos) return true;
+  for (std::size_t at = line.find('#'); at != std::string_view::npos && at > 0; at = line.find('#', at + 1))
+    if (std::string_view(" \t\n;&|()<>").find(line[at - 1]) == std::string_view::npos) return true;
   for (std::size_t at = 0; at < line.size();) {
     std::size_t end = line.find('\n', at);
     if (end == std::string_view::npos) end = line.size();
