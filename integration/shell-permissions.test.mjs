@@ -3,7 +3,8 @@
 // AI could send with only harmless-looking rules in place; it must be
 // refused and leave no trace, while the harmless form still runs:
 //  - `$'\c'` ending where the shell ends it (bash and dash alike), so the
-//    `touch` after it is a command of its own;
+//    `touch` after it is a command of its own; a backslash-newline joined
+//    before the line is read (`<<\<newline>-EOF` is `<<-EOF`);
 //  - a client-supplied environment (GIT_CONFIG_* turning `git status` into
 //    any command) through run_command and terminal_create, which runs
 //    unsandboxed and could write outside the workspace;
@@ -55,6 +56,15 @@ describe('Bash rules on the real binary', { timeout: 120000 }, () => {
     assert.match(r.stderr, /touch PWNED/);
     assert.equal(fs.existsSync(path.join(root, 'PWNED')), false, 'touch must not have run');
     ran(call(root, rules, 'exec/run', { command: "echo $'a\\tb'" }));
+  });
+
+  test('a line continuation is joined before the line is read: <<\\<newline>- is <<-', () => {
+    const root = workspace('shell-continuation');
+    const rules = { allow: ['Bash(cat:*)'] };
+    const r = call(root, rules, 'exec/run', { command: 'cat <<\\\n-EOF\n\tEOF\ntouch PWNED\n-EOF' });
+    denied(r);
+    assert.equal(fs.existsSync(path.join(root, 'PWNED')), false, 'touch must not have run');
+    ran(call(root, rules, 'exec/run', { command: 'cat <<-EOF\n\tbody\n\tEOF' }));
   });
 
   test('a client environment is part of the command: run_command and terminal_create', () => {

@@ -58,6 +58,10 @@
 //   bash reads them: dash then runs less, never more.
 //   A backslash ending a line of an unquoted here-document body is opaque too
 //   (bash joins the lines before it looks for the delimiter).
+// - Both shells join a backslash-newline before they read a token: inside a
+//   word it is joined (`PA\<newline>TH=x` assigns PATH); where the join could
+//   make another token (after `$`, `$(`, `(`, a redirection operator, or
+//   inside a descriptor number or a subscript) the line is opaque.
 // - The text of a dynamic word keeps only its literal parts ("$HOME/x" -> "/x").
 // - Not unwrapped: programs that run commands on their own terms (git aliases and
 //   -c options, make, npm run, ssh, su -c, script -c, parallel, flock, setsid,

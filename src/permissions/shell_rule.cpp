@@ -284,6 +284,12 @@ class Parser {
   };
 
   char peek(std::size_t ahead = 0) const { return i_ + ahead < s_.size() ? s_[i_ + ahead] : '\0'; }
+  bool continuation_at(std::size_t ahead) const { return peek(ahead) == '\\' && peek(ahead + 1) == '\n'; }
+  // The first index at or after k that is not a backslash-newline (a line continuation).
+  std::size_t skip_continuations(std::size_t k) const {
+    while (k + 1 < s_.size() && s_[k] == '\\' && s_[k + 1] == '\n') k += 2;
+    return k;
+  }
   bool at_end() const { return i_ >= s_.size(); }
 
   void enter() {
@@ -339,6 +345,7 @@ class Parser {
         return;
       } else if (c == '(') {
         if (peek(1) == '(') opaque("arithmetic command (( ))");
+        if (continuation_at(1)) opaque("line continuation after '(' (it may make '((')");
         ++i_;
         enter();
         parse_list(Stop::kParen);
@@ -509,6 +516,7 @@ class Parser {
     if (!op) opaque("malformed redirection");
     if (op->text[0] == '&') cmd.amp_redirect = true;
     i_ += op->text.size();
+    if (continuation_at(0)) opaque("line continuation after a redirection operator (`<<\\<newline>-` is `<<-`)");
     skip_blanks();
     bool process_substitution = (peek() == '<' || peek() == '>') && peek(1) == '(';
     if (at_end() || (is_meta(peek()) && !process_substitution)) opaque("redirection without a target");
@@ -575,9 +583,17 @@ class Parser {
   Word read_word(bool command_position) {
     Word w;
     {
-      std::size_t k = i_;
+      // The shells join a backslash-newline before they read a token: `PA\<newline>TH=x` is an assignment and
+      // `2\<newline>>f` a redirection of descriptor 2.
+      std::size_t k = skip_continuations(i_);
+      const bool digits = k < s_.size() && is_digit(s_[k]);
+      while (k < s_.size() && is_digit(s_[k])) k = skip_continuations(k + 1);
+      if (digits && k < s_.size() && (s_[k] == '<' || s_[k] == '>')) {
+        opaque("line continuation inside a redirection");  // starts_redirection() saw no redirection
+      }
+      k = skip_continuations(i_);
       if (k < s_.size() && is_name_start(s_[k])) {
-        while (k < s_.size() && is_name_char(s_[k])) ++k;
+        while (k < s_.size() && is_name_char(s_[k])) k = skip_continuations(k + 1);
         if (k < s_.size() && s_[k] == '=') w.assignment = true;
         if (command_position && k + 1 < s_.size() && s_[k] == '+' && s_[k + 1] == '=') {
           opaque("NAME+=value (bash appends to a variable, dash runs a command of that name)");
@@ -585,6 +601,9 @@ class Parser {
         if (command_position && k < s_.size() && s_[k] == '[') {
           std::size_t e = k;
           while (e < s_.size() && !is_meta(s_[e])) ++e;
+          if (s_.substr(k, e - k + 1).find("\\\n") != std::string_view::npos) {
+            opaque("line continuation inside a subscript");
+          }
           if (s_.substr(k, e - k).find("]=") != std::string_view::npos ||
               s_.substr(k, e - k).find("]+=") != std::string_view::npos) {
             opaque("array element assignment (its subscript is evaluated)");
@@ -712,6 +731,8 @@ class Parser {
 
   // At '$'. `in_double_quotes` selects the rules inside "..." and unquoted here-documents.
   void parse_dollar(Word& w, bool in_double_quotes) {
+    // `$\<newline>x` is `$x`, `$(\<newline>(` is `$((`: the shells join the lines first.
+    if (continuation_at(1) || (peek(1) == '(' && continuation_at(2))) opaque("line continuation after '$'");
     char n = peek(1);
     auto expansion = [&] {
       w.dynamic = true;

@@ -218,8 +218,9 @@ TEST(PermissionDecide, DenyRulesApplyToAnyCommandOfTheLine) {
   s.allow.push_back(rule("Bash(*)"));
   s.deny.push_back(rule("Bash(rm:*)", Answer::Deny));
   s.deny.push_back(rule("Bash(git push:*)", Answer::Deny));
-  for (const char* line : {"rm -rf x", "ls; rm -rf x", "ls && FOO=1 rm x", "/bin/rm x", "env rm x", "echo $(rm x)",
-                           "find . -exec rm {} \\;", "sh -c 'ls; rm x'", "git $SUB origin", "xargs rm < list"}) {
+  for (const char* line :
+       {"rm -rf x", "ls; rm -rf x", "ls && FOO=1 rm x", "/bin/rm x", "env rm x", "echo $(rm x)",
+        "find . -exec rm {} \\;", "sh -c 'ls; rm x'", "git $SUB origin", "xargs rm < list", "PA\\\nTH=. rm x"}) {
     auto d = decide({need(K::Bash, line)}, s, none, nullptr, nullptr);
     EXPECT_EQ(d.kind, D::Deny) << line << " -> " << d.decided_by;
   }
@@ -239,7 +240,8 @@ TEST(PermissionDecide, LinesDenyRulesCannotJudgeAreAsked) {
   s.deny.push_back(rule("Bash(rm:*)", Answer::Deny));
   saved.put({K::Bash, Scope::ProjectWide, "", Answer::Allow});
   const std::string opaque_line = "case x in x) rm -rf ~;; esac";
-  for (const std::string& line : {opaque_line, std::string("$CMD -rf ~"), std::string("echo $'\\''; rm -rf ~'")}) {
+  for (const std::string& line : {opaque_line, std::string("$CMD -rf ~"), std::string("echo $'\\''; rm -rf ~'"),
+                                  std::string("$\\\n{CMD} -rf ~")}) {
     for (Mode mode : {Mode::Default, Mode::Bypass}) {
       s.mode = mode;
       auto d = decide({need(K::Bash, line)}, s, session, &saved, nullptr);

@@ -195,6 +195,11 @@ const std::vector<Case> kAttacks = {
     {{"sort:*"}, "LC_ALL=/tmp/evil sort"},
     {{"make:*"}, "TERM=../../tmp/x make"},
     {{"ls:*"}, "COLUMNS=$(rm -rf ~) ls"},
+    // The shells join a backslash-newline before reading tokens: `<<\<newline>-EOF` is `<<-EOF`, whose body
+    // ends at the tab-indented EOF, and `rm -rf ~` runs.
+    {{"cat:*"}, "cat <<\\\n-EOF\n\tEOF\nrm -rf ~\n-EOF"},
+    {{"ls:*", "echo:*"}, "for ls in 'x[$(rm -rf ~)]'; do echo $(\\\n(ls)); done"},
+    {{"ls:*"}, "(\\\n(ls))"},
     // A loop variable is an assignment: PATH, HOME, GIT_DIR... go to the commands in the loop.
     {{"ls:*"}, "for PATH in ./evil; do ls; done"},
     {{"git status:*"}, "for HOME in ./evil; do git status; done"},
@@ -336,6 +341,15 @@ TEST(ShellParseTest, AnsiCQuotesEndWhereBothShellsEndThem) {
     EXPECT_TRUE(parse_shell_command(line).opaque) << line;
   }
   EXPECT_FALSE(parse_shell_command("echo $'\\\\' x").opaque);  // `\\` then the quote: the same end in both
+}
+
+// A backslash-newline inside a word is gone before the shell reads the word: `PA\<newline>TH=x` assigns.
+TEST(ShellParseTest, LineContinuationsJoinWords) {
+  ShellParse p = parse_shell_command("PA\\\nTH=./evil l\\\ns -l \\\n  x");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  ASSERT_EQ(p.commands.size(), 1u);
+  EXPECT_EQ(p.commands[0].assignments, (std::vector<std::string>{"PATH=./evil"}));
+  EXPECT_EQ(p.commands[0].words, (std::vector<std::string>{"ls", "-l", "x"}));
 }
 
 TEST(ShellParseTest, LoopVariablesThatMatterAreAssignments) {
@@ -532,6 +546,11 @@ TEST(ShellParseTest, OpaqueInputsSayWhy) {
       {"cat x | bash -s", "standard input"},
       {"bash <<'EOF'\nls\nEOF", "standard input"},
       {"echo ${X:=1}", "assigns"},
+      {"$\\\n{CMD} -rf ~", "line continuation after '$'"},
+      {"echo \"$\\\nHOME\"", "line continuation after '$'"},
+      {"rm 2\\\n>/dev/null -rf x", "line continuation inside a redirection"},
+      {"cat <<\\\n-EOF\n\tEOF\nEOF", "line continuation after a redirection operator"},
+      {"a[\\\n0]=1", "subscript"},
       {"echo ${X=1}", "assigns"},
   };
   for (const Row& r : rows) {
