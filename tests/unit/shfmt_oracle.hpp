@@ -96,25 +96,35 @@ struct WordText {
   bool literal = true;
 };
 
+// Where a word's reading is: inside `[` (a `]` then globs), before its first byte (a `~` there expands), after
+// which unquoted byte (`~` after an unquoted `=` or `:` expands).
+struct Scan {
+  bool bracket = false;
+  bool at_start = true;
+  char prev = '\0';
+};
+
 // Unquoted literal text: backslash-newline vanishes, a backslash quotes the next byte; `*`, `?`, `[..]` glob
 // and `~` at the start or after `=`/`:` expands.
-inline void unquoted(std::string_view raw, WordText& w, bool& bracket, bool at_start) {
+inline void unquoted(std::string_view raw, WordText& w, Scan& scan) {
   for (std::size_t i = 0; i < raw.size(); ++i) {
     const char c = raw[i];
     if (c == '\\' && i + 1 < raw.size()) {
-      if (raw[i + 1] != '\n') w.text += raw[i + 1];
+      if (raw[i + 1] != '\n') {
+        w.text += raw[i + 1];
+        scan.at_start = false;
+        scan.prev = '\0';
+      }
       ++i;
       continue;
     }
     if (c == '*' || c == '?') w.literal = false;
-    if (c == '[') bracket = true;
-    if (c == ']' && bracket) w.literal = false;
-    if (c == '~') {
-      const bool first = at_start && w.text.empty();
-      const char prev = w.text.empty() ? '\0' : w.text.back();
-      if (first || prev == '=' || prev == ':') w.literal = false;
-    }
+    if (c == '[') scan.bracket = true;
+    if (c == ']' && scan.bracket) w.literal = false;
+    if (c == '~' && (scan.at_start || scan.prev == '=' || scan.prev == ':')) w.literal = false;
     w.text += c;
+    scan.at_start = false;
+    scan.prev = c;
   }
 }
 
@@ -138,34 +148,37 @@ inline void double_quoted(std::string_view raw, WordText& w) {
   }
 }
 
-inline void parts(const json& list, WordText& w, bool in_double_quotes, bool& bracket, bool at_start) {
+inline void parts(const json& list, WordText& w, bool in_double_quotes, Scan& scan) {
   if (!list.is_array()) return;
   for (const json& part : list) {
     const std::string type = part.value("Type", "");
     const std::string value = part.value("Value", "");
+    if (type == "Lit" && !in_double_quotes) {
+      unquoted(value, w, scan);
+      continue;
+    }
     if (type == "Lit") {
-      if (in_double_quotes) {
-        double_quoted(value, w);
-      } else {
-        unquoted(value, w, bracket, at_start);
-      }
+      double_quoted(value, w);
     } else if (type == "SglQuoted") {
       if (part.value("Dollar", false)) w.literal = false;
       w.text += value;
     } else if (type == "DblQuoted") {
       if (part.value("Dollar", false)) w.literal = false;
-      if (auto it = part.find("Parts"); it != part.end()) parts(*it, w, true, bracket, at_start);
+      if (auto it = part.find("Parts"); it != part.end()) parts(*it, w, true, scan);
     } else {
       w.literal = false;  // ParamExp, CmdSubst, ArithmExp, ProcSubst, ExtGlob, BraceExp
     }
+    scan.at_start = false;
+    scan.prev = '\0';
   }
 }
 
 inline WordText word(const json& node, bool at_start = true) {
   WordText w;
-  bool bracket = false;
+  Scan scan;
+  scan.at_start = at_start;
   if (node.is_object())
-    if (auto it = node.find("Parts"); it != node.end()) parts(*it, w, false, bracket, at_start);
+    if (auto it = node.find("Parts"); it != node.end()) parts(*it, w, false, scan);
   return w;
 }
 
@@ -183,10 +196,9 @@ inline bool assign(const json& a, Command& c, bool as_word) {
       literal = v.literal;
     }
   } else {
-    WordText v = a.contains("Value") ? word(a["Value"], false) : WordText{};
+    WordText v = a.contains("Value") ? word(a["Value"], true) : WordText{};  // `~` right after `=` expands
     text = name + (a.value("Append", false) ? "+=" : "=") + v.text;
     literal = v.literal;
-    if (!v.text.empty() && v.text[0] == '~') literal = false;
   }
   if (as_word) {
     c.words.push_back(text);
