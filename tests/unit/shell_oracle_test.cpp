@@ -121,6 +121,11 @@ const std::vector<std::string> kLines = {
     "echo hi; }",
     "'if' true",
     "{ echo; }",
+    // Found by the differential fuzzing.
+    "PA\\\nTH=x l\\\ns -l",
+    "echo ''~ a'='~ b=~ c=x:~",
+    "time a | b && c",
+    "timeout|true;u",
     // Odd spacing and bytes.
     "  ls\t-l  ;;",
     "ls;;",
