@@ -19,7 +19,9 @@
 // (`'a'#x`, `$$#x`: one word for sh and bash, a word and a comment for
 // shfmt; any '#' inside a word is skipped), and a reserved word out of place
 // (`a; else b`: a syntax error for sh and bash, which run nothing of it; a
-// command name for shfmt) or an assignment to what is not a name (`}v=x`).
+// command name for shfmt), an assignment to what is not a name (`}v=x`), or
+// an extended glob (`!(cmd)` is a negated subshell: extglob is off in sh and
+// in bash scripts).
 // Inside a backquoted substitution within double quotes (sh and bash remove
 // the backslash of `\"`, shfmt keeps it) only the number of words is
 // compared.
@@ -254,6 +256,8 @@ inline void walk(const json& node, Tree& t, const json* skip, bool in_dq, bool v
   if (node.is_object()) {
     const std::string type = node.value("Type", "");
     if (type == "DblQuoted") in_dq = true;
+    // `!(cmd)`: a negated subshell for sh and bash (extglob is off in scripts), an extended glob for shfmt.
+    if (type == "ExtGlob") t.misread = true;
     if (type == "CmdSubst") {
       vague = vague || (in_dq && node.value("Backquotes", false));
       in_dq = false;
