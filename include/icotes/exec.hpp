@@ -188,6 +188,10 @@ std::string signal_name(int sig);
 
 /// Shell-quotes one word for /bin/sh ('it'\''s'), bare when it needs none.
 std::string shell_quote(std::string_view word);
+/// The shell run_command runs a `command` line with (`/bin/sh -c LINE`):
+/// dash on Debian and Ubuntu, bash elsewhere. The permission rules parse the
+/// line as both read it (shell_rule.hpp).
+inline constexpr std::string_view kCommandShell = "/bin/sh";
 /// Words joined with spaces, each shell_quote()d: the command line a user
 /// would type for an argv.
 std::string shell_join(const std::vector<std::string>& argv);
