@@ -183,6 +183,13 @@ struct JobOutput {
 /// command line that names `echo` would run whatever such a variable names.
 std::optional<std::string> refused_variable(std::string_view name);
 
+/// Checks one variable a client asks for (run_command's and
+/// terminal_create's `env`): the name non-empty without '=' or NUL (execve(2)
+/// would read the rest as the value), the value without NUL, and not a
+/// refused_variable(). Errors: kInvalidParams naming the variable (also in
+/// data.variable).
+Status check_client_variable(std::string_view name, std::string_view value);
+
 /// A signal's name ("SIGTERM"), or "signal N".
 std::string signal_name(int sig);
 

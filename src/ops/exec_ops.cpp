@@ -93,10 +93,11 @@ Result<std::vector<std::pair<std::string, std::string>>> environment(const json&
   if (it == p.end()) return env;
   for (const auto& [name, value] : it->items()) {
     const std::string& v = value.get_ref<const std::string&>();
-    if (name.empty() || name.find('=') != std::string::npos || name.find('\0') != std::string::npos ||
-        v.find('\0') != std::string::npos)
-      return make_error(error_code::kInvalidParams,
-                        std::string(op) + ": env names must be non-empty without '=' or NUL, values without NUL");
+    if (auto st = exec::check_client_variable(name, v); !st) {
+      Error e = std::move(st).error();
+      e.message = std::string(op) + ": " + e.message;
+      return e;
+    }
     env.emplace_back(name, v);
   }
   return env;
@@ -251,6 +252,11 @@ void register_exec_ops(Registry& r) {
   r.add("exec/jobOutput", job_output);
   r.add("exec/jobKill", job_kill);
   r.add("exec/jobList", job_list);
+  r.precheck("exec/run", [](const json& p) -> Status {
+    auto env = environment(p, "run_command");
+    if (!env) return std::move(env).error();
+    return ok_status();
+  });
 }
 
 }  // namespace icotes

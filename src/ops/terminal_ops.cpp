@@ -29,13 +29,6 @@ Result<json> create(Context& ctx, const json& p) {
   o.args = p.value("args", std::vector<std::string>{});
   o.cwd = p.value("cwd", std::string());
   o.env = p.value("env", std::map<std::string, std::string>{});
-  // As run_command: the gate judged these as `env NAME=value` words; execve(2) needs names without '=' and
-  // C strings without NUL.
-  for (const auto& [name, value] : o.env)
-    if (name.empty() || name.find('=') != std::string::npos || name.find('\0') != std::string::npos ||
-        value.find('\0') != std::string::npos)
-      return make_error(error_code::kInvalidParams,
-                        "terminal_create: env names must be non-empty without '=' or NUL, values without NUL");
   o.cols = p.value("cols", 80);
   o.rows = p.value("rows", 24);
   auto r = ctx.workspace.terminals().create(o);
@@ -153,6 +146,16 @@ void register_terminal_ops(Registry& r) {
   r.add("terminal/resize", resize);
   r.add("terminal/kill", kill);
   r.add("terminal/list", list);
+  r.precheck("terminal/create", [](const json& p) -> Status {
+    if (auto it = p.find("env"); it != p.end())
+      for (const auto& [name, value] : it->items())
+        if (auto st = exec::check_client_variable(name, value.get_ref<const std::string&>()); !st) {
+          Error e = std::move(st).error();
+          e.message = "terminal_create: " + e.message;
+          return e;
+        }
+    return ok_status();
+  });
 }
 
 }  // namespace icotes
