@@ -472,14 +472,24 @@ class McpDialect final : public Dialect {
       log(r, "debug", {{"tool", op->mcp_name}, {"ms", ms}});
       json& value = *result;
       json content = json::array();
-      if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
+      if (op->mcp_text && value.is_object()) {
+        // The renderer sees the whole result and makes the whole text; an
+        // "image" member goes out as an image block after it.
+        content.push_back({{"type", "text"}, {"text", op->mcp_text(value)}});
+        if (auto img = value.find("image"); img != value.end() && img->is_object()) {
+          content.push_back({{"type", "image"}, {"data", (*img)["data"]}, {"mimeType", (*img)["mimeType"]}});
+          value.erase(img);
+        }
+        if (!op->mcp_text_field.empty()) value.erase(op->mcp_text_field);
+      } else if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
         json text = std::move(value[op->mcp_text_field]);
         value.erase(op->mcp_text_field);
         // No empty block (binary or empty files): the JSON block below says why.
         if (!text.is_string() || !text.get_ref<const std::string&>().empty())
           content.push_back({{"type", "text"}, {"text", std::move(text)}});
       }
-      content.push_back({{"type", "text"}, {"text", op->mcp_text ? op->mcp_text(value) : to_json_string(value)}});
+      if (!op->mcp_text || !value.is_object())
+        content.push_back({{"type", "text"}, {"text", op->mcp_text ? op->mcp_text(value) : to_json_string(value)}});
       json out = {{"content", std::move(content)}};
       if (structured) out["structuredContent"] = std::move(value);
       reply(r, std::move(out));
