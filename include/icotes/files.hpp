@@ -157,6 +157,10 @@ struct DirEntry {
   std::string type;  // "file", "directory", "symlink", "other"
   std::uint64_t size = 0;
   std::int64_t mtime_ms = 0;
+  /// A subdirectory below the listed one holding more than
+  /// kMaxExpandedEntries: how many, none of them listed (as tree(1)
+  /// --filelimit does); 0 otherwise.
+  std::uint64_t not_listed = 0;
   bool operator==(const DirEntry&) const = default;
 };
 
@@ -176,6 +180,11 @@ struct ListResult {
   /// Says how many entries were left out and why; else empty.
   std::string note;
 };
+
+/// A subdirectory with more entries than this is listed without them when
+/// depth > 1 (DirEntry::not_listed): a folder of 12,000 files would fill
+/// the pages of a listing meant to show a tree's shape.
+inline constexpr std::size_t kMaxExpandedEntries = 200;
 
 /// Names of ignored entries a listing keeps, to name them in its note.
 inline constexpr std::size_t kIgnoredNames = 5;

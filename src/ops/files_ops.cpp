@@ -180,7 +180,10 @@ std::size_t header_room(const std::string& path) { return 2 * path.size() + 180;
 std::string read_many_text(const json& r);
 
 // The read_many_files result for `results` when their text may fill `room`
-// bytes (headers included): files in order while each gets a useful share.
+// bytes (headers included). Files that fit are shown whole, smallest
+// first; the others share the rest evenly, as many of them (in the order
+// asked) as get a useful share each; the remaining ones are named for the
+// next call.
 json read_many_result(const json& paths, const std::vector<Result<files::ReadResult>>& results, std::size_t room,
                       std::size_t budget) {
   // A file cut shorter than this is left for a later call instead: each
@@ -189,21 +192,29 @@ json read_many_result(const json& paths, const std::vector<Result<files::ReadRes
   std::vector<std::size_t> needs;
   for (std::size_t i = 0; i < results.size(); ++i)
     needs.push_back(header_room(paths[i].get_ref<const std::string&>()) +
-                    (results[i] ? results[i]->content.size() + (results[i]->note.size()) : 200));
-  std::size_t shown = needs.size();
-  std::vector<std::size_t> give;
-  for (;; --shown) {
-    give =
-        fair_shares(std::vector<std::size_t>(needs.begin(), needs.begin() + static_cast<std::ptrdiff_t>(shown)), room);
-    bool useful = true;
-    for (std::size_t i = 0; i < shown; ++i) useful = useful && give[i] >= std::min(needs[i], kMinShare);
-    if (useful || shown == 1) break;
+                    (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
+  std::vector<std::size_t> give = fair_shares(needs, room);
+  std::vector<bool> shown(needs.size(), true);
+  std::vector<std::size_t> cut_files;
+  std::size_t whole = 0;
+  for (std::size_t i = 0; i < needs.size(); ++i) {
+    if (give[i] < needs[i]) cut_files.push_back(i);
+    else whole += needs[i];
+  }
+  const std::size_t keep = std::max<std::size_t>(1, (room > whole ? room - whole : 0) / kMinShare);
+  if (cut_files.size() > keep) {
+    std::vector<std::size_t> wanted = needs;
+    for (std::size_t j = keep; j < cut_files.size(); ++j) {
+      shown[cut_files[j]] = false;
+      wanted[cut_files[j]] = 0;
+    }
+    give = fair_shares(wanted, room);
   }
   json out = json::array();
   std::vector<std::string> cut, rest;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const std::string& path = paths[i].get_ref<const std::string&>();
-    if (i >= shown) {
+    if (!shown[i]) {
       rest.push_back(path);
       continue;
     }

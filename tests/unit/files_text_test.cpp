@@ -463,6 +463,33 @@ TEST_F(FilesText, ListPageTextLinesAndIgnoredNote) {
   EXPECT_EQ(page->ignored, 0u);
 }
 
+TEST_F(FilesText, DeepListingsDoNotExpandCrowdedDirectories) {
+  for (std::size_t i = 0; i <= files::kMaxExpandedEntries; ++i) put("data/crowd/f" + std::to_string(i), "");
+  for (std::size_t i = 0; i < files::kMaxExpandedEntries; ++i) put("data/full/f" + std::to_string(i), "");
+  put("data/x.txt", "x");
+  files::ListParams p;
+  p.path = "data";
+  p.depth = 3;
+  auto page = svc().list_page(p);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->entries.size(), 3 + files::kMaxExpandedEntries);  // crowd, full and its files, x.txt
+  EXPECT_EQ(page->entries[0].path, "crowd");
+  EXPECT_EQ(page->entries[0].not_listed, files::kMaxExpandedEntries + 1);
+  EXPECT_EQ(page->entries[1].path, "full");
+  EXPECT_EQ(page->entries[1].not_listed, 0u);
+  EXPECT_NE(page->text.find("\ncrowd/ (201 entries, not listed here: list_directory {\"path\":\"data/crowd\"})\n"),
+            std::string::npos)
+      << page->text.substr(0, 300);
+  EXPECT_NE(page->entries_json.find("\"path\":\"crowd\",\"type\":\"directory\",\"size\":0,\"mtime\":"), std::string::npos);
+  EXPECT_NE(page->entries_json.find(",\"notListed\":201}"), std::string::npos);
+  // Listed itself, it is listed whole.
+  p.path = "data/crowd";
+  p.depth = 1;
+  page = svc().list_page(p);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->entries.size(), files::kMaxExpandedEntries + 1);
+}
+
 TEST_F(FilesText, ResourceFilesHonourIgnoreFiles) {
   git_init();
   put(".gitignore", "node_modules/\n*.tmp\n");

@@ -1108,11 +1108,19 @@ void append_number(std::string& out, std::uint64_t v) {
 }
 
 // One entry as a line of text: "name/" (a directory), "name (N bytes)" (a
-// file), "name (symlink)", "name (other)".
-void append_entry_line(std::string& text, const DirEntry& e) {
+// file), "name (symlink)", "name (other)"; a directory whose entries are
+// not listed says how many and how to list them (`dir`: the listed one).
+void append_entry_line(std::string& text, const DirEntry& e, const std::string& dir) {
   text += e.path;
   if (e.type == "directory") {
     text += '/';
+    if (e.not_listed > 0) {
+      text += " (";
+      append_number(text, e.not_listed);
+      text += " entries, not listed here: list_directory {\"path\":";
+      append_json_string(text, join(dir, e.path));
+      text += "})";
+    }
   } else if (e.type == "file") {
     text += " (";
     append_number(text, e.size);
@@ -1136,6 +1144,10 @@ void append_entry_json(std::string& js, const DirEntry& e) {
     append_number(js, static_cast<std::uint64_t>(-e.mtime_ms));
   } else {
     append_number(js, static_cast<std::uint64_t>(e.mtime_ms));
+  }
+  if (e.not_listed > 0) {
+    js += ",\"notListed\":";
+    append_number(js, e.not_listed);
   }
   js.push_back('}');
 }
@@ -1213,7 +1225,7 @@ void render_page(ListPage& pg, const ListParams& p, int depth) {
   if (!p.cursor.empty()) text += " after the cursor";
   if (!notes.empty()) text += "; " + notes;
   text += '\n';
-  for (const DirEntry& e : pg.entries) append_entry_line(text, e);
+  for (const DirEntry& e : pg.entries) append_entry_line(text, e, pg.path);
 }
 
 }  // namespace
@@ -1246,8 +1258,11 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
   auto ignored = [&](const std::shared_ptr<const IgnoreDir>& dir, const std::string& path, bool is_dir) {
     return dir && dir->match(join(rel, path), is_dir, global_rules) == IgnoreMatch::Ignore;
   };
-  std::function<Status(int, const std::string&, int, const std::shared_ptr<const IgnoreDir>&)> walk =
-      [&](int dirfd, const std::string& prefix, int level, const std::shared_ptr<const IgnoreDir>& parent) -> Status {
+  // `self`: this directory's entry (npos for the listed directory).
+  constexpr std::size_t kTop = static_cast<std::size_t>(-1);
+  std::function<Status(int, const std::string&, int, const std::shared_ptr<const IgnoreDir>&, std::size_t)> walk =
+      [&](int dirfd, const std::string& prefix, int level, const std::shared_ptr<const IgnoreDir>& parent,
+          std::size_t self) -> Status {
     if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "list_directory: cancelled");
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return errno_error(errno, "open", prefix);
@@ -1271,6 +1286,10 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
       names.emplace_back(n, e->d_type);
     }
     ::closedir(dir);
+    if (self != kTop && names.size() > kMaxExpandedEntries) {
+      r->entries[self].not_listed = names.size();
+      return ok_status();
+    }
     std::shared_ptr<const IgnoreDir> here;
     if (!include_ignored) {
       here = std::make_shared<const IgnoreDir>(
@@ -1291,7 +1310,7 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
         if (!holds || level >= depth || ignored(here, path, true)) continue;
         Fd sub(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) continue;
-        if (auto s = walk(sub.get(), path, level + 1, here); !s) return s;
+        if (auto s = walk(sub.get(), path, level + 1, here, kTop); !s) return s;
         if (r->truncated) return ok_status();
         continue;
       }
@@ -1322,13 +1341,13 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
       if (S_ISDIR(st.st_mode) && level < depth) {
         if (!sub.valid()) sub = Fd(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) continue;  // unreadable subdirectory: listed, not entered
-        if (auto s = walk(sub.get(), path, level + 1, here); !s) return s;
+        if (auto s = walk(sub.get(), path, level + 1, here, r->entries.size() - 1); !s) return s;
         if (r->truncated) return ok_status();
       }
     }
     return ok_status();
   };
-  if (auto s = walk(fd, "", 1, top); !s) return s.error();
+  if (auto s = walk(fd, "", 1, top, kTop); !s) return s.error();
   return r;
 }
 
@@ -1436,7 +1455,7 @@ Result<ListPage> Service::list_page(const ListParams& p, const CancellationToken
       continue;
     }
     scratch.clear();
-    append_entry_line(scratch, e);
+    append_entry_line(scratch, e, l.path);
     const bool full = pg.entries.size() >= limit ||
                       (p.max_text_bytes > 0 && !pg.entries.empty() &&
                        body + scratch.size() + reserve + e.path.size() > p.max_text_bytes);
