@@ -30,8 +30,10 @@ namespace icotes::mcp {
 /// and the member `text_member` (a file's text, Operation::mcp_text_field),
 /// verbatim after a blank line. A top-level "image" {mimeType, data} is named
 /// (the dialect sends it as an image block). raw_json() parts must have been
-/// expanded (expand_raw_parts); hidden_text() members are left out.
-std::string render_text(const json& result, std::string_view text_member = {});
+/// expanded (expand_raw_parts); hidden_text() members are left out. Once the
+/// text holds more than `limit` bytes no more lines are added (the caller
+/// cuts it at its limit anyway).
+std::string render_text(const json& result, std::string_view text_member = {}, std::size_t limit = std::string::npos);
 
 /// Replaces every raw_json() and raw_json_source() part of `value` (a search
 /// page written while the reply goes out) by the JSON it stands for, so a
@@ -46,12 +48,12 @@ void expand_raw_parts(json& value);
 /// `max_bytes` is returned as it is.
 std::string cut_text(std::string text, std::size_t max_bytes, std::string_view note);
 
-/// The note cut_text() appends for operation `op`'s result of `total`
-/// bytes: the cap, and the parameters of `op` that ask for less (offset,
-/// limit, cursor, max*), e.g. "[icotes: result cut at this client's limit of
-/// 102,400 bytes (of 250,000; icotes serve --max-result-bytes). Call
-/// read_file again asking for less (offset, limit or maxBytes).]"
-std::string cut_note(const Operation& op, std::size_t total, std::size_t max_bytes);
+/// The note cut_text() appends for operation `op` at the client's limit of
+/// `max_bytes`: the limit, and the parameters of `op` that ask for less
+/// (offset, limit, cursor, max*), e.g. "[icotes: result cut at this client's
+/// limit of 102,400 bytes (icotes serve --max-result-bytes). Call read_file
+/// again asking for less (offset, limit or maxBytes).]"
+std::string cut_note(const Operation& op, std::size_t max_bytes);
 
 /// The input schema as listed in tools/list: `op.input_schema` without the
 /// keywords that only validate (additionalProperties false, minLength,

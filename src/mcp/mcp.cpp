@@ -69,12 +69,14 @@ std::vector<std::pair<std::string_view, const json*>> ordered(const json& object
   return out;
 }
 
-void emit_value(std::string& out, std::string_view key, const json& v, std::size_t indent);
+// `limit`: stop adding lines once `out` holds more bytes than this (the text
+// is cut there anyway).
+void emit_value(std::string& out, std::string_view key, const json& v, std::size_t indent, std::size_t limit);
 
 // The lines of a string of several lines, each indented (a block).
-void emit_block(std::string& out, std::string_view text, std::size_t indent) {
+void emit_block(std::string& out, std::string_view text, std::size_t indent, std::size_t limit) {
   std::size_t start = 0;
-  while (start < text.size()) {
+  while (start < text.size() && out.size() <= limit) {
     std::size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     out.append(indent, ' ');
@@ -96,7 +98,7 @@ std::string flat_line(const json& object) {
   return line;
 }
 
-void emit_item(std::string& out, const json& item, std::size_t indent) {
+void emit_item(std::string& out, const json& item, std::size_t indent, std::size_t limit) {
   if (is_inline(item)) {
     out.append(indent, ' ');
     out += scalar_text(item) + '\n';
@@ -106,16 +108,16 @@ void emit_item(std::string& out, const json& item, std::size_t indent) {
   } else if (item.is_object()) {
     // YAML-like: "- " before the first member, the rest beneath it.
     const std::size_t at = out.size();
-    for (const auto& [key, value] : ordered(item)) emit_value(out, key, *value, indent + 2);
+    for (const auto& [key, value] : ordered(item)) emit_value(out, key, *value, indent + 2, limit);
     if (out.size() > at + indent + 1) out.replace(at + indent, 2, "- ");
   } else {
     const std::size_t at = out.size();
-    emit_value(out, "", item, indent + 2);
+    emit_value(out, "", item, indent + 2, limit);
     if (out.size() > at + indent + 1) out.replace(at + indent, 2, "- ");
   }
 }
 
-void emit_array(std::string& out, std::string_view key, const json& array, std::size_t indent) {
+void emit_array(std::string& out, std::string_view key, const json& array, std::size_t indent, std::size_t limit) {
   out.append(indent, ' ');
   if (!key.empty()) out.append(key);
   if (array.empty()) {
@@ -137,12 +139,15 @@ void emit_array(std::string& out, std::string_view key, const json& array, std::
     }
   }
   out += (key.empty() ? "(" : " (") + with_commas(array.size()) + "):\n";
-  for (const auto& item : array) emit_item(out, item, indent + 2);
+  for (const auto& item : array) {
+    if (out.size() > limit) return;
+    emit_item(out, item, indent + 2, limit);
+  }
 }
 
-void emit_value(std::string& out, std::string_view key, const json& v, std::size_t indent) {
-  if (hidden_text_of(v)) return;
-  if (v.is_array()) return emit_array(out, key, v, indent);
+void emit_value(std::string& out, std::string_view key, const json& v, std::size_t indent, std::size_t limit) {
+  if (hidden_text_of(v) || out.size() > limit) return;
+  if (v.is_array()) return emit_array(out, key, v, indent, limit);
   out.append(indent, ' ');
   if (!key.empty()) {
     out.append(key);
@@ -154,10 +159,10 @@ void emit_value(std::string& out, std::string_view key, const json& v, std::size
       return;
     }
     out += '\n';
-    for (const auto& [k, m] : ordered(v)) emit_value(out, k, *m, indent + 2);
+    for (const auto& [k, m] : ordered(v)) emit_value(out, k, *m, indent + 2, limit);
   } else if (is_multiline(v)) {
     out += key.empty() ? "|\n" : " |\n";
-    emit_block(out, v.get_ref<const std::string&>(), indent + 2);
+    emit_block(out, v.get_ref<const std::string&>(), indent + 2, limit);
   } else if (v.is_binary()) {
     out += " (binary)\n";
   } else {
@@ -178,11 +183,11 @@ bool is_paging_param(std::string_view name) {
 
 }  // namespace
 
-std::string render_text(const json& result, std::string_view text_member) {
+std::string render_text(const json& result, std::string_view text_member, std::size_t limit) {
   std::string out;
   if (result.is_string()) return result.get<std::string>();
   if (!result.is_object()) {
-    emit_value(out, "", result, 0);
+    emit_value(out, "", result, 0, limit);
     return out;
   }
   // Header lines first (every host keeps the beginning of a long result),
@@ -196,12 +201,12 @@ std::string render_text(const json& result, std::string_view text_member) {
       out += "image: " + (*value)["mimeType"].get<std::string>() + ", " + with_commas(bytes) +
              " bytes (attached as an image)\n";
     } else if (is_inline(*value)) {
-      emit_value(out, key, *value, 0);
+      emit_value(out, key, *value, 0, limit);
     }
   }
   for (const auto& [key, value] : members)
     if ((value->is_array() || value->is_object()) && !(key == "image" && is_image(*value)))
-      emit_value(out, key, *value, 0);
+      emit_value(out, key, *value, 0, limit);
   for (const auto& [key, value] : members) {
     if (!is_multiline(*value)) continue;
     out.append(key);
@@ -247,7 +252,7 @@ std::string cut_text(std::string text, std::size_t max_bytes, std::string_view n
   return text;
 }
 
-std::string cut_note(const Operation& op, std::size_t total, std::size_t max_bytes) {
+std::string cut_note(const Operation& op, std::size_t max_bytes) {
   std::vector<std::string> params;
   if (auto props = op.input_schema.find("properties"); props != op.input_schema.end() && props->is_object()) {
     for (const char* first : {"offset", "limit", "cursor"})
@@ -259,8 +264,8 @@ std::string cut_note(const Operation& op, std::size_t total, std::size_t max_byt
   std::string how;
   for (std::size_t i = 0; i < params.size(); ++i)
     how += (i == 0 ? "" : i + 1 == params.size() ? " or " : ", ") + params[i];
-  return "[icotes: result cut at this client's limit of " + with_commas(max_bytes) + " bytes (of " +
-         with_commas(total) + "; icotes serve --max-result-bytes). Call " + op.mcp_name + " again asking for less" +
+  return "[icotes: result cut at this client's limit of " + with_commas(max_bytes) +
+         " bytes (icotes serve --max-result-bytes). Call " + op.mcp_name + " again asking for less" +
          (how.empty() ? std::string(" (narrower arguments)") : " (" + how + ")") + ".]";
 }
 

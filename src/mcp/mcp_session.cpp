@@ -482,25 +482,30 @@ class McpDialect final : public Dialect {
   // image block for a top-level "image"; structuredContent (the complete
   // result) only for a client that asked for structured output.
   json tool_result(const Operation& op, json& value) const {
+    // A longer text is cut at the cap (0: none): the generic text stops there.
+    const std::size_t cap = profile_.max_result_bytes == 0 ? std::string::npos : profile_.max_result_bytes;
+    const bool structured = profile_.structured_output && at_least("2025-06-18");
     std::string text;
     try {
       mcp::expand_raw_parts(value);
-      text = op.mcp_text ? op.mcp_text(value) : mcp::render_text(value, op.mcp_text_field);
+      text = op.mcp_text ? op.mcp_text(value) : mcp::render_text(value, op.mcp_text_field, cap);
     } catch (const std::exception& e) {
       spdlog::error("{}: rendering the result as text failed ({}); sent as key: value lines", op.mcp_name, e.what());
-      text = mcp::render_text(value, op.mcp_text_field);
+      text = mcp::render_text(value, op.mcp_text_field, cap);
     }
-    if (const std::size_t cap = profile_.max_result_bytes; cap != 0 && text.size() > cap) {
-      const std::string note = mcp::cut_note(op, text.size(), cap);
+    if (text.size() > cap) {
+      const std::string note = mcp::cut_note(op, cap);
       text = mcp::cut_text(std::move(text), cap, note);
     }
     json content = json::array({{{"type", "text"}, {"text", std::move(text)}}});
-    if (const auto image = value.is_object() ? value.find("image") : value.end();
+    if (auto image = value.is_object() ? value.find("image") : value.end();
         image != value.end() && image->is_object() && image->contains("data") && (*image)["data"].is_string() &&
-        image->contains("mimeType") && (*image)["mimeType"].is_string())
-      content.push_back({{"type", "image"}, {"data", (*image)["data"]}, {"mimeType", (*image)["mimeType"]}});
+        image->contains("mimeType") && (*image)["mimeType"].is_string()) {
+      json data = structured ? (*image)["data"] : std::move((*image)["data"]);  // base64, maybe large: once
+      content.push_back({{"type", "image"}, {"data", std::move(data)}, {"mimeType", (*image)["mimeType"]}});
+    }
     json out = {{"content", std::move(content)}};
-    if (profile_.structured_output && at_least("2025-06-18")) out["structuredContent"] = std::move(value);
+    if (structured) out["structuredContent"] = std::move(value);
     return out;
   }
 

@@ -59,6 +59,16 @@ TEST(McpRenderText, NeverJsonEscapedAndHiddenMembersLeftOut) {
   EXPECT_EQ(mcp::render_text(json("just text\n")), "just text\n");
 }
 
+TEST(McpRenderText, StopsAddingLinesPastTheLimit) {
+  json r = {{"path", "p"}, {"files", json::array()}};
+  for (int i = 0; i < 10000; ++i) r["files"].push_back("some/long/path/number/" + std::to_string(i));
+  const std::string all = mcp::render_text(r);
+  const std::string some = mcp::render_text(r, {}, 1000);
+  EXPECT_GT(some.size(), 1000u);
+  EXPECT_LT(some.size(), 1100u);
+  EXPECT_EQ(all.compare(0, some.size(), some), 0) << "the beginning is the same";
+}
+
 TEST(McpRenderText, AnImageIsNamedNotDumped) {
   const json r = {{"path", "p.png"}, {"image", {{"mimeType", "image/png"}, {"data", "iVBORw0KGgo="}}}};
   EXPECT_EQ(mcp::render_text(r), "path: p.png\nimage: image/png, 8 bytes (attached as an image)\n");
@@ -107,11 +117,11 @@ Operation op_with(json input) {
 TEST(McpCutNote, NamesTheCapAndTheParametersThatAskForLess) {
   const Operation op = op_with(json::parse(
       R"({"type":"object","properties":{"path":{"type":"string"},"maxBytes":{"type":"integer"},"limit":{"type":"integer"},"offset":{"type":"integer"}}})"));
-  EXPECT_EQ(mcp::cut_note(op, 250000, 102400),
-            "[icotes: result cut at this client's limit of 102,400 bytes (of 250,000; icotes serve "
-            "--max-result-bytes). Call read_file again asking for less (offset, limit or maxBytes).]");
+  EXPECT_EQ(mcp::cut_note(op, 102400),
+            "[icotes: result cut at this client's limit of 102,400 bytes (icotes serve --max-result-bytes). Call "
+            "read_file again asking for less (offset, limit or maxBytes).]");
   const Operation bare = op_with(json::parse(R"({"type":"object","properties":{"path":{"type":"string"}}})"));
-  EXPECT_NE(mcp::cut_note(bare, 5000, 1024).find("asking for less (narrower arguments)"), std::string::npos);
+  EXPECT_NE(mcp::cut_note(bare, 1024).find("asking for less (narrower arguments)"), std::string::npos);
 }
 
 TEST(McpListedSchema, LeavesOutWhatOnlyValidates) {
