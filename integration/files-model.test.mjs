@@ -260,7 +260,7 @@ describe('file tools through the MCP SDK on a workspace with a 12,000-entry fold
       });
       assert.equal(r.isError, true);
       const text = textOf(r);
-      assert.match(text, /^edit_file: oldString was not found in src\/mod3\/part2\/file4\.c\. The most similar text is line 1 \(\d+% similar\)/);
+      assert.match(text, /^Error: edit_file: oldString was not found in src\/mod3\/part2\/file4\.c\. The most similar text is line 1 \(\d+% similar\)/);
       assert.ok(text.includes('--- oldString\n+++ src/mod3/part2/file4.c (line 1)\n@@ -1 +1 @@\n-int f324(void) { return 5; }\n+int f324(void) { return 4; }\n'), text);
     });
 
