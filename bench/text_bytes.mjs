@@ -6,6 +6,7 @@
 //
 //   node bench/text_bytes.mjs --label before --binary /path/to/old/icotes --commit def4d2e
 //   node bench/text_bytes.mjs                       # label "after", build/release/icotes
+//   node bench/text_bytes.mjs --note 'what this build holds'  # recorded beside the label
 //   node bench/text_bytes.mjs --render-only         # the .md again from the .json
 //
 // The workspace is integration/large-workspace.mjs's (generated once into
@@ -30,6 +31,7 @@ const opt = (name, fallback) => {
 };
 const LABEL = opt('--label', 'after');
 const COMMIT = opt('--commit', '');  // the commit the binary was built from, for the record
+const NOTE = opt('--note', '');  // what the build holds, for the record
 const BINARY = path.resolve(opt('--binary', path.join(SRC, 'build/release/icotes')));
 const WORK = path.resolve(opt('--work', path.join(SRC, 'bench/work/text-bytes')));
 const OUT_JSON = path.join(SRC, 'bench/results/text-bytes.json');
@@ -149,7 +151,7 @@ function markdown(all) {
     'hand the model (the struct JSON when present, else the text). Budget: 32 KB by default, 100 KB at most.', ''];
   for (const l of labels) {
     const meta = all[l];
-    lines.push(meta ? `- **${l}**: ${meta.version}, measured ${meta.date}` : `- **${l}**: not measured yet`);
+    lines.push(meta ? `- **${l}**: ${meta.version}, measured ${meta.date}${meta.note ? `. ${meta.note}` : ''}` : `- **${l}**: not measured yet`);
   }
   lines.push('', `| call | ${labels.map((l) => `${l}: text | ${l}: struct | ${l}: model`).join(' | ')} |`,
     `|---|${labels.map(() => '---:|---:|---:').join('|')}|`);
@@ -176,7 +178,8 @@ if (args.includes('--render-only')) {  // the .md again from the .json, nothing 
   process.exit(0);
 }
 const rows = await measure();
-all[LABEL] = { version: `${commitOf(BINARY)}${COMMIT ? ` at ${COMMIT}` : ''}`, date: new Date().toISOString().slice(0, 10), rows };
+all[LABEL] = { version: `${commitOf(BINARY)}${COMMIT ? ` at ${COMMIT}` : ''}`, date: new Date().toISOString().slice(0, 10), rows,
+  ...(NOTE ? { note: NOTE } : {}) };
 fs.mkdirSync(path.dirname(OUT_JSON), { recursive: true });
 fs.writeFileSync(OUT_JSON, `${JSON.stringify(all, null, 1)}\n`);
 fs.writeFileSync(OUT_MD, markdown(all));
