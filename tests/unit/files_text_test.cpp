@@ -480,7 +480,8 @@ TEST_F(FilesText, DeepListingsDoNotExpandCrowdedDirectories) {
   EXPECT_NE(page->text.find("\ncrowd/ (201 entries, not listed here: list_directory {\"path\":\"data/crowd\"})\n"),
             std::string::npos)
       << page->text.substr(0, 300);
-  EXPECT_NE(page->entries_json.find("\"path\":\"crowd\",\"type\":\"directory\",\"size\":0,\"mtime\":"), std::string::npos);
+  EXPECT_NE(page->entries_json.find("\"path\":\"crowd\",\"type\":\"directory\",\"size\":0,\"mtime\":"),
+            std::string::npos);
   EXPECT_NE(page->entries_json.find(",\"notListed\":201}"), std::string::npos);
   // Listed itself, it is listed whole.
   p.path = "data/crowd";
