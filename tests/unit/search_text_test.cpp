@@ -176,6 +176,17 @@ TEST_F(SearchText, ProgramsGetPagesBoundedByLimitOnly) {
   EXPECT_EQ(out.result["nextCursor"], "2000");
   out = call("search/grep", {{"pattern", "needle"}}, 0);
   EXPECT_EQ(out.result["matches"].size(), 250u);
+  // Only the files up to the page's end keep their lines: a deep page
+  // still finds its own, and the total counts every file's.
+  out = call("search/grep", {{"pattern", "needle"}, {"cursor", "2950"}, {"limit", 100}}, 0);
+  EXPECT_EQ(out.result["total"], 3000);
+  ASSERT_EQ(out.result["matches"].size(), 50u);
+  EXPECT_EQ(out.result["matches"][0]["path"], "dir/file129.txt");
+  EXPECT_EQ(out.result["matches"][0]["line"], 51);
+  EXPECT_EQ(out.result["matches"][49]["line"], 100);
+  out = call("search/grep", {{"pattern", "needle"}, {"cursor", "1234"}, {"limit", 1}}, 0);
+  EXPECT_EQ(out.result["matches"][0]["path"], "dir/file112.txt");
+  EXPECT_EQ(out.result["matches"][0]["line"], 35);
 }
 
 TEST_F(SearchText, GlobPagesWithCursor) {

@@ -75,6 +75,17 @@ class LiteralMatcher final : public Matcher {
   std::string needle_;
 };
 
+// The empty pattern: an empty match at every position (as any engine finds
+// it), without running one; `grep ""` made 180 million RE2 calls on 180 MB.
+class EmptyMatcher final : public Matcher {
+ public:
+  bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    if (from > text.size()) return false;
+    start = end = from;
+    return true;
+  }
+};
+
 // ASCII case-insensitive find of `needle` (lowercase, letters or not) in s[0, n).
 bool eq_ci(const char* a, const char* lower, std::size_t k) {
   for (std::size_t i = 0; i < k; ++i) {
@@ -437,6 +448,7 @@ Result<std::unique_ptr<Matcher>> make_matcher(const GrepParams& p) {
     return make_error(error_code::kInvalidParams, "grep: the pattern contains a line break; set multiline to match across lines");
   bool caseless = p.case_mode == CaseMode::Insensitive ||
                   (p.case_mode == CaseMode::Smart && !has_uppercase_literal(p.pattern, p.fixed_strings));
+  if (p.pattern.empty() && !p.word) return std::unique_ptr<Matcher>(std::make_unique<EmptyMatcher>());
   const bool literal = p.fixed_strings || !has_meta(p.pattern);
   if (literal && !caseless && !p.word && !p.pattern.empty() && p.pattern.find('\n') == std::string::npos)
     return std::unique_ptr<Matcher>(std::make_unique<LiteralMatcher>(p.pattern));
