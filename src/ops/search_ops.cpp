@@ -241,10 +241,24 @@ void finish_page(Context& ctx, json& out, const char* key, Page& pg, PageSource:
 }
 
 // The MCP text block of grep and glob: the text form rendered with the page.
+// A result rendered without a budget (a caller that ran the handler with
+// no cap) gets the same forms from its JSON, without line cutting.
 std::string page_text(const json& result) {
   if (auto it = result.find("text"); it != result.end())
     if (auto text = hidden_text_of(*it)) return std::string(*text);
-  return to_json_string(result);
+  const json r = json::parse(to_json_string(result), nullptr, false);
+  if (!r.is_object()) return to_json_string(result);
+  std::string text;
+  if (auto note = r.find("note"); note != r.end() && note->is_string()) text = note->get<std::string>() + "\n";
+  for (const auto& f : r.value("files", json::array())) text += f.get<std::string>() + "\n";
+  for (const auto& c : r.value("counts", json::array()))
+    text += c.value("path", std::string()) + ":" + std::to_string(c.value("matchedLines", 0)) + "\n";
+  for (const auto& m : r.value("matches", json::array())) {
+    const char sep = m.value("context", false) ? '-' : ':';
+    text += m.value("path", std::string()) + sep + std::to_string(m.value("line", 0)) + sep +
+            m.value("text", std::string()) + "\n";
+  }
+  return text;
 }
 
 // One content-mode item (a match or context line).

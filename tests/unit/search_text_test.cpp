@@ -189,6 +189,16 @@ TEST_F(SearchText, ProgramsGetPagesBoundedByLimitOnly) {
   EXPECT_EQ(out.result["matches"][0]["line"], 35);
 }
 
+TEST_F(SearchText, ARenderedResultWithoutABudgetKeepsTheForms) {
+  write_file(dir_ / "a.txt", "one\nneedle\n");
+  auto out = call("search/grep", {{"pattern", "needle"}, {"beforeContext", 1}}, 0);
+  EXPECT_EQ(out.text, "a.txt-1-one\na.txt:2:needle\n");
+  out = call("search/grep", {{"pattern", "needle"}, {"outputMode", "count"}}, 0);
+  EXPECT_EQ(out.text, "a.txt:1\n");
+  out = call("search/glob", {{"pattern", "*"}}, 0);
+  EXPECT_EQ(out.text, "a.txt\n");
+}
+
 TEST_F(SearchText, GlobPagesWithCursor) {
   const std::string d = "d/a-directory-name-long-enough-that-a-thousand-paths-pass-32-KiB/file";
   for (int i = 0; i < 1200; ++i) write_file(dir_ / (d + std::to_string(10000 + i)), "");
