@@ -253,10 +253,21 @@ std::string page_text(const json& result) {
   for (const auto& f : r.value("files", json::array())) text += f.get<std::string>() + "\n";
   for (const auto& c : r.value("counts", json::array()))
     text += c.value("path", std::string()) + ":" + std::to_string(c.value("matchedLines", 0)) + "\n";
-  for (const auto& m : r.value("matches", json::array())) {
+  const json matches = r.value("matches", json::array());
+  // Context lines were asked for: "--" between groups that do not touch.
+  const bool context = std::any_of(matches.begin(), matches.end(), [](const json& m) {
+    return m.is_object() && m.value("context", false);
+  });
+  std::string prev_path;
+  std::uint64_t prev_line = 0;
+  for (const auto& m : matches) {
+    const std::string path = m.value("path", std::string());
+    const std::uint64_t line = m.value("line", std::uint64_t{0});
+    if (context && prev_line != 0 && (path != prev_path || line != prev_line + 1)) text += "--\n";
     const char sep = m.value("context", false) ? '-' : ':';
-    text += m.value("path", std::string()) + sep + std::to_string(m.value("line", 0)) + sep +
-            m.value("text", std::string()) + "\n";
+    text += path + sep + std::to_string(line) + sep + m.value("text", std::string()) + "\n";
+    prev_path = path;
+    prev_line = line;
   }
   return text;
 }
@@ -326,7 +337,12 @@ Result<json> grep(Context& ctx, const json& p) {
   search::PathList found(g.output == search::OutputMode::Count ? 2 : 0);
   std::vector<search::FileResult> files;
   std::size_t all_items = 0, kept_items = 0;
-  const std::size_t needed = *offset + std::min<std::size_t>(limit, SIZE_MAX - *offset);
+  // A page rendered for an MCP client ends by json_cap before this many
+  // items (each counts at least 60 bytes there), whatever `limit` says: no
+  // more lines are kept than one page can show (limit 1e9 with `grep ""` on
+  // a large tree would keep every line).
+  const std::size_t shown = render ? std::min(limit, json_cap / 60 + 2) : limit;
+  const std::size_t needed = *offset + std::min<std::size_t>(shown, SIZE_MAX - *offset);
   std::size_t streamed = 0;
   std::size_t files_seen = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -466,7 +482,7 @@ Result<json> grep(Context& ctx, const json& p) {
       prev_last = number;
       return file.path.size() + l.text.size() + 60 + 24 * l.submatches.size();
     };
-    Page pg = make_page(all_items, *offset, limit, budget, json_cap, render ? Render(render_line) : nullptr);
+    Page pg = make_page(all_items, *offset, shown, budget, json_cap, render ? Render(render_line) : nullptr);
     finish_page(
         ctx, out, key, pg,
         [lines](std::size_t i, RawJsonWriter& w, std::string&) {

@@ -47,9 +47,26 @@ class SearchText : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.error().message;
     if (!r.ok()) return {};
     Out out;
-    out.text = op->mcp_text ? op->mcp_text(*r) : std::string();
     out.result = json::parse(to_json_string(*r));
+    // The renderer gets the complete result with its raw parts expanded to
+    // plain JSON, as the MCP dialect hands it over.
+    expand(*r);
+    out.text = op->mcp_text ? op->mcp_text(*r) : std::string();
     return out;
+  }
+
+  // Every raw_json()/raw_json_source() part replaced by the JSON it stands
+  // for; hidden members stay.
+  static void expand(json& v) {
+    if (v.is_binary() && v.get_binary().has_subtype() &&
+        (v.get_binary().subtype() == kRawJsonSubtype || v.get_binary().subtype() == kRawSourceSubtype)) {
+      std::string text;
+      write_json(text, v);
+      v = json::parse(text);
+      return;
+    }
+    if (v.is_object() || v.is_array())
+      for (auto& m : v) expand(m);
   }
 
   TempDir dir_;
@@ -197,6 +214,9 @@ TEST_F(SearchText, ARenderedResultWithoutABudgetKeepsTheForms) {
   EXPECT_EQ(out.text, "a.txt:1\n");
   out = call("search/glob", {{"pattern", "*"}}, 0);
   EXPECT_EQ(out.text, "a.txt\n");
+  write_file(dir_ / "b.txt", "needle\ntwo\nthree\nneedle\n");
+  out = call("search/grep", {{"pattern", "needle"}, {"afterContext", 1}}, 0);
+  EXPECT_EQ(out.text, "a.txt:2:needle\n--\nb.txt:1:needle\nb.txt-2-two\n--\nb.txt:4:needle\n");
 }
 
 TEST_F(SearchText, GlobPagesWithCursor) {
