@@ -255,9 +255,8 @@ std::string page_text(const json& result) {
     text += c.value("path", std::string()) + ":" + std::to_string(c.value("matchedLines", 0)) + "\n";
   const json matches = r.value("matches", json::array());
   // Context lines were asked for: "--" between groups that do not touch.
-  const bool context = std::any_of(matches.begin(), matches.end(), [](const json& m) {
-    return m.is_object() && m.value("context", false);
-  });
+  const bool context = std::any_of(matches.begin(), matches.end(),
+                                   [](const json& m) { return m.is_object() && m.value("context", false); });
   std::string prev_path;
   std::uint64_t prev_line = 0;
   for (const auto& m : matches) {
