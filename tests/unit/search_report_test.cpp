@@ -75,6 +75,30 @@ TEST(SearchBom, AUtf8ByteOrderMarkIsDroppedBeforeMatching) {
   EXPECT_EQ(mid.files["mid.txt"].lines[0].text, "x\xEF\xBB\xBFneedle in the middle");
 }
 
+// As rg: an empty file (or one holding only a byte order mark) has no
+// line, so not even the empty pattern or '^' matches in it; a file's last
+// line terminator does not start another line.
+TEST(SearchEmptyFile, HasNoLineToMatch) {
+  TempDir d;
+  write_file(d / "empty.txt", "");
+  write_file(d / "bom-only.txt", "\xEF\xBB\xBF");
+  write_file(d / "one.txt", "x\n");
+  for (const char* pattern : {"", "^", "^$", "$"}) {
+    for (auto mode : {search::OutputMode::Content, search::OutputMode::Count, search::OutputMode::FilesWithMatches}) {
+      auto run = grep(d.path(), pattern, mode);
+      ASSERT_TRUE(run.stats.ok()) << run.stats.error().message;
+      EXPECT_EQ(run.files.count("empty.txt"), 0u) << "'" << pattern << "'";
+      EXPECT_EQ(run.files.count("bom-only.txt"), 0u) << "'" << pattern << "'";
+    }
+    auto run = grep(d.path(), pattern, search::OutputMode::Count);
+    const bool matches_x_line = std::string(pattern) != "^$";
+    ASSERT_EQ(run.files.count("one.txt"), matches_x_line ? 1u : 0u) << "'" << pattern << "'";
+    if (matches_x_line) {
+      EXPECT_EQ(run.files["one.txt"].matched_lines, 1u) << "'" << pattern << "'";
+    }
+  }
+}
+
 TEST(SearchBom, ABigFileReadInChunksDropsItToo) {
   TempDir d;
   std::string big = "\xEF\xBB\xBFneedle at the top\n";

@@ -485,8 +485,9 @@ class Searcher {
       if (first_only && out.matched_lines > 0) break;
       std::size_t s = 0, e = 0;
       if (!m_.find(text, pos, s, e)) break;
-      // A file's final line terminator does not start another (empty) line.
-      if (s == text.size() && s > 0 && text[s - 1] == '\n') break;
+      // A file's final line terminator does not start another (empty) line,
+      // and an empty file has no line at all (rg -c '^' lists none).
+      if (s == text.size() && (s == 0 || text[s - 1] == '\n')) break;
       // The group of lines the match touches.
       std::size_t ls = line_start(s);
       std::size_t le = line_end(e > s ? e - 1 : s);
