@@ -56,6 +56,7 @@ printf 'needle no final newline' > nofinal.txt
 printf '\xef\xbb\xbfneedle bom first\nsecond needle bom\n' > bom.txt
 printf '\xef\xbb\xbfneedle bom crlf\r\n' > bom-crlf.txt
 { printf '\xef\xbb\xbfneedle bom big\n'; seq 1 30000 | sed 's/^/filler line /'; printf 'needle bom big end\n'; } > bom-big.txt
+mkdir empties; : > empties/empty.txt; printf '\xef\xbb\xbf' > empties/bom-only.txt; printf 'x\n' > empties/one.txt
 printf 'needle locked\n' > locked.txt; chmod 000 locked.txt
 mkdir lockdir; chmod 000 lockdir  # empty: removable by its owner whatever its mode
 ln -s src/main.c link-to-main.c
