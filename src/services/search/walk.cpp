@@ -190,6 +190,28 @@ std::uint64_t PathList::value(std::size_t i, unsigned k) const {
   return v;
 }
 
+void Unreadable::add(std::string path, int err, bool nameable) {
+  std::lock_guard lock(mutex_);
+  ++count_;
+  if (!nameable) return;
+  names_.push_back(std::move(path) + ": " + std::strerror(err));
+  if (names_.size() >= 8 * WalkReport::kUnreadableNames) {
+    std::sort(names_.begin(), names_.end());
+    names_.resize(WalkReport::kUnreadableNames);
+  }
+}
+
+void Unreadable::into(WalkReport& report) {
+  std::lock_guard lock(mutex_);
+  report.unreadable += count_;
+  for (auto& n : names_) report.unreadable_names.push_back(std::move(n));
+  std::sort(report.unreadable_names.begin(), report.unreadable_names.end());
+  if (report.unreadable_names.size() > WalkReport::kUnreadableNames)
+    report.unreadable_names.resize(WalkReport::kUnreadableNames);
+  count_ = 0;
+  names_.clear();
+}
+
 const std::vector<std::string>* type_globs(std::string_view name) {
   auto it = type_table().find(name);
   return it == type_table().end() ? nullptr : &it->second;
@@ -202,6 +224,15 @@ Result<Filter> Filter::make(const WalkOptions& o) {
   f.follow = o.follow_symlinks;
   f.read_denied = o.read_denied;
   std::string overrides;
+  // A glob ripgrep would refuse is an error, not a filter that matches nothing.
+  for (const auto* list : {&o.include, &o.exclude}) {
+    for (const auto& g : *list) {
+      const std::string_view body = list == &o.include && !g.empty() && g[0] == '!' ? std::string_view(g).substr(1) : g;
+      if (auto why = glob_syntax_error(body))
+        return make_error(error_code::kInvalidParams,
+                          "invalid glob '" + g + "' in " + (list == &o.include ? "include" : "exclude") + ": " + *why);
+    }
+  }
   for (const auto& g : o.include) {
     overrides += g + "\n";
     if (g.empty() || g[0] != '!') ++f.override_whitelists;
@@ -316,6 +347,7 @@ class Walker {
       if (out.link_names.size() >= WalkReport::kLinkNames) break;
       out.link_names.push_back(std::move(n));
     }
+    unreadable_.into(out);
   }
 
  private:
@@ -401,13 +433,24 @@ class Walker {
     return t;
   }
 
+  // A directory the walk found but could not open or list, as ripgrep
+  // reports it; named unless where it really is is Read-denied.
+  void unreadable_dir(const std::string& rel, const std::string& real, int err) {
+    const bool nameable = !(filter_.read_denied && filter_.read_denied(real));
+    unreadable_.add(rel.empty() ? std::string("./") : rel + "/", err, nameable);
+  }
+
   void visit(Job& job) {
     const int dup = ::fcntl(job.dir.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return;
+    if (dup < 0) {
+      const int err = errno;
+      return unreadable_dir(job.rel, job.real_path(), err);
+    }
     DIR* d = ::fdopendir(dup);
     if (!d) {
+      const int err = errno;
       ::close(dup);
-      return;
+      return unreadable_dir(job.rel, job.real_path(), err);
     }
     struct Entry {
       std::string name;
@@ -459,7 +502,11 @@ class Walker {
         // swapped in since is not entered.
         Fd sub = target ? std::move(target->dir)
                         : Fd(::openat(dfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-        if (!sub.valid()) continue;
+        if (!sub.valid()) {
+          const int err = errno;
+          unreadable_dir(rel, job.moved ? join(job.real, e.name) : rel, err);
+          continue;
+        }
         Job next{std::move(sub), rel, job.moved, std::string(), here, job.ancestors};
         if (target) {
           next.moved = true;
@@ -500,6 +547,7 @@ class Walker {
   std::atomic<std::uint64_t> denied_{0};
   std::uint64_t links_outside_ = 0;
   std::vector<std::string> link_names_;
+  Unreadable unreadable_;
 };
 
 }  // namespace
