@@ -99,6 +99,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     ctx.client = c.client;
     ctx.read_denied = workspace.gate().read_filter(c.client);
     ctx.max_result_bytes = c.max_result_bytes;
+    ctx.structured_output = c.structured_output;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
     Result<json> result = registry.run(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response

@@ -88,6 +88,10 @@ struct Context {
   /// `icotes call`, whose callers are programs. Operations clamp their
   /// byte and line limits to it and say how to continue.
   std::size_t max_result_bytes = 0;
+  /// Whether the result's JSON reaches the client too (an MCP client that
+  /// asked for structuredContent): then that JSON is held to
+  /// max_result_bytes as well, not only the text.
+  bool structured_output = false;
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;

@@ -75,6 +75,8 @@ struct OperationCall {
   std::shared_ptr<permissions::ClientState> client;
   /// Context::max_result_bytes for the handler (0: no cap; MCP sets it).
   std::size_t max_result_bytes = 0;
+  /// Context::structured_output for the handler (MCP with --structured-output).
+  bool structured_output = false;
 };
 
 /// Passes `call` through the workspace's permission gate (asking the client

@@ -549,6 +549,7 @@ class McpDialect final : public Dialect {
     };
     call.client = version_ == kStateless ? stateless_client(request) : client_;
     call.max_result_bytes = profile_.max_result_bytes;
+    call.structured_output = profile_.structured_output && at_least("2025-06-18");
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 

@@ -324,7 +324,7 @@ Result<json> grep(Context& ctx, const json& p) {
   const std::size_t budget = item_budget(text_budget(ctx, p), p);
   const bool render = ctx.max_result_bytes > 0;
   // structuredContent (for clients that asked for it) stays within the cap too.
-  const std::size_t json_cap = ctx.max_result_bytes;
+  const std::size_t json_cap = ctx.structured_output ? ctx.max_result_bytes : SIZE_MAX;
 
   const char* key = g.output == search::OutputMode::Content ? "matches"
                     : g.output == search::OutputMode::FilesWithMatches ? "files"
@@ -518,7 +518,8 @@ Result<json> glob(Context& ctx, const json& p) {
   auto list = std::make_shared<search::PathList>(std::move(v));
   release_freed_heap();  // what the walk used goes back before the (large) reply is written
   std::string path_text;
-  Page pg = make_page(list->size(), *offset, limit, item_budget(text_budget(ctx, p), p), ctx.max_result_bytes,
+  Page pg = make_page(list->size(), *offset, limit, item_budget(text_budget(ctx, p), p),
+                      ctx.structured_output ? ctx.max_result_bytes : SIZE_MAX,
                       ctx.max_result_bytes > 0 ? Render([&](std::size_t i, std::string& text) {
                         const std::string_view path = list->path(i, path_text);
                         text += path;
