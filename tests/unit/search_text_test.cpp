@@ -34,8 +34,9 @@ class SearchText : public ::testing::Test {
     std::string text;  // the MCP text block
   };
 
-  // Runs `id` as an MCP client with a cap of `cap` bytes (0: as a program).
-  Out call(const std::string& id, const json& params, std::size_t cap = kMaxToolResultBytes) {
+  // Runs `id` as an MCP client with a cap of `cap` bytes (0: as a program);
+  // `structured`: the client receives structuredContent (--structured-output).
+  Out call(const std::string& id, const json& params, std::size_t cap = kMaxToolResultBytes, bool structured = false) {
     if (!ws_) open();
     const Operation* op = builtin_registry().find(id);
     EXPECT_NE(op, nullptr);
@@ -43,6 +44,7 @@ class SearchText : public ::testing::Test {
     NullProgress progress;
     Context ctx{*ws_, token, progress, nullptr};
     ctx.max_result_bytes = cap;
+    ctx.structured_output = structured;
     auto r = builtin_registry().invoke(*op, ctx, params);
     EXPECT_TRUE(r.ok()) << r.error().message;
     if (!r.ok()) return {};
@@ -175,7 +177,10 @@ TEST_F(SearchText, NoParametersGoPastTheCap) {
   auto out = call("search/grep", {{"pattern", "needle"}, {"limit", 100000}});
   EXPECT_LE(out.text.size(), kMaxToolResultBytes);
   EXPECT_GT(out.text.size(), kDefaultToolResultBytes);
-  EXPECT_LE(to_json_string(out.result).size(), kMaxToolResultBytes + 4096);  // structuredContent too
+  // structuredContent too, for a client that receives it.
+  out = call("search/grep", {{"pattern", "needle"}, {"limit", 100000}}, kMaxToolResultBytes, true);
+  EXPECT_LE(out.text.size(), kMaxToolResultBytes);
+  EXPECT_LE(to_json_string(out.result).size(), kMaxToolResultBytes + 4096);
   // A client that lowered the cap gets pages within it.
   out = call("search/grep", {{"pattern", "needle"}, {"limit", 100000}}, 8192);
   EXPECT_LE(out.text.size(), 8192u);
@@ -183,7 +188,25 @@ TEST_F(SearchText, NoParametersGoPastTheCap) {
   EXPECT_LE(out.text.size(), 8192u);
   out = call("search/grep", {{"pattern", "needle"}, {"outputMode", "count"}, {"limit", 100000}}, 2048);
   EXPECT_LE(out.text.size(), 2048u);
+  // With structuredContent the JSON (a few times the text) is held to it too.
+  out = call("search/grep", {{"pattern", "needle"}, {"outputMode", "count"}, {"limit", 100000}}, 2048, true);
+  EXPECT_LE(out.text.size(), 2048u);
+  EXPECT_LE(to_json_string(out.result).size(), 2048u + 4096);
   EXPECT_EQ(out.result["truncated"], true);
+}
+
+TEST_F(SearchText, WithoutStructuredOutputOnlyTheTextBoundsAPage) {
+  // Many short matches: their JSON (offsets, submatches) is several times
+  // their text. A client that never receives the JSON gets the whole page
+  // the text budget allows, not one cut by the JSON's size.
+  std::string lines;
+  for (int i = 0; i < 3000; ++i) lines += "ab\n";
+  write_file(dir_ / "short.txt", lines);
+  auto out = call("search/grep", {{"pattern", "a|b"}, {"limit", 2000}});
+  EXPECT_EQ(out.result["matches"].size(), 2000u);
+  out = call("search/grep", {{"pattern", "a|b"}, {"limit", 2000}}, kMaxToolResultBytes, true);
+  EXPECT_LT(out.result["matches"].size(), 2000u);
+  EXPECT_LE(to_json_string(out.result).size(), kMaxToolResultBytes + 4096);
 }
 
 TEST_F(SearchText, ProgramsGetPagesBoundedByLimitOnly) {
