@@ -7,11 +7,13 @@
 #include <netinet/tcp.h>
 #include <nettle/memops.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -619,17 +621,123 @@ Result<std::optional<AttachRequest>> read_preamble(int fd, std::string& bytes, s
   return std::optional<AttachRequest>(std::move(*request));
 }
 
-// Wakes an attached client's reader from other threads (an eventfd).
-struct Waker {
-  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  ~Waker() {
-    if (fd >= 0) ::close(fd);
+// An attached client's reader blocks in read(2) on the client's stdin, one
+// system call per message as in a standalone server (a poll(2) before each
+// read cost about a fifth of a ping's round trip). What must end that wait
+// (the launcher gone, the daemon stopping, the client's output failed)
+// reaches it through a watcher thread, which also waits for the
+// launcher's connection to end, and interrupts the read with a signal whose
+// handler does nothing (installed without SA_RESTART: read(2) fails with
+// EINTR). The signal goes only while the reader is in its read.
+class AttachedReader {
+ public:
+  static constexpr int kGone = 1;     // the launcher's connection ended
+  static constexpr int kStopped = 2;  // the daemon stops
+  static constexpr int kExit = 4;     // LSP exit
+  static constexpr int kBroken = 8;   // writing to the client failed
+
+  /// Watches `control`; null when no thread could be started.
+  static std::shared_ptr<AttachedReader> start(int control) {
+    static std::once_flag installed;
+    std::call_once(installed, [] {
+      struct sigaction sa {};
+      sa.sa_handler = [](int) {};
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = 0;  // no SA_RESTART
+      ::sigaction(signal_number(), &sa, nullptr);
+    });
+    auto r = std::shared_ptr<AttachedReader>(new AttachedReader(control));
+    if (r->wake_fd_ < 0) return nullptr;
+    r->reader_ = ::pthread_self();
+    try {
+      r->watcher_ = std::thread([raw = r.get()] { raw->watch(); });
+    } catch (const std::system_error&) {
+      return nullptr;
+    }
+    return r;
   }
-  void wake() const { (void)::eventfd_write(fd, 1); }
-  void drain() const {
-    eventfd_t v;
-    (void)::eventfd_read(fd, &v);
+  ~AttachedReader() {
+    finish();
+    ::close(wake_fd_);
   }
+
+  /// Any thread: the session must end for `why`.
+  void wake(int why) {
+    {
+      std::lock_guard lock(mutex_);
+      ended_ |= why;
+    }
+    changed_.notify_all();
+    (void)::eventfd_write(wake_fd_, 1);
+  }
+  /// Why it must end (0: it goes on), among `mask`.
+  int ended(int mask = ~0) const { return ended_.load() & mask; }
+  /// The reader: read(2) that a wake() interrupts.
+  ssize_t read(int fd, char* buf, std::size_t size) {
+    reading_ = true;
+    if (ended_.load()) {
+      reading_ = false;
+      errno = EINTR;
+      return -1;
+    }
+    const ssize_t n = ::read(fd, buf, size);
+    const int err = errno;
+    reading_ = false;
+    errno = err;
+    return n;
+  }
+  /// The reader, between reads: waits up to `timeout` or until woken.
+  void wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return ended_.load() != 0; });
+  }
+  /// The reader is done: the watcher ends.
+  void finish() {
+    if (!watcher_.joinable()) return;
+    quit_ = true;
+    (void)::eventfd_write(wake_fd_, 1);
+    watcher_.join();
+  }
+
+ private:
+  explicit AttachedReader(int control) : control_(control), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  static int signal_number() { return SIGRTMIN + 3; }
+
+  void watch() {
+    bool watching = true;  // the launcher's connection
+    while (!quit_) {
+      pollfd p[2] = {{wake_fd_, POLLIN, 0}, {control_, POLLIN, 0}};
+      const bool interrupting = ended_.load() != 0 && reading_.load();
+      const int n = ::poll(p, watching ? 2 : 1, interrupting ? 2 : -1);
+      if (n < 0 && errno != EINTR) break;
+      if (p[0].revents) {
+        eventfd_t v;
+        (void)::eventfd_read(wake_fd_, &v);
+      }
+      if (watching && p[1].revents) {
+        // The launcher writes nothing after its request: readable means gone.
+        char b[256];
+        const ssize_t r = ::recv(control_, b, sizeof b, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          watching = false;
+          wake(kGone);
+        }
+      }
+      // Until the reader has left its read (a signal sent just before it
+      // entered read(2) is lost: sent again every 2 ms).
+      if (ended_.load() != 0 && reading_.load() && !quit_) ::pthread_kill(reader_, signal_number());
+    }
+  }
+
+  int control_;
+  int wake_fd_;
+  pthread_t reader_{};
+  std::thread watcher_;
+  std::atomic<int> ended_{0};
+  std::atomic<bool> reading_{false};
+  std::atomic<bool> quit_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
 };
 
 }  // namespace
@@ -976,9 +1084,10 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
   const int out = fds[1];
   const auto say = [control](const json& line) { (void)send_fully(control, line.dump() + "\n"); };
   auto ledger = SharedLedger::map(fds[2]);
-  auto waker = std::make_shared<Waker>();
-  if (!ledger || waker->fd < 0) {
-    const std::string why = !ledger ? ledger.error().message : std::string("eventfd: ") + std::strerror(errno);
+  std::shared_ptr<AttachedReader> reader;
+  if (ledger) reader = AttachedReader::start(control);
+  if (!ledger || !reader) {
+    const std::string why = !ledger ? ledger.error().message : std::string("no thread to watch its launcher");
     spdlog::warn("{}: cannot take the client: {}", client->name, why);
     say({{"error", why}});
     ::close(in);
@@ -989,6 +1098,9 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
   // is shared with the launcher only, which writes nothing while served.
   if (struct stat st {}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode))
     if (const int fl = ::fcntl(out, F_GETFL); fl >= 0) (void)::fcntl(out, F_SETFL, fl | O_NONBLOCK);
+  // Its input is read blocking, one read(2) per message (AttachedReader); its
+  // description too is shared with the launcher only, which no longer reads it.
+  if (const int fl = ::fcntl(in, F_GETFL); fl >= 0 && (fl & O_NONBLOCK)) (void)::fcntl(in, F_SETFL, fl & ~O_NONBLOCK);
   const std::string name = "attached client #" + client->name.substr(client->name.rfind('#') + 1) + " (pid " +
                            std::to_string(client->peer.pid) + ")";
   std::shared_ptr<SocketTransport> transport(new SocketTransport(out, options_.outbound, name),
@@ -997,21 +1109,18 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
                                                ::close(out);
                                              });
   transport->set_ledger(*ledger);
-  transport->set_on_fail([waker] { waker->wake(); });
+  transport->set_on_fail([reader] { reader->wake(AttachedReader::kBroken); });
   std::shared_ptr<Transport> writer = transport;
   if (!request.drop_response_id.is_null()) writer = drop_first_response(writer, request.drop_response_id);
   auto connection = std::make_shared<Connection>(writer, options_.max_frame_bytes);
   connection->set_ledger(*ledger);
   auto exit_code = std::make_shared<std::atomic<int>>(-1);  // LSP exit
-  auto stop = std::make_shared<std::atomic<bool>>(false);   // the daemon stops
-  enum class End { Eof, LauncherGone, Stopped, Exit, Broken };
-  End end = End::Eof;
   {
     SessionOptions session_options = options_.session;
     session_options.profile = request.profile;
-    session_options.on_exit = [exit_code, waker](int code) {
+    session_options.on_exit = [exit_code, reader](int code) {
       *exit_code = code;
-      waker->wake();
+      reader->wake(AttachedReader::kExit);
     };
     Session session(workspace_, connection, session_options);
     connection->set_handler(&session);
@@ -1021,102 +1130,71 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
       client->session = &session;
       client->transport = "stdio (attached)";
       client->permission_mode = request.profile.permission_mode.value_or("");
-      client->interrupt = [stop, waker] {
-        *stop = true;
-        waker->wake();
-      };
+      client->interrupt = [reader] { reader->wake(AttachedReader::kStopped); };
     }
-    if (stopping_) *stop = true;  // stop() may have passed this client before it could be interrupted
+    if (stopping_) reader->wake(AttachedReader::kStopped);  // stop() may have passed it before it could be interrupted
     spdlog::info("{}: attached{}", name,
                  request.profile.permission_mode ? " (permission mode " + *request.profile.permission_mode + ")" : "");
     say({{"attached", {{"pid", ::getpid()}, {"version", ICOTES_VERSION}}}});
     if (!request.initial.empty()) connection->on_bytes(request.initial);
     (*ledger)->end_adoption();
-    // The launcher writes nothing after its request: readable means gone.
-    const auto launcher_gone = [control] {
-      char b[256];
-      const ssize_t n = ::recv(control, b, sizeof b, MSG_DONTWAIT);
-      return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-    };
-    // Waits up to `ms` for the launcher to go or a wake-up; true when it went.
-    const auto watch = [&](int ms) {
-      pollfd p[2] = {{control, POLLIN, 0}, {waker->fd, POLLIN, 0}};
-      if (::poll(p, 2, ms) <= 0) return false;
-      if (p[1].revents) waker->drain();
-      return p[0].revents != 0 && launcher_gone();
-    };
     std::string buf(256 * 1024, '\0');
-    for (;;) {
-      if (*exit_code >= 0) {
-        end = End::Exit;
-        break;
-      }
-      if (*stop) {
-        end = End::Stopped;
-        break;
-      }
-      if (transport->broken()) {
-        end = End::Broken;
-        break;
-      }
+    bool eof = false;
+    while (!reader->ended()) {
       // Backpressure: while its replies pile up, its requests wait unread.
       if (transport->reading_paused()) {
-        if (watch(50)) {
-          end = End::LauncherGone;
-          break;
-        }
+        reader->wait_for(std::chrono::milliseconds(50));
         continue;
       }
-      pollfd p[3] = {{in, POLLIN, 0}, {control, POLLIN, 0}, {waker->fd, POLLIN, 0}};
-      if (::poll(p, 3, -1) < 0) continue;  // EINTR
-      if (p[2].revents) waker->drain();
-      if (p[1].revents && launcher_gone()) {
-        end = End::LauncherGone;
+      const ssize_t n = reader->read(in, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // Its input was made non-blocking after it was handed over: wait
+        // for it rather than spin (a wake-up is then seen within 50 ms).
+        pollfd p{in, POLLIN, 0};
+        (void)::poll(&p, 1, 50);
+        continue;
+      }
+      if (n <= 0) {
+        eof = true;
         break;
       }
-      if (!p[0].revents) continue;
-      const ssize_t n = ::read(in, buf.data(), buf.size());
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) break;  // End::Eof
       connection->on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     }
-    if (end == End::Eof) {
+    if (eof) {
       connection->on_eof();
       // The client ended its input after its last request: its answers
       // still come, as from a standalone server.
-      while (connection->in_flight_count() > 0 && !*stop && !transport->broken())
-        if (watch(50)) end = End::LauncherGone;
+      while (connection->in_flight_count() > 0 && !reader->ended()) reader->wait_for(std::chrono::milliseconds(50));
     }
-    if (end == End::Eof || end == End::Exit) {
+    if (!reader->ended(AttachedReader::kStopped | AttachedReader::kGone)) {
       // What is queued goes out before the end is announced.
       const auto deadline = std::chrono::steady_clock::now() + options_.outbound.stall_timeout;
-      while (!transport->drain(std::chrono::milliseconds(50)) && !transport->broken() && !*stop &&
-             std::chrono::steady_clock::now() < deadline)
-        if (watch(0)) {
-          end = End::LauncherGone;
-          break;
-        }
-      if (*stop) end = End::Stopped;
-    }
-    switch (end) {
-      case End::Stopped: {
-        // What is left unanswered stays in the ledger for the launcher.
-        transport->close();
-        (*ledger)->freeze();
-        std::string reason;
-        {
-          std::lock_guard lock(mutex_);
-          reason = stop_reason_;
-        }
-        spdlog::info("{}: the daemon stops; its launcher answers {} request(s) left", name, (*ledger)->waiting());
-        say({{"exit", 1}, {"stopped", reason}});
-        break;
+      while (!transport->drain(std::chrono::milliseconds(50)) && !transport->broken() &&
+             !reader->ended(AttachedReader::kStopped | AttachedReader::kGone) &&
+             std::chrono::steady_clock::now() < deadline) {
       }
-      case End::Exit: say({{"exit", exit_code->load()}}); break;
-      case End::Eof: say({{"exit", transport->broken() ? 1 : 0}}); break;
-      case End::Broken: say({{"exit", 1}}); break;
-      case End::LauncherGone: spdlog::info("{}: its launcher is gone", name); break;
     }
+    const int why = reader->ended();
+    if (why & AttachedReader::kGone) {
+      spdlog::info("{}: its launcher is gone", name);
+    } else if (why & AttachedReader::kStopped) {
+      // What is left unanswered stays in the ledger for the launcher.
+      transport->close();
+      (*ledger)->freeze();
+      std::string reason;
+      {
+        std::lock_guard lock(mutex_);
+        reason = stop_reason_;
+      }
+      spdlog::info("{}: the daemon stops; its launcher answers {} request(s) left", name, (*ledger)->waiting());
+      say({{"exit", 1}, {"stopped", reason}});
+    } else if (why & AttachedReader::kExit) {
+      say({{"exit", exit_code->load()}});
+    } else {
+      say({{"exit", transport->broken() ? 1 : 0}});  // its input ended, or its output failed
+    }
+    reader->finish();
     connection->cancel_all();
     connection->set_handler(nullptr);
     std::lock_guard lock(client->mutex);
