@@ -1096,8 +1096,14 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
   }
   // A pipe is written without blocking (SocketTransport); its description
   // is shared with the launcher only, which writes nothing while served.
-  if (struct stat st {}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode))
+  // A pipe of 256 KiB takes a whole reply (MCP results stay within 100 KiB)
+  // where the default 64 KiB would leave the rest to the writer thread once
+  // the client has read: the hop a standalone server's blocking write does not
+  // take. When the kernel refuses the size the pipe keeps its own.
+  if (struct stat st {}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode)) {
     if (const int fl = ::fcntl(out, F_GETFL); fl >= 0) (void)::fcntl(out, F_SETFL, fl | O_NONBLOCK);
+    if (::fcntl(out, F_GETPIPE_SZ) < 256 * 1024) (void)::fcntl(out, F_SETPIPE_SZ, 256 * 1024);
+  }
   // Its input is read blocking, one read(2) per message (AttachedReader); its
   // description too is shared with the launcher only, which no longer reads it.
   if (const int fl = ::fcntl(in, F_GETFL); fl >= 0 && (fl & O_NONBLOCK)) (void)::fcntl(in, F_SETFL, fl & ~O_NONBLOCK);
