@@ -1217,6 +1217,9 @@ json TcpServer::describe_clients() const {
     if (c->done) continue;
     std::lock_guard client_lock(c->mutex);
     if (!c->session) continue;  // not served yet, or ending
+    // A connection that has said nothing yet (e.g. one that only checked the
+    // daemon is up, as `icotes daemon restart` does, and is closing) is no client.
+    if (c->session->dialect().empty()) continue;
     json d = {{"name", c->session->client_name()},
               {"dialect", std::string(c->session->dialect())},
               {"transport", c->transport},
