@@ -1,10 +1,12 @@
 // One daemon per workspace (`icotes serve` on stdio attaches by default):
 // an editor (vscode-jsonrpc) and an AI (the MCP SDK client) launched at the
-// same instant share one daemon, its buffers and edits; `icotes open`
-// reaches the editor; LSP exit codes come back through the forwarder;
-// --standalone stays alone; a killed daemon is replaced by the next launch;
-// an idle daemon exits and removes its socket; no daemon log holds a
-// sanitizer report (the daemons' stderr goes there, not to this test).
+// same instant, with different permission flags, share one daemon, its
+// buffers and edits, each connection deciding by its own flags; `icotes
+// open` reaches the editor or says what is missing; LSP exit codes come back
+// from the daemon; --standalone stays alone; a killed daemon is replaced by
+// the next launch; an idle daemon exits and removes its socket; `icotes
+// daemon list|stop|restart`; no daemon log holds a sanitizer report (the
+// daemons' stderr goes there, not to this test).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
 import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
@@ -79,7 +82,8 @@ function startEditor(root, env, args) {
 
 describe('daemon per workspace', () => {
   let root, runtime, env;
-  const args = ['--permission-mode', 'acceptEdits', '--idle-timeout', '1500', '--log-level', 'warn'];
+  const daemonArgs = ['--idle-timeout', '1500', '--log-level', 'warn'];
+  const args = ['--permission-mode', 'acceptEdits', ...daemonArgs];
   before(() => {
     root = fs.realpathSync(tempDir('daemon'));
     runtime = tempDir('daemon-run');
@@ -106,8 +110,10 @@ describe('daemon per workspace', () => {
     }
   });
 
-  test('an editor and an AI launched at once share one daemon, its buffers and edits; icotes open reaches the editor', async () => {
-    const editor = startEditor(root, env, args);
+  test('an editor and an AI launched at once, with other flags, share one daemon, its buffers and edits; icotes open reaches the editor', async () => {
+    // The editor asks for nothing; the AI host starts `serve` with
+    // --permission-mode acceptEdits: still one daemon for the folder.
+    const editor = startEditor(root, env, daemonArgs);
     const client = new Client({ name: 'daemon-ai', version: '1.0.0' });
     const transport = new StdioClientTransport({ command: requireBinary(), args: ['serve', '--attach', '--root', root, ...args], env });
     const uri = pathToFileURL(path.join(root, 'notes.txt')).href;
@@ -134,14 +140,33 @@ describe('daemon per workspace', () => {
       assert.ok(!edit.isError, JSON.stringify(edit));
       assert.equal(editor.applied.length, 1, "the AI's edit reached the editor as workspace/applyEdit");
 
-      // icotes call goes to the daemon (same settings) and sees the buffer;
-      // --in-process reads the disk.
-      const viaDaemon = await run(['call', '--root', root, '--permission-mode', 'acceptEdits', 'files/read', '{"path":"notes.txt"}'], env);
+      // icotes call goes to the daemon, whatever its flags, and sees the
+      // buffer; --in-process reads the disk.
+      const viaDaemon = await run(['call', '--root', root, 'files/read', '{"path":"notes.txt"}'], env);
       assert.equal(viaDaemon.status, 0, viaDaemon.stderr);
       assert.match(JSON.parse(viaDaemon.stdout).content, /unsaved one/);
       const local = await run(['call', '--in-process', '--root', root, '--permission-mode', 'acceptEdits', 'files/read', '{"path":"notes.txt"}'], env);
       assert.equal(local.status, 0, local.stderr);
       assert.equal(JSON.parse(local.stdout).content, 'line one\nline two\n');
+
+      // Each connection decides by its own flags. Without a flag a write
+      // needs asking (the editor here answers no question: denied); with
+      // acceptEdits, or bypass, it is allowed; bypass on one connection
+      // leaves the next one asking.
+      const write = (extra, content) => run(['call', '--root', root, ...extra, 'files/write', JSON.stringify({ path: 'new.txt', content })], env);
+      const asked = await write([], 'x');
+      assert.equal(asked.status, 1, asked.stdout);
+      assert.match(asked.stderr, /permission denied/);
+      const accepted = await write(['--permission-mode', 'acceptEdits'], 'accepted\n');
+      assert.equal(accepted.status, 0, accepted.stderr);
+      const bypass = await run(['call', '--root', root, '--permission-mode', 'bypass', 'exec/run', '{"argv":["echo","bypassed"]}'], env);
+      assert.equal(bypass.status, 0, bypass.stderr);
+      assert.equal(JSON.parse(bypass.stdout).stdout, 'bypassed\n');
+      const after = await run(['call', '--root', root, 'exec/run', '{"argv":["echo","again"]}'], env);
+      assert.equal(after.status, 1, after.stdout);
+      assert.match(after.stderr, /permission denied/);
+      assert.equal(fs.readFileSync(path.join(root, 'new.txt'), 'utf8'), 'accepted\n');
+      assert.equal(daemons(root).length, 1, 'still one daemon');
 
       // icotes open FILE:LINE:COL, from a shell in a subdirectory-less cwd.
       const r = await run(['open', `${path.join(root, 'notes.txt')}:2:3`], env);
@@ -253,7 +278,7 @@ describe('daemon per workspace', () => {
   });
 
   test('a client killed mid-command: its command ends, the daemon serves on', async () => {
-    // A daemon of its own (other permission flags): commands allowed.
+    // Commands allowed for these connections only.
     const bash = ['--allow', 'Bash', '--idle-timeout', '10000', '--log-level', 'warn']; // idle long enough for a loaded machine
     const procs = (needle) => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
@@ -263,21 +288,17 @@ describe('daemon per workspace', () => {
         return false;
       }
     });
-    // Daemons of earlier tests (other flags) may reach their idle timeout
-    // meanwhile: only the daemon this test starts is followed.
-    const daemonsBefore = daemons(root);
-    const added = () => daemons(root).filter((pid) => !daemonsBefore.includes(pid));
     const victim = spawn(requireBinary(), ['serve', '--root', root, ...bash], { stdio: ['pipe', 'pipe', 'inherit'], env });
     victim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'icotes/exec/run', params: { argv: ['sleep', '30.4567'] } }) + '\n');
     await until(() => procs('sleep 30.4567').length > 0, 'the command starts');
-    const mine = added();
-    assert.equal(mine.length, 1, 'a daemon for these settings');
+    const mine = daemons(root);
+    assert.equal(mine.length, 1, 'the one daemon of the folder');
     victim.kill('SIGKILL');
     await until(() => procs('sleep 30.4567').length === 0, 'the killed client\'s command ends');
     const other = await run(['serve', '--root', root, ...bash], env, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'icotes/exec/run', params: { argv: ['echo', 'still here'] } }) + '\n');
     assert.equal(other.status, 0, other.stderr);
     assert.equal(JSON.parse(other.stdout).result.stdout, 'still here\n');
-    assert.deepEqual(added(), mine, 'the same daemon served the next client');
+    assert.deepEqual(daemons(root), mine, 'the same daemon served the next client');
   });
 
   test('icotes open says what is missing: no daemon, or no editor', async () => {
@@ -293,11 +314,179 @@ describe('daemon per workspace', () => {
       await new Promise((resolve) => script.stdout.once('data', resolve));
       const noEditor = await run(['open', `${path.join(lonely, 'f.c')}:1`], env);
       assert.equal(noEditor.status, 1);
-      assert.match(noEditor.stderr, /no editor is attached/);
+      assert.match(noEditor.stderr, /no editor is attached to the daemon serving/);
+      // An editor attached to the daemon of another folder is named.
+      const other = fs.realpathSync(tempDir('daemon-open-other'));
+      const editor = startEditor(other, env, ['--idle-timeout', '500']);
+      try {
+        await withTimeout(editor.conn.sendRequest('initialize', {
+          processId: null, rootUri: pathToFileURL(other).href, clientInfo: { name: 'elsewhere-editor' },
+          capabilities: { window: { showDocument: { support: true } } },
+        }), T, 'initialize');
+        const elsewhere = await run(['open', `${path.join(lonely, 'f.c')}:1`], env);
+        assert.equal(elsewhere.status, 1);
+        assert.match(elsewhere.stderr, /an editor is attached to another daemon: elsewhere-editor \(on [^)]*daemon-open-other/);
+      } finally {
+        editor.conn.dispose();
+        editor.child.stdin.end();
+      }
+      // An editor that cannot show documents (no window.showDocument).
+      const blind = startEditor(lonely, env, ['--idle-timeout', '500']);
+      try {
+        await withTimeout(blind.conn.sendRequest('initialize', {
+          processId: null, rootUri: pathToFileURL(lonely).href, clientInfo: { name: 'blind-editor' }, capabilities: {},
+        }), T, 'initialize');
+        const lacks = await run(['open', `${path.join(lonely, 'f.c')}:1`], env);
+        assert.equal(lacks.status, 1);
+        assert.match(lacks.stderr, /the attached editor \(blind-editor\) lacks window\/showDocument/);
+      } finally {
+        blind.conn.dispose();
+        blind.child.stdin.end();
+      }
       script.stdin.end();
       await until(() => daemons(lonely).length === 0, 'the second daemon exits');
+      await until(() => daemons(other).length === 0, 'the third daemon exits');
+      removeDir(other);
     } finally {
       removeDir(lonely);
     }
+  });
+
+  test('an MCP client naming its root through roots/list is handed to that folder\'s daemon', async () => {
+    const elsewhere = tempDir('daemon-roots-cwd');
+    const client = new Client({ name: 'roots-ai', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: pathToFileURL(root).href, name: 'root' }] }));
+    const transport = new StdioClientTransport({ command: requireBinary(), args: ['serve', ...daemonArgs], env, cwd: elsewhere });
+    try {
+      await withTimeout(client.connect(transport), T, 'connect');
+      const r = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 'notes.txt' } }), T, 'read_file');
+      assert.match(r.content[0].text, /line two/);
+      assert.equal(daemons(root).length, 1, 'the folder\'s daemon');
+      const list = await run(['daemon', 'list', '--json', '--root', root], env);
+      assert.equal(list.status, 0, list.stderr);
+      const [d] = JSON.parse(list.stdout);
+      assert.ok(d.clients.some((c) => c.name === 'roots-ai' && c.dialect === 'mcp' && c.transport === 'stdio (attached)'), list.stdout);
+    } finally {
+      await client.close();
+      removeDir(elsewhere);
+    }
+  });
+});
+
+// `icotes daemon list | stop | restart`, and what attached clients see
+// when their daemon is stopped under them.
+describe('icotes daemon', () => {
+  let root, runtime, env;
+  before(() => {
+    root = fs.realpathSync(tempDir('daemon-admin'));
+    runtime = tempDir('daemon-admin-run');
+    fs.chmodSync(runtime, 0o700);
+    env = { ...process.env, XDG_RUNTIME_DIR: runtime, ICOTES_TEST_OPERATIONS: '1' };
+    fs.writeFileSync(path.join(root, 'notes.txt'), 'notes\n');
+  });
+  after(() => {
+    for (const pid of daemons(root)) process.kill(pid, 'SIGKILL');
+    const dir = path.join(runtime, 'icotes');
+    try {
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.log')) : []) {
+        const text = fs.readFileSync(path.join(dir, f), 'utf8');
+        assert.doesNotMatch(text, /AddressSanitizer|LeakSanitizer|runtime error:/, `${f}:\n${text}`);
+      }
+    } finally {
+      removeDir(root);
+      removeDir(runtime);
+    }
+  });
+
+  // An MCP client speaking lines through `icotes serve`, as the hostile
+  // transport test does.
+  function mcpLauncher(name, extra = []) {
+    const child = spawn(requireBinary(), ['serve', '--root', root, '--idle-timeout', '60000', '--log-level', 'warn', ...extra],
+      { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let err = '';
+    let buffer = '';
+    const seen = [];
+    let notify;
+    child.stderr.on('data', (d) => { err += d; });
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      let nl;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        seen.push(JSON.parse(buffer.slice(0, nl)));
+        buffer = buffer.slice(nl + 1);
+        notify?.();
+      }
+    });
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    const waitFor = (pred, what) => withTimeout(new Promise((resolve) => {
+      notify = () => { const m = seen.find(pred); if (m) resolve(m); };
+      notify();
+    }), T, what);
+    const send = (m) => child.stdin.write(JSON.stringify(m) + '\n');
+    const start = async () => {
+      send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name, version: '1' } } });
+      await waitFor((m) => m.id === 1, 'initialize');
+      send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    };
+    return { child, exited, waitFor, send, start, stderr: () => err };
+  }
+
+  test('list shows each daemon\'s folder, pid, start, log and clients; stop is graceful; restart starts a fresh one', async () => {
+    const none = await run(['daemon', 'stop', '--root', root], env);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /no icotes daemon runs for/);
+
+    const ai = mcpLauncher('admin-ai', ['--permission-mode', 'acceptEdits']);
+    await ai.start();
+    const editor = startEditor(root, env, ['--idle-timeout', '60000']);
+    await withTimeout(editor.conn.sendRequest('initialize', { processId: null, rootUri: pathToFileURL(root).href, clientInfo: { name: 'admin-editor' }, capabilities: {} }), T, 'editor initialize');
+    const editorExit = new Promise((resolve) => editor.child.on('exit', (code) => resolve(code)));
+    const [pid] = daemons(root);
+    assert.ok(pid, 'a daemon');
+
+    const list = await run(['daemon', 'list'], env);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${root}\n  pid ${pid}, icotes \\S+, since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d`, 'm'));
+    assert.match(list.stdout, /log {5}\S+\.log/);
+    assert.match(list.stdout, /client {2}admin-ai, mcp over stdio \(attached\), since .*, pid \d+, permission mode acceptEdits/);
+    assert.match(list.stdout, /client {2}admin-editor, lsp over stdio \(attached\)/);
+    const json = JSON.parse((await run(['daemon', 'list', '--json'], env)).stdout);
+    assert.equal(json.length, 1);
+    assert.equal(json[0].root, root);
+    assert.equal(json[0].pid, pid);
+    assert.equal(json[0].clients.length, 2, JSON.stringify(json[0].clients));
+
+    // The AI has a request running when the daemon is stopped: it gets an
+    // error naming the reason and the log; both launchers exit 1.
+    ai.child.stdin.write('{"method":"tools/call","params":{"name":"test_sleep","arguments":{"ms":60000},"_meta":{"progressToken":"p"}},"jsonrpc":"2.0","id":7}\n');
+    await ai.waitFor((m) => m.method === 'notifications/progress', 'the sleep is running');
+    const stop = await run(['daemon', 'stop', '--root', root], env);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.match(stop.stdout, new RegExp(`stopped the daemon serving ${root} \\(pid ${pid}\\); its 2 client\\(s\\) were told`));
+    const answer = await ai.waitFor((m) => m.id === 7, 'an answer to the running request');
+    assert.equal(answer.error?.code, -32603, JSON.stringify(answer));
+    assert.match(answer.error.message, /daemon serving this workspace stopped before answering \(`icotes daemon stop`\); its log is \S+\.log/);
+    assert.equal(await withTimeout(ai.exited, T, 'the AI launcher exits'), 1);
+    assert.match(ai.stderr(), /icotes: the daemon serving this workspace stopped before answering \(`icotes daemon stop`\)/);
+    assert.equal(await withTimeout(editorExit, T, 'the editor launcher exits'), 1);
+    editor.conn.dispose();
+    assert.deepEqual(daemons(root), []);
+    assert.deepEqual(fs.readdirSync(path.join(runtime, 'icotes')).filter((f) => f.endsWith('.sock')), [], 'its socket is removed');
+
+    // restart: the next daemon is started at once (a client attaches to it).
+    const again = mcpLauncher('admin-ai-2');
+    await again.start();
+    const [second] = daemons(root);
+    const restart = await run(['daemon', 'restart', '--root', root], env);
+    assert.equal(restart.status, 0, restart.stderr);
+    assert.match(restart.stdout, /stopped the daemon serving .*\n.*started a new daemon for /);
+    assert.equal(await withTimeout(again.exited, T, 'the launcher exits'), 1);
+    const [third] = daemons(root);
+    assert.ok(third && third !== second, `a fresh daemon: ${second} -> ${third}`);
+    const after = JSON.parse((await run(['daemon', 'list', '--json', '--root', root], env)).stdout);
+    assert.equal(after[0].pid, third);
+    assert.deepEqual(after[0].clients, []);
+    const last = await run(['daemon', 'stop', '--root', root], env);
+    assert.equal(last.status, 0, last.stderr);
   });
 });

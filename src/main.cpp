@@ -6,13 +6,21 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "icotes/fd_io.hpp"
 #include "icotes/log.hpp"
@@ -52,9 +60,10 @@ using namespace icotes;
 struct PermissionFlags {
   std::string mode = "default";
   std::vector<std::string> allow, deny;
+  CLI::Option* mode_option = nullptr;
 
   void add_to(CLI::App* cmd) {
-    cmd->add_option("--permission-mode", mode,
+    mode_option = cmd->add_option("--permission-mode", mode,
                     "default (reads allowed, everything else asks), acceptEdits (file writes and edits allowed), "
                     "readOnly (writes and commands denied) or bypass (everything allowed; logged loudly)")
         ->capture_default_str()
@@ -68,18 +77,12 @@ struct PermissionFlags {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   }
 
-  /// What a shared daemon must have been started with to serve this
-  /// launcher (include/icotes/daemon.hpp).
-  std::string fingerprint() const {
-    std::string f = "mode=" + mode;
-    for (const auto& a : allow) f += "\nallow=" + a;
-    for (const auto& d : deny) f += "\ndeny=" + d;
-    return f;
-  }
-  void append_to(std::vector<std::string>& argv) const {
-    argv.insert(argv.end(), {"--permission-mode", mode});
-    for (const auto& a : allow) argv.insert(argv.end(), {"--allow", a});
-    for (const auto& d : deny) argv.insert(argv.end(), {"--deny", d});
+  /// This client's part of its profile: the mode when given on the command
+  /// line (else the workspace's applies), its rules.
+  void fill(ClientProfile& profile) const {
+    if (mode_option && mode_option->count() > 0) profile.permission_mode = mode;
+    profile.allow = allow;
+    profile.deny = deny;
   }
 
   Result<permissions::Settings> settings() const {
@@ -115,15 +118,48 @@ struct ServeOptions {
   bool daemon = false;
   int idle_timeout_ms = 60000;
   PermissionFlags permissions;
-  ClientProfile profile;  // --max-result-bytes, --structured-output, --tools
+  /// What this client asked for on its command line (client_profile.hpp):
+  /// given to the daemon it attaches to for its connection alone, or to its
+  /// own session when standalone. Filled by client_profile(); --max-result-bytes,
+  /// --structured-output and --tools are read by the MCP layer.
+  ClientProfile profile;
 };
+
+// The profile of a `serve` client: its permission flags (and the result
+// and tool flags the MCP layer reads).
+ClientProfile client_profile(const ServeOptions& o) {
+  ClientProfile p = o.profile;
+  o.permissions.fill(p);
+  return p;
+}
 
 // SIGINT/SIGTERM/SIGHUP end a server that listens: the handler only writes a
 // byte that the main thread waits for (nothing else is async-signal-safe).
 int g_stop_pipe[2] = {-1, -1};
-extern "C" void on_stop_signal(int) {
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
   const char b = 1;
   [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &b, 1);
+}
+
+// Why a server that listens stops (what attached clients are told).
+std::mutex g_stop_mutex;
+std::string g_stop_reason;
+void request_stop(const std::string& reason) {
+  {
+    std::lock_guard lock(g_stop_mutex);
+    if (g_stop_reason.empty()) g_stop_reason = reason;
+  }
+  const char b = 0;
+  [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &b, 1);
+}
+std::string stop_reason() {
+  std::lock_guard lock(g_stop_mutex);
+  if (!g_stop_reason.empty()) return g_stop_reason;
+  const int sig = g_stop_signal;
+  return sig ? std::string("it received ") + (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal")
+             : std::string("the daemon stopped");
 }
 
 void print_banner(const std::string& root, const char* how) {
@@ -144,11 +180,11 @@ void print_banner(const std::string& root, const char* how) {
 // client gets this long to send `initialized` and answer roots/list.
 constexpr int kRootsTimeoutMs = 5000;
 
-// `serve` on stdio: forward stdio to the workspace's daemon, starting it
-// when there is none. No workspace is opened here: attaching costs a
-// connect (and, the first time, the daemon's start). Returns nullopt when
-// attaching is impossible here (message printed), for the caller to serve
-// standalone instead.
+// `serve` on stdio: hand the client to the workspace's daemon, starting it
+// when there is none (include/icotes/daemon.hpp). No workspace is opened
+// here: attaching costs a connect (and, the first time, the daemon's
+// start). Returns nullopt when attaching is impossible here (message
+// printed), for the caller to serve standalone instead.
 std::optional<int> attach(const ServeOptions& o, std::string_view initial, const json& drop_response_id) {
   std::error_code ec;
   const std::string root = std::filesystem::canonical(o.root, ec).string();
@@ -156,12 +192,14 @@ std::optional<int> attach(const ServeOptions& o, std::string_view initial, const
     std::fprintf(stderr, "icotes: %s is not a directory\n", o.root.c_str());
     return 2;
   }
-  // Bad flags are reported here, not by a daemon that fails to start.
+  // Bad flags are reported here, not by the daemon.
   if (auto settings = o.permissions.settings(); !settings) {
     std::fprintf(stderr, "icotes: %s\n", settings.error().message.c_str());
     return 2;
   }
-  auto address = daemon_address(root, o.permissions.fingerprint());
+  // One daemon per root: this client's flags travel with it, for its
+  // connection alone.
+  auto address = daemon_address(root);
   if (!address) {
     std::fprintf(stderr, "icotes: cannot attach to a shared daemon: %s\n", address.error().message.c_str());
     return std::nullopt;
@@ -169,17 +207,34 @@ std::optional<int> attach(const ServeOptions& o, std::string_view initial, const
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe", ec).string(), "serve", "--daemon",
                                    "--root", root, "--idle-timeout", std::to_string(o.idle_timeout_ms),
                                    "--log-level", o.log_level};
-  o.permissions.append_to(argv);
   if (o.threads) argv.insert(argv.end(), {"--threads", std::to_string(o.threads)});
   argv.insert(argv.end(), {"--max-frame-bytes", std::to_string(o.max_frame_bytes)});
-  auto fd = attach_daemon(*address, argv);
-  if (!fd) {
-    std::fprintf(stderr, "icotes: cannot attach to a shared daemon: %s\n", fd.error().message.c_str());
-    return std::nullopt;
-  }
   std::signal(SIGPIPE, SIG_IGN);
-  if (::isatty(STDIN_FILENO)) print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
-  return forward_stdio(*fd, initial, drop_response_id, address->log_path);
+  AttachRequest request;
+  request.profile = client_profile(o);
+  request.initial = std::string(initial);
+  request.drop_response_id = drop_response_id;
+  // A daemon that reached its idle timeout as this launcher connected
+  // closes without taking the client (nothing was read or written): the
+  // next attempt starts a fresh one.
+  for (int attempt = 1;; ++attempt) {
+    auto fd = attach_daemon(*address, argv);
+    if (!fd) {
+      std::fprintf(stderr, "icotes: cannot attach to a shared daemon: %s\n", fd.error().message.c_str());
+      return std::nullopt;
+    }
+    // A terminal stays with the launcher: the daemon must not go on reading
+    // it once this process is interrupted (the shell reads it again then).
+    if (::isatty(STDIN_FILENO) || ::isatty(STDOUT_FILENO)) {
+      if (::isatty(STDIN_FILENO))
+        print_banner(root, (" through the workspace's daemon (" + address->socket_path + ")").c_str());
+      return forward_stdio(*fd, request, address->log_path);
+    }
+    auto code = hand_over_stdio(*fd, request, address->log_path);
+    ::close(*fd);
+    if (code || attempt == 3) return code;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+  }
 }
 
 int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id = nullptr);
@@ -250,6 +305,9 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
     spdlog::shutdown();
     std::_Exit(code);
   };
+  // A standalone server's session is this client's; a daemon's connections
+  // each bring their own (tcp.hpp, daemon.hpp).
+  if (!o.daemon) so.profile = client_profile(o);
   const bool listen_only = (!o.listen.empty() && !o.stdio) || o.daemon;
   if (listen_only) {
     // Before the address is announced: a script may signal right after.
@@ -258,13 +316,44 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
   }
   std::vector<std::unique_ptr<TcpServer>> servers;
   std::vector<std::unique_ptr<HttpDoor>> http_doors;
+  std::vector<std::string> doors;  // what `icotes daemon list` shows
+  const auto since = std::chrono::system_clock::now();
+  std::string socket_path;
   if (o.daemon) {
-    auto address = daemon_address(workspace.root().path(), o.permissions.fingerprint());
+    auto address = daemon_address(workspace.root().path());
     if (!address) {
       std::fprintf(stderr, "icotes: %s\n", address.error().message.c_str());
       return 2;
     }
-    auto server = TcpServer::listen_unix(workspace, address->socket_path, TcpServerOptions{o.max_frame_bytes, 1024, so});
+    socket_path = address->socket_path;
+    TcpServerOptions options{o.max_frame_bytes, 1024, so};
+    // `icotes daemon list|stop`: what this daemon serves, and a stop.
+    // Started below, once every door is open (the admin reads them).
+    options.admin = [&](const std::string& method, const json&) -> Result<json> {
+      if (method == "icotes/daemon/status") {
+        json clients = json::array();
+        for (const auto& server : servers)
+          for (auto& c : server->describe_clients()) clients.push_back(std::move(c));
+        std::error_code ec;
+        const auto err = std::filesystem::read_symlink("/proc/self/fd/2", ec).string();
+        return json{{"root", workspace.root().path()},
+                    {"pid", ::getpid()},
+                    {"version", ICOTES_VERSION},
+                    {"since", std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count()},
+                    {"socket", socket_path},
+                    {"log", !o.log_file.empty() ? o.log_file : !err.empty() && err[0] == '/' ? err : std::string("stderr")},
+                    {"idleTimeoutMs", o.listen.empty() ? json(o.idle_timeout_ms) : json(nullptr)},
+                    {"doors", doors},
+                    {"clients", std::move(clients)}};
+      }
+      if (method == "icotes/daemon/stop") {
+        spdlog::info("stop requested by `icotes daemon stop`");
+        request_stop("`icotes daemon stop`");
+        return json{{"stopping", true}, {"pid", ::getpid()}};
+      }
+      return make_error(error_code::kMethodNotFound, "unknown daemon request " + method);
+    };
+    auto server = TcpServer::listen_unix(workspace, address->socket_path, std::move(options));
     if (!server) {
       std::fprintf(stderr, "icotes: %s\n", server.error().message.c_str());
       return 2;
@@ -275,8 +364,7 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
     else
       spdlog::info("daemon for {} listening on {} and its --listen doors (runs until signalled)",
                    workspace.root().path(), address->socket_path);
-    (*server)->start();
-    servers.push_back(std::move(*server));
+    servers.push_back(std::move(*server));  // started once the doors are open
   }
   for (const auto& spec : o.listen) {
     auto address = parse_tcp_listen(spec, o.allow_remote);
@@ -295,6 +383,7 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
                    (*door)->token_path().c_str());
       spdlog::info("listening on http://{}:{}/mcp (MCP Streamable HTTP; bearer token in {})", host, (*door)->port(),
                    (*door)->token_path());
+      doors.push_back("http://" + host + ":" + std::to_string((*door)->port()) + "/mcp");
       http_doors.push_back(std::move(*door));
       continue;
     }
@@ -307,15 +396,17 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
     std::fprintf(stderr, "icotes: listening on tcp:%s:%u; token in %s\n", address->host.c_str(), (*server)->port(),
                  (*server)->token_path().c_str());
     spdlog::info("listening on tcp:{}:{} (token in {})", address->host, (*server)->port(), (*server)->token_path());
+    doors.push_back("tcp:" + address->host + ":" + std::to_string((*server)->port()));
     (*server)->start();
     servers.push_back(std::move(*server));
   }
+  if (o.daemon) servers.front()->start();
   if (listen_only) {
     for (;;) {
       pollfd p{g_stop_pipe[0], POLLIN, 0};
       const int n = ::poll(&p, 1, o.daemon ? 100 : -1);
       if (n > 0) {
-        spdlog::info("signal received: closing connections");
+        spdlog::info("stopping ({}): closing connections", stop_reason());
         break;
       }
       // A daemon started by hand with doors of its own (--listen) serves
@@ -326,7 +417,7 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
       }
     }
     for (auto& d : http_doors) d->stop();
-    for (auto& s : servers) s->stop();
+    for (auto& s : servers) s->stop(stop_reason());
     workspace.workers().shutdown();
     return 0;
   }
@@ -350,11 +441,19 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
 }
 
 // One JSON-RPC request to a daemon's socket (plain dialect, one line each
-// way). Errors: kNotFound when nobody listens there; the daemon's own error.
-Result<json> call_daemon(const std::string& socket, const std::string& method, const json& params) {
+// way), with the caller's `profile` (its permission flags) when given.
+// Errors: kNotFound when nobody listens there; the daemon's own error.
+Result<json> call_daemon(const std::string& socket, const std::string& method, const json& params,
+                         const ClientProfile* profile = nullptr) {
   auto fd = connect_unix(socket);
   if (!fd) return std::move(fd).error();
-  const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
+  std::string request;
+  if (profile) {
+    AttachRequest attach;
+    attach.profile = *profile;
+    request = attach_line(attach);
+  }
+  request += json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}}.dump() + "\n";
   std::string reply;
   const bool sent = write_fully(*fd, request) == 0;
   char buf[64 * 1024];
@@ -409,12 +508,13 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "icotes call: %s\n", settings.error().message.c_str());
     return 2;
   }
-  // A daemon serving this root with these settings answers instead: it has
-  // the editors' unsaved buffers and the session's answers.
+  // The daemon serving this root answers instead, with these flags for
+  // this call: it has the editors' unsaved buffers and the session's answers.
   std::error_code ec;
-  if (auto address = daemon_address(std::filesystem::canonical(root, ec).string(), flags.fingerprint());
-      !ec && address && !in_process) {
-    auto r = call_daemon(address->socket_path, "icotes/" + op->id, params);
+  if (auto address = daemon_address(std::filesystem::canonical(root, ec).string()); !ec && address && !in_process) {
+    ClientProfile profile;
+    flags.fill(profile);
+    auto r = call_daemon(address->socket_path, "icotes/" + op->id, params, &profile);
     if (r || r.error().code != error_code::kNotFound) {
       if (!r) {
         std::fprintf(stderr, "%s\n", error_object(r.error()).dump(2).c_str());
@@ -462,9 +562,39 @@ int call(const std::string& root, std::string method, const std::string& params_
 // `icotes permissions list | allow | deny | revoke | log`: grants in the
 // rule syntax. `Edit(src/a.c)` a file, `Edit(src/)` a directory, `Edit` the
 // whole project (with --global: every workspace); `Bash(make test)` a command.
-int permissions_cli(const std::string& root, const std::string& action, const std::string& what, bool global,
+int permissions_cli(std::string root, bool root_given, const std::string& action, const std::string& what, bool global,
                     std::size_t limit) {
   setup_logging("warn", "");
+  if (!root_given) {
+    // The workspace the current folder belongs to: the nearest folder at or
+    // above it with settings or grants (.icotes/) or a daemon, else a git
+    // repository's top.
+    std::error_code ec;
+    const auto cwd = std::filesystem::current_path(ec);
+    const auto find = [&](auto&& is_root) -> std::string {
+      for (auto dir = cwd;; dir = dir.parent_path()) {
+        if (is_root(dir)) return dir.string();
+        if (dir == dir.parent_path() || dir.empty()) return "";
+      }
+    };
+    root = find([&](const std::filesystem::path& d) {
+      auto a = daemon_address(d.string());
+      return std::filesystem::is_directory(d / ".icotes", ec) || (a && std::filesystem::exists(a->socket_path, ec));
+    });
+    if (root.empty()) root = find([&](const std::filesystem::path& d) { return std::filesystem::exists(d / ".git", ec); });
+    if (root.empty()) {
+      const std::string why = cwd.string() + " is not in an icotes workspace (no .icotes/, daemon or git repository at or above it)";
+      if (action == "list" || action == "log" || global) {
+        std::fprintf(stderr, "icotes permissions: %s; %s (--root DIR names a workspace)\n", why.c_str(),
+                     action == "log" ? "the audit log of a workspace here is empty" : "only global grants and rules apply here");
+      } else {
+        std::fprintf(stderr, "icotes permissions %s: %s; pass --root DIR to name the workspace (its grants go to DIR/.icotes/), or --global\n",
+                     action.c_str(), why.c_str());
+        return 2;
+      }
+      root = cwd.string();
+    }
+  }
   auto ws = Workspace::open(root, 1);
   if (!ws) {
     std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
@@ -548,35 +678,256 @@ int open_cli(const std::string& target, const std::string& root_option) {
   json params = {{"path", path.string()}};
   if (line) params["line"] = *line;
   if (column) params["column"] = *column;
+  std::string no_editor;  // the nearest daemon's root when none of them has an editor
+  std::string lacking;    // why the editors there cannot show it
+  std::vector<std::string> asked;
   for (const auto& root : roots) {
-    for (const auto& socket : daemon_sockets(root)) {
-      auto r = call_daemon(socket, "icotes/workspace/open", params);
-      if (!r && r.error().code == error_code::kNotFound) continue;  // a daemon that died; the next launch replaces it
-      if (!r) {
-        std::fprintf(stderr, "icotes open: %s\n", r.error().message.c_str());
-        return 1;
-      }
+    auto address = daemon_address(root);
+    if (!address) break;
+    auto r = call_daemon(address->socket_path, "icotes/workspace/open", params);
+    if (!r && r.error().code == error_code::kNotFound) continue;  // none, or one that died (the next launch replaces it)
+    asked.push_back(address->socket_path);
+    if (r) {
       std::printf("icotes open: %s shows %s\n", r->value("editor", std::string("the editor")).c_str(), path.c_str());
       return 0;
     }
+    // A daemon above may have an editor that can.
+    const std::string reason = member_or(r.error().data, "reason", std::string());
+    if (reason == "noEditor") {
+      if (no_editor.empty()) no_editor = root;
+    } else if (reason == "noShowDocument") {
+      if (lacking.empty()) lacking = r.error().message;
+    } else {
+      std::fprintf(stderr, "icotes open: %s\n", r.error().message.c_str());
+      return 1;
+    }
+  }
+  if (!lacking.empty()) {
+    std::fprintf(stderr, "icotes open: %s\n", lacking.c_str());
+    return 1;
+  }
+  // Editors attached to daemons of other folders, which cannot show this file.
+  std::vector<std::string> elsewhere;
+  for (const auto& socket : all_daemon_sockets()) {
+    if (std::find(asked.begin(), asked.end(), socket) != asked.end()) continue;
+    auto status = call_daemon(socket, "icotes/daemon/status", json::object());
+    if (!status) continue;
+    for (const auto& c : member_or(*status, "clients", json::array()))
+      if (member_or(c, "dialect", std::string()) == "lsp")
+        elsewhere.push_back(member_or(c, "name", std::string("an editor")) + " (on " +
+                            member_or(*status, "root", std::string("?")) + ")");
+  }
+  std::string others;
+  for (const auto& e : elsewhere) others += (others.empty() ? "" : ", ") + e;
+  if (!no_editor.empty()) {
+    if (!elsewhere.empty())
+      std::fprintf(stderr,
+                   "icotes open: no editor is attached to the daemon serving %s, but an editor is attached to another "
+                   "daemon: %s, whose folder does not hold %s. Start your editor's icotes client (`icotes serve`) on "
+                   "a folder that holds it, or open it there by hand\n",
+                   no_editor.c_str(), others.c_str(), path.c_str());
+    else
+      std::fprintf(stderr,
+                   "icotes open: no editor is attached to the daemon serving %s: start your editor's icotes client "
+                   "(an LSP client running `icotes serve` on stdio, which attaches to the daemon) first\n",
+                   no_editor.c_str());
+    return 1;
   }
   std::fprintf(stderr,
                "icotes open: no icotes daemon serves %s or a directory above it; editors start one "
-               "when they launch `icotes serve` (without --standalone)\n",
-               (root_option.empty() ? path.parent_path().string() : roots.front()).c_str());
+               "when they launch `icotes serve` (without --standalone)%s\n",
+               (root_option.empty() ? path.parent_path().string() : roots.front()).c_str(),
+               elsewhere.empty() ? "" : ("; an editor is attached to another daemon: " + others).c_str());
   return 1;
+}
+
+// "2026-12-06 19:40:02 (3 min ago)" for ms since the epoch.
+std::string local_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  const auto ago = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() - t;
+  const std::string rel = ago < 60 ? std::to_string(std::max<std::int64_t>(ago, 0)) + " s ago"
+                          : ago < 3600 ? std::to_string(ago / 60) + " min ago"
+                          : ago < 86400 ? std::to_string(ago / 3600) + " h " + std::to_string(ago % 3600 / 60) + " min ago"
+                                        : std::to_string(ago / 86400) + " days ago";
+  return std::string(buf) + " (" + rel + ")";
+}
+
+// The process at the other end of a Unix socket (SO_PEERCRED).
+ucred peer_of(int fd) {
+  ucred c{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+  socklen_t len = sizeof c;
+  (void)::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len);
+  return c;
+}
+
+// The sockets `icotes daemon` acts on: --root's daemon; every daemon
+// (--all, or listing); else the daemon of the nearest directory at or
+// above the current one that has one.
+std::vector<std::string> daemon_targets(const std::string& root_option, bool all) {
+  std::error_code ec;
+  if (!root_option.empty()) {
+    auto a = daemon_address(std::filesystem::weakly_canonical(root_option, ec).string());
+    return a ? std::vector<std::string>{a->socket_path} : std::vector<std::string>{};
+  }
+  if (all) return all_daemon_sockets();
+  for (auto dir = std::filesystem::current_path(ec);; dir = dir.parent_path()) {
+    if (auto a = daemon_address(dir.string()); a && std::filesystem::exists(a->socket_path, ec)) return {a->socket_path};
+    if (dir == dir.parent_path() || dir.empty()) break;
+  }
+  return {};
+}
+
+// `icotes daemon list | stop | restart`: what each daemon serves, since
+// when, its clients; a graceful stop (its attached clients are told, and
+// their launchers answer what is left: README "If the shared daemon
+// dies"); a stop and a fresh start.
+int daemon_cli(const std::string& action, const std::string& root_option, bool all, bool as_json) {
+  setup_logging("warn", "");
+  const auto targets = daemon_targets(root_option, all || action == "list");
+  const std::string where = root_option.empty() ? (all || action == "list" ? std::string("")
+                                                                           : " for " + std::filesystem::current_path().string() + " or a folder above")
+                                                : " for " + root_option;
+  if (action == "list") {
+    json out = json::array();
+    for (const auto& socket : targets) {
+      auto st = call_daemon(socket, "icotes/daemon/status", json::object());
+      if (!st) {
+        if (st.error().code == error_code::kNotFound) continue;  // stale: the next launch replaces it
+        out.push_back({{"socket", socket}, {"error", st.error().message}});
+        continue;
+      }
+      json clients = json::array();
+      for (auto& c : (*st)["clients"])  // not this listing's own connection
+        if (!(c.value("transport", "") == "unix socket" && c.value("pid", 0) == ::getpid())) clients.push_back(c);
+      (*st)["clients"] = std::move(clients);
+      out.push_back(std::move(*st));
+    }
+    if (as_json) {
+      std::printf("%s\n", out.dump(2).c_str());
+      return 0;
+    }
+    if (out.empty()) std::printf("no icotes daemon runs%s\n", where.c_str());
+    for (const auto& d : out) {
+      if (d.contains("error")) {
+        std::printf("%s\n  does not answer `icotes daemon list` (%s; an older icotes?)\n", d["socket"].get<std::string>().c_str(),
+                    d["error"].get<std::string>().c_str());
+        continue;
+      }
+      std::printf("%s\n", d.value("root", "?").c_str());
+      const json idle = d.value("idleTimeoutMs", json());
+      std::printf("  pid %d, icotes %s, since %s; %s\n", d.value("pid", 0), d.value("version", "?").c_str(),
+                  local_time(d.value("since", std::int64_t{0})).c_str(),
+                  idle.is_number() ? ("exits " + std::to_string(idle.get<long>()) + " ms after its last client").c_str()
+                                   : "runs until stopped");
+      std::printf("  log     %s\n  socket  %s\n", d.value("log", "?").c_str(), d.value("socket", "?").c_str());
+      for (const auto& door : d.value("doors", json::array())) std::printf("  door    %s\n", door.get<std::string>().c_str());
+      const json& clients = d["clients"];
+      if (clients.empty()) std::printf("  no client\n");
+      for (const auto& c : clients) {
+        std::string name = c.value("name", "");
+        if (name.empty()) name = "(unnamed)";
+        std::printf("  client  %s, %s over %s, since %s%s%s\n", name.c_str(),
+                    c.value("dialect", "").empty() ? "silent so far" : c.value("dialect", "").c_str(),
+                    c.value("transport", "?").c_str(), local_time(c.value("since", std::int64_t{0})).c_str(),
+                    c.contains("pid") ? (", pid " + std::to_string(c.value("pid", 0))).c_str() : "",
+                    c.contains("permissionMode") ? (", permission mode " + c.value("permissionMode", "")).c_str() : "");
+      }
+    }
+    return 0;
+  }
+  if (targets.empty()) {
+    std::fprintf(stderr, "icotes daemon %s: no icotes daemon runs%s (icotes daemon list shows them)\n", action.c_str(),
+                 where.c_str());
+    return 1;
+  }
+  int rc = 0;
+  std::size_t found = 0;
+  for (const auto& socket : targets) {
+    auto status = call_daemon(socket, "icotes/daemon/status", json::object());
+    if (!status && status.error().code == error_code::kNotFound) continue;  // stale
+    auto fd = connect_unix(socket);
+    if (!fd) continue;
+    ++found;
+    const ucred peer = peer_of(*fd);
+    const std::string root = status ? status->value("root", std::string("?")) : socket;
+    // Its command line, for a restart: the same settings, this executable.
+    std::vector<std::string> argv;
+    {
+      std::ifstream f("/proc/" + std::to_string(peer.pid) + "/cmdline", std::ios::binary);
+      for (std::string arg; std::getline(f, arg, '\0');) argv.push_back(arg);
+    }
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, peer.pid, 0));
+    const std::string request = json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "icotes/daemon/stop"}}.dump() + "\n";
+    bool asked = write_fully(*fd, request) == 0;
+    std::string reply;
+    char buf[4096];
+    for (ssize_t n; asked && reply.find('\n') == std::string::npos && (n = ::read(*fd, buf, sizeof buf)) > 0;)
+      reply.append(buf, static_cast<std::size_t>(n));
+    ::close(*fd);
+    const json r = parse_json_or_discarded(std::string_view(reply).substr(0, reply.find('\n')));
+    if (r.is_object() && r.contains("error")) {
+      // An icotes without `icotes daemon stop`: a signal does the same.
+      if (peer.uid != ::geteuid() || peer.pid <= 0 || ::kill(peer.pid, SIGTERM) != 0) {
+        std::fprintf(stderr, "icotes daemon %s: cannot stop the daemon at %s\n", action.c_str(), socket.c_str());
+        rc = 1;
+        continue;
+      }
+    }
+    pollfd p{pidfd, POLLIN, 0};
+    const bool gone = pidfd < 0 || ::poll(&p, 1, 15000) > 0;
+    if (pidfd >= 0) ::close(pidfd);
+    if (!gone) {
+      std::fprintf(stderr, "icotes daemon %s: the daemon serving %s (pid %d) did not exit within 15 s\n", action.c_str(),
+                   root.c_str(), peer.pid);
+      rc = 1;
+      continue;
+    }
+    std::size_t clients = 0;
+    if (status)
+      for (const auto& c : (*status)["clients"])
+        clients += !(c.value("transport", "") == "unix socket" && c.value("pid", 0) == ::getpid());
+    std::printf("icotes daemon: stopped the daemon serving %s (pid %d)%s\n", root.c_str(), peer.pid,
+                clients ? ("; its " + std::to_string(clients) + " client(s) were told").c_str() : "");
+    if (action != "restart") continue;
+    std::error_code ec;
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (argv.size() < 2 || argv[1] != "serve") argv = {exe, "serve", "--daemon", "--root", root};
+    argv[0] = exe;
+    auto address = daemon_address(root);
+    auto started = address ? attach_daemon(*address, argv) : Result<int>(std::move(address).error());
+    if (!started) {
+      std::fprintf(stderr, "icotes daemon restart: %s\n", started.error().message.c_str());
+      rc = 1;
+      continue;
+    }
+    std::printf("icotes daemon: started a new daemon for %s (pid %d)\n", root.c_str(), peer_of(*started).pid);
+    ::close(*started);
+  }
+  if (found == 0) {
+    std::fprintf(stderr, "icotes daemon %s: no icotes daemon runs%s (icotes daemon list shows them)\n", action.c_str(),
+                 where.c_str());
+    return 1;
+  }
+  return rc;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"icotes: a workspace sidecar speaking LSP, MCP and JSON-RPC.\n"
-               "Serves files (and, as they land, search, git, terminals) of one workspace to editors and AI clients."};
+               "Serves one workspace's files, search (grep, glob), git, terminals and sandboxed commands, behind a\n"
+               "permission gate, to editors and AI clients; the clients of a workspace share one daemon."};
   app.set_version_flag("--version,-V", std::string("icotes ") + ICOTES_VERSION);
   app.require_subcommand(0, 1);
 
   ServeOptions so;
-  auto* serve_cmd = app.add_subcommand("serve", "Serve a workspace over stdio or TCP (LSP, MCP or plain JSON-RPC, detected per connection)");
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "Serve a workspace over stdio (through the workspace's shared daemon), TCP or HTTP (MCP Streamable "
+               "HTTP); LSP, MCP or plain JSON-RPC, detected per connection");
   serve_cmd->add_flag("--stdio", so.stdio, "Use stdin/stdout (the default)");
   serve_cmd->add_option("--root", so.root,
                         "Workspace root directory (default: the folder an LSP client names in initialize, "
@@ -595,9 +946,10 @@ int main(int argc, char** argv) {
                         "serves until SIGINT/SIGTERM.");
   serve_cmd->add_flag("--standalone", so.standalone,
                       "Serve this client in this process alone. By default `serve` on stdio shares one server per "
-                      "workspace: it forwards stdio to the daemon serving --root with the same permission settings, "
-                      "starting it when there is none, so editors and AI clients share unsaved buffers, permission "
-                      "answers, terminals and events (when attaching is impossible it says why and serves standalone)");
+                      "workspace: it hands its client to the daemon serving --root (one per folder; this client's "
+                      "permission flags apply to its own connection), starting it when there is none, so editors and "
+                      "AI clients share unsaved buffers, permission answers, terminals and events (when attaching is "
+                      "impossible it says why and serves standalone)");
   serve_cmd->add_flag("--attach", so.attach, "Attach to the workspace's daemon (the default on stdio), and fail rather "
                                              "than serve standalone when that is impossible");
   serve_cmd->add_flag("--daemon", so.daemon, "Be that daemon (what attaching starts): serve the workspace's socket in "
@@ -631,7 +983,9 @@ int main(int argc, char** argv) {
   std::string call_params;
   bool call_compact = false;
   bool call_list = false;
-  auto* call_cmd = app.add_subcommand("call", "Run one operation in-process and print its JSON result");
+  auto* call_cmd = app.add_subcommand("call", "Run one operation and print its JSON result: through the daemon "
+                                              "serving --root when one runs (it sees the editors' unsaved buffers), "
+                                              "else in this process");
   call_cmd->add_option("--root", call_root, "Workspace root directory")->capture_default_str();
   call_cmd->add_option("method", call_method, "Operation: files/read, icotes/files/read or read_file");
   call_cmd->add_option("params", call_params, "Params as a JSON object (default {})");
@@ -645,11 +999,13 @@ int main(int argc, char** argv) {
   call_permissions.add_to(call_cmd);
   call_cmd->footer("Example: icotes call --root . files/read '{\"path\": \"README.md\", \"limit\": 20}'");
 
-  std::string perm_root = ".", perm_action, perm_what;
+  std::string perm_root, perm_action, perm_what;
   bool perm_global = false;
   std::size_t perm_limit = 50;
   auto* perm_cmd = app.add_subcommand("permissions", "List, grant, revoke remembered permissions; show the audit log");
-  perm_cmd->add_option("--root", perm_root, "Workspace root directory")->capture_default_str();
+  perm_cmd->add_option("--root", perm_root,
+                       "Workspace root directory (default: the nearest folder at or above the current one with "
+                       ".icotes/, a daemon or .git)");
   perm_cmd->add_option("action", perm_action, "list | allow | deny | revoke | log")
       ->required()
       ->check(CLI::IsMember({"list", "allow", "deny", "revoke", "log"}));
@@ -665,6 +1021,19 @@ int main(int argc, char** argv) {
   open_cmd->add_option("target", open_target, "FILE, FILE:LINE or FILE:LINE:COL (1-based)")->required();
   open_cmd->add_option("--root", open_root, "Workspace root (default: the nearest directory above FILE with a daemon)");
 
+  std::string daemon_action, daemon_root;
+  bool daemon_all = false, daemon_json = false;
+  auto* daemon_cmd = app.add_subcommand("daemon", "List, stop or restart the shared daemons (one per workspace)");
+  daemon_cmd->add_option("action", daemon_action,
+                         "list: each daemon's folder, pid, start, log and clients; stop: a graceful stop (attached "
+                         "clients are told and their requests answered); restart: stop, then start a fresh one")
+      ->required()
+      ->check(CLI::IsMember({"list", "stop", "restart"}));
+  daemon_cmd->add_option("--root", daemon_root, "The daemon of this folder (default for stop and restart: the nearest "
+                                                "folder at or above the current one that has one)");
+  daemon_cmd->add_flag("--all", daemon_all, "stop, restart: every daemon of this user");
+  daemon_cmd->add_flag("--json", daemon_json, "list: print JSON");
+
   auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -678,7 +1047,10 @@ int main(int argc, char** argv) {
       return call(call_root, call_method, call_params, call_compact, call_list, call_permissions, call_in_process);
     }
     if (*open_cmd) return open_cli(open_target, open_root);
-    if (*perm_cmd) return permissions_cli(perm_root, perm_action, perm_what, perm_global, perm_limit);
+    if (*daemon_cmd) return daemon_cli(daemon_action, daemon_root, daemon_all, daemon_json);
+    if (*perm_cmd)
+      return permissions_cli(perm_root, perm_cmd->get_option("--root")->count() > 0, perm_action, perm_what,
+                             perm_global, perm_limit);
     if (*docs_cmd) {
       std::fputs(operations_markdown(builtin_registry()).c_str(), stdout);
       return 0;

@@ -32,6 +32,7 @@ void Session::choose(const std::string& method, const json& params) {
   } else {
     dialect_ = make_plain_dialect(workspace_, connection_, options_);
   }
+  dialect_name_ = dialect_->name().data();
   spdlog::info("connection speaks {}", dialect_->name());
   client_id_ = workspace_.clients().add(connection_.get(), std::string(dialect_->name()));
 }
@@ -54,7 +55,33 @@ const json* client_info_of(const std::string& method, const json& params) {
 
 }  // namespace
 
+std::string Session::client_name() const {
+  std::lock_guard lock(name_mutex_);
+  return client_name_;
+}
+
+permissions::Settings connection_settings(Workspace& workspace, const ClientProfile& p) {
+  permissions::Settings s = workspace.gate().settings();
+  if (p.permission_mode)
+    if (auto mode = permissions::mode_from_string(*p.permission_mode)) s.mode = *mode;
+  if (s.mode == permissions::Mode::Bypass && p.permission_mode)
+    spdlog::warn("PERMISSION MODE BYPASS for one connection: its operations are allowed without asking (deny rules "
+                 "still apply); other connections keep their own mode");
+  for (const auto& [texts, answer] : {std::pair{&p.allow, permissions::Answer::Allow}, std::pair{&p.deny, permissions::Answer::Deny}})
+    for (const auto& text : *texts)
+      if (auto rule = permissions::Rule::parse(text, answer))  // checked by the launcher
+        (answer == permissions::Answer::Allow ? s.allow : s.deny).push_back(std::move(*rule));
+  return s;
+}
+
 void Session::on_request(Request request) {
+  if (request.method() == "initialize" && request.params().is_object()) {
+    const json& info = member_or(request.params(), "clientInfo", json());
+    if (info.is_object()) {
+      std::lock_guard lock(name_mutex_);
+      client_name_ = member_or(info, "name", std::string());
+    }
+  }
   if (!dialect_) choose(request.method(), request.params());
   if (!named_) {
     if (const json* info = client_info_of(request.method(), request.params())) {
@@ -195,7 +222,7 @@ class PlainDialect final : public Dialect {
     // Scripts cannot be asked: what needs asking is denied, with the rule
     // that would allow it.
     client_->name = "plain JSON-RPC client";
-    client_->settings = workspace_.gate().settings();
+    client_->settings = connection_settings(workspace_, options.profile);
   }
 
   std::string_view name() const override { return "plain"; }

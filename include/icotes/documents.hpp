@@ -56,6 +56,8 @@ class EditorLink {
   /// answer within `timeout`.
   virtual Result<bool> show_document(const std::string& uri, std::optional<Position> at,
                                      std::chrono::milliseconds timeout) = 0;
+  /// It declared `window/showDocument` (LSP 3.16).
+  virtual bool can_show_document() const { return true; }
 };
 
 struct OpenDocument {
@@ -87,6 +89,8 @@ class Documents {
   void add_editor(std::weak_ptr<EditorLink> editor);
   /// The editor attached last that is still there, or null.
   std::shared_ptr<EditorLink> editor() const;
+  /// Every editor still there, the one attached last first.
+  std::vector<std::shared_ptr<EditorLink>> editors() const;
 
   /// Waits until the version of `rel` differs from `version` or the document
   /// is closed; false on timeout.

@@ -47,6 +47,15 @@ class Transport {
   /// default collects the pieces and calls write().
   using Emit = std::function<bool(std::string_view)>;
   virtual bool write_produced(const std::function<void(const Emit&)>& produce);
+  /// A frame that carries the responses to the requests `answered` (each
+  /// id's JSON text, as RequestLedger::opened() received it; a batch answers
+  /// several, a dropped response none with an empty frame). A transport that
+  /// keeps a ledger (daemon.hpp) marks them answered once the frame has been
+  /// written whole; the default is write_pieces() (nothing for an empty frame).
+  virtual bool write_answer(std::span<const std::string_view> pieces, std::span<const std::string> answered);
+  /// The same for a produced frame of `bytes` bytes in all.
+  virtual bool write_produced_answer(const std::function<void(const Emit&)>& produce, std::size_t bytes,
+                                     std::span<const std::string> answered);
   /// Stops reading and closes the connection.
   virtual void close() = 0;
 };
@@ -107,6 +116,20 @@ class MessageHandler {
   virtual void on_refused(const Error& /*error*/) {}
 };
 
+/// Told which requests of a connection wait for an answer, for a process
+/// that must answer them should this one die (the launcher of a client
+/// attached to the shared daemon: daemon.hpp). The answers themselves are
+/// reported through Transport::write_answer(). Calls come from any thread.
+class RequestLedger {
+ public:
+  virtual ~RequestLedger() = default;
+  /// A request was read (`id_json`: its id's JSON text); `framing`: the
+  /// connection's.
+  virtual void opened(std::string_view id_json, Framing framing) = 0;
+  /// It gets no answer (MCP: a cancelled request).
+  virtual void dropped(std::string_view id_json) = 0;
+};
+
 /// Callback for the response to a server→client request.
 using ResponseCallback = std::function<void(Result<json>)>;
 
@@ -115,6 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(std::shared_ptr<Transport> transport, std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
 
   void set_handler(MessageHandler* handler) { handler_ = handler; }
+  /// Reports the requests read and dropped from now on (before the first
+  /// bytes are fed).
+  void set_ledger(std::shared_ptr<RequestLedger> ledger) { ledger_ = std::move(ledger); }
 
   /// Feeds bytes read from the transport. Not thread-safe: one reader.
   void on_bytes(std::string_view data);
@@ -156,15 +182,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Batch = Request::Batch;
   /// Writes a response whose raw_json_source() parts are produced while it
   /// goes out (Transport::write_produced).
-  void send_produced(std::string_view body, const std::vector<RawSplice>& splices);
+  void send_produced(std::string_view body, const std::vector<RawSplice>& splices, std::span<const std::string> answered);
+  void send_frame(std::span<const std::string_view> body, std::span<const std::string> answered);
   void handle_body(std::string&& body);
   void handle_value(json&& message, const std::shared_ptr<Batch>& batch);
   void handle_response(const json& message);
-  void send_response(const json& id, const json* result, const Error* error, const std::shared_ptr<Batch>& batch);
+  /// `tracked`: the answer to a request read (and reported to the ledger),
+  /// not to a message refused before it became one.
+  void send_response(const json& id, const json* result, const Error* error, const std::shared_ptr<Batch>& batch,
+                     bool tracked = false);
   void finish_request(const json& id);
   void flush_batch(const std::shared_ptr<Batch>& batch);
 
   std::shared_ptr<Transport> transport_;
+  std::shared_ptr<RequestLedger> ledger_;
   MessageHandler* handler_ = nullptr;
   FrameReader reader_;
   std::atomic<bool> closed_{false};

@@ -5,7 +5,9 @@
 // shapes; every operation goes through the Registry.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,8 +51,11 @@ class Session final : public MessageHandler {
   void on_notification(const std::string& method, const json& params) override;
   void on_close() override;
 
-  /// "lsp", "mcp", "plain", or "" before the first message.
-  std::string_view dialect() const { return dialect_ ? dialect_->name() : std::string_view(); }
+  /// "lsp", "mcp", "plain", or "" before the first message. Any thread.
+  std::string_view dialect() const { return dialect_name_.load(); }
+  /// The client's name (clientInfo.name of its initialize), "" until then.
+  /// Any thread.
+  std::string client_name() const;
 
  private:
   void choose(const std::string& method, const json& params);
@@ -60,7 +65,15 @@ class Session final : public MessageHandler {
   std::shared_ptr<Dialect> dialect_;
   std::uint64_t client_id_ = 0;  // in workspace_.clients(), once the dialect is chosen
   bool named_ = false;           // its clientInfo was recorded
+  std::atomic<const char*> dialect_name_{""};  // a dialect's name(), which are literals
+  mutable std::mutex name_mutex_;
+  std::string client_name_;
 };
+
+/// The permission settings of a connection: the workspace's, with the mode
+/// and rules its client asked for on its command line (`profile`) applied
+/// to it alone.
+permissions::Settings connection_settings(Workspace& workspace, const ClientProfile& profile);
 
 /// Shared by the dialects: how a finished operation is answered.
 struct OperationCall {

@@ -45,11 +45,17 @@
 #include <thread>
 #include <vector>
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include "icotes/result.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/session.hpp"
 
 namespace icotes {
+
+class OutputLedger;    // ledger.hpp
+struct AttachRequest;  // daemon.hpp
 
 /// A parsed `tcp:HOST:PORT` (HOST an IPv4 address, `localhost`, or an IPv6
 /// address in brackets; PORT 0 picks a free one).
@@ -104,6 +110,9 @@ struct OutboundLimits {
 /// needed) as the peer reads. Past the limits the connection is shut down
 /// (shutdown(2) both ways, which also ends its reader) with a log line.
 /// Does not close `fd`; the owner does, after the transport is destroyed.
+/// `fd` may also be a pipe (the stdout of a client attached to the daemon,
+/// daemon.hpp), written with writev(2): its owner makes it O_NONBLOCK; a
+/// regular file or a device is written as it comes.
 class SocketTransport final : public Transport {
  public:
   SocketTransport(int fd, OutboundLimits limits, std::string name);
@@ -115,12 +124,26 @@ class SocketTransport final : public Transport {
   bool write_pieces(std::span<const std::string_view> pieces) override;
   /// Produces into the socket while it takes the bytes, then into the queue.
   bool write_produced(const std::function<void(const Emit&)>& produce) override;
+  bool write_answer(std::span<const std::string_view> pieces, std::span<const std::string> answered) override;
+  bool write_produced_answer(const std::function<void(const Emit&)>& produce, std::size_t bytes,
+                             std::span<const std::string> answered) override;
   /// Stops writing (queued bytes are dropped); does not shut the socket down.
   void close() override;
+
+  /// Reports every frame and the bytes written to `ledger` (set before the
+  /// first write).
+  void set_ledger(std::shared_ptr<OutputLedger> ledger) { ledger_ = std::move(ledger); }
+  /// Called (once, with the transport's lock held: it must only signal)
+  /// when the connection breaks here (a failed write, a limit), for a
+  /// reader that reads another descriptor than this one.
+  void set_on_fail(std::function<void()> on_fail) { on_fail_ = std::move(on_fail); }
 
   /// For the reading thread: waits while more than pause_reading_bytes
   /// wait to be sent. False once the connection is closed.
   bool wait_to_read();
+  /// More than pause_reading_bytes wait to be sent (a reader that must
+  /// watch other descriptors meanwhile polls this instead of waiting).
+  bool reading_paused() const;
   /// Waits up to `timeout` for the queue to empty; true when everything
   /// was sent, false on timeout or once the connection is closed.
   bool drain(std::chrono::milliseconds timeout);
@@ -130,15 +153,23 @@ class SocketTransport final : public Transport {
   bool broken() const;
 
  private:
+  bool write_frame_locked(std::span<const std::string_view> pieces, std::span<const std::string> answered);
   bool send_locked(std::span<const std::string_view> pieces);
+  ssize_t send_some(const ::iovec* iov, int count);
+  void sent_locked(std::size_t n);
   void flush_locked();
   void fail_locked(const std::string& why);
   void start_writer_locked();
   void writer_loop();
 
   int fd_;
+  bool socket_ = true;  // else writev(2)
+  int wake_fd_ = -1;    // eventfd waking the writer's poll(2) (not a socket: shutdown(2) cannot)
   OutboundLimits limits_;
   std::string name_;
+  std::shared_ptr<OutputLedger> ledger_;
+  std::function<void()> on_fail_;
+  std::uint64_t sent_total_ = 0;  // bytes written since the start
   mutable std::mutex mutex_;
   std::condition_variable changed_;  // queue shrank, grew, or the connection broke
   std::deque<std::string> queue_;
@@ -166,6 +197,10 @@ struct TcpServerOptions {
   std::chrono::milliseconds auth_timeout = kAuthTimeout;
   std::size_t pre_auth_frame_bytes = kPreAuthFrameBytes;
   std::size_t max_unauthenticated = kMaxUnauthenticated;
+  /// Unix socket: answers the requests `icotes/daemon/<verb>` (`icotes
+  /// daemon list|stop`) of a process of this user (SO_PEERCRED, unix(7)) on
+  /// a connection of its own; null: they go to the session like any other.
+  std::function<Result<json>(const std::string& method, const json& params)> admin = {};
 };
 
 class TcpServer {
@@ -191,9 +226,16 @@ class TcpServer {
   /// Accepts connections on a thread of its own until stop().
   void start();
   /// Stops accepting, closes every connection (their in-flight requests are
-  /// cancelled) and joins their threads.
-  void stop();
+  /// cancelled) and joins their threads. An attached client's launcher is
+  /// told `reason` and answers what is left unanswered (daemon.hpp).
+  void stop(const std::string& reason = "the daemon stopped");
   std::size_t connection_count() const;
+  /// The connections open now, for `icotes daemon list`: each with "name"
+  /// (the client's own, from its initialize), "dialect", "transport"
+  /// ("stdio (attached)", "stdio (forwarded)", "unix socket", "tcp"),
+  /// "since" (ms since the epoch), "pid" (the launcher's, Unix only) and
+  /// "permissionMode" when the client chose one.
+  json describe_clients() const;
 
  private:
   struct Client;
@@ -204,6 +246,8 @@ class TcpServer {
   /// connections not closed yet); returns how many. With mutex_ held.
   std::size_t make_room_locked(std::size_t open);
   void serve_client(const std::shared_ptr<Client>& client);
+  /// A client whose launcher passed its stdin, stdout and ledger (daemon.hpp).
+  void serve_attached(const std::shared_ptr<Client>& client, AttachRequest request, std::vector<int> fds);
 
   Workspace& workspace_;
   int fd_;
@@ -214,6 +258,7 @@ class TcpServer {
   std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
   TcpServerOptions options_;
   std::atomic<bool> stopping_{false};
+  std::string stop_reason_;  // guarded by mutex_
   std::thread acceptor_;
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<Client>> clients_;

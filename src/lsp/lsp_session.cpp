@@ -128,6 +128,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     return true;
   }
   std::string editor_name() const override { return client_name_.empty() ? "LSP client" : client_name_; }
+  bool can_show_document() const override { return show_document_; }
 
   Result<bool> show_document(const std::string& uri, std::optional<Position> at,
                              std::chrono::milliseconds timeout) override {
@@ -183,7 +184,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (auto st = check_client_roots(p); !st) return request.fail(st.error());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
     client_->name = "lsp:" + (client_name_.empty() ? std::string("LSP client") : client_name_);
-    client_->settings = workspace_.gate().settings();
+    client_->settings = connection_settings(workspace_, options_.profile);
     // initializationOptions.permissions: {mode?, allow?: [rule], deny?: [rule]}
     if (const json* perm = find_path(p, {"initializationOptions", "permissions"}); perm && perm->is_object()) {
       if (auto st = apply_permission_options(*perm); !st) return request.fail(st.error());
@@ -367,7 +368,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   std::atomic<State> state_{State::Uninitialized};
   PositionEncoding encoding_ = PositionEncoding::Utf16;
   bool document_changes_ = false;
-  bool show_document_ = false;  // window/showDocument support (LSP 3.16)
+  std::atomic<bool> show_document_{false};  // window/showDocument support (LSP 3.16)
   std::string client_name_;
   std::string trace_ = "off";
   std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();

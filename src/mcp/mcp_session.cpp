@@ -185,7 +185,7 @@ class McpDialect final : public Dialect {
       std::lock_guard lock(stateless_mutex_);
       if (version_.empty()) {
         version_ = std::string(kStateless);
-        client_->settings = workspace_.gate().settings();
+        client_->settings = connection_settings(workspace_, profile_);
         std::string name = "MCP client";
         if (auto info = meta->find("io.modelcontextprotocol/clientInfo"); info != meta->end() && info->is_object())
           name = member_or(*info, "name", name);
@@ -403,7 +403,7 @@ class McpDialect final : public Dialect {
     client_caps_ = p.value("capabilities", json::object());
     if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = member_or(*info, "name", std::string());
     client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
-    client_->settings = workspace_.gate().settings();  // MCP clients set modes by command-line flags only
+    client_->settings = connection_settings(workspace_, profile_);  // MCP clients set modes by command-line flags only
     // Questions go out as elicitation (MCP 2025-06-18 and later) when the
     // client declared the capability; else what needs asking is denied.
     if (at_least("2025-06-18") && client_caps_.is_object() && client_caps_.contains("elicitation")) {

@@ -15,11 +15,26 @@ namespace {
 Result<json> open_in_editor(Context& ctx, const json& p) {
   auto rel = ctx.workspace.root().relative(p.at("path").get<std::string>());
   if (!rel) return std::move(rel).error();
-  auto editor = ctx.workspace.documents().editor();
-  if (!editor)
+  // The editor attached last that can show a document.
+  const auto editors = ctx.workspace.documents().editors();
+  std::shared_ptr<EditorLink> editor;
+  for (const auto& e : editors)
+    if (!editor && e->can_show_document()) editor = e;
+  if (editors.empty())
     return make_error(error_code::kRequestFailed,
                       "no editor is attached to the workspace at " + ctx.workspace.root().path() +
-                          ": start your editor's icotes client (an LSP client running `icotes serve` on stdio, which attaches to the daemon) first");
+                          ": start your editor's icotes client (an LSP client running `icotes serve` on stdio, which attaches to the daemon) first",
+                      json{{"reason", "noEditor"}});
+  if (!editor) {
+    json names = json::array();
+    for (const auto& e : editors) names.push_back(e->editor_name());
+    return make_error(error_code::kRequestFailed,
+                      (editors.size() == 1 ? "the attached editor (" + editors.front()->editor_name() + ") lacks"
+                                           : "none of the attached editors (" + names.dump() + ") has") +
+                          " window/showDocument (LSP 3.16), which showing a file needs: open " + p.at("path").get<std::string>() +
+                          " there by hand",
+                      json{{"reason", "noShowDocument"}, {"editors", std::move(names)}});
+  }
   std::optional<Position> at;
   if (auto line = p.find("line"); line != p.end()) {
     at = Position{static_cast<std::uint32_t>(line->get<std::int64_t>() - 1),

@@ -26,6 +26,15 @@ bool Transport::write_pieces(std::span<const std::string_view> pieces) {
   return write(joined);
 }
 
+bool Transport::write_answer(std::span<const std::string_view> pieces, std::span<const std::string> /*answered*/) {
+  return pieces.empty() || write_pieces(pieces);
+}
+
+bool Transport::write_produced_answer(const std::function<void(const Emit&)>& produce, std::size_t /*bytes*/,
+                                      std::span<const std::string> /*answered*/) {
+  return write_produced(produce);
+}
+
 json error_object(const Error& error) {
   json e = {{"code", error.code}, {"message", error.message}};
   if (!error.data.is_null()) e["data"] = error.data;
@@ -37,6 +46,7 @@ json error_object(const Error& error) {
 struct Request::Batch {
   std::mutex mutex;
   std::vector<std::string> replies;  // serialised response objects
+  std::vector<std::string> answered;  // ids (JSON text) of the requests those replies answer
   std::size_t outstanding = 0;
   bool sealed = false;  // all members dispatched
 };
@@ -53,7 +63,7 @@ struct Request::State {
   ~State() {
     if (!answered.load() && conn) {
       const Error e = make_error(error_code::kInternalError, "internal error: request " + method + " was not answered");
-      conn->send_response(id, nullptr, &e, batch);
+      conn->send_response(id, nullptr, &e, batch, true);
       conn->finish_request(id);
     }
   }
@@ -77,19 +87,19 @@ Connection& Request::connection() const { return *state_->conn; }
 
 void Request::reply(const json& result) const {
   if (state_->answered.exchange(true)) return;
-  state_->conn->send_response(state_->id, &result, nullptr, state_->batch);
+  state_->conn->send_response(state_->id, &result, nullptr, state_->batch, true);
   state_->conn->finish_request(state_->id);
 }
 
 void Request::fail(const Error& error) const {
   if (state_->answered.exchange(true)) return;
-  state_->conn->send_response(state_->id, nullptr, &error, state_->batch);
+  state_->conn->send_response(state_->id, nullptr, &error, state_->batch, true);
   state_->conn->finish_request(state_->id);
 }
 
 void Request::drop() const {
   if (state_->answered.exchange(true)) return;
-  state_->conn->send_response(state_->id, nullptr, nullptr, state_->batch);
+  state_->conn->send_response(state_->id, nullptr, nullptr, state_->batch, true);
   state_->conn->finish_request(state_->id);
 }
 
@@ -169,6 +179,7 @@ void Connection::handle_body(std::string&& body) {
 
 void Connection::flush_batch(const std::shared_ptr<Batch>& batch) {
   std::string out;
+  std::vector<std::string> answered;
   {
     std::lock_guard lock(batch->mutex);
     if (batch->replies.empty()) return;  // only notifications: nothing is sent
@@ -179,8 +190,10 @@ void Connection::flush_batch(const std::shared_ptr<Batch>& batch) {
     }
     out += ']';
     batch->replies.clear();
+    answered.swap(batch->answered);
   }
-  send_raw(std::move(out));
+  const std::string_view piece = out;
+  send_frame(std::span<const std::string_view>(&piece, 1), answered);
 }
 
 void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batch) {
@@ -232,8 +245,10 @@ void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batc
     ++batch->outstanding;
   }
   {
+    std::string key = id.dump();
+    if (ledger_) ledger_->opened(key, reader_.framing());
     std::lock_guard lock(mutex_);
-    in_flight_[id.dump()] = request.token();
+    in_flight_[std::move(key)] = request.token();
   }
   if (handler_) {
     const Request keep = request;  // shares the state: answers if the handler throws
@@ -276,7 +291,7 @@ void Connection::handle_response(const json& message) {
 }
 
 void Connection::send_response(const json& id, const json* result, const Error* error,
-                               const std::shared_ptr<Batch>& batch) {
+                               const std::shared_ptr<Batch>& batch, bool tracked) {
   std::string body;
   std::vector<RawSplice> splices;
   if (result || error) {
@@ -294,11 +309,22 @@ void Connection::send_response(const json& id, const json* result, const Error* 
     }
     body += '}';
   }
+  // The id the ledger knows this request by (none for a message refused
+  // before it became a request).
+  std::string key;
+  if (tracked && ledger_) {
+    key = id.dump();
+    if (body.empty()) ledger_->dropped(key);  // no answer will come
+  }
+  const std::span<const std::string> answered(&key, key.empty() || body.empty() ? 0 : 1);
   if (!batch) {
     if (body.empty()) return;
-    if (splices.empty()) return send_raw(std::move(body));
+    if (splices.empty()) {
+      const std::string_view piece = body;
+      return send_frame(std::span<const std::string_view>(&piece, 1), answered);
+    }
     if (std::any_of(splices.begin(), splices.end(), [](const RawSplice& s) { return s.source != nullptr; }))
-      return send_produced(body, splices);
+      return send_produced(body, splices, answered);
     std::vector<std::string_view> pieces;
     pieces.reserve(2 * splices.size() + 1);
     std::size_t at = 0;
@@ -308,11 +334,12 @@ void Connection::send_response(const json& id, const json* result, const Error* 
       at = s.offset;
     }
     pieces.push_back(std::string_view(body).substr(at));
-    return send_pieces(pieces);
+    return send_frame(pieces, answered);
   }
   {
     std::lock_guard lock(batch->mutex);
     if (!body.empty()) batch->replies.push_back(std::move(body));
+    if (!answered.empty()) batch->answered.push_back(std::move(key));
     if (--batch->outstanding != 0 || !batch->sealed) return;
   }
   flush_batch(batch);
@@ -367,12 +394,14 @@ void Connection::send_raw(std::string body) {
   send_pieces(std::span<const std::string_view>(&piece, 1));
 }
 
-void Connection::send_produced(std::string_view body, const std::vector<RawSplice>& splices) {
+void Connection::send_produced(std::string_view body, const std::vector<RawSplice>& splices,
+                               std::span<const std::string> answered) {
   std::size_t size = body.size();
   for (const RawSplice& s : splices) size += s.source ? s.source->size() : s.text.size();
   const bool content_length = reader_.framing() == Framing::ContentLength;
   const std::string header = content_length ? "Content-Length: " + std::to_string(size) + "\r\n\r\n" : std::string();
-  const bool ok = transport_->write_produced([&](const Transport::Emit& emit) {
+  const std::size_t frame_bytes = header.size() + size + (content_length ? 0 : 1);
+  const bool ok = transport_->write_produced_answer([&](const Transport::Emit& emit) {
     if (!header.empty() && !emit(header)) return;
     std::size_t at = 0;
     for (const RawSplice& s : splices) {
@@ -389,11 +418,13 @@ void Connection::send_produced(std::string_view body, const std::vector<RawSplic
       }
     }
     if (emit(body.substr(at)) && !content_length) emit("\n");
-  });
+  }, frame_bytes, answered);
   if (!ok && !closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
 }
 
-void Connection::send_pieces(std::span<const std::string_view> body) {
+void Connection::send_pieces(std::span<const std::string_view> body) { send_frame(body, {}); }
+
+void Connection::send_frame(std::span<const std::string_view> body, std::span<const std::string> answered) {
   // The frame is the header or the line break around the pieces, written
   // with them (no copy of a large body to add one byte).
   std::vector<std::string_view> frame;
@@ -409,7 +440,7 @@ void Connection::send_pieces(std::span<const std::string_view> body) {
     frame.insert(frame.end(), body.begin(), body.end());
     frame.push_back("\n");
   }
-  if (transport_->write_pieces(frame)) return;
+  if (answered.empty() ? transport_->write_pieces(frame) : transport_->write_answer(frame, answered)) return;
   if (!closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
 }
 

@@ -134,6 +134,27 @@ class DroppingTransport final : public Transport {
     if (dropped_.load()) return inner_->write_produced(produce);
     return Transport::write_produced(produce);
   }
+  // The dropped response still answers its request: the inner transport
+  // (a ledger's, daemon.hpp) is told with an empty frame.
+  bool write_answer(std::span<const std::string_view> pieces, std::span<const std::string> answered) override {
+    if (dropped_.load()) return inner_->write_answer(pieces, answered);
+    std::string joined;
+    for (std::string_view p : pieces) joined += p;
+    if (is_response_to(joined, id_) && !dropped_.exchange(true)) return inner_->write_answer({}, answered);
+    const std::string_view whole = joined;
+    return inner_->write_answer(std::span<const std::string_view>(&whole, 1), answered);
+  }
+  bool write_produced_answer(const std::function<void(const Emit&)>& produce, std::size_t bytes,
+                             std::span<const std::string> answered) override {
+    if (dropped_.load()) return inner_->write_produced_answer(produce, bytes, answered);
+    std::string joined;
+    produce([&](std::string_view piece) {
+      joined.append(piece);
+      return true;
+    });
+    const std::string_view whole = joined;
+    return write_answer(std::span<const std::string_view>(&whole, 1), answered);
+  }
   void close() override { inner_->close(); }
 
  private:

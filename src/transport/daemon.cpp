@@ -20,12 +20,15 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
 #include "icotes/client_hello.hpp"
 #include "icotes/fd_io.hpp"
 #include "icotes/framing.hpp"
+#include "icotes/json_parse.hpp"
+#include "icotes/ledger.hpp"
 #include "icotes/tcp.hpp"
 
 extern char** environ;
@@ -47,23 +50,27 @@ std::string short_digest(std::string_view text) {
   return out;
 }
 
-Result<DaemonAddress> daemon_address(const std::string& canonical_root, const std::string& settings) {
+Result<DaemonAddress> daemon_address(const std::string& canonical_root) {
   auto dir = runtime_dir();
   if (!dir) return std::move(dir).error();
-  const std::string base = *dir + "/ws-" + short_digest(canonical_root) + "-" + short_digest(settings);
+  const std::string base = *dir + "/ws-" + short_digest(canonical_root);
   return DaemonAddress{base + ".sock", base + ".lock", base + ".log"};
 }
 
-std::vector<std::string> daemon_sockets(const std::string& canonical_root) {
+std::vector<std::string> all_daemon_sockets() {
   std::vector<std::string> out;
   auto dir = runtime_dir();
   if (!dir) return out;
-  const std::string pattern = *dir + "/ws-" + short_digest(canonical_root) + "-*.sock";
+  const std::string pattern = *dir + "/ws-*.sock";
   glob_t g{};
   if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
     for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
   ::globfree(&g);
   return out;
+}
+
+std::string daemon_log_of(const std::string& socket_path) {
+  return socket_path.ends_with(".sock") ? socket_path.substr(0, socket_path.size() - 5) + ".log" : socket_path + ".log";
 }
 
 Result<int> connect_unix(const std::string& path) {
@@ -204,7 +211,182 @@ class DaemonProcess {
 
 }  // namespace
 
-int forward_stdio(int socket, std::string_view initial, const json& drop_response_id, const std::string& daemon_log) {
+namespace {
+
+// After the daemon went away under a client (`stopped`: it said why; else
+// it died, `exited` telling whether the process is gone): the unanswered
+// requests `ids` get error -32603 on stdout, after `filler`, which completes
+// a frame cut short; the reason goes to stderr. Returns 1.
+int unanswered_exit(Framing framing, const std::string& filler, const std::vector<json>& ids, bool exited,
+                    const std::string& stopped, const std::string& daemon_log) {
+  const std::string log = daemon_log.empty() ? std::string("beside its socket") : daemon_log;
+  const std::string why =
+      stopped.empty()
+          ? "daemon serving this workspace closed the connection before answering (it " +
+                std::string(exited ? "exited or was killed" : "dropped this client") + "); its log is " + log +
+                ". The next `icotes serve` starts a new daemon."
+          : "daemon serving this workspace stopped before answering (" + stopped + "); its log is " + log +
+                ". The next `icotes serve` starts a new daemon.";
+  std::string out = filler;
+  for (const json& id : ids) {
+    json error = {{"code", error_code::kInternalError}, {"message", "the icotes " + why}};
+    if (!daemon_log.empty()) error["data"] = {{"daemonLog", daemon_log}};
+    out += frame_message(framing, json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}}.dump());
+  }
+  // The daemon may have left stdout non-blocking (a pipe it wrote).
+  if (const int fl = ::fcntl(STDOUT_FILENO, F_GETFL); fl >= 0 && (fl & O_NONBLOCK))
+    (void)::fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
+  (void)write_fully(STDOUT_FILENO, out);
+  std::fprintf(stderr, "icotes: the %s%s\n", why.c_str(),
+               ids.empty() ? "" : (" " + std::to_string(ids.size()) + " request(s) answered with error -32603.").c_str());
+  return 1;
+}
+
+// One line of the daemon's answers on the socket (without its newline);
+// nullopt at the end of the connection. `buffer` keeps what follows it.
+std::optional<std::string> read_control_line(int socket, std::string& buffer) {
+  for (;;) {
+    if (const auto nl = buffer.find('\n'); nl != std::string::npos) {
+      std::string line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      return line;
+    }
+    if (buffer.size() > 64 * 1024) return std::nullopt;  // not the daemon speaking
+    char buf[4096];
+    const ssize_t n = ::read(socket, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    buffer.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// Sends `bytes` with `fds` attached to the first byte (SCM_RIGHTS).
+int send_with_fds(int socket, std::string_view bytes, std::span<const int> fds) {
+  if (bytes.empty()) return EINVAL;
+  iovec iov{const_cast<char*>(bytes.data()), 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  while ((n = ::sendmsg(socket, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) return n < 0 ? errno : EIO;
+  return send_fully(socket, bytes.substr(1));
+}
+
+}  // namespace
+
+std::string attach_line(const AttachRequest& request) {
+  json body = {{"profile", to_json(request.profile)},
+               {"descriptors", request.descriptors},
+               {"initialBytes", request.initial.size()}};
+  if (!request.drop_response_id.is_null()) body["dropResponseId"] = request.drop_response_id;
+  return std::string(kAttachPrefix) + body.dump() + "}\n";
+}
+
+Result<AttachRequest> parse_attach_line(std::string_view line) {
+  const json v = parse_json_or_discarded(line);
+  auto bad = [](const std::string& why) { return make_error(error_code::kInvalidParams, "attach request: " + why); };
+  if (!v.is_object() || !v.contains("icotesAttach") || !v["icotesAttach"].is_object()) return bad("not one");
+  const json& b = v["icotesAttach"];
+  AttachRequest r;
+  auto profile = client_profile_from_json(member_or(b, "profile", json::object()));
+  if (!profile) return std::move(profile).error();
+  r.profile = std::move(*profile);
+  r.descriptors = member_or(b, "descriptors", false);
+  const json n = member_or(b, "initialBytes", json(0));
+  if (!n.is_number_unsigned()) return bad("initialBytes must be a count");
+  r.initial_bytes = n.get<std::size_t>();
+  if (auto id = b.find("dropResponseId"); id != b.end()) {
+    if (!is_request_id(*id)) return bad("dropResponseId must be a request id");
+    r.drop_response_id = *id;
+  }
+  return r;
+}
+
+std::optional<int> hand_over_stdio(int socket, const AttachRequest& request, const std::string& daemon_log) {
+  // The requests among the bytes already read wait for answers too: they
+  // are in the ledger before the daemon has them (the daemon finds them
+  // there again as it reads them).
+  std::vector<std::string> ids;
+  Framing framing = Framing::Unknown;
+  {
+    EnvelopeScanner scan;
+    std::vector<json> read;
+    scan.feed(request.initial, [&](const Envelope& e) {
+      if (e.has_method && e.has_id && !e.id.is_null() && e.id != request.drop_response_id) read.push_back(e.id);
+      if (e.method == "notifications/cancelled" && !e.has_id && e.params.is_object() && e.params.contains("requestId"))
+        std::erase(read, e.params["requestId"]);
+    });
+    for (const json& id : read) ids.push_back(id.dump());
+    framing = scan.framing();
+  }
+  auto ledger = create_ledger(ids);
+  if (!ledger) {
+    std::fprintf(stderr, "icotes: cannot hand the client to the daemon: %s\n", ledger.error().message.c_str());
+    return std::nullopt;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } ledger_closer{*ledger};
+  AttachRequest line = request;
+  line.descriptors = true;
+  const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, *ledger};
+  if (const int err = send_with_fds(socket, attach_line(line), fds); err != 0 ||
+      send_fully(socket, request.initial) != 0) {
+    std::fprintf(stderr, "icotes: cannot hand the client to the daemon: %s\n", std::strerror(err ? err : EPIPE));
+    return std::nullopt;
+  }
+  const DaemonProcess daemon(socket);
+  std::string buffer;
+  const auto first = read_control_line(socket, buffer);
+  const json ack = first ? parse_json_or_discarded(*first) : json();
+  if (!ack.is_object() || !ack.contains("attached")) {
+    const std::string why = ack.is_object() && ack.contains("error") && ack["error"].is_string()
+                                ? ack["error"].get<std::string>()
+                                : first ? "it answered " + first->substr(0, 200) : "it closed the connection";
+    std::fprintf(stderr, "icotes: the daemon did not take the client (%s); its log is %s\n", why.c_str(),
+                 daemon_log.c_str());
+    return std::nullopt;
+  }
+  // Served by the daemon: what comes now is the end of the session.
+  const auto last = read_control_line(socket, buffer);
+  const json end = last ? parse_json_or_discarded(*last) : json();
+  std::string stopped;
+  if (end.is_object() && end.contains("exit")) {
+    const int code = member_or(end, "exit", 1);
+    stopped = member_or(end, "stopped", std::string());
+    if (stopped.empty()) return code;
+  }
+  const bool exited = !stopped.empty() || daemon.exits_within(std::chrono::milliseconds(500));
+  auto contents = read_ledger(*ledger);
+  if (!contents) {
+    std::fprintf(stderr, "icotes: %s\n", contents.error().message.c_str());
+    return unanswered_exit(framing, {}, {}, exited, stopped, daemon_log);
+  }
+  if (contents->framing != Framing::Unknown) framing = contents->framing;
+  return unanswered_exit(framing, contents->filler, contents->waiting, exited, stopped, daemon_log);
+}
+
+int forward_stdio(int socket, const AttachRequest& request, const std::string& daemon_log) {
+  const std::string_view initial = request.initial;
+  const json& drop_response_id = request.drop_response_id;
+  {
+    AttachRequest line = request;
+    line.descriptors = false;
+    line.initial.clear();                // sent as the client's first bytes, below
+    line.drop_response_id = nullptr;     // dropped here, on the way out
+    if (send_fully(socket, attach_line(line)) != 0) return unanswered_exit(Framing::Unknown, {}, {}, false, "", daemon_log);
+  }
   // What the launcher must know of the conversation it forwards, read from
   // both streams by EnvelopeScanner (one pass, bodies never kept):
   //  - the requests the daemon has not answered yet: if it goes away (killed,
@@ -305,25 +487,13 @@ int forward_stdio(int socket, std::string_view initial, const json& drop_respons
   // section 5, so its id stays in `pending`).
   if (client_done && !exited) return 0;
   // Otherwise the daemon went away under a client that still talks to it.
-  const std::string why = "daemon serving this workspace closed the connection before answering (it " +
-                          std::string(exited ? "exited or was killed" : "dropped this client") + "); its log is " +
-                          (daemon_log.empty() ? std::string("beside its socket") : daemon_log) +
-                          ". The next `icotes serve` starts a new daemon.";
+  std::vector<json> ids;
+  for (auto& [key, id] : pending) ids.push_back(std::move(id));
   // A frame cut short is completed (Content-Length bytes, a line end) so
   // that the answers below are read as frames of their own; while the
   // dropper still held a partial frame, the client saw none of it.
-  std::string out = (!dropper || dropper->done()) ? down.frame_filler() : std::string();
-  for (const auto& [key, id] : pending) {
-    json error = {{"code", error_code::kInternalError}, {"message", "the icotes " + why}};
-    if (!daemon_log.empty()) error["data"] = {{"daemonLog", daemon_log}};
-    out += frame_message(framing, json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}}.dump());
-  }
-  (void)write_fully(STDOUT_FILENO, out);
-  std::fprintf(stderr, "icotes: the %s%s\n", why.c_str(),
-               pending.empty()
-                   ? ""
-                   : (" " + std::to_string(pending.size()) + " request(s) answered with error -32603.").c_str());
-  return 1;
+  return unanswered_exit(framing, (!dropper || dropper->done()) ? down.frame_filler() : std::string(), ids, exited, "",
+                         daemon_log);
 }
 
 }  // namespace icotes

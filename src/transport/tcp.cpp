@@ -7,6 +7,9 @@
 #include <netinet/tcp.h>
 #include <nettle/memops.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -21,7 +24,10 @@
 #include <cstring>
 #include <system_error>
 
+#include "icotes/client_hello.hpp"
+#include "icotes/daemon.hpp"
 #include "icotes/fd_io.hpp"
+#include "icotes/ledger.hpp"
 #include "icotes/log.hpp"
 #include "icotes/workspace.hpp"
 
@@ -206,7 +212,11 @@ Result<std::string> write_token_file(const std::string& file_name, const std::st
 // ---- SocketTransport ---------------------------------------------------------
 
 SocketTransport::SocketTransport(int fd, OutboundLimits limits, std::string name)
-    : fd_(fd), limits_(limits), name_(std::move(name)), progress_(std::chrono::steady_clock::now()) {}
+    : fd_(fd), limits_(limits), name_(std::move(name)), progress_(std::chrono::steady_clock::now()) {
+  struct stat st {};
+  socket_ = ::fstat(fd, &st) != 0 || S_ISSOCK(st.st_mode);
+  if (!socket_) wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
 
 SocketTransport::~SocketTransport() {
   bool waiting = false;
@@ -219,23 +229,50 @@ SocketTransport::~SocketTransport() {
   // The writer may be in poll(2) for a peer that does not read: shutting
   // the socket down wakes it (what waits is dropped: nobody is left to send
   // it, and the descriptor is closed next).
-  if (waiting) ::shutdown(fd_, SHUT_RDWR);
+  if (waiting && socket_) ::shutdown(fd_, SHUT_RDWR);
+  if (wake_fd_ >= 0) (void)::eventfd_write(wake_fd_, 1);
   if (writer_.joinable()) writer_.join();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 bool SocketTransport::write(std::string_view bytes) {
   return write_pieces(std::span<const std::string_view>(&bytes, 1));
 }
 
-bool SocketTransport::write_pieces(std::span<const std::string_view> pieces) {
+bool SocketTransport::write_pieces(std::span<const std::string_view> pieces) { return write_answer(pieces, {}); }
+
+bool SocketTransport::write_answer(std::span<const std::string_view> pieces, std::span<const std::string> answered) {
   std::lock_guard lock(mutex_);
+  return write_frame_locked(pieces, answered);
+}
+
+bool SocketTransport::write_frame_locked(std::span<const std::string_view> pieces,
+                                         std::span<const std::string> answered) {
   if (broken_) return false;
   if (queued_ >= limits_.max_queued_bytes) {
     fail_locked("it is not reading its replies (" + format_bytes(queued_) + " waiting, the limit is " +
                 format_bytes(limits_.max_queued_bytes) + ")");
     return false;
   }
+  if (ledger_) {
+    std::size_t size = 0;
+    for (std::string_view p : pieces) size += p.size();
+    ledger_->frame(size, pieces.empty() ? 0 : content_length_header_bytes(pieces.front()), answered);
+  }
   return send_locked(pieces);
+}
+
+ssize_t SocketTransport::send_some(const iovec* iov, int count) {
+  if (!socket_) return ::writev(fd_, iov, count);  // SIGPIPE is ignored by the process
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<std::size_t>(count);
+  return ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void SocketTransport::sent_locked(std::size_t n) {
+  sent_total_ += n;
+  if (ledger_) ledger_->sent(sent_total_);
 }
 
 // Sends what the socket takes now when nothing waits before it, and queues
@@ -252,17 +289,16 @@ bool SocketTransport::send_locked(std::span<const std::string_view> pieces) {
         if (!p.empty()) iov[count++] = {const_cast<char*>(p.data()), p.size()};
       }
       if (count == 0) break;
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<std::size_t>(count);
-      const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      const ssize_t n = send_some(iov, count);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n <= 0) {
         broken_ = true;  // EPIPE, ECONNRESET: the peer is gone
+        if (on_fail_) on_fail_();
         changed_.notify_all();
         return false;
       }
+      sent_locked(static_cast<std::size_t>(n));
       // Skip what was written; a partly written piece continues where it stopped.
       std::size_t left = static_cast<std::size_t>(n);
       while (left > 0 && first < pieces.size()) {
@@ -301,6 +337,18 @@ bool SocketTransport::send_locked(std::span<const std::string_view> pieces) {
 }
 
 bool SocketTransport::write_produced(const std::function<void(const Emit&)>& produce) {
+  if (!ledger_) return write_produced_answer(produce, 0, {});
+  // The ledger needs the frame's size before its first byte.
+  std::string whole;
+  produce([&](std::string_view piece) {
+    whole.append(piece);
+    return true;
+  });
+  return write(whole);
+}
+
+bool SocketTransport::write_produced_answer(const std::function<void(const Emit&)>& produce, std::size_t bytes,
+                                            std::span<const std::string> answered) {
   // Small pieces (a path, a comma) are gathered into 64 KiB sends; while
   // the socket takes them the page never exists whole, and once it is full
   // the rest of the page waits in the queue, not in this thread.
@@ -312,11 +360,12 @@ bool SocketTransport::write_produced(const std::function<void(const Emit&)>& pro
                 format_bytes(limits_.max_queued_bytes) + ")");
     return false;
   }
+  if (ledger_) ledger_->frame(bytes, 0, answered);  // a produced frame's header is one of its pieces
   std::string staged;
   staged.reserve(kChunk);
   bool ok = true;
-  const auto send = [&](std::string_view bytes) {
-    if (ok) ok = send_locked(std::span<const std::string_view>(&bytes, 1));
+  const auto send = [&](std::string_view piece) {
+    if (ok) ok = send_locked(std::span<const std::string_view>(&piece, 1));
     return ok;
   };
   const auto flush = [&] {
@@ -352,6 +401,11 @@ bool SocketTransport::wait_to_read() {
   return !broken_;
 }
 
+bool SocketTransport::reading_paused() const {
+  std::lock_guard lock(mutex_);
+  return !broken_ && queued_ > limits_.pause_reading_bytes;
+}
+
 bool SocketTransport::drain(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   changed_.wait_for(lock, timeout, [&] { return broken_ || queue_.empty(); });
@@ -373,7 +427,9 @@ void SocketTransport::fail_locked(const std::string& why) {
   broken_ = true;
   queue_.clear();
   queued_ = 0;
-  ::shutdown(fd_, SHUT_RDWR);  // its reader sees the end too, and the writer's poll(2) returns
+  if (socket_) ::shutdown(fd_, SHUT_RDWR);  // its reader sees the end too, and the writer's poll(2) returns
+  if (wake_fd_ >= 0) (void)::eventfd_write(wake_fd_, 1);
+  if (on_fail_) on_fail_();
   changed_.notify_all();
 }
 
@@ -397,18 +453,17 @@ void SocketTransport::flush_locked() {
       const std::size_t skip = count == 0 ? front_sent_ : 0;
       iov[count++] = {const_cast<char*>(it->data()) + skip, it->size() - skip};
     }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n = send_some(iov, count);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
       broken_ = true;  // the peer is gone
       queue_.clear();
       queued_ = 0;
+      if (on_fail_) on_fail_();
       break;
     }
+    sent_locked(static_cast<std::size_t>(n));
     progress_ = std::chrono::steady_clock::now();
     std::size_t left = static_cast<std::size_t>(n);
     queued_ -= left;
@@ -445,8 +500,8 @@ void SocketTransport::writer_loop() {
     }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
     lock.unlock();
-    pollfd p{fd_, POLLOUT, 0};
-    (void)::poll(&p, 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
+    pollfd p[2] = {{fd_, POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
+    (void)::poll(p, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
     lock.lock();
   }
 }
@@ -460,15 +515,232 @@ struct TcpServer::Client {
   std::atomic<bool> authenticated{false};
   bool evicted = false;  // guarded by the server's mutex: closed to make room, still ending
   std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
+  std::chrono::system_clock::time_point since = std::chrono::system_clock::now();
   std::string name;  // for log lines
+  ucred peer{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};  // Unix socket: the process that connected
   std::thread thread;
   std::atomic<bool> done{false};
+  // What `icotes daemon list` shows, guarded by mutex.
+  std::string transport;            // "tcp", "unix socket", "stdio (attached)", "stdio (forwarded)"
+  std::string permission_mode;      // the client's own, when it chose one
+  const Session* session = nullptr;  // while served
+  std::function<void()> interrupt;   // an attached client's: ends its session (the daemon stops)
 
   void shut_down() {
     std::lock_guard lock(mutex);
+    if (interrupt) return interrupt();
     if (open) ::shutdown(fd, SHUT_RDWR);
   }
 };
+
+namespace {
+
+// `icotes/daemon/*` requests on a Unix connection of its own (tcp.hpp:
+// TcpServerOptions::admin), from a process of the daemon's user only; the
+// rest goes to the session.
+class AdminGate final : public MessageHandler {
+ public:
+  AdminGate(Session& session, const TcpServerOptions& options, uid_t peer_uid)
+      : session_(session), options_(options), peer_uid_(peer_uid) {}
+  void on_request(Request request) override {
+    if (request.method().rfind("icotes/daemon/", 0) != 0) return session_.on_request(std::move(request));
+    if (peer_uid_ != ::geteuid())
+      return request.fail(make_error(error_code::kPermissionDenied, "only the daemon's user may administer it"));
+    auto r = options_.admin(request.method(), request.params());
+    if (r) request.reply(*r);
+    else request.fail(r.error());
+  }
+  void on_notification(const std::string& method, const json& params) override {
+    session_.on_notification(method, params);
+  }
+  void on_refused(const Error& error) override { session_.on_refused(error); }
+  void on_close() override { session_.on_close(); }
+
+ private:
+  Session& session_;
+  const TcpServerOptions& options_;
+  uid_t peer_uid_;
+};
+
+// What a connection to the daemon's Unix socket starts with: an attach
+// request (daemon.hpp), with the descriptors that came with it, or the
+// first bytes of a client of its own. `bytes` receives what was read and
+// is not the request (the stream's start, or what follows the request's
+// bytes). Errors: an attach line that is not one (kInvalidParams).
+Result<std::optional<AttachRequest>> read_preamble(int fd, std::string& bytes, std::vector<int>& fds,
+                                                    std::size_t max_initial_bytes) {
+  char buf[64 * 1024];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  iovec iov{buf, sizeof buf};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  for (cmsghdr* c = n >= 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int f;
+      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      fds.push_back(f);
+    }
+  }
+  if (n <= 0) return std::optional<AttachRequest>();
+  bytes.append(buf, static_cast<std::size_t>(n));
+  const auto more = [&] {
+    ssize_t m;
+    while ((m = ::read(fd, buf, sizeof buf)) < 0 && errno == EINTR) {
+    }
+    if (m > 0) bytes.append(buf, static_cast<std::size_t>(m));
+    return m > 0;
+  };
+  while (bytes.size() < kAttachPrefix.size() && kAttachPrefix.starts_with(bytes))
+    if (!more()) return std::optional<AttachRequest>();
+  if (!std::string_view(bytes).starts_with(kAttachPrefix)) return std::optional<AttachRequest>();
+  std::size_t nl;
+  while ((nl = bytes.find('\n')) == std::string::npos) {
+    if (bytes.size() > kMaxAttachLineBytes)
+      return make_error(error_code::kInvalidParams, "attach request: a line longer than " +
+                                                        std::to_string(kMaxAttachLineBytes) + " bytes");
+    if (!more()) return make_error(error_code::kInvalidParams, "attach request: cut short");
+  }
+  auto request = parse_attach_line(std::string_view(bytes).substr(0, nl));
+  if (!request) return std::move(request).error();
+  bytes.erase(0, nl + 1);
+  if (request->initial_bytes > max_initial_bytes)
+    return make_error(error_code::kInvalidParams, "attach request: " + std::to_string(request->initial_bytes) +
+                                                      " bytes already read, more than a client may send at once");
+  while (bytes.size() < request->initial_bytes)
+    if (!more()) return make_error(error_code::kInvalidParams, "attach request: its bytes were cut short");
+  request->initial = bytes.substr(0, request->initial_bytes);
+  bytes.erase(0, request->initial_bytes);
+  return std::optional<AttachRequest>(std::move(*request));
+}
+
+// An attached client's reader blocks in read(2) on the client's stdin, one
+// system call per message as in a standalone server (a poll(2) before each
+// read cost about a fifth of a ping's round trip). What must end that wait
+// (the launcher gone, the daemon stopping, the client's output failed)
+// reaches it through a watcher thread, which also waits for the
+// launcher's connection to end, and interrupts the read with a signal whose
+// handler does nothing (installed without SA_RESTART: read(2) fails with
+// EINTR). The signal goes only while the reader is in its read.
+class AttachedReader {
+ public:
+  static constexpr int kGone = 1;     // the launcher's connection ended
+  static constexpr int kStopped = 2;  // the daemon stops
+  static constexpr int kExit = 4;     // LSP exit
+  static constexpr int kBroken = 8;   // writing to the client failed
+
+  /// Watches `control`; null when no thread could be started.
+  static std::shared_ptr<AttachedReader> start(int control) {
+    static std::once_flag installed;
+    std::call_once(installed, [] {
+      struct sigaction sa {};
+      sa.sa_handler = [](int) {};
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = 0;  // no SA_RESTART
+      ::sigaction(signal_number(), &sa, nullptr);
+    });
+    auto r = std::shared_ptr<AttachedReader>(new AttachedReader(control));
+    if (r->wake_fd_ < 0) return nullptr;
+    r->reader_ = ::pthread_self();
+    try {
+      r->watcher_ = std::thread([raw = r.get()] { raw->watch(); });
+    } catch (const std::system_error&) {
+      return nullptr;
+    }
+    return r;
+  }
+  ~AttachedReader() {
+    finish();
+    ::close(wake_fd_);
+  }
+
+  /// Any thread: the session must end for `why`.
+  void wake(int why) {
+    {
+      std::lock_guard lock(mutex_);
+      ended_ |= why;
+    }
+    changed_.notify_all();
+    (void)::eventfd_write(wake_fd_, 1);
+  }
+  /// Why it must end (0: it goes on), among `mask`.
+  int ended(int mask = ~0) const { return ended_.load() & mask; }
+  /// The reader: read(2) that a wake() interrupts.
+  ssize_t read(int fd, char* buf, std::size_t size) {
+    reading_ = true;
+    if (ended_.load()) {
+      reading_ = false;
+      errno = EINTR;
+      return -1;
+    }
+    const ssize_t n = ::read(fd, buf, size);
+    const int err = errno;
+    reading_ = false;
+    errno = err;
+    return n;
+  }
+  /// The reader, between reads: waits up to `timeout` or until woken.
+  void wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return ended_.load() != 0; });
+  }
+  /// The reader is done: the watcher ends.
+  void finish() {
+    if (!watcher_.joinable()) return;
+    quit_ = true;
+    (void)::eventfd_write(wake_fd_, 1);
+    watcher_.join();
+  }
+
+ private:
+  explicit AttachedReader(int control) : control_(control), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  static int signal_number() { return SIGRTMIN + 3; }
+
+  void watch() {
+    bool watching = true;  // the launcher's connection
+    while (!quit_) {
+      pollfd p[2] = {{wake_fd_, POLLIN, 0}, {control_, POLLIN, 0}};
+      const bool interrupting = ended_.load() != 0 && reading_.load();
+      const int n = ::poll(p, watching ? 2 : 1, interrupting ? 2 : -1);
+      if (n < 0 && errno != EINTR) break;
+      if (p[0].revents) {
+        eventfd_t v;
+        (void)::eventfd_read(wake_fd_, &v);
+      }
+      if (watching && p[1].revents) {
+        // The launcher writes nothing after its request: readable means gone.
+        char b[256];
+        const ssize_t r = ::recv(control_, b, sizeof b, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          watching = false;
+          wake(kGone);
+        }
+      }
+      // Until the reader has left its read (a signal sent just before it
+      // entered read(2) is lost: sent again every 2 ms).
+      if (ended_.load() != 0 && reading_.load() && !quit_) ::pthread_kill(reader_, signal_number());
+    }
+  }
+
+  int control_;
+  int wake_fd_;
+  pthread_t reader_{};
+  std::thread watcher_;
+  std::atomic<int> ended_{0};
+  std::atomic<bool> reading_{false};
+  std::atomic<bool> quit_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+};
+
+}  // namespace
 
 // Each connection holds a descriptor. With the soft RLIMIT_NOFILE at its
 // usual default (1024), 1024 connections would leave none for the
@@ -577,7 +849,11 @@ TcpServer::~TcpServer() {
 
 void TcpServer::start() { acceptor_ = std::thread([this] { accept_loop(); }); }
 
-void TcpServer::stop() {
+void TcpServer::stop(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stop_reason_.empty()) stop_reason_ = reason;
+  }
   if (stopping_.exchange(true)) return;
   ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
   if (acceptor_.joinable()) acceptor_.join();
@@ -640,6 +916,11 @@ void TcpServer::accept_loop() {
     ++accepted;
     client->name = socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
     client->authenticated = token_.empty();  // a Unix socket: its mode is the authentication
+    client->transport = socket_path_.empty() ? "tcp" : "unix socket";
+    if (!socket_path_.empty()) {
+      socklen_t len = sizeof client->peer;
+      (void)::getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &client->peer, &len);
+    }
     clients_.push_back(client);
     try {
       client->thread = std::thread([this, client] { serve_client(client); });
@@ -684,6 +965,36 @@ std::size_t TcpServer::make_room_locked(std::size_t open) {
 void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   const int fd = client->fd;
   const bool authenticating = !token_.empty();
+  const auto finish = [&] {
+    {
+      std::lock_guard lock(client->mutex);
+      client->open = false;  // from here the descriptor may close at any time
+      client->session = nullptr;
+    }
+    std::lock_guard lock(mutex_);
+    last_active_ = std::chrono::steady_clock::now();
+    client->done = true;
+  };
+  // A Unix connection may start with a launcher's attach request (daemon.hpp).
+  std::string preamble;
+  std::optional<AttachRequest> attach;
+  if (!authenticating) {
+    std::vector<int> fds;
+    auto read = read_preamble(fd, preamble, fds, 2 * options_.max_frame_bytes + (1 << 20));
+    if (read && *read && (*read)->descriptors && fds.size() == 3) {
+      serve_attached(client, std::move(**read), std::move(fds));
+      return finish();
+    }
+    for (int f : fds) ::close(f);
+    if (!read || (*read && (*read)->descriptors)) {
+      const std::string why = read ? "the client's descriptors did not come with its attach request"
+                                   : read.error().message;
+      spdlog::warn("{}: {}; closing the connection", client->name, why);
+      (void)send_fully(fd, json{{"error", why}}.dump() + "\n");
+      return finish();
+    }
+    attach = std::move(*read);
+  }
   // The descriptor is closed when the last holder of the transport lets go:
   // a reply still being computed for this connection must never write to a
   // number the process has since reused.
@@ -692,19 +1003,35 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
                                                delete t;
                                                ::close(fd);
                                              });
+  std::shared_ptr<Transport> out = transport;
+  // The launcher has answered the client's initialize itself (client_hello.hpp).
+  if (attach && !attach->drop_response_id.is_null()) out = drop_first_response(out, attach->drop_response_id);
   auto connection = std::make_shared<Connection>(
-      transport,
-      authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
+      out, authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
   {
     // LSP `exit` ends this connection, not the server the others share.
     SessionOptions session_options = options_.session;
     session_options.on_exit = [fd](int) { ::shutdown(fd, SHUT_RDWR); };
+    if (attach) session_options.profile = attach->profile;
     Session session(workspace_, connection, session_options);
     AuthGate gate(session, token_, token_path_, fd, *connection, client->authenticated, options_.max_frame_bytes);
+    AdminGate admin(session, options_, client->peer.uid);
     if (authenticating)
       connection->set_handler(&gate);
+    else if (options_.admin && !attach)
+      connection->set_handler(&admin);
     else
       connection->set_handler(&session);
+    {
+      std::lock_guard lock(client->mutex);
+      client->session = &session;
+      if (attach) {
+        client->transport = "stdio (forwarded)";
+        client->permission_mode = attach->profile.permission_mode.value_or("");
+      }
+    }
+    if (attach && !attach->initial.empty()) connection->on_bytes(attach->initial);
+    if (!preamble.empty()) connection->on_bytes(preamble);
     // A connection waiting to authenticate gets a small buffer: a thousand
     // of them must not hold 256 KiB each.
     std::string buf(authenticating ? 2 * options_.pre_auth_frame_bytes : 256 * 1024, '\0');
@@ -745,14 +1072,163 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     // wanted; cancelling also ends the child processes of those requests.
     connection->cancel_all();
     connection->set_handler(nullptr);
-  }
-  {
     std::lock_guard lock(client->mutex);
-    client->open = false;  // from here the descriptor may close at any time
+    client->session = nullptr;
   }
+  finish();
+}
+
+void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequest request, std::vector<int> fds) {
+  const int control = client->fd;  // the launcher's connection
+  const int in = fds[0];
+  const int out = fds[1];
+  const auto say = [control](const json& line) { (void)send_fully(control, line.dump() + "\n"); };
+  auto ledger = SharedLedger::map(fds[2]);
+  std::shared_ptr<AttachedReader> reader;
+  if (ledger) reader = AttachedReader::start(control);
+  if (!ledger || !reader) {
+    const std::string why = !ledger ? ledger.error().message : std::string("no thread to watch its launcher");
+    spdlog::warn("{}: cannot take the client: {}", client->name, why);
+    say({{"error", why}});
+    ::close(in);
+    ::close(out);
+    return;
+  }
+  // A pipe is written without blocking (SocketTransport); its description
+  // is shared with the launcher only, which writes nothing while served.
+  // A pipe of 256 KiB takes a whole reply (MCP results stay within 100 KiB)
+  // where the default 64 KiB would leave the rest to the writer thread once
+  // the client has read: the hop a standalone server's blocking write does not
+  // take. When the kernel refuses the size the pipe keeps its own.
+  if (struct stat st {}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    if (const int fl = ::fcntl(out, F_GETFL); fl >= 0) (void)::fcntl(out, F_SETFL, fl | O_NONBLOCK);
+    if (::fcntl(out, F_GETPIPE_SZ) < 256 * 1024) (void)::fcntl(out, F_SETPIPE_SZ, 256 * 1024);
+  }
+  // Its input is read blocking, one read(2) per message (AttachedReader); its
+  // description too is shared with the launcher only, which no longer reads it.
+  if (const int fl = ::fcntl(in, F_GETFL); fl >= 0 && (fl & O_NONBLOCK)) (void)::fcntl(in, F_SETFL, fl & ~O_NONBLOCK);
+  const std::string name = "attached client #" + client->name.substr(client->name.rfind('#') + 1) + " (pid " +
+                           std::to_string(client->peer.pid) + ")";
+  std::shared_ptr<SocketTransport> transport(new SocketTransport(out, options_.outbound, name),
+                                             [out](SocketTransport* t) {
+                                               delete t;
+                                               ::close(out);
+                                             });
+  transport->set_ledger(*ledger);
+  transport->set_on_fail([reader] { reader->wake(AttachedReader::kBroken); });
+  std::shared_ptr<Transport> writer = transport;
+  if (!request.drop_response_id.is_null()) writer = drop_first_response(writer, request.drop_response_id);
+  auto connection = std::make_shared<Connection>(writer, options_.max_frame_bytes);
+  connection->set_ledger(*ledger);
+  auto exit_code = std::make_shared<std::atomic<int>>(-1);  // LSP exit
+  {
+    SessionOptions session_options = options_.session;
+    session_options.profile = request.profile;
+    session_options.on_exit = [exit_code, reader](int code) {
+      *exit_code = code;
+      reader->wake(AttachedReader::kExit);
+    };
+    Session session(workspace_, connection, session_options);
+    connection->set_handler(&session);
+    {
+      std::lock_guard lock(client->mutex);
+      client->name = name;
+      client->session = &session;
+      client->transport = "stdio (attached)";
+      client->permission_mode = request.profile.permission_mode.value_or("");
+      client->interrupt = [reader] { reader->wake(AttachedReader::kStopped); };
+    }
+    if (stopping_) reader->wake(AttachedReader::kStopped);  // stop() may have passed it before it could be interrupted
+    spdlog::info("{}: attached{}", name,
+                 request.profile.permission_mode ? " (permission mode " + *request.profile.permission_mode + ")" : "");
+    say({{"attached", {{"pid", ::getpid()}, {"version", ICOTES_VERSION}}}});
+    if (!request.initial.empty()) connection->on_bytes(request.initial);
+    (*ledger)->end_adoption();
+    std::string buf(256 * 1024, '\0');
+    bool eof = false;
+    while (!reader->ended()) {
+      // Backpressure: while its replies pile up, its requests wait unread.
+      if (transport->reading_paused()) {
+        reader->wait_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      const ssize_t n = reader->read(in, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // Its input was made non-blocking after it was handed over: wait
+        // for it rather than spin (a wake-up is then seen within 50 ms).
+        pollfd p{in, POLLIN, 0};
+        (void)::poll(&p, 1, 50);
+        continue;
+      }
+      if (n <= 0) {
+        eof = true;
+        break;
+      }
+      connection->on_bytes(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+    if (eof) {
+      connection->on_eof();
+      // The client ended its input after its last request: its answers
+      // still come, as from a standalone server.
+      while (connection->in_flight_count() > 0 && !reader->ended()) reader->wait_for(std::chrono::milliseconds(50));
+    }
+    if (!reader->ended(AttachedReader::kStopped | AttachedReader::kGone)) {
+      // What is queued goes out before the end is announced.
+      const auto deadline = std::chrono::steady_clock::now() + options_.outbound.stall_timeout;
+      while (!transport->drain(std::chrono::milliseconds(50)) && !transport->broken() &&
+             !reader->ended(AttachedReader::kStopped | AttachedReader::kGone) &&
+             std::chrono::steady_clock::now() < deadline) {
+      }
+    }
+    const int why = reader->ended();
+    if (why & AttachedReader::kGone) {
+      spdlog::info("{}: its launcher is gone", name);
+    } else if (why & AttachedReader::kStopped) {
+      // What is left unanswered stays in the ledger for the launcher.
+      transport->close();
+      (*ledger)->freeze();
+      std::string reason;
+      {
+        std::lock_guard lock(mutex_);
+        reason = stop_reason_;
+      }
+      spdlog::info("{}: the daemon stops; its launcher answers {} request(s) left", name, (*ledger)->waiting());
+      say({{"exit", 1}, {"stopped", reason}});
+    } else if (why & AttachedReader::kExit) {
+      say({{"exit", exit_code->load()}});
+    } else {
+      say({{"exit", transport->broken() ? 1 : 0}});  // its input ended, or its output failed
+    }
+    reader->finish();
+    connection->cancel_all();
+    connection->set_handler(nullptr);
+    std::lock_guard lock(client->mutex);
+    client->session = nullptr;
+    client->interrupt = nullptr;
+  }
+  ::close(in);
+}
+
+json TcpServer::describe_clients() const {
+  json out = json::array();
   std::lock_guard lock(mutex_);
-  last_active_ = std::chrono::steady_clock::now();
-  client->done = true;
+  for (const auto& c : clients_) {
+    if (c->done) continue;
+    std::lock_guard client_lock(c->mutex);
+    if (!c->session) continue;  // not served yet, or ending
+    // A connection that has said nothing yet (e.g. one that only checked the
+    // daemon is up, as `icotes daemon restart` does, and is closing) is no client.
+    if (c->session->dialect().empty()) continue;
+    json d = {{"name", c->session->client_name()},
+              {"dialect", std::string(c->session->dialect())},
+              {"transport", c->transport},
+              {"since", std::chrono::duration_cast<std::chrono::milliseconds>(c->since.time_since_epoch()).count()}};
+    if (c->peer.pid > 0) d["pid"] = c->peer.pid;
+    if (!c->permission_mode.empty()) d["permissionMode"] = c->permission_mode;
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace icotes

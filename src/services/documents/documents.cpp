@@ -60,6 +60,14 @@ std::shared_ptr<EditorLink> Documents::editor() const {
   return nullptr;
 }
 
+std::vector<std::shared_ptr<EditorLink>> Documents::editors() const {
+  std::vector<std::shared_ptr<EditorLink>> out;
+  std::lock_guard lock(mutex_);
+  for (auto it = editors_.rbegin(); it != editors_.rend(); ++it)
+    if (auto e = it->lock()) out.push_back(std::move(e));
+  return out;
+}
+
 void Documents::close_owned_by(const EditorLink* owner) {
   {
     std::lock_guard lock(mutex_);
