@@ -389,7 +389,7 @@ class Repo {
   // ---- log ----
   async log(params) {
     const args = ['log', '-z', '--format=%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%s%x1f%b',
-      `-n${params.maxCount ?? 100}`];
+      `-n${params.limit ?? 50}`];
     if (params.skip) args.push(`--skip=${params.skip}`);
     if (params.author) args.push(`--author=${params.author}`);
     if (params.grep) args.push(`--grep=${params.grep}`);
@@ -398,12 +398,12 @@ class Repo {
     args.push(params.rev ?? 'HEAD');
     if (params.paths) args.push('--', ...params.paths);
     const want = this.gitText(args).split('\0').filter(Boolean).map((r) => r.split('\x1f').join(' | '));
-    const all = params.maxCount ?? 100;
+    const all = params.limit ?? 50;
     await this.compare('log', params, `git ${args.join(' ')}`, (pages) => {
       const got = pages.flatMap((p) => p.commits).map((c) => [c.hash, c.parents.join(' '), c.author.name,
         c.author.email, c.author.date, c.committer.name, c.committer.email, c.committer.date, c.subject,
         c.body].join(' | '));
-      // maxCount bounds one call; pages beyond the first continue past it,
+      // limit bounds one call; pages beyond the first continue past it,
       // so only the first `all` commits are git's answer.
       return listDiff(want, got.slice(0, all), 'commits') || `${want.length} commits`;
     });
@@ -411,7 +411,7 @@ class Repo {
 
   // log in pages of `size`: the pages, concatenated, are `git log -n total`.
   async logPaged(size, total) {
-    const params = { maxCount: size };
+    const params = { limit: size };
     const args = ['log', '-z', '--format=%H', `-n${total}`, 'HEAD'];
     const want = this.gitText(args).split('\0').filter(Boolean);
     let r;
@@ -621,12 +621,12 @@ async function compareRepo(r, only) {
   }
   if (only.has('log') && has) {
     await r.log({});
-    await r.log({ maxCount: 3 });
-    await r.log({ maxCount: 4, skip: 2 });
+    await r.log({ limit: 3 });
+    await r.log({ limit: 4, skip: 2 });
     if (textFiles.length) await r.log({ paths: [textFiles[0]] });
     if (dirs.length) await r.log({ paths: [dirs[dirs.length - 1]] });
     for (const rev of ['topic/feature', 'old-start', 'origin/main']) {
-      if (r.revExists(rev)) await r.log({ rev, maxCount: 50 });
+      if (r.revExists(rev)) await r.log({ rev, limit: 50 });
     }
     await r.log({ author: 'Ada' });
     await r.log({ grep: 'fix\\|add' });

@@ -358,6 +358,67 @@ TEST_F(GitSafety, StashPushLeavesProtectedUntrackedFilesInPlace) {
   EXPECT_EQ(read_file(dir() + "/u"), "u\n");
 }
 
+// ---- the same for git_reset --hard, git_checkout and git_restore ------------
+
+TEST_F(GitSafety, ResetCheckoutAndRestoreRefuseACommitThatWritesIcotes) {
+  plumb_branch("evil", {{".icotes/config.toml", "mode = \"bypassPermissions\"\n"}, {"a", "changed\n"}});
+  const std::string before = snapshot();
+  refused(git::reset, {{"rev", "evil"}, {"mode", "hard"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_FALSE(exists_nofollow(dir() + "/.git/ORIG_HEAD"));
+  for (const bool force : {false, true}) {
+    refused(git::checkout, {{"rev", "evil"}, {"force", force}}, ".icotes/config.toml");
+    EXPECT_EQ(snapshot(), before);
+  }
+  must("git tag evil-tag evil");
+  refused(git::checkout, {{"rev", "evil-tag"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "evil"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "evil"}, {"staged", true}, {"worktree", true}},
+          ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_FALSE(exists_nofollow(dir() + "/.icotes"));
+  // Soft and mixed resets write no work-tree file: they may move there.
+  ok(git::reset, {{"rev", "evil"}, {"mode", "mixed"}});
+  EXPECT_FALSE(exists_nofollow(dir() + "/.icotes"));
+}
+
+TEST_F(GitSafety, ResetAndRestoreRefuseToDeleteTrackedIcotes) {
+  must("git tag before-settings");
+  put(".icotes/config.toml", "[permissions]\ndeny = [\"Bash(rm:*)\"]\n");
+  commit_all("settings");
+  const std::string before = snapshot();
+  refused(git::reset, {{"rev", "before-settings"}, {"mode", "hard"}}, ".icotes/config.toml");
+  refused(git::checkout, {{"rev", "before-settings"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "before-settings"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  // Discarding a local change to it is a write to it, too.
+  put(".icotes/config.toml", "changed\n");
+  const std::string changed = snapshot();
+  refused(git::restore, {{"paths", {".icotes/config.toml"}}}, ".icotes/config.toml");
+  refused(git::reset, {{"mode", "hard"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), changed);
+}
+
+TEST_F(GitSafety, ResetCheckoutAndRestoreRefuseAnUntrackedSymlinkOutOfTheWorkspace) {
+  plumb_branch("adds", {{"d/x", "payload\n"}});
+  must("ln -s ../outside d");
+  const std::string before = snapshot();
+  for (const bool force : {false, true}) {
+    auto r = call(git::checkout, {{"rev", "adds"}, {"force", force}});
+    EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+    if (!r.ok()) {
+      EXPECT_EQ(snapshot(), before);
+    }
+  }
+  must("git checkout -q -f main 2>/dev/null; rm -rf d && ln -s ../outside d");
+  auto r = call(git::reset, {{"rev", "adds"}, {"mode", "hard"}});
+  EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+  must("git reset -q --hard main 2>/dev/null; rm -rf d && ln -s ../outside d");
+  r = call(git::restore, {{"paths", {"d/x"}}, {"rev", "adds"}});
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+}
+
 // ---- the client's write check (deny rules) ----------------------------------
 
 git::Policy deny_writes_under(std::string prefix) {
@@ -391,6 +452,21 @@ TEST_F(GitSafety, WritesRespectTheClientsWriteCheck) {
   refused(git::stash, {{"action", "pop"}}, "secrets/new");
   EXPECT_EQ(snapshot(), before_pop);
   EXPECT_FALSE(exists_nofollow(dir() + "/secrets/new"));
+}
+
+TEST_F(GitSafety, NewWritesRespectTheClientsWriteCheck) {
+  put("secrets/key", "old\n");
+  commit_all("key");
+  plumb_branch("rotate", {{"secrets/key", "new\n"}, {"a", "changed\n"}});
+  set_policy(deny_writes_under("secrets/"));
+  const std::string before = snapshot();
+  EXPECT_TRUE(contains(refused(git::reset, {{"rev", "rotate"}, {"mode", "hard"}}, "secrets/key"), "Write(secrets/**)"));
+  refused(git::checkout, {{"rev", "rotate"}}, "secrets/key");
+  refused(git::restore, {{"paths", {"secrets"}}, {"rev", "rotate"}}, "secrets/key");
+  put("secrets/key", "local\n");
+  refused(git::restore, {{"paths", {"secrets/key"}}}, "secrets/key");
+  put("secrets/key", "old\n");
+  EXPECT_EQ(snapshot(), before);
 }
 
 // ---- siblings: filters, hooks, .git/config ----------------------------------
