@@ -19,6 +19,9 @@
 #include <string>
 
 #include "git_fixture.hpp"
+#include "icotes/operation.hpp"
+#include "icotes/permission_gate.hpp"
+#include "icotes/permissions.hpp"
 #include "services/git/worktree_guard.hpp"
 
 namespace icotes {
@@ -495,6 +498,121 @@ TEST_F(GitSafety, CheckoutsRunNoFilterOrHook) {
   ok(git::status, json::object());
   ok(git::diff, json::object());
   EXPECT_EQ(test::tree(outside()), std::vector<std::string>{});
+}
+
+TEST_F(GitSafety, NewWritesRunNoFilterOrHook) {
+  // git_checkout, git_reset, git_restore and git_tag with every command
+  // git could run configured: a filter (smudge, clean, process), fsmonitor
+  // and a hook for each event git has; none may run.
+  plumb_branch("filtered", {{".gitattributes", "* filter=evil\n"}, {"f", "f\n"}});
+  const std::string pwned = outside() + "/pwned";
+  must("git config filter.evil.smudge 'touch " + pwned + "-smudge; cat' && git config filter.evil.clean 'touch " +
+       pwned + "-clean; cat' && git config filter.evil.process 'touch " + pwned + "-process'");
+  must("git config core.fsmonitor 'touch " + pwned + "-fsmonitor'");
+  must("git config core.hooksPath .git/hooks");
+  for (const char* hook : {"post-checkout", "post-commit", "pre-commit", "post-merge", "reference-transaction",
+                           "post-rewrite", "post-index-change", "pre-push"})
+    must("printf '#!/bin/sh\\ntouch " + pwned + "-" + hook + "\\n' > .git/hooks/" + hook + " && chmod +x .git/hooks/" +
+         hook);
+  ok(git::checkout, {{"rev", "filtered"}});
+  EXPECT_EQ(read_file(dir() + "/f"), "f\n");
+  put("f", "changed\n");
+  ok(git::restore, {{"paths", {"f"}}});
+  EXPECT_EQ(read_file(dir() + "/f"), "f\n");
+  ok(git::restore, {{"paths", {"."}}, {"rev", "main"}});
+  EXPECT_FALSE(exists_nofollow(dir() + "/f"));
+  ok(git::reset, {{"rev", "filtered"}, {"mode", "hard"}});
+  ok(git::tag, {{"action", "create"}, {"name", "light"}});
+  ok(git::tag, {{"action", "create"}, {"name", "annotated"}, {"message", "m"}});
+  ok(git::tag, {{"action", "delete"}, {"name", "light"}});
+  ok(git::reset, {{"rev", "main"}, {"mode", "soft"}});
+  ok(git::reset, {{"rev", "main"}, {"mode", "mixed"}});
+  ok(git::checkout, {{"rev", "main"}, {"force", true}});
+  ok(git::reset, {{"mode", "hard"}});
+  EXPECT_TRUE(init_repo(json::object()).ok());  // the repository exists: nothing to run either
+  EXPECT_EQ(test::tree(outside()), std::vector<std::string>{});
+}
+
+TEST_F(GitSafety, NewWritesRefuseGitsOwnFilesAndPathsOutside) {
+  // Paths the client names: git_restore's. Outside the workspace (relative,
+  // absolute, through a symlink), git's own files and icotes' settings are
+  // refused and nothing changes.
+  std::filesystem::create_directories(outside());
+  write_file(outside() + "/x", "outside\n");
+  must("ln -s ../outside out");
+  put("a", "local\n");
+  const std::string before = snapshot();
+  for (const std::string& path :
+       std::vector<std::string>{"../outside/x", outside() + "/x", "/etc/passwd", "out/x", ".git/config",
+                                ".git/hooks/pre-commit", ".git", ".icotes/config.toml"}) {
+    for (const bool staged : {false, true}) {
+      auto r = call(git::restore, {{"paths", {path}}, {"staged", staged}});
+      EXPECT_FALSE(r.ok()) << path << " staged=" << staged;
+      auto from = call(git::restore, {{"paths", {path}}, {"rev", "main"}, {"staged", staged}, {"worktree", true}});
+      EXPECT_FALSE(from.ok()) << path << " from main, staged=" << staged;
+    }
+  }
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(read_file(outside() + "/x"), "outside\n");
+  // Names that are no ref: refused before anything is written.
+  for (const std::string bad : {"../../config", "x\ny", "-x", "a..b", "x.lock", "", "HEAD@{1}"})
+    EXPECT_FALSE(call(git::tag, {{"action", "create"}, {"name", bad}}).ok()) << bad;
+  for (const std::string bad : {"--orphan", "-b", "../../config", "HEAD@{-1}:a"})
+    EXPECT_FALSE(call(git::checkout, {{"rev", bad}}).ok()) << bad;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(git("for-each-ref --format='%(refname)'"), "refs/heads/main");
+  EXPECT_EQ(sh("git config --list").rc, 0);
+}
+
+TEST_F(GitSafety, NewWritesNeedTheGitWritePermission) {
+  // What the gate asks before each new write runs: GitWrite on the
+  // repository (never allowed by acceptEdits, always denied by readOnly),
+  // ReadFile for a tag list, and a path named in .icotes/ or outside the
+  // workspace is denied whatever the mode.
+  using permissions::Decision;
+  using permissions::Mode;
+  auto root = ConfinedRoot::open(dir());
+  ASSERT_TRUE(root.ok());
+  auto gate = permissions::Gate::open(*root, {});
+  ASSERT_TRUE(gate.ok()) << gate.error().message;
+  const auto decide = [&](const char* id, const json& params, Mode mode) {
+    const Operation* op = builtin_registry().find(id);
+    EXPECT_NE(op, nullptr) << id;
+    if (!op) return Decision::Kind::Allow;
+    permissions::Settings settings;
+    settings.mode = mode;
+    permissions::Cache session;
+    const auto needs = (*gate)->needs(*op, params);
+    EXPECT_FALSE(needs.empty()) << id << " " << params.dump();
+    return permissions::decide(needs, settings, session, nullptr, nullptr).kind;
+  };
+  for (const char* id : {"git/restore", "git/reset", "git/checkout", "git/init", "git/tag"}) {
+    const Operation* op = builtin_registry().find(id);
+    ASSERT_NE(op, nullptr) << id;
+    EXPECT_EQ(op->kind, OperationKind::GitWrite) << id;
+    EXPECT_FALSE(op->annotations.read_only) << id;
+  }
+  for (const char* id : {"git/restore", "git/reset", "git/checkout", "git/tag"})
+    EXPECT_TRUE(builtin_registry().find(id)->annotations.destructive) << id;
+  const std::pair<const char*, json> writes[] = {
+      {"git/reset", {{"rev", "HEAD~1"}, {"mode", "hard"}}},
+      {"git/reset", {{"mode", "soft"}}},
+      {"git/restore", {{"paths", {"a"}}}},
+      {"git/checkout", {{"rev", "main"}, {"force", true}}},
+      {"git/init", json::object()},
+      {"git/tag", {{"action", "create"}, {"name", "v1"}}},
+      {"git/tag", {{"action", "delete"}, {"name", "v1"}}},
+  };
+  for (const auto& [id, params] : writes) {
+    EXPECT_EQ(decide(id, params, Mode::Default), Decision::Kind::Ask) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::AcceptEdits), Decision::Kind::Ask) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::ReadOnly), Decision::Kind::Deny) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::Bypass), Decision::Kind::Allow) << id << " " << params.dump();
+  }
+  EXPECT_EQ(decide("git/tag", {{"action", "list"}}, Mode::Default), Decision::Kind::Allow);
+  EXPECT_EQ(decide("git/tag", {{"action", "list"}}, Mode::ReadOnly), Decision::Kind::Allow);
+  for (const std::string path : {".icotes/config.toml", ".git/config", ".git/hooks/post-checkout", "../outside/x"})
+    EXPECT_EQ(decide("git/restore", {{"paths", {path}}}, Mode::Bypass), Decision::Kind::Deny) << path;
 }
 
 TEST_F(GitSafety, BranchNamesCannotBreakGitConfig) {
