@@ -194,6 +194,9 @@ std::string status(const json& r) {
 // --- git_diff / git_show -------------------------------------------------------------
 
 std::string diff(const json& r) {
+  // Without its "text" member (a dialect that sends it as a block of its
+  // own), the rest: the note.
+  if (!r.contains("text")) return with_note("", r);
   std::string text = str(r, "text");
   if (text.empty() && !r.contains("note")) return "No differences.\n";
   return with_note(std::move(text), r);

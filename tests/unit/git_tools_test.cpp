@@ -240,6 +240,20 @@ TEST_F(GitTools, WriteResultsAreOneLine) {
   EXPECT_EQ(text_of("git/stash", ok(git::stash, {{"action", "list"}})), "No stashes.\n");
 }
 
+TEST_F(GitTools, DiffTextIsTheCompleteResultsText) {
+  // The renderer is given the complete result: the diff's text, then the
+  // note; an empty diff says so.
+  put("a", "a\n");
+  commit_all("a");
+  EXPECT_EQ(text_of("git/diff", ok(git::diff, json::object())), "No differences.\n");
+  put("a", "b\n");
+  const json d = ok(git::diff, json::object());
+  EXPECT_EQ(text_of("git/diff", d), git("diff --no-color --no-ext-diff") + "\n");
+  // A result whose text went out as a block of its own: only the rest.
+  EXPECT_EQ(text_of("git/diff", {{"note", "n"}}), "n\n");
+  EXPECT_EQ(text_of("git/diff", {{"text", "t\n"}, {"note", "n"}}), "t\n\nn\n");
+}
+
 // ---- budgets ---------------------------------------------------------------------------
 
 TEST_F(GitTools, DefaultPagesStayWithin32KB) {
