@@ -20,7 +20,8 @@
 //           -U1, --stat, --name-only, --no-renames, -- paths, small pages);
 //           `files` vs `git diff --raw -z` and `--numstat -z`
 //   log     commit fields vs `git log -z --format=...` (rev, paths, -n/--skip,
-//           --author, --grep, --since/--until, pages)
+//           --author, --grep, --since/--until as times and as "N days ago",
+//           "N weeks ago", "N months ago"... (approxidate), pages)
 //   show    text vs `git show` for every commit (the generated merges are
 //           clean: git's combined diff is empty),
 //           -U1, --no-renames, small pages; `git show REV:PATH` for files and
@@ -645,6 +646,23 @@ async function compareRepo(r, only) {
       const mid = dates[Math.floor(dates.length / 2)];
       await r.log({ since: `@${mid}` });
       await r.log({ until: new Date(mid * 1000).toISOString().replace('.000Z', 'Z') });
+      // git's relative forms (approxidate), each side computing "now" itself:
+      // only boundaries more than two minutes from every commit are compared.
+      const now = Math.floor(Date.now() / 1000);
+      const days = Math.max(1, Math.ceil((now - mid) / 86400));
+      const weeks = Math.max(1, Math.ceil(days / 7));
+      const forms = [[`${days} days ago`, days * 86400], [`${days}.days.ago`, days * 86400],
+        [`${days * 24} hours ago`, days * 86400], [`${weeks} weeks ago`, weeks * 7 * 86400]];
+      // Months and years are calendar ones (same day and time of day).
+      const months = Math.max(1, Math.ceil(days / 30));
+      const back = (set) => { const d = new Date(now * 1000); set(d); return now - Math.floor(d.getTime() / 1000); };
+      forms.push([`${months} months ago`, back((d) => d.setMonth(d.getMonth() - months))]);
+      forms.push([`${Math.ceil(months / 12)} years ago`, back((d) => d.setFullYear(d.getFullYear() - Math.ceil(months / 12)))]);
+      for (const [text, back] of forms) {
+        if (dates.some((t) => Math.abs(now - back - t) < 120)) continue;
+        await r.log({ since: text });
+        await r.log({ until: text });
+      }
     }
     await r.logPaged(2, Math.min(commits.length, 9));
   } else if (only.has('log')) {
