@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "diff_engine.hpp"
+#include "ops/git_text.hpp"
 #include "worktree_guard.hpp"
 #include "worktree_scan.hpp"
 
@@ -138,7 +139,7 @@ Result<json> show_path(Repo& r, const json& params, const std::string& rev, cons
     out["text"] = "";
     out["offset"] = 0;
     out["note"] =
-        "'" + path + "' is binary (" + std::to_string(size) + " bytes) in " + rev + "; its content is not shown.";
+        "'" + path + "' is binary (" + git_text::count(size, "byte") + ") in " + rev + "; its content is not shown.";
     return out;
   }
   auto cursor = detail::parse_cursor(params);
