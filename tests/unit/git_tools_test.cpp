@@ -326,6 +326,41 @@ TEST_F(GitTools, BlameLogAndStatusPagesStayWithin32KB) {
   EXPECT_EQ(entries, 3000u);
 }
 
+TEST_F(GitTools, MaximalParametersStayWithinTheClientsCap) {
+  // Every size parameter at its schema's maximum, for a client with the
+  // default hard cap: each page's text stays within it, and paging still
+  // gives everything.
+  set_policy(git::Policy{nullptr, nullptr, kMaxToolResultBytes});
+  must("for i in $(seq 1 300); do seq -f \"line %g of file $i, long enough to matter\" 1 40 > f$i.txt; done");
+  must("seq -f 'a line of text that is long enough to make blame pages big: %g' 1 3000 > long.txt");
+  commit_all("many files");
+  std::string body(3000, 'b');
+  for (int i = 0; i < 60; ++i) must("git commit -q --allow-empty -m 's" + std::to_string(i) + "' -m '" + body + "'");
+  must("for i in $(seq 1 300); do sed -i 's/long/LONG/' f$i.txt; done");
+  const std::size_t cap = kMaxToolResultBytes;
+  auto pages =
+      all_pages(git::diff, "git/diff", {{"maxBytes", 1000000000}, {"limit", 100000}, {"contextLines", 100000}}, cap);
+  EXPECT_GT(pages.size(), 1u);
+  std::string text;
+  for (const auto& p : pages) text += p["text"].get<std::string>();
+  EXPECT_EQ(text, git("diff --no-color --no-ext-diff -U100000") + "\n");
+  pages = all_pages(git::show, "git/show",
+                    {{"rev", "HEAD~60"}, {"maxBytes", 1000000000}, {"limit", 100000}, {"contextLines", 100000}}, cap);
+  EXPECT_GT(pages.size(), 1u);
+  pages = all_pages(git::log, "git/log", {{"limit", 10000}, {"body", true}}, cap);
+  std::size_t commits = 0;
+  for (const auto& p : pages) commits += p["commits"].size();
+  EXPECT_EQ(commits, 61u);
+  EXPECT_GT(pages.size(), 1u);
+  pages = all_pages(git::blame, "git/blame", {{"path", "long.txt"}, {"limit", 100000}}, cap);
+  std::size_t lines = 0;
+  for (const auto& p : pages)
+    for (const auto& h : p["hunks"]) lines += h["lines"].size();
+  EXPECT_EQ(lines, 3000u);
+  EXPECT_GT(pages.size(), 1u);
+  set_policy({});
+}
+
 // ---- git_restore -------------------------------------------------------------------------
 
 class GitRestore : public GitTools {
