@@ -40,6 +40,7 @@ bench: build
 	@bash bench/git.sh
 	@bash bench/exec.sh
 	@bash bench/server.sh
+	@node bench/text_bytes.mjs
 
 docs: build
 	./build/release/icotes docs > docs/operations.md

@@ -52,8 +52,8 @@ async function main() {
   const env = { ...process.env, XDG_STATE_HOME: path.join(work, 'state') };
 
   const servers = {
-    plain: new Server('icotes', icotes, ['serve', '--standalone', '--root', plain, '--allow', 'Bash'], { env }),
-    boxed: new Server('icotes', icotes, ['serve', '--standalone', '--root', boxed, '--allow', 'Bash'], { env }),
+    plain: new Server('icotes', icotes, ['serve', '--standalone', '--root', plain, '--allow', 'Bash', '--structured-output'], { env }),
+    boxed: new Server('icotes', icotes, ['serve', '--standalone', '--root', boxed, '--allow', 'Bash', '--structured-output'], { env }),
     // /bin/sh as its shell, as icotes' `command` (its default is $SHELL, with -l for bash).
     dc: new Server('desktop-commander', process.execPath, [dcEntry], {
       env: { ...process.env, HOME: dcHome, SHELL: '/bin/sh' }, cwd: plain,

@@ -80,7 +80,7 @@ function processesWith(needle) {
 async function startMcp(root) {
   const transport = new StdioClientTransport({
     command: requireBinary(),
-    args: ['serve', '--standalone', '--root', root, '--allow', 'Bash'],
+    args: ['serve', '--standalone', '--root', root, '--allow', 'Bash', '--structured-output'],
     env: serverEnv(root),
     stderr: 'pipe',
   });
@@ -107,7 +107,9 @@ describe('MCP SDK client', { timeout: 180000 }, () => {
     const tools = new Map((await client.listTools()).tools.map((t) => [t.name, t]));
     for (const name of ['run_command', 'run_code', 'job_output', 'job_kill', 'job_list']) assert.ok(tools.has(name), name);
     assert.deepEqual(tools.get('run_code').inputSchema.properties.language.enum, ['python', 'node', 'bash']);
-    assert.equal(tools.get('run_command').annotations.destructiveHint, true);
+    // MCP's default (ToolAnnotations): destructive unless it says otherwise.
+    assert.equal(tools.get('run_command').annotations.destructiveHint ?? true, true);
+    assert.equal(tools.get('run_command').annotations.readOnlyHint ?? false, false);
   });
 
   test('make builds a C project in the sandbox; the program runs through argv', async () => {
@@ -222,7 +224,7 @@ describe('cancellation of unsandboxed commands, by pid', { timeout: 120000 }, ()
   });
 
   test('vscode-jsonrpc: CancellationToken → $/cancelRequest → -32800 promptly', async () => {
-    const child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, '--allow', 'Bash'], {
+    const child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, '--allow', 'Bash', '--structured-output'], {
       env: serverEnv(root),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,5 +1,7 @@
 // The MCP TypeScript SDK client (what Claude Code, Cursor and the MCP
-// inspector use) spawning `icotes serve --standalone --root <root>` over stdio:
+// inspector use) spawning `icotes serve --standalone --root <root>` over stdio,
+// with --structured-output (a program reading structuredContent, checked by
+// the SDK against each tool's outputSchema) unless a test says otherwise:
 //  - /usr/include as a read-only workspace: tools, read_file, paging,
 //    resources, templates, completion, confinement;
 //  - a temporary copy of a real source tree (/usr/src/googletest, a Debian
@@ -21,16 +23,15 @@ import {
 
 const REQ = { timeout: 15000 };  // every SDK request is bounded
 
-// The MCP schema of each revision (../shared/specs/mcp/<version>/schema.json),
-// to check every message the server sends, whatever the SDK tolerates.
-const SPECS = path.join(process.env.ICOTES_SHARED_DIR
-  ?? path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), '..', 'shared'),
-'specs', 'mcp');
+// The MCP schema of each revision (specs/mcp/<version>/schema.json in this
+// repository), to check every message the server sends, whatever the SDK tolerates.
+const SPECS = path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'),
+  'specs', 'mcp');
 const validators = new Map();
 function specValidator(version) {
   if (!validators.has(version)) {
     const file = path.join(SPECS, version, 'schema.json');
-    assert.ok(fs.existsSync(file), `MCP schema ${file} (set ICOTES_SHARED_DIR)`);
+    assert.ok(fs.existsSync(file), `MCP schema ${file} (specs/ of the source tree; set ICOTES_SOURCE_DIR)`);
     const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
     const defs = schema.$defs ? '$defs' : 'definitions';
     const ajv = schema.$defs ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
@@ -105,10 +106,10 @@ function assertMessagesMatchSpec(session) {
 }
 
 // Starts the binary through the SDK; returns {client, negotiated, stderr(), close()}.
-async function connect(root, askVersion) {
+async function connect(root, askVersion, flags = ['--structured-output']) {
   const transport = new TappedTransport({
     command: requireBinary(),
-    args: ['serve', '--standalone', '--root', root, '--permission-mode', 'acceptEdits'],
+    args: ['serve', '--standalone', '--root', root, '--permission-mode', 'acceptEdits', ...flags],
     env: { ...process.env },
     stderr: 'pipe',
   }, askVersion);
@@ -157,6 +158,17 @@ function textOf(result) {
   return result.content[0].text;
 }
 
+// read_file's text: a header line (path, lines, sha256, how to continue),
+// then the file's lines.
+function headerOf(result) {
+  const text = textOf(result);
+  return text.slice(0, text.indexOf('\n'));
+}
+function fileText(result) {
+  const text = textOf(result);
+  return text.slice(text.indexOf('\n') + 1);
+}
+
 function assertToolOk(result, what) {
   assert.ok(!result.isError, `${what} failed: ${result.isError ? textOf(result) : ''}`);
   assert.ok(result.structuredContent && typeof result.structuredContent === 'object',
@@ -203,31 +215,39 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     const names = tools.map((t) => t.name);
     for (const name of EXPECTED_TOOLS) assert.ok(names.includes(name), `tool ${name} is listed (got ${names})`);
     assert.equal(new Set(names).size, names.length, 'no duplicate tools');
+    // Annotations equal to MCP's defaults (ToolAnnotations) are left out.
+    const hint = (t, name) => t.annotations?.[name] ?? { readOnlyHint: false, destructiveHint: true,
+      idempotentHint: false, openWorldHint: true }[name];
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', `${t.name}.inputSchema`);
       assert.equal(t.outputSchema?.type, 'object', `${t.name}.outputSchema`);
       assert.ok(t.description && t.description.length > 20, `${t.name}.description`);
-      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'])
-        assert.equal(typeof t.annotations?.[hint], 'boolean', `${t.name}.annotations.${hint}`);
+      for (const name of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'])
+        assert.ok(!(name in (t.annotations ?? {})) || typeof t.annotations[name] === 'boolean', `${t.name}.annotations.${name}`);
     }
+    for (const name of EXPECTED_TOOLS)
+      assert.equal(hint(tools.find((t) => t.name === name), 'openWorldHint'), false, `${name} works on the workspace only`);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.equal(byName.read_file.annotations.readOnlyHint, true);
-    assert.equal(byName.read_file.annotations.destructiveHint, false);
-    assert.equal(byName.write_file.annotations.readOnlyHint, false);
-    assert.equal(byName.delete_file.annotations.destructiveHint, true);
+    assert.equal(hint(byName.read_file, 'readOnlyHint'), true);
+    assert.equal(hint(byName.write_file, 'readOnlyHint'), false);
+    assert.equal(hint(byName.write_file, 'destructiveHint'), true);
+    assert.equal(hint(byName.create_directory, 'destructiveHint'), false);
+    assert.equal(hint(byName.delete_file, 'destructiveHint'), true);
     assert.deepEqual(byName.read_file.inputSchema.required, ['path']);
     assert.deepEqual([...byName.edit_file.inputSchema.required].sort(), ['edits', 'path']);
-    // The text goes into content[0]; structuredContent carries the rest.
-    assert.ok(!('content' in byName.read_file.outputSchema.properties));
+    // structuredContent is the complete result: the file's text included.
+    assert.ok('content' in byName.read_file.outputSchema.properties);
     assert.ok('sha256' in byName.read_file.outputSchema.properties);
   });
 
   test('read_file of real headers is byte for byte the file, with totalLines and sha256', async () => {
     for (const rel of ['stdio.h', 'stdlib.h', 'string.h', 'netinet/in.h', 'linux/types.h']) {
       const bytes = fs.readFileSync(path.join(ROOT, rel));
-      const r = await call(s.client, 'read_file', { path: rel });
+      const r = await call(s.client, 'read_file', { path: rel, maxBytes: 90000 });
       const sc = assertToolOk(r, `read_file ${rel}`);
-      assert.ok(Buffer.from(textOf(r), 'utf8').equals(bytes), `${rel}: content equals the file byte for byte`);
+      assert.ok(Buffer.from(fileText(r), 'utf8').equals(bytes), `${rel}: content equals the file byte for byte`);
+      assert.ok(Buffer.from(sc.content, 'utf8').equals(bytes), `${rel}: structuredContent.content is the file`);
+      assert.equal(headerOf(r), `${rel}: lines 1-${sc.totalLines} of ${sc.totalLines}, sha256 ${sha256(bytes)}`);
       assert.equal(sc.sha256, sha256(bytes), `${rel}: sha256`);
       assert.equal(sc.totalLines, splitLines(bytes.toString('utf8')).length, `${rel}: totalLines`);
       assert.equal(sc.startLine, 1);
@@ -256,24 +276,26 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     assert.equal(f.truncated, true);
     assert.equal(f.startLine, 1);
     assert.ok(f.endLine <= 2000 && f.endLine > 100, `endLine ${f.endLine}`);
-    assert.ok(Buffer.byteLength(textOf(first)) <= 102400, 'a page holds at most 100 KiB');
-    assert.equal(textOf(first), lines.slice(0, f.endLine).join(''));
+    assert.ok(Buffer.byteLength(textOf(first)) <= 32768, 'a page holds at most 32 KiB of text');
+    assert.equal(fileText(first), lines.slice(0, f.endLine).join(''));
+    assert.equal(f.content, fileText(first), 'structuredContent.content is the text after the header');
     assert.equal(f.totalLines, lines.length);
     assert.equal(f.sha256, sha256(text), 'sha256 is of the whole file');
-    assert.match(f.note, new RegExp(`offset=${f.endLine + 1}\\b`), `the note says how to continue: ${f.note}`);
+    assert.match(f.note, new RegExp(`"offset":${f.endLine + 1}\\b`), `the note says how to continue: ${f.note}`);
+    assert.ok(headerOf(first).endsWith(`; more: read_file {"path":"${rel}","offset":${f.endLine + 1}}`), headerOf(first));
 
     // Follow the notes to the end: the pages put together are the file.
-    let whole = textOf(first);
+    let whole = fileText(first);
     let next = f.endLine + 1;
     for (let pages = 1; next <= lines.length; ++pages) {
       assert.ok(pages < 50, 'paging terminates');
       const r = await call(s.client, 'read_file', { path: rel, offset: next });
       const sc = assertToolOk(r, `read_file offset=${next}`);
       assert.equal(sc.startLine, next);
-      whole += textOf(r);
+      whole += fileText(r);
       if (sc.endLine < lines.length) {
         assert.equal(sc.truncated, true);
-        assert.match(sc.note, new RegExp(`offset=${sc.endLine + 1}\\b`));
+        assert.match(sc.note, new RegExp(`"offset":${sc.endLine + 1}\\b`));
       } else {
         assert.equal(sc.truncated, false);
       }
@@ -284,22 +306,22 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     const mid = await call(s.client, 'read_file', { path: rel, offset: 1000, limit: 25 });
     const m = assertToolOk(mid, 'read_file offset/limit');
     assert.deepEqual([m.startLine, m.endLine, m.truncated], [1000, 1024, true]);
-    assert.equal(textOf(mid), lines.slice(999, 1024).join(''));
+    assert.equal(fileText(mid), lines.slice(999, 1024).join(''));
 
     const tail = await call(s.client, 'read_file', { path: rel, offset: -50 });
     const t = assertToolOk(tail, 'read_file offset=-50');
     assert.deepEqual([t.startLine, t.endLine], [lines.length - 49, lines.length]);
-    assert.equal(textOf(tail), lines.slice(-50).join(''));
+    assert.equal(fileText(tail), lines.slice(-50).join(''));
 
     const small = await call(s.client, 'read_file', { path: rel, maxBytes: 1000 });
     const sm = assertToolOk(small, 'read_file maxBytes');
-    assert.ok(Buffer.byteLength(textOf(small)) <= 1000);
+    assert.ok(Buffer.byteLength(fileText(small)) <= 1000);
     assert.equal(sm.truncated, true);
     assert.ok(sm.note);
   });
 
   test('read_many_files reads several headers, with per-file errors', async () => {
-    const r = await call(s.client, 'read_many_files', { paths: ['stdio.h', 'no/such/file.h', 'errno.h'] });
+    const r = await call(s.client, 'read_many_files', { paths: ['stdio.h', 'no/such/file.h', 'errno.h'], maxBytes: 100000 });
     const sc = assertToolOk(r, 'read_many_files');
     assert.equal(sc.files.length, 3);
     assert.equal(sc.files[0].content, fs.readFileSync(path.join(ROOT, 'stdio.h'), 'utf8'));
@@ -401,7 +423,9 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     const r = await call(s.client, 'read_file', { path: rel });
     const sc = assertToolOk(r, 'read latin-1');
     assert.equal(sc.encoding, 'latin-1');
-    assert.equal(textOf(r), bytes.toString('latin1'));
+    assert.equal(fileText(r), bytes.toString('latin1'));
+    assert.equal(sc.content, fileText(r));
+    assert.match(headerOf(r), /, latin-1, sha256 /);
     assert.equal(sc.sha256, sha256(bytes), 'sha256 of the bytes on disk');
   });
 
@@ -511,6 +535,34 @@ describe('MCP SDK progress and cancellation (ICOTES_TEST_OPERATIONS=1)', { timeo
   });
 });
 
+describe('MCP SDK, default result shape: text only', { timeout: 60000 }, () => {
+  // What Claude Code, Codex and VS Code read when a result has
+  // structuredContent is that JSON, not the text: by default there is none.
+  test('no outputSchema, no structuredContent; the text block holds what the model needs', async () => {
+    const s = await connect('/usr/include', undefined, []);
+    try {
+      const { tools } = await s.client.listTools({}, REQ);
+      assert.deepEqual(tools.filter((t) => 'outputSchema' in t).map((t) => t.name), []);
+      assert.ok(!tools.some((t) => t.name === 'subscribe_events' || t.name === 'unsubscribe_events'),
+        'events tools are not offered over MCP');
+      const bytes = fs.readFileSync('/usr/include/stdio.h');
+      const r = await call(s.client, 'read_file', { path: 'stdio.h' });
+      assert.ok(!r.isError && !('structuredContent' in r), JSON.stringify(r).slice(0, 300));
+      assert.equal(r.content.length, 1, 'one text block');
+      assert.ok(textOf(r).includes(bytes.toString('utf8')), 'the file text is in the text block');
+      assert.ok(textOf(r).includes(sha256(bytes)), 'so is its sha256');
+      const info = await call(s.client, 'get_file_info', { path: 'stdio.h' });
+      assert.doesNotMatch(textOf(info), /^\s*[{[]/, 'a result is never escaped JSON');
+      const err = await call(s.client, 'read_file', { path: 'no-such.h' });
+      assert.equal(err.isError, true);
+      assert.match(textOf(err), /^Error: .*no-such\.h/);
+      assert.ok(assertMessagesMatchSpec(s) >= 4);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('MCP SDK with older protocol revisions', { timeout: 60000 }, () => {
   for (const version of ['2025-06-18', '2025-03-26', '2024-11-05']) {
     test(`${version}: negotiated, and every reply matches that revision's schema`, async () => {
@@ -524,9 +576,10 @@ describe('MCP SDK with older protocol revisions', { timeout: 60000 }, () => {
         assert.equal('annotations' in read, version >= '2025-03-26', 'annotations from 2025-03-26');
         const r = await call(s.client, 'read_file', { path: 'stdio.h', limit: 5 });
         assert.equal('structuredContent' in r, version >= '2025-06-18', 'structuredContent from 2025-06-18');
-        assert.equal(textOf(r), splitLines(fs.readFileSync('/usr/include/stdio.h', 'utf8')).slice(0, 5).join(''));
+        assert.equal(r.content.length, 1, 'one text block');
+        assert.equal(fileText(r), splitLines(fs.readFileSync('/usr/include/stdio.h', 'utf8')).slice(0, 5).join(''));
         // Without structuredContent the metadata is still in the text.
-        assert.equal(JSON.parse(r.content.at(-1).text).sha256, sha256(fs.readFileSync('/usr/include/stdio.h')));
+        assert.ok(headerOf(r).includes(`sha256 ${sha256(fs.readFileSync('/usr/include/stdio.h'))}`), headerOf(r));
         assertToolError(await call(s.client, 'read_file', { path: '../etc/passwd' }), 'escape', /root/);
         const res = await s.client.listResources({}, REQ);
         await s.client.readResource({ uri: res.resources[0].uri }, REQ);

@@ -25,7 +25,7 @@ describe('MCP SDK client', { timeout: 180000 }, () => {
     fs.writeFileSync(path.join(root, 'notes.txt'), 'first line\nsecond line\n');
     const transport = new StdioClientTransport({
       command: requireBinary(),
-      args: ['serve', '--standalone', '--root', root, '--allow', 'Bash'],
+      args: ['serve', '--standalone', '--root', root, '--allow', 'Bash', '--structured-output'],
       env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
       stderr: 'pipe',
     });
@@ -130,7 +130,7 @@ describe('LSP client (vscode-jsonrpc) subscribed to terminal events', { timeout:
   let onEvent = () => {};
   before(async () => {
     root = tempDir('terminal-lsp');
-    child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, '--allow', 'Bash'], {
+    child = spawn(requireBinary(), ['serve', '--standalone', '--root', root, '--allow', 'Bash', '--structured-output'], {
       env: { ...process.env, XDG_STATE_HOME: path.join(root, '.state') },
       stdio: ['pipe', 'pipe', 'ignore'],
     });

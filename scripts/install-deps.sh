@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, the tests and the benchmarks need,
-# then the pinned node packages of integration/. Idempotent: a second run
-# installs nothing and takes a few seconds.
+# then the pinned node packages of integration/ and integration/hosts/ (the
+# MCP host CLIs, about 900 MB; ICOTES_SKIP_HOSTS=1 leaves them out and the
+# `hosts` tests then skip, saying so). Idempotent: a second run installs
+# nothing and takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,17 @@ if [ -f integration/package-lock.json ]; then
   want=$(sha256sum integration/package-lock.json | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     (cd integration && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+  fi
+fi
+
+# The MCP host CLIs of integration/hosts/ (Claude Code, Codex, Gemini CLI),
+# pinned by their own lock, installed into integration/hosts/node_modules only.
+if [ -f integration/hosts/package-lock.json ] && [ "${ICOTES_SKIP_HOSTS:-0}" != 1 ]; then
+  stamp=integration/hosts/node_modules/.icotes-lock.sha256
+  want=$(sha256sum integration/hosts/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    (cd integration/hosts && npm ci --no-audit --no-fund --loglevel=error >&2)
     echo "$want" >"$stamp"
   fi
 fi

@@ -115,6 +115,7 @@ struct ServeOptions {
   bool daemon = false;
   int idle_timeout_ms = 60000;
   PermissionFlags permissions;
+  ClientProfile profile;  // --max-result-bytes, --structured-output, --tools
 };
 
 // SIGINT/SIGTERM/SIGHUP end a server that listens: the handler only writes a
@@ -242,6 +243,7 @@ int serve_here(const ServeOptions& o, std::string_view initial, const json& drop
   Workspace& workspace = **ws;
   for (const auto& w : workspace.gate().warnings()) spdlog::warn("permissions: {}", w);
   SessionOptions so;
+  so.profile = o.profile;
   so.on_exit = [&workspace](int code) {
     spdlog::info("exit notification: exiting with {}", code);
     workspace.workers().shutdown();
@@ -607,6 +609,22 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--allow-remote", so.allow_remote,
                       "Allow --listen on a non-loopback address (the token is still required)");
   so.permissions.add_to(serve_cmd);
+  serve_cmd
+      ->add_option("--max-result-bytes", so.profile.max_result_bytes,
+                   "MCP: the most text one tool result carries, in bytes. Tools page within it by default (32 KiB) "
+                   "and say how to continue; past it a result is cut with a note. Raise it for a host that takes more")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+  serve_cmd->add_flag("--structured-output", so.profile.structured_output,
+                      "MCP: list each tool's outputSchema and add structuredContent (the complete result, its text "
+                      "included) to results. Off by default: Claude Code, Codex and VS Code hand their model that "
+                      "JSON instead of the text");
+  serve_cmd
+      ->add_option("--tools", so.profile.tool_groups,
+                   "MCP: offer only these tool groups, comma-separated: files, search, git, exec, terminal, workspace "
+                   "(default: all). `tools = [...]` under [mcp] in the workspace's .icotes/config.toml narrows further")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"files", "search", "git", "exec", "terminal", "workspace"}));
 
   std::string call_root = ".";
   std::string call_method;

@@ -24,6 +24,9 @@
 namespace icotes {
 
 class Workspace;
+namespace permissions {
+struct ClientState;
+}
 
 /// What an operation needs permission for (DESIGN.md section 6).
 enum class OperationKind { None, ReadFile, WriteFile, EditFile, Bash, GitWrite, Network };
@@ -67,6 +70,9 @@ struct Context {
   Progress& progress;
   /// The connection that asked, when there is one (not for `icotes call`).
   std::shared_ptr<Connection> connection;
+  /// The asking client as the permission gate knows it (its name, mode and
+  /// rules); null when a caller runs a handler without the gate.
+  std::shared_ptr<const permissions::ClientState> client = nullptr;
   /// The raw_json_source()s the result points to, kept until the reply has
   /// been written (the Context outlives it).
   std::vector<std::shared_ptr<const RawJsonSource>> sources = {};
@@ -102,17 +108,22 @@ struct Operation {
   Annotations annotations;
   json input_schema;
   json output_schema;
-  /// MCP only: the result member sent as the first text content block (a
-  /// file's text) and left out of structuredContent, so large text goes out
-  /// once. Empty: the whole result is the text block, as JSON.
+  /// The result member holding the operation's text (a file's, a diff's):
+  /// schema "mcpText". Without a renderer (mcp_text), the MCP text block is
+  /// the other members as `key: value` lines, then this text verbatim.
   std::string mcp_text_field;
   /// Schema "inline": bounded work that never waits on a client or a lock
   /// held for long (stat, a read). Runs on the connection's reading thread,
   /// saving the hand-off to a worker (a wake-up and a context switch, about
   /// 10 us here), in order with the requests around it.
   bool run_inline = false;
-  /// MCP only: renders the result as the text content block (e.g. a
-  /// directory as lines); null: the result as JSON.
+  /// MCP only: renders the COMPLETE result (every member, mcp_text_field's
+  /// too, search pages expanded to plain JSON) as the WHOLE text block the
+  /// model reads, in the form people read (a directory as lines, grep as
+  /// `path:line:text`), with a short header first and how to continue. Null:
+  /// mcp::render_text (include/icotes/mcp.hpp). A top-level "image" member
+  /// {mimeType, data} is sent after the text as an image block; text past
+  /// the client's cap is cut there with a note.
   std::function<std::string(const json& result)> mcp_text;
   Handler handler;
   Precheck precheck;  // may be null
@@ -122,8 +133,6 @@ struct Operation {
   std::string lsp_method() const { return "icotes/" + id; }
   /// workspace/executeCommand command: "icotes.files.read".
   std::string command() const;
-  /// outputSchema as listed to MCP clients (mcp_text_field removed).
-  json mcp_output_schema() const;
 };
 
 class Registry {

@@ -1,6 +1,6 @@
 // The search service: ripgrep-compatible grep and glob over the workspace.
 //
-// Walker → matcher → searcher → sink, as ripgrep is built (STYLE.md): the
+// Walker → matcher → searcher → sink, as ripgrep is built: the
 // walker lists files in parallel under the ignore rules of ignore.hpp; the
 // matcher is RE2 (Rust-regex-like syntax, the default) or PCRE2 (`pcre2`),
 // behind a memchr/memmem literal prefilter; the searcher reads each file
@@ -97,6 +97,14 @@ struct WalkReport {
   /// kLinkNames; a link whose own name is Read-denied is counted, not named.
   std::vector<std::string> link_names;
   static constexpr std::size_t kLinkNames = 10;
+  /// Files and directories that could not be opened or read (permission
+  /// denied, I/O errors, gone meanwhile), which ripgrep reports on stderr
+  /// and skips: counted, and the first kUnreadableNames in path order named
+  /// as "path: reason" (a directory's path ends with '/'; one a Read deny
+  /// rule covers is counted, not named).
+  std::uint64_t unreadable = 0;
+  std::vector<std::string> unreadable_names;
+  static constexpr std::size_t kUnreadableNames = 5;
 };
 
 struct GrepStats {

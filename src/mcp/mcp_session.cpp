@@ -1,8 +1,9 @@
 // The MCP dialect: revisions 2024-11-05, 2025-03-26, 2025-06-18 and
 // 2025-11-25 (schemas in ../shared/specs/mcp/<version>/schema.json).
-// Lifecycle, ping, tools (every registry operation), resources (workspace
-// files as file:// URIs), completion of the file template's path, logging,
-// progress and cancellation.
+// Lifecycle, ping, tools (the registry's operations in the groups this client
+// is offered; results as text a model reads, include/icotes/mcp.hpp),
+// resources (workspace files as file:// URIs), completion of the file
+// template's path, logging, progress and cancellation.
 #include <nettle/base64.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <set>
 
+#include "icotes/mcp.hpp"
 #include "icotes/session.hpp"
 
 namespace icotes {
@@ -93,7 +95,17 @@ std::string instructions_for(std::string_view root) {
 class McpDialect final : public Dialect {
  public:
   McpDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
-      : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry), profile_(options.profile) {}
+      : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry), profile_(options.profile) {
+    // The workspace's `[mcp] tools` narrows what this client is offered.
+    std::vector<std::string> warnings;
+    tools_ = mcp::tool_filter(profile_,
+                              mcp::workspace_tool_groups(workspace_.root().path() + "/.icotes/config.toml", warnings));
+    for (const auto& w : warnings) spdlog::warn("{}", w);
+    if (tools_.only && tools_.only->empty())
+      spdlog::warn(
+          "MCP: no tool is offered: the client's --tools and [mcp] tools in .icotes/config.toml have no group "
+          "in common");
+  }
 
   std::string_view name() const override { return "mcp"; }
 
@@ -403,20 +415,37 @@ class McpDialect final : public Dialect {
     reply(request, *result);
   }
 
+  // Only name, description and inputSchema reach a model; the rest is for
+  // the host. Annotations equal to MCP's defaults (ToolAnnotations: not
+  // read-only, destructive, not idempotent, open world) are left out, and
+  // outputSchema is listed only to clients that asked for structured output.
   json tool_json(const Operation& op) const {
-    json t = {{"name", op.mcp_name}, {"description", op.description}, {"inputSchema", op.input_schema}};
+    json t = {{"name", op.mcp_name}, {"description", op.description}, {"inputSchema", mcp::listed_input_schema(op)}};
     if (at_least("2025-03-26")) {
-      t["annotations"] = {{"title", op.title},
-                          {"readOnlyHint", op.annotations.read_only},
-                          {"destructiveHint", op.annotations.destructive},
-                          {"idempotentHint", op.annotations.idempotent},
-                          {"openWorldHint", op.annotations.open_world}};
+      json a = json::object();
+      if (!at_least("2025-06-18")) a["title"] = op.title;  // later revisions: Tool.title
+      if (op.annotations.read_only) {
+        a["readOnlyHint"] = true;
+      } else {
+        if (!op.annotations.destructive) a["destructiveHint"] = false;
+        if (op.annotations.idempotent) a["idempotentHint"] = true;
+      }
+      if (!op.annotations.open_world) a["openWorldHint"] = false;
+      t["annotations"] = std::move(a);
     }
     if (at_least("2025-06-18")) {
       t["title"] = op.title;
-      t["outputSchema"] = op.mcp_output_schema();
+      if (profile_.structured_output) t["outputSchema"] = op.output_schema;
     }
     return t;
+  }
+
+  // The tools this client is offered, in id order.
+  std::vector<const Operation*> offered_tools() const {
+    std::vector<const Operation*> out;
+    for (const Operation* op : registry_.all())
+      if (tools_.offers(mcp::tool_group(*op))) out.push_back(op);
+    return out;
   }
 
   // Opaque cursors: the decimal index of the next item.
@@ -431,7 +460,7 @@ class McpDialect final : public Dialect {
 
   void tools_list(const Request& request) {
     auto start = parse_cursor(request.params());
-    const auto ops = registry_.all();
+    const auto ops = offered_tools();
     if (!start || *start > ops.size()) return request.fail(make_error(error_code::kInvalidParams, "tools/list: invalid cursor"));
     json tools = json::array();
     const std::size_t end = std::min(ops.size(), *start + kToolsPageSize);
@@ -441,8 +470,44 @@ class McpDialect final : public Dialect {
     reply(request, result);
   }
 
+  // A failed call: isError and the message as plain text, which starts with
+  // "Error:" for the hosts that do not tell their model about isError (Codex).
   json tool_error(const std::string& message) const {
-    return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
+    std::string text = message.rfind("Error", 0) == 0 ? message : "Error: " + message;
+    return {{"content", json::array({{{"type", "text"}, {"text", std::move(text)}}})}, {"isError", true}};
+  }
+
+  // A finished call's CallToolResult: the whole result as one text block
+  // (the operation's renderer, else mcp::render_text), cut at the client's
+  // cap as a safety net (operations page themselves within it), then an
+  // image block for a top-level "image"; structuredContent (the complete
+  // result) only for a client that asked for structured output.
+  json tool_result(const Operation& op, json& value) const {
+    // A longer text is cut at the cap (0: none): the generic text stops there.
+    const std::size_t cap = profile_.max_result_bytes == 0 ? std::string::npos : profile_.max_result_bytes;
+    const bool structured = profile_.structured_output && at_least("2025-06-18");
+    std::string text;
+    try {
+      mcp::expand_raw_parts(value);
+      text = op.mcp_text ? op.mcp_text(value) : mcp::render_text(value, op.mcp_text_field, cap);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: rendering the result as text failed ({}); sent as key: value lines", op.mcp_name, e.what());
+      text = mcp::render_text(value, op.mcp_text_field, cap);
+    }
+    if (text.size() > cap) {
+      const std::string note = mcp::cut_note(op, cap);
+      text = mcp::cut_text(std::move(text), cap, note);
+    }
+    json content = json::array({{{"type", "text"}, {"text", std::move(text)}}});
+    if (auto image = value.is_object() ? value.find("image") : value.end();
+        image != value.end() && image->is_object() && image->contains("data") && (*image)["data"].is_string() &&
+        image->contains("mimeType") && (*image)["mimeType"].is_string()) {
+      json data = structured ? (*image)["data"] : std::move((*image)["data"]);  // base64, maybe large: once
+      content.push_back({{"type", "image"}, {"data", std::move(data)}, {"mimeType", (*image)["mimeType"]}});
+    }
+    json out = {{"content", std::move(content)}};
+    if (structured) out["structuredContent"] = std::move(value);
+    return out;
   }
 
   void tools_call(Request request) {
@@ -451,7 +516,14 @@ class McpDialect final : public Dialect {
       return request.fail(make_error(error_code::kInvalidParams, "tools/call: name (string) is required"));
     const std::string tool = p["name"].get<std::string>();
     const Operation* op = registry_.find_by_mcp_name(tool);
-    if (!op) return request.fail(make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
+    if (!op || mcp::tool_group(*op) == "events")
+      return request.fail(
+          make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
+    if (!tools_.offers(mcp::tool_group(*op)))
+      return request.fail(make_error(error_code::kInvalidParams,
+                                     "tools/call: tool '" + tool + "' (group " + std::string(mcp::tool_group(*op)) +
+                                         ") is not offered to this client (icotes serve --tools, or [mcp] tools in "
+                                         ".icotes/config.toml); tools/list lists the tools offered"));
     json args = p.value("arguments", json::object());
     if (!args.is_object()) return reply(request, tool_error(tool + ": arguments must be an object"));
     OperationCall call;
@@ -460,9 +532,8 @@ class McpDialect final : public Dialect {
     if (p.contains("_meta") && p["_meta"].is_object() && p["_meta"].contains("progressToken")) {
       call.progress = std::make_shared<McpProgress>(conn_, p["_meta"]["progressToken"], at_least("2025-03-26"));
     }
-    const bool structured = at_least("2025-06-18");
     const auto started = std::chrono::steady_clock::now();
-    call.respond = [this, op, structured, started](const Request& r, Result<json> result) {
+    call.respond = [this, op, started](const Request& r, Result<json> result) {
       const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1000.0;
       if (!result) {
         log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
@@ -470,19 +541,7 @@ class McpDialect final : public Dialect {
         return reply(r, tool_error(result.error().message));
       }
       log(r, "debug", {{"tool", op->mcp_name}, {"ms", ms}});
-      json& value = *result;
-      json content = json::array();
-      if (!op->mcp_text_field.empty() && value.is_object() && value.contains(op->mcp_text_field)) {
-        json text = std::move(value[op->mcp_text_field]);
-        value.erase(op->mcp_text_field);
-        // No empty block (binary or empty files): the JSON block below says why.
-        if (!text.is_string() || !text.get_ref<const std::string&>().empty())
-          content.push_back({{"type", "text"}, {"text", std::move(text)}});
-      }
-      content.push_back({{"type", "text"}, {"text", op->mcp_text ? op->mcp_text(value) : to_json_string(value)}});
-      json out = {{"content", std::move(content)}};
-      if (structured) out["structuredContent"] = std::move(value);
-      reply(r, std::move(out));
+      reply(r, tool_result(*op, *result));
     };
     call.cancelled = [this](const Request& r) {
       forget_stateless(r);
@@ -678,6 +737,7 @@ class McpDialect final : public Dialect {
   std::shared_ptr<Connection> conn_;
   const Registry& registry_;
   const ClientProfile profile_;
+  mcp::ToolFilter tools_;  // the tool groups this client is offered
   std::string version_;  // negotiated; empty before initialize
   json client_caps_;
   std::string client_name_;

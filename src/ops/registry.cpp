@@ -34,20 +34,6 @@ std::string Operation::command() const {
   return c;
 }
 
-json Operation::mcp_output_schema() const {
-  if (mcp_text_field.empty()) return output_schema;
-  json s = output_schema;
-  if (auto p = s.find("properties"); p != s.end()) p->erase(mcp_text_field);
-  if (auto r = s.find("required"); r != s.end() && r->is_array()) {
-    json kept = json::array();
-    for (const auto& name : *r) {
-      if (name != mcp_text_field) kept.push_back(name);
-    }
-    *r = kept;
-  }
-  return s;
-}
-
 void Registry::add(std::string_view id, Handler handler, std::function<std::string(const json& result)> mcp_text) {
   const auto& schemas = ops::embedded_schemas();
   auto it = std::find_if(schemas.begin(), schemas.end(), [&](const auto& e) { return e.first == id; });

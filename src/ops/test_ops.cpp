@@ -1,5 +1,6 @@
 // Operations that exist only for the test tiers (ICOTES_TEST_OPERATIONS=1):
-// a deterministic slow operation to exercise progress and cancellation.
+// a deterministic slow operation to exercise progress and cancellation, and
+// one that returns the result it is given (how dialects render results).
 #include <chrono>
 #include <thread>
 
@@ -21,6 +22,7 @@ void register_test_ops(Registry& r) {
     }
     return json{{"sleptMs", slept}};
   });
+  r.add("test/result", [](Context&, const json& p) -> Result<json> { return p.at("result"); });
 }
 
 }  // namespace icotes

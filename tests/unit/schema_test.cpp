@@ -143,7 +143,6 @@ TEST(Registry, BuiltinRegistryLoadsEverySchema) {
     EXPECT_TRUE(op->input_schema.is_object());
     EXPECT_TRUE(op->output_schema.is_object());
     EXPECT_EQ(op->input_schema.value("type", ""), "object");
-    EXPECT_TRUE(op->mcp_output_schema().is_object());
     EXPECT_TRUE(static_cast<bool>(op->handler));
     EXPECT_NE(op->input_validator, nullptr);
     EXPECT_TRUE(names.insert(op->mcp_name).second) << "duplicate MCP name " << op->mcp_name;
@@ -153,7 +152,7 @@ TEST(Registry, BuiltinRegistryLoadsEverySchema) {
     EXPECT_EQ(reg->find_by_command(op->command()), op);
     EXPECT_EQ(op->lsp_method(), "icotes/" + op->id);
     if (!op->mcp_text_field.empty()) {
-      EXPECT_FALSE(op->mcp_output_schema()["properties"].contains(op->mcp_text_field));
+      EXPECT_TRUE(op->output_schema["properties"].contains(op->mcp_text_field));
     }
   }
   EXPECT_NE(reg->find("files/read"), nullptr);
