@@ -108,9 +108,9 @@ scenario status_uno icotes/git/status "{\"untracked\":\"no\",\"limit\":$BIG}" \
   'status without untracked files (`-uno`)' status --porcelain=v2 -uno
 scenario diff icotes/git/diff "{\"limit\":$BIG,\"maxBytes\":67108864}" \
   'diff of the modified work tree (`git diff`, 50 files)' diff --no-color --no-ext-diff
-scenario log icotes/git/log '{"maxCount":1000}' \
+scenario log icotes/git/log '{"limit":1000}' \
   'log -n 1000 (hash, author, subject)' log -n 1000 '--format=%H%x09%an%x09%s'
-scenario log_path icotes/git/log "{\"maxCount\":1000,\"paths\":[\"$LOGFILE\"]}" \
+scenario log_path icotes/git/log "{\"limit\":1000,\"paths\":[\"$LOGFILE\"]}" \
   "log of one file (\`git log -- $LOGFILE\`)" log -n 1000 '--format=%H%x09%an%x09%s' -- "$LOGFILE"
 scenario blame icotes/git/blame "{\"path\":\"$BLAME\",\"limit\":$BIG}" \
   "blame of \`$BLAME\` (\`git blame --porcelain\`)" blame --porcelain -- "$BLAME"

@@ -1,5 +1,6 @@
 // The git service (DESIGN.md section 4, "git"): status, diff, log, show,
-// blame, branches, stage/unstage, commit and stash on libgit2 1.5
+// blame, branches, stage/unstage, commit, stash, restore, reset, checkout,
+// tags and init on libgit2 1.5
 // (https://libgit2.org/libgit2/#v1.5.1), never by running `git`.
 //
 // Results are meant to equal git 2.39's own answers (git-status(1),
@@ -102,6 +103,14 @@ class Service {
   Result<json> with_repo(const CancellationToken& cancel, Progress& progress,
                          const std::function<Result<json>(Repo&)>& fn, const Policy& policy = {});
 
+  /// `git init` at the workspace root (git-init(1)): a new .git directory
+  /// from libgit2's built-in template only (no template directory, so no
+  /// hooks or config a template could bring), HEAD on `initialBranch`
+  /// (params; default init.defaultBranch, else "master"). A repository
+  /// already there is left as it is (created: false). Errors: kConflict
+  /// when .git exists and is not a repository whose work tree is the root.
+  Result<json> init(const json& params);
+
   const ConfinedRoot& root() const { return root_; }
 
  private:
@@ -123,5 +132,9 @@ Result<json> stage(Repo& r, const json& params);
 Result<json> unstage(Repo& r, const json& params);
 Result<json> commit(Repo& r, const json& params);
 Result<json> stash(Repo& r, const json& params);
+Result<json> restore(Repo& r, const json& params);
+Result<json> reset(Repo& r, const json& params);
+Result<json> checkout(Repo& r, const json& params);
+Result<json> tag(Repo& r, const json& params);
 
 }  // namespace icotes::git

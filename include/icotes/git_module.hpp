@@ -12,6 +12,7 @@
 // C++ (Result<json>) and versioned by kAbiVersion only to catch a stale file.
 #pragma once
 
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,10 +38,14 @@ struct Policy {
   ReadFilter read_denied = nullptr;
   /// Judges each work-tree path a checkout, stash or reset would change.
   WriteCheck may_write = nullptr;
+  /// The most text (bytes) the client takes in one result
+  /// (Context::max_result_bytes; 0: no cap). Paged operations keep each
+  /// page's text within it, whatever limits the params ask for.
+  std::size_t max_result_bytes = 0;
 };
 
 struct ModuleApi {
-  static constexpr int kAbiVersion = 2;
+  static constexpr int kAbiVersion = 3;
   int abi_version;
   /// A git::Service for the workspace root (include/icotes/git.hpp).
   void* (*create)(const ConfinedRoot& root);

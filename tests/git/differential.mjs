@@ -20,7 +20,8 @@
 //           -U1, --stat, --name-only, --no-renames, -- paths, small pages);
 //           `files` vs `git diff --raw -z` and `--numstat -z`
 //   log     commit fields vs `git log -z --format=...` (rev, paths, -n/--skip,
-//           --author, --grep, --since/--until, pages)
+//           --author, --grep, --since/--until as times and as "N days ago",
+//           "N weeks ago", "N months ago"... (approxidate), pages)
 //   show    text vs `git show` for every commit (the generated merges are
 //           clean: git's combined diff is empty),
 //           -U1, --no-renames, small pages; `git show REV:PATH` for files and
@@ -399,7 +400,7 @@ class Repo {
   // ---- log ----
   async log(params) {
     const args = ['log', '-z', '--format=%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%s%x1f%b',
-      `-n${params.maxCount ?? 100}`];
+      `-n${params.limit ?? 50}`];
     if (params.skip) args.push(`--skip=${params.skip}`);
     if (params.author) args.push(`--author=${params.author}`);
     if (params.grep) args.push(`--grep=${params.grep}`);
@@ -408,12 +409,12 @@ class Repo {
     args.push(params.rev ?? 'HEAD');
     if (params.paths) args.push('--', ...params.paths);
     const want = this.gitText(args).split('\0').filter(Boolean).map((r) => r.split('\x1f').join(' | '));
-    const all = params.maxCount ?? 100;
+    const all = params.limit ?? 50;
     await this.compare('log', params, `git ${args.join(' ')}`, (pages) => {
       const got = pages.flatMap((p) => p.commits).map((c) => [c.hash, c.parents.join(' '), c.author.name,
         c.author.email, c.author.date, c.committer.name, c.committer.email, c.committer.date, c.subject,
         c.body].join(' | '));
-      // maxCount bounds one call; pages beyond the first continue past it,
+      // limit bounds one call; pages beyond the first continue past it,
       // so only the first `all` commits are git's answer.
       return listDiff(want, got.slice(0, all), 'commits') || `${want.length} commits`;
     });
@@ -421,7 +422,7 @@ class Repo {
 
   // log in pages of `size`: the pages, concatenated, are `git log -n total`.
   async logPaged(size, total) {
-    const params = { maxCount: size };
+    const params = { limit: size };
     const args = ['log', '-z', '--format=%H', `-n${total}`, 'HEAD'];
     const want = this.gitText(args).split('\0').filter(Boolean);
     let r;
@@ -631,12 +632,12 @@ async function compareRepo(r, only) {
   }
   if (only.has('log') && has) {
     await r.log({});
-    await r.log({ maxCount: 3 });
-    await r.log({ maxCount: 4, skip: 2 });
+    await r.log({ limit: 3 });
+    await r.log({ limit: 4, skip: 2 });
     if (textFiles.length) await r.log({ paths: [textFiles[0]] });
     if (dirs.length) await r.log({ paths: [dirs[dirs.length - 1]] });
     for (const rev of ['topic/feature', 'old-start', 'origin/main']) {
-      if (r.revExists(rev)) await r.log({ rev, maxCount: 50 });
+      if (r.revExists(rev)) await r.log({ rev, limit: 50 });
     }
     await r.log({ author: 'Ada' });
     await r.log({ grep: 'fix\\|add' });
@@ -645,6 +646,23 @@ async function compareRepo(r, only) {
       const mid = dates[Math.floor(dates.length / 2)];
       await r.log({ since: `@${mid}` });
       await r.log({ until: new Date(mid * 1000).toISOString().replace('.000Z', 'Z') });
+      // git's relative forms (approxidate), each side computing "now" itself:
+      // only boundaries more than two minutes from every commit are compared.
+      const now = Math.floor(Date.now() / 1000);
+      const days = Math.max(1, Math.ceil((now - mid) / 86400));
+      const weeks = Math.max(1, Math.ceil(days / 7));
+      const forms = [[`${days} days ago`, days * 86400], [`${days}.days.ago`, days * 86400],
+        [`${days * 24} hours ago`, days * 86400], [`${weeks} weeks ago`, weeks * 7 * 86400]];
+      // Months and years are calendar ones (same day and time of day).
+      const months = Math.max(1, Math.ceil(days / 30));
+      const back = (set) => { const d = new Date(now * 1000); set(d); return now - Math.floor(d.getTime() / 1000); };
+      forms.push([`${months} months ago`, back((d) => d.setMonth(d.getMonth() - months))]);
+      forms.push([`${Math.ceil(months / 12)} years ago`, back((d) => d.setFullYear(d.getFullYear() - Math.ceil(months / 12)))]);
+      for (const [text, back] of forms) {
+        if (dates.some((t) => Math.abs(now - back - t) < 120)) continue;
+        await r.log({ since: text });
+        await r.log({ until: text });
+      }
     }
     await r.logPaged(2, Math.min(commits.length, 9));
   } else if (only.has('log')) {

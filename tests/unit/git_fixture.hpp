@@ -142,6 +142,8 @@ class GitRepoTest : public ::testing::Test {
     return svc_->with_repo(
         cancel_, progress_, [&](git::Repo& r) { return op(r, params); }, policy_);
   }
+  /// git init (git::Service::init), which runs without a repository.
+  Result<json> init_repo(const json& params) { return svc_->init(params); }
   /// Runs `fn` with the repository open, as an operation runs.
   Result<json> in_repo(const std::function<Result<json>(git::Repo&)>& fn) {
     return svc_->with_repo(cancel_, progress_, fn, policy_);

@@ -1,6 +1,6 @@
 // git/log, git/show and git/blame compared with git on real repositories:
 // log's commits and fields with `git log --format` (order with merges and
-// skewed dates, path simplification, skip/maxCount, author/grep/since/
+// skewed dates, path simplification, skip/limit, author/grep/since/
 // until, ranges), show's text with `git show`, blame's hunks rendered as
 // `git blame --porcelain`. Plus the refusals every client-given revision
 // and path goes through.
@@ -146,7 +146,7 @@ TEST_F(GitLog, LogAndBlameReportProgress) {
   ASSERT_FALSE(reports().empty());
   EXPECT_NE(reports().back().find("commits so far"), std::string::npos) << reports().back();
   ok(git::blame, {{"path", "a"}});
-  EXPECT_NE(reports().back().find("commits examined"), std::string::npos) << reports().back();
+  EXPECT_NE(reports().back().find(" examined"), std::string::npos) << reports().back();
 }
 
 TEST_F(GitLog, PathsFollowGitsHistorySimplification) {
@@ -160,14 +160,14 @@ TEST_F(GitLog, PathsFollowGitsHistorySimplification) {
 
 TEST_F(GitLog, SkipMaxCountAndCursorPage) {
   build_history();
-  same_log({{"maxCount", 3}}, "-n3");
-  same_log({{"skip", 2}, {"maxCount", 3}}, "--skip=2 -n3");
+  same_log({{"limit", 3}}, "-n3");
+  same_log({{"skip", 2}, {"limit", 3}}, "--skip=2 -n3");
   same_log({{"skip", 20}}, "--skip=20");
-  json first = ok(git::log, {{"maxCount", 4}});
+  json first = ok(git::log, {{"limit", 4}});
   EXPECT_TRUE(first["truncated"].get<bool>());
   ASSERT_EQ(first["nextCursor"], "4");
-  same_log({{"maxCount", 4}, {"cursor", "4"}}, "--skip=4 -n4");
-  json last = ok(git::log, {{"maxCount", 100}});
+  same_log({{"limit", 4}, {"cursor", "4"}}, "--skip=4 -n4");
+  json last = ok(git::log, {{"limit", 100}});
   EXPECT_FALSE(last["truncated"].get<bool>());
   EXPECT_FALSE(last.contains("nextCursor"));
 }
@@ -187,8 +187,12 @@ TEST_F(GitLog, AuthorGrepSinceUntilFilterAsGitDoes) {
   same_log({{"until", "2020-01-05T05:00:00Z"}}, "--until=2020-01-05T05:00:00Z");
   same_log({{"since", "@1578182400"}, {"until", "@1578528000"}}, "--since=@1578182400 --until=@1578528000");
   fails(git::log, {{"grep", "a\\{1"}}, error_code::kInvalidParams);
-  std::string msg = fails(git::log, {{"since", "last tuesday"}}, error_code::kInvalidParams);
-  EXPECT_NE(msg.find("ISO 8601"), std::string::npos) << msg;
+  // Forms git reads as "now" (an unknown word, a weekday without a
+  // number) are refused rather than guessed.
+  for (const char* form : {"next tuesday", "tuesday", "today", "weeks ago", "3", "2 ago"}) {
+    std::string msg = fails(git::log, {{"since", form}}, error_code::kInvalidParams);
+    EXPECT_NE(msg.find("2 weeks ago"), std::string::npos) << msg;
+  }
 }
 
 TEST_F(GitLog, RangesAndEmptyRepositories) {
@@ -403,7 +407,7 @@ TEST_F(GitLog, ResultsConformToTheOutputSchemas) {
   check("git/diff", git::diff, json::object());
   check("git/diff", git::diff, {{"target", {{"from", "HEAD~3"}, {"to", "HEAD"}}}, {"limit", 1}});
   check("git/diff", git::diff, {{"target", {{"from", "HEAD~3"}}}, {"stat", true}});
-  check("git/log", git::log, {{"maxCount", 2}});
+  check("git/log", git::log, {{"limit", 2}});
   check("git/show", git::show, json::object());
   check("git/show", git::show, {{"rev", "HEAD~4"}});
   check("git/show", git::show, {{"path", "a"}, {"rev", "HEAD~1"}});

@@ -19,6 +19,9 @@
 #include <string>
 
 #include "git_fixture.hpp"
+#include "icotes/operation.hpp"
+#include "icotes/permission_gate.hpp"
+#include "icotes/permissions.hpp"
 #include "services/git/worktree_guard.hpp"
 
 namespace icotes {
@@ -358,6 +361,67 @@ TEST_F(GitSafety, StashPushLeavesProtectedUntrackedFilesInPlace) {
   EXPECT_EQ(read_file(dir() + "/u"), "u\n");
 }
 
+// ---- the same for git_reset --hard, git_checkout and git_restore ------------
+
+TEST_F(GitSafety, ResetCheckoutAndRestoreRefuseACommitThatWritesIcotes) {
+  plumb_branch("evil", {{".icotes/config.toml", "mode = \"bypassPermissions\"\n"}, {"a", "changed\n"}});
+  const std::string before = snapshot();
+  refused(git::reset, {{"rev", "evil"}, {"mode", "hard"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_FALSE(exists_nofollow(dir() + "/.git/ORIG_HEAD"));
+  for (const bool force : {false, true}) {
+    refused(git::checkout, {{"rev", "evil"}, {"force", force}}, ".icotes/config.toml");
+    EXPECT_EQ(snapshot(), before);
+  }
+  must("git tag evil-tag evil");
+  refused(git::checkout, {{"rev", "evil-tag"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "evil"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "evil"}, {"staged", true}, {"worktree", true}},
+          ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_FALSE(exists_nofollow(dir() + "/.icotes"));
+  // Soft and mixed resets write no work-tree file: they may move there.
+  ok(git::reset, {{"rev", "evil"}, {"mode", "mixed"}});
+  EXPECT_FALSE(exists_nofollow(dir() + "/.icotes"));
+}
+
+TEST_F(GitSafety, ResetAndRestoreRefuseToDeleteTrackedIcotes) {
+  must("git tag before-settings");
+  put(".icotes/config.toml", "[permissions]\ndeny = [\"Bash(rm:*)\"]\n");
+  commit_all("settings");
+  const std::string before = snapshot();
+  refused(git::reset, {{"rev", "before-settings"}, {"mode", "hard"}}, ".icotes/config.toml");
+  refused(git::checkout, {{"rev", "before-settings"}}, ".icotes/config.toml");
+  refused(git::restore, {{"paths", {"."}}, {"rev", "before-settings"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), before);
+  // Discarding a local change to it is a write to it, too.
+  put(".icotes/config.toml", "changed\n");
+  const std::string changed = snapshot();
+  refused(git::restore, {{"paths", {".icotes/config.toml"}}}, ".icotes/config.toml");
+  refused(git::reset, {{"mode", "hard"}}, ".icotes/config.toml");
+  EXPECT_EQ(snapshot(), changed);
+}
+
+TEST_F(GitSafety, ResetCheckoutAndRestoreRefuseAnUntrackedSymlinkOutOfTheWorkspace) {
+  plumb_branch("adds", {{"d/x", "payload\n"}});
+  must("ln -s ../outside d");
+  const std::string before = snapshot();
+  for (const bool force : {false, true}) {
+    auto r = call(git::checkout, {{"rev", "adds"}, {"force", force}});
+    EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+    if (!r.ok()) {
+      EXPECT_EQ(snapshot(), before);
+    }
+  }
+  must("git checkout -q -f main 2>/dev/null; rm -rf d && ln -s ../outside d");
+  auto r = call(git::reset, {{"rev", "adds"}, {"mode", "hard"}});
+  EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+  must("git reset -q --hard main 2>/dev/null; rm -rf d && ln -s ../outside d");
+  r = call(git::restore, {{"paths", {"d/x"}}, {"rev", "adds"}});
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(exists_nofollow(outside() + "/x"));
+}
+
 // ---- the client's write check (deny rules) ----------------------------------
 
 git::Policy deny_writes_under(std::string prefix) {
@@ -393,6 +457,21 @@ TEST_F(GitSafety, WritesRespectTheClientsWriteCheck) {
   EXPECT_FALSE(exists_nofollow(dir() + "/secrets/new"));
 }
 
+TEST_F(GitSafety, NewWritesRespectTheClientsWriteCheck) {
+  put("secrets/key", "old\n");
+  commit_all("key");
+  plumb_branch("rotate", {{"secrets/key", "new\n"}, {"a", "changed\n"}});
+  set_policy(deny_writes_under("secrets/"));
+  const std::string before = snapshot();
+  EXPECT_TRUE(contains(refused(git::reset, {{"rev", "rotate"}, {"mode", "hard"}}, "secrets/key"), "Write(secrets/**)"));
+  refused(git::checkout, {{"rev", "rotate"}}, "secrets/key");
+  refused(git::restore, {{"paths", {"secrets"}}, {"rev", "rotate"}}, "secrets/key");
+  put("secrets/key", "local\n");
+  refused(git::restore, {{"paths", {"secrets/key"}}}, "secrets/key");
+  put("secrets/key", "old\n");
+  EXPECT_EQ(snapshot(), before);
+}
+
 // ---- siblings: filters, hooks, .git/config ----------------------------------
 
 TEST_F(GitSafety, CheckoutsRunNoFilterOrHook) {
@@ -419,6 +498,121 @@ TEST_F(GitSafety, CheckoutsRunNoFilterOrHook) {
   ok(git::status, json::object());
   ok(git::diff, json::object());
   EXPECT_EQ(test::tree(outside()), std::vector<std::string>{});
+}
+
+TEST_F(GitSafety, NewWritesRunNoFilterOrHook) {
+  // git_checkout, git_reset, git_restore and git_tag with every command
+  // git could run configured: a filter (smudge, clean, process), fsmonitor
+  // and a hook for each event git has; none may run.
+  plumb_branch("filtered", {{".gitattributes", "* filter=evil\n"}, {"f", "f\n"}});
+  const std::string pwned = outside() + "/pwned";
+  must("git config filter.evil.smudge 'touch " + pwned + "-smudge; cat' && git config filter.evil.clean 'touch " +
+       pwned + "-clean; cat' && git config filter.evil.process 'touch " + pwned + "-process'");
+  must("git config core.fsmonitor 'touch " + pwned + "-fsmonitor'");
+  must("git config core.hooksPath .git/hooks");
+  for (const char* hook : {"post-checkout", "post-commit", "pre-commit", "post-merge", "reference-transaction",
+                           "post-rewrite", "post-index-change", "pre-push"})
+    must("printf '#!/bin/sh\\ntouch " + pwned + "-" + hook + "\\n' > .git/hooks/" + hook + " && chmod +x .git/hooks/" +
+         hook);
+  ok(git::checkout, {{"rev", "filtered"}});
+  EXPECT_EQ(read_file(dir() + "/f"), "f\n");
+  put("f", "changed\n");
+  ok(git::restore, {{"paths", {"f"}}});
+  EXPECT_EQ(read_file(dir() + "/f"), "f\n");
+  ok(git::restore, {{"paths", {"."}}, {"rev", "main"}});
+  EXPECT_FALSE(exists_nofollow(dir() + "/f"));
+  ok(git::reset, {{"rev", "filtered"}, {"mode", "hard"}});
+  ok(git::tag, {{"action", "create"}, {"name", "light"}});
+  ok(git::tag, {{"action", "create"}, {"name", "annotated"}, {"message", "m"}});
+  ok(git::tag, {{"action", "delete"}, {"name", "light"}});
+  ok(git::reset, {{"rev", "main"}, {"mode", "soft"}});
+  ok(git::reset, {{"rev", "main"}, {"mode", "mixed"}});
+  ok(git::checkout, {{"rev", "main"}, {"force", true}});
+  ok(git::reset, {{"mode", "hard"}});
+  EXPECT_TRUE(init_repo(json::object()).ok());  // the repository exists: nothing to run either
+  EXPECT_EQ(test::tree(outside()), std::vector<std::string>{});
+}
+
+TEST_F(GitSafety, NewWritesRefuseGitsOwnFilesAndPathsOutside) {
+  // Paths the client names: git_restore's. Outside the workspace (relative,
+  // absolute, through a symlink), git's own files and icotes' settings are
+  // refused and nothing changes.
+  std::filesystem::create_directories(outside());
+  write_file(outside() + "/x", "outside\n");
+  must("ln -s ../outside out");
+  put("a", "local\n");
+  const std::string before = snapshot();
+  for (const std::string& path :
+       std::vector<std::string>{"../outside/x", outside() + "/x", "/etc/passwd", "out/x", ".git/config",
+                                ".git/hooks/pre-commit", ".git", ".icotes/config.toml"}) {
+    for (const bool staged : {false, true}) {
+      auto r = call(git::restore, {{"paths", {path}}, {"staged", staged}});
+      EXPECT_FALSE(r.ok()) << path << " staged=" << staged;
+      auto from = call(git::restore, {{"paths", {path}}, {"rev", "main"}, {"staged", staged}, {"worktree", true}});
+      EXPECT_FALSE(from.ok()) << path << " from main, staged=" << staged;
+    }
+  }
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(read_file(outside() + "/x"), "outside\n");
+  // Names that are no ref: refused before anything is written.
+  for (const std::string bad : {"../../config", "x\ny", "-x", "a..b", "x.lock", "", "HEAD@{1}"})
+    EXPECT_FALSE(call(git::tag, {{"action", "create"}, {"name", bad}}).ok()) << bad;
+  for (const std::string bad : {"--orphan", "-b", "../../config", "HEAD@{-1}:a"})
+    EXPECT_FALSE(call(git::checkout, {{"rev", bad}}).ok()) << bad;
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(git("for-each-ref --format='%(refname)'"), "refs/heads/main");
+  EXPECT_EQ(sh("git config --list").rc, 0);
+}
+
+TEST_F(GitSafety, NewWritesNeedTheGitWritePermission) {
+  // What the gate asks before each new write runs: GitWrite on the
+  // repository (never allowed by acceptEdits, always denied by readOnly),
+  // ReadFile for a tag list, and a path named in .icotes/ or outside the
+  // workspace is denied whatever the mode.
+  using permissions::Decision;
+  using permissions::Mode;
+  auto root = ConfinedRoot::open(dir());
+  ASSERT_TRUE(root.ok());
+  auto gate = permissions::Gate::open(*root, {});
+  ASSERT_TRUE(gate.ok()) << gate.error().message;
+  const auto decide = [&](const char* id, const json& params, Mode mode) {
+    const Operation* op = builtin_registry().find(id);
+    EXPECT_NE(op, nullptr) << id;
+    if (!op) return Decision::Kind::Allow;
+    permissions::Settings settings;
+    settings.mode = mode;
+    permissions::Cache session;
+    const auto needs = (*gate)->needs(*op, params);
+    EXPECT_FALSE(needs.empty()) << id << " " << params.dump();
+    return permissions::decide(needs, settings, session, nullptr, nullptr).kind;
+  };
+  for (const char* id : {"git/restore", "git/reset", "git/checkout", "git/init", "git/tag"}) {
+    const Operation* op = builtin_registry().find(id);
+    ASSERT_NE(op, nullptr) << id;
+    EXPECT_EQ(op->kind, OperationKind::GitWrite) << id;
+    EXPECT_FALSE(op->annotations.read_only) << id;
+  }
+  for (const char* id : {"git/restore", "git/reset", "git/checkout", "git/tag"})
+    EXPECT_TRUE(builtin_registry().find(id)->annotations.destructive) << id;
+  const std::pair<const char*, json> writes[] = {
+      {"git/reset", {{"rev", "HEAD~1"}, {"mode", "hard"}}},
+      {"git/reset", {{"mode", "soft"}}},
+      {"git/restore", {{"paths", {"a"}}}},
+      {"git/checkout", {{"rev", "main"}, {"force", true}}},
+      {"git/init", json::object()},
+      {"git/tag", {{"action", "create"}, {"name", "v1"}}},
+      {"git/tag", {{"action", "delete"}, {"name", "v1"}}},
+  };
+  for (const auto& [id, params] : writes) {
+    EXPECT_EQ(decide(id, params, Mode::Default), Decision::Kind::Ask) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::AcceptEdits), Decision::Kind::Ask) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::ReadOnly), Decision::Kind::Deny) << id << " " << params.dump();
+    EXPECT_EQ(decide(id, params, Mode::Bypass), Decision::Kind::Allow) << id << " " << params.dump();
+  }
+  EXPECT_EQ(decide("git/tag", {{"action", "list"}}, Mode::Default), Decision::Kind::Allow);
+  EXPECT_EQ(decide("git/tag", {{"action", "list"}}, Mode::ReadOnly), Decision::Kind::Allow);
+  for (const std::string path : {".icotes/config.toml", ".git/config", ".git/hooks/post-checkout", "../outside/x"})
+    EXPECT_EQ(decide("git/restore", {{"paths", {path}}}, Mode::Bypass), Decision::Kind::Deny) << path;
 }
 
 TEST_F(GitSafety, BranchNamesCannotBreakGitConfig) {

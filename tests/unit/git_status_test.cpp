@@ -454,7 +454,8 @@ TEST_F(GitStatus, PagesEntries) {
   EXPECT_EQ(first["entries"].size(), 2u);
   EXPECT_TRUE(first["truncated"].get<bool>());
   EXPECT_EQ(first["nextCursor"], "2");
-  EXPECT_NE(first["note"].get<std::string>().find("cursor \"2\""), std::string::npos);
+  EXPECT_NE(first["note"].get<std::string>().find(R"(git_status {"cursor":"2","limit":2})"), std::string::npos)
+      << first["note"];
   json items = first["entries"];
   std::string cursor = first["nextCursor"];
   while (true) {

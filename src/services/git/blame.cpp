@@ -208,7 +208,7 @@ Result<json> blame(Repo& r, const json& params) {
   }
   if (first > total)
     return make_error(error_code::kInvalidParams, "startLine " + std::to_string(first) + " is past the end: '" + *path +
-                                                      "' has only " + std::to_string(total) + " lines");
+                                                      "' has only " + git_text::count(total, "line"));
   if (last < first) return make_error(error_code::kInvalidParams, "endLine must not be before startLine");
   last = std::min(last, total);
   auto cursor = detail::parse_cursor(params);
@@ -221,41 +221,69 @@ Result<json> blame(Repo& r, const json& params) {
   auto result = detail::blame_lines(r, commit.get(), worktree, *path, content, from, to);
   if (!result) return std::move(result).error();
 
+  // The page ends at `limit` lines or where its text, as git_blame's MCP
+  // text (ops/git_text.hpp: "<id> <author> <date> <line>) <text>" and a
+  // line per commit), would pass the budget.
+  const std::size_t budget = detail::page_budget(r, params, "limit");
+  const std::size_t width = std::to_string(total).size();
+  std::size_t bytes = 0;
+  std::size_t end = to;  // the page's last line
   json hunks = json::array();
   json commits = json::object();
   for (const auto& e : result->entries) {
     const detail::BlameOrigin& o = *e.origin;
     const bool zero = git_oid_is_zero(&o.commit);
     const std::string hash = zero ? kZero : oid_hex(o.commit);
-    json lines = json::array();
-    for (std::size_t k = 0; k < e.count; ++k) lines.push_back(std::string(line_at(content, starts, e.lno + 1 + k)));
-    hunks.push_back({{"hash", hash},
-                     {"startLine", e.lno + 1},
-                     {"lineCount", e.count},
-                     {"origPath", o.path},
-                     {"origStartLine", e.orig + 1},
-                     {"lines", std::move(lines)}});
-    if (commits.contains(hash)) continue;
-    if (zero) {
-      commits[hash] = uncommitted_info(*path, &o);
-    } else {
-      auto info = commit_info(r, o);
-      if (!info) return std::move(info).error();
-      commits[hash] = std::move(*info);
+    if (!commits.contains(hash)) {
+      if (zero) {
+        commits[hash] = uncommitted_info(*path, &o);
+      } else {
+        auto info = commit_info(r, o);
+        if (!info) return std::move(info).error();
+        commits[hash] = std::move(*info);
+      }
+      bytes += 10 + commits[hash]["summary"].get_ref<const std::string&>().size();
     }
+    const std::size_t prefix =
+        24 + std::max<std::size_t>(commits[hash]["author"].get_ref<const std::string&>().size(), 20) + width;
+    json lines = json::array();
+    for (std::size_t k = 0; k < e.count; ++k) {
+      const std::string_view text = line_at(content, starts, e.lno + 1 + k);
+      bytes += prefix + text.size();
+      if (bytes > budget && (k > 0 || !hunks.empty())) {
+        end = e.lno + k;
+        break;
+      }
+      lines.push_back(std::string(text));
+    }
+    if (!lines.empty()) {
+      hunks.push_back({{"hash", hash},
+                       {"startLine", e.lno + 1},
+                       {"lineCount", lines.size()},
+                       {"origPath", o.path},
+                       {"origStartLine", e.orig + 1},
+                       {"lines", std::move(lines)}});
+    }
+    if (end < to) break;
   }
+  // A commit whose lines all fell past the page is not described.
+  json named = json::object();
+  for (const auto& h : hunks) named[h["hash"].get<std::string>()] = commits[h["hash"].get<std::string>()];
 
   json out = {{"path", *path},
               {"hunks", std::move(hunks)},
-              {"commits", std::move(commits)},
+              {"commits", std::move(named)},
               {"totalLines", total},
-              {"truncated", to < last}};
+              {"truncated", end < last}};
   if (!worktree) out["rev"] = oid_hex(*git_commit_id(commit.get()));
-  if (to < last) {
-    out["nextCursor"] = std::to_string(to + 1);
-    out["note"] = "Showing lines " + std::to_string(from) + "-" + std::to_string(to) + " of " + std::to_string(first) +
-                  "-" + std::to_string(last) + ". Call again with cursor \"" + std::to_string(to + 1) +
-                  "\" (the same other parameters) for the rest.";
+  if (end < last) {
+    const std::string next = std::to_string(end + 1);
+    out["nextCursor"] = next;
+    json replace = json::object();
+    if (!worktree) replace["rev"] = out["rev"];
+    out["note"] = "Showing lines " + std::to_string(from) + "-" + std::to_string(end) + " of " + std::to_string(first) +
+                  "-" + std::to_string(last) + ". Next: " + detail::continue_call("git_blame", params, next, replace) +
+                  ".";
   }
   return out;
 }

@@ -95,7 +95,7 @@ class Blamer {
         Origin* suspect = *it;
         if (auto st = r_.check_cancel("git_blame"); !st) return st;
         ++examined_;
-        r_.report(std::to_string(examined_) + " commits examined", static_cast<double>(examined_));
+        r_.report(git_text::count(examined_, "commit") + " examined", static_cast<double>(examined_));
         if (auto st = pass_blame(suspect); !st) return st;
         // What no parent took is this commit's.
         for (const auto& e : suspect->suspects) out_.entries.push_back({e.lno, e.s_lno, e.num, suspect->pub});

@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "checkout.hpp"
+#include "commit_format.hpp"
 #include "repo_util.hpp"
-#include "worktree_guard.hpp"
 
 namespace icotes::git {
 namespace {
@@ -83,7 +84,10 @@ Result<json> list(Repo& r, const json& p) {
   }
   git_error_clear();
 
-  auto page = page_of(p, all.size(), 1000);
+  // Within the text budget as `git branch -a -v` lines (ops/git_text.hpp):
+  // name, id and upstream, about 60 bytes besides the name.
+  auto page = page_of(p, all.size(), 1000, detail::page_budget(r, p, "limit"),
+                      [&](std::size_t i) { return all[i].refname.size() + all[i].target.size() + 60; });
   if (!page) return std::move(page).error();
   json items = json::array();
   for (std::size_t i = page->begin; i < page->end; ++i) {
@@ -103,7 +107,7 @@ Result<json> list(Repo& r, const json& p) {
     items.push_back(std::move(j));
   }
   out["branches"] = std::move(items);
-  put_page(out, *page, all.size(), "branches", "");
+  put_page(out, *page, all.size(), "branches", "", "git_branch", p);
   return out;
 }
 
@@ -213,9 +217,10 @@ Result<json> remove(Repo& r, const std::string& name, const json& p) {
 
 // git switch's --guess: `name` not local but origin/<name> (one remote
 // only) exists: a local branch tracking it.
-Result<ReferencePtr> guess_remote(git_repository* repo, const std::string& name, std::string& upstream) {
+Result<ReferencePtr> guess_remote(git_repository* repo, std::string_view op, const std::string& name,
+                                  std::string& upstream) {
   git_strarray remotes{};
-  if (int rc = git_remote_list(&remotes, repo); rc != 0) return libgit2_error(rc, "git_branch: list remotes");
+  if (int rc = git_remote_list(&remotes, repo); rc != 0) return libgit2_error(rc, std::string(op) + ": list remotes");
   std::vector<std::string> found;
   for (std::size_t i = 0; i < remotes.count; ++i) {
     const std::string ref = std::string("refs/remotes/") + remotes.strings[i] + "/" + name;
@@ -226,88 +231,30 @@ Result<ReferencePtr> guess_remote(git_repository* repo, const std::string& name,
   git_error_clear();
   if (found.empty()) return ReferencePtr();
   if (found.size() > 1)
-    return make_error(error_code::kInvalidParams, "git_branch: '" + name +
+    return make_error(error_code::kInvalidParams, std::string(op) + ": '" + name +
                                                       "' exists on several remotes; create the branch from one of "
                                                       "them (action create with startPoint) and switch to it");
   git_annotated_commit* raw_ac = nullptr;
   if (int rc = git_annotated_commit_from_revspec(&raw_ac, repo, found[0].c_str()); rc != 0)
-    return libgit2_error(rc, "git_branch: resolve " + found[0]);
+    return libgit2_error(rc, std::string(op) + ": resolve " + found[0]);
   std::unique_ptr<git_annotated_commit, Freer<git_annotated_commit_free>> ac(raw_ac);
   git_reference* raw = nullptr;
   if (int rc = git_branch_create_from_annotated(&raw, repo, name.c_str(), ac.get(), 0); rc != 0)
-    return write_error(rc, "git_branch: create '" + name + "'");
+    return write_error(rc, std::string(op) + ": create '" + name + "'");
   ReferencePtr created(raw);
   upstream = std::string(short_ref(found[0]));
   if (int rc = git_branch_set_upstream(created.get(), upstream.c_str()); rc != 0) {
     git_branch_delete(created.get());
-    return libgit2_error(rc, "git_branch: set the upstream to " + upstream);
+    return libgit2_error(rc, std::string(op) + ": set the upstream to " + upstream);
   }
   return created;
 }
 
-// The paths whose entries differ between `from` (null: the empty tree) and
-// `to`, old and new names.
-Status diff_paths(git_repository* repo, git_tree* from, git_tree* to, std::vector<std::string>& out) {
-  if (from && git_oid_equal(git_tree_id(from), git_tree_id(to))) return ok_status();
-  git_diff* raw_diff = nullptr;
-  if (int rc = git_diff_tree_to_tree(&raw_diff, repo, from, to, nullptr); rc != 0)
-    return libgit2_error(rc, "git_branch: compare HEAD with the target");
-  DiffPtr diff(raw_diff);
-  for (std::size_t i = 0, n = git_diff_num_deltas(diff.get()); i < n; ++i) {
-    const git_diff_delta* d = git_diff_get_delta(diff.get(), i);
-    out.emplace_back(d->old_file.path);
-    if (std::strcmp(d->old_file.path, d->new_file.path) != 0) out.emplace_back(d->new_file.path);
-  }
-  return ok_status();
-}
+}  // namespace
 
-// What a switch to `target` may change in the work tree, to be judged
-// before it writes (worktree_guard.hpp): the paths whose entries differ
-// between HEAD's tree (the empty tree on an unborn branch) and the
-// target's; with force also every path where the index or the work tree
-// differs from HEAD, which force resets or removes.
-Result<std::vector<std::string>> switch_paths(const Repo& r, git_tree* head, git_tree* target, bool force) {
-  std::vector<std::string> out;
-  if (auto st = diff_paths(r.repo, head, target, out); !st) return st.error();
-  if (!force) return out;
-  auto index = fresh_index(r.repo);
-  if (!index) return std::move(index).error();
-  git_diff* raw = nullptr;
-  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
-  opts.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
-  if (int rc = git_diff_tree_to_index(&raw, r.repo, head, index->get(), &opts); rc != 0)
-    return libgit2_error(rc, "git_branch: compare HEAD with the index");
-  DiffPtr staged(raw);
-  const auto candidates = changed_candidates(r, index->get(), "");
-  DiffPtr local;
-  if (!candidates || !candidates->empty()) {
-    StrArray spec(candidates ? *candidates : std::vector<std::string>());
-    opts.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
-    opts.pathspec = *spec.get();
-    if (int rc = git_diff_index_to_workdir(&raw, r.repo, index->get(), &opts); rc != 0)
-      return libgit2_error(rc, "git_branch: compare the index with the work tree");
-    local.reset(raw);
-  }
-  for (git_diff* d : {staged.get(), local.get()}) {
-    for (std::size_t i = 0, n = d ? git_diff_num_deltas(d) : 0; i < n; ++i) {
-      const git_diff_delta* delta = git_diff_get_delta(d, i);
-      out.emplace_back(delta->old_file.path);
-      if (std::strcmp(delta->old_file.path, delta->new_file.path) != 0) out.emplace_back(delta->new_file.path);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-bool head_tree_equals(git_repository* repo, git_commit* target) {
-  auto head = head_tree(repo);
-  return head && *head && git_oid_equal(git_tree_id(head->get()), git_commit_tree_id(target));
-}
-
-Result<json> switch_to(Repo& r, const std::string& name, const json& p) {
+Result<json> switch_branch(Repo& r, std::string_view op, const std::string& name, bool force) {
   if (const int state = git_repository_state(r.repo); state != GIT_REPOSITORY_STATE_NONE)
-    return make_error(error_code::kConflict, "git_branch: cannot switch branches while " +
+    return make_error(error_code::kConflict, std::string(op) + ": cannot switch branches while " +
                                                  std::string(state_name(state)) +
                                                  " is in progress; finish it (commit) or abort it first");
   auto ref = local_branch(r.repo, name);
@@ -315,10 +262,10 @@ Result<json> switch_to(Repo& r, const std::string& name, const json& p) {
   std::string upstream;
   bool created = false;
   if (!*ref) {
-    ref = guess_remote(r.repo, name, upstream);
+    ref = guess_remote(r.repo, op, name, upstream);
     if (!ref) return std::move(ref).error();
     if (!*ref)
-      return make_error(error_code::kNotFound, "git_branch: no branch named '" + name +
+      return make_error(error_code::kNotFound, std::string(op) + ": no branch named '" + name +
                                                    "' (action list shows the branches; action create makes one)");
     created = true;
   }
@@ -343,75 +290,23 @@ Result<json> switch_to(Repo& r, const std::string& name, const json& p) {
     out["note"] = "Already on '" + name + "'.";
     return out;
   }
-  if (auto st = r.check_cancel("git_branch"); !st) return st.error();
+  if (auto st = r.check_cancel(op); !st) return st.error();
 
   git_object* target = nullptr;
   if (int rc = git_reference_peel(&target, ref->get(), GIT_OBJECT_COMMIT); rc != 0)
-    return libgit2_error(rc, "git_branch: read '" + name + "'");
+    return libgit2_error(rc, std::string(op) + ": read '" + name + "'");
   ObjectPtr commit(target);
-  git_tree* raw_tree = nullptr;
-  if (int rc = git_commit_tree(&raw_tree, reinterpret_cast<git_commit*>(commit.get())); rc != 0)
-    return libgit2_error(rc, "git_branch: read the target tree");
-  TreePtr tree(raw_tree);
-  auto head = head_tree(r.repo);
-  if (!head) return std::move(head).error();
-  const bool force = p.value("force", false);
-  // Whatever the switch would write or remove is judged first; a refusal
-  // changes nothing (the branch guessed from a remote goes again).
-  auto changing = switch_paths(r, head->get(), tree.get(), force);
-  if (!changing) return std::move(changing).error();
-  const std::vector<Change> changes = changes_toward(tree.get(), *changing);
-  auto drop_created = [&] {
+  // A refusal changes nothing: the branch guessed from a remote goes again.
+  if (auto st = move_worktree(r, op, reinterpret_cast<git_commit*>(commit.get()), force, "switching to '" + name + "'");
+      !st) {
     if (created) git_branch_delete(ref->get());
-  };
-  if (auto st = judge_changes(r, "git_branch", changes); !st) {
-    drop_created();
     return st.error();
-  }
-  git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
-  opts.checkout_strategy = force ? GIT_CHECKOUT_FORCE : GIT_CHECKOUT_SAFE;
-  // A safe checkout only needs to look at the paths the switch changes
-  // (git's unpack-trees does the same); libgit2 would otherwise compare the
-  // whole work tree (0.5 s on the Linux tree, against git's 0.2 s). force
-  // (--discard-changes) resets everything, so it looks at everything; so
-  // does a switch from an unborn branch (everything is new).
-  StrArray only(*changing);
-  if (!force && *head && !changing->empty()) {
-    opts.paths = *only.get();
-    opts.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
-  }
-  // Same tree as HEAD (a new branch, say): nothing in the work tree changes.
-  const bool same_tree =
-      !force && changing->empty() && head_tree_equals(r.repo, reinterpret_cast<git_commit*>(commit.get()));
-  GuardedCheckout checkout(r, "git_branch", changes);
-  auto rc = same_tree ? Result<int>(0) : checkout.run(commit.get(), nullptr, opts);
-  if (!rc) {
-    drop_created();
-    return std::move(rc).error();
-  }
-  if (*rc != 0) {
-    drop_created();
-    const auto& conflicts = checkout.conflicts();
-    if (*rc == GIT_ECONFLICT || !conflicts.empty()) {
-      std::string list;
-      for (std::size_t i = 0; i < conflicts.size() && i < 20; ++i) list += (i ? ", " : "") + conflicts[i];
-      if (conflicts.size() > 20) list += ", ... (" + std::to_string(conflicts.size()) + " in all)";
-      return make_error(error_code::kConflict,
-                        "git_branch: switching to '" + name + "' would overwrite local changes (or untracked files) " +
-                            "in: " + list +
-                            ". Nothing was changed. Commit or stash them (git_stash), or pass force to discard "
-                            "them.",
-                        json{{"paths", conflicts}});
-    }
-    return write_error(*rc, "git_branch: check out '" + name + "'");
   }
   const std::string refname = git_reference_name(ref->get());
   if (int src = git_repository_set_head(r.repo, refname.c_str()); src != 0)
-    return write_error(src, "git_branch: point HEAD at '" + name + "'");
+    return write_error(src, std::string(op) + ": point HEAD at '" + name + "'");
   return out;
 }
-
-}  // namespace
 
 Result<json> branch(Repo& r, const json& p) {
   const std::string action = p.at("action");
@@ -423,7 +318,7 @@ Result<json> branch(Repo& r, const json& p) {
   if (auto st = check_name(name); !st) return st.error();
   if (action == "create") return create(r, name, p);
   if (action == "delete") return remove(r, name, p);
-  return switch_to(r, name, p);
+  return switch_branch(r, "git_branch", name, p.value("force", false));
 }
 
 }  // namespace icotes::git

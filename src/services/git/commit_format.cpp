@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -274,6 +275,27 @@ std::size_t param_size(const json& params, const char* key, std::size_t fallback
   if (it == params.end() || !it->is_number_integer()) return fallback;
   const auto v = it->get<std::int64_t>();
   return v < 0 ? fallback : static_cast<std::size_t>(v);
+}
+
+std::size_t text_budget(const Repo& r, const json& params, const char* key, std::size_t fallback) {
+  std::size_t budget = param_size(params, key, fallback);
+  const std::size_t cap = r.policy.max_result_bytes;
+  if (cap > 0) budget = std::min(budget, cap > kPageReserve ? cap - kPageReserve : std::size_t{0});
+  return std::max<std::size_t>(budget, 1024);
+}
+
+std::size_t page_budget(const Repo& r, const json& params, const char* limit_key) {
+  const std::size_t cap = r.policy.max_result_bytes;
+  const std::size_t room = cap == 0 ? static_cast<std::size_t>(-1)
+                                    : std::max<std::size_t>(cap > kPageReserve ? cap - kPageReserve : 0, 1024);
+  return params.contains(limit_key) ? room : std::min(room, kDefaultPageBytes);
+}
+
+std::string continue_call(std::string_view tool, const json& params, const std::string& cursor, const json& replace) {
+  json p = params.is_object() ? params : json::object();
+  for (const auto& [k, v] : replace.items()) p[k] = v;
+  p["cursor"] = cursor;
+  return std::string(tool) + " " + p.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace icotes::git::detail

@@ -12,7 +12,9 @@
 #include <string_view>
 
 #include "handles.hpp"
+#include "icotes/client_profile.hpp"
 #include "icotes/git.hpp"
+#include "ops/git_text.hpp"
 
 namespace icotes::git::detail {
 
@@ -94,5 +96,32 @@ Result<std::size_t> parse_cursor(const json& params);
 
 /// params[key] as an unsigned number, or `fallback`.
 std::size_t param_size(const json& params, const char* key, std::size_t fallback);
+
+/// Bytes of a page's text left for what the MCP text block adds around it
+/// (a header line, the note with the call that continues).
+inline constexpr std::size_t kPageReserve = 2 * 1024;
+/// The default text of one page, in bytes: a tool result within
+/// kDefaultToolResultBytes (client_profile.hpp) with its header and note.
+inline constexpr std::size_t kDefaultPageBytes = kDefaultToolResultBytes - kPageReserve;
+
+/// The text budget of one page, in bytes: params[key] when given (else
+/// `fallback`), never more than the client takes (Repo::policy
+/// .max_result_bytes less kPageReserve, when it has a cap) and never less
+/// than 1 KiB.
+std::size_t text_budget(const Repo& r, const json& params, const char* key, std::size_t fallback);
+
+/// The text budget of a page counted in items (commits, lines, entries)
+/// with the item count in params[limit_key]: without that param,
+/// kDefaultPageBytes; with it, what the client takes (no bound for a client
+/// without a cap: a program asking for 1000 commits gets them). Never more
+/// than the client's cap less kPageReserve.
+std::size_t page_budget(const Repo& r, const json& params, const char* limit_key);
+
+/// The exact call that fetches the next page: `tool` with `params` and
+/// "cursor" set to `cursor`, as compact JSON, e.g.
+/// `git_log {"paths":["src"],"cursor":"50"}`. `replace` overrides members
+/// (a resolved revision instead of HEAD, so the pages stay one answer).
+std::string continue_call(std::string_view tool, const json& params, const std::string& cursor,
+                          const json& replace = json::object());
 
 }  // namespace icotes::git::detail

@@ -241,7 +241,8 @@ Result<json> diff(Repo& r, const json& params) {
   ro.offset = cursor->file;
   ro.offset_byte = cursor->byte;
   ro.limit = detail::param_size(params, "limit", 500);
-  ro.max_bytes = detail::param_size(params, "maxBytes", 256 * 1024);
+  ro.max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
+  ro.next_call = [&params](const std::string& next) { return detail::continue_call("git_diff", params, next); };
   ro.abbrev = detail::default_abbrev(r.repo);
   auto page = detail::render_diff(r, d.get(), ro);
   if (!page) return std::move(page).error();

@@ -696,6 +696,10 @@ std::string withhold_denied(const ReadFilter& denied, std::vector<Entry>& entrie
          " that a Read deny rule covers (content withheld): " + list + ".";
 }
 
+std::string next_page(const RenderOptions& opts, const std::string& cursor) {
+  return opts.next_call ? opts.next_call(cursor) : "call again with cursor \"" + cursor + "\"";
+}
+
 }  // namespace
 
 Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions& opts) {
@@ -715,7 +719,7 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
   std::size_t i = opts.offset;
   for (; i < page.total && i < opts.offset + opts.limit; ++i) {
     if (auto st = r.check_cancel(opts.op); !st) return std::move(st).error();
-    r.report(std::to_string(i - opts.offset) + " files", static_cast<double>(i - opts.offset),
+    r.report(git_text::count(i - opts.offset, "file"), static_cast<double>(i - opts.offset),
              static_cast<double>(std::min(page.total, opts.offset + opts.limit) - opts.offset));
     if (const Unmerged* um = entries[i].unmerged) {
       // git prints "* Unmerged path <path>" unquoted (diff.c run_diff_cmd).
@@ -824,11 +828,12 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
         while (cut > 1 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
       }
       const std::size_t start = resumed ? opts.offset_byte : 0;
+      const std::string next = std::to_string(i) + ":" + std::to_string(start + cut);
       page.note = (withheld.empty() ? "" : withheld + " ") + "The diff of " + std::string(display_path(d)) +
-                  " is longer than maxBytes; this page holds bytes " + std::to_string(start) + "-" +
-                  std::to_string(start + cut) + " of it. Call again with cursor \"" + std::to_string(i) + ":" +
-                  std::to_string(start + cut) +
-                  "\" for the rest, or narrow with paths or fewer contextLines, or raise maxBytes.";
+                  " is longer than a page; this page holds bytes " + std::to_string(start) + "-" +
+                  std::to_string(start + cut) + " of it (file " + std::to_string(i + 1) + " of " +
+                  std::to_string(page.total) + "). Next: " + next_page(opts, next) + " (or fewer contextLines" +
+                  opts.narrow + ").";
       text.resize(cut);
       page.text += text;
       page.truncated = true;
@@ -845,7 +850,7 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
     page.next = i;
     std::string more = "Showing files " + std::to_string(opts.offset + 1) + "-" + std::to_string(i) + " of " +
                        std::to_string(page.total) + "; " + std::to_string(page.total - i) +
-                       " more. Call again with cursor \"" + std::to_string(i) + "\", or narrow with paths.";
+                       " more. Next: " + next_page(opts, std::to_string(i)) + opts.narrow + ".";
     page.note = page.note.empty() ? more : page.note + " " + more;
   }
   return page;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 
@@ -71,6 +72,11 @@ struct RenderOptions {
   // A second diff (of unmerged paths) whose deltas are listed among the
   // main diff's by path.
   git_diff* extra = nullptr;
+  // The exact call that fetches the page at a cursor (continue_call), for
+  // notes; null: "call again with cursor".
+  std::function<std::string(const std::string& cursor)> next_call;
+  // How to ask for less, for notes: ", or narrow with paths".
+  std::string narrow = ", or narrow with paths";
 };
 
 /// The index's intent-to-add paths (empty when there are none).

@@ -14,10 +14,14 @@
 #include <unordered_set>
 
 #include "commit_format.hpp"
+#include "log_date.hpp"
+#include "ops/git_text.hpp"
 
 namespace icotes::git {
 namespace {
 
+// Commits per call by default: about 100 bytes of text each.
+constexpr std::size_t kDefaultCount = 50;
 
 using OidSet = std::unordered_set<git_oid, detail::OidHash, detail::OidEq>;
 
@@ -49,60 +53,17 @@ class Regex {
   bool compiled_ = false;
 };
 
-// since/until: YYYY-MM-DD, YYYY-MM-DD[T ]HH:MM[:SS] with an optional Z,
-// +HH:MM, +HHMM or +HH (no offset: local time), or @<unix seconds>.
-std::optional<std::int64_t> parse_time(const std::string& s) {
-  if (s.size() > 1 && s[0] == '@' && s.find_first_not_of("0123456789", 1) == std::string::npos)
-    return std::stoll(s.substr(1));
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return std::nullopt;
-  std::size_t pos = 10;
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
-    int n = 0;
-    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) return std::nullopt;
-    pos += 1 + 5;
-    if (pos < s.size() && s[pos] == ':') {
-      if (std::sscanf(s.c_str() + pos + 1, "%2d%n", &sec, &n) != 1 || n != 2) return std::nullopt;
-      pos += 3;
-    }
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  if (pos == s.size()) {
-    tm.tm_isdst = -1;
-    return static_cast<std::int64_t>(std::mktime(&tm));
-  }
-  const std::int64_t utc = static_cast<std::int64_t>(timegm(&tm));
-  std::string_view z(s.c_str() + pos);
-  if (z == "Z") return utc;
-  if (z[0] != '+' && z[0] != '-') return std::nullopt;
-  int oh = 0, om = 0;
-  if (z.size() == 3 && std::sscanf(z.data() + 1, "%2d", &oh) == 1) {
-  } else if (z.size() == 6 && z[3] == ':' && std::sscanf(z.data() + 1, "%2d:%2d", &oh, &om) == 2) {
-  } else if (z.size() == 5 && std::sscanf(z.data() + 1, "%2d%2d", &oh, &om) == 2) {
-  } else {
-    return std::nullopt;
-  }
-  const std::int64_t off = (oh * 60 + om) * 60;
-  return z[0] == '+' ? utc - off : utc + off;
-}
-
 Result<std::optional<std::int64_t>> time_param(const json& params, const char* key) {
   auto it = params.find(key);
   if (it == params.end()) return std::optional<std::int64_t>();
   const std::string& s = it->get_ref<const std::string&>();
-  auto t = parse_time(s);
+  auto t = detail::log_date(s, static_cast<std::int64_t>(std::time(nullptr)));
   if (!t)
     return make_error(error_code::kInvalidParams,
                       std::string("invalid ") + key + " '" + s.substr(0, 100) +
-                          "': use an ISO 8601 date or date-time (2024-01-31, 2024-01-31T12:00:00, "
-                          "2024-01-31T12:00:00+01:00) or @<unix seconds>");
+                          "': use a date (2024-01-31, 2024-01-31T12:00:00+01:00, @<unix seconds>) or one of git's "
+                          "relative forms: \"3 days ago\", \"2 weeks ago\", \"1 month ago\", \"yesterday\", "
+                          "\"last monday\", \"midnight\"");
   return std::optional<std::int64_t>(*t);
 }
 
@@ -254,7 +215,9 @@ Result<json> log(Repo& r, const json& params) {
   auto paths = r.paths(params.value("paths", json::array()));
   if (!paths) return std::move(paths).error();
   const std::string rev = params.value("rev", std::string("HEAD"));
-  const std::size_t max_count = detail::param_size(params, "maxCount", 100);
+  const std::size_t max_count = detail::param_size(params, "limit", kDefaultCount);
+  const bool body = params.value("body", false);
+  const std::size_t budget = detail::page_budget(r, params, "limit");
   auto cursor = detail::parse_cursor(params);
   if (!cursor) return std::move(cursor).error();
   const std::size_t skip = detail::param_size(params, "skip", 0) + *cursor;
@@ -282,6 +245,7 @@ Result<json> log(Repo& r, const json& params) {
     if (include.empty()) include = "HEAD";
   }
   json out = {{"commits", json::array()}, {"truncated", false}};
+  if (body) out["body"] = true;
   if (include == "HEAD" && git_repository_head_unborn(r.repo) == 1) {
     out["note"] = "HEAD has no commits yet.";
     return out;
@@ -296,15 +260,20 @@ Result<json> log(Repo& r, const json& params) {
     if (!set) return std::move(set).error();
     hidden = std::move(*set);
   }
+  git_odb* odb_raw = nullptr;
+  if (int rc = git_repository_odb(&odb_raw, r.repo); rc != 0) return libgit2_error(rc, "open the object database");
+  OdbPtr odb(odb_raw);
+  const int abbrev = detail::default_abbrev(r.repo);
 
   Walker walker(r, *paths, hidden);
   if (!hidden.count(*git_commit_id(start->get())))
     walker.push(*git_commit_id(start->get()), git_commit_time(start->get()));
   std::size_t matched = 0;
+  std::size_t bytes = 0;  // the page's text as git_log's MCP text (ops/git_text.hpp)
   json& commits = out["commits"];
   while (true) {
     if (auto st = r.check_cancel("git_log"); !st) return std::move(st).error();
-    r.report(std::to_string(matched) + " commits so far", static_cast<double>(matched));
+    r.report(git_text::count(matched, "commit") + " so far", static_cast<double>(matched));
     bool show = true;
     auto c = walker.next(show, *since);
     if (!c) return std::move(c).error();
@@ -313,15 +282,23 @@ Result<json> log(Repo& r, const json& params) {
     if (*until && git_commit_time(c->get()) > **until) continue;
     if (!matches(c->get(), author ? &*author : nullptr, grep ? &*grep : nullptr)) continue;
     if (matched++ < skip) continue;
-    if (commits.size() == max_count) {
+    json item;
+    if (commits.size() < max_count) {
+      item = detail::commit_json(c->get());
+      item["shortHash"] = detail::abbrev_oid(odb.get(), *git_commit_id(c->get()), abbrev);
+      bytes += git_text::log_block(item, body).size() + (body ? 1 : 0);
+    }
+    if (commits.size() == max_count || (!commits.empty() && bytes > budget)) {
       out["truncated"] = true;
-      const std::size_t next = skip + max_count - detail::param_size(params, "skip", 0);
+      const std::size_t next = skip + commits.size() - detail::param_size(params, "skip", 0);
       out["nextCursor"] = std::to_string(next);
-      out["note"] = "Showing " + std::to_string(max_count) + " commits; more exist. Call again with cursor \"" +
-                    std::to_string(next) + "\" (the same other parameters), or narrow with paths, since or author.";
+      std::string why = commits.size() == max_count ? "" : " (the page's text budget)";
+      out["note"] = "Showing " + git_text::count(commits.size(), "commit") + why +
+                    "; more exist. Next: " + detail::continue_call("git_log", params, std::to_string(next)) +
+                    ", or narrow with paths, since or author.";
       break;
     }
-    commits.push_back(detail::commit_json(c->get()));
+    commits.push_back(std::move(item));
   }
   return out;
 }

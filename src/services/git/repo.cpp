@@ -1,14 +1,18 @@
 // The git service's core: opening the workspace's repository under a ceiling,
 // and the checks every client-given revision and path goes through.
+#include <fcntl.h>
 #include <git2.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "icotes/git.hpp"
 #include "icotes/git_module.hpp"
 #include "icotes/operation.hpp"
+#include "repo_util.hpp"
 
 namespace icotes::git {
 namespace {
@@ -175,14 +179,75 @@ Result<json> Service::with_repo(const CancellationToken& cancel, Progress& progr
   return fn(r);
 }
 
+Result<json> Service::init(const json& params) {
+  init_libgit2();
+  std::lock_guard lock(mutex_);
+  const std::string root = root_.path();
+  std::string branch;
+  if (params.contains("initialBranch")) {
+    branch = params["initialBranch"].get<std::string>();
+    int valid = 0;
+    if (branch.front() == '-' || git_branch_name_is_valid(&valid, branch.c_str()) != 0 || !valid) {
+      git_error_clear();
+      return make_error(error_code::kInvalidParams, "git_init: invalid branch name '" + branch.substr(0, 200) + "'");
+    }
+  }
+  // .git is made here, beneath the root's descriptor, so libgit2 fills a
+  // directory that is the root's own and not something a name leads to.
+  if (::mkdirat(root_.fd(), ".git", 0777) != 0) {
+    if (errno != EEXIST)
+      return make_error(error_code::kIoError, "git_init: create " + root + "/.git: " + std::strerror(errno));
+    struct stat st {};
+    git_repository* existing = nullptr;
+    const std::string ceiling = std::filesystem::path(root).parent_path().string();
+    const bool ok =
+        ::fstatat(root_.fd(), ".git", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        git_repository_open_ext(&existing, root.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, ceiling.c_str()) == 0;
+    git_repository_free(existing);
+    git_error_clear();
+    if (!ok)
+      return make_error(error_code::kConflict, "git_init: " + root +
+                                                   "/.git already exists and is not a git repository (a file, a "
+                                                   "symlink or a broken directory); move it away first");
+    return json{{"created", false},
+                {"gitDir", root + "/.git/"},
+                {"note", "Already a git repository: " + root + "/.git; nothing changed."}};
+  }
+  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  // No GIT_REPOSITORY_INIT_EXTERNAL_TEMPLATE: libgit2's built-in template
+  // (objects, refs, info/exclude, description, an empty hooks folder with a
+  // README.sample), never init.templateDir's hooks or config.
+  opts.flags = GIT_REPOSITORY_INIT_NO_REINIT;
+  if (!branch.empty()) opts.initial_head = branch.c_str();
+  git_repository* repo = nullptr;
+  if (int rc = git_repository_init_ext(&repo, root.c_str(), &opts); rc != 0) {
+    Error e = libgit2_error(rc, "git_init");
+    ::unlinkat(root_.fd(), ".git", AT_REMOVEDIR);  // only when still empty
+    return e;
+  }
+  git_reference* head = nullptr;
+  if (git_reference_lookup(&head, repo, "HEAD") == 0) {
+    if (const char* t = git_reference_symbolic_target(head)) branch = std::string(short_ref(t));
+  }
+  git_reference_free(head);
+  git_repository_free(repo);
+  git_error_clear();
+  if (repo_) {
+    git_repository_free(repo_);
+    repo_ = nullptr;  // opened afresh by the next operation
+  }
+  return json{{"created", true}, {"gitDir", root + "/.git/"}, {"branch", branch}};
+}
+
 namespace {
 
 using Operation = Result<json> (*)(Repo&, const json&);
 
 Operation operation(std::string_view verb) {
   static constexpr std::pair<std::string_view, Operation> table[] = {
-      {"status", status}, {"diff", diff},   {"log", log},         {"show", show},     {"blame", blame},
-      {"branch", branch}, {"stage", stage}, {"unstage", unstage}, {"commit", commit}, {"stash", stash},
+      {"status", status},   {"diff", diff},   {"log", log},           {"show", show},     {"blame", blame},
+      {"branch", branch},   {"stage", stage}, {"unstage", unstage},   {"commit", commit}, {"stash", stash},
+      {"restore", restore}, {"reset", reset}, {"checkout", checkout}, {"tag", tag},
   };
   for (const auto& [name, fn] : table)
     if (name == verb) return fn;
@@ -191,6 +256,8 @@ Operation operation(std::string_view verb) {
 
 Result<json> run(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
                  Progress& progress, const Policy& policy) {
+  // git init runs where there is no repository yet.
+  if (verb == "init") return static_cast<Service*>(service)->init(params);
   Operation fn = operation(verb);
   if (!fn) return make_error(error_code::kMethodNotFound, "git: no operation '" + std::string(verb) + "'");
   return static_cast<Service*>(service)->with_repo(

@@ -11,6 +11,8 @@
 #include <ctime>
 #include <thread>
 
+#include "commit_format.hpp"
+
 namespace icotes::git {
 namespace {
 
@@ -227,7 +229,8 @@ void put_upstream(json& out, const Upstream& up) {
   out["behind"] = up.behind;
 }
 
-Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit) {
+Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit, std::size_t budget,
+                     const std::function<std::size_t(std::size_t)>& bytes) {
   std::size_t offset = 0;
   if (auto it = params.find("cursor"); it != params.end()) {
     const std::string& c = it->get_ref<const std::string&>();
@@ -240,18 +243,30 @@ Result<Page> page_of(const json& params, std::size_t total, std::size_t default_
   Page page;
   page.begin = std::min(offset, total);
   page.end = std::min(total, page.begin + limit);
+  if (bytes) {
+    std::size_t used = 0;
+    for (std::size_t i = page.begin; i < page.end; ++i) {
+      used += bytes(i);
+      if (used > budget && i > page.begin) {
+        page.end = i;
+        break;
+      }
+    }
+  }
   return page;
 }
 
-void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow) {
+void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow,
+              std::string_view tool, const json& params) {
   out["total"] = total;
   out["truncated"] = page.end < total;
   if (page.end >= total) return;
   const std::string next = std::to_string(page.end);
   out["nextCursor"] = next;
   out["note"] = "Showing " + std::string(what) + " " + std::to_string(page.begin + 1) + "-" + next + " of " +
-                std::to_string(total) + "; " + std::to_string(total - page.end) + " more. Call again with cursor \"" +
-                next + "\"" + (narrow.empty() ? "" : ", or " + std::string(narrow)) + ".";
+                std::to_string(total) + "; " + std::to_string(total - page.end) +
+                " more. Next: " + detail::continue_call(tool, params, next) +
+                (narrow.empty() ? "" : ", or " + std::string(narrow)) + ".";
 }
 
 json affected_paths(const std::vector<std::string>& paths, std::string_view none_note) {

@@ -7,6 +7,7 @@
 #include <git2.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,21 +99,42 @@ Result<std::optional<Upstream>> upstream_of(git_repository* repo, const char* br
 void put_upstream(json& out, const Upstream& up);
 
 /// A page [begin, end) of `total` items for params "limit" (default
-/// `default_limit`) and "cursor" (an offset given as nextCursor). Errors:
-/// kInvalidParams for a cursor that is not one.
+/// `default_limit`) and "cursor" (an offset given as nextCursor); with
+/// `bytes` (the text item i adds to the page), also ended before the
+/// page's text passes `budget` bytes (a page holds at least one item).
+/// Errors: kInvalidParams for a cursor that is not one.
 struct Page {
   std::size_t begin = 0;
   std::size_t end = 0;
 };
-Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit);
+Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit,
+                     std::size_t budget = static_cast<std::size_t>(-1),
+                     const std::function<std::size_t(std::size_t)>& bytes = nullptr);
 
 /// Adds total/truncated/nextCursor/note for `page` of `total` `what`
-/// ("entries"); `narrow` says how to ask for less (e.g. "pass path").
-void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow);
+/// ("entries"); the note gives the call that continues (`tool` with
+/// `params` and the cursor) and `narrow`, how to ask for less ("pass
+/// path").
+void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow,
+              std::string_view tool, const json& params);
 
 /// The affected-paths result of stage/unstage: the first 1000 paths,
 /// total, truncated, and `none_note` when there are none.
 json affected_paths(const std::vector<std::string>& paths, std::string_view none_note);
+
+/// Refuses, as git restore does, a path known neither to the index nor to
+/// `source` (HEAD's tree or another, named `source_name` in the message;
+/// null: none). Errors: kNotFound "<op>: pathspec 'x' did not match any
+/// file known to git ...".
+Status check_known_paths(std::string_view op, git_index* index, git_tree* source, std::string_view source_name,
+                         const std::vector<std::string>& paths);
+
+/// Resets the index entries under `paths` ("" is all) to `source`'s (null:
+/// the empty tree, so they are removed), as `git restore --staged` does;
+/// conflicts there are resolved away. Writes nothing to disk (the caller's
+/// IndexGuard does). Returns the paths whose entries changed, sorted.
+Result<std::vector<std::string>> reset_index_paths(const Repo& r, std::string_view op, git_index* index,
+                                                   git_tree* source, const std::vector<std::string>& paths);
 
 /// Whether the index has an entry at `rel` (any stage) or under `rel/`;
 /// "" (the whole tree) always matches.

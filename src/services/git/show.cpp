@@ -4,15 +4,14 @@
 #include <cstring>
 
 #include "diff_engine.hpp"
+#include "ops/git_text.hpp"
 #include "worktree_guard.hpp"
 #include "worktree_scan.hpp"
 
 namespace icotes::git {
 namespace {
 
-
-constexpr std::size_t kDefaultCommitBytes = 256 * 1024;
-constexpr std::size_t kDefaultFileBytes = 100 * 1024;
+constexpr std::size_t kDefaultFiles = 500;
 
 // `line` with tabs expanded to 8-column stops (git log's default
 // --expand-tabs; columns count characters, not UTF-8 continuation bytes).
@@ -86,6 +85,7 @@ std::string tag_header(const git_tag* t) {
 Result<json> show_path(Repo& r, const json& params, const std::string& rev, const std::string& path) {
   auto commit = detail::lookup_commit(r, rev);
   if (!commit) return std::move(commit).error();
+  const std::string commit_id = oid_hex(*git_commit_id(commit->get()));
   git_tree* tree_raw = nullptr;
   if (int rc = git_commit_tree(&tree_raw, commit->get()); rc != 0) return libgit2_error(rc, "read the tree of " + rev);
   TreePtr tree(tree_raw);
@@ -139,13 +139,13 @@ Result<json> show_path(Repo& r, const json& params, const std::string& rev, cons
     out["text"] = "";
     out["offset"] = 0;
     out["note"] =
-        "'" + path + "' is binary (" + std::to_string(size) + " bytes) in " + rev + "; its content is not shown.";
+        "'" + path + "' is binary (" + git_text::count(size, "byte") + ") in " + rev + "; its content is not shown.";
     return out;
   }
   auto cursor = detail::parse_cursor(params);
   if (!cursor) return std::move(cursor).error();
   const std::size_t offset = std::min(*cursor, size);
-  const std::size_t max_bytes = detail::param_size(params, "maxBytes", kDefaultFileBytes);
+  const std::size_t max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
   std::size_t end = size;
   if (size - offset > max_bytes) {
     // Cut after the last whole line that fits (or mid-line for one long
@@ -159,8 +159,9 @@ Result<json> show_path(Repo& r, const json& params, const std::string& rev, cons
   if (end < size) {
     out["truncated"] = true;
     out["nextCursor"] = std::to_string(end);
-    out["note"] = "Showing bytes " + std::to_string(offset) + "-" + std::to_string(end) + " of " +
-                  std::to_string(size) + ". Call again with cursor \"" + std::to_string(end) + "\" for the rest.";
+    out["note"] =
+        "Showing bytes " + std::to_string(offset) + "-" + std::to_string(end) + " of " + std::to_string(size) +
+        ". Next: " + detail::continue_call("git_show", params, std::to_string(end), {{"rev", commit_id}}) + ".";
   }
   return out;
 }
@@ -273,8 +274,16 @@ Result<json> show(Repo& r, const json& params) {
   detail::RenderOptions ro;
   ro.offset = cursor->file;
   ro.offset_byte = cursor->byte;
-  ro.limit = 100000;
-  ro.max_bytes = detail::param_size(params, "maxBytes", kDefaultCommitBytes);
+  ro.limit = detail::param_size(params, "limit", kDefaultFiles);
+  ro.max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
+  // The pages continue with the commit found now, whatever rev names later.
+  const std::string hash = oid_hex(*git_commit_id(c));
+  ro.next_call = [&params, &hash](const std::string& next) {
+    return detail::continue_call("git_show", params, next, {{"rev", hash}});
+  };
+  ro.narrow = !old_owned ? std::string()
+                         : ", or one file's change: git_diff {\"target\":{\"from\":\"" + hash.substr(0, 12) +
+                               "^\",\"to\":\"" + hash.substr(0, 12) + "\"},\"paths\":[...]}";
   // The header counts against the first page, but leaves the diff at least
   // half of it.
   ro.max_bytes = header.size() < ro.max_bytes / 2 ? ro.max_bytes - header.size() : ro.max_bytes / 2;

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <set>
 
+#include "commit_format.hpp"
 #include "repo_util.hpp"
 #include "worktree_guard.hpp"
 
@@ -594,14 +595,16 @@ Result<json> drop(Repo& r, const json& p) {
 Result<json> list(Repo& r, const json& p) {
   auto stashes = all_stashes(r.repo);
   if (!stashes) return std::move(stashes).error();
-  auto page = page_of(p, stashes->size(), 1000);
+  // Within the text budget as `git stash list` lines.
+  auto page = page_of(p, stashes->size(), 1000, detail::page_budget(r, p, "limit"),
+                      [&](std::size_t i) { return (*stashes)[i].message.size() + 16; });
   if (!page) return std::move(page).error();
   json out;
   out["action"] = "list";
   json items = json::array();
   for (std::size_t i = page->begin; i < page->end; ++i) items.push_back(info_json((*stashes)[i]));
   out["stashes"] = std::move(items);
-  put_page(out, *page, stashes->size(), "stashes", "");
+  put_page(out, *page, stashes->size(), "stashes", "", "git_stash", p);
   return out;
 }
 

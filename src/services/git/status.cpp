@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "commit_format.hpp"
+#include "ops/git_text.hpp"
 #include "rename_score.hpp"
 #include "repo_util.hpp"
 
@@ -694,14 +696,17 @@ Result<json> status(Repo& r, const json& p) {
     return std::strcmp(a.path.c_str(), b.path.c_str()) < 0;
   });
 
-  auto page = page_of(p, entries.size(), 1000);
+  // Pages end at `limit` entries or at the text budget, counted in
+  // `git status --short` lines (ops/git_text.hpp), whichever comes first.
+  auto page = page_of(p, entries.size(), 1000, detail::page_budget(r, p, "limit"),
+                      [&](std::size_t i) { return git_text::status_line(entry_json(entries[i])).size(); });
   if (!page) return std::move(page).error();
   json out;
   out["branch"] = std::move(*branch);
   json items = json::array();
   for (std::size_t i = page->begin; i < page->end; ++i) items.push_back(entry_json(entries[i]));
   out["entries"] = std::move(items);
-  put_page(out, *page, entries.size(), "entries", "pass path to look at one directory");
+  put_page(out, *page, entries.size(), "entries", "pass path to look at one directory", "git_status", p);
   out["clean"] = std::all_of(entries.begin(), entries.end(), [](const Entry& e) { return e.kind == Kind::kIgnored; });
   return out;
 }
