@@ -529,6 +529,10 @@ int call(const std::string& root, std::string method, const std::string& params_
   }
   // Nobody to ask from a script: what needs asking is denied with the rule
   // or flag that allows it.
+  if (auto st = registry.validate(*op, params); !st) {
+    std::fprintf(stderr, "%s\n", error_object(st.error()).dump(2).c_str());
+    return 1;
+  }
   auto cli = std::make_shared<permissions::ClientState>();
   cli->name = "cli";
   cli->settings = (*ws)->gate().settings();
@@ -542,7 +546,7 @@ int call(const std::string& root, std::string method, const std::string& params_
   ctx.read_denied = (*ws)->gate().read_filter(cli);
   if (permissions::is_write_kind(op->kind))
     ctx.may_write = (*ws)->gate().write_check(cli, op->kind, (*ws)->gate().needs(*op, params));
-  auto result = registry.invoke(*op, ctx, params);
+  auto result = registry.run(*op, ctx, params);
   if (!result) {
     std::fprintf(stderr, "%s\n", error_object(result.error()).dump(2).c_str());
     return 1;

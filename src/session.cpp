@@ -79,6 +79,12 @@ void Session::on_close() {
 
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
   auto shared = std::make_shared<OperationCall>(std::move(call));
+  // Malformed calls are refused before the gate: nobody is asked to
+  // approve what would fail anyway.
+  if (auto st = registry.validate(*shared->op, shared->params); !st) {
+    shared->progress.reset();
+    return shared->respond(request, std::move(st).error());
+  }
   auto needs = workspace.gate().needs(*shared->op, shared->params);
   // A write's landing paths are judged against what the gate approves.
   const bool writes = permissions::is_write_kind(shared->op->kind);
@@ -90,7 +96,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     ctx.read_denied = workspace.gate().read_filter(c.client);
     ctx.max_result_bytes = c.max_result_bytes;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
-    Result<json> result = registry.invoke(*c.op, ctx, c.params);
+    Result<json> result = registry.run(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response
     if (request.token().cancelled() && c.cancelled) return c.cancelled(request);
     c.respond(request, std::move(result));

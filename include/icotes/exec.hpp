@@ -183,11 +183,22 @@ struct JobOutput {
 /// command line that names `echo` would run whatever such a variable names.
 std::optional<std::string> refused_variable(std::string_view name);
 
+/// Checks one variable a client asks for (run_command's and
+/// terminal_create's `env`): the name non-empty without '=' or NUL (execve(2)
+/// would read the rest as the value), the value without NUL, and not a
+/// refused_variable(). Errors: kInvalidParams naming the variable (also in
+/// data.variable).
+Status check_client_variable(std::string_view name, std::string_view value);
+
 /// A signal's name ("SIGTERM"), or "signal N".
 std::string signal_name(int sig);
 
 /// Shell-quotes one word for /bin/sh ('it'\''s'), bare when it needs none.
 std::string shell_quote(std::string_view word);
+/// The shell run_command runs a `command` line with (`/bin/sh -c LINE`):
+/// dash on Debian and Ubuntu, bash elsewhere. The permission rules parse the
+/// line as both read it (shell_rule.hpp).
+inline constexpr std::string_view kCommandShell = "/bin/sh";
 /// Words joined with spaces, each shell_quote()d: the command line a user
 /// would type for an argv.
 std::string shell_join(const std::vector<std::string>& argv);

@@ -85,6 +85,11 @@ struct Context {
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;
+/// Checks of a call's params beyond its schema that must hold before the
+/// permission gate asks anyone (a loader variable in `env`): nobody is ever
+/// asked to approve a call that would be refused anyway. Errors:
+/// kInvalidParams.
+using Precheck = std::function<Status(const json& params)>;
 
 class SchemaValidator;
 
@@ -110,6 +115,7 @@ struct Operation {
   /// directory as lines); null: the result as JSON.
   std::function<std::string(const json& result)> mcp_text;
   Handler handler;
+  Precheck precheck;  // may be null
   std::shared_ptr<const SchemaValidator> input_validator;
 
   /// LSP method: "icotes/files/read".
@@ -134,9 +140,17 @@ class Registry {
   /// All operations in id order.
   std::vector<const Operation*> all() const;
 
-  /// Validates params against the input schema, then runs the handler.
-  /// Errors: -32602 (params, with data.pointer and data.expected), the
-  /// handler's own errors.
+  /// Adds a Precheck to the registered operation `id` (throws
+  /// std::logic_error when there is none: a build defect).
+  void precheck(std::string_view id, Precheck check);
+
+  /// Validates params against the input schema, then the operation's
+  /// Precheck: what runs before the permission gate. Errors: -32602 (with
+  /// data.pointer and data.expected for a schema miss).
+  Status validate(const Operation& op, const json& params) const;
+  /// Runs the handler on params validate() accepted. Errors: the handler's.
+  Result<json> run(const Operation& op, Context& ctx, const json& params) const;
+  /// validate() then run().
   Result<json> invoke(const Operation& op, Context& ctx, const json& params) const;
 
  private:

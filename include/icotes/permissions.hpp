@@ -18,6 +18,13 @@
 //   7. the mode's defaults: reads inside the workspace (default), reads,
 //      writes and edits inside the workspace (acceptEdits);
 //   8. otherwise: ask.
+// A command line (Bash) is split into its simple commands (shell_rule.hpp):
+// a deny rule applies when it may name any of them, allow rules when each
+// of them is covered by one of the rules (`ls; echo hi` by `Bash(ls:*)` and
+// `Bash(echo:*)`). When Bash deny rules exist and cannot judge the line (it
+// cannot be analysed, or a command's name is an expansion such as `$CMD`),
+// steps 4, 5 and 6 let it through only on a Specific grant (an answer about
+// exactly this line): otherwise it is asked about.
 // Rules use the syntax users know from AI assistants' settings:
 // `Read(glob)`, `Edit(glob)` (file writes and edits), `Write(glob)`,
 // `Bash(pattern)` (shell_rule.hpp), `GitWrite(glob)`, `Network(glob)`; a
@@ -80,11 +87,16 @@ class Rule {
   /// Parses `text`. Errors (kInvalidParams): unknown kind name, unbalanced
   /// parentheses, an empty pattern.
   static Result<Rule> parse(std::string_view text, Answer answer);
+  /// For a Bash need (a command line, shell_rule.hpp): an allow rule must
+  /// cover every simple command of the line; a deny rule matches when it
+  /// may name any of them (an opaque line: none; decide() asks about it).
   bool matches(const Need& need) const;
   /// Whether the rule is about `kind` at all (`Read(...)` covers ReadFile).
   bool covers_kind(OperationKind kind) const;
   Answer answer() const { return answer_; }
   const std::string& text() const { return text_; }
+  /// The text inside the parentheses; "" for a bare kind (any target).
+  const std::string& pattern() const { return pattern_; }
 
  private:
   Answer answer_ = Answer::Deny;
@@ -152,8 +164,11 @@ struct Decision {
 Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session,
                 const Cache* persisted, const Cache* global);
 
-/// How to allow what was denied, for the error message: the rule text that
-/// would allow it (`Edit(src/main.c)`, `Bash(make test)`).
+/// How to allow what was denied, for the error message: the text for
+/// `icotes permissions allow`, which remembers exactly this target
+/// (`Edit(src/main.c)`, `Bash(make test)`; for a command line the whole
+/// line, `Bash(ls; echo hi)`). For a path it is also a rule that allows it;
+/// for a command line the rules are shell_rule.hpp's exact_patterns_for().
 std::string rule_for(const Need& need);
 
 }  // namespace icotes::permissions

@@ -84,6 +84,25 @@ exec::OutputSink progress_sink(Context& ctx) {
       [&ctx](std::string_view text, std::uint64_t total) { ctx.progress.report(text, static_cast<double>(total), 0); };
 }
 
+// The client's environment variables: a name is not empty and holds no '=' (execve(2) would read the rest as
+// the value) and no NUL, a value no NUL (C strings end there). The permission gate judged them as `env
+// NAME=value` words before the command.
+Result<std::vector<std::pair<std::string, std::string>>> environment(const json& p, std::string_view op) {
+  std::vector<std::pair<std::string, std::string>> env;
+  auto it = p.find("env");
+  if (it == p.end()) return env;
+  for (const auto& [name, value] : it->items()) {
+    const std::string& v = value.get_ref<const std::string&>();
+    if (auto st = exec::check_client_variable(name, v); !st) {
+      Error e = std::move(st).error();
+      e.message = std::string(op) + ": " + e.message;
+      return e;
+    }
+    env.emplace_back(name, v);
+  }
+  return env;
+}
+
 // The working directory: inside the workspace, symlinks resolved.
 Result<std::string> working_directory(Context& ctx, const json& p) {
   const ConfinedRoot& root = ctx.workspace.root();
@@ -113,7 +132,7 @@ Result<json> run(Context& ctx, const json& p) {
   std::string command_line;
   if (has_command) {
     command_line = p["command"].get<std::string>();
-    spec.argv = {"/bin/sh", "-c", command_line};
+    spec.argv = {std::string(exec::kCommandShell), "-c", command_line};
   } else {
     spec.argv = p["argv"].get<std::vector<std::string>>();
     command_line = exec::shell_join(spec.argv);
@@ -121,8 +140,9 @@ Result<json> run(Context& ctx, const json& p) {
   auto cwd = working_directory(ctx, p);
   if (!cwd) return std::move(cwd).error();
   spec.cwd = std::move(*cwd);
-  if (auto it = p.find("env"); it != p.end())
-    for (const auto& [name, value] : it->items()) spec.env.emplace_back(name, value.get<std::string>());
+  auto env = environment(p, "run_command");
+  if (!env) return std::move(env).error();
+  spec.env = std::move(*env);
   const bool background = p.value("background", false);
   read_common(p, spec, background ? milliseconds(0) : milliseconds(120000));
   spec.sandbox = service.settings().sandbox;
@@ -232,6 +252,11 @@ void register_exec_ops(Registry& r) {
   r.add("exec/jobOutput", job_output);
   r.add("exec/jobKill", job_kill);
   r.add("exec/jobList", job_list);
+  r.precheck("exec/run", [](const json& p) -> Status {
+    auto env = environment(p, "run_command");
+    if (!env) return std::move(env).error();
+    return ok_status();
+  });
 }
 
 }  // namespace icotes

@@ -112,8 +112,30 @@ std::vector<const Operation*> Registry::all() const {
   return out;
 }
 
-Result<json> Registry::invoke(const Operation& op, Context& ctx, const json& params) const {
+void Registry::precheck(std::string_view id, Precheck check) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) throw std::logic_error("precheck for unregistered operation " + std::string(id));
+  it->second.precheck = std::move(check);
+}
+
+Status Registry::validate(const Operation& op, const json& params) const {
   if (auto err = op.input_validator->validate(params, op.mcp_name + " params")) return std::move(*err);
+  if (op.precheck) {
+    try {
+      return op.precheck(params);
+    } catch (const json::exception& e) {
+      return make_error(error_code::kInvalidParams, op.mcp_name + ": " + e.what());
+    }
+  }
+  return ok_status();
+}
+
+Result<json> Registry::invoke(const Operation& op, Context& ctx, const json& params) const {
+  if (auto st = validate(op, params); !st) return std::move(st).error();
+  return run(op, ctx, params);
+}
+
+Result<json> Registry::run(const Operation& op, Context& ctx, const json& params) const {
   if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, op.id + ": cancelled");
   try {
     return op.handler(ctx, params);

@@ -146,6 +146,16 @@ void register_terminal_ops(Registry& r) {
   r.add("terminal/resize", resize);
   r.add("terminal/kill", kill);
   r.add("terminal/list", list);
+  r.precheck("terminal/create", [](const json& p) -> Status {
+    if (auto it = p.find("env"); it != p.end())
+      for (const auto& [name, value] : it->items())
+        if (auto st = exec::check_client_variable(name, value.get_ref<const std::string&>()); !st) {
+          Error e = std::move(st).error();
+          e.message = "terminal_create: " + e.message;
+          return e;
+        }
+    return ok_status();
+  });
 }
 
 }  // namespace icotes

@@ -10,12 +10,13 @@
 #include <filesystem>
 
 #include "icotes/exec.hpp"
-#include "icotes/terminal.hpp"
 #include "icotes/files.hpp"
 #include "icotes/fd_io.hpp"
 #include "icotes/heap.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
+#include "icotes/shell_rule.hpp"
+#include "icotes/terminal.hpp"
 
 namespace icotes::permissions {
 namespace {
@@ -65,6 +66,66 @@ StoredGrant to_stored(const Grant& g, const std::string& by) {
 std::string parent_dir(std::string_view rel) {
   const std::size_t slash = rel.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(rel.substr(0, slash));
+}
+
+// A program and its arguments as the command line a user would type for them. The program is quoted even
+// when it needs no quotes for its characters if the shell would read it as a reserved word (`if`) or an
+// assignment (`A=1`): the line must run the same program.
+std::string program_line(const std::vector<std::string>& argv) {
+  std::string out;
+  for (std::size_t k = 0; k < argv.size(); ++k) {
+    std::string word = exec::shell_quote(argv[k]);
+    if (k == 0 && !word.empty() && word[0] != '\'') {
+      static constexpr std::string_view kReserved[] = {"if",    "then",   "else",     "elif",   "fi",  "while",
+                                                       "until", "do",     "done",     "for",    "in",  "case",
+                                                       "esac",  "select", "function", "coproc", "time"};
+      bool quote = word.find('=') != std::string::npos;
+      for (std::string_view r : kReserved) quote = quote || word == r;
+      if (quote) word = "'" + word + "'";
+    }
+    if (k > 0) out += ' ';
+    out += word;
+  }
+  return out;
+}
+
+// The environment a client sets (`env`) as the words of `env NAME=value ... ` before the command, with the
+// variables harmless_environment_variable() accepts left out; "" when nothing else remains. Every other
+// variable can make an allowed program run other code (GIT_CONFIG_*, PATH, BASH_ENV, LD_PRELOAD, ...): in
+// the command line, rules see it as `env`'s assignments, which a rule must name.
+std::string env_words(const json& params) {
+  auto it = params.find("env");
+  if (it == params.end() || !it->is_object()) return {};
+  std::string out;
+  bool dash = false;
+  for (const auto& [name, value] : it->items()) {
+    const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+    if (harmless_environment_variable(name, v)) continue;
+    dash = dash || (!name.empty() && name[0] == '-');
+    out += exec::shell_quote(name + "=" + v) + " ";
+  }
+  if (out.empty()) return out;
+  return std::string(dash ? "env -- " : "env ") + out;
+}
+
+// The standard input a client gives (`stdin`) as a quoted here-document after the command line: its text is
+// part of what the user sees and of what a remembered answer ("always allow this command") names.
+std::string stdin_heredoc(const json& params) {
+  auto it = params.find("stdin");
+  if (it == params.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return {};
+  const std::string& text = it->get_ref<const std::string&>();
+  std::string delimiter = "ICOTES_STDIN";
+  auto has_line = [&text](const std::string& line) {
+    for (std::size_t at = 0; at <= text.size();) {
+      std::size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      if (text.compare(at, end - at, line) == 0 && end - at == line.size()) return true;
+      at = end + 1;
+    }
+    return false;
+  };
+  while (has_line(delimiter)) delimiter += '_';
+  return " <<'" + delimiter + "'\n" + text + (text.back() == '\n' ? "" : "\n") + delimiter;
 }
 
 // Lexically normalised absolute form of an outside path (for messages and rules).
@@ -134,6 +195,14 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
   if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, false); !st)
     g->warnings_.push_back("global permissions unavailable: " + st.error().message);
   g->audit_db_path_ = state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite";
+  // Bash rules read a command line as dash and bash both would (shell_rule.hpp): say so when the shell that
+  // runs it is another one (busybox ash, mksh), whose grammar may split a line differently.
+  std::error_code ec;
+  const std::string sh = std::filesystem::canonical(std::string(exec::kCommandShell), ec).filename().string();
+  if (!ec && sh.rfind("dash", 0) != 0 && sh.rfind("bash", 0) != 0)
+    g->warnings_.push_back(std::string(exec::kCommandShell) + " is " + sh +
+                           ": Bash(...) rules are judged as dash and bash read a command line, which this shell "
+                           "may read differently");
   return g;
 }
 
@@ -190,35 +259,80 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
           if (!fp.new_path.empty() && fp.new_path != fp.old_path) add(fp.new_path);
         }
     }
-    if (kind == OperationKind::Bash)
-      if (auto it = params.find("command"); it != params.end() && it->is_string())
-        out.push_back(Need{kind, it->get<std::string>(), false, std::nullopt});
-    // argv and run_code: the command line a user would type for them, so
-    // Bash(...) rules match it and a question shows it.
-    if (kind == OperationKind::Bash)
+    // Commands: the command line a user would type for the same effect, so
+    // Bash(...) rules judge it as they would judge that line and a question
+    // shows it: `command` as it is (run by /bin/sh -c), argv and run_code
+    // as the program and its arguments, the terminal's program and args;
+    // with the client's environment as `env NAME=value ...` (only what
+    // harmless_environment_variable() does not accept) and its stdin as a
+    // here-document.
+    if (kind == OperationKind::Bash) {
+      const std::string env = env_words(params);
+      const std::string input = stdin_heredoc(params);
+      auto command = [&](std::string line) { out.push_back(Need{kind, std::move(line), false, std::nullopt}); };
+      if (auto it = params.find("command"); it != params.end() && it->is_string()) {
+        const std::string& line = it->get_ref<const std::string&>();
+        if (!env.empty())
+          command(env + "sh -c " + exec::shell_quote(line) + input);
+        else if (!input.empty())
+          command("{ " + line + "\n}" + input);  // the whole line reads it
+        else
+          command(line);
+      }
       if (auto it = params.find("argv"); it != params.end() && it->is_array()) {
         std::vector<std::string> words;
         for (const auto& w : *it)
           if (w.is_string()) words.push_back(w.get<std::string>());
-        out.push_back(Need{kind, exec::shell_join(words), false, std::nullopt});
+        command(env + program_line(words) + input);
       }
-    if (kind == OperationKind::Bash && op.id == "terminal/create") {
-      // The program the terminal starts, as a command line: a grant to open
-      // a shell is a grant to type in it (the other terminal operations ask
-      // nothing).
-      std::optional<std::string> shell;
-      if (auto it = params.find("shell"); it != params.end() && it->is_string()) shell = it->get<std::string>();
-      std::vector<std::string> args;
-      if (auto it = params.find("args"); it != params.end() && it->is_array())
-        for (const auto& a : *it)
-          if (a.is_string()) args.push_back(a.get<std::string>());
-      out.push_back(Need{kind, terminal::command_line(shell, args), false, std::nullopt});
-    }
-    if (kind == OperationKind::Bash && op.id == "exec/runCode") {
-      const auto language = params.find("language"), code = params.find("code");
-      if (language != params.end() && language->is_string() && code != params.end() && code->is_string())
-        out.push_back(Need{kind, exec::code_command_line(language->get<std::string>(), code->get<std::string>()), false,
-                           std::nullopt});
+      if (op.id == "terminal/create") {
+        // The program the terminal starts: a grant to open a shell is a
+        // grant to type in it (the other terminal operations ask nothing).
+        std::vector<std::string> argv{terminal::default_shell()};
+        if (auto it = params.find("shell");
+            it != params.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
+          argv[0] = it->get<std::string>();
+        if (auto it = params.find("args"); it != params.end() && it->is_array())
+          for (const auto& a : *it)
+            if (a.is_string()) argv.push_back(a.get<std::string>());
+        command(env + program_line(argv));
+      }
+      if (op.id == "exec/runCode") {
+        const auto language = params.find("language"), code = params.find("code");
+        if (language != params.end() && language->is_string() && code != params.end() && code->is_string())
+          command(exec::code_command_line(language->get<std::string>(), code->get<std::string>()) + input);
+      }
+      // The working directory is a path like any other: where the command
+      // really runs (symlinks resolved), judged as a read (deny rules, the
+      // workspace's bounds).
+      if (auto it = params.find("cwd"); it != params.end() && it->is_string()) {
+        Need n;
+        n.kind = OperationKind::ReadFile;
+        const std::string& p = it->get_ref<const std::string&>();
+        auto rel = root_.relative(p.empty() ? "." : p);
+        if (rel) {
+          n.target = *rel;
+          std::error_code ec;
+          const auto real = std::filesystem::weakly_canonical(std::filesystem::path(root_.path()) / *rel, ec);
+          if (!ec) {
+            auto real_rel = root_.relative(real.string());
+            if (real_rel) {
+              n.target = *real_rel;
+            } else {
+              n.outside = true;
+              n.target = real.string();
+              n.outside_error =
+                  make_error(error_code::kOutsideWorkspace, "cwd '" + p + "' leads outside the workspace (to " +
+                                                                real.string() + "); commands run inside it");
+            }
+          }
+        } else {
+          n.outside = true;
+          n.target = outside_path(root_, p);
+          n.outside_error = make_error(rel.error().code, "cwd: " + rel.error().message, rel.error().data);
+        }
+        if (n.outside || !n.target.empty()) out.push_back(std::move(n));  // the root is the default
+      }
     }
   }
   if (out.empty()) add("");
@@ -236,6 +350,10 @@ Status Gate::deny_status(std::string_view operation, const Decision& d) const {
     return e;
   }
   std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
+  json data{{"kind", std::string(to_string(d.need.kind))},
+            {"target", d.need.target},
+            {"rule", rule_for(d.need)},
+            {"decidedBy", d.decided_by}};
   if (d.decided_by.rfind("rule ", 0) == 0) {
     msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
   } else if (!d.need.outside && d.need.kind != OperationKind::Bash && protected_path_reason(d.need.target)) {
@@ -243,13 +361,26 @@ Status Gate::deny_status(std::string_view operation, const Decision& d) const {
   } else if (d.decided_by == "mode readOnly") {
     msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
   } else {
-    msg += " To allow it: answer the question in your editor when asked, run `icotes permissions allow '" +
-           rule_for(d.need) + "'` in the workspace, or add \"" + rule_for(d.need) +
-           "\" to allow under [permissions] in .icotes/config.toml.";
+    // `icotes permissions allow` remembers exactly this target (for a
+    // command line: this line, whatever it holds). A rule in the settings
+    // must be a pattern: for a command line, one exact pattern per simple
+    // command, when each can be written as one.
+    std::vector<std::string> rules;
+    if (d.need.kind != OperationKind::Bash)
+      rules.push_back(rule_for(d.need));
+    else
+      for (const std::string& p : exact_patterns_for(d.need.target)) rules.push_back("Bash(" + p + ")");
+    msg += " To allow it: answer the question in your editor when asked, or run `icotes permissions allow " +
+           exec::shell_quote(rule_for(d.need)) + "` in the workspace";
+    if (!rules.empty()) {
+      msg += ", or add ";
+      for (std::size_t k = 0; k < rules.size(); ++k) msg += (k > 0 ? ", \"" : "\"") + rules[k] + "\"";
+      msg += " to allow under [permissions] in .icotes/config.toml";
+    }
+    msg += ".";
+    data["rules"] = rules;
   }
-  return make_error(error_code::kPermissionDenied, std::move(msg),
-                    json{{"kind", std::string(to_string(d.need.kind))}, {"target", d.need.target}, {"rule", rule_for(d.need)},
-                         {"decidedBy", d.decided_by}});
+  return make_error(error_code::kPermissionDenied, std::move(msg), std::move(data));
 }
 
 void Gate::decided(const ClientState& client, std::string_view operation, const Decision& d, std::string_view answer) {
@@ -315,7 +446,7 @@ Status Gate::check_now(ClientState& client, std::string_view operation, const st
     decided(client, operation, d, "allow");
     return ok_status();
   }
-  if (d.kind == Decision::Kind::Ask) d.decided_by = "needs asking, which this request cannot do";
+  if (d.kind == Decision::Kind::Ask) d.decided_by += ": needs asking, which this request cannot do";
   decided(client, operation, d, "deny");
   return deny_status(operation, d);
 }
@@ -343,7 +474,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
       }
   }
   if (!ask) {
-    d.decided_by = "no rule or saved answer, and " + client->name + " cannot be asked";
+    d.decided_by += ", and " + client->name + " cannot be asked";
     decided(*client, operation, d, "deny");
     return done(deny_status(operation, d));
   }

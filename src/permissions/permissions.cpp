@@ -97,7 +97,11 @@ bool Rule::covers_kind(OperationKind kind) const {
 bool Rule::matches(const Need& need) const {
   if (!covers_kind(need.kind)) return false;
   if (pattern_.empty()) return true;
-  if (need.kind == OperationKind::Bash) return bash_rule_matches(pattern_, need.target);
+  if (need.kind == OperationKind::Bash) {
+    // An allow rule must cover every simple command; a deny rule applies when it may name any of them.
+    if (answer_ == Answer::Allow) return bash_rule_matches(pattern_, need.target);
+    return bash_rule_may_match(pattern_, parse_shell_command(need.target));
+  }
   const bool absolute_pattern = !pattern_.empty() && pattern_[0] == '/';
   if (need.outside != absolute_pattern) return false;  // relative globs never name outside paths
   if (glob_->matches(need.target)) return true;
@@ -239,6 +243,28 @@ Result<Settings> load_settings(const std::string& path) {
 
 namespace {
 
+// The allow rules that together cover every simple command of a parsed line ("rule Bash(ls:*) + Bash(echo:*)"),
+// or nothing. A bare `Bash` rule covers any line.
+std::optional<std::string> allowed_by(const std::vector<Rule>& allow, const ShellParse& parse) {
+  for (const Rule& r : allow)
+    if (r.covers_kind(OperationKind::Bash) && r.pattern().empty()) return "rule " + r.text();
+  if (parse.opaque || parse.commands.empty()) return std::nullopt;
+  std::vector<const Rule*> used;
+  for (const SimpleCommand& c : parse.commands) {
+    const Rule* by = nullptr;
+    for (const Rule& r : allow)
+      if (r.covers_kind(OperationKind::Bash) && rule_matches_command(r.pattern(), c)) {
+        by = &r;
+        break;
+      }
+    if (!by) return std::nullopt;
+    if (std::find(used.begin(), used.end(), by) == used.end()) used.push_back(by);
+  }
+  std::string text = "rule ";
+  for (std::size_t k = 0; k < used.size(); ++k) text += (k > 0 ? " + " : "") + used[k]->text();
+  return text;
+}
+
 Decision decide_one(const Need& need, const Settings& settings, const Cache& session, const Cache* persisted,
                     const Cache* global) {
   auto out = [&](Decision::Kind kind, std::string by) { return Decision{kind, need, std::move(by)}; };
@@ -251,13 +277,32 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
                              need.kind == OperationKind::GitWrite;
   if (changes_paths && !need.outside)
     if (auto why = protected_path_reason(need.target)) return out(Decision::Kind::Deny, std::move(*why));
-  for (const Rule& r : settings.deny)
-    if (r.matches(need)) return out(Decision::Kind::Deny, "rule " + r.text());
+  // A command line is parsed once. Deny rules that cannot judge it (it is opaque, or a command's name is an
+  // expansion) must not be passed by an allow rule, mode bypass or a broad grant: only an answer about
+  // exactly this line (a Specific grant) or a question lets it run.
+  const bool bash = need.kind == OperationKind::Bash;
+  const ShellParse parse = bash ? parse_shell_command(need.target) : ShellParse{};
+  bool bash_deny_rules = false;
+  for (const Rule& r : settings.deny) {
+    if (bash && r.covers_kind(OperationKind::Bash)) {
+      bash_deny_rules = true;
+      if (r.pattern().empty() || bash_rule_may_match(r.pattern(), parse))
+        return out(Decision::Kind::Deny, "rule " + r.text());
+    } else if (r.matches(need)) {
+      return out(Decision::Kind::Deny, "rule " + r.text());
+    }
+  }
+  const bool unjudged = bash && bash_deny_rules && !names_known(parse);
   if (settings.mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");
-  for (const Rule& r : settings.allow)
-    if (r.matches(need)) return out(Decision::Kind::Allow, "rule " + r.text());
+  if (bash) {
+    if (!unjudged)
+      if (auto by = allowed_by(settings.allow, parse)) return out(Decision::Kind::Allow, std::move(*by));
+  } else {
+    for (const Rule& r : settings.allow)
+      if (r.matches(need)) return out(Decision::Kind::Allow, "rule " + r.text());
+  }
   if (need.outside) return out(Decision::Kind::Deny, "outside the workspace");
-  if (settings.mode == Mode::Bypass) return out(Decision::Kind::Allow, "mode bypass");
+  if (settings.mode == Mode::Bypass && !unjudged) return out(Decision::Kind::Allow, "mode bypass");
   std::optional<Grant> best;
   std::string from;
   for (auto [cache, name] : {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
@@ -269,7 +314,7 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
       from = name;
     }
   }
-  if (best) {
+  if (best && (!unjudged || best->scope == Scope::Specific)) {
     std::string by = from + " grant " + std::string(to_string(best->scope));
     if (!best->value.empty()) by += " " + best->value;
     return out(best->answer == Answer::Allow ? Decision::Kind::Allow : Decision::Kind::Deny, std::move(by));
@@ -277,6 +322,13 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
   if (need.kind == OperationKind::ReadFile) return out(Decision::Kind::Allow, "mode " + std::string(to_string(settings.mode)));
   if (settings.mode == Mode::AcceptEdits && (need.kind == OperationKind::WriteFile || need.kind == OperationKind::EditFile))
     return out(Decision::Kind::Allow, "mode acceptEdits");
+  if (unjudged)
+    return out(Decision::Kind::Ask, "the deny rules cannot judge this command line (" +
+                                        (parse.opaque ? parse.reason : std::string("a command name is an expansion")) +
+                                        ")");
+  if (bash && parse.opaque)
+    return out(Decision::Kind::Ask,
+               "no rule or saved answer (the command line cannot be analysed: " + parse.reason + ")");
   return out(Decision::Kind::Ask, "no rule or saved answer");
 }
 

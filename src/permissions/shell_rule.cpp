@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -60,8 +62,9 @@ struct Cmd {
   bool empty() const { return assignments.empty() && words.empty() && !redirected; }
 };
 
-SimpleCommand to_simple(const Cmd& c) {
+SimpleCommand to_simple(const Cmd& c, bool derived) {
   SimpleCommand s;
+  s.derived = derived;
   for (const Word& w : c.assignments) {
     s.assignments.push_back(w.text);
     s.assignment_dynamic.push_back(w.dynamic);
@@ -72,34 +75,6 @@ SimpleCommand to_simple(const Cmd& c) {
   }
   s.redirects_files = c.redirects_files;
   return s;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp == 0) opaque("NUL byte in $'...'");
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x110000) {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    opaque("invalid \\U escape in $'...'");
-  }
-}
-
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // ---------------------------------------------------------------------------
@@ -246,6 +221,19 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+// Whether a `for` loop's variable may change what later commands do: a name with an uppercase letter (the
+// environment's convention: PATH, HOME, GIT_DIR, IFS, PS4, ...) or a lowercase one programs read (http_proxy
+// and the other *_proxy, npm_config_*). Lowercase names (`for f in *.c`) are the loop's own.
+bool loop_variable_matters(std::string_view name) {
+  for (char ch : name) {
+    if (ch >= 'A' && ch <= 'Z') return true;
+  }
+  const auto ends_with = [name](std::string_view tail) {
+    return name.size() >= tail.size() && name.substr(name.size() - tail.size()) == tail;
+  };
+  return ends_with("_proxy") || name.rfind("npm_config_", 0) == 0;
+}
+
 // The command words[from..] with no assignments or redirections of its own.
 Cmd tail(const Cmd& c, std::size_t from) {
   Cmd t;
@@ -257,7 +245,9 @@ Cmd tail(const Cmd& c, std::size_t from) {
 
 class Parser {
  public:
-  Parser(std::string_view src, int depth, ShellParse& out) : s_(src), depth_(depth), out_(out) {
+  // `derived`: the text is a script some command runs (sh -c, eval, trap, watch), not the line itself.
+  Parser(std::string_view src, int depth, ShellParse& out, bool derived = false)
+      : s_(src), depth_(depth), out_(out), derived_(derived) {
     if (depth_ > kMaxDepth) opaque("nesting deeper than 32 levels");
   }
 
@@ -294,6 +284,12 @@ class Parser {
   };
 
   char peek(std::size_t ahead = 0) const { return i_ + ahead < s_.size() ? s_[i_ + ahead] : '\0'; }
+  bool continuation_at(std::size_t ahead) const { return peek(ahead) == '\\' && peek(ahead + 1) == '\n'; }
+  // The first index at or after k that is not a backslash-newline (a line continuation).
+  std::size_t skip_continuations(std::size_t k) const {
+    while (k + 1 < s_.size() && s_[k] == '\\' && s_[k + 1] == '\n') k += 2;
+    return k;
+  }
   bool at_end() const { return i_ >= s_.size(); }
 
   void enter() {
@@ -349,6 +345,7 @@ class Parser {
         return;
       } else if (c == '(') {
         if (peek(1) == '(') opaque("arithmetic command (( ))");
+        if (continuation_at(1)) opaque("line continuation after '(' (it may make '((')");
         ++i_;
         enter();
         parse_list(Stop::kParen);
@@ -361,6 +358,17 @@ class Parser {
         if (!handle_reserved(w)) parse_simple(&w);
       }
     }
+  }
+
+  static bool is_reserved_word(const Word& w) {
+    if (w.quoted || w.dynamic) return false;
+    static constexpr std::string_view kReserved[] = {
+        "!",    "{",   "}",  "if",   "then", "else",   "elif",     "fi",     "while", "until", "do",
+        "done", "for", "in", "case", "esac", "select", "function", "coproc", "time",  "[[",    "]]"};
+    for (std::string_view r : kReserved) {
+      if (w.text == r) return true;
+    }
+    return false;
   }
 
   // Reserved words at command position (bash(1) "Reserved Words"); true when `w` was one.
@@ -394,6 +402,19 @@ class Parser {
     Word name = read_word(false);
     if (name.quoted || name.dynamic || name.text.empty() || !is_name_start(name.text[0])) {
       opaque("for: bad loop variable");
+    }
+    // The loop assigns each word to NAME. A variable programs read from the environment (PATH, HOME, GIT_DIR,
+    // http_proxy: already exported, it goes to every later command with the new value) or the shell reads
+    // itself (IFS, PS4, CDPATH) changes what later commands do, so it is an assignment a rule must name, as a
+    // plain `NAME=value` would be: a command of its own, `NAME=` and an unknown value.
+    if (loop_variable_matters(name.text)) {
+      Word value;
+      value.text = name.text + "=";
+      value.dynamic = true;
+      value.assignment = true;
+      Cmd assignment;
+      assignment.assignments.push_back(std::move(value));
+      emit(std::move(assignment), true);
     }
     for (;;) {
       skip_blanks();
@@ -444,7 +465,7 @@ class Parser {
       if (cmd.amp_redirect) opaque("a word after '&>' (sh reads '&>' as '&' then '>')");
       add_word(cmd, read_word(cmd.words.empty()));
     }
-    if (!cmd.empty()) emit(std::move(cmd));
+    if (!cmd.empty()) emit(std::move(cmd), derived_);
   }
 
   void add_word(Cmd& cmd, Word w) {
@@ -472,12 +493,10 @@ class Parser {
 
   void parse_redirection(Cmd& cmd) {
     cmd.redirected = true;
-    if (peek() == '{') {  // {name}>file allocates a descriptor: treated as a file redirection
-      while (peek() != '}') ++i_;
-      ++i_;
-      cmd.redirects_files = true;
-    }
+    if (peek() == '{') opaque("{name}> redirection (bash allocates a descriptor, dash reads {name} as a word)");
+    const std::size_t digits_start = i_;
     while (is_digit(peek())) ++i_;
+    if (i_ - digits_start > 1) opaque("descriptor number over 9 before a redirection (dash reads it as a word)");
     enum class Kind { kFile, kDup, kHereDoc, kHereString };
     struct Op {
       std::string_view text;
@@ -497,6 +516,7 @@ class Parser {
     if (!op) opaque("malformed redirection");
     if (op->text[0] == '&') cmd.amp_redirect = true;
     i_ += op->text.size();
+    if (continuation_at(0)) opaque("line continuation after a redirection operator (`<<\\<newline>-` is `<<-`)");
     skip_blanks();
     bool process_substitution = (peek() == '<' || peek() == '>') && peek(1) == '(';
     if (at_end() || (is_meta(peek()) && !process_substitution)) opaque("redirection without a target");
@@ -550,7 +570,7 @@ class Parser {
         i_ = next;
       }
       if (h.expand) {
-        Parser sub(body, depth_ + 1, out_);
+        Parser sub(body, depth_ + 1, out_, derived_);
         sub.scan_heredoc_body();
       }
     }
@@ -563,14 +583,27 @@ class Parser {
   Word read_word(bool command_position) {
     Word w;
     {
-      std::size_t k = i_;
+      // The shells join a backslash-newline before they read a token: `PA\<newline>TH=x` is an assignment and
+      // `2\<newline>>f` a redirection of descriptor 2.
+      std::size_t k = skip_continuations(i_);
+      const bool digits = k < s_.size() && is_digit(s_[k]);
+      while (k < s_.size() && is_digit(s_[k])) k = skip_continuations(k + 1);
+      if (digits && k < s_.size() && (s_[k] == '<' || s_[k] == '>')) {
+        opaque("line continuation inside a redirection");  // starts_redirection() saw no redirection
+      }
+      k = skip_continuations(i_);
       if (k < s_.size() && is_name_start(s_[k])) {
-        while (k < s_.size() && is_name_char(s_[k])) ++k;
+        while (k < s_.size() && is_name_char(s_[k])) k = skip_continuations(k + 1);
         if (k < s_.size() && s_[k] == '=') w.assignment = true;
-        if (k + 1 < s_.size() && s_[k] == '+' && s_[k + 1] == '=') w.assignment = true;
+        if (command_position && k + 1 < s_.size() && s_[k] == '+' && s_[k + 1] == '=') {
+          opaque("NAME+=value (bash appends to a variable, dash runs a command of that name)");
+        }
         if (command_position && k < s_.size() && s_[k] == '[') {
           std::size_t e = k;
           while (e < s_.size() && !is_meta(s_[e])) ++e;
+          if (s_.substr(k, e - k + 1).find("\\\n") != std::string_view::npos) {
+            opaque("line continuation inside a subscript");
+          }
           if (s_.substr(k, e - k).find("]=") != std::string_view::npos ||
               s_.substr(k, e - k).find("]+=") != std::string_view::npos) {
             opaque("array element assignment (its subscript is evaluated)");
@@ -698,6 +731,8 @@ class Parser {
 
   // At '$'. `in_double_quotes` selects the rules inside "..." and unquoted here-documents.
   void parse_dollar(Word& w, bool in_double_quotes) {
+    // `$\<newline>x` is `$x`, `$(\<newline>(` is `$((`: the shells join the lines first.
+    if (continuation_at(1) || (peek(1) == '(' && continuation_at(2))) opaque("line continuation after '$'");
     char n = peek(1);
     auto expansion = [&] {
       w.dynamic = true;
@@ -754,100 +789,20 @@ class Parser {
     ++i_;
   }
 
-  // $'...' (bash(1) "QUOTING"): after the opening quote.
+  // $'...' (bash(1) "QUOTING"), after the opening quote. /bin/sh may be dash, which has no $'...': it reads `$`
+  // and then '...' up to the next quote, whatever backslashes come before it, while bash skips the character
+  // after each backslash (so `$'\''` and `$'\c'` end in different places). The line splits alike in both only
+  // when the two ends are the same quote; the value differs (dash keeps the `$` and the backslashes), so the
+  // word is dynamic.
   void read_ansi_c(Word& w) {
-    while (!at_end()) {
-      char c = peek();
-      if (c == '\'') {
-        ++i_;
-        return;
-      }
-      if (c != '\\') {
-        w.text += c;
-        ++i_;
-        continue;
-      }
-      char e = peek(1);
-      if (e == '\0' && i_ + 1 >= s_.size()) break;
-      i_ += 2;
-      switch (e) {
-        case 'a':
-          w.text += '\a';
-          break;
-        case 'b':
-          w.text += '\b';
-          break;
-        case 'e':
-        case 'E':
-          w.text += '\x1b';
-          break;
-        case 'f':
-          w.text += '\f';
-          break;
-        case 'n':
-          w.text += '\n';
-          break;
-        case 'r':
-          w.text += '\r';
-          break;
-        case 't':
-          w.text += '\t';
-          break;
-        case 'v':
-          w.text += '\v';
-          break;
-        case '\'':  // dash reads $'\'' as '$' then '\' and a quote: the quoting would differ
-          opaque("\\' inside $'...'");
-        case '\\':
-        case '"':
-        case '?':
-          w.text += e;
-          break;
-        case 'c': {
-          char x = peek();
-          if (x == '\0') opaque("unterminated $'...'");
-          ++i_;
-          append_utf8(w.text, static_cast<std::uint32_t>(x & 0x1f));
-          break;
-        }
-        case 'x':
-        case 'u':
-        case 'U': {
-          std::size_t max = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-          std::uint32_t v = 0;
-          std::size_t digits = 0;
-          while (digits < max && hex_value(peek()) >= 0) {
-            v = v * 16 + static_cast<std::uint32_t>(hex_value(peek()));
-            ++i_;
-            ++digits;
-          }
-          if (digits == 0) {
-            w.text += '\\';
-            w.text += e;
-          } else if (e == 'x') {
-            if (v == 0) opaque("NUL byte in $'...'");
-            w.text += static_cast<char>(v);
-          } else {
-            append_utf8(w.text, v);
-          }
-          break;
-        }
-        default:
-          if (e >= '0' && e <= '7') {
-            std::uint32_t v = static_cast<std::uint32_t>(e - '0');
-            for (int k = 0; k < 2 && peek() >= '0' && peek() <= '7'; ++k) {
-              v = v * 8 + static_cast<std::uint32_t>(s_[i_++] - '0');
-            }
-            if ((v & 0xff) == 0) opaque("NUL byte in $'...'");
-            w.text += static_cast<char>(v & 0xff);
-          } else {
-            w.text += '\\';
-            w.text += e;
-          }
-          break;
-      }
-    }
-    opaque("unterminated $'...'");
+    const std::size_t dash_end = s_.find('\'', i_);
+    std::size_t bash_end = i_;
+    while (bash_end < s_.size() && s_[bash_end] != '\'') bash_end += s_[bash_end] == '\\' ? 2 : 1;
+    if (dash_end == std::string_view::npos || bash_end >= s_.size()) opaque("unterminated $'...'");
+    if (bash_end != dash_end)
+      opaque("backslash before a quote inside $'...' (dash ends the string there, bash does not)");
+    i_ = bash_end + 1;
+    w.dynamic = true;
   }
 
   // At "$((". Only constant arithmetic is analysed: a variable's text is evaluated as an expression, and a `for`
@@ -896,6 +851,7 @@ class Parser {
     }
     if (c == '[') opaque("array subscript ${x[...]} (evaluated as arithmetic)");
     if (c == '@') opaque("${x@...} transformation");
+    if (c == '=' || (c == ':' && peek(1) == '=')) opaque("${NAME=word} assigns a variable");
     if (c == ':') {
       if (!one_of(peek(1), "-=?+")) opaque("substring expansion ${x:offset} (evaluated as arithmetic)");
       i_ += 2;
@@ -947,7 +903,7 @@ class Parser {
       char c = peek();
       if (c == '`') {
         ++i_;
-        Parser sub(inner, depth_ + 1, out_);
+        Parser sub(inner, depth_ + 1, out_, derived_);
         sub.parse_script();
         w.dynamic = true;
         if (!in_double_quotes) w.splits = true;
@@ -968,20 +924,20 @@ class Parser {
 
   // ---- commands after parsing: wrappers and builtins
 
-  void emit(Cmd cmd) {
+  void emit(Cmd cmd, bool derived) {
     enter();
     check_builtins(cmd);
     std::size_t slot = out_.commands.size();
     out_.commands.emplace_back();  // the wrapper comes before the commands it runs
     std::vector<Cmd> inner;
     unwrap(cmd, inner);  // may parse `sh -c` / eval scripts, which appends their commands
-    out_.commands[slot] = to_simple(cmd);
-    for (Cmd& c : inner) emit(std::move(c));
+    out_.commands[slot] = to_simple(cmd, derived);
+    for (Cmd& c : inner) emit(std::move(c), true);
     leave();
   }
 
   void parse_nested(const std::string& script) {
-    Parser sub(script, depth_ + 1, out_);
+    Parser sub(script, depth_ + 1, out_, true);
     sub.parse_script();
   }
 
@@ -996,6 +952,15 @@ class Parser {
       return false;
     };
     if (name == "let") opaque("let evaluates its arguments as arithmetic");
+    // What a later command name runs: dash (and bash as sh) expands aliases on the lines after `alias`,
+    // `hash -p FILE NAME` makes NAME run FILE, `enable -f` loads builtins from a shared object.
+    if (name == "alias" && any_arg([](const Word& w) { return w.dynamic || w.text.find('=') != std::string::npos; })) {
+      opaque("alias definition (later lines expand it)");
+    }
+    if (name == "hash" && any_arg([](const Word& w) { return w.dynamic || w.text.rfind("-p", 0) == 0; })) {
+      opaque("hash -p (makes a command name run another file)");
+    }
+    if (name == "enable") opaque("enable (loads or turns off builtins)");
     if (name == "read" || name == "mapfile" || name == "readarray" || name == "unset" || name == "declare" ||
         name == "typeset" || name == "local" || name == "export" || name == "readonly" || name == "getopts" ||
         name == "wait") {
@@ -1045,9 +1010,18 @@ class Parser {
       std::size_t i = parse_options(w, 1, kSudoOptions, "sudo", &seen);
       return run_with_assignments(c, i, "sudo", inner);
     }
-    if (name == "sh" || name == "bash" || name == "dash" || name == "zsh" || name == "ksh" || name == "mksh" ||
-        name == "ash") {
-      return unwrap_shell(c);
+    if (name == "sh" || name == "bash" || name == "dash") return unwrap_shell(c, true);
+    if (name == "zsh" || name == "ksh" || name == "ksh93" || name == "mksh" || name == "ash" || name == "hush" ||
+        name == "yash" || name == "posh") {
+      return unwrap_shell(c, false);
+    }
+    if (name == "busybox") {  // busybox APPLET ARGS...; its sh is ash
+      if (w.size() < 2) return;
+      if (w[1].dynamic) opaque("busybox: the applet is an expansion");
+      if (w[1].text.empty() || w[1].text[0] == '-') return;
+      const std::string_view applet = basename(w[1].text);
+      if (applet == "sh" || applet == "ash" || applet == "hush") opaque("busybox " + w[1].text + " (ash's grammar)");
+      return run_from(1);
     }
     if (name == "eval") {
       std::size_t i = 1;
@@ -1076,6 +1050,8 @@ class Parser {
     if (name == "time") {
       std::size_t i = parse_options(w, 1, kTimeOptions, "time", &seen);
       if (has_option(seen, 'o', "output")) c.redirects_files = true;
+      // In bash `time` is a reserved word that times a pipeline, compound commands included.
+      if (i < w.size() && is_reserved_word(w[i])) opaque("time before a compound command");
       return run_from(i);
     }
     if (name == "watch") {
@@ -1135,10 +1111,13 @@ class Parser {
     inner.push_back(std::move(run));
   }
 
-  // sh/bash/... -c 'script': the script is parsed like the outer line. Without -c they run a file or stdin.
-  void unwrap_shell(const Cmd& c) {
+  // sh/bash/dash -c 'script': the script is parsed like the outer line. Without -c they run a script file (its
+  // name must be in the rule) or read commands from stdin (a pipe, a here-document, a terminal), which is
+  // opaque. Other shells' grammars (`modelled` false) differ: their -c scripts are opaque.
+  void unwrap_shell(const Cmd& c, bool modelled) {
     const std::vector<Word>& w = c.words;
     bool command_mode = false;
+    bool reads_stdin = false;  // -s
     std::size_t i = 1;
     for (; i < w.size(); ++i) {
       if (w[i].dynamic) opaque("shell: an option or the script is an expansion");
@@ -1158,17 +1137,23 @@ class Parser {
         bool known = false;
         for (std::string_view l : kLong) known = known || a == l;
         if (!known) opaque("shell: unknown option " + a);
+        if (a == "--version" || a == "--help") return;
         continue;
       }
       if (a.size() < 2 || (a[0] != '-' && a[0] != '+')) break;
       bool takes_arg = false;
       for (std::size_t j = 1; j < a.size(); ++j) {
         if (a[j] == 'c' && a[0] == '-') command_mode = true;
+        if (a[j] == 's' && a[0] == '-') reads_stdin = true;
         if (a[j] == 'o' || a[j] == 'O') takes_arg = true;
       }
       if (takes_arg) ++i;
     }
+    if (!command_mode && (i >= w.size() || reads_stdin)) {
+      opaque(std::string(basename(w[0].text)) + " reading commands from its standard input");
+    }
     if (!command_mode || i >= w.size()) return;
+    if (!modelled) opaque(std::string(basename(w[0].text)) + " -c (a grammar other than sh's)");
     if (w[i].dynamic) opaque("shell -c of an expansion");
     parse_nested(w[i].text);
   }
@@ -1232,6 +1217,7 @@ class Parser {
   int depth_;
   ShellParse& out_;
   std::vector<PendingHeredoc> heredocs_;
+  bool derived_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -1274,6 +1260,173 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
+// Whether some text that `text` may stand for matches the glob `pattern`: in `text` a NUL stands for any run of
+// bytes (a dynamic word), in `pattern` a `*` does. Dynamic programming over two rows: O(pattern * text).
+bool glob_may_match(std::string_view pattern, std::string_view text) {
+  const std::size_t n = text.size();
+  std::vector<char> next(n + 1);  // row p + 1: does pattern[p + 1..] match text[t..]
+  std::vector<char> cur(n + 1);
+  next[n] = 1;
+  for (std::size_t t = n; t-- > 0;) next[t] = text[t] == '\0' && next[t + 1];
+  for (std::size_t p = pattern.size(); p-- > 0;) {
+    const char pc = pattern[p];
+    cur[n] = pc == '*' && next[n];
+    for (std::size_t t = n; t-- > 0;) {
+      if (text[t] == '\0') {
+        cur[t] = cur[t + 1] || next[t];  // the unknown text is empty, or it covers pattern[p]
+      } else if (pc == '*') {
+        cur[t] = next[t] || cur[t + 1];
+      } else {
+        cur[t] = pc == text[t] && next[t + 1];
+      }
+    }
+    std::swap(cur, next);
+  }
+  return next[0] != 0;
+}
+
+enum class Shape { kPrefix, kGlob, kExact };
+
+struct Pattern {
+  Shape shape = Shape::kExact;
+  std::vector<std::string_view> words;  // kPrefix, kExact
+  std::string glob;                     // kGlob: the words joined by single spaces
+};
+
+Pattern parse_pattern(std::string_view pattern) {
+  while (!pattern.empty() && is_blank(pattern.back())) pattern.remove_suffix(1);
+  Pattern p;
+  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == ":*") {
+    p.shape = Shape::kPrefix;
+    p.words = split_blanks(pattern.substr(0, pattern.size() - 2));
+  } else if (!pattern.empty() && pattern.back() == '*') {
+    p.shape = Shape::kGlob;
+    for (std::string_view w : split_blanks(pattern)) {
+      if (!p.glob.empty()) p.glob += ' ';
+      p.glob += w;
+    }
+  } else {
+    p.words = split_blanks(pattern);
+  }
+  return p;
+}
+
+// A command's words as a pattern sees them: the leading assignments (all, only those that matter, or none),
+// then the command name (or its last path component) and the arguments.
+struct View {
+  std::vector<std::string_view> words;
+  std::vector<bool> dynamic;
+};
+
+enum class Assignments { kAll, kMeaningful, kNone };
+
+View view_of(const SimpleCommand& c, Assignments which, bool name_basename) {
+  View v;
+  if (which != Assignments::kNone) {
+    for (std::size_t k = 0; k < c.assignments.size(); ++k) {
+      const bool dynamic = k < c.assignment_dynamic.size() && c.assignment_dynamic[k];
+      const std::string_view a = c.assignments[k];
+      if (which == Assignments::kMeaningful && !dynamic) {
+        const std::size_t eq = a.find('=');
+        if (eq != std::string_view::npos && harmless_environment_variable(a.substr(0, eq), a.substr(eq + 1))) continue;
+      }
+      v.words.push_back(a);
+      v.dynamic.push_back(dynamic);
+    }
+  }
+  for (std::size_t k = 0; k < c.words.size(); ++k) {
+    std::string_view w = c.words[k];
+    if (k == 0 && name_basename && !c.dynamic[0]) w = basename(w);
+    v.words.push_back(w);
+    v.dynamic.push_back(c.dynamic[k]);
+  }
+  return v;
+}
+
+// Allow rules: a dynamic word equals no literal pattern word; only `:*` and a glob `*` cover it.
+bool view_matches(const Pattern& p, const View& v) {
+  if (v.words.empty()) return false;
+  switch (p.shape) {
+    case Shape::kPrefix:
+    case Shape::kExact:
+      if (p.shape == Shape::kExact ? p.words.size() != v.words.size() : p.words.size() > v.words.size()) return false;
+      for (std::size_t k = 0; k < p.words.size(); ++k) {
+        if (v.dynamic[k] || v.words[k] != p.words[k]) return false;
+      }
+      return true;
+    case Shape::kGlob: {
+      std::string text;
+      for (std::size_t k = 0; k < v.words.size(); ++k) {
+        if (k > 0) text += ' ';
+        if (v.dynamic[k]) {
+          text += '\0';
+        } else {
+          text += v.words[k];
+        }
+      }
+      return glob_match(p.glob, text);
+    }
+  }
+  return false;
+}
+
+// Deny rules: a dynamic word may be any text, or no word at all, or several.
+bool view_may_match(const Pattern& p, const View& v) {
+  if (v.words.empty()) return false;
+  switch (p.shape) {
+    case Shape::kPrefix:
+    case Shape::kExact: {
+      std::size_t k = 0;
+      for (; k < p.words.size(); ++k) {
+        if (k >= v.words.size()) return false;
+        if (v.dynamic[k]) return true;
+        if (v.words[k] != p.words[k]) return false;
+      }
+      if (p.shape == Shape::kPrefix) return true;
+      for (; k < v.words.size(); ++k) {  // what follows must be able to vanish
+        if (!v.dynamic[k]) return false;
+      }
+      return true;
+    }
+    case Shape::kGlob: {
+      std::string text;
+      for (std::size_t k = 0; k < v.words.size(); ++k) {
+        if (v.dynamic[k]) {
+          text += '\0';  // also stands for the blank before it
+        } else {
+          if (k > 0) text += ' ';
+          text += v.words[k];
+        }
+      }
+      return glob_may_match(p.glob, text);
+    }
+  }
+  return false;
+}
+
+// A pattern word list that `rule_matches_command` reads back as exactly these words, or nothing.
+std::optional<std::string> exact_pattern(const SimpleCommand& c) {
+  if (c.redirects_files || c.words.empty()) return std::nullopt;
+  std::string out;
+  auto add = [&out](std::string_view w, bool dynamic) {
+    if (dynamic || w.empty()) return false;
+    for (char ch : w) {
+      if (is_blank(ch) || ch == '\n') return false;
+    }
+    if (!out.empty()) out += ' ';
+    out += w;
+    return true;
+  };
+  for (std::size_t k = 0; k < c.assignments.size(); ++k) {
+    if (!add(c.assignments[k], k < c.assignment_dynamic.size() && c.assignment_dynamic[k])) return std::nullopt;
+  }
+  for (std::size_t k = 0; k < c.words.size(); ++k) {
+    if (!add(c.words[k], c.dynamic[k])) return std::nullopt;
+  }
+  if (out.back() == '*') return std::nullopt;  // it would be a glob
+  return out;
+}
+
 }  // namespace
 
 ShellParse parse_shell_command(std::string_view command) {
@@ -1291,50 +1444,45 @@ ShellParse parse_shell_command(std::string_view command) {
   return out;
 }
 
-bool rule_matches_command(std::string_view pattern, const SimpleCommand& command) {
-  if (!command.words.empty() && command.dynamic[0]) return false;
-  std::vector<std::string_view> words;
-  std::vector<bool> dynamic;
-  for (std::size_t k = 0; k < command.assignments.size(); ++k) {
-    words.push_back(command.assignments[k]);
-    dynamic.push_back(k < command.assignment_dynamic.size() && command.assignment_dynamic[k]);
+bool harmless_environment_variable(std::string_view name, std::string_view value) {
+  const bool no_slash = value.find('/') == std::string_view::npos;
+  if (name == "TERM" || name == "LANG" || name == "LANGUAGE" || name == "LC_ALL") return no_slash;
+  if (name.size() > 3 && name.substr(0, 3) == "LC_") {
+    for (char ch : name.substr(3)) {
+      if (ch < 'A' || ch > 'Z') return false;
+    }
+    return no_slash;
   }
-  for (std::size_t k = 0; k < command.words.size(); ++k) {
-    words.push_back(command.words[k]);
-    dynamic.push_back(command.dynamic[k]);
-  }
-  if (words.empty() || command.redirects_files) return false;
+  if (name == "COLUMNS" || name == "LINES") return all_digits(value);
+  return name == "COLORTERM" || name == "TZ" || name == "NO_COLOR" || name == "FORCE_COLOR" || name == "CLICOLOR" ||
+         name == "CLICOLOR_FORCE" || name == "CI";
+}
 
-  while (!pattern.empty() && is_blank(pattern.back())) pattern.remove_suffix(1);
-  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == ":*") {
-    std::vector<std::string_view> prefix = split_blanks(pattern.substr(0, pattern.size() - 2));
-    if (prefix.size() > words.size()) return false;
-    for (std::size_t k = 0; k < prefix.size(); ++k) {
-      if (dynamic[k] || words[k] != prefix[k]) return false;
-    }
-    return true;
+bool rule_matches_command(std::string_view pattern, const SimpleCommand& command) {
+  if (command.redirects_files) return false;
+  if (!command.words.empty() && command.dynamic[0]) return false;
+  const Pattern p = parse_pattern(pattern);
+  const View all = view_of(command, Assignments::kAll, false);
+  if (view_matches(p, all)) return true;
+  const View meaningful = view_of(command, Assignments::kMeaningful, false);
+  return meaningful.words.size() != all.words.size() && view_matches(p, meaningful);
+}
+
+bool rule_may_match_command(std::string_view pattern, const SimpleCommand& command) {
+  if (!command.words.empty() && command.dynamic[0]) return false;
+  const Pattern p = parse_pattern(pattern);
+  const bool has_path = !command.words.empty() && command.words[0].find('/') != std::string::npos;
+  for (Assignments which : {Assignments::kAll, Assignments::kNone}) {
+    if (view_may_match(p, view_of(command, which, false))) return true;
+    if (has_path && view_may_match(p, view_of(command, which, true))) return true;
   }
-  if (!pattern.empty() && pattern.back() == '*') {
-    std::string glob;
-    for (std::string_view p : split_blanks(pattern)) {
-      if (!glob.empty()) glob += ' ';
-      glob += p;
-    }
-    std::string text;
-    for (std::size_t k = 0; k < words.size(); ++k) {
-      if (k > 0) text += ' ';
-      if (dynamic[k]) {
-        text += '\0';
-      } else {
-        text += words[k];
-      }
-    }
-    return glob_match(glob, text);
-  }
-  std::vector<std::string_view> exact = split_blanks(pattern);
-  if (exact.size() != words.size()) return false;
-  for (std::size_t k = 0; k < exact.size(); ++k) {
-    if (dynamic[k] || words[k] != exact[k]) return false;
+  return false;
+}
+
+bool names_known(const ShellParse& parse) {
+  if (parse.opaque) return false;
+  for (const SimpleCommand& c : parse.commands) {
+    if (!c.words.empty() && c.dynamic[0]) return false;
   }
   return true;
 }
@@ -1357,6 +1505,27 @@ bool bash_rules_allow(const std::vector<std::string>& patterns, std::string_view
     if (!allowed) return false;
   }
   return true;
+}
+
+bool bash_rule_may_match(std::string_view pattern, const ShellParse& parse) {
+  if (parse.opaque) return false;
+  for (const SimpleCommand& c : parse.commands) {
+    if (rule_may_match_command(pattern, c)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> exact_patterns_for(std::string_view command) {
+  ShellParse parse = parse_shell_command(command);
+  std::vector<std::string> out;
+  if (parse.opaque) return out;
+  std::unordered_set<std::string> seen;
+  for (const SimpleCommand& c : parse.commands) {
+    std::optional<std::string> p = exact_pattern(c);
+    if (!p) return {};
+    if (seen.insert(*p).second) out.push_back(std::move(*p));
+  }
+  return out;
 }
 
 }  // namespace icotes::permissions

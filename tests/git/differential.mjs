@@ -58,6 +58,16 @@ const DIVERGENCES = [
         .some((e) => / 3\t/.test(e) && repo.gitText(['ls-files', '-u', '--', e.split('\t')[1]]).includes(' 2\t')),
     why: 'conflicted file with both sides: icotes shows "* Unmerged path" and ours -> working tree, not git\'s diff --cc',
   },
+  {
+    op: 'show',
+    // A merge whose result differs from both parents somewhere (a conflict
+    // resolved by hand, as in this project's own history): git prints a
+    // combined diff (diff --cc) after the message, icotes none.
+    when: (repo, p) => typeof p.rev === 'string' && !p.rev.includes(':') &&
+      repo.gitText(['rev-list', '--parents', '-n', '1', p.rev]).trim().split(' ').length > 2 &&
+      repo.gitText(['diff-tree', '--cc', '--no-commit-id', '--format=', p.rev]).trim() !== '',
+    why: 'merge commit with a combined diff: git prints diff --cc, icotes no combined diff (README "Git")',
+  },
 ];
 
 function parseArgs(argv) {

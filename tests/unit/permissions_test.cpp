@@ -11,6 +11,7 @@
 #include "icotes/permission_gate.hpp"
 #include "icotes/permission_store.hpp"
 #include "icotes/permissions.hpp"
+#include "icotes/shell_rule.hpp"
 #include "test_util.hpp"
 
 namespace icotes::permissions {
@@ -92,6 +93,31 @@ TEST(PermissionRules, SuggestedRulesParseAndMatch) {
   EXPECT_EQ(rule_for(need(K::ReadFile, "src/a.c")), "Read(src/a.c)");
 }
 
+// A command line: `icotes permissions allow 'Bash(<line>)'` remembers exactly that line (a Specific grant),
+// whatever it holds; the rules a denial suggests for the settings are one exact pattern per simple command,
+// and together they allow the line and nothing else.
+TEST(PermissionRules, SuggestedBashRulesParseAndMatch) {
+  Settings s;
+  Cache none;
+  for (const char* line : {"make test", "ls; echo hi", "git diff --stat && git status", "timeout 10 make test",
+                           "git commit -m 'a b'", "case x in x) ls;; esac", "ls > out.txt"}) {
+    const Need n = need(K::Bash, line);
+    EXPECT_EQ(rule_for(n), std::string("Bash(") + line + ")");
+    Cache grants;
+    grants.put({K::Bash, Scope::Specific, std::string(line), Answer::Allow});
+    EXPECT_EQ(decide({n}, s, grants, nullptr, nullptr).kind, D::Allow) << line;
+    Settings with_rules;
+    for (const std::string& p : exact_patterns_for(line)) with_rules.allow.push_back(rule("Bash(" + p + ")"));
+    if (!with_rules.allow.empty()) {
+      EXPECT_EQ(decide({n}, with_rules, none, nullptr, nullptr).kind, D::Allow) << line;
+      EXPECT_EQ(decide({need(K::Bash, std::string(line) + "; rm -rf ~")}, with_rules, none, nullptr, nullptr).kind,
+                D::Ask);
+    }
+  }
+  EXPECT_TRUE(exact_patterns_for("git commit -m 'a b'").empty());  // a word with a blank: no exact pattern
+  EXPECT_EQ(exact_patterns_for("ls; echo hi"), (std::vector<std::string>{"ls", "echo hi"}));
+}
+
 TEST(PermissionCache, MostSpecificScopeWinsAndDenyWinsTies) {
   Cache c;
   c.put({K::EditFile, Scope::ProjectWide, "", Answer::Allow});
@@ -171,6 +197,78 @@ TEST(PermissionDecide, OrderOfRulesModesAndGrants) {
   EXPECT_EQ(decide({need(K::ReadFile, "a"), need(K::ReadFile, ".env")}, s, session, &saved, nullptr).kind, D::Deny);
   EXPECT_EQ(decide({need(K::WriteFile, "a"), need(K::WriteFile, "vendor/x.c")}, s, session, &saved, nullptr).kind,
             D::Ask);
+}
+
+// Each simple command of a line must be allowed by some rule, not all by one.
+TEST(PermissionDecide, EachCommandOfALineByOneOfTheRules) {
+  Settings s;
+  Cache none;
+  s.allow.push_back(rule("Bash(ls:*)"));
+  s.allow.push_back(rule("Bash(echo:*)"));
+  auto d = decide({need(K::Bash, "ls; echo hi")}, s, none, nullptr, nullptr);
+  EXPECT_EQ(d.kind, D::Allow);
+  EXPECT_EQ(d.decided_by, "rule Bash(ls:*) + Bash(echo:*)");
+  EXPECT_EQ(decide({need(K::Bash, "ls -l && echo a && ls")}, s, none, nullptr, nullptr).decided_by,
+            "rule Bash(ls:*) + Bash(echo:*)");
+  EXPECT_EQ(decide({need(K::Bash, "ls; echo hi; rm x")}, s, none, nullptr, nullptr).kind, D::Ask);
+  EXPECT_EQ(decide({need(K::Bash, "ls $(rm x)")}, s, none, nullptr, nullptr).kind, D::Ask);
+  // Rule::matches alone still needs one rule for every command.
+  EXPECT_FALSE(rule("Bash(ls:*)").matches(need(K::Bash, "ls; echo hi")));
+  EXPECT_TRUE(rule("Bash(ls:*)").matches(need(K::Bash, "ls; ls -l")));
+}
+
+// A deny rule applies when it may name any simple command of the line, even behind assignments, a path, a
+// wrapper or an unknown word; an allow rule covering the rest does not save it.
+TEST(PermissionDecide, DenyRulesApplyToAnyCommandOfTheLine) {
+  Settings s;
+  Cache none;
+  s.allow.push_back(rule("Bash(*)"));
+  s.deny.push_back(rule("Bash(rm:*)", Answer::Deny));
+  s.deny.push_back(rule("Bash(git push:*)", Answer::Deny));
+  for (const char* line :
+       {"rm -rf x", "ls; rm -rf x", "ls && FOO=1 rm x", "/bin/rm x", "env rm x", "echo $(rm x)",
+        "find . -exec rm {} \\;", "sh -c 'ls; rm x'", "git $SUB origin", "xargs rm < list", "PA\\\nTH=. rm x"}) {
+    auto d = decide({need(K::Bash, line)}, s, none, nullptr, nullptr);
+    EXPECT_EQ(d.kind, D::Deny) << line << " -> " << d.decided_by;
+  }
+  EXPECT_EQ(decide({need(K::Bash, "ls; git status")}, s, none, nullptr, nullptr).kind, D::Allow);
+  EXPECT_TRUE(rule("Bash(rm:*)", Answer::Deny).matches(need(K::Bash, "ls; rm x")));
+  EXPECT_FALSE(rule("Bash(rm:*)", Answer::Deny).matches(need(K::Bash, "ls; echo rm")));
+}
+
+// Lines the deny rules cannot judge (opaque, or a command name that is an expansion) are not let through by
+// an allow rule, mode bypass or a broad grant while Bash deny rules exist: only an answer about exactly the
+// line, or a question.
+TEST(PermissionDecide, LinesDenyRulesCannotJudgeAreAsked) {
+  Settings s;
+  Cache session, saved;
+  s.allow.push_back(rule("Bash"));
+  s.allow.push_back(rule("Bash(*)"));
+  s.deny.push_back(rule("Bash(rm:*)", Answer::Deny));
+  saved.put({K::Bash, Scope::ProjectWide, "", Answer::Allow});
+  const std::string opaque_line = "case x in x) rm -rf ~;; esac";
+  for (const std::string& line : {opaque_line, std::string("$CMD -rf ~"), std::string("echo $'\\''; rm -rf ~'"),
+                                  std::string("$\\\n{CMD} -rf ~")}) {
+    for (Mode mode : {Mode::Default, Mode::Bypass}) {
+      s.mode = mode;
+      auto d = decide({need(K::Bash, line)}, s, session, &saved, nullptr);
+      EXPECT_EQ(d.kind, D::Ask) << line << " -> " << d.decided_by;
+      EXPECT_NE(d.decided_by.find("deny rules cannot judge"), std::string::npos) << d.decided_by;
+    }
+  }
+  s.mode = Mode::Default;
+  session.put({K::Bash, Scope::Specific, opaque_line, Answer::Allow});
+  EXPECT_EQ(decide({need(K::Bash, opaque_line)}, s, session, &saved, nullptr).kind, D::Allow);
+  // Without Bash deny rules the broad grant and bypass decide as before.
+  s.deny.clear();
+  EXPECT_EQ(decide({need(K::Bash, "$CMD -rf ~")}, s, Cache{}, &saved, nullptr).kind, D::Allow);
+  s.allow.clear();
+  saved.clear();
+  auto d = decide({need(K::Bash, opaque_line)}, s, Cache{}, &saved, nullptr);
+  EXPECT_EQ(d.kind, D::Ask);
+  EXPECT_NE(d.decided_by.find("case statement"), std::string::npos) << d.decided_by;
+  s.mode = Mode::Bypass;
+  EXPECT_EQ(decide({need(K::Bash, opaque_line)}, s, Cache{}, &saved, nullptr).kind, D::Allow);
 }
 
 TEST(PermissionDecide, NoClientChangesIcotesOwnSettings) {
@@ -259,6 +357,101 @@ TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_EQ(needs[0].kind, K::GitWrite);
   EXPECT_EQ(needs[0].target, "");
+}
+
+// Everything a client gives that changes what a command does is in its need: the environment (outside the
+// harmless list) as `env NAME=value`, stdin as a here-document; the working directory is a path need.
+TEST_F(GateTest, CommandNeedsCarryEnvironmentStdinAndWorkingDirectory) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  std::filesystem::create_directories(dir_ / "sub");
+  std::filesystem::create_directories(dir_ / "secret");
+  std::filesystem::create_symlink("secret", dir_ / "innocent");
+  Operation run;
+  run.id = "exec/run";
+  run.kind = K::Bash;
+  const json git_env = {{"GIT_CONFIG_COUNT", "1"},
+                        {"GIT_CONFIG_KEY_0", "core.fsmonitor"},
+                        {"GIT_CONFIG_VALUE_0", "touch PWNED; false"},
+                        {"TERM", "dumb"}};
+  auto needs = gate->needs(run, json{{"command", "git status"}, {"env", git_env}});
+  ASSERT_EQ(needs.size(), 1u);
+  EXPECT_EQ(needs[0].target,
+            "env GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor 'GIT_CONFIG_VALUE_0=touch PWNED; false' "
+            "sh -c 'git status'");
+  EXPECT_EQ(gate->needs(run, json{{"command", "git status"}, {"env", {{"TERM", "dumb"}, {"LC_ALL", "C"}}}})[0].target,
+            "git status");
+  EXPECT_EQ(gate->needs(run, json{{"argv", {"git", "status"}}, {"env", {{"PATH", "/tmp/evil"}}}})[0].target,
+            "env PATH=/tmp/evil git status");
+  EXPECT_EQ(gate->needs(run, json{{"argv", {"if", "x"}}})[0].target, "'if' x");
+  EXPECT_EQ(gate->needs(run, json{{"argv", {"A=1", "x"}}})[0].target, "'A=1' x");
+  EXPECT_EQ(gate->needs(run, json{{"command", "python3 -"}, {"stdin", "print(1)"}})[0].target,
+            "{ python3 -\n} <<'ICOTES_STDIN'\nprint(1)\nICOTES_STDIN");
+  EXPECT_EQ(gate->needs(run, json{{"argv", {"cat"}}, {"stdin", "ICOTES_STDIN\nx\n"}})[0].target,
+            "cat <<'ICOTES_STDIN_'\nICOTES_STDIN\nx\nICOTES_STDIN_");
+  needs = gate->needs(run, json{{"command", "make"}, {"cwd", "innocent"}});
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_EQ(needs[1].kind, K::ReadFile);
+  EXPECT_EQ(needs[1].target, "secret");
+  EXPECT_EQ(gate->needs(run, json{{"command", "make"}, {"cwd", "."}}).size(), 1u);
+  needs = gate->needs(run, json{{"command", "make"}, {"cwd", "../.."}});
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_TRUE(needs[1].outside);
+  ASSERT_TRUE(needs[1].outside_error);
+  EXPECT_EQ(needs[1].outside_error->message.rfind("cwd: ", 0), 0u) << needs[1].outside_error->message;
+  Operation terminal;
+  terminal.id = "terminal/create";
+  terminal.kind = K::Bash;
+  needs = gate->needs(terminal, json{{"shell", "git"}, {"args", {"status"}}, {"env", git_env}, {"cwd", "sub"}});
+  ASSERT_EQ(needs.size(), 2u);
+  EXPECT_EQ(
+      needs[0].target,
+      "env GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor 'GIT_CONFIG_VALUE_0=touch PWNED; false' git status");
+  EXPECT_EQ(needs[1].target, "sub");
+  Operation code;
+  code.id = "exec/runCode";
+  code.kind = K::Bash;
+  EXPECT_EQ(gate->needs(code, json{{"language", "python"}, {"code", "print(1)"}, {"stdin", "x"}})[0].target,
+            "python3 -c 'print(1)' <<'ICOTES_STDIN'\nx\nICOTES_STDIN");
+
+  // With `Bash(git status:*)` the environment makes the line one no rule allows: asked, so denied here.
+  ClientState client;
+  client.name = "test client";
+  client.settings.allow.push_back(rule("Bash(git status:*)"));
+  EXPECT_TRUE(gate->check_now(client, "exec/run", gate->needs(run, json{{"command", "git status"}})).ok());
+  EXPECT_FALSE(
+      gate->check_now(client, "exec/run", gate->needs(run, json{{"command", "git status"}, {"env", git_env}})).ok());
+  EXPECT_FALSE(gate->check_now(client, "terminal/create",
+                               gate->needs(terminal, json{{"shell", "git"}, {"args", {"status"}}, {"env", git_env}}))
+                   .ok());
+  EXPECT_TRUE(
+      gate->check_now(client, "terminal/create", gate->needs(terminal, json{{"shell", "git"}, {"args", {"status"}}}))
+          .ok());
+  // A Read deny rule on the directory denies running there.
+  client.settings.deny.push_back(rule("Read(secret/**)", Answer::Deny));
+  auto st = gate->check_now(client, "exec/run", gate->needs(run, json{{"command", "git status"}, {"cwd", "innocent"}}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("Read(secret/**)"), std::string::npos) << st.error().message;
+}
+
+TEST_F(GateTest, BashDenialsSuggestTheExactLineAndOneRulePerCommand) {
+  auto gate = open();
+  ASSERT_TRUE(gate);
+  ClientState client;
+  client.name = "test client";
+  auto st = gate->check_now(client, "exec/run", {need(K::Bash, "ls; echo it's")});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("icotes permissions allow 'Bash(ls; echo it'\\''s)'"), std::string::npos)
+      << st.error().message;
+  st = gate->check_now(client, "exec/run", {need(K::Bash, "ls; echo hi")});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("add \"Bash(ls)\", \"Bash(echo hi)\" to allow"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(st.error().data["rules"], json({"Bash(ls)", "Bash(echo hi)"}));
+  st = gate->check_now(client, "exec/run", {need(K::Bash, "case x in esac")});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message.find("to allow under"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("case statement"), std::string::npos) << st.error().message;
 }
 
 TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {

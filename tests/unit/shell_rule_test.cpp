@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "icotes/shell_rule.hpp"
@@ -171,6 +172,39 @@ const std::vector<Case> kAttacks = {
     // Places where /bin/sh as dash splits differently from bash.
     {{"git diff:*"}, "git diff &>/dev/null rm -rf ~"},
     {{"echo:*"}, "echo $'\\' ; rm -rf ~ ; echo '"},
+    // `\c` takes the next character as its operand in bash's decoding, but bash's lexer ends the string at the
+    // quote after `\c` (and dash at the first quote): `touch` runs in both.
+    {{"echo:*"}, "echo $'\\c'; touch PWNED; echo '\\'"},
+    {{"echo:*"}, "echo $'\\c\\''; touch PWNED; echo '"},
+    {{"echo:*"}, "echo $'\\\\'; touch PWNED; echo '"},
+    {{"echo:*"}, "echo ${x:-$'\\''}; touch PWNED; echo '"},
+    {{"echo:*"}, "echo $'\\x27'; touch PWNED"},
+    // What a later command name runs, changed earlier in the line.
+    {{"alias:*", "ls:*"}, "alias ls='rm -rf ~'\nls"},
+    {{"hash:*", "ls:*"}, "hash -p /tmp/evil ls; ls"},
+    {{"enable:*", "evil:*"}, "enable -f ./evil.so evil; evil"},
+    // Shells reading their script from stdin, and shells whose grammar is not sh's.
+    {{"echo:*", "sh"}, "echo 'rm -rf ~' | sh"},
+    {{"bash"}, "bash <<'EOF'\nrm -rf ~\nEOF"},
+    {{"bash -s:*"}, "bash -s < script.sh"},
+    {{"ksh -c:*", "echo:*"}, "ksh -c 'echo ${ rm -rf ~; }'"},
+    {{"busybox:*"}, "busybox rm -rf ~"},
+    {{"busybox:*", "echo:*"}, "busybox sh -c 'echo; rm -rf ~'"},
+    // Assignments that make a program run other code, or read other files, need a rule that names them.
+    {{"git status:*"}, "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0=x git status"},
+    {{"sort:*"}, "LC_ALL=/tmp/evil sort"},
+    {{"make:*"}, "TERM=../../tmp/x make"},
+    {{"ls:*"}, "COLUMNS=$(rm -rf ~) ls"},
+    // The shells join a backslash-newline before reading tokens: `<<\<newline>-EOF` is `<<-EOF`, whose body
+    // ends at the tab-indented EOF, and `rm -rf ~` runs.
+    {{"cat:*"}, "cat <<\\\n-EOF\n\tEOF\nrm -rf ~\n-EOF"},
+    {{"ls:*", "echo:*"}, "for ls in 'x[$(rm -rf ~)]'; do echo $(\\\n(ls)); done"},
+    {{"ls:*"}, "(\\\n(ls))"},
+    // A loop variable is an assignment: PATH, HOME, GIT_DIR... go to the commands in the loop.
+    {{"ls:*"}, "for PATH in ./evil; do ls; done"},
+    {{"git status:*"}, "for HOME in ./evil; do git status; done"},
+    {{"curl:*"}, "for https_proxy in http://evil:8080; do curl https://example.com; done"},
+    {{"echo:*", "ls:*"}, "echo ${PATH:=./evil} && ls"},
     // Scripts run later, and values that split into words.
     {{"trap:*", "git diff:*"}, "trap 'rm -rf ~' EXIT; git diff"},
     {{"env:*", "git:*"}, "env FOO=$X git diff"},
@@ -226,6 +260,19 @@ const std::vector<Case> kAllowed = {
     {{"git diff:*", "wc -l"}, "if git diff --quiet; then wc -l; else wc -l; fi"},
     // `$'\x3b'` is a literal ';' argument here, not a separator: git gets the words `;`, `rm`, `x`.
     {{"git diff:*"}, "git diff $'\\x3b' rm x"},
+    {{"grep:*"}, "grep -c $'\\t' data.tsv"},
+    {{"echo:*", "touch x"}, "echo $'\\c'; touch x"},
+    // Each simple command by one of the rules.
+    {{"ls:*", "echo:*"}, "ls; echo hi"},
+    {{"ls:*", "echo:*", "wc -l"}, "ls | wc -l && echo done"},
+    // Harmless variables need no rule; a rule that names them still matches.
+    {{"sort:*"}, "LC_ALL=C sort -u names.txt"},
+    {{"git log:*"}, "TZ=UTC TERM=dumb NO_COLOR=1 git log -1"},
+    {{"LC_ALL=C sort"}, "LC_ALL=C sort"},
+    {{"busybox:*", "ls:*"}, "busybox ls -l"},
+    {{"bash --norc -c:*", "make:*"}, "bash --norc -c 'make -j2'"},
+    {{"sh script.sh"}, "sh script.sh"},
+    {{"cc:*"}, "for src in *.c; do cc -c \"$src\"; done"},
 };
 
 TEST(ShellRuleTest, AttacksAreNotAllowed) {
@@ -274,12 +321,162 @@ TEST(ShellParseTest, AssignmentsWordsAndHarmlessRedirections) {
 }
 
 TEST(ShellParseTest, QuoteRemovalAndDynamicWords) {
+  // $'...' is dynamic: dash reads `$` and a single-quoted string, bash decodes the escapes.
   ShellParse p = parse_shell_command("echo \"$HOME\"/x 'a b' c\\ d $'\\t' HEAD~1 ~/y *.c");
   ASSERT_FALSE(p.opaque) << p.reason;
   ASSERT_EQ(p.commands.size(), 1u);
   const SimpleCommand& c = p.commands[0];
-  EXPECT_EQ(c.words, (std::vector<std::string>{"echo", "/x", "a b", "c d", "\t", "HEAD~1", "~/y", "*.c"}));
-  EXPECT_EQ(c.dynamic, (std::vector<bool>{false, true, false, false, false, false, true, true}));
+  EXPECT_EQ(c.words, (std::vector<std::string>{"echo", "/x", "a b", "c d", "", "HEAD~1", "~/y", "*.c"}));
+  EXPECT_EQ(c.dynamic, (std::vector<bool>{false, true, false, false, true, false, true, true}));
+}
+
+// `$'\c'`: both shells end the string at the next quote, so the line is three commands.
+TEST(ShellParseTest, AnsiCQuotesEndWhereBothShellsEndThem) {
+  ShellParse p = parse_shell_command("echo $'\\c'; touch PWNED; echo '\\'");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  ASSERT_EQ(p.commands.size(), 3u);
+  EXPECT_EQ(p.commands[1].words, (std::vector<std::string>{"touch", "PWNED"}));
+  EXPECT_EQ(p.commands[2].words, (std::vector<std::string>{"echo", "\\"}));
+  for (const char* line : {"echo $'\\c\\'' x'", "echo $'a\\'b'", "echo $'\\\\\\''", "echo $'\\c"}) {
+    EXPECT_TRUE(parse_shell_command(line).opaque) << line;
+  }
+  EXPECT_FALSE(parse_shell_command("echo $'\\\\' x").opaque);  // `\\` then the quote: the same end in both
+}
+
+// A backslash-newline inside a word is gone before the shell reads the word: `PA\<newline>TH=x` assigns.
+TEST(ShellParseTest, LineContinuationsJoinWords) {
+  ShellParse p = parse_shell_command("PA\\\nTH=./evil l\\\ns -l \\\n  x");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  ASSERT_EQ(p.commands.size(), 1u);
+  EXPECT_EQ(p.commands[0].assignments, (std::vector<std::string>{"PATH=./evil"}));
+  EXPECT_EQ(p.commands[0].words, (std::vector<std::string>{"ls", "-l", "x"}));
+}
+
+TEST(ShellParseTest, LoopVariablesThatMatterAreAssignments) {
+  ShellParse p = parse_shell_command("for PATH in ./evil; do ls; done");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  ASSERT_EQ(p.commands.size(), 2u);
+  EXPECT_EQ(p.commands[0].assignments, (std::vector<std::string>{"PATH="}));
+  EXPECT_EQ(p.commands[0].assignment_dynamic, (std::vector<bool>{true}));
+  EXPECT_TRUE(p.commands[0].words.empty());
+  EXPECT_TRUE(p.commands[0].derived);
+  EXPECT_EQ(parse_shell_command("for f in a b; do ls $f; done").commands.size(), 1u);
+  EXPECT_EQ(parse_shell_command("for no_proxy in x; do ls; done").commands.size(), 2u);
+}
+
+TEST(ShellParseTest, CommandsRunByWrappersAreMarked) {
+  ShellParse p = parse_shell_command("echo $(date) && timeout 5 sh -c 'ls | wc -l'");
+  ASSERT_FALSE(p.opaque) << p.reason;
+  std::vector<bool> wrapped;
+  for (const SimpleCommand& c : p.commands) wrapped.push_back(c.derived);
+  EXPECT_EQ(wrapped, (std::vector<bool>{false, false, false, true, true, true}));  // date echo timeout sh ls wc
+}
+
+// Deny rules: a pattern may name a command whose words are partly unknown, whatever its assignments, with the
+// command name written as a path.
+TEST(ShellRuleTest, DenyPatternsMayMatchWhatMightBeTheirCommand) {
+  struct Row {
+    const char* pattern;
+    const char* command;
+    bool may_match;
+  };
+  const std::vector<Row> rows = {
+      {"rm:*", "rm -rf x", true},
+      {"rm:*", "FOO=1 rm -rf x", true},
+      {"rm:*", "/bin/rm -rf x", true},
+      {"rm:*", "./rm x", true},
+      {"rm -rf:*", "rm $OPTS x", true},
+      {"rm -rf:*", "rm -r x", false},
+      {"rm -rf x", "rm -rf x $MORE", true},
+      {"rm -rf x", "rm -rf x y", false},
+      {"git push:*", "git $SUB origin", true},
+      {"git push:*", "git status", false},
+      {"git push*", "git $SUB", true},
+      {"git push*", "git status", false},
+      {"curl * | sh", "curl x", false},
+      {"rm:*", "echo $(date)", false},
+      {"rm:*", "$CMD -rf x", false},  // a dynamic name: names_known() is false, decide() asks
+      {"*", "ls", true},
+      {"rm *", "rm", false},
+      {"rm*", "rm", true},
+  };
+  for (const Row& r : rows) {
+    ShellParse p = parse_shell_command(r.command);
+    ASSERT_FALSE(p.opaque) << r.command << ": " << p.reason;
+    EXPECT_EQ(bash_rule_may_match(r.pattern, p), r.may_match) << r.pattern << " vs " << r.command;
+  }
+  EXPECT_FALSE(names_known(parse_shell_command("$CMD -rf x")));
+  EXPECT_FALSE(names_known(parse_shell_command("case x in x) rm -rf ~;; esac")));
+  EXPECT_TRUE(names_known(parse_shell_command("rm $x")));
+}
+
+// What an allow rule matches a deny rule with the same pattern may match.
+TEST(ShellRuleTest, DenyMatchingCoversAllowMatching) {
+  for (const std::vector<Case>* list : {&kAllowed, &kAttacks}) {
+    for (const Case& c : *list) {
+      ShellParse p = parse_shell_command(c.command);
+      for (const SimpleCommand& sc : p.commands) {
+        for (const std::string& r : c.rules) {
+          if (rule_matches_command(r, sc)) {
+            EXPECT_TRUE(rule_may_match_command(r, sc)) << r << "\n" << describe(c);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(ShellRuleTest, ExactPatternsAllowExactlyTheLine) {
+  EXPECT_EQ(exact_patterns_for("ls; echo hi && ls"), (std::vector<std::string>{"ls", "echo hi"}));
+  EXPECT_EQ(exact_patterns_for("timeout 10 make test"),
+            (std::vector<std::string>{"timeout 10 make test", "make test"}));
+  EXPECT_EQ(exact_patterns_for("FOO=1 make"), (std::vector<std::string>{"FOO=1 make"}));
+  for (const char* none :
+       {"git commit -m 'a b'", "ls *.c", "echo 'a*'", "ls > out", "case x in esac", "", "echo $HOME"}) {
+    EXPECT_TRUE(exact_patterns_for(none).empty()) << none;
+  }
+  for (const Case& c : kAllowed) {
+    std::vector<std::string> patterns = exact_patterns_for(c.command);
+    if (!patterns.empty()) {
+      EXPECT_TRUE(bash_rules_allow(patterns, c.command)) << describe(c);
+    }
+  }
+}
+
+TEST(ShellRuleTest, HarmlessEnvironmentVariables) {
+  for (auto [name, value] : std::vector<std::pair<const char*, const char*>>{{"TERM", "xterm-256color"},
+                                                                             {"LANG", "C.UTF-8"},
+                                                                             {"LC_ALL", "C"},
+                                                                             {"LC_MESSAGES", "fr_FR"},
+                                                                             {"TZ", "Europe/Paris"},
+                                                                             {"NO_COLOR", "1"},
+                                                                             {"FORCE_COLOR", "3"},
+                                                                             {"COLUMNS", "120"},
+                                                                             {"LINES", "40"},
+                                                                             {"CI", "true"}}) {
+    EXPECT_TRUE(harmless_environment_variable(name, value)) << name << "=" << value;
+  }
+  for (auto [name, value] : std::vector<std::pair<const char*, const char*>>{{"PATH", "/usr/bin"},
+                                                                             {"HOME", "/tmp"},
+                                                                             {"GIT_CONFIG_COUNT", "1"},
+                                                                             {"BASH_ENV", "x"},
+                                                                             {"ENV", "x"},
+                                                                             {"PYTHONSTARTUP", "x"},
+                                                                             {"NODE_OPTIONS", "--require x"},
+                                                                             {"PERL5OPT", "-Mx"},
+                                                                             {"LD_PRELOAD", "x.so"},
+                                                                             {"PAGER", "sh"},
+                                                                             {"EDITOR", "vi"},
+                                                                             {"LANG", "/tmp/locale"},
+                                                                             {"TERM", "../x"},
+                                                                             {"COLUMNS", "80x"},
+                                                                             {"LC_foo", "C"},
+                                                                             {"LC_", "C"},
+                                                                             {"SHELLOPTS", "xtrace"},
+                                                                             {"PS4", "$(x)"},
+                                                                             {"IFS", " "}}) {
+    EXPECT_FALSE(harmless_environment_variable(name, value)) << name << "=" << value;
+  }
 }
 
 TEST(ShellParseTest, WrappersAndScriptsAddCommands) {
@@ -335,6 +532,26 @@ TEST(ShellParseTest, OpaqueInputsSayWhy) {
       {repeat("eval ", 40) + "x", "nesting"},
       {"[[ -f x ]]", "[[ ]]"},
       {"echo $((n + 1))", "arithmetic"},
+      // dash and bash disagree.
+      {"x+=1 echo hi", "+="},
+      {"echo {fd}>out", "{name}>"},
+      {"echo 10>/dev/null hi", "descriptor number over 9"},
+      {"time { rm -rf ~; }", "time before a compound command"},
+      {"time -p ! rm x", "time before a compound command"},
+      {"alias ls='rm -rf ~'", "alias"},
+      {"hash -p /tmp/evil ls", "hash -p"},
+      {"echo $'a\\'b'", "backslash before a quote"},
+      {"zsh -c 'ls'", "zsh -c"},
+      {"sh", "standard input"},
+      {"cat x | bash -s", "standard input"},
+      {"bash <<'EOF'\nls\nEOF", "standard input"},
+      {"echo ${X:=1}", "assigns"},
+      {"$\\\n{CMD} -rf ~", "line continuation after '$'"},
+      {"echo \"$\\\nHOME\"", "line continuation after '$'"},
+      {"rm 2\\\n>/dev/null -rf x", "line continuation inside a redirection"},
+      {"cat <<\\\n-EOF\n\tEOF\nEOF", "line continuation after a redirection operator"},
+      {"a[\\\n0]=1", "subscript"},
+      {"echo ${X=1}", "assigns"},
   };
   for (const Row& r : rows) {
     ShellParse p = parse_shell_command(r.command);

@@ -106,11 +106,6 @@ std::optional<std::string> find_program(const std::string& name, const std::stri
 /// then `overrides`.
 std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides);
 
-/// Refuses a client's variable: a name that is empty or holds '=' or NUL, a
-/// value with NUL, or a loader variable (refused_variable()). Errors:
-/// kInvalidParams naming the variable.
-Status check_variable(std::string_view name, std::string_view value);
-
 /// The bwrap options that bind the workspace `root` (read-only when
 /// `read_only`) and keep what protected_path_reason() names unchangeable
 /// inside: `.icotes/` read-only; the root's `.git` and its info/ pinned

@@ -40,9 +40,7 @@ std::optional<std::string> refused_variable(std::string_view name) {
          "RESOLV_HOST_CONF, RES_OPTIONS or TZDIR";
 }
 
-namespace detail {
-
-Status check_variable(std::string_view name, std::string_view value) {
+Status check_client_variable(std::string_view name, std::string_view value) {
   const auto shown = [](std::string_view s) {
     std::string out;
     for (char c : s.substr(0, 64)) out += (c == '\0' ? std::string("\\0") : std::string(1, c));
@@ -59,6 +57,8 @@ Status check_variable(std::string_view name, std::string_view value) {
     return make_error(error_code::kInvalidParams, "env: " + *why, json{{"variable", std::string(name)}});
   return ok_status();
 }
+
+namespace detail {
 
 namespace {
 

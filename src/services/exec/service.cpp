@@ -266,7 +266,7 @@ Result<detail::Launch> prepare(const Spec& spec, const ConfinedRoot& root, const
       return make_error(error_code::kInvalidParams, "argv: an argument holds a NUL byte");
   // Sandboxed or not: the dynamic loader of whatever runs would act on them.
   for (const auto& [name, value] : spec.env)
-    if (auto st = detail::check_variable(name, value); !st) return std::move(st).error();
+    if (auto st = check_client_variable(name, value); !st) return std::move(st).error();
   struct stat st {};
   if (::stat(spec.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return make_error(error_code::kNotFound, "cwd " + spec.cwd + " is not a directory in the workspace");

@@ -704,15 +704,14 @@ Result<Info> Service::create(const CreateOptions& o) {
   if (o.cols < 1 || o.cols > 1000 || o.rows < 1 || o.rows > 500)
     return make_error(error_code::kInvalidParams, "terminal_create: cols must be 1..1000 and rows 1..500, got " +
                                                       std::to_string(o.cols) + "x" + std::to_string(o.rows));
-  for (const auto& [k, v] : o.env) {
-    if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos ||
-        v.find('\0') != std::string::npos)
-      return make_error(error_code::kInvalidParams,
-                        "terminal_create: env name '" + k + "' is not valid (non-empty, no '=' or NUL)");
-    // The dynamic loader of the shell (and of all it starts) would act on it.
-    if (auto why = exec::refused_variable(k))
-      return make_error(error_code::kInvalidParams, "terminal_create: env: " + *why, json{{"variable", k}});
-  }
+  // The dynamic loader of the shell (and of all it starts) would act on a
+  // loader variable; execve(2) needs names without '=' and no NUL.
+  for (const auto& [k, v] : o.env)
+    if (auto st = exec::check_client_variable(k, v); !st) {
+      Error e = std::move(st).error();
+      e.message = "terminal_create: " + e.message;
+      return e;
+    }
   forget_old_exited();
   {
     std::lock_guard lock(mutex_);
