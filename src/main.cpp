@@ -535,7 +535,6 @@ int call(const std::string& root, std::string method, const std::string& params_
   }
   auto cli = std::make_shared<permissions::ClientState>();
   cli->name = "cli";
-  cli->settings = (*ws)->gate().settings();
   if (auto st = (*ws)->gate().check_now(*cli, op->id, (*ws)->gate().needs(*op, params)); !st) {
     std::fprintf(stderr, "%s\n", error_object(st.error()).dump(2).c_str());
     return 1;
