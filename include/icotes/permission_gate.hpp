@@ -150,7 +150,7 @@ class Gate {
   void load_grants(bool global);
   void watch_config_dir();
   void decided(const ClientState& client, std::string_view operation, const Decision& d, std::string_view answer);
-  Status deny_status(std::string_view operation, const Decision& d) const;
+  Status deny_status(const ClientState& client, std::string_view operation, const Decision& d) const;
   void answer(const std::string& key, std::optional<Choice> choice);
   Status remember(ClientState& client, const Need& need, Choice choice);
   Result<Store*> project_store();

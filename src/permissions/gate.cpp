@@ -489,42 +489,117 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
   return out;
 }
 
-Status Gate::deny_status(std::string_view operation, const Decision& d) const {
-  const std::string what = std::string(to_string(d.need.kind)) + " on " +
-                           (d.need.kind == OperationKind::Bash ? "'" + d.need.target + "'"
-                                                               : (d.need.target.empty() ? "the workspace root" : d.need.target));
+namespace {
+
+// A TOML string holding `text` (TOML 1.0 "String"): a literal string when it can be one, else a basic string.
+std::string toml_string(const std::string& text) {
+  bool literal = text.find('\'') == std::string::npos;
+  for (unsigned char c : text) literal = literal && (c >= 0x20 || c == '\t') && c != 0x7f;
+  if (literal) return "'" + text + "'";
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string cli(const std::string& args) { return "`icotes permissions " + args + "`"; }
+
+}  // namespace
+
+Status Gate::deny_status(const ClientState& client, std::string_view operation, const Decision& d) const {
   if (d.decided_by == "outside the workspace") {
     // The error confinement gives (README "Safety"), plus how to allow it.
     Error e = d.need.outside_error ? *d.need.outside_error
                                    : make_error(error_code::kOutsideWorkspace, d.need.target + " is outside the workspace");
     return e;
   }
-  std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
+  // An MCP client's model called a tool: name it as the model knows it.
+  std::string called(operation);
+  if (client.name.rfind("mcp:", 0) == 0)
+    if (const Operation* op = builtin_registry().find(operation); op && !op->mcp_name.empty()) called = op->mcp_name;
+  const bool bash = d.need.kind == OperationKind::Bash;
+  const std::string what = std::string(to_string(d.need.kind)) + " on " +
+                           (bash ? "'" + d.need.target + "'"
+                                 : (d.need.target.empty() ? "the workspace root" : d.need.target));
+  const bool saved_deny = d.decided_by.find(" grant ") != std::string::npos;  // decide() only denies by a deny grant
+  std::string msg = called + ": permission denied (" + what + "; " +
+                    (saved_deny ? "a saved deny: " + d.decided_by.substr(0, d.decided_by.find(" grant ")) + " deny" +
+                                      d.decided_by.substr(d.decided_by.find(" grant ") + 6)
+                                : d.decided_by) +
+                    ").";
   json data{{"kind", std::string(to_string(d.need.kind))},
             {"target", d.need.target},
             {"rule", rule_for(d.need)},
             {"decidedBy", d.decided_by}};
   if (d.decided_by.rfind("rule ", 0) == 0) {
-    msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
-  } else if (!d.need.outside && d.need.kind != OperationKind::Bash && protected_path_reason(d.need.target)) {
+    msg += " That deny rule comes from .icotes/config.toml, a rule saved by `icotes permissions deny`, or the "
+           "client's command line; remove it there to allow this.";
+  } else if (saved_deny) {
+    // "saved grant <scope> [value]": the deny the user saved, and the command that takes it back.
+    const std::string rest = d.decided_by.substr(d.decided_by.find(" grant ") + 7);
+    const std::string scope = rest.substr(0, rest.find(' '));
+    const std::string value = rest.find(' ') == std::string::npos ? std::string() : rest.substr(rest.find(' ') + 1);
+    const std::string bare = rule_for(Need{d.need.kind, "", false, std::nullopt});
+    std::string target = scope == "specific" ? rule_for(d.need)
+                         : scope == "directory" ? bare + "(" + value + "/)"
+                                                : bare;
+    if (d.decided_by.rfind("session", 0) == 0)
+      msg += " It was answered in this session.";
+    else
+      msg += " To allow it, take the deny back: " + cli("revoke " + exec::shell_quote(target) + (scope == "global" ? " --global" : "")) + ".";
+  } else if (!d.need.outside && !bash && protected_path_reason(d.need.target)) {
     // No rule or answer allows it: nothing to suggest.
   } else if (d.decided_by == "mode readOnly") {
-    msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
+    msg += " The connection is in readOnly mode: " + cli("mode default") +
+           " (or acceptEdits) allows changes in this workspace, unless the client was started with "
+           "--permission-mode readOnly.";
   } else {
     // `icotes permissions allow` remembers exactly this target (for a
-    // command line: this line, whatever it holds). A rule in the settings
-    // must be a pattern: for a command line, one exact pattern per simple
-    // command, when each can be written as one.
+    // command line: this line, whatever it holds); a wider scope or the mode
+    // allows more. A rule in the settings must be a pattern: for a command
+    // line, one exact pattern per simple command, when each can be written
+    // as one.
     std::vector<std::string> rules;
-    if (d.need.kind != OperationKind::Bash)
+    if (!bash)
       rules.push_back(rule_for(d.need));
     else
       for (const std::string& p : exact_patterns_for(d.need.target)) rules.push_back("Bash(" + p + ")");
-    msg += " To allow it: answer the question in your editor when asked, or run `icotes permissions allow " +
-           exec::shell_quote(rule_for(d.need)) + "` in the workspace";
+    msg += " To allow it, run in the workspace " + cli("allow " + exec::shell_quote(rule_for(d.need)));
+    if (bash) {
+      // Each command by its name: `Bash(python3:*)`.
+      std::vector<std::string> names;
+      const ShellParse parse = parse_shell_command(d.need.target);
+      for (const auto& c : parse.commands) {
+        if (c.words.empty() || c.dynamic.empty() || c.dynamic[0] || !c.assignments.empty()) {
+          names.clear();
+          break;
+        }
+        const std::string r = "Bash(" + c.words[0] + ":*)";
+        if (std::find(names.begin(), names.end(), r) == names.end()) names.push_back(r);
+      }
+      if (!names.empty()) {
+        msg += " (this exact line), or allow every run of " + std::string(names.size() > 1 ? "these programs" : "this program") + " with";
+        for (const auto& n : names) msg += " " + cli("allow " + exec::shell_quote(n));
+      }
+    } else if (d.need.kind == OperationKind::WriteFile || d.need.kind == OperationKind::EditFile) {
+      const std::string dir = parent_dir(d.need.target);
+      msg += " (this file)";
+      if (!dir.empty()) msg += ", " + cli("allow " + exec::shell_quote("Edit(" + dir + "/)")) + " (everything under " + dir + "/)";
+      msg += ", or " + cli("mode acceptEdits") + " (every file edit in this workspace)";
+    }
     if (!rules.empty()) {
-      msg += ", or add ";
-      for (std::size_t k = 0; k < rules.size(); ++k) msg += (k > 0 ? ", \"" : "\"") + rules[k] + "\"";
+      msg += "; or add ";
+      for (std::size_t k = 0; k < rules.size(); ++k) msg += (k > 0 ? ", " : "") + toml_string(rules[k]);
       msg += " to allow under [permissions] in .icotes/config.toml";
     }
     msg += ".";
@@ -604,7 +679,7 @@ Status Gate::check_now(ClientState& client, std::string_view operation, const st
   }
   if (d.kind == Decision::Kind::Ask) d.decided_by += ": needs asking, which this request cannot do";
   decided(client, operation, d, "deny");
-  return deny_status(operation, d);
+  return deny_status(client, operation, d);
 }
 
 void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view operation, std::vector<Need> needs,
@@ -617,7 +692,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   }
   if (d.kind == Decision::Kind::Deny) {
     decided(*client, operation, d, "deny");
-    return done(deny_status(operation, d));
+    return done(deny_status(*client, operation, d));
   }
   Asker ask = client->ask;
   std::string asked_through;
@@ -633,7 +708,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   if (!ask) {
     d.decided_by += ", and " + client->name + " cannot be asked";
     decided(*client, operation, d, "deny");
-    return done(deny_status(operation, d));
+    return done(deny_status(*client, operation, d));
   }
   // One question per (client, need): later calls wait on the first one's.
   const std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(client.get())) + "\n" +
@@ -733,7 +808,7 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
   }
   decided(*p->client, p->operation, d, d.kind == Decision::Kind::Allow ? "allow" : "deny");
   if (d.kind != Decision::Kind::Allow) {
-    result = deny_status(p->operation, d);
+    result = deny_status(*p->client, p->operation, d);
     for (auto& w : p->waiters) w.done(result);
     return;
   }
@@ -771,7 +846,7 @@ void Gate::timer_loop() {
                  withdrawn ? "the request was cancelled while asking"
                            : "no answer within " + std::to_string(ask_timeout_.count() / 1000) + " s"};
       decided(*p->client, p->operation, d, "deny");
-      const Status st = deny_status(p->operation, d);
+      const Status st = deny_status(*p->client, p->operation, d);
       for (auto& w : p->waiters) w.done(st);
       lock.lock();
     }
