@@ -527,6 +527,7 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
     return 2;
   }
+  for (const auto& w : (*ws)->gate().warnings()) std::fprintf(stderr, "icotes: permissions: %s\n", w.c_str());
   // Nobody to ask from a script: what needs asking is denied with the rule
   // or flag that allows it.
   if (auto st = registry.validate(*op, params); !st) {

@@ -140,6 +140,8 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
   const auto kinds = kinds_of_rule_name(name);
   if (!kinds) return cli_error("unknown kind '" + name + "' in '" + what + "': use Read, Edit, Write, Bash, GitWrite or Network (" + example + ")");
   const bool bash = name == "Bash";
+  if (bash && arg.find(":*") != std::string::npos && arg.compare(arg.size() - 2, 2, ":*") != 0)
+    return cli_error("'" + what + "': ':*' must end the pattern ('Bash(git diff:*)': git diff and any arguments)");
   const Answer answer = action == "deny" ? Answer::Deny : Answer::Allow;
   const std::string verb = action == "revoke" ? "revoked" : action == "deny" ? "denied" : "allowed";
   const bool pattern = bash ? !arg.empty() && arg.back() == '*'
