@@ -589,7 +589,8 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
       }
       if (!names.empty()) {
         msg += " (this exact line), or allow every run of " + std::string(names.size() > 1 ? "these programs" : "this program") + " with";
-        for (const auto& n : names) msg += " " + cli("allow " + exec::shell_quote(n));
+        for (std::size_t k = 0; k < names.size(); ++k)
+          msg += (k > 0 ? " and " : " ") + cli("allow " + exec::shell_quote(names[k]));
       }
     } else if (d.need.kind == OperationKind::WriteFile || d.need.kind == OperationKind::EditFile) {
       const std::string dir = parent_dir(d.need.target);
