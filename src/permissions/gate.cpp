@@ -1001,6 +1001,7 @@ Status Gate::save_rule(const Rule& rule, const std::string& by) {
     other.erase(std::remove_if(other.begin(), other.end(), same), other.end());
     mine.push_back(rule);
   }
+  std::lock_guard lock(refresh_mutex_);  // config_ is refresh()'s
   rebuild_settings();
   return ok_status();
 }
@@ -1021,6 +1022,7 @@ Result<bool> Gate::remove_rule(const std::string& text, Answer) {
       removed = removed || list->size() != before;
     }
   }
+  std::lock_guard lock(refresh_mutex_);  // config_ is refresh()'s
   rebuild_settings();
   return removed;
 }
