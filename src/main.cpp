@@ -529,6 +529,7 @@ int call(const std::string& root, std::string method, const std::string& params_
     std::fprintf(stderr, "icotes: %s\n", ws.error().message.c_str());
     return 2;
   }
+  for (const auto& w : (*ws)->gate().warnings()) std::fprintf(stderr, "icotes: permissions: %s\n", w.c_str());
   // Nobody to ask from a script: what needs asking is denied with the rule
   // or flag that allows it.
   if (auto st = registry.validate(*op, params); !st) {
@@ -537,7 +538,6 @@ int call(const std::string& root, std::string method, const std::string& params_
   }
   auto cli = std::make_shared<permissions::ClientState>();
   cli->name = "cli";
-  cli->settings = (*ws)->gate().settings();
   if (auto st = (*ws)->gate().check_now(*cli, op->id, (*ws)->gate().needs(*op, params)); !st) {
     std::fprintf(stderr, "%s\n", error_object(st.error()).dump(2).c_str());
     return 1;
@@ -612,36 +612,15 @@ int permissions_cli(std::string root, bool root_given, const std::string& action
   if (action == "list") return print(permissions::admin(gate, (*ws)->root(), "icotes/permissions/list", json::object(), "cli"));
   if (action == "log")
     return print(permissions::admin(gate, (*ws)->root(), "icotes/permissions/log", json{{"limit", limit}}, "cli"));
-  if (what.empty()) {
-    std::fprintf(stderr, "icotes permissions %s: which? e.g. 'Edit(src/main.c)', 'Edit(src/)', 'Edit', 'Bash(make test)'\n",
-                 action.c_str());
-    return 2;
+  Result<std::string> done = action == "mode" ? permissions::mode_from_cli(gate, (*ws)->root(), what)
+                                               : permissions::change_from_cli(gate, (*ws)->root(), action, what, global);
+  if (!done) {
+    std::fprintf(stderr, "icotes permissions %s: %s\n", action.c_str(), done.error().message.c_str());
+    return done.error().code == error_code::kNotFound ? 1 : 2;
   }
-  const std::size_t open = what.find('(');
-  const std::string name = what.substr(0, open);
-  std::string arg = open == std::string::npos ? "" : what.substr(open + 1);
-  if (open != std::string::npos) {
-    if (arg.empty() || arg.back() != ')') {
-      std::fprintf(stderr, "icotes permissions: missing ')' in '%s'\n", what.c_str());
-      return 2;
-    }
-    arg.pop_back();
-  }
-  const auto kinds = permissions::kinds_of_rule_name(name);  // the same names as rules
-  if (!kinds) {
-    std::fprintf(stderr, "icotes permissions: unknown kind '%s' (Read, Edit, Write, Bash, GitWrite, Network)\n", name.c_str());
-    return 2;
-  }
-  std::string scope = global ? "global" : "project";
-  if (!arg.empty()) scope = name != "Bash" && arg.back() == '/' ? "directory" : "specific";
-  if (scope == "directory") arg.pop_back();
-  int rc = 0;
-  for (const auto kind : *kinds) {
-    json p = {{"kind", std::string(to_string(kind))}, {"scope", scope}, {"value", arg}, {"answer", action == "deny" ? "deny" : "allow"}};
-    rc |= print(permissions::admin(gate, (*ws)->root(),
-                                   action == "revoke" ? "icotes/permissions/revoke" : "icotes/permissions/grant", p, "cli"));
-  }
-  return rc;
+  std::printf("%s\n", done->c_str());
+  if (auto why = gate.grants_unavailable(); !why.empty()) std::fprintf(stderr, "icotes permissions: %s\n", why.c_str());
+  return 0;
 }
 
 // `icotes open FILE[:LINE[:COL]]`: asks the daemon serving the file's
@@ -1006,10 +985,13 @@ int main(int argc, char** argv) {
   perm_cmd->add_option("--root", perm_root,
                        "Workspace root directory (default: the nearest folder at or above the current one with "
                        ".icotes/, a daemon or .git)");
-  perm_cmd->add_option("action", perm_action, "list | allow | deny | revoke | log")
+  perm_cmd->add_option("action", perm_action, "list | allow | deny | revoke | log | mode")
       ->required()
-      ->check(CLI::IsMember({"list", "allow", "deny", "revoke", "log"}));
-  perm_cmd->add_option("what", perm_what, "Edit(src/main.c) (a file), Edit(src/) (a directory), Edit (the project), Bash(make test)");
+      ->check(CLI::IsMember({"list", "allow", "deny", "revoke", "log", "mode"}));
+  perm_cmd->add_option("what", perm_what,
+                       "Edit(src/main.c) (a file), Edit(src/) (a directory), Edit (the project), Bash(make test) "
+                       "(this command line); patterns are saved as rules: Edit(src/**), Bash(git diff:*), "
+                       "Bash(npm run *); for mode: default | acceptEdits | readOnly");
   perm_cmd->add_flag("--global", perm_global, "A grant for every workspace (with a bare kind: 'Read')");
   perm_cmd->add_option("--limit", perm_limit, "log: records to show")->capture_default_str();
   perm_cmd->footer("Grants are saved in <root>/.icotes/permissions.sqlite (global ones in $XDG_STATE_HOME/icotes/).\n"

@@ -60,10 +60,11 @@ std::string Session::client_name() const {
   return client_name_;
 }
 
-permissions::Settings connection_settings(Workspace& workspace, const ClientProfile& p) {
-  permissions::Settings s = workspace.gate().settings();
+permissions::Settings connection_settings(Workspace&, const ClientProfile& p) {
+  // The connection's own part: the gate adds the workspace's, as it is at each call.
+  permissions::Settings s;
   if (p.permission_mode)
-    if (auto mode = permissions::mode_from_string(*p.permission_mode)) s.mode = *mode;
+    if (auto mode = permissions::mode_from_string(*p.permission_mode)) s.mode = *mode, s.mode_given = true;
   if (s.mode == permissions::Mode::Bypass && p.permission_mode)
     spdlog::warn("PERMISSION MODE BYPASS for one connection: its operations are allowed without asking (deny rules "
                  "still apply); other connections keep their own mode");

@@ -26,4 +26,21 @@ bool is_admin_method(std::string_view method);
 Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method, const json& params,
                    const std::string& by);
 
+/// `icotes permissions allow|deny|revoke WHAT` (`--global`: the user's
+/// grants for every workspace). WHAT in rule syntax: an exact target is a
+/// grant (`Edit(src/a.c)` a file, `Edit(src/)` a directory, `Edit` the
+/// workspace, `Bash(make test)` exactly this command line); a pattern is a
+/// rule saved with the grants that decides like a rule of config.toml
+/// (`Edit(src/**)`, `Read(/etc/*.conf)`, `Bash(echo:*)`, `Bash(npm run *)`).
+/// Returns the lines to print, one per grant or rule with its kinds and
+/// scope. Errors (kInvalidParams) say what is wrong with WHAT.
+Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::string_view action,
+                                    const std::string& what, bool global);
+
+/// `icotes permissions mode [MODE]`: prints the workspace's mode, or sets
+/// `mode` under [permissions] in .icotes/config.toml (the running daemon
+/// takes it in at once; a client started with --permission-mode keeps its
+/// own). `bypass` is refused (only the command-line flag sets it).
+Result<std::string> mode_from_cli(Gate& gate, const ConfinedRoot& root, const std::string& mode);
+
 }  // namespace icotes::permissions

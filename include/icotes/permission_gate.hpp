@@ -44,7 +44,10 @@ using Asker = std::function<std::function<void()>(const Question& question,
 /// What the gate knows of one connection.
 struct ClientState {
   std::string name;   // "mcp:claude-code 1.0.3", "lsp:Neovim", "plain", "cli"
-  Settings settings;  // the workspace's, with this connection's mode and rules
+  /// This connection's own mode and rules (its command line, its
+  /// initializationOptions), set before its first call: they add to the
+  /// workspace's, which the gate re-reads when they change on disk.
+  Settings settings;
   Cache session;      // "Allow this session" answers
   Asker ask;          // null: this client cannot be asked
 };
@@ -62,10 +65,21 @@ class Gate {
   static Result<std::unique_ptr<Gate>> open(const ConfinedRoot& root, const Settings& extra);
   ~Gate();
 
-  /// Settings for a new connection: the workspace's.
-  const Settings& settings() const { return settings_; }
-  /// Corrupt databases set aside at open (for the log).
+  /// The workspace's settings now: .icotes/config.toml, the rules saved by
+  /// `icotes permissions allow|deny`, and the `extra` given to open().
+  Settings settings() const;
+  /// Problems met at open (corrupt databases set aside, an unreadable
+  /// grant database), for the log.
   const std::vector<std::string>& warnings() const { return warnings_; }
+
+  /// Takes in what changed on disk since the last call (inotify(7) on
+  /// .icotes/ and the state directory): .icotes/config.toml edits and the
+  /// grants and rules other processes (`icotes permissions`) saved. Cheap
+  /// when nothing changed (one read(2) that finds no event); check() and
+  /// check_now() call it, so a change made before a call was sent decides
+  /// that call. A config file that no longer parses keeps the settings in
+  /// force (a warning in the log).
+  void refresh();
 
   /// The needs of one call: its operation kind on each path it names (param
   /// `path`, `paths`, `source`, `destination`, the files of a `patch`),
@@ -114,29 +128,52 @@ class Gate {
   std::vector<Listed> list() const;
   Status grant(const Grant& grant, bool global, const std::string& by);
   Result<bool> revoke(OperationKind kind, Scope scope, const std::string& value, bool global);
+  /// Saves a rule (`Bash(echo:*)`, `Edit(src/**)`) with the workspace's
+  /// grants: it then decides like a rule of .icotes/config.toml.
+  Status save_rule(const Rule& rule, const std::string& by);
+  /// Removes a saved rule by its text; true when there was one.
+  Result<bool> remove_rule(const std::string& text, Answer answer);
+  /// Why grants cannot be saved here (an unreadable or read-only database),
+  /// or "" when they can be.
+  std::string grants_unavailable() const;
   Result<std::vector<AuditRecord>> log(std::size_t limit, std::size_t offset);
   /// Writes audit records still buffered (they are written in batches, at
   /// most 100 ms after the decision, by the gate's thread).
   void flush();
 
  private:
-  Gate(const ConfinedRoot& root, Settings settings);
+  Gate(const ConfinedRoot& root, Settings extra);
   struct Pending;
+  std::shared_ptr<const Settings> workspace_settings() const;
+  void rebuild_settings();
+  void load_config(bool at_open);
+  void load_grants(bool global);
+  void watch_config_dir();
   void decided(const ClientState& client, std::string_view operation, const Decision& d, std::string_view answer);
-  Status deny_status(std::string_view operation, const Decision& d) const;
+  Status deny_status(const ClientState& client, std::string_view operation, const Decision& d) const;
   void answer(const std::string& key, std::optional<Choice> choice);
   Status remember(ClientState& client, const Need& need, Choice choice);
   Result<Store*> project_store();
   void timer_loop();
 
   const ConfinedRoot& root_;
-  Settings settings_;
+  Settings extra_;   // the command line's, added to the config's
+  Settings config_;  // the last .icotes/config.toml that parsed
+  std::string config_error_;                   // the last parse error logged
+  std::vector<Rule> saved_allow_, saved_deny_;  // rules in permissions.sqlite
+  mutable std::mutex settings_mutex_;          // guards settings_
+  std::shared_ptr<const Settings> settings_;   // config_ + saved rules + extra_
+  std::mutex refresh_mutex_;                   // one refresh at a time
+  int inotify_fd_ = -1;
+  int root_wd_ = -1, icotes_wd_ = -1, state_wd_ = -1;
+  std::string project_unavailable_;
+  bool opened_ = false;  // open() done: warnings go to the log  // why the workspace's grant database cannot be used
   std::vector<std::string> warnings_;
   std::chrono::milliseconds ask_timeout_{120000};
   Cache persisted_;
   Cache global_;
   std::string project_db_path_;
-  std::mutex stores_mutex_;  // guards opening and writing project_store_ / global_store_
+  mutable std::mutex stores_mutex_;  // guards opening and writing project_store_ / global_store_
   std::unique_ptr<Store> project_store_;
   std::unique_ptr<Store> global_store_;
   std::string audit_db_path_;

@@ -119,6 +119,8 @@ struct Grant {
 class Cache {
  public:
   void put(const Grant& grant);
+  /// Replaces every grant at once (a reload): no lookup sees a partial set.
+  void replace(const std::vector<Grant>& grants);
   bool remove(OperationKind kind, Scope scope, std::string_view value);
   /// The most specific grant matching `need` (deny wins at equal scope).
   /// `Directory(d)` matches only paths strictly beneath d ("src" matches
@@ -140,9 +142,17 @@ class Cache {
 /// line and LSP initializationOptions).
 struct Settings {
   Mode mode = Mode::Default;
+  /// A connection's own settings (ClientState::settings): its mode was asked
+  /// for explicitly, so it applies even when it is `default` (a mode other
+  /// than default applies either way).
+  bool mode_given = false;
   std::vector<Rule> deny;
   std::vector<Rule> allow;
 };
+
+/// The mode in force for a connection: its own when it gave one, else the
+/// workspace's.
+Mode effective_mode(const Settings& workspace, const Settings& own);
 
 /// Reads `[permissions]` of a TOML config file: `mode = "acceptEdits"`,
 /// `allow = ["Bash(make test)"]`, `deny = ["Read(.env)"]`. A missing file is
@@ -162,6 +172,11 @@ struct Decision {
 /// session's answers, the workspace's persisted answers (`persisted`, may be
 /// null) and the user's global ones (`global`, may be null).
 Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session,
+                const Cache* persisted, const Cache* global);
+/// The same for a connection whose own settings (`own`: its mode, its rules)
+/// add to the workspace's (`workspace`): the rules of both, the mode of
+/// effective_mode().
+Decision decide(const std::vector<Need>& needs, const Settings& workspace, const Settings& own, const Cache& session,
                 const Cache* persisted, const Cache* global);
 
 /// How to allow what was denied, for the error message: the text for

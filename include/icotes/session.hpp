@@ -70,9 +70,9 @@ class Session final : public MessageHandler {
   std::string client_name_;
 };
 
-/// The permission settings of a connection: the workspace's, with the mode
-/// and rules its client asked for on its command line (`profile`) applied
-/// to it alone.
+/// A connection's own permission settings (ClientState::settings): the mode
+/// and rules its client asked for on its command line (`profile`), for it
+/// alone; the gate adds the workspace's at each call.
 permissions::Settings connection_settings(Workspace& workspace, const ClientProfile& profile);
 
 /// Shared by the dialects: how a finished operation is answered.

@@ -317,6 +317,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
                           "initializationOptions.permissions.mode 'bypass' is refused: only the command-line flag "
                           "--permission-mode bypass sets it");
       client_->settings.mode = *mode;
+      client_->settings.mode_given = true;
     }
     for (auto [name, answer] : {std::pair{"allow", permissions::Answer::Allow}, std::pair{"deny", permissions::Answer::Deny}}) {
       auto list = perm.find(name);

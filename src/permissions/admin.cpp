@@ -3,7 +3,15 @@
 // what it is allowed to do.
 #include "icotes/permission_admin.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
 #include "icotes/permission_store.hpp"
+#include "icotes/shell_rule.hpp"
 
 namespace icotes::permissions {
 namespace {
@@ -79,6 +87,190 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
     return json{{"records", std::move(out)}};
   }
   return make_error(error_code::kMethodNotFound, "method not found: " + std::string(method));
+}
+
+namespace {
+
+Error cli_error(std::string message) { return make_error(error_code::kInvalidParams, std::move(message)); }
+
+std::string kinds_text(std::string_view name) {
+  if (name == "Read") return "reads (ReadFile)";
+  if (name == "Edit") return "file writes and edits (EditFile, WriteFile)";
+  if (name == "Write") return "file writes (WriteFile)";
+  if (name == "Bash") return "commands (Bash)";
+  if (name == "GitWrite") return "git changes (GitWrite)";
+  return "network access (Network)";
+}
+
+// A Bash pattern names one command: `git diff:*` (these words, then anything), `npm run *` (a glob on the
+// words). Errors say why another text is not one.
+Status check_bash_pattern(const std::string& what, const std::string& arg) {
+  const bool prefix = arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0;
+  if (!prefix && arg.find(":*") != std::string::npos)
+    return cli_error("'" + what + "': ':*' must end the pattern ('Bash(git diff:*)': git diff and any arguments)");
+  std::string body = prefix ? arg.substr(0, arg.size() - 2) : arg.substr(0, arg.size() - 1);
+  while (!body.empty() && (body.back() == ' ' || body.back() == '\t')) body.pop_back();
+  if (body.empty())
+    return cli_error("'" + what + "' names no command: write the bare kind 'Bash' to allow every command line, or "
+                     "the command's first words ('Bash(make:*)')");
+  const ShellParse parse = parse_shell_command(body);
+  if (parse.opaque) return cli_error("'" + what + "': '" + body + "' cannot be read as a command (" + parse.reason + ")");
+  if (parse.commands.size() != 1)
+    return cli_error("'" + what + "': a rule names one command, and '" + body + "' holds " +
+                     std::to_string(parse.commands.size()) + "; allow each one with its own rule");
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::string_view action,
+                                    const std::string& what, bool global) {
+  const std::string example = "e.g. 'Edit(src/main.c)', 'Edit(src/)', 'Edit(src/**)', 'Bash(make test)', 'Bash(git diff:*)', 'Read'";
+  if (what.empty()) return cli_error("which permission? " + example);
+  const std::size_t open = what.find('(');
+  const std::string name = what.substr(0, open);
+  std::string arg;
+  if (open != std::string::npos) {
+    if (what.back() != ')') return cli_error("'" + what + "': missing ')' at the end");
+    arg = what.substr(open + 1, what.size() - open - 2);
+    if (arg.empty())
+      return cli_error("'" + what + "' names nothing: write the bare kind '" + name +
+                       "' for every target, or a target inside the parentheses (" + example + ")");
+  }
+  const auto kinds = kinds_of_rule_name(name);
+  if (!kinds) return cli_error("unknown kind '" + name + "' in '" + what + "': use Read, Edit, Write, Bash, GitWrite or Network (" + example + ")");
+  const bool bash = name == "Bash";
+  if (bash && arg.find(":*") != std::string::npos && arg.compare(arg.size() - 2, 2, ":*") != 0)
+    return cli_error("'" + what + "': ':*' must end the pattern ('Bash(git diff:*)': git diff and any arguments)");
+  const Answer answer = action == "deny" ? Answer::Deny : Answer::Allow;
+  const std::string verb = action == "revoke" ? "revoked" : action == "deny" ? "denied" : "allowed";
+  const bool pattern = bash ? !arg.empty() && arg.back() == '*'
+                            : arg.find_first_of("*?[") != std::string::npos || (!arg.empty() && arg[0] == '/');
+  if (pattern) {
+    if (global)
+      return cli_error("'" + what + "' is a pattern: patterns are saved for one workspace (--global takes a bare kind)");
+    if (bash)
+      if (auto st = check_bash_pattern(what, arg); !st) return st.error();
+    auto rule = Rule::parse(what, answer);
+    if (!rule) return std::move(rule).error();
+    std::string scope_text = bash ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
+                                         ? "command lines whose commands each start with the words '" +
+                                               arg.substr(0, arg.size() - 2) + "'"
+                                         : "command lines whose commands each match the glob '" + arg + "'")
+                                  : "paths matching " + arg;
+    if (action == "revoke") {
+      auto removed = gate.remove_rule(what, answer);
+      if (!removed) return std::move(removed).error();
+      if (!*removed)
+        return make_error(error_code::kNotFound, "no saved rule '" + what +
+                                                     "' (rules written in .icotes/config.toml are removed there)");
+      return "revoked " + what + ": the rule for " + kinds_text(name) + " of " + scope_text;
+    }
+    if (auto st = gate.save_rule(*rule, "cli"); !st) return st.error();
+    return verb + " " + what + ": a rule for " + kinds_text(name) + ", " + scope_text +
+           " (saved in " + root.path() + "/.icotes/permissions.sqlite)";
+  }
+  std::string scope = global ? "global" : "project";
+  if (!arg.empty()) scope = !bash && arg.back() == '/' ? "directory" : "specific";
+  if (scope == "directory") arg.pop_back();
+  std::string value;
+  bool any_removed = false;
+  for (const auto kind : *kinds) {
+    json p = {{"kind", std::string(to_string(kind))}, {"scope", scope}, {"value", arg},
+              {"answer", std::string(to_string(answer))}};
+    auto r = admin(gate, root, action == "revoke" ? "icotes/permissions/revoke" : "icotes/permissions/grant", p, "cli");
+    if (!r) return std::move(r).error();
+    if (action == "revoke") any_removed = any_removed || (*r)["revoked"].get<bool>();
+    else value = (*r)["value"].get<std::string>();
+  }
+  if (action == "revoke") value = arg;
+  const std::string scope_text = scope == "global"    ? "every workspace"
+                                 : scope == "project" ? "this whole workspace"
+                                 : scope == "directory" ? "everything under " + (value.empty() ? std::string(".") : value) + "/"
+                                 : bash                 ? "exactly the command line '" + value + "'"
+                                                        : "the file " + value;
+  if (action == "revoke" && !any_removed)
+    return make_error(error_code::kNotFound, "no saved grant " + what + " (" + kinds_text(name) + ", scope " + scope + ")");
+  return verb + " " + what + ": " + kinds_text(name) + ", scope " + scope + ": " + scope_text +
+         (action == "revoke" ? std::string() : " (saved in " + (global ? std::string("the user's state directory") : root.path() + "/.icotes/permissions.sqlite") + ")");
+}
+
+Result<std::string> mode_from_cli(Gate& gate, const ConfinedRoot& root, const std::string& mode) {
+  if (mode.empty()) return "mode " + std::string(to_string(gate.settings().mode));
+  const auto m = mode_from_string(mode);
+  if (!m) return cli_error("mode '" + mode + "' is not one of default, acceptEdits, readOnly");
+  if (*m == Mode::Bypass)
+    return cli_error("mode bypass is not saved for a workspace: only a client's own --permission-mode bypass sets it");
+  const std::string dir = root.path() + "/.icotes", path = dir + "/config.toml";
+  std::string text;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+  }
+  // One line changed or added: the rest of the file (comments, order) stays as the user wrote it.
+  std::vector<std::string> lines;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    lines.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  auto trimmed = [](const std::string& l) {
+    const std::size_t b = l.find_first_not_of(" \t");
+    return b == std::string::npos ? std::string() : l.substr(b);
+  };
+  const std::string line = "mode = \"" + mode + "\"";
+  std::size_t header = lines.size();
+  for (std::size_t i = 0; i < lines.size() && header == lines.size(); ++i) {
+    std::string t = trimmed(lines[i]);
+    if (t.rfind("[permissions]", 0) == 0) header = i;
+  }
+  if (header == lines.size()) {
+    if (!lines.empty() && !lines.back().empty()) lines.emplace_back();
+    lines.push_back("[permissions]");
+    lines.push_back(line);
+  } else {
+    std::size_t i = header + 1;
+    bool replaced = false;
+    for (; i < lines.size() && trimmed(lines[i]).rfind('[', 0) != 0; ++i) {
+      const std::string t = trimmed(lines[i]);
+      if (t.rfind("mode", 0) == 0 && t.find_first_not_of(" \t", 4) != std::string::npos &&
+          t[t.find_first_not_of(" \t", 4)] == '=') {
+        lines[i] = line;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(header) + 1, line);
+  }
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  // The edit must say what was meant, or nothing is written.
+  try {
+    const toml::table t = toml::parse(out, path);
+    if (t["permissions"]["mode"].value<std::string>() != mode) throw std::runtime_error("");
+  } catch (const std::exception&) {
+    return cli_error(path + ": its [permissions] table is written in a form this command does not edit; set mode = \"" +
+                     mode + "\" there by hand");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << out;
+    f.flush();
+    if (!f) return make_error(error_code::kIoError, "cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return make_error(error_code::kIoError, "cannot replace " + path);
+  }
+  return "mode " + mode + " for this workspace (set in " + path +
+         "); a client started with --permission-mode keeps its own";
 }
 
 }  // namespace icotes::permissions

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,7 +152,7 @@ struct Gate::Pending {
   bool finished = false;
 };
 
-Gate::Gate(const ConfinedRoot& root, Settings settings) : root_(root), settings_(std::move(settings)) {
+Gate::Gate(const ConfinedRoot& root, Settings extra) : root_(root), extra_(std::move(extra)) {
   if (const char* t = std::getenv("ICOTES_PERMISSION_TIMEOUT_MS"); t && *t)
     ask_timeout_ = std::chrono::milliseconds(std::max(1L, std::strtol(t, nullptr, 10)));
   timer_ = std::thread([this] { timer_loop(); });
@@ -165,36 +166,39 @@ Gate::~Gate() {
   wake_.notify_all();
   if (timer_.joinable()) timer_.join();
   flush();
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
 }
+
+namespace {
+// What makes the gate re-read: files written, created, renamed over or removed.
+constexpr std::uint32_t kDirEvents = IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                     IN_DELETE_SELF | IN_MOVE_SELF;
+}  // namespace
 
 Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Settings& extra) {
   auto loaded = load_settings(root.path() + "/.icotes/config.toml");
   if (!loaded) return std::move(loaded).error();
-  Settings s = std::move(*loaded);
-  if (extra.mode != Mode::Default) s.mode = extra.mode;  // the command line wins
-  s.allow.insert(s.allow.end(), extra.allow.begin(), extra.allow.end());
-  s.deny.insert(s.deny.end(), extra.deny.begin(), extra.deny.end());
-  std::unique_ptr<Gate> g(new Gate(root, std::move(s)));
+  std::unique_ptr<Gate> g(new Gate(root, extra));
+  g->config_ = std::move(*loaded);
   g->project_db_path_ = root.path() + "/.icotes/permissions.sqlite";
-  auto load = [&](const std::string& path, Cache& cache, std::unique_ptr<Store>& slot, bool create) -> Status {
-    std::error_code ec;
-    if (!create && !std::filesystem::exists(path, ec)) return ok_status();
-    auto opened = Store::open(path);
-    if (!opened) return std::move(opened).error();
-    if (!opened->warning.empty()) g->warnings_.push_back(opened->warning);
-    auto grants = opened->store->grants();
-    if (!grants) return std::move(grants).error();
-    for (const auto& sg : *grants) cache.put(from_stored(sg));
-    slot = std::move(opened->store);
-    return ok_status();
-  };
-  if (auto st = load(g->project_db_path_, g->persisted_, g->project_store_, false); !st) return st.error();
-  // The user's global grants and the audit log live in the state directory;
-  // failing to create them is logged, not fatal (a read-only home).
-  // Created on the first global grant: start-up only reads what exists.
-  if (auto st = load(state_dir() + "/permissions.sqlite", g->global_, g->global_store_, false); !st)
-    g->warnings_.push_back("global permissions unavailable: " + st.error().message);
   g->audit_db_path_ = state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite";
+  // Watched before the first read: a change made while reading is seen.
+  g->inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (g->inotify_fd_ >= 0) {
+    g->root_wd_ = ::inotify_add_watch(g->inotify_fd_, root.path().c_str(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+    g->watch_config_dir();
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir(), ec);
+    g->state_wd_ = ::inotify_add_watch(g->inotify_fd_, state_dir().c_str(), kDirEvents | IN_ONLYDIR);
+  } else {
+    g->warnings_.push_back(std::string("changes to .icotes/ are seen only on restart: inotify: ") + std::strerror(errno));
+  }
+  // An unreadable or read-only grant database leaves the workspace usable:
+  // reads and rules work, remembered answers are unavailable (one warning).
+  g->load_grants(false);
+  g->load_grants(true);
+  g->rebuild_settings();
+  g->opened_ = true;
   // Bash rules read a command line as dash and bash both would (shell_rule.hpp): say so when the shell that
   // runs it is another one (busybox ash, mksh), whose grammar may split a line differently.
   std::error_code ec;
@@ -204,6 +208,152 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
                            ": Bash(...) rules are judged as dash and bash read a command line, which this shell "
                            "may read differently");
   return g;
+}
+
+void Gate::watch_config_dir() {
+  if (inotify_fd_ < 0) return;
+  if (icotes_wd_ >= 0) (void)::inotify_rm_watch(inotify_fd_, icotes_wd_);
+  icotes_wd_ = ::inotify_add_watch(inotify_fd_, (root_.path() + "/.icotes").c_str(), kDirEvents | IN_ONLYDIR);
+}
+
+// Reads the grants (and saved rules) of one database into its cache. Called at open and by refresh().
+void Gate::load_grants(bool global) {
+  const std::string path = global ? state_dir() + "/permissions.sqlite" : project_db_path_;
+  std::lock_guard stores_lock(stores_mutex_);
+  std::unique_ptr<Store>& slot = global ? global_store_ : project_store_;
+  std::error_code ec;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    // Removed (or never made): nothing remembered.
+    slot.reset();
+    (global ? global_ : persisted_).replace({});
+    if (!global) saved_allow_.clear(), saved_deny_.clear(), project_unavailable_.clear();
+    return;
+  }
+  if (slot) {
+    // Replaced by another file (a restore, a rename over it): read the new one.
+    struct stat open_st {};
+    if (::stat(slot->path().c_str(), &open_st) != 0 || open_st.st_ino != st.st_ino) slot.reset();
+  }
+  std::string failure;
+  if (!slot) {
+    auto opened = Store::open(path);
+    if (!opened) {
+      failure = opened.error().message;
+    } else {
+      if (!opened->warning.empty()) {
+        if (!opened_) warnings_.push_back(opened->warning);
+        else spdlog::warn("permissions: {}", opened->warning);
+      }
+      slot = std::move(opened->store);
+    }
+  }
+  std::vector<StoredGrant> stored;
+  if (slot) {
+    auto grants = slot->grants();
+    if (grants) stored = std::move(*grants);
+    else failure = grants.error().message;
+  }
+  if (!failure.empty()) {
+    slot.reset();
+    const std::string why =
+        global ? "global grants unavailable: " + failure
+               : "saved grants unavailable (reads and rules still work; remembered answers are neither used nor "
+                 "saved): " + failure;
+    // Once: at open through warnings(), later in the log when it changes.
+    if (!opened_) warnings_.push_back(why);
+    else if (global || project_unavailable_ != why) spdlog::warn("permissions: {}", why);
+    if (!global) project_unavailable_ = why;
+    return;  // the grants read before stay in force
+  }
+  if (!global) project_unavailable_.clear();
+  std::vector<Grant> grants;
+  std::vector<Rule> allow, deny;
+  for (const auto& sg : stored) {
+    if (sg.scope == "rule") {
+      const Answer a = sg.answer == "allow" ? Answer::Allow : Answer::Deny;
+      auto rule = Rule::parse(sg.value, a);
+      if (rule) (a == Answer::Allow ? allow : deny).push_back(std::move(*rule));
+      else spdlog::warn("permissions: a saved rule is not valid, ignored: {}", rule.error().message);
+      continue;
+    }
+    grants.push_back(from_stored(sg));
+  }
+  (global ? global_ : persisted_).replace(grants);
+  if (!global) {
+    saved_allow_ = std::move(allow);
+    saved_deny_ = std::move(deny);
+  }
+}
+
+void Gate::load_config(bool at_open) {
+  const std::string path = root_.path() + "/.icotes/config.toml";
+  auto loaded = load_settings(path);
+  if (!loaded) {
+    if (config_error_ != loaded.error().message)
+      spdlog::warn("permissions: {} (the settings read before stay in force until it is fixed)", loaded.error().message);
+    config_error_ = loaded.error().message;
+    return;
+  }
+  if (!at_open) spdlog::info("permissions: {} read again", path);
+  config_error_.clear();
+  config_ = std::move(*loaded);
+}
+
+void Gate::rebuild_settings() {
+  auto s = std::make_shared<Settings>(config_);
+  if (extra_.mode != Mode::Default) s->mode = extra_.mode;  // the command line wins
+  {
+    std::lock_guard stores_lock(stores_mutex_);
+    s->allow.insert(s->allow.end(), saved_allow_.begin(), saved_allow_.end());
+    s->deny.insert(s->deny.end(), saved_deny_.begin(), saved_deny_.end());
+  }
+  s->allow.insert(s->allow.end(), extra_.allow.begin(), extra_.allow.end());
+  s->deny.insert(s->deny.end(), extra_.deny.begin(), extra_.deny.end());
+  std::lock_guard lock(settings_mutex_);
+  settings_ = std::move(s);
+}
+
+std::shared_ptr<const Settings> Gate::workspace_settings() const {
+  std::lock_guard lock(settings_mutex_);
+  return settings_;
+}
+
+Settings Gate::settings() const { return *workspace_settings(); }
+
+std::string Gate::grants_unavailable() const {
+  std::lock_guard stores_lock(stores_mutex_);
+  return project_unavailable_;
+}
+
+void Gate::refresh() {
+  if (inotify_fd_ < 0) return;
+  std::lock_guard lock(refresh_mutex_);
+  bool config = false, project = false, global = false, rewatch = false;
+  alignas(struct inotify_event) char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+    if (n <= 0) break;  // EAGAIN: nothing (more) happened
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const struct inotify_event*>(buf + at);
+      at += static_cast<ssize_t>(sizeof(struct inotify_event) + e->len);
+      const std::string_view name = e->len ? std::string_view(e->name) : std::string_view();
+      if (e->mask & IN_Q_OVERFLOW) config = project = global = rewatch = true;
+      if (e->wd == root_wd_ && name == ".icotes") config = project = rewatch = true;
+      if (e->wd == icotes_wd_) {
+        if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) config = project = rewatch = true;
+        // A config file is taken in once written (closed or renamed into place), not half-way through a write.
+        if (name == "config.toml" && !(e->mask & IN_MODIFY)) config = true;
+        if (name.rfind("permissions.sqlite", 0) == 0) project = true;
+      }
+      if (e->wd == state_wd_ && name.rfind("permissions.sqlite", 0) == 0) global = true;
+    }
+  }
+  if (rewatch) watch_config_dir();
+  if (config) load_config(false);
+  if (project) load_grants(false);
+  if (global) load_grants(true);
+  if (config || project) rebuild_settings();
 }
 
 std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
@@ -339,42 +489,118 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
   return out;
 }
 
-Status Gate::deny_status(std::string_view operation, const Decision& d) const {
-  const std::string what = std::string(to_string(d.need.kind)) + " on " +
-                           (d.need.kind == OperationKind::Bash ? "'" + d.need.target + "'"
-                                                               : (d.need.target.empty() ? "the workspace root" : d.need.target));
+namespace {
+
+// A TOML string holding `text` (TOML 1.0 "String"): a literal string when it can be one, else a basic string.
+std::string toml_string(const std::string& text) {
+  bool literal = text.find('\'') == std::string::npos;
+  for (unsigned char c : text) literal = literal && (c >= 0x20 || c == '\t') && c != 0x7f;
+  if (literal) return "'" + text + "'";
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string cli(const std::string& args) { return "`icotes permissions " + args + "`"; }
+
+}  // namespace
+
+Status Gate::deny_status(const ClientState& client, std::string_view operation, const Decision& d) const {
   if (d.decided_by == "outside the workspace") {
     // The error confinement gives (README "Safety"), plus how to allow it.
     Error e = d.need.outside_error ? *d.need.outside_error
                                    : make_error(error_code::kOutsideWorkspace, d.need.target + " is outside the workspace");
     return e;
   }
-  std::string msg = std::string(operation) + ": permission denied (" + what + "; " + d.decided_by + ").";
+  // An MCP client's model called a tool: name it as the model knows it.
+  std::string called(operation);
+  if (client.name.rfind("mcp:", 0) == 0)
+    if (const Operation* op = builtin_registry().find(operation); op && !op->mcp_name.empty()) called = op->mcp_name;
+  const bool bash = d.need.kind == OperationKind::Bash;
+  const std::string what = std::string(to_string(d.need.kind)) + " on " +
+                           (bash ? "'" + d.need.target + "'"
+                                 : (d.need.target.empty() ? "the workspace root" : d.need.target));
+  const bool saved_deny = d.decided_by.find(" grant ") != std::string::npos;  // decide() only denies by a deny grant
+  std::string msg = called + ": permission denied (" + what + "; " +
+                    (saved_deny ? "a saved deny: " + d.decided_by.substr(0, d.decided_by.find(" grant ")) + " deny" +
+                                      d.decided_by.substr(d.decided_by.find(" grant ") + 6)
+                                : d.decided_by) +
+                    ").";
   json data{{"kind", std::string(to_string(d.need.kind))},
             {"target", d.need.target},
             {"rule", rule_for(d.need)},
             {"decidedBy", d.decided_by}};
   if (d.decided_by.rfind("rule ", 0) == 0) {
-    msg += " That deny rule comes from .icotes/config.toml or the command line; remove it there to allow this.";
-  } else if (!d.need.outside && d.need.kind != OperationKind::Bash && protected_path_reason(d.need.target)) {
+    msg += " That deny rule comes from .icotes/config.toml, a rule saved by `icotes permissions deny`, or the "
+           "client's command line; remove it there to allow this.";
+  } else if (saved_deny) {
+    // "saved grant <scope> [value]": the deny the user saved, and the command that takes it back.
+    const std::string rest = d.decided_by.substr(d.decided_by.find(" grant ") + 7);
+    const std::string scope = rest.substr(0, rest.find(' '));
+    const std::string value = rest.find(' ') == std::string::npos ? std::string() : rest.substr(rest.find(' ') + 1);
+    const std::string bare = rule_for(Need{d.need.kind, "", false, std::nullopt});
+    std::string target = scope == "specific" ? rule_for(d.need)
+                         : scope == "directory" ? bare + "(" + value + "/)"
+                                                : bare;
+    if (d.decided_by.rfind("session", 0) == 0)
+      msg += " It was answered in this session.";
+    else
+      msg += " To allow it, take the deny back: " + cli("revoke " + exec::shell_quote(target) + (scope == "global" ? " --global" : "")) + ".";
+  } else if (!d.need.outside && !bash && protected_path_reason(d.need.target)) {
     // No rule or answer allows it: nothing to suggest.
   } else if (d.decided_by == "mode readOnly") {
-    msg += " The connection is in readOnly mode; start icotes with --permission-mode default (or acceptEdits) to allow changes.";
+    msg += " The connection is in readOnly mode: " + cli("mode default") +
+           " (or acceptEdits) allows changes in this workspace, unless the client was started with "
+           "--permission-mode readOnly.";
   } else {
     // `icotes permissions allow` remembers exactly this target (for a
-    // command line: this line, whatever it holds). A rule in the settings
-    // must be a pattern: for a command line, one exact pattern per simple
-    // command, when each can be written as one.
+    // command line: this line, whatever it holds); a wider scope or the mode
+    // allows more. A rule in the settings must be a pattern: for a command
+    // line, one exact pattern per simple command, when each can be written
+    // as one.
     std::vector<std::string> rules;
-    if (d.need.kind != OperationKind::Bash)
+    if (!bash)
       rules.push_back(rule_for(d.need));
     else
       for (const std::string& p : exact_patterns_for(d.need.target)) rules.push_back("Bash(" + p + ")");
-    msg += " To allow it: answer the question in your editor when asked, or run `icotes permissions allow " +
-           exec::shell_quote(rule_for(d.need)) + "` in the workspace";
+    msg += " To allow it, run in the workspace " + cli("allow " + exec::shell_quote(rule_for(d.need)));
+    if (bash) {
+      // Each command by its name: `Bash(python3:*)`.
+      std::vector<std::string> names;
+      const ShellParse parse = parse_shell_command(d.need.target);
+      for (const auto& c : parse.commands) {
+        if (c.words.empty() || c.dynamic.empty() || c.dynamic[0] || !c.assignments.empty()) {
+          names.clear();
+          break;
+        }
+        const std::string r = "Bash(" + c.words[0] + ":*)";
+        if (std::find(names.begin(), names.end(), r) == names.end()) names.push_back(r);
+      }
+      if (!names.empty()) {
+        msg += " (this exact line), or allow every run of " + std::string(names.size() > 1 ? "these programs" : "this program") + " with";
+        for (std::size_t k = 0; k < names.size(); ++k)
+          msg += (k > 0 ? " and " : " ") + cli("allow " + exec::shell_quote(names[k]));
+      }
+    } else if (d.need.kind == OperationKind::WriteFile || d.need.kind == OperationKind::EditFile) {
+      const std::string dir = parent_dir(d.need.target);
+      msg += " (this file)";
+      if (!dir.empty()) msg += ", " + cli("allow " + exec::shell_quote("Edit(" + dir + "/)")) + " (everything under " + dir + "/)";
+      msg += ", or " + cli("mode acceptEdits") + " (every file edit in this workspace)";
+    }
     if (!rules.empty()) {
-      msg += ", or add ";
-      for (std::size_t k = 0; k < rules.size(); ++k) msg += (k > 0 ? ", \"" : "\"") + rules[k] + "\"";
+      msg += "; or add ";
+      for (std::size_t k = 0; k < rules.size(); ++k) msg += (k > 0 ? ", " : "") + toml_string(rules[k]);
       msg += " to allow under [permissions] in .icotes/config.toml";
     }
     msg += ".";
@@ -398,19 +624,23 @@ void Gate::decided(const ClientState& client, std::string_view operation, const 
 }
 
 ReadFilter Gate::read_filter(const std::shared_ptr<ClientState>& client) const {
+  auto settings = workspace_settings();
   bool any = client->session.any(OperationKind::ReadFile, Answer::Deny) ||
              persisted_.any(OperationKind::ReadFile, Answer::Deny) || global_.any(OperationKind::ReadFile, Answer::Deny);
-  for (const Rule& r : client->settings.deny) any = any || r.covers_kind(OperationKind::ReadFile);
+  for (const std::vector<Rule>* deny : {&settings->deny, static_cast<const std::vector<Rule>*>(&client->settings.deny)})
+    for (const Rule& r : *deny) any = any || r.covers_kind(OperationKind::ReadFile);
   if (!any) return nullptr;
-  return [this, client](std::string_view rel) {
+  return [this, client, settings](std::string_view rel) {
     const Need need{OperationKind::ReadFile, std::string(rel), false, std::nullopt};
-    return decide({need}, client->settings, client->session, &persisted_, &global_).kind == Decision::Kind::Deny;
+    return decide({need}, *settings, client->settings, client->session, &persisted_, &global_).kind ==
+           Decision::Kind::Deny;
   };
 }
 
 WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, OperationKind kind,
                              std::vector<Need> approved) const {
-  return [this, client, kind, approved = std::move(approved)](std::string_view rel) -> Status {
+  return [this, client, kind, approved = std::move(approved),
+          settings = workspace_settings()](std::string_view rel) -> Status {
     Need need{kind, std::string(rel), false, std::nullopt};
     auto refuse = [&](std::string why) {
       return make_error(error_code::kPermissionDenied,
@@ -424,43 +654,46 @@ WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, Operati
     // of a directory does not reach a file a deny rule names.
     for (const OperationKind k : {kind, OperationKind::WriteFile, OperationKind::EditFile}) {
       const Need n{k, need.target, false, std::nullopt};
-      for (const Rule& r : client->settings.deny)
-        if (r.matches(n)) return refuse("rule " + r.text());
+      for (const std::vector<Rule>* deny : {&settings->deny, static_cast<const std::vector<Rule>*>(&client->settings.deny)})
+        for (const Rule& r : *deny)
+          if (r.matches(n)) return refuse("rule " + r.text());
     }
-    if (client->settings.mode == Mode::ReadOnly) return refuse("mode readOnly");
+    if (effective_mode(*settings, client->settings) == Mode::ReadOnly) return refuse("mode readOnly");
     for (const Need& a : approved) {
       if (a.outside || a.kind != kind) continue;
       if (a.target.empty() || a.target == rel ||
           (rel.size() > a.target.size() && rel.compare(0, a.target.size(), a.target) == 0 && rel[a.target.size()] == '/'))
         return ok_status();
     }
-    Decision d = decide({need}, client->settings, client->session, &persisted_, &global_);
+    Decision d = decide({need}, *settings, client->settings, client->session, &persisted_, &global_);
     if (d.kind == Decision::Kind::Allow) return ok_status();
     return refuse("not the path that was approved, and " + d.decided_by);
   };
 }
 
 Status Gate::check_now(ClientState& client, std::string_view operation, const std::vector<Need>& needs) {
-  Decision d = decide(needs, client.settings, client.session, &persisted_, &global_);
+  refresh();
+  Decision d = decide(needs, *workspace_settings(), client.settings, client.session, &persisted_, &global_);
   if (d.kind == Decision::Kind::Allow) {
     decided(client, operation, d, "allow");
     return ok_status();
   }
   if (d.kind == Decision::Kind::Ask) d.decided_by += ": needs asking, which this request cannot do";
   decided(client, operation, d, "deny");
-  return deny_status(operation, d);
+  return deny_status(client, operation, d);
 }
 
 void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view operation, std::vector<Need> needs,
                  const CancellationToken& token, std::function<void(Status)> done) {
-  Decision d = decide(needs, client->settings, client->session, &persisted_, &global_);
+  refresh();
+  Decision d = decide(needs, *workspace_settings(), client->settings, client->session, &persisted_, &global_);
   if (d.kind == Decision::Kind::Allow) {
     decided(*client, operation, d, "allow");
     return done(ok_status());
   }
   if (d.kind == Decision::Kind::Deny) {
     decided(*client, operation, d, "deny");
-    return done(deny_status(operation, d));
+    return done(deny_status(*client, operation, d));
   }
   Asker ask = client->ask;
   std::string asked_through;
@@ -476,7 +709,7 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   if (!ask) {
     d.decided_by += ", and " + client->name + " cannot be asked";
     decided(*client, operation, d, "deny");
-    return done(deny_status(operation, d));
+    return done(deny_status(*client, operation, d));
   }
   // One question per (client, need): later calls wait on the first one's.
   const std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(client.get())) + "\n" +
@@ -576,7 +809,7 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
   }
   decided(*p->client, p->operation, d, d.kind == Decision::Kind::Allow ? "allow" : "deny");
   if (d.kind != Decision::Kind::Allow) {
-    result = deny_status(p->operation, d);
+    result = deny_status(*p->client, p->operation, d);
     for (auto& w : p->waiters) w.done(result);
     return;
   }
@@ -614,7 +847,7 @@ void Gate::timer_loop() {
                  withdrawn ? "the request was cancelled while asking"
                            : "no answer within " + std::to_string(ask_timeout_.count() / 1000) + " s"};
       decided(*p->client, p->operation, d, "deny");
-      const Status st = deny_status(p->operation, d);
+      const Status st = deny_status(*p->client, p->operation, d);
       for (auto& w : p->waiters) w.done(st);
       lock.lock();
     }
@@ -737,6 +970,60 @@ Result<bool> Gate::revoke(OperationKind kind, Scope scope, const std::string& va
     removed = *r;
   }
   removed = (global ? global_ : persisted_).remove(kind, scope, value) || removed;
+  return removed;
+}
+
+namespace {
+// The kind column of a saved rule: its first kind (`Edit(...)`: EditFile); the rule's text says the rest.
+std::string rule_kind(const std::string& text) {
+  const auto kinds = kinds_of_rule_name(std::string_view(text).substr(0, text.find('(')));
+  return kinds && !kinds->empty() ? std::string(to_string(kinds->front())) : std::string();
+}
+}  // namespace
+
+Status Gate::save_rule(const Rule& rule, const std::string& by) {
+  {
+    std::lock_guard stores_lock(stores_mutex_);
+    auto store = project_store();
+    if (!store) return std::move(store).error();
+    StoredGrant sg;
+    sg.kind = rule_kind(rule.text());
+    sg.scope = "rule";
+    sg.value = rule.text();
+    sg.answer = std::string(to_string(rule.answer()));
+    sg.created_ms = now_ms();
+    sg.granted_by = by;
+    if (auto st = (*store)->put(sg); !st) return st;
+    auto& mine = rule.answer() == Answer::Allow ? saved_allow_ : saved_deny_;
+    auto& other = rule.answer() == Answer::Allow ? saved_deny_ : saved_allow_;
+    auto same = [&](const Rule& r) { return r.text() == rule.text(); };
+    mine.erase(std::remove_if(mine.begin(), mine.end(), same), mine.end());
+    other.erase(std::remove_if(other.begin(), other.end(), same), other.end());
+    mine.push_back(rule);
+  }
+  std::lock_guard lock(refresh_mutex_);  // config_ is refresh()'s
+  rebuild_settings();
+  return ok_status();
+}
+
+Result<bool> Gate::remove_rule(const std::string& text, Answer) {
+  bool removed = false;
+  {
+    std::lock_guard stores_lock(stores_mutex_);
+    if (project_store_) {
+      auto r = project_store_->remove(rule_kind(text), "rule", text);
+      if (!r) return std::move(r).error();
+      removed = *r;
+    }
+    for (auto* list : {&saved_allow_, &saved_deny_}) {
+      const auto before = list->size();
+      list->erase(std::remove_if(list->begin(), list->end(), [&](const Rule& r) { return r.text() == text; }),
+                  list->end());
+      removed = removed || list->size() != before;
+    }
+  }
+  std::lock_guard lock(refresh_mutex_);  // config_ is refresh()'s
+  rebuild_settings();
   return removed;
 }
 

@@ -23,7 +23,8 @@ namespace icotes::permissions {
 namespace {
 
 constexpr std::array<std::string_view, 6> kKinds = {"ReadFile", "WriteFile", "EditFile", "Bash", "GitWrite", "Network"};
-constexpr std::array<std::string_view, 4> kScopes = {"specific", "directory", "project", "global"};
+// "rule": a rule saved by `icotes permissions allow|deny` (value: its text, `Bash(echo:*)`).
+constexpr std::array<std::string_view, 5> kScopes = {"specific", "directory", "project", "global", "rule"};
 constexpr std::array<std::string_view, 2> kAnswers = {"allow", "deny"};
 
 // Version 1. Grants: a rowid table (values may be 64 KiB and more, too large for WITHOUT ROWID rows) with the
@@ -461,7 +462,7 @@ std::optional<Error> invalid_grant(const StoredGrant& g) {
                                                       "' (expected " + std::string(expected) + ")");
   };
   if (!one_of(kKinds, g.kind)) return bad("kind", g.kind, "ReadFile, WriteFile, EditFile, Bash, GitWrite or Network");
-  if (!one_of(kScopes, g.scope)) return bad("scope", g.scope, "specific, directory, project or global");
+  if (!one_of(kScopes, g.scope)) return bad("scope", g.scope, "specific, directory, project, global or rule");
   if (!one_of(kAnswers, g.answer)) return bad("answer", g.answer, "allow or deny");
   if ((g.scope == "project" || g.scope == "global") && !g.value.empty()) {
     return make_error(error_code::kInvalidParams, "permission store: put: a " + g.scope + " grant has no value (got '" +

@@ -150,6 +150,13 @@ void Cache::put(const Grant& grant) {
   map_[key(grant.kind, grant.scope, grant.value)] = grant;
 }
 
+void Cache::replace(const std::vector<Grant>& grants) {
+  std::unordered_map<std::string, Grant> map;
+  for (const Grant& g : grants) map[key(g.kind, g.scope, g.value)] = g;
+  std::lock_guard lock(mutex_);
+  map_.swap(map);
+}
+
 bool Cache::remove(OperationKind kind, Scope scope, std::string_view value) {
   std::lock_guard lock(mutex_);
   return map_.erase(key(kind, scope, value)) > 0;
@@ -245,18 +252,18 @@ namespace {
 
 // The allow rules that together cover every simple command of a parsed line ("rule Bash(ls:*) + Bash(echo:*)"),
 // or nothing. A bare `Bash` rule covers any line.
-std::optional<std::string> allowed_by(const std::vector<Rule>& allow, const ShellParse& parse) {
-  for (const Rule& r : allow)
-    if (r.covers_kind(OperationKind::Bash) && r.pattern().empty()) return "rule " + r.text();
+std::optional<std::string> allowed_by(const std::vector<Rule>& workspace, const std::vector<Rule>& own,
+                                      const ShellParse& parse) {
+  for (const auto* allow : {&workspace, &own})
+    for (const Rule& r : *allow)
+      if (r.covers_kind(OperationKind::Bash) && r.pattern().empty()) return "rule " + r.text();
   if (parse.opaque || parse.commands.empty()) return std::nullopt;
   std::vector<const Rule*> used;
   for (const SimpleCommand& c : parse.commands) {
     const Rule* by = nullptr;
-    for (const Rule& r : allow)
-      if (r.covers_kind(OperationKind::Bash) && rule_matches_command(r.pattern(), c)) {
-        by = &r;
-        break;
-      }
+    for (const auto* allow : {&workspace, &own})
+      for (const Rule& r : *allow)
+        if (!by && r.covers_kind(OperationKind::Bash) && rule_matches_command(r.pattern(), c)) by = &r;
     if (!by) return std::nullopt;
     if (std::find(used.begin(), used.end(), by) == used.end()) used.push_back(by);
   }
@@ -265,8 +272,9 @@ std::optional<std::string> allowed_by(const std::vector<Rule>& allow, const Shel
   return text;
 }
 
-Decision decide_one(const Need& need, const Settings& settings, const Cache& session, const Cache* persisted,
-                    const Cache* global) {
+Decision decide_one(const Need& need, const Settings& workspace, const Settings& own, const Cache& session,
+                    const Cache* persisted, const Cache* global) {
+  const Mode mode = effective_mode(workspace, own);
   auto out = [&](Decision::Kind kind, std::string by) { return Decision{kind, need, std::move(by)}; };
   if (need.kind == OperationKind::None) return out(Decision::Kind::Allow, "no permission needed");
   // icotes' own settings and grants change only by the user's hand (the
@@ -283,26 +291,28 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
   const bool bash = need.kind == OperationKind::Bash;
   const ShellParse parse = bash ? parse_shell_command(need.target) : ShellParse{};
   bool bash_deny_rules = false;
-  for (const Rule& r : settings.deny) {
-    if (bash && r.covers_kind(OperationKind::Bash)) {
-      bash_deny_rules = true;
-      if (r.pattern().empty() || bash_rule_may_match(r.pattern(), parse))
+  for (const auto* deny : {&workspace.deny, &own.deny})
+    for (const Rule& r : *deny) {
+      if (bash && r.covers_kind(OperationKind::Bash)) {
+        bash_deny_rules = true;
+        if (r.pattern().empty() || bash_rule_may_match(r.pattern(), parse))
+          return out(Decision::Kind::Deny, "rule " + r.text());
+      } else if (r.matches(need)) {
         return out(Decision::Kind::Deny, "rule " + r.text());
-    } else if (r.matches(need)) {
-      return out(Decision::Kind::Deny, "rule " + r.text());
+      }
     }
-  }
   const bool unjudged = bash && bash_deny_rules && !names_known(parse);
-  if (settings.mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");
+  if (mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");
   if (bash) {
     if (!unjudged)
-      if (auto by = allowed_by(settings.allow, parse)) return out(Decision::Kind::Allow, std::move(*by));
+      if (auto by = allowed_by(workspace.allow, own.allow, parse)) return out(Decision::Kind::Allow, std::move(*by));
   } else {
-    for (const Rule& r : settings.allow)
-      if (r.matches(need)) return out(Decision::Kind::Allow, "rule " + r.text());
+    for (const auto* allow : {&workspace.allow, &own.allow})
+      for (const Rule& r : *allow)
+        if (r.matches(need)) return out(Decision::Kind::Allow, "rule " + r.text());
   }
   if (need.outside) return out(Decision::Kind::Deny, "outside the workspace");
-  if (settings.mode == Mode::Bypass && !unjudged) return out(Decision::Kind::Allow, "mode bypass");
+  if (mode == Mode::Bypass && !unjudged) return out(Decision::Kind::Allow, "mode bypass");
   std::optional<Grant> best;
   std::string from;
   for (auto [cache, name] : {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
@@ -319,8 +329,8 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
     if (!best->value.empty()) by += " " + best->value;
     return out(best->answer == Answer::Allow ? Decision::Kind::Allow : Decision::Kind::Deny, std::move(by));
   }
-  if (need.kind == OperationKind::ReadFile) return out(Decision::Kind::Allow, "mode " + std::string(to_string(settings.mode)));
-  if (settings.mode == Mode::AcceptEdits && (need.kind == OperationKind::WriteFile || need.kind == OperationKind::EditFile))
+  if (need.kind == OperationKind::ReadFile) return out(Decision::Kind::Allow, "mode " + std::string(to_string(mode)));
+  if (mode == Mode::AcceptEdits && (need.kind == OperationKind::WriteFile || need.kind == OperationKind::EditFile))
     return out(Decision::Kind::Allow, "mode acceptEdits");
   if (unjudged)
     return out(Decision::Kind::Ask, "the deny rules cannot judge this command line (" +
@@ -334,13 +344,22 @@ Decision decide_one(const Need& need, const Settings& settings, const Cache& ses
 
 }  // namespace
 
+Mode effective_mode(const Settings& workspace, const Settings& own) {
+  return own.mode_given || own.mode != Mode::Default ? own.mode : workspace.mode;
+}
+
 Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session, const Cache* persisted,
                 const Cache* global) {
+  return decide(needs, settings, Settings{}, session, persisted, global);
+}
+
+Decision decide(const std::vector<Need>& needs, const Settings& workspace, const Settings& own, const Cache& session,
+                const Cache* persisted, const Cache* global) {
   Decision first_ask;
   bool ask = false;
   Decision last{Decision::Kind::Allow, Need{}, "no permission needed"};
   for (const Need& need : needs) {
-    Decision d = decide_one(need, settings, session, persisted, global);
+    Decision d = decide_one(need, workspace, own, session, persisted, global);
     if (d.kind == Decision::Kind::Deny) return d;  // any deny decides the call
     if (d.kind == Decision::Kind::Ask && !ask) {
       ask = true;

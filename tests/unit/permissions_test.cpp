@@ -445,7 +445,7 @@ TEST_F(GateTest, BashDenialsSuggestTheExactLineAndOneRulePerCommand) {
       << st.error().message;
   st = gate->check_now(client, "exec/run", {need(K::Bash, "ls; echo hi")});
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("add \"Bash(ls)\", \"Bash(echo hi)\" to allow"), std::string::npos)
+  EXPECT_NE(st.error().message.find("add 'Bash(ls)', 'Bash(echo hi)' to allow"), std::string::npos)
       << st.error().message;
   EXPECT_EQ(st.error().data["rules"], json({"Bash(ls)", "Bash(echo hi)"}));
   st = gate->check_now(client, "exec/run", {need(K::Bash, "case x in esac")});
