@@ -1,5 +1,5 @@
 // icotes_bench_micro: Google Benchmark microbenchmarks of the hot paths a
-// file read goes through (DESIGN.md section 9): serialising a reply that holds
+// file read goes through (docs/ARCHITECTURE.md#hot-paths): serialising a reply that holds
 // a 616 KB C header (icotes::write_json vs nlohmann::json::dump), and
 // FrameReader throughput for many small requests and for one large line.
 //

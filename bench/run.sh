@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: icotes against @modelcontextprotocol/server-filesystem, side
 # by side in one go, same client (icotes_bench_mcp), same files, then the
-# microbenchmarks; writes bench/results/files.md (DESIGN.md section 7).
+# microbenchmarks; writes bench/results/files.md (docs/ARCHITECTURE.md#benchmarks).
 #
 #   bash bench/run.sh                    # builds the release preset first
 #   BUILD_DIR=build/bench bash bench/run.sh   # an existing build dir (built, not configured)

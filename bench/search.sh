@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/search.sh: icotes' search (through the real protocol) against ripgrep
 # on the Linux 6.1 tree, side by side in one run; writes bench/results/search.md
-# (issue 4, "Speed"; DESIGN.md sections 7 and 9).
+# (docs/ARCHITECTURE.md#benchmarks, docs/ARCHITECTURE.md#hot-paths).
 #
 #   bash bench/search.sh                          # builds the release preset first
 #   BUILD_DIR=build/sbench bash bench/search.sh   # an existing, configured build dir

@@ -254,7 +254,7 @@ describe('daemon per workspace', () => {
 
   test('a client killed mid-command: its command ends, the daemon serves on', async () => {
     // A daemon of its own (other permission flags): commands allowed.
-    const bash = ['--allow', 'Bash', '--idle-timeout', '1500', '--log-level', 'warn'];
+    const bash = ['--allow', 'Bash', '--idle-timeout', '10000', '--log-level', 'warn']; // idle long enough for a loaded machine
     const procs = (needle) => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes(needle)

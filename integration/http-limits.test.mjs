@@ -162,7 +162,9 @@ describe('MCP HTTP door limits', () => {
     }
     const status = await withTimeout(c.status, T, 'refusal of a huge head');
     assert.ok(status === 431 || status === null, `status ${status}`);
-    assert.ok(sent < 8 * LIMIT, `the server read ${sent} bytes of head`);
+    // After the 431 the server reads and throws away up to 1 MiB (a lingering close, so the
+    // client can read the refusal), never keeping it.
+    assert.ok(sent < 9 * LIMIT, `the server read ${sent} bytes of head`);
     assert.ok(peakRss(server.child.pid) - before < 8 * LIMIT, `the server grew by ${peakRss(server.child.pid) - before} bytes`);
   });
 

@@ -1,6 +1,6 @@
 // MCP 2026-07-28 ("stateless" requests: no initialize; every request names
 // the revision and the client's capabilities in _meta) over stdio, every
-// server message checked against ../shared/specs/mcp/2026-07-28/schema.json,
+// server message checked against specs/mcp/2026-07-28/schema.json,
 // next to an older-revision client on the same daemon.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +14,8 @@ import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 const VERSION = '2026-07-28';
-const SPEC = path.join(process.env.ICOTES_SHARED_DIR
-  ?? path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), '..', 'shared'),
-'specs', 'mcp', VERSION, 'schema.json');
+const SPEC = path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'),
+  'specs', 'mcp', VERSION, 'schema.json');
 
 const schema = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
 const ajv = new Ajv2020({ strict: false, allErrors: true });

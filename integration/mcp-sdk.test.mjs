@@ -23,16 +23,15 @@ import {
 
 const REQ = { timeout: 15000 };  // every SDK request is bounded
 
-// The MCP schema of each revision (../shared/specs/mcp/<version>/schema.json),
-// to check every message the server sends, whatever the SDK tolerates.
-const SPECS = path.join(process.env.ICOTES_SHARED_DIR
-  ?? path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), '..', 'shared'),
-'specs', 'mcp');
+// The MCP schema of each revision (specs/mcp/<version>/schema.json in this
+// repository), to check every message the server sends, whatever the SDK tolerates.
+const SPECS = path.join(process.env.ICOTES_SOURCE_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..'),
+  'specs', 'mcp');
 const validators = new Map();
 function specValidator(version) {
   if (!validators.has(version)) {
     const file = path.join(SPECS, version, 'schema.json');
-    assert.ok(fs.existsSync(file), `MCP schema ${file} (set ICOTES_SHARED_DIR)`);
+    assert.ok(fs.existsSync(file), `MCP schema ${file} (specs/ of the source tree; set ICOTES_SOURCE_DIR)`);
     const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
     const defs = schema.$defs ? '$defs' : 'definitions';
     const ajv = schema.$defs ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });

@@ -1,4 +1,4 @@
-// The event broker (DESIGN.md section 5, "events"): services publish events
+// The event broker (docs/ARCHITECTURE.md#events): services publish events
 // on topics; clients subscribe with patterns and get them as `icotes/event`
 // notifications (src/ops/events_ops.cpp).
 //

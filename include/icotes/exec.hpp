@@ -1,4 +1,4 @@
-// The exec service (DESIGN.md section 5): runs a command or a code snippet
+// The exec service (docs/ARCHITECTURE.md#exec): runs a command or a code snippet
 // for a client, with a wall-clock and an idle-output timeout, bounded output
 // (head and tail kept), output streamed while it runs, cancellation, and a
 // sandbox; or starts it in the background as a job to follow.

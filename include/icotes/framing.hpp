@@ -1,5 +1,5 @@
 // Message framing, detected per connection from its first bytes
-// (DESIGN.md section 4):
+// (docs/ARCHITECTURE.md#framing):
 //   "Content-Length: N\r\n...\r\n\r\n<N bytes>"  LSP base protocol (LSP 3.17 "Base Protocol")
 //   one JSON value per line                      MCP stdio transport, scripts
 // FrameReader is fed raw bytes and hands out whole message bodies. A frame

@@ -2,7 +2,7 @@
 //
 // Envelopes and small messages use nlohmann::json. Its dump() validates UTF-8
 // byte by byte and costs ~10 ms for a reply holding a 1 MB file
-// (DESIGN.md section 9), so every message icotes sends is written by
+// (docs/ARCHITECTURE.md#hot-paths), so every message icotes sends is written by
 // write_json(), which copies runs of bytes that need no escaping in one go.
 // Output is RFC 8259 JSON; strings must be valid UTF-8 (invalid sequences are
 // replaced by U+FFFD, as nlohmann's error_handler_t::replace does).

@@ -1,4 +1,4 @@
-// Permissions (DESIGN.md section 6): what may run without asking, what is
+// Permissions (docs/ARCHITECTURE.md#permissions): what may run without asking, what is
 // denied, and what the user is asked about.
 //
 // Before everything: a change to `.icotes/` (the workspace's permission
@@ -53,7 +53,7 @@ std::string_view to_string(Mode mode);
 /// "default" | "acceptEdits" | "readOnly" | "bypass".
 std::optional<Mode> mode_from_string(std::string_view name);
 
-/// Cache scopes, by precedence (DESIGN.md section 6 table).
+/// Cache scopes, by precedence (docs/ARCHITECTURE.md#remembered-answers-and-scopes).
 enum class Scope { Global = 1, ProjectWide = 2, Directory = 3, Specific = 4 };
 std::string_view to_string(Scope scope);  // "global" | "project" | "directory" | "specific"
 std::optional<Scope> scope_from_string(std::string_view name);

@@ -1,6 +1,6 @@
 // The search service: ripgrep-compatible grep and glob over the workspace.
 //
-// Walker → matcher → searcher → sink, as ripgrep is built (STYLE.md): the
+// Walker → matcher → searcher → sink, as ripgrep is built: the
 // walker lists files in parallel under the ignore rules of ignore.hpp; the
 // matcher is RE2 (Rust-regex-like syntax, the default) or PCRE2 (`pcre2`),
 // behind a memchr/memmem literal prefilter; the searcher reads each file

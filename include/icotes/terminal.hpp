@@ -1,4 +1,4 @@
-// The terminal service (DESIGN.md section 5, "terminal"): pseudo-terminal
+// The terminal service (docs/ARCHITECTURE.md#terminal): pseudo-terminal
 // sessions a client creates, types into and reads back.
 //
 // Each terminal is a process started in a new session on a PTY (the slave is

@@ -1,4 +1,4 @@
-// The pool of threads running operation handlers (DESIGN.md section 2): the
+// The pool of threads running operation handlers (docs/ARCHITECTURE.md#threads): the
 // I/O thread never runs a handler that may block. Its size is fixed, except
 // that a handler about to wait a long time for something outside the
 // process (a command to finish, a terminal to print) declares it with a

@@ -77,7 +77,7 @@ std::string run_text(const json& r) {
   return text;
 }
 
-// Streams output as progress (DESIGN.md section 2: $/progress or
+// Streams output as progress (docs/ARCHITECTURE.md#progress-and-cancellation: $/progress or
 // notifications/progress; nothing when the client gave no token).
 exec::OutputSink progress_sink(Context& ctx) {
   return

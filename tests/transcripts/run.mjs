@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Transcript runner: one recorded session against the real icotes binary, the
-// way clangd's test/*.test files work (STYLE.md, DESIGN.md section 7).
+// way clangd's test/*.test files work (docs/ARCHITECTURE.md#tests).
 //
 //   node run.mjs tests/transcripts/<name>.jsonrpc
 //
 // Env: ICOTES_BINARY (the icotes executable), ICOTES_SOURCE_DIR (the repo),
-// ICOTES_SHARED_DIR (../shared, holds specs/mcp/<version>/schema.json);
+// specs/mcp/<version>/schema.json of the source tree (ICOTES_SOURCE_DIR);
 // ICOTES_TRANSCRIPT_VERBOSE=1 prints the traffic of a passing run too.
 // The server runs as `icotes serve --standalone --root <root> --log-level warn [args]`
 // with ICOTES_TEST_OPERATIONS=1 (the test/sleep operation, MCP tool test_sleep).
@@ -94,7 +94,7 @@ function checkFiles(header, vars) {
 // ── MCP spec check ──────────────────────────────────────────────────────────
 // When the first message is an MCP initialize (params.protocolVersion), every
 // server message is validated with ajv against
-// $ICOTES_SHARED_DIR/specs/mcp/<negotiated version>/schema.json: the envelope,
+// specs/mcp/<negotiated version>/schema.json: the envelope,
 // results by request method, notifications by method; tools/call
 // structuredContent against the outputSchema listed by tools/list.
 import { spawn } from 'node:child_process';
@@ -105,7 +105,6 @@ import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 
 const SOURCE_DIR = process.env.ICOTES_SOURCE_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const SHARED_DIR = process.env.ICOTES_SHARED_DIR ?? path.resolve(SOURCE_DIR, '../shared');
 const BINARY = process.env.ICOTES_BINARY;
 const require = createRequire(path.join(SOURCE_DIR, 'integration/node_modules/'));
 
@@ -389,7 +388,7 @@ class McpChecker {
   }
 
   setVersion(version) {
-    const file = path.join(SHARED_DIR, 'specs/mcp', version, 'schema.json');
+    const file = path.join(SOURCE_DIR, 'specs/mcp', version, 'schema.json');
     if (!fs.existsSync(file)) fail(`MCP check: no schema for negotiated version ${version} at ${file}`);
     const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
     const draft2020 = String(schema.$schema).includes('2020-12');

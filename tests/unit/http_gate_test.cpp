@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -435,6 +438,54 @@ TEST(HttpGate, AKeptAliveConnectionWaitsForItsNextRequestWithoutAThread) {
   EXPECT_GE(Clock::now() - start, 250ms);
   ::close(a);
   ::close(b);
+}
+
+// A connected TCP pair on loopback: {client, server}.
+std::pair<int, int> tcp_pair() {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::listen(listener, 1);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ::close(listener);
+  return {client, server};
+}
+
+TEST(HttpGate, ARefusalReachesAClientStillSendingItsBody) {
+  // The worker answers after the head and leaves the body unread, as a 413
+  // does. Closing a TCP socket with unread input sends a reset: the client's
+  // next write fails (EPIPE / ECONNRESET) and a client that writes before it
+  // reads (Node's http, most HTTP libraries sending a body) drops the
+  // connection with the 413 unread. The gate shuts the connection down for
+  // writing and reads it to its end (a lingering close) instead.
+  std::atomic<int> served{0};
+  Gate gate(small_gate(), [&](int fd, std::string, Clock::time_point) {
+    const char refused[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)::send(fd, refused, sizeof refused - 1, MSG_NOSIGNAL);
+    ++served;
+    return false;
+  });
+  for (int round = 0; round < 3; ++round) {
+    auto [client, server] = tcp_pair();
+    gate.admit(server);
+    const std::string request = "POST /mcp HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n" + std::string(64 << 10, 'x');
+    (void)::send(client, request.data(), request.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    for (int i = 0; i < 3000 && served.load() <= round; ++i) std::this_thread::sleep_for(1ms);
+    ASSERT_GT(served.load(), round);
+    // Time for the connection's end after the answer: a close, or a lingering one.
+    std::this_thread::sleep_for(100ms);
+    const std::string more(16 << 10, 'y');
+    EXPECT_EQ(::send(client, more.data(), more.size(), MSG_NOSIGNAL | MSG_DONTWAIT), static_cast<ssize_t>(more.size()))
+        << "round " << round << ": " << std::strerror(errno);
+    EXPECT_NE(response(client, 3000ms).find("413"), std::string::npos) << "round " << round;
+    ::close(client);
+  }
 }
 
 TEST(HttpGate, PastMaxKeptTheLongestIdleConnectionIsClosed) {

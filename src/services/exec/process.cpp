@@ -446,7 +446,7 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
     if (eq == std::string_view::npos) continue;
     vars.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
   }
-  // Nothing may wait for a person (DESIGN.md section 5, lessons from peers).
+  // Nothing may wait for a person (docs/ARCHITECTURE.md#lessons-from-other-tools).
   set("GIT_TERMINAL_PROMPT", "0");
   set("DEBIAN_FRONTEND", "noninteractive");
   set("PAGER", "cat");

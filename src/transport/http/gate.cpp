@@ -266,12 +266,38 @@ void Gate::set_deadline(int fd, Pending& p, Clock::time_point deadline) {
 void Gate::drop_pending(int fd, std::string_view response) {
   auto it = pending_.find(fd);
   if (it == pending_.end()) return;
-  (it->second.kept ? kept_order_ : order_).erase(it->second.seq);
+  if (!it->second.lingering) (it->second.kept ? kept_order_ : order_).erase(it->second.seq);
   deadlines_.erase({it->second.deadline, fd});
+  const bool lingering = it->second.lingering;
   pending_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (lingering || response.empty()) {
+    ::close(fd);
+    return;
+  }
   send_now(fd, response);
-  ::close(fd);
+  linger(fd);  // the client may still be sending what was refused
+}
+
+void Gate::linger(int fd) {
+  if (::shutdown(fd, SHUT_WR) != 0) {
+    ::close(fd);
+    return;
+  }
+  Pending& p = pending_[fd];
+  p.lingering = true;
+  p.start = Clock::now();
+  set_deadline(fd, p, p.start + options_.linger);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    drop_pending(fd, {});
+    return;
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);  // the nearest deadline may have changed
+  read_pending(fd);
 }
 
 void Gate::read_pending(int fd) {
@@ -279,6 +305,16 @@ void Gate::read_pending(int fd) {
   if (it == pending_.end()) return;
   Pending& p = it->second;
   char buf[16 << 10];
+  if (p.lingering) {
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0 && (p.head_bytes += static_cast<std::size_t>(n)) <= options_.linger_bytes) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      drop_pending(fd, {});  // its end, an error, or more than we throw away
+      return;
+    }
+  }
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
@@ -324,7 +360,7 @@ void Gate::dispatch(int fd, std::string bytes, Clock::time_point start) {
   // Heads beyond the idle workers wait, up to max_queued of them.
   if (jobs_.size() >= idle_ + options_.max_queued) {
     send_now(fd, busy_response());
-    ::close(fd);
+    linger(fd);
     return;
   }
   active_.insert(fd);
@@ -352,7 +388,7 @@ void Gate::run() {
         jobs_.pop_front();
         active_.erase(fd);
         send_now(fd, busy_response());
-        ::close(fd);
+        linger(fd);
       }
       if (jobs_.size() > idle_) timeout = poll_ms(jobs_.front().queued + options_.queue_timeout - now);
       while (!deadlines_.empty()) {
@@ -363,7 +399,7 @@ void Gate::run() {
           break;
         }
         const Pending& p = pending_.at(fd);
-        if (p.kept && p.bytes.empty())
+        if (p.lingering || (p.kept && p.bytes.empty()))
           drop_pending(fd, {});
         else
           drop_pending(fd, canned_response(408, "Request Timeout",
@@ -405,8 +441,12 @@ void Gate::work() {
     lock.lock();
     active_.erase(job.fd);
     ++idle_;
-    if (!keep || stopping_) {
+    if (stopping_) {
       ::close(job.fd);
+      continue;
+    }
+    if (!keep) {
+      linger(job.fd);
       continue;
     }
     while (!kept_order_.empty() && kept_order_.size() >= options_.max_kept)

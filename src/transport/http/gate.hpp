@@ -144,6 +144,14 @@ struct GateOptions {
   std::chrono::milliseconds keep_alive{5000};     // how long one may stay idle
   std::size_t max_queued = 128;                   // complete heads waiting for a busy worker
   std::chrono::milliseconds queue_timeout{1000};  // how long one may wait (then 503)
+  // A connection closed after its response (a refusal, Connection: close)
+  // is shut down for writing and read to its end, unread bytes thrown away,
+  // for at most this long or `linger_bytes` before it is closed: closing a
+  // socket with unread input sends a reset, which makes the client's kernel
+  // discard the response (a 413 for a body still being sent) before the
+  // client read it. The "lingering close" of RFC 9112 section 9.6.
+  std::chrono::milliseconds linger{2000};
+  std::size_t linger_bytes = 1 << 20;
 };
 
 /// Accepted sockets wait here, threadless, until their first request head
@@ -184,6 +192,7 @@ class Gate {
     Clock::time_point deadline;
     std::uint64_t seq = 0;
     bool kept = false;
+    bool lingering = false;  // served and shut down for writing; read to its end, then closed
   };
   struct Job {
     int fd;
@@ -196,6 +205,7 @@ class Gate {
   void work();
   // With mutex_ held: starts watching `fd`; false (and `fd` closed) on failure.
   bool watch(int fd, bool kept);
+  void linger(int fd);
   // With mutex_ held: reads what `fd` has; dispatches, refuses or keeps it.
   void read_pending(int fd);
   void drop_pending(int fd, std::string_view response);
