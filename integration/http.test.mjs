@@ -298,15 +298,18 @@ describe('MCP Streamable HTTP', () => {
     assert.deepEqual(answers.map((a) => a.id).sort(), [5, 'six'].sort());
     assert.ok(answers.find((a) => a.id === 'six').result.tools.length > 10);
     // The server reads only the head of an answer to route it: a 60 KB
-    // file's text (one page) after the id must still arrive whole.
+    // file's text (one page, asked for: the default page is 31 KiB) after
+    // the id must still arrive whole.
     const big = 'abcdefghij'.repeat(6000) + '\n';
     fs.writeFileSync(path.join(root, 'big.txt'), big);
-    const read = await post({ jsonrpc: '2.0', id: 'big', method: 'tools/call', params: { name: 'read_file', arguments: { path: 'big.txt' } } },
+    const read = await post({ jsonrpc: '2.0', id: 'big', method: 'tools/call', params: { name: 'read_file', arguments: { path: 'big.txt', maxBytes: 70000 } } },
       { 'mcp-session-id': id, accept: 'application/json' });
     assert.equal(read.status, 200);
     const answer = await read.json();
     assert.equal(answer.id, 'big');
-    assert.ok(answer.result.content[0].text.includes(big), `${answer.result.content[0].text.length} characters, without the ${big.length} of the file`);
+    const text = answer.result.content[0].text;
+    const body = text.slice(text.indexOf('\n') + 1);  // after read_file's header line
+    assert.ok(body === big, `${body.length} characters, not ${big.length}`);
   });
 
   test('malformed and oversized bodies are refused with clear errors', async () => {

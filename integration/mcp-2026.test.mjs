@@ -103,7 +103,8 @@ describe(`MCP ${VERSION}`, () => {
     assert.ok(tools.result.tools.some((t) => t.name === 'read_file'));
     const call = await client.request('tools/call', { name: 'read_file', arguments: { path: 'a.txt' } });
     check('CallToolResult', call.result);
-    assert.match(call.result.content[0].text, /(^|\n)alpha\n/);
+    // read_file's text: a header line, then the file.
+    assert.match(call.result.content[0].text, /^a\.txt: line 1 of 1, sha256 [0-9a-f]{64}\nalpha\n$/);
     const failed = await client.request('tools/call', { name: 'read_file', arguments: { path: 'missing.txt' } });
     check('CallToolResult', failed.result);
     assert.equal(failed.result.isError, true);

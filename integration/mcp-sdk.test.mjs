@@ -158,6 +158,17 @@ function textOf(result) {
   return result.content[0].text;
 }
 
+// read_file's text: a header line (path, lines, sha256, how to continue),
+// then the file's lines.
+function headerOf(result) {
+  const text = textOf(result);
+  return text.slice(0, text.indexOf('\n'));
+}
+function fileText(result) {
+  const text = textOf(result);
+  return text.slice(text.indexOf('\n') + 1);
+}
+
 function assertToolOk(result, what) {
   assert.ok(!result.isError, `${what} failed: ${result.isError ? textOf(result) : ''}`);
   assert.ok(result.structuredContent && typeof result.structuredContent === 'object',
@@ -232,10 +243,11 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
   test('read_file of real headers is byte for byte the file, with totalLines and sha256', async () => {
     for (const rel of ['stdio.h', 'stdlib.h', 'string.h', 'netinet/in.h', 'linux/types.h']) {
       const bytes = fs.readFileSync(path.join(ROOT, rel));
-      const r = await call(s.client, 'read_file', { path: rel });
+      const r = await call(s.client, 'read_file', { path: rel, maxBytes: 90000 });
       const sc = assertToolOk(r, `read_file ${rel}`);
-      assert.ok(Buffer.from(sc.content, 'utf8').equals(bytes), `${rel}: content equals the file byte for byte`);
-      assert.ok(textOf(r).includes(sc.content), `${rel}: the text block holds the file's text`);
+      assert.ok(Buffer.from(fileText(r), 'utf8').equals(bytes), `${rel}: content equals the file byte for byte`);
+      assert.ok(Buffer.from(sc.content, 'utf8').equals(bytes), `${rel}: structuredContent.content is the file`);
+      assert.equal(headerOf(r), `${rel}: lines 1-${sc.totalLines} of ${sc.totalLines}, sha256 ${sha256(bytes)}`);
       assert.equal(sc.sha256, sha256(bytes), `${rel}: sha256`);
       assert.equal(sc.totalLines, splitLines(bytes.toString('utf8')).length, `${rel}: totalLines`);
       assert.equal(sc.startLine, 1);
@@ -264,24 +276,26 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     assert.equal(f.truncated, true);
     assert.equal(f.startLine, 1);
     assert.ok(f.endLine <= 2000 && f.endLine > 100, `endLine ${f.endLine}`);
-    assert.ok(Buffer.byteLength(textOf(first)) <= 102400, 'a page holds at most 100 KiB');
-    assert.equal(f.content, lines.slice(0, f.endLine).join(''));
+    assert.ok(Buffer.byteLength(textOf(first)) <= 32768, 'a page holds at most 32 KiB of text');
+    assert.equal(fileText(first), lines.slice(0, f.endLine).join(''));
+    assert.equal(f.content, fileText(first), 'structuredContent.content is the text after the header');
     assert.equal(f.totalLines, lines.length);
     assert.equal(f.sha256, sha256(text), 'sha256 is of the whole file');
-    assert.match(f.note, new RegExp(`offset=${f.endLine + 1}\\b`), `the note says how to continue: ${f.note}`);
+    assert.match(f.note, new RegExp(`"offset":${f.endLine + 1}\\b`), `the note says how to continue: ${f.note}`);
+    assert.ok(headerOf(first).endsWith(`; more: read_file {"path":"${rel}","offset":${f.endLine + 1}}`), headerOf(first));
 
     // Follow the notes to the end: the pages put together are the file.
-    let whole = f.content;
+    let whole = fileText(first);
     let next = f.endLine + 1;
     for (let pages = 1; next <= lines.length; ++pages) {
       assert.ok(pages < 50, 'paging terminates');
       const r = await call(s.client, 'read_file', { path: rel, offset: next });
       const sc = assertToolOk(r, `read_file offset=${next}`);
       assert.equal(sc.startLine, next);
-      whole += sc.content;
+      whole += fileText(r);
       if (sc.endLine < lines.length) {
         assert.equal(sc.truncated, true);
-        assert.match(sc.note, new RegExp(`offset=${sc.endLine + 1}\\b`));
+        assert.match(sc.note, new RegExp(`"offset":${sc.endLine + 1}\\b`));
       } else {
         assert.equal(sc.truncated, false);
       }
@@ -292,22 +306,22 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     const mid = await call(s.client, 'read_file', { path: rel, offset: 1000, limit: 25 });
     const m = assertToolOk(mid, 'read_file offset/limit');
     assert.deepEqual([m.startLine, m.endLine, m.truncated], [1000, 1024, true]);
-    assert.equal(m.content, lines.slice(999, 1024).join(''));
+    assert.equal(fileText(mid), lines.slice(999, 1024).join(''));
 
     const tail = await call(s.client, 'read_file', { path: rel, offset: -50 });
     const t = assertToolOk(tail, 'read_file offset=-50');
     assert.deepEqual([t.startLine, t.endLine], [lines.length - 49, lines.length]);
-    assert.equal(t.content, lines.slice(-50).join(''));
+    assert.equal(fileText(tail), lines.slice(-50).join(''));
 
     const small = await call(s.client, 'read_file', { path: rel, maxBytes: 1000 });
     const sm = assertToolOk(small, 'read_file maxBytes');
-    assert.ok(Buffer.byteLength(sm.content) <= 1000);
+    assert.ok(Buffer.byteLength(fileText(small)) <= 1000);
     assert.equal(sm.truncated, true);
     assert.ok(sm.note);
   });
 
   test('read_many_files reads several headers, with per-file errors', async () => {
-    const r = await call(s.client, 'read_many_files', { paths: ['stdio.h', 'no/such/file.h', 'errno.h'] });
+    const r = await call(s.client, 'read_many_files', { paths: ['stdio.h', 'no/such/file.h', 'errno.h'], maxBytes: 100000 });
     const sc = assertToolOk(r, 'read_many_files');
     assert.equal(sc.files.length, 3);
     assert.equal(sc.files[0].content, fs.readFileSync(path.join(ROOT, 'stdio.h'), 'utf8'));
@@ -409,7 +423,9 @@ describe('MCP SDK on /usr/include (read-only)', { timeout: 60000 }, () => {
     const r = await call(s.client, 'read_file', { path: rel });
     const sc = assertToolOk(r, 'read latin-1');
     assert.equal(sc.encoding, 'latin-1');
-    assert.equal(sc.content, bytes.toString('latin1'));
+    assert.equal(fileText(r), bytes.toString('latin1'));
+    assert.equal(sc.content, fileText(r));
+    assert.match(headerOf(r), /, latin-1, sha256 /);
     assert.equal(sc.sha256, sha256(bytes), 'sha256 of the bytes on disk');
   });
 
@@ -561,9 +577,9 @@ describe('MCP SDK with older protocol revisions', { timeout: 60000 }, () => {
         const r = await call(s.client, 'read_file', { path: 'stdio.h', limit: 5 });
         assert.equal('structuredContent' in r, version >= '2025-06-18', 'structuredContent from 2025-06-18');
         assert.equal(r.content.length, 1, 'one text block');
-        assert.ok(textOf(r).includes(splitLines(fs.readFileSync('/usr/include/stdio.h', 'utf8')).slice(0, 5).join('')));
+        assert.equal(fileText(r), splitLines(fs.readFileSync('/usr/include/stdio.h', 'utf8')).slice(0, 5).join(''));
         // Without structuredContent the metadata is still in the text.
-        assert.ok(textOf(r).includes(sha256(fs.readFileSync('/usr/include/stdio.h'))));
+        assert.ok(headerOf(r).includes(`sha256 ${sha256(fs.readFileSync('/usr/include/stdio.h'))}`), headerOf(r));
         assertToolError(await call(s.client, 'read_file', { path: '../etc/passwd' }), 'escape', /root/);
         const res = await s.client.listResources({}, REQ);
         await s.client.readResource({ uri: res.resources[0].uri }, REQ);

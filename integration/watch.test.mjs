@@ -135,7 +135,7 @@ describe('MCP roots name the workspace when serve is given no --root', () => {
         assert.match(client.getInstructions(), /client's first root/);
         const read = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 'only-in-root.txt' } }), T, 'read_file');
         assert.equal(read.isError, undefined, JSON.stringify(read).slice(0, 300));
-        assert.match(read.content[0].text, /(^|\n)from the root\n/);
+        assert.match(read.content[0].text, /^only-in-root\.txt: line 1 of 1, sha256 [0-9a-f]{64}\nfrom the root\n$/);
         const other = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 'only-in-cwd.txt' } }), T, 'read_file');
         assert.equal(other.isError, true, 'the current directory is not served');
         await withTimeout(client.ping(), T, 'ping');

@@ -13,7 +13,10 @@ Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, S
 
 // A connection that ends without on_close (a transport error) ends its
 // subscriptions here.
-Session::~Session() { workspace_.events().unsubscribe_owner(connection_.get()); }
+Session::~Session() {
+  workspace_.events().unsubscribe_owner(connection_.get());
+  if (client_id_) workspace_.clients().remove(client_id_);
+}
 
 void Session::choose(const std::string& method, const json& params) {
   const bool mcp_meta = params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
@@ -30,10 +33,36 @@ void Session::choose(const std::string& method, const json& params) {
     dialect_ = make_plain_dialect(workspace_, connection_, options_);
   }
   spdlog::info("connection speaks {}", dialect_->name());
+  client_id_ = workspace_.clients().add(connection_.get(), std::string(dialect_->name()));
 }
+
+namespace {
+
+// The clientInfo a client names itself by: LSP and MCP `initialize`
+// params.clientInfo, or an MCP 2026-07-28 request's _meta.
+const json* client_info_of(const std::string& method, const json& params) {
+  if (!params.is_object()) return nullptr;
+  if (method == "initialize") {
+    auto it = params.find("clientInfo");
+    return it != params.end() && it->is_object() ? &*it : nullptr;
+  }
+  auto meta = params.find("_meta");
+  if (meta == params.end() || !meta->is_object()) return nullptr;
+  auto it = meta->find("io.modelcontextprotocol/clientInfo");
+  return it != meta->end() && it->is_object() ? &*it : nullptr;
+}
+
+}  // namespace
 
 void Session::on_request(Request request) {
   if (!dialect_) choose(request.method(), request.params());
+  if (!named_) {
+    if (const json* info = client_info_of(request.method(), request.params())) {
+      named_ = true;
+      workspace_.clients().set_info(client_id_, member_or(*info, "name", std::string()),
+                                    member_or(*info, "version", std::string()));
+    }
+  }
   dialect_->on_request(std::move(request));
 }
 
@@ -47,6 +76,7 @@ void Session::on_notification(const std::string& method, const json& params) {
 
 void Session::on_close() {
   workspace_.events().unsubscribe_owner(connection_.get());
+  if (client_id_) workspace_.clients().remove(client_id_);
   if (dialect_) dialect_->on_close();
 }
 
@@ -66,6 +96,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     NullProgress null_progress;
     Progress& progress = c.progress ? *c.progress : null_progress;
     Context ctx{workspace, request.token(), progress, request.connection().shared_from_this()};
+    ctx.client = c.client;
     ctx.read_denied = workspace.gate().read_filter(c.client);
     ctx.max_result_bytes = c.max_result_bytes;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);

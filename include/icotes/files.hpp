@@ -36,10 +36,20 @@ class CancellationToken;
 
 namespace files {
 
-/// Defaults for read(): lines per call, and bytes of text per call (about
-/// 25k tokens, what AI hosts commonly accept in one tool result).
+/// Defaults for read(): lines per call, and bytes of text per call: 31 KiB,
+/// so that a page with its one-line header stays within the 32 KiB (about
+/// 8k tokens) an MCP tool returns by default (client_profile.hpp).
 inline constexpr std::int64_t kDefaultReadLines = 2000;
-inline constexpr std::size_t kDefaultReadBytes = 100 * 1024;
+inline constexpr std::size_t kDefaultReadBytes = 31 * 1024;
+
+/// The largest image read() returns as image data, in bytes: 3.75 MiB, whose
+/// base64 form (what MCP carries) is 5 MiB, the most the Anthropic API takes
+/// per image.
+inline constexpr std::uint64_t kMaxImageBytes = 3840u * 1024u;
+
+/// The image type of `bytes` by its magic bytes ("image/png", "image/jpeg",
+/// "image/gif", "image/webp"), else "".
+std::string_view image_type(std::string_view bytes);
 
 /// What the asking client may read and change, judged by the service on the
 /// paths it really opens (path_policy.hpp). The default (no client: unit
@@ -60,6 +70,12 @@ struct ReadParams {
   std::optional<std::int64_t> offset;
   std::optional<std::int64_t> limit;     // lines; default kDefaultReadLines
   std::optional<std::size_t> max_bytes;  // bytes of text; default kDefaultReadBytes
+  /// Bytes the caller adds to each line it shows (line numbers), counted
+  /// against max_bytes.
+  std::size_t per_line_bytes = 0;
+  /// An image file (image_type()) of at most kMaxImageBytes comes back as
+  /// ReadResult::image.
+  bool images = false;
 };
 
 struct ReadResult {
@@ -76,20 +92,31 @@ struct ReadResult {
   std::string mime_type;
   std::string source;  // "disk" or "editor"
   std::string note;    // how to get the rest, when truncated; else empty
+  std::string image;   // the file's bytes when it is an image and images were asked for
 };
+
+/// Cuts `r` (a text page) to whole lines within `max_bytes` of content plus
+/// `per_line_bytes` per line (a single longer line is cut at a UTF-8
+/// boundary), updating end_line, truncated and note as read() sets them.
+void cut_page(ReadResult& r, std::size_t max_bytes, std::size_t per_line_bytes = 0);
 
 struct WriteParams {
   std::string path;
   std::string content;
   std::optional<std::string> expected_sha256;
+  /// Adds `content` at the end of the file (created when missing) instead of
+  /// replacing it; a UTF-16 or Latin-1 file gets it in its own encoding.
+  bool append = false;
 };
 
 struct WriteResult {
   std::string path;
-  std::uint64_t bytes = 0;
-  std::string sha256;
+  std::uint64_t bytes = 0;  // of `content`
+  std::string sha256;       // of the whole new content
   bool created = false;
-  std::string via;  // "disk" or "editor"
+  std::string via;        // "disk" or "editor"
+  bool appended = false;
+  std::uint64_t size = 0;  // bytes of the file after the write
 };
 
 struct Edit {
@@ -118,6 +145,7 @@ struct PatchFileResult {
   std::string path;
   std::string action;  // "modified", "created", "deleted"
   std::string sha256;  // new content ("" when deleted)
+  std::string diff;    // unified diff of the change ("" when deleted)
 };
 
 struct PatchResult {
@@ -129,26 +157,74 @@ struct DirEntry {
   std::string type;  // "file", "directory", "symlink", "other"
   std::uint64_t size = 0;
   std::int64_t mtime_ms = 0;
+  /// A subdirectory below the listed one holding more than
+  /// kMaxExpandedEntries: how many, none of them listed (as tree(1)
+  /// --filelimit does); 0 otherwise.
+  std::uint64_t not_listed = 0;
+  bool operator==(const DirEntry&) const = default;
 };
 
+/// Entries list() walks in one go (and ListingCache keeps), from the start
+/// or after a cursor, in path order (compare_paths).
 struct ListResult {
   std::string path;
   std::vector<DirEntry> entries;
+  /// The walk stopped at kMaxListEntries: more entries follow.
   bool truncated = false;
+  /// Entries ignore files left out (a directory counts once, not what it
+  /// holds), and the first kIgnoredNames of them ("name/" for a directory).
+  std::size_t ignored = 0;
+  std::vector<std::string> ignored_names;
   /// Entries a Read deny covers, left out (a count, never their names).
   std::size_t denied = 0;
   /// Says how many entries were left out and why; else empty.
   std::string note;
-  /// `entries` rendered once, so a cached listing is not rendered again:
-  /// as the JSON array of the output schema (objects {path, type, size,
-  /// mtime}), and as lines for people ("[FILE] name (N bytes)", "[DIR]
-  /// name/", ...; the MCP text block).
+};
+
+/// A subdirectory with more entries than this is listed without them when
+/// depth > 1 (DirEntry::not_listed): a folder of 12,000 files would fill
+/// the pages of a listing meant to show a tree's shape.
+inline constexpr std::size_t kMaxExpandedEntries = 200;
+
+/// Names of ignored entries a listing keeps, to name them in its note.
+inline constexpr std::size_t kIgnoredNames = 5;
+
+/// Defaults of a list_directory page: entries, and bytes of text.
+inline constexpr std::size_t kDefaultListEntries = 1000;
+inline constexpr std::size_t kDefaultListTextBytes = 32 * 1024;
+
+struct ListParams {
+  std::string path;
+  int depth = 1;  // 1: only the directory's own entries; at most 64
+  std::size_t limit = kDefaultListEntries;  // entries per page, at most kMaxListEntries
+  /// next_cursor of the previous page ("" for the first): the entry's path.
+  std::string cursor;
+  /// Lists what ignore files leave out (ignore.hpp: .gitignore inside a git
+  /// repository, .ignore, .rgignore, .git/info/exclude, core.excludesFile).
+  bool include_ignored = false;
+  /// Bytes of `text` a page may fill; 0: no limit. At least one entry is
+  /// always shown.
+  std::size_t max_text_bytes = 0;
+  bool use_cache = true;
+};
+
+/// One page of a listing, rendered: as the JSON array of the output schema
+/// (objects {path, type, size, mtime}) and as text for people and models (a
+/// header line, then one entry per line: "name/" for a directory, "name
+/// (N bytes)" for a file, "name (symlink)"; the MCP text block).
+struct ListPage {
+  std::string path;
+  std::vector<DirEntry> entries;
+  /// More entries follow: pass next_cursor as the cursor.
+  bool truncated = false;
+  std::string next_cursor;
+  std::size_t ignored = 0;
+  std::vector<std::string> ignored_names;
+  std::size_t denied = 0;
+  std::string note;  // what was left out, and how to see it or continue
   std::string entries_json;
   std::string text;
 };
-
-/// Renders `r.entries` into `r.entries_json` and `r.text`.
-void render_listing(ListResult& r);
 
 /// A whole file as an MCP resource: text when it decodes, else raw bytes.
 struct ResourceContent {
@@ -173,7 +249,7 @@ struct StatResult {
   bool open_in_editor = false;
 };
 
-/// Upper bound on entries list() returns.
+/// Upper bound on entries one walk of list() gathers (and one page shows).
 inline constexpr std::size_t kMaxListEntries = 10000;
 
 /// SHA-256 of files by stat identity (device, inode, size, mtime, ctime),
@@ -227,9 +303,10 @@ class ListingCache {
   ListingCache& operator=(const ListingCache&) = delete;
 
   bool enabled() const { return inotify_fd_ >= 0; }
-  /// The listing cached for `rel` at `depth` when it is still valid and was
-  /// made of the directory (dev, ino).
-  std::shared_ptr<const ListResult> find(const std::string& rel, int depth, dev_t dev, ino_t ino);
+  /// The listing cached for `rel` at `depth` (with or without ignored
+  /// entries) when it is still valid and was made of the directory (dev, ino).
+  std::shared_ptr<const ListResult> find(const std::string& rel, int depth, bool include_ignored, dev_t dev,
+                                         ino_t ino);
 
   /// A listing being built: watches taken before reading, and the event
   /// sequence number at the start (events after it on those watches mean
@@ -246,7 +323,7 @@ class ListingCache {
   /// for `build`; when watching fails the listing is not cached.
   void watch(Build& build, int fd);
   /// Keeps `listing` unless an event came on its watches since begin().
-  void store(const std::string& rel, int depth, dev_t dev, ino_t ino, Build build,
+  void store(const std::string& rel, int depth, bool include_ignored, dev_t dev, ino_t ino, Build build,
              std::shared_ptr<const ListResult> listing);
 
   /// Gives up a build (an error or a cancellation while reading).
@@ -259,6 +336,7 @@ class ListingCache {
   struct Key {
     std::string rel;
     int depth;
+    bool include_ignored;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
@@ -300,27 +378,38 @@ class Service {
 
   /// Reads the open buffer, else the file (an inside symlink is followed).
   Result<ReadResult> read(const ReadParams& p, const Access& access = {}) const;
-  /// Replaces (or creates) a file by rename(2): a symlink inside the
-  /// workspace is followed and its target replaced, judged where that lands;
-  /// a file with several hard links gets a new inode under this name only.
+  /// Replaces (or creates, or appends to) a file by rename(2): a symlink
+  /// inside the workspace is followed and its target replaced, judged where
+  /// that lands; a file with several hard links gets a new inode under this
+  /// name only.
   Result<WriteResult> write(const WriteParams& p, const Access& access = {});
   /// Edits an open document through its editor (judged where the editor
   /// would save it; refused when that file has several hard links, since
   /// editors save in place), else the file as write() does. The diff shows
-  /// content, so a Read deny applies too.
+  /// content, so a Read deny applies too. In a file with CRLF line endings,
+  /// oldString matches whatever its line endings, and the new text gets the
+  /// file's endings. Errors: oldString not found (kNotFound; the message
+  /// shows the most similar lines of the file and a diff against them),
+  /// found more than once without replaceAll (kInvalidParams, naming the
+  /// lines), not UTF-8.
   Result<EditResult> edit(const EditParams& p, const Access& access = {});
   /// Applies a unified diff (git or GNU diff -u style) to one or more files:
   /// every hunk must match (context checked, offsets tolerated) and every
   /// file may be changed, else nothing is written.
   Result<PatchResult> apply_patch(std::string_view patch, const Access& access = {});
-  /// Entries of directory `path`, `depth` levels down, sorted; rendered
-  /// (entries_json, text). Served from the ListingCache when it is valid
-  /// and `use_cache`; entries `access.read_denied` covers are left out
-  /// (counted in `denied`, said in `note`). Errors: not a directory,
-  /// confinement, cancelled.
+  /// Entries of directory `path`, `depth` levels down, in path order, at
+  /// most kMaxListEntries (then `truncated`). Served from the ListingCache
+  /// when it is valid and `use_cache`; entries `access.read_denied` covers
+  /// are left out (counted in `denied`, said in `note`), and unless
+  /// `include_ignored` so are those ignore files cover. Errors: not a
+  /// directory, confinement, cancelled.
   Result<std::shared_ptr<const ListResult>> list(const std::string& path, int depth,
                                                  const CancellationToken* cancel = nullptr, bool use_cache = true,
-                                                 const Access& access = {}) const;
+                                                 const Access& access = {}, bool include_ignored = true) const;
+  /// One page of the listing `p` describes, rendered (entries_json, text),
+  /// within p.limit entries and p.max_text_bytes of text. Errors as list().
+  Result<ListPage> list_page(const ListParams& p, const CancellationToken* cancel = nullptr,
+                             const Access& access = {}) const;
   Result<StatResult> stat(const std::string& path, const Access& access = {}) const;
   /// The whole file, for MCP resources/read. Errors: too large
   /// (kMaxResourceBytes), not a regular file, confinement.
@@ -329,7 +418,8 @@ class Service {
   /// comparing paths component by component), starting after `after` ("" for
   /// the first page), at most `limit`; `more` is set when files remain.
   /// .git directories are skipped; symlinks are not followed; files
-  /// `access.read_denied` covers are left out.
+  /// `access.read_denied` covers are left out, and so are files and
+  /// directories ignore files cover (ignore.hpp, as list() does).
   Result<std::vector<std::string>> list_files(const std::string& after, std::size_t limit, bool& more,
                                               const CancellationToken* cancel = nullptr,
                                               const Access& access = {}) const;
@@ -355,6 +445,21 @@ class Service {
     bool editor = false;
   };
   Result<Loaded> load(const std::string& rel, const Access& access) const;
+  /// The listing `p` describes from after `after` ("" from the start,
+  /// served from the cache when it is valid), judged against a Read deny on
+  /// the directory itself; `dir_landing` is where the directory really is
+  /// (set when access.read_denied is).
+  struct Window {
+    std::shared_ptr<const ListResult> listing;
+    std::string dir_landing;
+  };
+  Result<Window> open_listing(const ListParams& p, const std::string& after, const CancellationToken* cancel,
+                              const Access& access) const;
+  /// Walks the directory open as `fd` (at `rel`) into a listing, after
+  /// `after`; watched for `build` when it is cacheable.
+  Result<std::shared_ptr<ListResult>> walk_listing(int fd, const std::string& rel, int depth, bool include_ignored,
+                                                   const std::string& after, ListingCache::Build& build,
+                                                   const CancellationToken* cancel) const;
   /// Where a change to a path lands: its parent directory opened beneath
   /// the root, and the landing path that descriptor gives.
   struct Target {
@@ -408,6 +513,30 @@ std::string sha256_hex(std::string_view data);
 /// Unified diff of `before` → `after` with `context` lines, headed
 /// "--- a/<path>" / "+++ b/<path>"; "" when equal.
 std::string unified_diff(std::string_view before, std::string_view after, const std::string& path, int context = 3);
+
+/// The same with the header lines "--- <old_label>" / "+++ <new_label>"
+/// (/dev/null as given), and the hunk line numbers counted from
+/// `old_first_line` / `new_first_line` (an excerpt of a file).
+struct DiffLabels {
+  std::string old_label;
+  std::string new_label;
+  std::int64_t old_first_line = 1;
+  std::int64_t new_first_line = 1;
+};
+std::string unified_diff(std::string_view before, std::string_view after, const DiffLabels& labels, int context = 3);
+
+/// The `window` consecutive lines of `text` most like `needle` (both split
+/// at '\n'): the window whose lines best match needle's by a line-wise
+/// similarity (difflib's ratio, 2*matches/total, over characters), found
+/// among the best candidates of a cheaper character-bigram score. Lines are
+/// 1-based; similarity is 0..1; nullopt when text has no line.
+struct ClosestMatch {
+  std::int64_t first_line = 0;
+  std::int64_t last_line = 0;
+  double similarity = 0;
+  std::string text;  // those lines of `text`, as they are
+};
+std::optional<ClosestMatch> closest_lines(std::string_view text, std::string_view needle);
 
 /// A parsed unified diff.
 struct PatchHunk {

@@ -6,6 +6,7 @@
 // Matching is against a '/'-separated relative path.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,14 @@ class Glob {
 
 /// Expands ripgrep/globset `{a,b}` alternation (nested allowed) into plain patterns.
 std::vector<std::string> expand_braces(std::string_view pattern);
+
+/// Why `pattern` is not a glob ripgrep accepts for `-g` (its globset
+/// crate's errors): a `[` class that is not closed or names an unknown
+/// [:class:], a range whose end comes before its start (`[z-a]`), a `{`
+/// without its `}`, a `\` at the end (a lone `}` is literal, as there). Nullopt for a
+/// valid glob. Ignore files keep git's reading instead (a malformed class
+/// matches nothing), so this is for globs a client passes.
+std::optional<std::string> glob_syntax_error(std::string_view pattern);
 
 /// git's wildmatch(3) with WM_PATHNAME on one expanded pattern.
 bool wildmatch(std::string_view pattern, std::string_view text, bool case_insensitive);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/confine.hpp"
 #include "icotes/glob.hpp"
 
 namespace icotes {
@@ -60,5 +61,27 @@ class IgnoreDir {
   Files files_;
   bool any_git_;  // this directory or an ancestor within the walk has .git
 };
+
+/// Up to 4 MiB of the file `name` in the directory `dirfd` (AT_FDCWD: a
+/// path), not following a symlink as the last component; "" when it
+/// cannot be read.
+std::string read_ignore_file(int dirfd, const char* name);
+
+/// The ignore files of the directory open as `dirfd`, whose path relative
+/// to the workspace root is `rel`. The flags say which of .rgignore,
+/// .ignore, .gitignore and .git it holds (as readdir saw them), so absent
+/// files cost no open; .git/info/exclude is read when it holds .git.
+IgnoreDir::Files read_ignore_files(int dirfd, const std::string& rel, bool has_rgignore, bool has_ignore,
+                                   bool has_gitignore, bool has_git);
+
+/// git's global excludes: core.excludesFile from $XDG_CONFIG_HOME/git/config
+/// or ~/.gitconfig, else $XDG_CONFIG_HOME/git/ignore (git-config(1)); read
+/// on each call.
+IgnoreFile global_git_excludes();
+
+/// The ignore state a walk starting at directory `rel` inherits: the ignore
+/// files of each directory from the root down to rel's parent (opened
+/// beneath `root`). Null when `rel` is the root.
+std::shared_ptr<const IgnoreDir> ignore_ancestors(const ConfinedRoot& root, const std::string& rel);
 
 }  // namespace icotes

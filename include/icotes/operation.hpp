@@ -24,6 +24,9 @@
 namespace icotes {
 
 class Workspace;
+namespace permissions {
+struct ClientState;
+}
 
 /// What an operation needs permission for (DESIGN.md section 6).
 enum class OperationKind { None, ReadFile, WriteFile, EditFile, Bash, GitWrite, Network };
@@ -67,6 +70,9 @@ struct Context {
   Progress& progress;
   /// The connection that asked, when there is one (not for `icotes call`).
   std::shared_ptr<Connection> connection;
+  /// The asking client as the permission gate knows it (its name, mode and
+  /// rules); null when a caller runs a handler without the gate.
+  std::shared_ptr<const permissions::ClientState> client = nullptr;
   /// The raw_json_source()s the result points to, kept until the reply has
   /// been written (the Context outlives it).
   std::vector<std::shared_ptr<const RawJsonSource>> sources = {};

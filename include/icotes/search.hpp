@@ -97,6 +97,14 @@ struct WalkReport {
   /// kLinkNames; a link whose own name is Read-denied is counted, not named.
   std::vector<std::string> link_names;
   static constexpr std::size_t kLinkNames = 10;
+  /// Files and directories that could not be opened or read (permission
+  /// denied, I/O errors, gone meanwhile), which ripgrep reports on stderr
+  /// and skips: counted, and the first kUnreadableNames in path order named
+  /// as "path: reason" (a directory's path ends with '/'; one a Read deny
+  /// rule covers is counted, not named).
+  std::uint64_t unreadable = 0;
+  std::vector<std::string> unreadable_names;
+  static constexpr std::size_t kUnreadableNames = 5;
 };
 
 struct GrepStats {

@@ -58,6 +58,8 @@ class Session final : public MessageHandler {
   std::shared_ptr<Connection> connection_;
   SessionOptions options_;
   std::shared_ptr<Dialect> dialect_;
+  std::uint64_t client_id_ = 0;  // in workspace_.clients(), once the dialect is chosen
+  bool named_ = false;           // its clientInfo was recorded
 };
 
 /// Shared by the dialects: how a finished operation is answered.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "icotes/client_registry.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
 #include "icotes/events.hpp"
@@ -40,6 +41,8 @@ class Workspace {
   permissions::Gate& gate() { return *gate_; }
   exec::Service& exec() { return *exec_; }
   terminal::Service& terminals() { return *terminals_; }
+  /// The clients connected now (each Session adds and removes its own).
+  ClientRegistry& clients() { return clients_; }
 
   /// file:// URI of a path relative to the root (RFC 8089, percent-encoded).
   std::string uri_of(const std::string& rel) const;
@@ -50,6 +53,7 @@ class Workspace {
  private:
   Workspace(ConfinedRoot root, std::size_t worker_threads);
   ConfinedRoot root_;
+  ClientRegistry clients_;
   Documents documents_;
   files::Service files_;
   git::Door git_;

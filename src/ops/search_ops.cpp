@@ -1,8 +1,11 @@
-// search/* operations: grep and glob, paged and sorted by path.
+// search/* operations: grep and glob, paged and sorted by path. MCP
+// clients read them as text in ripgrep's forms (path:line:text, path:count,
+// one path a line), each page within the client's text budget.
 #include <algorithm>
 #include <chrono>
 #include <functional>
 
+#include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
 #include "icotes/heap.hpp"
 #include "icotes/operation.hpp"
@@ -34,26 +37,33 @@ search::WalkOptions walk_options(const json& p) {
 
 bool path_less(std::string_view a, std::string_view b) { return files::compare_paths(a, b) < 0; }
 
-// Adds what the walk left out for the client's safety to the result's note:
-// Read-denied files by count (their names would tell what they hide), links
-// that lead outside by name.
-void note_left_out(json& out, const search::WalkReport& r) {
+// What the walk left out or could not read, for the result's note: Read-
+// denied files by count (their names would tell what they hide), links
+// that lead outside by name, unreadable files and directories (as ripgrep
+// reports them on stderr) by count and the first few names.
+std::string left_out_note(const search::WalkReport& r) {
   std::string text;
+  auto sentence = [&text](const std::string& s) { text += (text.empty() ? "" : " ") + s; };
+  auto names = [](const std::vector<std::string>& v, std::uint64_t count) {
+    std::string list = " (";
+    for (std::size_t i = 0; i < v.size(); ++i) list += (i ? ", " : "") + v[i];
+    if (v.size() < count) list += v.empty() ? "not named" : ", ...";
+    return list + ")";
+  };
   if (r.read_denied > 0)
-    text = std::to_string(r.read_denied) + (r.read_denied == 1 ? " file was" : " files were") +
-           " left out: a Read deny rule covers " + (r.read_denied == 1 ? "it." : "them.");
-  if (r.links_outside > 0) {
-    if (!text.empty()) text += ' ';
-    text += std::to_string(r.links_outside) + (r.links_outside == 1 ? " symbolic link was" : " symbolic links were") +
-            " not followed: " + (r.links_outside == 1 ? "it leads" : "they lead") + " outside the workspace";
-    if (!r.link_names.empty()) {
-      text += " (";
-      for (std::size_t i = 0; i < r.link_names.size(); ++i) text += (i ? ", " : "") + r.link_names[i];
-      if (r.link_names.size() < r.links_outside) text += ", ...";
-      text += ")";
-    }
-    text += '.';
-  }
+    sentence(std::to_string(r.read_denied) + (r.read_denied == 1 ? " file was" : " files were") +
+             " left out: a Read deny rule covers " + (r.read_denied == 1 ? "it." : "them."));
+  if (r.links_outside > 0)
+    sentence(std::to_string(r.links_outside) + (r.links_outside == 1 ? " symbolic link was" : " symbolic links were") +
+             " not followed: " + (r.links_outside == 1 ? "it leads" : "they lead") + " outside the workspace" +
+             (r.link_names.empty() ? std::string() : names(r.link_names, r.links_outside)) + ".");
+  if (r.unreadable > 0)
+    sentence(std::to_string(r.unreadable) + (r.unreadable == 1 ? " path" : " paths") + " could not be read" +
+             names(r.unreadable_names, r.unreadable) + ".");
+  return text;
+}
+
+void add_note(json& out, const std::string& text) {
   if (text.empty()) return;
   auto it = out.find("note");
   out["note"] = it != out.end() && it->is_string() ? it->get<std::string>() + " " + text : text;
@@ -107,23 +117,158 @@ class PageSource final : public RawJsonSource {
   std::size_t size_ = 0;
 };
 
-// Fills out[key] with items [offset, offset + limit) of `total` (each
-// written by `item`, only for the page, while the reply is written; `item`
-// owns what it reads) and adds total/truncated/nextCursor/note.
-void page(Context& ctx, json& out, const char* key, std::size_t total, PageSource::Item item, std::size_t offset,
-          std::size_t limit, const char* what) {
-  const std::size_t end = std::max(offset, std::min(total, offset + limit));
-  auto source = std::make_shared<PageSource>(offset, end, std::move(item));
+// Text form (MCP): a line longer than this many bytes is shown cut around
+// its first match, as `rg --max-columns 300 --max-columns-preview` shows it.
+constexpr std::size_t kTextLineBytes = 300;
+// Bytes of a cut line shown before its first match.
+constexpr std::size_t kTextLineLead = 80;
+
+// The most text (bytes) one page may hold: for MCP clients the default
+// tool budget, or with an explicit `limit` the client's cap; no bound for
+// programs (LSP, JSON-RPC), whose pages `limit` alone bounds.
+std::size_t text_budget(const Context& ctx, const json& p) {
+  if (ctx.max_result_bytes == 0) return SIZE_MAX;
+  return p.contains("limit") ? ctx.max_result_bytes : std::min(ctx.max_result_bytes, kDefaultToolResultBytes);
+}
+
+// Appends one line (no terminator) to the text form, cut to about
+// kTextLineBytes around byte `first` (its first match; npos: none), with
+// ripgrep's markers where it was cut. `after` counts the matches that
+// start past the part shown.
+void append_preview(std::string& out, std::string_view line, std::size_t first,
+                    const std::function<std::size_t(std::size_t end)>& after) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files read as LF
+  if (line.size() <= kTextLineBytes) {
+    out += line;
+    return;
+  }
+  std::size_t start = first == std::string_view::npos || first < kTextLineLead ? 0 : first - kTextLineLead;
+  std::size_t end = std::min(line.size(), start + kTextLineBytes);
+  if (end == line.size()) start = end - kTextLineBytes;
+  auto continuation = [&](std::size_t i) { return (static_cast<unsigned char>(line[i]) & 0xC0) == 0x80; };
+  while (start > 0 && start < line.size() && continuation(start)) ++start;  // whole UTF-8 characters only
+  while (end < line.size() && end > start && continuation(end)) --end;
+  if (start > 0) out += "[...] ";
+  out += line.substr(start, end - start);
+  if (end == line.size()) return;
+  const std::size_t more = after(end);
+  out += more > 0 ? " [... " + std::to_string(more) + (more == 1 ? " more match]" : " more matches]")
+                  : " [... omitted end of long line]";
+}
+
+// A page of `total` items from `begin`: at most `limit` items and, when
+// `render` is given (MCP), only as many as fit `budget` bytes of text and
+// `json_cap` bytes of JSON (structuredContent; never none), rendered into
+// `text`. `render` appends item i's text and returns its JSON size (about).
+struct Page {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t total = 0;
+  bool cut = false;  // ended by a byte budget, not by limit
+  std::string text;
+};
+using Render = std::function<std::size_t(std::size_t i, std::string& out)>;
+
+Page make_page(std::size_t total, std::size_t begin, std::size_t limit, std::size_t budget, std::size_t json_cap,
+               const Render& render) {
+  Page pg;
+  pg.total = total;
+  pg.begin = std::min(begin, total);
+  const std::size_t last = std::min(total, pg.begin + std::min(limit, total));
+  if (!render) {
+    pg.end = last;
+    return pg;
+  }
+  std::size_t json_bytes = 0;
+  for (std::size_t i = pg.begin; i < last; ++i) {
+    const std::size_t before = pg.text.size();
+    json_bytes += render(i, pg.text);
+    if ((pg.text.size() > budget || json_bytes > json_cap) && i > pg.begin) {
+      pg.text.resize(before);
+      pg.end = i;
+      pg.cut = true;
+      return pg;
+    }
+  }
+  pg.end = last;
+  return pg;
+}
+
+// How to get past a page that stopped early: the exact call for the next
+// page (the caller's params with its cursor) and how to narrow instead.
+std::string continue_note(const Page& pg, const char* what, const char* tool, json params, const char* narrow) {
+  params["cursor"] = std::to_string(pg.end);
+  return "Showing " + std::string(what) + " " + std::to_string(pg.begin + 1) + "-" + std::to_string(pg.end) + " of " +
+         std::to_string(pg.total) + "; " + std::to_string(pg.total - pg.end) + " more" +
+         (pg.cut ? " (the page stopped at the size limit)" : "") + ". Next page: " + tool + " " +
+         to_json_string(params) + ". Or narrow with " + narrow + ".";
+}
+
+// Budget left for items once the notes around them are written.
+std::size_t item_budget(std::size_t budget, const json& params) {
+  if (budget == SIZE_MAX) return budget;
+  const std::size_t notes = 600 + 2 * to_json_string(params).size();
+  return budget > 2 * notes ? budget - notes : budget / 2;
+}
+
+// Puts the page into out[key] (items written as JSON while the reply goes
+// out, by `item`, which owns what it reads), with total, truncated,
+// nextCursor and the note; the text form (when rendered) gets the same note
+// first and `left_out` last, and goes to the MCP dialect as a hidden member.
+void finish_page(Context& ctx, json& out, const char* key, Page& pg, PageSource::Item item, const char* what,
+                 const char* tool, const json& params, const char* narrow, const std::string& left_out,
+                 const std::string& empty_text) {
+  auto source = std::make_shared<PageSource>(pg.begin, pg.end, std::move(item));
   out[key] = raw_json_source(source.get());
   ctx.sources.push_back(std::move(source));
-  out["total"] = total;
-  out["truncated"] = end < total;
-  if (end < total) {
-    out["nextCursor"] = std::to_string(end);
-    out["note"] = "Showing " + std::string(what) + " " + std::to_string(offset + 1) + "-" + std::to_string(end) + " of " +
-                  std::to_string(total) + "; " + std::to_string(total - end) + " more. Call again with cursor \"" +
-                  std::to_string(end) + "\", or narrow the search (path, include, type).";
+  out["total"] = pg.total;
+  out["truncated"] = pg.end < pg.total;
+  std::string note;
+  if (pg.end < pg.total) {
+    out["nextCursor"] = std::to_string(pg.end);
+    note = continue_note(pg, what, tool, params, narrow);
+    add_note(out, note);
   }
+  add_note(out, left_out);
+  if (ctx.max_result_bytes == 0) return;
+  std::string text;
+  if (!note.empty()) text = note + "\n";
+  text += pg.text;
+  if (pg.begin == pg.end)
+    text += (pg.total == 0 ? empty_text : "No more results past cursor " + std::to_string(pg.begin) + ".") + "\n";
+  if (!left_out.empty()) text += left_out + "\n";
+  out["text"] = hidden_text(text);
+}
+
+// The MCP text block of grep and glob: the text form rendered with the page.
+// A result rendered without a budget (a caller that ran the handler with
+// no cap) gets the same forms from its JSON, without line cutting.
+std::string page_text(const json& result) {
+  if (auto it = result.find("text"); it != result.end())
+    if (auto text = hidden_text_of(*it)) return std::string(*text);
+  const json r = json::parse(to_json_string(result), nullptr, false);
+  if (!r.is_object()) return to_json_string(result);
+  std::string text;
+  if (auto note = r.find("note"); note != r.end() && note->is_string()) text = note->get<std::string>() + "\n";
+  for (const auto& f : r.value("files", json::array())) text += f.get<std::string>() + "\n";
+  for (const auto& c : r.value("counts", json::array()))
+    text += c.value("path", std::string()) + ":" + std::to_string(c.value("matchedLines", 0)) + "\n";
+  const json matches = r.value("matches", json::array());
+  // Context lines were asked for: "--" between groups that do not touch.
+  const bool context = std::any_of(matches.begin(), matches.end(),
+                                   [](const json& m) { return m.is_object() && m.value("context", false); });
+  std::string prev_path;
+  std::uint64_t prev_line = 0;
+  for (const auto& m : matches) {
+    const std::string path = m.value("path", std::string());
+    const std::uint64_t line = m.value("line", std::uint64_t{0});
+    if (context && prev_line != 0 && (path != prev_path || line != prev_line + 1)) text += "--\n";
+    const char sep = m.value("context", false) ? '-' : ':';
+    text += path + sep + std::to_string(line) + sep + m.value("text", std::string()) + "\n";
+    prev_path = path;
+    prev_line = line;
+  }
+  return text;
 }
 
 // One content-mode item (a match or context line).
@@ -159,9 +304,10 @@ Result<json> grep(Context& ctx, const json& p) {
   g.walk = walk_options(p);
   g.walk.read_denied = ctx.read_denied;
   g.fixed_strings = p.value("fixedStrings", false);
-  if (p.value("smartCase", false)) g.case_mode = search::CaseMode::Smart;
+  // As rg: case-sensitive unless -i (which wins) or -S.
   if (p.value("ignoreCase", false)) g.case_mode = search::CaseMode::Insensitive;
-  if (p.value("caseSensitive", false)) g.case_mode = search::CaseMode::Sensitive;
+  else if (p.value("smartCase", false))
+    g.case_mode = search::CaseMode::Smart;
   g.word = p.value("wordRegexp", false);
   g.multiline = p.value("multiline", false);
   g.pcre2 = p.value("pcre2", false);
@@ -175,6 +321,10 @@ Result<json> grep(Context& ctx, const json& p) {
   auto offset = parse_cursor(p);
   if (!offset) return std::move(offset).error();
   const std::size_t limit = p.value("limit", g.output == search::OutputMode::Content ? 250 : 1000);
+  const std::size_t budget = item_budget(text_budget(ctx, p), p);
+  const bool render = ctx.max_result_bytes > 0;
+  // structuredContent (for clients that asked for it) stays within the cap too.
+  const std::size_t json_cap = ctx.max_result_bytes;
 
   const char* key = g.output == search::OutputMode::Content ? "matches"
                     : g.output == search::OutputMode::FilesWithMatches ? "files"
@@ -185,6 +335,13 @@ Result<json> grep(Context& ctx, const json& p) {
   const bool by_path = g.output != search::OutputMode::Content;
   search::PathList found(g.output == search::OutputMode::Count ? 2 : 0);
   std::vector<search::FileResult> files;
+  std::size_t all_items = 0, kept_items = 0;
+  // A page rendered for an MCP client ends by json_cap before this many
+  // items (each counts at least 60 bytes there), whatever `limit` says: no
+  // more lines are kept than one page can show (limit 1e9 with `grep ""` on
+  // a large tree would keep every line).
+  const std::size_t shown = render ? std::min(limit, json_cap / 60 + 2) : limit;
+  const std::size_t needed = *offset + std::min<std::size_t>(shown, SIZE_MAX - *offset);
   std::size_t streamed = 0;
   std::size_t files_seen = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -201,7 +358,23 @@ Result<json> grep(Context& ctx, const json& p) {
         } else if (by_path) {
           found.add(r.path, r.matched_lines, r.matches);
         } else {
+          // Only the first files in path order that hold items up to the
+          // page's end keep their lines (a max-heap by path); the others
+          // are counted. `grep ""` on 180 MB of headers kept every line
+          // (2.3 GB) for a page of 250.
+          const auto later = [](const search::FileResult& a, const search::FileResult& b) {
+            return path_less(a.path, b.path);
+          };
+          all_items += r.lines.size();
+          if (kept_items >= needed && !files.empty() && path_less(files.front().path, r.path)) return;
+          kept_items += r.lines.size();
           files.push_back(std::move(r));
+          std::push_heap(files.begin(), files.end(), later);
+          while (kept_items - files.front().lines.size() >= needed) {
+            kept_items -= files.front().lines.size();
+            std::pop_heap(files.begin(), files.end(), later);
+            files.pop_back();
+          }
         }
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report > std::chrono::milliseconds(100)) {
@@ -213,16 +386,34 @@ Result<json> grep(Context& ctx, const json& p) {
   if (!stats) return std::move(stats).error();
   if (stats->cancelled) return make_error(error_code::kRequestCancelled, "grep: cancelled");
   json out = {{"outputMode", mode}};
+  const std::string left_out = left_out_note(stats->report);
+  const std::string empty = "No matches (" + std::to_string(stats->files_searched) +
+                            (stats->files_searched == 1 ? " file" : " files") + " searched).";
+  const char* narrow = R"("path", "include" or "type")";
   if (streaming) {
     out[key] = json::array();
     out["total"] = streamed;
     out["truncated"] = false;
+    add_note(out, left_out);
   } else if (by_path) {
     found.sort_by_path(files::compare_paths);
     auto list = std::make_shared<search::PathList>(std::move(found));
-    if (g.output == search::OutputMode::Count) {
+    const bool counts = g.output == search::OutputMode::Count;
+    std::string path_text;
+    // rg -l: one path a line; rg -c: path:matching lines.
+    Page pg = make_page(list->size(), *offset, limit, budget, json_cap,
+                        render ? Render([&](std::size_t i, std::string& text) {
+                          const std::string_view path = list->path(i, path_text);
+                          text += path;
+                          if (counts) text += ':' + std::to_string(list->value(i, 0));
+                          text += '\n';
+                          return path.size() + (counts ? 60 : 3);
+                        })
+                               : nullptr);
+    PageSource::Item item;
+    if (counts) {
       // {"matchedLines":N,"matches":N,"path":"..."}: nlohmann's key order, as before.
-      page(ctx, out, key, list->size(), [list](std::size_t i, RawJsonWriter& w, std::string& scratch) {
+      item = [list](std::size_t i, RawJsonWriter& w, std::string& scratch) {
         w.raw(R"({"matchedLines":)");
         w.number(list->value(i, 0));
         w.raw(R"(,"matches":)");
@@ -230,32 +421,77 @@ Result<json> grep(Context& ctx, const json& p) {
         w.raw(R"(,"path":)");
         w.string(list->path(i, scratch));
         w.raw('}');
-      }, *offset, limit, "files");
+      };
     } else {
-      page(ctx, out, key, list->size(),
-           [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); }, *offset,
-           limit, "files");
+      item = [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); };
     }
+    finish_page(ctx, out, key, pg, std::move(item), "files", "grep", p, narrow, left_out, empty);
   } else {
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return path_less(a.path, b.path); });
     // Items are lines: file f's lines are items [first[f], first[f + 1]); no JSON for other pages.
     struct Lines {
       std::vector<search::FileResult> files;
       std::vector<std::size_t> first;
+      std::size_t file_of(std::size_t i) const {
+        return static_cast<std::size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
+      }
     };
     auto lines = std::make_shared<Lines>();
     lines->first.assign(files.size() + 1, 0);
     for (std::size_t f = 0; f < files.size(); ++f) lines->first[f + 1] = lines->first[f] + files[f].lines.size();
     lines->files = std::move(files);
-    page(ctx, out, key, lines->first.back(), [lines](std::size_t i, RawJsonWriter& w, std::string&) {
-      const auto& first = lines->first;
-      const std::size_t f = static_cast<std::size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
-      w.value(line_item(lines->files[f], lines->files[f].lines[i - first[f]]));
-    }, *offset, limit, "lines");
+    // rg's text: path:line:text for matches, path-line-text for context
+    // lines, "--" between groups of lines that do not touch.
+    const bool context = g.before > 0 || g.after > 0;
+    std::size_t prev_file = SIZE_MAX;
+    std::uint64_t prev_last = 0;
+    auto render_line = [&](std::size_t i, std::string& text) -> std::size_t {
+      const std::size_t f = lines->file_of(i);
+      const search::FileResult& file = lines->files[f];
+      const search::Line& l = file.lines[i - lines->first[f]];
+      if (context && prev_file != SIZE_MAX && (f != prev_file || l.number != prev_last + 1)) text += "--\n";
+      const char sep = l.context ? '-' : ':';
+      std::uint64_t number = l.number;
+      std::size_t ls = 0;
+      for (;;) {  // each line of the item (several in multiline mode)
+        std::size_t le = l.text.find('\n', ls);
+        if (le == std::string::npos) le = l.text.size();
+        std::size_t first = std::string_view::npos;
+        for (const auto& sm : l.submatches) {
+          if (sm.start >= ls && sm.start < le) {
+            first = sm.start - ls;
+            break;
+          }
+        }
+        text += file.path;
+        text += sep;
+        text += std::to_string(number);
+        text += sep;
+        append_preview(text, std::string_view(l.text).substr(ls, le - ls), first, [&](std::size_t end) {
+          std::size_t n = 0;
+          for (const auto& sm : l.submatches) n += sm.start >= ls + end && sm.start < le;
+          return n;
+        });
+        text += '\n';
+        if (le >= l.text.size()) break;
+        ls = le + 1;
+        ++number;
+      }
+      prev_file = f;
+      prev_last = number;
+      return file.path.size() + l.text.size() + 60 + 24 * l.submatches.size();
+    };
+    Page pg = make_page(all_items, *offset, shown, budget, json_cap, render ? Render(render_line) : nullptr);
+    finish_page(
+        ctx, out, key, pg,
+        [lines](std::size_t i, RawJsonWriter& w, std::string&) {
+          const std::size_t f = lines->file_of(i);
+          w.value(line_item(lines->files[f], lines->files[f].lines[i - lines->first[f]]));
+        },
+        "lines", "grep", p, narrow, left_out, empty);
   }
   release_freed_heap();  // what the walk used goes back before the (large) reply is written
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  note_left_out(out, stats->report);
   out["stats"] = {{"filesSearched", stats->files_searched},
                   {"filesMatched", stats->files_matched},
                   {"bytesSearched", stats->bytes_searched},
@@ -269,31 +505,40 @@ Result<json> glob(Context& ctx, const json& p) {
   g.walk = walk_options(p);
   g.walk.read_denied = ctx.read_denied;
   g.sort_by_mtime = p.value("sort", std::string("path")) == "mtime";
+  auto offset = parse_cursor(p);
+  if (!offset) return std::move(offset).error();
   const std::size_t limit = p.value("limit", 1000);
   search::WalkReport report;
   auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel, &report);
   if (!found) return std::move(found).error();
   search::PathList& v = *found;
   if (g.sort_by_mtime) v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
-  else v.sort_by_path(files::compare_paths);
-  const std::size_t total = v.size();
+  else
+    v.sort_by_path(files::compare_paths);
   auto list = std::make_shared<search::PathList>(std::move(v));
-  auto source = std::make_shared<PageSource>(
-      0, std::min(total, limit),
-      [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); });
   release_freed_heap();  // what the walk used goes back before the (large) reply is written
-  json out = {{"files", raw_json_source(source.get())}, {"total", total}, {"truncated", total > limit}};
-  ctx.sources.push_back(std::move(source));
-  if (total > limit) out["note"] = std::to_string(total - limit) + " more files matched; narrow the pattern or raise limit";
-  note_left_out(out, report);
+  std::string path_text;
+  Page pg = make_page(list->size(), *offset, limit, item_budget(text_budget(ctx, p), p), ctx.max_result_bytes,
+                      ctx.max_result_bytes > 0 ? Render([&](std::size_t i, std::string& text) {
+                        const std::string_view path = list->path(i, path_text);
+                        text += path;
+                        text += '\n';
+                        return path.size() + 3;
+                      })
+                                               : nullptr);
+  json out = json::object();
+  finish_page(
+      ctx, out, "files", pg,
+      [list](std::size_t i, RawJsonWriter& w, std::string& scratch) { w.string(list->path(i, scratch)); }, "files",
+      "glob", p, "a longer pattern or \"path\"", left_out_note(report), "No files match.");
   return out;
 }
 
 }  // namespace
 
 void register_search_ops(Registry& r) {
-  r.add("search/grep", grep);
-  r.add("search/glob", glob);
+  r.add("search/grep", grep, page_text);
+  r.add("search/glob", glob, page_text);
 }
 
 }  // namespace icotes

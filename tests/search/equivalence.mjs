@@ -17,6 +17,14 @@
 // rg glob without '/' matches at any depth, so such cases use globs
 // containing a '/' or starting with "**/".
 //
+// Files and directories that cannot be read: rg names each on stderr
+// ("PATH: Permission denied (os error 13)") and exits 2; icotes counts them
+// in the note and names the first few ("N paths could not be read (PATH:
+// reason, ...)"). The count must equal rg's, and the names too when icotes
+// names them all. Run as root, both would read everything (CAP_DAC_OVERRIDE):
+// then rg and icotes run under setpriv without CAP_DAC_OVERRIDE and
+// CAP_DAC_READ_SEARCH, as a user would.
+//
 // Deliberate divergences (README "Search"): files that contain a NUL byte are
 // skipped whole by icotes; ripgrep stops at the first NUL and may or may not
 // have printed earlier matches depending on read sizes, so such files are
@@ -34,6 +42,32 @@ if (!root || !casesFile || !process.env.ICOTES_BINARY) {
 const only = rest[0] === '--only' ? Number(rest[1]) : null;
 const cases = JSON.parse(readFileSync(casesFile, 'utf8'));
 const rgBin = process.env.RG || 'rg';
+
+// As root: run both without the capabilities that read past file modes.
+const asUser = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0
+  ? ['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search', '--']
+  : [];
+function run(bin, args, options) {
+  return asUser.length ? spawnSync(asUser[0], [...asUser.slice(1), bin, ...args], options) : spawnSync(bin, args, options);
+}
+
+// The paths rg could not read (its stderr), without "./" or a final '/'.
+function rgErrors(stderr) {
+  const paths = new Set();
+  for (const line of stderr.toString('utf8').split('\n')) {
+    const m = /^(?:rg: )?(.+?): [^:]+ \(os error \d+\)$/.exec(line);
+    if (m) paths.add(norm(m[1]).replace(/\/$/, ''));
+  }
+  return paths;
+}
+
+// icotes' count and names of what it could not read, from the note.
+function icotesErrors(note) {
+  const m = /(\d+) paths? could not be read \((.*?)\)\./.exec(note || '');
+  if (!m) return { count: 0, names: new Set() };
+  const names = new Set(m[2].split(', ').filter((n) => n !== '...').map((n) => n.replace(/: [^:]+$/, '').replace(/\/$/, '')));
+  return { count: Number(m[1]), names };
+}
 
 function rgArgs(c) {
   const a = ['--json', '--no-config'];
@@ -62,8 +96,10 @@ function decode(v) {
 }
 
 function runRg(c) {
-  const r = spawnSync(rgBin, rgArgs(c), { cwd: root, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`rg failed (${r.status}): ${r.stderr}`);
+  const r = run(rgBin, rgArgs(c), { cwd: root, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+  // 2: some paths could not be read (named on stderr), the rest searched.
+  const errors = rgErrors(r.stderr);
+  if (r.status !== 0 && r.status !== 1 && !(r.status === 2 && errors.size > 0)) throw new Error(`rg failed (${r.status}): ${r.stderr}`);
   const lines = new Map();  // path -> array of keys
   const binary = new Set();
   for (const line of r.stdout.toString('utf8').split('\n')) {
@@ -80,7 +116,7 @@ function runRg(c) {
     if (!lines.has(path)) lines.set(path, []);
     lines.get(path).push(key);
   }
-  return { lines, binary };
+  return { lines, binary, errors };
 }
 
 function runRgFiles(c) {
@@ -95,8 +131,9 @@ function rgFiles(c, glob) {
   if (c.noIgnore) a.push('--no-ignore');
   if (glob) a.push('-g', glob);
   const cwd = c.path ? `${root}/${c.path}` : root;
-  const r = spawnSync(rgBin, a, { cwd, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`rg failed (${r.status}): ${r.stderr}`);
+  const r = run(rgBin, a, { cwd, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0 && r.status !== 1 && !(r.status === 2 && rgErrors(r.stderr).size > 0))
+    throw new Error(`rg failed (${r.status}): ${r.stderr}`);
   const files = new Set();
   for (const line of r.stdout.toString('utf8').split('\n')) {
     if (line) files.add(c.path ? `${c.path}/${norm(line)}` : norm(line));
@@ -118,7 +155,9 @@ function norm(p) { return p.startsWith('./') ? p.slice(2) : p; }
 
 class Icotes {
   constructor() {
-    this.proc = spawn(process.env.ICOTES_BINARY, ['serve', '--standalone', '--root', root, '--log-level', 'warn'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const argv = [process.env.ICOTES_BINARY, 'serve', '--standalone', '--root', root, '--log-level', 'warn'];
+    const cmd = [...asUser, ...argv];
+    this.proc = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.pending = new Map();
     this.next = 1;
     createInterface({ input: this.proc.stdout, crlfDelay: Infinity }).on('line', (l) => {
@@ -148,6 +187,7 @@ function icotesParams(c) {
 
 async function grepAll(ic, c) {
   const out = new Map();
+  let errors = { count: 0, names: new Set() };
   let cursor;
   for (;;) {
     const params = icotesParams(c);
@@ -160,10 +200,11 @@ async function grepAll(ic, c) {
       if (!out.has(item.path)) out.set(item.path, []);
       out.get(item.path).push(key);
     }
+    errors = icotesErrors(m.result.note);
     if (!m.result.truncated) break;
     cursor = m.result.nextCursor;
   }
-  return { lines: out };
+  return { lines: out, errors };
 }
 
 const ic = new Icotes();
@@ -217,6 +258,11 @@ for (const [i, c] of cases.entries()) {
     for (const k of b) if (!sa.has(k)) diffs.push('  only icotes: ' + k);
   }
   compared += n;
+  // What could not be read: as many as rg reports, the same ones when named.
+  if (got.errors.count !== want.errors.size)
+    diffs.push(`  unreadable: rg ${want.errors.size} (${[...want.errors].join(', ')}), icotes ${got.errors.count} (${[...got.errors.names].join(', ')})`);
+  else if (got.errors.names.size === got.errors.count)
+    for (const p of want.errors) if (!got.errors.names.has(p)) diffs.push(`  unreadable only rg: ${p}`);
   if (diffs.length && c.divergence) {
     console.log(`ok   ${label}: documented divergence (${diffs.length} differences): ${c.divergence}`);
   } else if (diffs.length) {
@@ -224,7 +270,7 @@ for (const [i, c] of cases.entries()) {
     console.log(`FAIL ${label}: ${diffs.length} differences (rg ${n} lines)`);
     for (const d of diffs.slice(0, 8)) console.log(d.length > 400 ? d.slice(0, 400) + '…' : d);
   } else {
-    console.log(`ok   ${label}: ${n} lines, ${paths.size} files`);
+    console.log(`ok   ${label}: ${n} lines, ${paths.size} files${want.errors.size ? `, ${want.errors.size} unreadable` : ''}`);
   }
 }
 ic.close();

@@ -2,10 +2,15 @@
 # Builds a git repository exercising ignore rules ripgrep honours: nested
 # .gitignore with negation, anchoring, '**', directory-only patterns,
 # escapes; .ignore and .rgignore precedence; .git/info/exclude; hidden files;
-# symlinks; binary files; UTF-16 with BOM; a nested repository.
+# symlinks; binary files; UTF-16 with BOM; UTF-8 with BOM (ripgrep drops
+# it before matching; a big file is read in chunks); a file and a directory
+# nobody may read (mode 000: reported, as rg does, by a process without
+# CAP_DAC_OVERRIDE; the harness drops it when run as root); a nested
+# repository.
 # usage: ignore_fixture.sh DEST   (DEST is recreated)
 set -euo pipefail
 d=${1:?usage: ignore_fixture.sh DEST}
+[ -d "$d" ] && chmod -R u+rwX "$d"
 rm -rf "$d"; mkdir -p "$d"; cd "$d"
 git init -q .
 w() { mkdir -p "$(dirname "$1")"; printf '%b' "$2" > "$1"; }
@@ -48,6 +53,12 @@ printf 'needle before nul\n\0after\n' > binary.bin
 printf '\xff\xfen\0e\0e\0d\0l\0e\0 \0u\0t\0f\x001\x006\0\n\0' > utf16.txt
 printf 'needle crlf\r\nsecond needle\r\n' > crlf.txt
 printf 'needle no final newline' > nofinal.txt
+printf '\xef\xbb\xbfneedle bom first\nsecond needle bom\n' > bom.txt
+printf '\xef\xbb\xbfneedle bom crlf\r\n' > bom-crlf.txt
+{ printf '\xef\xbb\xbfneedle bom big\n'; seq 1 30000 | sed 's/^/filler line /'; printf 'needle bom big end\n'; } > bom-big.txt
+mkdir empties; : > empties/empty.txt; printf '\xef\xbb\xbf' > empties/bom-only.txt; printf 'x\n' > empties/one.txt
+printf 'needle locked\n' > locked.txt; chmod 000 locked.txt
+mkdir lockdir; chmod 000 lockdir  # empty: removable by its owner whatever its mode
 ln -s src/main.c link-to-main.c
 ln -s src linkdir
 mkdir -p nested && (cd nested && git init -q . && printf 'inner.txt\n' > .gitignore && printf 'needle inner\n' > inner.txt && printf 'needle inner kept\n' > kept.txt)

@@ -545,9 +545,18 @@ TEST_F(FilesReadDeny, ListingsLeaveDeniedEntriesOutAndSaySo) {
     EXPECT_EQ(shown, (std::vector<std::string>{"alias", "env-link", "src", "src/a.c"}));
     EXPECT_EQ((*l)->denied, 3u);  // .env, private, private/notes.txt
     EXPECT_EQ((*l)->note, "3 entries are left out: a Read deny rule covers them");
-    EXPECT_EQ((*l)->entries_json.find(".env"), std::string::npos);
-    EXPECT_EQ((*l)->entries_json.find("notes"), std::string::npos);
-    EXPECT_NE((*l)->text.find("3 entries are left out"), std::string::npos);
+    files::ListParams lp;
+    lp.path = ".";
+    lp.depth = 2;
+    lp.use_cache = cached;
+    auto page = svc().list_page(lp, nullptr, access_);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    EXPECT_EQ(page->entries.size(), 4u);
+    EXPECT_EQ(page->denied, 3u);
+    EXPECT_EQ(page->entries_json.find(".env"), std::string::npos);
+    EXPECT_EQ(page->entries_json.find("notes"), std::string::npos);
+    EXPECT_EQ(page->text.find("notes"), std::string::npos);
+    EXPECT_NE(page->text.find("3 entries left out: a Read deny rule covers them"), std::string::npos) << page->text;
   }
   // The cache shared with other clients still has every entry.
   auto all = svc().list(".", 2);

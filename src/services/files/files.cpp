@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -20,6 +21,7 @@
 #endif
 
 #include "icotes/fd_io.hpp"
+#include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
@@ -284,6 +286,96 @@ Result<Service::Loaded> Service::load(const std::string& rel, const Access& acce
   return l;
 }
 
+namespace {
+
+// `read_file {"path":...,"offset":N}` with the extra members given, for notes.
+std::string read_call(const std::string& rel, std::int64_t offset, const std::string& extra = {}) {
+  std::string call = "read_file {\"path\":";
+  append_json_string(call, rel);
+  call += ",\"offset\":" + std::to_string(offset) + extra + "}";
+  return call;
+}
+
+// Where a page of `text` that starts at byte `begin` (line `start`) ends:
+// whole lines within `max_bytes` (each line costing `per_line` more) and
+// `limit` lines; a first line longer than that is cut at a UTF-8 boundary.
+struct PageEnd {
+  std::size_t end = 0;
+  std::int64_t last = 0;  // last line shown
+  bool cut_line = false;
+};
+PageEnd page_end(std::string_view text, std::size_t begin, std::int64_t start, std::int64_t lines_left,
+                 std::int64_t limit, std::size_t max_bytes, std::size_t per_line) {
+  PageEnd pe{begin, start - 1, false};
+  auto fits = [&](std::size_t bytes, std::int64_t lines) {
+    return bytes + per_line * static_cast<std::size_t>(lines) <= max_bytes;
+  };
+  if (lines_left <= limit && fits(text.size() - begin, lines_left)) {
+    // The rest fits both budgets: what the loop below finds, without a search per line.
+    pe.end = text.size();
+    pe.last = start + lines_left - 1;
+    return pe;
+  }
+  while (pe.last - start + 1 < limit && pe.end < text.size()) {
+    const std::size_t nl = text.find('\n', pe.end);
+    const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (!fits(next - begin, pe.last - start + 2)) {
+      if (pe.last < start) {  // a single line longer than the byte budget: cut it
+        const std::size_t room = max_bytes > per_line ? max_bytes - per_line : 1;
+        pe.end = begin + std::min(room, text.size() - begin);
+        while (pe.end > begin && (static_cast<unsigned char>(text[pe.end]) & 0xC0) == 0x80) --pe.end;
+        pe.last = start;
+        pe.cut_line = true;
+      }
+      break;
+    }
+    pe.end = next;
+    ++pe.last;
+  }
+  return pe;
+}
+
+// The note of a page that does not reach the end: the exact call that
+// continues (`extra`: the members the caller passed, e.g. its limit).
+std::string page_note(const ReadResult& r, bool cut_line, std::size_t max_bytes, const std::string& extra) {
+  if (cut_line)
+    return "Line " + std::to_string(r.start_line) + " is longer than " + std::to_string(max_bytes) +
+           " bytes and was cut; pass a larger maxBytes to read it whole" +
+           (r.start_line < r.total_lines ? ", or continue after it: " + read_call(r.path, r.start_line + 1, extra)
+                                         : std::string());
+  return "Showing lines " + std::to_string(r.start_line) + "-" + std::to_string(r.end_line) + " of " +
+         std::to_string(r.total_lines) + "; continue with " + read_call(r.path, r.end_line + 1, extra);
+}
+
+std::string_view image_name(std::string_view mime) {
+  if (mime == "image/png") return "PNG";
+  if (mime == "image/jpeg") return "JPEG";
+  if (mime == "image/gif") return "GIF";
+  return "WebP";
+}
+
+}  // namespace
+
+std::string_view image_type(std::string_view b) {
+  if (b.starts_with("\x89PNG\r\n\x1a\n")) return "image/png";
+  if (b.starts_with("\xFF\xD8\xFF")) return "image/jpeg";
+  if (b.starts_with("GIF87a") || b.starts_with("GIF89a")) return "image/gif";
+  if (b.size() >= 12 && b.starts_with("RIFF") && b.substr(8, 4) == "WEBP") return "image/webp";
+  return {};
+}
+
+void cut_page(ReadResult& r, std::size_t max_bytes, std::size_t per_line_bytes) {
+  if (r.content.empty() || r.start_line == 0) return;
+  max_bytes = std::max<std::size_t>(1, max_bytes);
+  const std::int64_t lines = r.end_line - r.start_line + 1;
+  const PageEnd pe = page_end(r.content, 0, r.start_line, lines, lines, max_bytes, per_line_bytes);
+  if (pe.end >= r.content.size()) return;
+  r.content.resize(pe.end);
+  r.end_line = pe.last;
+  r.truncated = true;
+  r.note = page_note(r, pe.cut_line, max_bytes, std::string());
+}
+
 Result<ReadResult> Service::read(const ReadParams& p, const Access& access) const {
   auto rel = root_.relative(p.path);
   if (!rel) return std::move(rel).error();
@@ -294,6 +386,23 @@ Result<ReadResult> Service::read(const ReadParams& p, const Access& access) cons
   r.source = loaded->editor ? "editor" : "disk";
   r.size = loaded->bytes.size();
   r.sha256 = std::move(loaded->sha256);
+  if (const std::string_view mime = loaded->editor ? std::string_view() : image_type(loaded->bytes); !mime.empty()) {
+    // Images by their magic bytes, whatever the name says.
+    r.binary = true;
+    r.encoding = "binary";
+    r.mime_type = std::string(mime);
+    const std::string what = *rel + " is a " + std::string(image_name(mime)) + " image (" + std::to_string(r.size) + " bytes)";
+    if (!p.images) {
+      r.note = what + "; its content is not shown here: read_file shows it as an image";
+    } else if (r.size > kMaxImageBytes) {
+      r.note = what + ", larger than the " + std::to_string(kMaxImageBytes) +
+               "-byte limit for images; it is not shown";
+    } else {
+      r.note = what + ", shown as an image";
+      r.image = std::move(loaded->bytes);
+    }
+    return r;
+  }
   Decoded d;
   if (loaded->editor) {
     d.text = std::move(loaded->bytes);
@@ -323,47 +432,20 @@ Result<ReadResult> Service::read(const ReadParams& p, const Access& access) cons
   const std::size_t max_bytes = std::max<std::size_t>(1, p.max_bytes.value_or(kDefaultReadBytes));
   if (r.total_lines == 0) return r;
   const std::size_t begin = start == 1 ? 0 : line_start(text, start);
-  std::size_t end = begin;
-  std::int64_t last = start - 1;
-  bool cut_line = false;
-  if (text.size() - begin <= max_bytes && r.total_lines - start + 1 <= limit) {
-    // The rest of the file fits both budgets: what the loop below finds, without a search per line.
-    end = text.size();
-    last = r.total_lines;
-  }
-  while (last - start + 1 < limit && end < text.size()) {
-    std::size_t nl = text.find('\n', end);
-    const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
-    if (next - begin > max_bytes) {
-      if (last < start) {  // a single line longer than the byte budget: cut it
-        end = begin + max_bytes;
-        while (end > begin && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // UTF-8 boundary
-        last = start;
-        cut_line = true;
-      }
-      break;
-    }
-    end = next;
-    ++last;
-  }
+  const PageEnd pe = page_end(text, begin, start, r.total_lines - start + 1, limit, max_bytes, p.per_line_bytes);
   r.start_line = start;
-  r.end_line = last;
-  r.truncated = last < r.total_lines || cut_line;
-  if (begin == 0 && end == text.size()) {
+  r.end_line = pe.last;
+  r.truncated = pe.last < r.total_lines || pe.cut_line;
+  if (begin == 0 && pe.end == text.size()) {
     r.content = std::move(d.text);
   } else {
-    r.content.assign(text.substr(begin, end - begin));
+    r.content.assign(text.substr(begin, pe.end - begin));
   }
   if (r.truncated) {
-    if (cut_line) {
-      r.note = "Line " + std::to_string(start) + " of " + *rel + " is longer than " + std::to_string(max_bytes) +
-               " bytes and was cut; pass a larger maxBytes to read it whole.";
-    } else {
-      r.note = "Showing lines " + std::to_string(start) + "-" + std::to_string(last) + " of " +
-               std::to_string(r.total_lines) + " in " + *rel + ". To read more, call read_file with offset=" +
-               std::to_string(last + 1) + (p.limit ? " and limit=" + std::to_string(limit) : std::string()) +
-               " (a negative offset reads from the end).";
-    }
+    std::string extra;
+    if (p.limit) extra += ",\"limit\":" + std::to_string(limit);
+    if (p.max_bytes) extra += ",\"maxBytes\":" + std::to_string(max_bytes);
+    r.note = page_note(r, pe.cut_line, max_bytes, extra);
   }
   return r;
 }
@@ -652,6 +734,66 @@ Result<std::string> Service::replace_content(const std::string& rel, Current& cu
   return std::string("disk");
 }
 
+namespace {
+
+// The code points of UTF-8 `text` (an invalid byte stands for itself).
+template <typename F>
+void each_code_point(std::string_view text, F&& f) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    if (n == 1 || i + n > text.size() || !is_valid_utf8(text.substr(i, n))) {
+      f(static_cast<std::uint32_t>(c));
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    f(cp);
+    i += n;
+  }
+}
+
+// UTF-8 `text` in the encoding of the file `existing` (as decode() names
+// it: UTF-16 by its BOM, Latin-1 when not UTF-8), to be appended to it;
+// nullopt when that encoding cannot hold the text (Latin-1 and a character
+// above U+00FF).
+std::optional<std::string> in_encoding_of(std::string_view existing, std::string_view text) {
+  const bool le = existing.starts_with("\xFF\xFE"), be = existing.starts_with("\xFE\xFF");
+  if (le || be) {
+    std::string out;
+    auto unit = [&](std::uint32_t u) {
+      const char hi = static_cast<char>(u >> 8), lo = static_cast<char>(u & 0xFF);
+      out += le ? lo : hi;
+      out += le ? hi : lo;
+    };
+    each_code_point(text, [&](std::uint32_t cp) {
+      if (cp >= 0x10000) {
+        unit(0xD800 + ((cp - 0x10000) >> 10));
+        unit(0xDC00 + ((cp - 0x10000) & 0x3FF));
+      } else {
+        unit(cp);
+      }
+    });
+    return out;
+  }
+  if (existing.starts_with("\xEF\xBB\xBF") ||
+      std::memchr(existing.data(), 0, std::min<std::size_t>(existing.size(), 8192)) != nullptr ||
+      is_valid_utf8(existing))
+    return std::string(text);
+  // Latin-1: each character one byte.
+  std::string out;
+  bool fits = true;
+  each_code_point(text, [&](std::uint32_t cp) {
+    if (cp > 0xFF) fits = false;
+    out += static_cast<char>(cp);
+  });
+  if (!fits) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 Result<WriteResult> Service::write(const WriteParams& p, const Access& access) {
   auto rel = root_.relative(p.path);
   if (!rel) return std::move(rel).error();
@@ -666,16 +808,139 @@ Result<WriteResult> Service::write(const WriteParams& p, const Access& access) {
     const std::string actual = sha256_hex(cur->bytes);
     if (actual != *p.expected_sha256) return conflict_sha(*rel, *p.expected_sha256, actual);
   }
-  auto via = replace_content(*rel, *cur, p.content, access);
+  std::string appended;
+  if (p.append && cur->exists) {
+    auto encoded = cur->open ? std::optional<std::string>(p.content) : in_encoding_of(cur->bytes, p.content);
+    if (!encoded)
+      return make_error(error_code::kInvalidParams,
+                        "write_file: " + *rel + " is Latin-1 text and the content has characters Latin-1 lacks; "
+                                                "nothing was appended",
+                        json{{"path", *rel}});
+    appended = cur->bytes + *encoded;
+  }
+  const std::string& content = p.append && cur->exists ? appended : p.content;
+  auto via = replace_content(*rel, *cur, content, access);
   if (!via) return std::move(via).error();
   WriteResult r;
   r.path = *rel;
   r.bytes = p.content.size();
-  r.sha256 = sha256_hex(p.content);
+  r.sha256 = sha256_hex(content);
   r.created = !cur->exists;
   r.via = *via;
+  r.appended = p.append;
+  r.size = content.size();
   return r;
 }
+
+namespace {
+
+// Where `needle` occurs in `text`. When either holds "\r\n" the search is
+// line-ending-insensitive: both are searched with "\r\n" read as "\n", and
+// each range covers the file's own "\r\n".
+struct Occurrences {
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;  // byte ranges in `text`
+  std::vector<std::int64_t> lines;                           // 1-based line of each
+  bool crlf = false;           // searched line-ending-insensitively
+  bool dominant_crlf = false;  // more of text's lines end in "\r\n" than in "\n"
+};
+
+std::string without_cr_before_lf(std::string_view s, std::vector<std::size_t>* removed = nullptr) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+      if (removed) removed->push_back(out.size());  // where the '\n' lands
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+Occurrences find_occurrences(std::string_view text, std::string_view needle) {
+  Occurrences o;
+  o.crlf = text.find("\r\n") != std::string_view::npos || needle.find("\r\n") != std::string_view::npos;
+  if (!o.crlf) {
+    o.lines = occurrence_lines(text, needle);
+    for (std::size_t pos = 0; (pos = text.find(needle, pos)) != std::string_view::npos; pos += needle.size())
+      o.ranges.emplace_back(pos, pos + needle.size());
+    return o;
+  }
+  std::vector<std::size_t> removed;  // normalized offsets of the '\n's whose '\r' was dropped
+  const std::string flat = without_cr_before_lf(text, &removed);
+  const std::string flat_needle = without_cr_before_lf(needle);
+  const auto lf = static_cast<std::size_t>(std::count(flat.begin(), flat.end(), '\n'));
+  o.dominant_crlf = removed.size() * 2 > lf;
+  // Offset in `text` of offset n in `flat`: n plus the '\r's dropped before it.
+  auto original = [&](std::size_t n) {
+    return n + static_cast<std::size_t>(std::lower_bound(removed.begin(), removed.end(), n) - removed.begin());
+  };
+  o.lines = occurrence_lines(flat, flat_needle);
+  for (std::size_t pos = 0; (pos = flat.find(flat_needle, pos)) != std::string::npos; pos += flat_needle.size())
+    o.ranges.emplace_back(original(pos), original(pos + flat_needle.size()));
+  return o;
+}
+
+// `s` with every line ending "\r\n" (crlf) or "\n".
+std::string with_endings(std::string_view s, bool crlf) {
+  std::string flat = without_cr_before_lf(s);
+  if (!crlf) return flat;
+  std::string out;
+  out.reserve(flat.size() + flat.size() / 16);
+  for (char c : flat) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
+}
+
+bool same_but_whitespace(std::string_view a, std::string_view b) {
+  std::string x, y;
+  for (char c : a)
+    if (!std::isspace(static_cast<unsigned char>(c))) x += c;
+  for (char c : b)
+    if (!std::isspace(static_cast<unsigned char>(c))) y += c;
+  return x == y;
+}
+
+// oldString not found: the lines most like it, with a diff of what was
+// expected against what is there (desktop-commander's edit_block does so).
+Error not_found(const std::string& rel, const std::string& which, std::size_t i, std::string_view text,
+                std::string_view old_string) {
+  std::string message = "edit_file" + which + ": oldString was not found in " + rel +
+                        (i > 0 ? " (after the earlier edits were applied)" : std::string());
+  json data = {{"path", rel}, {"edit", i}};
+  const auto close = closest_lines(text, old_string);
+  if (!close || close->similarity < 0.5) {
+    message += ", and no similar lines were found; re-read the file and copy the text exactly, including whitespace";
+    return make_error(error_code::kNotFound, message, std::move(data));
+  }
+  const int percent = static_cast<int>(close->similarity * 100);
+  std::string expected = without_cr_before_lf(old_string);
+  std::string actual = without_cr_before_lf(close->text);
+  if (!expected.ends_with('\n')) expected += '\n';
+  if (!actual.ends_with('\n')) actual += '\n';
+  const std::string lines = close->first_line == close->last_line
+                                ? "line " + std::to_string(close->first_line)
+                                : "lines " + std::to_string(close->first_line) + "-" + std::to_string(close->last_line);
+  std::string diff = unified_diff(expected, actual, DiffLabels{"oldString", rel + " (" + lines + ")", 1, close->first_line});
+  constexpr std::size_t kMaxDiff = 8 * 1024;
+  if (diff.size() > kMaxDiff) {
+    std::size_t cut = diff.rfind('\n', kMaxDiff);
+    diff.resize(cut == std::string::npos ? kMaxDiff : cut + 1);
+    diff += "(diff cut)\n";
+  }
+  message += ". The most similar text is " + lines + " (" + std::to_string(percent) + "% similar" +
+             (same_but_whitespace(expected, actual) ? ", differing only in whitespace" : "") +
+             "); what oldString has (-) against what the file has (+):\n" + diff +
+             "Copy the text exactly as the file has it, including whitespace (" +
+             read_call(rel, close->first_line, ",\"limit\":" + std::to_string(close->last_line - close->first_line + 1)) +
+             " shows those lines).";
+  data["closest"] = {{"startLine", close->first_line}, {"endLine", close->last_line}, {"similarity", close->similarity}};
+  return make_error(error_code::kNotFound, message, std::move(data));
+}
+
+}  // namespace
 
 Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
   auto rel = root_.relative(p.path);
@@ -713,29 +978,24 @@ Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
       if (e.old_string == e.new_string)
         return make_error(error_code::kInvalidParams, "edit_file" + which + ": oldString and newString are identical",
                           json{{"path", *rel}, {"edit", i}});
-      const auto lines = occurrence_lines(text, e.old_string);
-      if (lines.empty()) {
-        return make_error(error_code::kNotFound,
-                          "edit_file" + which + ": oldString was not found in " + *rel +
-                              (i > 0 ? " (after the earlier edits were applied)" : std::string()) +
-                              "; re-read the file and copy the text exactly, including whitespace",
-                          json{{"path", *rel}, {"edit", i}});
-      }
-      if (lines.size() > 1 && !e.replace_all) {
+      const Occurrences found = find_occurrences(text, e.old_string);
+      if (found.ranges.empty()) return not_found(*rel, which, i, text, e.old_string);
+      if (found.ranges.size() > 1 && !e.replace_all) {
         return make_error(error_code::kInvalidParams,
-                          "edit_file" + which + ": oldString occurs " + std::to_string(lines.size()) + " times in " + *rel +
-                              " (lines " + join_lines(lines) + "); add surrounding context to make it unique or set replaceAll",
-                          json{{"path", *rel}, {"edit", i}, {"lines", lines}});
+                          "edit_file" + which + ": oldString occurs " + std::to_string(found.ranges.size()) + " times in " +
+                              *rel + " (lines " + join_lines(found.lines) +
+                              "); add surrounding context to make it unique or set replaceAll",
+                          json{{"path", *rel}, {"edit", i}, {"lines", found.lines}});
       }
+      // The new text takes the file's line endings when it has CRLF ones.
+      const std::string replacement = found.crlf ? with_endings(e.new_string, found.dominant_crlf) : e.new_string;
       std::string out;
       out.reserve(text.size());
       std::size_t pos = 0;
-      for (;;) {
-        const std::size_t hit = text.find(e.old_string, pos);
-        if (hit == std::string::npos) break;
-        out.append(text, pos, hit - pos);
-        out += e.new_string;
-        pos = hit + e.old_string.size();
+      for (const auto& [from, to] : found.ranges) {
+        out.append(text, pos, from - pos);
+        out += replacement;
+        pos = to;
         ++r.replacements;
         if (!e.replace_all) break;
       }
@@ -830,53 +1090,67 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
       if (!via) return rollback(std::move(via).error());
     }
     done.push_back(&pl);
-    result.files.push_back({pl.rel, pl.action, pl.action == "deleted" ? std::string() : sha256_hex(pl.after)});
+    std::string diff;
+    if (pl.action == "created") diff = unified_diff("", pl.after, DiffLabels{"/dev/null", "b/" + pl.rel, 1, 1});
+    else if (pl.action == "modified") diff = unified_diff(pl.before.bytes, pl.after, pl.rel);
+    result.files.push_back(
+        {pl.rel, pl.action, pl.action == "deleted" ? std::string() : sha256_hex(pl.after), std::move(diff)});
   }
   return result;
 }
 
-void render_listing(ListResult& r) {
-  std::string& js = r.entries_json;
-  std::string& text = r.text;
-  js.clear();
-  text.clear();
-  js.reserve(r.entries.size() * 80 + 2);
-  text.reserve(r.entries.size() * 40 + 80);
-  js.push_back('[');
-  char num[24];
-  auto append_number = [&](std::string& out, auto v) {
-    const auto res = std::to_chars(num, num + sizeof num, v);
-    out.append(num, static_cast<std::size_t>(res.ptr - num));
-  };
-  for (std::size_t i = 0; i < r.entries.size(); ++i) {
-    const DirEntry& e = r.entries[i];
-    if (i) js.push_back(',');
-    js += "{\"path\":";
-    append_json_string(js, e.path);
-    js += ",\"type\":\"";
-    js += e.type;
-    js += "\",\"size\":";
-    append_number(js, e.size);
-    js += ",\"mtime\":";
-    append_number(js, e.mtime_ms);
-    js.push_back('}');
+namespace {
 
-    text += e.type == "directory" ? "[DIR]  " : e.type == "symlink" ? "[LINK] " : e.type == "file" ? "[FILE] " : "[OTHER] ";
-    text += e.path;
-    if (e.type == "directory") text += '/';
-    if (e.type == "file") {
-      text += " (";
-      append_number(text, e.size);
-      text += " bytes)";
-    }
-    text += '\n';
-  }
-  js.push_back(']');
-  if (r.truncated) text += "(truncated at 10000 entries; list a subdirectory or lower depth)\n";
-  if (!r.note.empty()) text += "(" + r.note + ")\n";
+void append_number(std::string& out, std::uint64_t v) {
+  char num[24];
+  const auto res = std::to_chars(num, num + sizeof num, v);
+  out.append(num, static_cast<std::size_t>(res.ptr - num));
 }
 
-namespace {
+// One entry as a line of text: "name/" (a directory), "name (N bytes)" (a
+// file), "name (symlink)", "name (other)"; a directory whose entries are
+// not listed says how many and how to list them (`dir`: the listed one).
+void append_entry_line(std::string& text, const DirEntry& e, const std::string& dir) {
+  text += e.path;
+  if (e.type == "directory") {
+    text += '/';
+    if (e.not_listed > 0) {
+      text += " (";
+      append_number(text, e.not_listed);
+      text += " entries, not listed here: list_directory {\"path\":";
+      append_json_string(text, join(dir, e.path));
+      text += "})";
+    }
+  } else if (e.type == "file") {
+    text += " (";
+    append_number(text, e.size);
+    text += " bytes)";
+  } else {
+    text += " (" + e.type + ")";
+  }
+  text += '\n';
+}
+
+void append_entry_json(std::string& js, const DirEntry& e) {
+  js += "{\"path\":";
+  append_json_string(js, e.path);
+  js += ",\"type\":\"";
+  js += e.type;
+  js += "\",\"size\":";
+  append_number(js, e.size);
+  js += ",\"mtime\":";
+  if (e.mtime_ms < 0) {
+    js += '-';
+    append_number(js, static_cast<std::uint64_t>(-e.mtime_ms));
+  } else {
+    append_number(js, static_cast<std::uint64_t>(e.mtime_ms));
+  }
+  if (e.not_listed > 0) {
+    js += ",\"notListed\":";
+    append_number(js, e.not_listed);
+  }
+  js.push_back('}');
+}
 
 // `listing` without the entries `denied` covers (paths relative to `dir`,
 // the listed directory's landing path); the listing itself when none is.
@@ -890,66 +1164,105 @@ std::shared_ptr<const ListResult> without_denied(std::shared_ptr<const ListResul
       ++left_out;
     }
   if (left_out == 0) return listing;
-  std::vector<DirEntry> kept;
-  kept.reserve(out.size() - left_out);
+  auto r = std::make_shared<ListResult>(*listing);
+  r->entries.clear();
   for (std::size_t i = 0; i < out.size(); ++i)
-    if (!out[i]) kept.push_back(listing->entries[i]);
-  auto r = std::make_shared<ListResult>();
-  r->path = listing->path;
-  r->entries = std::move(kept);
-  r->truncated = listing->truncated;
+    if (!out[i]) r->entries.push_back(listing->entries[i]);
   r->denied = left_out;
   r->note = std::to_string(left_out) + (left_out == 1 ? " entry is" : " entries are") +
             " left out: a Read deny rule covers them";
-  render_listing(*r);
   return r;
+}
+
+// Renders a page: its JSON entries and its text (a header line saying what
+// was left out and how to continue, then one line per entry).
+void render_page(ListPage& pg, const ListParams& p, int depth) {
+  std::string notes;
+  if (pg.ignored > 0) {
+    notes += std::to_string(pg.ignored) + (pg.ignored == 1 ? " ignored entry" : " ignored entries") +
+             " not listed (";
+    for (std::size_t i = 0; i < pg.ignored_names.size(); ++i) notes += (i ? ", " : "") + pg.ignored_names[i];
+    if (pg.ignored > pg.ignored_names.size()) notes += ", ...";
+    notes += "); \"includeIgnored\":true lists them";
+  }
+  if (pg.denied > 0) {
+    if (!notes.empty()) notes += "; ";
+    notes += std::to_string(pg.denied) + (pg.denied == 1 ? " entry" : " entries") +
+             " left out: a Read deny rule covers them";
+  }
+  if (pg.truncated) {
+    if (!notes.empty()) notes += "; ";
+    std::string call = "list_directory {\"path\":";
+    append_json_string(call, pg.path.empty() ? std::string(".") : pg.path);
+    if (depth > 1) call += ",\"depth\":" + std::to_string(depth);
+    if (p.include_ignored) call += ",\"includeIgnored\":true";
+    if (p.limit != kDefaultListEntries) call += ",\"limit\":" + std::to_string(p.limit);
+    call += ",\"cursor\":";
+    append_json_string(call, pg.next_cursor);
+    call += "}";
+    notes += "more entries follow: continue with " + call;
+  }
+  pg.note = notes;
+  pg.entries_json.clear();
+  pg.entries_json.reserve(pg.entries.size() * 80 + 2);
+  pg.entries_json.push_back('[');
+  for (std::size_t i = 0; i < pg.entries.size(); ++i) {
+    if (i) pg.entries_json.push_back(',');
+    append_entry_json(pg.entries_json, pg.entries[i]);
+  }
+  pg.entries_json.push_back(']');
+  std::string& text = pg.text;
+  text.clear();
+  text.reserve(pg.entries.size() * 40 + notes.size() + 80);
+  text += pg.path.empty() ? std::string(".") : pg.path;
+  text += "/: ";
+  if (pg.entries.empty()) {
+    text += "no entries";
+  } else {
+    append_number(text, pg.entries.size());
+    text += pg.entries.size() == 1 ? " entry" : " entries";
+  }
+  if (!p.cursor.empty()) text += " after the cursor";
+  if (!notes.empty()) text += "; " + notes;
+  text += '\n';
+  for (const DirEntry& e : pg.entries) append_entry_line(text, e, pg.path);
 }
 
 }  // namespace
 
-Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path, int depth,
-                                                        const CancellationToken* cancel, bool use_cache,
-                                                        const Access& access) const {
-  auto rel = root_.relative(path.empty() ? "." : path);
-  if (!rel) return std::move(rel).error();
-  auto fd = root_.open_beneath(*rel, O_RDONLY | O_DIRECTORY);
-  // Entries are judged where the directory listed really is (a symlink may
-  // lead there): the landing path of the descriptor read.
-  std::string dir_landing;
-  if (fd && access.read_denied) {
-    auto landing = landing_path(root_, fd->get());
-    if (!landing) return std::move(landing).error();
-    dir_landing = std::move(*landing);
-    if (!dir_landing.empty())
-      if (auto st = judge_read("list_directory", *rel, dir_landing, access); !st) return st.error();
-  }
-  auto filtered = [&](std::shared_ptr<const ListResult> listing) {
-    return access.read_denied ? without_denied(std::move(listing), dir_landing, access.read_denied) : listing;
-  };
-  if (!fd) {
-    if (fd.error().code == error_code::kNotFound || fd.error().code == error_code::kIoError) {
-      auto st = stat(path);
-      if (st && st->type != "directory")
-        return make_error(error_code::kInvalidParams, "list_directory: " + *rel + " is not a directory; use read_file",
-                          json{{"path", *rel}});
-    }
-    return std::move(fd).error();
-  }
-  depth = std::clamp(depth, 1, 64);
-  struct stat dir_st {};
-  if (::fstat(fd->get(), &dir_st) != 0) return errno_error(errno, "stat", *rel);
-  use_cache = use_cache && listing_cache_.enabled();
-  if (use_cache) {
-    if (auto hit = listing_cache_.find(*rel, depth, dir_st.st_dev, dir_st.st_ino)) return filtered(std::move(hit));
-  }
-  ListingCache::Build build;
-  if (use_cache) {
-    build = listing_cache_.begin(fd->get());
-    listing_cache_.watch(build, fd->get());  // before reading it
-  }
+Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::string& rel, int depth,
+                                                          bool include_ignored, const std::string& after,
+                                                          ListingCache::Build& build,
+                                                          const CancellationToken* cancel) const {
   auto r = std::make_shared<ListResult>();
-  r->path = *rel;
-  std::function<Status(int, const std::string&, int)> walk = [&](int dirfd, const std::string& prefix, int level) -> Status {
+  r->path = rel;
+  IgnoreFile global;
+  std::shared_ptr<const IgnoreDir> top;
+  if (!include_ignored) {
+    global = global_git_excludes();
+    top = ignore_ancestors(root_, rel);
+    if (build.cacheable && !rel.empty()) {
+      // The ignore files of the directories above decide too: watched.
+      for (std::size_t pos = 0;;) {
+        const std::size_t slash = rel.find('/', pos);
+        const std::string above = pos == 0 ? std::string() : rel.substr(0, pos - 1);
+        if (auto d = root_.open_beneath(above, O_PATH | O_DIRECTORY)) listing_cache_.watch(build, d->get());
+        if (auto d = root_.open_beneath(join(above, ".git/info"), O_PATH | O_DIRECTORY))
+          listing_cache_.watch(build, d->get());
+        if (slash == std::string::npos) break;
+        pos = slash + 1;
+      }
+    }
+  }
+  const IgnoreFile* global_rules = global.empty() ? nullptr : &global;
+  auto ignored = [&](const std::shared_ptr<const IgnoreDir>& dir, const std::string& path, bool is_dir) {
+    return dir && dir->match(join(rel, path), is_dir, global_rules) == IgnoreMatch::Ignore;
+  };
+  // `self`: this directory's entry (npos for the listed directory).
+  constexpr std::size_t kTop = static_cast<std::size_t>(-1);
+  std::function<Status(int, const std::string&, int, const std::shared_ptr<const IgnoreDir>&, std::size_t)> walk =
+      [&](int dirfd, const std::string& prefix, int level, const std::shared_ptr<const IgnoreDir>& parent,
+          std::size_t self) -> Status {
     if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "list_directory: cancelled");
     const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return errno_error(errno, "open", prefix);
@@ -959,14 +1272,48 @@ Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path,
       return errno_error(errno, "read directory", prefix);
     }
     std::vector<std::pair<std::string, unsigned char>> names;
+    bool has_rg = false, has_ig = false, has_gi = false, has_git = false;
     while (struct dirent* e = ::readdir(dir)) {
       const std::string_view n = e->d_name;
-      if (n == "." || n == ".." || n == ".git") continue;
+      if (n == "." || n == "..") continue;
+      if (n == ".git") {
+        has_git = true;
+        continue;
+      }
+      has_rg = has_rg || n == ".rgignore";
+      has_ig = has_ig || n == ".ignore";
+      has_gi = has_gi || n == ".gitignore";
       names.emplace_back(n, e->d_type);
     }
     ::closedir(dir);
+    if (self != kTop && names.size() > kMaxExpandedEntries) {
+      r->entries[self].not_listed = names.size();
+      return ok_status();
+    }
+    std::shared_ptr<const IgnoreDir> here;
+    if (!include_ignored) {
+      here = std::make_shared<const IgnoreDir>(
+          parent, read_ignore_files(dirfd, join(rel, prefix), has_rg, has_ig, has_gi, has_git),
+          has_git || (parent && parent->any_git()));
+      if (has_git && build.cacheable) {
+        Fd info(::openat(dirfd, ".git/info", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (info.valid()) listing_cache_.watch(build, info.get());
+      }
+    }
     std::sort(names.begin(), names.end());
     for (const auto& [n, d_type] : names) {
+      const std::string path = prefix.empty() ? n : prefix + "/" + n;
+      if (!after.empty() && compare_paths(path, after) <= 0) {
+        // On an earlier page; entered only when the cursor lies inside it.
+        const bool holds =
+            after.size() > path.size() && after.compare(0, path.size(), path) == 0 && after[path.size()] == '/';
+        if (!holds || level >= depth || ignored(here, path, true)) continue;
+        Fd sub(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub.valid()) continue;
+        if (auto s = walk(sub.get(), path, level + 1, here, kTop); !s) return s;
+        if (r->truncated) return ok_status();
+        continue;
+      }
       if (r->entries.size() >= kMaxListEntries) {
         r->truncated = true;
         return ok_status();
@@ -980,27 +1327,161 @@ Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path,
       }
       struct stat st {};
       if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
+      if (ignored(here, path, S_ISDIR(st.st_mode))) {
+        if (r->ignored_names.size() < kIgnoredNames) r->ignored_names.push_back(path + (S_ISDIR(st.st_mode) ? "/" : ""));
+        ++r->ignored;
+        continue;
+      }
       DirEntry de;
-      de.path = prefix.empty() ? n : prefix + "/" + n;
+      de.path = path;
       de.type = type_of(st.st_mode);
       de.size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
       de.mtime_ms = to_ms(st.st_mtim);
-      r->entries.push_back(de);
+      r->entries.push_back(std::move(de));
       if (S_ISDIR(st.st_mode) && level < depth) {
         if (!sub.valid()) sub = Fd(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub.valid()) continue;  // unreadable subdirectory: listed, not entered
-        if (auto s = walk(sub.get(), de.path, level + 1); !s) return s;
+        if (auto s = walk(sub.get(), path, level + 1, here, r->entries.size() - 1); !s) return s;
+        if (r->truncated) return ok_status();
       }
     }
     return ok_status();
   };
-  if (auto s = walk(fd->get(), "", 1); !s) {
-    if (use_cache) listing_cache_.abandon(std::move(build));
-    return s.error();
+  if (auto s = walk(fd, "", 1, top, kTop); !s) return s.error();
+  return r;
+}
+
+Result<Service::Window> Service::open_listing(const ListParams& p, const std::string& after,
+                                              const CancellationToken* cancel, const Access& access) const {
+  auto rel = root_.relative(p.path.empty() ? "." : p.path);
+  if (!rel) return std::move(rel).error();
+  auto fd = root_.open_beneath(*rel, O_RDONLY | O_DIRECTORY);
+  Window w;
+  // Entries are judged where the directory listed really is (a symlink may
+  // lead there): the landing path of the descriptor read.
+  if (fd && access.read_denied) {
+    auto landing = landing_path(root_, fd->get());
+    if (!landing) return std::move(landing).error();
+    w.dir_landing = std::move(*landing);
+    if (!w.dir_landing.empty())
+      if (auto st = judge_read("list_directory", *rel, w.dir_landing, access); !st) return st.error();
   }
-  render_listing(*r);
-  if (use_cache) listing_cache_.store(*rel, depth, dir_st.st_dev, dir_st.st_ino, std::move(build), r);
-  return filtered(std::shared_ptr<const ListResult>(std::move(r)));
+  if (!fd) {
+    if (fd.error().code == error_code::kNotFound || fd.error().code == error_code::kIoError) {
+      auto st = stat(p.path.empty() ? "." : p.path);
+      if (st && st->type != "directory")
+        return make_error(error_code::kInvalidParams, "list_directory: " + *rel + " is not a directory; use read_file",
+                          json{{"path", *rel}});
+    }
+    return std::move(fd).error();
+  }
+  const int depth = std::clamp(p.depth, 1, 64);
+  struct stat dir_st {};
+  if (::fstat(fd->get(), &dir_st) != 0) return errno_error(errno, "stat", *rel);
+  // A page after a cursor past the cached part is walked, not cached.
+  const bool use_cache = p.use_cache && after.empty() && listing_cache_.enabled();
+  if (use_cache) {
+    if (auto hit = listing_cache_.find(*rel, depth, p.include_ignored, dir_st.st_dev, dir_st.st_ino)) {
+      w.listing = std::move(hit);
+      return w;
+    }
+  }
+  ListingCache::Build build;
+  build.cacheable = use_cache;
+  if (use_cache) {
+    build = listing_cache_.begin(fd->get());
+    listing_cache_.watch(build, fd->get());  // before reading it
+  }
+  auto r = walk_listing(fd->get(), *rel, depth, p.include_ignored, after, build, cancel);
+  if (!r) {
+    if (use_cache) listing_cache_.abandon(std::move(build));
+    return std::move(r).error();
+  }
+  std::shared_ptr<const ListResult> listing = std::move(*r);
+  if (use_cache)
+    listing_cache_.store(*rel, depth, p.include_ignored, dir_st.st_dev, dir_st.st_ino, std::move(build), listing);
+  w.listing = std::move(listing);
+  return w;
+}
+
+Result<std::shared_ptr<const ListResult>> Service::list(const std::string& path, int depth,
+                                                        const CancellationToken* cancel, bool use_cache,
+                                                        const Access& access, bool include_ignored) const {
+  ListParams p;
+  p.path = path;
+  p.depth = depth;
+  p.use_cache = use_cache;
+  p.include_ignored = include_ignored;
+  auto w = open_listing(p, "", cancel, access);
+  if (!w) return std::move(w).error();
+  if (!access.read_denied) return std::move(w->listing);
+  return without_denied(std::move(w->listing), w->dir_landing, access.read_denied);
+}
+
+Result<ListPage> Service::list_page(const ListParams& p, const CancellationToken* cancel, const Access& access) const {
+  auto w = open_listing(p, "", cancel, access);
+  if (!w) return std::move(w).error();
+  std::size_t start = 0;
+  if (!p.cursor.empty()) {
+    const auto& all = w->listing->entries;
+    start = static_cast<std::size_t>(
+        std::upper_bound(all.begin(), all.end(), p.cursor,
+                         [](const std::string& c, const DirEntry& e) { return compare_paths(c, e.path) < 0; }) -
+        all.begin());
+    if (start == all.size() && w->listing->truncated) {
+      // Past what one walk gathers from the start: walked from the cursor.
+      w = open_listing(p, p.cursor, cancel, access);
+      if (!w) return std::move(w).error();
+      start = 0;
+    }
+  }
+  const ListResult& l = *w->listing;
+  const int depth = std::clamp(p.depth, 1, 64);
+  const std::size_t limit = std::clamp<std::size_t>(p.limit, 1, kMaxListEntries);
+  ListPage pg;
+  pg.path = l.path;
+  pg.ignored = l.ignored;
+  pg.ignored_names = l.ignored_names;
+  // Lines are counted as they are added; the header (at most a few hundred
+  // bytes plus the path twice) is checked exactly once rendered.
+  std::size_t body = 0;
+  const std::size_t reserve = 600 + 2 * l.path.size();
+  std::string scratch;
+  std::size_t i = start;
+  for (; i < l.entries.size(); ++i) {
+    const DirEntry& e = l.entries[i];
+    if (access.read_denied && access.read_denied(join(w->dir_landing, e.path))) {
+      ++pg.denied;
+      continue;
+    }
+    scratch.clear();
+    append_entry_line(scratch, e, l.path);
+    const bool full = pg.entries.size() >= limit ||
+                      (p.max_text_bytes > 0 && !pg.entries.empty() &&
+                       body + scratch.size() + reserve + e.path.size() > p.max_text_bytes);
+    if (full) break;
+    body += scratch.size();
+    pg.entries.push_back(e);
+  }
+  pg.truncated = i < l.entries.size() || l.truncated;
+  auto set_cursor = [&] {
+    pg.next_cursor = pg.entries.empty() ? (i > start ? l.entries[i - 1].path : p.cursor) : pg.entries.back().path;
+  };
+  if (pg.truncated) set_cursor();
+  render_page(pg, p, depth);
+  // The budget is kept exactly: entries go until the text fits.
+  while (p.max_text_bytes > 0 && pg.text.size() > p.max_text_bytes && pg.entries.size() > 1) {
+    const std::size_t over = pg.text.size() - p.max_text_bytes;
+    std::size_t dropped = 0;
+    while (pg.entries.size() > 1 && dropped < over) {
+      dropped += pg.entries.back().path.size() + 16;
+      pg.entries.pop_back();
+    }
+    pg.truncated = true;
+    pg.next_cursor = pg.entries.back().path;
+    render_page(pg, p, depth);
+  }
+  return pg;
 }
 
 Result<StatResult> Service::stat(const std::string& path, const Access& access) const {
@@ -1079,8 +1560,11 @@ int compare_paths(std::string_view a, std::string_view b) {
 
 namespace {
 
-std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd) {
+// The directories and regular files of a directory, sorted, without .git
+// (`has_git` says whether it holds one).
+std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd, bool& has_git) {
   std::vector<std::pair<std::string, bool>> out;
+  has_git = false;
   const int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return out;
   DIR* dir = ::fdopendir(dup);
@@ -1090,7 +1574,11 @@ std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd) {
   }
   while (struct dirent* e = ::readdir(dir)) {
     const std::string_view n = e->d_name;
-    if (n == "." || n == ".." || n == ".git") continue;
+    if (n == "." || n == "..") continue;
+    if (n == ".git") {
+      has_git = true;
+      continue;
+    }
     bool is_dir = e->d_type == DT_DIR;
     bool is_reg = e->d_type == DT_REG;
     if (e->d_type == DT_UNKNOWN) {
@@ -1112,8 +1600,22 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
                                                      const CancellationToken* cancel, const Access& access) const {
   more = false;
   std::vector<std::string> out;
-  std::function<bool(int, const std::string&)> walk = [&](int dirfd, const std::string& prefix) -> bool {
-    for (const auto& [name, is_dir] : sorted_entries(dirfd)) {
+  const IgnoreFile global = global_git_excludes();
+  const IgnoreFile* global_rules = global.empty() ? nullptr : &global;
+  std::function<bool(int, const std::string&, const std::shared_ptr<const IgnoreDir>&)> walk =
+      [&](int dirfd, const std::string& prefix, const std::shared_ptr<const IgnoreDir>& parent) -> bool {
+    bool has_git = false;
+    const auto entries = sorted_entries(dirfd, has_git);
+    bool has_rg = false, has_ig = false, has_gi = false;
+    for (const auto& [name, is_dir] : entries) {
+      has_rg = has_rg || (!is_dir && name == ".rgignore");
+      has_ig = has_ig || (!is_dir && name == ".ignore");
+      has_gi = has_gi || (!is_dir && name == ".gitignore");
+    }
+    const auto here = std::make_shared<const IgnoreDir>(
+        parent, read_ignore_files(dirfd, prefix, has_rg, has_ig, has_gi, has_git),
+        has_git || (parent && parent->any_git()));
+    for (const auto& [name, is_dir] : entries) {
       if (cancel && cancel->cancelled()) return false;
       const std::string path = prefix.empty() ? name : prefix + "/" + name;
       if (!after.empty() && compare_paths(path, after) <= 0) {
@@ -1121,9 +1623,10 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
         if (!(is_dir && after.size() > path.size() && after.compare(0, path.size(), path) == 0 && after[path.size()] == '/'))
           continue;
       }
+      if (here->match(path, is_dir, global_rules) == IgnoreMatch::Ignore) continue;
       if (is_dir) {
         Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub.valid() && !walk(sub.get(), path)) return false;
+        if (sub.valid() && !walk(sub.get(), path, here)) return false;
         continue;
       }
       // The walk follows no symlink: `path` is where the file is.
@@ -1138,7 +1641,7 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
   };
   auto fd = root_.open_beneath("", O_RDONLY | O_DIRECTORY);
   if (!fd) return std::move(fd).error();
-  walk(fd->get(), "");
+  walk(fd->get(), "", nullptr);
   if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "listing cancelled");
   return out;
 }

@@ -42,7 +42,7 @@ bool remote_file_system(long type) {
 }  // namespace
 
 std::size_t ListingCache::KeyHash::operator()(const Key& k) const noexcept {
-  return std::hash<std::string>()(k.rel) * 31 + static_cast<std::size_t>(k.depth);
+  return (std::hash<std::string>()(k.rel) * 31 + static_cast<std::size_t>(k.depth)) * 2 + (k.include_ignored ? 1 : 0);
 }
 
 ListingCache::ListingCache() {
@@ -107,11 +107,12 @@ void ListingCache::release_unused_locked(const std::vector<int>& wds) {
   }
 }
 
-std::shared_ptr<const ListResult> ListingCache::find(const std::string& rel, int depth, dev_t dev, ino_t ino) {
+std::shared_ptr<const ListResult> ListingCache::find(const std::string& rel, int depth, bool include_ignored, dev_t dev,
+                                                     ino_t ino) {
   if (inotify_fd_ < 0) return nullptr;
   std::lock_guard lock(mutex_);
   drain_locked();
-  auto it = listings_.find(Key{rel, depth});
+  auto it = listings_.find(Key{rel, depth, include_ignored});
   if (it == listings_.end()) return nullptr;
   if (it->second.dev != dev || it->second.ino != ino) {  // another directory now has that path
     drop_locked(it->first);
@@ -151,7 +152,7 @@ void ListingCache::watch(Build& build, int fd) {
   build.wds.push_back(wd);
 }
 
-void ListingCache::store(const std::string& rel, int depth, dev_t dev, ino_t ino, Build build,
+void ListingCache::store(const std::string& rel, int depth, bool include_ignored, dev_t dev, ino_t ino, Build build,
                          std::shared_ptr<const ListResult> listing) {
   if (inotify_fd_ < 0) return;
   std::lock_guard lock(mutex_);
@@ -169,7 +170,7 @@ void ListingCache::store(const std::string& rel, int depth, dev_t dev, ino_t ino
   }
   // Unlink what this replaces or evicts before releasing watches, so a
   // watch the new listing shares with them is kept.
-  Key key{rel, depth};
+  Key key{rel, depth, include_ignored};
   std::vector<int> unlinked = unlink_locked(key);
   if (listings_.size() >= kMaxListings) {
     auto oldest = std::min_element(listings_.begin(), listings_.end(),

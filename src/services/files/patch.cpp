@@ -157,12 +157,19 @@ std::string range_text(std::size_t start, std::size_t count) {
 }  // namespace
 
 std::string unified_diff(std::string_view before, std::string_view after, const std::string& path, int context) {
+  return unified_diff(before, after, DiffLabels{"a/" + path, "b/" + path, 1, 1}, context);
+}
+
+std::string unified_diff(std::string_view before, std::string_view after, const DiffLabels& labels, int context) {
   if (before == after) return {};
   const Lines a = split_lines(before);
   const Lines b = split_lines(after);
   const std::vector<Step> steps = diff_steps(a, b);
   const auto ctx = static_cast<std::size_t>(std::max(context, 0));
-  std::string out = "--- a/" + path + "\n+++ b/" + path + "\n";
+  std::string out = "--- " + labels.old_label + "\n+++ " + labels.new_label + "\n";
+  // Hunk line numbers of an excerpt count from its first line.
+  const auto old_base = static_cast<std::size_t>(std::max<std::int64_t>(labels.old_first_line, 1) - 1);
+  const auto new_base = static_cast<std::size_t>(std::max<std::int64_t>(labels.new_first_line, 1) - 1);
   std::size_t i = 0;
   while (i < steps.size()) {
     while (i < steps.size() && steps[i].op == Op::Keep) ++i;
@@ -193,7 +200,8 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
       if (s.op != Op::Add) ++old_count;
       if (s.op != Op::Del) ++new_count;
     }
-    out += "@@ -" + range_text(old_start, old_count) + " +" + range_text(new_start, new_count) + " @@\n";
+    out += "@@ -" + range_text(old_start + old_base, old_count) + " +" + range_text(new_start + new_base, new_count) +
+           " @@\n";
     for (std::size_t j = begin; j < end; ++j) {
       const Step& s = steps[j];
       const bool from_old = s.op != Op::Add;
@@ -381,6 +389,130 @@ Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, cons
     if (k + 1 < cur.size() || final_newline) out.push_back('\n');
   }
   return out;
+}
+
+namespace {
+
+struct LineSpan {
+  std::size_t begin, end;  // [begin, end) in the text, without the line's '\n' (or "\r\n")
+};
+
+std::vector<LineSpan> line_spans(std::string_view text) {
+  std::vector<LineSpan> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
+    std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+    if (end > start && text[end - 1] == '\r') --end;
+    out.push_back({start, end});
+    start = next;
+  }
+  return out;
+}
+
+std::string_view trimmed(std::string_view s) {
+  const std::size_t b = s.find_first_not_of(" \t\r\f\v");
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(" \t\r\f\v") - b + 1);
+}
+
+// The character bigrams of a line without its surrounding blanks, sorted.
+std::vector<std::uint16_t> bigrams(std::string_view line) {
+  const std::string_view t = trimmed(line);
+  std::vector<std::uint16_t> out;
+  if (t.size() < 2) return out;
+  out.reserve(t.size() - 1);
+  for (std::size_t i = 0; i + 1 < t.size(); ++i)
+    out.push_back(static_cast<std::uint16_t>(static_cast<unsigned char>(t[i]) << 8 | static_cast<unsigned char>(t[i + 1])));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Sørensen–Dice coefficient of two lines' bigram multisets (0..1).
+double dice(const std::vector<std::uint16_t>& a, const std::vector<std::uint16_t>& b, std::string_view la,
+            std::string_view lb) {
+  if (a.empty() || b.empty()) return trimmed(la) == trimmed(lb) ? 1.0 : 0.0;
+  std::size_t i = 0, j = 0, common = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i] < b[j]) {
+      ++i;
+    } else if (b[j] < a[i]) {
+      ++j;
+    } else {
+      ++common;
+      ++i;
+      ++j;
+    }
+  }
+  return 2.0 * static_cast<double>(common) / static_cast<double>(a.size() + b.size());
+}
+
+// 1 - Levenshtein distance / the longer length (1 for two empty strings).
+double levenshtein_ratio(std::string_view a, std::string_view b) {
+  if (a.empty() && b.empty()) return 1.0;
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      diag = up;
+    }
+  }
+  return 1.0 - static_cast<double>(row[b.size()]) / static_cast<double>(std::max(a.size(), b.size()));
+}
+
+}  // namespace
+
+std::optional<ClosestMatch> closest_lines(std::string_view text, std::string_view needle) {
+  // Bounds on the work: line pairs scored cheaply, characters compared exactly.
+  constexpr std::size_t kMaxPairs = 4'000'000;
+  constexpr std::size_t kMaxExact = 5000;
+  constexpr std::size_t kCandidates = 3;
+  const std::vector<LineSpan> lines = line_spans(text);
+  std::vector<LineSpan> wanted = line_spans(needle);
+  if (lines.empty() || wanted.empty()) return std::nullopt;
+  const std::size_t w = std::min(wanted.size(), lines.size());
+  wanted.resize(w);
+  const std::size_t windows = lines.size() - w + 1;
+  if (windows * w > kMaxPairs) return std::nullopt;
+  auto line = [](std::string_view t, const LineSpan& l) { return t.substr(l.begin, l.end - l.begin); };
+  std::vector<std::vector<std::uint16_t>> lb(lines.size()), wb(w);
+  for (std::size_t i = 0; i < lines.size(); ++i) lb[i] = bigrams(line(text, lines[i]));
+  for (std::size_t j = 0; j < w; ++j) wb[j] = bigrams(line(needle, wanted[j]));
+  // Cheap score of each window: the mean similarity of its lines to needle's.
+  std::vector<std::pair<double, std::size_t>> scores(windows);
+  for (std::size_t i = 0; i < windows; ++i) {
+    double sum = 0;
+    for (std::size_t j = 0; j < w; ++j) sum += dice(wb[j], lb[i + j], line(needle, wanted[j]), line(text, lines[i + j]));
+    scores[i] = {sum / static_cast<double>(w), i};
+  }
+  const std::size_t keep = std::min(kCandidates, windows);
+  std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(keep), scores.end(),
+                    [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
+  // The best few, compared exactly (lines joined by '\n', without '\r').
+  auto joined = [&](std::string_view t, const std::vector<LineSpan>& spans, std::size_t from, std::size_t count) {
+    std::string out;
+    for (std::size_t k = 0; k < count; ++k) {
+      if (k) out += '\n';
+      out.append(line(t, spans[from + k]));
+    }
+    return out;
+  };
+  const std::string want = joined(needle, wanted, 0, w);
+  std::optional<ClosestMatch> best;
+  for (std::size_t c = 0; c < keep; ++c) {
+    const std::size_t i = scores[c].second;
+    const std::string have = joined(text, lines, i, w);
+    const double sim = want.size() <= kMaxExact && have.size() <= kMaxExact ? levenshtein_ratio(want, have) : scores[c].first;
+    if (best && sim <= best->similarity) continue;
+    best = ClosestMatch{static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(i + w), sim,
+                        std::string(text.substr(lines[i].begin, lines[i + w - 1].end - lines[i].begin))};
+  }
+  return best;
 }
 
 }  // namespace icotes::files

@@ -160,6 +160,49 @@ Match dowild(std::string_view p, std::string_view t, bool ci) {
 
 }  // namespace
 
+std::optional<std::string> glob_syntax_error(std::string_view p) {
+  int depth = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      if (i + 1 == p.size()) return "a '\\' at the end escapes nothing";
+      ++i;
+    } else if (c == '[') {
+      std::size_t next = 0;
+      bool hit = false;
+      if (!bracket(p, i, 'a', false, next, hit))
+        return "the character class at byte " + std::to_string(i + 1) +
+               " is not closed with ']' or names an unknown [:class:]";
+      // Ranges whose end comes before their start (globset: invalid range).
+      const std::size_t close = next - 1;
+      std::size_t j = i + 1;
+      if (j < close && (p[j] == '!' || p[j] == '^')) ++j;
+      for (; j < close; ++j) {
+        if (p[j] == '\\') {
+          ++j;
+          continue;
+        }
+        if (p[j] == '[' && j + 1 < close && p[j + 1] == ':') {
+          if (const std::size_t e = p.find(":]", j + 2); e < close) {
+            j = e + 1;
+            continue;
+          }
+        }
+        if (j + 2 < close && p[j + 1] == '-' && p[j + 2] != '\\' &&
+            static_cast<unsigned char>(p[j + 2]) < static_cast<unsigned char>(p[j]))
+          return "the range '" + std::string(p.substr(j, 3)) + "' ends before it starts";
+      }
+      i = next - 1;
+    } else if (c == '{') {
+      ++depth;
+    } else if (c == '}' && depth > 0) {
+      --depth;  // a '}' that closes nothing is literal
+    }
+  }
+  if (depth > 0) return "a '{' is not closed with '}'";
+  return std::nullopt;
+}
+
 bool wildmatch(std::string_view pattern, std::string_view text, bool case_insensitive) {
   return dowild(pattern, text, case_insensitive) == Match::Yes;
 }

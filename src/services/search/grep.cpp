@@ -75,6 +75,17 @@ class LiteralMatcher final : public Matcher {
   std::string needle_;
 };
 
+// The empty pattern: an empty match at every position (as any engine finds
+// it), without running one; `grep ""` made 180 million RE2 calls on 180 MB.
+class EmptyMatcher final : public Matcher {
+ public:
+  bool find(std::string_view text, std::size_t from, std::size_t& start, std::size_t& end) const override {
+    if (from > text.size()) return false;
+    start = end = from;
+    return true;
+  }
+};
+
 // ASCII case-insensitive find of `needle` (lowercase, letters or not) in s[0, n).
 bool eq_ci(const char* a, const char* lower, std::size_t k) {
   for (std::size_t i = 0; i < k; ++i) {
@@ -437,6 +448,7 @@ Result<std::unique_ptr<Matcher>> make_matcher(const GrepParams& p) {
     return make_error(error_code::kInvalidParams, "grep: the pattern contains a line break; set multiline to match across lines");
   bool caseless = p.case_mode == CaseMode::Insensitive ||
                   (p.case_mode == CaseMode::Smart && !has_uppercase_literal(p.pattern, p.fixed_strings));
+  if (p.pattern.empty() && !p.word) return std::unique_ptr<Matcher>(std::make_unique<EmptyMatcher>());
   const bool literal = p.fixed_strings || !has_meta(p.pattern);
   if (literal && !caseless && !p.word && !p.pattern.empty() && p.pattern.find('\n') == std::string::npos)
     return std::unique_ptr<Matcher>(std::make_unique<LiteralMatcher>(p.pattern));
@@ -473,8 +485,9 @@ class Searcher {
       if (first_only && out.matched_lines > 0) break;
       std::size_t s = 0, e = 0;
       if (!m_.find(text, pos, s, e)) break;
-      // A file's final line terminator does not start another (empty) line.
-      if (s == text.size() && s > 0 && text[s - 1] == '\n') break;
+      // A file's final line terminator does not start another (empty) line,
+      // and an empty file has no line at all (rg -c '^' lists none).
+      if (s == text.size() && (s == 0 || text[s - 1] == '\n')) break;
       // The group of lines the match touches.
       std::size_t ls = line_start(s);
       std::size_t le = line_end(e > s ? e - 1 : s);
@@ -669,6 +682,12 @@ bool read_whole(int fd, std::size_t size, std::string& buf, std::size_t& len) {
   return true;
 }
 
+// A UTF-8 byte order mark starting the text is dropped before searching,
+// as ripgrep does (its lines and offsets never include it).
+void strip_utf8_bom(std::string_view& t) {
+  if (t.size() >= 3 && t[0] == '\xEF' && t[1] == '\xBB' && t[2] == '\xBF') t.remove_prefix(3);
+}
+
 bool is_utf16(std::string_view t) {
   return t.size() >= 2 && ((t[0] == '\xFF' && t[1] == '\xFE') || (t[0] == '\xFE' && t[1] == '\xFF'));
 }
@@ -687,6 +706,30 @@ bool transcode_utf16(std::string& buf) {
 // end with it; grep() frees the calling thread's when it returns.
 thread_local std::string t_buf;
 thread_local std::string t_other;
+
+// Why glob()'s pattern can match nothing by its form: absolute, climbing
+// with "..", or not a glob at all; nullopt when it is fine.
+std::optional<std::string> glob_pattern_error(const ConfinedRoot& root, std::string_view p) {
+  const std::string quoted = "'" + std::string(p) + "'";
+  if (!p.empty() && p[0] == '/') {
+    std::string hint = "e.g. 'src/**/*.c'";
+    const std::string& top = root.path();
+    if (p.size() > top.size() + 1 && p.substr(0, top.size()) == top && p[top.size()] == '/')
+      hint = "here '" + std::string(p.substr(top.size() + 1)) + "'";
+    return "glob: the pattern " + quoted +
+           " is absolute; patterns are relative to path (the workspace root by default): " + hint;
+  }
+  for (std::size_t at = 0; at <= p.size();) {
+    std::size_t slash = p.find('/', at);
+    if (slash == std::string_view::npos) slash = p.size();
+    if (p.substr(at, slash - at) == "..")
+      return "glob: the pattern " + quoted +
+             " climbs with '..'; patterns match paths beneath path: pass path to look elsewhere in the workspace";
+    at = slash + 1;
+  }
+  if (auto why = glob_syntax_error(p)) return "glob: invalid pattern " + quoted + ": " + *why;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -707,9 +750,12 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   const bool chunkable = !params.multiline && params.before == 0 && params.after == 0 && !params.pcre2 &&
                          params.pattern.find("\\A") == std::string::npos && params.pattern.find("\\z") == std::string::npos;
   const bool want_numbers = params.output == OutputMode::Content;
+  Unreadable unreadable;
   auto on_file = [&](const std::string& rel, int dirfd, const char* name) {
     std::string& buf = t_buf;      // grows only; bytes past `len` are stale
     std::string& other = t_other;  // a document's text or transcoded UTF-16
+    // What ripgrep reports as an error and skips; errno is read first.
+    const auto fail = [&](int err) { unreadable.add(rel, err); };
     FileResult r;
     Searcher s(m, params);
     std::uint64_t size = 0;
@@ -717,16 +763,19 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
     if (overlay) doc = documents->get(rel);
     if (doc) {
       other = std::move(doc->text);
-      size = other.size();
-      s.search(other, r);
+      std::string_view text = other;
+      strip_utf8_bom(text);
+      size = text.size();
+      s.search(text, r);
     } else {
       // The walk resolved any link itself, beneath the root: never by name here.
       Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK));
       struct stat st {};
-      if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return fail(errno);
+      if (!S_ISREG(st.st_mode)) return;
       if (!chunkable || static_cast<std::size_t>(st.st_size) < kChunk) {
         std::size_t len = 0;
-        if (!read_whole(fd.get(), static_cast<std::size_t>(st.st_size), buf, len)) return;
+        if (!read_whole(fd.get(), static_cast<std::size_t>(st.st_size), buf, len)) return fail(errno);
         std::string_view text(buf.data(), len);
         if (is_utf16(text)) {
           other.assign(text);
@@ -735,6 +784,7 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
         } else if (std::memchr(text.data(), 0, text.size()) != nullptr) {
           return;  // binary: skipped
         }
+        strip_utf8_bom(text);
         size = text.size();
         s.search(text, r);
         if (buf.size() > kKeep) std::string().swap(buf);  // do not keep a huge file's buffer
@@ -745,10 +795,10 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
         bool first = true;
         for (;;) {
           if (len == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
-          const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
+          ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
           if (n < 0) {
             if (errno == EINTR) continue;
-            return;
+            return fail(errno);
           }
           const bool eof = n == 0;
           if (first && is_utf16(std::string_view(buf.data(), len + static_cast<std::size_t>(n)))) {
@@ -757,13 +807,21 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
             char tmp[65536];
             for (ssize_t k; (k = ::read(fd.get(), tmp, sizeof tmp)) != 0;) {
               if (k < 0 && errno == EINTR) continue;
-              if (k < 0) return;
+              if (k < 0) return fail(errno);
               other.append(tmp, static_cast<std::size_t>(k));
             }
             transcode_utf16(other);
             size = other.size();
             s.search(other, r);
             break;
+          }
+          if (first) {
+            std::string_view head(buf.data(), static_cast<std::size_t>(n));
+            strip_utf8_bom(head);
+            if (head.size() < static_cast<std::size_t>(n)) {
+              std::memmove(buf.data(), head.data(), head.size());
+              n = static_cast<ssize_t>(head.size());
+            }
           }
           first = false;
           if (std::memchr(buf.data() + len, 0, static_cast<std::size_t>(n)) != nullptr) return;  // binary: skipped
@@ -820,6 +878,7 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   stats.files_searched = searched.load();
   stats.files_matched = matched.load();
   stats.bytes_searched = bytes.load();
+  unreadable.into(report);
   stats.report = std::move(report);
   if (!st) {
     if (st.error().code == error_code::kRequestCancelled) {
@@ -833,12 +892,15 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
 
 Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const CancellationToken* cancel,
                       WalkReport* report) {
+  // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
+  std::string_view pattern = params.pattern;
+  while (pattern.size() > 2 && pattern.substr(0, 2) == "./") pattern.remove_prefix(2);
+  if (auto why = glob_pattern_error(root, pattern)) return make_error(error_code::kInvalidParams, *why);
   auto filter = Filter::make(params.walk);
   if (!filter) return std::move(filter).error();
-  // The pattern is anchored at the search path: "*.c" matches its top level only, "**/*.c" any depth.
   auto base = root.relative(params.walk.path.empty() ? "." : params.walk.path);
   if (!base) return std::move(base).error();
-  const Glob g(params.pattern);
+  const Glob g(pattern);
   filter->wanted = [&](const std::string& rel) {
     std::string_view sub = rel;
     if (!base->empty()) sub.remove_prefix(std::min(sub.size(), base->size() + 1));

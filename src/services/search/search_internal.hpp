@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,21 @@ using FileCallback = std::function<void(const std::string& rel, int dirfd, const
 /// Called for each directory the walk enters (the start one included), from
 /// any of the walk's threads, with the ignore state that applies below it.
 using DirCallback = std::function<void(const std::string& rel, const std::shared_ptr<const IgnoreDir>& ignore)>;
+
+/// Collects what could not be read, from any thread (WalkReport::unreadable).
+class Unreadable {
+ public:
+  /// `path` could not be read (`err`: an errno value); `nameable` false
+  /// counts it without its name.
+  void add(std::string path, int err, bool nameable = true);
+  /// Adds what was collected to `report`, keeping its names the first in path order.
+  void into(WalkReport& report);
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t count_ = 0;
+  std::vector<std::string> names_;
+};
 
 /// `report`, when given, receives what was left out (Read-denied files,
 /// links leading outside).

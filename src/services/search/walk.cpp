@@ -33,68 +33,6 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& type_table()
   return table;
 }
 
-std::string read_small_file(int dirfd, const char* name) {
-  Fd fd(::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return {};
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (4u << 20)) break;  // an ignore file of megabytes is not one
-  }
-  return out;
-}
-
-std::string home_config_path(const char* rest) {
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/" + rest;
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.config/" + rest;
-  return {};
-}
-
-std::string read_path(const std::string& path) {
-  if (path.empty()) return {};
-  return read_small_file(AT_FDCWD, path.c_str());
-}
-
-// core.excludesFile from ~/.gitconfig or $XDG_CONFIG_HOME/git/config, else
-// $XDG_CONFIG_HOME/git/ignore (git-config(1)).
-std::string global_excludes_text() {
-  std::string file;
-  for (const std::string& cfg : {home_config_path("git/config"),
-                                 std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.gitconfig"}) {
-    const std::string text = read_path(cfg);
-    bool in_core = false;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t nl = text.find('\n', start);
-      if (nl == std::string::npos) nl = text.size();
-      std::string line = text.substr(start, nl - start);
-      start = nl + 1;
-      line.erase(0, line.find_first_not_of(" \t"));
-      if (!line.empty() && line[0] == '[') {
-        std::string sect = line.substr(1, line.find(']') - 1);
-        std::transform(sect.begin(), sect.end(), sect.begin(), ::tolower);
-        in_core = sect == "core";
-        continue;
-      }
-      if (!in_core) continue;
-      std::string key = line.substr(0, line.find('='));
-      key.erase(key.find_last_not_of(" \t") + 1);
-      std::transform(key.begin(), key.end(), key.begin(), ::tolower);
-      if (key != "excludesfile" || line.find('=') == std::string::npos) continue;
-      std::string value = line.substr(line.find('=') + 1);
-      value.erase(0, value.find_first_not_of(" \t\""));
-      value.erase(value.find_last_not_of(" \t\"\r") + 1);
-      if (value.rfind("~/", 0) == 0 && std::getenv("HOME")) value = std::string(std::getenv("HOME")) + value.substr(1);
-      file = value;
-    }
-  }
-  if (file.empty()) file = home_config_path("git/ignore");
-  return read_path(file);
-}
-
 }  // namespace
 
 // 64 KiB blocks: big enough that a block holds thousands of names, small
@@ -252,6 +190,28 @@ std::uint64_t PathList::value(std::size_t i, unsigned k) const {
   return v;
 }
 
+void Unreadable::add(std::string path, int err, bool nameable) {
+  std::lock_guard lock(mutex_);
+  ++count_;
+  if (!nameable) return;
+  names_.push_back(std::move(path) + ": " + std::strerror(err));
+  if (names_.size() >= 8 * WalkReport::kUnreadableNames) {
+    std::sort(names_.begin(), names_.end());
+    names_.resize(WalkReport::kUnreadableNames);
+  }
+}
+
+void Unreadable::into(WalkReport& report) {
+  std::lock_guard lock(mutex_);
+  report.unreadable += count_;
+  for (auto& n : names_) report.unreadable_names.push_back(std::move(n));
+  std::sort(report.unreadable_names.begin(), report.unreadable_names.end());
+  if (report.unreadable_names.size() > WalkReport::kUnreadableNames)
+    report.unreadable_names.resize(WalkReport::kUnreadableNames);
+  count_ = 0;
+  names_.clear();
+}
+
 const std::vector<std::string>* type_globs(std::string_view name) {
   auto it = type_table().find(name);
   return it == type_table().end() ? nullptr : &it->second;
@@ -264,6 +224,15 @@ Result<Filter> Filter::make(const WalkOptions& o) {
   f.follow = o.follow_symlinks;
   f.read_denied = o.read_denied;
   std::string overrides;
+  // A glob ripgrep would refuse is an error, not a filter that matches nothing.
+  for (const auto* list : {&o.include, &o.exclude}) {
+    for (const auto& g : *list) {
+      const std::string_view body = list == &o.include && !g.empty() && g[0] == '!' ? std::string_view(g).substr(1) : g;
+      if (auto why = glob_syntax_error(body))
+        return make_error(error_code::kInvalidParams,
+                          "invalid glob '" + g + "' in " + (list == &o.include ? "include" : "exclude") + ": " + *why);
+    }
+  }
   for (const auto& g : o.include) {
     overrides += g + "\n";
     if (g.empty() || g[0] != '!') ++f.override_whitelists;
@@ -275,7 +244,7 @@ Result<Filter> Filter::make(const WalkOptions& o) {
     if (!globs) return make_error(error_code::kInvalidParams, "unknown file type '" + t + "' (ripgrep's type names, e.g. c, cpp, py, js, rust)");
     for (const auto& g : *globs) f.type_globs.emplace_back(g);
   }
-  if (!o.no_ignore) f.global = IgnoreFile("", global_excludes_text());
+  if (!o.no_ignore) f.global = global_git_excludes();
   return f;
 }
 
@@ -378,6 +347,7 @@ class Walker {
       if (out.link_names.size() >= WalkReport::kLinkNames) break;
       out.link_names.push_back(std::move(n));
     }
+    unreadable_.into(out);
   }
 
  private:
@@ -463,13 +433,24 @@ class Walker {
     return t;
   }
 
+  // A directory the walk found but could not open or list, as ripgrep
+  // reports it; named unless where it really is is Read-denied.
+  void unreadable_dir(const std::string& rel, const std::string& real, int err) {
+    const bool nameable = !(filter_.read_denied && filter_.read_denied(real));
+    unreadable_.add(rel.empty() ? std::string("./") : rel + "/", err, nameable);
+  }
+
   void visit(Job& job) {
     const int dup = ::fcntl(job.dir.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return;
+    if (dup < 0) {
+      const int err = errno;
+      return unreadable_dir(job.rel, job.real_path(), err);
+    }
     DIR* d = ::fdopendir(dup);
     if (!d) {
+      const int err = errno;
       ::close(dup);
-      return;
+      return unreadable_dir(job.rel, job.real_path(), err);
     }
     struct Entry {
       std::string name;
@@ -489,12 +470,7 @@ class Walker {
     }
     ::closedir(d);
     const int dfd = job.dir.get();
-    if (!filter_.no_ignore) {
-      if (has_rg) files.rgignore = IgnoreFile(job.rel, read_small_file(dfd, ".rgignore"));
-      if (has_ig) files.ignore = IgnoreFile(job.rel, read_small_file(dfd, ".ignore"));
-      if (has_gi) files.gitignore = IgnoreFile(job.rel, read_small_file(dfd, ".gitignore"));
-      if (files.has_git) files.exclude = IgnoreFile(job.rel, read_small_file(dfd, ".git/info/exclude"));
-    }
+    if (!filter_.no_ignore) files = read_ignore_files(dfd, job.rel, has_rg, has_ig, has_gi, files.has_git);
     const bool any_git = files.has_git || (job.ignore && job.ignore->any_git());
     auto here = std::make_shared<const IgnoreDir>(job.ignore, std::move(files), any_git);
     if (on_dir_) (*on_dir_)(job.rel, here);
@@ -526,7 +502,11 @@ class Walker {
         // swapped in since is not entered.
         Fd sub = target ? std::move(target->dir)
                         : Fd(::openat(dfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-        if (!sub.valid()) continue;
+        if (!sub.valid()) {
+          const int err = errno;
+          unreadable_dir(rel, job.moved ? join(job.real, e.name) : rel, err);
+          continue;
+        }
         Job next{std::move(sub), rel, job.moved, std::string(), here, job.ancestors};
         if (target) {
           next.moved = true;
@@ -567,6 +547,7 @@ class Walker {
   std::atomic<std::uint64_t> denied_{0};
   std::uint64_t links_outside_ = 0;
   std::vector<std::string> link_names_;
+  Unreadable unreadable_;
 };
 
 }  // namespace
@@ -607,27 +588,7 @@ Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& 
   if (!dir.valid()) return errno_error(errno, "open", *rel);
   // Ignore files of the directories between the root and the start path apply too.
   std::shared_ptr<const IgnoreDir> chain;
-  if (!rel->empty() && !filter.no_ignore) {
-    std::string prefix;
-    std::size_t pos = 0;
-    for (;;) {
-      auto d = root.open_beneath(prefix, O_RDONLY | O_DIRECTORY);
-      if (!d) break;
-      IgnoreDir::Files files;
-      struct stat gst {};
-      files.has_git = ::fstatat(d->get(), ".git", &gst, AT_SYMLINK_NOFOLLOW) == 0;
-      files.rgignore = IgnoreFile(prefix, read_small_file(d->get(), ".rgignore"));
-      files.ignore = IgnoreFile(prefix, read_small_file(d->get(), ".ignore"));
-      files.gitignore = IgnoreFile(prefix, read_small_file(d->get(), ".gitignore"));
-      if (files.has_git) files.exclude = IgnoreFile(prefix, read_small_file(d->get(), ".git/info/exclude"));
-      const bool any_git = files.has_git || (chain && chain->any_git());
-      chain = std::make_shared<const IgnoreDir>(chain, std::move(files), any_git);
-      const std::size_t slash = rel->find('/', pos);
-      if (slash == std::string::npos) break;
-      prefix = rel->substr(0, slash);
-      pos = slash + 1;
-    }
-  }
+  if (!filter.no_ignore) chain = ignore_ancestors(root, *rel);
   Job first{std::move(dir), *rel, real != *rel, real != *rel ? real : std::string(), chain, {}};
   if (filter.follow) first.ancestors.emplace_back(st.st_dev, st.st_ino);
   Walker w(root, filter, on_file, cancel, on_dir);
