@@ -56,7 +56,7 @@ describe('permission changes reach the running daemon', { timeout: 120000 }, () 
     let r = await call('write_file', { path: 'src/b.txt', content: 'B' });
     assert.equal(r.error, true, r.text);
     // The tool the model called, a useful scope, nothing about an editor it has not got.
-    assert.match(r.text, /^write_file: permission denied/);
+    assert.match(r.text, /^Error: write_file: permission denied/);
     assert.doesNotMatch(r.text, /files\/write|your editor/);
     assert.match(r.text, /icotes permissions allow 'Edit\(src\/\)'/);
     assert.match(r.text, /icotes permissions mode acceptEdits/);

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/client_profile.hpp"
 #include "icotes/json.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
@@ -92,6 +93,15 @@ struct Context {
   /// asked for structuredContent): then that JSON is held to
   /// max_result_bytes as well, not only the text.
   bool structured_output = false;
+
+  /// The bytes of text this call's result may hold: SIZE_MAX for programs
+  /// (max_result_bytes 0); for an MCP client, max_result_bytes when the
+  /// caller asked for a size (`asked`: an explicit limit, maxBytes, ...),
+  /// else at most kDefaultToolResultBytes (client_profile.hpp).
+  std::size_t text_budget(bool asked) const {
+    if (max_result_bytes == 0) return SIZE_MAX;
+    return asked ? max_result_bytes : std::min(max_result_bytes, kDefaultToolResultBytes);
+  }
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;

@@ -18,11 +18,23 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Options shared by run_command and run_code.
-void read_common(const json& p, exec::Spec& spec, milliseconds default_timeout) {
+// Bytes of a result's text kept for its header and notes (status, note,
+// the stream separators), outside the output itself.
+constexpr std::size_t kOutputHeaderRoom = 1024;
+
+// The output a run's result may carry for this client (both streams
+// together): its text budget less the header's room.
+std::size_t output_room(const Context& ctx, const json& p, const char* key) {
+  const std::size_t budget = ctx.text_budget(p.contains(key));
+  return budget == SIZE_MAX ? budget : budget - std::min(budget / 2, kOutputHeaderRoom);
+}
+
+// Options shared by run_command and run_code. Each stream keeps at most
+// maxOutputBytes (head and tail), and no more than the client's room.
+void read_common(const Context& ctx, const json& p, exec::Spec& spec, milliseconds default_timeout) {
   spec.timeout = milliseconds(p.value("timeoutMs", default_timeout.count()));
   spec.idle_timeout = milliseconds(p.value("idleTimeoutMs", std::int64_t{0}));
-  spec.max_output_bytes = p.value("maxOutputBytes", std::size_t{30000});
+  spec.max_output_bytes = std::min(p.value("maxOutputBytes", std::size_t{30000}), output_room(ctx, p, "maxOutputBytes"));
   if (auto it = p.find("stdin"); it != p.end()) spec.stdin_data = it->get<std::string>();
 }
 
@@ -37,15 +49,40 @@ json outcome_json(const exec::Outcome& o) {
   return r;
 }
 
-json run_result(const exec::Outcome& o) {
+// Cuts `text` to at most `max` bytes by dropping its middle (on character
+// boundaries) for a marker, as the capture does; returns the bytes dropped.
+std::size_t drop_middle(std::string& text, std::size_t max) {
+  if (text.size() <= max) return 0;
+  const std::string probe = "\n[... 0000000000 bytes omitted ...]\n";
+  const std::size_t keep = max > probe.size() ? max - probe.size() : 0;
+  std::size_t head = keep / 2;
+  while (head > 0 && (static_cast<unsigned char>(text[head]) & 0xC0) == 0x80) --head;
+  std::size_t tail_from = text.size() - (keep - keep / 2);
+  while (tail_from < text.size() && (static_cast<unsigned char>(text[tail_from]) & 0xC0) == 0x80) ++tail_from;
+  const std::size_t dropped = tail_from - head;
+  text = text.substr(0, head) + "\n[... " + std::to_string(dropped) + " bytes omitted ...]\n" + text.substr(tail_from);
+  return dropped;
+}
+
+// `room`: the most output both streams may carry together (output_room);
+// when they hold more, stderr keeps at least a quarter of it and stdout
+// the rest.
+json run_result(const exec::Outcome& o, std::size_t room = SIZE_MAX) {
   json r = outcome_json(o);
-  r["stdout"] = o.out.text;
-  r["stderr"] = o.err.text;
+  std::string out = o.out.text, err = o.err.text;
+  std::size_t out_omitted = o.out.omitted_bytes, err_omitted = o.err.omitted_bytes;
+  if (room != SIZE_MAX && out.size() + err.size() > room) {
+    const std::size_t err_room = std::min(err.size(), std::max(room / 4, room > out.size() ? room - out.size() : 0));
+    err_omitted += drop_middle(err, err_room);
+    out_omitted += drop_middle(out, room - err.size());
+  }
+  r["stdout"] = std::move(out);
+  r["stderr"] = std::move(err);
   r["stdoutBytes"] = o.out.total_bytes;
   r["stderrBytes"] = o.err.total_bytes;
-  r["stdoutOmittedBytes"] = o.out.omitted_bytes;
-  r["stderrOmittedBytes"] = o.err.omitted_bytes;
-  r["truncated"] = o.out.omitted_bytes > 0 || o.err.omitted_bytes > 0;
+  r["stdoutOmittedBytes"] = out_omitted;
+  r["stderrOmittedBytes"] = err_omitted;
+  r["truncated"] = out_omitted > 0 || err_omitted > 0;
   return r;
 }
 
@@ -144,7 +181,7 @@ Result<json> run(Context& ctx, const json& p) {
   if (!env) return std::move(env).error();
   spec.env = std::move(*env);
   const bool background = p.value("background", false);
-  read_common(p, spec, background ? milliseconds(0) : milliseconds(120000));
+  read_common(ctx, p, spec, background ? milliseconds(0) : milliseconds(120000));
   spec.sandbox = service.settings().sandbox;
   spec.network = service.settings().network;
   if (background) {
@@ -161,7 +198,7 @@ Result<json> run(Context& ctx, const json& p) {
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome)
     return make_error(outcome.error().code, "run_command: " + outcome.error().message, outcome.error().data);
-  return run_result(*outcome);
+  return run_result(*outcome, output_room(ctx, p, "maxOutputBytes"));
 }
 
 // A private temporary directory holding the snippet, removed afterwards.
@@ -206,12 +243,12 @@ Result<json> run_code(Context& ctx, const json& p) {
   spec.ro_binds = {file.path()};
   // Output as it comes (progress), and no .pyc beside the snippet.
   spec.env = {{"PYTHONUNBUFFERED", "1"}, {"PYTHONDONTWRITEBYTECODE", "1"}};
-  read_common(p, spec, milliseconds(120000));
+  read_common(ctx, p, spec, milliseconds(120000));
   // A command can run for minutes: the pool keeps a worker free for others.
   WorkerPool::Blocking waiting(ctx.workspace.workers());
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome) return make_error(outcome.error().code, "run_code: " + outcome.error().message, outcome.error().data);
-  return run_result(*outcome);
+  return run_result(*outcome, output_room(ctx, p, "maxOutputBytes"));
 }
 
 Result<json> job_output(Context& ctx, const json& p) {
@@ -219,7 +256,9 @@ Result<json> job_output(Context& ctx, const json& p) {
   if (p.value("waitMs", std::int64_t{0}) > 0) waiting.emplace(ctx.workspace.workers());
   auto r =
       ctx.workspace.exec().output(p["jobId"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
-                                  p.value("stderrOffset", std::uint64_t{0}), p.value("maxBytes", std::size_t{65536}),
+                                  p.value("stderrOffset", std::uint64_t{0}),
+                                  // per stream: both fit the client's room
+                                  std::min(p.value("maxBytes", std::size_t{65536}), output_room(ctx, p, "maxBytes") / 2),
                                   milliseconds(p.value("waitMs", std::int64_t{0})));
   if (!r) return make_error(r.error().code, "job_output: " + r.error().message);
   json j = job_json(r->info);

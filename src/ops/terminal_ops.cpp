@@ -77,14 +77,24 @@ Result<json> read(Context& ctx, const json& p) {
   } else if (mode == "scrollback") {
     auto h = terminals.history(id, p.value("maxLines", std::size_t{1000}));
     if (!h) return std::move(h).error();
+    // The last lines that fit the client's text budget (asked: maxLines).
+    const std::size_t budget = ctx.text_budget(p.contains("maxLines"));
+    std::size_t bytes = 512, keep = 0;  // 512: the note and the state lines
+    while (keep < h->lines.size() && (bytes += h->lines[h->lines.size() - 1 - keep].size() + 1) <= budget) ++keep;
+    if (keep < h->lines.size()) {
+      h->first_line += h->lines.size() - keep;
+      h->lines.erase(h->lines.begin(), h->lines.end() - static_cast<std::ptrdiff_t>(keep));
+    }
     out["lines"] = h->lines;
     out["firstLine"] = h->first_line;
     out["totalLines"] = h->total_lines;
     if (h->first_line > 0)
       out["note"] = std::to_string(h->first_line) + " earlier lines are not shown" +
-                    " (older than the scrollback bound, or beyond maxLines)";
+                    " (older than the scrollback bound, beyond maxLines, or past the result's size budget)";
   } else {
-    auto raw = terminals.raw(id, since, p.value("maxBytes", std::size_t{65536}));
+    const std::size_t budget = ctx.text_budget(p.contains("maxBytes"));
+    const std::size_t room = budget == SIZE_MAX ? budget : budget - std::min(budget / 2, std::size_t{512});
+    auto raw = terminals.raw(id, since, std::min(p.value("maxBytes", std::size_t{65536}), room));
     if (!raw) return std::move(raw).error();
     std::string carry;
     out["data"] = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
