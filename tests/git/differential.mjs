@@ -41,7 +41,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { generate, generateEmpty, git, gitEnv, features } from './generate.mjs';
+import { generate, generateEmpty, generateRenames, git, gitEnv, features } from './generate.mjs';
 
 const OPS = ['status', 'diff', 'log', 'show', 'blame', 'branch', 'safety'];
 
@@ -757,6 +757,8 @@ async function main() {
   }
   repos.push({ name: 'empty', make: (d) => generateEmpty(d, env, { staged: false }), note: 'git init only' });
   repos.push({ name: 'unborn', make: (d) => generateEmpty(d, env, { staged: true }), note: 'staged files, no commit' });
+  repos.push({ name: 'renames', make: (d) => generateRenames(d, env),
+    note: 'staged renames at the similarity threshold (no final newline, CRLF, a tiny file)' });
   if (args.real) {
     const note = 'git clone --no-local of ICOTES_SOURCE_DIR';
     repos.push({ name: 'icotes clone', make: (d) => cloneProject(d, env), note });

@@ -16,7 +16,7 @@
 
 #include "commit_format.hpp"
 #include "ops/git_text.hpp"
-#include "rename_score.hpp"
+#include "similarity.hpp"
 #include "repo_util.hpp"
 
 namespace icotes::git {
@@ -552,16 +552,17 @@ void add_entries(git_repository* repo, git_index* index, const git_diff_delta* h
 }
 
 // Staged renames, found as git status finds them (git's similarity, see
-// rename_score.hpp) between the paths added to and deleted from the index:
+// similarity.hpp) between the paths added to and deleted from the index:
 // the added entry becomes the renamed one, the deleted one goes.
-Status find_renames(git_diff* diff, std::vector<Entry>& entries) {
+Status find_renames(git_repository* repo, git_diff* diff, std::vector<Entry>& entries) {
   const auto staged = [](const Entry& e, char letter) {
     return e.kind == Kind::kChanged && e.index == letter && !e.submodule;
   };
   if (std::none_of(entries.begin(), entries.end(), [&](const Entry& e) { return staged(e, 'A'); }) ||
       std::none_of(entries.begin(), entries.end(), [&](const Entry& e) { return staged(e, 'D'); }))
     return ok_status();
-  const git_diff_find_options find = git_rename_options();
+  const git_diff_similarity_metric metric = detail::git_similarity_metric(repo);
+  const git_diff_find_options find = detail::git_rename_options(&metric);
   if (int rc = git_diff_find_similar(diff, &find); rc != 0) return libgit2_error(rc, "find renames");
   std::unordered_map<std::string, std::pair<std::string, int>> renamed;  // new path → (old path, score)
   std::unordered_set<std::string> sources;
@@ -677,7 +678,7 @@ Result<json> status(Repo& r, const json& p) {
   }
   for (const auto& [path, d] : staged) add_entries(r.repo, index, d, nullptr, o, entries);
   if (o.renames) {
-    if (auto st = find_renames(h2i->get(), entries); !st) return st.error();
+    if (auto st = find_renames(r.repo, h2i->get(), entries); !st) return st.error();
   }
   for (Entry& e : entries) {
     if (e.kind == Kind::kIgnored && untracked_repo_entry(r, e.path)) {
