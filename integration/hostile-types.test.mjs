@@ -190,7 +190,7 @@ async function sweep(client, templates, cancelMethod, idPrefix) {
   let slow = 0;
   const check = (what, reply) => {
     const text = JSON.stringify(reply);
-    if (text.includes('[json.exception') && reply.error?.code !== -32700) problems.push(`${what}: a library exception reached the client: ${text.slice(0, 300)}`);
+    if (text.includes('[json.exception')) problems.push(`${what}: a library exception reached the client: ${text.slice(0, 300)}`);
     if (reply.error && reply.error.code === -32603) problems.push(`${what}: internal error: ${text.slice(0, 300)}`);
   };
   for (const [method, params, { notification = false, stream = false } = {}] of templates) {

@@ -29,7 +29,7 @@ struct JsonParse {
   enum class Failure { None, Syntax, TooDeep };
   nlohmann::json value;  ///< the parsed value; null when the text was refused
   Failure failure = Failure::None;
-  std::string message;  ///< why the text was refused (nlohmann's message, or the depth limit)
+  std::string message;  ///< why the text was refused: where and what ("line 1, column 41: syntax error ..."), or the depth limit
   explicit operator bool() const { return failure == Failure::None; }
 };
 
@@ -64,8 +64,27 @@ class DepthBoundedSax {
   bool parse_error(std::size_t, const std::string&, const Exception& e) {
     // parse_error, and out_of_range 406 for a number no double holds
     // ("1e400"): RFC 8259 section 6 lets a parser limit the range.
-    message_ = e.what();
+    message_ = plain_message(e.what());
     return false;
+  }
+
+  // nlohmann's text without its exception label: "[json.exception.
+  // parse_error.101] parse error at line 1, column 41: syntax error while
+  // parsing object key - invalid literal; last read: '"ping",x'; expected
+  // string literal" becomes "line 1, column 41: syntax error while parsing
+  // object key - invalid literal; last read: '"ping",x'; expected string
+  // literal".
+  static std::string plain_message(std::string_view what) {
+    if (what.rfind("[json.exception.", 0) == 0) {
+      if (const std::size_t end = what.find("] "); end != std::string_view::npos) what.remove_prefix(end + 2);
+    }
+    for (std::string_view label : {"parse error at ", "parse error: "}) {
+      if (what.rfind(label, 0) == 0) {
+        what.remove_prefix(label.size());
+        break;
+      }
+    }
+    return std::string(what);
   }
 
   bool too_deep() const { return too_deep_; }

@@ -576,6 +576,21 @@ TEST(Connection, DeepNestingIsRefusedWhileParsingAndTheConnectionLives) {
   EXPECT_TRUE(f.handler.notifications.empty());
 }
 
+TEST(Connection, ParseErrorsSayWhereAndWhatWithoutTheLibrarysLabel) {
+  Fixture f;
+  f.line(R"({"jsonrpc":"2.0","id":1,"method":"ping",x})");
+  f.line(R"({"jsonrpc":"2.0","id":2,"method":"ping","params":[1e400]})");
+  const auto r = f.replies();
+  ASSERT_EQ(r.size(), 2u);
+  const std::string syntax = r[0]["error"]["message"];
+  EXPECT_EQ(r[0]["error"]["code"], -32700);
+  EXPECT_EQ(syntax.rfind("parse error: line 1, column 41: syntax error while parsing object key", 0), 0u) << syntax;
+  const std::string range = r[1]["error"]["message"];
+  EXPECT_EQ(r[1]["error"]["code"], -32700);
+  EXPECT_NE(range.find("1e400"), std::string::npos) << range;
+  for (const std::string& m : {syntax, range}) EXPECT_EQ(m.find("json.exception"), std::string::npos) << m;
+}
+
 TEST(Connection, NestingAtTheLimitIsAccepted) {
   Fixture f;
   // The message object is level 1, params level 2: 510 more fill 512.
