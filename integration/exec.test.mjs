@@ -169,18 +169,18 @@ describe('MCP SDK client', { timeout: 180000 }, () => {
   test('a background job: started, followed, killed', async () => {
     const started = (await call('run_command', { command: 'for i in 1 2 3; do echo line$i; sleep 0.1; done; exec sleep 911.5', background: true })).structuredContent;
     assert.equal(started.status, 'running');
-    const id = started.jobId;
+    const id = started.id;
     let text = '';
     let offset = 0;
     for (let i = 0; i < 50 && !text.includes('line3'); ++i) {
-      const o = (await call('job_output', { jobId: id, stdoutOffset: offset, waitMs: 500 })).structuredContent;
+      const o = (await call('job_output', { id, stdoutOffset: offset, waitMs: 500 })).structuredContent;
       text += o.stdout;
       offset = o.stdoutNextOffset;
     }
     assert.equal(text, 'line1\nline2\nline3\n');
     const listed = (await call('job_list', {})).structuredContent.jobs;
-    assert.equal(listed.find((j) => j.jobId === id).status, 'running');
-    const killed = (await call('job_kill', { jobId: id })).structuredContent;
+    assert.equal(listed.find((j) => j.id === id).status, 'running');
+    const killed = (await call('job_kill', { id })).structuredContent;
     assert.equal(killed.status, 'killed');
     await until(() => processesWith('sleep 911.5').length === 0, 'the job is gone');
   });

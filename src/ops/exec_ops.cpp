@@ -92,7 +92,7 @@ json job_json(const exec::JobInfo& j) {
     r["status"] = "running";
     r["note"] = "running; job_output follows it, job_kill ends it";
   }
-  r["jobId"] = j.id;
+  r["id"] = j.id;
   r["command"] = j.command;
   r["startedAtMs"] = j.started_ms;
   r["stdoutBytes"] = j.outcome.out.total_bytes;
@@ -188,7 +188,7 @@ Result<json> run(Context& ctx, const json& p) {
     auto job = service.start(std::move(spec), command_line);
     if (!job) return make_error(job.error().code, "run_command: " + job.error().message, job.error().data);
     json r = job_json(*job);
-    r["note"] = "started as " + job->id + "; job_output {\"jobId\": \"" + job->id + "\"} follows it, job_kill ends it";
+    r["note"] = "started as " + job->id + "; job_output {\"id\": \"" + job->id + "\"} follows it, job_kill ends it";
     r.erase("command");
     r.erase("startedAtMs");
     return r;
@@ -255,7 +255,7 @@ Result<json> job_output(Context& ctx, const json& p) {
   std::optional<WorkerPool::Blocking> waiting;
   if (p.value("waitMs", std::int64_t{0}) > 0) waiting.emplace(ctx.workspace.workers());
   auto r =
-      ctx.workspace.exec().output(p["jobId"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
+      ctx.workspace.exec().output(p["id"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
                                   p.value("stderrOffset", std::uint64_t{0}),
                                   // per stream: both fit the client's room
                                   std::min(p.value("maxBytes", std::size_t{65536}), output_room(ctx, p, "maxBytes") / 2),
@@ -272,7 +272,7 @@ Result<json> job_output(Context& ctx, const json& p) {
 }
 
 Result<json> job_kill(Context& ctx, const json& p) {
-  auto r = ctx.workspace.exec().kill(p["jobId"].get<std::string>());
+  auto r = ctx.workspace.exec().kill(p["id"].get<std::string>());
   if (!r) return make_error(r.error().code, "job_kill: " + r.error().message);
   return job_json(*r);
 }

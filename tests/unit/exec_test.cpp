@@ -710,10 +710,10 @@ TEST(ExecOps, BackgroundJobThroughTheOperations) {
   auto r = w.call("exec/run", {{"command", "echo hi; sleep 921.5"}, {"background", true}});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)["status"], "running");
-  const std::string id = (*r)["jobId"];
+  const std::string id = (*r)["id"];
   json out;
   for (int i = 0; i < 100; ++i) {
-    auto o = w.call("exec/jobOutput", {{"jobId", id}, {"waitMs", 200}});
+    auto o = w.call("exec/jobOutput", {{"id", id}, {"waitMs", 200}});
     ASSERT_TRUE(o) << o.error().message;
     out = *o;
     if (out["stdout"] == "hi\n") break;
@@ -725,7 +725,7 @@ TEST(ExecOps, BackgroundJobThroughTheOperations) {
   ASSERT_TRUE(list);
   ASSERT_EQ((*list)["jobs"].size(), 1u);
   EXPECT_EQ((*list)["jobs"][0]["command"], "echo hi; sleep 921.5");
-  auto k = w.call("exec/jobKill", {{"jobId", id}});
+  auto k = w.call("exec/jobKill", {{"id", id}});
   ASSERT_TRUE(k) << k.error().message;
   EXPECT_EQ((*k)["status"], "killed");
   EXPECT_TRUE(gone("sleep 921.5"));
