@@ -303,6 +303,26 @@ TEST_F(TerminalTest, ExitAndOutputArePublished) {
   broker_.unsubscribe(nullptr, *sub);
 }
 
+TEST_F(TerminalTest, AWaitAfterAWriteDoesNotMatchItsEcho) {
+  // The terminal echoes `sleep 1; echo DONE`, which holds DONE a second
+  // before the command prints it: the wait must see the output, not the
+  // echo. With an explicit since, the echo is output like any other.
+  const std::string id = shell();
+  auto offset = service_->write(id, "sleep 1; echo DONE\n", cancel_);
+  ASSERT_TRUE(offset);
+  WaitFor w;
+  w.regex = "DONE";
+  w.timeout_ms = 20000;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = service_->wait(id, w, std::nullopt, cancel_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result, WaitResult::Matched);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  auto echoed = service_->wait(id, w, *offset, cancel_);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->result, WaitResult::Matched);
+}
+
 TEST_F(TerminalTest, WaitTimesOutOrReturnsWhenIdle) {
   const std::string id = run("/bin/sh", {"-c", "echo x; exec sleep 1000"});
   WaitFor w;

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "icotes/events.hpp"
 #include "icotes/exec.hpp"
@@ -175,6 +176,10 @@ class Terminal {
   std::uint64_t scrolled = 0;  // lines ever pushed off the top
   ByteRing raw;
   std::uint64_t last_write_offset = 0;
+  // The lines of the last write (without their line ends, each non-empty,
+  // at most 4 KiB in all): the terminal echoes them, and a wait for output
+  // after that write must not match the echo (`echo DONE` is not DONE).
+  std::vector<std::string> last_write_lines;
   Clock::time_point last_output = Clock::now();
   bool alive = true;
   bool reading = true;  // false once the master reported EOF/EIO (no process holds the slave)
@@ -837,6 +842,17 @@ Result<std::uint64_t> Service::write(std::string_view id, std::string_view data,
     if (!t.alive) return exited(t.info_locked());
     before = t.raw.end();
     t.last_write_offset = before;
+    t.last_write_lines.clear();
+    std::size_t kept = 0;
+    for (std::string_view rest = data; !rest.empty() && kept < 4096;) {
+      const std::size_t end = rest.find_first_of("\r\n");
+      std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      if (line.empty()) continue;
+      line = line.substr(0, 4096 - kept);
+      kept += line.size();
+      t.last_write_lines.emplace_back(line);
+    }
   }
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (!data.empty()) {
@@ -882,6 +898,9 @@ Result<WaitOutcome> Service::wait(std::string_view id, const WaitFor& w, std::op
   std::string text, carry;
   std::unique_lock lock(t.mutex);
   std::uint64_t scanned = std::max(since.value_or(t.last_write_offset), t.raw.start());
+  // Waiting on the output of the last write: its echo is not that output.
+  const std::vector<std::string> echoed = since ? std::vector<std::string>() : t.last_write_lines;
+  std::string unechoed;
   std::uint64_t screen_seen = UINT64_MAX;
   while (true) {
     if (re && w.on == WaitOn::Output && scanned < t.raw.end()) {
@@ -889,8 +908,34 @@ Result<WaitOutcome> Service::wait(std::string_view id, const WaitFor& w, std::op
       scanned = t.raw.end();
       // Bounded like the ring: a pattern is not expected to span more.
       if (text.size() > t.raw.end() - t.raw.start() + 1) text.erase(0, text.size() - (t.raw.end() - t.raw.start()));
+      // The echo of each written line, in order, is left out (where it is
+      // echoed as written: a line the shell wrapped or edited stays).
+      const std::string* haystack = &text;
+      if (!echoed.empty()) {
+        unechoed.clear();
+        std::size_t from = 0;
+        for (const std::string& line : echoed) {
+          const std::size_t at = text.find(line, from);
+          if (at == std::string::npos) {
+            // An echo still arriving: the text's end is the line's start.
+            const std::size_t first = text.size() > line.size() ? text.size() - line.size() : from;
+            for (std::size_t k = std::max(first, from); k < text.size(); ++k) {
+              if (line.compare(0, text.size() - k, text, k, std::string::npos) == 0) {
+                unechoed.append(text, from, k - from);
+                from = text.size();
+                break;
+              }
+            }
+            break;
+          }
+          unechoed.append(text, from, at - from);
+          from = at + line.size();
+        }
+        unechoed.append(text, from, std::string::npos);
+        haystack = &unechoed;
+      }
       re2::StringPiece m;
-      if (re->Match(text, 0, text.size(), RE2::UNANCHORED, &m, 1)) {
+      if (re->Match(*haystack, 0, haystack->size(), RE2::UNANCHORED, &m, 1)) {
         std::string partial;  // a character the match cuts is dropped
         out.match = to_utf8_text(std::string_view(m.data(), m.size()), partial);
         return done(WaitResult::Matched);
