@@ -237,26 +237,7 @@ bool needs_quote(std::string_view name) {
   return false;
 }
 
-std::string quote_path(std::string_view name) {
-  if (!needs_quote(name)) return std::string(name);
-  static constexpr char kCodes[] = "\a\b\t\n\v\f\r\"\\";
-  static constexpr char kLetters[] = "abtnvfr\"\\";
-  std::string out = "\"";
-  for (unsigned char c : name) {
-    if (const void* hit = c ? std::memchr(kCodes, c, sizeof kCodes - 1) : nullptr) {
-      out += '\\';
-      out += kLetters[static_cast<const char*>(hit) - kCodes];
-    } else if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\%03o", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string quote_path(std::string_view name) { return git_text::quote_path(name, false); }
 
 // --- paging ----------------------------------------------------------------------------
 
