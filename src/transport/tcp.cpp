@@ -981,9 +981,15 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   if (!authenticating) {
     std::vector<int> fds;
     auto read = read_preamble(fd, preamble, fds, 2 * options_.max_frame_bytes + (1 << 20));
+    // No transport takes the launcher's connection on these two paths: it
+    // is closed here, once finish() has said it may close (every attached
+    // session left one socket open in the daemon until it ran out of
+    // descriptors).
     if (read && *read && (*read)->descriptors && fds.size() == 3) {
       serve_attached(client, std::move(**read), std::move(fds));
-      return finish();
+      finish();
+      ::close(fd);
+      return;
     }
     for (int f : fds) ::close(f);
     if (!read || (*read && (*read)->descriptors)) {
@@ -991,7 +997,9 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
                                    : read.error().message;
       spdlog::warn("{}: {}; closing the connection", client->name, why);
       (void)send_fully(fd, json{{"error", why}}.dump() + "\n");
-      return finish();
+      finish();
+      ::close(fd);
+      return;
     }
     attach = std::move(*read);
   }
