@@ -269,6 +269,7 @@ void Gate::drop_pending(int fd, std::string_view response) {
   if (!it->second.lingering) (it->second.kept ? kept_order_ : order_).erase(it->second.seq);
   deadlines_.erase({it->second.deadline, fd});
   const bool lingering = it->second.lingering;
+  if (lingering) --lingering_;
   pending_.erase(it);
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   if (lingering || response.empty()) {
@@ -280,10 +281,13 @@ void Gate::drop_pending(int fd, std::string_view response) {
 }
 
 void Gate::linger(int fd) {
-  if (::shutdown(fd, SHUT_WR) != 0) {
+  // At most max_pending of them: past it (a flood of refused or closing
+  // connections) a connection is closed at once, as before lingering.
+  if (lingering_ >= options_.max_pending || ::shutdown(fd, SHUT_WR) != 0) {
     ::close(fd);
     return;
   }
+  ++lingering_;
   Pending& p = pending_[fd];
   p.lingering = true;
   p.start = Clock::now();

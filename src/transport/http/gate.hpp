@@ -147,9 +147,10 @@ struct GateOptions {
   // A connection closed after its response (a refusal, Connection: close)
   // is shut down for writing and read to its end, unread bytes thrown away,
   // for at most this long or `linger_bytes` before it is closed: closing a
-  // socket with unread input sends a reset, which makes the client's kernel
-  // discard the response (a 413 for a body still being sent) before the
-  // client read it. The "lingering close" of RFC 9112 section 9.6.
+  // socket with unread input sends a reset: a client still sending its body
+  // then fails its next write and drops the connection with the response
+  // (a 413) unread. The "lingering close" of RFC 9112 section 9.6. At most
+  // max_pending connections linger at once; past that they close at once.
   std::chrono::milliseconds linger{2000};
   std::size_t linger_bytes = 1 << 20;
 };
@@ -226,6 +227,7 @@ class Gate {
   std::uint64_t next_seq_ = 0;
   std::deque<Job> jobs_;  // oldest first; those beyond idle_ wait for a worker
   std::size_t idle_ = 0;  // workers not serving a job
+  std::size_t lingering_ = 0;  // connections closing lingering (in pending_ with lingering set)
   std::set<int> active_;  // descriptors being served (closed only under mutex_)
   bool stopping_ = false;
   std::thread thread_;
