@@ -915,8 +915,15 @@ Result<WaitOutcome> Service::wait(std::string_view id, const WaitFor& w, std::op
         unechoed.clear();
         std::size_t from = 0;
         for (const std::string& line : echoed) {
-          const std::size_t at = text.find(line, from);
+          // An echo comes at once: within a few bytes (a prompt's redraw,
+          // a carriage return) of where the last one ended. Further on the
+          // same text is output (a terminal with echo off, `ls` inside
+          // `tools`), which stays.
+          constexpr std::size_t kEchoWithin = 256;
+          std::size_t at = text.find(line, from);
+          if (at != std::string::npos && at - from > kEchoWithin) break;
           if (at == std::string::npos) {
+            if (text.size() - from > kEchoWithin + line.size()) break;
             // An echo still arriving: the text's end is the line's start.
             const std::size_t first = text.size() > line.size() ? text.size() - line.size() : from;
             for (std::size_t k = std::max(first, from); k < text.size(); ++k) {
