@@ -110,8 +110,16 @@ describe('permission changes reach the running daemon', { timeout: 120000 }, () 
     assert.equal(r.error, false, `mode acceptEdits applies at once: ${r.text}`);
     r = await call('write_file', { path: 'src/d.txt', content: 'D' });
     assert.equal(r.error, true, r.text);
-    assert.match(r.text, /a saved deny/);
+    assert.match(r.text, /a saved deny/);  // saved as a rule: judged before anything allows
     assert.match(r.text, /icotes permissions revoke 'Edit\(src\/d\.txt\)'/);
+    // Nothing a client asks for on its own command line lifts a deny saved for the workspace.
+    for (const flags of [['--allow', 'Edit(src/**)'], ['--permission-mode', 'bypass']]) {
+      const w = spawnSync(requireBinary(), ['call', '--root', root, ...flags, 'files/write', JSON.stringify({ path: 'src/d.txt', content: 'D' })],
+        { env: envOf(root), encoding: 'utf8', timeout: T });
+      assert.notEqual(w.status, 0, `${flags.join(' ')}: ${w.stdout}`);
+      assert.match(w.stderr + w.stdout, /permission denied/, flags.join(' '));
+    }
+    assert.equal(fs.existsSync(path.join(root, 'src/d.txt')), false);
     await client.close();
   });
 

@@ -86,7 +86,11 @@ class Store {
   /// another application (foreign `application_id`, or tables but no icotes schema), or its schema version is newer
   /// than kSchemaVersion. When two processes find the same corrupt file, the one that moves it aside warns; the other
   /// opens the new file. open() reads the whole file (quick_check): ~30 ms for 10 MB (100000 audit records), cached.
-  static Result<Opened> open(const std::string& path);
+  /// With `repair` false nothing is set aside or created: a file that cannot
+  /// be read is an error and stays as it is (a running server re-reading a
+  /// store that another process is replacing must not take the half-copied
+  /// file for a corrupt one).
+  static Result<Opened> open(const std::string& path, bool repair = true);
 
   /// Every grant, ordered by kind, scope, value (bytewise). kIoError when the database cannot be read.
   Result<std::vector<StoredGrant>> grants();

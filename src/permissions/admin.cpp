@@ -146,18 +146,26 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
   const std::string verb = action == "revoke" ? "revoked" : action == "deny" ? "denied" : "allowed";
   const bool pattern = bash ? !arg.empty() && arg.back() == '*'
                             : arg.find_first_of("*?[") != std::string::npos || (!arg.empty() && arg[0] == '/');
-  if (pattern) {
+  // A workspace deny is always saved as a rule: deny rules are judged before
+  // anything allows (a client's own --allow, mode bypass), where a saved
+  // deny answer would be looked up only after them.
+  const bool deny_rule = action == "deny" && !global;
+  if (pattern || deny_rule) {
     if (global)
       return cli_error("'" + what + "' is a pattern: patterns are saved for one workspace (--global takes a bare kind)");
-    if (bash)
+    if (bash && pattern)
       if (auto st = check_bash_pattern(what, arg); !st) return st.error();
     auto rule = Rule::parse(what, answer);
     if (!rule) return std::move(rule).error();
-    std::string scope_text = bash ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
-                                         ? "command lines whose commands each start with the words '" +
-                                               arg.substr(0, arg.size() - 2) + "'"
-                                         : "command lines whose commands each match the glob '" + arg + "'")
-                                  : "paths matching " + arg;
+    std::string scope_text = arg.empty() ? std::string("every target")
+                             : bash  ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
+                                            ? "command lines whose commands each start with the words '" +
+                                                  arg.substr(0, arg.size() - 2) + "'"
+                                        : pattern ? "command lines whose commands each match the glob '" + arg + "'"
+                                                  : "the command line '" + arg + "'")
+                             : pattern ? "paths matching " + arg
+                             : arg.back() == '/' ? "everything under " + arg
+                                                 : "the path " + arg + " and what is beneath it";
     if (action == "revoke") {
       auto removed = gate.remove_rule(what, answer);
       if (!removed) return std::move(removed).error();
@@ -169,6 +177,12 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
     if (auto st = gate.save_rule(*rule, "cli"); !st) return st.error();
     return verb + " " + what + ": a rule for " + kinds_text(name) + ", " + scope_text +
            " (saved in " + root.path() + "/.icotes/permissions.sqlite)";
+  }
+  if (action == "revoke" && !global) {
+    // A deny saved as a rule (above) is revoked by its text.
+    auto removed = gate.remove_rule(what, answer);
+    if (!removed) return std::move(removed).error();
+    if (*removed) return "revoked " + what + ": the saved rule for " + kinds_text(name);
   }
   std::string scope = global ? "global" : "project";
   if (!arg.empty()) scope = !bash && arg.back() == '/' ? "directory" : "specific";

@@ -237,7 +237,9 @@ void Gate::load_grants(bool global) {
   }
   std::string failure;
   if (!slot) {
-    auto opened = Store::open(path);
+    // Re-reading (refresh()): never repair, only read; another process may
+    // be writing the file that replaced the one we had.
+    auto opened = Store::open(path, !opened_);
     if (!opened) {
       failure = opened.error().message;
     } else {
@@ -342,8 +344,10 @@ void Gate::refresh() {
       if (e->wd == root_wd_ && name == ".icotes") config = project = rewatch = true;
       if (e->wd == icotes_wd_) {
         if (e->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) config = project = rewatch = true;
-        // A config file is taken in once written (closed or renamed into place), not half-way through a write.
-        if (name == "config.toml" && !(e->mask & IN_MODIFY)) config = true;
+        // A config file is taken in once written (closed after writing, or renamed into place): never half-way
+        // through a write, and never while an editor's rename-style save has moved it away for a moment (that
+        // would lift its deny rules). A removed config.toml stays in force until the next start.
+        if (name == "config.toml" && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) config = true;
         if (name.rfind("permissions.sqlite", 0) == 0) project = true;
       }
       if (e->wd == state_wd_ && name.rfind("permissions.sqlite", 0) == 0) global = true;
@@ -542,8 +546,18 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
             {"rule", rule_for(d.need)},
             {"decidedBy", d.decided_by}};
   if (d.decided_by.rfind("rule ", 0) == 0) {
-    msg += " That deny rule comes from .icotes/config.toml, a rule saved by `icotes permissions deny`, or the "
-           "client's command line; remove it there to allow this.";
+    const std::string rule = d.decided_by.substr(5);
+    bool saved = false;
+    {
+      std::lock_guard stores_lock(stores_mutex_);
+      saved = std::any_of(saved_deny_.begin(), saved_deny_.end(), [&](const Rule& r) { return r.text() == rule; });
+    }
+    if (saved)
+      msg += " That is a saved deny (`icotes permissions deny`); " + cli("revoke " + exec::shell_quote(rule)) +
+             " takes it back.";
+    else
+      msg += " That deny rule comes from .icotes/config.toml or the client's command line; remove it there to "
+             "allow this.";
   } else if (saved_deny) {
     // "saved grant <scope> [value]": the deny the user saved, and the command that takes it back.
     const std::string rest = d.decided_by.substr(d.decided_by.find(" grant ") + 7);

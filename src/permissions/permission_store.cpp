@@ -339,10 +339,12 @@ void Store::StmtFinalize::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s
 Store::Store(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)), sync_(Sync::kFull) {}
 Store::~Store() = default;
 
-Result<Store::Opened> Store::open(const std::string& path) {
+Result<Store::Opened> Store::open(const std::string& path, bool repair) {
   if (path.empty()) return make_error(error_code::kInvalidParams, "permission store: empty database path");
-  if (auto st = make_dirs(path, parent_of(path)); !st.ok()) return std::move(st).error();
-  if (auto st = create_file(path); !st.ok()) return std::move(st).error();
+  if (repair) {
+    if (auto st = make_dirs(path, parent_of(path)); !st.ok()) return std::move(st).error();
+    if (auto st = create_file(path); !st.ok()) return std::move(st).error();
+  }
   // Openers of one directory's stores take turns, threads and processes alike (flock(2) on the directory, released
   // when `dir` closes): a new file's first open switches it to WAL and creates the schema, and a corrupt one is set
   // aside and replaced; done concurrently, an opener could meet a journal just deleted, a file being replaced, or
@@ -376,12 +378,13 @@ Result<Store::Opened> Store::open(const std::string& path) {
     } else if (corrupt.empty() || !out.warning.empty()) {
       // Another process may have set the file aside a moment ago and not yet created its replacement.
       const int rc = db.error().data.value("sqliteCode", 0);
-      if (primary(rc) == SQLITE_CANTOPEN && attempt + 1 < kOpenAttempts) {
+      if (primary(rc) == SQLITE_CANTOPEN && attempt + 1 < kOpenAttempts && repair) {
         if (auto st = create_file(path); !st.ok()) return std::move(st).error();
         continue;
       }
       return std::move(db).error();  // not corruption, or the fresh file is unreadable too: nothing more to try
     }
+    if (!repair) return io_error(path, "cannot be read (" + corrupt + "); left as it is");
     auto dest = set_aside(path, found);
     if (!dest.ok()) return std::move(dest).error();
     if (!*dest) continue;  // another process set it aside (and warns); open its replacement
