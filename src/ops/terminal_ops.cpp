@@ -97,7 +97,16 @@ Result<json> read(Context& ctx, const json& p) {
     auto raw = terminals.raw(id, since, std::min(p.value("maxBytes", std::size_t{65536}), room));
     if (!raw) return std::move(raw).error();
     std::string carry;
-    out["data"] = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+    std::string data = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+    if (data.size() > room) {
+      // Bytes that are not UTF-8 become U+FFFD, three bytes each: read a
+      // third as many so the text stays within the budget.
+      raw = terminals.raw(id, since, room / 3);
+      if (!raw) return std::move(raw).error();
+      carry.clear();
+      data = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+    }
+    out["data"] = std::move(data);
     out["start"] = raw->start;
     out["end"] = raw->end;
     out["truncated"] = raw->truncated;

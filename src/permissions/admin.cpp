@@ -224,6 +224,11 @@ Result<std::string> mode_from_cli(Gate& gate, const ConfinedRoot& root, const st
       ss << in.rdbuf();
       text = ss.str();
     }
+    // A config that exists but cannot be read is not replaced by one line
+    // (its deny rules would be lost).
+    std::error_code ec;
+    if ((!in || in.bad()) && std::filesystem::exists(path, ec))
+      return make_error(error_code::kIoError, path + " exists but cannot be read; mode not changed");
   }
   // One line changed or added: the rest of the file (comments, order) stays as the user wrote it.
   std::vector<std::string> lines;
