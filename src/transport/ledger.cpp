@@ -2,6 +2,7 @@
 #include "icotes/ledger.hpp"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,6 +81,12 @@ Result<std::shared_ptr<SharedLedger>> SharedLedger::map(int fd) {
     return make_error(error_code::kIoError, std::string("ledger: fstat: ") + std::strerror(err));
   }
   const auto size = static_cast<std::size_t>(st.st_size);
+  // Only a ledger nobody can shrink is mapped (create_ledger() seals it).
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+    ::close(fd);
+    return make_error(error_code::kInvalidParams, "ledger: not sealed against shrinking (another version of icotes?)");
+  }
   LedgerHeader h{};
   if (size < sizeof h || ::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) ||
       std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || file_bytes(h.slots) != size) {
@@ -243,7 +250,7 @@ std::size_t SharedLedger::waiting() const {
 }
 
 Result<int> create_ledger(std::span<const std::string> ids) {
-  const int fd = ::memfd_create("icotes-ledger", MFD_CLOEXEC);
+  const int fd = ::memfd_create("icotes-ledger", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return make_error(error_code::kIoError, std::string("memfd_create: ") + std::strerror(errno));
   std::uint32_t slots = kFirstSlots;
   while (slots < 2 * ids.size()) slots *= 2;
@@ -263,6 +270,13 @@ Result<int> create_ledger(std::span<const std::string> ids) {
       return make_error(error_code::kIoError, std::string("writing the ledger: ") + std::strerror(err));
     }
     done += static_cast<std::size_t>(n);
+  }
+  // It may grow (the daemon doubles it) but never shrink: the daemon maps it
+  // shared, and a page cut from under its mapping would kill it (SIGBUS).
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error(error_code::kIoError, std::string("sealing the ledger: ") + std::strerror(err));
   }
   return fd;
 }

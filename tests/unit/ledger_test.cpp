@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -199,6 +200,25 @@ TEST_F(LedgerTest, AnythingElseIsNotALedger) {
   ASSERT_EQ(::write(f, "hello", 5), 5);
   auto l = SharedLedger::map(f);
   EXPECT_FALSE(l);
+}
+
+// The daemon maps a ledger the launcher made: one the launcher could still
+// shrink would let it kill the daemon (SIGBUS on the next slot touched).
+TEST_F(LedgerTest, OnlyALedgerSealedAgainstShrinkingIsMapped) {
+  const std::string id = "7";
+  auto ledger = map_ledger(fd_, std::span<const std::string>(&id, 1));
+  EXPECT_GT(::fcntl(fd_, F_GET_SEALS) & F_SEAL_SHRINK, 0);
+  EXPECT_NE(::ftruncate(fd_, 0), 0);  // the seal holds
+  // The same bytes in an unsealed memfd are refused.
+  const int f = ::memfd_create("x", MFD_CLOEXEC);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd_, &st), 0);
+  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
+  ASSERT_EQ(::pread(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  ASSERT_EQ(::write(f, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  auto l = SharedLedger::map(f);
+  ASSERT_FALSE(l);
+  EXPECT_NE(l.error().message.find("sealed"), std::string::npos) << l.error().message;
 }
 
 }  // namespace
