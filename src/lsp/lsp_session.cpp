@@ -53,7 +53,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (method == "workspace/executeCommand") return execute_command(std::move(request));
     if (permissions::is_admin_method(method)) {
       // The user's editor may administer permissions; on a worker (SQLite).
-      return workspace_.workers().post([this, request = std::move(request)] {
+      return workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
         auto r = permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(),
                                     client_->name);
         if (r) request.reply(*r);

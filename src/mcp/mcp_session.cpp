@@ -92,7 +92,7 @@ std::string instructions_for(std::string_view root) {
          "when writing; edit_file replaces exact text and returns a diff.";
 }
 
-class McpDialect final : public Dialect {
+class McpDialect final : public Dialect, public std::enable_shared_from_this<McpDialect> {
  public:
   McpDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
       : workspace_(workspace), conn_(std::move(connection)), registry_(*options.registry), profile_(options.profile) {
@@ -280,7 +280,7 @@ class McpDialect final : public Dialect {
     const json caps = member_or(member_or(p, "_meta", json()), kMetaCapabilities, json::object());
     if (!caps.is_object() || !caps.contains("elicitation")) return state;
     const json responses = member_or(p, "inputResponses", json::object());
-    state->ask = [this, request, responses](const permissions::Question& q,
+    state->ask = [this, self = shared_from_this(), request, responses](const permissions::Question& q,
                                             std::function<void(std::optional<permissions::Choice>)> answer)
         -> std::function<void()> {
       if (responses.is_object() && responses.contains("permission")) {
@@ -533,7 +533,9 @@ class McpDialect final : public Dialect {
       call.progress = std::make_shared<McpProgress>(conn_, p["_meta"]["progressToken"], at_least("2025-03-26"));
     }
     const auto started = std::chrono::steady_clock::now();
-    call.respond = [this, op, started](const Request& r, Result<json> result) {
+    // The dialect lives as long as the calls it started: a session can end
+    // (its client gone) while one of them still runs on a worker.
+    call.respond = [this, self = shared_from_this(), op, started](const Request& r, Result<json> result) {
       const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1000.0;
       if (!result) {
         log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
@@ -543,7 +545,7 @@ class McpDialect final : public Dialect {
       log(r, "debug", {{"tool", op->mcp_name}, {"ms", ms}});
       reply(r, tool_result(*op, *result));
     };
-    call.cancelled = [this](const Request& r) {
+    call.cancelled = [this, self = shared_from_this()](const Request& r) {
       forget_stateless(r);
       r.drop();  // MCP: no response to a cancelled request
     };
@@ -629,7 +631,7 @@ class McpDialect final : public Dialect {
       if (!c->is_string()) return request.fail(make_error(error_code::kInvalidParams, "resources/list: invalid cursor"));
       after = c->get<std::string>();
     }
-    workspace_.workers().post([this, request = std::move(request), after] {
+    workspace_.workers().post([this, self = shared_from_this(), request = std::move(request), after] {
       bool more = false;
       // Files the client may not read are left out.
       const files::Access access{workspace_.gate().read_filter(client_), nullptr};
@@ -655,7 +657,7 @@ class McpDialect final : public Dialect {
     const json& p = request.params();
     if (!p.contains("uri") || !p["uri"].is_string())
       return request.fail(make_error(error_code::kInvalidParams, "resources/read: uri (string) is required"));
-    workspace_.workers().post([this, request = std::move(request)] {
+    workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
       const std::string uri = request.params()["uri"].get<std::string>();
       auto rel = workspace_.rel_of_uri(uri);
       if (!rel) return request.fail(rel.error());
@@ -685,7 +687,7 @@ class McpDialect final : public Dialect {
     if (member_or(ref, "type", std::string()) != "ref/resource" || member_or(arg, "name", std::string()) != "path") {
       return reply(request, {{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
     }
-    workspace_.workers().post([this, request = std::move(request), value = arg["value"].get<std::string>()] {
+    workspace_.workers().post([this, self = shared_from_this(), request = std::move(request), value = arg["value"].get<std::string>()] {
       // Complete one path component: list the directory part, filter by the rest.
       const std::size_t slash = value.rfind('/');
       const std::string dir = slash == std::string::npos ? std::string() : value.substr(0, slash);

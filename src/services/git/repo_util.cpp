@@ -76,9 +76,9 @@ std::optional<std::pair<git_time_t, int>> parse_date(std::string_view s) {
 
 }  // namespace
 
-StrArray::StrArray(const std::vector<std::string>& items) {
-  ptrs_.reserve(items.size());
-  for (const auto& s : items) ptrs_.push_back(const_cast<char*>(s.c_str()));
+StrArray::StrArray(std::vector<std::string> items) : items_(std::move(items)) {
+  ptrs_.reserve(items_.size());
+  for (const auto& s : items_) ptrs_.push_back(const_cast<char*>(s.c_str()));
   array_.strings = ptrs_.data();
   array_.count = ptrs_.size();
 }

@@ -19,13 +19,18 @@
 
 namespace icotes::git {
 
-/// A git_strarray view over strings that outlive it (pathspecs).
+/// A git_strarray (pathspecs) holding its own copy of the strings, so a
+/// temporary list (`StrArray s(cond ? list : {})`) cannot leave it pointing
+/// at freed memory. Neither copied nor moved (array_ points into it).
 class StrArray {
  public:
-  explicit StrArray(const std::vector<std::string>& items);
+  explicit StrArray(std::vector<std::string> items);
+  StrArray(const StrArray&) = delete;
+  StrArray& operator=(const StrArray&) = delete;
   const git_strarray* get() const { return &array_; }
 
  private:
+  std::vector<std::string> items_;
   std::vector<char*> ptrs_;
   git_strarray array_{};
 };
