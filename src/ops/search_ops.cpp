@@ -126,10 +126,7 @@ constexpr std::size_t kTextLineLead = 80;
 // The most text (bytes) one page may hold: for MCP clients the default
 // tool budget, or with an explicit `limit` the client's cap; no bound for
 // programs (LSP, JSON-RPC), whose pages `limit` alone bounds.
-std::size_t text_budget(const Context& ctx, const json& p) {
-  if (ctx.max_result_bytes == 0) return SIZE_MAX;
-  return p.contains("limit") ? ctx.max_result_bytes : std::min(ctx.max_result_bytes, kDefaultToolResultBytes);
-}
+std::size_t text_budget(const Context& ctx, const json& p) { return ctx.text_budget(p.contains("limit")); }
 
 // Appends one line (no terminator) to the text form, cut to about
 // kTextLineBytes around byte `first` (its first match; npos: none), with
