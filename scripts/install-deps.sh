@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev libre2-dev libpcre2-dev
   libvterm-dev libjemalloc-dev bubblewrap ccache shfmt
-  git ripgrep neovim hyperfine python3 procps
+  git ripgrep neovim hyperfine python3 procps curl xz-utils
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
 # conflicts with Debian's npm): take Debian's only when there is no node/npm.
@@ -53,3 +53,11 @@ if [ -f integration/hosts/package-lock.json ] && [ "${ICOTES_SKIP_HOSTS:-0}" != 
     echo "$want" >"$stamp"
   fi
 fi
+
+# A newer Neovim beside Debian 12's 0.7 for the Neovim tests: Debian 13's,
+# unpacked into a cache outside the clone (scripts/neovim-trixie.sh). Without
+# it (no network to deb.debian.org) those tests are not registered, and
+# configuring says so.
+nvim_cache=${ICOTES_CACHE_DIR:-$HOME/.cache/icotes}/neovim-trixie
+bash scripts/neovim-trixie.sh "$nvim_cache" >/dev/null ||
+  echo "install-deps: Debian 13's Neovim could not be fetched into $nvim_cache; only Neovim 0.7 is tested" >&2

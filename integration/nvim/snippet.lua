@@ -57,7 +57,8 @@ local function main()
   local bin = os.getenv('ICOTES_BINARY')
   check(bin and bin ~= '', 'ICOTES_BINARY is not set')
   check(vim.fn.fnamemodify(bin, ':t') == 'icotes', 'ICOTES_BINARY must be named icotes: ' .. bin)
-  out('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor))
+  out('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) ..
+      (vim.lsp.start and ': the snippet attaches with vim.lsp.start' or ': the snippet attaches with start_client + buf_attach_client'))
 
   tmpdir = vim.fn.resolve(vim.fn.tempname())
   vim.fn.mkdir(tmpdir .. '/src', 'p')
