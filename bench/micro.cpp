@@ -1,6 +1,7 @@
 // icotes_bench_micro: Google Benchmark microbenchmarks of the hot paths a
 // file read goes through (docs/ARCHITECTURE.md#hot-paths): serialising a reply that holds
-// a 616 KB C header (icotes::write_json vs nlohmann::json::dump), and
+// a 616 KB C header (icotes::write_json vs nlohmann::json::dump and
+// RapidJSON's Writer), and
 // FrameReader throughput for many small requests and for one large line.
 //
 //   icotes_bench_micro [--benchmark_filter=...]   (ICOTES_BENCH_FILE picks the text, default /usr/include/sqlite3.h)
@@ -14,6 +15,11 @@
 #include "icotes/framing.hpp"
 #include "icotes/json.hpp"
 #include "icotes/permissions.hpp"
+
+#if ICOTES_HAVE_RAPIDJSON
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#endif
 
 namespace {
 
@@ -73,6 +79,51 @@ void BM_NlohmannDump_Reply616K(benchmark::State& state) {
   state.counters["out_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_NlohmannDump_Reply616K)->Unit(benchmark::kMicrosecond);
+
+#if ICOTES_HAVE_RAPIDJSON
+// RapidJSON's Writer, the fast well-kept writer icotes could use instead of
+// its own: the same reply written from the same values (its best case: no
+// DOM to build). If it came close to write_json, write_json would go.
+void BM_RapidJsonWriter_Reply616K(benchmark::State& state) {
+  const json reply = read_reply(header_text());
+  const json& s = reply["structuredContent"];
+  const std::string& text = reply["content"][0]["text"].get_ref<const std::string&>();
+  const std::string& second = reply["content"][1]["text"].get_ref<const std::string&>();
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    auto str = [&](const std::string& v) { w.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); };
+    w.StartObject();
+    w.Key("content");
+    w.StartArray();
+    for (const std::string* t : {&text, &second}) {
+      w.StartObject();
+      w.Key("type");
+      w.String("text");
+      w.Key("text");
+      str(*t);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("structuredContent");
+    w.StartObject();
+    for (const auto& [key, value] : s.items()) {
+      w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+      if (value.is_string()) str(value.get_ref<const std::string&>());
+      else if (value.is_boolean()) w.Bool(value.get<bool>());
+      else w.Uint64(value.get<std::uint64_t>());
+    }
+    w.EndObject();
+    w.EndObject();
+    bytes = buf.GetSize();
+    benchmark::DoNotOptimize(buf.GetString());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+  state.counters["out_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_RapidJsonWriter_Reply616K)->Unit(benchmark::kMicrosecond);
+#endif
 
 void BM_AppendJsonString616K(benchmark::State& state) {
   const std::string& text = header_text();
