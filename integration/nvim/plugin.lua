@@ -1,15 +1,17 @@
 -- The Neovim plugin (editors/nvim) in headless Neovim, installed as a user
 -- installs it (a pack/*/opt directory and :packadd):
 --   nvim --headless --clean -u NONE -c "luafile integration/nvim/plugin.lua"
--- with ICOTES_BINARY (a binary named icotes, put first in PATH) in the
--- environment and node on PATH. Checks, against the real binary and its
--- shared daemon (a private XDG_RUNTIME_DIR):
+-- with ICOTES_BINARY (a binary named icotes, put first in PATH) and node
+-- (ICOTES_NODE, else node on PATH) in the environment. Checks, against the
+-- real binary and its shared daemon (a private XDG_RUNTIME_DIR):
 --  - setup() attaches every file buffer under the root to one client;
 --  - an MCP client (the SDK, integration/nvim/mcp-client.mjs) reads the
 --    unsaved buffer, and its edit_file asks a permission question that
 --    reaches Neovim, is answered through a stubbed vim.ui.select, and then
 --    lands in the buffer with the disk unchanged until :w;
---  - a question nobody answers is declined after question_timeout_ms;
+--  - a question that comes while keys are typed waits until none came for
+--    question_idle_ms; one nobody answers is declined after
+--    question_timeout_ms;
 --  - icotes/editor/context (editor_context = true) carries the cursor, the
 --    Visual selection, the visible ranges and the open buffers;
 --  - :Icotes status, mode, permissions, revoke, terminal, log, restart and
@@ -36,6 +38,7 @@ local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
 local plugin_dir = vim.fn.fnamemodify(here .. '/../../editors/nvim', ':p'):gsub('/$', '')
 local tmpdir
 local bin = os.getenv('ICOTES_BINARY')
+local node = os.getenv('ICOTES_NODE') or 'node'
 
 local function check(cond, msg)
   if not cond then error(msg, 2) end
@@ -97,7 +100,7 @@ end
 local function main()
   check(bin and bin ~= '', 'ICOTES_BINARY is not set')
   check(vim.fn.fnamemodify(bin, ':t') == 'icotes', 'ICOTES_BINARY must be named icotes: ' .. bin)
-  check(vim.fn.executable('node') == 1, 'node is not on PATH')
+  check(vim.fn.executable(node) == 1, 'node not found (ICOTES_NODE, else node on PATH): ' .. node)
   out('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor))
 
   tmpdir = vim.fn.resolve(vim.fn.tempname())
@@ -130,7 +133,7 @@ local function main()
     return notify(msg, level, opts)
   end
   vim.ui.select = function(items, opts, on_choice)
-    table.insert(asked, { items = items, prompt = opts.prompt, kind = opts.kind })
+    table.insert(asked, { items = items, prompt = opts.prompt, kind = opts.kind, at = vim.loop.now() })
     local pick = answer(items, opts)
     if pick == false then
       table.insert(kept, on_choice)
@@ -172,7 +175,7 @@ local function main()
     { tool = 'read_file', args = { path = 'src/main.c' } },
     { tool = 'edit_file', args = { path = 'src/main.c', edits = { { oldString = 'return 0;', newString = 'return 42;' } } } },
   })
-  local code, lines = run({ 'node', here .. '/mcp-client.mjs', ws, steps }, 60000)
+  local code, lines = run({ node, here .. '/mcp-client.mjs', ws, steps }, 60000)
   check(code == 0, 'mcp-client exited ' .. tostring(code))
   check(#lines == 2, 'two results: ' .. vim.inspect(lines))
   local r1, r2 = vim.json.decode(lines[1]), vim.json.decode(lines[2])
@@ -183,12 +186,37 @@ local function main()
         'the question names the edit: ' .. tostring(asked[1].prompt))
   check(not r2.isError, 'edit_file ran after the answer: ' .. r2.text)
   local want = unsaved:gsub('return 0;', 'return 42;')
+  if os.getenv('ICOTES_NVIM_SELFTEST_FAIL') == '1' then want = want .. 'deliberately wrong\n' end
   wait(5000, function() return buffer_text(main_buf) == want end, 'the edit in the buffer')
   check(read(ws .. '/src/main.c') == disk, 'the disk is unchanged before :w')
   out('the question (' .. require('icotes.questions').how .. ') was answered through vim.ui.select: "' ..
       asked[1].prompt .. '"; edit_file landed in the buffer, not on disk')
   vim.cmd('write')
   check(read(ws .. '/src/main.c') == want, 'the disk holds the edit after :w')
+
+  -- Typing postpones a question: it waits until no key came for
+  -- question_idle_ms (keys fed every 100 ms for 3 s, as someone typing).
+  icotes.config.question_idle_ms = 1000
+  asked = {}
+  answer = pick_title('Deny')
+  local typing_until, last_typed, queued_at = vim.loop.now() + 3000, nil, nil
+  local typer = vim.loop.new_timer()
+  typer:start(0, 100, vim.schedule_wrap(function()
+    if not queued_at and require('icotes.questions').pending() > 0 then queued_at = vim.loop.now() end
+    if vim.loop.now() < typing_until then
+      vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Ignore>', true, false, true), 'xn', false)
+      last_typed = vim.loop.now()
+    end
+  end))
+  code = run({ bin, 'call', '--root', ws, 'exec/run', '{"command": "echo typed"}' }, 30000)
+  typer:stop()
+  typer:close()
+  check(code ~= 0, 'the denied command did not run')
+  check(#asked == 1, 'the question was shown once: ' .. vim.inspect(asked))
+  check(queued_at and queued_at < last_typed, 'the question came while keys were typed')
+  check(asked[1].at - last_typed >= 900, string.format('shown %d ms after the last key', asked[1].at - last_typed))
+  icotes.config.question_idle_ms = 0
+  out(string.format('a question that came while typing was shown %d ms after the last key', asked[1].at - last_typed))
 
   -- A question nobody answers is declined after question_timeout_ms.
   icotes.config.question_timeout_ms = 1500
@@ -313,7 +341,11 @@ local function main()
   end, 'the terminal to end after :bwipeout')
   out(':Icotes terminal runs a shell on the daemon; typed keys reach it; output shows; wiping it kills it')
 
-  -- :Icotes log
+  -- :Icotes log (the audit log is written in batches: wait for the edit's record)
+  wait(10000, function()
+    local r = client.request_sync('icotes/permissions/log', { limit = 50 }, 5000)
+    return r and r.result and vim.inspect(r.result):find('terminal', 1, true) ~= nil
+  end, 'the decisions in the audit log')
   vim.cmd('buffer ' .. main_buf)
   vim.cmd('Icotes log')
   wait(10000, function() return vim.api.nvim_buf_get_name(0):find('icotes://log', 1, true) ~= nil end, ':Icotes log')

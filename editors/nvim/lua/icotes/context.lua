@@ -10,6 +10,8 @@
 -- never with editor_context = false.
 local M = {}
 
+local uv = vim.uv or vim.loop
+
 local util = require('icotes.util')
 local bit = require('bit')
 
@@ -116,7 +118,7 @@ end
 
 function M.schedule()
   if cfg().editor_context == false then return end
-  if not timer then timer = vim.loop.new_timer() end
+  if not timer then timer = uv.new_timer() end
   timer:stop()
   timer:start(cfg().context_debounce_ms or 300, 0, vim.schedule_wrap(function() pcall(M.send) end))
 end

@@ -1,6 +1,8 @@
 -- :checkhealth icotes
 local M = {}
 
+local uv = vim.uv or vim.loop
+
 -- vim.health.start/ok/... on 0.10+, vim.health.report_* on 0.8-0.9,
 -- health#report_* on 0.7.
 local h = vim.health or {}
@@ -44,7 +46,7 @@ function M.check()
   -- Modules: icotes loads icotes-git.so (git operations) and icotes-http.so
   -- (the HTTP door) from $ICOTES_GIT_MODULE / $ICOTES_HTTP_MODULE, beside the
   -- binary, or from ../lib/icotes/ (the same places, in that order).
-  local real = vim.loop.fs_realpath(bin) or bin
+  local real = uv.fs_realpath(bin) or bin
   local dir = vim.fn.fnamemodify(real, ':h')
   for _, m in ipairs({ { 'git', 'icotes-git.so', 'ICOTES_GIT_MODULE' }, { 'http', 'icotes-http.so', 'ICOTES_HTTP_MODULE' } }) do
     local candidates = {}

@@ -5,6 +5,8 @@
 -- in the open buffers. See :help icotes.
 local M = {}
 
+local uv = vim.uv or vim.loop
+
 local util = require('icotes.util')
 
 local defaults = {
@@ -243,7 +245,7 @@ function M.stop(root, on_stopped)
   end
   stopping[client.id] = true
   util.call(client, 'stop')
-  local timer = vim.loop.new_timer()
+  local timer = uv.new_timer()
   local waited = 0
   timer:start(50, 50, vim.schedule_wrap(function()
     waited = waited + 50

@@ -18,6 +18,8 @@
 --  * if neither is possible, the question is declined at once with a note.
 local M = {}
 
+local uv = vim.uv or vim.loop
+
 local util = require('icotes.util')
 
 local queue = {} -- questions not yet shown
@@ -28,7 +30,7 @@ local senders = setmetatable({}, { __mode = 'k' }) -- installed send_response wr
 
 local function cfg() return require('icotes').config or {} end
 
-local function now() return vim.loop.now() end
+local function now() return uv.now() end
 
 function M.setup()
   if vim.on_key and not M._on_key then
@@ -148,8 +150,6 @@ function M.pump()
   if showing or #queue == 0 or not idle() then return end
   local item = table.remove(queue, 1)
   showing = item
-  local titles = {}
-  for _, a in ipairs(item.actions) do table.insert(titles, a.title) end
   vim.ui.select(item.actions, {
     prompt = item.message,
     kind = 'icotes.permission',
@@ -168,13 +168,13 @@ end
 local function enqueue(item)
   table.insert(queue, item)
   local timeout = cfg().question_timeout_ms or 60000
-  item.timer = vim.loop.new_timer()
+  item.timer = uv.new_timer()
   item.timer:start(timeout, 0, vim.schedule_wrap(function()
     finish(item, vim.NIL, string.format('icotes: declined, not answered within %d s: %s', math.floor(timeout / 1000),
                                         item.message))
   end))
   if not poll then
-    poll = vim.loop.new_timer()
+    poll = uv.new_timer()
     poll:start(0, 200, vim.schedule_wrap(M.pump))
   end
 end
