@@ -200,16 +200,21 @@ end
 function M.log(on_done)
   local root, client = need_client()
   if not client then return end
-  util.request(client, 'icotes/permissions/log', { limit = 200 }, function(err, r)
+  util.request(client, 'icotes/permissions/log', { limit = 2000 }, function(err, r)
     if err then return util.notify('icotes/permissions/log: ' .. err.message, vim.log.levels.ERROR) end
-    local lines = { 'icotes permission log for ' .. root .. ' (time, client, operation, kind, target, answer, decided by)' }
+    local lines = { 'icotes permission log for ' .. root .. ' (time, client, operation, kind, target, answer, decided by)',
+                    '(newest first; calls that need no permission are left out)' }
+    local shown = 0
     for _, rec in ipairs(r.records or {}) do
-      table.insert(lines, string.format('%s  %s  %s  %s  %s  %s  %s',
-                                        os.date('%Y-%m-%d %H:%M:%S', math.floor((rec.time or 0) / 1000)),
-                                        tostring(rec.client), tostring(rec.operation), tostring(rec.kind),
-                                        tostring(rec.target), tostring(rec.answer), tostring(rec.decidedBy)))
+      if rec.kind ~= 'None' and shown < 200 then
+        shown = shown + 1
+        table.insert(lines, string.format('%s  %s  %s  %s  %s  %s  %s',
+                                          os.date('%Y-%m-%d %H:%M:%S', math.floor((rec.time or 0) / 1000)),
+                                          tostring(rec.client), tostring(rec.operation), tostring(rec.kind),
+                                          tostring(rec.target), tostring(rec.answer), tostring(rec.decidedBy)))
+      end
     end
-    if #(r.records or {}) == 0 then table.insert(lines, '(no decisions yet)') end
+    if shown == 0 then table.insert(lines, '(no decisions yet)') end
     local buf = util.scratch('icotes://log/' .. root, lines)
     if on_done then on_done(buf, lines) end
   end)
@@ -241,7 +246,11 @@ end
 function M.terminal()
   local root, client = need_client()
   if not client then return end
-  return require('icotes.terminal').open({ root = root })
+  -- Terminal mode once it runs: while it starts, Normal mode lets the
+  -- Bash permission question (if any) be shown.
+  return require('icotes.terminal').open({ root = root }, function(t)
+    if vim.api.nvim_get_current_buf() == t.buf then vim.cmd('startinsert') end
+  end)
 end
 
 function M.context()

@@ -117,7 +117,12 @@ function M.send()
 end
 
 function M.schedule()
-  if cfg().editor_context == false then return end
+  local mode = cfg().editor_context
+  if not mode then return end
+  if mode ~= true then
+    local client = require('icotes').client(0)
+    if not client or not M.enabled(client) then return end
+  end
   if not timer then timer = uv.new_timer() end
   timer:stop()
   timer:start(cfg().context_debounce_ms or 300, 0, vim.schedule_wrap(function() pcall(M.send) end))
