@@ -170,7 +170,10 @@ local function config_for(root)
                       vim.log.levels.WARN)
         end)
       end
-      require('icotes.terminal').on_client_exit(client_id)
+      vim.schedule(function()
+        require('icotes.questions').drop(client_id)
+        require('icotes.terminal').on_client_exit(client_id)
+      end)
     end,
   }
 end

@@ -224,6 +224,13 @@ function M.cancelled(_, params)
   end
 end
 
+-- A client that exited takes its questions with it.
+function M.drop(client_id)
+  for _, item in ipairs(vim.list_extend(vim.list_extend({}, queue), { showing })) do
+    if item and item.client_id == client_id then finish(item, vim.NIL, nil) end
+  end
+end
+
 -- Questions waiting or on screen.
 function M.pending()
   return #queue + (showing and 1 or 0)
