@@ -262,17 +262,13 @@ local function main()
   check(#c.openBuffers == 2, 'open buffers: ' .. vim.inspect(c.openBuffers))
   vim.api.nvim_win_set_cursor(0, { 2, 2 })
   vim.api.nvim_feedkeys('vj', 'x', false)
-  local mode = vim.api.nvim_get_mode().mode
-  if mode == 'v' then
-    local v = require('icotes.context').build()
-    check(v.selection.text == '/* unsaved */\n  r', 'Visual selection text: ' .. vim.inspect(v.selection))
-    check(v.selection.start.line == 1 and v.selection.start.character == 2 and v.selection['end'].line == 2 and
-          v.selection['end'].character == 3, 'Visual selection range: ' .. vim.inspect(v.selection))
-    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'x', false)
-    out('icotes/editor/context carries the cursor, the Visual selection, visible ranges and open buffers')
-  else
-    out('icotes/editor/context carries the cursor, visible ranges and open buffers (Visual mode not kept by feedkeys here: ' .. mode .. ')')
-  end
+  check(vim.api.nvim_get_mode().mode == 'v', 'Visual mode after feedkeys: ' .. vim.api.nvim_get_mode().mode)
+  local v = require('icotes.context').build()
+  check(v.selection.text == '/* unsaved */\n  r', 'Visual selection text: ' .. vim.inspect(v.selection))
+  check(v.selection.start.line == 1 and v.selection.start.character == 2 and v.selection['end'].line == 2 and
+        v.selection['end'].character == 3, 'Visual selection range: ' .. vim.inspect(v.selection))
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'x', false)
+  out('icotes/editor/context carries the cursor, the Visual selection, visible ranges and open buffers')
   -- 'auto': sent only when the server advertises it (today's does not).
   icotes.config.editor_context = 'auto'
   local n = #sent
@@ -282,6 +278,15 @@ local function main()
   check(#sent == n, "'auto' sent nothing: " .. vim.inspect(sent[#sent]))
   icotes.config.editor_context = true
   client.notify = orig_notify
+
+  -- open_in_editor (`icotes open`): window/showDocument opens the file at the position.
+  code = run({ bin, 'open', '--root', ws, ws .. '/src/util.c:2:3' }, 20000)
+  check(code == 0, 'icotes open exited ' .. tostring(code))
+  wait(5000, function() return vim.api.nvim_get_current_buf() == util_buf end, 'src/util.c to be shown')
+  local cur = vim.api.nvim_win_get_cursor(0)
+  check(cur[1] == 2 and cur[2] == 2, 'the cursor at 2:3: ' .. vim.inspect(cur))
+  vim.cmd('buffer ' .. main_buf)
+  out('icotes open showed src/util.c at 2:3 (window/showDocument)')
 
   -- :Icotes status
   local from = #notes + 1
@@ -341,6 +346,18 @@ local function main()
   end, 20), 'the terminal did not start: ' .. vim.inspect(vim.api.nvim_buf_get_lines(term_buf, 0, -1, false)) ..
      vim.inspect(asked) .. vim.inspect(notes[#notes]))
   check(#asked == 1 and asked[1].prompt:find('terminal', 1, true), 'the terminal asked for Bash: ' .. vim.inspect(asked))
+  -- The window's size went to icotes/terminal/resize.
+  local term_win = vim.fn.bufwinid(term_buf)
+  check(vim.wait(5000, function()
+    local r = client.request_sync('icotes/terminal/list', vim.empty_dict(), 5000)
+    for _, x in ipairs(r and r.result and r.result.terminals or {}) do
+      if x.id == t.id then
+        return x.cols == vim.api.nvim_win_get_width(term_win) and x.rows == vim.api.nvim_win_get_height(term_win)
+      end
+    end
+  end, 200), 'the terminal has the window size ' .. vim.api.nvim_win_get_width(term_win) .. 'x' ..
+     vim.api.nvim_win_get_height(term_win) .. ': ' ..
+     vim.inspect(client.request_sync('icotes/terminal/list', vim.empty_dict(), 5000)))
   terminal.write(t, 'echo icotes-term-$((6*7))\r')
   wait(10000, function()
     for _, line in ipairs(vim.api.nvim_buf_get_lines(term_buf, 0, -1, false)) do
