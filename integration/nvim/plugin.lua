@@ -378,7 +378,7 @@ local function main()
 
   -- :Icotes log (the audit log is written in batches: wait for the edit's record)
   wait(10000, function()
-    local r = client.request_sync('icotes/permissions/log', { limit = 50 }, 5000)
+    local r = client.request_sync('icotes/permissions/log', { limit = 2000 }, 5000)
     return r and r.result and vim.inspect(r.result):find('terminal/create', 1, true) ~= nil
   end, 'the decisions in the audit log')
   vim.cmd('buffer ' .. main_buf)
@@ -424,12 +424,33 @@ local function main()
   check(rr and rr.result and rr.result.source == 'editor' and rr.result.content == buffer_text(util_buf),
         'the new daemon sees the unsaved buffer: ' .. vim.inspect(rr))
   out(':Icotes restart: daemon ' .. old_pid .. ' -> ' .. new_pid .. ', buffers attached again')
+
+  -- A second root gets its own client; a file under no root is left alone.
+  vim.fn.mkdir(tmpdir .. '/other/.icotes', 'p')
+  write(tmpdir .. '/other/notes.txt', 'other\n')
+  vim.cmd('edit ' .. vim.fn.fnameescape(tmpdir .. '/other/notes.txt'))
+  local other_buf = vim.api.nvim_get_current_buf()
+  wait(10000, function() return icotes.client(other_buf) ~= nil end, 'a client for the second root')
+  local other = icotes.client(other_buf)
+  check(other.id ~= new.id and other.config.root_dir == tmpdir .. '/other', 'a second client for ' .. tmpdir .. '/other')
+  check(not vim.lsp.buf_is_attached(other_buf, new.id), 'the other root\'s buffer is not on the first client')
+  local outside = vim.fn.tempname() .. '.txt'
+  write(outside, 'x\n')
+  vim.cmd('edit ' .. vim.fn.fnameescape(outside))
+  local outside_buf = vim.api.nvim_get_current_buf()
+  vim.wait(200, function() return false end, 20)
+  check(#vim.lsp.get_active_clients() == 2 and icotes.root_of(outside_buf) == nil, 'a file under no root is not attached')
+  os.remove(outside)
+  out('a second root got its own client; a file outside every root was left alone')
 end
 
 local ok, msg = xpcall(main, debug.traceback)
 for _, c in pairs(vim.lsp.get_active_clients()) do c.stop(true) end
 if tmpdir then
   vim.fn.system({ bin or 'true', 'daemon', 'stop', '--root', tmpdir .. '/ws' })
+  if vim.fn.isdirectory(tmpdir .. '/other') == 1 then
+    vim.fn.system({ bin or 'true', 'daemon', 'stop', '--root', tmpdir .. '/other' })
+  end
   vim.fn.delete(tmpdir, 'rf')
 end
 watchdog:stop()

@@ -265,7 +265,12 @@ function M.stop(root, on_stopped)
 end
 
 function M.setup(opts)
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  opts = opts or {}
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
+  -- Lists are taken whole (tbl_deep_extend would merge them index by index).
+  for _, k in ipairs({ 'cmd', 'root_markers', 'allow', 'deny' }) do
+    if opts[k] ~= nil then M.config[k] = opts[k] end
+  end
   if M.config.permission_mode == 'bypass' then
     error('icotes: permission_mode bypass is refused by the server (only the command-line flag sets it)')
   end
