@@ -202,7 +202,8 @@ function M.start(root, bufnr)
   local id
   if vim.lsp.start then
     id = vim.lsp.start(config, { bufnr = bufnr or vim.api.nvim_get_current_buf(), reuse_client = function(c, conf)
-      return c.name == conf.name and c.root_dir == conf.root_dir and not util.call(c, 'is_stopped')
+      local dir = c.root_dir or (c.config and c.config.root_dir)
+      return c.name == conf.name and dir == conf.root_dir and not util.call(c, 'is_stopped')
     end })
     if not bufnr and id then
       -- vim.lsp.start attaches the buffer it is given; a start without one
