@@ -58,3 +58,15 @@ test('a server that cannot start exits non-zero', { skip: !hasNvim && 'nvim not 
   assert.notEqual(r.status, 0);
   assert.equal(r.signal, null);
 });
+
+test('the plugin test (integration/nvim/plugin.lua) fails on a failing check', { skip: !hasNvim && 'nvim not installed', timeout: 90000 }, () => {
+  const r = spawnSync('nvim', ['--headless', '--clean', '-u', 'NONE', '-c', `luafile ${path.join(here, 'nvim', 'plugin.lua')}`], {
+    env: { ...process.env, ICOTES_BINARY: requireBinary(), ICOTES_NVIM_SELFTEST_FAIL: '1', ICOTES_NODE: process.execPath },
+    input: '',
+    encoding: 'utf8',
+    timeout: 80000,
+  });
+  assert.notEqual(r.status, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  assert.equal(r.signal, null, 'ended by itself, not by the timeout');
+  assert.match(r.stderr, /FAIL: .*the edit in the buffer/);
+});
