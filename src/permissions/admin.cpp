@@ -49,6 +49,9 @@ bool is_admin_method(std::string_view method) {
 
 Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method, const json& params,
                    const std::string& by) {
+  // Answer from the files as they are now: the CLI or an editor of
+  // config.toml may have changed them since the last decision.
+  gate.refresh();
   if (method == "icotes/permissions/list") {
     json grants = json::array();
     for (const auto& l : gate.list()) grants.push_back(grant_json(l));
