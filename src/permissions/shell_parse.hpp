@@ -67,7 +67,10 @@ bool is_reserved_word(const Word& w);
 // outer line is parsed, adding its commands to the result.
 using ParseNested = std::function<void(const std::string& script)>;
 
-// Builtins that evaluate a variable's text (or a name with a subscript) as arithmetic, where bash runs `$(..)`.
+// Opaque for a builtin that evaluates text as code: a variable's text or a
+// subscript as arithmetic, where bash runs `$(..)` (let, read, test -v,
+// printf -v, ...), or that changes what a later command name runs (alias,
+// hash -p, enable).
 void check_builtins(const Cmd& c);
 
 // The commands a wrapper runs (env, sudo, nice, timeout, xargs, find -exec,
