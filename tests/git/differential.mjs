@@ -622,7 +622,10 @@ async function compareRepo(r, only) {
     if (has) variants.push({ target: { from: 'HEAD' } }, { target: { from: 'HEAD', to: 'HEAD' } });
     if (commits.length > 3) {
       const [a, b] = [commits[commits.length - 1], commits[0]];
-      variants.push({ target: { from: a, to: b } }, { target: { from: a, to: b }, stat: true },
+      // --stat in one page: each page of a paged --stat ends in its own summary line (" N files changed"),
+      // which git's one output has once; this diff (the whole history of a real repository) outgrows a page.
+      variants.push({ target: { from: a, to: b } },
+        { target: { from: a, to: b }, stat: true, limit: 100000, maxBytes: 1 << 24 },
         { target: { from: 'HEAD~2', to: 'HEAD' } }, { target: { from: 'HEAD~3' } }, { target: { from: b, to: a } },
         { target: { from: a, to: b }, findRenames: false, nameOnly: true });
     }

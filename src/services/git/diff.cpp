@@ -107,7 +107,7 @@ Result<json> diff(Repo& r, const json& params) {
   git_diff_options o = GIT_DIFF_OPTIONS_INIT;
   o.context_lines = static_cast<std::uint32_t>(detail::param_size(params, "contextLines", 3));
   o.interhunk_lines = 0;
-  o.id_abbrev = GIT_OID_HEXSZ;  // abbreviated afterwards, as git does (diff_engine.cpp)
+  o.id_abbrev = GIT_OID_HEXSZ;  // abbreviated afterwards, as git does (diff_patch.cpp)
   o.flags |= detail::config_diff_flags(r.repo);
   o.pathspec.strings = const_cast<char**>(specs.data());
   o.pathspec.count = specs.size();

@@ -1,8 +1,7 @@
 #include "diff_engine.hpp"
 
+#include "diff_formats.hpp"
 #include "similarity.hpp"
-
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
@@ -40,216 +39,6 @@ std::string octal_mode(std::uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%06o", mode);
   return buf;
-}
-
-// The path git names a file by in lists: the new path, or the old one for a
-// deletion.
-std::string_view display_path(const git_diff_delta* d) {
-  const char* p = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
-  return p ? p : "";
-}
-
-// pprint_rename() in diff.c: "a => b", or the common directory prefix and
-// suffix factored out: "dir/{a => b}/file".
-std::string rename_name(std::string_view a, std::string_view b) {
-  if (needs_quote(a) || needs_quote(b)) return quote_path(a) + " => " + quote_path(b);
-  std::size_t pfx = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size() && a[i] == b[i]; ++i) {
-    if (a[i] == '/') pfx = i + 1;
-  }
-  // The common suffix may reach into the prefix by one byte (its slash) only
-  // when there is a prefix.
-  std::size_t sfx = 0;
-  const std::ptrdiff_t adjust = pfx ? 1 : 0;
-  std::ptrdiff_t ia = static_cast<std::ptrdiff_t>(a.size());
-  std::ptrdiff_t ib = static_cast<std::ptrdiff_t>(b.size());
-  const std::ptrdiff_t lo = static_cast<std::ptrdiff_t>(pfx) - adjust;
-  // Indexes may point one past the end (the terminating NUL in git's loop),
-  // where both strings "hold" '\0' and compare equal.
-  auto at = [](std::string_view s, std::ptrdiff_t i) {
-    return i < static_cast<std::ptrdiff_t>(s.size()) ? s[static_cast<std::size_t>(i)] : '\0';
-  };
-  while (lo <= ia && lo <= ib && at(a, ia) == at(b, ib)) {
-    if (at(a, ia) == '/') sfx = a.size() - static_cast<std::size_t>(ia);
-    --ia;
-    --ib;
-  }
-  // The prefix and suffix may overlap (a/x => a/x/y): the middles are then
-  // empty.
-  auto middle = [&](std::string_view s) { return s.size() > pfx + sfx ? s.size() - pfx - sfx : std::size_t{0}; };
-  const std::size_t a_mid = middle(a), b_mid = middle(b);
-  std::string out;
-  if (pfx + sfx) {
-    out.append(a.substr(0, pfx));
-    out += '{';
-  }
-  out.append(a.substr(pfx, a_mid));
-  out += " => ";
-  out.append(b.substr(pfx, b_mid));
-  if (pfx + sfx) {
-    out += '}';
-    out.append(a.substr(a.size() - sfx));
-  }
-  return out;
-}
-
-std::size_t decimal_width(std::uint64_t n) {
-  std::size_t w = 1;
-  while (n >= 10) {
-    n /= 10;
-    ++w;
-  }
-  return w;
-}
-
-struct StatEntry {
-  std::string name;
-  std::uint64_t added = 0;    // lines, or the new size for binary files
-  std::uint64_t deleted = 0;  // lines, or the old size
-  bool binary = false;
-  bool unmerged = false;  // " name | Unmerged"
-};
-
-// scale_linear() in diff.c: at least one column for any change.
-std::uint64_t scale_linear(std::uint64_t it, std::uint64_t width, std::uint64_t max_change) {
-  if (!it) return 0;
-  return 1 + (it * (width - 1) / max_change);
-}
-
-// show_stats() and print_stat_summary_inserts_deletes() in diff.c, for a
-// terminal of 80 columns (what git uses when stdout is not a terminal and
-// COLUMNS is unset) and no diff.statGraphWidth.
-std::string format_stat(const std::vector<StatEntry>& files) {
-  if (files.empty()) return "";
-  std::uint64_t max_change = 0;
-  std::size_t max_len = 0;
-  std::size_t bin_width = 0;
-  std::size_t number_width = 0;
-  for (const auto& f : files) {
-    max_len = std::max(max_len, f.name.size());
-    if (f.unmerged) {
-      bin_width = std::max<std::size_t>(bin_width, 8);  // "Unmerged"
-      continue;
-    }
-    if (f.binary) {
-      bin_width = std::max(bin_width, 14 + decimal_width(f.added) + decimal_width(f.deleted));
-      number_width = 3;
-      continue;
-    }
-    max_change = std::max(max_change, f.added + f.deleted);
-  }
-  long width = 80;
-  number_width = std::max(number_width, decimal_width(max_change));
-  const long nw = static_cast<long>(number_width);
-  if (width < 16 + 6 + nw) width = 16 + 6 + nw;
-  long graph_width = static_cast<long>(max_change) + 4 > static_cast<long>(bin_width)
-                         ? static_cast<long>(max_change)
-                         : static_cast<long>(bin_width) - 4;
-  long name_width = static_cast<long>(max_len);
-  if (name_width + nw + 6 + graph_width > width) {
-    if (graph_width > width * 3 / 8 - nw - 6) {
-      graph_width = width * 3 / 8 - nw - 6;
-      if (graph_width < 6) graph_width = 6;
-    }
-    if (name_width > width - nw - 6 - graph_width)
-      name_width = width - nw - 6 - graph_width;
-    else
-      graph_width = width - nw - 6 - name_width;
-  }
-
-  std::string out;
-  std::uint64_t adds = 0, dels = 0;
-  for (const auto& f : files) {
-    std::string_view name = f.name;
-    std::string prefix;
-    long len = name_width;
-    if (name_width < static_cast<long>(name.size())) {
-      prefix = "...";
-      len -= 3;
-      if (len < 0) len = 0;
-      name.remove_prefix(name.size() - static_cast<std::size_t>(len));
-      if (auto slash = name.find('/'); slash != std::string_view::npos) name.remove_prefix(slash);
-    }
-    const long padding = std::max<long>(0, len - static_cast<long>(name.size()));
-    out += ' ';
-    out += prefix;
-    out.append(name);
-    out.append(static_cast<std::size_t>(padding), ' ');
-    out += " | ";
-    if (f.unmerged) {
-      out += "Unmerged\n";
-      continue;
-    }
-    if (f.binary) {
-      out.append(number_width - 3, ' ');
-      out += "Bin";
-      if (f.added || f.deleted) out += " " + std::to_string(f.deleted) + " -> " + std::to_string(f.added) + " bytes";
-      out += '\n';
-      continue;
-    }
-    adds += f.added;
-    dels += f.deleted;
-    std::uint64_t add = f.added, del = f.deleted;
-    const auto gw = static_cast<std::uint64_t>(graph_width);
-    if (gw <= max_change) {
-      std::uint64_t total = scale_linear(add + del, gw, max_change);
-      if (total < 2 && add && del) total = 2;
-      if (add < del) {
-        add = scale_linear(add, gw, max_change);
-        del = total - add;
-      } else {
-        del = scale_linear(del, gw, max_change);
-        add = total - del;
-      }
-    }
-    const std::string count = std::to_string(f.added + f.deleted);
-    out.append(number_width > count.size() ? number_width - count.size() : 0, ' ');
-    out += count;
-    if (f.added + f.deleted) out += ' ';
-    out.append(add, '+');
-    out.append(del, '-');
-    out += '\n';
-  }
-  // Unmerged files are not counted.
-  const std::size_t n = static_cast<std::size_t>(
-      std::count_if(files.begin(), files.end(), [](const StatEntry& f) { return !f.unmerged; }));
-  if (n == 0) return out + " 0 files changed\n";
-  out += " " + std::to_string(n) + (n == 1 ? " file changed" : " files changed");
-  if (adds || dels == 0) out += ", " + std::to_string(adds) + (adds == 1 ? " insertion(+)" : " insertions(+)");
-  if (dels || adds == 0) out += ", " + std::to_string(dels) + (dels == 1 ? " deletion(-)" : " deletions(-)");
-  out += '\n';
-  return out;
-}
-
-// Brings libgit2's file header to git's (diff.c builtin_diff,
-// fill_metainfo): ids abbreviated as git does (libgit2 prints them in full,
-// id_abbrev 40, see diff()), a tab after "--- name" / "+++ name" when the
-// name holds a space, and no "---"/"+++" lines for a file without hunks
-// (an empty file added or deleted).
-void fix_header(std::string& text, const git_oid& old_id, const git_oid& new_id, git_odb* odb, int abbrev,
-                bool has_body) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    // The header ends where the hunks (or the binary notice) begin.
-    if (text.compare(pos, 2, "@@") == 0 || text.compare(pos, 7, "Binary ") == 0) return;
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    if (text.compare(pos, 6, "index ") == 0 && text.compare(pos + 6 + GIT_OID_HEXSZ, 2, "..") == 0) {
-      std::string ids = abbrev_oid(odb, old_id, abbrev) + ".." + abbrev_oid(odb, new_id, abbrev);
-      text.replace(pos + 6, 2 * GIT_OID_HEXSZ + 2, ids);
-      nl = text.find('\n', pos);
-    } else if (text.compare(pos, 4, "--- ") == 0 || text.compare(pos, 4, "+++ ") == 0) {
-      if (!has_body) {
-        text.erase(pos, nl + 1 - pos);
-        continue;
-      }
-      if (text.find(' ', pos + 4) < nl) {
-        text.insert(nl, 1, '\t');
-        ++nl;
-      }
-    }
-    pos = nl + 1;
-  }
 }
 
 }  // namespace
@@ -356,136 +145,10 @@ Status find_renames(git_repository* repo, git_diff* diff, bool copies) {
 
 namespace {
 
-// git's default funcname (xemit.c def_ff) cuts the hunk header's function
-// context at 80 bytes and then strips trailing whitespace; libgit2 cuts but
-// keeps the whitespace before the cut. Header lines are the only patch lines
-// that start with "@@ -".
-std::string_view trim_hunk_header(std::string_view line) {
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
-  return line;
-}
-
-void trim_hunk_headers(std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    const std::size_t end = nl == std::string::npos ? text.size() : nl + 1;
-    std::string_view line(text.data() + pos, end - pos);
-    if (line.substr(0, 4) == "@@ -") {
-      out.append(trim_hunk_header(line));
-      out += '\n';
-    } else {
-      out.append(line);
-    }
-    pos = end;
-  }
-  text = std::move(out);
-}
-
-// One delta's patch and counts.
-struct Rendered {
-  const git_diff_delta* delta = nullptr;
-  std::string text;
-  bool binary = false;
-  std::size_t additions = 0;
-  std::size_t deletions = 0;
-  json hunks = json::array();
-  bool added_from_intent = false;  // an intent-to-add entry: shown as added
-  git_oid new_id{};                // the new side's id, filled in when libgit2 left it zero
-  std::size_t old_size = 0;        // sizes of binary files (for --stat)
-  std::size_t new_size = 0;
-};
-
-// An intent-to-add file's header as git prints it: "new file mode", the
-// old id all zeros, "--- /dev/null" (libgit2 diffs it against the empty
-// blob the index holds).
-void as_new_file(std::string& text) {
-  const std::size_t index = text.find("\nindex ");
-  if (index == std::string::npos) return;
-  const std::size_t eol = text.find('\n', index + 1);
-  std::string_view line(text.data() + index + 7, eol - index - 7);  // "<old>..<new> <mode>"
-  const std::size_t dots = line.find("..");
-  const std::size_t space = line.find(' ', dots);
-  if (dots == std::string_view::npos || space == std::string_view::npos) return;
-  std::string repl = "\nnew file mode " + std::string(line.substr(space + 1)) + "\nindex " + std::string(dots, '0') +
-                     ".." + std::string(line.substr(dots + 2, space - dots - 2));
-  text.replace(index, eol - index, repl);
-  const std::string old_label = "\n--- a/";
-  if (auto at = text.find(old_label); at != std::string::npos) {
-    const std::size_t end = text.find('\n', at + 1);
-    text.replace(at, end - at, "\n--- /dev/null");
-  }
-}
-
-Result<Rendered> render_delta(git_repository* repo, git_diff* diff, std::size_t index, git_odb* odb,
-                              const RenderOptions& opts) {
-  Rendered out;
-  out.delta = git_diff_get_delta(diff, index);
-  git_patch* patch_raw = nullptr;
-  if (int rc = git_patch_from_diff(&patch_raw, diff, index); rc != 0)
-    return libgit2_error(rc, "diff " + std::string(display_path(out.delta)));
-  PatchPtr patch(patch_raw);
-  if (!patch) return out;
-  // The patch's delta has the ids and sizes filled in once the content is
-  // loaded (working-tree files are hashed then).
-  out.delta = git_patch_get_delta(patch.get());
-  out.binary = (out.delta->flags & GIT_DIFF_FLAG_BINARY) != 0;
-  out.added_from_intent = !opts.hide_intent_to_add && opts.intent_to_add && out.delta->status == GIT_DELTA_MODIFIED &&
-                          opts.intent_to_add->count(std::string(display_path(out.delta)));
-  out.new_id = out.delta->new_file.id;
-  out.old_size = out.delta->old_file.size;
-  out.new_size = out.delta->new_file.size;
-  bool unnamed_new = false;
-  if (out.binary) {
-    // libgit2 does not read files that .gitattributes make binary: their
-    // sizes (for --stat) and a working-tree file's id are unknown. Fill
-    // them in as git does.
-    git_object_t type;
-    if (!out.old_size && !git_oid_is_zero(&out.delta->old_file.id))
-      git_odb_read_header(&out.old_size, &type, odb, &out.delta->old_file.id);
-    if (opts.new_side_workdir && git_oid_is_zero(&out.new_id) && out.delta->status != GIT_DELTA_DELETED) {
-      unnamed_new = git_repository_hashfile(&out.new_id, repo, out.delta->new_file.path, GIT_OBJECT_BLOB, nullptr) == 0;
-      if (unnamed_new) git_odb_read_header(&out.new_size, &type, odb, &out.new_id);
-      if (unnamed_new && !out.new_size) {
-        struct stat st;
-        const std::string abs = std::string(git_repository_workdir(repo)) + out.delta->new_file.path;
-        if (::stat(abs.c_str(), &st) == 0) out.new_size = static_cast<std::size_t>(st.st_size);
-      }
-    } else if (!out.new_size && !git_oid_is_zero(&out.new_id)) {
-      git_odb_read_header(&out.new_size, &type, odb, &out.new_id);
-    }
-  }
-  if (!out.binary) git_patch_line_stats(nullptr, &out.additions, &out.deletions, patch.get());
-  if (opts.format != DiffFormat::kPatch) return out;
-  const std::size_t nhunks = out.binary ? 0 : git_patch_num_hunks(patch.get());
-  Buf buf;
-  if (int rc = git_patch_to_buf(&buf.buf, patch.get()); rc != 0)
-    return libgit2_error(rc, "print the diff of " + std::string(display_path(out.delta)));
-  out.text.assign(buf.view());
-  if (unnamed_new) {
-    // ... and the notice names /dev/null for it.
-    const std::string dev_null = " and /dev/null differ\n";
-    if (auto at = out.text.rfind(dev_null); at != std::string::npos)
-      out.text.replace(at, dev_null.size(),
-                       " and " + quote_path(std::string("b/") + out.delta->new_file.path) + " differ\n");
-  }
-  if (nhunks) trim_hunk_headers(out.text);
-  fix_header(out.text, out.delta->old_file.id, out.new_id, odb, opts.abbrev, out.binary || nhunks > 0);
-  if (out.added_from_intent) as_new_file(out.text);
-  for (std::size_t h = 0; h < nhunks; ++h) {
-    const git_diff_hunk* hunk = nullptr;
-    if (git_patch_get_hunk(&hunk, nullptr, patch.get(), h) != 0 || !hunk) continue;
-    const std::string_view header = trim_hunk_header(std::string_view(hunk->header, hunk->header_len));
-    out.hunks.push_back({{"oldStart", hunk->old_start},
-                         {"oldLines", hunk->old_lines},
-                         {"newStart", hunk->new_start},
-                         {"newLines", hunk->new_lines},
-                         {"header", std::string(header)}});
-  }
-  return out;
-}
+// No second delta: Entry::second of a file that is not a type change.
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+// The second half of a type change, listed with the first.
+constexpr std::size_t kPaired = kNone - 1;
 
 // The files git lists, as delta indexes. libgit2 reports a change of type
 // (file <-> symlink) as a deletion and an addition of one path; git lists
@@ -506,40 +169,49 @@ struct Entry {
   std::string_view path;               // for ordering
 };
 
+// The halves of a type change: paired[i] is the index of the delta of the
+// same path that the other half (an addition and a deletion), or kNone.
+// They need not be adjacent (libgit2's tree -> working tree diff, merged
+// from two, may put another path between).
+std::vector<std::size_t> pair_type_changes(git_diff* diff) {
+  const std::size_t n = git_diff_num_deltas(diff);
+  std::vector<std::size_t> paired(n, kNone);
+  std::unordered_map<std::string_view, std::size_t> added, deleted;
+  for (std::size_t i = 0; i < n; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(diff, i);
+    if (d->status == GIT_DELTA_ADDED) added.emplace(display_path(d), i);
+    if (d->status == GIT_DELTA_DELETED) deleted.emplace(display_path(d), i);
+  }
+  for (const auto& [path, a] : added) {
+    if (auto it = deleted.find(path); it != deleted.end()) {
+      paired[std::min(a, it->second)] = std::max(a, it->second);
+    }
+  }
+  return paired;
+}
+
+// A working-tree file libgit2 lists as modified (a regular file, mode
+// unchanged, not hashed yet) whose content is the old side's again.
+bool back_to_old_content(git_repository* repo, const git_diff_delta* d) {
+  if (d->status != GIT_DELTA_MODIFIED || d->old_file.mode != d->new_file.mode ||
+      (d->new_file.mode & 0170000) != 0100000 || !git_oid_is_zero(&d->new_file.id))
+    return false;
+  git_oid id;
+  return git_repository_hashfile(&id, repo, d->new_file.path, GIT_OBJECT_BLOB, nullptr) == 0 &&
+         git_oid_equal(&id, &d->old_file.id);
+}
+
 std::vector<Entry> list_deltas(git_repository* repo, git_diff* diff, const RenderOptions& opts) {
-  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-  constexpr std::size_t kPaired = kNone - 1;
   std::vector<Entry> out;
   const std::size_t n = git_diff_num_deltas(diff);
   out.reserve(n);
-  // The halves of a type change need not be adjacent (libgit2's tree ->
-  // working tree diff, merged from two, may put another path between).
-  std::vector<std::size_t> paired(n, kNone);
-  {
-    std::unordered_map<std::string_view, std::size_t> added, deleted;
-    for (std::size_t i = 0; i < n; ++i) {
-      const git_diff_delta* d = git_diff_get_delta(diff, i);
-      if (d->status == GIT_DELTA_ADDED) added.emplace(display_path(d), i);
-      if (d->status == GIT_DELTA_DELETED) deleted.emplace(display_path(d), i);
-    }
-    for (const auto& [path, a] : added) {
-      if (auto it = deleted.find(path); it != deleted.end()) {
-        paired[std::min(a, it->second)] = std::max(a, it->second);
-      }
-    }
-  }
+  std::vector<std::size_t> paired = pair_type_changes(diff);
   for (std::size_t i = 0; i < n; ++i) {
     const git_diff_delta* d = git_diff_get_delta(diff, i);
     if (d->status == GIT_DELTA_CONFLICTED) continue;
     if (opts.hide_intent_to_add && opts.intent_to_add && opts.intent_to_add->count(std::string(display_path(d))))
       continue;
-    if (opts.new_side_workdir && d->status == GIT_DELTA_MODIFIED && d->old_file.mode == d->new_file.mode &&
-        (d->new_file.mode & 0170000) == 0100000 && git_oid_is_zero(&d->new_file.id)) {
-      git_oid id;
-      if (git_repository_hashfile(&id, repo, d->new_file.path, GIT_OBJECT_BLOB, nullptr) == 0 &&
-          git_oid_equal(&id, &d->old_file.id))
-        continue;
-    }
+    if (opts.new_side_workdir && back_to_old_content(repo, d)) continue;
     if (paired[i] == kPaired) continue;  // listed with its other half
     if (paired[i] != kNone) {
       const std::size_t j = paired[i];
@@ -607,160 +279,234 @@ std::string next_page(const RenderOptions& opts, const std::string& cursor) {
   return opts.next_call ? opts.next_call(cursor) : "call again with cursor \"" + cursor + "\"";
 }
 
+// The file of `entry`, both halves of a type change rendered.
+Result<FileDiff> render_file(git_repository* repo, const Entry& entry, git_odb* odb, const RenderOptions& opts) {
+  auto first = render_delta(repo, entry.diff, entry.first, odb, opts);
+  if (!first) return std::move(first).error();
+  FileDiff file;
+  file.e = std::move(*first);
+  if (entry.second == kNone) return file;
+  auto second = render_delta(repo, entry.diff, entry.second, odb, opts);
+  if (!second) return std::move(second).error();
+  Rendered& e = file.e;
+  file.added = second->delta;
+  file.added_new_id = second->new_id;
+  file.added_new_size = second->new_size;
+  e.text += second->text;
+  e.binary = e.binary || second->binary;
+  e.additions += second->additions;
+  e.deletions += second->deletions;
+  for (auto& h : second->hunks) e.hunks.push_back(std::move(h));
+  return file;
+}
+
+// About one --stat line: what a file costs of a --stat page's byte budget.
+std::string stat_placeholder() { return std::string(80, ' '); }
+
+// What an unmerged path adds to the page's text; git prints "* Unmerged
+// path <path>" unquoted (diff.c run_diff_cmd).
+std::string unmerged_text(const Unmerged& um, DiffFormat format) {
+  switch (format) {
+    case DiffFormat::kPatch:
+      return "* Unmerged path " + um.path + "\n";
+    case DiffFormat::kNameOnly:
+      return quote_path(um.path) + "\n";
+    case DiffFormat::kStat:
+      break;
+  }
+  return stat_placeholder();
+}
+
+// What a file adds to the page's text: its patch, or its name.
+std::string file_text(FileDiff& file, DiffFormat format) {
+  switch (format) {
+    case DiffFormat::kPatch:
+      return std::move(file.e.text);
+    case DiffFormat::kNameOnly:
+      return quote_path(display_path(file.e.delta)) + "\n";
+    case DiffFormat::kStat:
+      break;
+  }
+  return stat_placeholder();
+}
+
+// The file's entry in `files` (schemas/git/diff.json).
+json file_summary(FileDiff& file, DiffFormat format) {
+  Rendered& e = file.e;
+  const git_diff_delta* d = e.delta;
+  const std::uint32_t old_mode = d->old_file.mode;
+  const std::uint32_t new_mode = file.added ? file.added->new_file.mode : d->new_file.mode;
+  json f = {{"path", std::string(display_path(d))},
+            {"status", file.added            ? "typechange"
+                       : e.added_from_intent ? "added"
+                                             : status_name(d->status)},
+            {"binary", e.binary},
+            {"additions", e.additions},
+            {"deletions", e.deletions}};
+  if (d->status == GIT_DELTA_RENAMED || d->status == GIT_DELTA_COPIED) {
+    f["oldPath"] = d->old_file.path;
+    f["similarity"] = d->similarity;
+  }
+  if (old_mode && new_mode && old_mode != new_mode) {
+    f["oldMode"] = octal_mode(old_mode);
+    f["newMode"] = octal_mode(new_mode);
+  }
+  if (format == DiffFormat::kPatch && !e.binary) f["hunks"] = std::move(e.hunks);
+  return f;
+}
+
+// Where to cut the text of a file larger than a page: after the last line
+// end that fits, or, for a line longer than the page, at a UTF-8 character
+// boundary.
+std::size_t cut_point(const std::string& text, std::size_t max_bytes) {
+  std::size_t cut = text.rfind('\n', max_bytes - 1);
+  if (cut != std::string::npos) return cut + 1;
+  cut = max_bytes;
+  while (cut > 1 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
+// One page of render_diff: the files from opts.offset on while they fit
+// opts.limit and opts.max_bytes (a page always holds at least one file).
+class PageBuilder {
+ public:
+  enum class Added {
+    kYes,   // the file is on the page
+    kFull,  // it does not fit: the page ends before it
+    kCut,   // it is larger than a page: the page ends inside it
+  };
+
+  PageBuilder(const Repo& r, const RenderOptions& opts, std::vector<Entry> entries, git_odb* odb, std::string withheld)
+      : r_(r), opts_(opts), entries_(std::move(entries)), odb_(odb), withheld_(std::move(withheld)) {
+    page_.note = withheld_;
+    page_.total = entries_.size();
+  }
+
+  std::size_t total() const { return page_.total; }
+
+  Result<Added> add(std::size_t i) {
+    if (const Unmerged* um = entries_[i].unmerged) return add_unmerged(i, *um);
+    return add_file(i);
+  }
+
+  // The page, whose files end before file `end`.
+  DiffPage finish(std::size_t end) && {
+    if (opts_.format == DiffFormat::kStat) page_.text = format_stat(stats_);
+    if (end < page_.total) {
+      page_.truncated = true;
+      page_.next = end;
+      std::string more = "Showing files " + std::to_string(opts_.offset + 1) + "-" + std::to_string(end) + " of " +
+                         std::to_string(page_.total) + "; " + std::to_string(page_.total - end) +
+                         " more. Next: " + next_page(opts_, std::to_string(end)) + opts_.narrow + ".";
+      page_.note = page_.note.empty() ? more : page_.note + " " + more;
+    }
+    return std::move(page_);
+  }
+
+  // The page, which ends inside its only file (Added::kCut).
+  DiffPage take() && { return std::move(page_); }
+
+ private:
+  // Counts `size` bytes of file `i` against the budget, unless they do not fit.
+  bool fits(std::size_t i, std::size_t size) {
+    if (i > opts_.offset && bytes_ + size > opts_.max_bytes) return false;
+    bytes_ += size;
+    return true;
+  }
+
+  Added add_unmerged(std::size_t i, const Unmerged& um) {
+    const std::string text = unmerged_text(um, opts_.format);
+    if (!fits(i, text.size())) return Added::kFull;
+    if (opts_.format != DiffFormat::kStat) page_.text += text;
+    page_.files.push_back(
+        {{"path", um.path}, {"status", "unmerged"}, {"binary", false}, {"additions", 0}, {"deletions", 0}});
+    if (opts_.format == DiffFormat::kStat) stats_.push_back({quote_path(um.path), 0, 0, false, true});
+    return Added::kYes;
+  }
+
+  Result<Added> add_file(std::size_t i) {
+    auto rendered = render_file(r_.repo, entries_[i], odb_, opts_);
+    if (!rendered) return std::move(rendered).error();
+    FileDiff& file = *rendered;
+    const git_diff_delta* d = file.e.delta;
+    std::string text = file_text(file, opts_.format);
+    // The rest of a file cut on the previous page: its entry in `files`
+    // was on that page.
+    const bool resumed = i == opts_.offset && opts_.offset_byte > 0 && opts_.format != DiffFormat::kStat;
+    if (resumed) text.erase(0, std::min(opts_.offset_byte, text.size()));
+    if (!fits(i, text.size())) return Added::kFull;
+
+    json f = file_summary(file, opts_.format);
+    // The unmerged entry just before counts the lines of the working tree
+    // against ours, this delta's.
+    if (!page_.files.empty() && i > opts_.offset && entries_[i - 1].unmerged &&
+        entries_[i - 1].unmerged->path == display_path(d)) {
+      page_.files.back()["additions"] = file.e.additions;
+      page_.files.back()["deletions"] = file.e.deletions;
+    }
+    if (!resumed) page_.files.push_back(std::move(f));
+
+    if (opts_.format == DiffFormat::kStat) {
+      stats_.push_back(stat_entry(file));
+    } else if (i == opts_.offset && text.size() > opts_.max_bytes) {
+      cut(i, text, resumed ? opts_.offset_byte : 0, display_path(d));
+      return Added::kCut;
+    } else {
+      page_.text += text;
+    }
+    return Added::kYes;
+  }
+
+  // One file larger than a page, from byte `start` of its text: the page
+  // holds what fits, the rest follows on the next page.
+  void cut(std::size_t i, std::string& text, std::size_t start, std::string_view path) {
+    const std::size_t cut = cut_point(text, opts_.max_bytes);
+    const std::string next = std::to_string(i) + ":" + std::to_string(start + cut);
+    page_.note = (withheld_.empty() ? "" : withheld_ + " ") + "The diff of " + std::string(path) +
+                 " is longer than a page; this page holds bytes " + std::to_string(start) + "-" +
+                 std::to_string(start + cut) + " of it (file " + std::to_string(i + 1) + " of " +
+                 std::to_string(page_.total) + "). Next: " + next_page(opts_, next) + " (or fewer contextLines" +
+                 opts_.narrow + ").";
+    text.resize(cut);
+    page_.text += text;
+    page_.truncated = true;
+    page_.next = i;
+    page_.next_byte = start + cut;
+  }
+
+  const Repo& r_;
+  const RenderOptions& opts_;
+  std::vector<Entry> entries_;
+  git_odb* odb_;
+  std::string withheld_;
+  DiffPage page_;
+  std::vector<StatEntry> stats_;
+  std::size_t bytes_ = 0;
+};
+
 }  // namespace
 
 Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions& opts) {
-  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-  DiffPage page;
   auto entries = list_entries(r.repo, diff, opts);
   // Without a Read deny (the common case) nothing is looked at.
-  const std::string withheld = r.policy.read_denied ? withhold_denied(r.policy.read_denied, entries) : std::string();
-  page.note = withheld;
-  page.total = entries.size();
+  std::string withheld = r.policy.read_denied ? withhold_denied(r.policy.read_denied, entries) : std::string();
   git_odb* odb_raw = nullptr;
   if (int rc = git_repository_odb(&odb_raw, r.repo); rc != 0) return libgit2_error(rc, "open the object database");
   OdbPtr odb(odb_raw);
 
-  std::vector<StatEntry> stats;
-  std::size_t bytes = 0;
+  PageBuilder page(r, opts, std::move(entries), odb.get(), std::move(withheld));
+  const std::size_t end = std::min(page.total(), opts.offset + opts.limit);
   std::size_t i = opts.offset;
-  for (; i < page.total && i < opts.offset + opts.limit; ++i) {
+  for (; i < end; ++i) {
     if (auto st = r.check_cancel(opts.op); !st) return std::move(st).error();
     r.report(git_text::count(i - opts.offset, "file"), static_cast<double>(i - opts.offset),
-             static_cast<double>(std::min(page.total, opts.offset + opts.limit) - opts.offset));
-    if (const Unmerged* um = entries[i].unmerged) {
-      // git prints "* Unmerged path <path>" unquoted (diff.c run_diff_cmd).
-      const std::string text = opts.format == DiffFormat::kPatch      ? "* Unmerged path " + um->path + "\n"
-                               : opts.format == DiffFormat::kNameOnly ? quote_path(um->path) + "\n"
-                                                                      : std::string(80, ' ');
-      if (i > opts.offset && bytes + text.size() > opts.max_bytes) break;
-      bytes += text.size();
-      if (opts.format != DiffFormat::kStat) page.text += text;
-      page.files.push_back(
-          {{"path", um->path}, {"status", "unmerged"}, {"binary", false}, {"additions", 0}, {"deletions", 0}});
-      if (opts.format == DiffFormat::kStat) stats.push_back({quote_path(um->path), 0, 0, false, true});
-      continue;
-    }
-    auto first = render_delta(r.repo, entries[i].diff, entries[i].first, odb.get(), opts);
-    if (!first) return std::move(first).error();
-    Rendered e = std::move(*first);
-    const git_diff_delta* d = e.delta;
-    const git_diff_delta* added = nullptr;  // the second half of a type change
-    git_oid added_new_id{};
-    std::size_t added_new_size = 0;
-    if (entries[i].second != kNone) {
-      auto second = render_delta(r.repo, entries[i].diff, entries[i].second, odb.get(), opts);
-      if (!second) return std::move(second).error();
-      added = second->delta;
-      added_new_id = second->new_id;
-      added_new_size = second->new_size;
-      e.text += second->text;
-      e.binary = e.binary || second->binary;
-      e.additions += second->additions;
-      e.deletions += second->deletions;
-      for (auto& h : second->hunks) e.hunks.push_back(std::move(h));
-    }
-
-    std::string text;
-    if (opts.format == DiffFormat::kPatch) {
-      text = std::move(e.text);
-    } else if (opts.format == DiffFormat::kNameOnly) {
-      text = quote_path(display_path(d)) + "\n";
-    } else {
-      text.assign(80, ' ');  // about one --stat line, for the byte budget
-    }
-    // The rest of a file cut on the previous page: its entry in `files`
-    // was on that page.
-    const bool resumed = i == opts.offset && opts.offset_byte > 0 && opts.format != DiffFormat::kStat;
-    if (resumed) text.erase(0, std::min(opts.offset_byte, text.size()));
-    // A page always holds at least one file; the rest must fit the budget.
-    if (i > opts.offset && bytes + text.size() > opts.max_bytes) break;
-    bytes += text.size();
-
-    const std::uint32_t old_mode = d->old_file.mode;
-    const std::uint32_t new_mode = added ? added->new_file.mode : d->new_file.mode;
-    json f = {{"path", std::string(display_path(d))},
-              {"status", added                 ? "typechange"
-                         : e.added_from_intent ? "added"
-                                               : status_name(d->status)},
-              {"binary", e.binary},
-              {"additions", e.additions},
-              {"deletions", e.deletions}};
-    if (d->status == GIT_DELTA_RENAMED || d->status == GIT_DELTA_COPIED) {
-      f["oldPath"] = d->old_file.path;
-      f["similarity"] = d->similarity;
-    }
-    if (old_mode && new_mode && old_mode != new_mode) {
-      f["oldMode"] = octal_mode(old_mode);
-      f["newMode"] = octal_mode(new_mode);
-    }
-    if (opts.format == DiffFormat::kPatch && !e.binary) f["hunks"] = std::move(e.hunks);
-    // The unmerged entry just before counts the lines of the working tree
-    // against ours, this delta's.
-    if (!page.files.empty() && i > opts.offset && entries[i - 1].unmerged &&
-        entries[i - 1].unmerged->path == display_path(d)) {
-      page.files.back()["additions"] = e.additions;
-      page.files.back()["deletions"] = e.deletions;
-    }
-    if (!resumed) page.files.push_back(std::move(f));
-
-    if (opts.format == DiffFormat::kStat) {
-      StatEntry s;
-      s.name = (d->status == GIT_DELTA_RENAMED || d->status == GIT_DELTA_COPIED)
-                   ? rename_name(d->old_file.path, d->new_file.path)
-                   : quote_path(display_path(d));
-      s.binary = e.binary;
-      if (e.binary) {
-        // "Bin <old size> -> <new size> bytes"; nothing when the contents
-        // are the same (a mode change).
-        const git_oid& new_id = added ? added_new_id : e.new_id;
-        if (!git_oid_equal(&d->old_file.id, &new_id)) {
-          s.deleted = e.old_size;
-          s.added = added ? added_new_size : e.new_size;
-        }
-      } else {
-        s.added = e.additions;
-        s.deleted = e.deletions;
-      }
-      stats.push_back(std::move(s));
-    } else if (i == opts.offset && text.size() > opts.max_bytes) {
-      // One file larger than a page: cut at a line end (or, for a line
-      // longer than the page, at a UTF-8 character boundary), the rest
-      // follows on the next page.
-      std::size_t cut = text.rfind('\n', opts.max_bytes - 1);
-      if (cut != std::string::npos) {
-        ++cut;
-      } else {
-        cut = opts.max_bytes;
-        while (cut > 1 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-      }
-      const std::size_t start = resumed ? opts.offset_byte : 0;
-      const std::string next = std::to_string(i) + ":" + std::to_string(start + cut);
-      page.note = (withheld.empty() ? "" : withheld + " ") + "The diff of " + std::string(display_path(d)) +
-                  " is longer than a page; this page holds bytes " + std::to_string(start) + "-" +
-                  std::to_string(start + cut) + " of it (file " + std::to_string(i + 1) + " of " +
-                  std::to_string(page.total) + "). Next: " + next_page(opts, next) + " (or fewer contextLines" +
-                  opts.narrow + ").";
-      text.resize(cut);
-      page.text += text;
-      page.truncated = true;
-      page.next = i;
-      page.next_byte = start + cut;
-      return page;
-    } else {
-      page.text += text;
-    }
+             static_cast<double>(end - opts.offset));
+    auto added = page.add(i);
+    if (!added) return std::move(added).error();
+    if (*added == PageBuilder::Added::kFull) break;
+    if (*added == PageBuilder::Added::kCut) return std::move(page).take();
   }
-  if (opts.format == DiffFormat::kStat) page.text = format_stat(stats);
-  if (i < page.total) {
-    page.truncated = true;
-    page.next = i;
-    std::string more = "Showing files " + std::to_string(opts.offset + 1) + "-" + std::to_string(i) + " of " +
-                       std::to_string(page.total) + "; " + std::to_string(page.total - i) +
-                       " more. Next: " + next_page(opts, std::to_string(i)) + opts.narrow + ".";
-    page.note = page.note.empty() ? more : page.note + " " + more;
-  }
-  return page;
+  return std::move(page).finish(i);
 }
 
 Result<DiffCursor> parse_diff_cursor(const json& params) {
