@@ -111,6 +111,28 @@ using Handler = std::function<Result<json>(Context&, const json& params)>;
 /// kInvalidParams.
 using Precheck = std::function<Status(const json& params)>;
 
+/// What a call names for the permission gate, declared in the operation's
+/// schema as `"x-permission": "<role>"` on a top-level input property (read
+/// once, at registration). docs/ARCHITECTURE.md "How to add an operation".
+enum class PathRole {
+  Path,   // "path": judged with the operation's kind; a change where it lands (symlinks resolved)
+  Name,   // "name": a path whose name itself changes (delete, move): its parent resolved, its last part as given
+  Paths,  // "paths": an array of "path"s
+  Patch,  // "patch": a unified diff; each file it names (old and new) is a "path"
+  Cwd,    // "cwd": where a command runs: a read where it really leads (symlinks resolved); the root needs nothing
+};
+/// The schema's name of a role: "path", "name", "paths", "patch", "cwd".
+std::string_view to_string(PathRole role);
+struct PathParam {
+  std::string name;  // the input property
+  PathRole role = PathRole::Path;
+};
+/// The command lines a call runs, each as a user would type it for the same
+/// effect (environment as `env NAME=value ...`, stdin as a here-document):
+/// what Bash(...) rules judge and a question shows. Registered beside the
+/// handler of a Bash-kind operation (Registry::needs).
+using NeedsHook = std::function<std::vector<std::string>(const json& params)>;
+
 class SchemaValidator;
 
 struct Operation {
@@ -141,6 +163,13 @@ struct Operation {
   std::function<std::string(const json& result)> mcp_text;
   Handler handler;
   Precheck precheck;  // may be null
+  /// The properties naming paths (schema "x-permission"), in schema order.
+  std::vector<PathParam> path_params;
+  /// `{property, value}`: a call whose property equals the value only reads
+  /// (its need is ReadFile): schema `"x-permission-read-when": value`, e.g.
+  /// an edit's `dryRun: true`, a branch `action: "list"`.
+  std::vector<std::pair<std::string, json>> read_when;
+  NeedsHook needs;  // may be null
   std::shared_ptr<const SchemaValidator> input_validator;
 
   /// LSP method: "icotes/files/read".
@@ -166,6 +195,9 @@ class Registry {
   /// Adds a Precheck to the registered operation `id` (throws
   /// std::logic_error when there is none: a build defect).
   void precheck(std::string_view id, Precheck check);
+  /// Adds the NeedsHook of the registered Bash-kind operation `id` (throws
+  /// std::logic_error for another: a build defect).
+  void needs(std::string_view id, NeedsHook hook);
 
   /// Validates params against the input schema, then the operation's
   /// Precheck: what runs before the permission gate. Errors: -32602 (with

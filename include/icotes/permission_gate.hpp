@@ -52,6 +52,18 @@ struct ClientState {
   Asker ask;          // null: this client cannot be asked
 };
 
+/// How a NeedsHook (operation.hpp) writes a call's command line, so rules see
+/// what the call does. program_line: a program and its arguments, each
+/// exec::shell_quote()d, the program quoted also when the shell would read it
+/// as a reserved word or an assignment. env_words: the call's `env` object as
+/// `env NAME=value ... ` (ending in a space) without the variables
+/// harmless_environment_variable() accepts; "" when none remains.
+/// stdin_heredoc: the call's `stdin` text as a quoted here-document to append
+/// to the line; "" when none.
+std::string program_line(const std::vector<std::string>& argv);
+std::string env_words(const json& params);
+std::string stdin_heredoc(const json& params);
+
 class Gate {
  public:
   /// `root`: the workspace. Settings come from `<root>/.icotes/config.toml`
@@ -81,10 +93,12 @@ class Gate {
   /// force (a warning in the log).
   void refresh();
 
-  /// The needs of one call: its operation kind on each path it names (param
-  /// `path`, `paths`, `source`, `destination`, the files of a `patch`),
-  /// normalised beneath the root; the root itself when it names none.
-  /// An edit with dryRun needs ReadFile only.
+  /// The needs of one call, from what its operation declares
+  /// (operation.hpp: Operation::path_params, read_when, needs): its kind
+  /// (ReadFile when a read_when member matches) on each path it names,
+  /// normalised beneath the root, then the command lines of its NeedsHook,
+  /// then its working directory as a read; the root itself when it names
+  /// none. Parameters nothing declares are not looked at.
   std::vector<Need> needs(const Operation& op, const json& params) const;
 
   /// What `client` may not read: a Read deny rule of its settings or a saved

@@ -46,6 +46,40 @@ void properties_table(std::ostringstream& out, const json& schema) {
   out << "\n";
 }
 
+// What the permission gate judges of a call (the schema's "x-permission"
+// declarations, the needs hook): README "Permissions".
+void permission_line(std::ostringstream& out, const Operation& op) {
+  if (op.kind == OperationKind::None) return;
+  std::string what;
+  auto add = [&what](const std::string& part) { what += (what.empty() ? "" : "; ") + part; };
+  for (const PathParam& p : op.path_params) {
+    const std::string name = "`" + p.name + "`";
+    switch (p.role) {
+      case PathRole::Path:
+        add(name);
+        break;
+      case PathRole::Name:
+        add(name + " (the name itself, not where a symlink there leads)");
+        break;
+      case PathRole::Paths:
+        add("each of " + name);
+        break;
+      case PathRole::Patch:
+        add("each file " + name + " names");
+        break;
+      case PathRole::Cwd:
+        break;
+    }
+  }
+  if (op.needs) add("the command line it runs");
+  for (const PathParam& p : op.path_params)
+    if (p.role == PathRole::Cwd) add("`" + p.name + "` as a ReadFile (where it runs)");
+  if (what.empty()) what = "the workspace";
+  for (const auto& [name, value] : op.read_when)
+    what += "; only ReadFile when `" + name + "` is `" + value.dump() + "`";
+  out << "Permission `" << to_string(op.kind) << "` on: " << what << ".\n\n";
+}
+
 }  // namespace
 
 std::string operations_markdown(const Registry& registry) {
@@ -67,6 +101,7 @@ std::string operations_markdown(const Registry& registry) {
         << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind) << "`\n\n"
         << op->description << "\n\n### Params\n\n";
     properties_table(out, op->input_schema);
+    permission_line(out, *op);
     out << "### Result\n\n";
     properties_table(out, op->output_schema);
   }

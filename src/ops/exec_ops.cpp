@@ -11,6 +11,7 @@
 
 #include "icotes/exec.hpp"
 #include "icotes/operation.hpp"
+#include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {
@@ -283,6 +284,40 @@ Result<json> job_list(Context& ctx, const json&) {
   return json{{"jobs", std::move(jobs)}};
 }
 
+// What run_command runs, as the line a user would type for it: `command`
+// as it is (run by /bin/sh -c), `argv` as the program and its arguments;
+// the client's environment as `env NAME=value ...`, its stdin as a
+// here-document (permission_gate.hpp).
+std::vector<std::string> run_needs(const json& p) {
+  std::vector<std::string> lines;
+  const std::string env = permissions::env_words(p);
+  const std::string input = permissions::stdin_heredoc(p);
+  if (auto it = p.find("command"); it != p.end() && it->is_string()) {
+    const std::string& line = it->get_ref<const std::string&>();
+    if (!env.empty())
+      lines.push_back(env + "sh -c " + exec::shell_quote(line) + input);
+    else if (!input.empty())
+      lines.push_back("{ " + line + "\n}" + input);  // the whole line reads it
+    else
+      lines.push_back(line);
+  }
+  if (auto it = p.find("argv"); it != p.end() && it->is_array()) {
+    std::vector<std::string> words;
+    for (const auto& w : *it)
+      if (w.is_string()) words.push_back(w.get<std::string>());
+    lines.push_back(env + permissions::program_line(words) + input);
+  }
+  return lines;
+}
+
+// What run_code runs: the interpreter's command line for the code.
+std::vector<std::string> run_code_needs(const json& p) {
+  const auto language = p.find("language"), code = p.find("code");
+  if (language == p.end() || !language->is_string() || code == p.end() || !code->is_string()) return {};
+  return {exec::code_command_line(language->get<std::string>(), code->get<std::string>()) +
+          permissions::stdin_heredoc(p)};
+}
+
 }  // namespace
 
 void register_exec_ops(Registry& r) {
@@ -291,6 +326,8 @@ void register_exec_ops(Registry& r) {
   r.add("exec/jobOutput", job_output);
   r.add("exec/jobKill", job_kill);
   r.add("exec/jobList", job_list);
+  r.needs("exec/run", run_needs);
+  r.needs("exec/runCode", run_code_needs);
   r.precheck("exec/run", [](const json& p) -> Status {
     auto env = environment(p, "run_command");
     if (!env) return std::move(env).error();

@@ -28,6 +28,78 @@ std::optional<OperationKind> operation_kind_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view to_string(PathRole role) {
+  switch (role) {
+    case PathRole::Path:
+      return "path";
+    case PathRole::Name:
+      return "name";
+    case PathRole::Paths:
+      return "paths";
+    case PathRole::Patch:
+      return "patch";
+    case PathRole::Cwd:
+      return "cwd";
+  }
+  return "path";
+}
+
+namespace {
+
+std::optional<PathRole> path_role(std::string_view name) {
+  for (auto r : {PathRole::Path, PathRole::Name, PathRole::Paths, PathRole::Patch, PathRole::Cwd})
+    if (to_string(r) == name) return r;
+  return std::nullopt;
+}
+
+bool has_type(const nlohmann::ordered_json& property, std::string_view type) {
+  const auto it = property.find("type");
+  if (it == property.end()) return false;
+  if (it->is_string()) return it->get_ref<const std::string&>() == type;
+  return it->is_array() && std::find(it->begin(), it->end(), type) != it->end();
+}
+
+// The "x-permission" and "x-permission-read-when" keys of an input schema:
+// on its top-level properties only (Gate::needs reads the call's top-level
+// members), a known role on a property of the role's type.
+void read_permission_keys(const nlohmann::ordered_json& input, Operation& op) {
+  if (const auto props = input.find("properties"); props != input.end() && props->is_object()) {
+    for (const auto& [name, property] : props->items()) {
+      if (!property.is_object()) continue;
+      if (const auto it = property.find("x-permission"); it != property.end()) {
+        const auto role = it->is_string() ? path_role(it->get_ref<const std::string&>()) : std::nullopt;
+        if (!role) throw std::logic_error("property \"" + name + "\": unknown x-permission " + it->dump());
+        const bool array = *role == PathRole::Paths;
+        const bool typed =
+            array ? has_type(property, "array") && property.contains("items") && has_type(property["items"], "string")
+                  : has_type(property, "string");
+        if (!typed)
+          throw std::logic_error("property \"" + name + "\": x-permission " + it->dump() + " needs a " +
+                                 (array ? "string array" : "string"));
+        op.path_params.push_back({name, *role});
+      }
+      if (const auto it = property.find("x-permission-read-when"); it != property.end())
+        op.read_when.emplace_back(name, json::parse(it->dump()));
+    }
+  }
+  // Anywhere else the gate would never see it: a build defect.
+  std::function<void(const nlohmann::ordered_json&, int)> nested = [&](const nlohmann::ordered_json& s, int depth) {
+    if (s.is_array()) {
+      for (const auto& v : s) nested(v, depth);
+      return;
+    }
+    if (!s.is_object()) return;
+    for (const auto& [key, v] : s.items()) {
+      if (depth != 2 && key.rfind("x-permission", 0) == 0)
+        throw std::logic_error("\"" + key + "\" only on a top-level input property");
+      nested(v, depth + 1);
+    }
+  };
+  nested(input, 0);
+}
+
+}  // namespace
+
 std::string Operation::command() const {
   std::string c = "icotes." + id;
   std::replace(c.begin(), c.end(), '/', '.');
@@ -63,6 +135,15 @@ void Registry::add(std::string_view id, Handler handler, std::function<std::stri
     op.run_inline = doc.value("inline", false);
     op.input_schema = doc.at("input");
     op.output_schema = doc.at("output");
+    // In the file's order: a call's needs come in the order its schema lists its paths.
+    read_permission_keys(nlohmann::ordered_json::parse(it->second).at("input"), op);
+    // Read into the Operation, they leave the schema clients see (MCP tools/list).
+    if (auto props = op.input_schema.find("properties"); props != op.input_schema.end() && props->is_object())
+      for (auto& [name, property] : props->items())
+        if (property.is_object()) {
+          property.erase("x-permission");
+          property.erase("x-permission-read-when");
+        }
     op.input_validator = std::make_shared<SchemaValidator>(op.input_schema);
   } catch (const std::exception& e) {
     throw std::logic_error("schemas/" + op.id + ".json: " + e.what());
@@ -102,6 +183,14 @@ void Registry::precheck(std::string_view id, Precheck check) {
   auto it = ops_.find(id);
   if (it == ops_.end()) throw std::logic_error("precheck for unregistered operation " + std::string(id));
   it->second.precheck = std::move(check);
+}
+
+void Registry::needs(std::string_view id, NeedsHook hook) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) throw std::logic_error("needs for unregistered operation " + std::string(id));
+  if (it->second.kind != OperationKind::Bash)
+    throw std::logic_error("needs for " + std::string(id) + ": command lines are Bash needs");
+  it->second.needs = std::move(hook);
 }
 
 Status Registry::validate(const Operation& op, const json& params) const {

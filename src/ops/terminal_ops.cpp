@@ -2,6 +2,7 @@
 // resize, kill, list. Params are schema-valid here; each handler turns them
 // into the service's typed arguments once.
 #include "icotes/operation.hpp"
+#include "icotes/permission_gate.hpp"
 #include "icotes/terminal.hpp"
 #include "icotes/workspace.hpp"
 
@@ -156,6 +157,19 @@ Result<json> list(Context& ctx, const json&) {
   return json{{"terminals", std::move(items)}};
 }
 
+// The program the terminal starts, as the line a user would type for it
+// (the client's environment as `env NAME=value ...`): a grant to open a
+// shell is a grant to type in it (the other terminal operations ask nothing).
+std::vector<std::string> create_needs(const json& p) {
+  std::vector<std::string> argv{terminal::default_shell()};
+  if (auto it = p.find("shell"); it != p.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
+    argv[0] = it->get<std::string>();
+  if (auto it = p.find("args"); it != p.end() && it->is_array())
+    for (const auto& a : *it)
+      if (a.is_string()) argv.push_back(a.get<std::string>());
+  return {permissions::env_words(p) + permissions::program_line(argv)};
+}
+
 }  // namespace
 
 void register_terminal_ops(Registry& r) {
@@ -165,6 +179,7 @@ void register_terminal_ops(Registry& r) {
   r.add("terminal/resize", resize);
   r.add("terminal/kill", kill);
   r.add("terminal/list", list);
+  r.needs("terminal/create", create_needs);
   r.precheck("terminal/create", [](const json& p) -> Status {
     if (auto it = p.find("env"); it != p.end())
       for (const auto& [name, value] : it->items())

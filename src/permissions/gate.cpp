@@ -17,7 +17,6 @@
 #include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
 #include "icotes/shell_rule.hpp"
-#include "icotes/terminal.hpp"
 
 namespace icotes::permissions {
 namespace {
@@ -68,6 +67,8 @@ std::string parent_dir(std::string_view rel) {
   const std::size_t slash = rel.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(rel.substr(0, slash));
 }
+
+}  // namespace
 
 // A program and its arguments as the command line a user would type for them. The program is quoted even
 // when it needs no quotes for its characters if the shell would read it as a reserved word (`if`) or an
@@ -128,6 +129,8 @@ std::string stdin_heredoc(const json& params) {
   while (has_line(delimiter)) delimiter += '_';
   return " <<'" + delimiter + "'\n" + text + (text.back() == '\n' ? "" : "\n") + delimiter;
 }
+
+namespace {
 
 // Lexically normalised absolute form of an outside path (for messages and rules).
 std::string outside_path(const ConfinedRoot& root, const std::string& p) {
@@ -363,11 +366,11 @@ void Gate::refresh() {
 std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
   std::vector<Need> out;
   OperationKind kind = op.kind;
-  if (kind == OperationKind::EditFile && member_or(params, "dryRun", false)) kind = OperationKind::ReadFile;
-  // git_branch and git_stash only read when they list.
-  if (kind == OperationKind::GitWrite && member_or(params, "action", std::string()) == "list")
-    kind = OperationKind::ReadFile;
-  auto add = [&](const std::string& p) {
+  // Declared in the schema: an edit's dryRun, a branch, stash or tag listing only reads.
+  for (const auto& [name, value] : op.read_when)
+    if (auto it = params.is_object() ? params.find(name) : params.end(); it != params.end() && *it == value)
+      kind = OperationKind::ReadFile;
+  auto add = [&](const std::string& p, bool name_itself) {
     Need n;
     n.kind = kind;
     auto rel = root_.relative(p.empty() ? "." : p);
@@ -381,7 +384,6 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
         // judges again where the descriptor it writes through lands.) Reads
         // stay lexical here, no syscall on the hot path: the service judges
         // where the descriptor it reads leads (Context::read_denied).
-        const bool name_itself = op.id == "files/delete" || op.id == "files/move";
         const std::filesystem::path full = std::filesystem::path(root_.path()) / *rel;
         std::error_code ec;
         auto real = std::filesystem::weakly_canonical(name_itself ? full.parent_path() : full, ec);
@@ -400,66 +402,46 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
   };
   if (kind == OperationKind::None) return out;
   if (params.is_object()) {
-    for (const char* name : {"path", "source", "destination"})
-      if (auto it = params.find(name); it != params.end() && it->is_string()) add(it->get<std::string>());
-    if (auto it = params.find("paths"); it != params.end() && it->is_array())
-      for (const auto& p : *it)
-        if (p.is_string()) add(p.get<std::string>());
-    if (auto it = params.find("patch"); it != params.end() && it->is_string()) {
-      auto parsed = files::parse_patch(it->get_ref<const std::string&>());
-      if (parsed)
-        for (const auto& fp : *parsed) {
-          if (!fp.old_path.empty()) add(fp.old_path);
-          if (!fp.new_path.empty() && fp.new_path != fp.old_path) add(fp.new_path);
-        }
+    // The paths the schema declares (x-permission), in its order; the
+    // working directory after the commands.
+    for (const PathParam& decl : op.path_params) {
+      const auto it = params.find(decl.name);
+      if (it == params.end()) continue;
+      switch (decl.role) {
+        case PathRole::Path:
+        case PathRole::Name:
+          if (it->is_string()) add(it->get<std::string>(), decl.role == PathRole::Name);
+          break;
+        case PathRole::Paths:
+          if (it->is_array())
+            for (const auto& p : *it)
+              if (p.is_string()) add(p.get<std::string>(), false);
+          break;
+        case PathRole::Patch:
+          if (it->is_string()) {
+            auto parsed = files::parse_patch(it->get_ref<const std::string&>());
+            if (parsed)
+              for (const auto& fp : *parsed) {
+                if (!fp.old_path.empty()) add(fp.old_path, false);
+                if (!fp.new_path.empty() && fp.new_path != fp.old_path) add(fp.new_path, false);
+              }
+          }
+          break;
+        case PathRole::Cwd:
+          break;
+      }
     }
     // Commands: the command line a user would type for the same effect, so
     // Bash(...) rules judge it as they would judge that line and a question
-    // shows it: `command` as it is (run by /bin/sh -c), argv and run_code
-    // as the program and its arguments, the terminal's program and args;
-    // with the client's environment as `env NAME=value ...` (only what
-    // harmless_environment_variable() does not accept) and its stdin as a
-    // here-document.
-    if (kind == OperationKind::Bash) {
-      const std::string env = env_words(params);
-      const std::string input = stdin_heredoc(params);
-      auto command = [&](std::string line) { out.push_back(Need{kind, std::move(line), false, std::nullopt}); };
-      if (auto it = params.find("command"); it != params.end() && it->is_string()) {
-        const std::string& line = it->get_ref<const std::string&>();
-        if (!env.empty())
-          command(env + "sh -c " + exec::shell_quote(line) + input);
-        else if (!input.empty())
-          command("{ " + line + "\n}" + input);  // the whole line reads it
-        else
-          command(line);
-      }
-      if (auto it = params.find("argv"); it != params.end() && it->is_array()) {
-        std::vector<std::string> words;
-        for (const auto& w : *it)
-          if (w.is_string()) words.push_back(w.get<std::string>());
-        command(env + program_line(words) + input);
-      }
-      if (op.id == "terminal/create") {
-        // The program the terminal starts: a grant to open a shell is a
-        // grant to type in it (the other terminal operations ask nothing).
-        std::vector<std::string> argv{terminal::default_shell()};
-        if (auto it = params.find("shell");
-            it != params.end() && it->is_string() && !it->get_ref<const std::string&>().empty())
-          argv[0] = it->get<std::string>();
-        if (auto it = params.find("args"); it != params.end() && it->is_array())
-          for (const auto& a : *it)
-            if (a.is_string()) argv.push_back(a.get<std::string>());
-        command(env + program_line(argv));
-      }
-      if (op.id == "exec/runCode") {
-        const auto language = params.find("language"), code = params.find("code");
-        if (language != params.end() && language->is_string() && code != params.end() && code->is_string())
-          command(exec::code_command_line(language->get<std::string>(), code->get<std::string>()) + input);
-      }
-      // The working directory is a path like any other: where the command
-      // really runs (symlinks resolved), judged as a read (deny rules, the
-      // workspace's bounds).
-      if (auto it = params.find("cwd"); it != params.end() && it->is_string()) {
+    // shows it (the operation's NeedsHook, beside its handler).
+    if (op.needs)
+      for (std::string& line : op.needs(params)) out.push_back(Need{kind, std::move(line), false, std::nullopt});
+    // The working directory is a path like any other: where the command
+    // really runs (symlinks resolved), judged as a read (deny rules, the
+    // workspace's bounds).
+    for (const PathParam& decl : op.path_params) {
+      if (decl.role != PathRole::Cwd) continue;
+      if (auto it = params.find(decl.name); it != params.end() && it->is_string()) {
         Need n;
         n.kind = OperationKind::ReadFile;
         const std::string& p = it->get_ref<const std::string&>();
@@ -475,21 +457,21 @@ std::vector<Need> Gate::needs(const Operation& op, const json& params) const {
             } else {
               n.outside = true;
               n.target = real.string();
-              n.outside_error =
-                  make_error(error_code::kOutsideWorkspace, "cwd '" + p + "' leads outside the workspace (to " +
-                                                                real.string() + "); commands run inside it");
+              n.outside_error = make_error(error_code::kOutsideWorkspace,
+                                           decl.name + " '" + p + "' leads outside the workspace (to " + real.string() +
+                                               "); commands run inside it");
             }
           }
         } else {
           n.outside = true;
           n.target = outside_path(root_, p);
-          n.outside_error = make_error(rel.error().code, "cwd: " + rel.error().message, rel.error().data);
+          n.outside_error = make_error(rel.error().code, decl.name + ": " + rel.error().message, rel.error().data);
         }
         if (n.outside || !n.target.empty()) out.push_back(std::move(n));  // the root is the default
       }
     }
   }
-  if (out.empty()) add("");
+  if (out.empty()) add("", false);
   return out;
 }
 

@@ -24,6 +24,13 @@ using D = Decision::Kind;
 
 Need need(K kind, std::string target, bool outside = false) { return Need{kind, std::move(target), outside, std::nullopt}; }
 
+// An operation as the registry declares it (its schema's paths, its needs hook).
+Operation registered(std::string_view id) {
+  const Operation* op = builtin_registry().find(id);
+  EXPECT_NE(op, nullptr) << id;
+  return op ? *op : Operation{};
+}
+
 Rule rule(const std::string& text, Answer a = Answer::Allow) {
   auto r = Rule::parse(text, a);
   EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
@@ -330,9 +337,7 @@ class GateTest : public ::testing::Test {
 TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   auto gate = open();
   ASSERT_TRUE(gate);
-  Operation op;
-  op.id = "files/move";
-  op.kind = K::WriteFile;
+  Operation op = registered("files/move");
   auto needs = gate->needs(op, json{{"source", "a/../b.txt"}, {"destination", dir_.path() + "/c/./d.txt"}});
   ASSERT_EQ(needs.size(), 2u);
   EXPECT_EQ(needs[0].target, "b.txt");
@@ -340,18 +345,19 @@ TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   needs = gate->needs(op, json{{"source", "../../etc/passwd"}});
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_TRUE(needs[0].outside);
-  op.kind = K::EditFile;
+  op = registered("files/applyPatch");
   needs = gate->needs(op, json{{"patch", "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y/z.c\n+++ b/y/z.c\n@@ -1 +1 @@\n-a\n+b\n"}});
   ASSERT_EQ(needs.size(), 2u);
   EXPECT_EQ(needs[1].target, "y/z.c");
+  op = registered("files/edit");
   needs = gate->needs(op, json{{"path", "x.c"}, {"dryRun", true}});
   EXPECT_EQ(needs[0].kind, K::ReadFile);
-  op.kind = K::ReadFile;
+  op = registered("files/list");
   needs = gate->needs(op, json::object());
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_EQ(needs[0].target, "");  // the root
   // git_branch / git_stash listing is a read; every other action a git write of the repository.
-  op.kind = K::GitWrite;
+  op = registered("git/branch");
   EXPECT_EQ(gate->needs(op, json{{"action", "list"}})[0].kind, K::ReadFile);
   needs = gate->needs(op, json{{"action", "create"}, {"name", "topic"}});
   ASSERT_EQ(needs.size(), 1u);
@@ -367,9 +373,7 @@ TEST_F(GateTest, CommandNeedsCarryEnvironmentStdinAndWorkingDirectory) {
   std::filesystem::create_directories(dir_ / "sub");
   std::filesystem::create_directories(dir_ / "secret");
   std::filesystem::create_symlink("secret", dir_ / "innocent");
-  Operation run;
-  run.id = "exec/run";
-  run.kind = K::Bash;
+  Operation run = registered("exec/run");
   const json git_env = {{"GIT_CONFIG_COUNT", "1"},
                         {"GIT_CONFIG_KEY_0", "core.fsmonitor"},
                         {"GIT_CONFIG_VALUE_0", "touch PWNED; false"},
@@ -399,18 +403,14 @@ TEST_F(GateTest, CommandNeedsCarryEnvironmentStdinAndWorkingDirectory) {
   EXPECT_TRUE(needs[1].outside);
   ASSERT_TRUE(needs[1].outside_error);
   EXPECT_EQ(needs[1].outside_error->message.rfind("cwd: ", 0), 0u) << needs[1].outside_error->message;
-  Operation terminal;
-  terminal.id = "terminal/create";
-  terminal.kind = K::Bash;
+  Operation terminal = registered("terminal/create");
   needs = gate->needs(terminal, json{{"shell", "git"}, {"args", {"status"}}, {"env", git_env}, {"cwd", "sub"}});
   ASSERT_EQ(needs.size(), 2u);
   EXPECT_EQ(
       needs[0].target,
       "env GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor 'GIT_CONFIG_VALUE_0=touch PWNED; false' git status");
   EXPECT_EQ(needs[1].target, "sub");
-  Operation code;
-  code.id = "exec/runCode";
-  code.kind = K::Bash;
+  Operation code = registered("exec/runCode");
   EXPECT_EQ(gate->needs(code, json{{"language", "python"}, {"code", "print(1)"}, {"stdin", "x"}})[0].target,
             "python3 -c 'print(1)' <<'ICOTES_STDIN'\nx\nICOTES_STDIN");
 
@@ -462,9 +462,7 @@ TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {
   write_file(dir_ / ".icotes/config.toml", "[permissions]\n");
   std::filesystem::create_symlink(".icotes/config.toml", dir_ / "innocent.txt");
   std::filesystem::create_symlink("src", dir_ / "alias");
-  Operation op;
-  op.id = "files/write";
-  op.kind = K::WriteFile;
+  Operation op = registered("files/write");
   EXPECT_EQ(gate->needs(op, json{{"path", "innocent.txt"}})[0].target, ".icotes/config.toml");
   EXPECT_EQ(gate->needs(op, json{{"path", "alias/new.c"}})[0].target, "src/new.c");
   ClientState client;
@@ -474,10 +472,11 @@ TEST_F(GateTest, ChangesAreJudgedWhereTheyLand) {
   // Delete and move change the name itself: a link is judged as the link
   // (its parent still where it leads).
   for (const char* id : {"files/delete", "files/move"}) {
-    op.id = id;
-    EXPECT_EQ(gate->needs(op, json{{"path", "innocent.txt"}})[0].target, "innocent.txt") << id;
-    EXPECT_EQ(gate->needs(op, json{{"source", "alias/x.c"}})[0].target, "src/x.c") << id;
-    EXPECT_EQ(gate->needs(op, json{{"source", "alias"}})[0].target, "alias") << id;
+    op = registered(id);
+    const char* name = op.id == "files/delete" ? "path" : "source";
+    EXPECT_EQ(gate->needs(op, json{{name, "innocent.txt"}})[0].target, "innocent.txt") << id;
+    EXPECT_EQ(gate->needs(op, json{{name, "alias/x.c"}})[0].target, "src/x.c") << id;
+    EXPECT_EQ(gate->needs(op, json{{name, "alias"}})[0].target, "alias") << id;
   }
 }
 
