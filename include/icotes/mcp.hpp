@@ -93,4 +93,11 @@ ToolFilter tool_filter(const ClientProfile& profile, const std::optional<std::ve
 std::optional<std::vector<std::string>> workspace_tool_groups(const std::string& config_path,
                                                               std::vector<std::string>& warnings);
 
+/// `full_tool_schemas` under `[mcp]` in the workspace's config file at
+/// `config_path`: true lists every tool's whole input schema to every MCP
+/// client of the workspace, as `serve --full-tool-schemas` does for one.
+/// False when the file or the key is absent; a value that is not a boolean,
+/// or a file that is not valid TOML, is false with a message in `warnings`.
+bool workspace_full_tool_schemas(const std::string& config_path, std::vector<std::string>& warnings);
+
 }  // namespace icotes::mcp

@@ -366,4 +366,19 @@ std::optional<std::vector<std::string>> workspace_tool_groups(const std::string&
   return groups;
 }
 
+bool workspace_full_tool_schemas(const std::string& config_path, std::vector<std::string>& warnings) {
+  auto config = read_config(config_path);
+  if (!config) {
+    warnings.push_back(config.error().message + " ([mcp] full_tool_schemas not applied)");
+    return false;
+  }
+  if (!*config) return false;
+  const toml::node* node = (**config)["mcp"]["full_tool_schemas"].node();
+  if (!node) return false;
+  if (const auto* b = node->as_boolean()) return b->get();
+  warnings.push_back(config_path + ":" + std::to_string(node->source().begin.line) +
+                     ": [mcp] full_tool_schemas must be true or false (not applied)");
+  return false;
+}
+
 }  // namespace icotes::mcp

@@ -253,5 +253,27 @@ TEST(McpWorkspaceToolGroups, ReadsMcpToolsAndWarnsAboutWhatItDrops) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(McpWorkspaceFullToolSchemas, ReadsTheBooleanAndWarnsAboutAnythingElse) {
+  const auto dir = std::filesystem::temp_directory_path() / ("icotes-mcp-full-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "config.toml").string();
+  auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  std::vector<std::string> warnings;
+
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas((dir / "none.toml").string(), warnings));
+  write("[mcp]\ntools = [\"files\"]\n");
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas(path, warnings));
+  EXPECT_TRUE(warnings.empty());
+  write("[mcp]\nfull_tool_schemas = true\n");
+  EXPECT_TRUE(mcp::workspace_full_tool_schemas(path, warnings));
+  EXPECT_TRUE(warnings.empty());
+  write("[mcp]\nfull_tool_schemas = \"yes\"\n");
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas(path, warnings));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("config.toml:2: [mcp] full_tool_schemas must be true or false"), std::string::npos)
+      << warnings[0];
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace icotes
