@@ -275,15 +275,17 @@ json listed_input_schema(const Operation& op, bool full) {
   auto strip = [full](auto& self, json& s) -> void {
     if (!s.is_object()) return;
     for (auto it = s.begin(); it != s.end();) {
-      if (it.key().rfind("x-", 0) == 0) it = s.erase(it);
-      else ++it;
+      if (it.key().rfind("x-", 0) == 0)
+        it = s.erase(it);
+      else
+        ++it;
     }
     if (!full) {
-      // additionalProperties as a schema (a map's value type) says what to send; false only refuses.
+      // additionalProperties as a schema (a map's value type) says what to send; true or false only allows or refuses.
       if (auto ap = s.find("additionalProperties"); ap != s.end() && ap->is_boolean()) s.erase(ap);
-      for (const char* k : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
-                            "maxLength", "pattern", "minItems", "maxItems", "uniqueItems", "minProperties",
-                            "maxProperties"})
+      for (const char* k :
+           {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+            "pattern", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"})
         s.erase(k);
     }
     if (auto props = s.find("properties"); props != s.end() && props->is_object())
@@ -302,8 +304,10 @@ json listed_input_schema(const Operation& op, bool full) {
       json kept = json::array();
       for (const auto& r : *req)
         if (std::find(op.mcp_hidden.begin(), op.mcp_hidden.end(), r) == op.mcp_hidden.end()) kept.push_back(r);
-      if (kept.empty()) schema.erase(req);
-      else *req = std::move(kept);
+      if (kept.empty())
+        schema.erase(req);
+      else
+        *req = std::move(kept);
     }
   }
   return schema;

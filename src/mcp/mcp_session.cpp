@@ -422,7 +422,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   // read-only, destructive, not idempotent, open world) are left out, and
   // outputSchema is listed only to clients that asked for structured output.
   json tool_json(const Operation& op) const {
-    json t = {{"name", op.mcp_name}, {"description", op.description}, {"inputSchema", mcp::listed_input_schema(op, full_schemas_)}};
+    json t = {{"name", op.mcp_name},
+              {"description", op.description},
+              {"inputSchema", mcp::listed_input_schema(op, full_schemas_)}};
     if (at_least("2025-03-26")) {
       json a = json::object();
       if (!at_least("2025-06-18")) a["title"] = op.title;  // later revisions: Tool.title

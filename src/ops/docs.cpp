@@ -59,11 +59,6 @@ std::string operations_markdown(const Registry& registry) {
          "Each operation is reachable as an LSP/JSON-RPC request `icotes/<id>`, as the LSP command "
          "`icotes.<id with dots>` through `workspace/executeCommand`, as the MCP tool named below, and "
          "with `icotes call <id> '<params>'`.\n\n"
-         "Over MCP, tools/list gives a short form of each input schema, to keep the tool definitions a model "
-         "reads small: without validation-only keywords (bounds, lengths, patterns) and without the rarely used "
-         "parameters marked _Not listed over MCP_ below. Those are still accepted in a call, and every call is "
-         "validated against the whole schema (an out-of-range value is refused naming its bound); "
-         "`icotes serve --full-tool-schemas` lists everything.\n\n"
          "| id | MCP tool | permission | read-only | destructive | idempotent |\n| --- | --- | --- | --- | --- | --- |\n";
   for (const Operation* op : registry.all()) {
     out << "| [`" << op->id << "`](#" << op->mcp_name << ") | `" << op->mcp_name << "` | " << to_string(op->kind) << " | "
@@ -71,6 +66,12 @@ std::string operations_markdown(const Registry& registry) {
         << (op->annotations.idempotent ? "yes" : "no") << " |\n";
   }
   out << "\n";
+  out << "Over MCP, tools/list gives a short form of each input schema, to keep the tool definitions a model "
+         "reads small: without validation-only keywords (bounds, lengths, patterns) and without the rarely used "
+         "parameters marked _Not listed over MCP_ below. Those are still accepted in a call, and every call is "
+         "validated against the whole schema (an out-of-range value is refused naming its bound); "
+         "`icotes serve --full-tool-schemas` (or `full_tool_schemas = true` under `[mcp]` in "
+         "`.icotes/config.toml`) lists everything.\n\n";
   for (const Operation* op : registry.all()) {
     out << "## " << op->mcp_name << "\n\n"
         << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind) << "`\n\n"

@@ -28,10 +28,10 @@ TEST(ClientProfile, RoundTripsAndLeavesDefaultsOut) {
 }
 
 TEST(ClientProfile, WrongTypesAndUnknownGroupsAreClearErrors) {
-  for (const char* text : {R"([])", R"({"permissionMode":1})", R"({"allow":"x"})", R"({"deny":[1]})",
-                           R"({"tools":["files","nope"]})", R"({"maxResultBytes":10})", R"({"maxResultBytes":-5})",
-                           R"({"maxResultBytes":"big"})", R"({"structuredOutput":"yes"})",
-                           R"({"fullToolSchemas":1})"}) {
+  for (const char* text :
+       {R"([])", R"({"permissionMode":1})", R"({"allow":"x"})", R"({"deny":[1]})", R"({"tools":["files","nope"]})",
+        R"({"maxResultBytes":10})", R"({"maxResultBytes":-5})", R"({"maxResultBytes":"big"})",
+        R"({"structuredOutput":"yes"})", R"({"fullToolSchemas":1})"}) {
     auto r = client_profile_from_json(json::parse(text));
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code, error_code::kInvalidParams) << text;

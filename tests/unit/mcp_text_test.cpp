@@ -140,7 +140,8 @@ TEST(McpListedSchema, LeavesOutWhatOnlyValidatesAndServerAnnotations) {
                   "o":{"type":"object","additionalProperties":{"type":"string"}}}})"));
   // The full form keeps every keyword but never the x- annotations.
   const json full = mcp::listed_input_schema(op, true);
-  EXPECT_EQ(full["properties"]["p"], json::parse(R"({"type":"string","minLength":1,"maxLength":9,"pattern":"^a","description":"d"})"));
+  EXPECT_EQ(full["properties"]["p"],
+            json::parse(R"({"type":"string","minLength":1,"maxLength":9,"pattern":"^a","description":"d"})"));
   EXPECT_EQ(full["additionalProperties"], false);
   EXPECT_EQ(full["properties"]["n"]["maximum"], 5);
   EXPECT_FALSE(full["properties"]["a"]["items"]["properties"]["s"].contains("x-y"));
@@ -151,8 +152,10 @@ TEST(McpListedSchema, HiddenPropertiesAreLeftOutUnlessFull) {
   Operation op = op_with(json::parse(R"({"type":"object","required":["p"],
     "properties":{"p":{"type":"string"},"rare":{"type":"boolean"},"other":{"type":"integer"}}})"));
   op.mcp_hidden = {"rare"};
-  EXPECT_EQ(mcp::listed_input_schema(op),
-            json::parse(R"({"type":"object","required":["p"],"properties":{"p":{"type":"string"},"other":{"type":"integer"}}})"));
+  EXPECT_EQ(
+      mcp::listed_input_schema(op),
+      json::parse(
+          R"({"type":"object","required":["p"],"properties":{"p":{"type":"string"},"other":{"type":"integer"}}})"));
   EXPECT_TRUE(mcp::listed_input_schema(op, true)["properties"].contains("rare"));
   // required never names what is not listed (the registry refuses a hidden required property).
   op.mcp_hidden = {"p"};
