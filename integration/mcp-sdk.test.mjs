@@ -563,6 +563,54 @@ describe('MCP SDK, default result shape: text only', { timeout: 60000 }, () => {
   });
 });
 
+describe('MCP SDK, the short tool schemas', { timeout: 60000 }, () => {
+  // tools/list leaves out validation-only keywords and the parameters a
+  // schema's mcpHidden names; the server still validates every call against
+  // the whole schema, and --full-tool-schemas lists everything.
+  const keysIn = (v, out = new Set()) => {
+    if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) { out.add(k); keysIn(x, out); }
+    return out;
+  };
+  test('hidden parameters are accepted, bounds are enforced and named, the full form lists both', async () => {
+    const s = await connect('/usr/include', undefined, []);
+    const full = await connect('/usr/include', undefined, ['--full-tool-schemas']);
+    try {
+      const { tools } = await s.client.listTools({}, REQ);
+      const grep = tools.find((t) => t.name === 'grep');
+      assert.ok(grep && 'pattern' in grep.inputSchema.properties && 'context' in grep.inputSchema.properties);
+      assert.ok(!('pcre2' in grep.inputSchema.properties), 'pcre2 is not listed');
+      for (const t of tools) {
+        const keys = [...keysIn(t.inputSchema)];
+        assert.deepEqual(keys.filter((k) => k.startsWith('x-') || ['minimum', 'maximum', 'minLength', 'maxLength', 'minItems', 'maxItems'].includes(k)), [], t.name);
+        for (const r of t.inputSchema.required ?? []) assert.ok(r in t.inputSchema.properties, `${t.name}: required ${r} is listed`);
+      }
+      // A hidden parameter in a call: accepted and used (look-around needs pcre2).
+      const r = await call(s.client, 'grep', { pattern: '(?<=#define )EOF\\b', path: 'stdio.h', pcre2: true });
+      assert.ok(!r.isError, textOf(r));
+      assert.match(textOf(r), /stdio\.h:\d+:#\s*define EOF/);
+      // A value out of bounds: refused, naming the bound tools/list left out.
+      const bad = await call(s.client, 'grep', { pattern: 'x', context: 5000 });
+      assert.equal(bad.isError, true);
+      assert.match(textOf(bad), /context: expected an integer from 0 to 1000, got 5000/);
+      const unknown = await call(s.client, 'read_file', { path: 'stdio.h', nope: 1 });
+      assert.equal(unknown.isError, true);
+      assert.match(textOf(unknown), /unknown property 'nope'/);
+      // Everything, bounds included, with --full-tool-schemas.
+      const all = (await full.client.listTools({}, REQ)).tools;
+      const fullGrep = all.find((t) => t.name === 'grep');
+      assert.ok('pcre2' in fullGrep.inputSchema.properties);
+      assert.equal(fullGrep.inputSchema.properties.context.maximum, 1000);
+      assert.equal(fullGrep.inputSchema.additionalProperties, false);
+      assert.ok(![...keysIn(fullGrep.inputSchema)].some((k) => k.startsWith('x-')));
+      assert.ok(JSON.stringify(all).length > JSON.stringify(tools).length);
+      assert.ok(assertMessagesMatchSpec(s) >= 4);
+    } finally {
+      await s.close();
+      await full.close();
+    }
+  });
+});
+
 describe('MCP SDK with older protocol revisions', { timeout: 60000 }, () => {
   for (const version of ['2025-06-18', '2025-03-26', '2024-11-05']) {
     test(`${version}: negotiated, and every reply matches that revision's schema`, async () => {

@@ -13,6 +13,7 @@ json to_json(const ClientProfile& p) {
   if (p.max_result_bytes != kMaxToolResultBytes) out["maxResultBytes"] = p.max_result_bytes;
   if (p.structured_output) out["structuredOutput"] = true;
   if (!p.tool_groups.empty()) out["tools"] = p.tool_groups;
+  if (p.full_tool_schemas) out["fullToolSchemas"] = true;
   return out;
 }
 
@@ -51,6 +52,10 @@ Result<ClientProfile> client_profile_from_json(const json& v) {
   if (auto it = v.find("structuredOutput"); it != v.end()) {
     if (!it->is_boolean()) return bad("structuredOutput must be true or false");
     p.structured_output = it->get<bool>();
+  }
+  if (auto it = v.find("fullToolSchemas"); it != v.end()) {
+    if (!it->is_boolean()) return bad("fullToolSchemas must be true or false");
+    p.full_tool_schemas = it->get<bool>();
   }
   return p;
 }

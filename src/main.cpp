@@ -121,7 +121,7 @@ struct ServeOptions {
   /// What this client asked for on its command line (client_profile.hpp):
   /// given to the daemon it attaches to for its connection alone, or to its
   /// own session when standalone. Filled by client_profile(); --max-result-bytes,
-  /// --structured-output and --tools are read by the MCP layer.
+  /// --structured-output, --tools and --full-tool-schemas are read by the MCP layer.
   ClientProfile profile;
 };
 
@@ -950,6 +950,12 @@ int main(int argc, char** argv) {
                       "MCP: list each tool's outputSchema and add structuredContent (the complete result, its text "
                       "included) to results. Off by default: Claude Code, Codex and VS Code hand their model that "
                       "JSON instead of the text");
+  serve_cmd->add_flag(
+      "--full-tool-schemas", so.profile.full_tool_schemas,
+      "MCP: list every parameter of each tool with its bounds. By default tools/list leaves out "
+      "rarely used parameters (still accepted; docs/operations.md lists them) and validation-only "
+      "keywords, to keep the tool definitions a model reads small. `full_tool_schemas = true` under [mcp] "
+      "in .icotes/config.toml does the same for every client");
   serve_cmd
       ->add_option("--tools", so.profile.tool_groups,
                    "MCP: offer only these tool groups, comma-separated: files, search, git, exec, terminal, workspace "

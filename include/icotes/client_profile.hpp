@@ -43,6 +43,10 @@ struct ClientProfile {
   bool structured_output = false;
   /// `--tools`: the groups offered over MCP; empty: all of them.
   std::vector<std::string> tool_groups;
+  /// `--full-tool-schemas`: MCP tools/list gives each tool's whole input
+  /// schema (every parameter, every bound) rather than the short form
+  /// (mcp::listed_input_schema).
+  bool full_tool_schemas = false;
 };
 
 /// The profile as JSON (camelCase members; defaults left out), for the

@@ -55,12 +55,16 @@ std::string cut_text(std::string text, std::size_t max_bytes, std::string_view n
 /// again asking for less (offset, limit or maxBytes).]"
 std::string cut_note(const Operation& op, std::size_t max_bytes);
 
-/// The input schema as listed in tools/list: `op.input_schema` without the
-/// keywords that only validate (additionalProperties false, minLength,
-/// maxLength, minItems, maxItems): every call is still validated against
-/// the full schema, and a violation is answered naming the member. The
-/// rest (types, enums, bounds, descriptions) is what a model reads.
-json listed_input_schema(const Operation& op);
+/// The input schema as listed in tools/list. Never the "x-..." keys (server
+/// annotations for the permission gate). Unless `full` (`icotes serve
+/// --full-tool-schemas`): without the keywords that only validate (bounds,
+/// lengths, counts, patterns, additionalProperties true/false) and without
+/// the properties `op.mcp_hidden` names (rarely used). Every call is still
+/// validated against the complete `op.input_schema`: a hidden property is
+/// accepted, and a value out of bounds is refused with -32602 naming the
+/// bound. Types, enums, defaults in descriptions and required are what a
+/// model reads.
+json listed_input_schema(const Operation& op, bool full = false);
 
 /// The group of an operation: its schema's folder ("files" for files/read).
 std::string_view tool_group(const Operation& op);
@@ -88,5 +92,12 @@ ToolFilter tool_filter(const ClientProfile& profile, const std::optional<std::ve
 /// (then nothing is narrowed).
 std::optional<std::vector<std::string>> workspace_tool_groups(const std::string& config_path,
                                                               std::vector<std::string>& warnings);
+
+/// `full_tool_schemas` under `[mcp]` in the workspace's config file at
+/// `config_path`: true lists every tool's whole input schema to every MCP
+/// client of the workspace, as `serve --full-tool-schemas` does for one.
+/// False when the file or the key is absent; a value that is not a boolean,
+/// or a file that is not valid TOML, is false with a message in `warnings`.
+bool workspace_full_tool_schemas(const std::string& config_path, std::vector<std::string>& warnings);
 
 }  // namespace icotes::mcp

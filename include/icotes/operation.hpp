@@ -148,6 +148,10 @@ struct Operation {
   /// schema "mcpText". Without a renderer (mcp_text), the MCP text block is
   /// the other members as `key: value` lines, then this text verbatim.
   std::string mcp_text_field;
+  /// Schema "mcpHidden": input properties MCP's tools/list leaves out (rarely
+  /// used; none of them required). Calls that send them are still accepted:
+  /// every call is validated against input_schema (mcp::listed_input_schema).
+  std::vector<std::string> mcp_hidden;
   /// Schema "inline": bounded work that never waits on a client or a lock
   /// held for long (stat, a read). Runs on the connection's reading thread,
   /// saving the hand-off to a worker (a wake-up and a context switch, about

@@ -9,7 +9,7 @@
 //   - grep: the matching line and its path;
 //   - the failure: the error text, flagged as an error where the host can;
 //   - Claude Code: the icotes tool definitions it sends once loaded (name,
-//     description, input_schema) stay within 32 KiB (the goal is 16 KiB).
+//     description, input_schema) stay within 16 KiB.
 // Every host runs in a temporary HOME with telemetry, updates and error
 // reports off, bounded in time; one that is not installed
 // (scripts/install-deps.sh) or cannot start here is skipped, saying why.
@@ -28,9 +28,10 @@ import { startFake } from './fake-models.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MODULES = path.join(HERE, 'node_modules');
 const RUN_TIMEOUT_MS = 180000;
-// The goal is 16 KiB; the 40 tools offered by default measure 31.3 KB
-// today (bench/results/text-bytes.md): this bound keeps them from growing.
-const CLAUDE_VIEW_BUDGET = 32 * 1024;
+// About 4k tokens of tool definitions: tools/list leaves out rarely used
+// parameters and validation-only keywords (`serve --full-tool-schemas` lists
+// them), and descriptions are short.
+const CLAUDE_VIEW_BUDGET = 16 * 1024;
 
 const MARKER = 'ICOTES-MARKER-7f3a: this line is the file text';
 const NEEDLE = 'return find_the_needle_4711();';
@@ -204,12 +205,13 @@ for (const [kind, host] of Object.entries(HOSTS)) {
     });
 
     if (kind === 'claude') {
-      test(`the icotes tool definitions Claude Code sends once loaded fit in ${CLAUDE_VIEW_BUDGET} bytes`, { skip }, () => {
+      test(`the icotes tool definitions Claude Code sends once loaded fit in ${CLAUDE_VIEW_BUDGET} bytes`, { skip }, (t) => {
         const defs = fake.toolDefinitions();
         assert.ok(defs.length >= 10, `Claude Code loaded the icotes tools (${defs.length})\n${diagnose()}`);
         const size = (t) => Buffer.byteLength(JSON.stringify({ name: t.name, description: t.description, input_schema: t.input_schema }));
         const total = defs.reduce((n, t) => n + size(t), 0);
         const top = defs.map((t) => `${t.name.replace('mcp__icotes__', '')} ${size(t)}`).sort((a, b) => b.split(' ')[1] - a.split(' ')[1]).slice(0, 8);
+        t.diagnostic(`${defs.length} tools in ${total} bytes (largest: ${top.join(', ')})`);
         assert.ok(total <= CLAUDE_VIEW_BUDGET, `${defs.length} tools in ${total} bytes (largest: ${top.join(', ')})`);
       });
     }

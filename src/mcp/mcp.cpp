@@ -269,21 +269,47 @@ std::string cut_note(const Operation& op, std::size_t max_bytes) {
          (how.empty() ? std::string(" (narrower arguments)") : " (" + how + ")") + ".]";
 }
 
-json listed_input_schema(const Operation& op) {
+json listed_input_schema(const Operation& op, bool full) {
   json schema = op.input_schema;
   // Recursively: properties' schemas, array items, combinators.
-  auto strip = [](auto& self, json& s) -> void {
+  auto strip = [full](auto& self, json& s) -> void {
     if (!s.is_object()) return;
-    if (auto ap = s.find("additionalProperties"); ap != s.end() && ap->is_boolean() && !ap->get<bool>()) s.erase(ap);
-    for (const char* k : {"minLength", "maxLength", "minItems", "maxItems"}) s.erase(k);
+    for (auto it = s.begin(); it != s.end();) {
+      if (it.key().rfind("x-", 0) == 0)
+        it = s.erase(it);
+      else
+        ++it;
+    }
+    if (!full) {
+      // additionalProperties as a schema (a map's value type) says what to send; true or false only allows or refuses.
+      if (auto ap = s.find("additionalProperties"); ap != s.end() && ap->is_boolean()) s.erase(ap);
+      for (const char* k :
+           {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+            "pattern", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"})
+        s.erase(k);
+    }
     if (auto props = s.find("properties"); props != s.end() && props->is_object())
       for (auto& p : *props) self(self, p);
     if (auto items = s.find("items"); items != s.end()) self(self, *items);
+    if (auto ap = s.find("additionalProperties"); ap != s.end()) self(self, *ap);
     for (const char* k : {"anyOf", "oneOf", "allOf"})
       if (auto list = s.find(k); list != s.end() && list->is_array())
         for (auto& alt : *list) self(self, alt);
   };
   strip(strip, schema);
+  if (!full && !op.mcp_hidden.empty()) {
+    if (auto props = schema.find("properties"); props != schema.end() && props->is_object())
+      for (const auto& name : op.mcp_hidden) props->erase(name);
+    if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {
+      json kept = json::array();
+      for (const auto& r : *req)
+        if (std::find(op.mcp_hidden.begin(), op.mcp_hidden.end(), r) == op.mcp_hidden.end()) kept.push_back(r);
+      if (kept.empty())
+        schema.erase(req);
+      else
+        *req = std::move(kept);
+    }
+  }
   return schema;
 }
 
@@ -342,6 +368,21 @@ std::optional<std::vector<std::string>> workspace_tool_groups(const std::string&
     groups.push_back(s->get());
   }
   return groups;
+}
+
+bool workspace_full_tool_schemas(const std::string& config_path, std::vector<std::string>& warnings) {
+  auto config = read_config(config_path);
+  if (!config) {
+    warnings.push_back(config.error().message + " ([mcp] full_tool_schemas not applied)");
+    return false;
+  }
+  if (!*config) return false;
+  const toml::node* node = (**config)["mcp"]["full_tool_schemas"].node();
+  if (!node) return false;
+  if (const auto* b = node->as_boolean()) return b->get();
+  warnings.push_back(config_path + ":" + std::to_string(node->source().begin.line) +
+                     ": [mcp] full_tool_schemas must be true or false (not applied)");
+  return false;
 }
 
 }  // namespace icotes::mcp

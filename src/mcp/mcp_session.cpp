@@ -100,6 +100,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     std::vector<std::string> warnings;
     tools_ = mcp::tool_filter(profile_,
                               mcp::workspace_tool_groups(workspace_.root().path() + "/.icotes/config.toml", warnings));
+    full_schemas_ = profile_.full_tool_schemas ||
+                    mcp::workspace_full_tool_schemas(workspace_.root().path() + "/.icotes/config.toml", warnings);
     for (const auto& w : warnings) spdlog::warn("{}", w);
     if (tools_.only && tools_.only->empty())
       spdlog::warn(
@@ -420,7 +422,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   // read-only, destructive, not idempotent, open world) are left out, and
   // outputSchema is listed only to clients that asked for structured output.
   json tool_json(const Operation& op) const {
-    json t = {{"name", op.mcp_name}, {"description", op.description}, {"inputSchema", mcp::listed_input_schema(op)}};
+    json t = {{"name", op.mcp_name},
+              {"description", op.description},
+              {"inputSchema", mcp::listed_input_schema(op, full_schemas_)}};
     if (at_least("2025-03-26")) {
       json a = json::object();
       if (!at_least("2025-06-18")) a["title"] = op.title;  // later revisions: Tool.title
@@ -740,6 +744,7 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   std::shared_ptr<Connection> conn_;
   const Registry& registry_;
   const ClientProfile profile_;
+  bool full_schemas_ = false;  // --full-tool-schemas, or [mcp] full_tool_schemas
   mcp::ToolFilter tools_;  // the tool groups this client is offered
   std::string version_;  // negotiated; empty before initialize
   json client_caps_;

@@ -1,4 +1,5 @@
 // docs/operations.md, generated from the embedded schemas (`icotes docs`).
+#include <algorithm>
 #include <sstream>
 
 #include "icotes/operation.hpp"
@@ -29,7 +30,8 @@ std::string type_of(const json& s) {
   return t;
 }
 
-void properties_table(std::ostringstream& out, const json& schema) {
+// `hidden`: the properties MCP's tools/list leaves out (schema mcpHidden).
+void properties_table(std::ostringstream& out, const json& schema, const std::vector<std::string>& hidden = {}) {
   const json props = schema.value("properties", json::object());
   if (props.empty()) {
     out << "_none_\n\n";
@@ -41,6 +43,8 @@ void properties_table(std::ostringstream& out, const json& schema) {
   for (const auto& [name, p] : props.items()) {
     const bool req = std::find(required.begin(), required.end(), name) != required.end();
     std::string desc = p.value("description", std::string());
+    if (std::find(hidden.begin(), hidden.end(), name) != hidden.end())
+      desc = "_Not listed over MCP (accepted)._" + (desc.empty() ? std::string() : " " + desc);
     out << "| `" << name << "` | " << type_of(p) << " | " << (req ? "yes" : "no") << " | " << desc << " |\n";
   }
   out << "\n";
@@ -96,11 +100,17 @@ std::string operations_markdown(const Registry& registry) {
         << (op->annotations.idempotent ? "yes" : "no") << " |\n";
   }
   out << "\n";
+  out << "Over MCP, tools/list gives a short form of each input schema, to keep the tool definitions a model "
+         "reads small: without validation-only keywords (bounds, lengths, patterns) and without the rarely used "
+         "parameters marked _Not listed over MCP_ below. Those are still accepted in a call, and every call is "
+         "validated against the whole schema (an out-of-range value is refused naming its bound); "
+         "`icotes serve --full-tool-schemas` (or `full_tool_schemas = true` under `[mcp]` in "
+         "`.icotes/config.toml`) lists everything.\n\n";
   for (const Operation* op : registry.all()) {
     out << "## " << op->mcp_name << "\n\n"
         << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind) << "`\n\n"
         << op->description << "\n\n### Params\n\n";
-    properties_table(out, op->input_schema);
+    properties_table(out, op->input_schema, op->mcp_hidden);
     permission_line(out, *op);
     out << "### Result\n\n";
     properties_table(out, op->output_schema);

@@ -132,6 +132,12 @@ void Registry::add(std::string_view id, Handler handler, std::function<std::stri
     op.annotations.idempotent = a.at("idempotentHint").get<bool>();
     op.annotations.open_world = a.at("openWorldHint").get<bool>();
     op.mcp_text_field = doc.value("mcpText", std::string());
+    op.mcp_hidden = doc.value("mcpHidden", std::vector<std::string>());
+    for (const auto& name : op.mcp_hidden) {
+      if (!doc.at("input").at("properties").contains(name)) throw std::logic_error("mcpHidden: no property " + name);
+      for (const auto& r : doc.at("input").value("required", json::array()))
+        if (r == name) throw std::logic_error("mcpHidden: " + name + " is required");
+    }
     op.run_inline = doc.value("inline", false);
     op.input_schema = doc.at("input");
     op.output_schema = doc.at("output");

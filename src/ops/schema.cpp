@@ -95,6 +95,25 @@ std::string describe(const json& schema, const json& value, const std::vector<st
   if (sub && actual && fallback.find("enum") != std::string::npos && sub->contains("enum")) {
     return "expected one of " + (*sub)["enum"].dump() + ", got " + actual->dump();
   }
+  // A number out of bounds: the bounds as the schema writes them (valijson
+  // prints them as doubles, "1000.000000"). MCP's tools/list leaves bounds
+  // out, so this message is where a model learns them.
+  if (sub && actual && actual->is_number() && (sub->contains("minimum") || sub->contains("maximum"))) {
+    const double v = actual->get<double>();
+    const json* lo = sub->contains("minimum") && (*sub)["minimum"].is_number() ? &(*sub)["minimum"] : nullptr;
+    const json* hi = sub->contains("maximum") && (*sub)["maximum"].is_number() ? &(*sub)["maximum"] : nullptr;
+    if ((lo && v < lo->get<double>()) || (hi && v > hi->get<double>())) {
+      const std::string kind = sub->value("type", json()) == "integer" ? "an integer" : "a number";
+      const std::string range = lo && hi ? " from " + lo->dump() + " to " + hi->dump()
+                                : lo     ? " of at least " + lo->dump()
+                                         : " of at most " + hi->dump();
+      return "expected " + kind + range + ", got " + actual->dump();
+    }
+  }
+  if (sub && actual && actual->is_string() && fallback.find("'pattern'") != std::string::npos &&
+      sub->contains("pattern") && (*sub)["pattern"].is_string()) {
+    return "expected a string matching " + (*sub)["pattern"].get<std::string>();
+  }
   return fallback;
 }
 

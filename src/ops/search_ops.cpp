@@ -308,8 +308,8 @@ Result<json> grep(Context& ctx, const json& p) {
   g.word = p.value("wordRegexp", false);
   g.multiline = p.value("multiline", false);
   g.pcre2 = p.value("pcre2", false);
-  g.before = p.value("beforeContext", 0);
-  g.after = p.value("afterContext", 0);
+  g.before = p.value("beforeContext", p.value("context", 0));
+  g.after = p.value("afterContext", p.value("context", 0));
   if (p.contains("maxCount")) g.max_count = p["maxCount"].get<std::uint64_t>();
   const std::string mode = p.value("outputMode", std::string("content"));
   g.output = mode == "count" ? search::OutputMode::Count

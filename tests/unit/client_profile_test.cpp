@@ -15,6 +15,7 @@ TEST(ClientProfile, RoundTripsAndLeavesDefaultsOut) {
   p.max_result_bytes = 200000;
   p.structured_output = true;
   p.tool_groups = {"files", "git"};
+  p.full_tool_schemas = true;
   auto back = client_profile_from_json(to_json(p));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->permission_mode, p.permission_mode);
@@ -23,12 +24,14 @@ TEST(ClientProfile, RoundTripsAndLeavesDefaultsOut) {
   EXPECT_EQ(back->max_result_bytes, 200000u);
   EXPECT_TRUE(back->structured_output);
   EXPECT_EQ(back->tool_groups, p.tool_groups);
+  EXPECT_TRUE(back->full_tool_schemas);
 }
 
 TEST(ClientProfile, WrongTypesAndUnknownGroupsAreClearErrors) {
-  for (const char* text : {R"([])", R"({"permissionMode":1})", R"({"allow":"x"})", R"({"deny":[1]})",
-                           R"({"tools":["files","nope"]})", R"({"maxResultBytes":10})", R"({"maxResultBytes":-5})",
-                           R"({"maxResultBytes":"big"})", R"({"structuredOutput":"yes"})"}) {
+  for (const char* text :
+       {R"([])", R"({"permissionMode":1})", R"({"allow":"x"})", R"({"deny":[1]})", R"({"tools":["files","nope"]})",
+        R"({"maxResultBytes":10})", R"({"maxResultBytes":-5})", R"({"maxResultBytes":"big"})",
+        R"({"structuredOutput":"yes"})", R"({"fullToolSchemas":1})"}) {
     auto r = client_profile_from_json(json::parse(text));
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code, error_code::kInvalidParams) << text;

@@ -124,17 +124,80 @@ TEST(McpCutNote, NamesTheCapAndTheParametersThatAskForLess) {
   EXPECT_NE(mcp::cut_note(bare, 1024).find("asking for less (narrower arguments)"), std::string::npos);
 }
 
-TEST(McpListedSchema, LeavesOutWhatOnlyValidates) {
+TEST(McpListedSchema, LeavesOutWhatOnlyValidatesAndServerAnnotations) {
   const Operation op = op_with(json::parse(R"({"type":"object","additionalProperties":false,"required":["p"],
-    "properties":{"p":{"type":"string","minLength":1,"maxLength":9,"description":"d"},
-                  "n":{"type":"integer","minimum":1,"maximum":5},
-                  "a":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,
-                       "properties":{"s":{"type":"string","minLength":1}}}},
-                  "o":{"type":"object","additionalProperties":{"type":"string"}}}})"));
+    "properties":{"p":{"x-permission":"path","type":"string","minLength":1,"maxLength":9,"pattern":"^a","description":"d"},
+                  "n":{"type":"integer","minimum":1,"maximum":5,"exclusiveMaximum":9},
+                  "a":{"type":"array","minItems":1,"maxItems":3,"uniqueItems":true,"items":{"type":"object",
+                       "additionalProperties":false,"properties":{"s":{"type":"string","minLength":1,"x-y":1}}}},
+                  "u":{"oneOf":[{"type":"string","pattern":"x"},{"type":"object","x-z":true,"additionalProperties":true,
+                       "properties":{"f":{"type":"string","maxLength":2}}}]},
+                  "o":{"type":"object","additionalProperties":{"type":"string","minLength":1}}}})"));
   EXPECT_EQ(mcp::listed_input_schema(op), json::parse(R"({"type":"object","required":["p"],
-    "properties":{"p":{"type":"string","description":"d"},"n":{"type":"integer","minimum":1,"maximum":5},
+    "properties":{"p":{"type":"string","description":"d"},"n":{"type":"integer"},
                   "a":{"type":"array","items":{"type":"object","properties":{"s":{"type":"string"}}}},
+                  "u":{"oneOf":[{"type":"string"},{"type":"object","properties":{"f":{"type":"string"}}}]},
                   "o":{"type":"object","additionalProperties":{"type":"string"}}}})"));
+  // The full form keeps every keyword but never the x- annotations.
+  const json full = mcp::listed_input_schema(op, true);
+  EXPECT_EQ(full["properties"]["p"],
+            json::parse(R"({"type":"string","minLength":1,"maxLength":9,"pattern":"^a","description":"d"})"));
+  EXPECT_EQ(full["additionalProperties"], false);
+  EXPECT_EQ(full["properties"]["n"]["maximum"], 5);
+  EXPECT_FALSE(full["properties"]["a"]["items"]["properties"]["s"].contains("x-y"));
+  EXPECT_FALSE(full["properties"]["u"]["oneOf"][1].contains("x-z"));
+}
+
+TEST(McpListedSchema, HiddenPropertiesAreLeftOutUnlessFull) {
+  Operation op = op_with(json::parse(R"({"type":"object","required":["p"],
+    "properties":{"p":{"type":"string"},"rare":{"type":"boolean"},"other":{"type":"integer"}}})"));
+  op.mcp_hidden = {"rare"};
+  EXPECT_EQ(
+      mcp::listed_input_schema(op),
+      json::parse(
+          R"({"type":"object","required":["p"],"properties":{"p":{"type":"string"},"other":{"type":"integer"}}})"));
+  EXPECT_TRUE(mcp::listed_input_schema(op, true)["properties"].contains("rare"));
+  // required never names what is not listed (the registry refuses a hidden required property).
+  op.mcp_hidden = {"p"};
+  EXPECT_FALSE(mcp::listed_input_schema(op).contains("required"));
+}
+
+TEST(McpListedSchema, EveryBuiltinToolListsItsRequiredPropertiesAndNoHiddenOne) {
+  std::size_t hidden = 0;
+  for (const Operation* op : builtin_registry().all()) {
+    SCOPED_TRACE(op->id);
+    const json listed = mcp::listed_input_schema(*op);
+    const json props = listed.value("properties", json::object());
+    for (const auto& r : listed.value("required", json::array())) EXPECT_TRUE(props.contains(r)) << r;
+    EXPECT_EQ(listed.value("required", json::array()), op->input_schema.value("required", json::array()));
+    for (const auto& h : op->mcp_hidden) {
+      EXPECT_FALSE(props.contains(h)) << h;
+      EXPECT_TRUE(op->input_schema["properties"].contains(h)) << h;
+      ++hidden;
+    }
+    // Every schema in it (not the properties maps, whose keys are names such as grep's "pattern").
+    auto check = [](auto& self, const json& s) -> void {
+      if (!s.is_object()) return;
+      for (const auto& [k, v] : s.items()) {
+        EXPECT_NE(k.rfind("x-", 0), 0u) << k;
+        for (const char* bad : {"minimum", "maximum", "minLength", "maxLength", "pattern", "minItems", "maxItems"})
+          EXPECT_NE(k, bad);
+        if (k == "additionalProperties") {
+          EXPECT_FALSE(v.is_boolean());
+        }
+      }
+      if (s.contains("properties"))
+        for (const auto& [name, p] : s["properties"].items()) self(self, p);
+      if (s.contains("items")) self(self, s["items"]);
+      for (const char* k : {"anyOf", "oneOf", "allOf"})
+        if (s.contains(k))
+          for (const auto& alt : s[k]) self(self, alt);
+    };
+    check(check, listed);
+    EXPECT_EQ(mcp::listed_input_schema(*op, true).value("properties", json::object()).size(),
+              op->input_schema.value("properties", json::object()).size());
+  }
+  EXPECT_GT(hidden, 0u);
 }
 
 TEST(McpToolFilter, TheWorkspaceNarrowsNeverWidensAndEventsAreNeverOffered) {
@@ -190,6 +253,28 @@ TEST(McpWorkspaceToolGroups, ReadsMcpToolsAndWarnsAboutWhatItDrops) {
   write("[mcp\n");
   EXPECT_EQ(mcp::workspace_tool_groups(path, warnings), std::nullopt);
   EXPECT_EQ(warnings.size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(McpWorkspaceFullToolSchemas, ReadsTheBooleanAndWarnsAboutAnythingElse) {
+  const auto dir = std::filesystem::temp_directory_path() / ("icotes-mcp-full-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "config.toml").string();
+  auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  std::vector<std::string> warnings;
+
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas((dir / "none.toml").string(), warnings));
+  write("[mcp]\ntools = [\"files\"]\n");
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas(path, warnings));
+  EXPECT_TRUE(warnings.empty());
+  write("[mcp]\nfull_tool_schemas = true\n");
+  EXPECT_TRUE(mcp::workspace_full_tool_schemas(path, warnings));
+  EXPECT_TRUE(warnings.empty());
+  write("[mcp]\nfull_tool_schemas = \"yes\"\n");
+  EXPECT_FALSE(mcp::workspace_full_tool_schemas(path, warnings));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("config.toml:2: [mcp] full_tool_schemas must be true or false"), std::string::npos)
+      << warnings[0];
   std::filesystem::remove_all(dir);
 }
 

@@ -126,6 +126,42 @@ TEST(SchemaValidator, UnionTypeDoesNotThrow) {
   EXPECT_FALSE(v.validate(json{{"x", nullptr}}).has_value());
 }
 
+// tools/list leaves bounds and patterns out (mcp::listed_input_schema): the
+// refusal is where a client learns them.
+TEST(SchemaValidator, BoundsAndPatternsAreNamedInTheMessage) {
+  SchemaValidator v(json::parse(R"({"type":"object","properties":{
+    "n":{"type":"integer","minimum":0,"maximum":1000},"m":{"type":"integer","minimum":1},
+    "f":{"type":"number","maximum":2.5},"h":{"type":"string","pattern":"^[0-9a-f]{64}$"}}})"));
+  auto err = v.validate(json{{"n", 5000}});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->data["expected"], "expected an integer from 0 to 1000, got 5000");
+  EXPECT_EQ(err->data["pointer"], "/n");
+  err = v.validate(json{{"m", 0}});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->data["expected"], "expected an integer of at least 1, got 0");
+  err = v.validate(json{{"f", 3}});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->data["expected"], "expected a number of at most 2.5, got 3");
+  err = v.validate(json{{"h", "zz"}});
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->data["expected"], "expected a string matching ^[0-9a-f]{64}$");
+  EXPECT_NE(err->message.find("/h: expected a string matching"), std::string::npos) << err->message;
+}
+
+TEST(Registry, HiddenPropertiesMustExistAndNotBeRequired) {
+  // Schemas are embedded, so the checks are exercised on the builtin ones:
+  // every mcpHidden name is a property that is not required.
+  for (const Operation* op : builtin_registry().all()) {
+    SCOPED_TRACE(op->id);
+    for (const auto& h : op->mcp_hidden) {
+      EXPECT_TRUE(op->input_schema["properties"].contains(h)) << h;
+      for (const auto& r : op->input_schema.value("required", json::array())) {
+        EXPECT_NE(r, h);
+      }
+    }
+  }
+}
+
 TEST(SchemaValidator, InvalidSchemaThrows) {
   EXPECT_THROW(SchemaValidator(json::parse(R"({"type": 12})")), std::runtime_error);
 }
