@@ -134,7 +134,7 @@ void tune_process() {
 // One process serving its own workspace: standalone on stdio, with
 // --listen doors, or as the daemon. `initial`: stdin bytes already read.
 int serve_here(const ServeOptions& o, std::string_view initial, const json& drop_response_id) {
-  if (!setup_logging(o.log_level, o.log_file)) return 2;
+  if (!setup_logging(o.log_level, o.log_file)) return 2;  // it logged why
   tune_process();
   auto settings = o.permissions.settings();
   if (!settings) die(settings.error());
@@ -161,7 +161,7 @@ int serve(const ServeOptions& o) {
   // a server with doors of its own (--listen) is standalone.
   if (stdio_only && !o.standalone) {
     if (auto code = attach(opts, hello.bytes, hello.drop_response_id)) return *code;
-    if (o.attach) return 2;
+    if (o.attach) return 2;  // attach() said why
     std::fprintf(stderr, "icotes: serving standalone instead (this client alone; --standalone skips attaching)\n");
   }
   return serve_here(opts, hello.bytes, hello.drop_response_id);
