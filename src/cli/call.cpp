@@ -44,20 +44,21 @@ std::optional<Result<json>> call_on(int fd, const std::string& method, const jso
   return answer;
 }
 
-Result<json> call_daemon(const std::string& socket, const std::string& method, const json& params,
-                         const ClientProfile* profile) {
+std::optional<Result<json>> call_daemon(const std::string& socket, const std::string& method, const json& params,
+                                        const ClientProfile* profile) {
   auto fd = connect_unix(socket);
-  if (!fd) return std::move(fd).error();
+  if (!fd && fd.error().code == error_code::kNotFound) return std::nullopt;
+  if (!fd) return Result<json>(std::move(fd).error());
   auto answer = call_on(*fd, method, params, profile);
   ::close(*fd);
-  if (answer) return std::move(*answer);
+  if (answer) return answer;
   // It died (or was killed) mid-call: its log, beside the socket
   // (daemon.hpp), may say why; the next `icotes serve` starts a new one.
   const std::string log =
       socket.size() > 5 && socket.ends_with(".sock") ? socket.substr(0, socket.size() - 5) + ".log" : "";
-  return make_error(error_code::kIoError,
-                    "no answer from the daemon at " + socket +
-                        (log.empty() ? std::string() : " (it exited or was killed? see " + log + ")"));
+  return Result<json>(make_error(error_code::kIoError,
+                                 "no answer from the daemon at " + socket +
+                                     (log.empty() ? std::string() : " (it exited or was killed? see " + log + ")")));
 }
 
 namespace {
@@ -91,9 +92,7 @@ std::optional<Result<json>> call_through_daemon(const CallOptions& o, const Oper
   if (ec || !address || o.in_process) return std::nullopt;
   ClientProfile profile;
   o.permissions.fill(profile);
-  auto r = call_daemon(address->socket_path, "icotes/" + op.id, params, &profile);
-  if (!r && r.error().code == error_code::kNotFound) return std::nullopt;
-  return r;
+  return call_daemon(address->socket_path, "icotes/" + op.id, params, &profile);
 }
 
 // In this process: the result's text (its raw_json() parts spliced while

@@ -113,10 +113,12 @@ int daemon_cli(const std::string& action, const std::string& root_option, bool a
 
 /// One JSON-RPC request to a daemon's socket (plain dialect, one line each
 /// way), with the caller's `profile` (its permission flags) when given.
-/// Errors: kNotFound when nobody listens there; kIoError when it did not
-/// answer (the message names its log); the daemon's own error.
-Result<json> call_daemon(const std::string& socket, const std::string& method, const json& params,
-                         const ClientProfile* profile = nullptr);
+/// Nullopt when nobody listens there (no socket, or its daemon died: the
+/// next launch replaces it); else the daemon's answer, its error (whatever
+/// its code: a daemon's kNotFound is about the request), or kIoError when it
+/// did not answer (the message names its log) or connect(2) failed otherwise.
+std::optional<Result<json>> call_daemon(const std::string& socket, const std::string& method, const json& params,
+                                        const ClientProfile* profile = nullptr);
 /// The same on a connected socket `fd` (left open): nullopt when the daemon
 /// closed it without an answer.
 std::optional<Result<json>> call_on(int fd, const std::string& method, const json& params,

@@ -77,9 +77,10 @@ std::vector<std::string> daemon_targets(const std::string& root_option, bool all
 json list_statuses(const std::vector<std::string>& targets) {
   json out = json::array();
   for (const auto& socket : targets) {
-    auto st = call_daemon(socket, "icotes/daemon/status", json::object());
+    auto answer = call_daemon(socket, "icotes/daemon/status", json::object());
+    if (!answer) continue;  // stale: the next launch replaces it
+    Result<json>& st = *answer;
     if (!st) {
-      if (st.error().code == error_code::kNotFound) continue;  // stale: the next launch replaces it
       out.push_back({{"socket", socket}, {"error", st.error().message}});
       continue;
     }
@@ -141,8 +142,9 @@ struct Stopped {
 // Stops the daemon at `socket` and waits for it to exit. Nullopt when none
 // runs there (stale); false (message printed) when it cannot be stopped.
 std::optional<bool> stop(const std::string& socket, const std::string& action, Stopped& stopped) {
-  auto status = call_daemon(socket, "icotes/daemon/status", json::object());
-  if (!status && status.error().code == error_code::kNotFound) return std::nullopt;  // stale
+  auto answer = call_daemon(socket, "icotes/daemon/status", json::object());
+  if (!answer) return std::nullopt;  // stale
+  Result<json>& status = *answer;
   auto fd = connect_unix(socket);
   if (!fd) return std::nullopt;
   const ucred peer = peer_of(*fd);

@@ -57,12 +57,13 @@ std::string editors_elsewhere(const std::vector<std::string>& asked) {
   std::string others;
   for (const auto& socket : all_daemon_sockets()) {
     if (std::find(asked.begin(), asked.end(), socket) != asked.end()) continue;
-    auto status = call_daemon(socket, "icotes/daemon/status", json::object());
-    if (!status) continue;
-    for (const auto& c : member_or(*status, "clients", json::array()))
+    const auto status = call_daemon(socket, "icotes/daemon/status", json::object());
+    if (!status || !*status) continue;
+    const json& st = **status;
+    for (const auto& c : member_or(st, "clients", json::array()))
       if (member_or(c, "dialect", std::string()) == "lsp")
         others += (others.empty() ? "" : ", ") + member_or(c, "name", std::string("an editor")) + " (on " +
-                  member_or(*status, "root", std::string("?")) + ")";
+                  member_or(st, "root", std::string("?")) + ")";
   }
   return others;
 }
@@ -79,9 +80,9 @@ int open_cli(const std::string& target, const std::string& root_option) {
   for (const auto& root : roots) {
     auto address = daemon_address(root);
     if (!address) break;
-    auto r = call_daemon(address->socket_path, "icotes/workspace/open", params);
-    if (!r && r.error().code == error_code::kNotFound)
-      continue;  // none, or one that died (the next launch replaces it)
+    const auto answer = call_daemon(address->socket_path, "icotes/workspace/open", params);
+    if (!answer) continue;  // none, or one that died (the next launch replaces it)
+    const Result<json>& r = *answer;
     asked.push_back(address->socket_path);
     if (r) {
       std::printf("icotes open: %s shows %s\n", r->value("editor", std::string("the editor")).c_str(), path.c_str());
