@@ -111,8 +111,10 @@ int open_cli(const std::string& target, const std::string& root_option);
 /// `icotes daemon list | stop | restart`.
 int daemon_cli(const std::string& action, const std::string& root_option, bool all, bool as_json);
 
-/// One JSON-RPC request to a daemon's socket (plain dialect, one line each
-/// way), with the caller's `profile` (its permission flags) when given.
+/// One JSON-RPC request to a daemon's socket (plain dialect, one JSON value
+/// per line, through a Connection: what comes before the answer, such as a
+/// notification, is not taken for it), with the caller's `profile` (its
+/// permission flags) when given.
 /// Nullopt when nobody listens there (no socket, or its daemon died: the
 /// next launch replaces it); else the daemon's answer, its error (whatever
 /// its code: a daemon's kNotFound is about the request), or kIoError when it
