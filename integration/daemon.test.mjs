@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -488,5 +489,89 @@ describe('icotes daemon', () => {
     assert.deepEqual(after[0].clients, []);
     const last = await run(['daemon', 'stop', '--root', root], env);
     assert.equal(last.status, 0, last.stderr);
+  });
+});
+
+// `icotes call` is a JSON-RPC client of the daemon's socket: here a fake
+// daemon at that socket answers in pieces, after a notification, with an
+// error, or not at all.
+describe('icotes call through the daemon socket', () => {
+  let root, runtime, env, socket, log;
+  before(async () => {
+    root = fs.realpathSync(tempDir('daemon-call'));
+    runtime = tempDir('daemon-call-run');
+    fs.chmodSync(runtime, 0o700);
+    env = { ...process.env, XDG_RUNTIME_DIR: runtime };
+    // A real daemon names the socket; then it stops and the fake takes its place.
+    const daemon = spawn(requireBinary(), ['serve', '--daemon', '--root', root, '--idle-timeout', '60000'], { env, stdio: 'ignore' });
+    await until(() => {
+      const dir = path.join(runtime, 'icotes');
+      return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.sock'));
+    }, 'the daemon listens');
+    socket = JSON.parse((await run(['daemon', 'list', '--json', '--root', root], env)).stdout)[0].socket;
+    log = socket.replace(/\.sock$/, '.log');
+    const stop = await run(['daemon', 'stop', '--root', root], env);
+    assert.equal(stop.status, 0, stop.stderr);
+    await withTimeout(new Promise((resolve) => (daemon.exitCode !== null ? resolve() : daemon.on('exit', resolve))), T, 'the daemon exits');
+  });
+  after(() => {
+    removeDir(root);
+    removeDir(runtime);
+  });
+
+  // Serves one connection at `socket` with `answer(request, connection)`
+  // once the request line has come (after the attach line); returns what
+  // `icotes call ARGS` did and the lines the fake read.
+  async function callWith(args, answer) {
+    const lines = [];
+    const server = net.createServer((c) => {
+      let buf = '';
+      c.on('data', (d) => {
+        buf += d;
+        for (let nl; (nl = buf.indexOf('\n')) >= 0;) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          lines.push(line);
+          const message = JSON.parse(line);
+          if (message.method) answer(message, c);
+        }
+      });
+      c.on('error', () => {});
+    });
+    await new Promise((resolve) => server.listen(socket, resolve));
+    try {
+      return { ...(await run(['call', '--root', root, ...args], env)), lines };
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  test('an answer in pieces after a notification is the result; the flags ride on the attach line', async () => {
+    const r = await callWith(['--allow', 'Read(notes.txt)', '--compact', 'files/read', '{"path":"notes.txt"}'], (m, c) => {
+      const reply = JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: 'from the fake', path: m.params.path } }) + '\n';
+      c.write('{"jsonrpc":"2.0","method":"notifications/message","params":{}}\n' + reply.slice(0, 10));
+      setTimeout(() => c.end(reply.slice(10)), 50);
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '{"content":"from the fake","path":"notes.txt"}\n');
+    assert.deepEqual(JSON.parse(r.lines[0]).icotesAttach?.profile?.allow, ['Read(notes.txt)'], r.lines[0]);
+    assert.equal(JSON.parse(r.lines[1]).method, 'icotes/files/read');
+  });
+
+  test('an error answer is printed as a JSON-RPC error object, exit 1', async () => {
+    const r = await callWith(['files/read', '{"path":"x"}'], (m, c) => {
+      c.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: -32001, message: 'not here', data: { path: 'x' } } }) + '\n');
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(JSON.parse(r.stderr), { code: -32001, message: 'not here', data: { path: 'x' } });
+  });
+
+  test('a daemon that closes without answering: exit 1, the message names its log', async () => {
+    const r = await callWith(['files/read', '{"path":"x"}'], (_m, c) => c.end());
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(JSON.parse(r.stderr), {
+      code: -32006,
+      message: `no answer from the daemon at ${socket} (it exited or was killed? see ${log})`,
+    });
   });
 });

@@ -30,7 +30,7 @@ std::size_t resident_bytes() {
 
 // What a finished task freed goes back to the system when the process has
 // grown by more than this since the last time: `serve` raises glibc's trim
-// threshold (src/main.cpp) so that megabyte replies reuse the heap, which
+// threshold (src/cli/serve.cpp) so that megabyte replies reuse the heap, which
 // would otherwise leave the 20 MB a big search used resident until exit
 // (and spread over the arenas of the threads that allocated it).
 constexpr std::size_t kTrimGrowth = 1u << 20;
