@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "commit_format.hpp"
+#include "log_date.hpp"
 
 namespace icotes::git {
 namespace {
@@ -36,42 +37,16 @@ std::optional<std::string> config_string(git_config* cfg, const char* key) {
   return v;
 }
 
-// "+hhmm" / "-hh:mm" / "Z" → minutes east of UTC.
-std::optional<int> parse_tz(std::string_view tz) {
-  if (tz == "Z" || tz == "z") return 0;
-  if (tz.size() < 5 || (tz[0] != '+' && tz[0] != '-')) return std::nullopt;
-  std::string digits;
-  for (char c : tz.substr(1))
-    if (c != ':') digits += c;
-  if (digits.size() != 4 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  const int minutes = std::stoi(digits.substr(0, 2)) * 60 + std::stoi(digits.substr(2));
-  return tz[0] == '-' ? -minutes : minutes;
-}
-
-// The date formats git documents for GIT_AUTHOR_DATE that scripts use:
-// git's internal "<seconds> <tz>" (optionally "@"-prefixed) and ISO 8601.
+// GIT_AUTHOR_DATE / GIT_COMMITTER_DATE as git reads them (the absolute
+// forms of log_date.hpp); without a zone, the local one at that time.
 std::optional<std::pair<git_time_t, int>> parse_date(std::string_view s) {
-  const std::size_t sp = s.rfind(' ');
-  if (sp == std::string_view::npos) return std::nullopt;
-  auto tz = parse_tz(s.substr(sp + 1));
-  if (!tz) return std::nullopt;
-  std::string when(s.substr(0, sp));
-  if (!when.empty() && when[0] == '@') when.erase(0, 1);
-  if (!when.empty() && when.find_first_not_of("0123456789") == std::string::npos)
-    return std::make_pair(static_cast<git_time_t>(std::stoll(when)), *tz);
-  std::tm tm{};
-  int y, mo, d, h, mi, sec;
-  char sep;
-  if (std::sscanf(when.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &sec) != 7 ||
-      (sep != 'T' && sep != ' '))
-    return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return std::make_pair(static_cast<git_time_t>(::timegm(&tm)) - *tz * 60, *tz);
+  const auto d = detail::absolute_date(s);
+  if (!d) return std::nullopt;
+  if (d->offset_minutes) return std::make_pair(static_cast<git_time_t>(d->seconds), *d->offset_minutes);
+  const auto t = static_cast<std::time_t>(d->seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  return std::make_pair(static_cast<git_time_t>(d->seconds), static_cast<int>(local.tm_gmtoff / 60));
 }
 
 }  // namespace
@@ -155,7 +130,7 @@ Result<SignaturePtr> signature_for(Role role, std::string name, std::string emai
     if (!when)
       return make_error(error_code::kInvalidParams,
                         std::string(author ? "GIT_AUTHOR_DATE" : "GIT_COMMITTER_DATE") + " '" + date +
-                            "' is not a date icotes reads: use '@<unix seconds> +hhmm' or 'YYYY-MM-DDTHH:MM:SS +hhmm'");
+                            "' is not a date icotes reads: use '@<unix seconds> +hhmm' or 'YYYY-MM-DDTHH:MM:SS+hh:mm'");
     rc = git_signature_new(&sig, name.c_str(), email.c_str(), when->first, when->second);
   } else {
     rc = git_signature_now(&sig, name.c_str(), email.c_str());
