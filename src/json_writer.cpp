@@ -10,6 +10,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "icotes/hex.hpp"
+
 namespace icotes {
 namespace {
 
@@ -104,7 +106,6 @@ namespace {
 // Appends `s` quoted to `out`: a std::string or a raw_json() value's byte vector.
 template <class Buffer>
 void append_json_string_to(Buffer& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
   // Written through a raw pointer into room made up front (the text, its
   // quotes and 1/8 for escapes; grown when escapes need more), so an escape
   // costs a few stores instead of two std::string appends, and a large
@@ -161,8 +162,8 @@ void append_json_string_to(Buffer& out, std::string_view s) {
         o[1] = 'u';
         o[2] = '0';
         o[3] = '0';
-        o[4] = hex[c >> 4];
-        o[5] = hex[c & 0xF];
+        o[4] = kHexLower[c >> 4];
+        o[5] = kHexLower[c & 0xF];
         pos += 6;
     }
   }

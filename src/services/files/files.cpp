@@ -14,7 +14,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <random>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -23,6 +22,7 @@
 #include "icotes/fd_io.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
+#include "icotes/random_token.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
 
@@ -131,13 +131,7 @@ std::size_t line_start(std::string_view text, std::int64_t line) {
   return off;
 }
 
-std::string random_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s(12, '0');
-  for (auto& c : s) c = hex[rng() & 0xF];
-  return s;
-}
+std::string random_suffix() { return random_hex(6); }
 
 // 1-based line numbers of each occurrence of `needle` in `text`.
 std::vector<std::int64_t> occurrence_lines(std::string_view text, std::string_view needle) {
