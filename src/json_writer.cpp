@@ -10,6 +10,9 @@
 #include <emmintrin.h>
 #endif
 
+#include "icotes/hex.hpp"
+#include "icotes/utf8.hpp"
+
 namespace icotes {
 namespace {
 
@@ -23,21 +26,6 @@ constexpr std::array<std::uint8_t, 256> make_class_table() {
   return t;
 }
 constexpr auto kClass = make_class_table();
-
-// Length of the valid UTF-8 sequence starting at p (RFC 3629 table 3-7),
-// or 0 when it is malformed.
-std::size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) noexcept {
-  const unsigned char c = p[0];
-  auto cont = [&](std::size_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c == 0xE0) return (p + 1 < end && p[1] >= 0xA0 && p[1] <= 0xBF && cont(2)) ? 3 : 0;
-  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return (cont(1) && cont(2)) ? 3 : 0;
-  if (c == 0xED) return (p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9F && cont(2)) ? 3 : 0;
-  if (c == 0xF0) return (p + 1 < end && p[1] >= 0x90 && p[1] <= 0xBF && cont(2) && cont(3)) ? 4 : 0;
-  if (c >= 0xF1 && c <= 0xF3) return (cont(1) && cont(2) && cont(3)) ? 4 : 0;
-  if (c == 0xF4) return (p + 1 < end && p[1] >= 0x80 && p[1] <= 0x8F && cont(2) && cont(3)) ? 4 : 0;
-  return 0;
-}
 
 // True when none of the 8 bytes at p needs attention (ASCII, >= 0x20, not '"' or '\\').
 inline bool word_is_plain(const unsigned char* p) noexcept {
@@ -92,9 +80,9 @@ bool is_valid_utf8(std::string_view s) noexcept {
       ++p;
       continue;
     }
-    const std::size_t n = utf8_sequence_length(p, end);
-    if (n == 0) return false;
-    p += n;
+    const Utf8Sequence seq = utf8_sequence(p, end);
+    if (!seq.valid) return false;
+    p += seq.length;
   }
   return true;
 }
@@ -104,7 +92,6 @@ namespace {
 // Appends `s` quoted to `out`: a std::string or a raw_json() value's byte vector.
 template <class Buffer>
 void append_json_string_to(Buffer& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
   // Written through a raw pointer into room made up front (the text, its
   // quotes and 1/8 for escapes; grown when escapes need more), so an escape
   // costs a few stores instead of two std::string appends, and a large
@@ -123,10 +110,11 @@ void append_json_string_to(Buffer& out, std::string_view s) {
     // The run of bytes copied as they are: up to the next byte that needs
     // attention, past well-formed UTF-8 sequences.
     const unsigned char* q = next_special(p, end);
+    Utf8Sequence seq;
     while (q < end && kClass[*q] == 2) {
-      const std::size_t n = utf8_sequence_length(q, end);
-      if (n == 0) break;
-      q = next_special(q + n, end);
+      seq = utf8_sequence(q, end);
+      if (!seq.valid) break;
+      q = next_special(q + seq.length, end);
     }
     const auto len = static_cast<std::size_t>(q - p);
     if (pos + len + 7 > out.size()) {  // the run, one escape (at most 6 bytes), the closing quote
@@ -141,11 +129,12 @@ void append_json_string_to(Buffer& out, std::string_view s) {
     const unsigned char c = *q;
     p = q + 1;
     char* o = dst + pos;
-    if (kClass[c] == 2) {  // U+FFFD for a malformed byte
+    if (kClass[c] == 2) {  // U+FFFD for the maximal subpart of an ill-formed sequence (utf8.hpp)
       o[0] = '\xEF';
       o[1] = '\xBF';
       o[2] = '\xBD';
       pos += 3;
+      p = q + seq.length;
       continue;
     }
     o[0] = '\\';
@@ -161,8 +150,8 @@ void append_json_string_to(Buffer& out, std::string_view s) {
         o[1] = 'u';
         o[2] = '0';
         o[3] = '0';
-        o[4] = hex[c >> 4];
-        o[5] = hex[c & 0xF];
+        o[4] = kHexLower[c >> 4];
+        o[5] = kHexLower[c & 0xF];
         pos += 6;
     }
   }

@@ -181,6 +181,23 @@ class LspProgress final : public Progress {
   json partial_token_;
 };
 
+OperationCall jsonrpc_call(const Operation& op, json params, const std::shared_ptr<Connection>& conn,
+                           std::shared_ptr<permissions::ClientState> client) {
+  OperationCall call;
+  call.op = &op;
+  call.progress = take_lsp_progress(conn, params, op.title);
+  call.params = std::move(params);
+  call.respond = [](const Request& r, Result<json> result) {
+    if (result)
+      r.reply(*result);
+    else
+      r.fail(result.error());
+  };
+  call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
+  call.client = std::move(client);
+  return call;
+}
+
 std::shared_ptr<Progress> take_lsp_progress(const std::shared_ptr<Connection>& conn, json& params, const std::string& title) {
   json work_token;
   json partial_token;
@@ -240,16 +257,7 @@ class PlainDialect final : public Dialect {
     }
     if (!request.params().is_object())
       return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
-    OperationCall call;
-    call.op = op;
-    call.params = request.params();
-    call.progress = take_lsp_progress(connection_, call.params, op->title);
-    call.respond = [](const Request& r, Result<json> result) {
-      if (result) r.reply(*result);
-      else r.fail(result.error());
-    };
-    call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
-    call.client = client_;
+    OperationCall call = jsonrpc_call(*op, request.params(), connection_, client_);  // before `request` moves
     run_operation(workspace_, registry_, std::move(request), std::move(call));
   }
 

@@ -4,8 +4,9 @@
 // byte by byte and costs ~10 ms for a reply holding a 1 MB file
 // (docs/ARCHITECTURE.md#hot-paths), so every message icotes sends is written by
 // write_json(), which copies runs of bytes that need no escaping in one go.
-// Output is RFC 8259 JSON; strings must be valid UTF-8 (invalid sequences are
-// replaced by U+FFFD, as nlohmann's error_handler_t::replace does).
+// Output is RFC 8259 JSON; strings must be valid UTF-8 (each maximal subpart
+// of an ill-formed sequence is replaced by one U+FFFD, as nlohmann's
+// error_handler_t::replace does: icotes/utf8.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -97,6 +97,13 @@ struct OperationCall {
 /// operations, which never ask) and answers `request`.
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call);
 
+/// The call the LSP and plain JSON-RPC dialects run for `op`: `params`
+/// without their LSP progress tokens (take_lsp_progress, on `conn`), the
+/// handler's result as the reply and its Error as the JSON-RPC error, and a
+/// cancelled request answered with kRequestCancelled (-32800, LSP).
+OperationCall jsonrpc_call(const Operation& op, json params, const std::shared_ptr<Connection>& conn,
+                           std::shared_ptr<permissions::ClientState> client);
+
 std::shared_ptr<Dialect> make_lsp_dialect(Workspace& workspace, std::shared_ptr<Connection> connection,
                                           const SessionOptions& options);
 /// MCP "Lifecycle": the InitializeResult (protocolVersion negotiated among

@@ -220,9 +220,4 @@ class ControlStripper {
   enum class State { Text, Esc, EscIntermediate, Csi, String, StringEsc } state_ = State::Text;
 };
 
-/// Converts bytes to UTF-8 text: invalid bytes become U+FFFD; an incomplete
-/// sequence at the end is left in `carry` (prepended on the next call), so
-/// a character split between reads is not replaced.
-std::string to_utf8_text(std::string_view bytes, std::string& carry);
-
 }  // namespace icotes::terminal

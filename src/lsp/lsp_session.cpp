@@ -282,17 +282,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   }
 
   void run(Request request, const Operation& op, json params) {
-    OperationCall call;
-    call.op = &op;
-    call.progress = take_lsp_progress(conn_, params, op.title);
-    call.params = std::move(params);
-    call.respond = [](const Request& r, Result<json> result) {
-      if (result) r.reply(*result);
-      else r.fail(result.error());
-    };
-    call.cancelled = [](const Request& r) { r.fail(make_error(error_code::kRequestCancelled, "request cancelled")); };
-    call.client = client_;
-    run_operation(workspace_, registry_, std::move(request), std::move(call));
+    run_operation(workspace_, registry_, std::move(request), jsonrpc_call(op, std::move(params), conn_, client_));
   }
 
   static const json* find_path(const json& j, std::initializer_list<const char*> keys) {

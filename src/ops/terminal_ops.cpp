@@ -4,6 +4,7 @@
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/terminal.hpp"
+#include "icotes/utf8.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {
@@ -97,15 +98,13 @@ Result<json> read(Context& ctx, const json& p) {
     const std::size_t room = budget == SIZE_MAX ? budget : budget - std::min(budget / 2, std::size_t{512});
     auto raw = terminals.raw(id, since, std::min(p.value("maxBytes", std::size_t{65536}), room));
     if (!raw) return std::move(raw).error();
-    std::string carry;
-    std::string data = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+    std::string data = repair_utf8(raw->bytes);
     if (data.size() > room) {
       // Bytes that are not UTF-8 become U+FFFD, three bytes each: read a
       // third as many so the text stays within the budget.
       raw = terminals.raw(id, since, room / 3);
       if (!raw) return std::move(raw).error();
-      carry.clear();
-      data = terminal::to_utf8_text(raw->bytes, carry) + (carry.empty() ? "" : "\xEF\xBF\xBD");
+      data = repair_utf8(raw->bytes);
     }
     out["data"] = std::move(data);
     out["start"] = raw->start;

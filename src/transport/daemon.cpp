@@ -27,6 +27,7 @@
 #include "icotes/client_hello.hpp"
 #include "icotes/fd_io.hpp"
 #include "icotes/framing.hpp"
+#include "icotes/hex.hpp"
 #include "icotes/json_parse.hpp"
 #include "icotes/ledger.hpp"
 #include "icotes/tcp.hpp"
@@ -41,13 +42,7 @@ std::string short_digest(std::string_view text) {
   sha256_update(&ctx, text.size(), reinterpret_cast<const std::uint8_t*>(text.data()));
   std::uint8_t digest[SHA256_DIGEST_SIZE];
   sha256_digest(&ctx, sizeof digest, digest);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 8; ++i) {  // 64 bits: names, not secrets
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 15]);
-  }
-  return out;
+  return hex_encode(digest, 8);  // 64 bits: names, not secrets
 }
 
 Result<DaemonAddress> daemon_address(const std::string& canonical_root) {

@@ -25,6 +25,25 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// The value of the last well-formed Content-Length header among `headers`
+// (lines ending in "\n" or "\r\n", names compared case-insensitively), or
+// nullopt when there is none.
+std::optional<std::size_t> content_length(std::string_view headers) {
+  std::optional<std::size_t> length;
+  for (std::size_t start = 0; start < headers.size();) {
+    std::size_t nl = headers.find('\n', start);
+    if (nl == std::string_view::npos) nl = headers.size();
+    const std::string_view line = trim(headers.substr(start, nl - start));
+    start = nl + 1;
+    if (!iequals_prefix(line, "content-length:")) continue;
+    const std::string_view num = trim(line.substr(15));
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (ec == std::errc() && ptr == num.data() + num.size()) length = n;
+  }
+  return length;
+}
+
 }  // namespace
 
 json sniff_request_id(std::string_view text) {
@@ -163,20 +182,7 @@ bool FrameReader::step_headers(const OnError& on_error) {
     }
     return false;
   }
-  const std::string_view headers(buf_.data(), end);
-  std::optional<std::size_t> length;
-  std::size_t start = 0;
-  while (start <= headers.size()) {
-    std::size_t nl = headers.find('\n', start);
-    if (nl == std::string_view::npos) nl = headers.size();
-    const std::string_view line = trim(headers.substr(start, nl - start));
-    start = nl + 1;
-    if (!iequals_prefix(line, "content-length:")) continue;
-    const std::string_view num = trim(line.substr(15));
-    std::size_t n = 0;
-    auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
-    if (ec == std::errc() && ptr == num.data() + num.size()) length = n;
-  }
+  const std::optional<std::size_t> length = content_length(std::string_view(buf_.data(), end));
   buf_.erase(0, end + sep);
   scanned_ = 0;
   if (!length) {
@@ -271,18 +277,7 @@ void EnvelopeScanner::feed(std::string_view data, const OnEnvelope& on_envelope)
       if (h > 64 * 1024) header_.clear();  // not LSP headers: FrameReader refuses them the same way
       continue;
     }
-    std::optional<std::size_t> length;
-    for (std::size_t start = 0; start < header_.size();) {
-      std::size_t nl = header_.find('\n', start);
-      if (nl == std::string::npos) nl = header_.size();
-      const std::string_view line = trim(std::string_view(header_).substr(start, nl - start));
-      start = nl + 1;
-      if (!iequals_prefix(line, "content-length:")) continue;
-      const std::string_view num = trim(line.substr(15));
-      std::size_t n = 0;
-      auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
-      if (ec == std::errc() && ptr == num.data() + num.size()) length = n;
-    }
+    const std::optional<std::size_t> length = content_length(header_);
     header_.clear();
     if (!length) continue;  // no length: the next header block is looked for
     body_left_ = *length;

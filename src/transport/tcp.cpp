@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +28,7 @@
 #include "icotes/fd_io.hpp"
 #include "icotes/ledger.hpp"
 #include "icotes/log.hpp"
+#include "icotes/random_token.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {
@@ -165,23 +165,7 @@ Result<std::string> runtime_dir() {
   return dir;
 }
 
-std::string random_token() {
-  unsigned char bytes[32];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
-    got += static_cast<std::size_t>(n);
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(hex[b >> 4]);
-    out.push_back(hex[b & 15]);
-  }
-  return out;
-}
+std::string random_token() { return random_hex(32); }
 
 bool token_equal(std::string_view a, std::string_view b) {
   // The length is not secret (always 64); the bytes are.

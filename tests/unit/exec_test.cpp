@@ -121,6 +121,18 @@ TEST(ExecRun, ExitCodeAndBothStreams) {
   }
 }
 
+// Command output is repaired as terminal output and JSON strings are: one
+// U+FFFD per maximal subpart (icotes/utf8.hpp). exec replaced each byte, so
+// a cut euro sign before "A" became two U+FFFD where a terminal showed one.
+TEST(ExecRun, OutputRepairsUtf8AsTerminalsDo) {
+  Ws ws;
+  auto r = ws.run(ws.sh("printf 'x\\342\\202A\\377\\355\\240\\200'", false));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->out.text,
+            "x\xEF\xBF\xBD"
+            "A\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(ExecRun, SignalEndsIt) {
   Ws ws;
   auto r = ws.run(ws.sh("kill -SEGV $$", false));
@@ -303,13 +315,6 @@ TEST(ExecRun, GigabyteOfOutputKeepsHeadAndTailInFlatMemory) {
 }
 
 TEST(ExecCapture, CutsOnCharacterBoundariesAndRepairsUtf8) {
-  EXPECT_EQ(exec::detail::lossy_utf8("a\xff"
-                                     "b\xc3"),
-            "a\xEF\xBF\xBD"
-            "b\xEF\xBF\xBD");
-  EXPECT_EQ(exec::detail::lossy_utf8("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
-  EXPECT_EQ(exec::detail::complete_prefix("ab\xe2\x82"), 2u);
-  EXPECT_EQ(exec::detail::complete_prefix("ab\xe2\x82\xac"), 5u);
   exec::detail::Capture c(10);
   std::string euros;
   for (int i = 0; i < 10; ++i) euros += "\xe2\x82\xac";  // 30 bytes
@@ -596,6 +601,33 @@ TEST(ExecJobs, Lifecycle) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, error_code::kNotFound);
   EXPECT_FALSE(ws.service->kill("job-9"));
+}
+
+// A job's stream keeps its last 1 MiB, as exec.hpp says and as a terminal's
+// raw output keeps its bound (one ByteRing): exec kept up to 2 MiB.
+TEST(ExecJobs, KeepTheLastMebibyteOfEachStream) {
+  Ws ws;
+  auto job = ws.service->start(ws.sh("head -c 1572864 /dev/zero | tr '\\0' a; echo -n z >&2", false), "big");
+  ASSERT_TRUE(job) << job.error().message;
+  // Waits at the ends of both streams until the job has finished.
+  auto o = ws.service->output(job->id, 0, 0, 16, milliseconds(0));
+  for (int i = 0; i < 1000 && o && o->info.running; ++i)
+    o = ws.service->output(job->id, o->info.outcome.out.total_bytes, o->info.outcome.err.total_bytes, 16,
+                           milliseconds(100));
+  ASSERT_TRUE(o) << o.error().message;
+  ASSERT_FALSE(o->info.running);
+  o = ws.service->output(job->id, 0, 0, 16, milliseconds(0));
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->info.outcome.out.total_bytes, 1572864u);
+  EXPECT_EQ(o->out.dropped_bytes, 524288u);
+  EXPECT_EQ(o->out.offset, 524288u);
+  EXPECT_EQ(o->out.text, std::string(16, 'a'));
+  EXPECT_EQ(o->out.next_offset, 524288u + 16);
+  EXPECT_EQ(o->err.text, "z");
+  o = ws.service->output(job->id, 1572860, 0, 65536, milliseconds(0));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->out.text, "aaaa");
+  EXPECT_EQ(o->out.dropped_bytes, 0u);
 }
 
 TEST(ExecJobs, FinishOnTheirOwnAndDieWithTheService) {

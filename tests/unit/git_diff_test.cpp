@@ -118,6 +118,23 @@ TEST_F(GitDiff, PathsLimitTheDiffAsGitPathspecs) {
   same({{"paths", {dir() + "/src/big.c"}}}, "diff -- src/big.c");
 }
 
+// Skip-worktree (sparse checkout) and assume-unchanged entries are not
+// looked at, as git does not: git/diff and git/status share one stat scan
+// (worktree_scan.hpp); git/diff's own copy showed an absent skip-worktree
+// file as deleted, where git/status and git show nothing.
+TEST_F(GitDiff, SkipWorktreeAndAssumeUnchangedAreLeftOutAsGitLeavesThem) {
+  put("sparse.txt", "not checked out\n");
+  put("assumed.txt", "assumed unchanged\n");
+  put("plain.txt", "plain\n");
+  commit_all("base");
+  must("git update-index --skip-worktree sparse.txt && rm sparse.txt");
+  must("git update-index --assume-unchanged assumed.txt && echo changed >> assumed.txt");
+  put("plain.txt", "plain, changed\n");
+  same(json::object(), "diff");
+  same({{"target", {{"from", "HEAD"}}}}, "diff HEAD");
+  same({{"nameOnly", true}}, "diff --name-only");
+}
+
 TEST_F(GitDiff, StagedOnAnUnbornHeadComparesWithTheEmptyTree) {
   put("a.txt", "first\n");
   put("d/b.txt", "second\n");

@@ -16,6 +16,7 @@
 #include "icotes/operation.hpp"
 #include "ops/git_text.hpp"
 #include "services/git/log_date.hpp"
+#include "services/git/repo_util.hpp"
 
 namespace icotes {
 namespace {
@@ -122,6 +123,37 @@ TEST_F(GitTools, RelativeDatesAreGitsApproxidate) {
   // What git reads as "now" (unknown words) is refused, not guessed.
   for (const char* f : {"today", "monday", "weeks ago", "next week", "3", "2 ago", "12:30", "tea", "5 yesterday"})
     EXPECT_FALSE(git::detail::log_date(f, 1700000000).has_value()) << f;
+}
+
+// GIT_AUTHOR_DATE is read by the same parser as git_log's dates, and as git
+// reads it: the ISO forms with a zone attached ("...+02:00", "...Z") were
+// refused by a second parser that wanted a space before the zone.
+TEST_F(GitTools, AuthorDateIsReadAsGitReadsIt) {
+  const char* saved = std::getenv("TZ");
+  const std::string saved_tz = saved ? saved : "";
+  ::setenv("TZ", "Europe/Berlin", 1);
+  ::tzset();
+  for (const char* date : {"@1700000000 +0200", "1700000000 -0130", "2024-01-31T12:00:00+02:00",
+                           "2024-01-31T12:00:00Z", "2024-01-31 12:00:00 +0200", "2024-01-31T12:00:00 +02:00",
+                           "2024-01-31T12:00 +0200", "2024-07-01 08:30:15 -0700", "2024-01-31T12:00:00",
+                           "2024-07-01T12:00:00+05"}) {
+    const std::string ident =
+        must("TZ=Europe/Berlin GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=b GIT_AUTHOR_DATE='" + std::string(date) +
+             "' git var GIT_AUTHOR_IDENT");
+    ::setenv("GIT_AUTHOR_DATE", date, 1);
+    auto sig = git::signature_for(git::Role::kAuthor, "a", "b");
+    ::unsetenv("GIT_AUTHOR_DATE");
+    ASSERT_TRUE(sig) << date << ": " << sig.error().message;
+    const int off = (*sig)->when.offset;
+    char zone[16];
+    std::snprintf(zone, sizeof zone, "%c%02d%02d", off < 0 ? '-' : '+', std::abs(off) / 60, std::abs(off) % 60);
+    EXPECT_EQ("a <b> " + std::to_string((*sig)->when.time) + " " + zone + "\n", ident) << date;
+  }
+  if (saved)
+    ::setenv("TZ", saved_tz.c_str(), 1);
+  else
+    ::unsetenv("TZ");
+  ::tzset();
 }
 
 TEST_F(GitTools, LogSinceTakesRelativeDates) {

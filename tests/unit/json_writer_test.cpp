@@ -20,6 +20,28 @@ TEST(JsonWriter, ReplacesMalformedUtf8) {
   EXPECT_TRUE(json::parse(out).is_string());
 }
 
+// The writer repairs strings as nlohmann's dump(error_handler_t::replace)
+// does (one U+FFFD per maximal subpart), which the comment in json.hpp has
+// always promised; it replaced each byte of a cut sequence.
+TEST(JsonWriter, RepairsUtf8AsNlohmannReplaceDoes) {
+  const std::string cases[] = {
+      "\xE2\x82"
+      "A",
+      "\xF0\x9F\x98"
+      "x",
+      "\xED\xA0\x80",
+      "\xC0\xAF",
+      "\xF4\x90\x80\x80",
+      "a\xE2\x82",
+      "\xF0\x9F\x98\x80\xE2\x82\xE2\x82\xAC\xFF"};
+  for (const std::string& s : cases) {
+    std::string out;
+    append_json_string(out, s);
+    EXPECT_EQ(out, json(s).dump(-1, ' ', false, json::error_handler_t::replace))
+        << json(s).dump(-1, ' ', true, json::error_handler_t::replace);
+  }
+}
+
 TEST(JsonWriter, RoundTripsEveryByteValue) {
   std::string s;
   for (int c = 1; c < 0x80; ++c) s.push_back(static_cast<char>(c));

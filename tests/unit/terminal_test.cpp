@@ -13,6 +13,7 @@
 
 #include "icotes/events.hpp"
 #include "icotes/terminal.hpp"
+#include "icotes/utf8.hpp"
 #include "test_util.hpp"
 
 namespace icotes::terminal {
@@ -537,12 +538,12 @@ TEST(TerminalText, StripperRemovesSequencesAcrossChunks) {
 
 TEST(TerminalText, Utf8RepairKeepsSplitCharacters) {
   std::string carry;
-  EXPECT_EQ(to_utf8_text("a\xe6\xbc", carry), "a");
+  EXPECT_EQ(repair_utf8("a\xe6\xbc", carry), "a");
   EXPECT_EQ(carry, "\xe6\xbc");
-  EXPECT_EQ(to_utf8_text("\xa2z", carry), "漢z");
-  EXPECT_EQ(to_utf8_text("\xff"
-                         "b\xc3(",
-                         carry),
+  EXPECT_EQ(repair_utf8("\xa2z", carry), "漢z");
+  EXPECT_EQ(repair_utf8("\xff"
+                        "b\xc3(",
+                        carry),
             "\xEF\xBF\xBD"
             "b\xEF\xBF\xBD(");
   EXPECT_TRUE(carry.empty());

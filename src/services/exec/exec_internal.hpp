@@ -17,14 +17,6 @@
 
 namespace icotes::exec::detail {
 
-/// `bytes` as valid UTF-8 (RFC 3629): each byte that does not start a
-/// well-formed sequence becomes U+FFFD.
-std::string lossy_utf8(std::string_view bytes);
-
-/// Length of the longest prefix of `bytes` that does not end inside a
-/// multi-byte sequence that more bytes could complete.
-std::size_t complete_prefix(std::string_view bytes);
-
 /// Keeps the first and last halves of a stream of at most `limit` bytes;
 /// memory stays under about 3 x limit + 64 KiB whatever comes.
 class Capture {

@@ -25,7 +25,7 @@
 
 #include "exec_internal.hpp"
 #include "icotes/fd_io.hpp"
-#include "icotes/text.hpp"
+#include "icotes/utf8.hpp"
 
 extern char** environ;
 
@@ -40,39 +40,6 @@ constexpr milliseconds kDrainGrace{500};    // exit → stop waiting for EOF
 constexpr milliseconds kTick{50};           // cancellation poll, stream throttle
 constexpr milliseconds kWatchdogEvery{20};  // sandbox process count
 constexpr std::size_t kStreamChunk = 8192;
-
-// The byte length of the UTF-8 sequence starting at s[i] when it is
-// well-formed (RFC 3629 table 3-7), else 0; -1 when it is a valid prefix cut
-// by the end of `s`.
-int sequence_length(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  int n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2;
-  else if (c == 0xE0)
-    n = 3, lo = 0xA0;
-  else if (c == 0xED)
-    n = 3, hi = 0x9F;
-  else if (c >= 0xE1 && c <= 0xEF)
-    n = 3;
-  else if (c == 0xF0)
-    n = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3)
-    n = 4;
-  else if (c == 0xF4)
-    n = 4, hi = 0x8F;
-  else
-    return 0;
-  for (int k = 1; k < n; ++k) {
-    if (i + k >= s.size()) return -1;
-    const unsigned char d = b(i + k);
-    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) return 0;
-  }
-  return n;
-}
 
 // The child's report to the parent: the step that failed and its errno
 // (fd_io.hpp is async-signal-safe).
@@ -300,19 +267,12 @@ class Streamer {
       carry.clear();
       return;
     }
-    carry.append(bytes);
-    const std::size_t n = complete_prefix(carry);
-    std::string text = lossy_utf8(std::string_view(carry).substr(0, n));
-    carry.erase(0, n);
-    if (carry.size() > 3) {  // not a cut sequence after all
-      text += lossy_utf8(carry);
-      carry.clear();
-    }
+    std::string text = repair_utf8(bytes, carry);
     const std::size_t room = kStreamChunk > pending_.size() ? kStreamChunk - pending_.size() : 0;
     if (text.size() <= room) {
       pending_ += text;
     } else {
-      const std::size_t keep = complete_prefix(std::string_view(text).substr(0, room));
+      const std::size_t keep = utf8_complete_prefix(std::string_view(text).substr(0, room));
       pending_.append(text, 0, keep);
       skipped_ += text.size() - keep;
     }
@@ -343,39 +303,6 @@ class Streamer {
 
 }  // namespace
 
-std::string lossy_utf8(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    // Runs of ASCII in one go.
-    std::size_t j = i;
-    while (j < bytes.size() && static_cast<unsigned char>(bytes[j]) < 0x80) ++j;
-    out.append(bytes, i, j - i);
-    i = j;
-    if (i >= bytes.size()) break;
-    const int n = sequence_length(bytes, i);
-    if (n > 0) {
-      out.append(bytes, i, static_cast<std::size_t>(n));
-      i += static_cast<std::size_t>(n);
-    } else {
-      append_utf8(out, 0xFFFD);
-      ++i;
-    }
-  }
-  return out;
-}
-
-std::size_t complete_prefix(std::string_view bytes) {
-  // A cut sequence starts at most 3 bytes from the end.
-  const std::size_t from = bytes.size() > 3 ? bytes.size() - 3 : 0;
-  for (std::size_t i = from; i < bytes.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c >= 0xC2 && c <= 0xF4 && sequence_length(bytes, i) == -1) return i;
-  }
-  return bytes.size();
-}
-
 void Capture::add(std::string_view bytes) {
   total_ += bytes.size();
   if (head_.size() < head_limit_) {
@@ -394,18 +321,18 @@ Captured Capture::finish() {
   c.total_bytes = total_;
   if (tail_.size() > tail_limit_) tail_.erase(0, tail_.size() - tail_limit_);
   if (total_ == head_.size() + tail_.size()) {
-    c.text = lossy_utf8(head_ + tail_);
+    c.text = repair_utf8(head_ + tail_);
     return c;
   }
   // Cut on character boundaries: drop a sequence split at the head's end
   // and continuation bytes at the tail's start.
-  const std::size_t head_len = complete_prefix(head_);
+  const std::size_t head_len = utf8_complete_prefix(head_);
   std::size_t tail_from = 0;
   while (tail_from < tail_.size() && tail_from < 3 && (static_cast<unsigned char>(tail_[tail_from]) & 0xC0) == 0x80)
     ++tail_from;
   c.omitted_bytes = total_ - head_len - (tail_.size() - tail_from);
-  c.text = lossy_utf8(std::string_view(head_).substr(0, head_len)) + "\n[... " + std::to_string(c.omitted_bytes) +
-           " bytes omitted ...]\n" + lossy_utf8(std::string_view(tail_).substr(tail_from));
+  c.text = repair_utf8(std::string_view(head_).substr(0, head_len)) + "\n[... " + std::to_string(c.omitted_bytes) +
+           " bytes omitted ...]\n" + repair_utf8(std::string_view(tail_).substr(tail_from));
   return c;
 }
 

@@ -11,6 +11,8 @@
 
 #include "exec_internal.hpp"
 #include "icotes/config.hpp"
+#include "icotes/ring_buffer.hpp"
+#include "icotes/utf8.hpp"
 
 namespace icotes::exec {
 namespace {
@@ -159,10 +161,7 @@ struct Service::Job {
   int pid = 0;
   Outcome outcome;
   Clock::time_point finished_at;
-  struct Buffer {
-    std::string data;        // the newest bytes
-    std::uint64_t base = 0;  // stream offset of data[0]
-  } buffers[2];
+  ByteRing buffers[2]{ByteRing(kJobBufferBytes), ByteRing(kJobBufferBytes)};  // stdout, stderr
 
   JobInfo info() const {
     JobInfo i;
@@ -179,8 +178,8 @@ struct Service::Job {
       i.outcome.sandboxed = spec.sandbox;
     }
     i.outcome.pid = pid;
-    i.outcome.out.total_bytes = buffers[0].base + buffers[0].data.size();
-    i.outcome.err.total_bytes = buffers[1].base + buffers[1].data.size();
+    i.outcome.out.total_bytes = buffers[0].end();
+    i.outcome.err.total_bytes = buffers[1].end();
     return i;
   }
 };
@@ -414,13 +413,7 @@ Result<JobInfo> Service::start(Spec spec, std::string command) {
     control.kill_requested = &job->kill_requested;
     control.on_bytes = [this, job](int stream, std::string_view bytes) {
       std::lock_guard lock(jobs_mutex_);
-      auto& b = job->buffers[stream - 1];
-      b.data.append(bytes);
-      if (b.data.size() > 2 * kJobBufferBytes) {
-        const std::size_t drop = b.data.size() - kJobBufferBytes;
-        b.data.erase(0, drop);
-        b.base += drop;
-      }
+      job->buffers[stream - 1].append(bytes);
       jobs_changed_.notify_all();
     };
     Spec captured = job->spec;
@@ -451,7 +444,7 @@ Result<JobOutput> Service::output(std::string_view id, std::uint64_t out_offset,
     return make_error(error_code::kNotFound,
                       "no job '" + std::string(id) + "' (job_list shows the jobs; finished ones are kept 30 minutes)");
   std::shared_ptr<Job> job = it->second;
-  const auto end_of = [&](int s) { return job->buffers[s].base + job->buffers[s].data.size(); };
+  const auto end_of = [&](int s) { return job->buffers[s].end(); };
   if (wait.count() > 0)
     jobs_changed_.wait_for(lock, wait,
                            [&] { return !job->running || end_of(0) > out_offset || end_of(1) > err_offset; });
@@ -461,18 +454,18 @@ Result<JobOutput> Service::output(std::string_view id, std::uint64_t out_offset,
     const auto& b = job->buffers[s];
     JobChunk c;
     offset = std::min(offset, end_of(s));
-    const std::uint64_t from = std::max(offset, b.base);
+    const std::uint64_t from = std::max(offset, b.start());
     c.dropped_bytes = from - offset;
-    const std::string_view rest = std::string_view(b.data).substr(from - b.base);
-    std::string_view piece = rest.substr(0, max_bytes);
+    const std::uint64_t to = from + std::min<std::uint64_t>(b.end() - from, max_bytes);
+    std::string piece = b.copy(from, to);
     // Whole characters, unless one alone is longer than max_bytes.
-    if (piece.size() < rest.size()) {
-      const std::size_t whole = detail::complete_prefix(piece);
-      if (whole > 0) piece = piece.substr(0, whole);
+    if (to < b.end()) {
+      const std::size_t whole = utf8_complete_prefix(piece);
+      if (whole > 0) piece.resize(whole);
     }
     c.offset = from;
     c.next_offset = from + piece.size();
-    c.text = detail::lossy_utf8(piece);
+    c.text = repair_utf8(piece);
     return c;
   };
   r.out = chunk(0, out_offset);

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <random>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -23,6 +22,7 @@
 #include "icotes/fd_io.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
+#include "icotes/random_token.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
 
@@ -131,13 +131,7 @@ std::size_t line_start(std::string_view text, std::int64_t line) {
   return off;
 }
 
-std::string random_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s(12, '0');
-  for (auto& c : s) c = hex[rng() & 0xF];
-  return s;
-}
+std::string random_suffix() { return random_hex(6); }
 
 // 1-based line numbers of each occurrence of `needle` in `text`.
 std::vector<std::int64_t> occurrence_lines(std::string_view text, std::string_view needle) {
@@ -1648,16 +1642,16 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
 
 namespace {
 
-// Calls `visit(landing)` for every entry beneath the directory open as `fd`
-// (landing path `landing`), depth first, following no symlink; stops at the
-// first error `visit` returns.
-Status walk_beneath(int fd, const std::string& landing,
-                    const std::function<Status(const std::string&)>& visit) {
+// The entries of the directory open as `fd` (a duplicate is read, `fd`
+// stays open): name and whether it is a directory (lstat: a symlink to one
+// is not). Entries gone before they were stat'ed are left out. Errors:
+// errno_error(op, shown).
+Result<std::vector<std::pair<std::string, bool>>> dir_entries(int fd, const char* op, const std::string& shown) {
   const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
   if (!dir) {
     if (dup >= 0) ::close(dup);
-    return errno_error(errno, "read directory", landing);
+    return errno_error(errno, op, shown);
   }
   std::vector<std::pair<std::string, bool>> entries;
   while (struct dirent* e = ::readdir(dir)) {
@@ -1668,7 +1662,16 @@ Status walk_beneath(int fd, const std::string& landing,
     entries.emplace_back(std::string(en), S_ISDIR(est.st_mode));
   }
   ::closedir(dir);
-  for (const auto& [en, is_dir] : entries) {
+  return entries;
+}
+
+// Calls `visit(landing)` for every entry beneath the directory open as `fd`
+// (landing path `landing`), depth first, following no symlink; stops at the
+// first error `visit` returns.
+Status walk_beneath(int fd, const std::string& landing, const std::function<Status(const std::string&)>& visit) {
+  auto entries = dir_entries(fd, "read directory", landing);
+  if (!entries) return std::move(entries).error();
+  for (const auto& [en, is_dir] : *entries) {
     const std::string here = join(landing, en);
     if (auto s = visit(here); !s) return s;
     if (!is_dir) continue;
@@ -1782,22 +1785,9 @@ Status Service::remove(const std::string& path, bool recursive, const Access& ac
     if (!fd.valid()) return errno_error(errno, "delete_file", shown);
     auto here = landing_path(root_, fd.get());
     if (!here) return std::move(here).error();
-    const int dup = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-    DIR* dir = dup >= 0 ? ::fdopendir(dup) : nullptr;
-    if (!dir) {
-      if (dup >= 0) ::close(dup);
-      return errno_error(errno, "delete_file", shown);
-    }
-    std::vector<std::pair<std::string, bool>> entries;
-    while (struct dirent* e = ::readdir(dir)) {
-      const std::string_view en = e->d_name;
-      if (en == "." || en == "..") continue;
-      struct stat est {};
-      if (::fstatat(fd.get(), e->d_name, &est, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      entries.emplace_back(std::string(en), S_ISDIR(est.st_mode));
-    }
-    ::closedir(dir);
-    for (const auto& [en, is_dir] : entries) {
+    auto entries = dir_entries(fd.get(), "delete_file", shown);
+    if (!entries) return std::move(entries).error();
+    for (const auto& [en, is_dir] : *entries) {
       if (auto st = judge_change(join(*here, en), access); !st) return st;
       if (is_dir) {
         if (auto s = rm(fd.get(), en, shown + "/" + en); !s) return s;

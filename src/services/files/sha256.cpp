@@ -5,6 +5,7 @@
 #include <nettle/sha2.h>
 
 #include "icotes/files.hpp"
+#include "icotes/hex.hpp"
 
 namespace icotes::files {
 
@@ -14,14 +15,7 @@ std::string sha256_hex(std::string_view data) {
   sha256_init(&ctx);
   sha256_update(&ctx, data.size(), reinterpret_cast<const std::uint8_t*>(data.data()));
   sha256_digest(&ctx, sizeof digest, digest);
-  constexpr unsigned len = SHA256_DIGEST_SIZE;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(len) * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = hex[digest[i] >> 4];
-    out[2 * i + 1] = hex[digest[i] & 0xF];
-  }
-  return out;
+  return hex_encode(digest, sizeof digest);
 }
 
 }  // namespace icotes::files

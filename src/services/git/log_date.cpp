@@ -9,14 +9,44 @@
 namespace icotes::git::detail {
 namespace {
 
-// ISO 8601 forms and @<unix seconds>.
-std::optional<std::int64_t> absolute(const std::string& s) {
-  if (s.size() > 1 && s[0] == '@' && s.size() < 18 && s.find_first_not_of("0123456789", 1) == std::string::npos)
-    return std::stoll(s.substr(1));
+// "Z", "+HH", "+HHMM" or "+HH:MM" (or "-"): minutes east of UTC.
+std::optional<int> zone_offset(std::string_view z) {
+  if (z == "Z" || z == "z") return 0;
+  if (z.size() < 3 || (z[0] != '+' && z[0] != '-')) return std::nullopt;
+  std::string digits;
+  if (z.size() == 3 || z.size() == 5)
+    digits = z.substr(1);
+  else if (z.size() == 6 && z[3] == ':')
+    digits = std::string(z.substr(1, 2)) + std::string(z.substr(4));
+  else
+    return std::nullopt;
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const int minutes = std::stoi(digits.substr(0, 2)) * 60 + (digits.size() == 4 ? std::stoi(digits.substr(2)) : 0);
+  if (minutes > 24 * 60) return std::nullopt;
+  return z[0] == '-' ? -minutes : minutes;
+}
+
+}  // namespace
+
+std::optional<AbsoluteDate> absolute_date(std::string_view text) {
+  if (text.empty() || text.size() > 200) return std::nullopt;
+  const std::string s(text);
+  // git's internal form: "@<seconds>" with an optional zone, or "<seconds> <zone>".
+  const std::size_t sp = s.rfind(' ');
+  const std::string head = sp == std::string::npos ? s : s.substr(0, sp);
+  const std::string_view digits = std::string_view(head).substr(head.empty() || head[0] != '@' ? 0 : 1);
+  if (!digits.empty() && digits.size() < 18 && digits.find_first_not_of("0123456789") == std::string_view::npos &&
+      (head[0] == '@' || sp != std::string::npos)) {
+    AbsoluteDate d{std::stoll(std::string(digits)), std::nullopt};
+    if (sp == std::string::npos) return d;
+    d.offset_minutes = zone_offset(std::string_view(s).substr(sp + 1));
+    if (!d.offset_minutes) return std::nullopt;
+    return d;
+  }
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10) return std::nullopt;
   std::size_t pos = 10;
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
+  if (pos + 1 < s.size() && (s[pos] == 'T' || s[pos] == ' ') && std::isdigit(static_cast<unsigned char>(s[pos + 1]))) {
     int n = 0;
     if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || n != 5) return std::nullopt;
     pos += 1 + 5;
@@ -35,22 +65,16 @@ std::optional<std::int64_t> absolute(const std::string& s) {
   tm.tm_sec = sec;
   if (pos == s.size()) {
     tm.tm_isdst = -1;
-    return static_cast<std::int64_t>(std::mktime(&tm));
+    return AbsoluteDate{static_cast<std::int64_t>(std::mktime(&tm)), std::nullopt};
   }
-  const std::int64_t utc = static_cast<std::int64_t>(timegm(&tm));
-  std::string_view z(s.c_str() + pos);
-  if (z == "Z") return utc;
-  if (z[0] != '+' && z[0] != '-') return std::nullopt;
-  int oh = 0, om = 0;
-  if (z.size() == 3 && std::sscanf(z.data() + 1, "%2d", &oh) == 1) {
-  } else if (z.size() == 6 && z[3] == ':' && std::sscanf(z.data() + 1, "%2d:%2d", &oh, &om) == 2) {
-  } else if (z.size() == 5 && std::sscanf(z.data() + 1, "%2d%2d", &oh, &om) == 2) {
-  } else {
-    return std::nullopt;
-  }
-  const std::int64_t off = (oh * 60 + om) * 60;
-  return z[0] == '+' ? utc - off : utc + off;
+  std::string_view zone = std::string_view(s).substr(pos);
+  if (zone[0] == ' ') zone.remove_prefix(1);  // "2024-01-31 12:00:00 +0200", as git writes it
+  const auto offset = zone_offset(zone);
+  if (!offset) return std::nullopt;
+  return AbsoluteDate{static_cast<std::int64_t>(timegm(&tm)) - std::int64_t{*offset} * 60, offset};
 }
+
+namespace {
 
 // git's relative date state (date.c approxidate_str): `tm` starts as the
 // local time now with year, month and day unset; relative words move it.
@@ -209,7 +233,7 @@ std::optional<std::int64_t> relative(std::string_view text, std::time_t now_sec)
 
 std::optional<std::int64_t> log_date(std::string_view text, std::int64_t now) {
   if (text.empty() || text.size() > 200) return std::nullopt;
-  if (auto t = absolute(std::string(text))) return t;
+  if (auto t = absolute_date(text)) return t->seconds;
   return relative(text, static_cast<std::time_t>(now));
 }
 

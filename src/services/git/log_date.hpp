@@ -25,10 +25,25 @@
 
 namespace icotes::git::detail {
 
+/// A point in time and, when the text named one, its zone.
+struct AbsoluteDate {
+  std::int64_t seconds = 0;           // Unix seconds
+  std::optional<int> offset_minutes;  // east of UTC; none: the text gave no zone
+};
+
+/// The absolute forms git's date parser (date.c parse_date) reads that
+/// scripts and people write: "@<seconds>" with an optional " <zone>",
+/// "<seconds> <zone>" (git's internal form, as GIT_AUTHOR_DATE holds it),
+/// and ISO 8601 YYYY-MM-DD[(T| )HH:MM[:SS]] followed by an optional zone
+/// Z, +HH, +HHMM or +HH:MM, attached or after one space. Without a zone
+/// the time is local (mktime); YYYY-MM-DD alone is 00:00. nullopt: none of
+/// these forms, or a field out of range.
+std::optional<AbsoluteDate> absolute_date(std::string_view text);
+
 /// `text` as a Unix time, relative forms counted back from `now` (Unix
-/// seconds). ISO forms: YYYY-MM-DD (00:00 local time, where git takes the
-/// current time of day), YYYY-MM-DD[T ]HH:MM[:SS] with an optional Z,
-/// +HH:MM, +HHMM or +HH (none: local time). nullopt: none of the forms.
+/// seconds), absolute ones as absolute_date() reads them (YYYY-MM-DD alone
+/// is 00:00 local time, where git takes the current time of day). nullopt:
+/// none of the forms.
 std::optional<std::int64_t> log_date(std::string_view text, std::int64_t now);
 
 }  // namespace icotes::git::detail

@@ -9,9 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <thread>
 
 #include "commit_format.hpp"
+#include "log_date.hpp"
+#include "worktree_scan.hpp"
 
 namespace icotes::git {
 namespace {
@@ -36,42 +37,16 @@ std::optional<std::string> config_string(git_config* cfg, const char* key) {
   return v;
 }
 
-// "+hhmm" / "-hh:mm" / "Z" → minutes east of UTC.
-std::optional<int> parse_tz(std::string_view tz) {
-  if (tz == "Z" || tz == "z") return 0;
-  if (tz.size() < 5 || (tz[0] != '+' && tz[0] != '-')) return std::nullopt;
-  std::string digits;
-  for (char c : tz.substr(1))
-    if (c != ':') digits += c;
-  if (digits.size() != 4 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  const int minutes = std::stoi(digits.substr(0, 2)) * 60 + std::stoi(digits.substr(2));
-  return tz[0] == '-' ? -minutes : minutes;
-}
-
-// The date formats git documents for GIT_AUTHOR_DATE that scripts use:
-// git's internal "<seconds> <tz>" (optionally "@"-prefixed) and ISO 8601.
+// GIT_AUTHOR_DATE / GIT_COMMITTER_DATE as git reads them (the absolute
+// forms of log_date.hpp); without a zone, the local one at that time.
 std::optional<std::pair<git_time_t, int>> parse_date(std::string_view s) {
-  const std::size_t sp = s.rfind(' ');
-  if (sp == std::string_view::npos) return std::nullopt;
-  auto tz = parse_tz(s.substr(sp + 1));
-  if (!tz) return std::nullopt;
-  std::string when(s.substr(0, sp));
-  if (!when.empty() && when[0] == '@') when.erase(0, 1);
-  if (!when.empty() && when.find_first_not_of("0123456789") == std::string::npos)
-    return std::make_pair(static_cast<git_time_t>(std::stoll(when)), *tz);
-  std::tm tm{};
-  int y, mo, d, h, mi, sec;
-  char sep;
-  if (std::sscanf(when.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &sec) != 7 ||
-      (sep != 'T' && sep != ' '))
-    return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return std::make_pair(static_cast<git_time_t>(::timegm(&tm)) - *tz * 60, *tz);
+  const auto d = detail::absolute_date(s);
+  if (!d) return std::nullopt;
+  if (d->offset_minutes) return std::make_pair(static_cast<git_time_t>(d->seconds), *d->offset_minutes);
+  const auto t = static_cast<std::time_t>(d->seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  return std::make_pair(static_cast<git_time_t>(d->seconds), static_cast<int>(local.tm_gmtoff / 60));
 }
 
 }  // namespace
@@ -155,7 +130,7 @@ Result<SignaturePtr> signature_for(Role role, std::string name, std::string emai
     if (!when)
       return make_error(error_code::kInvalidParams,
                         std::string(author ? "GIT_AUTHOR_DATE" : "GIT_COMMITTER_DATE") + " '" + date +
-                            "' is not a date icotes reads: use '@<unix seconds> +hhmm' or 'YYYY-MM-DDTHH:MM:SS +hhmm'");
+                            "' is not a date icotes reads: use '@<unix seconds> +hhmm' or 'YYYY-MM-DDTHH:MM:SS+hh:mm'");
     rc = git_signature_new(&sig, name.c_str(), email.c_str(), when->first, when->second);
   } else {
     rc = git_signature_now(&sig, name.c_str(), email.c_str());
@@ -325,51 +300,11 @@ std::string conflicted_paths(git_index* index) {
 }
 
 std::optional<std::vector<std::string>> changed_candidates(const Repo& r, git_index* index, const std::string& prefix) {
-  struct stat ist {};
-  const std::string index_file = std::string(git_repository_path(r.repo)) + "index";
-  if (::stat(index_file.c_str(), &ist) != 0) return std::nullopt;
-  const std::size_t n = git_index_entrycount(index);
-  std::vector<unsigned char> flag(n, 0);
-  auto check = [&](std::size_t from, std::size_t to) {
-    struct stat st {};
-    for (std::size_t i = from; i < to; ++i) {
-      const git_index_entry* e = git_index_get_byindex(index, i);
-      if (!prefix.empty() && !(std::strncmp(e->path, prefix.c_str(), prefix.size()) == 0 &&
-                               (e->path[prefix.size()] == '\0' || e->path[prefix.size()] == '/')))
-        continue;
-      if ((e->flags & GIT_INDEX_ENTRY_VALID) || (e->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE)) continue;
-      if (GIT_INDEX_ENTRY_STAGE(e) != 0 || (e->flags_extended & GIT_INDEX_ENTRY_INTENT_TO_ADD) ||
-          e->mode == GIT_FILEMODE_COMMIT || ::fstatat(r.root.fd(), e->path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        flag[i] = 1;
-        continue;
-      }
-      const bool same = (st.st_mode & S_IFMT) == (e->mode & S_IFMT) && (st.st_mode & 0100) == (e->mode & 0100) &&
-                        static_cast<std::uint32_t>(st.st_size) == e->file_size &&
-                        st.st_mtim.tv_sec == e->mtime.seconds &&
-                        static_cast<std::uint32_t>(st.st_mtim.tv_nsec) == e->mtime.nanoseconds &&
-                        st.st_ctim.tv_sec == e->ctime.seconds &&
-                        static_cast<std::uint32_t>(st.st_ctim.tv_nsec) == e->ctime.nanoseconds &&
-                        static_cast<std::uint32_t>(st.st_ino) == e->ino && st.st_uid == e->uid && st.st_gid == e->gid;
-      const bool racy = st.st_mtim.tv_sec > ist.st_mtim.tv_sec ||
-                        (st.st_mtim.tv_sec == ist.st_mtim.tv_sec && st.st_mtim.tv_nsec >= ist.st_mtim.tv_nsec);
-      flag[i] = !same || racy;
-    }
-  };
-  // git preloads with up to 20 threads, at least 500 entries each
-  // (preload-index.c); a quarter of that suffices for lstat's syscall cost.
-  const std::size_t threads = std::clamp<std::size_t>(std::min<std::size_t>(std::thread::hardware_concurrency(), 8), 1,
-                                                      std::max<std::size_t>(1, n / 2000));
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(check, n * t / threads, n * (t + 1) / threads);
-  check(0, n / threads);
-  for (auto& th : pool) th.join();
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!flag[i]) continue;
-    const char* path = git_index_get_byindex(index, i)->path;
-    if (out.empty() || out.back() != path) out.emplace_back(path);  // conflict stages share a path
-    if (out.size() > n / 8 + 64) return std::nullopt;
-  }
+  auto out = detail::stat_changed_paths(r, index, [&](const char* path) {
+    return prefix.empty() || (std::strncmp(path, prefix.c_str(), prefix.size()) == 0 &&
+                              (path[prefix.size()] == '\0' || path[prefix.size()] == '/'));
+  });
+  if (out.size() > git_index_entrycount(index) / 8 + 64) return std::nullopt;
   return out;
 }
 

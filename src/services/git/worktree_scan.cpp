@@ -1,10 +1,12 @@
 #include "worktree_scan.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
+
+#include "icotes/thread_pool.hpp"
 
 namespace icotes::git::detail {
 namespace {
@@ -22,17 +24,16 @@ Result<PathspecPtr> pathspec(const std::vector<std::string>& specs) {
   return PathspecPtr(p);
 }
 
-bool before(std::int32_t s1, std::uint32_t ns1, std::int64_t s2, std::int64_t ns2) {
-  return s1 != s2 ? s1 < s2 : static_cast<std::int64_t>(ns1) < ns2;
-}
-
-// True when the file may differ from what the index recorded.
-bool dirty(const git_index_entry* e, const std::string& abs, const struct stat& index_st) {
+// True when the file may differ from what the index recorded: git's
+// ie_match_stat() with core.checkStat=default (type, exec bit, size, mtime,
+// ctime, inode, owner), read-cache.c is_racy_timestamp(), and the entries
+// whose stat data says nothing (conflicts, intent-to-add, submodules).
+bool may_differ(const git_index_entry* e, int root_fd, const struct stat& index_st) {
   if ((e->mode & 0170000) == 0160000) return true;  // a submodule: libgit2 checks its HEAD
   if (e->flags_extended & GIT_INDEX_ENTRY_INTENT_TO_ADD) return true;
   if (GIT_INDEX_ENTRY_STAGE(e) != 0) return true;
-  struct stat st;
-  if (::lstat(abs.c_str(), &st) != 0) return true;
+  struct stat st {};
+  if (::fstatat(root_fd, e->path, &st, AT_SYMLINK_NOFOLLOW) != 0) return true;
   const bool link = (e->mode & 0170000) == 0120000;
   if (link ? !S_ISLNK(st.st_mode) : !S_ISREG(st.st_mode)) return true;
   if (!link && ((e->mode ^ st.st_mode) & 0100)) return true;
@@ -43,10 +44,12 @@ bool dirty(const git_index_entry* e, const std::string& abs, const struct stat& 
   if (e->ctime.seconds != static_cast<std::int32_t>(st.st_ctim.tv_sec) ||
       e->ctime.nanoseconds != static_cast<std::uint32_t>(st.st_ctim.tv_nsec))
     return true;
-  if (e->ino != static_cast<std::uint32_t>(st.st_ino)) return true;
+  if (e->ino != static_cast<std::uint32_t>(st.st_ino) || e->uid != st.st_uid || e->gid != st.st_gid) return true;
   // Racily clean: written in the same instant as the index, so a change
-  // since would not show in the stat data (git's is_racy_timestamp).
-  return !before(e->mtime.seconds, e->mtime.nanoseconds, index_st.st_mtim.tv_sec, index_st.st_mtim.tv_nsec);
+  // since would not show in the stat data.
+  const std::int64_t s = e->mtime.seconds;
+  return s != index_st.st_mtim.tv_sec ? s > index_st.st_mtim.tv_sec
+                                      : static_cast<std::int64_t>(e->mtime.nanoseconds) >= index_st.st_mtim.tv_nsec;
 }
 
 }  // namespace
@@ -58,47 +61,37 @@ Result<std::vector<std::string>> stat_dirty_paths(const Repo& r, const std::vect
   // The repository's index object is shared: bring it up to date with the
   // file first (a no-op when unchanged).
   if (int rc = git_index_read(raw, 0); rc != 0) return libgit2_error(rc, "read the index");
-  struct stat index_st {};
-  const char* index_path = git_index_path(raw);
-  if (!index_path || ::stat(index_path, &index_st) != 0) index_st.st_mtim = {0, 0};
-
   auto compiled = pathspec(specs);
   if (!compiled) return std::move(compiled).error();
   const PathspecPtr ps = std::move(*compiled);
+  return stat_changed_paths(r, raw, [&](const char* path) {
+    return !ps || git_pathspec_matches_path(ps.get(), GIT_PATHSPEC_DEFAULT, path) != 0;
+  });
+}
+
+std::vector<std::string> stat_changed_paths(const Repo& r, git_index* index,
+                                            const std::function<bool(const char* path)>& wanted) {
+  struct stat index_st {};
+  const char* index_path = git_index_path(index);
+  if (!index_path || ::stat(index_path, &index_st) != 0) index_st.st_mtim = {0, 0};  // every entry racy
   std::vector<const git_index_entry*> entries;
-  const std::size_t n = git_index_entrycount(raw);
+  const std::size_t n = git_index_entrycount(index);
   entries.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const git_index_entry* e = git_index_get_byindex(raw, i);
-    if (!e || (ps && !git_pathspec_matches_path(ps.get(), GIT_PATHSPEC_DEFAULT, e->path))) continue;
-    entries.push_back(e);
+    const git_index_entry* e = git_index_get_byindex(index, i);
+    // Skip-worktree (sparse checkout) and assume-unchanged entries: git
+    // does not look at their files.
+    if (!e || (e->flags & GIT_INDEX_ENTRY_VALID) || (e->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE)) continue;
+    if (wanted(e->path)) entries.push_back(e);
   }
-
   // lstat in parallel (git's preload-index.c: up to 20 threads, at least
   // 500 entries each).
   std::vector<char> flags(entries.size(), 0);
-  const std::string base = r.root.path() + "/";
-  auto work = [&](std::size_t from, std::size_t to) {
-    std::string abs = base;
-    for (std::size_t i = from; i < to; ++i) {
-      abs.resize(base.size());
-      abs += entries[i]->path;
-      flags[i] = dirty(entries[i], abs, index_st) ? 1 : 0;
-    }
-  };
-  const std::size_t threads = std::clamp<std::size_t>(
-      entries.size() / 500, 1, std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
-  if (threads == 1) {
-    work(0, entries.size());
-  } else {
-    std::vector<std::thread> pool;
-    const std::size_t chunk = (entries.size() + threads - 1) / threads;
-    for (std::size_t t = 0; t < threads; ++t) {
-      const std::size_t from = t * chunk, to = std::min(entries.size(), from + chunk);
-      if (from < to) pool.emplace_back(work, from, to);
-    }
-    for (auto& th : pool) th.join();
-  }
+  const std::size_t threads = std::clamp<std::size_t>(entries.size() / 500, 1, hardware_threads(8));
+  run_on_threads(threads, [&](std::size_t t) {
+    for (std::size_t i = entries.size() * t / threads, end = entries.size() * (t + 1) / threads; i < end; ++i)
+      flags[i] = may_differ(entries[i], r.root.fd(), index_st) ? 1 : 0;
+  });
   std::vector<std::string> out;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (flags[i] && (out.empty() || out.back() != entries[i]->path)) out.emplace_back(entries[i]->path);

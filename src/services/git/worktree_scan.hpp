@@ -8,6 +8,7 @@
 // clean tree of 78,000 files cost what git's costs.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,21 @@ namespace icotes::git::detail {
 
 /// Index paths (stage 0 and conflicted) matching `specs` (git pathspecs:
 /// prefixes or globs, empty = all) whose working-tree file's stat data
-/// (type, exec bit, size, mtime, ctime, inode) differs from the index's,
-/// that are racily clean (modified in the second the index was written),
-/// missing, intent-to-add or submodules. Every file whose content differs
-/// from the index is among them.
+/// (type, exec bit, size, mtime, ctime, inode, owner) differs from the
+/// index's, that are racily clean (modified in the second the index was
+/// written), missing, intent-to-add or submodules; never skip-worktree or
+/// assume-unchanged ones (stat_changed_paths). Every file whose content
+/// differs from the index is among them.
 Result<std::vector<std::string>> stat_dirty_paths(const Repo& r, const std::vector<std::string>& specs);
+
+/// The scan behind stat_dirty_paths and changed_candidates (repo_util.hpp):
+/// the paths of `index`'s entries for which `wanted` holds whose file may
+/// differ from the index, in index order, each once. Skip-worktree
+/// (sparse checkout) and assume-unchanged entries are left out, as git
+/// leaves them. When the index file cannot be stat'ed, every entry counts
+/// as racily clean (a candidate). lstat runs on up to 8 threads.
+std::vector<std::string> stat_changed_paths(const Repo& r, git_index* index,
+                                            const std::function<bool(const char* path)>& wanted);
 
 /// The file paths whose entries (id or mode) differ between trees `a` and
 /// `b` (either may be null: the empty tree), matching `specs`; subtrees with

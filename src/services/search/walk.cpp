@@ -13,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 
 #include "icotes/glob.hpp"
@@ -21,6 +20,7 @@
 #include "icotes/path_policy.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/search.hpp"
+#include "icotes/thread_pool.hpp"
 #include "search_internal.hpp"
 
 namespace icotes::search {
@@ -332,10 +332,7 @@ class Walker {
 
   void run(Job first, std::size_t threads) {
     push(std::move(first));
-    std::vector<std::thread> pool;
-    for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { work(); });
-    work();
-    for (auto& t : pool) t.join();
+    run_on_threads(threads, [this](std::size_t) { work(); });
   }
 
   void report(WalkReport& out) {
@@ -592,7 +589,7 @@ Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& 
   Job first{std::move(dir), *rel, real != *rel, real != *rel ? real : std::string(), chain, {}};
   if (filter.follow) first.ancestors.emplace_back(st.st_dev, st.st_ino);
   Walker w(root, filter, on_file, cancel, on_dir);
-  w.run(std::move(first), std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8));
+  w.run(std::move(first), hardware_threads(8));
   if (report) w.report(*report);
   if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "search cancelled");
   return ok_status();

@@ -26,7 +26,9 @@
 
 #include "icotes/events.hpp"
 #include "icotes/exec.hpp"
+#include "icotes/ring_buffer.hpp"
 #include "icotes/text.hpp"
+#include "icotes/utf8.hpp"
 #include "spawn.hpp"
 
 namespace icotes::terminal {
@@ -41,46 +43,6 @@ std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// The last `capacity` bytes of a stream, addressed by stream offset.
-class ByteRing {
- public:
-  explicit ByteRing(std::size_t capacity) : buf_(std::max<std::size_t>(capacity, 1)) {}
-
-  void append(std::string_view data) {
-    if (data.size() >= buf_.size()) {
-      written_ += data.size() - buf_.size();  // bytes that went by unkept
-      data = data.substr(data.size() - buf_.size());
-    }
-    const std::size_t cap = buf_.size();
-    std::size_t at = static_cast<std::size_t>(written_ % cap);
-    const std::size_t first = std::min(data.size(), cap - at);
-    std::memcpy(buf_.data() + at, data.data(), first);
-    std::memcpy(buf_.data(), data.data() + first, data.size() - first);
-    size_ = std::min(cap, size_ + data.size());
-    written_ += data.size();
-  }
-  std::uint64_t start() const { return written_ - size_; }
-  std::uint64_t end() const { return written_; }
-  /// Bytes [from, to), both within [start(), end()].
-  std::string copy(std::uint64_t from, std::uint64_t to) const {
-    std::string out;
-    out.reserve(static_cast<std::size_t>(to - from));
-    const std::size_t cap = buf_.size();
-    while (from < to) {
-      const std::size_t at = static_cast<std::size_t>(from % cap);
-      const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(to - from), cap - at);
-      out.append(buf_.data() + at, n);
-      from += n;
-    }
-    return out;
-  }
-
- private:
-  std::vector<char> buf_;
-  std::size_t size_ = 0;
-  std::uint64_t written_ = 0;
-};
 
 // One cell row as UTF-8, trailing blanks trimmed.
 std::string cells_to_text(const VTermScreenCell* cells, int count) {
@@ -428,7 +390,7 @@ void Terminal::take_output(std::string_view chunk) {
   changed.notify_all();
   // `offset` is the first byte of this chunk; a character split at the end
   // waits for the next chunk (so `data` may end before offset + bytes).
-  std::string text = to_utf8_text(chunk, utf8_carry_);
+  std::string text = repair_utf8(chunk, utf8_carry_);
   broker_.publish(topic_output_, json{{"data", std::move(text)}, {"offset", offset}, {"bytes", chunk.size()}},
                   chunk.size());
   flush_replies();
@@ -795,7 +757,7 @@ Result<WaitOutcome> Service::wait(std::string_view id, const WaitFor& w, std::op
   std::uint64_t screen_seen = UINT64_MAX;
   while (true) {
     if (re && w.on == WaitOn::Output && scanned < t.raw.end()) {
-      stripper.feed(to_utf8_text(t.raw.copy(std::max(scanned, t.raw.start()), t.raw.end()), carry), text);
+      stripper.feed(repair_utf8(t.raw.copy(std::max(scanned, t.raw.start()), t.raw.end()), carry), text);
       scanned = t.raw.end();
       // Bounded like the ring: a pattern is not expected to span more.
       if (text.size() > t.raw.end() - t.raw.start() + 1) text.erase(0, text.size() - (t.raw.end() - t.raw.start()));
@@ -835,7 +797,7 @@ Result<WaitOutcome> Service::wait(std::string_view id, const WaitFor& w, std::op
       re2::StringPiece m;
       if (re->Match(*haystack, 0, haystack->size(), RE2::UNANCHORED, &m, 1)) {
         std::string partial;  // a character the match cuts is dropped
-        out.match = to_utf8_text(std::string_view(m.data(), m.size()), partial);
+        out.match = repair_utf8(std::string_view(m.data(), m.size()), partial);
         return done(WaitResult::Matched);
       }
     }

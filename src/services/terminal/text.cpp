@@ -1,5 +1,5 @@
 // The terminal service's pure helpers: settings, command lines, signal
-// names, control-sequence stripping and UTF-8 repair. See
+// names and control-sequence stripping. See
 // include/icotes/terminal.hpp.
 #include <signal.h>
 #include <string.h>
@@ -13,7 +13,6 @@
 #include "icotes/terminal.hpp"
 
 #include "icotes/config.hpp"
-#include "icotes/text.hpp"
 
 namespace icotes::terminal {
 
@@ -168,56 +167,6 @@ void ControlStripper::feed(std::string_view bytes, std::string& out) {
         break;
     }
   }
-}
-
-std::string to_utf8_text(std::string_view input, std::string& carry) {
-  std::string joined;
-  if (!carry.empty()) {
-    joined = carry + std::string(input);
-    input = joined;
-    carry.clear();
-  }
-  std::string out;
-  out.reserve(input.size());
-  std::size_t i = 0;
-  const std::size_t n = input.size();
-  while (i < n) {
-    // Runs of ASCII go out in one piece.
-    std::size_t j = i;
-    while (j < n && static_cast<unsigned char>(input[j]) < 0x80) ++j;
-    out.append(input.substr(i, j - i));
-    i = j;
-    if (i >= n) break;
-    const auto c = static_cast<unsigned char>(input[i]);
-    std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (len == 0) {
-      append_utf8(out, 0xFFFD);
-      ++i;
-      continue;
-    }
-    // Continuation bytes, with the RFC 3629 limits on the second byte.
-    std::size_t k = 1;
-    for (; k < len && i + k < n; ++k) {
-      const auto b = static_cast<unsigned char>(input[i + k]);
-      unsigned char lo = 0x80, hi = 0xBF;
-      if (k == 1 && c == 0xE0) lo = 0xA0;
-      if (k == 1 && c == 0xED) hi = 0x9F;
-      if (k == 1 && c == 0xF0) lo = 0x90;
-      if (k == 1 && c == 0xF4) hi = 0x8F;
-      if (b < lo || b > hi) break;
-    }
-    if (k == len) {
-      out.append(input.substr(i, len));
-      i += len;
-    } else if (i + k == n) {
-      carry.assign(input.substr(i));  // a character split by the read: finish it next time
-      break;
-    } else {
-      append_utf8(out, 0xFFFD);
-      i += k;
-    }
-  }
-  return out;
 }
 
 }  // namespace icotes::terminal

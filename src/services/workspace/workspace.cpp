@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "icotes/hex.hpp"
 #include "icotes/permission_gate.hpp"
 
 namespace icotes {
@@ -27,7 +28,6 @@ Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std:
 }
 
 std::string percent_encode_path(std::string_view path) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(path.size());
   for (unsigned char c : path) {
@@ -35,8 +35,8 @@ std::string percent_encode_path(std::string_view path) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xF]);
+      out.push_back(kHexUpper[c >> 4]);
+      out.push_back(kHexUpper[c & 0xF]);
     }
   }
   return out;

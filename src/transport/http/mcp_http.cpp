@@ -29,7 +29,6 @@
 //   bounded in bytes.
 #include <httplib.h>
 #include <netdb.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,30 +47,15 @@
 
 #include "gate.hpp"
 #include "icotes/http_module.hpp"
-#include "icotes/json_parse.hpp"
 #include "icotes/json.hpp"  // is_request_id (inline: the module links no icotes code)
+#include "icotes/json_parse.hpp"
+#include "icotes/random_token.hpp"  // compiled into the module (CMakeLists.txt)
 #include "loopback.hpp"
 
 namespace icotes::http {
 namespace {
 
 using json = nlohmann::json;
-
-std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  std::size_t got = 0;
-  while (got < bytes) {
-    const ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-    if (n > 0) got += static_cast<std::size_t>(n);
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
 
 bool accepts(const httplib::Request& req, std::string_view type) {
   const std::string a = req.get_header_value("Accept");
