@@ -24,7 +24,7 @@
 
 #include "icotes/fd_io.hpp"
 #include "icotes/log.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_hello.hpp"
 #include "icotes/permission_admin.hpp"
 #include "icotes/session.hpp"
@@ -35,10 +35,6 @@
 #include "icotes/json_parse.hpp"
 #include "icotes/tcp.hpp"
 #include "icotes/workspace.hpp"
-
-namespace icotes {
-std::string operations_markdown(const Registry& registry);
-}
 
 #ifdef ICOTES_WITH_JEMALLOC
 // jemalloc's options (jemalloc(3), "malloc_conf"; MALLOC_CONF in the
@@ -176,12 +172,12 @@ void print_banner(const std::string& root, const char* how) {
 }
 
 // Without --root, the workspace is the one the client names (its LSP
-// initialize, or its MCP roots): include/icotes/client_hello.hpp. An MCP
+// initialize, or its MCP roots): include/doors/icotes/client_hello.hpp. An MCP
 // client gets this long to send `initialized` and answer roots/list.
 constexpr int kRootsTimeoutMs = 5000;
 
 // `serve` on stdio: hand the client to the workspace's daemon, starting it
-// when there is none (include/icotes/daemon.hpp). No workspace is opened
+// when there is none (include/doors/icotes/daemon.hpp). No workspace is opened
 // here: attaching costs a connect (and, the first time, the daemon's
 // start). Returns nullopt when attaching is impossible here (message
 // printed), for the caller to serve standalone instead.

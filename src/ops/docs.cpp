@@ -1,7 +1,7 @@
 // docs/operations.md, generated from the embedded schemas (`icotes docs`).
 #include <sstream>
 
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 
 namespace icotes {
 namespace {

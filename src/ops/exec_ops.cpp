@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "icotes/exec.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {

@@ -10,7 +10,7 @@
 
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {

@@ -8,7 +8,7 @@
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
 #include "icotes/heap.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/search.hpp"
 #include "icotes/workspace.hpp"
 

@@ -5,7 +5,7 @@
 #include <ctime>
 
 #include "icotes/client_profile.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 

@@ -1,4 +1,4 @@
-// Shell permission rules (include/icotes/shell_rule.hpp): a conservative bash
+// Shell permission rules (include/permissions/icotes/shell_rule.hpp): a conservative bash
 // parser that lists every simple command of a line, and the Claude Code style
 // pattern matcher on top of it. Anything the parser is unsure about throws
 // Opaque internally; parse_shell_command turns that into ShellParse::opaque.

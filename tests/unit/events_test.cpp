@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "icotes/events.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/session.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"

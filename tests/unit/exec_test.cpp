@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "icotes/exec.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 #include "services/exec/exec_internal.hpp"

@@ -13,7 +13,7 @@
 
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"
 

@@ -1,5 +1,5 @@
 // Permission rules, the structured cache and the decision order
-// (include/icotes/permissions.hpp), plus the gate's needs and settings file.
+// (include/permissions/icotes/permissions.hpp), plus the gate's needs and settings file.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "icotes/client_profile.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"
 

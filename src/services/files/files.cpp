@@ -23,7 +23,7 @@
 #include "icotes/fd_io.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 #include "icotes/text.hpp"
 
 namespace icotes::files {

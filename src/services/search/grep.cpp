@@ -16,10 +16,10 @@
 #include <mutex>
 
 #include "icotes/documents.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 #include "icotes/search.hpp"
 #include "icotes/text.hpp"
-#include "search_internal.hpp"
+#include "icotes/walk.hpp"
 
 namespace icotes::search {
 namespace {

@@ -19,9 +19,9 @@
 #include "icotes/glob.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 #include "icotes/search.hpp"
-#include "search_internal.hpp"
+#include "icotes/walk.hpp"
 
 namespace icotes::search {
 namespace {

@@ -1,6 +1,6 @@
 // The terminal service's pure helpers: settings, command lines, signal
 // names, control-sequence stripping and UTF-8 repair. See
-// include/icotes/terminal.hpp.
+// include/terminal/icotes/terminal.hpp.
 #include <signal.h>
 #include <string.h>
 #include <toml++/toml.h>
