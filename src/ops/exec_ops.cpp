@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "icotes/exec.hpp"
 #include "icotes/builtin_ops.hpp"
+#include "icotes/exec.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {

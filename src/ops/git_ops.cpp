@@ -2,10 +2,10 @@
 // workspace's door, which loads the icotes-git module on first use
 // (include/git/icotes/git_module.hpp); MCP clients read each result in the
 // form git prints it (icotes/git_text.hpp).
-#include "icotes/git_module.hpp"
 #include "icotes/builtin_ops.hpp"
-#include "icotes/workspace.hpp"
+#include "icotes/git_module.hpp"
 #include "icotes/git_text.hpp"
+#include "icotes/workspace.hpp"
 
 namespace icotes {
 namespace {

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "git_fixture.hpp"
-#include "icotes/client_profile.hpp"
 #include "icotes/builtin_ops.hpp"
+#include "icotes/client_profile.hpp"
 #include "icotes/git_text.hpp"
 #include "services/git/log_date.hpp"
 

@@ -20,10 +20,10 @@
 #include <emmintrin.h>
 #endif
 
+#include "icotes/cancellation.hpp"
 #include "icotes/fd_io.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
-#include "icotes/cancellation.hpp"
 #include "icotes/text.hpp"
 
 namespace icotes::files {

@@ -14,8 +14,8 @@
 #include <unordered_set>
 
 #include "commit_format.hpp"
-#include "log_date.hpp"
 #include "icotes/git_text.hpp"
+#include "log_date.hpp"
 
 namespace icotes::git {
 namespace {

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <mutex>
 
-#include "icotes/documents.hpp"
 #include "icotes/cancellation.hpp"
+#include "icotes/documents.hpp"
 #include "icotes/search.hpp"
 #include "icotes/text.hpp"
 #include "icotes/walk.hpp"

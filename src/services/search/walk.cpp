@@ -16,10 +16,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/glob.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
-#include "icotes/cancellation.hpp"
 #include "icotes/search.hpp"
 #include "icotes/walk.hpp"
 
