@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes as a command line through the shell-rule
-// parser and matcher (include/icotes/shell_rule.hpp).
+// parser and matcher (include/permissions/icotes/shell_rule.hpp).
 //
 // Oracles besides the sanitizers:
 //  - an opaque parse lists no command, says why, and no rule allows the line;

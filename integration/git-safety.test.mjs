@@ -1,6 +1,6 @@
 // The git service's safety rules through the real executable and the
 // icotes-git module it loads: the client's Read deny rules and write check
-// cross the module boundary with each call (include/icotes/git_module.hpp,
+// cross the module boundary with each call (include/git/icotes/git_module.hpp,
 // git::Policy). The cases themselves are covered in depth by
 // tests/unit/git_safety_test.cpp.
 import { after, describe, test } from 'node:test';

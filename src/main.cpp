@@ -10,12 +10,8 @@
 #include <string>
 
 #include "cli/cli.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/rpc.hpp"
-
-namespace icotes {
-std::string operations_markdown(const Registry& registry);
-}
 
 #ifdef ICOTES_WITH_JEMALLOC
 // jemalloc's options (jemalloc(3), "malloc_conf"; MALLOC_CONF in the

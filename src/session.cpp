@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "icotes/builtin_ops.hpp"
+
 namespace icotes {
 
 Session::Session(Workspace& workspace, std::shared_ptr<Connection> connection, SessionOptions options)

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/cli.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/daemon.hpp"
 #include "icotes/json_parse.hpp"
 #include "icotes/log.hpp"

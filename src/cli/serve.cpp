@@ -1,5 +1,5 @@
 // `icotes serve`: on stdio, hand the client to the workspace's daemon
-// (include/icotes/daemon.hpp), starting it when there is none; else, or when
+// (include/doors/icotes/daemon.hpp), starting it when there is none; else, or when
 // that is impossible, serve here (server.hpp).
 #include <fcntl.h>
 #include <malloc.h>
@@ -42,7 +42,7 @@ void print_banner(const std::string& root, const char* how) {
 namespace {
 
 // Without --root, the workspace is the one the client names (its LSP
-// initialize, or its MCP roots): include/icotes/client_hello.hpp. An MCP
+// initialize, or its MCP roots): include/doors/icotes/client_hello.hpp. An MCP
 // client gets this long to send `initialized` and answer roots/list.
 constexpr int kRootsTimeoutMs = 5000;
 

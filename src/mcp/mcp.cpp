@@ -1,4 +1,4 @@
-// What the MCP dialect makes of operations. See include/icotes/mcp.hpp.
+// What the MCP dialect makes of operations. See include/dialects/icotes/mcp.hpp.
 #include "icotes/mcp.hpp"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // The MCP dialect: revisions 2024-11-05, 2025-03-26, 2025-06-18 and
 // 2025-11-25 (schemas in ../shared/specs/mcp/<version>/schema.json).
 // Lifecycle, ping, tools (the registry's operations in the groups this client
-// is offered; results as text a model reads, include/icotes/mcp.hpp),
+// is offered; results as text a model reads, include/dialects/icotes/mcp.hpp),
 // resources (workspace files as file:// URIs), completion of the file
 // template's path, logging, progress and cancellation.
 #include <nettle/base64.h>

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 
 namespace icotes {
 namespace {

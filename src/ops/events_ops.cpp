@@ -1,9 +1,10 @@
 // events/* operations: a connection's subscriptions to the workspace's event
-// broker (include/icotes/events.hpp), delivered as `icotes/event`
+// broker (include/events/icotes/events.hpp), delivered as `icotes/event`
 // notifications.
+#include "icotes/builtin_ops.hpp"
 #include "icotes/events.hpp"
 #include "icotes/log.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/rpc.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/exec.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"

@@ -8,9 +8,9 @@
 #include <ctime>
 #include <numeric>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/workspace.hpp"
 
 namespace icotes {

@@ -1,11 +1,11 @@
 // git/* operations: each is handed to the git service through the
 // workspace's door, which loads the icotes-git module on first use
-// (include/icotes/git_module.hpp); MCP clients read each result in the
-// form git prints it (ops/git_text.hpp).
+// (include/git/icotes/git_module.hpp); MCP clients read each result in the
+// form git prints it (icotes/git_text.hpp).
+#include "icotes/builtin_ops.hpp"
 #include "icotes/git_module.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/git_text.hpp"
 #include "icotes/workspace.hpp"
-#include "ops/git_text.hpp"
 
 namespace icotes {
 namespace {

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <cstdlib>
+#include <map>
 #include <stdexcept>
 
 #include "icotes/operation.hpp"
@@ -226,20 +226,18 @@ Result<json> Registry::run(const Operation& op, Context& ctx, const json& params
   }
 }
 
-const Registry& builtin_registry() {
-  static const Registry registry = [] {
-    Registry r;
-    register_files_ops(r);
-    register_search_ops(r);
-    register_git_ops(r);
-    register_terminal_ops(r);
-    register_exec_ops(r);
-    register_events_ops(r);
-    register_workspace_ops(r);
-    if (const char* t = std::getenv("ICOTES_TEST_OPERATIONS"); t && std::string_view(t) == "1") register_test_ops(r);
-    return r;
+std::string mcp_name_of(std::string_view id) {
+  static const std::map<std::string, std::string, std::less<>> names = [] {
+    std::map<std::string, std::string, std::less<>> m;
+    for (const auto& [path, text] : ops::embedded_schemas()) {
+      const json doc = json::parse(text, nullptr, false);
+      if (doc.is_object() && doc.contains("mcpName") && doc["mcpName"].is_string())
+        m.emplace(std::string(path), doc["mcpName"].get<std::string>());
+    }
+    return m;
   }();
-  return registry;
+  auto it = names.find(id);
+  return it == names.end() ? std::string() : it->second;
 }
 
 }  // namespace icotes

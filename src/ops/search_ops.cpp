@@ -5,10 +5,10 @@
 #include <chrono>
 #include <functional>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
 #include "icotes/heap.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/search.hpp"
 #include "icotes/workspace.hpp"
 

@@ -1,6 +1,7 @@
 // The terminal operations (schemas/terminal/*.json): create, write, read,
 // resize, kill, list. Params are schema-valid here; each handler turns them
 // into the service's typed arguments once.
+#include "icotes/builtin_ops.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/terminal.hpp"

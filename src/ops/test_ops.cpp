@@ -4,7 +4,7 @@
 #include <chrono>
 #include <thread>
 
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 
 namespace icotes {
 

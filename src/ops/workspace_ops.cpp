@@ -4,8 +4,8 @@
 
 #include <ctime>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 

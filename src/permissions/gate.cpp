@@ -1,4 +1,4 @@
-// The permission gate. See include/icotes/permission_gate.hpp.
+// The permission gate. See include/permissions/icotes/permission_gate.hpp.
 #include "icotes/permission_gate.hpp"
 
 #include <fcntl.h>
@@ -512,7 +512,7 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
   // An MCP client's model called a tool: name it as the model knows it.
   std::string called(operation);
   if (client.name.rfind("mcp:", 0) == 0)
-    if (const Operation* op = builtin_registry().find(operation); op && !op->mcp_name.empty()) called = op->mcp_name;
+    if (std::string name = mcp_name_of(operation); !name.empty()) called = std::move(name);
   const bool bash = d.need.kind == OperationKind::Bash;
   const std::string what = std::string(to_string(d.need.kind)) + " on " +
                            (bash ? "'" + d.need.target + "'"

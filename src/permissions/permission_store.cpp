@@ -1,4 +1,4 @@
-// The permission store (include/icotes/permission_store.hpp) on the SQLite C API.
+// The permission store (include/permissions/icotes/permission_store.hpp) on the SQLite C API.
 #include "icotes/permission_store.hpp"
 
 #include <fcntl.h>

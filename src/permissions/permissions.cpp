@@ -1,5 +1,5 @@
 // Permission rules, the remembered-answer cache and the decision order.
-// See include/icotes/permissions.hpp.
+// See include/permissions/icotes/permissions.hpp.
 #include "icotes/permissions.hpp"
 
 #include "icotes/config.hpp"

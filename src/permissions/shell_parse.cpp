@@ -1,4 +1,4 @@
-// The bash grammar of shell permission rules (include/icotes/shell_rule.hpp):
+// The bash grammar of shell permission rules (include/permissions/icotes/shell_rule.hpp):
 // a conservative parser that lists every simple command of a line. Anything
 // it is unsure about throws Opaque; parse_shell_command turns that into
 // ShellParse::opaque. Wrappers and builtins: shell_wrappers.cpp.

@@ -1,5 +1,5 @@
 // The shell-rule parser's private pieces (the API is
-// include/icotes/shell_rule.hpp), shared by shell_parse.cpp (the bash
+// include/permissions/icotes/shell_rule.hpp), shared by shell_parse.cpp (the bash
 // grammar: every simple command of a line), shell_wrappers.cpp (commands that
 // run other commands: env, sudo, sh -c, xargs, find -exec, ... and builtins
 // that evaluate text) and shell_rule.cpp (rule patterns matched against the

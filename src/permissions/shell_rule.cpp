@@ -1,4 +1,4 @@
-// Shell permission rules (include/icotes/shell_rule.hpp): Claude Code style
+// Shell permission rules (include/permissions/icotes/shell_rule.hpp): Claude Code style
 // patterns matched against the simple commands that parse_shell_command
 // (shell_parse.cpp) lists.
 #include "icotes/shell_rule.hpp"

@@ -1,4 +1,4 @@
-// Commands that run other commands (include/icotes/shell_rule.hpp): the
+// Commands that run other commands (include/permissions/icotes/shell_rule.hpp): the
 // option tables of the wrappers the parser sees through, and the builtins
 // that evaluate text as code. src/permissions/shell_parse.hpp has the types.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// The attached client's ledger. See include/icotes/ledger.hpp.
+// The attached client's ledger. See include/doors/icotes/ledger.hpp.
 #include "icotes/ledger.hpp"
 
 #include <spdlog/spdlog.h>

@@ -3,8 +3,8 @@
 #include <atomic>
 #include <thread>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/events.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/session.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"

@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/exec.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 #include "services/exec/exec_internal.hpp"

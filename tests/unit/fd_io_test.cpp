@@ -1,4 +1,4 @@
-// write_fully / send_fully (include/icotes/fd_io.hpp): every byte arrives
+// write_fully / send_fully (include/support/icotes/fd_io.hpp): every byte arrives
 // through short writes, failures come back as the errno, never as a signal
 // (send) or a silent partial write.
 #include <fcntl.h>

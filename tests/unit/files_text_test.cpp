@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"
 

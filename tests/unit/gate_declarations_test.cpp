@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/permissions.hpp"
 #include "test_util.hpp"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "git_fixture.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/schema.hpp"
 
 namespace icotes {

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "git_fixture.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/permissions.hpp"
 #include "services/git/worktree_guard.hpp"

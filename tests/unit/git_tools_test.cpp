@@ -1,5 +1,5 @@
 // The git tools as an MCP client's model meets them: the text each result
-// is rendered to (ops/git_text.hpp) against what git prints, the pages kept
+// is rendered to (icotes/git_text.hpp) against what git prints, the pages kept
 // within the text budget, git_log's relative dates against git's
 // approxidate, and git_restore, git_reset, git_checkout, git_init and
 // git_tag against git doing the same in a copy of the repository.
@@ -12,9 +12,9 @@
 #include <string>
 
 #include "git_fixture.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
-#include "icotes/operation.hpp"
-#include "ops/git_text.hpp"
+#include "icotes/git_text.hpp"
 #include "services/git/log_date.hpp"
 #include "services/git/repo_util.hpp"
 

@@ -1,4 +1,4 @@
-// Glob matching (include/icotes/glob.hpp): git's wildmatch with WM_PATHNAME,
+// Glob matching (include/search/icotes/glob.hpp): git's wildmatch with WM_PATHNAME,
 // checked against git's own table (t/t3070-wildmatch.sh, after git 2.20's
 // "foo**bar" change), plus ripgrep/globset brace alternation.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Ignore rules (include/icotes/ignore.hpp): gitignore(5) parsing of one file,
+// Ignore rules (include/search/icotes/ignore.hpp): gitignore(5) parsing of one file,
 // and ripgrep's precedence between files (the `ignore` crate's
 // Ignore::matched_ignore): per kind the deepest directory decides first;
 // .rgignore > .ignore > .gitignore > .git/info/exclude > core.excludesFile;

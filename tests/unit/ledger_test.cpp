@@ -1,4 +1,4 @@
-// The attached client's ledger (include/icotes/ledger.hpp): what the
+// The attached client's ledger (include/doors/icotes/ledger.hpp): what the
 // launcher finds in it once the daemon is gone.
 #include "icotes/ledger.hpp"
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/mcp.hpp"
 
 namespace icotes {

@@ -1,4 +1,4 @@
-// The icotes/permissions/* requests (include/icotes/permission_admin.hpp)
+// The icotes/permissions/* requests (include/permissions/icotes/permission_admin.hpp)
 // answer from the permission files as they are now: a change made by
 // another process (the CLI beside a running daemon) shows in the next
 // list, not only after some call has been judged.

@@ -1,4 +1,4 @@
-// The permission store (include/icotes/permission_store.hpp) on real files: round trips and restarts, a process
+// The permission store (include/permissions/icotes/permission_store.hpp) on real files: round trips and restarts, a process
 // SIGKILLed mid-write, corrupt and foreign files, two connections on one file, the audit log, awkward strings.
 #include <fcntl.h>
 #include <gtest/gtest.h>

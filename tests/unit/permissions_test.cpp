@@ -1,5 +1,5 @@
 // Permission rules, the structured cache and the decision order
-// (include/icotes/permissions.hpp), plus the gate's needs and settings file.
+// (include/permissions/icotes/permissions.hpp), plus the gate's needs and settings file.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/permission_store.hpp"
 #include "icotes/permissions.hpp"

@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "icotes/operation.hpp"
+#include "icotes/builtin_ops.hpp"
 #include "icotes/schema.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"
 

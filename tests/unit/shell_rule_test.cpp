@@ -1,4 +1,4 @@
-// Shell permission rules (include/icotes/shell_rule.hpp): attack strings that
+// Shell permission rules (include/permissions/icotes/shell_rule.hpp): attack strings that
 // must not be allowed by a benign rule, commands that must be allowed, and the
 // shape of parse_shell_command's output. Each row names the rules beside the
 // command, the way a user's settings would list `Bash(...)` entries.

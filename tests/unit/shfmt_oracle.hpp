@@ -1,5 +1,5 @@
 // shfmt (mvdan/sh, `shfmt --to-json`) as an oracle for parse_shell_command
-// (include/icotes/shell_rule.hpp): the syntax tree another parser builds for
+// (include/permissions/icotes/shell_rule.hpp): the syntax tree another parser builds for
 // a line, in bash and in POSIX mode (the latter reads `$'...'` as dash does),
 // reduced to its simple commands, names and words after quote removal.
 //

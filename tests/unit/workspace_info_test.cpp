@@ -5,9 +5,9 @@
 
 #include <string>
 
+#include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/client_registry.hpp"
-#include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 #include "test_util.hpp"

@@ -11,7 +11,7 @@
 #include <fcntl.h>
 
 #include "icotes/log.hpp"
-#include "services/search/search_internal.hpp"
+#include "icotes/walk.hpp"
 
 namespace icotes::files {
 namespace {

@@ -1,5 +1,5 @@
 // Pieces of the exec service shared by its files: output capture, UTF-8
-// repair, spawning and supervising one child. See include/icotes/exec.hpp.
+// repair, spawning and supervising one child. See include/exec/icotes/exec.hpp.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
 // The exec service: settings, the sandbox, runs and background jobs. See
-// include/icotes/exec.hpp.
+// include/exec/icotes/exec.hpp.
 #include <sys/stat.h>
 #include <unistd.h>
 

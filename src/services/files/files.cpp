@@ -19,11 +19,11 @@
 #include <emmintrin.h>
 #endif
 
+#include "icotes/cancellation.hpp"
 #include "icotes/fd_io.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/random_token.hpp"
-#include "icotes/rpc.hpp"
 #include "icotes/text.hpp"
 
 namespace icotes::files {

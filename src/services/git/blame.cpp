@@ -222,7 +222,7 @@ Result<json> blame(Repo& r, const json& params) {
   if (!result) return std::move(result).error();
 
   // The page ends at `limit` lines or where its text, as git_blame's MCP
-  // text (ops/git_text.hpp: "<id> <author> <date> <line>) <text>" and a
+  // text (icotes/git_text.hpp: "<id> <author> <date> <line>) <text>" and a
   // line per commit), would pass the budget.
   const std::size_t budget = detail::page_budget(r, params, "limit");
   const std::size_t width = std::to_string(total).size();

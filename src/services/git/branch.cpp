@@ -84,7 +84,7 @@ Result<json> list(Repo& r, const json& p) {
   }
   git_error_clear();
 
-  // Within the text budget as `git branch -a -v` lines (ops/git_text.hpp):
+  // Within the text budget as `git branch -a -v` lines (icotes/git_text.hpp):
   // name, id and upstream, about 60 bytes besides the name.
   auto page = page_of(p, all.size(), 1000, detail::page_budget(r, p, "limit"),
                       [&](std::size_t i) { return all[i].refname.size() + all[i].target.size() + 60; });

@@ -14,7 +14,7 @@
 #include "handles.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/git.hpp"
-#include "ops/git_text.hpp"
+#include "icotes/git_text.hpp"
 
 namespace icotes::git::detail {
 

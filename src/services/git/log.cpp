@@ -14,8 +14,8 @@
 #include <unordered_set>
 
 #include "commit_format.hpp"
+#include "icotes/git_text.hpp"
 #include "log_date.hpp"
-#include "ops/git_text.hpp"
 
 namespace icotes::git {
 namespace {
@@ -269,7 +269,7 @@ Result<json> log(Repo& r, const json& params) {
   if (!hidden.count(*git_commit_id(start->get())))
     walker.push(*git_commit_id(start->get()), git_commit_time(start->get()));
   std::size_t matched = 0;
-  std::size_t bytes = 0;  // the page's text as git_log's MCP text (ops/git_text.hpp)
+  std::size_t bytes = 0;  // the page's text as git_log's MCP text (icotes/git_text.hpp)
   json& commits = out["commits"];
   while (true) {
     if (auto st = r.check_cancel("git_log"); !st) return std::move(st).error();

@@ -11,7 +11,7 @@
 
 #include "icotes/git.hpp"
 #include "icotes/git_module.hpp"
-#include "icotes/operation.hpp"
+#include "icotes/progress.hpp"
 #include "repo_util.hpp"
 
 namespace icotes::git {

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "diff_engine.hpp"
-#include "ops/git_text.hpp"
+#include "icotes/git_text.hpp"
 #include "worktree_guard.hpp"
 #include "worktree_scan.hpp"
 

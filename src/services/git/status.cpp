@@ -15,7 +15,7 @@
 #include <unordered_set>
 
 #include "commit_format.hpp"
-#include "ops/git_text.hpp"
+#include "icotes/git_text.hpp"
 #include "similarity.hpp"
 #include "repo_util.hpp"
 
@@ -698,7 +698,7 @@ Result<json> status(Repo& r, const json& p) {
   });
 
   // Pages end at `limit` entries or at the text budget, counted in
-  // `git status --short` lines (ops/git_text.hpp), whichever comes first.
+  // `git status --short` lines (icotes/git_text.hpp), whichever comes first.
   auto page = page_of(p, entries.size(), 1000, detail::page_budget(r, p, "limit"),
                       [&](std::size_t i) { return git_text::status_line(entry_json(entries[i])).size(); });
   if (!page) return std::move(page).error();

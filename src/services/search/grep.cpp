@@ -15,11 +15,11 @@
 #include <cstring>
 #include <mutex>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/documents.hpp"
-#include "icotes/rpc.hpp"
 #include "icotes/search.hpp"
 #include "icotes/text.hpp"
-#include "search_internal.hpp"
+#include "icotes/walk.hpp"
 
 namespace icotes::search {
 namespace {

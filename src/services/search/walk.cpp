@@ -15,13 +15,13 @@
 #include <optional>
 #include <unordered_map>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/glob.hpp"
 #include "icotes/ignore.hpp"
 #include "icotes/path_policy.hpp"
-#include "icotes/rpc.hpp"
 #include "icotes/search.hpp"
 #include "icotes/thread_pool.hpp"
-#include "search_internal.hpp"
+#include "icotes/walk.hpp"
 
 namespace icotes::search {
 namespace {

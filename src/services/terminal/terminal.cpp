@@ -1,4 +1,4 @@
-// PTY sessions rendered by libvterm. See include/icotes/terminal.hpp.
+// PTY sessions rendered by libvterm. See include/terminal/icotes/terminal.hpp.
 #include "icotes/terminal.hpp"
 
 #include <fcntl.h>

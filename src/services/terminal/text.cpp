@@ -1,6 +1,6 @@
 // The terminal service's pure helpers: settings, command lines, signal
 // names and control-sequence stripping. See
-// include/icotes/terminal.hpp.
+// include/terminal/icotes/terminal.hpp.
 #include <signal.h>
 #include <string.h>
 #include <toml++/toml.h>

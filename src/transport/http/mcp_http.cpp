@@ -1,6 +1,6 @@
 // MCP Streamable HTTP (MCP 2025-03-26, 2025-06-18, 2025-11-25 "Transports")
 // on cpp-httplib, built into the module icotes-http.so
-// (include/icotes/http_module.hpp).
+// (include/doors/icotes/http_module.hpp).
 //
 // One endpoint, /mcp:
 // - POST carries one client message (or a batch). Only notifications and

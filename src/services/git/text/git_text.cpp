@@ -1,4 +1,4 @@
-#include "ops/git_text.hpp"
+#include "icotes/git_text.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// A client's own settings. See include/icotes/client_profile.hpp.
+// A client's own settings. See include/support/icotes/client_profile.hpp.
 #include "icotes/client_profile.hpp"
 
 #include <algorithm>

@@ -16,14 +16,16 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/json.hpp"
 #include "icotes/path_policy.hpp"
+#include "icotes/progress.hpp"
 #include "icotes/result.hpp"
-#include "icotes/rpc.hpp"
 
 namespace icotes {
 
+class Connection;
 class Workspace;
 namespace permissions {
 struct ClientState;
@@ -40,28 +42,6 @@ struct Annotations {
   bool destructive = true;
   bool idempotent = false;
   bool open_world = false;
-};
-
-/// Reports progress of a long operation. The dialect maps it to LSP
-/// `$/progress` (WorkDoneProgress) or MCP `notifications/progress`; it is a
-/// no-op when the client gave no token.
-class Progress {
- public:
-  virtual ~Progress() = default;
-  /// `done` and `total` are in the operation's own units (files, bytes);
-  /// total 0 means unknown.
-  virtual void report(std::string_view message, double done, double total) = 0;
-  /// True when the client asked for partial results (LSP partialResultToken):
-  /// then the operation sends its items through partial() and its final
-  /// result carries none of them (LSP 3.17 "Partial Result Progress").
-  virtual bool wants_partial() const { return false; }
-  /// Sends a batch of result items (same shape as the final result's).
-  virtual void partial(const json& /*items*/) {}
-};
-
-class NullProgress final : public Progress {
- public:
-  void report(std::string_view, double, double) override {}
 };
 
 /// What a handler may use besides its params.
@@ -161,7 +141,7 @@ struct Operation {
   /// too, search pages expanded to plain JSON) as the WHOLE text block the
   /// model reads, in the form people read (a directory as lines, grep as
   /// `path:line:text`), with a short header first and how to continue. Null:
-  /// mcp::render_text (include/icotes/mcp.hpp). A top-level "image" member
+  /// mcp::render_text (include/dialects/icotes/mcp.hpp). A top-level "image" member
   /// {mimeType, data} is sent after the text as an image block; text past
   /// the client's cap is cut there with a note.
   std::function<std::string(const json& result)> mcp_text;
@@ -216,19 +196,9 @@ class Registry {
   std::map<std::string, Operation, std::less<>> ops_;
 };
 
-/// The registry with every built-in operation registered.
-const Registry& builtin_registry();
-
-/// Registration functions, one per service (src/ops/<service>_ops.cpp).
-void register_files_ops(Registry& registry);
-void register_search_ops(Registry& registry);
-void register_git_ops(Registry& registry);
-void register_terminal_ops(Registry& registry);
-void register_exec_ops(Registry& registry);
-void register_events_ops(Registry& registry);
-void register_workspace_ops(Registry& registry);
-/// test/sleep, registered only when ICOTES_TEST_OPERATIONS=1.
-void register_test_ops(Registry& registry);
+/// The MCP tool name of operation `id` as its embedded schema gives it
+/// ("files/read" -> "read_file"); empty when there is no such schema.
+std::string mcp_name_of(std::string_view id);
 
 /// Embedded schema texts keyed by path without ".json" (generated).
 namespace ops {

@@ -1,6 +1,6 @@
 // The executable's side of the MCP Streamable HTTP door (`icotes serve
 // --listen http:127.0.0.1:PORT`, endpoint /mcp): loads icotes-http.so
-// (include/icotes/http_module.hpp) and gives every MCP session a Connection
+// (include/doors/icotes/http_module.hpp) and gives every MCP session a Connection
 // and a Session on the shared Workspace, like the TCP door's connections.
 // The bearer token is written like the TCP token, to
 // runtime_dir()/http-PORT.token (mode 0600).

@@ -1,5 +1,5 @@
 // What no client may change, and where an opened path lands. See
-// include/icotes/path_policy.hpp.
+// include/support/icotes/path_policy.hpp.
 #include "icotes/path_policy.hpp"
 
 #include <unistd.h>

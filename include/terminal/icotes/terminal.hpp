@@ -37,7 +37,7 @@
 
 #include "icotes/confine.hpp"
 #include "icotes/result.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 
 namespace icotes::events {
 class Broker;

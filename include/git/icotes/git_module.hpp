@@ -21,7 +21,7 @@
 #include "icotes/json.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 
 namespace icotes {
 class Progress;
@@ -47,7 +47,7 @@ struct Policy {
 struct ModuleApi {
   static constexpr int kAbiVersion = 3;
   int abi_version;
-  /// A git::Service for the workspace root (include/icotes/git.hpp).
+  /// A git::Service for the workspace root (include/git/icotes/git.hpp).
   void* (*create)(const ConfinedRoot& root);
   void (*destroy)(void* service);
   /// Runs operation `verb` ("status", "diff", ...) with the repository open;

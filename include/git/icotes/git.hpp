@@ -33,7 +33,7 @@
 #include "icotes/git_module.hpp"
 #include "icotes/json.hpp"
 #include "icotes/result.hpp"
-#include "icotes/rpc.hpp"
+#include "icotes/cancellation.hpp"
 
 struct git_repository;
 struct git_oid;
