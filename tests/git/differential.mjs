@@ -64,9 +64,10 @@ const DIVERGENCES = [
     // A merge whose result differs from both parents somewhere (a conflict
     // resolved by hand, as in this project's own history): git prints a
     // combined diff (diff --cc) after the message, icotes none.
-    when: (repo, p) => typeof p.rev === 'string' && !p.rev.includes(':') &&
-      repo.gitText(['rev-list', '--parents', '-n', '1', p.rev]).trim().split(' ').length > 2 &&
-      repo.gitText(['diff-tree', '--cc', '--no-commit-id', '--format=', p.rev]).trim() !== '',
+    // `show {}` is HEAD's: a clone whose HEAD is such a merge.
+    when: (repo, p) => typeof (p.rev ?? 'HEAD') === 'string' && !(p.rev ?? 'HEAD').includes(':') &&
+      repo.gitText(['rev-list', '--parents', '-n', '1', p.rev ?? 'HEAD']).trim().split(' ').length > 2 &&
+      repo.gitText(['diff-tree', '--cc', '--no-commit-id', '--format=', p.rev ?? 'HEAD']).trim() !== '',
     why: 'merge commit with a combined diff: git prints diff --cc, icotes no combined diff (README "Git")',
   },
 ];
