@@ -214,6 +214,12 @@ Result<json> Registry::run(const Operation& op, Context& ctx, const json& params
   if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, op.id + ": cancelled");
   try {
     return op.handler(ctx, params);
+  } catch (const ParamError& e) {
+    // Schema-valid, yet not a value its typed field holds (Registry::add<Params>).
+    return make_error(error_code::kInvalidParams,
+                      "invalid " + op.mcp_name + " params: " + (e.pointer.empty() ? "(root)" : e.pointer) + ": " +
+                          e.expected,
+                      json{{"pointer", e.pointer}, {"expected", e.expected}});
   } catch (const json::exception& e) {
     // A schema-valid value the handler still could not take (a schema gap).
     return make_error(error_code::kInvalidParams, op.mcp_name + ": " + e.what());
