@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -33,6 +34,11 @@ template <class T>
 struct is_vector : std::false_type {};
 template <class T>
 struct is_vector<std::vector<T>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+template <class T>
+struct is_string_map<std::map<std::string, T>> : std::true_type {};
 
 // "/name" with '~' and '/' escaped (RFC 6901 section 3).
 inline std::string pointer_token(std::string_view name) {
@@ -119,6 +125,14 @@ void read(const json& v, const std::string& pointer, T& out) {
       typename T::value_type item{};
       read(v[i], pointer + "/" + std::to_string(i), item);
       out.push_back(std::move(item));
+    }
+  } else if constexpr (detail::is_string_map<T>::value) {
+    if (!v.is_object()) throw ParamError(pointer, "an object");
+    out.clear();
+    for (const auto& [name, item] : v.items()) {
+      typename T::mapped_type value{};
+      read(item, pointer + detail::pointer_token(name), value);
+      out.emplace(name, std::move(value));
     }
   } else {
     // A struct with its own from_json: its ParamErrors are relative to it.
