@@ -223,9 +223,7 @@ class Registry {
   template <class Params>
   void add(std::string_view id, std::function<Result<json>(Context&, Params&&)> handler,
            std::function<std::string(const json& result)> mcp_text = nullptr) {
-    add(
-        id,
-        Handler([h = std::move(handler)](Context& ctx, const json& params) -> Result<json> {
+    add(id, Handler([h = std::move(handler)](Context& ctx, const json& params) -> Result<json> {
           return h(ctx, bind_params<Params>(params));
         }),
         std::move(mcp_text));

@@ -9,11 +9,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec_json.hpp"
 #include "icotes/exec.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
-#include "exec_json.hpp"
 
 namespace icotes {
 namespace {
@@ -128,7 +128,7 @@ exec::OutputSink progress_sink(Context& ctx) {
 // the value) and no NUL, a value no NUL (C strings end there). The permission gate judged them as `env
 // NAME=value` words before the command.
 Result<std::vector<std::pair<std::string, std::string>>> environment(const std::map<std::string, std::string>& vars,
-                                                                  std::string_view op) {
+                                                                     std::string_view op) {
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& [name, v] : vars) {
     if (auto st = exec::check_client_variable(name, v); !st) {
@@ -148,14 +148,11 @@ Result<std::string> working_directory(Context& ctx, const std::string& cwd) {
   if (!rel) return std::move(rel).error();
   std::error_code ec;
   const auto real = std::filesystem::canonical(root.absolute(*rel), ec);
-  if (ec)
-    return make_error(error_code::kNotFound,
-                      "run_command: cwd '" + cwd + "' does not exist in the workspace");
+  if (ec) return make_error(error_code::kNotFound, "run_command: cwd '" + cwd + "' does not exist in the workspace");
   auto real_rel = root.relative(real.string());
   if (!real_rel)
-    return make_error(error_code::kOutsideWorkspace, "run_command: cwd '" + cwd +
-                                                         "' leads outside the workspace (to " + real.string() +
-                                                         "); commands run inside it");
+    return make_error(error_code::kOutsideWorkspace, "run_command: cwd '" + cwd + "' leads outside the workspace (to " +
+                                                         real.string() + "); commands run inside it");
   return real.string();
 }
 
@@ -255,11 +252,11 @@ Result<json> run_code(Context& ctx, exec::RunCodeParams&& p) {
 Result<json> job_output(Context& ctx, exec::JobOutputParams&& p) {
   std::optional<WorkerPool::Blocking> waiting;
   if (p.wait_ms > 0) waiting.emplace(ctx.workspace.workers());
-  auto r = ctx.workspace.exec().output(p.id, p.stdout_offset, p.stderr_offset,
-                                       // per stream: both fit the client's room
-                                       std::min(p.max_bytes.value_or(std::size_t{65536}),
-                                                output_room(ctx, p.max_bytes.has_value()) / 2),
-                                       milliseconds(p.wait_ms));
+  auto r = ctx.workspace.exec().output(
+      p.id, p.stdout_offset, p.stderr_offset,
+      // per stream: both fit the client's room
+      std::min(p.max_bytes.value_or(std::size_t{65536}), output_room(ctx, p.max_bytes.has_value()) / 2),
+      milliseconds(p.wait_ms));
   if (!r) return make_error(r.error().code, "job_output: " + r.error().message);
   json j = job_json(r->info);
   j["stdout"] = r->out.text;

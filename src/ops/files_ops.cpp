@@ -8,11 +8,11 @@
 #include <ctime>
 #include <numeric>
 
+#include "files_json.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/workspace.hpp"
-#include "files_json.hpp"
 
 namespace icotes {
 namespace {
@@ -156,15 +156,14 @@ std::string read_many_text(const json& r);
 // first; the others share the rest evenly, as many of them (in the order
 // asked) as get a useful share each; the remaining ones are named for the
 // next call.
-json read_many_result(const std::vector<std::string>& paths, const std::vector<Result<files::ReadResult>>& results, std::size_t room,
-                      std::size_t budget) {
+json read_many_result(const std::vector<std::string>& paths, const std::vector<Result<files::ReadResult>>& results,
+                      std::size_t room, std::size_t budget) {
   // A file cut shorter than this is left for a later call instead: each
   // cut file costs a call to continue, each file left out none more.
   constexpr std::size_t kMinShare = 8 * 1024;
   std::vector<std::size_t> needs;
   for (std::size_t i = 0; i < results.size(); ++i)
-    needs.push_back(header_room(paths[i]) +
-                    (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
+    needs.push_back(header_room(paths[i]) + (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
   std::vector<std::size_t> give = fair_shares(needs, room);
   std::vector<bool> shown(needs.size(), true);
   std::vector<std::size_t> cut_files;

@@ -101,10 +101,10 @@ void read_permission_keys(const nlohmann::ordered_json& input, Operation& op) {
 // A member the schema let through that its typed field cannot hold, said
 // as a schema miss is (SchemaValidator: message, data.pointer, data.expected).
 Error invalid_params(const Operation& op, const ParamError& e) {
-  return make_error(error_code::kInvalidParams,
-                    "invalid " + op.mcp_name + " params: " + (e.pointer.empty() ? "(root)" : e.pointer) + ": " +
-                        e.expected,
-                    json{{"pointer", e.pointer}, {"expected", e.expected}});
+  return make_error(
+      error_code::kInvalidParams,
+      "invalid " + op.mcp_name + " params: " + (e.pointer.empty() ? "(root)" : e.pointer) + ": " + e.expected,
+      json{{"pointer", e.pointer}, {"expected", e.expected}});
 }
 
 }  // namespace

@@ -121,9 +121,7 @@ Result<json> kill(Context& ctx, terminal::KillParams&& p) {
   return json(*r);
 }
 
-Result<json> list(Context& ctx, bind::NoParams&&) {
-  return json{{"terminals", ctx.workspace.terminals().list()}};
-}
+Result<json> list(Context& ctx, bind::NoParams&&) { return json{{"terminals", ctx.workspace.terminals().list()}}; }
 
 // The program the terminal starts, as the line a user would type for it
 // (the client's environment as `env NAME=value ...`): a grant to open a
