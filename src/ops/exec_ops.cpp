@@ -1,6 +1,7 @@
 // The exec operations (schemas/exec/*.json): run_command, run_code and the
-// background jobs. Params are schema-valid here; each handler turns them
-// into an exec::Spec once and the service does the rest.
+// background jobs. Params arrive schema-checked and typed (exec_json.hpp);
+// each handler turns them into an exec::Spec once and the service does the
+// rest.
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
-// files/* operations: params (already schema-validated) → typed service
-// calls → results shaped as schemas/files/*.json say, and each result's MCP
-// text in the form people already read (a header line, then the file; a
-// unified diff; one entry per line; key: value lines).
+// files/* operations: typed params (files_json.hpp, schema-checked first)
+// → service calls → results shaped as schemas/files/*.json say, and each
+// result's MCP text in the form people already read (a header line, then
+// the file; a unified diff; one entry per line; key: value lines).
 #include <nettle/base64.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // The terminal operations (schemas/terminal/*.json): create, write, read,
-// resize, kill, list. Params are schema-valid here; each handler turns them
-// into the service's typed arguments once.
+// resize, kill, list. Params arrive schema-checked and typed
+// (terminal_json.hpp); each handler calls the service with them.
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/terminal.hpp"
