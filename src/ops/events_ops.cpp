@@ -1,6 +1,7 @@
 // events/* operations: a connection's subscriptions to the workspace's event
 // broker (include/events/icotes/events.hpp), delivered as `icotes/event`
 // notifications.
+#include "events_json.hpp"
 #include "icotes/builtin_ops.hpp"
 #include "icotes/events.hpp"
 #include "icotes/log.hpp"
@@ -10,13 +11,12 @@
 namespace icotes {
 namespace {
 
-Result<json> subscribe(Context& ctx, const json& p) {
+Result<json> subscribe(Context& ctx, events::SubscribeParams&& p) {
   if (!ctx.connection)
     return make_error(error_code::kInvalidRequest,
                       "events/subscribe needs a connection to send events on; `icotes call` has none (use `icotes serve`)");
-  std::vector<std::string> topics = p.at("topics").get<std::vector<std::string>>();
-  std::optional<std::uint64_t> since;
-  if (auto it = p.find("since"); it != p.end()) since = it->get<std::uint64_t>();
+  std::vector<std::string> topics = std::move(p.topics);
+  const std::optional<std::uint64_t> since = p.since;
   // The sink must not keep the connection alive: the subscription ends with
   // it (Session::on_close), and a closed connection drops what is sent.
   std::weak_ptr<Connection> weak = ctx.connection;
@@ -46,16 +46,16 @@ Result<json> subscribe(Context& ctx, const json& p) {
   return out;
 }
 
-Result<json> unsubscribe(Context& ctx, const json& p) {
+Result<json> unsubscribe(Context& ctx, events::UnsubscribeParams&& p) {
   const void* owner = ctx.connection ? ctx.connection.get() : nullptr;
-  return json{{"removed", ctx.workspace.events().unsubscribe(owner, p.at("subscription").get<std::uint64_t>())}};
+  return json{{"removed", ctx.workspace.events().unsubscribe(owner, p.subscription)}};
 }
 
 }  // namespace
 
 void register_events_ops(Registry& r) {
-  r.add("events/subscribe", subscribe);
-  r.add("events/unsubscribe", unsubscribe);
+  r.add<events::SubscribeParams>("events/subscribe", subscribe);
+  r.add<events::UnsubscribeParams>("events/unsubscribe", unsubscribe);
 }
 
 }  // namespace icotes

@@ -1,6 +1,7 @@
 // The exec operations (schemas/exec/*.json): run_command, run_code and the
-// background jobs. Params are schema-valid here; each handler turns them
-// into an exec::Spec once and the service does the rest.
+// background jobs. Params arrive schema-checked and typed (exec_json.hpp);
+// each handler turns them into an exec::Spec once and the service does the
+// rest.
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "exec_json.hpp"
 #include "icotes/builtin_ops.hpp"
 #include "icotes/exec.hpp"
 #include "icotes/operation.hpp"
@@ -26,18 +28,19 @@ constexpr std::size_t kOutputHeaderRoom = 1024;
 
 // The output a run's result may carry for this client (both streams
 // together): its text budget less the header's room.
-std::size_t output_room(const Context& ctx, const json& p, const char* key) {
-  const std::size_t budget = ctx.text_budget(p.contains(key));
+std::size_t output_room(const Context& ctx, bool asked) {
+  const std::size_t budget = ctx.text_budget(asked);
   return budget == SIZE_MAX ? budget : budget - std::min(budget / 2, kOutputHeaderRoom);
 }
 
 // Options shared by run_command and run_code. Each stream keeps at most
 // maxOutputBytes (head and tail), and no more than the client's room.
-void read_common(const Context& ctx, const json& p, exec::Spec& spec, milliseconds default_timeout) {
-  spec.timeout = milliseconds(p.value("timeoutMs", default_timeout.count()));
-  spec.idle_timeout = milliseconds(p.value("idleTimeoutMs", std::int64_t{0}));
-  spec.max_output_bytes = std::min(p.value("maxOutputBytes", std::size_t{30000}), output_room(ctx, p, "maxOutputBytes"));
-  if (auto it = p.find("stdin"); it != p.end()) spec.stdin_data = it->get<std::string>();
+void read_common(const Context& ctx, const exec::CommonParams& p, exec::Spec& spec, milliseconds default_timeout) {
+  spec.timeout = milliseconds(p.timeout_ms.value_or(default_timeout.count()));
+  spec.idle_timeout = milliseconds(p.idle_timeout_ms);
+  spec.max_output_bytes =
+      std::min(p.max_output_bytes.value_or(std::size_t{30000}), output_room(ctx, p.max_output_bytes.has_value()));
+  spec.stdin_data = p.stdin_data;
 }
 
 json outcome_json(const exec::Outcome& o) {
@@ -126,12 +129,10 @@ exec::OutputSink progress_sink(Context& ctx) {
 // The client's environment variables: a name is not empty and holds no '=' (execve(2) would read the rest as
 // the value) and no NUL, a value no NUL (C strings end there). The permission gate judged them as `env
 // NAME=value` words before the command.
-Result<std::vector<std::pair<std::string, std::string>>> environment(const json& p, std::string_view op) {
+Result<std::vector<std::pair<std::string, std::string>>> environment(const std::map<std::string, std::string>& vars,
+                                                                     std::string_view op) {
   std::vector<std::pair<std::string, std::string>> env;
-  auto it = p.find("env");
-  if (it == p.end()) return env;
-  for (const auto& [name, value] : it->items()) {
-    const std::string& v = value.get_ref<const std::string&>();
+  for (const auto& [name, v] : vars) {
     if (auto st = exec::check_client_variable(name, v); !st) {
       Error e = std::move(st).error();
       e.message = std::string(op) + ": " + e.message;
@@ -143,26 +144,23 @@ Result<std::vector<std::pair<std::string, std::string>>> environment(const json&
 }
 
 // The working directory: inside the workspace, symlinks resolved.
-Result<std::string> working_directory(Context& ctx, const json& p) {
+Result<std::string> working_directory(Context& ctx, const std::string& cwd) {
   const ConfinedRoot& root = ctx.workspace.root();
-  auto rel = root.relative(p.value("cwd", std::string(".")));
+  auto rel = root.relative(cwd);
   if (!rel) return std::move(rel).error();
   std::error_code ec;
   const auto real = std::filesystem::canonical(root.absolute(*rel), ec);
-  if (ec)
-    return make_error(error_code::kNotFound,
-                      "run_command: cwd '" + p.value("cwd", std::string(".")) + "' does not exist in the workspace");
+  if (ec) return make_error(error_code::kNotFound, "run_command: cwd '" + cwd + "' does not exist in the workspace");
   auto real_rel = root.relative(real.string());
   if (!real_rel)
-    return make_error(error_code::kOutsideWorkspace, "run_command: cwd '" + p.value("cwd", std::string(".")) +
-                                                         "' leads outside the workspace (to " + real.string() +
-                                                         "); commands run inside it");
+    return make_error(error_code::kOutsideWorkspace, "run_command: cwd '" + cwd + "' leads outside the workspace (to " +
+                                                         real.string() + "); commands run inside it");
   return real.string();
 }
 
-Result<json> run(Context& ctx, const json& p) {
+Result<json> run(Context& ctx, exec::RunParams&& p) {
   exec::Service& service = ctx.workspace.exec();
-  const bool has_command = p.contains("command"), has_argv = p.contains("argv");
+  const bool has_command = p.command.has_value(), has_argv = p.argv.has_value();
   if (has_command == has_argv)
     return make_error(error_code::kInvalidParams,
                       "run_command: give either command (a shell command line) or argv (a program and its arguments), "
@@ -170,19 +168,19 @@ Result<json> run(Context& ctx, const json& p) {
   exec::Spec spec;
   std::string command_line;
   if (has_command) {
-    command_line = p["command"].get<std::string>();
+    command_line = *p.command;
     spec.argv = {std::string(exec::kCommandShell), "-c", command_line};
   } else {
-    spec.argv = p["argv"].get<std::vector<std::string>>();
+    spec.argv = std::move(*p.argv);
     command_line = exec::shell_join(spec.argv);
   }
-  auto cwd = working_directory(ctx, p);
+  auto cwd = working_directory(ctx, p.cwd);
   if (!cwd) return std::move(cwd).error();
   spec.cwd = std::move(*cwd);
-  auto env = environment(p, "run_command");
+  auto env = environment(p.env, "run_command");
   if (!env) return std::move(env).error();
   spec.env = std::move(*env);
-  const bool background = p.value("background", false);
+  const bool background = p.background;
   read_common(ctx, p, spec, background ? milliseconds(0) : milliseconds(120000));
   spec.sandbox = service.settings().sandbox;
   spec.network = service.settings().network;
@@ -200,7 +198,7 @@ Result<json> run(Context& ctx, const json& p) {
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome)
     return make_error(outcome.error().code, "run_command: " + outcome.error().message, outcome.error().data);
-  return run_result(*outcome, output_room(ctx, p, "maxOutputBytes"));
+  return run_result(*outcome, output_room(ctx, p.max_output_bytes.has_value()));
 }
 
 // A private temporary directory holding the snippet, removed afterwards.
@@ -229,14 +227,14 @@ class SnippetFile {
   std::string path_;
 };
 
-Result<json> run_code(Context& ctx, const json& p) {
+Result<json> run_code(Context& ctx, exec::RunCodeParams&& p) {
   exec::Service& service = ctx.workspace.exec();
-  const std::string language = p["language"].get<std::string>();
+  const std::string& language = p.language;
   const auto interpreter = exec::interpreter_of(language);
   if (!interpreter) return make_error(error_code::kInvalidParams, "run_code: language must be python, node or bash");
   SnippetFile file;
   const std::string_view extension = language == "python" ? ".py" : language == "node" ? ".js" : ".sh";
-  if (auto st = file.write(p["code"].get_ref<const std::string&>(), extension); !st) return std::move(st).error();
+  if (auto st = file.write(p.code, extension); !st) return std::move(st).error();
   exec::Spec spec;
   spec.argv = {*interpreter, file.path()};
   spec.cwd = ctx.workspace.root().path();
@@ -250,18 +248,17 @@ Result<json> run_code(Context& ctx, const json& p) {
   WorkerPool::Blocking waiting(ctx.workspace.workers());
   auto outcome = service.run(spec, ctx.cancel, progress_sink(ctx));
   if (!outcome) return make_error(outcome.error().code, "run_code: " + outcome.error().message, outcome.error().data);
-  return run_result(*outcome, output_room(ctx, p, "maxOutputBytes"));
+  return run_result(*outcome, output_room(ctx, p.max_output_bytes.has_value()));
 }
 
-Result<json> job_output(Context& ctx, const json& p) {
+Result<json> job_output(Context& ctx, exec::JobOutputParams&& p) {
   std::optional<WorkerPool::Blocking> waiting;
-  if (p.value("waitMs", std::int64_t{0}) > 0) waiting.emplace(ctx.workspace.workers());
-  auto r =
-      ctx.workspace.exec().output(p["id"].get<std::string>(), p.value("stdoutOffset", std::uint64_t{0}),
-                                  p.value("stderrOffset", std::uint64_t{0}),
-                                  // per stream: both fit the client's room
-                                  std::min(p.value("maxBytes", std::size_t{65536}), output_room(ctx, p, "maxBytes") / 2),
-                                  milliseconds(p.value("waitMs", std::int64_t{0})));
+  if (p.wait_ms > 0) waiting.emplace(ctx.workspace.workers());
+  auto r = ctx.workspace.exec().output(
+      p.id, p.stdout_offset, p.stderr_offset,
+      // per stream: both fit the client's room
+      std::min(p.max_bytes.value_or(std::size_t{65536}), output_room(ctx, p.max_bytes.has_value()) / 2),
+      milliseconds(p.wait_ms));
   if (!r) return make_error(r.error().code, "job_output: " + r.error().message);
   json j = job_json(r->info);
   j["stdout"] = r->out.text;
@@ -273,13 +270,13 @@ Result<json> job_output(Context& ctx, const json& p) {
   return j;
 }
 
-Result<json> job_kill(Context& ctx, const json& p) {
-  auto r = ctx.workspace.exec().kill(p["id"].get<std::string>());
+Result<json> job_kill(Context& ctx, exec::JobParams&& p) {
+  auto r = ctx.workspace.exec().kill(p.id);
   if (!r) return make_error(r.error().code, "job_kill: " + r.error().message);
   return job_json(*r);
 }
 
-Result<json> job_list(Context& ctx, const json&) {
+Result<json> job_list(Context& ctx, bind::NoParams&&) {
   json jobs = json::array();
   for (const auto& j : ctx.workspace.exec().list()) jobs.push_back(job_json(j));
   return json{{"jobs", std::move(jobs)}};
@@ -322,15 +319,15 @@ std::vector<std::string> run_code_needs(const json& p) {
 }  // namespace
 
 void register_exec_ops(Registry& r) {
-  r.add("exec/run", run, run_text);
-  r.add("exec/runCode", run_code, run_text);
-  r.add("exec/jobOutput", job_output);
-  r.add("exec/jobKill", job_kill);
-  r.add("exec/jobList", job_list);
+  r.add<exec::RunParams>("exec/run", run, run_text);
+  r.add<exec::RunCodeParams>("exec/runCode", run_code, run_text);
+  r.add<exec::JobOutputParams>("exec/jobOutput", job_output);
+  r.add<exec::JobParams>("exec/jobKill", job_kill);
+  r.add<bind::NoParams>("exec/jobList", job_list);
   r.needs("exec/run", run_needs);
   r.needs("exec/runCode", run_code_needs);
   r.precheck("exec/run", [](const json& p) -> Status {
-    auto env = environment(p, "run_command");
+    auto env = environment(bind_params<exec::RunParams>(p).env, "run_command");
     if (!env) return std::move(env).error();
     return ok_status();
   });

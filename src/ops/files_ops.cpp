@@ -1,13 +1,14 @@
-// files/* operations: params (already schema-validated) → typed service
-// calls → results shaped as schemas/files/*.json say, and each result's MCP
-// text in the form people already read (a header line, then the file; a
-// unified diff; one entry per line; key: value lines).
+// files/* operations: typed params (files_json.hpp, schema-checked first)
+// → service calls → results shaped as schemas/files/*.json say, and each
+// result's MCP text in the form people already read (a header line, then
+// the file; a unified diff; one entry per line; key: value lines).
 #include <nettle/base64.h>
 
 #include <algorithm>
 #include <ctime>
 #include <numeric>
 
+#include "files_json.hpp"
 #include "icotes/builtin_ops.hpp"
 #include "icotes/client_profile.hpp"
 #include "icotes/files.hpp"
@@ -19,13 +20,6 @@ namespace {
 // What the asking client may read and change, judged by the service where
 // each path really lands.
 files::Access access(const Context& ctx) { return {ctx.read_denied, ctx.may_write}; }
-
-template <typename T>
-std::optional<T> opt(const json& p, const char* key) {
-  auto it = p.find(key);
-  if (it == p.end() || it->is_null()) return std::nullopt;
-  return it->get<T>();
-}
 
 // Room kept beside a file's text for its header line and note (bytes).
 constexpr std::size_t kHeaderRoom = 1024;
@@ -70,30 +64,8 @@ bool flag(const json& j, const char* key) {
 
 // --- read_file -------------------------------------------------------------------------------
 
-json to_json(files::ReadResult&& r) {
-  // The content is moved, not copied: it can be megabytes.
-  json j = {{"path", r.path},        {"content", std::move(r.content)}, {"startLine", r.start_line},
-            {"endLine", r.end_line}, {"totalLines", r.total_lines},     {"truncated", r.truncated},
-            {"sha256", r.sha256},    {"encoding", r.encoding},          {"binary", r.binary},
-            {"size", r.size},        {"mimeType", r.mime_type},         {"source", r.source}};
-  if (!r.note.empty()) j["note"] = r.note;
-  if (!r.image.empty()) j["image"] = {{"mimeType", r.mime_type}, {"data", base64(r.image)}};
-  return j;
-}
-
-files::ReadParams read_params(const json& p, std::string path) {
-  files::ReadParams rp;
-  rp.path = std::move(path);
-  rp.offset = opt<std::int64_t>(p, "offset");
-  rp.limit = opt<std::int64_t>(p, "limit");
-  rp.max_bytes = opt<std::size_t>(p, "maxBytes");
-  return rp;
-}
-
-Result<json> read(Context& ctx, const json& p) {
-  files::ReadParams rp = read_params(p, p.at("path").get<std::string>());
-  const bool numbers = p.value("lineNumbers", false);
-  if (numbers) rp.per_line_bytes = kLineNumberBytes;
+Result<json> read(Context& ctx, files::ReadFileParams&& rp) {
+  if (rp.line_numbers) rp.per_line_bytes = kLineNumberBytes;
   rp.images = true;
   if (ctx.max_result_bytes > 0) {
     // Within the client's cap, header included (said in the note only when asked for).
@@ -102,8 +74,8 @@ Result<json> read(Context& ctx, const json& p) {
   }
   auto r = ctx.workspace.files().read(rp, access(ctx));
   if (!r) return std::move(r).error();
-  json j = to_json(std::move(*r));
-  if (numbers) j["lineNumbers"] = true;
+  json j = to_json(std::move(*r), base64(r->image));
+  if (rp.line_numbers) j["lineNumbers"] = true;
   return j;
 }
 
@@ -184,15 +156,14 @@ std::string read_many_text(const json& r);
 // first; the others share the rest evenly, as many of them (in the order
 // asked) as get a useful share each; the remaining ones are named for the
 // next call.
-json read_many_result(const json& paths, const std::vector<Result<files::ReadResult>>& results, std::size_t room,
-                      std::size_t budget) {
+json read_many_result(const std::vector<std::string>& paths, const std::vector<Result<files::ReadResult>>& results,
+                      std::size_t room, std::size_t budget) {
   // A file cut shorter than this is left for a later call instead: each
   // cut file costs a call to continue, each file left out none more.
   constexpr std::size_t kMinShare = 8 * 1024;
   std::vector<std::size_t> needs;
   for (std::size_t i = 0; i < results.size(); ++i)
-    needs.push_back(header_room(paths[i].get_ref<const std::string&>()) +
-                    (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
+    needs.push_back(header_room(paths[i]) + (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
   std::vector<std::size_t> give = fair_shares(needs, room);
   std::vector<bool> shown(needs.size(), true);
   std::vector<std::size_t> cut_files;
@@ -213,7 +184,7 @@ json read_many_result(const json& paths, const std::vector<Result<files::ReadRes
   json out = json::array();
   std::vector<std::string> cut, rest;
   for (std::size_t i = 0; i < results.size(); ++i) {
-    const std::string& path = paths[i].get_ref<const std::string&>();
+    const std::string& path = paths[i];
     if (!shown[i]) {
       rest.push_back(path);
       continue;
@@ -261,18 +232,19 @@ json read_many_result(const json& paths, const std::vector<Result<files::ReadRes
   return result;
 }
 
-Result<json> read_many(Context& ctx, const json& p) {
+Result<json> read_many(Context& ctx, files::ReadManyParams&& p) {
   // One budget for all the files' text (headers and note included).
-  const std::size_t budget =
-      std::max<std::size_t>(kHeaderRoom, within_cap(ctx, p.value("maxBytes", kDefaultToolResultBytes)));
-  const auto& paths = p.at("paths");
+  const std::size_t budget = std::max<std::size_t>(kHeaderRoom, within_cap(ctx, p.max_bytes));
+  const auto& paths = p.paths;
   const auto total = static_cast<double>(paths.size());
   const files::Access a = access(ctx);
   std::vector<Result<files::ReadResult>> results;
   for (const auto& path : paths) {
     if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, "read_many_files: cancelled");
-    ctx.progress.report(path.get<std::string>(), static_cast<double>(results.size()) + 1, total);
-    files::ReadParams rp = read_params(p, path.get<std::string>());
+    ctx.progress.report(path, static_cast<double>(results.size()) + 1, total);
+    files::ReadParams rp;
+    rp.path = path;
+    rp.limit = p.limit;
     rp.max_bytes = budget;
     results.push_back(ctx.workspace.files().read(rp, a));
   }
@@ -309,20 +281,10 @@ std::string read_many_text(const json& r) {
 
 // --- write, edit, patch ----------------------------------------------------------------------
 
-Result<json> write(Context& ctx, const json& p) {
-  files::WriteParams wp;
-  wp.path = p.at("path").get<std::string>();
-  wp.content = p.at("content").get<std::string>();
-  wp.expected_sha256 = opt<std::string>(p, "expectedSha256");
-  wp.append = p.value("append", false);
-  auto r = ctx.workspace.files().write(wp, access(ctx));
+Result<json> write(Context& ctx, files::WriteParams&& p) {
+  auto r = ctx.workspace.files().write(p, access(ctx));
   if (!r) return std::move(r).error();
-  json j = {{"path", r->path}, {"bytes", r->bytes}, {"sha256", r->sha256}, {"created", r->created}, {"via", r->via}};
-  if (r->appended) {
-    j["appended"] = true;
-    j["size"] = r->size;
-  }
-  return j;
+  return json(*r);
 }
 
 std::string write_text(const json& r) {
@@ -348,23 +310,10 @@ std::string bounded_diff(const std::string& diff, std::size_t budget) {
 // Bytes a diff may fill in the text of an edit or a patch.
 std::size_t diff_budget(const Context& ctx) { return within_cap(ctx, kDefaultToolResultBytes) - 512; }
 
-Result<json> edit(Context& ctx, const json& p) {
-  files::EditParams ep;
-  ep.path = p.at("path").get<std::string>();
-  for (const auto& e : p.at("edits")) {
-    ep.edits.push_back(
-        {e.at("oldString").get<std::string>(), e.at("newString").get<std::string>(), e.value("replaceAll", false)});
-  }
-  ep.expected_sha256 = opt<std::string>(p, "expectedSha256");
-  ep.dry_run = p.value("dryRun", false);
-  auto r = ctx.workspace.files().edit(ep, access(ctx));
+Result<json> edit(Context& ctx, files::EditParams&& p) {
+  auto r = ctx.workspace.files().edit(p, access(ctx));
   if (!r) return std::move(r).error();
-  json j = {{"path", r->path},
-            {"diff", r->diff},
-            {"sha256", r->sha256},
-            {"replacements", r->replacements},
-            {"applied", r->applied}};
-  if (!r->via.empty()) j["via"] = r->via;
+  json j = *r;
   // The MCP text holds at most the budget of the diff (programs get it whole).
   if (r->diff.size() > diff_budget(ctx)) j["diffText"] = hidden_text(bounded_diff(r->diff, diff_budget(ctx)));
   return j;
@@ -383,16 +332,13 @@ std::string edit_text(const json& r) {
   return t;
 }
 
-Result<json> apply_patch(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().apply_patch(p.at("patch").get_ref<const std::string&>(), access(ctx));
+Result<json> apply_patch(Context& ctx, files::PatchParams&& p) {
+  auto r = ctx.workspace.files().apply_patch(p.patch, access(ctx));
   if (!r) return std::move(r).error();
-  json files = json::array();
   std::string diff;
-  for (const auto& f : r->files) {
-    files.push_back({{"path", f.path}, {"action", f.action}, {"sha256", f.sha256}});
+  for (const auto& f : r->files)
     diff += f.action == "deleted" ? "--- a/" + f.path + "\n+++ /dev/null\n(deleted)\n" : f.diff;
-  }
-  return json{{"files", std::move(files)}, {"diffText", hidden_text(bounded_diff(diff, diff_budget(ctx)))}};
+  return json{{"files", r->files}, {"diffText", hidden_text(bounded_diff(diff, diff_budget(ctx)))}};
 }
 
 std::string patch_text(const json& r) {
@@ -412,28 +358,14 @@ std::string patch_text(const json& r) {
 
 // --- list, stat, move, mkdir, delete ---------------------------------------------------------
 
-Result<json> list(Context& ctx, const json& p) {
-  files::ListParams lp;
-  lp.path = p.at("path").get<std::string>();
-  lp.depth = p.value("depth", 1);
-  lp.cursor = p.value("cursor", std::string());
-  lp.include_ignored = p.value("includeIgnored", false);
-  const auto limit = opt<std::size_t>(p, "limit");
-  if (limit) lp.limit = *limit;
+Result<json> list(Context& ctx, files::ListDirectoryParams&& p) {
   // Text: within 32 KiB by default, within the client's cap whatever is asked.
-  lp.max_text_bytes = ctx.max_result_bytes == 0 ? 0
-                      : limit                   ? ctx.max_result_bytes
-                                                : within_cap(ctx, files::kDefaultListTextBytes);
-  auto r = ctx.workspace.files().list_page(lp, &ctx.cancel, access(ctx));
+  p.max_text_bytes = ctx.max_result_bytes == 0 ? 0
+                     : p.limit_given           ? ctx.max_result_bytes
+                                               : within_cap(ctx, files::kDefaultListTextBytes);
+  auto r = ctx.workspace.files().list_page(p, &ctx.cancel, access(ctx));
   if (!r) return std::move(r).error();
-  json j = {{"path", r->path},
-            {"entries", raw_json(r->entries_json)},
-            {"truncated", r->truncated},
-            {"listing", hidden_text(r->text)}};
-  if (!r->next_cursor.empty()) j["nextCursor"] = r->next_cursor;
-  if (r->ignored > 0) j["ignored"] = r->ignored;
-  if (!r->note.empty()) j["note"] = r->note;
-  return j;
+  return json(*r);
 }
 
 // MCP text of list_directory: rendered by the service, handed over as a
@@ -444,14 +376,10 @@ std::string list_text(const json& result) {
   return to_json_string(result);
 }
 
-Result<json> stat(Context& ctx, const json& p) {
-  auto r = ctx.workspace.files().stat(p.at("path").get<std::string>(), access(ctx));
+Result<json> stat(Context& ctx, files::PathParams&& p) {
+  auto r = ctx.workspace.files().stat(p.path, access(ctx));
   if (!r) return std::move(r).error();
-  json j = {
-      {"path", r->path},      {"type", r->type},      {"size", r->size},      {"mode", r->mode},
-      {"mtime", r->mtime_ms}, {"ctime", r->ctime_ms}, {"atime", r->atime_ms}, {"openInEditor", r->open_in_editor}};
-  if (!r->symlink_target.empty()) j["symlinkTarget"] = r->symlink_target;
-  return j;
+  return json(*r);
 }
 
 // Milliseconds since the epoch as ISO 8601 UTC ("2025-01-31T12:00:00.123Z").
@@ -476,21 +404,18 @@ std::string stat_text(const json& r) {
   return t;
 }
 
-Result<json> move(Context& ctx, const json& p) {
+Result<json> move(Context& ctx, files::MoveParams&& p) {
   auto& files = ctx.workspace.files();
-  const auto source = p.at("source").get<std::string>();
-  const auto destination = p.at("destination").get<std::string>();
-  if (auto s = files.move(source, destination, p.value("overwrite", false), access(ctx)); !s) return s.error();
-  return json{{"source", *files.root().relative(source)}, {"destination", *files.root().relative(destination)}};
+  if (auto s = files.move(p.source, p.destination, p.overwrite, access(ctx)); !s) return s.error();
+  return json{{"source", *files.root().relative(p.source)}, {"destination", *files.root().relative(p.destination)}};
 }
 
 std::string move_text(const json& r) { return "moved " + str(r, "source") + " to " + str(r, "destination") + "\n"; }
 
-Result<json> mkdir(Context& ctx, const json& p) {
-  const auto path = p.at("path").get<std::string>();
-  auto r = ctx.workspace.files().mkdir(path, access(ctx));
+Result<json> mkdir(Context& ctx, files::PathParams&& p) {
+  auto r = ctx.workspace.files().mkdir(p.path, access(ctx));
   if (!r) return std::move(r).error();
-  return json{{"path", *ctx.workspace.root().relative(path)}, {"created", *r}};
+  return json{{"path", *ctx.workspace.root().relative(p.path)}, {"created", *r}};
 }
 
 std::string mkdir_text(const json& r) {
@@ -498,10 +423,9 @@ std::string mkdir_text(const json& r) {
   return flag(r, "created") ? "created directory " + path + "\n" : "directory " + path + " already exists\n";
 }
 
-Result<json> remove(Context& ctx, const json& p) {
-  const auto path = p.at("path").get<std::string>();
-  if (auto s = ctx.workspace.files().remove(path, p.value("recursive", false), access(ctx)); !s) return s.error();
-  return json{{"path", *ctx.workspace.root().relative(path)}, {"deleted", true}};
+Result<json> remove(Context& ctx, files::DeleteParams&& p) {
+  if (auto s = ctx.workspace.files().remove(p.path, p.recursive, access(ctx)); !s) return s.error();
+  return json{{"path", *ctx.workspace.root().relative(p.path)}, {"deleted", true}};
 }
 
 std::string remove_text(const json& r) { return "deleted " + str(r, "path") + "\n"; }
@@ -509,16 +433,16 @@ std::string remove_text(const json& r) { return "deleted " + str(r, "path") + "\
 }  // namespace
 
 void register_files_ops(Registry& r) {
-  r.add("files/read", read, read_text);
-  r.add("files/readMany", read_many, read_many_text);
-  r.add("files/write", write, write_text);
-  r.add("files/edit", edit, edit_text);
-  r.add("files/applyPatch", apply_patch, patch_text);
-  r.add("files/list", list, list_text);
-  r.add("files/stat", stat, stat_text);
-  r.add("files/move", move, move_text);
-  r.add("files/mkdir", mkdir, mkdir_text);
-  r.add("files/delete", remove, remove_text);
+  r.add<files::ReadFileParams>("files/read", read, read_text);
+  r.add<files::ReadManyParams>("files/readMany", read_many, read_many_text);
+  r.add<files::WriteParams>("files/write", write, write_text);
+  r.add<files::EditParams>("files/edit", edit, edit_text);
+  r.add<files::PatchParams>("files/applyPatch", apply_patch, patch_text);
+  r.add<files::ListDirectoryParams>("files/list", list, list_text);
+  r.add<files::PathParams>("files/stat", stat, stat_text);
+  r.add<files::MoveParams>("files/move", move, move_text);
+  r.add<files::PathParams>("files/mkdir", mkdir, mkdir_text);
+  r.add<files::DeleteParams>("files/delete", remove, remove_text);
 }
 
 }  // namespace icotes

@@ -98,6 +98,15 @@ void read_permission_keys(const nlohmann::ordered_json& input, Operation& op) {
   nested(input, 0);
 }
 
+// A member the schema let through that its typed field cannot hold, said
+// as a schema miss is (SchemaValidator: message, data.pointer, data.expected).
+Error invalid_params(const Operation& op, const ParamError& e) {
+  return make_error(
+      error_code::kInvalidParams,
+      "invalid " + op.mcp_name + " params: " + (e.pointer.empty() ? "(root)" : e.pointer) + ": " + e.expected,
+      json{{"pointer", e.pointer}, {"expected", e.expected}});
+}
+
 }  // namespace
 
 std::string Operation::command() const {
@@ -204,6 +213,8 @@ Status Registry::validate(const Operation& op, const json& params) const {
   if (op.precheck) {
     try {
       return op.precheck(params);
+    } catch (const ParamError& e) {
+      return invalid_params(op, e);
     } catch (const json::exception& e) {
       return make_error(error_code::kInvalidParams, op.mcp_name + ": " + e.what());
     }
@@ -220,6 +231,9 @@ Result<json> Registry::run(const Operation& op, Context& ctx, const json& params
   if (ctx.cancel.cancelled()) return make_error(error_code::kRequestCancelled, op.id + ": cancelled");
   try {
     return op.handler(ctx, params);
+  } catch (const ParamError& e) {
+    // Schema-valid, yet not a value its typed field holds (Registry::add<Params>).
+    return invalid_params(op, e);
   } catch (const json::exception& e) {
     // A schema-valid value the handler still could not take (a schema gap).
     return make_error(error_code::kInvalidParams, op.mcp_name + ": " + e.what());

@@ -11,29 +11,10 @@
 #include "icotes/heap.hpp"
 #include "icotes/search.hpp"
 #include "icotes/workspace.hpp"
+#include "search_json.hpp"
 
 namespace icotes {
 namespace {
-
-std::vector<std::string> strings(const json& p, const char* key) {
-  std::vector<std::string> out;
-  if (auto it = p.find(key); it != p.end()) {
-    for (const auto& s : *it) out.push_back(s.get<std::string>());
-  }
-  return out;
-}
-
-search::WalkOptions walk_options(const json& p) {
-  search::WalkOptions w;
-  w.path = p.value("path", std::string());
-  w.hidden = p.value("hidden", false);
-  w.no_ignore = p.value("noIgnore", false);
-  w.follow_symlinks = p.value("followSymlinks", false);
-  w.include = strings(p, "include");
-  w.exclude = strings(p, "exclude");
-  w.types = strings(p, "type");
-  return w;
-}
 
 bool path_less(std::string_view a, std::string_view b) { return files::compare_paths(a, b) < 0; }
 
@@ -69,10 +50,9 @@ void add_note(json& out, const std::string& text) {
   out["note"] = it != out.end() && it->is_string() ? it->get<std::string>() + " " + text : text;
 }
 
-Result<std::size_t> parse_cursor(const json& p) {
-  auto it = p.find("cursor");
-  if (it == p.end()) return std::size_t{0};
-  const std::string& c = it->get_ref<const std::string&>();
+Result<std::size_t> parse_cursor(const search::Paging& p) {
+  if (!p.cursor) return std::size_t{0};
+  const std::string& c = *p.cursor;
   if (c.empty() || c.size() > 12 || c.find_first_not_of("0123456789") != std::string::npos)
     return make_error(error_code::kInvalidParams, "invalid cursor '" + c + "': pass nextCursor from the previous page");
   return static_cast<std::size_t>(std::stoull(c));
@@ -126,7 +106,7 @@ constexpr std::size_t kTextLineLead = 80;
 // The most text (bytes) one page may hold: for MCP clients the default
 // tool budget, or with an explicit `limit` the client's cap; no bound for
 // programs (LSP, JSON-RPC), whose pages `limit` alone bounds.
-std::size_t text_budget(const Context& ctx, const json& p) { return ctx.text_budget(p.contains("limit")); }
+std::size_t text_budget(const Context& ctx, const search::Paging& p) { return ctx.text_budget(p.limit.has_value()); }
 
 // Appends one line (no terminator) to the text form, cut to about
 // kTextLineBytes around byte `first` (its first match; npos: none), with
@@ -295,30 +275,13 @@ json items_of(search::FileResult& f, search::OutputMode mode) {
   return items;
 }
 
-Result<json> grep(Context& ctx, const json& p) {
-  search::GrepParams g;
-  g.pattern = p.at("pattern").get<std::string>();
-  g.walk = walk_options(p);
+Result<json> grep(Context& ctx, search::GrepPageParams&& g) {
   g.walk.read_denied = ctx.read_denied;
-  g.fixed_strings = p.value("fixedStrings", false);
-  // As rg: case-sensitive unless -i (which wins) or -S.
-  if (p.value("ignoreCase", false)) g.case_mode = search::CaseMode::Insensitive;
-  else if (p.value("smartCase", false))
-    g.case_mode = search::CaseMode::Smart;
-  g.word = p.value("wordRegexp", false);
-  g.multiline = p.value("multiline", false);
-  g.pcre2 = p.value("pcre2", false);
-  g.before = p.value("beforeContext", p.value("context", 0));
-  g.after = p.value("afterContext", p.value("context", 0));
-  if (p.contains("maxCount")) g.max_count = p["maxCount"].get<std::uint64_t>();
-  const std::string mode = p.value("outputMode", std::string("content"));
-  g.output = mode == "count" ? search::OutputMode::Count
-             : mode == "filesWithMatches" ? search::OutputMode::FilesWithMatches
-                                          : search::OutputMode::Content;
-  auto offset = parse_cursor(p);
+  const json& p = g.paging.asked;
+  auto offset = parse_cursor(g.paging);
   if (!offset) return std::move(offset).error();
-  const std::size_t limit = p.value("limit", g.output == search::OutputMode::Content ? 250 : 1000);
-  const std::size_t budget = item_budget(text_budget(ctx, p), p);
+  const std::size_t limit = g.paging.limit.value_or(g.output == search::OutputMode::Content ? 250 : 1000);
+  const std::size_t budget = item_budget(text_budget(ctx, g.paging), p);
   const bool render = ctx.max_result_bytes > 0;
   // structuredContent (for clients that asked for it) stays within the cap too.
   const std::size_t json_cap = ctx.structured_output ? ctx.max_result_bytes : SIZE_MAX;
@@ -382,6 +345,9 @@ Result<json> grep(Context& ctx, const json& p) {
       &ctx.cancel, &ctx.workspace.documents());
   if (!stats) return std::move(stats).error();
   if (stats->cancelled) return make_error(error_code::kRequestCancelled, "grep: cancelled");
+  const char* mode = g.output == search::OutputMode::Count              ? "count"
+                     : g.output == search::OutputMode::FilesWithMatches ? "filesWithMatches"
+                                                                        : "content";
   json out = {{"outputMode", mode}};
   const std::string left_out = left_out_note(stats->report);
   const std::string empty = "No matches (" + std::to_string(stats->files_searched) +
@@ -496,15 +462,12 @@ Result<json> grep(Context& ctx, const json& p) {
   return out;
 }
 
-Result<json> glob(Context& ctx, const json& p) {
-  search::GlobParams g;
-  g.pattern = p.at("pattern").get<std::string>();
-  g.walk = walk_options(p);
+Result<json> glob(Context& ctx, search::GlobPageParams&& g) {
   g.walk.read_denied = ctx.read_denied;
-  g.sort_by_mtime = p.value("sort", std::string("path")) == "mtime";
-  auto offset = parse_cursor(p);
+  const json& p = g.paging.asked;
+  auto offset = parse_cursor(g.paging);
   if (!offset) return std::move(offset).error();
-  const std::size_t limit = p.value("limit", 1000);
+  const std::size_t limit = g.paging.limit.value_or(1000);
   search::WalkReport report;
   auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel, &report);
   if (!found) return std::move(found).error();
@@ -515,7 +478,7 @@ Result<json> glob(Context& ctx, const json& p) {
   auto list = std::make_shared<search::PathList>(std::move(v));
   release_freed_heap();  // what the walk used goes back before the (large) reply is written
   std::string path_text;
-  Page pg = make_page(list->size(), *offset, limit, item_budget(text_budget(ctx, p), p),
+  Page pg = make_page(list->size(), *offset, limit, item_budget(text_budget(ctx, g.paging), p),
                       ctx.structured_output ? ctx.max_result_bytes : SIZE_MAX,
                       ctx.max_result_bytes > 0 ? Render([&](std::size_t i, std::string& text) {
                         const std::string_view path = list->path(i, path_text);
@@ -535,8 +498,8 @@ Result<json> glob(Context& ctx, const json& p) {
 }  // namespace
 
 void register_search_ops(Registry& r) {
-  r.add("search/grep", grep, page_text);
-  r.add("search/glob", glob, page_text);
+  r.add<search::GrepPageParams>("search/grep", grep, page_text);
+  r.add<search::GlobPageParams>("search/glob", glob, page_text);
 }
 
 }  // namespace icotes

@@ -1,68 +1,39 @@
 // The terminal operations (schemas/terminal/*.json): create, write, read,
-// resize, kill, list. Params are schema-valid here; each handler turns them
-// into the service's typed arguments once.
+// resize, kill, list. Params arrive schema-checked and typed
+// (terminal_json.hpp); each handler calls the service with them.
 #include "icotes/builtin_ops.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/terminal.hpp"
 #include "icotes/utf8.hpp"
 #include "icotes/workspace.hpp"
+#include "terminal_json.hpp"
 
 namespace icotes {
 namespace {
 
-json info_json(const terminal::Info& i) {
-  return json{{"id", i.id},
-              {"pid", i.pid},
-              {"command", i.command},
-              {"cwd", i.cwd},
-              {"cols", i.cols},
-              {"rows", i.rows},
-              {"alive", i.alive},
-              {"exitCode", i.exit_code ? json(*i.exit_code) : json(nullptr)},
-              {"signal", i.signal ? json(terminal::signal_name(*i.signal)) : json(nullptr)},
-              {"createdMs", i.created_ms},
-              {"title", i.title},
-              {"offset", i.offset}};
-}
-
-Result<json> create(Context& ctx, const json& p) {
-  terminal::CreateOptions o;
-  if (auto it = p.find("shell"); it != p.end()) o.shell = it->get<std::string>();
-  o.args = p.value("args", std::vector<std::string>{});
-  o.cwd = p.value("cwd", std::string());
-  o.env = p.value("env", std::map<std::string, std::string>{});
-  o.cols = p.value("cols", 80);
-  o.rows = p.value("rows", 24);
-  auto r = ctx.workspace.terminals().create(o);
+Result<json> create(Context& ctx, terminal::CreateOptions&& p) {
+  auto r = ctx.workspace.terminals().create(p);
   if (!r) return std::move(r).error();
-  return info_json(*r);
+  return json(*r);
 }
 
-Result<json> write(Context& ctx, const json& p) {
-  const std::string id = p.at("id").get<std::string>();
-  const std::string data = p.at("data").get<std::string>();
-  auto r = ctx.workspace.terminals().write(id, data, ctx.cancel);
+Result<json> write(Context& ctx, terminal::WriteParams&& p) {
+  auto r = ctx.workspace.terminals().write(p.id, p.data, ctx.cancel);
   if (!r) return std::move(r).error();
-  return json{{"id", id}, {"bytes", data.size()}, {"offset", *r}};
+  return json{{"id", p.id}, {"bytes", p.data.size()}, {"offset", *r}};
 }
 
-Result<json> read(Context& ctx, const json& p) {
+Result<json> read(Context& ctx, terminal::ReadParams&& p) {
   auto& terminals = ctx.workspace.terminals();
-  const std::string id = p.at("id").get<std::string>();
-  const std::string mode = p.value("mode", std::string("screen"));
-  std::optional<std::uint64_t> since;
-  if (auto it = p.find("since"); it != p.end()) since = it->get<std::uint64_t>();
+  const std::string& id = p.id;
+  const std::string& mode = p.mode;
+  const std::optional<std::uint64_t> since = p.since;
   json out = {{"id", id}, {"mode", mode}};
-  if (auto it = p.find("waitFor"); it != p.end()) {
-    terminal::WaitFor w;
-    w.regex = it->value("regex", std::string());
-    w.on = it->value("on", std::string("output")) == "screen" ? terminal::WaitOn::Screen : terminal::WaitOn::Output;
-    if (auto idle = it->find("idleMs"); idle != it->end()) w.idle_ms = idle->get<std::int64_t>();
-    w.timeout_ms = it->value("timeoutMs", std::int64_t{30000});
+  if (p.wait_for) {
     // A wait can last minutes: the pool keeps a worker free for others.
     WorkerPool::Blocking waiting(ctx.workspace.workers());
-    auto waited = terminals.wait(id, w, since, ctx.cancel);
+    auto waited = terminals.wait(id, *p.wait_for, since, ctx.cancel);
     if (!waited) return std::move(waited).error();
     json wait = {{"result", std::string(terminal::to_string(waited->result))}, {"waitedMs", waited->waited_ms}};
     if (waited->result == terminal::WaitResult::Matched) wait["match"] = waited->match;
@@ -78,10 +49,10 @@ Result<json> read(Context& ctx, const json& p) {
     out["rows"] = s->rows;
     out["altScreen"] = s->alt_screen;
   } else if (mode == "scrollback") {
-    auto h = terminals.history(id, p.value("maxLines", std::size_t{1000}));
+    auto h = terminals.history(id, p.max_lines.value_or(1000));
     if (!h) return std::move(h).error();
     // The last lines that fit the client's text budget (asked: maxLines).
-    const std::size_t budget = ctx.text_budget(p.contains("maxLines"));
+    const std::size_t budget = ctx.text_budget(p.max_lines.has_value());
     std::size_t bytes = 512, keep = 0;  // 512: the note and the state lines
     while (keep < h->lines.size() && (bytes += h->lines[h->lines.size() - 1 - keep].size() + 1) <= budget) ++keep;
     if (keep < h->lines.size()) {
@@ -95,9 +66,9 @@ Result<json> read(Context& ctx, const json& p) {
       out["note"] = std::to_string(h->first_line) + " earlier lines are not shown" +
                     " (older than the scrollback bound, beyond maxLines, or past the result's size budget)";
   } else {
-    const std::size_t budget = ctx.text_budget(p.contains("maxBytes"));
+    const std::size_t budget = ctx.text_budget(p.max_bytes.has_value());
     const std::size_t room = budget == SIZE_MAX ? budget : budget - std::min(budget / 2, std::size_t{512});
-    auto raw = terminals.raw(id, since, std::min(p.value("maxBytes", std::size_t{65536}), room));
+    auto raw = terminals.raw(id, since, std::min(p.max_bytes.value_or(65536), room));
     if (!raw) return std::move(raw).error();
     std::string data = repair_utf8(raw->bytes);
     if (data.size() > room) {
@@ -129,16 +100,15 @@ Result<json> read(Context& ctx, const json& p) {
   return out;
 }
 
-Result<json> resize(Context& ctx, const json& p) {
-  auto r =
-      ctx.workspace.terminals().resize(p.at("id").get<std::string>(), p.at("cols").get<int>(), p.at("rows").get<int>());
+Result<json> resize(Context& ctx, terminal::ResizeParams&& p) {
+  auto r = ctx.workspace.terminals().resize(p.id, p.cols, p.rows);
   if (!r) return std::move(r).error();
-  return info_json(*r);
+  return json(*r);
 }
 
-Result<json> kill(Context& ctx, const json& p) {
+Result<json> kill(Context& ctx, terminal::KillParams&& p) {
   std::optional<int> sig;
-  if (auto it = p.find("signal"); it != p.end()) {
+  if (const auto& it = p.signal) {
     const std::string name = it->is_string() ? it->get<std::string>() : std::to_string(it->get<std::int64_t>());
     sig = terminal::parse_signal(name);
     if (!sig)
@@ -146,16 +116,12 @@ Result<json> kill(Context& ctx, const json& p) {
           error_code::kInvalidParams,
           "terminal_kill: unknown signal '" + name + "'; use a name such as SIGINT, INT, SIGTERM, SIGKILL or a number");
   }
-  auto r = ctx.workspace.terminals().kill(p.at("id").get<std::string>(), sig);
+  auto r = ctx.workspace.terminals().kill(p.id, sig);
   if (!r) return std::move(r).error();
-  return info_json(*r);
+  return json(*r);
 }
 
-Result<json> list(Context& ctx, const json&) {
-  json items = json::array();
-  for (const auto& i : ctx.workspace.terminals().list()) items.push_back(info_json(i));
-  return json{{"terminals", std::move(items)}};
-}
+Result<json> list(Context& ctx, bind::NoParams&&) { return json{{"terminals", ctx.workspace.terminals().list()}}; }
 
 // The program the terminal starts, as the line a user would type for it
 // (the client's environment as `env NAME=value ...`): a grant to open a
@@ -173,12 +139,12 @@ std::vector<std::string> create_needs(const json& p) {
 }  // namespace
 
 void register_terminal_ops(Registry& r) {
-  r.add("terminal/create", create);
-  r.add("terminal/write", write);
-  r.add("terminal/read", read);
-  r.add("terminal/resize", resize);
-  r.add("terminal/kill", kill);
-  r.add("terminal/list", list);
+  r.add<terminal::CreateOptions>("terminal/create", create);
+  r.add<terminal::WriteParams>("terminal/write", write);
+  r.add<terminal::ReadParams>("terminal/read", read);
+  r.add<terminal::ResizeParams>("terminal/resize", resize);
+  r.add<terminal::KillParams>("terminal/kill", kill);
+  r.add<bind::NoParams>("terminal/list", list);
   r.needs("terminal/create", create_needs);
   r.precheck("terminal/create", [](const json& p) -> Status {
     if (auto it = p.find("env"); it != p.end())

@@ -8,12 +8,13 @@
 #include "icotes/client_profile.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
+#include "workspace_json.hpp"
 
 namespace icotes {
 namespace {
 
-Result<json> open_in_editor(Context& ctx, const json& p) {
-  auto rel = ctx.workspace.root().relative(p.at("path").get<std::string>());
+Result<json> open_in_editor(Context& ctx, workspace_ops::OpenParams&& p) {
+  auto rel = ctx.workspace.root().relative(p.path);
   if (!rel) return std::move(rel).error();
   // The editor attached last that can show a document.
   const auto editors = ctx.workspace.documents().editors();
@@ -31,15 +32,12 @@ Result<json> open_in_editor(Context& ctx, const json& p) {
     return make_error(error_code::kRequestFailed,
                       (editors.size() == 1 ? "the attached editor (" + editors.front()->editor_name() + ") lacks"
                                            : "none of the attached editors (" + names.dump() + ") has") +
-                          " window/showDocument (LSP 3.16), which showing a file needs: open " + p.at("path").get<std::string>() +
+                          " window/showDocument (LSP 3.16), which showing a file needs: open " + p.path +
                           " there by hand",
                       json{{"reason", "noShowDocument"}, {"editors", std::move(names)}});
   }
   std::optional<Position> at;
-  if (auto line = p.find("line"); line != p.end()) {
-    at = Position{static_cast<std::uint32_t>(line->get<std::int64_t>() - 1),
-                  static_cast<std::uint32_t>(p.value("column", std::int64_t{1}) - 1)};
-  }
+  if (p.line) at = Position{*p.line - 1, p.column - 1};
   const std::string uri = ctx.workspace.uri_of(*rel);
   auto shown = editor->show_document(uri, at, std::chrono::seconds(10));
   if (!shown) return std::move(shown).error();
@@ -74,7 +72,7 @@ std::optional<json> git_state(Context& ctx) {
   return g;
 }
 
-Result<json> info(Context& ctx, const json&) {
+Result<json> info(Context& ctx, bind::NoParams&&) {
   Workspace& ws = ctx.workspace;
   json out = {{"root", ws.root().path()}};
   if (auto g = git_state(ctx)) out["git"] = std::move(*g);
@@ -177,8 +175,8 @@ std::string info_text(const json& r) {
 }  // namespace
 
 void register_workspace_ops(Registry& r) {
-  r.add("workspace/open", open_in_editor);
-  r.add("workspace/info", info, info_text);
+  r.add<workspace_ops::OpenParams>("workspace/open", open_in_editor);
+  r.add<bind::NoParams>("workspace/info", info, info_text);
 }
 
 }  // namespace icotes

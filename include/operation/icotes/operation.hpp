@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,34 @@ struct Context {
 };
 
 using Handler = std::function<Result<json>(Context&, const json& params)>;
+
+/// A member of a call's params that passed the schema but cannot be read
+/// into its typed field (a number beyond the field's range, say): thrown by
+/// a Params' from_json (src/ops/bind.hpp), answered by Registry::run as
+/// -32602 "invalid <tool> params: <pointer>: <expected>", as a schema miss
+/// is, never with the JSON library's text.
+struct ParamError : std::runtime_error {
+  ParamError(std::string pointer_, std::string expected_)
+      : std::runtime_error(pointer_ + ": " + expected_), pointer(std::move(pointer_)), expected(std::move(expected_)) {}
+  std::string pointer;   // JSON Pointer (RFC 6901) of the member: "/offset", "/edits/0/oldString"
+  std::string expected;  // what it should have been: "an integer from 0 to 4294967295"
+};
+
+/// `params` (schema-valid) as a Params, read by its from_json (found by
+/// argument-dependent lookup, nlohmann's rule), absent members taking the
+/// schema's documented defaults. Throws ParamError only.
+template <class Params>
+Params bind_params(const json& params) {
+  Params p{};
+  try {
+    params.get_to(p);
+  } catch (const ParamError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw ParamError("", "params of the schema's shape");
+  }
+  return p;
+}
 /// Checks of a call's params beyond its schema that must hold before the
 /// permission gate asks anyone (a loader variable in `env`): nobody is ever
 /// asked to approve a call that would be refused anyway. Errors:
@@ -169,6 +198,20 @@ class Registry {
   /// malformed: a build defect, caught by the unit tests.
   void add(std::string_view id, Handler handler,
            std::function<std::string(const json& result)> mcp_text = nullptr);
+  /// Binds `id` to a typed handler, as clangd's LSPBinder does: the schema
+  /// check runs first (validate()), then the params are read into a Params
+  /// (bind_params), then the handler runs; a member the schema let through
+  /// that does not fit its field is -32602 naming it. Registered as
+  /// `r.add<files::ReadParams>("files/read", read, read_text)`.
+  /// docs/ARCHITECTURE.md "Adding an operation".
+  template <class Params>
+  void add(std::string_view id, std::function<Result<json>(Context&, Params&&)> handler,
+           std::function<std::string(const json& result)> mcp_text = nullptr) {
+    add(id, Handler([h = std::move(handler)](Context& ctx, const json& params) -> Result<json> {
+          return h(ctx, bind_params<Params>(params));
+        }),
+        std::move(mcp_text));
+  }
 
   const Operation* find(std::string_view id) const;
   const Operation* find_by_mcp_name(std::string_view name) const;
