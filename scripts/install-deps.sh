@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, the tests and the benchmarks need,
-# then the pinned node packages of integration/ and integration/hosts/ (the
+# then the pinned node packages of integration/, editors/vscode/ and integration/hosts/ (the
 # MCP host CLIs, about 900 MB; ICOTES_SKIP_HOSTS=1 leaves them out and the
 # `hosts` tests then skip, saying so). Idempotent: a second run installs
 # nothing and takes a few seconds.
@@ -39,6 +39,17 @@ if [ -f integration/package-lock.json ]; then
   want=$(sha256sum integration/package-lock.json | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     (cd integration && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+  fi
+fi
+
+# The VS Code extension's build and test packages (TypeScript, esbuild,
+# @vscode/vsce, vscode-languageclient), pinned by editors/vscode/package-lock.json.
+if [ -f editors/vscode/package-lock.json ]; then
+  stamp=editors/vscode/node_modules/.icotes-lock.sha256
+  want=$(sha256sum editors/vscode/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error >&2)
     echo "$want" >"$stamp"
   fi
 fi
