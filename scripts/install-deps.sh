@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libre2-dev libpcre2-dev
   libvterm-dev libjemalloc-dev bubblewrap ccache shfmt
   git ripgrep neovim hyperfine python3 procps curl xz-utils
+  chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
 # conflicts with Debian's npm): take Debian's only when there is no node/npm.
@@ -72,3 +73,14 @@ fi
 nvim_cache=${ICOTES_CACHE_DIR:-$HOME/.cache/icotes}/neovim-trixie
 bash scripts/neovim-trixie.sh "$nvim_cache" >/dev/null ||
   echo "install-deps: Debian 13's Neovim could not be fetched into $nvim_cache; only Neovim 0.7 is tested" >&2
+
+# A real VS Code for the VS Code extension's end-to-end test: code-server
+# and puppeteer-core from npm, run by npm's Node 24, into a cache outside the
+# clone (scripts/code-server.sh; about 840 MB, minutes of native builds the
+# first time). ICOTES_SKIP_CODE_SERVER=1 leaves it out; the test then skips,
+# saying so.
+if [ "${ICOTES_SKIP_CODE_SERVER:-0}" != 1 ]; then
+  cs_cache=${ICOTES_CACHE_DIR:-$HOME/.cache/icotes}/code-server
+  bash scripts/code-server.sh "$cs_cache" ||
+    echo "install-deps: code-server could not be installed into $cs_cache; the VS Code end-to-end test will skip" >&2
+fi

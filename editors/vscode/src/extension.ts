@@ -110,16 +110,23 @@ class FolderClient {
     this.client = client;
     this.state = 'starting';
     updateStatus();
+    // Once per client: a failed start reports both a rejection and a state change.
+    let handled = false;
+    const stopped = () => {
+      if (handled || this.client !== client) return;
+      handled = true;
+      this.onStopped();
+    };
     client.onDidChangeState((e) => {
-      if (e.newState === State.Stopped && this.client === client) this.onStopped();
+      if (e.newState === State.Stopped) stopped();
     });
     this.startedAt = Date.now();
     log(`starting ${s.path} ${serverArgs(s, this.root).join(' ')}`);
     try {
       await client.start();
     } catch (e) {
-      log(`start failed for ${this.root}: ${(e as Error).message}`);
-      if (this.client === client) this.onStopped();
+      log(`start failed for ${this.root}: ${e instanceof Error ? e.message : String(e)}`);
+      stopped();
       return;
     }
     // After start: these replace the client's own handlers.
@@ -525,8 +532,30 @@ function registerMcp(context: vscode.ExtensionContext): void {
   );
 }
 
+// The output channel, also appended to a file when ICOTES_VSCODE_LOG names
+// one (for tests and bug reports).
+function teeToFile(channel: vscode.OutputChannel, file: string | undefined): vscode.OutputChannel {
+  if (!file) return channel;
+  const fs = require('fs') as typeof import('fs');
+  const put = (text: string) => {
+    try {
+      fs.appendFileSync(file, text);
+    } catch {
+      // best effort
+    }
+  };
+  return new Proxy(channel, {
+    get(target, key, receiver) {
+      if (key === 'append') return (v: string) => (put(v), target.append(v));
+      if (key === 'appendLine') return (v: string) => (put(`${v}\n`), target.appendLine(v));
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export function activate(context: vscode.ExtensionContext): void {
-  output = vscode.window.createOutputChannel('icotes');
+  output = teeToFile(vscode.window.createOutputChannel('icotes'), process.env.ICOTES_VSCODE_LOG);
   status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
   status.command = 'icotes.menu';
   sendContext = makeContextSender();
