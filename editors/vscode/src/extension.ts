@@ -69,7 +69,7 @@ class FolderClient {
   clients = 1;
   mode: string | undefined;
   readonly terminals = new TerminalRouter();
-  private attempt = 0;
+  private attempt = -1; // the last restart attempt (logic.nextAttempt)
   private startedAt = 0;
   private stopping = false;
   private retry: NodeJS.Timeout | undefined;
@@ -192,7 +192,7 @@ class FolderClient {
 
   async restart(): Promise<void> {
     await this.stop();
-    this.attempt = 0;
+    this.attempt = -1;
     await this.start();
   }
 

@@ -54,11 +54,12 @@ export function backoffMs(attempt: number, b = BACKOFF): number {
   return Math.min(b.maxMs, b.baseMs * 2 ** Math.min(attempt, 30));
 }
 
-// The attempt number after a crash of a server that ran for uptimeMs;
-// undefined: give up (too many quick crashes in a row).
+// The restart attempt after a crash of a server that ran for uptimeMs
+// (previous: the last attempt, -1 before the first): 0 for the first restart
+// and after a healthy run; undefined: give up (maxAttempts quick crashes in a row).
 export function nextAttempt(previous: number, uptimeMs: number, b = BACKOFF): number | undefined {
   const attempt = uptimeMs >= b.healthyAfterMs ? 0 : previous + 1;
-  return attempt > b.maxAttempts ? undefined : attempt;
+  return attempt >= b.maxAttempts ? undefined : attempt;
 }
 
 export type ConnState = 'starting' | 'connected' | 'restarting' | 'stopped' | 'failed';

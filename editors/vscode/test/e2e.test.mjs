@@ -8,6 +8,10 @@
 //  - the client's edit_file asks a permission question that appears as a
 //    notification, answered by clicking "Allow once"; the edit appears in
 //    the editor, the disk unchanged;
+//  - icotes open shows the file (window/showDocument);
+//  - icotes: Open Terminal asks for Bash through a notification, and what is
+//    typed in VS Code's terminal is what an MCP client's terminal_read sees;
+//  - the server killed is started again and shares the unsaved text again;
 //  - screenshots are saved (ICOTES_E2E_SCREENSHOT, default in the temp dir;
 //    the question on screen beside it as *-question.png).
 // Skips, saying what is missing, when code-server, its Node, puppeteer-core
@@ -248,6 +252,73 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
     assert.match(shown, /unsaved-e2e/);
     assert.equal(fs.readFileSync(path.join(ws, 'src/main.c'), 'utf8'), disk, 'the disk is unchanged');
     assert.match(await statusText(), /icotes: default/);
+
+    // icotes open: window/showDocument opens the file in the editor.
+    fs.writeFileSync(path.join(ws, 'src/util.c'), 'int util(void) {\n  return 1;\n}\n');
+    await run(bin, ['open', '--root', ws, `${ws}/src/util.c:2:3`], { env });
+    await until('util.c active', 20000, () =>
+      page.evaluate(() => /util\.c/.test(document.querySelector('.tabs-container .tab.active')?.textContent ?? '')),
+    );
+
+    // icotes: Open Terminal: the Bash question as a notification, then keys
+    // typed in VS Code's terminal run in the icotes terminal an MCP client reads.
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { visible: true, timeout: 20000 });
+    await page.keyboard.type('icotes: Open Terminal');
+    await until('the command in the palette', 20000, () =>
+      page.evaluate(() => /icotes: Open Terminal/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
+    );
+    await page.keyboard.press('Enter');
+    const clickOn = (re, title) =>
+      page.evaluate(
+        (src, title) => {
+          const n = [...document.querySelectorAll('.notification-toast')].find((e) => new RegExp(src).test(e.textContent));
+          const b = n && [...n.querySelectorAll('.monaco-button')].find((x) => x.textContent.trim() === title);
+          if (b) b.click();
+          return !!b;
+        },
+        re.source,
+        title,
+      );
+    await until('the Bash question for the terminal', 60000, () => clickOn(/wants to run .*terminal\/create, Bash/, 'Allow once'));
+    const term = await until('the icotes terminal', 30000, async () => {
+      const l = JSON.parse(await run(bin, ['call', '--root', ws, 'terminal/list', '{}'], { env }));
+      return (l.terminals ?? []).find((x) => x.alive !== false)?.id;
+    });
+    await page.waitForSelector('.terminal-wrapper textarea, .xterm textarea', { timeout: 20000 });
+    await page.focus('.xterm textarea');
+    await page.keyboard.type('echo e2e-term-$((6*7))');
+    await page.keyboard.press('Enter');
+    const read = await until('the typed command in terminal_read', 30000, async () => {
+      const [r] = (await run(process.execPath, [path.join(source, 'integration/nvim/mcp-client.mjs'), ws, JSON.stringify([{ tool: 'terminal_read', args: { id: term } }])], { env }))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      return r.text.includes('e2e-term-42') && r.text;
+    });
+    t.diagnostic(`terminal_read sees what was typed in VS Code: ${JSON.stringify(read.slice(0, 200))}`);
+    await page.screenshot({ path: shot.replace(/(\.png)?$/, '-terminal.png') });
+
+    // The server killed: restarted with backoff; the unsaved text is shared again.
+    const serve = fs
+      .readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .find((d) => {
+        try {
+          const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          return argv[0] === bin && argv[1] === 'serve' && argv.includes('--stdio') && argv.at(-2) === ws;
+        } catch {
+          return false;
+        }
+      });
+    assert.ok(serve, 'the icotes serve --stdio this VS Code started');
+    process.kill(Number(serve), 'SIGKILL');
+    await until('the status bar to leave connected', 20000, async () => !/icotes: default/.test(await statusText()));
+    await until('the status bar connected again', 60000, async () => /icotes: default/.test(await statusText()));
+    await until('the unsaved text in icotes again', 30000, async () =>
+      (await run(bin, ['call', '--root', ws, 'files/read', '{"path": "src/main.c"}'], { env })).includes('unsaved-e2e'),
+    );
+    t.diagnostic(`restarted after SIGKILL of pid ${serve}; extension log tail:\n${extLog().trim().split('\n').slice(-3).join('\n')}`);
     await page.screenshot({ path: shot });
     t.diagnostic(`screenshot: ${shot}`);
   } catch (e) {

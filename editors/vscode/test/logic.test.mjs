@@ -24,13 +24,14 @@ test('initializationOptions: a mode of this editor, none when empty, bypass refu
   assert.throws(() => logic.initializationOptions('bypass'), /must be one of default, acceptEdits, readOnly/);
 });
 
-test('backoff: doubles from 0.5 s, capped at 30 s; healthy after a minute; gives up after 8 quick crashes', () => {
+test('backoff: doubles from 0.5 s, capped at 30 s; first restart after 0.5 s; healthy after a minute; gives up after 8 quick restarts', () => {
   assert.deepEqual([0, 1, 2, 3, 6, 7, 50].map((a) => logic.backoffMs(a)), [500, 1000, 2000, 4000, 30000, 30000, 30000]);
   assert.equal(logic.backoffMs(-3), 500);
+  assert.equal(logic.nextAttempt(-1, 100), 0); // the first restart: after 0.5 s
   assert.equal(logic.nextAttempt(0, 100), 1);
   assert.equal(logic.nextAttempt(5, 60000), 0);
-  assert.equal(logic.nextAttempt(7, 10), 8);
-  assert.equal(logic.nextAttempt(8, 10), undefined);
+  assert.equal(logic.nextAttempt(6, 10), 7);
+  assert.equal(logic.nextAttempt(7, 10), undefined); // 8 quick restarts, then stop
 });
 
 test('statusText: mode, shared daemon, questions; the other states', () => {
