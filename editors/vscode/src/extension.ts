@@ -530,6 +530,7 @@ function registerMcp(context: vscode.ExtensionContext): void {
           .map((f) => new Def(`icotes (${f.name})`, settings().path, mcpServerArgs(f.uri.fsPath), {})),
     }),
   );
+  log('MCP server definitions registered (icotes.mcp): one per workspace folder');
 }
 
 // The output channel, also appended to a file when ICOTES_VSCODE_LOG names
@@ -603,6 +604,20 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   const tabs = (vscode.window as any).tabGroups;
   if (tabs?.onDidChangeTabs) context.subscriptions.push(tabs.onDidChangeTabs(() => scheduleContext()));
+  // The mode and the clients change from elsewhere (the CLI, other
+  // clients): refreshed every 10 s while this window has focus, and on focus.
+  const refreshAll = () => {
+    for (const f of folders.values()) if (f.state === 'connected') void f.refresh();
+  };
+  const timer = setInterval(() => {
+    if (vscode.window.state.focused) refreshAll();
+  }, 10000);
+  context.subscriptions.push(
+    { dispose: () => clearInterval(timer) },
+    vscode.window.onDidChangeWindowState((w) => {
+      if (w.focused) refreshAll();
+    }),
+  );
   registerMcp(context);
   for (const f of vscode.workspace.workspaceFolders ?? []) addFolder(f);
   updateStatus();

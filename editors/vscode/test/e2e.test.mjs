@@ -110,7 +110,9 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
       'editor.autoClosingBrackets': 'never',
       'editor.autoIndent': 'none',
       'files.autoSave': 'off',
-      'chat.disableAIFeatures': true,
+      'icotes.editorContext': 'on',
+      'icotes.editorContextDebounceMs': 100,
+      'icotes.trace.server': 'verbose',
     }),
   );
   const env = {
@@ -248,6 +250,64 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
     assert.ok(!lines[0].isError && lines[0].text.includes('unsaved-e2e'), `read_file: ${lines[0].text}`);
     assert.ok(!lines[1].isError, `edit_file: ${lines[1].text}`);
     await until('the edit in the editor', 20000, async () => /return 42;/.test(await editorText()));
+
+    // icotes/editor/context (icotes.editorContext on; seen in the verbose
+    // trace): the selection with its text and UTF-16 range, visible ranges, tabs.
+    await page.keyboard.down('Control');
+    await page.keyboard.press('Home');
+    await page.keyboard.up('Control');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Home');
+    await page.keyboard.down('Shift');
+    await page.keyboard.press('End');
+    await page.keyboard.up('Shift');
+    const mainUri = `file://${path.join(ws, 'src/main.c')}`;
+    const ctx = await until('an icotes/editor/context with the selection', 20000, () => {
+      const sent = [...extLog().matchAll(/Sending notification 'icotes\/editor\/context'\.\s*\nParams: (\{[\s\S]*?\n\})\n/g)].map((m) => JSON.parse(m[1]));
+      return sent.reverse().find((c) => c.selection?.text === 'return 42;');
+    });
+    assert.equal(ctx.uri, mainUri);
+    assert.deepEqual(ctx.selection.start, { line: 2, character: 2 });
+    assert.deepEqual(ctx.selection.end, { line: 2, character: 12 });
+    assert.ok(ctx.visibleRanges.some((v) => v.uri === mainUri && v.range.start.line === 0), JSON.stringify(ctx.visibleRanges));
+    assert.deepEqual(ctx.openBuffers, [mainUri]);
+    t.diagnostic(`editor context: ${JSON.stringify(ctx).slice(0, 300)}`);
+
+    // MCP: List Servers offers icotes (VS Code 1.101+ registration).
+    assert.match(extLog(), /MCP server definitions registered/);
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { visible: true, timeout: 20000 });
+    await page.keyboard.type('MCP: List Servers');
+    await until('MCP: List Servers in the palette', 20000, () =>
+      page.evaluate(() => /MCP: List Servers/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
+    );
+    await page.keyboard.press('Enter');
+    const servers = await until('icotes among the MCP servers', 20000, () =>
+      page.evaluate(() => {
+        const t = document.querySelector('.quick-input-list')?.textContent ?? '';
+        return /icotes \(ws\)/.test(t) && t;
+      }),
+    );
+    t.diagnostic(`MCP servers: ${servers.slice(0, 200)}`);
+    await page.keyboard.press('Escape');
+
+    // icotes: Permission Mode… → acceptEdits: the status bar follows.
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { visible: true, timeout: 20000 });
+    await page.keyboard.type('icotes: Permission Mode');
+    await until('the command in the palette', 20000, () =>
+      page.evaluate(() => /icotes: Permission Mode/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
+    );
+    await page.keyboard.press('Enter');
+    await until('the modes', 20000, () => page.evaluate(() => /acceptEdits/.test(document.querySelector('.quick-input-list')?.textContent ?? '')));
+    await page.keyboard.type('acceptEdits');
+    await page.keyboard.press('Enter');
+    await until('the status bar to say acceptEdits', 20000, async () => /icotes: acceptEdits/.test(await statusText()));
+    assert.match(fs.readFileSync(path.join(ws, '.icotes/config.toml'), 'utf8'), /acceptEdits/);
+    // Changed elsewhere (the CLI): the status bar follows within its refresh.
+    await run(bin, ['permissions', 'mode', 'default', '--root', ws], { env });
+    await until('the status bar back to default', 30000, async () => /icotes: default/.test(await statusText()));
     const shown = await editorText();
     assert.match(shown, /unsaved-e2e/);
     assert.equal(fs.readFileSync(path.join(ws, 'src/main.c'), 'utf8'), disk, 'the disk is unchanged');

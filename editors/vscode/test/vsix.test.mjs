@@ -90,7 +90,7 @@ test('the .vsix: bundle, manifest and README only; the bundle activates', (t) =>
         { get: (o, k) => (k in o ? o[k] : anything()) },
       ),
       window: new Proxy(
-        { activeTextEditor: undefined, visibleTextEditors: [], tabGroups: undefined },
+        { activeTextEditor: undefined, visibleTextEditors: [], tabGroups: undefined, state: { focused: false }, onDidChangeWindowState: () => disposable },
         { get: (o, k) => (k in o ? o[k] : anything()) },
       ),
       languages: { onDidChangeDiagnostics: () => disposable, getDiagnostics: () => [] },
@@ -112,6 +112,7 @@ test('the .vsix: bundle, manifest and README only; the bundle activates', (t) =>
     mod.activate(context);
     assert.deepEqual(registered.sort(), pkg.contributes.commands.map((c) => c.command).sort());
     assert.ok(context.subscriptions.length > registered.length);
+    for (const d of context.subscriptions) d.dispose?.(); // the refresh timer too, or node would not exit
   } finally {
     Module._load = load;
   }
