@@ -203,13 +203,16 @@ class FolderClient {
     return this.client.sendRequest(method, params) as Promise<T>;
   }
 
-  // The daemon's clients and the workspace's mode, for the status bar. A
-  // workspace/info first (a read the gate decides) makes the list see
-  // changes to .icotes/ made by the CLI.
-  async refresh(): Promise<void> {
+  // The workspace's mode (icotes/permissions/list reads the permission files
+  // as they are now) and, with clients, the daemon's clients
+  // (icotes/workspace/info: a read the gate records in the audit log, so not
+  // on every periodic refresh), for the status bar.
+  async refresh(clients = true): Promise<void> {
     try {
-      const info = await this.request('icotes/workspace/info', {});
-      this.clients = Array.isArray(info?.clients) ? info.clients.length : 1;
+      if (clients) {
+        const info = await this.request('icotes/workspace/info', {});
+        this.clients = Array.isArray(info?.clients) ? info.clients.length : 1;
+      }
       const perms = await this.request('icotes/permissions/list', {});
       this.mode = perms?.mode;
     } catch (e) {
@@ -303,8 +306,7 @@ async function cmdPermissionMode(): Promise<void> {
   await f.refresh();
 }
 
-async function listPermissions(f: FolderClient): Promise<any> {
-  await f.request('icotes/workspace/info', {});
+function listPermissions(f: FolderClient): Promise<any> {
   return f.request('icotes/permissions/list', {});
 }
 
@@ -606,16 +608,17 @@ export function activate(context: vscode.ExtensionContext): void {
   if (tabs?.onDidChangeTabs) context.subscriptions.push(tabs.onDidChangeTabs(() => scheduleContext()));
   // The mode and the clients change from elsewhere (the CLI, other
   // clients): refreshed every 10 s while this window has focus, and on focus.
-  const refreshAll = () => {
-    for (const f of folders.values()) if (f.state === 'connected') void f.refresh();
+  // (the mode every 10 s; the clients too on focus).
+  const refreshAll = (clients: boolean) => {
+    for (const f of folders.values()) if (f.state === 'connected') void f.refresh(clients);
   };
   const timer = setInterval(() => {
-    if (vscode.window.state.focused) refreshAll();
+    if (vscode.window.state.focused) refreshAll(false);
   }, 10000);
   context.subscriptions.push(
     { dispose: () => clearInterval(timer) },
     vscode.window.onDidChangeWindowState((w) => {
-      if (w.focused) refreshAll();
+      if (w.focused) refreshAll(true);
     }),
   );
   registerMcp(context);

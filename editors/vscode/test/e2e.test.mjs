@@ -11,7 +11,13 @@
 //  - icotes open shows the file (window/showDocument);
 //  - icotes: Open Terminal asks for Bash through a notification, and what is
 //    typed in VS Code's terminal is what an MCP client's terminal_read sees;
+//  - "Always allow this file" picked behind More…; icotes: Show Permissions
+//    lists it, icotes: Revoke… takes it back, icotes: Show Event Log shows
+//    the decisions; icotes: Permission Mode… sets the mode and the status
+//    bar follows; MCP: List Servers offers icotes; icotes/editor/context
+//    carries a real selection;
 //  - the server killed is started again and shares the unsaved text again;
+//    icotes: Restart Daemon starts a new daemon and connects to it;
 //  - screenshots are saved (ICOTES_E2E_SCREENSHOT, default in the temp dir;
 //    the question on screen beside it as *-question.png).
 // Skips, saying what is missing, when code-server, its Node, puppeteer-core
@@ -313,6 +319,67 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
     assert.equal(fs.readFileSync(path.join(ws, 'src/main.c'), 'utf8'), disk, 'the disk is unchanged');
     assert.match(await statusText(), /icotes: default/);
 
+    const clickOn = (re, title) =>
+      page.evaluate(
+        (src, title) => {
+          const n = [...document.querySelectorAll('.notification-toast')].find((e) => new RegExp(src).test(e.textContent));
+          const b = n && [...n.querySelectorAll('.monaco-button')].find((x) => x.textContent.trim() === title);
+          if (b) b.click();
+          return !!b;
+        },
+        re.source,
+        title,
+      );
+    const palette = async (title) => {
+      await page.keyboard.press('F1');
+      await page.waitForSelector('.quick-input-widget input', { visible: true, timeout: 20000 });
+      await page.keyboard.type(title);
+      await until(`${title} in the palette`, 20000, () =>
+        page.evaluate((title) => (document.querySelector('.quick-input-list')?.textContent ?? '').includes(title), title),
+      );
+      await page.keyboard.press('Enter');
+    };
+    const activeTab = () => page.evaluate(() => document.querySelector('.tabs-container .tab.active')?.textContent ?? '');
+
+    // "Always allow this file" behind More…; then icotes: Revoke… takes it back.
+    const write = run(process.execPath, [
+      path.join(source, 'integration/nvim/mcp-client.mjs'),
+      ws,
+      JSON.stringify([{ tool: 'write_file', args: { path: 'notes.txt', content: 'from mcp\n' } }]),
+    ], { env });
+    await until('the write question', 60000, () => clickOn(/wants to files\/write notes\.txt/, 'More…'));
+    await until('the choices in a list', 20000, () =>
+      page.evaluate(() => /Always allow this file/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
+    );
+    await page.keyboard.type('Always allow this file');
+    await page.keyboard.press('Enter');
+    const [w] = (await write).trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(!w.isError, `write_file after "Always allow this file": ${w.text}`);
+    await palette('icotes: Show Permissions');
+    await until('permissions.txt', 20000, async () => /permissions\.txt/.test(await activeTab()));
+    const perms = await until('the grant listed', 20000, async () => {
+      const t = await editorText();
+      return /grant allow .*notes\.txt/.test(t) && t;
+    });
+    assert.match(perms, /mode: default/);
+    await palette('icotes: Revoke');
+    await until('the grant to revoke', 20000, () =>
+      page.evaluate(() => /notes\.txt/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
+    );
+    await page.keyboard.press('Enter');
+    await until('the revoke confirmed', 20000, () =>
+      page.evaluate(() => [...document.querySelectorAll('.notification-toast')].some((e) => /icotes: revoked .*notes\.txt/.test(e.textContent))),
+    );
+    const after = await run(bin, ['permissions', 'list', '--root', ws], { env });
+    assert.ok(!after.includes('notes.txt'), `revoked: ${after}`);
+    await palette('icotes: Show Event Log');
+    await until('event-log.txt', 20000, async () => /event-log\.txt/.test(await activeTab()));
+    const logText = await until('the decisions in the log', 20000, async () => {
+      const t = await editorText();
+      return /files\/write/.test(t) && /files\/edit/.test(t) && t;
+    });
+    t.diagnostic(`event log: ${logText.split('\n').slice(0, 4).join(' / ')}`);
+
     // icotes open: window/showDocument opens the file in the editor.
     fs.writeFileSync(path.join(ws, 'src/util.c'), 'int util(void) {\n  return 1;\n}\n');
     await run(bin, ['open', '--root', ws, `${ws}/src/util.c:2:3`], { env });
@@ -329,17 +396,6 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
       page.evaluate(() => /icotes: Open Terminal/.test(document.querySelector('.quick-input-list')?.textContent ?? '')),
     );
     await page.keyboard.press('Enter');
-    const clickOn = (re, title) =>
-      page.evaluate(
-        (src, title) => {
-          const n = [...document.querySelectorAll('.notification-toast')].find((e) => new RegExp(src).test(e.textContent));
-          const b = n && [...n.querySelectorAll('.monaco-button')].find((x) => x.textContent.trim() === title);
-          if (b) b.click();
-          return !!b;
-        },
-        re.source,
-        title,
-      );
     await until('the Bash question for the terminal', 60000, () => clickOn(/wants to run .*terminal\/create, Bash/, 'Allow once'));
     const term = await until('the icotes terminal', 30000, async () => {
       const l = JSON.parse(await run(bin, ['call', '--root', ws, 'terminal/list', '{}'], { env }));
@@ -379,6 +435,21 @@ test('the extension in code-server: status bar, unsaved text, a permission quest
       (await run(bin, ['call', '--root', ws, 'files/read', '{"path": "src/main.c"}'], { env })).includes('unsaved-e2e'),
     );
     t.diagnostic(`restarted after SIGKILL of pid ${serve}; extension log tail:\n${extLog().trim().split('\n').slice(-3).join('\n')}`);
+
+    // icotes: Restart Daemon: a new daemon, connected again.
+    const daemonPid = async () => JSON.parse(await run(bin, ['daemon', 'list', '--json', '--root', ws], { env }))[0]?.pid;
+    const before = await daemonPid();
+    await palette('icotes: Restart Daemon');
+    await until('the restart confirmed', 60000, () =>
+      page.evaluate(() => [...document.querySelectorAll('.notification-toast')].some((e) => /icotes: daemon restarted/.test(e.textContent))),
+    );
+    const now = await daemonPid();
+    assert.ok(before && now && now !== before, `a new daemon: ${before} -> ${now}`);
+    await until('the status bar connected after the restart', 30000, async () => /icotes: default/.test(await statusText()));
+    await until('the unsaved text in the new daemon', 30000, async () =>
+      (await run(bin, ['call', '--root', ws, 'files/read', '{"path": "src/main.c"}'], { env })).includes('unsaved-e2e'),
+    );
+    t.diagnostic(`icotes: Restart Daemon: pid ${before} -> ${now}`);
     await page.screenshot({ path: shot });
     t.diagnostic(`screenshot: ${shot}`);
   } catch (e) {
