@@ -20,6 +20,7 @@ export class TerminalCore {
   alive = false;
   private subscription: number | undefined;
   private size: { cols: number; rows: number } | undefined;
+  private pending: string | undefined = ''; // typed before the terminal was created
 
   constructor(
     private readonly rpc: Rpc,
@@ -36,6 +37,9 @@ export class TerminalCore {
     this.id = String(r.id);
     this.alive = true;
     this.register(this.id, this);
+    const typed = this.pending;
+    this.pending = undefined;
+    if (typed) void this.write(typed);
     const s = await this.rpc.request('icotes/events/subscribe', {
       topics: [`terminal/${this.id}/output`, `terminal/${this.id}/exit`],
       since: 0,
@@ -55,7 +59,13 @@ export class TerminalCore {
     }
   }
 
+  // Keys typed while the terminal is being created (its Bash question may be
+  // on screen) are sent once it exists.
   write(data: string): Promise<unknown> {
+    if (this.pending !== undefined) {
+      this.pending += data;
+      return Promise.resolve(undefined);
+    }
     if (!this.alive || !this.id) return Promise.resolve(undefined);
     return this.rpc.request('icotes/terminal/write', { id: this.id, data });
   }

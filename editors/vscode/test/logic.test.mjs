@@ -160,7 +160,7 @@ test('grantText and logLine', () => {
   );
 });
 
-test('TerminalRouter: create, subscribe from 0, output and exit routed by id, close kills and unsubscribes', async () => {
+test('TerminalRouter: keys typed early kept, create, subscribe from 0, output and exit routed by id, close kills and unsubscribes', async () => {
   const calls = [];
   const rpc = {
     request: async (method, params) => {
@@ -173,8 +173,11 @@ test('TerminalRouter: create, subscribe from 0, output and exit routed by id, cl
   const router = new TerminalRouter();
   const got = [];
   const t = router.create(rpc, { output: (s) => got.push(s), exit: (code, how) => got.push(`exit ${code} ${how}`) });
+  await t.write('typed early\r'); // before the terminal exists: kept
+  assert.equal(calls.length, 0);
   assert.equal(await t.open(100, 30), 't1');
   assert.deepEqual(calls[0], ['icotes/terminal/create', { cols: 100, rows: 30 }]);
+  assert.deepEqual(calls.splice(1, 1), [['icotes/terminal/write', { id: 't1', data: 'typed early\r' }]]);
   assert.deepEqual(calls[1], ['icotes/events/subscribe', { topics: ['terminal/t1/output', 'terminal/t1/exit'], since: 0 }]);
   router.onEvent({ topic: 'terminal/t1/output', data: { data: 'hi\r\n', offset: 0 } });
   router.onEvent({ topic: 'terminal/t2/output', data: { data: 'not mine' } });
