@@ -3,7 +3,7 @@
 ARGS ?= serve --root .
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan fuzz-smoke bench docs format clean
+.PHONY: all deps build run test test-asan fuzz-smoke bench docs format clean vsix
 
 all: build
 
@@ -44,6 +44,18 @@ bench: build
 
 docs: build
 	./build/release/icotes docs > docs/operations.md
+
+# The VS Code extension as build/icotes.vsix (editors/vscode/README.md):
+# type-checked, bundled into one file, packaged by @vscode/vsce. Needs only
+# node and npm: the packages pinned by editors/vscode/package-lock.json are
+# installed when the lock changed (the stamp scripts/install-deps.sh keeps).
+vsix:
+	@mkdir -p build
+	@cd editors/vscode && want=$$(sha256sum package-lock.json | cut -d' ' -f1) && \
+		{ [ "$$(cat node_modules/.icotes-lock.sha256 2>/dev/null)" = "$$want" ] || \
+		  { npm ci --no-audit --no-fund --loglevel=error && echo "$$want" >node_modules/.icotes-lock.sha256; }; } && \
+		./node_modules/.bin/vsce package --no-dependencies --allow-missing-repository --skip-license \
+		--out ../../build/icotes.vsix
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

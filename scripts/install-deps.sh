@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, the tests and the benchmarks need,
-# then the pinned node packages of integration/ and integration/hosts/ (the
+# then the pinned node packages of integration/, editors/vscode/ and integration/hosts/ (the
 # MCP host CLIs, about 900 MB; ICOTES_SKIP_HOSTS=1 leaves them out and the
 # `hosts` tests then skip, saying so). Idempotent: a second run installs
 # nothing and takes a few seconds.
@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libre2-dev libpcre2-dev
   libvterm-dev libjemalloc-dev bubblewrap ccache shfmt
   git ripgrep neovim hyperfine python3 procps curl xz-utils
+  chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
 )
 # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
 # conflicts with Debian's npm): take Debian's only when there is no node/npm.
@@ -43,6 +44,17 @@ if [ -f integration/package-lock.json ]; then
   fi
 fi
 
+# The VS Code extension's build and test packages (TypeScript, esbuild,
+# @vscode/vsce, vscode-languageclient), pinned by editors/vscode/package-lock.json.
+if [ -f editors/vscode/package-lock.json ]; then
+  stamp=editors/vscode/node_modules/.icotes-lock.sha256
+  want=$(sha256sum editors/vscode/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$stamp"
+  fi
+fi
+
 # The MCP host CLIs of integration/hosts/ (Claude Code, Codex, Gemini CLI),
 # pinned by their own lock, installed into integration/hosts/node_modules only.
 if [ -f integration/hosts/package-lock.json ] && [ "${ICOTES_SKIP_HOSTS:-0}" != 1 ]; then
@@ -61,3 +73,14 @@ fi
 nvim_cache=${ICOTES_CACHE_DIR:-$HOME/.cache/icotes}/neovim-trixie
 bash scripts/neovim-trixie.sh "$nvim_cache" >/dev/null ||
   echo "install-deps: Debian 13's Neovim could not be fetched into $nvim_cache; only Neovim 0.7 is tested" >&2
+
+# A real VS Code for the VS Code extension's end-to-end test: code-server
+# and puppeteer-core from npm, run by npm's Node 24, into a cache outside the
+# clone (scripts/code-server.sh; about 840 MB, minutes of native builds the
+# first time). ICOTES_SKIP_CODE_SERVER=1 leaves it out; the test then skips,
+# saying so.
+if [ "${ICOTES_SKIP_CODE_SERVER:-0}" != 1 ]; then
+  cs_cache=${ICOTES_CACHE_DIR:-$HOME/.cache/icotes}/code-server
+  bash scripts/code-server.sh "$cs_cache" ||
+    echo "install-deps: code-server could not be installed into $cs_cache; the VS Code end-to-end test will skip" >&2
+fi
