@@ -1,14 +1,19 @@
 # Thin wrapper over CMake presets and the test tiers. Every target installs
-# what it needs first (scripts/install-deps.sh is idempotent and quick).
+# what it needs first (scripts/install-deps.sh is idempotent and quick; the
+# test targets add --tests, before configuring, so every tier whose tools
+# are found is registered).
 ARGS ?= serve --root .
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan fuzz-smoke bench docs format clean vsix
+.PHONY: all deps test-deps build run test test-asan fuzz-smoke bench docs format clean vsix
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
+
+test-deps:
+	@bash scripts/install-deps.sh --tests
 
 build: deps
 	@cmake --preset release >/dev/null
@@ -19,22 +24,22 @@ run: build
 
 # Every tier: unit (GoogleTest), transcripts, integration (MCP SDK,
 # vscode-jsonrpc, Neovim), docs freshness. ctest prints the totals.
-test: build
+test: test-deps build
 	@ctest --preset release
 
 # The same tiers under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan: test-deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan
 
 # Builds the libFuzzer targets with clang and runs each for a short while.
-fuzz-smoke: deps
+fuzz-smoke: test-deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	@bash fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: build
+bench: test-deps build
 	@bash bench/run.sh
 	@bash bench/search.sh
 	@bash bench/git.sh

@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
-# Installs every Debian package the build, the tests and the benchmarks need,
-# then the pinned node packages of integration/, editors/vscode/ and integration/hosts/ (the
-# MCP host CLIs, about 900 MB; ICOTES_SKIP_HOSTS=1 leaves them out and the
-# `hosts` tests then skip, saying so). Idempotent: a second run installs
-# nothing and takes a few seconds.
+# Installs what icotes needs. Idempotent: a second run installs nothing and
+# takes a few seconds.
+#
+#   scripts/install-deps.sh           what building and running need (Debian
+#                                     packages only; `make build`, `make run`)
+#   scripts/install-deps.sh --tests   also what the test tiers and benchmarks
+#                                     need: git, ripgrep, Neovim (Debian 12's
+#                                     and Debian 13's, scripts/neovim-trixie.sh),
+#                                     clang for the fuzz targets, node and the
+#                                     pinned node packages of integration/,
+#                                     editors/vscode/ and integration/hosts/ (the
+#                                     MCP host CLIs, about 900 MB;
+#                                     ICOTES_SKIP_HOSTS=1 leaves them out), and
+#                                     code-server for the VS Code end-to-end test
+#                                     (about 840 MB; ICOTES_SKIP_CODE_SERVER=1).
+#                                     Tests whose tools are missing skip, saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=0
+[ "${1:-}" = --tests ] && tests=1
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config clang-format
   libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libre2-dev libpcre2-dev
-  libvterm-dev libjemalloc-dev bubblewrap ccache shfmt
-  git ripgrep neovim hyperfine python3 procps curl xz-utils
-  chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
+  libvterm-dev libjemalloc-dev bubblewrap ccache
 )
-# Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
-# conflicts with Debian's npm): take Debian's only when there is no node/npm.
-command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
-command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+if ((tests)); then
+  PACKAGES+=(
+    clang clang-tidy libclang-rt-14-dev shfmt
+    git ripgrep neovim hyperfine python3 procps curl xz-utils
+    chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
+  )
+  # Node.js may come from elsewhere (NodeSource ships npm inside nodejs and
+  # conflicts with Debian's npm): take Debian's only when there is no node/npm.
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +51,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+
+((tests)) || exit 0
 
 # Node packages for the integration tier, pinned by integration/package-lock.json.
 if [ -f integration/package-lock.json ]; then
