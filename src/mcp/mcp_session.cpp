@@ -1,5 +1,5 @@
 // The MCP dialect: revisions 2024-11-05, 2025-03-26, 2025-06-18 and
-// 2025-11-25 (schemas in ../shared/specs/mcp/<version>/schema.json).
+// 2025-11-25 (schemas in specs/mcp/<version>/schema.json).
 // Lifecycle, ping, tools (the registry's operations in the groups this client
 // is offered; results as text a model reads, include/dialects/icotes/mcp.hpp),
 // resources (workspace files as file:// URIs), completion of the file

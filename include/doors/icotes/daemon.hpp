@@ -1,4 +1,4 @@
-// One daemon per workspace (DESIGN.md section 4, "Sharing one workspace";
+// One daemon per workspace (docs/ARCHITECTURE.md, "The shared daemon";
 // like `gopls -remote=auto`): `icotes serve` on stdio finds the daemon
 // serving this root through a Unix socket in runtime_dir(), starting it when
 // there is none, and hands its client over. Clients attached to one daemon

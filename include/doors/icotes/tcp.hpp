@@ -1,4 +1,4 @@
-// The TCP door (DESIGN.md section 4, "Transports"): `icotes serve --listen
+// The TCP door (docs/ARCHITECTURE.md, "Doors"): `icotes serve --listen
 // tcp:127.0.0.1:PORT`. Every connection gets its own Session (its own
 // dialect and protocol version, framing detected per connection) on the one
 // shared Workspace, so an editor and AI clients see the same buffers,

@@ -1,4 +1,4 @@
-// The git service (DESIGN.md section 4, "git"): status, diff, log, show,
+// The git service (docs/ARCHITECTURE.md, "Git"): status, diff, log, show,
 // blame, branches, stage/unstage, commit, stash, restore, reset, checkout,
 // tags and init on libgit2 1.5
 // (https://libgit2.org/libgit2/#v1.5.1), never by running `git`.

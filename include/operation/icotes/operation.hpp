@@ -1,4 +1,4 @@
-// The operation registry (DESIGN.md section 1). Every capability is defined
+// The operation registry (docs/ARCHITECTURE.md, "Operations"). Every capability is defined
 // once — id, MCP tool name, input/output JSON Schema, annotations,
 // permission kind, handler — and every door (LSP request icotes/<id>,
 // workspace/executeCommand icotes.<id with dots>, MCP tool <mcpName>,
@@ -32,7 +32,7 @@ namespace permissions {
 struct ClientState;
 }
 
-/// What an operation needs permission for (DESIGN.md section 6).
+/// What an operation needs permission for (docs/ARCHITECTURE.md, "Permissions").
 enum class OperationKind { None, ReadFile, WriteFile, EditFile, Bash, GitWrite, Network };
 std::string_view to_string(OperationKind kind);
 std::optional<OperationKind> operation_kind_from_string(std::string_view name);

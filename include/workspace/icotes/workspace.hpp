@@ -1,5 +1,5 @@
 // One workspace root and the services that serve it. Every connection to the
-// same root shares one Workspace (DESIGN.md section 2): the documents
+// same root shares one Workspace (docs/ARCHITECTURE.md, "The workspace"): the documents
 // overlay, the files service and, as they land, search, git, terminals and
 // permissions.
 #pragma once
