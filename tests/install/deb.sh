@@ -46,6 +46,19 @@ status=$("$icotes" call --in-process --compact --root "$repo" git/status '{}') |
 grep -q 'a.txt' <<<"$status" || fail "git/status does not list a.txt: $status"
 echo "git/status through the unpacked binary: ok"
 
+# icotes doctor: the modules found in the unpacked tree; a missing bwrap is
+# (neither at $ICOTES_BWRAP nor on PATH) is reported with its fix and exit
+# status 1.
+report=$("$icotes" doctor --root "$repo") || fail "doctor found something missing: $report"
+grep -q "ok .*git module .*$work/root/usr/lib/.*icotes-git.so (loads)" <<<"$report" || fail "doctor: $report"
+grep -q "ok .*http module .*$work/root/usr/lib/.*icotes-http.so (loads)" <<<"$report" || fail "doctor: $report"
+status=0
+report=$(ICOTES_BWRAP=$work/no-bwrap PATH=$work/empty "$icotes" doctor --root "$repo") || status=$?
+[ "$status" = 1 ] || fail "doctor without bwrap exited $status: $report"
+grep -q "MISSING  bubblewrap .*$work/no-bwrap" <<<"$report" || fail "doctor without bwrap: $report"
+grep -q "fix: apt install bubblewrap" <<<"$report" || fail "doctor gives no fix for bwrap: $report"
+echo "doctor: ok"
+
 # The HTTP door: its URL on stderr, then a request without the token is refused (401).
 mkfifo "$work/err"
 "$icotes" serve --root "$repo" --listen http:127.0.0.1:0 2>"$work/err" >/dev/null &
