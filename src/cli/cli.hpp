@@ -1,7 +1,8 @@
 // The command line's commands, one file each: serve.cpp (`serve`: attach to
 // the workspace's daemon or serve here, through server.hpp's Server),
 // call.cpp (`call`), permissions.cpp (`permissions`, and the permission
-// flags of serve and call), open.cpp (`open`), daemon.cpp (`daemon`).
+// flags of serve and call), open.cpp (`open`), daemon.cpp (`daemon`),
+// doctor.cpp (`doctor`).
 // main.cpp parses the command line (CLI11) and dispatches here. Private to
 // the executable.
 #pragma once

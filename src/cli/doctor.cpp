@@ -42,7 +42,6 @@ void print(const Finding& f) {
 
 Finding module_finding(const std::string& what, const std::string& file, const char* env_var, const char* symbol) {
   std::string path;
-  std::error_code ec;
   for (const auto& p : module_candidates(file, env_var))
     if (::access(p.c_str(), R_OK) == 0) {
       path = p;
