@@ -5,7 +5,7 @@
 ARGS ?= serve --root .
 JOBS ?= 2
 
-.PHONY: all deps test-deps build run test test-asan fuzz-smoke bench docs format clean vsix
+.PHONY: all deps test-deps build run test test-asan fuzz-smoke bench docs format clean vsix deb
 
 all: build
 
@@ -46,6 +46,13 @@ bench: test-deps build
 	@bash bench/exec.sh
 	@bash bench/server.sh
 	@node bench/text_bytes.mjs
+
+# The Debian package build/icotes_<version>_<arch>.deb (CPack; dependencies
+# from dpkg-shlibdeps, plus bubblewrap). Install: apt install ./build/icotes_*.deb
+deb: build
+	@cd build/release && cpack -G DEB -B $(CURDIR)/build/cpack >/dev/null
+	@mv build/cpack/icotes_*.deb build/ && rm -rf build/cpack
+	@ls build/icotes_*.deb
 
 docs: build
 	./build/release/icotes docs > docs/operations.md

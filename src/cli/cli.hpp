@@ -1,7 +1,8 @@
 // The command line's commands, one file each: serve.cpp (`serve`: attach to
 // the workspace's daemon or serve here, through server.hpp's Server),
 // call.cpp (`call`), permissions.cpp (`permissions`, and the permission
-// flags of serve and call), open.cpp (`open`), daemon.cpp (`daemon`).
+// flags of serve and call), open.cpp (`open`), daemon.cpp (`daemon`),
+// doctor.cpp (`doctor`).
 // main.cpp parses the command line (CLI11) and dispatches here. Private to
 // the executable.
 #pragma once
@@ -17,6 +18,10 @@
 #include "icotes/json.hpp"
 #include "icotes/permissions.hpp"
 #include "icotes/result.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace icotes::cli {
 
@@ -110,6 +115,12 @@ int open_cli(const std::string& target, const std::string& root_option);
 
 /// `icotes daemon list | stop | restart`.
 int daemon_cli(const std::string& action, const std::string& root_option, bool all, bool as_json);
+
+/// `icotes doctor [--root DIR]`: prints what is found and what is missing,
+/// each with its fix (doctor.cpp); exit status 1 when something needed is
+/// missing. add_doctor_command registers it; it runs while parsing.
+int doctor_cli(const std::string& root_option);
+CLI::App* add_doctor_command(CLI::App& app);
 
 /// One JSON-RPC request to a daemon's socket (plain dialect, one JSON value
 /// per line, through a Connection: what comes before the answer, such as a

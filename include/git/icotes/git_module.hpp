@@ -6,8 +6,8 @@
 // operation loads (dlopen) — a workspace that never asks for git never pays.
 //
 // The module is found, in order, at $ICOTES_GIT_MODULE, next to the running
-// executable, and at <prefix>/lib/icotes/icotes-git.so for an installed
-// icotes. Programs that link the git service in (the unit tests) use it in
+// executable, and in the installed module directory relative to it
+// (<prefix>/<libdir>/icotes/icotes-git.so; icotes/module_loader.hpp). Programs that link the git service in (the unit tests) use it in
 // process. Module and executable come from the same build: the interface is
 // C++ (Result<json>) and versioned by kAbiVersion only to catch a stale file.
 #pragma once

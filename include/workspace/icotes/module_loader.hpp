@@ -4,16 +4,24 @@
 // shared objects that the first use loads with dlopen(3).
 //
 // A module `icotes-NAME.so` is looked for, in order, at $ENV_VAR, next to the
-// running executable, and at <prefix>/lib/icotes/ for an installed icotes.
+// running executable (a build tree), in the installed module directory
+// relative to the executable (bin/../<libdir>/icotes, libdir as
+// GNUInstallDirs chose it at configure time, so a moved prefix still works),
+// and at bin/../lib/icotes.
 // Module and executable come from the same build; each module's entry point
 // returns an API struct whose abi_version catches a stale file.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "icotes/result.hpp"
 
 namespace icotes {
+
+/// The paths `load_module_symbol` tries for `file`, in order (what `icotes
+/// doctor` reports).
+std::vector<std::string> module_candidates(const std::string& file, const char* env_var);
 
 /// Loads the module file `file` ("icotes-git.so") and returns the address of
 /// its `symbol`; the module is never unloaded (its libraries keep

@@ -11,16 +11,32 @@
 
 namespace icotes {
 
-Result<void*> load_module_symbol(const std::string& what, const std::string& file, const char* env_var,
-                                 const char* symbol) {
+// The installed module directory relative to the installed executable's
+// directory ("../lib/x86_64-linux-gnu/icotes" for prefix /usr on Debian),
+// computed by CMake from GNUInstallDirs so that any prefix, moved or not,
+// finds its modules.
+#ifndef ICOTES_MODULE_DIR_FROM_BIN
+#define ICOTES_MODULE_DIR_FROM_BIN "../lib/icotes"
+#endif
+
+std::vector<std::string> module_candidates(const std::string& file, const char* env_var) {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv(env_var); env && *env) candidates.emplace_back(env);
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    candidates.push_back((exe.parent_path() / file).string());
-    candidates.push_back((exe.parent_path().parent_path() / "lib" / "icotes" / file).string());
+    const auto bin = exe.parent_path();
+    candidates.push_back((bin / file).string());  // the build tree
+    candidates.push_back((bin / ICOTES_MODULE_DIR_FROM_BIN / file).lexically_normal().string());
+    const auto legacy = (bin.parent_path() / "lib" / "icotes" / file).string();
+    if (legacy != candidates.back()) candidates.push_back(legacy);
   }
+  return candidates;
+}
+
+Result<void*> load_module_symbol(const std::string& what, const std::string& file, const char* env_var,
+                                 const char* symbol) {
+  const auto candidates = module_candidates(file, env_var);
   std::string tried;
   for (const auto& path : candidates) {
     if (::access(path.c_str(), R_OK) != 0) {
