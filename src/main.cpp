@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
   auto* open_cmd = add_open_command(app, oa);
   DaemonArgs da;
   auto* daemon_cmd = add_daemon_command(app, da);
+  add_mcp_config_command(app);
   auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 

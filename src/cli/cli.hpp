@@ -18,6 +18,10 @@
 #include "icotes/permissions.hpp"
 #include "icotes/result.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace icotes::cli {
 
 /// A command that ends early: thrown by die(), caught in main(), which
@@ -110,6 +114,10 @@ int open_cli(const std::string& target, const std::string& root_option);
 
 /// `icotes daemon list | stop | restart`.
 int daemon_cli(const std::string& action, const std::string& root_option, bool all, bool as_json);
+
+/// `icotes mcp-config --host HOST [--root DIR]` (mcp_config.cpp): adds the
+/// subcommand, which prints its snippet and ends the parse (CLI::Success).
+void add_mcp_config_command(CLI::App& app);
 
 /// One JSON-RPC request to a daemon's socket (plain dialect, one JSON value
 /// per line, through a Connection: what comes before the answer, such as a
