@@ -645,13 +645,14 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token(), access);
       if (!paths) return request.fail(paths.error());
       json resources = json::array();
-      if (after.empty()) {
+      for (const auto& p : *paths) resources.push_back(resource_json(p));
+      // After the files, on the last page: the editors' context.
+      if (!more) {
         json r = {{"uri", kEditorContextUri}, {"name", "editor-context"}, {"mimeType", "text/plain"},
                   {"description", "What the user's editor shows now: active file, selection, open tabs, diagnostics"}};
         if (at_least("2025-06-18")) r["title"] = "Editor context";
         resources.push_back(std::move(r));
       }
-      for (const auto& p : *paths) resources.push_back(resource_json(p));
       json result = {{"resources", std::move(resources)}};
       if (more && !paths->empty()) result["nextCursor"] = paths->back();
       reply(request, result);
