@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   DaemonArgs da;
   auto* daemon_cmd = add_daemon_command(app, da);
   add_doctor_command(app);
+  add_mcp_config_command(app);
   auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 

@@ -121,6 +121,9 @@ int daemon_cli(const std::string& action, const std::string& root_option, bool a
 /// missing. add_doctor_command registers it; it runs while parsing.
 int doctor_cli(const std::string& root_option);
 CLI::App* add_doctor_command(CLI::App& app);
+/// `icotes mcp-config --host HOST [--root DIR]` (mcp_config.cpp): adds the
+/// subcommand, which prints its snippet and ends the parse (CLI::Success).
+void add_mcp_config_command(CLI::App& app);
 
 /// One JSON-RPC request to a daemon's socket (plain dialect, one JSON value
 /// per line, through a Connection: what comes before the answer, such as a

@@ -73,6 +73,7 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
 
   void on_notification(const std::string& method, const json& params) override {
     if (method == "exit") {
+      workspace_.editor_contexts().remove(this);
       if (options_.on_exit) options_.on_exit(state_ == State::ShutDown ? 0 : 1);
       return;
     }
@@ -88,6 +89,13 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
         did_change(params);
       } else if (method == "textDocument/didClose") {
         if (auto rel = workspace_.rel_of_uri(params.at("textDocument").at("uri").get<std::string>())) workspace_.documents().close(*rel);
+      } else if (method == "icotes/editor/context") {
+        workspace_.editor_contexts().update(this, editor_name(), params,
+                                            [this](std::string_view uri) -> std::optional<std::string> {
+                                              auto rel = workspace_.rel_of_uri(uri);
+                                              if (!rel) return std::nullopt;
+                                              return *rel;
+                                            });
       } else if (method == "$/setTrace") {
         trace_ = member_or(params, "value", std::string("off"));
       }
@@ -98,7 +106,10 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     }
   }
 
-  void on_close() override { workspace_.documents().close_owned_by(this); }
+  void on_close() override {
+    workspace_.documents().close_owned_by(this);
+    workspace_.editor_contexts().remove(this);
+  }
 
   // EditorLink: send workspace/applyEdit and wait for the answer.
   Result<bool> apply_edit(const std::string& uri, std::int64_t version, std::string_view old_text, std::size_t begin,
@@ -226,7 +237,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
           {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
           {"executeCommandProvider", {{"commands", std::move(commands)}}},
           {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
-          {"experimental", {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}}}}}}},
+          {"experimental",
+           {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}, {"editorContext", true}}},
+            {"icotesEditorContext", true}}}}},
         {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
     state_ = State::Initializing;
     request.reply(result);

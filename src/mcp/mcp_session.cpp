@@ -18,6 +18,9 @@
 namespace icotes {
 namespace {
 
+// The attached editors' contexts as a resource (README "Editor context").
+constexpr const char* kEditorContextUri = "icotes://editor/context";
+
 constexpr std::array<std::string_view, 4> kVersions = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 // MCP 2026-07-28 has no initialize: every request names the revision and the
 // client's capabilities in its _meta ("stateless" requests).
@@ -643,6 +646,13 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       if (!paths) return request.fail(paths.error());
       json resources = json::array();
       for (const auto& p : *paths) resources.push_back(resource_json(p));
+      // After the files, on the last page: the editors' context.
+      if (!more) {
+        json r = {{"uri", kEditorContextUri}, {"name", "editor-context"}, {"mimeType", "text/plain"},
+                  {"description", "What the user's editor shows now: active file, selection, open tabs, diagnostics"}};
+        if (at_least("2025-06-18")) r["title"] = "Editor context";
+        resources.push_back(std::move(r));
+      }
       json result = {{"resources", std::move(resources)}};
       if (more && !paths->empty()) result["nextCursor"] = paths->back();
       reply(request, result);
@@ -663,6 +673,11 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       return request.fail(make_error(error_code::kInvalidParams, "resources/read: uri (string) is required"));
     workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
       const std::string uri = request.params()["uri"].get<std::string>();
+      if (uri == kEditorContextUri) {
+        const json editors = workspace_.editor_contexts().list(workspace_.gate().read_filter(client_));
+        json item = {{"uri", uri}, {"mimeType", "text/plain"}, {"text", render_editor_context({{"editors", editors}})}};
+        return reply(request, {{"contents", json::array({std::move(item)})}});
+      }
       auto rel = workspace_.rel_of_uri(uri);
       if (!rel) return request.fail(rel.error());
       if (auto st = workspace_.gate().check_now(*client_, "resources/read", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)

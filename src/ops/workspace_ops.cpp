@@ -172,11 +172,17 @@ std::string info_text(const json& r) {
   return t;
 }
 
+// workspace/editorContext: the attached editors' latest contexts.
+Result<json> editor_context(Context& ctx, bind::NoParams&&) {
+  return json{{"editors", ctx.workspace.editor_contexts().list(ctx.read_denied)}};
+}
+
 }  // namespace
 
 void register_workspace_ops(Registry& r) {
   r.add<workspace_ops::OpenParams>("workspace/open", open_in_editor);
   r.add<bind::NoParams>("workspace/info", info, info_text);
+  r.add<bind::NoParams>("workspace/editorContext", editor_context, render_editor_context);
 }
 
 }  // namespace icotes

@@ -13,8 +13,8 @@
 //    it asks for Bash, typed keys run, the output arrives, terminal_read of
 //    an MCP client sees the same output;
 //  - the status text from icotes/workspace/info and icotes/permissions/list;
-//  - icotes/editor/context: 'auto' stays off for a server that does not
-//    advertise it; a notification sent anyway is harmless.
+//  - icotes/editor/context: the server advertises it, so 'auto' sends it;
+//    an MCP client then reads the selection with editor_context.
 // Needs ICOTES_BINARY; node resolves the MCP SDK from integration/node_modules.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -144,9 +144,9 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('editor context: auto is off for a server that does not advertise it', () => {
-  assert.equal(logic.contextEnabled('auto', initResult.capabilities), false);
-  assert.equal(logic.contextEnabled('on', initResult.capabilities), true);
+test('editor context: the server advertises it, so auto sends it', () => {
+  assert.equal(logic.contextEnabled('auto', initResult.capabilities), true);
+  assert.equal(logic.contextEnabled('off', initResult.capabilities), false);
 });
 
 test('unsaved text read by an MCP client; its edit asks through a notification, then arrives as workspace/applyEdit', async () => {
@@ -220,7 +220,7 @@ test('status text from workspace/info and permissions/list', async () => {
   assert.equal(after.mode, 'acceptEdits');
 });
 
-test('icotes/editor/context sent to today\'s server is harmless', async () => {
+test('icotes/editor/context reaches an MCP client through editor_context', async () => {
   const ctx = logic.buildEditorContext({
     activeUri: docUri(),
     selections: [{ start: { line: 2, character: 2 }, end: { line: 2, character: 8 }, text: 'return' }],
@@ -230,6 +230,9 @@ test('icotes/editor/context sent to today\'s server is harmless', async () => {
     roots: [pathToFileURL(ws).href],
   });
   conn.sendNotification('icotes/editor/context', ctx);
-  const info = await conn.sendRequest('icotes/workspace/info', {});
-  assert.ok(info.root || info.clients, 'the server still answers');
+  await conn.sendRequest('icotes/workspace/info', {});  // the notification is handled before this answer
+  const [read] = await mcp([{ tool: 'editor_context', args: {} }]);
+  assert.ok(!read.isError, read.text);
+  assert.match(read.text, /src\/main\.c:3:3-3:9 \(selected\)/);
+  assert.match(read.text, /return/);
 });

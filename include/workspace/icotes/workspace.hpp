@@ -10,6 +10,7 @@
 #include "icotes/client_registry.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/documents.hpp"
+#include "icotes/editor_context.hpp"
 #include "icotes/events.hpp"
 #include "icotes/exec.hpp"
 #include "icotes/file_watcher.hpp"
@@ -32,6 +33,8 @@ class Workspace {
 
   const ConfinedRoot& root() const { return root_; }
   Documents& documents() { return documents_; }
+  /// What the attached editors show (icotes/editor/context).
+  EditorContexts& editor_contexts() { return editor_contexts_; }
   files::Service& files() { return files_; }
   git::Door& git() { return git_; }
   events::Broker& events() { return events_; }
@@ -55,6 +58,7 @@ class Workspace {
   ConfinedRoot root_;
   ClientRegistry clients_;
   Documents documents_;
+  EditorContexts editor_contexts_;
   files::Service files_;
   git::Door git_;
   events::Broker events_;
