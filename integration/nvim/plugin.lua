@@ -270,17 +270,19 @@ local function main()
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes('<Esc>', true, false, true), 'x', false)
   out('icotes/editor/context carries the cursor, the Visual selection, visible ranges and open buffers')
   -- 'auto': sent when the server advertises it, as icotes does; the daemon
-  -- then hands it to other clients (workspace/editorContext).
+  -- then hands it to AI clients: an MCP client reads it with editor_context.
   icotes.config.editor_context = 'auto'
   local n = #sent
   check(require('icotes.context').send() ~= nil and #sent == n + 1, "editor_context = 'auto' sends to icotes, which advertises it")
-  local seen = false
-  for _ = 1, 20 do
-    code, lines = run({ bin, 'call', '--root', ws, 'workspace/editorContext', '{}' }, 30000)
-    if code == 0 and table.concat(lines, '\n'):find('"file": "src/main.c"', 1, true) then seen = true break end
+  local seen, text = false, ''
+  for _ = 1, 10 do
+    code, lines = run({ node, here .. '/mcp-client.mjs', ws, vim.json.encode({ { tool = 'editor_context', args = vim.empty_dict() } }) }, 60000)
+    text = code == 0 and #lines == 1 and vim.json.decode(lines[1]).text or ''
+    if text:find('src/main.c:', 1, true) then seen = true break end
     vim.wait(100, function() return false end, 20)
   end
-  check(seen, 'workspace/editorContext returns the context: ' .. vim.inspect(lines))
+  check(seen, 'an MCP client reads the context with editor_context: ' .. text .. vim.inspect(lines))
+  out('an MCP client reads the editor context: ' .. (text:match('[^\n]*src/main%.c:[^\n]*') or ''))
   icotes.config.editor_context = true
   client.notify = orig_notify
 
