@@ -232,7 +232,8 @@ describe('file tools through the MCP SDK on a workspace with a 12,000-entry fold
       for (let page = 0; ; ++page) {
         assert.ok(page < 200, 'bounded');
         const r = await client.listResources(cursor ? { cursor } : {}, REQ);
-        for (const res of r.resources) got.push(path.relative(root, new URL(res.uri).pathname));
+        // Files only: icotes' own resources (icotes://editor/context) are not files.
+        for (const res of r.resources) if (res.uri.startsWith('file:')) got.push(path.relative(root, new URL(res.uri).pathname));
         cursor = r.nextCursor;
         if (!cursor) break;
       }
