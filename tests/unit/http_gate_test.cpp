@@ -488,6 +488,56 @@ TEST(HttpGate, ARefusalReachesAClientStillSendingItsBody) {
   }
 }
 
+TEST(HttpGate, PastTheLingerBytesAClientStillSendingIsStalledNotReset) {
+  // A client that sends far more than the gate throws away still reads the
+  // refusal: past linger_bytes the gate stops reading (TCP flow control
+  // stalls the client) rather than closing with input unread, which would
+  // send a reset (the client's writes fail with ECONNRESET and a client
+  // that writes before it reads never sees the 413). It closes at the
+  // linger deadline.
+  GateOptions o = small_gate();
+  o.linger_bytes = 32 << 10;
+  o.linger = 800ms;
+  std::atomic<int> served{0};
+  Gate gate(o, [&](int fd, std::string, Clock::time_point) {
+    const char refused[] = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)::send(fd, refused, sizeof refused - 1, MSG_NOSIGNAL);
+    ++served;
+    return false;
+  });
+  auto [client, server] = tcp_pair();
+  gate.admit(server);
+  const std::string head = "POST /mcp HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n";
+  ASSERT_EQ(::send(client, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  for (int i = 0; i < 3000 && served.load() == 0; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(served.load(), 1);
+  // Write without reading until the socket is full (or 64 MiB, more than
+  // any socket buffer holds): no write may fail.
+  const std::string chunk(64 << 10, 'x');
+  std::size_t sent = 0;
+  const auto until = Clock::now() + 5s;
+  while (sent < (64u << 20) && Clock::now() < until) {
+    const ssize_t n = ::send(client, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "after " << sent << " bytes: " << std::strerror(errno);
+    // Full for now; the gate may still be draining its first linger_bytes.
+    pollfd p{client, POLLOUT, 0};
+    if (::poll(&p, 1, 200) == 0) break;  // stalled: the gate no longer reads
+  }
+  EXPECT_GT(sent, o.linger_bytes);
+  EXPECT_LT(sent, 64u << 20) << "the gate read everything: it should stop past linger_bytes";
+  EXPECT_NE(response(client, 3000ms).find("413"), std::string::npos);
+  // The refusal came with the gate's end of writing (EOF); the gate's close
+  // at the deadline, with the stalled input unread, resets the connection.
+  pollfd p{client, POLLOUT, 0};
+  ASSERT_EQ(::poll(&p, 1, 3000), 1) << "the linger deadline closes it";
+  EXPECT_NE(p.revents & (POLLERR | POLLHUP), 0) << p.revents;
+  ::close(client);
+}
+
 TEST(HttpGate, PastMaxKeptTheLongestIdleConnectionIsClosed) {
   GateOptions o = small_gate();
   o.max_kept = 2;

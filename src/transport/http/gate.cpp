@@ -310,12 +310,27 @@ void Gate::read_pending(int fd) {
   Pending& p = it->second;
   char buf[16 << 10];
   if (p.lingering) {
+    if (p.head_bytes > options_.linger_bytes) {
+      drop_pending(fd, {});  // no longer read: woken only by the client's end or an error
+      return;
+    }
     for (;;) {
       const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n > 0 && (p.head_bytes += static_cast<std::size_t>(n)) <= options_.linger_bytes) continue;
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      drop_pending(fd, {});  // its end, an error, or more than we throw away
+      if (n > 0) {
+        // More than we throw away. Closing now, with input unread, would
+        // send a reset that can reach the client before it has read the
+        // refusal; stop reading instead (TCP flow control stalls the
+        // client's writes) and close at the linger deadline, or when the
+        // client closes its end.
+        epoll_event ev{};
+        ev.events = EPOLLRDHUP;
+        ev.data.fd = fd;
+        if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+      }
+      drop_pending(fd, {});  // its end, or an error
       return;
     }
   }

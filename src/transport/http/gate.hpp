@@ -146,7 +146,8 @@ struct GateOptions {
   std::chrono::milliseconds queue_timeout{1000};  // how long one may wait (then 503)
   // A connection closed after its response (a refusal, Connection: close)
   // is shut down for writing and read to its end, unread bytes thrown away,
-  // for at most this long or `linger_bytes` before it is closed: closing a
+  // for at most this long before it is closed; past `linger_bytes` it is no
+  // longer read, only held until then (or until the client closes): closing a
   // socket with unread input sends a reset: a client still sending its body
   // then fails its next write and drops the connection with the response
   // (a 413) unread. The "lingering close" of RFC 9112 section 9.6. At most
