@@ -53,9 +53,7 @@ constexpr int kReplyTimeoutMs = 30000;  // one reply; the whole run is bounded b
   std::exit(1);
 }
 
-double us_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-}
+double us_since(Clock::time_point t0) { return std::chrono::duration<double, std::micro>(Clock::now() - t0).count(); }
 
 // One server process with its stdin/stdout on pipes.
 using Server = bench::ServerProcess;
@@ -162,7 +160,8 @@ Stats stats_of(std::vector<double> v) {
 
 json stats_json(const Stats& s) {
   auto r = [](double x) { return std::round(x * 10.0) / 10.0; };
-  return {{"n", s.n}, {"p50_us", r(s.p50)}, {"p99_us", r(s.p99)}, {"mean_us", r(s.mean)}, {"min_us", r(s.min)}, {"max_us", r(s.max)}};
+  return {{"n", s.n},           {"p50_us", r(s.p50)}, {"p99_us", r(s.p99)}, {"mean_us", r(s.mean)},
+          {"min_us", r(s.min)}, {"max_us", r(s.max)}};
 }
 
 long rss_kb(pid_t pid, const char* field) {
@@ -195,7 +194,7 @@ struct Options {
   int idle_ms = 1000;
   std::string dump_dir;
   std::string stderr_path = "/dev/null";
-  std::string only;  // comma-separated scenario names (profiling); empty: all
+  std::string only;   // comma-separated scenario names (profiling); empty: all
   bool echo = false;  // the command echoes lines (cat): measure the pipe floor only
   std::vector<std::string> argv;
 };
@@ -266,7 +265,8 @@ json run_scenario(Client& client, Template& t, int warmup, int iters, std::size_
 
 json measure_startup(const Options& o) {
   std::vector<double> ms;
-  const std::string init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":" + initialize_params().dump() + "}\n";
+  const std::string init =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":" + initialize_params().dump() + "}\n";
   for (int i = 0; i < o.spawns; ++i) {
     const auto t0 = Clock::now();
     Server s(o.argv, o.stderr_path, kReplyTimeoutMs);
@@ -284,7 +284,10 @@ json measure_startup(const Options& o) {
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   auto r = [](double x) { return std::round(x * 100.0) / 100.0; };
-  return {{"n", ms.size()}, {"median_ms", r(sorted[sorted.size() / 2])}, {"min_ms", r(sorted.front())}, {"max_ms", r(sorted.back())}};
+  return {{"n", ms.size()},
+          {"median_ms", r(sorted[sorted.size() / 2])},
+          {"min_ms", r(sorted.front())},
+          {"max_ms", r(sorted.back())}};
 }
 
 int run_echo(const Options& o) {
@@ -330,7 +333,8 @@ int run(const Options& o) {
   out["serverInfo"] = init.value("serverInfo", json::object());
   out["negotiatedVersion"] = init.value("protocolVersion", "");
   const Tools tools = discover_tools(c);
-  out["tools"] = {{"read", tools.read}, {"readExtraArgs", tools.read_extra}, {"info", tools.info}, {"list", tools.list}};
+  out["tools"] = {
+      {"read", tools.read}, {"readExtraArgs", tools.read_extra}, {"info", tools.info}, {"list", tools.list}};
 
   auto call_tool = [&](const std::string& tool, json args) {
     return Template("tools/call", {{"name", tool}, {"arguments", std::move(args)}});
@@ -346,13 +350,16 @@ int run(const Options& o) {
     std::string text = first_text(c.call(t));
     const std::string disk = read_file_bytes(o.root + "/" + path);
     // icotes' read_file text starts with a header line (path, lines, sha256).
-    if (const std::size_t nl = text.find('\n'); text != disk && nl != std::string::npos && text.compare(nl + 1, std::string::npos, disk) == 0)
+    if (const std::size_t nl = text.find('\n');
+        text != disk && nl != std::string::npos && text.compare(nl + 1, std::string::npos, disk) == 0)
       text.erase(0, nl + 1);
     identical[label] = text == disk;
     if (!o.dump_dir.empty()) {
       std::ofstream(o.dump_dir + "/" + o.name + "." + label + ".txt", std::ios::binary) << text;
     }
-    if (text != disk) std::fprintf(stderr, "[%s] %s: %zu bytes returned, %zu on disk: NOT identical\n", o.name.c_str(), label, text.size(), disk.size());
+    if (text != disk)
+      std::fprintf(stderr, "[%s] %s: %zu bytes returned, %zu on disk: NOT identical\n", o.name.c_str(), label,
+                   text.size(), disk.size());
   }
   out["identical"] = identical;
 
@@ -407,22 +414,38 @@ int main(int argc, char** argv) {
       for (++i; i < argc; ++i) o.argv.emplace_back(argv[i]);
       break;
     }
-    if (a == "--name") o.name = value("--name");
-    else if (a == "--root") o.root = value("--root");
-    else if (a == "--small") o.small = value("--small");
-    else if (a == "--large") o.large = value("--large");
-    else if (a == "--info") o.info = value("--info");
-    else if (a == "--list") o.list = value("--list");
-    else if (a == "--iters") o.iters = std::stoi(value("--iters"));
-    else if (a == "--iters-large") o.iters_large = std::stoi(value("--iters-large"));
-    else if (a == "--warmup") o.warmup = std::stoi(value("--warmup"));
-    else if (a == "--warmup-large") o.warmup_large = std::stoi(value("--warmup-large"));
-    else if (a == "--spawns") o.spawns = std::stoi(value("--spawns"));
-    else if (a == "--idle-ms") o.idle_ms = std::stoi(value("--idle-ms"));
-    else if (a == "--dump-dir") o.dump_dir = value("--dump-dir");
-    else if (a == "--stderr") o.stderr_path = value("--stderr");
-    else if (a == "--only") o.only = value("--only");
-    else if (a == "--echo") o.echo = true;
+    if (a == "--name")
+      o.name = value("--name");
+    else if (a == "--root")
+      o.root = value("--root");
+    else if (a == "--small")
+      o.small = value("--small");
+    else if (a == "--large")
+      o.large = value("--large");
+    else if (a == "--info")
+      o.info = value("--info");
+    else if (a == "--list")
+      o.list = value("--list");
+    else if (a == "--iters")
+      o.iters = std::stoi(value("--iters"));
+    else if (a == "--iters-large")
+      o.iters_large = std::stoi(value("--iters-large"));
+    else if (a == "--warmup")
+      o.warmup = std::stoi(value("--warmup"));
+    else if (a == "--warmup-large")
+      o.warmup_large = std::stoi(value("--warmup-large"));
+    else if (a == "--spawns")
+      o.spawns = std::stoi(value("--spawns"));
+    else if (a == "--idle-ms")
+      o.idle_ms = std::stoi(value("--idle-ms"));
+    else if (a == "--dump-dir")
+      o.dump_dir = value("--dump-dir");
+    else if (a == "--stderr")
+      o.stderr_path = value("--stderr");
+    else if (a == "--only")
+      o.only = value("--only");
+    else if (a == "--echo")
+      o.echo = true;
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;

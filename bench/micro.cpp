@@ -46,9 +46,10 @@ const std::string& header_text() {
 
 // An MCP tools/call reply as icotes builds it for read_file.
 json read_reply(const std::string& text) {
-  json structured = {{"path", "sqlite3.h"}, {"startLine", 1}, {"endLine", 13000}, {"totalLines", 13000},
-                     {"truncated", false}, {"sha256", std::string(64, 'a')}, {"encoding", "utf-8"},
-                     {"binary", false}, {"size", text.size()}, {"mimeType", "text/x-c"}, {"source", "disk"}};
+  json structured = {{"path", "sqlite3.h"},    {"startLine", 1},     {"endLine", 13000},
+                     {"totalLines", 13000},    {"truncated", false}, {"sha256", std::string(64, 'a')},
+                     {"encoding", "utf-8"},    {"binary", false},    {"size", text.size()},
+                     {"mimeType", "text/x-c"}, {"source", "disk"}};
   json content = json::array({{{"type", "text"}, {"text", text}}, {{"type", "text"}, {"text", structured.dump()}}});
   return {{"content", std::move(content)}, {"structuredContent", std::move(structured)}};
 }
@@ -110,9 +111,12 @@ void BM_RapidJsonWriter_Reply616K(benchmark::State& state) {
     w.StartObject();
     for (const auto& [key, value] : s.items()) {
       w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-      if (value.is_string()) str(value.get_ref<const std::string&>());
-      else if (value.is_boolean()) w.Bool(value.get<bool>());
-      else w.Uint64(value.get<std::uint64_t>());
+      if (value.is_string())
+        str(value.get_ref<const std::string&>());
+      else if (value.is_boolean())
+        w.Bool(value.get<bool>());
+      else
+        w.Uint64(value.get<std::uint64_t>());
     }
     w.EndObject();
     w.EndObject();
@@ -174,7 +178,8 @@ BENCHMARK(BM_FrameReader_SmallLines)->Unit(benchmark::kMicrosecond);
 // FrameReader: one large request line (a write_file of the 616 KB header,
 // escaped), fed in 256 KiB reads as the stdio loop does.
 void BM_FrameReader_LargeLine(benchmark::State& state) {
-  std::string line = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"x.h","content":)";
+  std::string line =
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"x.h","content":)";
   icotes::append_json_string(line, header_text());
   line += "}}}\n";
   const std::size_t chunk = 256 * 1024;
@@ -191,8 +196,7 @@ BENCHMARK(BM_FrameReader_LargeLine)->Unit(benchmark::kMicrosecond);
 
 // FrameReader with LSP Content-Length framing, same small requests.
 void BM_FrameReader_ContentLength(benchmark::State& state) {
-  const std::string body =
-      R"({"jsonrpc":"2.0","id":12345,"method":"icotes/files/stat","params":{"path":"evp.h"}})";
+  const std::string body = R"({"jsonrpc":"2.0","id":12345,"method":"icotes/files/stat","params":{"path":"evp.h"}})";
   const std::string frame = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   std::string stream;
   while (stream.size() < (1u << 20)) stream += frame;
@@ -232,7 +236,8 @@ struct PermissionFixture {
     for (const char* r : {"Bash(make test)", "Bash(git diff:*)", "Edit(docs/*.md)"})
       settings.allow.push_back(*Rule::parse(r, Answer::Allow));
     for (int i = 0; i < 200; ++i)
-      saved.put({icotes::OperationKind::EditFile, Scope::Specific, "lib/file" + std::to_string(i) + ".c", Answer::Allow});
+      saved.put(
+          {icotes::OperationKind::EditFile, Scope::Specific, "lib/file" + std::to_string(i) + ".c", Answer::Allow});
     saved.put({icotes::OperationKind::WriteFile, Scope::Directory, "src", Answer::Allow});
   }
 };

@@ -78,17 +78,26 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--scenarios") scenarios_path = next();
-    else if (a == "--cancel-scenario") cancel_scenario = next();
-    else if (a == "--cancel-after-ms") cancel_after_ms = std::stoi(next());
-    else if (a == "--iters") iters = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoi(next());
-    else if (a == "--dump-dir") dump_dir = next();
+    if (a == "--scenarios")
+      scenarios_path = next();
+    else if (a == "--cancel-scenario")
+      cancel_scenario = next();
+    else if (a == "--cancel-after-ms")
+      cancel_after_ms = std::stoi(next());
+    else if (a == "--iters")
+      iters = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoi(next());
+    else if (a == "--dump-dir")
+      dump_dir = next();
     else if (a == "--") {
       for (++i; i < argc; ++i) cmd.emplace_back(argv[i]);
-    } else die("unknown argument " + a);
+    } else
+      die("unknown argument " + a);
   }
-  if (scenarios_path.empty() || cmd.empty()) die("usage: --scenarios FILE [--iters N] [--warmup N] [--dump-dir D] [--cancel-scenario NAME [--cancel-after-ms MS]] -- CMD...");
+  if (scenarios_path.empty() || cmd.empty())
+    die("usage: --scenarios FILE [--iters N] [--warmup N] [--dump-dir D] [--cancel-scenario NAME [--cancel-after-ms "
+        "MS]] -- CMD...");
   std::ifstream sf(scenarios_path);
   if (!sf) die("cannot read " + scenarios_path);
   const json scenarios = json::parse(sf);
@@ -104,7 +113,8 @@ int main(int argc, char** argv) {
   json results = json::object();
   for (const auto& sc : scenarios) {
     const std::string name = sc.at("name");
-    const std::string body = ",\"method\":" + json(sc.at("method")).dump() + ",\"params\":" + sc.at("params").dump() + "}\n";
+    const std::string body =
+        ",\"method\":" + json(sc.at("method")).dump() + ",\"params\":" + sc.at("params").dump() + "}\n";
     const bool reset_ok = reset_peak(server.pid());
     std::vector<double> ms;
     std::string last;
@@ -138,20 +148,23 @@ int main(int argc, char** argv) {
     json cancel_ms = json::array();
     for (const auto& sc : scenarios) {
       if (sc.at("name") != cancel_scenario) continue;
-      const std::string body = ",\"method\":" + json(sc.at("method")).dump() + ",\"params\":" + sc.at("params").dump() + "}\n";
+      const std::string body =
+          ",\"method\":" + json(sc.at("method")).dump() + ",\"params\":" + sc.at("params").dump() + "}\n";
       for (int i = 0; i < 5; ++i) {
         ++id;
         const std::string key = "\"id\":" + std::to_string(id);
         server.send("{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(id) + body);
         std::this_thread::sleep_for(std::chrono::milliseconds(cancel_after_ms));
         const auto t0 = Clock::now();
-        server.send("{\"jsonrpc\":\"2.0\",\"method\":\"$/cancelRequest\",\"params\":{\"id\":" + std::to_string(id) + "}}\n");
+        server.send("{\"jsonrpc\":\"2.0\",\"method\":\"$/cancelRequest\",\"params\":{\"id\":" + std::to_string(id) +
+                    "}}\n");
         std::string_view reply;
         do {
           reply = server.read_line();
         } while (!is_reply(reply, key));
         const double t = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (reply.find("-32800") == std::string_view::npos) die(cancel_scenario + " finished before it was cancelled; raise its cost");
+        if (reply.find("-32800") == std::string_view::npos)
+          die(cancel_scenario + " finished before it was cancelled; raise its cost");
         cancel_ms.push_back(t);
       }
     }

@@ -64,8 +64,9 @@ void note_mode_given(CLI::App* cmd, PermissionFlags& flags) {
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& so) {
   auto* serve_cmd = app.add_subcommand(
-      "serve", "Serve a workspace over stdio (through the workspace's shared daemon), TCP or HTTP (MCP Streamable "
-               "HTTP); LSP, MCP or plain JSON-RPC, detected per connection");
+      "serve",
+      "Serve a workspace over stdio (through the workspace's shared daemon), TCP or HTTP (MCP Streamable "
+      "HTTP); LSP, MCP or plain JSON-RPC, detected per connection");
   serve_cmd->add_flag("--stdio", so.stdio, "Use stdin/stdout (the default)");
   serve_cmd->add_option("--root", so.root,
                         "Workspace root directory (default: the folder an LSP client names in initialize, "
@@ -74,7 +75,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& so) {
   serve_cmd->add_option("--log-level", so.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")->capture_default_str();
+  serve_cmd->add_option("--max-frame-bytes", so.max_frame_bytes, "Largest accepted message, in bytes")
+      ->capture_default_str();
   serve_cmd->add_option("--threads", so.threads, "Worker threads (0: min(4, cores))")->capture_default_str();
   serve_cmd->add_option("--listen", so.listen,
                         "Accept connections at tcp:HOST:PORT (JSON-RPC, LSP or MCP; the first request must be "
@@ -88,12 +90,14 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& so) {
                       "permission flags apply to its own connection), starting it when there is none, so editors and "
                       "AI clients share unsaved buffers, permission answers, terminals and events (when attaching is "
                       "impossible it says why and serves standalone)");
-  serve_cmd->add_flag("--attach", so.attach, "Attach to the workspace's daemon (the default on stdio), and fail rather "
-                                             "than serve standalone when that is impossible");
-  serve_cmd->add_flag("--daemon", so.daemon, "Be that daemon (what attaching starts): serve the workspace's socket in "
-                                             "$XDG_RUNTIME_DIR/icotes/ until --idle-timeout after the last client. "
-                                             "Started by hand with --listen, it also serves those doors (an AI over "
-                                             "HTTP next to attached editors) and runs until SIGINT/SIGTERM");
+  serve_cmd->add_flag("--attach", so.attach,
+                      "Attach to the workspace's daemon (the default on stdio), and fail rather "
+                      "than serve standalone when that is impossible");
+  serve_cmd->add_flag("--daemon", so.daemon,
+                      "Be that daemon (what attaching starts): serve the workspace's socket in "
+                      "$XDG_RUNTIME_DIR/icotes/ until --idle-timeout after the last client. "
+                      "Started by hand with --listen, it also serves those doors (an AI over "
+                      "HTTP next to attached editors) and runs until SIGINT/SIGTERM");
   serve_cmd->add_option("--idle-timeout", so.idle_timeout_ms, "Daemon: exit this many ms after the last client left")
       ->capture_default_str();
   serve_cmd->add_flag("--allow-remote", so.allow_remote,
@@ -125,9 +129,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& so) {
 }
 
 CLI::App* add_call_command(CLI::App& app, CallOptions& co) {
-  auto* call_cmd = app.add_subcommand("call", "Run one operation and print its JSON result: through the daemon "
-                                              "serving --root when one runs (it sees the editors' unsaved buffers), "
-                                              "else in this process");
+  auto* call_cmd = app.add_subcommand("call",
+                                      "Run one operation and print its JSON result: through the daemon "
+                                      "serving --root when one runs (it sees the editors' unsaved buffers), "
+                                      "else in this process");
   call_cmd->add_option("--root", co.root, "Workspace root directory")->capture_default_str();
   call_cmd->add_option("method", co.method, "Operation: files/read, icotes/files/read or read_file");
   call_cmd->add_option("params", co.params, "Params as a JSON object (default {})");
@@ -155,9 +160,10 @@ CLI::App* add_permissions_command(CLI::App& app, PermissionsOptions& po) {
                        "Bash(npm run *); for mode: default | acceptEdits | readOnly");
   perm_cmd->add_flag("--global", po.global, "A grant for every workspace (with a bare kind: 'Read')");
   perm_cmd->add_option("--limit", po.limit, "log: records to show")->capture_default_str();
-  perm_cmd->footer("Grants are saved in <root>/.icotes/permissions.sqlite (global ones in $XDG_STATE_HOME/icotes/).\n"
-                   "Rules (patterns) go in <root>/.icotes/config.toml:\n"
-                   "  [permissions]\n  mode = \"acceptEdits\"\n  allow = [\"Bash(make test)\"]\n  deny = [\"Read(.env)\"]");
+  perm_cmd->footer(
+      "Grants are saved in <root>/.icotes/permissions.sqlite (global ones in $XDG_STATE_HOME/icotes/).\n"
+      "Rules (patterns) go in <root>/.icotes/config.toml:\n"
+      "  [permissions]\n  mode = \"acceptEdits\"\n  allow = [\"Bash(make test)\"]\n  deny = [\"Read(.env)\"]");
   return perm_cmd;
 }
 
@@ -165,7 +171,8 @@ struct OpenArgs {
   std::string target, root;
 };
 CLI::App* add_open_command(CLI::App& app, OpenArgs& o) {
-  auto* open_cmd = app.add_subcommand("open", "Show FILE[:LINE[:COL]] in the editor attached to the workspace's daemon");
+  auto* open_cmd =
+      app.add_subcommand("open", "Show FILE[:LINE[:COL]] in the editor attached to the workspace's daemon");
   open_cmd->add_option("target", o.target, "FILE, FILE:LINE or FILE:LINE:COL (1-based)")->required();
   open_cmd->add_option("--root", o.root, "Workspace root (default: the nearest directory above FILE with a daemon)");
   return open_cmd;
@@ -177,13 +184,15 @@ struct DaemonArgs {
 };
 CLI::App* add_daemon_command(CLI::App& app, DaemonArgs& d) {
   auto* daemon_cmd = app.add_subcommand("daemon", "List, stop or restart the shared daemons (one per workspace)");
-  daemon_cmd->add_option("action", d.action,
-                         "list: each daemon's folder, pid, start, log and clients; stop: a graceful stop (attached "
-                         "clients are told and their requests answered); restart: stop, then start a fresh one")
+  daemon_cmd
+      ->add_option("action", d.action,
+                   "list: each daemon's folder, pid, start, log and clients; stop: a graceful stop (attached "
+                   "clients are told and their requests answered); restart: stop, then start a fresh one")
       ->required()
       ->check(CLI::IsMember({"list", "stop", "restart"}));
-  daemon_cmd->add_option("--root", d.root, "The daemon of this folder (default for stop and restart: the nearest "
-                                                "folder at or above the current one that has one)");
+  daemon_cmd->add_option("--root", d.root,
+                         "The daemon of this folder (default for stop and restart: the nearest "
+                         "folder at or above the current one that has one)");
   daemon_cmd->add_flag("--all", d.all, "stop, restart: every daemon of this user");
   daemon_cmd->add_flag("--json", d.json, "list: print JSON");
   return daemon_cmd;
@@ -192,9 +201,10 @@ CLI::App* add_daemon_command(CLI::App& app, DaemonArgs& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"icotes: a workspace sidecar speaking LSP, MCP and JSON-RPC.\n"
-               "Serves one workspace's files, search (grep, glob), git, terminals and sandboxed commands, behind a\n"
-               "permission gate, to editors and AI clients; the clients of a workspace share one daemon."};
+  CLI::App app{
+      "icotes: a workspace sidecar speaking LSP, MCP and JSON-RPC.\n"
+      "Serves one workspace's files, search (grep, glob), git, terminals and sandboxed commands, behind a\n"
+      "permission gate, to editors and AI clients; the clients of a workspace share one daemon."};
   app.set_version_flag("--version,-V", std::string("icotes ") + ICOTES_VERSION);
   app.require_subcommand(0, 1);
   ServeOptions so;
@@ -209,7 +219,8 @@ int main(int argc, char** argv) {
   auto* daemon_cmd = add_daemon_command(app, da);
   add_doctor_command(app);
   add_mcp_config_command(app);
-  auto* docs_cmd = app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
+  auto* docs_cmd =
+      app.add_subcommand("docs", "Print the operation reference (docs/operations.md) from the embedded schemas");
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);

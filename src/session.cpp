@@ -68,9 +68,11 @@ permissions::Settings connection_settings(Workspace&, const ClientProfile& p) {
   if (p.permission_mode)
     if (auto mode = permissions::mode_from_string(*p.permission_mode)) s.mode = *mode, s.mode_given = true;
   if (s.mode == permissions::Mode::Bypass && p.permission_mode)
-    spdlog::warn("PERMISSION MODE BYPASS for one connection: its operations are allowed without asking (deny rules "
-                 "still apply); other connections keep their own mode");
-  for (const auto& [texts, answer] : {std::pair{&p.allow, permissions::Answer::Allow}, std::pair{&p.deny, permissions::Answer::Deny}})
+    spdlog::warn(
+        "PERMISSION MODE BYPASS for one connection: its operations are allowed without asking (deny rules "
+        "still apply); other connections keep their own mode");
+  for (const auto& [texts, answer] :
+       {std::pair{&p.allow, permissions::Answer::Allow}, std::pair{&p.deny, permissions::Answer::Deny}})
     for (const auto& text : *texts)
       if (auto rule = permissions::Rule::parse(text, answer))  // checked by the launcher
         (answer == permissions::Answer::Allow ? s.allow : s.deny).push_back(std::move(*rule));
@@ -121,7 +123,8 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
   auto needs = workspace.gate().needs(*shared->op, shared->params);
   // A write's landing paths are judged against what the gate approves.
   const bool writes = permissions::is_write_kind(shared->op->kind);
-  auto run = [&workspace, &registry, request, shared, writes, approved = writes ? needs : std::vector<permissions::Need>()] {
+  auto run = [&workspace, &registry, request, shared, writes,
+              approved = writes ? needs : std::vector<permissions::Need>()] {
     OperationCall& c = *shared;
     NullProgress null_progress;
     Progress& progress = c.progress ? *c.progress : null_progress;
@@ -161,7 +164,8 @@ class LspProgress final : public Progress {
   LspProgress(std::shared_ptr<Connection> conn, json work_token, json partial_token, std::string title)
       : conn_(std::move(conn)), token_(std::move(work_token)), partial_token_(std::move(partial_token)) {
     if (token_.is_null()) return;
-    conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", true}}}});
+    conn_->notify("$/progress", {{"token", token_},
+                                 {"value", {{"kind", "begin"}, {"title", std::move(title)}, {"cancellable", true}}}});
   }
   ~LspProgress() override {
     if (!token_.is_null()) conn_->notify("$/progress", {{"token", token_}, {"value", {{"kind", "end"}}}});
@@ -200,7 +204,8 @@ OperationCall jsonrpc_call(const Operation& op, json params, const std::shared_p
   return call;
 }
 
-std::shared_ptr<Progress> take_lsp_progress(const std::shared_ptr<Connection>& conn, json& params, const std::string& title) {
+std::shared_ptr<Progress> take_lsp_progress(const std::shared_ptr<Connection>& conn, json& params,
+                                            const std::string& title) {
   json work_token;
   json partial_token;
   if (auto it = params.find("workDoneToken"); it != params.end()) {
@@ -237,7 +242,9 @@ namespace {
 class PlainDialect final : public Dialect {
  public:
   PlainDialect(Workspace& workspace, std::shared_ptr<Connection> connection, const SessionOptions& options)
-      : workspace_(workspace), connection_(std::move(connection)), registry_(*options.registry),
+      : workspace_(workspace),
+        connection_(std::move(connection)),
+        registry_(*options.registry),
         client_(std::make_shared<permissions::ClientState>()) {
     // Scripts cannot be asked: what needs asking is denied, with the rule
     // that would allow it.
@@ -251,11 +258,12 @@ class PlainDialect final : public Dialect {
     const std::string& method = request.method();
     if (method == "ping") return request.reply(json::object());
     if (method == "icotes/operations") return request.reply(describe_operations(registry_));
-    const Operation* op = method.rfind("icotes/", 0) == 0 ? registry_.find(std::string_view(method).substr(7)) : nullptr;
+    const Operation* op =
+        method.rfind("icotes/", 0) == 0 ? registry_.find(std::string_view(method).substr(7)) : nullptr;
     if (!op) {
       return request.fail(make_error(error_code::kMethodNotFound, "method not found: " + method +
-                                                                   " (operations are icotes/<service>/<verb>; "
-                                                                   "icotes/operations lists them)"));
+                                                                      " (operations are icotes/<service>/<verb>; "
+                                                                      "icotes/operations lists them)"));
     }
     if (!request.params().is_object())
       return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
@@ -264,7 +272,8 @@ class PlainDialect final : public Dialect {
   }
 
   void on_notification(const std::string& method, const json& params) override {
-    if (method == "$/cancelRequest" && params.is_object() && params.contains("id")) connection_->cancel_request(params["id"]);
+    if (method == "$/cancelRequest" && params.is_object() && params.contains("id"))
+      connection_->cancel_request(params["id"]);
   }
 
  private:

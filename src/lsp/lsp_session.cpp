@@ -15,9 +15,12 @@ enum class State { Uninitialized, Initializing, Running, ShutDown };
 
 std::string_view encoding_name(PositionEncoding e) {
   switch (e) {
-    case PositionEncoding::Utf8: return "utf-8";
-    case PositionEncoding::Utf16: return "utf-16";
-    case PositionEncoding::Utf32: return "utf-32";
+    case PositionEncoding::Utf8:
+      return "utf-8";
+    case PositionEncoding::Utf16:
+      return "utf-16";
+    case PositionEncoding::Utf32:
+      return "utf-32";
   }
   return "utf-16";
 }
@@ -42,7 +45,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     const std::string& method = request.method();
     if (method == "initialize") return initialize(request);
     if (state_ == State::Uninitialized)
-      return request.fail(make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
+      return request.fail(
+          make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
     if (state_ == State::ShutDown)
       return request.fail(make_error(error_code::kInvalidRequest, method + ": the server is shut down; send exit"));
     if (method == "shutdown") {
@@ -54,10 +58,12 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (permissions::is_admin_method(method)) {
       // The user's editor may administer permissions; on a worker (SQLite).
       return workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
-        auto r = permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(),
-                                    client_->name);
-        if (r) request.reply(*r);
-        else request.fail(r.error());
+        auto r =
+            permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(), client_->name);
+        if (r)
+          request.reply(*r);
+        else
+          request.fail(r.error());
       });
     }
     if (method.rfind("icotes/", 0) == 0) {
@@ -88,7 +94,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       } else if (method == "textDocument/didChange") {
         did_change(params);
       } else if (method == "textDocument/didClose") {
-        if (auto rel = workspace_.rel_of_uri(params.at("textDocument").at("uri").get<std::string>())) workspace_.documents().close(*rel);
+        if (auto rel = workspace_.rel_of_uri(params.at("textDocument").at("uri").get<std::string>()))
+          workspace_.documents().close(*rel);
       } else if (method == "icotes/editor/context") {
         workspace_.editor_contexts().update(this, editor_name(), params,
                                             [this](std::string_view uri) -> std::optional<std::string> {
@@ -119,7 +126,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     const json text_edit = {{"range", range}, {"newText", std::string(replacement)}};
     json edit;
     if (document_changes_) {
-      edit["documentChanges"] = json::array({{{"textDocument", {{"uri", uri}, {"version", version}}}, {"edits", json::array({text_edit})}}});
+      edit["documentChanges"] =
+          json::array({{{"textDocument", {{"uri", uri}, {"version", version}}}, {"edits", json::array({text_edit})}}});
     } else {
       edit["changes"] = {{uri, json::array({text_edit})}};
     }
@@ -131,10 +139,12 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       return make_error(error_code::kRequestFailed, "the editor did not answer workspace/applyEdit within " +
                                                         std::to_string(timeout.count()) + " ms");
     Result<json> r = future.get();
-    if (!r) return make_error(error_code::kRequestFailed, "the editor failed workspace/applyEdit: " + r.error().message);
+    if (!r)
+      return make_error(error_code::kRequestFailed, "the editor failed workspace/applyEdit: " + r.error().message);
     if (!member_or(*r, "applied", false)) {  // ApplyWorkspaceEditResult; other types are a refusal
       const std::string reason = member_or(*r, "failureReason", std::string());
-      return make_error(error_code::kConflict, "the editor refused the edit" + (reason.empty() ? std::string() : ": " + reason));
+      return make_error(error_code::kConflict,
+                        "the editor refused the edit" + (reason.empty() ? std::string() : ": " + reason));
     }
     return true;
   }
@@ -144,8 +154,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   Result<bool> show_document(const std::string& uri, std::optional<Position> at,
                              std::chrono::milliseconds timeout) override {
     if (!show_document_)
-      return make_error(error_code::kRequestFailed,
-                        editor_name() + " does not support window/showDocument (LSP 3.16); open " + uri + " there by hand");
+      return make_error(
+          error_code::kRequestFailed,
+          editor_name() + " does not support window/showDocument (LSP 3.16); open " + uri + " there by hand");
     json params = {{"uri", uri}, {"takeFocus", true}};
     if (at) {
       // The position in the editor's encoding: the caller's column counts
@@ -160,7 +171,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       return make_error(error_code::kRequestFailed, editor_name() + " did not answer window/showDocument within " +
                                                         std::to_string(timeout.count()) + " ms");
     Result<json> r = future.get();
-    if (!r) return make_error(error_code::kRequestFailed, editor_name() + " failed window/showDocument: " + r.error().message);
+    if (!r)
+      return make_error(error_code::kRequestFailed,
+                        editor_name() + " failed window/showDocument: " + r.error().message);
     return member_or(*r, "success", false);
   }
 
@@ -191,18 +204,20 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (state_ != State::Uninitialized)
       return request.fail(make_error(error_code::kInvalidRequest, "initialize may be sent only once"));
     const json& p = request.params();
-    if (!p.is_object()) return request.fail(make_error(error_code::kInvalidParams, "initialize: params must be an object"));
+    if (!p.is_object())
+      return request.fail(make_error(error_code::kInvalidParams, "initialize: params must be an object"));
     if (auto st = check_client_roots(p); !st) return request.fail(st.error());
-    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = info->value("name", std::string());
+    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object())
+      client_name_ = info->value("name", std::string());
     client_->name = "lsp:" + (client_name_.empty() ? std::string("LSP client") : client_name_);
     client_->settings = connection_settings(workspace_, options_.profile);
     // initializationOptions.permissions: {mode?, allow?: [rule], deny?: [rule]}
     if (const json* perm = find_path(p, {"initializationOptions", "permissions"}); perm && perm->is_object()) {
       if (auto st = apply_permission_options(*perm); !st) return request.fail(st.error());
     }
-    client_->ask = [weak = weak_from_this()](const permissions::Question& q,
-                                             std::function<void(std::optional<permissions::Choice>)> answer)
-        -> std::function<void()> {
+    client_->ask = [weak = weak_from_this()](
+                       const permissions::Question& q,
+                       std::function<void(std::optional<permissions::Choice>)> answer) -> std::function<void()> {
       auto self = weak.lock();
       if (!self) {
         answer(std::nullopt);
@@ -227,20 +242,20 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       // another type: each level is read with member_or instead.
       const json workspace_edit = member_or(member_or(caps, "workspace", json()), "workspaceEdit", json());
       document_changes_ = member_or(workspace_edit, "documentChanges", false);
-      show_document_ = member_or(member_or(member_or(caps, "window", json()), "showDocument", json()), "support", false);
+      show_document_ =
+          member_or(member_or(member_or(caps, "window", json()), "showDocument", json()), "support", false);
     }
     json commands = json::array();
     for (const Operation* op : registry_.all()) commands.push_back(op->command());
-    json result = {
-        {"capabilities",
-         {{"positionEncoding", encoding_name(encoding_)},
-          {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
-          {"executeCommandProvider", {{"commands", std::move(commands)}}},
-          {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
-          {"experimental",
-           {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}, {"editorContext", true}}},
-            {"icotesEditorContext", true}}}}},
-        {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
+    json result = {{"capabilities",
+                    {{"positionEncoding", encoding_name(encoding_)},
+                     {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
+                     {"executeCommandProvider", {{"commands", std::move(commands)}}},
+                     {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
+                     {"experimental",
+                      {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}, {"editorContext", true}}},
+                       {"icotesEditorContext", true}}}}},
+                   {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
     state_ = State::Initializing;
     request.reply(result);
   }
@@ -268,7 +283,8 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
         auto start = position_from(range->at("start"));
         auto end = position_from(range->at("end"));
         if (!start || !end) return log_message(1, "didChange: " + (start ? end.error() : start.error()).message);
-        s = workspace_.documents().change(*rel, version, Range{*start, *end}, change.at("text").get<std::string>(), encoding_);
+        s = workspace_.documents().change(*rel, version, Range{*start, *end}, change.at("text").get<std::string>(),
+                                          encoding_);
       } else {
         s = workspace_.documents().replace(*rel, version, change.at("text").get<std::string>());
       }
@@ -279,10 +295,13 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
   void execute_command(Request request) {
     const json& p = request.params();
     if (!p.is_object() || !p.contains("command") || !p["command"].is_string())
-      return request.fail(make_error(error_code::kInvalidParams, "workspace/executeCommand: command (string) is required"));
+      return request.fail(
+          make_error(error_code::kInvalidParams, "workspace/executeCommand: command (string) is required"));
     const std::string command = p["command"].get<std::string>();
     const Operation* op = registry_.find_by_command(command);
-    if (!op) return request.fail(make_error(error_code::kInvalidParams, "workspace/executeCommand: unknown command '" + command + "'"));
+    if (!op)
+      return request.fail(
+          make_error(error_code::kInvalidParams, "workspace/executeCommand: unknown command '" + command + "'"));
     // Arguments: one object holding the operation's params (or none).
     json args = json::object();
     if (auto a = p.find("arguments"); a != p.end() && a->is_array() && !a->empty()) {
@@ -322,15 +341,21 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       client_->settings.mode = *mode;
       client_->settings.mode_given = true;
     }
-    for (auto [name, answer] : {std::pair{"allow", permissions::Answer::Allow}, std::pair{"deny", permissions::Answer::Deny}}) {
+    for (auto [name, answer] :
+         {std::pair{"allow", permissions::Answer::Allow}, std::pair{"deny", permissions::Answer::Deny}}) {
       auto list = perm.find(name);
       if (list == perm.end()) continue;
-      if (!list->is_array()) return make_error(error_code::kInvalidParams, std::string("initializationOptions.permissions.") + name + " must be an array of rules");
+      if (!list->is_array())
+        return make_error(error_code::kInvalidParams,
+                          std::string("initializationOptions.permissions.") + name + " must be an array of rules");
       for (const auto& text : *list) {
-        if (!text.is_string()) return make_error(error_code::kInvalidParams, std::string("initializationOptions.permissions.") + name + " holds a non-string");
+        if (!text.is_string())
+          return make_error(error_code::kInvalidParams,
+                            std::string("initializationOptions.permissions.") + name + " holds a non-string");
         auto rule = permissions::Rule::parse(text.get<std::string>(), answer);
         if (!rule) return rule.error();
-        (answer == permissions::Answer::Allow ? client_->settings.allow : client_->settings.deny).push_back(std::move(*rule));
+        (answer == permissions::Answer::Allow ? client_->settings.allow : client_->settings.deny)
+            .push_back(std::move(*rule));
       }
     }
     return ok_status();

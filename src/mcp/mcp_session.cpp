@@ -35,7 +35,8 @@ constexpr std::size_t kResourcesPageSize = 200;
 constexpr std::size_t kCompletionMax = 100;  // MCP: at most 100 values
 
 // RFC 5424 severities as MCP LoggingLevel, least severe first.
-constexpr std::array<std::string_view, 8> kLevels = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
+constexpr std::array<std::string_view, 8> kLevels = {"debug", "info",     "notice", "warning",
+                                                     "error", "critical", "alert",  "emergency"};
 int level_index(std::string_view level) {
   for (std::size_t i = 0; i < kLevels.size(); ++i) {
     if (kLevels[i] == level) return static_cast<int>(i);
@@ -46,7 +47,8 @@ int level_index(std::string_view level) {
 std::string base64(std::string_view bytes) {
   // RFC 4648 section 4 (padded), as MCP BlobResourceContents.blob wants.
   std::string out(BASE64_ENCODE_RAW_LENGTH(bytes.size()), '\0');
-  base64_encode_raw(reinterpret_cast<char*>(out.data()), bytes.size(), reinterpret_cast<const std::uint8_t*>(bytes.data()));
+  base64_encode_raw(reinterpret_cast<char*>(out.data()), bytes.size(),
+                    reinterpret_cast<const std::uint8_t*>(bytes.data()));
   return out;
 }
 
@@ -88,8 +90,8 @@ json capabilities_for(std::string_view version) {
 }
 
 std::string instructions_for(std::string_view root) {
-  const std::string where = root.empty() ? std::string("the folder of the client's first root (roots/list)")
-                                         : std::string(root);
+  const std::string where =
+      root.empty() ? std::string("the folder of the client's first root (roots/list)") : std::string(root);
   return "icotes serves the workspace at " + where +
          ". Paths are relative to it (or absolute inside it). read_file returns a sha256 to pass as expectedSha256 "
          "when writing; edit_file replaces exact text and returns a diff.";
@@ -119,12 +121,14 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     // A 2026-07-28 client names the revision in every request: one without
     // it (or with a _meta of another type) is refused, not served as if
     // initialized.
-    if (const json* meta = stateless_meta(request.params()); meta || method == "server/discover" || version_ == kStateless)
+    if (const json* meta = stateless_meta(request.params());
+        meta || method == "server/discover" || version_ == kStateless)
       return stateless(std::move(request), meta);
     if (method == "initialize") return initialize(request);
     if (method == "ping") return reply(request, json::object());
     if (version_.empty())
-      return request.fail(make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
+      return request.fail(
+          make_error(error_code::kServerNotInitialized, "server not initialized: send initialize first"));
     if (!request.params().is_object())
       return request.fail(make_error(error_code::kInvalidParams, method + ": params must be an object"));
     if (method == "tools/list") return tools_list(request);
@@ -172,20 +176,22 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   // with how to allow it.
   void stateless(Request request, const json* meta) {
     const std::string& method = request.method();
-    if (!meta) return request.fail(make_error(error_code::kInvalidParams, method + ": params._meta with " +
-                                                                              std::string(kMetaVersion) + " and " +
-                                                                              std::string(kMetaCapabilities) + " is required"));
+    if (!meta)
+      return request.fail(make_error(error_code::kInvalidParams, method + ": params._meta with " +
+                                                                     std::string(kMetaVersion) + " and " +
+                                                                     std::string(kMetaCapabilities) + " is required"));
     const json& v = (*meta)[std::string(kMetaVersion)];
     if (!v.is_string() || v.get<std::string>() != kStateless) {
       json supported = json::array({std::string(kStateless)});
-      return request.fail(make_error(kUnsupportedProtocolVersion,
-                                     "unsupported protocol version " + v.dump() + " in _meta: this server speaks " +
-                                         std::string(kStateless) + " per request (older revisions through initialize)",
-                                     {{"requested", v.is_string() ? v.get<std::string>() : v.dump()}, {"supported", supported}}));
+      return request.fail(
+          make_error(kUnsupportedProtocolVersion,
+                     "unsupported protocol version " + v.dump() + " in _meta: this server speaks " +
+                         std::string(kStateless) + " per request (older revisions through initialize)",
+                     {{"requested", v.is_string() ? v.get<std::string>() : v.dump()}, {"supported", supported}}));
     }
     if (auto caps = meta->find(kMetaCapabilities); caps == meta->end() || !caps->is_object())
-      return request.fail(make_error(error_code::kInvalidParams,
-                                     method + ": _meta." + std::string(kMetaCapabilities) + " (an object) is required"));
+      return request.fail(make_error(error_code::kInvalidParams, method + ": _meta." + std::string(kMetaCapabilities) +
+                                                                     " (an object) is required"));
     {
       std::lock_guard lock(stateless_mutex_);
       if (version_.empty()) {
@@ -198,9 +204,10 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       }
       stateless_ids_.insert(request.id().dump());
     }
-    if (method == "server/discover") return reply(request, json{{"supportedVersions", supported_versions()},
-                                                                {"capabilities", capabilities()},
-                                                                {"instructions", instructions()}});
+    if (method == "server/discover")
+      return reply(request, json{{"supportedVersions", supported_versions()},
+                                 {"capabilities", capabilities()},
+                                 {"instructions", instructions()}});
     if (method == "subscriptions/listen") return listen(std::move(request));
     if (method == "tools/list") return tools_list(request);
     if (method == "tools/call") return tools_call(std::move(request));
@@ -209,7 +216,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     if (method == "resources/read") return resources_read(std::move(request));
     if (method == "completion/complete") return complete(std::move(request));
     forget_stateless(request);
-    request.fail(make_error(error_code::kMethodNotFound, "method not found in " + std::string(kStateless) + ": " + method));
+    request.fail(
+        make_error(error_code::kMethodNotFound, "method not found in " + std::string(kStateless) + ": " + method));
   }
 
   bool forget_stateless(const Request& r) {
@@ -260,12 +268,12 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
         auto rel = ws->rel_of_uri(uri);
         if (rel || rel.error().code != error_code::kOutsideWorkspace) continue;
         spdlog::warn("MCP client root {} lies outside {}", uri, ws->root().path());
-        conn->notify("notifications/message",
-                     {{"level", "error"},
-                      {"logger", "icotes"},
-                      {"data", "your root " + uri + " lies outside the workspace this icotes serves (" +
-                                   ws->root().path() +
-                                   "): its files are not served here; start icotes with --root set to that folder"}});
+        conn->notify(
+            "notifications/message",
+            {{"level", "error"},
+             {"logger", "icotes"},
+             {"data", "your root " + uri + " lies outside the workspace this icotes serves (" + ws->root().path() +
+                          "): its files are not served here; start icotes with --root set to that folder"}});
       }
     });
   }
@@ -285,17 +293,18 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     const json caps = member_or(member_or(p, "_meta", json()), kMetaCapabilities, json::object());
     if (!caps.is_object() || !caps.contains("elicitation")) return state;
     const json responses = member_or(p, "inputResponses", json::object());
-    state->ask = [this, self = shared_from_this(), request, responses](const permissions::Question& q,
-                                            std::function<void(std::optional<permissions::Choice>)> answer)
-        -> std::function<void()> {
+    state->ask = [this, self = shared_from_this(), request, responses](
+                     const permissions::Question& q,
+                     std::function<void(std::optional<permissions::Choice>)> answer) -> std::function<void()> {
       if (responses.is_object() && responses.contains("permission")) {
         answer(decision_of(responses["permission"], q.options));
         return nullptr;
       }
       json form = {{"mode", "form"}, {"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}};
       // Answered here; the gate's denial that follows finds it answered.
-      reply(request, {{"resultType", "input_required"},
-                      {"inputRequests", {{"permission", {{"method", "elicitation/create"}, {"params", std::move(form)}}}}}});
+      reply(request,
+            {{"resultType", "input_required"},
+             {"inputRequests", {{"permission", {{"method", "elicitation/create"}, {"params", std::move(form)}}}}}});
       answer(std::nullopt);
       return nullptr;
     };
@@ -318,7 +327,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
           if (!u.is_string()) continue;
           auto rel = workspace_.rel_of_uri(u.get<std::string>());
           if (!rel) continue;
-          if (!workspace_.gate().check_now(*client_, "subscriptions/listen", {{OperationKind::ReadFile, *rel, false, std::nullopt}}))
+          if (!workspace_.gate().check_now(*client_, "subscriptions/listen",
+                                           {{OperationKind::ReadFile, *rel, false, std::nullopt}}))
             continue;
           wanted->insert(*rel);
           accepted.push_back(u);
@@ -370,8 +380,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   // The choice in a client's ElicitResult: accepted with one of the
   // labels; decline, cancel, another label or members of other types are
   // no answer.
-  static std::optional<permissions::Choice> decision_of(const json& result,
-                                                        const std::vector<std::pair<permissions::Choice, std::string>>& options) {
+  static std::optional<permissions::Choice> decision_of(
+      const json& result, const std::vector<std::pair<permissions::Choice, std::string>>& options) {
     if (member_or(result, "action", std::string()) != "accept") return std::nullopt;
     const std::string picked = member_or(member_or(result, "content", json()), "decision", std::string());
     for (const auto& [c, label] : options)
@@ -387,13 +397,13 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       answer(std::nullopt);
       return nullptr;
     }
-    const json id = conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
-                               [answer, options = q.options](Result<json> r) {
-                                 answer(r ? decision_of(*r, options) : std::nullopt);
-                               });
+    const json id = conn->call(
+        "elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
+        [answer, options = q.options](Result<json> r) { answer(r ? decision_of(*r, options) : std::nullopt); });
     if (id.is_null()) return nullptr;
     return [weak, id] {
-      if (auto c = weak.lock()) c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});
+      if (auto c = weak.lock())
+        c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});
     };
   }
 
@@ -406,15 +416,18 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     const std::string asked = p["protocolVersion"].get<std::string>();
     version_ = (*result)["protocolVersion"].get<std::string>();
     client_caps_ = p.value("capabilities", json::object());
-    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object()) client_name_ = member_or(*info, "name", std::string());
+    if (auto info = p.find("clientInfo"); info != p.end() && info->is_object())
+      client_name_ = member_or(*info, "name", std::string());
     client_->name = "mcp:" + (client_name_.empty() ? std::string("MCP client") : client_name_);
     client_->settings = connection_settings(workspace_, profile_);  // MCP clients set modes by command-line flags only
     // Questions go out as elicitation (MCP 2025-06-18 and later) when the
     // client declared the capability; else what needs asking is denied.
     if (at_least("2025-06-18") && client_caps_.is_object() && client_caps_.contains("elicitation")) {
       std::weak_ptr<Connection> weak = conn_;
-      client_->ask = [weak](const permissions::Question& q, std::function<void(std::optional<permissions::Choice>)> answer)
-          -> std::function<void()> { return elicit(weak, q, std::move(answer)); };
+      client_->ask = [weak](const permissions::Question& q,
+                            std::function<void(std::optional<permissions::Choice>)> answer) -> std::function<void()> {
+        return elicit(weak, q, std::move(answer));
+      };
     }
     spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
     reply(request, *result);
@@ -468,7 +481,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   void tools_list(const Request& request) {
     auto start = parse_cursor(request.params());
     const auto ops = offered_tools();
-    if (!start || *start > ops.size()) return request.fail(make_error(error_code::kInvalidParams, "tools/list: invalid cursor"));
+    if (!start || *start > ops.size())
+      return request.fail(make_error(error_code::kInvalidParams, "tools/list: invalid cursor"));
     json tools = json::array();
     const std::size_t end = std::min(ops.size(), *start + kToolsPageSize);
     for (std::size_t i = *start; i < end; ++i) tools.push_back(tool_json(*ops[i]));
@@ -543,7 +557,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     // The dialect lives as long as the calls it started: a session can end
     // (its client gone) while one of them still runs on a worker.
     call.respond = [this, self = shared_from_this(), op, started](const Request& r, Result<json> result) {
-      const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() / 1000.0;
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() /
+          1000.0;
       if (!result) {
         log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
         // Tool failures are results the model can act on (MCP "Error Handling").
@@ -588,23 +604,24 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     std::weak_ptr<Connection> weak = conn_;
     std::weak_ptr<WatchState> state = watch_;
     Workspace* ws = &workspace_;
-    (void)workspace_.events().subscribe(conn_.get(), {"files/changed"}, [weak, state, ws](std::uint64_t, const events::Event& e) {
-      auto conn = weak.lock();
-      auto st = state.lock();
-      if (!conn || !st || conn->closed()) return;
-      bool list_changed = e.data.value("rescan", false);
-      std::vector<std::string> updated;
-      {
-        std::lock_guard held(st->mutex);
-        for (const auto& c : e.data["changes"]) {
-          const std::string& path = c["path"].get_ref<const std::string&>();
-          if (c["type"] != "changed") list_changed = true;
-          if (st->uris.count(path)) updated.push_back(path);
-        }
-      }
-      for (const auto& path : updated) conn->notify("notifications/resources/updated", {{"uri", ws->uri_of(path)}});
-      if (list_changed) conn->notify("notifications/resources/list_changed", json::object());
-    });
+    (void)workspace_.events().subscribe(
+        conn_.get(), {"files/changed"}, [weak, state, ws](std::uint64_t, const events::Event& e) {
+          auto conn = weak.lock();
+          auto st = state.lock();
+          if (!conn || !st || conn->closed()) return;
+          bool list_changed = e.data.value("rescan", false);
+          std::vector<std::string> updated;
+          {
+            std::lock_guard held(st->mutex);
+            for (const auto& c : e.data["changes"]) {
+              const std::string& path = c["path"].get_ref<const std::string&>();
+              if (c["type"] != "changed") list_changed = true;
+              if (st->uris.count(path)) updated.push_back(path);
+            }
+          }
+          for (const auto& path : updated) conn->notify("notifications/resources/updated", {{"uri", ws->uri_of(path)}});
+          if (list_changed) conn->notify("notifications/resources/list_changed", json::object());
+        });
   }
 
   void resources_subscribe(const Request& request) {
@@ -619,7 +636,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       return reply(request, json::object());
     }
     // Updates tell what changed in a file: as much a read as reading it.
-    if (auto st = workspace_.gate().check_now(*client_, "resources/subscribe", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
+    if (auto st = workspace_.gate().check_now(*client_, "resources/subscribe",
+                                              {{OperationKind::ReadFile, *rel, false, std::nullopt}});
+        !st)
       return request.fail(st.error());
     {
       std::lock_guard lock(watch_->mutex);
@@ -635,7 +654,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     // Cursor: the last path of the previous page.
     std::string after;
     if (auto c = request.params().find("cursor"); c != request.params().end() && !c->is_null()) {
-      if (!c->is_string()) return request.fail(make_error(error_code::kInvalidParams, "resources/list: invalid cursor"));
+      if (!c->is_string())
+        return request.fail(make_error(error_code::kInvalidParams, "resources/list: invalid cursor"));
       after = c->get<std::string>();
     }
     workspace_.workers().post([this, self = shared_from_this(), request = std::move(request), after] {
@@ -648,7 +668,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       for (const auto& p : *paths) resources.push_back(resource_json(p));
       // After the files, on the last page: the editors' context.
       if (!more) {
-        json r = {{"uri", kEditorContextUri}, {"name", "editor-context"}, {"mimeType", "text/plain"},
+        json r = {{"uri", kEditorContextUri},
+                  {"name", "editor-context"},
+                  {"mimeType", "text/plain"},
                   {"description", "What the user's editor shows now: active file, selection, open tabs, diagnostics"}};
         if (at_least("2025-06-18")) r["title"] = "Editor context";
         resources.push_back(std::move(r));
@@ -660,7 +682,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   }
 
   void templates_list(const Request& request) {
-    json t = {{"uriTemplate", "file://" + percent_encode_path(workspace_.root().path()) + (workspace_.root().path() == "/" ? "" : "/") + "{+path}"},
+    json t = {{"uriTemplate", "file://" + percent_encode_path(workspace_.root().path()) +
+                                  (workspace_.root().path() == "/" ? "" : "/") + "{+path}"},
               {"name", "workspace-file"},
               {"description", "A file in the workspace at " + workspace_.root().path() + ", by path relative to it"}};
     if (at_least("2025-06-18")) t["title"] = "Workspace file";
@@ -680,7 +703,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       }
       auto rel = workspace_.rel_of_uri(uri);
       if (!rel) return request.fail(rel.error());
-      if (auto st = workspace_.gate().check_now(*client_, "resources/read", {{OperationKind::ReadFile, *rel, false, std::nullopt}}); !st)
+      if (auto st = workspace_.gate().check_now(*client_, "resources/read",
+                                                {{OperationKind::ReadFile, *rel, false, std::nullopt}});
+          !st)
         return request.fail(st.error());
       // Judged again where the file opened really is (a symlink may lead elsewhere).
       auto c = workspace_.files().read_resource(*rel, {workspace_.gate().read_filter(client_), nullptr});
@@ -691,8 +716,10 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
         return request.fail(e);
       }
       json item = {{"uri", uri}, {"mimeType", c->mime_type}};
-      if (c->binary) item["blob"] = base64(c->data);
-      else item["text"] = std::move(c->data);
+      if (c->binary)
+        item["blob"] = base64(c->data);
+      else
+        item["text"] = std::move(c->data);
       reply(request, {{"contents", json::array({std::move(item)})}});
     });
   }
@@ -702,11 +729,13 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
     const json ref = p.value("ref", json::object());
     const json arg = p.value("argument", json::object());
     if (!ref.is_object() || !arg.is_object() || !arg.contains("value") || !arg["value"].is_string())
-      return request.fail(make_error(error_code::kInvalidParams, "completion/complete: ref and argument {name, value} are required"));
+      return request.fail(
+          make_error(error_code::kInvalidParams, "completion/complete: ref and argument {name, value} are required"));
     if (member_or(ref, "type", std::string()) != "ref/resource" || member_or(arg, "name", std::string()) != "path") {
       return reply(request, {{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
     }
-    workspace_.workers().post([this, self = shared_from_this(), request = std::move(request), value = arg["value"].get<std::string>()] {
+    workspace_.workers().post([this, self = shared_from_this(), request = std::move(request),
+                               value = arg["value"].get<std::string>()] {
       // Complete one path component: list the directory part, filter by the rest.
       const std::size_t slash = value.rfind('/');
       const std::string dir = slash == std::string::npos ? std::string() : value.substr(0, slash);
@@ -715,7 +744,10 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       std::size_t total = 0;
       auto listing = workspace_.files().list(dir.empty() ? "." : dir, 1, &request.token(), true,
                                              {workspace_.gate().read_filter(client_), nullptr});
-      const bool allowed = workspace_.gate().check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}}).ok();
+      const bool allowed =
+          workspace_.gate()
+              .check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}})
+              .ok();
       if (listing && allowed) {
         for (const auto& e : (*listing)->entries) {
           if (e.path.compare(0, stem.size(), stem) != 0) continue;
@@ -724,7 +756,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
             values.push_back((dir.empty() ? "" : dir + "/") + e.path + (e.type == "directory" ? "/" : ""));
         }
       }
-      reply(request, {{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
+      reply(request,
+            {{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
     });
   }
 
@@ -734,7 +767,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: level (string) is required"));
     const std::string level = l->get<std::string>();
     const int i = level_index(level);
-    if (i < 0) return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: unknown level '" + level + "'"));
+    if (i < 0)
+      return request.fail(make_error(error_code::kInvalidParams, "logging/setLevel: unknown level '" + level + "'"));
     min_level_.store(i);
     reply(request, json::object());
   }
@@ -752,7 +786,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       if (threshold < 0) return;
     }
     if (level_index(level) < threshold) return;
-    conn_->notify("notifications/message", {{"level", std::string(level)}, {"logger", "icotes"}, {"data", std::move(data)}});
+    conn_->notify("notifications/message",
+                  {{"level", std::string(level)}, {"logger", "icotes"}, {"data", std::move(data)}});
   }
 
   Workspace& workspace_;
@@ -760,8 +795,8 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   const Registry& registry_;
   const ClientProfile profile_;
   bool full_schemas_ = false;  // --full-tool-schemas, or [mcp] full_tool_schemas
-  mcp::ToolFilter tools_;  // the tool groups this client is offered
-  std::string version_;  // negotiated; empty before initialize
+  mcp::ToolFilter tools_;      // the tool groups this client is offered
+  std::string version_;        // negotiated; empty before initialize
   json client_caps_;
   std::string client_name_;
   std::atomic<int> min_level_{level_index("warning")};

@@ -93,11 +93,12 @@ std::string operations_markdown(const Registry& registry) {
          "Each operation is reachable as an LSP/JSON-RPC request `icotes/<id>`, as the LSP command "
          "`icotes.<id with dots>` through `workspace/executeCommand`, as the MCP tool named below, and "
          "with `icotes call <id> '<params>'`.\n\n"
-         "| id | MCP tool | permission | read-only | destructive | idempotent |\n| --- | --- | --- | --- | --- | --- |\n";
+         "| id | MCP tool | permission | read-only | destructive | idempotent |\n| --- | --- | --- | --- | --- | --- "
+         "|\n";
   for (const Operation* op : registry.all()) {
-    out << "| [`" << op->id << "`](#" << op->mcp_name << ") | `" << op->mcp_name << "` | " << to_string(op->kind) << " | "
-        << (op->annotations.read_only ? "yes" : "no") << " | " << (op->annotations.destructive ? "yes" : "no") << " | "
-        << (op->annotations.idempotent ? "yes" : "no") << " |\n";
+    out << "| [`" << op->id << "`](#" << op->mcp_name << ") | `" << op->mcp_name << "` | " << to_string(op->kind)
+        << " | " << (op->annotations.read_only ? "yes" : "no") << " | " << (op->annotations.destructive ? "yes" : "no")
+        << " | " << (op->annotations.idempotent ? "yes" : "no") << " |\n";
   }
   out << "\n";
   out << "Over MCP, tools/list gives a short form of each input schema, to keep the tool definitions a model "
@@ -108,7 +109,8 @@ std::string operations_markdown(const Registry& registry) {
          "`.icotes/config.toml`) lists everything.\n\n";
   for (const Operation* op : registry.all()) {
     out << "## " << op->mcp_name << "\n\n"
-        << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind) << "`\n\n"
+        << "`" << op->lsp_method() << "` · command `" << op->command() << "` · permission `" << to_string(op->kind)
+        << "`\n\n"
         << op->description << "\n\n### Params\n\n";
     properties_table(out, op->input_schema, op->mcp_hidden);
     permission_line(out, *op);

@@ -13,8 +13,9 @@ namespace {
 
 Result<json> subscribe(Context& ctx, events::SubscribeParams&& p) {
   if (!ctx.connection)
-    return make_error(error_code::kInvalidRequest,
-                      "events/subscribe needs a connection to send events on; `icotes call` has none (use `icotes serve`)");
+    return make_error(
+        error_code::kInvalidRequest,
+        "events/subscribe needs a connection to send events on; `icotes call` has none (use `icotes serve`)");
   std::vector<std::string> topics = std::move(p.topics);
   const std::optional<std::uint64_t> since = p.since;
   // The sink must not keep the connection alive: the subscription ends with
@@ -23,18 +24,16 @@ Result<json> subscribe(Context& ctx, events::SubscribeParams&& p) {
   auto sink = [weak](std::uint64_t subscription, const events::Event& e) {
     auto conn = weak.lock();
     if (!conn || conn->closed()) return;
-    conn->notify("icotes/event", json{{"subscription", subscription},
-                                      {"topic", e.topic},
-                                      {"seq", e.seq},
-                                      {"time", e.time_ms},
-                                      {"data", e.data}});
+    conn->notify(
+        "icotes/event",
+        json{
+            {"subscription", subscription}, {"topic", e.topic}, {"seq", e.seq}, {"time", e.time_ms}, {"data", e.data}});
   };
   // The file watcher costs a walk and a watch per directory: it starts with
   // its first subscriber.
   for (const auto& t : topics)
     if (events::topic_matches(t, "files/changed")) {
-      if (auto st = ctx.workspace.watcher().start(); !st)
-        spdlog::warn("file watcher: {}", st.error().message);
+      if (auto st = ctx.workspace.watcher().start(); !st) spdlog::warn("file watcher: {}", st.error().message);
       break;
     }
   std::size_t replayed = 0;

@@ -169,8 +169,10 @@ json read_many_result(const std::vector<std::string>& paths, const std::vector<R
   std::vector<std::size_t> cut_files;
   std::size_t whole = 0;
   for (std::size_t i = 0; i < needs.size(); ++i) {
-    if (give[i] < needs[i]) cut_files.push_back(i);
-    else whole += needs[i];
+    if (give[i] < needs[i])
+      cut_files.push_back(i);
+    else
+      whole += needs[i];
   }
   const std::size_t keep = std::max<std::size_t>(1, (room > whole ? room - whole : 0) / kMinShare);
   if (cut_files.size() > keep) {

@@ -9,13 +9,20 @@ namespace icotes {
 
 std::string_view to_string(OperationKind kind) {
   switch (kind) {
-    case OperationKind::None: return "None";
-    case OperationKind::ReadFile: return "ReadFile";
-    case OperationKind::WriteFile: return "WriteFile";
-    case OperationKind::EditFile: return "EditFile";
-    case OperationKind::Bash: return "Bash";
-    case OperationKind::GitWrite: return "GitWrite";
-    case OperationKind::Network: return "Network";
+    case OperationKind::None:
+      return "None";
+    case OperationKind::ReadFile:
+      return "ReadFile";
+    case OperationKind::WriteFile:
+      return "WriteFile";
+    case OperationKind::EditFile:
+      return "EditFile";
+    case OperationKind::Bash:
+      return "Bash";
+    case OperationKind::GitWrite:
+      return "GitWrite";
+    case OperationKind::Network:
+      return "Network";
   }
   return "None";
 }
@@ -118,7 +125,8 @@ std::string Operation::command() const {
 void Registry::add(std::string_view id, Handler handler, std::function<std::string(const json& result)> mcp_text) {
   const auto& schemas = ops::embedded_schemas();
   auto it = std::find_if(schemas.begin(), schemas.end(), [&](const auto& e) { return e.first == id; });
-  if (it == schemas.end()) throw std::logic_error("operation " + std::string(id) + " has no schemas/" + std::string(id) + ".json");
+  if (it == schemas.end())
+    throw std::logic_error("operation " + std::string(id) + " has no schemas/" + std::string(id) + ".json");
   json doc;
   try {
     doc = json::parse(it->second);

@@ -41,9 +41,12 @@ std::string to_pointer(const std::vector<std::string>& context) {
     if (p.size() >= 2 && p.front() == '[' && p.back() == ']') p = p.substr(1, p.size() - 2);
     out.push_back('/');
     for (char c : p) {
-      if (c == '~') out += "~0";
-      else if (c == '/') out += "~1";
-      else out.push_back(c);
+      if (c == '~')
+        out += "~0";
+      else if (c == '/')
+        out += "~1";
+      else
+        out.push_back(c);
     }
   }
   return out;
@@ -68,9 +71,12 @@ const json* subschema_at(const json& schema, const std::vector<std::string>& con
 std::string json_type_name(const json& v) {
   switch (v.type()) {
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    default: return v.type_name();
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return v.type_name();
   }
 }
 
@@ -90,7 +96,8 @@ std::string describe(const json& schema, const json& value, const std::vector<st
   const json* actual = value_at(value, pointer);
   if (sub && actual && fallback.find("'type'") != std::string::npos && sub->contains("type")) {
     const json& type = (*sub)["type"];  // "string", or a union such as ["string", "null"]
-    return "expected " + (type.is_string() ? type.get<std::string>() : type.dump()) + ", got " + json_type_name(*actual);
+    return "expected " + (type.is_string() ? type.get<std::string>() : type.dump()) + ", got " +
+           json_type_name(*actual);
   }
   if (sub && actual && fallback.find("enum") != std::string::npos && sub->contains("enum")) {
     return "expected one of " + (*sub)["enum"].dump() + ", got " + actual->dump();
@@ -150,11 +157,13 @@ std::optional<Error> SchemaValidator::validate(const json& value, std::string_vi
         std::string escaped;
         for (char c : name) escaped += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
         pointer = p + "/" + escaped;
-        expected = "unknown property '" + name + "'" + (allowed.empty() ? std::string() : " (allowed: " + allowed + ")");
+        expected =
+            "unknown property '" + name + "'" + (allowed.empty() ? std::string() : " (allowed: " + allowed + ")");
       }
     }
   }
-  std::string message = "invalid " + std::string(what) + ": " + (pointer.empty() ? "(root)" : pointer) + ": " + expected;
+  std::string message =
+      "invalid " + std::string(what) + ": " + (pointer.empty() ? "(root)" : pointer) + ": " + expected;
   return make_error(error_code::kInvalidParams, std::move(message),
                     json{{"pointer", pointer}, {"expected", expected}, {"errors", errors}});
 }

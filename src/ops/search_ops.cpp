@@ -286,9 +286,9 @@ Result<json> grep(Context& ctx, search::GrepPageParams&& g) {
   // structuredContent (for clients that asked for it) stays within the cap too.
   const std::size_t json_cap = ctx.structured_output ? ctx.max_result_bytes : SIZE_MAX;
 
-  const char* key = g.output == search::OutputMode::Content ? "matches"
+  const char* key = g.output == search::OutputMode::Content            ? "matches"
                     : g.output == search::OutputMode::FilesWithMatches ? "files"
-                                                                        : "counts";
+                                                                       : "counts";
   const bool streaming = ctx.progress.wants_partial();
   // Counts and file lists keep a path and two numbers per file, packed
   // (search::PathList); content keeps each file's lines.
@@ -339,7 +339,8 @@ Result<json> grep(Context& ctx, search::GrepPageParams&& g) {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_report > std::chrono::milliseconds(100)) {
           last_report = now;
-          ctx.progress.report(std::to_string(files_seen) + " files with matches so far", static_cast<double>(files_seen), 0);
+          ctx.progress.report(std::to_string(files_seen) + " files with matches so far",
+                              static_cast<double>(files_seen), 0);
         }
       },
       &ctx.cancel, &ctx.workspace.documents());
@@ -472,7 +473,8 @@ Result<json> glob(Context& ctx, search::GlobPageParams&& g) {
   auto found = search::glob(ctx.workspace.root(), g, &ctx.cancel, &report);
   if (!found) return std::move(found).error();
   search::PathList& v = *found;
-  if (g.sort_by_mtime) v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
+  if (g.sort_by_mtime)
+    v.sort_by_value_desc(0, files::compare_paths);  // newest first, then by path
   else
     v.sort_by_path(files::compare_paths);
   auto list = std::make_shared<search::PathList>(std::move(v));

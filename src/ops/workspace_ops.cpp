@@ -24,7 +24,8 @@ Result<json> open_in_editor(Context& ctx, workspace_ops::OpenParams&& p) {
   if (editors.empty())
     return make_error(error_code::kRequestFailed,
                       "no editor is attached to the workspace at " + ctx.workspace.root().path() +
-                          ": start your editor's icotes client (an LSP client running `icotes serve` on stdio, which attaches to the daemon) first",
+                          ": start your editor's icotes client (an LSP client running `icotes serve` on stdio, which "
+                          "attaches to the daemon) first",
                       json{{"reason", "noEditor"}});
   if (!editor) {
     json names = json::array();

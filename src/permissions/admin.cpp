@@ -5,10 +5,10 @@
 
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "icotes/permission_store.hpp"
 #include "icotes/shell_rule.hpp"
@@ -24,18 +24,22 @@ json grant_json(const Gate::Listed& l) {
 }
 
 Result<Grant> grant_from(const json& p) {
-  if (!p.is_object()) return make_error(error_code::kInvalidParams, "params must be an object {kind, scope, value?, answer?}");
+  if (!p.is_object())
+    return make_error(error_code::kInvalidParams, "params must be an object {kind, scope, value?, answer?}");
   Grant g;
   auto kind = operation_kind_from_string(member_or(p, "kind", std::string()));
   if (!kind || *kind == OperationKind::None)
-    return make_error(error_code::kInvalidParams, "kind must be one of ReadFile, WriteFile, EditFile, Bash, GitWrite, Network");
+    return make_error(error_code::kInvalidParams,
+                      "kind must be one of ReadFile, WriteFile, EditFile, Bash, GitWrite, Network");
   g.kind = *kind;
   auto scope = scope_from_string(member_or(p, "scope", std::string()));
-  if (!scope) return make_error(error_code::kInvalidParams, "scope must be one of specific, directory, project, global");
+  if (!scope)
+    return make_error(error_code::kInvalidParams, "scope must be one of specific, directory, project, global");
   g.scope = *scope;
   g.value = member_or(p, "value", std::string());
   const std::string answer = member_or(p, "answer", std::string("allow"));
-  if (answer != "allow" && answer != "deny") return make_error(error_code::kInvalidParams, "answer must be allow or deny");
+  if (answer != "allow" && answer != "deny")
+    return make_error(error_code::kInvalidParams, "answer must be allow or deny");
   g.answer = answer == "allow" ? Answer::Allow : Answer::Deny;
   return g;
 }
@@ -59,7 +63,8 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
     json allow = json::array(), deny = json::array();
     for (const auto& r : s.allow) allow.push_back(r.text());
     for (const auto& r : s.deny) deny.push_back(r.text());
-    return json{{"mode", std::string(to_string(s.mode))}, {"rules", {{"allow", allow}, {"deny", deny}}}, {"grants", grants}};
+    return json{
+        {"mode", std::string(to_string(s.mode))}, {"rules", {{"allow", allow}, {"deny", deny}}}, {"grants", grants}};
   }
   if (method == "icotes/permissions/grant" || method == "icotes/permissions/revoke") {
     auto g = grant_from(params);
@@ -85,8 +90,13 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
     if (!records) return std::move(records).error();
     json out = json::array();
     for (const auto& r : *records)
-      out.push_back({{"time", r.time_ms}, {"client", r.client}, {"operation", r.operation}, {"kind", r.kind},
-                     {"target", r.target}, {"answer", r.answer}, {"decidedBy", r.decided_by}});
+      out.push_back({{"time", r.time_ms},
+                     {"client", r.client},
+                     {"operation", r.operation},
+                     {"kind", r.kind},
+                     {"target", r.target},
+                     {"answer", r.answer},
+                     {"decidedBy", r.decided_by}});
     return json{{"records", std::move(out)}};
   }
   return make_error(error_code::kMethodNotFound, "method not found: " + std::string(method));
@@ -114,10 +124,12 @@ Status check_bash_pattern(const std::string& what, const std::string& arg) {
   std::string body = prefix ? arg.substr(0, arg.size() - 2) : arg.substr(0, arg.size() - 1);
   while (!body.empty() && (body.back() == ' ' || body.back() == '\t')) body.pop_back();
   if (body.empty())
-    return cli_error("'" + what + "' names no command: write the bare kind 'Bash' to allow every command line, or "
+    return cli_error("'" + what +
+                     "' names no command: write the bare kind 'Bash' to allow every command line, or "
                      "the command's first words ('Bash(make:*)')");
   const ShellParse parse = parse_shell_command(body);
-  if (parse.opaque) return cli_error("'" + what + "': '" + body + "' cannot be read as a command (" + parse.reason + ")");
+  if (parse.opaque)
+    return cli_error("'" + what + "': '" + body + "' cannot be read as a command (" + parse.reason + ")");
   if (parse.commands.size() != 1)
     return cli_error("'" + what + "': a rule names one command, and '" + body + "' holds " +
                      std::to_string(parse.commands.size()) + "; allow each one with its own rule");
@@ -128,7 +140,8 @@ Status check_bash_pattern(const std::string& what, const std::string& arg) {
 
 Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::string_view action,
                                     const std::string& what, bool global) {
-  const std::string example = "e.g. 'Edit(src/main.c)', 'Edit(src/)', 'Edit(src/**)', 'Bash(make test)', 'Bash(git diff:*)', 'Read'";
+  const std::string example =
+      "e.g. 'Edit(src/main.c)', 'Edit(src/)', 'Edit(src/**)', 'Bash(make test)', 'Bash(git diff:*)', 'Read'";
   if (what.empty()) return cli_error("which permission? " + example);
   const std::size_t open = what.find('(');
   const std::string name = what.substr(0, open);
@@ -141,7 +154,9 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
                        "' for every target, or a target inside the parentheses (" + example + ")");
   }
   const auto kinds = kinds_of_rule_name(name);
-  if (!kinds) return cli_error("unknown kind '" + name + "' in '" + what + "': use Read, Edit, Write, Bash, GitWrite or Network (" + example + ")");
+  if (!kinds)
+    return cli_error("unknown kind '" + name + "' in '" + what +
+                     "': use Read, Edit, Write, Bash, GitWrite or Network (" + example + ")");
   const bool bash = name == "Bash";
   if (bash && arg.find(":*") != std::string::npos && arg.compare(arg.size() - 2, 2, ":*") != 0)
     return cli_error("'" + what + "': ':*' must end the pattern ('Bash(git diff:*)': git diff and any arguments)");
@@ -155,31 +170,32 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
   const bool deny_rule = action == "deny" && !global;
   if (pattern || deny_rule) {
     if (global)
-      return cli_error("'" + what + "' is a pattern: patterns are saved for one workspace (--global takes a bare kind)");
+      return cli_error("'" + what +
+                       "' is a pattern: patterns are saved for one workspace (--global takes a bare kind)");
     if (bash && pattern)
       if (auto st = check_bash_pattern(what, arg); !st) return st.error();
     auto rule = Rule::parse(what, answer);
     if (!rule) return std::move(rule).error();
-    std::string scope_text = arg.empty() ? std::string("every target")
-                             : bash  ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
-                                            ? "command lines whose commands each start with the words '" +
-                                                  arg.substr(0, arg.size() - 2) + "'"
-                                        : pattern ? "command lines whose commands each match the glob '" + arg + "'"
-                                                  : "the command line '" + arg + "'")
-                             : pattern ? "paths matching " + arg
-                             : arg.back() == '/' ? "everything under " + arg
-                                                 : "the path " + arg + " and what is beneath it";
+    std::string scope_text =
+        arg.empty()         ? std::string("every target")
+        : bash              ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
+                                   ? "command lines whose commands each start with the words '" + arg.substr(0, arg.size() - 2) + "'"
+                               : pattern ? "command lines whose commands each match the glob '" + arg + "'"
+                                         : "the command line '" + arg + "'")
+        : pattern           ? "paths matching " + arg
+        : arg.back() == '/' ? "everything under " + arg
+                            : "the path " + arg + " and what is beneath it";
     if (action == "revoke") {
       auto removed = gate.remove_rule(what, answer);
       if (!removed) return std::move(removed).error();
       if (!*removed)
-        return make_error(error_code::kNotFound, "no saved rule '" + what +
-                                                     "' (rules written in .icotes/config.toml are removed there)");
+        return make_error(error_code::kNotFound,
+                          "no saved rule '" + what + "' (rules written in .icotes/config.toml are removed there)");
       return "revoked " + what + ": the rule for " + kinds_text(name) + " of " + scope_text;
     }
     if (auto st = gate.save_rule(*rule, "cli"); !st) return st.error();
-    return verb + " " + what + ": a rule for " + kinds_text(name) + ", " + scope_text +
-           " (saved in " + root.path() + "/.icotes/permissions.sqlite)";
+    return verb + " " + what + ": a rule for " + kinds_text(name) + ", " + scope_text + " (saved in " + root.path() +
+           "/.icotes/permissions.sqlite)";
   }
   if (action == "revoke" && !global) {
     // A deny saved as a rule (above) is revoked by its text.
@@ -193,23 +209,33 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
   std::string value;
   bool any_removed = false;
   for (const auto kind : *kinds) {
-    json p = {{"kind", std::string(to_string(kind))}, {"scope", scope}, {"value", arg},
+    json p = {{"kind", std::string(to_string(kind))},
+              {"scope", scope},
+              {"value", arg},
               {"answer", std::string(to_string(answer))}};
     auto r = admin(gate, root, action == "revoke" ? "icotes/permissions/revoke" : "icotes/permissions/grant", p, "cli");
     if (!r) return std::move(r).error();
-    if (action == "revoke") any_removed = any_removed || (*r)["revoked"].get<bool>();
-    else value = (*r)["value"].get<std::string>();
+    if (action == "revoke")
+      any_removed = any_removed || (*r)["revoked"].get<bool>();
+    else
+      value = (*r)["value"].get<std::string>();
   }
   if (action == "revoke") value = arg;
   const std::string scope_text = scope == "global"    ? "every workspace"
                                  : scope == "project" ? "this whole workspace"
-                                 : scope == "directory" ? "everything under " + (value.empty() ? std::string(".") : value) + "/"
-                                 : bash                 ? "exactly the command line '" + value + "'"
-                                                        : "the file " + value;
+                                 : scope == "directory"
+                                     ? "everything under " + (value.empty() ? std::string(".") : value) + "/"
+                                 : bash ? "exactly the command line '" + value + "'"
+                                        : "the file " + value;
   if (action == "revoke" && !any_removed)
-    return make_error(error_code::kNotFound, "no saved grant " + what + " (" + kinds_text(name) + ", scope " + scope + ")");
+    return make_error(error_code::kNotFound,
+                      "no saved grant " + what + " (" + kinds_text(name) + ", scope " + scope + ")");
   return verb + " " + what + ": " + kinds_text(name) + ", scope " + scope + ": " + scope_text +
-         (action == "revoke" ? std::string() : " (saved in " + (global ? std::string("the user's state directory") : root.path() + "/.icotes/permissions.sqlite") + ")");
+         (action == "revoke"
+              ? std::string()
+              : " (saved in " +
+                    (global ? std::string("the user's state directory") : root.path() + "/.icotes/permissions.sqlite") +
+                    ")");
 }
 
 Result<std::string> mode_from_cli(Gate& gate, const ConfinedRoot& root, const std::string& mode) {

@@ -11,8 +11,8 @@
 #include <filesystem>
 
 #include "icotes/exec.hpp"
-#include "icotes/files.hpp"
 #include "icotes/fd_io.hpp"
+#include "icotes/files.hpp"
 #include "icotes/heap.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
@@ -134,7 +134,8 @@ namespace {
 
 // Lexically normalised absolute form of an outside path (for messages and rules).
 std::string outside_path(const ConfinedRoot& root, const std::string& p) {
-  std::filesystem::path path = p.empty() || p[0] != '/' ? std::filesystem::path(root.path()) / p : std::filesystem::path(p);
+  std::filesystem::path path =
+      p.empty() || p[0] != '/' ? std::filesystem::path(root.path()) / p : std::filesystem::path(p);
   return path.lexically_normal().string();
 }
 
@@ -174,8 +175,8 @@ Gate::~Gate() {
 
 namespace {
 // What makes the gate re-read: files written, created, renamed over or removed.
-constexpr std::uint32_t kDirEvents = IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                                     IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr std::uint32_t kDirEvents =
+    IN_CLOSE_WRITE | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 }  // namespace
 
 Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Settings& extra) {
@@ -188,13 +189,15 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
   // Watched before the first read: a change made while reading is seen.
   g->inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (g->inotify_fd_ >= 0) {
-    g->root_wd_ = ::inotify_add_watch(g->inotify_fd_, root.path().c_str(), IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+    g->root_wd_ = ::inotify_add_watch(g->inotify_fd_, root.path().c_str(),
+                                      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
     g->watch_config_dir();
     std::error_code ec;
     std::filesystem::create_directories(state_dir(), ec);
     g->state_wd_ = ::inotify_add_watch(g->inotify_fd_, state_dir().c_str(), kDirEvents | IN_ONLYDIR);
   } else {
-    g->warnings_.push_back(std::string("changes to .icotes/ are seen only on restart: inotify: ") + std::strerror(errno));
+    g->warnings_.push_back(std::string("changes to .icotes/ are seen only on restart: inotify: ") +
+                           std::strerror(errno));
   }
   // An unreadable or read-only grant database leaves the workspace usable:
   // reads and rules work, remembered answers are unavailable (one warning).
@@ -247,8 +250,10 @@ void Gate::load_grants(bool global) {
       failure = opened.error().message;
     } else {
       if (!opened->warning.empty()) {
-        if (!opened_) warnings_.push_back(opened->warning);
-        else spdlog::warn("permissions: {}", opened->warning);
+        if (!opened_)
+          warnings_.push_back(opened->warning);
+        else
+          spdlog::warn("permissions: {}", opened->warning);
       }
       slot = std::move(opened->store);
     }
@@ -256,18 +261,23 @@ void Gate::load_grants(bool global) {
   std::vector<StoredGrant> stored;
   if (slot) {
     auto grants = slot->grants();
-    if (grants) stored = std::move(*grants);
-    else failure = grants.error().message;
+    if (grants)
+      stored = std::move(*grants);
+    else
+      failure = grants.error().message;
   }
   if (!failure.empty()) {
     slot.reset();
     const std::string why =
         global ? "global grants unavailable: " + failure
                : "saved grants unavailable (reads and rules still work; remembered answers are neither used nor "
-                 "saved): " + failure;
+                 "saved): " +
+                     failure;
     // Once: at open through warnings(), later in the log when it changes.
-    if (!opened_) warnings_.push_back(why);
-    else if (global || project_unavailable_ != why) spdlog::warn("permissions: {}", why);
+    if (!opened_)
+      warnings_.push_back(why);
+    else if (global || project_unavailable_ != why)
+      spdlog::warn("permissions: {}", why);
     if (!global) project_unavailable_ = why;
     return;  // the grants read before stay in force
   }
@@ -278,8 +288,10 @@ void Gate::load_grants(bool global) {
     if (sg.scope == "rule") {
       const Answer a = sg.answer == "allow" ? Answer::Allow : Answer::Deny;
       auto rule = Rule::parse(sg.value, a);
-      if (rule) (a == Answer::Allow ? allow : deny).push_back(std::move(*rule));
-      else spdlog::warn("permissions: a saved rule is not valid, ignored: {}", rule.error().message);
+      if (rule)
+        (a == Answer::Allow ? allow : deny).push_back(std::move(*rule));
+      else
+        spdlog::warn("permissions: a saved rule is not valid, ignored: {}", rule.error().message);
       continue;
     }
     grants.push_back(from_stored(sg));
@@ -296,7 +308,8 @@ void Gate::load_config(bool at_open) {
   auto loaded = load_settings(path);
   if (!loaded) {
     if (config_error_ != loaded.error().message)
-      spdlog::warn("permissions: {} (the settings read before stay in force until it is fixed)", loaded.error().message);
+      spdlog::warn("permissions: {} (the settings read before stay in force until it is fixed)",
+                   loaded.error().message);
     config_error_ = loaded.error().message;
     return;
   }
@@ -505,8 +518,9 @@ std::string cli(const std::string& args) { return "`icotes permissions " + args 
 Status Gate::deny_status(const ClientState& client, std::string_view operation, const Decision& d) const {
   if (d.decided_by == "outside the workspace") {
     // The error confinement gives (README "Safety"), plus how to allow it.
-    Error e = d.need.outside_error ? *d.need.outside_error
-                                   : make_error(error_code::kOutsideWorkspace, d.need.target + " is outside the workspace");
+    Error e = d.need.outside_error
+                  ? *d.need.outside_error
+                  : make_error(error_code::kOutsideWorkspace, d.need.target + " is outside the workspace");
     return e;
   }
   // An MCP client's model called a tool: name it as the model knows it.
@@ -514,9 +528,9 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
   if (client.name.rfind("mcp:", 0) == 0)
     if (std::string name = mcp_name_of(operation); !name.empty()) called = std::move(name);
   const bool bash = d.need.kind == OperationKind::Bash;
-  const std::string what = std::string(to_string(d.need.kind)) + " on " +
-                           (bash ? "'" + d.need.target + "'"
-                                 : (d.need.target.empty() ? "the workspace root" : d.need.target));
+  const std::string what =
+      std::string(to_string(d.need.kind)) + " on " +
+      (bash ? "'" + d.need.target + "'" : (d.need.target.empty() ? "the workspace root" : d.need.target));
   const bool saved_deny = d.decided_by.find(" grant ") != std::string::npos;  // decide() only denies by a deny grant
   std::string msg = called + ": permission denied (" + what + "; " +
                     (saved_deny ? "a saved deny: " + d.decided_by.substr(0, d.decided_by.find(" grant ")) + " deny" +
@@ -538,21 +552,23 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
       msg += " That is a saved deny (`icotes permissions deny`); " + cli("revoke " + exec::shell_quote(rule)) +
              " takes it back.";
     else
-      msg += " That deny rule comes from .icotes/config.toml or the client's command line; remove it there to "
-             "allow this.";
+      msg +=
+          " That deny rule comes from .icotes/config.toml or the client's command line; remove it there to "
+          "allow this.";
   } else if (saved_deny) {
     // "saved grant <scope> [value]": the deny the user saved, and the command that takes it back.
     const std::string rest = d.decided_by.substr(d.decided_by.find(" grant ") + 7);
     const std::string scope = rest.substr(0, rest.find(' '));
     const std::string value = rest.find(' ') == std::string::npos ? std::string() : rest.substr(rest.find(' ') + 1);
     const std::string bare = rule_for(Need{d.need.kind, "", false, std::nullopt});
-    std::string target = scope == "specific" ? rule_for(d.need)
+    std::string target = scope == "specific"    ? rule_for(d.need)
                          : scope == "directory" ? bare + "(" + value + "/)"
                                                 : bare;
     if (d.decided_by.rfind("session", 0) == 0)
       msg += " It was answered in this session.";
     else
-      msg += " To allow it, take the deny back: " + cli("revoke " + exec::shell_quote(target) + (scope == "global" ? " --global" : "")) + ".";
+      msg += " To allow it, take the deny back: " +
+             cli("revoke " + exec::shell_quote(target) + (scope == "global" ? " --global" : "")) + ".";
   } else if (!d.need.outside && !bash && protected_path_reason(d.need.target)) {
     // No rule or answer allows it: nothing to suggest.
   } else if (d.decided_by == "mode readOnly") {
@@ -584,14 +600,16 @@ Status Gate::deny_status(const ClientState& client, std::string_view operation, 
         if (std::find(names.begin(), names.end(), r) == names.end()) names.push_back(r);
       }
       if (!names.empty()) {
-        msg += " (this exact line), or allow every run of " + std::string(names.size() > 1 ? "these programs" : "this program") + " with";
+        msg += " (this exact line), or allow every run of " +
+               std::string(names.size() > 1 ? "these programs" : "this program") + " with";
         for (std::size_t k = 0; k < names.size(); ++k)
           msg += (k > 0 ? " and " : " ") + cli("allow " + exec::shell_quote(names[k]));
       }
     } else if (d.need.kind == OperationKind::WriteFile || d.need.kind == OperationKind::EditFile) {
       const std::string dir = parent_dir(d.need.target);
       msg += " (this file)";
-      if (!dir.empty()) msg += ", " + cli("allow " + exec::shell_quote("Edit(" + dir + "/)")) + " (everything under " + dir + "/)";
+      if (!dir.empty())
+        msg += ", " + cli("allow " + exec::shell_quote("Edit(" + dir + "/)")) + " (everything under " + dir + "/)";
       msg += ", or " + cli("mode acceptEdits") + " (every file edit in this workspace)";
     }
     if (!rules.empty()) {
@@ -622,7 +640,8 @@ void Gate::decided(const ClientState& client, std::string_view operation, const 
 ReadFilter Gate::read_filter(const std::shared_ptr<ClientState>& client) const {
   auto settings = workspace_settings();
   bool any = client->session.any(OperationKind::ReadFile, Answer::Deny) ||
-             persisted_.any(OperationKind::ReadFile, Answer::Deny) || global_.any(OperationKind::ReadFile, Answer::Deny);
+             persisted_.any(OperationKind::ReadFile, Answer::Deny) ||
+             global_.any(OperationKind::ReadFile, Answer::Deny);
   for (const std::vector<Rule>* deny : {&settings->deny, static_cast<const std::vector<Rule>*>(&client->settings.deny)})
     for (const Rule& r : *deny) any = any || r.covers_kind(OperationKind::ReadFile);
   if (!any) return nullptr;
@@ -640,9 +659,8 @@ WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, Operati
     Need need{kind, std::string(rel), false, std::nullopt};
     auto refuse = [&](std::string why) {
       return make_error(error_code::kPermissionDenied,
-                        "permission denied: this write lands on " + (rel.empty() ? std::string("the workspace root")
-                                                                                 : std::string(rel)) +
-                            " (" + why + ")",
+                        "permission denied: this write lands on " +
+                            (rel.empty() ? std::string("the workspace root") : std::string(rel)) + " (" + why + ")",
                         json{{"kind", std::string(to_string(kind))}, {"target", need.target}});
     };
     if (auto why = protected_path_reason(rel)) return refuse(std::move(*why));
@@ -650,7 +668,8 @@ WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, Operati
     // of a directory does not reach a file a deny rule names.
     for (const OperationKind k : {kind, OperationKind::WriteFile, OperationKind::EditFile}) {
       const Need n{k, need.target, false, std::nullopt};
-      for (const std::vector<Rule>* deny : {&settings->deny, static_cast<const std::vector<Rule>*>(&client->settings.deny)})
+      for (const std::vector<Rule>* deny :
+           {&settings->deny, static_cast<const std::vector<Rule>*>(&client->settings.deny)})
         for (const Rule& r : *deny)
           if (r.matches(n)) return refuse("rule " + r.text());
     }
@@ -658,7 +677,8 @@ WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, Operati
     for (const Need& a : approved) {
       if (a.outside || a.kind != kind) continue;
       if (a.target.empty() || a.target == rel ||
-          (rel.size() > a.target.size() && rel.compare(0, a.target.size(), a.target) == 0 && rel[a.target.size()] == '/'))
+          (rel.size() > a.target.size() && rel.compare(0, a.target.size(), a.target) == 0 &&
+           rel[a.target.size()] == '/'))
         return ok_status();
     }
     Decision d = decide({need}, *settings, client->settings, client->session, &persisted_, &global_);
@@ -727,7 +747,8 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
   q.operation = p->operation;
   q.need = d.need;
   const bool is_command = d.need.kind == OperationKind::Bash;
-  const std::string target = is_command ? d.need.target : (d.need.target.empty() ? "the workspace root" : d.need.target);
+  const std::string target =
+      is_command ? d.need.target : (d.need.target.empty() ? "the workspace root" : d.need.target);
   q.message = client->name + " wants to " + std::string(operation) + " (" + std::string(to_string(d.need.kind)) + ") " +
               (is_command ? "running: " : "on ") + target + ". Allow it?";
   q.options.emplace_back(Choice::AllowOnce, "Allow once");
@@ -752,7 +773,8 @@ void Gate::check(const std::shared_ptr<ClientState>& client, std::string_view op
 
 void Gate::attach_editor(std::weak_ptr<ClientState> editor) {
   std::lock_guard lock(mutex_);
-  editors_.erase(std::remove_if(editors_.begin(), editors_.end(), [](const auto& w) { return w.expired(); }), editors_.end());
+  editors_.erase(std::remove_if(editors_.begin(), editors_.end(), [](const auto& w) { return w.expired(); }),
+                 editors_.end());
   editors_.push_back(std::move(editor));
 }
 
@@ -762,15 +784,24 @@ Status Gate::remember(ClientState& client, const Need& need, Choice choice) {
   g.answer = Answer::Allow;
   switch (choice) {
     case Choice::AllowOnce:
-    case Choice::Deny: return ok_status();
+    case Choice::Deny:
+      return ok_status();
     case Choice::AllowSession:
       g.scope = Scope::Specific;
       g.value = need.target;
       client.session.put(g);
       return ok_status();
-    case Choice::AlwaysSpecific: g.scope = Scope::Specific; g.value = need.target; break;
-    case Choice::AlwaysDirectory: g.scope = Scope::Directory; g.value = parent_dir(need.target); break;
-    case Choice::AlwaysProject: g.scope = Scope::ProjectWide; break;
+    case Choice::AlwaysSpecific:
+      g.scope = Scope::Specific;
+      g.value = need.target;
+      break;
+    case Choice::AlwaysDirectory:
+      g.scope = Scope::Directory;
+      g.value = parent_dir(need.target);
+      break;
+    case Choice::AlwaysProject:
+      g.scope = Scope::ProjectWide;
+      break;
   }
   return grant(g, false, client.name);
 }
@@ -791,10 +822,10 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
     d.decided_by = "no answer from " + p->client->name;
   } else {
     d.decided_by = "asked " + p->client->name + ": " +
-                   (*choice == Choice::Deny ? std::string("Deny")
-                    : *choice == Choice::AllowOnce ? std::string("Allow once")
-                    : *choice == Choice::AllowSession ? std::string("Allow this session")
-                    : *choice == Choice::AlwaysSpecific ? std::string("Always (this target)")
+                   (*choice == Choice::Deny              ? std::string("Deny")
+                    : *choice == Choice::AllowOnce       ? std::string("Allow once")
+                    : *choice == Choice::AllowSession    ? std::string("Allow this session")
+                    : *choice == Choice::AlwaysSpecific  ? std::string("Always (this target)")
                     : *choice == Choice::AlwaysDirectory ? std::string("Always (directory)")
                                                          : std::string("Always (project)"));
     if (*choice != Choice::Deny) {
@@ -814,9 +845,12 @@ void Gate::answer(const std::string& key, std::optional<Choice> choice) {
   for (auto& w : p->waiters) {
     std::vector<Need> rest;
     for (auto& n : w.needs)
-      if (n.kind != p->need.kind || n.target != p->need.target || n.outside != p->need.outside) rest.push_back(std::move(n));
-    if (rest.empty()) w.done(ok_status());
-    else check(p->client, p->operation, std::move(rest), w.token, std::move(w.done));
+      if (n.kind != p->need.kind || n.target != p->need.target || n.outside != p->need.outside)
+        rest.push_back(std::move(n));
+    if (rest.empty())
+      w.done(ok_status());
+    else
+      check(p->client, p->operation, std::move(rest), w.token, std::move(w.done));
   }
 }
 
@@ -824,8 +858,10 @@ void Gate::timer_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     // Idle (nothing asked, nothing to log): sleep until woken.
-    if (pending_.empty() && audit_buffer_.empty()) wake_.wait(lock);
-    else wake_.wait_for(lock, std::chrono::milliseconds(100));
+    if (pending_.empty() && audit_buffer_.empty())
+      wake_.wait(lock);
+    else
+      wake_.wait_for(lock, std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, bool>> expired;  // key, withdrawn (all cancelled)
     for (auto& [key, p] : pending_) {
@@ -876,7 +912,8 @@ void Gate::flush() {
     }
   }
   if (!audit_store_) return;
-  if (auto st = audit_store_->append(batch); !st) spdlog::warn("permissions: audit log write failed: {}", st.error().message);
+  if (auto st = audit_store_->append(batch); !st)
+    spdlog::warn("permissions: audit log write failed: {}", st.error().message);
 }
 
 Result<Store*> Gate::project_store() {

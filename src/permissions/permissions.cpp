@@ -15,10 +15,14 @@ namespace icotes::permissions {
 
 std::string_view to_string(Mode mode) {
   switch (mode) {
-    case Mode::Default: return "default";
-    case Mode::AcceptEdits: return "acceptEdits";
-    case Mode::ReadOnly: return "readOnly";
-    case Mode::Bypass: return "bypass";
+    case Mode::Default:
+      return "default";
+    case Mode::AcceptEdits:
+      return "acceptEdits";
+    case Mode::ReadOnly:
+      return "readOnly";
+    case Mode::Bypass:
+      return "bypass";
   }
   return "default";
 }
@@ -33,10 +37,14 @@ std::optional<Mode> mode_from_string(std::string_view name) {
 
 std::string_view to_string(Scope scope) {
   switch (scope) {
-    case Scope::Global: return "global";
-    case Scope::ProjectWide: return "project";
-    case Scope::Directory: return "directory";
-    case Scope::Specific: return "specific";
+    case Scope::Global:
+      return "global";
+    case Scope::ProjectWide:
+      return "project";
+    case Scope::Directory:
+      return "directory";
+    case Scope::Specific:
+      return "specific";
   }
   return "specific";
 }
@@ -71,16 +79,18 @@ Result<Rule> Rule::parse(std::string_view text, Answer answer) {
   const std::string_view name = text.substr(0, open);
   auto kinds = kinds_of_rule_name(name);
   if (!kinds)
-    return make_error(error_code::kInvalidParams,
-                      "permission rule '" + r.text_ +
-                          "': unknown kind; use Read(...), Edit(...), Write(...), Bash(...), GitWrite(...) or Network(...)");
+    return make_error(
+        error_code::kInvalidParams,
+        "permission rule '" + r.text_ +
+            "': unknown kind; use Read(...), Edit(...), Write(...), Bash(...), GitWrite(...) or Network(...)");
   r.kinds_ = std::move(*kinds);
   if (open == std::string_view::npos) return r;  // bare kind: any target
   if (text.back() != ')')
     return make_error(error_code::kInvalidParams, "permission rule '" + r.text_ + "': missing closing ')'");
   r.pattern_ = std::string(text.substr(open + 1, text.size() - open - 2));
   if (r.pattern_.empty())
-    return make_error(error_code::kInvalidParams, "permission rule '" + r.text_ + "': empty pattern; write the bare kind for any target");
+    return make_error(error_code::kInvalidParams,
+                      "permission rule '" + r.text_ + "': empty pattern; write the bare kind for any target");
   if (name != "Bash") {
     std::string p = r.pattern_;
     if (p.size() > 2 && p.compare(0, 2, "./") == 0) p.erase(0, 2);
@@ -107,7 +117,8 @@ bool Rule::matches(const Need& need) const {
   if (glob_->matches(need.target)) return true;
   // "src/**" also names "src" itself, as people read it.
   const std::string& g = glob_->pattern();
-  if (g.size() > 3 && g.compare(g.size() - 3, 3, "/**") == 0 && need.target == std::string_view(g).substr(0, g.size() - 3))
+  if (g.size() > 3 && g.compare(g.size() - 3, 3, "/**") == 0 &&
+      need.target == std::string_view(g).substr(0, g.size() - 3))
     return true;
   // As in .gitignore, a pattern naming a directory covers what is beneath
   // it: Read(secrets) denies secrets/key.pem too.
@@ -120,13 +131,24 @@ bool Rule::matches(const Need& need) const {
 std::string rule_for(const Need& need) {
   std::string name;
   switch (need.kind) {
-    case OperationKind::ReadFile: name = "Read"; break;
+    case OperationKind::ReadFile:
+      name = "Read";
+      break;
     case OperationKind::WriteFile:
-    case OperationKind::EditFile: name = "Edit"; break;
-    case OperationKind::Bash: name = "Bash"; break;
-    case OperationKind::GitWrite: name = "GitWrite"; break;
-    case OperationKind::Network: name = "Network"; break;
-    case OperationKind::None: return need.target;
+    case OperationKind::EditFile:
+      name = "Edit";
+      break;
+    case OperationKind::Bash:
+      name = "Bash";
+      break;
+    case OperationKind::GitWrite:
+      name = "GitWrite";
+      break;
+    case OperationKind::Network:
+      name = "Network";
+      break;
+    case OperationKind::None:
+      return need.target;
   }
   // The workspace as a whole (a search of everything, a commit): the bare
   // kind, since a rule's pattern cannot be empty.
@@ -223,11 +245,13 @@ Result<Settings> load_settings(const std::string& path) {
   if (!perms) return s;
   if (auto mode = (*perms)["mode"].value<std::string>()) {
     auto m = mode_from_string(*mode);
-    if (!m) return make_error(error_code::kInvalidParams, path + ": permissions.mode '" + *mode +
-                                                              "' is not one of default, acceptEdits, readOnly");
-    if (*m == Mode::Bypass)
+    if (!m)
       return make_error(error_code::kInvalidParams,
-                        path + ": permissions.mode 'bypass' can only be set by the command-line flag --permission-mode bypass");
+                        path + ": permissions.mode '" + *mode + "' is not one of default, acceptEdits, readOnly");
+    if (*m == Mode::Bypass)
+      return make_error(
+          error_code::kInvalidParams,
+          path + ": permissions.mode 'bypass' can only be set by the command-line flag --permission-mode bypass");
     s.mode = *m;
   }
   for (auto [list_name, answer] : {std::pair{"allow", Answer::Allow}, std::pair{"deny", Answer::Deny}}) {
@@ -315,7 +339,8 @@ Decision decide_one(const Need& need, const Settings& workspace, const Settings&
   if (mode == Mode::Bypass && !unjudged) return out(Decision::Kind::Allow, "mode bypass");
   std::optional<Grant> best;
   std::string from;
-  for (auto [cache, name] : {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
+  for (auto [cache, name] :
+       {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
     if (!cache) continue;
     auto g = cache->lookup(need);
     if (!g) continue;

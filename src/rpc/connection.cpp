@@ -18,7 +18,7 @@ json error_object(const Error& error) {
 // (JSON-RPC 2.0 section 6). Notifications in a batch add nothing.
 struct Request::Batch {
   std::mutex mutex;
-  std::vector<std::string> replies;  // serialised response objects
+  std::vector<std::string> replies;   // serialised response objects
   std::vector<std::string> answered;  // ids (JSON text) of the requests those replies answer
   std::size_t outstanding = 0;
   bool sealed = false;  // all members dispatched
@@ -102,7 +102,8 @@ void Connection::on_eof() {
     pending.swap(pending_);
     eof_ = true;
   }
-  for (auto& [id, cb] : pending) cb(make_error(error_code::kRequestCancelled, "connection closed before the client answered"));
+  for (auto& [id, cb] : pending)
+    cb(make_error(error_code::kRequestCancelled, "connection closed before the client answered"));
   if (handler_) handler_->on_close();
 }
 
@@ -183,8 +184,7 @@ void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batc
   json id = nullptr;
   bool has_id = false;
   if (auto it = message.find("id"); it != message.end()) {
-    if (!is_request_id(*it))
-      return invalid(nullptr, "\"id\" must be a string, an integer or null");
+    if (!is_request_id(*it)) return invalid(nullptr, "\"id\" must be a string, an integer or null");
     id = *it;
     has_id = true;
   }
@@ -252,8 +252,8 @@ void Connection::handle_response(const json& message) {
   try {
     if (auto err = message.find("error"); err != message.end() && err->is_object()) {
       // Members of the wrong type are read as absent, never thrown on.
-      cb(make_error(member_or(*err, "code", error_code::kInternalError), member_or(*err, "message", std::string("error")),
-                    member_or(*err, "data", json())));
+      cb(make_error(member_or(*err, "code", error_code::kInternalError),
+                    member_or(*err, "message", std::string("error")), member_or(*err, "data", json())));
     } else {
       cb(member_or(message, "result", json()));
     }
@@ -274,8 +274,10 @@ void Connection::send_response(const json& id, const json* result, const Error* 
       body += ",\"result\":";
       // Outside a batch, raw_json() parts (pages of search results, often
       // megabytes) are written from the result itself, not copied into body.
-      if (batch) write_json(body, *result);
-      else write_json(body, *result, splices);
+      if (batch)
+        write_json(body, *result);
+      else
+        write_json(body, *result, splices);
     } else {
       body += ",\"error\":";
       write_json(body, error_object(*error));
@@ -374,24 +376,26 @@ void Connection::send_produced(std::string_view body, const std::vector<RawSplic
   const bool content_length = reader_.framing() == Framing::ContentLength;
   const std::string header = content_length ? "Content-Length: " + std::to_string(size) + "\r\n\r\n" : std::string();
   const std::size_t frame_bytes = header.size() + size + (content_length ? 0 : 1);
-  const bool ok = transport_->write_produced_answer([&](const Transport::Emit& emit) {
-    if (!header.empty() && !emit(header)) return;
-    std::size_t at = 0;
-    for (const RawSplice& s : splices) {
-      if (!emit(body.substr(at, s.offset - at))) return;
-      at = s.offset;
-      if (s.source) {
-        bool alive = true;
-        s.source->write([&](std::string_view piece) {
-          if (alive) alive = emit(piece);
-        });
-        if (!alive) return;
-      } else if (!emit(s.text)) {
-        return;
-      }
-    }
-    if (emit(body.substr(at)) && !content_length) emit("\n");
-  }, frame_bytes, answered);
+  const bool ok = transport_->write_produced_answer(
+      [&](const Transport::Emit& emit) {
+        if (!header.empty() && !emit(header)) return;
+        std::size_t at = 0;
+        for (const RawSplice& s : splices) {
+          if (!emit(body.substr(at, s.offset - at))) return;
+          at = s.offset;
+          if (s.source) {
+            bool alive = true;
+            s.source->write([&](std::string_view piece) {
+              if (alive) alive = emit(piece);
+            });
+            if (!alive) return;
+          } else if (!emit(s.text)) {
+            return;
+          }
+        }
+        if (emit(body.substr(at)) && !content_length) emit("\n");
+      },
+      frame_bytes, answered);
   if (!ok && !closed_.exchange(true)) cancel_all();  // the peer is gone: stop its work
 }
 

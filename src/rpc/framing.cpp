@@ -96,7 +96,8 @@ json sniff_request_id(std::string_view text) {
       auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
       // The whole number or nothing: "1e9", "1.5" and "99999999999999999999"
       // are not read as 1 or as a clipped value.
-      const bool whole = ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
+      const bool whole =
+          ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
       if (ec == std::errc() && whole) return n;
       return nullptr;
     }
@@ -209,7 +210,8 @@ bool FrameReader::step_line(const OnMessage& on_message, const OnError& on_error
     scanned_ = buf_.size();
     if (buf_.size() > max_) {
       on_error({FrameError::Kind::TooLarge,
-                "line of more than " + std::to_string(max_) + " bytes exceeds the frame limit", sniff_request_id(buf_)});
+                "line of more than " + std::to_string(max_) + " bytes exceeds the frame limit",
+                sniff_request_id(buf_)});
       buf_.clear();
       scanned_ = 0;
       discard_line_ = true;

@@ -18,9 +18,7 @@ json to_json(const ClientProfile& p) {
 }
 
 Result<ClientProfile> client_profile_from_json(const json& v) {
-  auto bad = [](const std::string& what) {
-    return make_error(error_code::kInvalidParams, "client profile: " + what);
-  };
+  auto bad = [](const std::string& what) { return make_error(error_code::kInvalidParams, "client profile: " + what); };
   if (!v.is_object()) return bad("must be an object");
   ClientProfile p;
   auto strings = [&](const char* key, std::vector<std::string>& out) -> Status {

@@ -84,8 +84,7 @@ bool ConfinedRoot::has_openat2() {
 
 Result<ConfinedRoot> ConfinedRoot::open(const std::string& root) {
   char buf[PATH_MAX];
-  if (::realpath(root.empty() ? "." : root.c_str(), buf) == nullptr)
-    return errno_error(errno, "workspace root", root);
+  if (::realpath(root.empty() ? "." : root.c_str(), buf) == nullptr) return errno_error(errno, "workspace root", root);
   Fd fd(::open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return errno_error(errno, "workspace root", buf);
   return ConfinedRoot(buf, std::move(fd));

@@ -1,9 +1,9 @@
 #include "icotes/json.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -139,13 +139,34 @@ void append_json_string_to(Buffer& out, std::string_view s) {
     }
     o[0] = '\\';
     switch (c) {
-      case '"': o[1] = '"'; pos += 2; break;
-      case '\\': o[1] = '\\'; pos += 2; break;
-      case '\n': o[1] = 'n'; pos += 2; break;
-      case '\r': o[1] = 'r'; pos += 2; break;
-      case '\t': o[1] = 't'; pos += 2; break;
-      case '\b': o[1] = 'b'; pos += 2; break;
-      case '\f': o[1] = 'f'; pos += 2; break;
+      case '"':
+        o[1] = '"';
+        pos += 2;
+        break;
+      case '\\':
+        o[1] = '\\';
+        pos += 2;
+        break;
+      case '\n':
+        o[1] = 'n';
+        pos += 2;
+        break;
+      case '\r':
+        o[1] = 'r';
+        pos += 2;
+        break;
+      case '\t':
+        o[1] = 't';
+        pos += 2;
+        break;
+      case '\b':
+        o[1] = 'b';
+        pos += 2;
+        break;
+      case '\f':
+        o[1] = 'f';
+        pos += 2;
+        break;
       default:
         o[1] = 'u';
         o[2] = '0';
@@ -200,15 +221,19 @@ void write_value(std::string& out, const json& value, std::vector<RawSplice>* sp
       const auto& bin = value.get_binary();
       if (bin.has_subtype() && bin.subtype() == kRawJsonSubtype) {
         const std::string_view text(reinterpret_cast<const char*>(bin.data()), bin.size());
-        if (splices) splices->push_back({out.size(), text});
-        else out.append(text);
+        if (splices)
+          splices->push_back({out.size(), text});
+        else
+          out.append(text);
         return;
       }
       if (bin.has_subtype() && bin.subtype() == kRawSourceSubtype && bin.size() == sizeof(const RawJsonSource*)) {
         const RawJsonSource* source = nullptr;
         std::memcpy(&source, bin.data(), sizeof source);
-        if (splices) splices->push_back({out.size(), {}, source});
-        else source->write([&](std::string_view piece) { out.append(piece); });
+        if (splices)
+          splices->push_back({out.size(), {}, source});
+        else
+          source->write([&](std::string_view piece) { out.append(piece); });
         return;
       }
       out.append(value.dump());
@@ -240,7 +265,9 @@ void write_value(std::string& out, const json& value, std::vector<RawSplice>* sp
 
 void write_json(std::string& out, const json& value) { write_value(out, value, nullptr); }
 
-void write_json(std::string& out, const json& value, std::vector<RawSplice>& splices) { write_value(out, value, &splices); }
+void write_json(std::string& out, const json& value, std::vector<RawSplice>& splices) {
+  write_value(out, value, &splices);
+}
 
 json raw_json(std::string_view serialized) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(serialized.data());

@@ -71,9 +71,8 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
   auto fail = [&](const std::string& why) {
     std::fprintf(stderr, "icotes: the MCP client declared roots, but %s; serving the current directory\n", why.c_str());
   };
-  const json answer = {{"jsonrpc", "2.0"},
-                       {"id", first["id"]},
-                       {"result", *mcp_initialize_result(first["params"], "")}};
+  const json answer = {
+      {"jsonrpc", "2.0"}, {"id", first["id"]}, {"result", *mcp_initialize_result(first["params"], "")}};
   bool alive = write_fully(out_fd, frame_message(framing, answer.dump())) == 0;
   // Everything the client sends from here on is the server's, but the
   // answer to our roots/list, which is ours.
@@ -108,10 +107,14 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
     frames.feed(chunk, take, [](const FrameError&) {});
     tail.erase(0, tail.size() - frames.buffered());
   }
-  if (!alive) fail("it is gone");
-  else if (!initialized) fail("sent no notifications/initialized within " + std::to_string(timeout_ms) + " ms");
-  else if (!answered) fail("did not answer roots/list within " + std::to_string(timeout_ms) + " ms");
-  else if (!root) fail("none of its roots is a local directory");
+  if (!alive)
+    fail("it is gone");
+  else if (!initialized)
+    fail("sent no notifications/initialized within " + std::to_string(timeout_ms) + " ms");
+  else if (!answered)
+    fail("did not answer roots/list within " + std::to_string(timeout_ms) + " ms");
+  else if (!root)
+    fail("none of its roots is a local directory");
   hello.root = root;
   if (root) hello.source = "MCP roots/list";
   for (auto& b : bodies) hello.bytes += frame_message(framing, std::move(b));
@@ -181,8 +184,10 @@ ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes
     frames.feed(
         std::string_view(buf, static_cast<std::size_t>(n)),
         [&](std::string&& body) {
-          if (!first) first = std::move(body);
-          else later.push_back(std::move(body));
+          if (!first)
+            first = std::move(body);
+          else
+            later.push_back(std::move(body));
         },
         [&](const FrameError&) { refused = true; });
   }
@@ -203,8 +208,8 @@ bool is_response_to(std::string_view frame, const json& id) {
     frame.remove_prefix(end + 4);
   }
   const json m = parse_json_or_discarded(frame);
-  return m.is_object() && !m.contains("method") && (m.contains("result") || m.contains("error")) &&
-         m.contains("id") && m["id"] == id;
+  return m.is_object() && !m.contains("method") && (m.contains("result") || m.contains("error")) && m.contains("id") &&
+         m["id"] == id;
 }
 
 std::string ResponseDropper::filter(std::string_view data) {

@@ -71,15 +71,15 @@ std::string daemon_log_of(const std::string& socket_path) {
 Result<int> connect_unix(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return make_error(error_code::kInvalidParams, "socket path too long: " + path);
+  if (path.size() >= sizeof addr.sun_path)
+    return make_error(error_code::kInvalidParams, "socket path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_error(error_code::kIoError, std::string("socket: ") + std::strerror(errno));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     ::close(fd);
-    if (err == ENOENT || err == ECONNREFUSED)
-      return make_error(error_code::kNotFound, "no icotes daemon at " + path);
+    if (err == ENOENT || err == ECONNREFUSED) return make_error(error_code::kNotFound, "no icotes daemon at " + path);
     return make_error(error_code::kIoError, "connecting to " + path + ": " + std::strerror(err));
   }
   return fd;
@@ -154,11 +154,10 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
     int status = 0;
     if (::waitpid(*pid, &status, WNOHANG) == *pid) {
       release();
-      return make_error(error_code::kIoError,
-                        "the icotes daemon exited at start (" +
-                            (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
-                                               : "signal " + std::to_string(WTERMSIG(status))) +
-                            "); " + address.log_path + " ends:" + log_tail(address.log_path));
+      return make_error(error_code::kIoError, "the icotes daemon exited at start (" +
+                                                  (WIFEXITED(status) ? "status " + std::to_string(WEXITSTATUS(status))
+                                                                     : "signal " + std::to_string(WTERMSIG(status))) +
+                                                  "); " + address.log_path + " ends:" + log_tail(address.log_path));
     }
     if (std::chrono::steady_clock::now() > deadline) {
       release();
@@ -215,13 +214,12 @@ namespace {
 int unanswered_exit(Framing framing, const std::string& filler, const std::vector<json>& ids, bool exited,
                     const std::string& stopped, const std::string& daemon_log) {
   const std::string log = daemon_log.empty() ? std::string("beside its socket") : daemon_log;
-  const std::string why =
-      stopped.empty()
-          ? "daemon serving this workspace closed the connection before answering (it " +
-                std::string(exited ? "exited or was killed" : "dropped this client") + "); its log is " + log +
-                ". The next `icotes serve` starts a new daemon."
-          : "daemon serving this workspace stopped before answering (" + stopped + "); its log is " + log +
-                ". The next `icotes serve` starts a new daemon.";
+  const std::string why = stopped.empty()
+                              ? "daemon serving this workspace closed the connection before answering (it " +
+                                    std::string(exited ? "exited or was killed" : "dropped this client") +
+                                    "); its log is " + log + ". The next `icotes serve` starts a new daemon."
+                              : "daemon serving this workspace stopped before answering (" + stopped +
+                                    "); its log is " + log + ". The next `icotes serve` starts a new daemon.";
   std::string out = filler;
   for (const json& id : ids) {
     json error = {{"code", error_code::kInternalError}, {"message", "the icotes " + why}};
@@ -232,8 +230,9 @@ int unanswered_exit(Framing framing, const std::string& filler, const std::vecto
   if (const int fl = ::fcntl(STDOUT_FILENO, F_GETFL); fl >= 0 && (fl & O_NONBLOCK))
     (void)::fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
   (void)write_fully(STDOUT_FILENO, out);
-  std::fprintf(stderr, "icotes: the %s%s\n", why.c_str(),
-               ids.empty() ? "" : (" " + std::to_string(ids.size()) + " request(s) answered with error -32603.").c_str());
+  std::fprintf(
+      stderr, "icotes: the %s%s\n", why.c_str(),
+      ids.empty() ? "" : (" " + std::to_string(ids.size()) + " request(s) answered with error -32603.").c_str());
   return 1;
 }
 
@@ -336,8 +335,8 @@ std::optional<int> hand_over_stdio(int socket, const AttachRequest& request, con
   AttachRequest line = request;
   line.descriptors = true;
   const int fds[3] = {STDIN_FILENO, STDOUT_FILENO, *ledger};
-  if (const int err = send_with_fds(socket, attach_line(line), fds); err != 0 ||
-      send_fully(socket, request.initial) != 0) {
+  if (const int err = send_with_fds(socket, attach_line(line), fds);
+      err != 0 || send_fully(socket, request.initial) != 0) {
     std::fprintf(stderr, "icotes: cannot hand the client to the daemon: %s\n", std::strerror(err ? err : EPIPE));
     return std::nullopt;
   }
@@ -348,7 +347,8 @@ std::optional<int> hand_over_stdio(int socket, const AttachRequest& request, con
   if (!ack.is_object() || !ack.contains("attached")) {
     const std::string why = ack.is_object() && ack.contains("error") && ack["error"].is_string()
                                 ? ack["error"].get<std::string>()
-                                : first ? "it answered " + first->substr(0, 200) : "it closed the connection";
+                            : first ? "it answered " + first->substr(0, 200)
+                                    : "it closed the connection";
     std::fprintf(stderr, "icotes: the daemon did not take the client (%s); its log is %s\n", why.c_str(),
                  daemon_log.c_str());
     return std::nullopt;
@@ -378,9 +378,10 @@ int forward_stdio(int socket, const AttachRequest& request, const std::string& d
   {
     AttachRequest line = request;
     line.descriptors = false;
-    line.initial.clear();                // sent as the client's first bytes, below
-    line.drop_response_id = nullptr;     // dropped here, on the way out
-    if (send_fully(socket, attach_line(line)) != 0) return unanswered_exit(Framing::Unknown, {}, {}, false, "", daemon_log);
+    line.initial.clear();             // sent as the client's first bytes, below
+    line.drop_response_id = nullptr;  // dropped here, on the way out
+    if (send_fully(socket, attach_line(line)) != 0)
+      return unanswered_exit(Framing::Unknown, {}, {}, false, "", daemon_log);
   }
   // What the launcher must know of the conversation it forwards, read from
   // both streams by EnvelopeScanner (one pass, bodies never kept):

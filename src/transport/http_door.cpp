@@ -70,10 +70,18 @@ class HttpDoor::Backend final : public http::Backend {
   }
   void log(int level, std::string_view message) override {
     switch (level) {
-      case 0: spdlog::debug("{}", message); break;
-      case 1: spdlog::info("{}", message); break;
-      case 2: spdlog::warn("{}", message); break;
-      default: spdlog::error("{}", message); break;
+      case 0:
+        spdlog::debug("{}", message);
+        break;
+      case 1:
+        spdlog::info("{}", message);
+        break;
+      case 2:
+        spdlog::warn("{}", message);
+        break;
+      default:
+        spdlog::error("{}", message);
+        break;
     }
   }
 
@@ -83,13 +91,14 @@ class HttpDoor::Backend final : public http::Backend {
 };
 
 Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(Workspace& workspace, const TcpAddress& address,
-                                                  SessionOptions session, std::size_t max_body_bytes) {
+                                                   SessionOptions session, std::size_t max_body_bytes) {
   auto entry = load_module_symbol("http", "icotes-http.so", "ICOTES_HTTP_MODULE", "icotes_http_module");
   if (!entry) return std::move(entry).error();
   using Entry = const http::ModuleApi* (*)();
   const http::ModuleApi* api = reinterpret_cast<Entry>(*entry)();
   if (!api || api->abi_version != http::ModuleApi::kAbiVersion)
-    return make_error(error_code::kInternalError, "http: icotes-http.so is not a module of this build (rebuild icotes)");
+    return make_error(error_code::kInternalError,
+                      "http: icotes-http.so is not a module of this build (rebuild icotes)");
   // An MCP client ends its session with DELETE, never with LSP `exit`.
   session.on_exit = [](int) {};
   std::unique_ptr<HttpDoor> door(new HttpDoor());
@@ -104,7 +113,9 @@ Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(Workspace& workspace, const T
   options.token = random_token();
   std::string error;
   auto server = api->listen(*door->backend_, options, &error);
-  if (!server) return make_error(error_code::kIoError, "--listen http:" + address.host + ":" + std::to_string(address.port) + ": " + error);
+  if (!server)
+    return make_error(error_code::kIoError,
+                      "--listen http:" + address.host + ":" + std::to_string(address.port) + ": " + error);
   door->server_ = std::move(server);
   auto path = write_token_file("http-" + std::to_string(door->server_->port()) + ".token", options.token);
   if (!path) return std::move(path).error();  // the door closes with `door`

@@ -1,8 +1,8 @@
 // The attached client's ledger. See include/doors/icotes/ledger.hpp.
 #include "icotes/ledger.hpp"
 
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -34,7 +34,9 @@
 namespace icotes {
 namespace {
 
-Error sys_error(const std::string& what) { return make_error(error_code::kIoError, what + ": " + std::strerror(errno)); }
+Error sys_error(const std::string& what) {
+  return make_error(error_code::kIoError, what + ": " + std::strerror(errno));
+}
 
 // Answers the first message: icotes/authenticate with the right token lets
 // the rest through to the Session; anything else closes the connection.
@@ -129,12 +131,16 @@ bool is_loopback_host(std::string_view host) {
 Result<TcpAddress> parse_tcp_listen(std::string_view spec, bool allow_remote) {
   auto bad = [&](const std::string& why) {
     return make_error(error_code::kInvalidParams,
-                      "--listen '" + std::string(spec) + "': " + why + " (expected tcp:127.0.0.1:PORT or http:127.0.0.1:PORT; PORT 0 picks one)");
+                      "--listen '" + std::string(spec) + "': " + why +
+                          " (expected tcp:127.0.0.1:PORT or http:127.0.0.1:PORT; PORT 0 picks one)");
   };
   std::string scheme;
-  if (spec.substr(0, 4) == "tcp:") scheme = "tcp";
-  else if (spec.substr(0, 5) == "http:") scheme = "http";
-  else return bad("the forms are tcp:HOST:PORT and http:HOST:PORT");
+  if (spec.substr(0, 4) == "tcp:")
+    scheme = "tcp";
+  else if (spec.substr(0, 5) == "http:")
+    scheme = "http";
+  else
+    return bad("the forms are tcp:HOST:PORT and http:HOST:PORT");
   std::string_view rest = spec.substr(scheme.size() + 1);
   const auto colon = rest.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
@@ -500,13 +506,13 @@ struct TcpServer::Client {
   bool evicted = false;  // guarded by the server's mutex: closed to make room, still ending
   std::chrono::steady_clock::time_point accepted = std::chrono::steady_clock::now();
   std::chrono::system_clock::time_point since = std::chrono::system_clock::now();
-  std::string name;  // for log lines
+  std::string name;                                               // for log lines
   ucred peer{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};  // Unix socket: the process that connected
   std::thread thread;
   std::atomic<bool> done{false};
   // What `icotes daemon list` shows, guarded by mutex.
-  std::string transport;            // "tcp", "unix socket", "stdio (attached)", "stdio (forwarded)"
-  std::string permission_mode;      // the client's own, when it chose one
+  std::string transport;             // "tcp", "unix socket", "stdio (attached)", "stdio (forwarded)"
+  std::string permission_mode;       // the client's own, when it chose one
   const Session* session = nullptr;  // while served
   std::function<void()> interrupt;   // an attached client's: ends its session (the daemon stops)
 
@@ -531,8 +537,10 @@ class AdminGate final : public MessageHandler {
     if (peer_uid_ != ::geteuid())
       return request.fail(make_error(error_code::kPermissionDenied, "only the daemon's user may administer it"));
     auto r = options_.admin(request.method(), request.params());
-    if (r) request.reply(*r);
-    else request.fail(r.error());
+    if (r)
+      request.reply(*r);
+    else
+      request.fail(r.error());
   }
   void on_notification(const std::string& method, const json& params) override {
     session_.on_notification(method, params);
@@ -552,7 +560,7 @@ class AdminGate final : public MessageHandler {
 // is not the request (the stream's start, or what follows the request's
 // bytes). Errors: an attach line that is not one (kInvalidParams).
 Result<std::optional<AttachRequest>> read_preamble(int fd, std::string& bytes, std::vector<int>& fds,
-                                                    std::size_t max_initial_bytes) {
+                                                   std::size_t max_initial_bytes) {
   char buf[64 * 1024];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
   iovec iov{buf, sizeof buf};
@@ -588,8 +596,8 @@ Result<std::optional<AttachRequest>> read_preamble(int fd, std::string& bytes, s
   std::size_t nl;
   while ((nl = bytes.find('\n')) == std::string::npos) {
     if (bytes.size() > kMaxAttachLineBytes)
-      return make_error(error_code::kInvalidParams, "attach request: a line longer than " +
-                                                        std::to_string(kMaxAttachLineBytes) + " bytes");
+      return make_error(error_code::kInvalidParams,
+                        "attach request: a line longer than " + std::to_string(kMaxAttachLineBytes) + " bytes");
     if (!more()) return make_error(error_code::kInvalidParams, "attach request: cut short");
   }
   auto request = parse_attach_line(std::string_view(bytes).substr(0, nl));
@@ -749,7 +757,8 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
   addrinfo* res = nullptr;
   const std::string port = std::to_string(address.port);
   if (int rc = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    return make_error(error_code::kInvalidParams, "--listen: cannot resolve '" + address.host + "': " + ::gai_strerror(rc));
+    return make_error(error_code::kInvalidParams,
+                      "--listen: cannot resolve '" + address.host + "': " + ::gai_strerror(rc));
   int fd = -1;
   std::string last_error = "no address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -763,8 +772,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
     fd = -1;
   }
   ::freeaddrinfo(res);
-  if (fd < 0)
-    return make_error(error_code::kIoError, "--listen tcp:" + address.host + ":" + port + ": " + last_error);
+  if (fd < 0) return make_error(error_code::kIoError, "--listen tcp:" + address.host + ":" + port + ": " + last_error);
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
@@ -787,7 +795,8 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, 
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
     return make_error(error_code::kInvalidParams, "unix socket path too long (" + std::to_string(path.size()) +
-                                                      " bytes; the limit is " + std::to_string(sizeof addr.sun_path - 1) + ")");
+                                                      " bytes; the limit is " +
+                                                      std::to_string(sizeof addr.sun_path - 1) + ")");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket");
@@ -831,7 +840,9 @@ TcpServer::~TcpServer() {
   if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
 }
 
-void TcpServer::start() { acceptor_ = std::thread([this] { accept_loop(); }); }
+void TcpServer::start() {
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
 
 void TcpServer::stop(const std::string& reason) {
   {
@@ -898,7 +909,8 @@ void TcpServer::accept_loop() {
     auto client = std::make_shared<Client>();
     client->fd = cfd;
     ++accepted;
-    client->name = socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
+    client->name =
+        socket_path_.empty() ? "tcp connection " + peer_address(cfd) : "daemon connection #" + std::to_string(accepted);
     client->authenticated = token_.empty();  // a Unix socket: its mode is the authentication
     client->transport = socket_path_.empty() ? "tcp" : "unix socket";
     if (!socket_path_.empty()) {
@@ -931,7 +943,8 @@ std::size_t TcpServer::make_room_locked(std::size_t open) {
     c->shut_down();
     if (now - last_eviction_log_ >= std::chrono::seconds(1)) {
       spdlog::warn("tcp: {} connections waiting to authenticate ({}); closing the oldest, {}{}", waiting.size(), why,
-                   c->name, evictions_unlogged_ ? " (and " + std::to_string(evictions_unlogged_) + " before, unlogged)" : "");
+                   c->name,
+                   evictions_unlogged_ ? " (and " + std::to_string(evictions_unlogged_) + " before, unlogged)" : "");
       last_eviction_log_ = now;
       evictions_unlogged_ = 0;
     } else {
@@ -977,8 +990,8 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     }
     for (int f : fds) ::close(f);
     if (!read || (*read && (*read)->descriptors)) {
-      const std::string why = read ? "the client's descriptors did not come with its attach request"
-                                   : read.error().message;
+      const std::string why =
+          read ? "the client's descriptors did not come with its attach request" : read.error().message;
       spdlog::warn("{}: {}; closing the connection", client->name, why);
       (void)send_fully(fd, json{{"error", why}}.dump() + "\n");
       finish();
@@ -999,7 +1012,8 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   // The launcher has answered the client's initialize itself (client_hello.hpp).
   if (attach && !attach->drop_response_id.is_null()) out = drop_first_response(out, attach->drop_response_id);
   auto connection = std::make_shared<Connection>(
-      out, authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
+      out,
+      authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
   {
     // LSP `exit` ends this connection, not the server the others share.
     SessionOptions session_options = options_.session;
@@ -1092,7 +1106,7 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
   // where the default 64 KiB would leave the rest to the writer thread once
   // the client has read: the hop a standalone server's blocking write does not
   // take. When the kernel refuses the size the pipe keeps its own.
-  if (struct stat st {}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode)) {
+  if (struct stat st{}; ::fstat(out, &st) == 0 && S_ISFIFO(st.st_mode)) {
     if (const int fl = ::fcntl(out, F_GETFL); fl >= 0) (void)::fcntl(out, F_SETFL, fl | O_NONBLOCK);
     if (::fcntl(out, F_GETPIPE_SZ) < 256 * 1024) (void)::fcntl(out, F_SETPIPE_SZ, 256 * 1024);
   }

@@ -37,7 +37,8 @@ TEST(ResponseDropper, KeepsContentLengthFraming) {
   const std::string body = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":null}";
   const std::string other = "{\"jsonrpc\":\"2.0\",\"id\":\"b\",\"result\":null}";
   ResponseDropper d(json("a"));
-  const std::string out = d.filter(frame_message(Framing::ContentLength, body) + frame_message(Framing::ContentLength, other));
+  const std::string out =
+      d.filter(frame_message(Framing::ContentLength, body) + frame_message(Framing::ContentLength, other));
   EXPECT_EQ(out, frame_message(Framing::ContentLength, other));
   EXPECT_TRUE(is_response_to(frame_message(Framing::ContentLength, body), json("a")));
   EXPECT_FALSE(is_response_to(frame_message(Framing::ContentLength, body), json("b")));
@@ -71,8 +72,9 @@ TEST(ClientHello, McpClientWithRootsIsAnsweredAskedAndReplayed) {
       seen.append(buf, static_cast<std::size_t>(n));
     }
     EXPECT_NE(seen.find("\"protocolVersion\":\"2025-03-26\""), std::string::npos);
-    const std::string answer = "{\"jsonrpc\":\"2.0\",\"id\":\"icotes/roots\",\"result\":{\"roots\":[{\"uri\":\"file://" +
-                               root.path() + "\"}]}}\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"pi";
+    const std::string answer =
+        "{\"jsonrpc\":\"2.0\",\"id\":\"icotes/roots\",\"result\":{\"roots\":[{\"uri\":\"file://" + root.path() +
+        "\"}]}}\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"pi";
     ASSERT_EQ(::write(in[1], answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
   });
   const ClientHello hello = read_client_hello(in[0], out[1], 1 << 20, 10000);
@@ -90,8 +92,10 @@ TEST(ClientHello, LspInitializeNamesItsRootAndIsLeftAsRead) {
   test::TempDir root;
   int in[2];
   ASSERT_EQ(::pipe(in), 0);
-  const std::string body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":null,"
-                           "\"rootUri\":\"file://" + root.path() + "\",\"capabilities\":{}}}";
+  const std::string body =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":null,"
+      "\"rootUri\":\"file://" +
+      root.path() + "\",\"capabilities\":{}}}";
   const std::string framed = frame_message(Framing::ContentLength, body);
   ASSERT_EQ(::write(in[1], framed.data(), framed.size()), static_cast<ssize_t>(framed.size()));
   const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100);

@@ -125,24 +125,26 @@ TEST_F(Confine, RelativeNormalises) {
 }
 
 TEST_F(Confine, RelativeRefusesDotDotEscapes) {
-  for (const std::string& p : std::vector<std::string>{"..", "../", "../outside/secret.txt", "a/../../x", "a/b/../../..", "./../app/inside.txt",
-                              "sub/../../app/inside.txt", "a/b/c/../../../../outside"}) {
+  for (const std::string& p :
+       std::vector<std::string>{"..", "../", "../outside/secret.txt", "a/../../x", "a/b/../../..",
+                                "./../app/inside.txt", "sub/../../app/inside.txt", "a/b/c/../../../../outside"}) {
     expect_refused(root().relative(p), p);
   }
 }
 
 TEST_F(Confine, RelativeRefusesAbsolutePathsOutside) {
-  for (const std::string& p : std::vector<std::string>{std::string("/"), std::string("/etc/passwd"), std::string("/tmp"), base_.path(),
-                              base_ / "outside/secret.txt", root_path_ + "/../outside/secret.txt",
-                              root_path_ + "/sub/../../outside", "/proc/self/root" + root_path_ + "/inside.txt",
-                              "//" + root_path_.substr(1) + "/inside.txt"}) {
+  for (const std::string& p : std::vector<std::string>{
+           std::string("/"), std::string("/etc/passwd"), std::string("/tmp"), base_.path(),
+           base_ / "outside/secret.txt", root_path_ + "/../outside/secret.txt", root_path_ + "/sub/../../outside",
+           "/proc/self/root" + root_path_ + "/inside.txt", "//" + root_path_.substr(1) + "/inside.txt"}) {
     expect_refused(root().relative(p), p);
   }
 }
 
 TEST_F(Confine, RelativeRefusesSiblingWithSamePrefix) {
-  for (const std::string& p : std::vector<std::string>{base_ / "app-evil", base_ / "app-evil/x.txt", base_ / "app-evil/", base_ / "ap",
-                              base_ / "app.bak/x", base_ / "appx"}) {
+  for (const std::string& p :
+       std::vector<std::string>{base_ / "app-evil", base_ / "app-evil/x.txt", base_ / "app-evil/", base_ / "ap",
+                                base_ / "app.bak/x", base_ / "appx"}) {
     expect_refused(root().relative(p), p);
   }
 }
@@ -205,10 +207,11 @@ TEST_F(Confine, OpenBeneathRefusesDirectorySymlinksLeadingOut) {
   make_symlink(outside(), root_path_ + "/abs_dir");
   make_symlink("../outside", root_path_ + "/rel_dir");
   make_symlink("../../../../outside", root_path_ + "/a/b/c/deep_dir");
-  make_symlink("../..", root_path_ + "/sub/up2");  // base_
+  make_symlink("../..", root_path_ + "/sub/up2");         // base_
   make_symlink("c/deep_dir", root_path_ + "/a/b/chain");  // a symlink to a symlink that leads out
-  for (const std::string& p : std::vector<std::string>{"abs_dir/secret.txt", "rel_dir/secret.txt", "a/b/c/deep_dir/secret.txt",
-                              "sub/up2/outside/secret.txt", "a/b/chain/secret.txt"}) {
+  for (const std::string& p :
+       std::vector<std::string>{"abs_dir/secret.txt", "rel_dir/secret.txt", "a/b/c/deep_dir/secret.txt",
+                                "sub/up2/outside/secret.txt", "a/b/chain/secret.txt"}) {
     auto fd = root().open_beneath(p, O_RDONLY);
     ASSERT_FALSE(fd.ok()) << p;
     EXPECT_EQ(fd.error().code, error_code::kOutsideWorkspace) << p << ": " << fd.error().message;
@@ -240,8 +243,8 @@ TEST_F(Confine, OpenBeneathRefusesProcSelfRootTricks) {
   for (std::size_t i = 0; i < 20; ++i) up += "../";
   make_symlink(up + "proc/self/root" + outside(), root_path_ + "/proc_rel");
   make_symlink(up + "proc/self/fd/" + std::to_string(root().fd()), root_path_ + "/proc_fd");
-  for (const std::string& p : std::vector<std::string>{"proc_abs", "proc_root" + outside() + "/secret.txt", "proc_cwd", "proc_rel/secret.txt",
-                              "proc_fd/../outside/secret.txt"}) {
+  for (const std::string& p : std::vector<std::string>{"proc_abs", "proc_root" + outside() + "/secret.txt", "proc_cwd",
+                                                       "proc_rel/secret.txt", "proc_fd/../outside/secret.txt"}) {
     auto fd = root().open_beneath(p, O_RDONLY);
     ASSERT_FALSE(fd.ok()) << p << " opened: " << read_fd_all(fd->get());
     EXPECT_TRUE(fd.error().code == error_code::kOutsideWorkspace || fd.error().code == error_code::kIoError ||
@@ -260,9 +263,9 @@ TEST_F(Confine, OpenBeneathAllowsSymlinksThatStayInside) {
   struct Case {
     std::string path, content;
   };
-  for (const Case& c : {Case{"to_sub", "sub file\n"}, Case{"sub/up_one", "inside\n"},
-                        Case{"a/b/c/to_sub_dir/file.txt", "sub file\n"}, Case{"chain", "sub file\n"},
-                        Case{"sub/wiggle", "inside\n"}}) {
+  for (const Case& c :
+       {Case{"to_sub", "sub file\n"}, Case{"sub/up_one", "inside\n"}, Case{"a/b/c/to_sub_dir/file.txt", "sub file\n"},
+        Case{"chain", "sub file\n"}, Case{"sub/wiggle", "inside\n"}}) {
     auto fd = root().open_beneath(c.path, O_RDONLY);
     ASSERT_TRUE(fd.ok()) << c.path << ": " << fd.error().message;
     EXPECT_EQ(read_fd_all(fd->get()), c.content) << c.path;
@@ -292,8 +295,9 @@ TEST_F(Confine, WorkspaceUrisAreConfined) {
   Workspace& w = **ws;
   EXPECT_EQ(w.rel_of_uri(w.uri_of("sub/file.txt")).value(), "sub/file.txt");
   EXPECT_EQ(w.rel_of_uri("file://" + root_path_ + "/a%20b.txt").value(), "a b.txt");
-  for (const std::string& u : std::vector<std::string>{"file:///etc/passwd", "file://" + root_path_ + "/%2e%2e/outside/secret.txt",
-                              "file://" + base_.path() + "/app-evil/x.txt", "file://" + root_path_ + "/a%00b"}) {
+  for (const std::string& u :
+       std::vector<std::string>{"file:///etc/passwd", "file://" + root_path_ + "/%2e%2e/outside/secret.txt",
+                                "file://" + base_.path() + "/app-evil/x.txt", "file://" + root_path_ + "/a%00b"}) {
     auto r = w.rel_of_uri(u);
     ASSERT_FALSE(r.ok()) << u;
     EXPECT_EQ(r.error().code, error_code::kOutsideWorkspace) << u;
@@ -522,16 +526,20 @@ namespace {
 TEST(ClientRoot, FromInitialize) {
   test::TempDir a, b;
   std::filesystem::create_directories(b / "with space");
-  auto init = [](json params) { return json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", params}}; };
+  auto init = [](json params) {
+    return json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", params}};
+  };
   const std::string uri_a = "file://" + percent_encode_path(a.path());
   const std::string uri_b = "file://" + percent_encode_path(b / "with space");
-  EXPECT_EQ(client_root_of_initialize(init({{"workspaceFolders", {{{"uri", uri_b}, {"name", "b"}}, {{"uri", uri_a}, {"name", "a"}}}},
-                                            {"rootUri", uri_a}})),
+  EXPECT_EQ(client_root_of_initialize(
+                init({{"workspaceFolders", {{{"uri", uri_b}, {"name", "b"}}, {{"uri", uri_a}, {"name", "a"}}}},
+                      {"rootUri", uri_a}})),
             b / "with space")
       << "the first folder, %-escapes decoded";
   EXPECT_EQ(client_root_of_initialize(init({{"workspaceFolders", nullptr}, {"rootUri", uri_a}})), a.path());
   EXPECT_EQ(client_root_of_initialize(init({{"rootUri", nullptr}, {"rootPath", b.path()}})), b.path());
-  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file://localhost" + percent_encode_path(a.path())}})), a.path());
+  EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file://localhost" + percent_encode_path(a.path())}})),
+            a.path());
   // Not a directory here, another host or scheme, a relative path: the next candidate, or none.
   EXPECT_EQ(client_root_of_initialize(init({{"rootUri", uri_a + "/missing"}, {"rootPath", b.path()}})), b.path());
   EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file://server/share"}})), std::nullopt);
@@ -539,7 +547,9 @@ TEST(ClientRoot, FromInitialize) {
   EXPECT_EQ(client_root_of_initialize(init({{"rootPath", "relative/dir"}})), std::nullopt);
   EXPECT_EQ(client_root_of_initialize(init({{"rootUri", "file:///%zz"}})), std::nullopt);
   // Not an initialize request (MCP's carries no root), or no params.
-  EXPECT_EQ(client_root_of_initialize(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}, {"params", {{"rootUri", uri_a}}}}), std::nullopt);
+  EXPECT_EQ(client_root_of_initialize(
+                json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}, {"params", {{"rootUri", uri_a}}}}),
+            std::nullopt);
   EXPECT_EQ(client_root_of_initialize(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}}), std::nullopt);
   EXPECT_EQ(client_root_of_initialize(json::array()), std::nullopt);
   EXPECT_EQ(path_of_file_uri("file:///a%20b/c?q#f").value(), "/a b/c");

@@ -18,7 +18,9 @@ using test::TempDir;
 using test::write_file;
 
 // "a𝄞b" then "é!" on a second line: U+1D11E is 4 UTF-8 bytes, 2 UTF-16 units.
-const std::string kAstral = "a\xF0\x9D\x84\x9E" "b\n\xC3\xA9!";
+const std::string kAstral =
+    "a\xF0\x9D\x84\x9E"
+    "b\n\xC3\xA9!";
 
 TEST(Positions, Utf16CountsSurrogatePairsAsTwo) {
   const auto e = PositionEncoding::Utf16;
@@ -84,7 +86,7 @@ TEST(Positions, RoundTripAtEveryCharacterBoundary) {
   for (auto e : {PositionEncoding::Utf16, PositionEncoding::Utf8, PositionEncoding::Utf32}) {
     for (std::size_t off = 0; off <= t.size(); ++off) {
       if (off < t.size() && (static_cast<unsigned char>(t[off]) & 0xC0) == 0x80) continue;  // not a boundary
-      if (off > 0 && t[off - 1] == '\r') continue;  // between '\r' and '\n'
+      if (off > 0 && t[off - 1] == '\r') continue;                                          // between '\r' and '\n'
       EXPECT_EQ(offset_of(t, position_of(t, off, e), e), off) << "offset " << off;
     }
   }

@@ -173,12 +173,10 @@ TEST(EventBroker, ConcurrentPublishersKeepEachTopicInOrder) {
   Broker b;
   std::mutex m;
   std::map<std::string, std::vector<std::uint64_t>> seen;
-  ASSERT_TRUE(b.subscribe(nullptr, {"**"},
-                          [&](std::uint64_t, const Event& e) {
-                            std::lock_guard lock(m);
-                            seen[e.topic].push_back(e.seq);
-                          })
-                  .ok());
+  ASSERT_TRUE(b.subscribe(nullptr, {"**"}, [&](std::uint64_t, const Event& e) {
+                 std::lock_guard lock(m);
+                 seen[e.topic].push_back(e.seq);
+               }).ok());
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {

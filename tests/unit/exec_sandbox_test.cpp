@@ -482,7 +482,8 @@ TEST(ExecProcessLimit, AForkBombGetsEagainAndNeverExceedsTheLimit) {
        // The shell stays (sleep, not wait): when it exits, the sandbox's pid 1
        // ends and takes the whole bomb with it, which on a loaded machine
        // came before the bomb reached the limit (CI saw it exit 0 unrefused).
-       {"f() { f | f & }; f; sleep 15", "bash -c 'f() { f | f & }; f; sleep 15'", "bash -c 'while :; do sleep 100 & done'"}) {
+       {"f() { f | f & }; f; sleep 15", "bash -c 'f() { f | f & }; f; sleep 15'",
+        "bash -c 'while :; do sleep 100 & done'"}) {
     auto spec = box.sh(bomb);
     spec.timeout = milliseconds(30000);
     TaskSampler sampler;

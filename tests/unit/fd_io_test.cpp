@@ -47,7 +47,8 @@ TEST(FdIo, WriteFullyDeliversEveryByteThroughInterruptedWrites) {
       if (got.size() % 64 == 0) ::usleep(10);
     }
   });
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = on_alarm;  // no SA_RESTART: write(2) returns early
   ASSERT_EQ(::sigaction(SIGALRM, &sa, &old), 0);
   itimerval every{{0, 100}, {0, 100}};
@@ -79,7 +80,7 @@ TEST(FdIo, WriteFullyReportsTheErrno) {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(p[1]);
   EXPECT_EQ(write_fully(p[1], "x"), EBADF);  // closed
-  EXPECT_EQ(write_fully(-1, ""), 0);          // nothing to write: no call made
+  EXPECT_EQ(write_fully(-1, ""), 0);         // nothing to write: no call made
 }
 
 TEST(FdIo, WriteFullyOnAFullNonBlockingPipeSaysEagain) {
@@ -96,7 +97,8 @@ TEST(FdIo, SendFullyToAClosedPeerIsEpipeNotSigpipe) {
   ::close(s[1]);
   // Default SIGPIPE disposition would kill the test program here if send
   // raised it: MSG_NOSIGNAL must hold.
-  struct sigaction dfl {}, old {};
+  struct sigaction dfl {
+  }, old{};
   dfl.sa_handler = SIG_DFL;
   ASSERT_EQ(::sigaction(SIGPIPE, &dfl, &old), 0);
   EXPECT_EQ(send_fully(s[0], "hello"), EPIPE);

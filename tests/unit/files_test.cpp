@@ -76,7 +76,8 @@ TEST(Sha256, KnownVectors) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(files::sha256_hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  EXPECT_EQ(files::sha256_hex(std::string("\0", 1)), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+  EXPECT_EQ(files::sha256_hex(std::string("\0", 1)),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
 }
 
 TEST(MimeType, ByExtension) {
@@ -242,10 +243,14 @@ TEST_F(Files, ReadEncodings) {
   EXPECT_EQ(r->content, "h\xC3\xA9\xF0\x9D\x84\x9E\n");
 
   // A lone surrogate becomes U+FFFD.
-  put("lone.txt", std::string("\xFF\xFE\x00\xD8" "a\0", 6));
+  put("lone.txt", std::string("\xFF\xFE\x00\xD8"
+                              "a\0",
+                              6));
   r = read("lone.txt");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->content, "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(r->content,
+            "\xEF\xBF\xBD"
+            "a");
 
   put("latin1.txt", "caf\xE9\n");
   r = read("latin1.txt");
@@ -254,7 +259,9 @@ TEST_F(Files, ReadEncodings) {
   EXPECT_EQ(r->content, "caf\xC3\xA9\n");
   EXPECT_EQ(r->sha256, files::sha256_hex("caf\xE9\n"));
 
-  put("bin.dat", std::string("\x7F" "ELF\0\x01\x02\x03", 8));
+  put("bin.dat", std::string("\x7F"
+                             "ELF\0\x01\x02\x03",
+                             8));
   r = read("bin.dat");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->binary);
@@ -267,7 +274,9 @@ TEST_F(Files, ReadEncodings) {
   auto res = svc().read_resource("bin.dat");
   ASSERT_TRUE(res.ok());
   EXPECT_TRUE(res->binary);
-  EXPECT_EQ(res->data, std::string("\x7F" "ELF\0\x01\x02\x03", 8));
+  EXPECT_EQ(res->data, std::string("\x7F"
+                                   "ELF\0\x01\x02\x03",
+                                   8));
 }
 
 // The sha256 cache must never return the hash of old content. A tool that
@@ -563,7 +572,8 @@ TEST_F(Files, ApplyPatchRefusals) {
 TEST_F(Files, ApplyPatchNoNewlineAtEndOfFile) {
   put("a.txt", "a\nb");
   auto r = svc().apply_patch(
-      "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n");
+      "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of "
+      "file\n");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(get("a.txt"), "a\nc");
   r = svc().apply_patch("--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n a\n-c\n\\ No newline at end of file\n+c\n");
@@ -600,14 +610,16 @@ TEST(UnifiedDiff, SeparateHunksAndContext) {
 TEST(UnifiedDiff, FromAndToEmpty) {
   EXPECT_EQ(files::unified_diff("", "a\nb\n", "f"), "--- a/f\n+++ b/f\n@@ -0,0 +1,2 @@\n+a\n+b\n");
   EXPECT_EQ(files::unified_diff("a\n", "", "f"), "--- a/f\n+++ b/f\n@@ -1 +0,0 @@\n-a\n");
-  EXPECT_EQ(files::unified_diff("a", "a\n", "f"), "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n");
+  EXPECT_EQ(files::unified_diff("a", "a\n", "f"),
+            "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+a\n");
 }
 
 // Property: for random pairs of texts, parse_patch(unified_diff(a, b)) applied
 // to a gives b.
 TEST(UnifiedDiff, RoundTripProperty) {
   std::mt19937 rng(20240611);
-  const std::vector<std::string> alphabet = {"a", "b", "c", "", "  indented", "x\r", "{", "}", "-dash", "+plus", "\\bs"};
+  const std::vector<std::string> alphabet = {"a", "b", "c",     "",      "  indented", "x\r",
+                                             "{", "}", "-dash", "+plus", "\\bs"};
   auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
   auto random_lines = [&](std::size_t max) {
     std::vector<std::string> lines(pick(max + 1));
@@ -654,7 +666,10 @@ TEST(UnifiedDiff, RoundTripProperty) {
     EXPECT_EQ((*parsed)[0].old_path, "f.txt");
     auto applied = files::apply_hunks(a, (*parsed)[0], "f.txt");
     ASSERT_TRUE(applied.ok()) << "iter " << iter << ": " << applied.error().message << "\n" << d;
-    ASSERT_EQ(*applied, b) << "iter " << iter << " ctx " << ctx << "\n--- a:\n" << a << "\n--- b:\n" << b << "\n--- diff:\n" << d;
+    ASSERT_EQ(*applied, b) << "iter " << iter << " ctx " << ctx << "\n--- a:\n"
+                           << a << "\n--- b:\n"
+                           << b << "\n--- diff:\n"
+                           << d;
     ++checked;
   }
   EXPECT_GT(checked, 400);

@@ -349,8 +349,8 @@ TEST(FrameReader, RandomSplitsDeliverTheSameMessages) {
   std::vector<std::string> bodies;
   std::string stream;
   for (int i = 0; i < 50; ++i) {
-    bodies.push_back("{\"id\":" + std::to_string(i) + ",\"pad\":\"" + std::string(static_cast<std::size_t>(i * 7 % 31), 'p') +
-                     "\"}");
+    bodies.push_back("{\"id\":" + std::to_string(i) + ",\"pad\":\"" +
+                     std::string(static_cast<std::size_t>(i * 7 % 31), 'p') + "\"}");
     stream += lsp(bodies.back());
   }
   unsigned seed = 12345;

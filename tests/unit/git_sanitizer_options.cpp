@@ -9,9 +9,7 @@
 // built without frame pointers).
 extern "C" {
 
-__attribute__((visibility("default"), used)) const char* __asan_default_options() {
-  return "fast_unwind_on_malloc=0";
-}
+__attribute__((visibility("default"), used)) const char* __asan_default_options() { return "fast_unwind_on_malloc=0"; }
 
 __attribute__((visibility("default"), used)) const char* __lsan_default_suppressions() {
   return "leak:pcre2_match_data_create_8\n"

@@ -133,13 +133,11 @@ TEST_F(GitTools, AuthorDateIsReadAsGitReadsIt) {
   const std::string saved_tz = saved ? saved : "";
   ::setenv("TZ", "Europe/Berlin", 1);
   ::tzset();
-  for (const char* date : {"@1700000000 +0200", "1700000000 -0130", "2024-01-31T12:00:00+02:00",
-                           "2024-01-31T12:00:00Z", "2024-01-31 12:00:00 +0200", "2024-01-31T12:00:00 +02:00",
-                           "2024-01-31T12:00 +0200", "2024-07-01 08:30:15 -0700", "2024-01-31T12:00:00",
-                           "2024-07-01T12:00:00+05"}) {
-    const std::string ident =
-        must("TZ=Europe/Berlin GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=b GIT_AUTHOR_DATE='" + std::string(date) +
-             "' git var GIT_AUTHOR_IDENT");
+  for (const char* date : {"@1700000000 +0200", "1700000000 -0130", "2024-01-31T12:00:00+02:00", "2024-01-31T12:00:00Z",
+                           "2024-01-31 12:00:00 +0200", "2024-01-31T12:00:00 +02:00", "2024-01-31T12:00 +0200",
+                           "2024-07-01 08:30:15 -0700", "2024-01-31T12:00:00", "2024-07-01T12:00:00+05"}) {
+    const std::string ident = must("TZ=Europe/Berlin GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=b GIT_AUTHOR_DATE='" +
+                                   std::string(date) + "' git var GIT_AUTHOR_IDENT");
     ::setenv("GIT_AUTHOR_DATE", date, 1);
     auto sig = git::signature_for(git::Role::kAuthor, "a", "b");
     ::unsetenv("GIT_AUTHOR_DATE");

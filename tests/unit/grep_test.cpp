@@ -63,7 +63,7 @@ struct Outcome {
 };
 
 Outcome grep(const std::string& root, GrepParams p, const CancellationToken* cancel = nullptr,
-         const Documents* docs = nullptr) {
+             const Documents* docs = nullptr) {
   auto r = ConfinedRoot::open(root);
   if (!r) throw std::runtime_error("cannot open root: " + r.error().message);
   Outcome run;
@@ -85,7 +85,8 @@ TEST(Grep, ContentWithSubmatches) {
   const Outcome run = grep(d.path(), params("needle"));
   ASSERT_TRUE(run.stats) << run.stats.error().message;
   EXPECT_EQ(run.files.size(), 1u);
-  EXPECT_EQ(run.lines("a.txt"), (std::vector<L>{M(1, "one needle", {{4, 10}}), M(3, "needle needle", {{0, 6}, {7, 13}})}));
+  EXPECT_EQ(run.lines("a.txt"),
+            (std::vector<L>{M(1, "one needle", {{4, 10}}), M(3, "needle needle", {{0, 6}, {7, 13}})}));
   EXPECT_EQ(run.files.at("a.txt").matched_lines, 2u);
   EXPECT_EQ(run.files.at("a.txt").matches, 3u);
   EXPECT_EQ(run.stats->files_searched, 2u);
@@ -138,8 +139,8 @@ TEST(Grep, MaxCountPerFile) {
   p.after = 2;
   const Outcome run = grep(d.path(), p);
   ASSERT_TRUE(run.stats);
-  EXPECT_EQ(run.lines("c.txt"),
-            (std::vector<L>{M(2, "l2 m", {{3, 4}}), C(3, "l3"), C(4, "l4"), M(5, "l5 m", {{3, 4}}), C(6, "l6"), C(7, "l7")}));
+  EXPECT_EQ(run.lines("c.txt"), (std::vector<L>{M(2, "l2 m", {{3, 4}}), C(3, "l3"), C(4, "l4"), M(5, "l5 m", {{3, 4}}),
+                                                C(6, "l6"), C(7, "l7")}));
   EXPECT_EQ(run.files.at("d.txt").matched_lines, 2u);  // per file
   // ripgrep 13 reports a matching line of the last after-context as a match
   // (rg --json -m2 -A2 m), without counting it or extending the context.
@@ -148,7 +149,8 @@ TEST(Grep, MaxCountPerFile) {
   p.max_count = 1;
   p.after = 3;
   const Outcome more = grep(d.path(), p);
-  EXPECT_EQ(more.lines("d.txt"), (std::vector<L>{M(1, "m", {{0, 1}}), M(2, "m", {{0, 1}}), C(3, "x"), M(4, "m", {{0, 1}})}));
+  EXPECT_EQ(more.lines("d.txt"),
+            (std::vector<L>{M(1, "m", {{0, 1}}), M(2, "m", {{0, 1}}), C(3, "x"), M(4, "m", {{0, 1}})}));
   EXPECT_EQ(more.files.at("d.txt").matched_lines, 1u);
 }
 
@@ -174,9 +176,9 @@ TEST(Grep, EmptyMatches) {
   write_file(d / "e.txt", "axxb\nnone\nxx\n");
   const Outcome run = grep(d.path(), params("x*"));
   ASSERT_TRUE(run.stats);
-  EXPECT_EQ(run.lines("e.txt"), (std::vector<L>{M(1, "axxb", {{0, 0}, {1, 3}, {4, 4}}),
-                                                M(2, "none", {{0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 4}}),
-                                                M(3, "xx", {{0, 2}})}));
+  EXPECT_EQ(run.lines("e.txt"),
+            (std::vector<L>{M(1, "axxb", {{0, 0}, {1, 3}, {4, 4}}),
+                            M(2, "none", {{0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 4}}), M(3, "xx", {{0, 2}})}));
 }
 
 // Without --crlf ripgrep keeps '\r' in the line: "a$" does not match "a\r".

@@ -3,10 +3,10 @@
 // a gate that spends no thread on a connection still sending its head.
 #include "transport/http/gate.hpp"
 
-#include <gtest/gtest.h>
-#include <poll.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -522,7 +522,8 @@ TEST(HttpGate, PastTheLingerBytesAClientStillSendingIsStalledNotReset) {
       sent += static_cast<std::size_t>(n);
       continue;
     }
-    ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) << "after " << sent << " bytes: " << std::strerror(errno);
+    ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        << "after " << sent << " bytes: " << std::strerror(errno);
     // Full for now; the gate may still be draining its first linger_bytes.
     pollfd p{client, POLLOUT, 0};
     if (::poll(&p, 1, 200) == 0) break;  // stalled: the gate no longer reads

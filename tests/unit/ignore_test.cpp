@@ -24,7 +24,7 @@ TEST(IgnoreFile, CommentsAndBlankLines) {
   const IgnoreFile f("", "# a comment\n\n   \n#*.c\nfoo\n");
   EXPECT_FALSE(f.empty());
   EXPECT_EQ(file_match(f, "foo"), kIgnore);
-  EXPECT_EQ(file_match(f, "x.c"), kNone);       // "#*.c" is a comment
+  EXPECT_EQ(file_match(f, "x.c"), kNone);  // "#*.c" is a comment
   EXPECT_EQ(file_match(f, "# a comment"), kNone);
   EXPECT_TRUE(IgnoreFile("", "# only\n\n").empty());
 }
@@ -39,11 +39,11 @@ TEST(IgnoreFile, EscapedHashAndBang) {
 
 TEST(IgnoreFile, TrailingSpaces) {
   const IgnoreFile f("", "foo   \nspace\\ \ntab\t\n");
-  EXPECT_EQ(file_match(f, "foo"), kIgnore);     // unescaped trailing spaces are dropped
+  EXPECT_EQ(file_match(f, "foo"), kIgnore);  // unescaped trailing spaces are dropped
   EXPECT_EQ(file_match(f, "foo "), kNone);
   EXPECT_EQ(file_match(f, "space "), kIgnore);  // "\ " keeps one
   EXPECT_EQ(file_match(f, "space"), kNone);
-  EXPECT_EQ(file_match(f, "tab\t"), kIgnore);   // only spaces are trimmed
+  EXPECT_EQ(file_match(f, "tab\t"), kIgnore);  // only spaces are trimmed
 }
 
 TEST(IgnoreFile, CrlfLines) {
@@ -70,7 +70,7 @@ TEST(IgnoreFile, Anchoring) {
   EXPECT_EQ(dir_match(f, "lib/build"), kNone);
   EXPECT_EQ(file_match(f, "docs/a.tmp"), kIgnore);  // a middle '/' anchors too
   EXPECT_EQ(file_match(f, "x/docs/a.tmp"), kNone);
-  EXPECT_EQ(file_match(f, "docs/sub/b.tmp"), kNone);  // '*' does not cross '/'
+  EXPECT_EQ(file_match(f, "docs/sub/b.tmp"), kNone);   // '*' does not cross '/'
   EXPECT_EQ(file_match(f, "deep/er/x.log"), kIgnore);  // no '/': the base name at any depth
   EXPECT_EQ(file_match(f, "a/z"), kIgnore);
   EXPECT_EQ(file_match(f, "a/b/c/z"), kIgnore);
@@ -157,7 +157,7 @@ TEST(IgnoreDir, DeeperDirectoryFirst) {
   c.add(files("", "", "", "*.c\nlocal/\n", "", true));
   c.add(files("src", "", "", "!keep.c\n"));
   c.add(files("src/sub", "", "", "keep.c\n"));
-  EXPECT_EQ(c.match("src/keep.c"), kWhite);      // src/.gitignore re-includes
+  EXPECT_EQ(c.match("src/keep.c"), kWhite);       // src/.gitignore re-includes
   EXPECT_EQ(c.match("src/sub/keep.c"), kIgnore);  // src/sub/.gitignore is deeper
   EXPECT_EQ(c.match("src/other.c"), kIgnore);     // the root's rule
   EXPECT_EQ(c.match("src/sub/local", true), kIgnore);
@@ -177,7 +177,7 @@ TEST(IgnoreDir, GitignoreOnlyInsideARepository) {
   Chain c;  // no .git anywhere
   c.add(files("", "", "b.txt\n", "a.txt\n", "c.txt\n"));
   EXPECT_FALSE(c.dir->any_git());
-  EXPECT_EQ(c.match("a.txt"), kNone);    // .gitignore needs a repository
+  EXPECT_EQ(c.match("a.txt"), kNone);  // .gitignore needs a repository
   EXPECT_EQ(c.match("c.txt"), kNone);
   EXPECT_EQ(c.match("b.txt"), kIgnore);  // .ignore does not
   const IgnoreFile global("", "*.txt\n");

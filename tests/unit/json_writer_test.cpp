@@ -15,8 +15,12 @@ TEST(JsonWriter, MatchesNlohmannOnPlainAndEscapedText) {
 
 TEST(JsonWriter, ReplacesMalformedUtf8) {
   std::string out;
-  append_json_string(out, std::string("a\xff" "b\xc3", 4));
-  EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\"");
+  append_json_string(out, std::string("a\xff"
+                                      "b\xc3",
+                                      4));
+  EXPECT_EQ(out,
+            "\"a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD\"");
   EXPECT_TRUE(json::parse(out).is_string());
 }
 
@@ -52,10 +56,10 @@ TEST(JsonWriter, RoundTripsEveryByteValue) {
 TEST(Utf8, Validation) {
   EXPECT_TRUE(is_valid_utf8("plain ascii only, longer than eight bytes"));
   EXPECT_TRUE(is_valid_utf8("h\xC3\xA9llo \xF0\x9D\x84\x9E"));
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));             // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));         // surrogate
   EXPECT_FALSE(is_valid_utf8("abc\xF4\x90\x80\x80"));  // > U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
+  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));             // truncated
 }
 
 }  // namespace

@@ -168,17 +168,29 @@ TEST_F(ListingCacheTest, RandomChangesNeverLeaveAStaleListing) {
         }
         break;
       }
-      case 2: (void)::truncate(p.c_str(), static_cast<off_t>(rng() % 50)); break;
+      case 2:
+        (void)::truncate(p.c_str(), static_cast<off_t>(rng() % 50));
+        break;
       case 3: {  // mtime only
         struct timespec ts[2] = {{static_cast<time_t>(rng() % 100000), 0}, {static_cast<time_t>(rng() % 100000), 0}};
         (void)::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
         break;
       }
-      case 4: std::filesystem::remove(p, ec); break;
-      case 5: std::filesystem::rename(p, path(name_in(pick_dir())), ec); break;
-      case 6: (void)::symlink("target", p.c_str()); break;
-      case 7: (void)::mkdir(p.c_str(), 0755); break;
-      case 8: std::filesystem::remove_all(p, ec); break;
+      case 4:
+        std::filesystem::remove(p, ec);
+        break;
+      case 5:
+        std::filesystem::rename(p, path(name_in(pick_dir())), ec);
+        break;
+      case 6:
+        (void)::symlink("target", p.c_str());
+        break;
+      case 7:
+        (void)::mkdir(p.c_str(), 0755);
+        break;
+      case 8:
+        std::filesystem::remove_all(p, ec);
+        break;
       case 9: {  // the directory's own mtime (not a content change)
         if (d.empty()) break;
         struct timespec ts[2] = {{static_cast<time_t>(rng() % 100000), 0}, {static_cast<time_t>(rng() % 100000), 0}};

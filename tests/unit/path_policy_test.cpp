@@ -34,10 +34,10 @@ TEST(PathPolicy, GitFilesThatRunCommandsAreProtected) {
 }
 
 TEST(PathPolicy, OrdinaryPathsAreNot) {
-  for (const char* p : {"", "src/a.c", ".icotesx", "x.icotes", ".gitignore", ".gitattributes",
-                        ".github/workflows/ci.yml", ".git/HEAD", ".git/info/exclude", ".git/refs/heads/main",
-                        ".git/objects/ab/cdef", "config", "hooks/pre-commit", "git/config", ".git2/config",
-                        ".git/worktrees/wt/HEAD", ".git/worktrees/wt/gitdir", "commondir", "worktrees/x/config"})
+  for (const char* p :
+       {"", "src/a.c", ".icotesx", "x.icotes", ".gitignore", ".gitattributes", ".github/workflows/ci.yml", ".git/HEAD",
+        ".git/info/exclude", ".git/refs/heads/main", ".git/objects/ab/cdef", "config", "hooks/pre-commit", "git/config",
+        ".git2/config", ".git/worktrees/wt/HEAD", ".git/worktrees/wt/gitdir", "commondir", "worktrees/x/config"})
     EXPECT_FALSE(protected_path_reason(p).has_value()) << p;
 }
 

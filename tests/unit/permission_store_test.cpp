@@ -1,5 +1,5 @@
-// The permission store (include/permissions/icotes/permission_store.hpp) on real files: round trips and restarts, a process
-// SIGKILLed mid-write, corrupt and foreign files, two connections on one file, the audit log, awkward strings.
+// The permission store (include/permissions/icotes/permission_store.hpp) on real files: round trips and restarts, a
+// process SIGKILLed mid-write, corrupt and foreign files, two connections on one file, the audit log, awkward strings.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>

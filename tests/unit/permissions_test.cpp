@@ -23,7 +23,9 @@ using test::write_file;
 using K = OperationKind;
 using D = Decision::Kind;
 
-Need need(K kind, std::string target, bool outside = false) { return Need{kind, std::move(target), outside, std::nullopt}; }
+Need need(K kind, std::string target, bool outside = false) {
+  return Need{kind, std::move(target), outside, std::nullopt};
+}
 
 // An operation as the registry declares it (its schema's paths, its needs hook).
 Operation registered(std::string_view id) {
@@ -61,8 +63,8 @@ TEST(PermissionRules, PathRulesMatchLikeGitignoreGlobs) {
       {"Read(.env)", K::ReadFile, "sub/.env", false, false},
       {"Read(**/.env)", K::ReadFile, "sub/.env", false, true},
       {"Read(/etc/**)", K::ReadFile, "/etc/passwd", true, true},
-      {"Read(/etc/**)", K::ReadFile, "etc/passwd", false, false},   // relative target, absolute rule
-      {"Read(**)", K::ReadFile, "/etc/passwd", true, false},        // relative rules never name outside paths
+      {"Read(/etc/**)", K::ReadFile, "etc/passwd", false, false},  // relative target, absolute rule
+      {"Read(**)", K::ReadFile, "/etc/passwd", true, false},       // relative rules never name outside paths
       // A directory named by a rule covers what is beneath it, as in .gitignore.
       {"Read(secrets)", K::ReadFile, "secrets/key.pem", false, true},
       {"Read(secrets)", K::ReadFile, "secrets/a/b/key.pem", false, true},
@@ -299,8 +301,9 @@ TEST(PermissionSettings, TomlFileWithRulesAndModes) {
   TempDir dir;
   const std::string path = dir / "config.toml";
   EXPECT_TRUE(load_settings(path).ok()) << "a missing file is the defaults";
-  write_file(path, "[permissions]\nmode = \"acceptEdits\"\nallow = [\"Bash(make test)\", \"Read(/opt/**)\"]\n"
-                   "deny = [\"Read(.env)\"]\n");
+  write_file(path,
+             "[permissions]\nmode = \"acceptEdits\"\nallow = [\"Bash(make test)\", \"Read(/opt/**)\"]\n"
+             "deny = [\"Read(.env)\"]\n");
   auto s = load_settings(path);
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->mode, Mode::AcceptEdits);
@@ -347,7 +350,9 @@ TEST_F(GateTest, NeedsNameEveryPathNormalised) {
   ASSERT_EQ(needs.size(), 1u);
   EXPECT_TRUE(needs[0].outside);
   op = registered("files/applyPatch");
-  needs = gate->needs(op, json{{"patch", "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y/z.c\n+++ b/y/z.c\n@@ -1 +1 @@\n-a\n+b\n"}});
+  needs = gate->needs(
+      op,
+      json{{"patch", "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n--- a/y/z.c\n+++ b/y/z.c\n@@ -1 +1 @@\n-a\n+b\n"}});
   ASSERT_EQ(needs.size(), 2u);
   EXPECT_EQ(needs[1].target, "y/z.c");
   op = registered("files/edit");
@@ -490,7 +495,8 @@ TEST_F(GateTest, DenialsSayHowToAllowAndAreLogged) {
   auto st = gate->check_now(client, "files/write", {need(K::WriteFile, "src/a.c")});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, error_code::kPermissionDenied);
-  EXPECT_NE(st.error().message.find("icotes permissions allow 'Edit(src/a.c)'"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("icotes permissions allow 'Edit(src/a.c)'"), std::string::npos)
+      << st.error().message;
   EXPECT_TRUE(gate->check_now(client, "files/read", {need(K::ReadFile, "src/a.c")}).ok());
   auto log = gate->log(10, 0);
   ASSERT_TRUE(log.ok()) << log.error().message;
@@ -690,7 +696,8 @@ TEST_F(GateTest, TheGitExcludeLineNeverGoesThroughASymlink) {
   auto again = open();
   ASSERT_TRUE(again);
   ASSERT_TRUE(again->grant(Grant{K::EditFile, Scope::Specific, "b.c", Answer::Allow}, false, "test").ok());
-  EXPECT_EQ(test::read_file(dir_ / ".git/info/exclude"), "# git ls-files --others --exclude-from=.git/info/exclude\n*.o\n/.icotes/\n");
+  EXPECT_EQ(test::read_file(dir_ / ".git/info/exclude"),
+            "# git ls-files --others --exclude-from=.git/info/exclude\n*.o\n/.icotes/\n");
 }
 
 }  // namespace

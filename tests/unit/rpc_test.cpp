@@ -334,7 +334,8 @@ TEST(Connection, DropMarksAnsweredWithoutSending) {
 TEST(Connection, NoHandlerAnswersMethodNotFound) {
   auto transport = std::make_shared<CaptureTransport>();
   auto conn = std::make_shared<Connection>(transport);
-  conn->on_bytes(R"({"jsonrpc":"2.0","id":1,"method":"a"})" "\n");
+  conn->on_bytes(R"({"jsonrpc":"2.0","id":1,"method":"a"})"
+                 "\n");
   const auto frames = transport->frames();
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(json::parse(frames[0])["error"]["code"], -32601);
@@ -366,7 +367,8 @@ TEST(Connection, CallRoutesErrorToCallback) {
   std::optional<Result<json>> got;
   f.conn->call("window/showMessageRequest", json::object(), [&](Result<json> r) { got.emplace(std::move(r)); });
   const json sent = f.only_reply();
-  f.line(json{{"jsonrpc", "2.0"}, {"id", sent["id"]}, {"error", {{"code", -32601}, {"message", "nope"}, {"data", 3}}}}.dump());
+  f.line(json{{"jsonrpc", "2.0"}, {"id", sent["id"]}, {"error", {{"code", -32601}, {"message", "nope"}, {"data", 3}}}}
+             .dump());
   ASSERT_TRUE(got.has_value());
   ASSERT_FALSE(got->ok());
   EXPECT_EQ(got->error().code, -32601);
@@ -606,7 +608,8 @@ TEST(Connection, NestingAtTheLimitIsAccepted) {
 
 TEST(Connection, ErrorObject) {
   EXPECT_EQ(error_object(make_error(-1, "m")), (json{{"code", -1}, {"message", "m"}}));
-  EXPECT_EQ(error_object(make_error(-2, "m", json{{"a", 1}})), (json{{"code", -2}, {"message", "m"}, {"data", {{"a", 1}}}}));
+  EXPECT_EQ(error_object(make_error(-2, "m", json{{"a", 1}})),
+            (json{{"code", -2}, {"message", "m"}, {"data", {{"a", 1}}}}));
 }
 
 }  // namespace

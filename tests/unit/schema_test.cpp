@@ -38,7 +38,8 @@ TEST(SchemaValidator, AcceptsConformingValues) {
   const SchemaValidator v(kEditSchema);
   EXPECT_FALSE(v.validate(json{{"path", "a"}, {"edits", json::array()}}).has_value());
   EXPECT_FALSE(
-      v.validate(json{{"path", "a"}, {"edits", {{{"oldString", "x"}, {"newString", "y"}, {"replaceAll", true}}}}}).has_value());
+      v.validate(json{{"path", "a"}, {"edits", {{{"oldString", "x"}, {"newString", "y"}, {"replaceAll", true}}}}})
+          .has_value());
 }
 
 TEST(SchemaValidator, NestedTypeErrorNamesPointerAndTypes) {
@@ -57,8 +58,10 @@ TEST(SchemaValidator, NestedTypeErrorNamesPointerAndTypes) {
 
 TEST(SchemaValidator, SecondArrayElementIsNamed) {
   const SchemaValidator v(kEditSchema);
-  const json bad = {{"path", "a"},
-                    {"edits", {{{"oldString", "x"}, {"newString", "y"}}, {{"oldString", "x"}, {"newString", "y"}, {"replaceAll", "yes"}}}}};
+  const json bad = {
+      {"path", "a"},
+      {"edits",
+       {{{"oldString", "x"}, {"newString", "y"}}, {{"oldString", "x"}, {"newString", "y"}, {"replaceAll", "yes"}}}}};
   const auto err = v.validate(bad);
   ASSERT_TRUE(err.has_value());
   EXPECT_EQ(err->data["pointer"], "/edits/1/replaceAll");

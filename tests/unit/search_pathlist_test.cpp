@@ -19,10 +19,29 @@ namespace {
 std::vector<std::string> sample_paths() {
   // Names that are prefixes of each other, that sort around '/' ('-' and '.'
   // are below it, '0' above), files at the top, deep directories.
-  std::vector<std::string> out = {"a",       "a-b",     "a.c/d",       "a/b",       "a/b-c",    "a/b/c",
-                                  "a/b/c-d", "a/b/c/d", "a/b0",        "a/ba",      "ab/c",     "b",
-                                  "z/y/x/w", "z/y/x-",  "z/y.x/w",     "z/y/x/w/v", "Makefile", "arch/x86/Kconfig",
-                                  "arch/Kconfig", "arch/x86/boot/a.S", "arch/x86-64/q", "arch.c", "\xc3\xa9t\xc3\xa9/\"q\""};
+  std::vector<std::string> out = {"a",
+                                  "a-b",
+                                  "a.c/d",
+                                  "a/b",
+                                  "a/b-c",
+                                  "a/b/c",
+                                  "a/b/c-d",
+                                  "a/b/c/d",
+                                  "a/b0",
+                                  "a/ba",
+                                  "ab/c",
+                                  "b",
+                                  "z/y/x/w",
+                                  "z/y/x-",
+                                  "z/y.x/w",
+                                  "z/y/x/w/v",
+                                  "Makefile",
+                                  "arch/x86/Kconfig",
+                                  "arch/Kconfig",
+                                  "arch/x86/boot/a.S",
+                                  "arch/x86-64/q",
+                                  "arch.c",
+                                  "\xc3\xa9t\xc3\xa9/\"q\""};
   std::mt19937 rng(7);
   const char* parts[] = {"a", "b", "a-", "a.", "ab", "a0", "_", "B"};
   for (int i = 0; i < 400; ++i) {

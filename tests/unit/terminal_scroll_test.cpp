@@ -70,12 +70,12 @@ TEST(TerminalFastScroll, LeavesTheSameScrollbackAndScreenAsTheEmulator) {
   f.close();
   auto root = ConfinedRoot::open(dir.path());
   ASSERT_TRUE(root.ok());
-  for (const auto& argv : std::vector<std::vector<std::string>>{
-           {"cat", "text.txt"},
-           // A prompt with colours first, then the plain text.
-           {"sh", "-c", "printf '\\033[1;32mready\\033[0m\\n'; cat text.txt"},
-           // A scroll region set before: the fast path must stand aside.
-           {"sh", "-c", "printf '\\033[2;10r'; cat text.txt"}}) {
+  for (const auto& argv :
+       std::vector<std::vector<std::string>>{{"cat", "text.txt"},
+                                             // A prompt with colours first, then the plain text.
+                                             {"sh", "-c", "printf '\\033[1;32mready\\033[0m\\n'; cat text.txt"},
+                                             // A scroll region set before: the fast path must stand aside.
+                                             {"sh", "-c", "printf '\\033[2;10r'; cat text.txt"}}) {
     const Outcome slow = run_through(*root, false, argv, cols, 12);
     const Outcome fast = run_through(*root, true, argv, cols, 12);
     // With a scroll region nothing reaches scrollback (the region scrolls).

@@ -64,8 +64,8 @@ inline bool exists_nofollow(const std::string& path) {
 /// Every entry (relative path) beneath `dir`, sorted, without following symlinks.
 inline std::vector<std::string> tree(const std::string& dir) {
   std::vector<std::string> out;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir); it != std::filesystem::recursive_directory_iterator();
-       ++it) {
+  for (auto it = std::filesystem::recursive_directory_iterator(dir);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
     out.push_back(std::filesystem::relative(it->path(), dir).string());
   }
   std::sort(out.begin(), out.end());

@@ -81,7 +81,7 @@ TEST_F(WatcherFixture, ReportsCreatedChangedDeletedAndSkipsIgnoredPaths) {
   files::Watcher w(*root, broker);
   ASSERT_TRUE(w.start().ok());
   EXPECT_EQ(w.mode(), "inotify");
-  EXPECT_EQ(w.watch_count(), 3u);  // the root, src, src/deep; not build/
+  EXPECT_EQ(w.watch_count(), 3u);                // the root, src, src/deep; not build/
   test::write_file(dir / "build/out.bin", "x");  // ignored directory
   test::write_file(dir / "src/main.o", "x");     // ignored file
   test::write_file(dir / "src/deep/new.c", "int y;\n");
@@ -122,7 +122,9 @@ TEST_F(WatcherFixture, WatchesNewDirectoriesAndReportsWhatTheyAlreadyHold) {
 }
 
 TEST_F(WatcherFixture, FallsBackToPollingAtTheWatchLimitAndSaysSo) {
-  files::Watcher w(*root, broker, files::WatcherOptions{.coalesce_ms = 20, .poll_interval_ms = 100, .max_changes = 1000, .max_watches = 1});
+  files::Watcher w(
+      *root, broker,
+      files::WatcherOptions{.coalesce_ms = 20, .poll_interval_ms = 100, .max_changes = 1000, .max_watches = 1});
   ASSERT_TRUE(w.start().ok());
   EXPECT_EQ(w.mode(), "polling");
   auto other = seen.other();
@@ -139,14 +141,19 @@ TEST_F(WatcherFixture, FallsBackToPollingAtTheWatchLimitAndSaysSo) {
 }
 
 TEST_F(WatcherFixture, CoalescesABurstIntoFewEvents) {
-  files::Watcher w(*root, broker, files::WatcherOptions{.coalesce_ms = 200, .poll_interval_ms = 2000, .max_changes = 10, .max_watches = 0});
+  files::Watcher w(
+      *root, broker,
+      files::WatcherOptions{.coalesce_ms = 200, .poll_interval_ms = 2000, .max_changes = 10, .max_watches = 0});
   ASSERT_TRUE(w.start().ok());
   std::vector<events::Event> got;
   std::mutex m;
-  ASSERT_TRUE(broker.subscribe(nullptr, {"files/changed"}, [&](std::uint64_t, const events::Event& e) {
-    std::lock_guard lock(m);
-    got.push_back(e);
-  }).ok());
+  ASSERT_TRUE(broker
+                  .subscribe(nullptr, {"files/changed"},
+                             [&](std::uint64_t, const events::Event& e) {
+                               std::lock_guard lock(m);
+                               got.push_back(e);
+                             })
+                  .ok());
   for (int i = 0; i < 50; ++i) test::write_file(dir / ("src/f" + std::to_string(i) + ".c"), "x");
   for (int i = 0; i < 100; ++i) {
     {

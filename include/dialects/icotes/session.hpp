@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,8 +63,8 @@ class Session final : public MessageHandler {
   std::shared_ptr<Connection> connection_;
   SessionOptions options_;
   std::shared_ptr<Dialect> dialect_;
-  std::uint64_t client_id_ = 0;  // in workspace_.clients(), once the dialect is chosen
-  bool named_ = false;           // its clientInfo was recorded
+  std::uint64_t client_id_ = 0;                // in workspace_.clients(), once the dialect is chosen
+  bool named_ = false;                         // its clientInfo was recorded
   std::atomic<const char*> dialect_name_{""};  // a dialect's name(), which are literals
   mutable std::mutex name_mutex_;
   std::string client_name_;
@@ -78,8 +78,8 @@ permissions::Settings connection_settings(Workspace& workspace, const ClientProf
 /// Shared by the dialects: how a finished operation is answered.
 struct OperationCall {
   const Operation* op = nullptr;
-  json params;                                  // without protocol-only members
-  std::shared_ptr<Progress> progress;           // null: NullProgress
+  json params;                         // without protocol-only members
+  std::shared_ptr<Progress> progress;  // null: NullProgress
   /// Shapes the handler's outcome into the reply; runs on the worker thread.
   std::function<void(const Request&, Result<json>)> respond;
   /// Answer for a request cancelled before it finished.

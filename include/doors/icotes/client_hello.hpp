@@ -28,10 +28,10 @@
 namespace icotes {
 
 struct ClientHello {
-  std::string bytes;               ///< client bytes for the server, to be fed as if unread
-  std::optional<std::string> root; ///< absolute path of a directory the client named
-  json drop_response_id;           ///< non-null: drop the server's first response with this id
-  std::string source;              ///< how the root was learnt ("LSP initialize", "MCP roots/list"), for the log
+  std::string bytes;                ///< client bytes for the server, to be fed as if unread
+  std::optional<std::string> root;  ///< absolute path of a directory the client named
+  json drop_response_id;            ///< non-null: drop the server's first response with this id
+  std::string source;               ///< how the root was learnt ("LSP initialize", "MCP roots/list"), for the log
 };
 
 /// The `id` of the roots/list request sent to an MCP client (a string no

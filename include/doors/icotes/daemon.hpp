@@ -80,10 +80,10 @@ Result<int> attach_daemon(const DaemonAddress& address, const std::vector<std::s
 
 /// A launcher's attach request (the first line on the daemon's socket).
 struct AttachRequest {
-  ClientProfile profile;        ///< the client's own settings
-  std::string initial;          ///< client bytes the launcher has read already (sent after the line)
-  json drop_response_id;        ///< non-null: the daemon drops its first response with this id (client_hello.hpp)
-  bool descriptors = false;     ///< stdin, stdout and the ledger come with the line (SCM_RIGHTS)
+  ClientProfile profile;          ///< the client's own settings
+  std::string initial;            ///< client bytes the launcher has read already (sent after the line)
+  json drop_response_id;          ///< non-null: the daemon drops its first response with this id (client_hello.hpp)
+  bool descriptors = false;       ///< stdin, stdout and the ledger come with the line (SCM_RIGHTS)
   std::size_t initial_bytes = 0;  ///< parse_attach_line(): how many bytes of `initial` follow the line
 };
 

@@ -53,11 +53,11 @@ class Backend {
 /// enforced; README "HTTP door" lists them for users).
 struct Options {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;              // 0: any free port
-  std::string token;                   // required as "Authorization: Bearer <token>"
-  std::size_t max_body_bytes = 4 << 20;   // a POST body after content decoding, any framing (413)
-  std::size_t threads = 128;  // requests served at once; beyond, a head waits ≤ 1 s (128 at most), then 503
-  std::size_t max_pending = 256;          // connections still sending their first head; beyond, the oldest is closed
+  std::uint16_t port = 0;                // 0: any free port
+  std::string token;                     // required as "Authorization: Bearer <token>"
+  std::size_t max_body_bytes = 4 << 20;  // a POST body after content decoding, any framing (413)
+  std::size_t threads = 128;      // requests served at once; beyond, a head waits ≤ 1 s (128 at most), then 503
+  std::size_t max_pending = 256;  // connections still sending their first head; beyond, the oldest is closed
   std::size_t max_head_bytes = 32 << 10;  // request line and headers (431)
   int head_timeout_ms = 10000;            // a head must arrive whole within this of the accept or its first byte (408)
   int request_timeout_ms = 30000;         // head and body together (408)

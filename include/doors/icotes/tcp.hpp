@@ -252,7 +252,7 @@ class TcpServer {
   Workspace& workspace_;
   int fd_;
   std::uint16_t port_;
-  std::string token_;       // empty: no authentication (Unix socket)
+  std::string token_;  // empty: no authentication (Unix socket)
   std::string token_path_;
   std::string socket_path_;  // Unix socket file to remove
   std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();

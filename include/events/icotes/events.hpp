@@ -31,8 +31,8 @@ namespace icotes::events {
 
 struct Event {
   std::string topic;
-  std::uint64_t seq = 0;      // per topic, from 1
-  std::int64_t time_ms = 0;   // Unix time in milliseconds (CLOCK_REALTIME)
+  std::uint64_t seq = 0;     // per topic, from 1
+  std::int64_t time_ms = 0;  // Unix time in milliseconds (CLOCK_REALTIME)
   json data;
 };
 
@@ -44,9 +44,9 @@ bool topic_matches(std::string_view pattern, std::string_view topic);
 Result<bool> check_pattern(std::string_view pattern);
 
 struct Limits {
-  std::size_t history_events = 1000;          // kept per topic
-  std::size_t history_bytes = 1024 * 1024;    // kept per topic (sum of the publishers' size hints)
-  std::size_t max_topics = 4096;              // beyond: the idlest topic is forgotten (its numbering restarts)
+  std::size_t history_events = 1000;        // kept per topic
+  std::size_t history_bytes = 1024 * 1024;  // kept per topic (sum of the publishers' size hints)
+  std::size_t max_topics = 4096;            // beyond: the idlest topic is forgotten (its numbering restarts)
 };
 
 class Broker {
@@ -65,14 +65,13 @@ class Broker {
 
   /// Subscribes `sink` to the topics matching any of `patterns` (checked
   /// first) for `owner` (a connection: unsubscribe_owner ends its
-  /// subscriptions when it closes; null for in-process subscribers). With `since` (per-topic sequence number), first replays the
-  /// kept events of matching topics with seq > since, oldest first per
-  /// topic; `replayed` (when given) receives how many, and `gaps` the topics
-  /// whose history no longer reaches back to since+1. Returns the
-  /// subscription id (> 0).
+  /// subscriptions when it closes; null for in-process subscribers). With `since` (per-topic sequence number), first
+  /// replays the kept events of matching topics with seq > since, oldest first per topic; `replayed` (when given)
+  /// receives how many, and `gaps` the topics whose history no longer reaches back to since+1. Returns the subscription
+  /// id (> 0).
   Result<std::uint64_t> subscribe(const void* owner, std::vector<std::string> patterns, Sink sink,
-                                  std::optional<std::uint64_t> since = std::nullopt,
-                                  std::size_t* replayed = nullptr, std::vector<std::string>* gaps = nullptr);
+                                  std::optional<std::uint64_t> since = std::nullopt, std::size_t* replayed = nullptr,
+                                  std::vector<std::string>* gaps = nullptr);
   /// Ends subscription `id` of `owner`; false when it has no such one. A
   /// delivery already under way may still reach the sink once.
   bool unsubscribe(const void* owner, std::uint64_t id);

@@ -38,10 +38,10 @@ class IgnoreDir;
 namespace files {
 
 struct WatcherOptions {
-  int coalesce_ms = 50;             // window after the first change of a burst
-  int poll_interval_ms = 2000;      // scan period in polling mode
-  std::size_t max_changes = 1000;   // per event; more: truncated + rescan
-  std::size_t max_watches = 0;      // 0: as many as the kernel allows (tests lower it)
+  int coalesce_ms = 50;            // window after the first change of a burst
+  int poll_interval_ms = 2000;     // scan period in polling mode
+  std::size_t max_changes = 1000;  // per event; more: truncated + rescan
+  std::size_t max_watches = 0;     // 0: as many as the kernel allows (tests lower it)
 };
 
 class Watcher {
@@ -80,9 +80,9 @@ class Watcher {
   int inotify_fd_ = -1;
   int stop_pipe_[2] = {-1, -1};
   std::thread thread_;
-  mutable std::mutex mutex_;  // guards the maps and mode_
-  std::unordered_map<int, Dir> dirs_;          // watch descriptor -> directory
-  std::unordered_map<std::string, int> wds_;   // directory rel -> watch descriptor
+  mutable std::mutex mutex_;                  // guards the maps and mode_
+  std::unordered_map<int, Dir> dirs_;         // watch descriptor -> directory
+  std::unordered_map<std::string, int> wds_;  // directory rel -> watch descriptor
   std::string mode_;
   std::string polling_reason_;
   std::atomic<bool> stopping_{false};

@@ -62,9 +62,9 @@
 #include <utility>
 #include <vector>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/result.hpp"
-#include "icotes/cancellation.hpp"
 
 namespace icotes::exec {
 
@@ -102,14 +102,14 @@ struct Spec {
   /// argv[0] is looked up in PATH (the child's, after `env`) when it has no
   /// '/', as execvp(3) does. No string may hold a NUL byte.
   std::vector<std::string> argv;
-  std::string cwd;                                       // absolute, inside the workspace
+  std::string cwd;  // absolute, inside the workspace
   /// Set over icotes' environment. Names non-empty without '=' or NUL,
   /// values without NUL, no refused_variable().
   std::vector<std::pair<std::string, std::string>> env;
-  std::optional<std::string> stdin_data;                 // else /dev/null
-  std::chrono::milliseconds timeout{120000};             // wall clock; 0: none
-  std::chrono::milliseconds idle_timeout{0};             // without output; 0: none
-  std::size_t max_output_bytes = 30000;                  // kept per stream (head + tail)
+  std::optional<std::string> stdin_data;      // else /dev/null
+  std::chrono::milliseconds timeout{120000};  // wall clock; 0: none
+  std::chrono::milliseconds idle_timeout{0};  // without output; 0: none
+  std::size_t max_output_bytes = 30000;       // kept per stream (head + tail)
   bool sandbox = true;
   bool network = false;
   /// Host files made visible read-only at the same path in the sandbox (a

@@ -19,10 +19,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "icotes/confine.hpp"
@@ -114,7 +114,7 @@ struct WriteResult {
   std::uint64_t bytes = 0;  // of `content`
   std::string sha256;       // of the whole new content
   bool created = false;
-  std::string via;        // "disk" or "editor"
+  std::string via;  // "disk" or "editor"
   bool appended = false;
   std::uint64_t size = 0;  // bytes of the file after the write
 };
@@ -134,7 +134,7 @@ struct EditParams {
 
 struct EditResult {
   std::string path;
-  std::string diff;  // unified diff, 3 lines of context
+  std::string diff;    // unified diff, 3 lines of context
   std::string sha256;  // of the new content
   std::size_t replacements = 0;
   bool applied = false;  // false for dryRun
@@ -195,7 +195,7 @@ inline constexpr std::size_t kDefaultListTextBytes = 32 * 1024;
 
 struct ListParams {
   std::string path;
-  int depth = 1;  // 1: only the directory's own entries; at most 64
+  int depth = 1;                            // 1: only the directory's own entries; at most 64
   std::size_t limit = kDefaultListEntries;  // entries per page, at most kMaxListEntries
   /// next_cursor of the previous page ("" for the first): the entry's path.
   std::string cursor;
@@ -305,8 +305,7 @@ class ListingCache {
   bool enabled() const { return inotify_fd_ >= 0; }
   /// The listing cached for `rel` at `depth` (with or without ignored
   /// entries) when it is still valid and was made of the directory (dev, ino).
-  std::shared_ptr<const ListResult> find(const std::string& rel, int depth, bool include_ignored, dev_t dev,
-                                         ino_t ino);
+  std::shared_ptr<const ListResult> find(const std::string& rel, int depth, bool include_ignored, dev_t dev, ino_t ino);
 
   /// A listing being built: watches taken before reading, and the event
   /// sequence number at the start (events after it on those watches mean

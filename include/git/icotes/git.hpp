@@ -29,11 +29,11 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/git_module.hpp"
 #include "icotes/json.hpp"
 #include "icotes/result.hpp"
-#include "icotes/cancellation.hpp"
 
 struct git_repository;
 struct git_oid;
@@ -60,8 +60,8 @@ std::string oid_hex(const git_oid& oid);
 
 /// Everything an operation needs while it holds the repository.
 struct Repo {
-  git_repository* repo;        // never null
-  const ConfinedRoot& root;    // the workspace root (== the work tree)
+  git_repository* repo;      // never null
+  const ConfinedRoot& root;  // the workspace root (== the work tree)
   const CancellationToken& cancel;
   Progress& progress;
   /// The asking client's restrictions (git_module.hpp): what multi-file

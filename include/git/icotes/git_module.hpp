@@ -7,9 +7,9 @@
 //
 // The module is found, in order, at $ICOTES_GIT_MODULE, next to the running
 // executable, and in the installed module directory relative to it
-// (<prefix>/<libdir>/icotes/icotes-git.so; icotes/module_loader.hpp). Programs that link the git service in (the unit tests) use it in
-// process. Module and executable come from the same build: the interface is
-// C++ (Result<json>) and versioned by kAbiVersion only to catch a stale file.
+// (<prefix>/<libdir>/icotes/icotes-git.so; icotes/module_loader.hpp). Programs that link the git service in (the unit
+// tests) use it in process. Module and executable come from the same build: the interface is C++ (Result<json>) and
+// versioned by kAbiVersion only to catch a stale file.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +17,11 @@
 #include <string>
 #include <string_view>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/json.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
-#include "icotes/cancellation.hpp"
 
 namespace icotes {
 class Progress;

@@ -196,8 +196,7 @@ class Registry {
   /// Binds `id` to `handler`; metadata comes from the embedded schema
   /// schemas/<id>.json. Throws std::logic_error when the schema is missing or
   /// malformed: a build defect, caught by the unit tests.
-  void add(std::string_view id, Handler handler,
-           std::function<std::string(const json& result)> mcp_text = nullptr);
+  void add(std::string_view id, Handler handler, std::function<std::string(const json& result)> mcp_text = nullptr);
   /// Binds `id` to a typed handler, as clangd's LSPBinder does: the schema
   /// check runs first (validate()), then the params are read into a Params
   /// (bind_params), then the handler runs; a member the schema let through

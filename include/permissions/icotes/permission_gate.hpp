@@ -29,7 +29,7 @@ enum class Choice { AllowOnce, AllowSession, AlwaysSpecific, AlwaysDirectory, Al
 struct Question {
   std::string operation;  // "files/write"
   Need need;
-  std::string message;    // one paragraph for people: who wants to do what
+  std::string message;  // one paragraph for people: who wants to do what
   /// Offered choices with their labels ("Always allow in src/"), in order.
   std::vector<std::pair<Choice, std::string>> options;
 };
@@ -38,18 +38,18 @@ struct Question {
 /// once with the choice, or nullopt when the client declined, failed or
 /// cannot answer. Returns a function that withdraws the question (tells the
 /// client it is no longer needed); it may be null.
-using Asker = std::function<std::function<void()>(const Question& question,
-                                                  std::function<void(std::optional<Choice>)> answer)>;
+using Asker =
+    std::function<std::function<void()>(const Question& question, std::function<void(std::optional<Choice>)> answer)>;
 
 /// What the gate knows of one connection.
 struct ClientState {
-  std::string name;   // "mcp:claude-code 1.0.3", "lsp:Neovim", "plain", "cli"
+  std::string name;  // "mcp:claude-code 1.0.3", "lsp:Neovim", "plain", "cli"
   /// This connection's own mode and rules (its command line, its
   /// initializationOptions), set before its first call: they add to the
   /// workspace's, which the gate re-reads when they change on disk.
   Settings settings;
-  Cache session;      // "Allow this session" answers
-  Asker ask;          // null: this client cannot be asked
+  Cache session;  // "Allow this session" answers
+  Asker ask;      // null: this client cannot be asked
 };
 
 /// How a NeedsHook (operation.hpp) writes a call's command line, so rules see
@@ -171,13 +171,13 @@ class Gate {
   void timer_loop();
 
   const ConfinedRoot& root_;
-  Settings extra_;   // the command line's, added to the config's
-  Settings config_;  // the last .icotes/config.toml that parsed
-  std::string config_error_;                   // the last parse error logged
+  Settings extra_;                              // the command line's, added to the config's
+  Settings config_;                             // the last .icotes/config.toml that parsed
+  std::string config_error_;                    // the last parse error logged
   std::vector<Rule> saved_allow_, saved_deny_;  // rules in permissions.sqlite
-  mutable std::mutex settings_mutex_;          // guards settings_
-  std::shared_ptr<const Settings> settings_;   // config_ + saved rules + extra_
-  std::mutex refresh_mutex_;                   // one refresh at a time
+  mutable std::mutex settings_mutex_;           // guards settings_
+  std::shared_ptr<const Settings> settings_;    // config_ + saved rules + extra_
+  std::mutex refresh_mutex_;                    // one refresh at a time
   int inotify_fd_ = -1;
   int root_wd_ = -1, icotes_wd_ = -1, state_wd_ = -1;
   std::string project_unavailable_;

@@ -43,10 +43,9 @@ inline constexpr std::int32_t kApplicationId = 0x69636f70;
 inline constexpr std::size_t kDefaultAuditKeep = 100000;
 
 /// A remembered answer. kind: "ReadFile" | "WriteFile" | "EditFile" | "Bash" | "GitWrite" | "Network";
-/// scope: "specific" | "directory" | "project" | "global" | "rule"; value: workspace-relative path or directory ("" = root),
-/// a rule's text for "rule" (`Bash(echo:*)`, `Edit(src/**)`),
-/// or a command line for Bash specific grants; "" for project and global; answer: "allow" | "deny".
-/// Strings are stored byte for byte (UTF-8 expected, not checked).
+/// scope: "specific" | "directory" | "project" | "global" | "rule"; value: workspace-relative path or directory ("" =
+/// root), a rule's text for "rule" (`Bash(echo:*)`, `Edit(src/**)`), or a command line for Bash specific grants; "" for
+/// project and global; answer: "allow" | "deny". Strings are stored byte for byte (UTF-8 expected, not checked).
 struct StoredGrant {
   std::string kind, scope, value, answer;
   std::int64_t created_ms = 0;  // Unix epoch milliseconds

@@ -171,8 +171,8 @@ struct Decision {
 /// Decides needs (steps 1–8 above) for one connection: its settings and this
 /// session's answers, the workspace's persisted answers (`persisted`, may be
 /// null) and the user's global ones (`global`, may be null).
-Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session,
-                const Cache* persisted, const Cache* global);
+Decision decide(const std::vector<Need>& needs, const Settings& settings, const Cache& session, const Cache* persisted,
+                const Cache* global);
 /// The same for a connection whose own settings (`own`: its mode, its rules)
 /// add to the workspace's (`workspace`): the rules of both, the mode of
 /// effective_mode().

@@ -55,10 +55,10 @@ class FrameReader {
   std::size_t max_;
   Framing framing_ = Framing::Unknown;
   std::string buf_;
-  std::size_t scanned_ = 0;        // bytes of buf_ already searched for a delimiter
+  std::size_t scanned_ = 0;                 // bytes of buf_ already searched for a delimiter
   std::optional<std::size_t> body_length_;  // LSP: header parsed, waiting for body
-  std::size_t discard_ = 0;        // LSP: bytes of a refused body still to skip
-  bool discard_line_ = false;      // NDJSON: skipping a refused line up to '\n'
+  std::size_t discard_ = 0;                 // LSP: bytes of a refused body still to skip
+  bool discard_line_ = false;               // NDJSON: skipping a refused line up to '\n'
 };
 
 /// What EnvelopeScanner reads of one JSON-RPC message (JSON-RPC 2.0

@@ -142,7 +142,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Batch = Request::Batch;
   /// Writes a response whose raw_json_source() parts are produced while it
   /// goes out (Transport::write_produced).
-  void send_produced(std::string_view body, const std::vector<RawSplice>& splices, std::span<const std::string> answered);
+  void send_produced(std::string_view body, const std::vector<RawSplice>& splices,
+                     std::span<const std::string> answered);
   void send_frame(std::span<const std::string_view> body, std::span<const std::string> answered);
   void handle_body(std::string&& body);
   void handle_value(json&& message, const std::shared_ptr<Batch>& batch);
@@ -160,7 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   FrameReader reader_;
   std::atomic<bool> closed_{false};
 
-  mutable std::mutex mutex_;  // guards the maps below
+  mutable std::mutex mutex_;                                      // guards the maps below
   std::unordered_map<std::string, CancellationToken> in_flight_;  // key: id dumped
   std::unordered_map<std::string, ResponseCallback> pending_;     // server→client
   std::uint64_t next_id_ = 1;

@@ -170,7 +170,7 @@ class PathList {
   unsigned values_ = 0;
   Arena entries_;  // per entry: dir id (4 bytes), name length (4), values (8 each), name
   Arena dir_text_;
-  std::vector<std::string_view> dirs_;  // by id; "" is the root
+  std::vector<std::string_view> dirs_;   // by id; "" is the root
   std::vector<std::uint32_t> dir_rank_;  // by id: place in path order
   struct DirIndex;
   std::unique_ptr<DirIndex> dir_index_;  // path → id, while adding
@@ -194,8 +194,8 @@ Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const 
 /// Walks files beneath `root`/`options.path` in parallel, honouring the ignore
 /// rules, calling `on_file(rel_path)` from worker threads. Returns an error
 /// for a missing start path or a bad glob/type.
-Status walk_files(const ConfinedRoot& root, const WalkOptions& options, const std::function<void(const std::string&)>& on_file,
-                  const CancellationToken* cancel);
+Status walk_files(const ConfinedRoot& root, const WalkOptions& options,
+                  const std::function<void(const std::string&)>& on_file, const CancellationToken* cancel);
 
 /// ripgrep 13's file type table (`rg --type-list`): globs of a type name, or nullptr.
 const std::vector<std::string>* type_globs(std::string_view name);

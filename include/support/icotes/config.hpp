@@ -3,10 +3,10 @@
 // (src/permissions/permissions.cpp), [exec], [terminal].
 #pragma once
 
+#include <toml++/toml.h>
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <toml++/toml.h>
 
 #include "icotes/result.hpp"
 

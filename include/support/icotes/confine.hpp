@@ -72,7 +72,9 @@ class ConfinedRoot {
   Result<std::pair<Fd, std::string>> open_parent(const std::string& rel) const;
 
   /// Absolute path of a relative one, for messages and URIs.
-  std::string absolute(const std::string& rel) const { return rel.empty() ? path_ : (path_ == "/" ? "/" + rel : path_ + "/" + rel); }
+  std::string absolute(const std::string& rel) const {
+    return rel.empty() ? path_ : (path_ == "/" ? "/" + rel : path_ + "/" + rel);
+  }
 
   /// Whether openat2 is in use (false: the portable walk).
   static bool has_openat2();

@@ -9,10 +9,10 @@
 // error_handler_t::replace does: icotes/utf8.hpp).
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -29,7 +29,8 @@ struct JsonParse {
   enum class Failure { None, Syntax, TooDeep };
   nlohmann::json value;  ///< the parsed value; null when the text was refused
   Failure failure = Failure::None;
-  std::string message;  ///< why the text was refused: where and what ("line 1, column 41: syntax error ..."), or the depth limit
+  std::string message;  ///< why the text was refused: where and what ("line 1, column 41: syntax error ..."), or the
+                        ///< depth limit
   explicit operator bool() const { return failure == Failure::None; }
 };
 

@@ -25,7 +25,7 @@ inline constexpr int kRequestCancelled = -32800;
 inline constexpr int kContentModified = -32801;
 // icotes' own codes (JSON-RPC reserves -32000..-32099 for implementations).
 inline constexpr int kNotFound = -32001;
-inline constexpr int kConflict = -32003;        // expectedSha256 mismatch, target exists
+inline constexpr int kConflict = -32003;  // expectedSha256 mismatch, target exists
 inline constexpr int kPermissionDenied = -32004;
 inline constexpr int kOutsideWorkspace = -32005;
 inline constexpr int kIoError = -32006;
@@ -45,7 +45,7 @@ inline Error make_error(int code, std::string message, json data = nullptr) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }

@@ -35,9 +35,9 @@
 #include <string_view>
 #include <vector>
 
+#include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/result.hpp"
-#include "icotes/cancellation.hpp"
 
 namespace icotes::events {
 class Broker;

@@ -66,7 +66,7 @@ class Workspace {
   std::unique_ptr<permissions::Gate> gate_;
   std::unique_ptr<exec::Service> exec_;
   std::unique_ptr<terminal::Service> terminals_;  // after events_: its readers publish until it is gone
-  WorkerPool workers_;  // last: stopped first, so no task outlives the gate
+  WorkerPool workers_;                            // last: stopped first, so no task outlives the gate
 };
 
 /// Percent-encodes a path for a file:// URI (keeps unreserved and '/').

@@ -16,9 +16,12 @@ std::size_t utf8_len(unsigned char c) {
 
 std::size_t units_of(std::size_t bytes, PositionEncoding enc) {
   switch (enc) {
-    case PositionEncoding::Utf8: return bytes;
-    case PositionEncoding::Utf16: return bytes == 4 ? 2 : 1;
-    case PositionEncoding::Utf32: return 1;
+    case PositionEncoding::Utf8:
+      return bytes;
+    case PositionEncoding::Utf16:
+      return bytes == 4 ? 2 : 1;
+    case PositionEncoding::Utf32:
+      return 1;
   }
   return 1;
 }

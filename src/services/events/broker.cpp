@@ -42,17 +42,19 @@ bool match_segments(std::string_view pattern, std::string_view topic) {
 bool topic_matches(std::string_view pattern, std::string_view topic) { return match_segments(pattern, topic); }
 
 Result<bool> check_pattern(std::string_view pattern) {
-  if (pattern.empty()) return make_error(error_code::kInvalidParams, "empty topic pattern: use e.g. \"files/changed\" or \"terminal/*/output\"");
-  if (pattern.size() > 256)
-    return make_error(error_code::kInvalidParams, "topic pattern longer than 256 bytes");
-  if (pattern.front() == '/' || pattern.back() == '/' || pattern.find("//") != std::string_view::npos)
+  if (pattern.empty())
     return make_error(error_code::kInvalidParams,
-                      "topic pattern '" + std::string(pattern) + "' has an empty segment (leading, trailing or doubled '/')");
+                      "empty topic pattern: use e.g. \"files/changed\" or \"terminal/*/output\"");
+  if (pattern.size() > 256) return make_error(error_code::kInvalidParams, "topic pattern longer than 256 bytes");
+  if (pattern.front() == '/' || pattern.back() == '/' || pattern.find("//") != std::string_view::npos)
+    return make_error(error_code::kInvalidParams, "topic pattern '" + std::string(pattern) +
+                                                      "' has an empty segment (leading, trailing or doubled '/')");
   for (std::string_view rest = pattern; !rest.empty();) {
     std::string_view seg = next_segment(rest);
     if (seg != "*" && seg != "**" && seg.find('*') != std::string_view::npos)
-      return make_error(error_code::kInvalidParams, "topic pattern '" + std::string(pattern) +
-                                                        "': '*' and '**' stand only as whole segments (e.g. terminal/*/output)");
+      return make_error(error_code::kInvalidParams,
+                        "topic pattern '" + std::string(pattern) +
+                            "': '*' and '**' stand only as whole segments (e.g. terminal/*/output)");
   }
   return true;
 }
@@ -101,9 +103,11 @@ std::uint64_t Broker::publish(std::string topic, json data, std::size_t bytes) {
   return event.seq;
 }
 
-Result<std::uint64_t> Broker::subscribe(const void* owner, std::vector<std::string> patterns, Sink sink, std::optional<std::uint64_t> since,
-                                        std::size_t* replayed, std::vector<std::string>* gaps) {
-  if (patterns.empty()) return make_error(error_code::kInvalidParams, "no topics given: pass at least one topic pattern");
+Result<std::uint64_t> Broker::subscribe(const void* owner, std::vector<std::string> patterns, Sink sink,
+                                        std::optional<std::uint64_t> since, std::size_t* replayed,
+                                        std::vector<std::string>* gaps) {
+  if (patterns.empty())
+    return make_error(error_code::kInvalidParams, "no topics given: pass at least one topic pattern");
   for (const auto& p : patterns)
     if (auto ok = check_pattern(p); !ok) return std::move(ok).error();
   // Under the delivery lock, replay and registration are one step: no event

@@ -140,7 +140,8 @@ std::vector<std::int64_t> occurrence_lines(std::string_view text, std::string_vi
   std::int64_t line = 1;
   std::size_t counted = 0;
   while ((pos = text.find(needle, pos)) != std::string_view::npos) {
-    line += std::count(text.begin() + static_cast<std::ptrdiff_t>(counted), text.begin() + static_cast<std::ptrdiff_t>(pos), '\n');
+    line += std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
+                       text.begin() + static_cast<std::ptrdiff_t>(pos), '\n');
     counted = pos;
     out.push_back(line);
     pos += needle.size();
@@ -212,8 +213,8 @@ Status judge_read(std::string_view what, const std::string& rel, const std::stri
   if (!access.read_denied) return ok_status();
   if (!access.read_denied(rel) && (landing == rel || !access.read_denied(landing))) return ok_status();
   return make_error(error_code::kPermissionDenied,
-                    std::string(what) + ": permission denied: " +
-                        (landing == rel ? shown(rel) : rel + " leads to " + shown(landing)) +
+                    std::string(what) +
+                        ": permission denied: " + (landing == rel ? shown(rel) : rel + " leads to " + shown(landing)) +
                         ", which a Read deny rule covers",
                     json{{"path", rel}});
 }
@@ -227,8 +228,9 @@ Error renamed(Error e, const std::string& rel) {
 
 Error changed_meanwhile(const std::string& rel) {
   return make_error(error_code::kConflict,
-                    rel + " changed (renamed, replaced or relinked) while it was being written; nothing was written "
-                          "there, retry",
+                    rel +
+                        " changed (renamed, replaced or relinked) while it was being written; nothing was written "
+                        "there, retry",
                     json{{"path", rel}});
 }
 
@@ -385,12 +387,12 @@ Result<ReadResult> Service::read(const ReadParams& p, const Access& access) cons
     r.binary = true;
     r.encoding = "binary";
     r.mime_type = std::string(mime);
-    const std::string what = *rel + " is a " + std::string(image_name(mime)) + " image (" + std::to_string(r.size) + " bytes)";
+    const std::string what =
+        *rel + " is a " + std::string(image_name(mime)) + " image (" + std::to_string(r.size) + " bytes)";
     if (!p.images) {
       r.note = what + "; its content is not shown here: read_file shows it as an image";
     } else if (r.size > kMaxImageBytes) {
-      r.note = what + ", larger than the " + std::to_string(kMaxImageBytes) +
-               "-byte limit for images; it is not shown";
+      r.note = what + ", larger than the " + std::to_string(kMaxImageBytes) + "-byte limit for images; it is not shown";
     } else {
       r.note = what + ", shown as an image";
       r.image = std::move(loaded->bytes);
@@ -449,8 +451,10 @@ std::string Sha256Cache::get(const struct stat& st, std::string_view bytes) {
   // change again within the same timestamp, so it is hashed every time.
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const auto mtime = std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
-  if (now - mtime < std::chrono::seconds(2) || static_cast<std::size_t>(st.st_size) != bytes.size()) return sha256_hex(bytes);
-  const Key key{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+  if (now - mtime < std::chrono::seconds(2) || static_cast<std::size_t>(st.st_size) != bytes.size())
+    return sha256_hex(bytes);
+  const Key key{st.st_dev,          st.st_ino,         st.st_size,        st.st_mtim.tv_sec,
+                st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
   {
     std::lock_guard lock(mutex_);
     if (auto it = map_.find(key); it != map_.end()) return it->second;
@@ -464,7 +468,8 @@ std::string Sha256Cache::get(const struct stat& st, std::string_view bytes) {
 
 std::size_t Sha256Cache::KeyHash::operator()(const Key& k) const noexcept {
   std::size_t h = std::hash<std::uint64_t>()(k.ino);
-  for (std::int64_t v : {static_cast<std::int64_t>(k.dev), static_cast<std::int64_t>(k.size), k.mtime_s, k.mtime_ns, k.ctime_s, k.ctime_ns})
+  for (std::int64_t v : {static_cast<std::int64_t>(k.dev), static_cast<std::int64_t>(k.size), k.mtime_s, k.mtime_ns,
+                         k.ctime_s, k.ctime_ns})
     h = h * 1000003u ^ std::hash<std::int64_t>()(v);
   return h;
 }
@@ -501,7 +506,8 @@ Result<Service::Target> Service::locate(const std::string& rel, bool follow) con
     if (!target) return std::move(target).error();
     auto real = landing_path(root_, target->get());
     if (!real) return std::move(real).error();
-    if (real->empty()) return make_error(error_code::kConflict, rel + " leads to the workspace root", json{{"path", rel}});
+    if (real->empty())
+      return make_error(error_code::kConflict, rel + " leads to the workspace root", json{{"path", rel}});
     at = std::move(*real);
   }
 }
@@ -570,7 +576,8 @@ Result<Service::Current> Service::current(const std::string& rel, const Access& 
   if (for_change)
     if (auto st = judge_change(c.target.landing, access); !st) return st.error();
   if (!c.target.exists) return c;
-  if (S_ISDIR(c.target.st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is a directory", json{{"path", rel}});
+  if (S_ISDIR(c.target.st.st_mode))
+    return make_error(error_code::kInvalidParams, rel + " is a directory", json{{"path", rel}});
   // Opened in the directory judged, never following a link put there since.
   Fd fd(::openat(c.target.dir.get(), c.target.name.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
@@ -580,7 +587,8 @@ Result<Service::Current> Service::current(const std::string& rel, const Access& 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errno_error(errno, "stat", rel);
   if (S_ISDIR(st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is a directory", json{{"path", rel}});
-  if (!S_ISREG(st.st_mode)) return make_error(error_code::kInvalidParams, rel + " is not a regular file", json{{"path", rel}});
+  if (!S_ISREG(st.st_mode))
+    return make_error(error_code::kInvalidParams, rel + " is not a regular file", json{{"path", rel}});
   auto bytes = read_fd(fd.get(), rel, static_cast<std::size_t>(st.st_size));
   if (!bytes) return std::move(bytes).error();
   c.exists = true;
@@ -618,7 +626,8 @@ Result<bool> Service::make_dirs(const std::string& rel, const std::string& landi
     auto check = root_.open_beneath(prefix, O_PATH | O_DIRECTORY);
     if (!check) {
       if (check.error().code == error_code::kNotFound || check.error().code == error_code::kIoError)
-        return make_error(error_code::kConflict, "mkdir " + prefix + ": exists and is not a directory", json{{"path", prefix}});
+        return make_error(error_code::kConflict, "mkdir " + prefix + ": exists and is not a directory",
+                          json{{"path", prefix}});
       return std::move(check).error();
     }
     if (slash == std::string::npos) break;
@@ -639,8 +648,8 @@ Result<bool> Service::mkdir(const std::string& path, const Access& access) {
   return make_dirs(*rel, *landing);
 }
 
-Result<bool> Service::write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode, const Access& access,
-                                   bool create_only) {
+Result<bool> Service::write_atomic(Target& t, std::string_view content, std::optional<mode_t> mode,
+                                   const Access& access, bool create_only) {
   if (t.path.empty()) return make_error(error_code::kInvalidParams, "cannot write the workspace root itself");
   if (!t.dir.valid()) {
     // Missing parents are made where the write was judged to land.
@@ -716,7 +725,8 @@ Result<std::string> Service::replace_content(const std::string& rel, Current& cu
         return e;
       }
       if (!*applied)
-        return make_error(error_code::kConflict, "the editor (" + owner->editor_name() + ") did not apply the edit to " + rel,
+        return make_error(error_code::kConflict,
+                          "the editor (" + owner->editor_name() + ") did not apply the edit to " + rel,
                           json{{"path", rel}});
       // The editor confirms with didChange; wait for it so reads see the new text.
       documents_.wait_for_change(rel, cur.doc.version, std::chrono::seconds(2));
@@ -807,8 +817,9 @@ Result<WriteResult> Service::write(const WriteParams& p, const Access& access) {
     auto encoded = cur->open ? std::optional<std::string>(p.content) : in_encoding_of(cur->bytes, p.content);
     if (!encoded)
       return make_error(error_code::kInvalidParams,
-                        "write_file: " + *rel + " is Latin-1 text and the content has characters Latin-1 lacks; "
-                                                "nothing was appended",
+                        "write_file: " + *rel +
+                            " is Latin-1 text and the content has characters Latin-1 lacks; "
+                            "nothing was appended",
                         json{{"path", *rel}});
     appended = cur->bytes + *encoded;
   }
@@ -833,9 +844,9 @@ namespace {
 // each range covers the file's own "\r\n".
 struct Occurrences {
   std::vector<std::pair<std::size_t, std::size_t>> ranges;  // byte ranges in `text`
-  std::vector<std::int64_t> lines;                           // 1-based line of each
-  bool crlf = false;           // searched line-ending-insensitively
-  bool dominant_crlf = false;  // more of text's lines end in "\r\n" than in "\n"
+  std::vector<std::int64_t> lines;                          // 1-based line of each
+  bool crlf = false;                                        // searched line-ending-insensitively
+  bool dominant_crlf = false;                               // more of text's lines end in "\r\n" than in "\n"
 };
 
 std::string without_cr_before_lf(std::string_view s, std::vector<std::size_t>* removed = nullptr) {
@@ -917,20 +928,23 @@ Error not_found(const std::string& rel, const std::string& which, std::size_t i,
   const std::string lines = close->first_line == close->last_line
                                 ? "line " + std::to_string(close->first_line)
                                 : "lines " + std::to_string(close->first_line) + "-" + std::to_string(close->last_line);
-  std::string diff = unified_diff(expected, actual, DiffLabels{"oldString", rel + " (" + lines + ")", 1, close->first_line});
+  std::string diff =
+      unified_diff(expected, actual, DiffLabels{"oldString", rel + " (" + lines + ")", 1, close->first_line});
   constexpr std::size_t kMaxDiff = 8 * 1024;
   if (diff.size() > kMaxDiff) {
     std::size_t cut = diff.rfind('\n', kMaxDiff);
     diff.resize(cut == std::string::npos ? kMaxDiff : cut + 1);
     diff += "(diff cut)\n";
   }
-  message += ". The most similar text is " + lines + " (" + std::to_string(percent) + "% similar" +
-             (same_but_whitespace(expected, actual) ? ", differing only in whitespace" : "") +
-             "); what oldString has (-) against what the file has (+):\n" + diff +
-             "Copy the text exactly as the file has it, including whitespace (" +
-             read_call(rel, close->first_line, ",\"limit\":" + std::to_string(close->last_line - close->first_line + 1)) +
-             " shows those lines).";
-  data["closest"] = {{"startLine", close->first_line}, {"endLine", close->last_line}, {"similarity", close->similarity}};
+  message +=
+      ". The most similar text is " + lines + " (" + std::to_string(percent) + "% similar" +
+      (same_but_whitespace(expected, actual) ? ", differing only in whitespace" : "") +
+      "); what oldString has (-) against what the file has (+):\n" + diff +
+      "Copy the text exactly as the file has it, including whitespace (" +
+      read_call(rel, close->first_line, ",\"limit\":" + std::to_string(close->last_line - close->first_line + 1)) +
+      " shows those lines).";
+  data["closest"] = {
+      {"startLine", close->first_line}, {"endLine", close->last_line}, {"similarity", close->similarity}};
   return make_error(error_code::kNotFound, message, std::move(data));
 }
 
@@ -948,9 +962,10 @@ Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
   std::string text;
   if (!cur->exists) {
     if (p.edits.size() != 1 || !p.edits[0].old_string.empty())
-      return make_error(error_code::kNotFound,
-                        "edit_file: " + *rel + " does not exist; use write_file to create it (or one edit with an empty oldString)",
-                        json{{"path", *rel}});
+      return make_error(
+          error_code::kNotFound,
+          "edit_file: " + *rel + " does not exist; use write_file to create it (or one edit with an empty oldString)",
+          json{{"path", *rel}});
     text = p.edits[0].new_string;
     r.replacements = 1;
   } else {
@@ -961,13 +976,15 @@ Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
     if (std::memchr(cur->bytes.data(), 0, std::min<std::size_t>(cur->bytes.size(), 8192)) != nullptr ||
         !is_valid_utf8(cur->bytes))
       return make_error(error_code::kInvalidParams,
-                        "edit_file: " + *rel + " is not UTF-8 text; edit_file only edits UTF-8 files", json{{"path", *rel}});
+                        "edit_file: " + *rel + " is not UTF-8 text; edit_file only edits UTF-8 files",
+                        json{{"path", *rel}});
     text = cur->bytes;
     for (std::size_t i = 0; i < p.edits.size(); ++i) {
       const Edit& e = p.edits[i];
       const std::string which = p.edits.size() > 1 ? " (edit " + std::to_string(i + 1) + ")" : std::string();
       if (e.old_string.empty())
-        return make_error(error_code::kInvalidParams, "edit_file" + which + ": oldString is empty; " + *rel + " already exists",
+        return make_error(error_code::kInvalidParams,
+                          "edit_file" + which + ": oldString is empty; " + *rel + " already exists",
                           json{{"path", *rel}, {"edit", i}});
       if (e.old_string == e.new_string)
         return make_error(error_code::kInvalidParams, "edit_file" + which + ": oldString and newString are identical",
@@ -976,8 +993,8 @@ Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
       if (found.ranges.empty()) return not_found(*rel, which, i, text, e.old_string);
       if (found.ranges.size() > 1 && !e.replace_all) {
         return make_error(error_code::kInvalidParams,
-                          "edit_file" + which + ": oldString occurs " + std::to_string(found.ranges.size()) + " times in " +
-                              *rel + " (lines " + join_lines(found.lines) +
+                          "edit_file" + which + ": oldString occurs " + std::to_string(found.ranges.size()) +
+                              " times in " + *rel + " (lines " + join_lines(found.lines) +
                               "); add surrounding context to make it unique or set replaceAll",
                           json{{"path", *rel}, {"edit", i}, {"lines", found.lines}});
       }
@@ -1021,9 +1038,11 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
     const std::string& name = fp.new_path.empty() ? fp.old_path : fp.new_path;
     auto rel = root_.relative(name);
     if (!rel) return std::move(rel).error();
-    if (rel->empty()) return make_error(error_code::kInvalidParams, "apply_patch: a file patch names the workspace root");
+    if (rel->empty())
+      return make_error(error_code::kInvalidParams, "apply_patch: a file patch names the workspace root");
     for (const auto& pl : plan) {
-      if (pl.rel == *rel) return make_error(error_code::kInvalidParams, "apply_patch: " + *rel + " appears twice in the patch");
+      if (pl.rel == *rel)
+        return make_error(error_code::kInvalidParams, "apply_patch: " + *rel + " appears twice in the patch");
     }
     // Every file is judged where it lands before any is written.
     auto cur = current(*rel, access, true, true);
@@ -1031,7 +1050,9 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
     Planned pl;
     pl.rel = *rel;
     if (fp.old_path.empty()) {
-      if (cur->exists) return make_error(error_code::kConflict, "apply_patch: " + *rel + " already exists but the patch creates it", json{{"path", *rel}});
+      if (cur->exists)
+        return make_error(error_code::kConflict, "apply_patch: " + *rel + " already exists but the patch creates it",
+                          json{{"path", *rel}});
       pl.action = "created";
     } else if (!cur->exists) {
       return make_error(error_code::kNotFound, "apply_patch: " + *rel + " does not exist", json{{"path", *rel}});
@@ -1041,7 +1062,9 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
     auto after = apply_hunks(cur->bytes, fp, *rel);
     if (!after) return std::move(after).error();
     if (pl.action == "deleted" && !after->empty())
-      return make_error(error_code::kConflict, "apply_patch: deleting " + *rel + " but the patch does not remove all of its lines", json{{"path", *rel}});
+      return make_error(error_code::kConflict,
+                        "apply_patch: deleting " + *rel + " but the patch does not remove all of its lines",
+                        json{{"path", *rel}});
     pl.before = std::move(*cur);
     pl.after = std::move(*after);
     plan.push_back(std::move(pl));
@@ -1065,7 +1088,8 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
       if (pl.action == "created") {
         (void)unlink_target(pl.before.target);
       } else if (pl.before.open && pl.action == "modified") {
-        if (auto now = current(pl.rel, access, true, false)) (void)replace_content(pl.rel, *now, pl.before.bytes, access);
+        if (auto now = current(pl.rel, access, true, false))
+          (void)replace_content(pl.rel, *now, pl.before.bytes, access);
       } else {
         (void)write_atomic(pl.before.target, pl.before.bytes, pl.before.mode, access, pl.action == "deleted");
       }
@@ -1085,8 +1109,10 @@ Result<PatchResult> Service::apply_patch(std::string_view patch, const Access& a
     }
     done.push_back(&pl);
     std::string diff;
-    if (pl.action == "created") diff = unified_diff("", pl.after, DiffLabels{"/dev/null", "b/" + pl.rel, 1, 1});
-    else if (pl.action == "modified") diff = unified_diff(pl.before.bytes, pl.after, pl.rel);
+    if (pl.action == "created")
+      diff = unified_diff("", pl.after, DiffLabels{"/dev/null", "b/" + pl.rel, 1, 1});
+    else if (pl.action == "modified")
+      diff = unified_diff(pl.before.bytes, pl.after, pl.rel);
     result.files.push_back(
         {pl.rel, pl.action, pl.action == "deleted" ? std::string() : sha256_hex(pl.after), std::move(diff)});
   }
@@ -1173,8 +1199,7 @@ std::shared_ptr<const ListResult> without_denied(std::shared_ptr<const ListResul
 void render_page(ListPage& pg, const ListParams& p, int depth) {
   std::string notes;
   if (pg.ignored > 0) {
-    notes += std::to_string(pg.ignored) + (pg.ignored == 1 ? " ignored entry" : " ignored entries") +
-             " not listed (";
+    notes += std::to_string(pg.ignored) + (pg.ignored == 1 ? " ignored entry" : " ignored entries") + " not listed (";
     for (std::size_t i = 0; i < pg.ignored_names.size(); ++i) notes += (i ? ", " : "") + pg.ignored_names[i];
     if (pg.ignored > pg.ignored_names.size()) notes += ", ...";
     notes += "); \"includeIgnored\":true lists them";
@@ -1322,7 +1347,8 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
       struct stat st {};
       if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
       if (ignored(here, path, S_ISDIR(st.st_mode))) {
-        if (r->ignored_names.size() < kIgnoredNames) r->ignored_names.push_back(path + (S_ISDIR(st.st_mode) ? "/" : ""));
+        if (r->ignored_names.size() < kIgnoredNames)
+          r->ignored_names.push_back(path + (S_ISDIR(st.st_mode) ? "/" : ""));
         ++r->ignored;
         continue;
       }
@@ -1450,9 +1476,9 @@ Result<ListPage> Service::list_page(const ListParams& p, const CancellationToken
     }
     scratch.clear();
     append_entry_line(scratch, e, l.path);
-    const bool full = pg.entries.size() >= limit ||
-                      (p.max_text_bytes > 0 && !pg.entries.empty() &&
-                       body + scratch.size() + reserve + e.path.size() > p.max_text_bytes);
+    const bool full =
+        pg.entries.size() >= limit || (p.max_text_bytes > 0 && !pg.entries.empty() &&
+                                       body + scratch.size() + reserve + e.path.size() > p.max_text_bytes);
     if (full) break;
     body += scratch.size();
     pg.entries.push_back(e);
@@ -1521,8 +1547,9 @@ Result<ResourceContent> Service::read_resource(const std::string& path, const Ac
   auto loaded = load(*rel, access);
   if (!loaded) return std::move(loaded).error();
   if (loaded->bytes.size() > kMaxResourceBytes)
-    return make_error(error_code::kInvalidParams, *rel + " is " + std::to_string(loaded->bytes.size()) + " bytes, more than the " +
-                                                      std::to_string(kMaxResourceBytes) + "-byte resource limit; use read_file to page it");
+    return make_error(error_code::kInvalidParams, *rel + " is " + std::to_string(loaded->bytes.size()) +
+                                                      " bytes, more than the " + std::to_string(kMaxResourceBytes) +
+                                                      "-byte resource limit; use read_file to page it");
   ResourceContent c;
   c.path = *rel;
   if (loaded->editor) {
@@ -1606,15 +1633,16 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
       has_ig = has_ig || (!is_dir && name == ".ignore");
       has_gi = has_gi || (!is_dir && name == ".gitignore");
     }
-    const auto here = std::make_shared<const IgnoreDir>(
-        parent, read_ignore_files(dirfd, prefix, has_rg, has_ig, has_gi, has_git),
-        has_git || (parent && parent->any_git()));
+    const auto here =
+        std::make_shared<const IgnoreDir>(parent, read_ignore_files(dirfd, prefix, has_rg, has_ig, has_gi, has_git),
+                                          has_git || (parent && parent->any_git()));
     for (const auto& [name, is_dir] : entries) {
       if (cancel && cancel->cancelled()) return false;
       const std::string path = prefix.empty() ? name : prefix + "/" + name;
       if (!after.empty() && compare_paths(path, after) <= 0) {
         // Skip, unless `after` lies inside this directory.
-        if (!(is_dir && after.size() > path.size() && after.compare(0, path.size(), path) == 0 && after[path.size()] == '/'))
+        if (!(is_dir && after.size() > path.size() && after.compare(0, path.size(), path) == 0 &&
+              after[path.size()] == '/'))
           continue;
       }
       if (here->match(path, is_dir, global_rules) == IgnoreMatch::Ignore) continue;
@@ -1689,7 +1717,8 @@ Status Service::move(const std::string& source, const std::string& destination, 
   if (!from) return std::move(from).error();
   auto to = root_.relative(destination);
   if (!to) return std::move(to).error();
-  if (from->empty() || to->empty()) return make_error(error_code::kInvalidParams, "move_file: cannot move the workspace root");
+  if (from->empty() || to->empty())
+    return make_error(error_code::kInvalidParams, "move_file: cannot move the workspace root");
   if (*from == *to) return make_error(error_code::kInvalidParams, "move_file: source and destination are the same");
   if (to->size() > from->size() && to->compare(0, from->size(), *from) == 0 && (*to)[from->size()] == '/')
     return make_error(error_code::kInvalidParams, "move_file: cannot move " + *from + " into itself");
@@ -1763,8 +1792,10 @@ Status Service::remove(const std::string& path, bool recursive, const Access& ac
   if (!recursive) {
     if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
       if (errno == ENOTEMPTY || errno == EEXIST)
-        return make_error(error_code::kConflict, "delete_file: directory " + *rel + " is not empty; set recursive to delete it and its contents",
-                          json{{"path", *rel}});
+        return make_error(
+            error_code::kConflict,
+            "delete_file: directory " + *rel + " is not empty; set recursive to delete it and its contents",
+            json{{"path", *rel}});
       return errno_error(errno, "delete_file", *rel);
     }
     return ok_status();
@@ -1780,7 +1811,8 @@ Status Service::remove(const std::string& path, bool recursive, const Access& ac
     if (!s) return make_error(s.error().code, "delete_file: nothing was deleted: " + s.error().message, s.error().data);
   }
   // Depth-first through directory fds, never following symlinks.
-  std::function<Status(int, const std::string&, const std::string&)> rm = [&](int at, const std::string& n, const std::string& shown) -> Status {
+  std::function<Status(int, const std::string&, const std::string&)> rm = [&](int at, const std::string& n,
+                                                                              const std::string& shown) -> Status {
     Fd fd(::openat(at, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return errno_error(errno, "delete_file", shown);
     auto here = landing_path(root_, fd.get());
@@ -1795,7 +1827,8 @@ Status Service::remove(const std::string& path, bool recursive, const Access& ac
         return errno_error(errno, "delete_file", shown + "/" + en);
       }
     }
-    if (::unlinkat(at, n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) return errno_error(errno, "delete_file", shown);
+    if (::unlinkat(at, n.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return errno_error(errno, "delete_file", shown);
     return ok_status();
   };
   return rm(dirfd, name, *rel);

@@ -173,8 +173,9 @@ void ListingCache::store(const std::string& rel, int depth, bool include_ignored
   Key key{rel, depth, include_ignored};
   std::vector<int> unlinked = unlink_locked(key);
   if (listings_.size() >= kMaxListings) {
-    auto oldest = std::min_element(listings_.begin(), listings_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+    auto oldest = std::min_element(listings_.begin(), listings_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
     auto more = unlink_locked(oldest->first);
     unlinked.insert(unlinked.end(), more.begin(), more.end());
   }

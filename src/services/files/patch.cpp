@@ -142,8 +142,7 @@ std::vector<Step> diff_steps(const Lines& a, const Lines& b) {
   steps.reserve(pre + mid.size() + suf);
   for (std::size_t i = 0; i < pre; ++i) steps.push_back({Op::Keep, i, i});
   for (const auto& s : mid) steps.push_back({s.op, s.a + pre, s.b + pre});
-  for (std::size_t i = 0; i < suf; ++i)
-    steps.push_back({Op::Keep, ia.size() - suf + i, ib.size() - suf + i});
+  for (std::size_t i = 0; i < suf; ++i) steps.push_back({Op::Keep, ia.size() - suf + i, ib.size() - suf + i});
   return steps;
 }
 
@@ -330,7 +329,9 @@ Result<std::vector<FilePatch>> parse_patch(std::string_view patch) {
     if (fp.hunks.empty() && !fp.new_path.empty() && !fp.old_path.empty()) return bad(i - 1, "file patch has no hunks");
     out.push_back(std::move(fp));
   }
-  if (out.empty()) return make_error(error_code::kInvalidParams, "apply_patch: no '--- '/'+++ ' file headers found; expected a unified diff");
+  if (out.empty())
+    return make_error(error_code::kInvalidParams,
+                      "apply_patch: no '--- '/'+++ ' file headers found; expected a unified diff");
   return out;
 }
 
@@ -363,11 +364,14 @@ Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, cons
       return true;
     };
     const std::int64_t want_signed = (hunk.old_count == 0 ? hunk.old_start : hunk.old_start - 1) + shift;
-    const std::size_t want = static_cast<std::size_t>(std::clamp<std::int64_t>(want_signed, 0, static_cast<std::int64_t>(cur.size())));
+    const std::size_t want =
+        static_cast<std::size_t>(std::clamp<std::int64_t>(want_signed, 0, static_cast<std::int64_t>(cur.size())));
     std::optional<std::size_t> at;
     for (std::size_t d = 0; d <= cur.size() && !at; ++d) {  // nearest match, as patch(1) searches
-      if (want + d <= cur.size() && want + d >= min_pos && matches(want + d)) at = want + d;
-      else if (d <= want && want - d >= min_pos && matches(want - d)) at = want - d;
+      if (want + d <= cur.size() && want + d >= min_pos && matches(want + d))
+        at = want + d;
+      else if (d <= want && want - d >= min_pos && matches(want - d))
+        at = want - d;
     }
     if (!at) {
       return make_error(error_code::kConflict,
@@ -377,7 +381,8 @@ Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, cons
                         json{{"path", path}, {"hunk", h + 1}});
     }
     const bool at_end = *at + old_side.size() == cur.size();
-    cur.erase(cur.begin() + static_cast<std::ptrdiff_t>(*at), cur.begin() + static_cast<std::ptrdiff_t>(*at + old_side.size()));
+    cur.erase(cur.begin() + static_cast<std::ptrdiff_t>(*at),
+              cur.begin() + static_cast<std::ptrdiff_t>(*at + old_side.size()));
     cur.insert(cur.begin() + static_cast<std::ptrdiff_t>(*at), new_side.begin(), new_side.end());
     if (at_end) final_newline = !new_no_eol;
     shift += static_cast<std::int64_t>(new_side.size()) - static_cast<std::int64_t>(old_side.size());
@@ -424,7 +429,8 @@ std::vector<std::uint16_t> bigrams(std::string_view line) {
   if (t.size() < 2) return out;
   out.reserve(t.size() - 1);
   for (std::size_t i = 0; i + 1 < t.size(); ++i)
-    out.push_back(static_cast<std::uint16_t>(static_cast<unsigned char>(t[i]) << 8 | static_cast<unsigned char>(t[i + 1])));
+    out.push_back(
+        static_cast<std::uint16_t>(static_cast<unsigned char>(t[i]) << 8 | static_cast<unsigned char>(t[i + 1])));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -487,12 +493,14 @@ std::optional<ClosestMatch> closest_lines(std::string_view text, std::string_vie
   std::vector<std::pair<double, std::size_t>> scores(windows);
   for (std::size_t i = 0; i < windows; ++i) {
     double sum = 0;
-    for (std::size_t j = 0; j < w; ++j) sum += dice(wb[j], lb[i + j], line(needle, wanted[j]), line(text, lines[i + j]));
+    for (std::size_t j = 0; j < w; ++j)
+      sum += dice(wb[j], lb[i + j], line(needle, wanted[j]), line(text, lines[i + j]));
     scores[i] = {sum / static_cast<double>(w), i};
   }
   const std::size_t keep = std::min(kCandidates, windows);
-  std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(keep), scores.end(),
-                    [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
+  std::partial_sort(
+      scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(keep), scores.end(),
+      [](const auto& x, const auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
   // The best few, compared exactly (lines joined by '\n', without '\r').
   auto joined = [&](std::string_view t, const std::vector<LineSpan>& spans, std::size_t from, std::size_t count) {
     std::string out;
@@ -507,7 +515,8 @@ std::optional<ClosestMatch> closest_lines(std::string_view text, std::string_vie
   for (std::size_t c = 0; c < keep; ++c) {
     const std::size_t i = scores[c].second;
     const std::string have = joined(text, lines, i, w);
-    const double sim = want.size() <= kMaxExact && have.size() <= kMaxExact ? levenshtein_ratio(want, have) : scores[c].first;
+    const double sim =
+        want.size() <= kMaxExact && have.size() <= kMaxExact ? levenshtein_ratio(want, have) : scores[c].first;
     if (best && sim <= best->similarity) continue;
     best = ClosestMatch{static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(i + w), sim,
                         std::string(text.substr(lines[i].begin, lines[i + w - 1].end - lines[i].begin))};

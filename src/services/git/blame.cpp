@@ -14,7 +14,6 @@
 namespace icotes::git {
 namespace {
 
-
 constexpr std::size_t kDefaultLimit = 2000;
 const std::string kZero(GIT_OID_HEXSZ, '0');
 

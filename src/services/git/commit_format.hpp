@@ -30,7 +30,6 @@ struct OidEq {
   bool operator()(const git_oid& a, const git_oid& b) const { return git_oid_equal(&a, &b); }
 };
 
-
 // --- revisions ---------------------------------------------------------------
 
 /// `rev` (checked, resolved through Repo::resolve) peeled to a commit.

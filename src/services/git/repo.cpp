@@ -47,7 +47,8 @@ Error libgit2_error(int rc, std::string_view what) {
 
 Status check_revision(std::string_view rev) {
   auto bad = [&](std::string_view why) {
-    return make_error(error_code::kInvalidParams, "invalid revision '" + std::string(rev.substr(0, 200)) + "': " + std::string(why));
+    return make_error(error_code::kInvalidParams,
+                      "invalid revision '" + std::string(rev.substr(0, 200)) + "': " + std::string(why));
   };
   if (rev.empty()) return bad("empty");
   if (rev.size() > 1024) return bad("longer than 1024 bytes");
@@ -85,16 +86,20 @@ Result<std::string> Repo::path(std::string_view client_path) const {
     if (S_ISLNK(st.st_mode)) {
       std::error_code ec;
       auto real = std::filesystem::canonical(abs, ec);
-      if (ec) return make_error(error_code::kOutsideWorkspace, "'" + std::string(client_path) + "' passes through a broken symlink");
+      if (ec)
+        return make_error(error_code::kOutsideWorkspace,
+                          "'" + std::string(client_path) + "' passes through a broken symlink");
       auto inside = root.relative(real.string());
       if (!inside)
-        return make_error(error_code::kOutsideWorkspace,
-                          "'" + std::string(client_path) + "' passes through a symlink that leads outside the workspace");
+        return make_error(
+            error_code::kOutsideWorkspace,
+            "'" + std::string(client_path) + "' passes through a symlink that leads outside the workspace");
     }
   }
   // Git's own directory is not a path a client may name.
   if (*rel == ".git" || rel->rfind(".git/", 0) == 0)
-    return make_error(error_code::kInvalidParams, "'" + std::string(client_path) + "' is inside .git, which is git's own data");
+    return make_error(error_code::kInvalidParams,
+                      "'" + std::string(client_path) + "' is inside .git, which is git's own data");
   return rel;
 }
 

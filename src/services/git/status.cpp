@@ -16,8 +16,8 @@
 
 #include "commit_format.hpp"
 #include "icotes/git_text.hpp"
-#include "similarity.hpp"
 #include "repo_util.hpp"
+#include "similarity.hpp"
 
 namespace icotes::git {
 namespace {

@@ -113,8 +113,7 @@ Match dowild(std::string_view p, std::string_view t, bool ci) {
           const bool at_end = pi + 1 == p.size() || p[pi + 1] == '/';
           if (at_start && at_end) {
             // "**/" may match nothing at all: try skipping "**/" entirely.
-            if (pi + 1 < p.size() && p[pi + 1] == '/' &&
-                dowild(p.substr(pi + 2), t.substr(ti), ci) == Match::Yes)
+            if (pi + 1 < p.size() && p[pi + 1] == '/' && dowild(p.substr(pi + 2), t.substr(ti), ci) == Match::Yes)
               return Match::Yes;
             match_slash = true;
           }
@@ -256,13 +255,13 @@ std::vector<std::string> expand_braces(std::string_view pattern) {
 namespace {
 
 enum FastKind : unsigned char {
-  kWild = 0,       // wildmatch (with a last-byte reject when `last` is set)
-  kLiteral,        // text == lit
-  kSuffix,         // `*lit`: text ends with lit, no '/' before it
-  kPrefix,         // `lit*`: text starts with lit, no '/' after it
-  kAny,            // `**`
-  kBaseLiteral,    // `**/lit`: the base name == lit
-  kBaseSuffix,     // `**/*lit`: the base name ends with lit
+  kWild = 0,     // wildmatch (with a last-byte reject when `last` is set)
+  kLiteral,      // text == lit
+  kSuffix,       // `*lit`: text ends with lit, no '/' before it
+  kPrefix,       // `lit*`: text starts with lit, no '/' after it
+  kAny,          // `**`
+  kBaseLiteral,  // `**/lit`: the base name == lit
+  kBaseSuffix,   // `**/*lit`: the base name ends with lit
 };
 
 bool plain(std::string_view s) { return s.find_first_of("*?[\\") == std::string_view::npos; }
@@ -307,7 +306,8 @@ Glob::Glob(std::string_view pattern, bool case_insensitive)
       } else if (!rest.empty() && plain(rest) && !(base && rest_slash)) {
         f.kind = base ? kBaseLiteral : kLiteral;
         f.lit = rest;
-      } else if (rest.size() >= 1 && rest[0] == '*' && (rest.size() < 2 || rest[1] != '*') && plain(rest.substr(1)) && !rest_slash) {
+      } else if (rest.size() >= 1 && rest[0] == '*' && (rest.size() < 2 || rest[1] != '*') && plain(rest.substr(1)) &&
+                 !rest_slash) {
         f.kind = base ? kBaseSuffix : kSuffix;
         f.lit = rest.substr(1);
       } else if (!base && rest.size() >= 2 && rest.back() == '*' && rest[rest.size() - 2] != '*' &&

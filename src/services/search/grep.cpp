@@ -40,7 +40,8 @@ __attribute__((target("avx2"))) const char* find_avx2(const char* s, std::size_t
   for (; i + k - 1 + 32 <= n; i += 32) {
     const __m256i bf = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
     const __m256i bl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + k - 1));
-    auto mask = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
+    auto mask = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
     while (mask != 0) {
       const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
       if (std::memcmp(s + i + bit + 1, needle + 1, k - 2) == 0) return s + i + bit;
@@ -62,9 +63,12 @@ class LiteralMatcher final : public Matcher {
     const std::size_t n = text.size() - from;
     const std::size_t k = needle_.size();
     const void* hit;
-    if (k == 1) hit = std::memchr(base, needle_[0], n);
-    else if (kHaveAvx2 && k >= 2) hit = find_avx2(base, n, needle_.data(), k);
-    else hit = ::memmem(base, n, needle_.data(), k);
+    if (k == 1)
+      hit = std::memchr(base, needle_[0], n);
+    else if (kHaveAvx2 && k >= 2)
+      hit = find_avx2(base, n, needle_.data(), k);
+    else
+      hit = ::memmem(base, n, needle_.data(), k);
     if (!hit) return false;
     start = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
     end = start + k;
@@ -96,7 +100,8 @@ bool eq_ci(const char* a, const char* lower, std::size_t k) {
 }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-__attribute__((target("avx2"))) const char* find_ci_avx2(const char* s, std::size_t n, const char* lower, std::size_t k) {
+__attribute__((target("avx2"))) const char* find_ci_avx2(const char* s, std::size_t n, const char* lower,
+                                                         std::size_t k) {
   const char f = lower[0], l = lower[k - 1];
   const __m256i first = _mm256_set1_epi8(f), last = _mm256_set1_epi8(l);
   const __m256i fold_f = _mm256_set1_epi8(is_alpha(f) ? 0x20 : 0), fold_l = _mm256_set1_epi8(is_alpha(l) ? 0x20 : 0);
@@ -104,7 +109,8 @@ __attribute__((target("avx2"))) const char* find_ci_avx2(const char* s, std::siz
   for (; k <= n && i + k - 1 + 32 <= n; i += 32) {
     const __m256i bf = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)), fold_f);
     const __m256i bl = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + k - 1)), fold_l);
-    auto mask = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
+    auto mask = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(bf, first), _mm256_cmpeq_epi8(bl, last))));
     while (mask != 0) {
       const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
       if (eq_ci(s + i + bit, lower, k)) return s + i + bit;
@@ -148,12 +154,16 @@ std::string required_literal(std::string_view p, bool caseless) {
   };
   int depth = 0;
   for (std::size_t i = 0; i < p.size(); ++i) {
-    if (p[i] == '(') ++depth;
-    else if (p[i] == ')') --depth;
-    else if (p[i] == '\\') ++i;
+    if (p[i] == '(')
+      ++depth;
+    else if (p[i] == ')')
+      --depth;
+    else if (p[i] == '\\')
+      ++i;
     else if (p[i] == '[') {
       i = class_end(p, i);
-    } else if (p[i] == '|' && depth == 0) return {};  // top-level alternation
+    } else if (p[i] == '|' && depth == 0)
+      return {};  // top-level alternation
   }
   for (std::size_t i = 0; i < p.size();) {
     const char c = p[i];
@@ -163,7 +173,8 @@ std::string required_literal(std::string_view p, bool caseless) {
       if (i + 1 >= p.size()) return {};
       const char e = p[i + 1];
       next = i + 2;
-      if (std::strchr("\\.+*?()|[]{}^$-#&~ /", e) && e != 0) lit = static_cast<unsigned char>(e);
+      if (std::strchr("\\.+*?()|[]{}^$-#&~ /", e) && e != 0)
+        lit = static_cast<unsigned char>(e);
       else if (e == 'p' || e == 'P' || e == 'x' || e == 'u') {
         if (next < p.size() && p[next] == '{') {
           const std::size_t close = p.find('}', next);
@@ -183,9 +194,12 @@ std::string required_literal(std::string_view p, bool caseless) {
       int d = 0;
       std::size_t j = i;
       for (; j < p.size(); ++j) {
-        if (p[j] == '\\') ++j;
-        else if (p[j] == '(') ++d;
-        else if (p[j] == ')' && --d == 0) break;
+        if (p[j] == '\\')
+          ++j;
+        else if (p[j] == '(')
+          ++d;
+        else if (p[j] == ')' && --d == 0)
+          break;
         else if (p[j] == '[') {
           std::size_t k = j + 1;
           if (k < p.size() && p[k] == '^') ++k;
@@ -198,7 +212,8 @@ std::string required_literal(std::string_view p, bool caseless) {
       }
       if (j >= p.size()) return {};
       next = j + 1;
-    } else if (c == '.' || c == '^' || c == '$' || c == ')' || c == '*' || c == '+' || c == '?' || c == '{' || c == '|') {
+    } else if (c == '.' || c == '^' || c == '$' || c == ')' || c == '*' || c == '+' || c == '?' || c == '{' ||
+               c == '|') {
       // an atom that is not a literal (a stray quantifier: give up on the run)
     } else {
       lit = static_cast<unsigned char>(c);
@@ -207,9 +222,12 @@ std::string required_literal(std::string_view p, bool caseless) {
     bool optional = false, repeat = false;
     if (next < p.size()) {
       const char q = p[next];
-      if (q == '*' || q == '?') optional = true;
-      else if (q == '+') repeat = true;
-      else if (q == '{') optional = true;
+      if (q == '*' || q == '?')
+        optional = true;
+      else if (q == '+')
+        repeat = true;
+      else if (q == '{')
+        optional = true;
       if (optional || repeat) {
         if (q == '{') {
           const std::size_t close = p.find('}', next);
@@ -364,7 +382,8 @@ class Pcre2Matcher final : public Matcher {
 // RE2's are ASCII. Rewrite them into Unicode classes (outside and inside
 // bracket expressions; a negated form inside brackets stays ASCII).
 constexpr const char* kWord = "\\p{L}\\p{M}\\p{Nd}\\p{Nl}\\p{Pc}";
-constexpr const char* kSpace = "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+constexpr const char* kSpace =
+    "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
 std::string unicode_perl_classes(std::string_view p) {
   std::string out;
   bool in_class = false;
@@ -410,9 +429,7 @@ std::string unicode_perl_classes(std::string_view p) {
   return out;
 }
 
-bool has_meta(std::string_view p) {
-  return p.find_first_of("\\.+*?()|[]{}^$") != std::string_view::npos;
-}
+bool has_meta(std::string_view p) { return p.find_first_of("\\.+*?()|[]{}^$") != std::string_view::npos; }
 
 // ripgrep's smart case: case-sensitive when the pattern has an uppercase
 // literal (escapes such as \W or \p{Lu} do not count).
@@ -445,7 +462,8 @@ std::string escape_regex(std::string_view s) {
 
 Result<std::unique_ptr<Matcher>> make_matcher(const GrepParams& p) {
   if (p.pattern.find('\n') != std::string::npos && !p.multiline && !p.fixed_strings)
-    return make_error(error_code::kInvalidParams, "grep: the pattern contains a line break; set multiline to match across lines");
+    return make_error(error_code::kInvalidParams,
+                      "grep: the pattern contains a line break; set multiline to match across lines");
   bool caseless = p.case_mode == CaseMode::Insensitive ||
                   (p.case_mode == CaseMode::Smart && !has_uppercase_literal(p.pattern, p.fixed_strings));
   if (p.pattern.empty() && !p.word) return std::unique_ptr<Matcher>(std::make_unique<EmptyMatcher>());
@@ -455,11 +473,14 @@ Result<std::unique_ptr<Matcher>> make_matcher(const GrepParams& p) {
   const std::string pattern = p.fixed_strings ? escape_regex(p.pattern) : p.pattern;
   std::string error;
   std::unique_ptr<Matcher> m;
-  if (p.pcre2) m = std::make_unique<Pcre2Matcher>(pattern, caseless, p.multiline, p.word, error);
-  else m = std::make_unique<Re2Matcher>(pattern, caseless, p.multiline, p.word, error);
+  if (p.pcre2)
+    m = std::make_unique<Pcre2Matcher>(pattern, caseless, p.multiline, p.word, error);
+  else
+    m = std::make_unique<Re2Matcher>(pattern, caseless, p.multiline, p.word, error);
   if (!error.empty())
-    return make_error(error_code::kInvalidParams, std::string("grep: invalid ") + (p.pcre2 ? "PCRE2" : "regex") + " pattern '" +
-                                                      p.pattern + "': " + error + (p.pcre2 ? "" : " (look-around and back-references need pcre2: true)"));
+    return make_error(error_code::kInvalidParams,
+                      std::string("grep: invalid ") + (p.pcre2 ? "PCRE2" : "regex") + " pattern '" + p.pattern +
+                          "': " + error + (p.pcre2 ? "" : " (look-around and back-references need pcre2: true)"));
   return m;
 }
 
@@ -584,7 +605,8 @@ class Searcher {
     std::vector<Submatch> subs;
     std::size_t pos = ls, last_end = std::string_view::npos, s = 0, e = 0;
     while (pos <= le && m_.find(text_, pos, s, e) && s <= le && e <= le) {
-      if (e != s || s != last_end) subs.push_back({static_cast<std::uint32_t>(s - ls), static_cast<std::uint32_t>(e - ls)});
+      if (e != s || s != last_end)
+        subs.push_back({static_cast<std::uint32_t>(s - ls), static_cast<std::uint32_t>(e - ls)});
       last_end = e;
       pos = e > s ? e : step(s);
     }
@@ -627,7 +649,8 @@ class Searcher {
         cur = ps;
         --n;
       }
-      for (auto it = prev.rbegin(); it != prev.rend(); ++it) emit_context(number - static_cast<std::uint64_t>(prev.rend() - it), it->first, it->second);
+      for (auto it = prev.rbegin(); it != prev.rend(); ++it)
+        emit_context(number - static_cast<std::uint64_t>(prev.rend() - it), it->first, it->second);
     }
     Line l;
     l.number = number;
@@ -748,7 +771,8 @@ Result<GrepStats> grep(const ConfinedRoot& root, const GrepParams& params, const
   // (context, multiline) or at the text's ends (\A, \z, PCRE2 look-behind)
   // read files whole.
   const bool chunkable = !params.multiline && params.before == 0 && params.after == 0 && !params.pcre2 &&
-                         params.pattern.find("\\A") == std::string::npos && params.pattern.find("\\z") == std::string::npos;
+                         params.pattern.find("\\A") == std::string::npos &&
+                         params.pattern.find("\\z") == std::string::npos;
   const bool want_numbers = params.output == OutputMode::Content;
   Unreadable unreadable;
   auto on_file = [&](const std::string& rel, int dirfd, const char* name) {
@@ -908,15 +932,19 @@ Result<PathList> glob(const ConfinedRoot& root, const GlobParams& params, const 
   };
   PathList out(params.sort_by_mtime ? 1 : 0);
   std::mutex mutex;
-  Status s = walk(root, params.walk, *filter, [&](const std::string& rel, int dirfd, const char* name) {
-    std::int64_t mtime_ms = 0;
-    if (params.sort_by_mtime) {
-      struct stat st {};
-      if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
-    }
-    std::lock_guard lock(mutex);
-    out.add(rel, static_cast<std::uint64_t>(mtime_ms));
-  }, cancel, nullptr, report);
+  Status s = walk(
+      root, params.walk, *filter,
+      [&](const std::string& rel, int dirfd, const char* name) {
+        std::int64_t mtime_ms = 0;
+        if (params.sort_by_mtime) {
+          struct stat st {};
+          if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            mtime_ms = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+        }
+        std::lock_guard lock(mutex);
+        out.add(rel, static_cast<std::uint64_t>(mtime_ms));
+      },
+      cancel, nullptr, report);
   if (!s) return s.error();
   return out;
 }

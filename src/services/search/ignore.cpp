@@ -53,8 +53,7 @@ IgnoreMatch IgnoreFile::match(std::string_view path, bool is_dir) const {
   const std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
   for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
     if (it->dir_only && !is_dir) continue;
-    if (it->glob.matches(it->anchored ? rel : name))
-      return it->negated ? IgnoreMatch::Whitelist : IgnoreMatch::Ignore;
+    if (it->glob.matches(it->anchored ? rel : name)) return it->negated ? IgnoreMatch::Whitelist : IgnoreMatch::Ignore;
   }
   return IgnoreMatch::None;
 }
@@ -123,8 +122,8 @@ std::string read_path(const std::string& path) {
 
 IgnoreFile global_git_excludes() {
   std::string file;
-  for (const std::string& cfg : {home_config_path("git/config"),
-                                 std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.gitconfig"}) {
+  for (const std::string& cfg :
+       {home_config_path("git/config"), std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.gitconfig"}) {
     const std::string text = read_path(cfg);
     bool in_core = false;
     std::size_t start = 0;

@@ -77,7 +77,7 @@ PathList::Entry PathList::entry(const char* e) const {
 }
 
 std::uint32_t PathList::dir_id(std::string_view dir) {
-  if (dirs_.empty()) dirs_.emplace_back();  // id 0: the root
+  if (dirs_.empty()) dirs_.emplace_back();        // id 0: the root
   if (dirs_[last_dir_] == dir) return last_dir_;  // entries come a directory at a time
   if (!dir_index_) {
     dir_index_ = std::make_unique<DirIndex>();
@@ -114,7 +114,8 @@ void PathList::seal(Compare compare) {
   if (dirs_.empty()) dirs_.emplace_back();
   std::vector<std::uint32_t> order(dirs_.size());
   for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return compare(dirs_[a], dirs_[b]) < 0; });
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return compare(dirs_[a], dirs_[b]) < 0; });
   dir_rank_.assign(dirs_.size(), 0);
   for (std::uint32_t r = 0; r < order.size(); ++r) dir_rank_[order[r]] = r;
   index_.clear();
@@ -160,7 +161,8 @@ int PathList::compare_entries(const char* a, const char* b, Compare compare) con
 
 void PathList::sort_by_path(Compare compare) {
   seal(compare);
-  std::sort(index_.begin(), index_.end(), [&](const char* a, const char* b) { return compare_entries(a, b, compare) < 0; });
+  std::sort(index_.begin(), index_.end(),
+            [&](const char* a, const char* b) { return compare_entries(a, b, compare) < 0; });
 }
 
 void PathList::sort_by_value_desc(unsigned k, Compare compare) {
@@ -241,7 +243,9 @@ Result<Filter> Filter::make(const WalkOptions& o) {
   f.overrides = IgnoreFile("", overrides);
   for (const auto& t : o.types) {
     const auto* globs = search::type_globs(t);
-    if (!globs) return make_error(error_code::kInvalidParams, "unknown file type '" + t + "' (ripgrep's type names, e.g. c, cpp, py, js, rust)");
+    if (!globs)
+      return make_error(error_code::kInvalidParams,
+                        "unknown file type '" + t + "' (ripgrep's type names, e.g. c, cpp, py, js, rust)");
     for (const auto& g : *globs) f.type_globs.emplace_back(g);
   }
   if (!o.no_ignore) f.global = global_git_excludes();
@@ -253,8 +257,8 @@ bool Filter::skip(const IgnoreDir& dir, std::string_view rel, std::string_view n
   if (!overrides.empty()) {
     // Override globs invert gitignore meaning: a glob includes, "!glob" excludes.
     const IgnoreMatch m = overrides.match(rel, is_dir);
-    if (m == IgnoreMatch::Ignore) return false;      // a plain glob matched: included
-    if (m == IgnoreMatch::Whitelist) return true;    // a "!glob" matched: excluded
+    if (m == IgnoreMatch::Ignore) return false;    // a plain glob matched: included
+    if (m == IgnoreMatch::Whitelist) return true;  // a "!glob" matched: excluded
     if (override_whitelists > 0 && !is_dir) return true;
   }
   bool whitelisted = false;
@@ -595,11 +599,12 @@ Status walk(const ConfinedRoot& root, const WalkOptions& options, const Filter& 
   return ok_status();
 }
 
-Status walk_files(const ConfinedRoot& root, const WalkOptions& options, const std::function<void(const std::string&)>& on_file,
-                  const CancellationToken* cancel) {
+Status walk_files(const ConfinedRoot& root, const WalkOptions& options,
+                  const std::function<void(const std::string&)>& on_file, const CancellationToken* cancel) {
   auto filter = Filter::make(options);
   if (!filter) return std::move(filter).error();
-  return walk(root, options, *filter, [&](const std::string& rel, int, const char*) { on_file(rel); }, cancel);
+  return walk(
+      root, options, *filter, [&](const std::string& rel, int, const char*) { on_file(rel); }, cancel);
 }
 
 }  // namespace icotes::search

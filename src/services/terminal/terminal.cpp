@@ -256,12 +256,12 @@ class Terminal {
   bool fast_scroll_;
   bool margins_maybe_ = false;  // output may have set a scroll region or margins (guarded by mutex)
   int drop_pushes_ = 0;         // libvterm pushes that repeat rows already in scrollback (guarded by mutex)
-  std::string replies_;        // guarded by mutex
+  std::string replies_;         // guarded by mutex
   std::mutex reply_mutex_;
   std::string reply_backlog_;  // guarded by reply_mutex_ (filled by the processor, written by either thread)
   std::string utf8_carry_;     // processor thread only
   std::thread processor_;
-  static constexpr std::size_t kQueueBytes = 1 << 20;  // queued output, at most (bytes)
+  static constexpr std::size_t kQueueBytes = 1 << 20;   // queued output, at most (bytes)
   static constexpr std::size_t kPassBytes = 256 << 10;  // output handled in one pass, at most (bytes)
   std::mutex queue_mutex_;
   std::condition_variable queue_ready_, queue_room_;
@@ -286,7 +286,8 @@ bool plain_lines(std::string_view s) {
 
 std::string Terminal::row_text(int row) const {
   std::vector<VTermScreenCell> cells(static_cast<std::size_t>(cols));
-  for (int col = 0; col < cols; ++col) vterm_screen_get_cell(screen, VTermPos{row, col}, &cells[static_cast<std::size_t>(col)]);
+  for (int col = 0; col < cols; ++col)
+    vterm_screen_get_cell(screen, VTermPos{row, col}, &cells[static_cast<std::size_t>(col)]);
   return cells_to_text(cells.data(), cols);
 }
 
@@ -501,8 +502,7 @@ void Terminal::read_loop() {
     nfds_t n = 0;
     fds[n++] = {wake.get(), POLLIN, 0};
     const nfds_t master_at = n;
-    if (reading_master)
-      fds[n++] = {master.get(), static_cast<short>(POLLIN | (replies_pending() ? POLLOUT : 0)), 0};
+    if (reading_master) fds[n++] = {master.get(), static_cast<short>(POLLIN | (replies_pending() ? POLLOUT : 0)), 0};
     const nfds_t pid_at = n;
     if (child_running && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
     // Without a pidfd (kernels before 5.3) the child is checked every 100 ms.

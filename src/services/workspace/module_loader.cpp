@@ -47,8 +47,8 @@ Result<void*> load_module_symbol(const std::string& what, const std::string& fil
     if (!handle) return make_error(error_code::kInternalError, what + ": cannot load " + path + ": " + ::dlerror());
     void* entry = ::dlsym(handle, symbol);
     if (!entry)
-      return make_error(error_code::kInternalError,
-                        what + ": " + path + " has no " + symbol + " (not an icotes module of this build; rebuild icotes)");
+      return make_error(error_code::kInternalError, what + ": " + path + " has no " + symbol +
+                                                        " (not an icotes module of this build; rebuild icotes)");
     spdlog::debug("{}: loaded {}", what, path);
     return entry;
   }

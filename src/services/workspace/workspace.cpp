@@ -8,7 +8,11 @@
 namespace icotes {
 
 Workspace::Workspace(ConfinedRoot root, std::size_t worker_threads)
-    : root_(std::move(root)), files_(root_, documents_), git_(root_), watcher_(root_, events_), workers_(worker_threads) {}
+    : root_(std::move(root)),
+      files_(root_, documents_),
+      git_(root_),
+      watcher_(root_, events_),
+      workers_(worker_threads) {}
 
 Result<std::unique_ptr<Workspace>> Workspace::open(const std::string& root, std::size_t worker_threads,
                                                    const permissions::Settings& permissions) {
@@ -59,7 +63,9 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-std::string Workspace::uri_of(const std::string& rel) const { return "file://" + percent_encode_path(root_.absolute(rel)); }
+std::string Workspace::uri_of(const std::string& rel) const {
+  return "file://" + percent_encode_path(root_.absolute(rel));
+}
 
 Result<std::string> path_of_file_uri(std::string_view uri) {
   constexpr std::string_view scheme = "file://";
@@ -68,7 +74,8 @@ Result<std::string> path_of_file_uri(std::string_view uri) {
   std::string_view rest = uri.substr(scheme.size());
   if (rest.substr(0, 9) == "localhost") rest.remove_prefix(9);
   if (rest.empty() || rest.front() != '/')
-    return make_error(error_code::kInvalidParams, "'" + std::string(uri) + "' names a remote host; only local files are served");
+    return make_error(error_code::kInvalidParams,
+                      "'" + std::string(uri) + "' names a remote host; only local files are served");
   if (const std::size_t q = rest.find_first_of("?#"); q != std::string_view::npos) rest = rest.substr(0, q);
   auto path = percent_decode(rest);
   if (!path) return make_error(error_code::kInvalidParams, "'" + std::string(uri) + "' has a malformed %-escape");

@@ -226,10 +226,10 @@ class Gate {
   std::map<std::uint64_t, int> kept_order_;                // kept connections, the longest idle first
   std::set<std::pair<Clock::time_point, int>> deadlines_;  // every waiting connection's
   std::uint64_t next_seq_ = 0;
-  std::deque<Job> jobs_;  // oldest first; those beyond idle_ wait for a worker
-  std::size_t idle_ = 0;  // workers not serving a job
+  std::deque<Job> jobs_;       // oldest first; those beyond idle_ wait for a worker
+  std::size_t idle_ = 0;       // workers not serving a job
   std::size_t lingering_ = 0;  // connections closing lingering (in pending_ with lingering set)
-  std::set<int> active_;  // descriptors being served (closed only under mutex_)
+  std::set<int> active_;       // descriptors being served (closed only under mutex_)
   bool stopping_ = false;
   std::thread thread_;
   std::vector<std::thread> workers_;

@@ -101,8 +101,10 @@ class EnvelopeReader final : public nlohmann::json_sax<json> {
     return true;
   }
   bool start_array(std::size_t) override {
-    if (depth_ == 0) batch_ = true;
-    else if (depth_ == member_depth()) key_.clear();
+    if (depth_ == 0)
+      batch_ = true;
+    else if (depth_ == member_depth())
+      key_.clear();
     ++depth_;
     return true;
   }
@@ -171,13 +173,13 @@ Envelope envelope_of(const std::string& message) {
 // A run of SSE events: a POST's answer or the session's GET stream.
 struct Stream {
   std::uint64_t id = 0;
-  bool get = false;                    // the standalone GET stream
-  std::set<std::string> pending;       // request ids (dumped) still to answer
+  bool get = false;                                          // the standalone GET stream
+  std::set<std::string> pending;                             // request ids (dumped) still to answer
   std::deque<std::pair<std::uint64_t, std::string>> events;  // (n, message), kept for replay
-  std::size_t bytes = 0;               // of the messages in `events`
+  std::size_t bytes = 0;                                     // of the messages in `events`
   std::uint64_t next = 1;
-  std::uint64_t reader = 0;            // ticket of the HTTP response reading it now (0: none)
-  bool json_only = false;              // the client accepts no SSE on this POST
+  std::uint64_t reader = 0;  // ticket of the HTTP response reading it now (0: none)
+  bool json_only = false;    // the client accepts no SSE on this POST
 };
 
 class Session final : public Outbox, public std::enable_shared_from_this<Session> {
@@ -292,7 +294,7 @@ class Session final : public Outbox, public std::enable_shared_from_this<Session
   // `ticket`; returns them, and whether this reader is done (a POST
   // answered, the session ended, another reader took the stream over).
   std::vector<std::pair<std::uint64_t, std::string>> next_events(Stream& s, std::uint64_t after, std::uint64_t ticket,
-                                                                  std::chrono::milliseconds wait, bool& finished) {
+                                                                 std::chrono::milliseconds wait, bool& finished) {
     std::unique_lock lock(mutex_);
     auto done = [&] { return closed_ || s.reader != ticket || (!s.get && s.pending.empty()); };
     cv_.wait_for(lock, wait, [&] { return done() || (!s.events.empty() && s.events.back().first > after); });
@@ -700,8 +702,9 @@ class McpHttpServer final : public Server {
     for (std::size_t i = 0; ok && i < auth.size(); ++i) diff |= static_cast<unsigned char>(auth[i] ^ expected[i]);
     if (!ok || diff != 0) {
       res.set_header("WWW-Authenticate", "Bearer");
-      return refuse(401, -32600,
-                    "unauthorized: send Authorization: Bearer <token>; the token is in the file icotes printed at start");
+      return refuse(
+          401, -32600,
+          "unauthorized: send Authorization: Bearer <token>; the token is in the file icotes printed at start");
     }
     if (req.method != "GET" && req.method != "POST" && req.method != "DELETE") {
       res.set_header("Allow", "GET, POST, DELETE");
@@ -823,7 +826,8 @@ class McpHttpServer final : public Server {
         // The answer would carry id null (JSON-RPC 2.0 section 5): a POST
         // waiting for this id would wait forever and hold its worker.
         res.status = 400;
-        res.set_content(error_body(-32600, "invalid request: \"id\" must be a string, an integer or null"), "application/json");
+        res.set_content(error_body(-32600, "invalid request: \"id\" must be a string, an integer or null"),
+                        "application/json");
         return;
       }
       if (m.contains("method") && m.contains("id")) ids.insert(m["id"].dump());
