@@ -70,6 +70,20 @@ std::string temporary_name(const std::string& name) {
   return (name.size() > 200 ? std::string(".icotes") : "." + name + ".icotes") + "-" + random_suffix() + ".tmp";
 }
 
+// The lengths of the common prefix and suffix of `old` and `now` (bytes,
+// not overlapping, each ending on a UTF-8 character boundary of `old`).
+std::pair<std::size_t, std::size_t> common_ends(const std::string& old, const std::string& now) {
+  std::size_t pre = 0;
+  const std::size_t max_pre = std::min(old.size(), now.size());
+  while (pre < max_pre && old[pre] == now[pre]) ++pre;
+  while (pre > 0 && (static_cast<unsigned char>(old[pre]) & 0xC0) == 0x80) --pre;
+  std::size_t suf = 0;
+  while (suf < old.size() - pre && suf < now.size() - pre && old[old.size() - 1 - suf] == now[now.size() - 1 - suf])
+    ++suf;
+  while (suf > 0 && (static_cast<unsigned char>(old[old.size() - suf]) & 0xC0) == 0x80) --suf;
+  return {pre, suf};
+}
+
 }  // namespace
 
 // Long: the editor's buffer and the file on disk are two sources, each judged
@@ -198,15 +212,7 @@ Result<std::string> Service::replace_content(const std::string& rel, Current& cu
     if (auto owner = cur.doc.owner.lock()) {
       // Send the smallest edit: the changed middle between common prefix and suffix.
       const std::string& old = cur.doc.text;
-      std::size_t pre = 0;
-      const std::size_t max_pre = std::min(old.size(), content.size());
-      while (pre < max_pre && old[pre] == content[pre]) ++pre;
-      while (pre > 0 && (static_cast<unsigned char>(old[pre]) & 0xC0) == 0x80) --pre;
-      std::size_t suf = 0;
-      while (suf < old.size() - pre && suf < content.size() - pre &&
-             old[old.size() - 1 - suf] == content[content.size() - 1 - suf])
-        ++suf;
-      while (suf > 0 && (static_cast<unsigned char>(old[old.size() - suf]) & 0xC0) == 0x80) --suf;
+      const auto [pre, suf] = common_ends(old, content);
       auto applied = owner->apply_edit(cur.doc.uri, cur.doc.version, old, pre, old.size() - suf,
                                        std::string_view(content).substr(pre, content.size() - suf - pre),
                                        std::chrono::seconds(30));
@@ -477,6 +483,22 @@ Status apply_edit(const std::string& rel, const std::string& which, std::size_t 
   return ok_status();
 }
 
+// `bytes`, the content of `rel`, may be edited: it is what the client
+// expects (`expected_sha256`) and UTF-8 text. Errors: kConflict,
+// kInvalidParams.
+Status check_editable(const std::string& rel, const std::string& bytes,
+                      const std::optional<std::string>& expected_sha256) {
+  if (expected_sha256) {
+    const std::string actual = sha256_hex(bytes);
+    if (actual != *expected_sha256) return conflict_sha(rel, *expected_sha256, actual);
+  }
+  if (std::memchr(bytes.data(), 0, std::min<std::size_t>(bytes.size(), 8192)) != nullptr || !is_valid_utf8(bytes))
+    return make_error(error_code::kInvalidParams,
+                      "edit_file: " + rel + " is not UTF-8 text; edit_file only edits UTF-8 files",
+                      json{{"path", rel}});
+  return ok_status();
+}
+
 }  // namespace
 
 Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
@@ -498,15 +520,7 @@ Result<EditResult> Service::edit(const EditParams& p, const Access& access) {
     text = p.edits[0].new_string;
     r.replacements = 1;
   } else {
-    if (p.expected_sha256) {
-      const std::string actual = sha256_hex(cur->bytes);
-      if (actual != *p.expected_sha256) return conflict_sha(*rel, *p.expected_sha256, actual);
-    }
-    if (std::memchr(cur->bytes.data(), 0, std::min<std::size_t>(cur->bytes.size(), 8192)) != nullptr ||
-        !is_valid_utf8(cur->bytes))
-      return make_error(error_code::kInvalidParams,
-                        "edit_file: " + *rel + " is not UTF-8 text; edit_file only edits UTF-8 files",
-                        json{{"path", *rel}});
+    if (auto st = check_editable(*rel, cur->bytes, p.expected_sha256); !st) return st.error();
     text = cur->bytes;
     for (std::size_t i = 0; i < p.edits.size(); ++i) {
       const std::string which = p.edits.size() > 1 ? " (edit " + std::to_string(i + 1) + ")" : std::string();
