@@ -1,10 +1,11 @@
-// What the MCP dialect makes of operations. See include/dialects/icotes/mcp.hpp.
+// What the MCP dialect makes of operations' results: the text a model reads
+// (render_text), and the cut at the client's cap (cut_text, cut_note). See
+// include/dialects/icotes/mcp.hpp; the listed tool schemas and tool groups
+// are in mcp_tools.cpp.
 #include "icotes/mcp.hpp"
 
 #include <algorithm>
 #include <array>
-
-#include "icotes/config.hpp"
 
 namespace icotes::mcp {
 namespace {
@@ -267,122 +268,6 @@ std::string cut_note(const Operation& op, std::size_t max_bytes) {
   return "[icotes: result cut at this client's limit of " + with_commas(max_bytes) +
          " bytes (icotes serve --max-result-bytes). Call " + op.mcp_name + " again asking for less" +
          (how.empty() ? std::string(" (narrower arguments)") : " (" + how + ")") + ".]";
-}
-
-json listed_input_schema(const Operation& op, bool full) {
-  json schema = op.input_schema;
-  // Recursively: properties' schemas, array items, combinators.
-  auto strip = [full](auto& self, json& s) -> void {
-    if (!s.is_object()) return;
-    for (auto it = s.begin(); it != s.end();) {
-      if (it.key().rfind("x-", 0) == 0)
-        it = s.erase(it);
-      else
-        ++it;
-    }
-    if (!full) {
-      // additionalProperties as a schema (a map's value type) says what to send; true or false only allows or refuses.
-      if (auto ap = s.find("additionalProperties"); ap != s.end() && ap->is_boolean()) s.erase(ap);
-      for (const char* k :
-           {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
-            "pattern", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"})
-        s.erase(k);
-    }
-    if (auto props = s.find("properties"); props != s.end() && props->is_object())
-      for (auto& p : *props) self(self, p);
-    if (auto items = s.find("items"); items != s.end()) self(self, *items);
-    if (auto ap = s.find("additionalProperties"); ap != s.end()) self(self, *ap);
-    for (const char* k : {"anyOf", "oneOf", "allOf"})
-      if (auto list = s.find(k); list != s.end() && list->is_array())
-        for (auto& alt : *list) self(self, alt);
-  };
-  strip(strip, schema);
-  if (!full && !op.mcp_hidden.empty()) {
-    if (auto props = schema.find("properties"); props != schema.end() && props->is_object())
-      for (const auto& name : op.mcp_hidden) props->erase(name);
-    if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {
-      json kept = json::array();
-      for (const auto& r : *req)
-        if (std::find(op.mcp_hidden.begin(), op.mcp_hidden.end(), r) == op.mcp_hidden.end()) kept.push_back(r);
-      if (kept.empty())
-        schema.erase(req);
-      else
-        *req = std::move(kept);
-    }
-  }
-  return schema;
-}
-
-std::string_view tool_group(const Operation& op) {
-  const std::string_view id = op.id;
-  return id.substr(0, id.find('/'));
-}
-
-bool ToolFilter::offers(std::string_view group) const {
-  if (group == "events") return false;
-  return !only || only->count(std::string(group)) > 0;
-}
-
-ToolFilter tool_filter(const ClientProfile& profile, const std::optional<std::vector<std::string>>& workspace_groups) {
-  ToolFilter f;
-  if (profile.tool_groups.empty() && !workspace_groups) return f;
-  f.only.emplace();
-  for (const auto& g : tool_group_names()) {
-    const bool client = profile.tool_groups.empty() || std::find(profile.tool_groups.begin(), profile.tool_groups.end(),
-                                                                 g) != profile.tool_groups.end();
-    const bool workspace = !workspace_groups ||
-                           std::find(workspace_groups->begin(), workspace_groups->end(), g) != workspace_groups->end();
-    if (client && workspace) f.only->insert(g);
-  }
-  return f;
-}
-
-std::optional<std::vector<std::string>> workspace_tool_groups(const std::string& config_path,
-                                                              std::vector<std::string>& warnings) {
-  auto config = read_config(config_path);
-  if (!config) {
-    warnings.push_back(config.error().message + " ([mcp] tools not applied)");
-    return std::nullopt;
-  }
-  if (!*config) return std::nullopt;
-  const toml::node* node = (**config)["mcp"]["tools"].node();
-  if (!node) return std::nullopt;
-  const toml::array* array = node->as_array();
-  const auto where = config_path + ":" + std::to_string(node->source().begin.line);
-  if (!array) {
-    warnings.push_back(where + ": [mcp] tools must be an array of group names (not applied)");
-    return std::nullopt;
-  }
-  std::vector<std::string> groups;
-  const auto& names = tool_group_names();
-  for (const auto& item : *array) {
-    const auto* s = item.as_string();
-    if (!s || std::find(names.begin(), names.end(), s->get()) == names.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      warnings.push_back(where + ": [mcp] tools: unknown group " +
-                         (s ? "'" + s->get() + "'" : std::string("(not a string)")) + " left out (groups: " + known +
-                         ")");
-      continue;
-    }
-    groups.push_back(s->get());
-  }
-  return groups;
-}
-
-bool workspace_full_tool_schemas(const std::string& config_path, std::vector<std::string>& warnings) {
-  auto config = read_config(config_path);
-  if (!config) {
-    warnings.push_back(config.error().message + " ([mcp] full_tool_schemas not applied)");
-    return false;
-  }
-  if (!*config) return false;
-  const toml::node* node = (**config)["mcp"]["full_tool_schemas"].node();
-  if (!node) return false;
-  if (const auto* b = node->as_boolean()) return b->get();
-  warnings.push_back(config_path + ":" + std::to_string(node->source().begin.line) +
-                     ": [mcp] full_tool_schemas must be true or false (not applied)");
-  return false;
 }
 
 }  // namespace icotes::mcp

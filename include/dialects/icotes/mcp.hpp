@@ -1,7 +1,8 @@
-// What the MCP dialect (src/mcp/mcp_session.cpp) makes of operations: the
-// text block a model reads for a result, the safety net that keeps it
-// within the client's cap, the tool schema a host hands its model, and the
-// tool groups a client is offered (README "Connecting AI hosts").
+// What the MCP dialect (src/mcp/) makes of operations: the text block a
+// model reads for a result and the safety net that keeps it within the
+// client's cap (src/mcp/mcp.cpp), the tool schema a host hands its model and
+// the tool groups a client is offered (src/mcp/mcp_tools.cpp; README
+// "Connecting AI hosts").
 //
 // Hosts hand their model either the text content or the JSON of
 // structuredContent, never both (Claude Code, Codex and VS Code prefer the
