@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -281,6 +282,60 @@ TEST(ProvidersOpenAi, RetriesA429AfterRetryAfter) {
   EXPECT_GE(waited.count(), 1000) << "retry-after: 1 is one second";
 }
 
+TEST(ProvidersOpenAi, RetriesOverloadedAfterRetryAfterMs) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    if (server.requests == 1) {
+      res.status = 529;
+      res.set_header("retry-after-ms", "150");
+      res.set_content(R"({"error":{"message":"Overloaded"}})", "application/json");
+      return;
+    }
+    stream(res, event(chunk_with_delta({{"content", "ok"}}, "stop")) + "data: [DONE]\n\n");
+  });
+  auto c = config_for(server);
+  c.retry_base = milliseconds(0);  // the wait below is the server's
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_GE(Clock::now() - start, milliseconds(150));
+  EXPECT_EQ(r->attempts, 2);
+}
+
+TEST(ProvidersOpenAi, CancellationDuringTheBackoffEndsTheCall) {
+  Loopback server;
+  std::promise<void> refused;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.status = 503;
+    res.set_header("retry-after", "5");
+    res.set_content(R"({"error":{"message":"busy"}})", "application/json");
+    if (server.requests == 1) refused.set_value();
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  // Cancelled once the first refusal went out: the call is then in its
+  // backoff (or about to be), five seconds long.
+  std::future<void> first = refused.get_future();
+  std::thread canceller([&first, cancel] {
+    first.wait_for(std::chrono::seconds(5));
+    cancel.cancel();
+  });
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, cancel);
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(server.requests, 1);
+}
+
 TEST(ProvidersOpenAi, RetryAfterPastTheBoundFailsAtOnce) {
   Loopback server;
   server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
@@ -428,6 +483,39 @@ TEST(ProvidersOpenAi, CancellationStopsAStalledStream) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
   EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(ProvidersOpenAi, CancellationBeforeTheHeadersEndsTheCall) {
+  Loopback server;
+  std::promise<void> arrived;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response&) {
+    server.record(req);
+    arrived.set_value();
+    server.wait_released();  // no headers until the test ends
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  std::future<void> in = arrived.get_future();
+  std::thread canceller([&in, cancel] {
+    in.wait_for(std::chrono::seconds(5));
+    cancel.cancel();
+  });
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, cancel);
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(server.requests, 1);
+
+  CancellationToken already;
+  already.cancel();
+  auto again = p->chat(hello(), sink, already);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, error_code::kRequestCancelled);
+  EXPECT_EQ(server.requests, 1);  // nothing was sent
 }
 
 TEST(ProvidersOpenAi, AnErrorEventInTheStreamFailsTheCall) {

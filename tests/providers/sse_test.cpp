@@ -79,30 +79,30 @@ void expect_same_at_every_split(std::string_view lf_text, const std::vector<Seen
   }
 }
 
-TEST(Sse, SpecExampleTwoIdenticalEvents) {
+TEST(ProvidersSse, SpecExampleTwoIdenticalEvents) {
   // "data:test" and "data: test" are the same field value.
   expect_same_at_every_split("data:test\n\ndata: test\n\n", {{"message", "test", ""}, {"message", "test", ""}});
 }
 
-TEST(Sse, EmptyDataAndNewlineDataLastIncompleteDiscarded) {
+TEST(ProvidersSse, EmptyDataAndNewlineDataLastIncompleteDiscarded) {
   // A bare "data" line is the field with an empty value; "data\ndata" is one
   // newline; the final "data:" has no blank line after it and never fires.
   expect_same_at_every_split("data\n\ndata\ndata\n\ndata:", {{"message", "", ""}, {"message", "\n", ""}});
 }
 
-TEST(Sse, CommentsIdsAndLeadingSpaces) {
+TEST(ProvidersSse, CommentsIdsAndLeadingSpaces) {
   expect_same_at_every_split(
       ": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n",
       {{"message", "first event", "1"}, {"message", "second event", ""}, {"message", " third event", ""}});
 }
 
-TEST(Sse, MultiLineDataAndEventTypes) {
+TEST(ProvidersSse, MultiLineDataAndEventTypes) {
   expect_same_at_every_split(
       "event: add\ndata: 73857293\n\nevent: remove\ndata: 2153\n\nevent: add\ndata: one\ndata: two\ndata:\n\n",
       {{"add", "73857293", ""}, {"remove", "2153", ""}, {"add", "one\ntwo\n", ""}});
 }
 
-TEST(Sse, IdCarriesOverAndNullIdIgnored) {
+TEST(ProvidersSse, IdCarriesOverAndNullIdIgnored) {
   std::string text = "id: 7\ndata: a\n\ndata: b\n\nid: x";
   text.push_back('\0');
   text += "y\ndata: c\n\nid\ndata: d\n\n";
@@ -110,18 +110,18 @@ TEST(Sse, IdCarriesOverAndNullIdIgnored) {
       text, {{"message", "a", "7"}, {"message", "b", "7"}, {"message", "c", "7"}, {"message", "d", ""}});
 }
 
-TEST(Sse, EventTypeResetAfterDispatchAndWithoutData) {
+TEST(ProvidersSse, EventTypeResetAfterDispatchAndWithoutData) {
   // An event field with no data fires nothing, and its type does not leak
   // into the next event.
   expect_same_at_every_split("event: ping\n\ndata: x\n\nevent: a\nevent:\ndata: y\n\n",
                              {{"message", "x", ""}, {"message", "y", ""}});
 }
 
-TEST(Sse, UnknownFieldsAndNoColonLinesIgnored) {
+TEST(ProvidersSse, UnknownFieldsAndNoColonLinesIgnored) {
   expect_same_at_every_split("foo: bar\ndata\nbaz\ndata: z\n\n", {{"message", "\nz", ""}});
 }
 
-TEST(Sse, ByteOrderMarkOnlyAtTheStart) {
+TEST(ProvidersSse, ByteOrderMarkOnlyAtTheStart) {
   expect_same_at_every_split(
       "\xEF\xBB\xBF"
       "data: a\n\n\xEF\xBB\xBF"
@@ -134,7 +134,7 @@ TEST(Sse, ByteOrderMarkOnlyAtTheStart) {
       {{"message", "b", ""}});
 }
 
-TEST(Sse, OpenAiStyleStream) {
+TEST(ProvidersSse, OpenAiStyleStream) {
   expect_same_at_every_split(
       ": OPENROUTER PROCESSING\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
       "data: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\ndata: [DONE]\n\n",
@@ -143,7 +143,7 @@ TEST(Sse, OpenAiStyleStream) {
        {"message", "[DONE]", ""}});
 }
 
-TEST(Sse, RetryDigitsOnly) {
+TEST(ProvidersSse, RetryDigitsOnly) {
   Parser p;
   auto noop = [](Event&&) {};
   ASSERT_TRUE(p.feed("retry: 1500\n\n", noop).ok());
@@ -154,12 +154,12 @@ TEST(Sse, RetryDigitsOnly) {
   EXPECT_EQ(p.retry_ms(), std::numeric_limits<std::uint64_t>::max());
 }
 
-TEST(Sse, MixedLineEndsInOneStream) {
+TEST(ProvidersSse, MixedLineEndsInOneStream) {
   expect_splits("data: a\r\n\rdata: b\r\rdata: c\n\r\n",
                 {{"message", "a", ""}, {"message", "b", ""}, {"message", "c", ""}});
 }
 
-TEST(Sse, LimitsBoundLinesAndEvents) {
+TEST(ProvidersSse, LimitsBoundLinesAndEvents) {
   Parser p(Limits{16, 32});
   auto noop = [](Event&&) {};
   const Status s = p.feed(std::string(17, 'x'), noop);

@@ -267,6 +267,10 @@ class OpenAiProvider final : public Provider {
 
   void send(const std::string& body, Clock::time_point deadline, const CancellationToken& cancel, ChatSink& sink,
             ChatResult& result, Attempt& a) {
+    if (cancel.cancelled()) {
+      a.cancelled = true;
+      return;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       a.timed_out = true;
@@ -275,8 +279,11 @@ class OpenAiProvider final : public Provider {
     httplib::Client cli(endpoint_.origin);
     const auto connect = std::min<std::chrono::microseconds>(left, config_.connect_timeout);
     cli.set_connection_timeout(connect.count() / 1000000, connect.count() % 1000000);
-    cli.set_read_timeout(left.count() / 1000000, left.count() % 1000000);
-    cli.set_write_timeout(left.count() / 1000000, left.count() % 1000000);
+    // The socket's own timeouts run a little past the deadline: the watcher
+    // below ends the call at the deadline, so a timeout reads as one.
+    const auto io = left + std::chrono::microseconds(kWatchPeriod * 5);
+    cli.set_read_timeout(io.count() / 1000000, io.count() % 1000000);
+    cli.set_write_timeout(io.count() / 1000000, io.count() % 1000000);
     cli.set_follow_location(false);  // the key goes to base_url only
     cli.set_keep_alive(false);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
@@ -343,8 +350,11 @@ class OpenAiProvider final : public Provider {
       while (!over) {
         if (cancel.cancelled() || Clock::now() >= deadline) {
           (cancel.cancelled() ? stopped_cancelled : stopped_late) = true;
+          // Again each period until send() returns: a stop() before the
+          // request has its socket finds nothing to shut down.
+          lock.unlock();
           cli.stop();
-          return;
+          lock.lock();
         }
         cv.wait_for(lock, kWatchPeriod);
       }
