@@ -13,7 +13,10 @@
 // HTTP date, RFC 9110 section 10.2.3) when the server sends one, else
 // retry_base * 2^attempt with jitter; a retry-after longer than
 // max_retry_wait fails the call at once. The whole call, retries included,
-// ends at the timeout; cancellation stops it within ~20 ms.
+// ends at the timeout; cancellation stops it within ~20 ms (while a TCP or TLS
+// connection is being set up, once that ends: connect_timeout at most).
+// HTTPS verifies the server's certificate against the system's CAs; proxies
+// (HTTPS_PROXY) are not used yet.
 #include <httplib.h>
 
 #include <condition_variable>
