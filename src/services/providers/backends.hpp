@@ -1,0 +1,16 @@
+// The back ends' factories, named by the registration table (kinds.cpp).
+#pragma once
+
+#include <memory>
+
+#include "icotes/provider.hpp"
+
+namespace icotes::providers {
+
+/// kind = "mock": responses scripted in a JSON file (mock.cpp).
+Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config);
+
+/// kind = "openai": OpenAI-compatible Chat Completions, streamed (openai.cpp).
+Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config);
+
+}  // namespace icotes::providers

@@ -1,0 +1,15 @@
+// The registration table of provider back ends: one row per kind. A new
+// back end adds its factory here and nothing else changes.
+#include "backends.hpp"
+
+namespace icotes::providers {
+
+const std::map<std::string, ProviderFactory, std::less<>>& provider_kinds() {
+  static const std::map<std::string, ProviderFactory, std::less<>> kinds = {
+      {"mock", make_mock_provider},
+      {"openai", make_openai_provider},
+  };
+  return kinds;
+}
+
+}  // namespace icotes::providers

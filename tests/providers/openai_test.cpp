@@ -1,0 +1,573 @@
+// The OpenAI-compatible back end against a cpp-httplib server on loopback
+// speaking Chat Completions streaming: chunks whose choices[].delta carry
+// content and tool_calls pieces, a last chunk with empty choices and the
+// usage, then "data: [DONE]"; and the failures: 429 with retry-after, a 500
+// with an error body, a connection cut mid-stream, a stalled server.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "icotes/provider.hpp"
+
+namespace icotes::providers {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// A server on 127.0.0.1 (an ephemeral port), stopped when the test ends.
+// Handlers that stall wait on release(), which the destructor calls.
+class Loopback {
+ public:
+  Loopback() {
+    port_ = server.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~Loopback() {
+    release();
+    // stop() is a no-op until the accept loop runs: wait for it (bounded).
+    for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(milliseconds(1));
+    server.stop();
+    thread_.join();
+  }
+  Loopback(const Loopback&) = delete;
+  Loopback& operator=(const Loopback&) = delete;
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  void release() {
+    {
+      std::lock_guard lock(m_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Waits for release() (at most 10 s: a test never hangs).
+  void wait_released() {
+    std::unique_lock lock(m_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
+  }
+
+  httplib::Server server;
+  std::atomic<int> requests{0};
+  std::mutex seen_mutex;
+  json last_body;
+  std::string last_authorization;
+
+  void record(const httplib::Request& req) {
+    ++requests;
+    std::lock_guard lock(seen_mutex);
+    last_body = json::parse(req.body, nullptr, false);
+    last_authorization = req.get_header_value("Authorization");
+  }
+
+ private:
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+std::string event(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
+
+json chunk_with_delta(const json& delta, const json& finish = nullptr) {
+  return {{"id", "chatcmpl-1"},
+          {"object", "chat.completion.chunk"},
+          {"created", 1700000000},
+          {"model", "served-model"},
+          {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
+}
+
+json tool_piece(int index, const json& function, const char* id = nullptr) {
+  json t = {{"index", index}, {"function", function}};
+  if (id != nullptr) {
+    t["id"] = id;
+    t["type"] = "function";
+  }
+  return chunk_with_delta({{"tool_calls", json::array({t})}});
+}
+
+// Streams `body` in pieces of `piece` bytes, each its own HTTP chunk, so
+// events and lines arrive split.
+void stream(httplib::Response& res, std::string body, std::size_t piece = 7) {
+  res.set_chunked_content_provider("text/event-stream",
+                                   [body = std::move(body), piece](size_t, httplib::DataSink& sink) {
+                                     for (std::size_t at = 0; at < body.size(); at += piece) {
+                                       const std::string part = body.substr(at, piece);
+                                       if (!sink.write(part.data(), part.size())) return false;
+                                     }
+                                     sink.done();
+                                     return true;
+                                   });
+}
+
+class Collect : public ChatSink {
+ public:
+  void on_text(std::string_view d) override {
+    text += d;
+    ++text_deltas;
+    if (on_first_text) std::exchange(on_first_text, nullptr)();
+  }
+  void on_reasoning(std::string_view d) override { reasoning += d; }
+  void on_tool_call(const ToolCall& c) override { calls.push_back(c); }
+  void on_usage(const Usage& u) override {
+    usage = u;
+    ++usage_reports;
+  }
+  std::string text, reasoning;
+  int text_deltas = 0, usage_reports = 0;
+  std::vector<ToolCall> calls;
+  Usage usage;
+  std::function<void()> on_first_text;
+};
+
+ProviderConfig config_for(const Loopback& server) {
+  ProviderConfig c;
+  c.name = "local";
+  c.kind = "openai";
+  c.base_url = server.base_url();
+  c.model = "qwen2.5-coder";
+  c.timeout = milliseconds(10000);
+  c.retry_base = milliseconds(1);
+  return c;
+}
+
+std::unique_ptr<Provider> make(const ProviderConfig& c) {
+  auto p = make_provider(c);
+  EXPECT_TRUE(p.ok()) << p.error().message;
+  return p.ok() ? std::move(*p) : nullptr;
+}
+
+ChatRequest hello() {
+  ChatRequest r;
+  r.messages = {{"system", "Be brief.", {}, {}}, {"user", "Read a.c", {}, {}}};
+  r.tools = {{"read_file", "Read a file", {{"type", "object"}, {"properties", {{"path", {{"type", "string"}}}}}}}};
+  return r;
+}
+
+TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
+  // The arguments' JSON text, cut inside a string, after a backslash, and
+  // inside a \u escape; the model sends each cut as its own delta.
+  const std::string args0 = R"({"path":"src/a \"quoted\".c","text":"one\ntwo \u00e9 \\ end"})";
+  const std::vector<std::string> pieces0 = {R"({"pa)",      R"(th":"src/a \)", R"("quoted\".c","te)",
+                                            R"(xt":"one\)", R"(ntwo \u00)",    R"(e9 \\ end"})"};
+  std::string joined;
+  for (const auto& p : pieces0) joined += p;
+  ASSERT_EQ(joined, args0);
+
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    std::string body = ": keep-alive comment\n\n";
+    body += event(chunk_with_delta({{"role", "assistant"}, {"content", ""}, {"reasoning_content", "Plan: read."}}));
+    body += event(chunk_with_delta({{"content", "Reading "}}));
+    body += event(chunk_with_delta({{"content", "both."}}));
+    body += event(tool_piece(0, {{"name", "read_file"}, {"arguments", ""}}, "call_a"));
+    for (const auto& p : pieces0) body += event(tool_piece(0, {{"arguments", p}}));
+    body += event(tool_piece(1, {{"name", "grep"}, {"arguments", "{\"pattern\":"}}, "call_b"));
+    body += event(tool_piece(1, {{"arguments", "\"main\"}"}}));
+    body += event(chunk_with_delta(json::object(), "tool_calls"));
+    body += event({{"id", "chatcmpl-1"},
+                   {"object", "chat.completion.chunk"},
+                   {"choices", json::array()},
+                   {"usage",
+                    {{"prompt_tokens", 12},
+                     {"completion_tokens", 34},
+                     {"total_tokens", 46},
+                     {"prompt_tokens_details", {{"cached_tokens", 5}}}}}});
+    body += "data: [DONE]\n\n";
+    stream(res, body);
+  });
+  auto c = config_for(server);
+  c.api_key_env = "ICOTES_TEST_OPENAI_KEY";
+  ::setenv("ICOTES_TEST_OPENAI_KEY", "sk-loopback-1", 1);
+  auto p = make(c);
+  ::unsetenv("ICOTES_TEST_OPENAI_KEY");
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  auto r = p->chat(hello(), sink, cancel);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+
+  EXPECT_EQ(sink.text, "Reading both.");
+  EXPECT_EQ(sink.text_deltas, 2);
+  EXPECT_EQ(sink.reasoning, "Plan: read.");
+  ASSERT_EQ(sink.calls.size(), 2u);
+  EXPECT_EQ(sink.calls[0].id, "call_a");
+  EXPECT_EQ(sink.calls[0].name, "read_file");
+  EXPECT_EQ(sink.calls[0].arguments, args0);
+  const json a0 = json::parse(sink.calls[0].arguments);
+  EXPECT_EQ(a0["path"], "src/a \"quoted\".c");
+  EXPECT_EQ(a0["text"], "one\ntwo \xC3\xA9 \\ end");
+  EXPECT_EQ(sink.calls[1].id, "call_b");
+  EXPECT_EQ(json::parse(sink.calls[1].arguments), (json{{"pattern", "main"}}));
+  EXPECT_EQ(r->stop, StopReason::kToolUse);
+  EXPECT_EQ(r->stop_raw, "tool_calls");
+  EXPECT_EQ(r->model, "served-model");
+  // Usage comes in the last chunk, after the finish_reason.
+  EXPECT_EQ(sink.usage_reports, 1);
+  EXPECT_EQ(r->usage.input_tokens, 12);
+  EXPECT_EQ(r->usage.output_tokens, 34);
+  EXPECT_EQ(r->usage.cached_input_tokens, 5);
+  EXPECT_EQ(r->attempts, 1);
+
+  // What was asked: a streamed request with usage, the tools and the key.
+  std::lock_guard lock(server.seen_mutex);
+  EXPECT_EQ(server.last_authorization, "Bearer sk-loopback-1");
+  EXPECT_EQ(server.last_body["model"], "qwen2.5-coder");
+  EXPECT_EQ(server.last_body["stream"], true);
+  EXPECT_EQ(server.last_body["stream_options"]["include_usage"], true);
+  EXPECT_EQ(server.last_body["messages"][1]["content"], "Read a.c");
+  EXPECT_EQ(server.last_body["tools"][0]["type"], "function");
+  EXPECT_EQ(server.last_body["tools"][0]["function"]["name"], "read_file");
+}
+
+TEST(ProvidersOpenAi, ToolResultsGoBackAsToolMessages) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    stream(res, event(chunk_with_delta({{"content", "ok"}}, "stop")) + "data: [DONE]\n\n");
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  ChatRequest r = hello();
+  r.messages.push_back({"assistant", "", {{"call_a", "read_file", R"({"path":"a.c"})"}}, {}});
+  r.messages.push_back({"tool", "int main(void) { return 0; }", {}, "call_a"});
+  r.model = "other-model";
+  Collect sink;
+  auto out = p->chat(r, sink, CancellationToken{});
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->stop, StopReason::kEndTurn);
+  std::lock_guard lock(server.seen_mutex);
+  EXPECT_EQ(server.last_authorization, "");  // no key configured: no header
+  EXPECT_EQ(server.last_body["model"], "other-model");
+  const json& m = server.last_body["messages"];
+  EXPECT_TRUE(m[2]["content"].is_null());
+  EXPECT_EQ(m[2]["tool_calls"][0]["id"], "call_a");
+  EXPECT_EQ(m[2]["tool_calls"][0]["function"]["arguments"], R"({"path":"a.c"})");
+  EXPECT_EQ(m[3]["role"], "tool");
+  EXPECT_EQ(m[3]["tool_call_id"], "call_a");
+}
+
+TEST(ProvidersOpenAi, RetriesA429AfterRetryAfter) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    if (server.requests == 1) {
+      res.status = 429;
+      res.set_header("retry-after", "1");
+      res.set_content(R"({"error":{"message":"Rate limit reached","type":"requests"}})", "application/json");
+      return;
+    }
+    stream(res, event(chunk_with_delta({{"content", "after the wait"}}, "stop")) + "data: [DONE]\n\n");
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(sink.text, "after the wait");
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(server.requests, 2);
+  EXPECT_GE(waited.count(), 1000) << "retry-after: 1 is one second";
+}
+
+TEST(ProvidersOpenAi, RetriesOverloadedAfterRetryAfterMs) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    if (server.requests == 1) {
+      res.status = 529;
+      res.set_header("retry-after-ms", "150");
+      res.set_content(R"({"error":{"message":"Overloaded"}})", "application/json");
+      return;
+    }
+    stream(res, event(chunk_with_delta({{"content", "ok"}}, "stop")) + "data: [DONE]\n\n");
+  });
+  auto c = config_for(server);
+  c.retry_base = milliseconds(0);  // the wait below is the server's
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_GE(Clock::now() - start, milliseconds(150));
+  EXPECT_EQ(r->attempts, 2);
+}
+
+TEST(ProvidersOpenAi, CancellationDuringTheBackoffEndsTheCall) {
+  Loopback server;
+  std::promise<void> refused;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.status = 503;
+    res.set_header("retry-after", "5");
+    res.set_content(R"({"error":{"message":"busy"}})", "application/json");
+    if (server.requests == 1) refused.set_value();
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  // Cancelled once the first refusal went out: the call is then in its
+  // backoff (or about to be), five seconds long.
+  std::future<void> first = refused.get_future();
+  std::thread canceller([&first, cancel] {
+    first.wait_for(std::chrono::seconds(5));
+    cancel.cancel();
+  });
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, cancel);
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(server.requests, 1);
+}
+
+TEST(ProvidersOpenAi, RetryAfterPastTheBoundFailsAtOnce) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.status = 429;
+    res.set_header("retry-after", "3600");
+    res.set_content(R"({"error":{"message":"Quota exceeded"}})", "application/json");
+  });
+  auto c = config_for(server);
+  c.max_retry_wait = milliseconds(2000);
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(server.requests, 1);
+  EXPECT_NE(r.error().message.find("HTTP 429: Quota exceeded"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("retry-after 3600000 ms"), std::string::npos) << r.error().message;
+}
+
+TEST(ProvidersOpenAi, ServerErrorNamesProviderModelStatusAndMessage) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.status = 500;
+    res.set_content(
+        R"({"error":{"message":"The server had an error while processing your request.","type":"server_error"}})",
+        "application/json");
+  });
+  auto c = config_for(server);
+  c.max_retries = 2;
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestFailed);
+  EXPECT_EQ(
+      r.error().message,
+      "provider \"local\" (model qwen2.5-coder): HTTP 500: The server had an error while processing your request.");
+  EXPECT_EQ(r.error().data["status"], 500);
+  EXPECT_EQ(r.error().data["attempts"], 3);
+  EXPECT_EQ(server.requests, 3);
+}
+
+TEST(ProvidersOpenAi, TheKeyIsRedactedFromErrors) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.status = 401;
+    res.set_content(R"({"error":{"message":"Incorrect API key provided: sk-leaky-42. Check it."}})",
+                    "application/json");
+  });
+  auto c = config_for(server);
+  c.api_key_env = "ICOTES_TEST_OPENAI_KEY";
+  ::setenv("ICOTES_TEST_OPENAI_KEY", "sk-leaky-42", 1);
+  auto p = make(c);
+  ::unsetenv("ICOTES_TEST_OPENAI_KEY");
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(server.requests, 1);  // 401 is not retried
+  EXPECT_EQ(r.error().message.find("sk-leaky-42"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("HTTP 401: Incorrect API key provided: [redacted]. Check it."), std::string::npos)
+      << r.error().message;
+}
+
+TEST(ProvidersOpenAi, ConnectionCutMidStreamIsAnError) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+      const std::string first = event(chunk_with_delta({{"content", "Half"}})) + "data: {\"choices\":[{\"ind";
+      sink.write(first.data(), first.size());
+      return false;  // the connection closes with the chunked body unfinished
+    });
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(sink.text, "Half");
+  EXPECT_EQ(server.requests, 1);  // text was streamed: no retry
+  EXPECT_NE(r.error().message.find("broke off before data: [DONE]"), std::string::npos) << r.error().message;
+}
+
+TEST(ProvidersOpenAi, ASlowServerHitsTheTimeout) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
+      if (offset == 0) {
+        const std::string first = event(chunk_with_delta({{"content", "Thinking"}}));
+        sink.write(first.data(), first.size());
+        return true;
+      }
+      server.wait_released();  // stalls until the test ends
+      return false;
+    });
+  });
+  auto c = config_for(server);
+  c.timeout = milliseconds(300);
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  const auto took = Clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(sink.text, "Thinking");
+  EXPECT_NE(r.error().message.find("timed out after 300 ms"), std::string::npos) << r.error().message;
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(ProvidersOpenAi, CancellationStopsAStalledStream) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
+      if (offset == 0) {
+        const std::string first = event(chunk_with_delta({{"content", "Start"}}));
+        sink.write(first.data(), first.size());
+        return true;
+      }
+      server.wait_released();
+      return false;
+    });
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  // Cancelled from another thread once the first text arrived.
+  std::thread canceller;
+  sink.on_first_text = [&] { canceller = std::thread([cancel] { cancel.cancel(); }); };
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, cancel);
+  const auto took = Clock::now() - start;
+  if (canceller.joinable()) canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(ProvidersOpenAi, CancellationBeforeTheHeadersEndsTheCall) {
+  Loopback server;
+  std::promise<void> arrived;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response&) {
+    server.record(req);
+    arrived.set_value();
+    server.wait_released();  // no headers until the test ends
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  CancellationToken cancel;
+  std::future<void> in = arrived.get_future();
+  std::thread canceller([&in, cancel] {
+    in.wait_for(std::chrono::seconds(5));
+    cancel.cancel();
+  });
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, cancel);
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(server.requests, 1);
+
+  CancellationToken already;
+  already.cancel();
+  auto again = p->chat(hello(), sink, already);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, error_code::kRequestCancelled);
+  EXPECT_EQ(server.requests, 1);  // nothing was sent
+}
+
+TEST(ProvidersOpenAi, AnErrorEventInTheStreamFailsTheCall) {
+  Loopback server;
+  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    stream(res, event(chunk_with_delta({{"content", "Par"}})) +
+                    event({{"error", {{"message", "upstream overloaded"}, {"code", 502}}}}));
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("error in the stream: upstream overloaded"), std::string::npos) << r.error().message;
+}
+
+TEST(ProvidersOpenAi, UnreachableServerIsRetriedThenNamed) {
+  int port = 0;
+  {
+    Loopback closed;  // a port that was just free, now closed
+    port = std::stoi(closed.base_url().substr(17));
+  }
+  ProviderConfig c;
+  c.name = "gone";
+  c.kind = "openai";
+  c.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  c.model = "m";
+  c.max_retries = 1;
+  c.retry_base = milliseconds(1);
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("provider \"gone\" (model m): cannot reach http://127.0.0.1:"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(r.error().data["attempts"], 2);
+}
+
+TEST(ProvidersOpenAi, BadBaseUrlsAreRefused) {
+  ProviderConfig c;
+  c.name = "x";
+  c.kind = "openai";
+  c.model = "m";
+  for (const char* url : {"", "ftp://h/v1", "http://user:pw@h/v1", "http:///v1", "http://h/v1?x=1"}) {
+    c.base_url = url;
+    EXPECT_FALSE(make_provider(c).ok()) << url;
+  }
+  c.base_url = "http://127.0.0.1:11434/v1/";
+  EXPECT_TRUE(make_provider(c).ok());
+}
+
+}  // namespace
+}  // namespace icotes::providers
