@@ -12,9 +12,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "icotes/door.hpp"
+#include "icotes/http.hpp"
 #include "icotes/json_parse.hpp"
 #include "icotes/tcp.hpp"
 #include "test_util.hpp"
@@ -22,13 +24,17 @@
 namespace icotes {
 namespace {
 
-// Answers `echo` with its params and `transport` with what the door told
-// the factory; the notification `exit` ends its connection with code 3.
+// Answers `echo` with its params, `transport` (and `initialize`) with what
+// the door told the factory; the notification `exit` ends its connection
+// with code 3.
 class FakeHandler final : public ConnectionHandler {
  public:
   explicit FakeHandler(DoorClient client) : client_(std::move(client)) {}
   void on_request(Request request) override {
     if (request.method() == "echo") return request.reply(request.params());
+    if (request.method() == "initialize")
+      return request.reply(
+          json{{"protocolVersion", request.params().value("protocolVersion", "")}, {"transport", client_.transport}});
     if (request.method() == "transport") return request.reply(json{{"transport", client_.transport}});
     request.fail(make_error(error_code::kMethodNotFound, "fake: " + request.method()));
   }
@@ -196,6 +202,56 @@ TEST(TcpDoor, AConnectionWithoutAHandlerIsClosed) {
   peer.send(request(1, "echo"));
   EXPECT_TRUE(peer.closed());
   (*server)->stop();
+}
+
+TEST(HttpDoor, ServesAnMcpSessionWithAHandlerFromItsFactory) {
+  // The module built beside the executable (tests/CMakeLists.txt makes it first).
+  const std::string module = std::filesystem::path(ICOTES_BINARY).parent_path() / "icotes-http.so";
+  if (!test::exists_nofollow(module)) GTEST_SKIP() << "no " << module;
+  test::TempDir dir;
+  const char* old_runtime = std::getenv("XDG_RUNTIME_DIR");
+  const std::string saved_runtime = old_runtime ? old_runtime : "";
+  const char* old_module = std::getenv("ICOTES_HTTP_MODULE");
+  const std::string saved_module = old_module ? old_module : "";
+  ::setenv("XDG_RUNTIME_DIR", dir.path().c_str(), 1);
+  ::setenv("ICOTES_HTTP_MODULE", module.c_str(), 1);
+  Factory factory;
+  auto address = parse_tcp_listen("http:127.0.0.1:0", false);
+  ASSERT_TRUE(address.ok());
+  auto door = HttpDoor::listen(factory.handlers(), *address, 1 << 20);
+  ASSERT_TRUE(door.ok()) << door.error().message;
+  std::string token = test::read_file((*door)->token_path());
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  // The fake answers the session's initialize like any request.
+  const std::string body =
+      request(1, "initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()}}).dump();
+  const std::string http = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string((*door)->port()) +
+                           "\r\nAuthorization: Bearer " + token +
+                           "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  const int fd = Peer::tcp((*door)->port());
+  Peer peer(fd);
+  ASSERT_EQ(::write(fd, http.data(), http.size()), static_cast<ssize_t>(http.size()));
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<std::size_t>(n));
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  const json reply = parse_json_or_discarded(response.substr(response.find("\r\n\r\n") + 4));
+  ASSERT_FALSE(reply.is_discarded()) << response;
+  EXPECT_EQ(reply["id"], 1);
+  EXPECT_EQ(reply["result"]["protocolVersion"], "2025-06-18");
+  EXPECT_EQ(reply["result"]["transport"], "http");
+  EXPECT_EQ(factory.made.load(), 1);
+  (*door)->stop();
+  if (old_runtime)
+    ::setenv("XDG_RUNTIME_DIR", saved_runtime.c_str(), 1);
+  else
+    ::unsetenv("XDG_RUNTIME_DIR");
+  if (old_module)
+    ::setenv("ICOTES_HTTP_MODULE", saved_module.c_str(), 1);
+  else
+    ::unsetenv("ICOTES_HTTP_MODULE");
 }
 
 }  // namespace
