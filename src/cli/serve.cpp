@@ -17,6 +17,7 @@
 #include "icotes/client_hello.hpp"
 #include "icotes/daemon.hpp"
 #include "icotes/log.hpp"
+#include "icotes/session.hpp"
 
 namespace icotes::cli {
 
@@ -154,7 +155,8 @@ int serve(const ServeOptions& o) {
   ClientHello hello;  // stdin bytes read before serving, and the root they name
   const bool stdio_only = !o.daemon && o.listen.empty();
   if (!o.root_given && stdio_only) {  // with --listen the doors open at once, on --root or "."
-    hello = read_client_hello(STDIN_FILENO, STDOUT_FILENO, o.max_frame_bytes, kRootsTimeoutMs);
+    hello = read_client_hello(STDIN_FILENO, STDOUT_FILENO, o.max_frame_bytes, kRootsTimeoutMs,
+                              [](const json& params) { return mcp_initialize_result(params, ""); });
     if (hello.root) opts.root = *hello.root;
   }
   // Stdio alone attaches to the workspace's daemon unless told otherwise;

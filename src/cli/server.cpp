@@ -32,6 +32,24 @@ extern "C" void on_stop_signal(int sig) {
   [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &b, 1);
 }
 
+// A Session as the doors keep a connection's handler (door.hpp).
+class SessionHandler final : public ConnectionHandler {
+ public:
+  SessionHandler(Workspace& workspace, std::shared_ptr<Connection> connection, SessionOptions options)
+      : session_(workspace, std::move(connection), std::move(options)) {}
+  void on_request(Request request) override { session_.on_request(std::move(request)); }
+  void on_notification(const std::string& method, const json& params) override {
+    session_.on_notification(method, params);
+  }
+  void on_close() override { session_.on_close(); }
+  void on_refused(const Error& error) override { session_.on_refused(error); }
+  std::string_view dialect() const override { return session_.dialect(); }
+  std::string client_name() const override { return session_.client_name(); }
+
+ private:
+  Session session_;
+};
+
 // "[::1]" for an IPv6 host in a URL.
 std::string url_host(const std::string& host) { return host.find(':') != std::string::npos ? "[" + host + "]" : host; }
 
@@ -82,10 +100,10 @@ void Server::open_daemon_socket() {
   auto address = daemon_address(workspace_->root().path());
   if (!address) die(address.error());
   socket_path_ = address->socket_path;
-  TcpServerOptions options{options_.max_frame_bytes, 1024, session_};
+  TcpServerOptions options{options_.max_frame_bytes, 1024};
   // `icotes daemon list|stop`: what this daemon serves, and a stop.
   options.admin = [this](const std::string& method, const json&) { return admin(method); };
-  auto server = TcpServer::listen_unix(*workspace_, address->socket_path, std::move(options));
+  auto server = TcpServer::listen_unix(sessions(), address->socket_path, std::move(options));
   if (!server) die(server.error());
   if (options_.listen.empty())
     spdlog::info("daemon for {} listening on {} (exits {} ms after its last client leaves)", workspace_->root().path(),
@@ -100,7 +118,7 @@ void Server::open_door(const std::string& spec) {
   auto address = parse_tcp_listen(spec, options_.allow_remote);
   if (!address) die(address.error());
   if (address->scheme == "http") {
-    auto door = HttpDoor::listen(*workspace_, *address, session_, options_.max_frame_bytes);
+    auto door = HttpDoor::listen(sessions(), *address, options_.max_frame_bytes);
     if (!door) die(door.error());
     const std::string host = url_host(address->host);
     std::fprintf(stderr, "icotes: listening on http://%s:%u/mcp; token in %s\n", host.c_str(), (*door)->port(),
@@ -111,7 +129,7 @@ void Server::open_door(const std::string& spec) {
     http_doors_.push_back(std::move(*door));
     return;
   }
-  auto server = TcpServer::listen(*workspace_, *address, TcpServerOptions{options_.max_frame_bytes, 1024, session_});
+  auto server = TcpServer::listen(sessions(), *address, TcpServerOptions{options_.max_frame_bytes, 1024});
   if (!server) die(server.error());
   // One line scripts and tests can wait for: where to connect, where the token is.
   std::fprintf(stderr, "icotes: listening on tcp:%s:%u; token in %s\n", address->host.c_str(), (*server)->port(),
@@ -120,6 +138,16 @@ void Server::open_door(const std::string& spec) {
   doors_.push_back("tcp:" + address->host + ":" + std::to_string((*server)->port()));
   (*server)->start();
   servers_.push_back(std::move(*server));
+}
+
+HandlerFactory Server::sessions() {
+  return [this](const std::shared_ptr<Connection>& connection,
+                const DoorClient& client) -> std::unique_ptr<ConnectionHandler> {
+    SessionOptions options = session_;
+    if (client.profile) options.profile = *client.profile;
+    options.on_exit = client.end;  // the connection ends, not the server the others share
+    return std::make_unique<SessionHandler>(*workspace_, connection, std::move(options));
+  };
 }
 
 Result<json> Server::admin(const std::string& method) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/cli.hpp"
+#include "icotes/door.hpp"
 #include "icotes/session.hpp"
 
 namespace icotes {
@@ -46,6 +47,10 @@ class Server {
   void catch_stop_signals();
   void open_daemon_socket();
   void open_door(const std::string& spec);
+  /// What every door serves on a connection: a Session on the workspace
+  /// with session_'s options, the client's profile when its launcher sent
+  /// one, and LSP `exit` ending that connection alone (door.hpp).
+  HandlerFactory sessions();
   /// `icotes daemon list|stop` on the daemon's socket.
   Result<json> admin(const std::string& method);
   /// Why serving stops (what attached clients are told); wakes wait_for_stop().

@@ -13,9 +13,8 @@
 #include <vector>
 
 #include "icotes/fd_io.hpp"
+#include "icotes/file_uri.hpp"
 #include "icotes/json_parse.hpp"
-#include "icotes/session.hpp"
-#include "icotes/workspace.hpp"
 
 namespace icotes {
 namespace {
@@ -62,7 +61,7 @@ std::optional<std::string> first_local_root(const json& result) {
 // The MCP handshake ahead of the server (see the header). `first` is the
 // client's initialize, `frames` the reader that produced it, `raw` the bytes
 // read so far (whole frames after `first` are in `later`).
-ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const json& first,
+ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const json& first, json initialize_result,
                             std::vector<std::string> later, FrameReader& frames, const std::string& raw,
                             int timeout_ms) {
   const Framing framing = frames.framing();
@@ -71,8 +70,7 @@ ClientHello roots_handshake(int in_fd, int out_fd, std::string first_body, const
   auto fail = [&](const std::string& why) {
     std::fprintf(stderr, "icotes: the MCP client declared roots, but %s; serving the current directory\n", why.c_str());
   };
-  const json answer = {
-      {"jsonrpc", "2.0"}, {"id", first["id"]}, {"result", *mcp_initialize_result(first["params"], "")}};
+  const json answer = {{"jsonrpc", "2.0"}, {"id", first["id"]}, {"result", std::move(initialize_result)}};
   bool alive = write_fully(out_fd, frame_message(framing, answer.dump())) == 0;
   // Everything the client sends from here on is the server's, but the
   // answer to our roots/list, which is ours.
@@ -168,7 +166,8 @@ class DroppingTransport final : public Transport {
 
 }  // namespace
 
-ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes, int roots_timeout_ms) {
+ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes, int roots_timeout_ms,
+                              const McpInitializeAnswer& mcp_initialize) {
   ClientHello hello;
   if (::isatty(in_fd)) return hello;
   FrameReader frames(max_frame_bytes);
@@ -193,9 +192,10 @@ ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes
   }
   if (!first) return hello;
   const json m = parse_json_or_discarded(*first);
-  if (is_mcp_initialize_with_roots(m) && !refused)
-    return roots_handshake(in_fd, out_fd, std::move(*first), m, std::move(later), frames, hello.bytes,
-                           roots_timeout_ms);
+  if (is_mcp_initialize_with_roots(m) && !refused && mcp_initialize)
+    if (auto answer = mcp_initialize(m["params"]))
+      return roots_handshake(in_fd, out_fd, std::move(*first), m, std::move(*answer), std::move(later), frames,
+                             hello.bytes, roots_timeout_ms);
   hello.root = client_root_of_initialize(m);
   if (hello.root) hello.source = "LSP initialize";
   return hello;

@@ -6,7 +6,6 @@
 
 #include "icotes/log.hpp"
 #include "icotes/module_loader.hpp"
-#include "icotes/workspace.hpp"
 
 namespace icotes {
 namespace {
@@ -29,12 +28,21 @@ class OutboxTransport final : public Transport {
   std::weak_ptr<http::Outbox> out_;
 };
 
+// One MCP session: a Connection and its handler. Without a handler (the
+// factory made none) its requests are answered -32601.
 class McpPeer final : public http::Peer {
  public:
-  McpPeer(Workspace& workspace, std::weak_ptr<http::Outbox> out, const SessionOptions& options)
-      : connection_(std::make_shared<Connection>(std::make_shared<OutboxTransport>(std::move(out)))),
-        session_(workspace, connection_, options) {
-    connection_->set_handler(&session_);
+  static std::shared_ptr<McpPeer> open(const HandlerFactory& handlers, std::weak_ptr<http::Outbox> out) {
+    auto peer = std::shared_ptr<McpPeer>(new McpPeer(std::move(out)));
+    DoorClient client;
+    client.transport = "http";
+    client.end = [](int) {};  // an MCP client ends its session with DELETE, never with LSP `exit`
+    peer->handler_ = handlers(peer->connection_, client);
+    if (peer->handler_)
+      peer->connection_->set_handler(peer->handler_.get());
+    else
+      spdlog::warn("http: no handler for a new MCP session; its requests are refused");
+    return peer;
   }
   ~McpPeer() override { close(); }
 
@@ -54,19 +62,22 @@ class McpPeer final : public http::Peer {
   }
 
  private:
+  explicit McpPeer(std::weak_ptr<http::Outbox> out)
+      : connection_(std::make_shared<Connection>(std::make_shared<OutboxTransport>(std::move(out)))) {}
+
   std::mutex mutex_;
   bool closed_ = false;
   std::shared_ptr<Connection> connection_;
-  Session session_;
+  std::unique_ptr<ConnectionHandler> handler_;  // after connection_: destroyed first
 };
 
 }  // namespace
 
 class HttpDoor::Backend final : public http::Backend {
  public:
-  Backend(Workspace& workspace, SessionOptions options) : workspace_(workspace), options_(std::move(options)) {}
+  explicit Backend(HandlerFactory handlers) : handlers_(std::move(handlers)) {}
   std::shared_ptr<http::Peer> open(std::weak_ptr<http::Outbox> out) override {
-    return std::make_shared<McpPeer>(workspace_, std::move(out), options_);
+    return McpPeer::open(handlers_, std::move(out));
   }
   void log(int level, std::string_view message) override {
     switch (level) {
@@ -86,12 +97,11 @@ class HttpDoor::Backend final : public http::Backend {
   }
 
  private:
-  Workspace& workspace_;
-  SessionOptions options_;
+  HandlerFactory handlers_;
 };
 
-Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(Workspace& workspace, const TcpAddress& address,
-                                                   SessionOptions session, std::size_t max_body_bytes) {
+Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(HandlerFactory handlers, const TcpAddress& address,
+                                                   std::size_t max_body_bytes) {
   auto entry = load_module_symbol("http", "icotes-http.so", "ICOTES_HTTP_MODULE", "icotes_http_module");
   if (!entry) return std::move(entry).error();
   using Entry = const http::ModuleApi* (*)();
@@ -99,10 +109,8 @@ Result<std::unique_ptr<HttpDoor>> HttpDoor::listen(Workspace& workspace, const T
   if (!api || api->abi_version != http::ModuleApi::kAbiVersion)
     return make_error(error_code::kInternalError,
                       "http: icotes-http.so is not a module of this build (rebuild icotes)");
-  // An MCP client ends its session with DELETE, never with LSP `exit`.
-  session.on_exit = [](int) {};
   std::unique_ptr<HttpDoor> door(new HttpDoor());
-  door->backend_ = std::make_unique<Backend>(workspace, std::move(session));
+  door->backend_ = std::make_unique<Backend>(std::move(handlers));
   http::Options options;
   options.host = address.host;
   options.port = address.port;

@@ -29,7 +29,6 @@
 #include "icotes/ledger.hpp"
 #include "icotes/log.hpp"
 #include "icotes/random_token.hpp"
-#include "icotes/workspace.hpp"
 
 namespace icotes {
 namespace {
@@ -39,13 +38,13 @@ Error sys_error(const std::string& what) {
 }
 
 // Answers the first message: icotes/authenticate with the right token lets
-// the rest through to the Session; anything else closes the connection.
+// the rest through to the handler; anything else closes the connection.
 // Until then frames are limited to TcpServerOptions::pre_auth_frame_bytes.
 class AuthGate final : public MessageHandler {
  public:
-  AuthGate(Session& session, const std::string& token, const std::string& token_path, int fd, Connection& connection,
-           std::atomic<bool>& authenticated, std::size_t max_frame_bytes)
-      : session_(session),
+  AuthGate(MessageHandler& inner, const std::string& token, const std::string& token_path, int fd,
+           Connection& connection, std::atomic<bool>& authenticated, std::size_t max_frame_bytes)
+      : inner_(inner),
         token_(token),
         token_path_(token_path),
         fd_(fd),
@@ -54,7 +53,7 @@ class AuthGate final : public MessageHandler {
         max_frame_bytes_(max_frame_bytes) {}
 
   void on_request(Request request) override {
-    if (authenticated_) return session_.on_request(std::move(request));
+    if (authenticated_) return inner_.on_request(std::move(request));
     const json& p = request.params();
     if (request.method() == "icotes/authenticate" && p.is_object() && p.contains("token") && p["token"].is_string() &&
         token_equal(p["token"].get_ref<const std::string&>(), token_)) {
@@ -73,7 +72,7 @@ class AuthGate final : public MessageHandler {
     ::shutdown(fd_, SHUT_RDWR);
   }
   void on_notification(const std::string& method, const json& params) override {
-    if (authenticated_) return session_.on_notification(method, params);
+    if (authenticated_) return inner_.on_notification(method, params);
     spdlog::warn("tcp: notification {} before authentication; closing the connection", method);
     ::shutdown(fd_, SHUT_RDWR);
   }
@@ -82,10 +81,10 @@ class AuthGate final : public MessageHandler {
     spdlog::warn("tcp: refused before authentication ({}); closing the connection", error.message);
     ::shutdown(fd_, SHUT_RDWR);
   }
-  void on_close() override { session_.on_close(); }
+  void on_close() override { inner_.on_close(); }
 
  private:
-  Session& session_;
+  MessageHandler& inner_;
   const std::string& token_;
   const std::string& token_path_;
   int fd_;
@@ -511,10 +510,10 @@ struct TcpServer::Client {
   std::thread thread;
   std::atomic<bool> done{false};
   // What `icotes daemon list` shows, guarded by mutex.
-  std::string transport;             // "tcp", "unix socket", "stdio (attached)", "stdio (forwarded)"
-  std::string permission_mode;       // the client's own, when it chose one
-  const Session* session = nullptr;  // while served
-  std::function<void()> interrupt;   // an attached client's: ends its session (the daemon stops)
+  std::string transport;                       // "tcp", "unix socket", "stdio (attached)", "stdio (forwarded)"
+  std::string permission_mode;                 // the client's own, when it chose one
+  const ConnectionHandler* handler = nullptr;  // while served
+  std::function<void()> interrupt;             // an attached client's: ends its session (the daemon stops)
 
   void shut_down() {
     std::lock_guard lock(mutex);
@@ -527,13 +526,13 @@ namespace {
 
 // `icotes/daemon/*` requests on a Unix connection of its own (tcp.hpp:
 // TcpServerOptions::admin), from a process of the daemon's user only; the
-// rest goes to the session.
+// rest goes to the handler.
 class AdminGate final : public MessageHandler {
  public:
-  AdminGate(Session& session, const TcpServerOptions& options, uid_t peer_uid)
-      : session_(session), options_(options), peer_uid_(peer_uid) {}
+  AdminGate(MessageHandler& inner, const TcpServerOptions& options, uid_t peer_uid)
+      : inner_(inner), options_(options), peer_uid_(peer_uid) {}
   void on_request(Request request) override {
-    if (request.method().rfind("icotes/daemon/", 0) != 0) return session_.on_request(std::move(request));
+    if (request.method().rfind("icotes/daemon/", 0) != 0) return inner_.on_request(std::move(request));
     if (peer_uid_ != ::geteuid())
       return request.fail(make_error(error_code::kPermissionDenied, "only the daemon's user may administer it"));
     auto r = options_.admin(request.method(), request.params());
@@ -543,13 +542,13 @@ class AdminGate final : public MessageHandler {
       request.fail(r.error());
   }
   void on_notification(const std::string& method, const json& params) override {
-    session_.on_notification(method, params);
+    inner_.on_notification(method, params);
   }
-  void on_refused(const Error& error) override { session_.on_refused(error); }
-  void on_close() override { session_.on_close(); }
+  void on_refused(const Error& error) override { inner_.on_refused(error); }
+  void on_close() override { inner_.on_close(); }
 
  private:
-  Session& session_;
+  MessageHandler& inner_;
   const TcpServerOptions& options_;
   uid_t peer_uid_;
 };
@@ -748,7 +747,7 @@ static std::size_t connection_budget(std::size_t wanted) {
   return std::min(wanted, budget);
 }
 
-Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const TcpAddress& address,
+Result<std::unique_ptr<TcpServer>> TcpServer::listen(HandlerFactory handlers, const TcpAddress& address,
                                                      TcpServerOptions options) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -786,10 +785,10 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen(Workspace& workspace, const
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
   options.max_connections = connection_budget(options.max_connections);
-  return std::unique_ptr<TcpServer>(new TcpServer(workspace, fd, actual, token, *path, std::move(options)));
+  return std::unique_ptr<TcpServer>(new TcpServer(std::move(handlers), fd, actual, token, *path, std::move(options)));
 }
 
-Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, const std::string& path,
+Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(HandlerFactory handlers, const std::string& path,
                                                           TcpServerOptions options) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -813,7 +812,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::listen_unix(Workspace& workspace, 
   }
   if (!options.max_frame_bytes) options.max_frame_bytes = kDefaultMaxFrameBytes;
   options.max_connections = connection_budget(options.max_connections);
-  std::unique_ptr<TcpServer> server(new TcpServer(workspace, fd, 0, "", "", std::move(options)));
+  std::unique_ptr<TcpServer> server(new TcpServer(std::move(handlers), fd, 0, "", "", std::move(options)));
   server->socket_path_ = path;
   return server;
 }
@@ -825,9 +824,9 @@ double TcpServer::idle_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_active_).count();
 }
 
-TcpServer::TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,
+TcpServer::TcpServer(HandlerFactory handlers, int fd, std::uint16_t port, std::string token, std::string token_path,
                      TcpServerOptions options)
-    : workspace_(workspace),
+    : handlers_(std::move(handlers)),
       fd_(fd),
       port_(port),
       token_(std::move(token)),
@@ -966,7 +965,7 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     {
       std::lock_guard lock(client->mutex);
       client->open = false;  // from here the descriptor may close at any time
-      client->session = nullptr;
+      client->handler = nullptr;
     }
     std::lock_guard lock(mutex_);
     last_active_ = std::chrono::steady_clock::now();
@@ -1015,22 +1014,28 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
       out,
       authenticating ? std::min(options_.pre_auth_frame_bytes, options_.max_frame_bytes) : options_.max_frame_bytes);
   {
+    DoorClient door_client;
+    door_client.transport = attach ? "stdio (forwarded)" : client->transport;
+    if (attach) door_client.profile = attach->profile;
     // LSP `exit` ends this connection, not the server the others share.
-    SessionOptions session_options = options_.session;
-    session_options.on_exit = [fd](int) { ::shutdown(fd, SHUT_RDWR); };
-    if (attach) session_options.profile = attach->profile;
-    Session session(workspace_, connection, session_options);
-    AuthGate gate(session, token_, token_path_, fd, *connection, client->authenticated, options_.max_frame_bytes);
-    AdminGate admin(session, options_, client->peer.uid);
+    door_client.end = [fd](int) { ::shutdown(fd, SHUT_RDWR); };
+    const std::unique_ptr<ConnectionHandler> handler = handlers_(connection, door_client);
+    if (!handler) {
+      spdlog::warn("{}: no handler for the connection; closing it", client->name);
+      finish();
+      return;
+    }
+    AuthGate gate(*handler, token_, token_path_, fd, *connection, client->authenticated, options_.max_frame_bytes);
+    AdminGate admin(*handler, options_, client->peer.uid);
     if (authenticating)
       connection->set_handler(&gate);
     else if (options_.admin && !attach)
       connection->set_handler(&admin);
     else
-      connection->set_handler(&session);
+      connection->set_handler(handler.get());
     {
       std::lock_guard lock(client->mutex);
-      client->session = &session;
+      client->handler = handler.get();
       if (attach) {
         client->transport = "stdio (forwarded)";
         client->permission_mode = attach->profile.permission_mode.value_or("");
@@ -1079,7 +1084,7 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
     connection->cancel_all();
     connection->set_handler(nullptr);
     std::lock_guard lock(client->mutex);
-    client->session = nullptr;
+    client->handler = nullptr;
   }
   finish();
 }
@@ -1128,18 +1133,26 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
   connection->set_ledger(*ledger);
   auto exit_code = std::make_shared<std::atomic<int>>(-1);  // LSP exit
   {
-    SessionOptions session_options = options_.session;
-    session_options.profile = request.profile;
-    session_options.on_exit = [exit_code, reader](int code) {
+    DoorClient door_client;
+    door_client.transport = "stdio (attached)";
+    door_client.profile = request.profile;
+    door_client.end = [exit_code, reader](int code) {
       *exit_code = code;
       reader->wake(AttachedReader::kExit);
     };
-    Session session(workspace_, connection, session_options);
-    connection->set_handler(&session);
+    const std::unique_ptr<ConnectionHandler> handler = handlers_(connection, door_client);
+    if (!handler) {
+      spdlog::warn("{}: no handler for the client; closing it", name);
+      say({{"error", "the daemon could not serve the client"}});
+      reader->finish();
+      ::close(in);
+      return;
+    }
+    connection->set_handler(handler.get());
     {
       std::lock_guard lock(client->mutex);
       client->name = name;
-      client->session = &session;
+      client->handler = handler.get();
       client->transport = "stdio (attached)";
       client->permission_mode = request.profile.permission_mode.value_or("");
       client->interrupt = [reader] { reader->wake(AttachedReader::kStopped); };
@@ -1210,7 +1223,7 @@ void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequ
     connection->cancel_all();
     connection->set_handler(nullptr);
     std::lock_guard lock(client->mutex);
-    client->session = nullptr;
+    client->handler = nullptr;
     client->interrupt = nullptr;
   }
   ::close(in);
@@ -1222,12 +1235,12 @@ json TcpServer::describe_clients() const {
   for (const auto& c : clients_) {
     if (c->done) continue;
     std::lock_guard client_lock(c->mutex);
-    if (!c->session) continue;  // not served yet, or ending
+    if (!c->handler) continue;  // not served yet, or ending
     // A connection that has said nothing yet (e.g. one that only checked the
     // daemon is up, as `icotes daemon restart` does, and is closing) is no client.
-    if (c->session->dialect().empty()) continue;
-    json d = {{"name", c->session->client_name()},
-              {"dialect", std::string(c->session->dialect())},
+    if (c->handler->dialect().empty()) continue;
+    json d = {{"name", c->handler->client_name()},
+              {"dialect", std::string(c->handler->dialect())},
               {"transport", c->transport},
               {"since", std::chrono::duration_cast<std::chrono::milliseconds>(c->since.time_since_epoch()).count()}};
     if (c->peer.pid > 0) d["pid"] = c->peer.pid;

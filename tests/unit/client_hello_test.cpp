@@ -6,10 +6,14 @@
 #include <thread>
 
 #include "icotes/client_hello.hpp"
+#include "icotes/session.hpp"
 #include "test_util.hpp"
 
 namespace icotes {
 namespace {
+
+// The executable's answer (src/cli/serve.cpp).
+std::optional<json> mcp_initialize(const json& params) { return mcp_initialize_result(params, ""); }
 
 TEST(ResponseDropper, DropsOnlyTheFirstResponseWithTheIdAcrossChunks) {
   const std::string stream =
@@ -77,7 +81,7 @@ TEST(ClientHello, McpClientWithRootsIsAnsweredAskedAndReplayed) {
         "\"}]}}\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"pi";
     ASSERT_EQ(::write(in[1], answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
   });
-  const ClientHello hello = read_client_hello(in[0], out[1], 1 << 20, 10000);
+  const ClientHello hello = read_client_hello(in[0], out[1], 1 << 20, 10000, mcp_initialize);
   client.join();
   ASSERT_TRUE(hello.root.has_value());
   EXPECT_EQ(*hello.root, root.path());
@@ -98,7 +102,7 @@ TEST(ClientHello, LspInitializeNamesItsRootAndIsLeftAsRead) {
       root.path() + "\",\"capabilities\":{}}}";
   const std::string framed = frame_message(Framing::ContentLength, body);
   ASSERT_EQ(::write(in[1], framed.data(), framed.size()), static_cast<ssize_t>(framed.size()));
-  const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100);
+  const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100, mcp_initialize);
   EXPECT_EQ(hello.root, root.path());
   EXPECT_TRUE(hello.drop_response_id.is_null());
   EXPECT_EQ(hello.bytes, framed);
@@ -122,7 +126,7 @@ TEST(ClientHello, DeeplyNestedFirstMessageNamesNoRoot) {
     ASSERT_EQ(::write(in[1], body.data(), body.size()), static_cast<ssize_t>(body.size()));
     ::close(in[1]);
   });
-  const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100);
+  const ClientHello hello = read_client_hello(in[0], -1, 1 << 20, 100, mcp_initialize);
   client.join();
   EXPECT_FALSE(hello.root.has_value());
   EXPECT_TRUE(hello.drop_response_id.is_null());
@@ -138,7 +142,7 @@ TEST(ClientHello, McpClientThatNeverSendsInitializedFallsBackInTime) {
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
       "\"capabilities\":{\"roots\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n";
   ASSERT_EQ(::write(in[1], init.data(), init.size()), static_cast<ssize_t>(init.size()));
-  const ClientHello hello = read_client_hello(in[0], out[1], 1 << 20, 200);
+  const ClientHello hello = read_client_hello(in[0], out[1], 1 << 20, 200, mcp_initialize);
   EXPECT_FALSE(hello.root.has_value());
   EXPECT_EQ(hello.drop_response_id, json(1));  // it was answered: the server's answer must still go
   EXPECT_EQ(hello.bytes, init);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "icotes/client_profile.hpp"
+#include "icotes/dispatch.hpp"
 #include "icotes/operation.hpp"
 #include "icotes/rpc.hpp"
 #include "icotes/workspace.hpp"
@@ -32,7 +33,7 @@ struct SessionOptions {
 };
 
 /// Lifecycle and result shapes of one protocol. Implementations live in
-/// src/lsp/, src/mcp/ and src/session.cpp (plain).
+/// src/lsp/, src/mcp/ and src/plain/.
 class Dialect {
  public:
   virtual ~Dialect() = default;
@@ -74,28 +75,6 @@ class Session final : public MessageHandler {
 /// and rules its client asked for on its command line (`profile`), for it
 /// alone; the gate adds the workspace's at each call.
 permissions::Settings connection_settings(Workspace& workspace, const ClientProfile& profile);
-
-/// Shared by the dialects: how a finished operation is answered.
-struct OperationCall {
-  const Operation* op = nullptr;
-  json params;                         // without protocol-only members
-  std::shared_ptr<Progress> progress;  // null: NullProgress
-  /// Shapes the handler's outcome into the reply; runs on the worker thread.
-  std::function<void(const Request&, Result<json>)> respond;
-  /// Answer for a request cancelled before it finished.
-  std::function<void(const Request&)> cancelled;
-  /// The connection as the permission gate knows it (required).
-  std::shared_ptr<permissions::ClientState> client;
-  /// Context::max_result_bytes for the handler (0: no cap; MCP sets it).
-  std::size_t max_result_bytes = 0;
-  /// Context::structured_output for the handler (MCP with --structured-output).
-  bool structured_output = false;
-};
-
-/// Passes `call` through the workspace's permission gate (asking the client
-/// when needed), then runs it on the worker pool (or inline, for inline
-/// operations, which never ask) and answers `request`.
-void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call);
 
 /// The call the LSP and plain JSON-RPC dialects run for `op`: `params`
 /// without their LSP progress tokens (take_lsp_progress, on `conn`), the

@@ -6,7 +6,8 @@
 //    the `roots` capability is asked with `roots/list`, which the lifecycle
 //    allows only after initialization ("Lifecycle": the server should send
 //    no requests but pings and logging before `notifications/initialized`).
-//    So this side answers `initialize` itself (mcp_initialize_result: the
+//    So this side answers `initialize` itself (the caller's
+//    McpInitializeAnswer: in the executable, mcp_initialize_result, the
 //    session's own answer but for the instructions, which cannot name the
 //    root yet), waits for `initialized`, asks `roots/list`, and takes the
 //    first root that is a local directory. The server then gets the
@@ -16,6 +17,7 @@
 //    drop_first_response).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,13 +40,20 @@ struct ClientHello {
 /// JSON-RPC client library generates for its own requests).
 inline constexpr std::string_view kRootsRequestId = "icotes/roots";
 
+/// The InitializeResult the server gives for an MCP `initialize` request's
+/// params before its root is chosen; nullopt when it would give none.
+using McpInitializeAnswer = std::function<std::optional<json>(const json& params)>;
+
 /// Reads the client's first message from `in_fd` (never from a terminal)
 /// and, for an MCP client with the roots capability, does the handshake
-/// above on `in_fd`/`out_fd`, waiting at most `roots_timeout_ms`
-/// milliseconds for `initialized` and the roots/list answer. A client that
-/// names no usable root (or ends, or is too slow) leaves `root` empty; a
-/// reason is printed on stderr for an MCP client that declared roots.
-ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes, int roots_timeout_ms);
+/// above on `in_fd`/`out_fd`, answering its initialize with
+/// `mcp_initialize` (null or nullopt: no handshake) and waiting at most
+/// `roots_timeout_ms` milliseconds for `initialized` and the roots/list
+/// answer. A client that names no usable root (or ends, or is too slow)
+/// leaves `root` empty; a reason is printed on stderr for an MCP client that
+/// declared roots.
+ClientHello read_client_hello(int in_fd, int out_fd, std::size_t max_frame_bytes, int roots_timeout_ms,
+                              const McpInitializeAnswer& mcp_initialize);
 
 /// True when `frame` (one framed JSON-RPC message, either framing) is a
 /// response (JSON-RPC 2.0 section 5: result or error, no method) with `id`.

@@ -4,7 +4,7 @@
 //
 // The HTTP side (cpp-httplib, which brings OpenSSL, zlib and brotli: about
 // 4 MB resident) lives in the module icotes-http.so, loaded only when an
-// HTTP door is opened (include/workspace/icotes/module_loader.hpp). The module knows
+// HTTP door is opened (include/support/icotes/module_loader.hpp). The module knows
 // HTTP, SSE and MCP sessions, and only JSON-RPC messages as text; the
 // executable gives each MCP session a Connection and a Session on the shared
 // Workspace through the Backend below. The interface is C++ and both sides

@@ -1,5 +1,6 @@
 // The TCP door (docs/ARCHITECTURE.md, "Doors"): `icotes serve --listen
-// tcp:127.0.0.1:PORT`. Every connection gets its own Session (its own
+// tcp:127.0.0.1:PORT`. Every connection gets its own handler from the
+// door's HandlerFactory (door.hpp); the executable's makes a Session (its own
 // dialect and protocol version, framing detected per connection) on the one
 // shared Workspace, so an editor and AI clients see the same buffers,
 // permissions, terminals and events.
@@ -48,9 +49,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "icotes/door.hpp"
 #include "icotes/result.hpp"
 #include "icotes/rpc.hpp"
-#include "icotes/session.hpp"
 
 namespace icotes {
 
@@ -192,14 +193,13 @@ struct TcpServerOptions {
   /// Connections open at once; lowered to a quarter of the soft
   /// RLIMIT_NOFILE (getrlimit(2)) when that is less.
   std::size_t max_connections = 1024;
-  SessionOptions session;  // on_exit is replaced: LSP `exit` closes that connection only
   OutboundLimits outbound = {};
   std::chrono::milliseconds auth_timeout = kAuthTimeout;
   std::size_t pre_auth_frame_bytes = kPreAuthFrameBytes;
   std::size_t max_unauthenticated = kMaxUnauthenticated;
   /// Unix socket: answers the requests `icotes/daemon/<verb>` (`icotes
   /// daemon list|stop`) of a process of this user (SO_PEERCRED, unix(7)) on
-  /// a connection of its own; null: they go to the session like any other.
+  /// a connection of its own; null: they go to the handler like any other.
   std::function<Result<json>(const std::string& method, const json& params)> admin = {};
 };
 
@@ -207,13 +207,17 @@ class TcpServer {
  public:
   /// Binds and listens (SO_REUSEADDR, backlog 512), creates the token and
   /// writes it to runtime_dir()/tcp-<port>.token (mode 0600; removed by the
-  /// destructor). Errors: kInvalidParams (address), kIoError (bind, file).
-  static Result<std::unique_ptr<TcpServer>> listen(Workspace& workspace, const TcpAddress& address,
+  /// destructor). Each authenticated connection is served by a handler from
+  /// `handlers` (door.hpp; DoorClient::end shuts that connection down).
+  /// Errors: kInvalidParams (address), kIoError (bind, file).
+  static Result<std::unique_ptr<TcpServer>> listen(HandlerFactory handlers, const TcpAddress& address,
                                                    TcpServerOptions options);
   /// Listens on the Unix socket `path` (mode 0600, replacing a stale socket
   /// file; its directory should be runtime_dir()). No token: only this user
-  /// can connect. The destructor removes the socket file.
-  static Result<std::unique_ptr<TcpServer>> listen_unix(Workspace& workspace, const std::string& path,
+  /// can connect. The destructor removes the socket file. A client attached
+  /// through its launcher (daemon.hpp) gets a handler with the launcher's
+  /// profile; its DoorClient::end tells the launcher the exit code.
+  static Result<std::unique_ptr<TcpServer>> listen_unix(HandlerFactory handlers, const std::string& path,
                                                         TcpServerOptions options);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
@@ -239,7 +243,7 @@ class TcpServer {
 
  private:
   struct Client;
-  TcpServer(Workspace& workspace, int fd, std::uint16_t port, std::string token, std::string token_path,
+  TcpServer(HandlerFactory handlers, int fd, std::uint16_t port, std::string token, std::string token_path,
             TcpServerOptions options);
   void accept_loop();
   /// Closes connections waiting to authenticate past the limits (`open`:
@@ -249,7 +253,7 @@ class TcpServer {
   /// A client whose launcher passed its stdin, stdout and ledger (daemon.hpp).
   void serve_attached(const std::shared_ptr<Client>& client, AttachRequest request, std::vector<int> fds);
 
-  Workspace& workspace_;
+  HandlerFactory handlers_;
   int fd_;
   std::uint16_t port_;
   std::string token_;  // empty: no authentication (Unix socket)

@@ -1,5 +1,5 @@
 // The permission gate: every operation call passes it before its handler
-// runs (session.cpp run_operation). It decides with permissions::decide(),
+// runs (run_operation, src/ops/dispatch.cpp). It decides with permissions::decide(),
 // asks the requesting client on a miss, remembers answers and logs every
 // decision. One per workspace; shared by all its connections.
 #pragma once
