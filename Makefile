@@ -77,5 +77,11 @@ format:
 format-check:
 	@bash scripts/format.sh --check
 
+# clang-tidy with .clang-tidy's checks over every src/ file of the release
+# preset's compile_commands.json, JOBS at a time (minutes: see README).
+tidy: deps
+	@cmake --preset release >/dev/null
+	@JOBS=$(JOBS) bash scripts/tidy.sh
+
 clean:
 	rm -rf build
