@@ -156,7 +156,7 @@ std::optional<Error> SchemaValidator::validate(const json& value, std::string_vi
         }
         std::string escaped;
         for (char c : name) escaped += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
-        pointer = p + "/" + escaped;
+        pointer.assign(p).append("/").append(escaped);
         expected.assign("unknown property '").append(name).append("'");
         if (!allowed.empty()) expected.append(" (allowed: ").append(allowed).append(")");
       }
