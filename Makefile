@@ -5,7 +5,7 @@
 ARGS ?= serve --root .
 JOBS ?= 2
 
-.PHONY: all deps test-deps build run test test-asan fuzz-smoke bench docs format clean vsix deb
+.PHONY: all deps test-deps build run test test-asan fuzz-smoke bench docs format format-check tidy clean vsix deb
 
 all: build
 
@@ -69,8 +69,19 @@ vsix:
 		./node_modules/.bin/vsce package --no-dependencies --allow-missing-repository --skip-license \
 		--out ../../build/icotes.vsix
 
+# clang-format 14 over every tracked C++ file: `format` rewrites them,
+# `format-check` only names those that differ (ctest style.clang_format).
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+	@bash scripts/format.sh
+
+format-check:
+	@bash scripts/format.sh --check
+
+# clang-tidy with .clang-tidy's checks over every src/ file of the release
+# preset's compile_commands.json, JOBS at a time (minutes: see README).
+tidy: deps
+	@cmake --preset release >/dev/null
+	@JOBS=$(JOBS) bash scripts/tidy.sh
 
 clean:
 	rm -rf build

@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh --tests   also what the test tiers and benchmarks
 #                                     need: git, ripgrep, Neovim (Debian 12's
 #                                     and Debian 13's, scripts/neovim-trixie.sh),
-#                                     clang for the fuzz targets, node and the
+#                                     clang for the fuzz targets, clang-tidy
+#                                     for `make tidy`, node and the
 #                                     pinned node packages of integration/,
 #                                     editors/vscode/ and integration/hosts/ (the
 #                                     MCP host CLIs, about 900 MB;

@@ -14,35 +14,10 @@
 -- ICOTES_NVIM_SELFTEST_FAIL=1 makes one check fail on purpose, to prove
 -- that a failure is reported as a non-zero exit.
 
-local function out(msg)
-  io.stdout:write('[nvim-attach] ' .. msg .. '\n')
-  io.stdout:flush()
-end
-
-local function err(msg)
-  io.stderr:write('[nvim-attach] FAIL: ' .. msg .. '\n')
-  io.stderr:flush()
-end
-
--- Nothing may hang: a watchdog ends the process whatever happens.
-local watchdog = vim.loop.new_timer()
-watchdog:start(60000, 0, vim.schedule_wrap(function()
-  err('watchdog: the test did not finish within 60 s')
-  vim.cmd('cquit 2')
-end))
-
-local tmpdir
-local function cleanup()
-  if tmpdir then vim.fn.delete(tmpdir, 'rf') end
-end
-
-local function check(cond, msg)
-  if not cond then error(msg, 2) end
-end
-
-local function wait(ms, pred, what)
-  check(vim.wait(ms, pred, 10), 'timed out after ' .. ms .. ' ms waiting for ' .. what)
-end
+local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
+package.path = here .. '/?.lua;' .. package.path
+local h = require('harness').new({ tag = 'nvim-attach', watchdog_ms = 60000 })
+local out, check, wait, buffer_text, read_disk = h.out, h.check, h.wait, h.buffer_text, h.read
 
 local function request(client, method, params, bufnr)
   local res, reason = client.request_sync(method, params, 5000, bufnr)
@@ -56,30 +31,17 @@ local function ok_request(client, method, params, bufnr)
   return result
 end
 
-local function buffer_text(bufnr)
-  return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, true), '\n') .. '\n'
-end
-
-local function read_disk(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
-
 local function main()
   local bin = os.getenv('ICOTES_BINARY')
   check(bin and bin ~= '', 'ICOTES_BINARY is not set')
   check(vim.fn.executable(bin) == 1, 'ICOTES_BINARY=' .. bin .. ' is not executable')
   out(vim.version and ('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor)) or 'Neovim')
 
-  tmpdir = vim.fn.resolve(vim.fn.tempname())
+  local tmpdir = h.make_tmpdir()
   vim.fn.mkdir(tmpdir .. '/src', 'p')
   local file = tmpdir .. '/src/main.c'
   local disk = '#include <stdio.h>\n\nint main(void) {\n  printf("hello\\n");\n  return 0;\n}\n'
-  local f = assert(io.open(file, 'wb'))
-  f:write(disk)
-  f:close()
+  h.write(file, disk)
 
   local initialized = false
   local exited = nil
@@ -186,14 +148,4 @@ local function main()
   out('the daemon exited when idle; its log is clean')
 end
 
-local ok, msg = xpcall(main, debug.traceback)
-for _, c in pairs(vim.lsp.get_active_clients()) do c.stop(true) end
-cleanup()
-watchdog:stop()
-if ok then
-  out('PASS')
-  vim.cmd('qa!')
-else
-  err(tostring(msg))
-  vim.cmd('cquit 1')
-end
+h.finish(main)

@@ -18,52 +18,15 @@
 --    :checkhealth icotes say what they should.
 -- Exits 0 ("qa!") when every check passes, non-zero ("cquit 1") otherwise.
 
-local function out(msg)
-  io.stdout:write('[nvim-plugin] ' .. msg .. '\n')
-  io.stdout:flush()
-end
-
-local function err(msg)
-  io.stderr:write('[nvim-plugin] FAIL: ' .. msg .. '\n')
-  io.stderr:flush()
-end
-
-local watchdog = vim.loop.new_timer()
-watchdog:start(150000, 0, vim.schedule_wrap(function()
-  err('watchdog: the test did not finish within 150 s')
-  vim.cmd('cquit 2')
-end))
-
 local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
+package.path = here .. '/?.lua;' .. package.path
+local h = require('harness').new({ tag = 'nvim-plugin', watchdog_ms = 150000, poll_ms = 20 })
+local out, check, wait, write, read, buffer_text = h.out, h.check, h.wait, h.write, h.read, h.buffer_text
+
 local plugin_dir = vim.fn.fnamemodify(here .. '/../../editors/nvim', ':p'):gsub('/$', '')
 local tmpdir
 local bin = os.getenv('ICOTES_BINARY')
 local node = os.getenv('ICOTES_NODE') or 'node'
-
-local function check(cond, msg)
-  if not cond then error(msg, 2) end
-end
-
-local function wait(ms, pred, what)
-  check(vim.wait(ms, pred, 20), 'timed out after ' .. ms .. ' ms waiting for ' .. what)
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, 'wb'))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
-
-local function buffer_text(bufnr)
-  return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, true), '\n') .. '\n'
-end
 
 local notes = {}
 local function note_matching(pattern, from)
@@ -103,13 +66,9 @@ local function main()
   check(vim.fn.executable(node) == 1, 'node not found (ICOTES_NODE, else node on PATH): ' .. node)
   out('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor))
 
-  tmpdir = vim.fn.resolve(vim.fn.tempname())
+  tmpdir = h.make_tmpdir()
   vim.fn.mkdir(tmpdir .. '/ws/src', 'p')
-  local runtime = tmpdir .. '/run'
-  vim.fn.mkdir(runtime, 'p', tonumber('700', 8))
-  vim.fn.mkdir(tmpdir .. '/state', 'p')
-  vim.env.XDG_RUNTIME_DIR = runtime
-  vim.env.XDG_STATE_HOME = tmpdir .. '/state'
+  h.private_xdg()
   vim.env.PATH = vim.fn.fnamemodify(bin, ':p:h') .. ':' .. vim.env.PATH
   local ws = tmpdir .. '/ws'
   local disk = 'int main(void) {\n  return 0;\n}\n'
@@ -451,20 +410,10 @@ local function main()
   out('a second root got its own client; a file outside every root was left alone')
 end
 
-local ok, msg = xpcall(main, debug.traceback)
-for _, c in pairs(vim.lsp.get_active_clients()) do c.stop(true) end
-if tmpdir then
+h.finish(main, function()
+  if not tmpdir then return end
   vim.fn.system({ bin or 'true', 'daemon', 'stop', '--root', tmpdir .. '/ws' })
   if vim.fn.isdirectory(tmpdir .. '/other') == 1 then
     vim.fn.system({ bin or 'true', 'daemon', 'stop', '--root', tmpdir .. '/other' })
   end
-  vim.fn.delete(tmpdir, 'rf')
-end
-watchdog:stop()
-if ok then
-  out('PASS')
-  vim.cmd('qa!')
-else
-  err(tostring(msg))
-  vim.cmd('cquit 1')
-end
+end)

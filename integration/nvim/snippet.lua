@@ -9,41 +9,10 @@
 -- blocking in inputlist(). Exits 0 ("qa!") when every check passes, non-zero
 -- ("cquit 1") otherwise.
 
-local function out(msg)
-  io.stdout:write('[nvim-snippet] ' .. msg .. '\n')
-  io.stdout:flush()
-end
-
-local function err(msg)
-  io.stderr:write('[nvim-snippet] FAIL: ' .. msg .. '\n')
-  io.stderr:flush()
-end
-
--- Nothing may hang: a watchdog ends the process whatever happens (a handler
--- that blocks in inputlist() would stop the loop; the timer still fires
--- once the blocking call returns, and ctest's timeout covers the rest).
-local watchdog = vim.loop.new_timer()
-watchdog:start(60000, 0, vim.schedule_wrap(function()
-  err('watchdog: the test did not finish within 60 s')
-  vim.cmd('cquit 2')
-end))
-
 local here = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h')
-local tmpdir
-
-local function check(cond, msg)
-  if not cond then error(msg, 2) end
-end
-
-local function wait(ms, pred, what)
-  check(vim.wait(ms, pred, 10), 'timed out after ' .. ms .. ' ms waiting for ' .. what)
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, 'wb'))
-  f:write(text)
-  f:close()
-end
+package.path = here .. '/?.lua;' .. package.path
+local h = require('harness').new({ tag = 'nvim-snippet', watchdog_ms = 60000 })
+local out, check, wait, write = h.out, h.check, h.wait, h.write
 
 local function clients_of(bufnr)
   local ids = {}
@@ -60,13 +29,9 @@ local function main()
   out('Neovim ' .. tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) ..
       (vim.lsp.start and ': the snippet attaches with vim.lsp.start' or ': the snippet attaches with start_client + buf_attach_client'))
 
-  tmpdir = vim.fn.resolve(vim.fn.tempname())
+  local tmpdir = h.make_tmpdir()
   vim.fn.mkdir(tmpdir .. '/src', 'p')
-  local runtime = tmpdir .. '/run'
-  vim.fn.mkdir(runtime, 'p', tonumber('700', 8))
-  vim.fn.mkdir(tmpdir .. '/state', 'p')
-  vim.env.XDG_RUNTIME_DIR = runtime
-  vim.env.XDG_STATE_HOME = tmpdir .. '/state'
+  h.private_xdg()
   vim.env.PATH = vim.fn.fnamemodify(bin, ':p:h') .. ':' .. vim.env.PATH
   local disk = 'int main(void) {\n  return 0;\n}\n'
   write(tmpdir .. '/src/main.c', disk)
@@ -122,18 +87,7 @@ local function main()
   wait(5000, function() return vim.lsp.get_client_by_id(client.id) == nil end, 'the client to stop')
 end
 
-local ok, msg = xpcall(main, debug.traceback)
-for _, c in pairs(vim.lsp.get_active_clients()) do c.stop(true) end
-if tmpdir then
+h.finish(main, function()
   -- The daemon leaves once idle; stop it now so its folder can go.
-  vim.fn.system({ os.getenv('ICOTES_BINARY') or 'true', 'daemon', 'stop', '--root', tmpdir })
-  vim.fn.delete(tmpdir, 'rf')
-end
-watchdog:stop()
-if ok then
-  out('PASS')
-  vim.cmd('qa!')
-else
-  err(tostring(msg))
-  vim.cmd('cquit 1')
-end
+  if h.tmpdir then vim.fn.system({ os.getenv('ICOTES_BINARY') or 'true', 'daemon', 'stop', '--root', h.tmpdir }) end
+end)

@@ -122,7 +122,7 @@ std::string call_here(const CallOptions& o, const permissions::Settings& setting
 
 }  // namespace
 
-int call(CallOptions o) {
+int call(const CallOptions& o) {
   setup_logging("warn", "");
   const Registry& registry = builtin_registry();
   if (o.list) {

@@ -98,7 +98,7 @@ struct CallOptions {
   PermissionFlags permissions;
 };
 /// `icotes call`: prints the result on stdout. Returns the exit status.
-int call(CallOptions o);
+int call(const CallOptions& o);
 
 struct PermissionsOptions {
   std::string root;

@@ -57,6 +57,11 @@ Finding module_finding(const std::string& what, const std::string& file, const c
 // Runs argv with stdin from /dev/null and stdout+stderr captured (at most
 // 4 KiB kept); returns the exit status (-1: could not run) and the output.
 std::pair<int, std::string> run(const std::vector<std::string>& argv) {
+  // Built before fork: the child only calls async-signal-safe functions.
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {-1, "pipe failed"};
   const pid_t pid = ::fork();
@@ -70,9 +75,6 @@ std::pair<int, std::string> run(const std::vector<std::string>& argv) {
     if (null_fd >= 0) ::dup2(null_fd, 0);
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
@@ -96,7 +98,7 @@ std::string bwrap_on_path() {
   std::string p = path;
   for (std::size_t start = 0; start <= p.size();) {
     const std::size_t end = std::min(p.find(':', start), p.size());
-    const std::string candidate = p.substr(start, end - start) + "/bwrap";
+    std::string candidate = p.substr(start, end - start) + "/bwrap";
     if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
     start = end + 1;
   }

@@ -20,7 +20,7 @@ std::string type_of(const json& s) {
     for (const auto& v : type) out += (out.empty() ? "" : " \\| ") + v.get<std::string>();
     return out;
   }
-  const std::string t = type.get<std::string>();
+  std::string t = type.get<std::string>();
   if (t == "array" && s.contains("items")) return type_of(s["items"]) + "[]";
   if (s.contains("oneOf")) {  // {"oneOf": [...]}: each alternative
     std::string out;
@@ -44,7 +44,7 @@ void properties_table(std::ostringstream& out, const json& schema, const std::ve
     const bool req = std::find(required.begin(), required.end(), name) != required.end();
     std::string desc = p.value("description", std::string());
     if (std::find(hidden.begin(), hidden.end(), name) != hidden.end())
-      desc = "_Not listed over MCP (accepted)._" + (desc.empty() ? std::string() : " " + desc);
+      desc.insert(0, desc.empty() ? "_Not listed over MCP (accepted)._" : "_Not listed over MCP (accepted)._ ");
     out << "| `" << name << "` | " << type_of(p) << " | " << (req ? "yes" : "no") << " | " << desc << " |\n";
   }
   out << "\n";

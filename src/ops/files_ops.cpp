@@ -273,7 +273,7 @@ std::string read_many_text(const json& r) {
     const std::string& path = str(f, "path");
     // file_header starts with "path: "; shown as "==> path <== ...".
     if (header.starts_with(path + ": ")) header = header.substr(path.size() + 2);
-    text += "==> " + path + " <== " + header + "\n";
+    text.append("==> ").append(path).append(" <== ").append(header).append("\n");
     const std::string& content = str(f, "content");
     text += content;
     if (!content.empty() && content.back() != '\n') text += '\n';

@@ -156,9 +156,9 @@ std::optional<Error> SchemaValidator::validate(const json& value, std::string_vi
         }
         std::string escaped;
         for (char c : name) escaped += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
-        pointer = p + "/" + escaped;
-        expected =
-            "unknown property '" + name + "'" + (allowed.empty() ? std::string() : " (allowed: " + allowed + ")");
+        pointer.assign(p).append("/").append(escaped);
+        expected.assign("unknown property '").append(name).append("'");
+        if (!allowed.empty()) expected.append(" (allowed: ").append(allowed).append(")");
       }
     }
   }

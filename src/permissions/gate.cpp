@@ -657,7 +657,7 @@ WriteCheck Gate::write_check(const std::shared_ptr<ClientState>& client, Operati
   return [this, client, kind, approved = std::move(approved),
           settings = workspace_settings()](std::string_view rel) -> Status {
     Need need{kind, std::string(rel), false, std::nullopt};
-    auto refuse = [&](std::string why) {
+    auto refuse = [&](const std::string& why) {
       return make_error(error_code::kPermissionDenied,
                         "permission denied: this write lands on " +
                             (rel.empty() ? std::string("the workspace root") : std::string(rel)) + " (" + why + ")",

@@ -460,7 +460,7 @@ bool one_of(const std::array<std::string_view, N>& set, std::string_view v) {
 }
 
 std::optional<Error> invalid_grant(const StoredGrant& g) {
-  auto bad = [](std::string what, std::string_view v, std::string_view expected) {
+  auto bad = [](const std::string& what, std::string_view v, std::string_view expected) {
     return make_error(error_code::kInvalidParams, "permission store: put: unknown " + what + " '" + std::string(v) +
                                                       "' (expected " + std::string(expected) + ")");
   };

@@ -138,37 +138,56 @@ class Parser {
         if (stop == Stop::kParen) opaque("unterminated ( or $(");
         return;
       }
-      char c = peek();
-      if (c == '\n') {
-        newline();
-      } else if (c == '#') {
-        skip_comment();
-      } else if (c == ';') {
-        if (peek(1) == ';' || peek(1) == '&') opaque("';;' outside a case statement");
-        ++i_;
-      } else if (c == '&' && peek(1) != '>') {
-        i_ += peek(1) == '&' ? 2 : 1;
-      } else if (c == '|') {
-        i_ += (peek(1) == '|' || peek(1) == '&') ? 2 : 1;
-      } else if (c == ')') {
-        if (stop != Stop::kParen) opaque("unexpected ')'");
-        ++i_;
-        return;
-      } else if (c == '(') {
-        if (peek(1) == '(') opaque("arithmetic command (( ))");
-        if (continuation_at(1)) opaque("line continuation after '(' (it may make '((')");
-        ++i_;
-        enter();
-        parse_list(Stop::kParen);
-        leave();
-        compound_redirections();
-      } else if (starts_redirection()) {
-        parse_simple(nullptr);
-      } else {
-        Word w = read_word(true);
-        if (!handle_reserved(w)) parse_simple(&w);
-      }
+      if (!parse_list_item(stop)) return;
     }
+  }
+
+  // One item of a list at i_ (not a blank): a line break, a comment, an operator, a subshell or a command.
+  // False after the ')' that ends a Stop::kParen list.
+  bool parse_list_item(Stop stop) {
+    const char c = peek();
+    if (c == '\n') {
+      newline();
+    } else if (c == '#') {
+      skip_comment();
+    } else if (c == ';' || (c == '&' && peek(1) != '>') || c == '|') {
+      skip_operator(c);
+    } else if (c == ')') {
+      if (stop != Stop::kParen) opaque("unexpected ')'");
+      ++i_;
+      return false;
+    } else if (c == '(') {
+      parse_subshell();
+    } else if (starts_redirection()) {
+      parse_simple(nullptr);
+    } else {
+      Word w = read_word(true);
+      if (!handle_reserved(w)) parse_simple(&w);
+    }
+    return true;
+  }
+
+  // `;`, `&`, `&&`, `|`, `||` or `|&` at i_.
+  void skip_operator(char c) {
+    if (c == ';') {
+      if (peek(1) == ';' || peek(1) == '&') opaque("';;' outside a case statement");
+      ++i_;
+    } else if (c == '&') {
+      i_ += peek(1) == '&' ? 2 : 1;
+    } else {
+      i_ += (peek(1) == '|' || peek(1) == '&') ? 2 : 1;
+    }
+  }
+
+  // `( list )` and its redirections.
+  void parse_subshell() {
+    if (peek(1) == '(') opaque("arithmetic command (( ))");
+    if (continuation_at(1)) opaque("line continuation after '(' (it may make '((')");
+    ++i_;
+    enter();
+    parse_list(Stop::kParen);
+    leave();
+    compound_redirections();
   }
 
   // Reserved words at command position (bash(1) "Reserved Words"); true when `w` was one.
@@ -291,29 +310,32 @@ class Parser {
     return k == i_ && s_[k] == '&' && k + 1 < n && s_[k + 1] == '>';
   }
 
+  enum class RedirectionKind { kFile, kDup, kHereDoc, kHereString };
+  struct RedirectionOp {
+    std::string_view text;
+    RedirectionKind kind;
+  };
+
+  // The redirection operator at i_, the longest that matches.
+  const RedirectionOp& redirection_operator() const {
+    using K = RedirectionKind;
+    static constexpr RedirectionOp kOps[] = {{"&>>", K::kFile},    {"&>", K::kFile},    {"<<<", K::kHereString},
+                                             {"<<-", K::kHereDoc}, {"<<", K::kHereDoc}, {"<>", K::kFile},
+                                             {"<&", K::kDup},      {">&", K::kDup},     {">>", K::kFile},
+                                             {">|", K::kFile},     {"<", K::kFile},     {">", K::kFile}};
+    for (const RedirectionOp& o : kOps) {
+      if (s_.substr(i_, o.text.size()) == o.text) return o;
+    }
+    opaque("malformed redirection");
+  }
+
   void parse_redirection(Cmd& cmd) {
     cmd.redirected = true;
     if (peek() == '{') opaque("{name}> redirection (bash allocates a descriptor, dash reads {name} as a word)");
     const std::size_t digits_start = i_;
     while (is_digit(peek())) ++i_;
     if (i_ - digits_start > 1) opaque("descriptor number over 9 before a redirection (dash reads it as a word)");
-    enum class Kind { kFile, kDup, kHereDoc, kHereString };
-    struct Op {
-      std::string_view text;
-      Kind kind;
-    };
-    static constexpr Op kOps[] = {{"&>>", Kind::kFile},    {"&>", Kind::kFile},    {"<<<", Kind::kHereString},
-                                  {"<<-", Kind::kHereDoc}, {"<<", Kind::kHereDoc}, {"<>", Kind::kFile},
-                                  {"<&", Kind::kDup},      {">&", Kind::kDup},     {">>", Kind::kFile},
-                                  {">|", Kind::kFile},     {"<", Kind::kFile},     {">", Kind::kFile}};
-    const Op* op = nullptr;
-    for (const Op& o : kOps) {
-      if (s_.substr(i_, o.text.size()) == o.text) {
-        op = &o;
-        break;
-      }
-    }
-    if (!op) opaque("malformed redirection");
+    const RedirectionOp* op = &redirection_operator();
     if (op->text[0] == '&') cmd.amp_redirect = true;
     i_ += op->text.size();
     if (continuation_at(0)) opaque("line continuation after a redirection operator (`<<\\<newline>-` is `<<-`)");
@@ -322,20 +344,20 @@ class Parser {
     if (at_end() || (is_meta(peek()) && !process_substitution)) opaque("redirection without a target");
     Word target = read_word(false);
     switch (op->kind) {
-      case Kind::kHereString:
+      case RedirectionKind::kHereString:
         return;
-      case Kind::kHereDoc:
+      case RedirectionKind::kHereDoc:
         if (target.dynamic) opaque("here-document delimiter with an expansion");
         heredocs_.push_back({target.text, op->text == "<<-", !target.quoted, depth_});
         return;
-      case Kind::kDup: {
+      case RedirectionKind::kDup: {
         std::string_view t = target.text;
         if (!t.empty() && t.back() == '-') t.remove_suffix(1);
         if (!target.dynamic && (t.empty() || all_digits(t))) return;
         cmd.redirects_files = true;  // >&word is &>word
         return;
       }
-      case Kind::kFile:
+      case RedirectionKind::kFile:
         if (!target.dynamic && target.text == "/dev/null") return;
         cmd.redirects_files = true;
         return;
@@ -348,31 +370,31 @@ class Parser {
     heredocs_.clear();
     for (const PendingHeredoc& h : pending) {
       if (h.depth != depth_) opaque("line break inside a substitution while a here-document is pending");
-      std::size_t body_start = i_;
-      std::string_view body;
-      for (;;) {
-        if (at_end()) opaque("here-document not terminated by '" + h.delimiter + "'");
-        std::size_t eol = s_.find('\n', i_);
-        std::size_t line_end = eol == std::string_view::npos ? s_.size() : eol;
-        std::string_view line = s_.substr(i_, line_end - i_);
-        if (h.expand && !line.empty() && line.back() == '\\') {
-          opaque("line continuation in a here-document body (bash joins the lines before looking for its end)");
-        }
-        if (h.strip_tabs) {
-          while (!line.empty() && line.front() == '\t') line.remove_prefix(1);
-        }
-        std::size_t next = eol == std::string_view::npos ? s_.size() : eol + 1;
-        if (line == h.delimiter) {
-          body = s_.substr(body_start, i_ - body_start);
-          i_ = next;
-          break;
-        }
-        i_ = next;
-      }
+      const std::string_view body = read_heredoc_body(h);
       if (h.expand) {
         Parser sub(body, depth_ + 1, out_, derived_);
         sub.scan_heredoc_body();
       }
+    }
+  }
+
+  // The lines at i_ up to h's delimiter line; i_ moves past that line.
+  std::string_view read_heredoc_body(const PendingHeredoc& h) {
+    const std::size_t body_start = i_;
+    for (;;) {
+      if (at_end()) opaque("here-document not terminated by '" + h.delimiter + "'");
+      std::size_t eol = s_.find('\n', i_);
+      std::size_t line_end = eol == std::string_view::npos ? s_.size() : eol;
+      std::string_view line = s_.substr(i_, line_end - i_);
+      if (h.expand && !line.empty() && line.back() == '\\') {
+        opaque("line continuation in a here-document body (bash joins the lines before looking for its end)");
+      }
+      if (h.strip_tabs) {
+        while (!line.empty() && line.front() == '\t') line.remove_prefix(1);
+      }
+      const std::size_t line_start = i_;
+      i_ = eol == std::string_view::npos ? s_.size() : eol + 1;
+      if (line == h.delimiter) return s_.substr(body_start, line_start - body_start);
     }
   }
 
@@ -382,120 +404,158 @@ class Parser {
   // emitted. `command_position` enables the check for `a[i]=v` array assignments.
   Word read_word(bool command_position) {
     Word w;
-    {
-      // The shells join a backslash-newline before they read a token: `PA\<newline>TH=x` is an assignment and
-      // `2\<newline>>f` a redirection of descriptor 2.
-      std::size_t k = skip_continuations(i_);
-      const bool digits = k < s_.size() && is_digit(s_[k]);
-      while (k < s_.size() && is_digit(s_[k])) k = skip_continuations(k + 1);
-      if (digits && k < s_.size() && (s_[k] == '<' || s_[k] == '>')) {
-        opaque("line continuation inside a redirection");  // starts_redirection() saw no redirection
-      }
-      k = skip_continuations(i_);
-      if (k < s_.size() && is_name_start(s_[k])) {
-        while (k < s_.size() && is_name_char(s_[k])) k = skip_continuations(k + 1);
-        if (k < s_.size() && s_[k] == '=') w.assignment = true;
-        if (command_position && k + 1 < s_.size() && s_[k] == '+' && s_[k + 1] == '=') {
-          opaque("NAME+=value (bash appends to a variable, dash runs a command of that name)");
-        }
-        if (command_position && k < s_.size() && s_[k] == '[') {
-          std::size_t e = k;
-          while (e < s_.size() && !is_meta(s_[e])) ++e;
-          if (s_.substr(k, e - k + 1).find("\\\n") != std::string_view::npos) {
-            opaque("line continuation inside a subscript");
-          }
-          if (s_.substr(k, e - k).find("]=") != std::string_view::npos ||
-              s_.substr(k, e - k).find("]+=") != std::string_view::npos) {
-            opaque("array element assignment (its subscript is evaluated)");
-          }
-        }
-      }
-    }
-    bool bracket = false;
-    bool brace = false;
-    bool brace_separator = false;
-    bool at_start = true;
-    char prev = '\0';  // previous unquoted literal character
-    auto glob = [&w] {
-      w.dynamic = true;
-      w.splits = true;
-    };
+    check_continued_redirection();
+    check_name_prefix(w, command_position);
+    LiteralScan scan;
     while (!at_end()) {
       char c = peek();
       if ((c == '<' || c == '>') && peek(1) == '(') {  // process substitution, part of the word
-        i_ += 2;
-        enter();
-        parse_list(Stop::kParen);
-        leave();
-        w.dynamic = true;
-        prev = '\0';
-        at_start = false;
+        read_process_substitution(w);
+        scan.prev = '\0';
+        scan.at_start = false;
         continue;
       }
       if (is_meta(c)) break;
-      switch (c) {
-        case '\\':
-          if (peek(1) == '\n') {
-            i_ += 2;
-            continue;
-          }
-          w.quoted = true;
-          if (i_ + 1 < s_.size()) {
-            w.text += s_[i_ + 1];
-            i_ += 2;
-          } else {
-            w.text += '\\';
-            ++i_;
-          }
-          prev = '\0';
-          break;
-        case '\'': {
-          std::size_t end = s_.find('\'', i_ + 1);
-          if (end == std::string_view::npos) opaque("unterminated single quote");
-          w.text.append(s_.substr(i_ + 1, end - i_ - 1));
-          i_ = end + 1;
-          w.quoted = true;
-          prev = '\0';
-          break;
-        }
-        case '"':
-          ++i_;
-          read_double_quoted(w);
-          w.quoted = true;
-          prev = '\0';
-          break;
-        case '$':
-          parse_dollar(w, false);
-          prev = '\0';
-          break;
-        case '`':
-          parse_backtick(w, false);
-          prev = '\0';
-          break;
-        default:
-          if (c == '*' || c == '?') {
-            glob();
-          } else if (c == '[') {
-            bracket = true;
-          } else if (c == ']' && bracket) {
-            glob();
-          } else if (c == '{') {
-            brace = true;
-          } else if (brace && (c == ',' || (c == '.' && peek(1) == '.'))) {
-            brace_separator = true;
-          } else if (c == '}' && brace && brace_separator) {
-            glob();
-          } else if (c == '~' && (at_start || prev == '=' || prev == ':')) {
-            w.dynamic = true;
-          }
-          w.text += c;
-          prev = c;
-          ++i_;
-          break;
+      const Part part = read_quoted_part(w, c);
+      if (part == Part::kJoinedLines) continue;
+      if (part == Part::kRead) {
+        scan.prev = '\0';
+      } else {
+        read_literal(w, c, scan);
       }
-      at_start = false;
+      scan.at_start = false;
     }
     return w;
+  }
+
+  // The shells join a backslash-newline before they read a token: `2\<newline>>f` is a redirection of
+  // descriptor 2, which starts_redirection() (looking at the raw text) did not see.
+  void check_continued_redirection() const {
+    std::size_t k = skip_continuations(i_);
+    const bool digits = k < s_.size() && is_digit(s_[k]);
+    while (k < s_.size() && is_digit(s_[k])) k = skip_continuations(k + 1);
+    if (digits && k < s_.size() && (s_[k] == '<' || s_[k] == '>')) opaque("line continuation inside a redirection");
+  }
+
+  // A word that starts with a NAME (continuations joined, so `PA\<newline>TH=x` is one): NAME=value is an
+  // assignment; at command position NAME+=value and NAME[i]=value are opaque.
+  void check_name_prefix(Word& w, bool command_position) const {
+    std::size_t k = skip_continuations(i_);
+    if (k >= s_.size() || !is_name_start(s_[k])) return;
+    while (k < s_.size() && is_name_char(s_[k])) k = skip_continuations(k + 1);
+    if (k < s_.size() && s_[k] == '=') w.assignment = true;
+    if (!command_position) return;
+    if (k + 1 < s_.size() && s_[k] == '+' && s_[k + 1] == '=') {
+      opaque("NAME+=value (bash appends to a variable, dash runs a command of that name)");
+    }
+    if (k < s_.size() && s_[k] == '[') check_subscript_assignment(k);
+  }
+
+  // At the '[' after a NAME in command position.
+  void check_subscript_assignment(std::size_t k) const {
+    std::size_t e = k;
+    while (e < s_.size() && !is_meta(s_[e])) ++e;
+    if (s_.substr(k, e - k + 1).find("\\\n") != std::string_view::npos) {
+      opaque("line continuation inside a subscript");
+    }
+    const std::string_view subscript = s_.substr(k, e - k);
+    if (subscript.find("]=") != std::string_view::npos || subscript.find("]+=") != std::string_view::npos) {
+      opaque("array element assignment (its subscript is evaluated)");
+    }
+  }
+
+  // At `<(` or `>(`: the list inside is parsed; the word's value is unknown.
+  void read_process_substitution(Word& w) {
+    i_ += 2;
+    enter();
+    parse_list(Stop::kParen);
+    leave();
+    w.dynamic = true;
+  }
+
+  enum class Part {
+    kLiteral,      // c is a literal character (read_literal reads it)
+    kRead,         // a quoted or expanded part was read into the word
+    kJoinedLines,  // a backslash-newline was skipped
+  };
+
+  // A part of an unquoted word that starts with c: a backslash escape, '...', "...", $... or `...`.
+  Part read_quoted_part(Word& w, char c) {
+    switch (c) {
+      case '\\':
+        if (peek(1) == '\n') {
+          i_ += 2;
+          return Part::kJoinedLines;
+        }
+        read_escaped(w);
+        return Part::kRead;
+      case '\'':
+        read_single_quoted(w);
+        return Part::kRead;
+      case '"':
+        ++i_;
+        read_double_quoted(w);
+        w.quoted = true;
+        return Part::kRead;
+      case '$':
+        parse_dollar(w, false);
+        return Part::kRead;
+      case '`':
+        parse_backtick(w, false);
+        return Part::kRead;
+      default:
+        return Part::kLiteral;
+    }
+  }
+
+  // At a backslash that is not a line continuation: the next character, literally.
+  void read_escaped(Word& w) {
+    w.quoted = true;
+    if (i_ + 1 < s_.size()) {
+      w.text += s_[i_ + 1];
+      i_ += 2;
+    } else {
+      w.text += '\\';
+      ++i_;
+    }
+  }
+
+  // At a single quote: the text up to the next one.
+  void read_single_quoted(Word& w) {
+    std::size_t end = s_.find('\'', i_ + 1);
+    if (end == std::string_view::npos) opaque("unterminated single quote");
+    w.text.append(s_.substr(i_ + 1, end - i_ - 1));
+    i_ = end + 1;
+    w.quoted = true;
+  }
+
+  // What the unquoted literal characters of a word so far say about globs, braces and tildes.
+  struct LiteralScan {
+    bool bracket = false;          // an unquoted '[' (a following ']' makes a glob)
+    bool brace = false;            // an unquoted '{'
+    bool brace_separator = false;  // ',' or '..' after it (a following '}' makes a brace expansion)
+    bool at_start = true;          // nothing read yet
+    char prev = '\0';              // the previous unquoted literal character
+  };
+
+  // One unquoted literal character c: globs and brace expansions may split the word, a tilde at the start or
+  // after '=' or ':' expands.
+  void read_literal(Word& w, char c, LiteralScan& scan) {
+    if (c == '*' || c == '?' || (c == ']' && scan.bracket) || (c == '}' && scan.brace && scan.brace_separator)) {
+      w.dynamic = true;  // a glob or a brace expansion
+      w.splits = true;
+    } else if (c == '[') {
+      scan.bracket = true;
+    } else if (c == '{') {
+      scan.brace = true;
+    } else if (scan.brace && (c == ',' || (c == '.' && peek(1) == '.'))) {
+      scan.brace_separator = true;
+    } else if (c == '~' && (scan.at_start || scan.prev == '=' || scan.prev == ':')) {
+      w.dynamic = true;
+    }
+    w.text += c;
+    scan.prev = c;
+    ++i_;
   }
 
   // After an opening '"'; appends the quote-removed text up to the closing '"'.
@@ -631,9 +691,22 @@ class Parser {
 
   // After "${" (bash(1) "Parameter Expansion"). Forms that evaluate text as code are opaque.
   void parse_parameter_braces(bool in_double_quotes) {
+    read_parameter_name();
+    const char c = peek();
+    if (at_end()) opaque("unterminated ${");
+    if (c == '}') {
+      ++i_;
+      return;
+    }
+    read_parameter_operator(c);
+    skip_parameter_word(in_double_quotes);
+  }
+
+  // After "${": `#` (length) and the parameter: a name, digits or a special parameter.
+  void read_parameter_name() {
     if (peek() == '!') opaque("indirect expansion ${!...}");
     if (peek() == '#' && peek(1) != '}') ++i_;  // ${#name}: length
-    char c = peek();
+    const char c = peek();
     if (is_name_start(c)) {
       while (is_name_char(peek())) ++i_;
     } else if (is_digit(c)) {
@@ -643,12 +716,11 @@ class Parser {
     } else {
       opaque("bad substitution ${...}");
     }
-    c = peek();
-    if (at_end()) opaque("unterminated ${");
-    if (c == '}') {
-      ++i_;
-      return;
-    }
+  }
+
+  // The operator c after the parameter: `-`, `:-`, `#`, `%`, `/`... Assignments, subscripts, substrings and
+  // transformations are opaque.
+  void read_parameter_operator(char c) {
     if (c == '[') opaque("array subscript ${x[...]} (evaluated as arithmetic)");
     if (c == '@') opaque("${x@...} transformation");
     if (c == '=' || (c == ':' && peek(1) == '=')) opaque("${NAME=word} assigns a variable");
@@ -660,10 +732,13 @@ class Parser {
     } else {
       opaque("bad substitution ${...}");
     }
-    // The word up to the first unquoted '}'.
+  }
+
+  // The operator's word, up to and past the first unquoted '}'; its substitutions are parsed.
+  void skip_parameter_word(bool in_double_quotes) {
     Word scratch;
     while (!at_end()) {
-      c = peek();
+      const char c = peek();
       if (c == '}') {
         ++i_;
         return;

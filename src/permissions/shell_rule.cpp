@@ -4,6 +4,7 @@
 #include "icotes/shell_rule.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,8 +63,8 @@ bool glob_match(std::string_view pattern, std::string_view text) {
 // bytes (a dynamic word), in `pattern` a `*` does. Dynamic programming over two rows: O(pattern * text).
 bool glob_may_match(std::string_view pattern, std::string_view text) {
   const std::size_t n = text.size();
-  std::vector<char> next(n + 1);  // row p + 1: does pattern[p + 1..] match text[t..]
-  std::vector<char> cur(n + 1);
+  std::vector<std::uint8_t> next(n + 1);  // row p + 1: does pattern[p + 1..] match text[t..]
+  std::vector<std::uint8_t> cur(n + 1);
   next[n] = 1;
   for (std::size_t t = n; t-- > 0;) next[t] = text[t] == '\0' && next[t + 1];
   for (std::size_t p = pattern.size(); p-- > 0;) {

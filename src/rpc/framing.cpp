@@ -46,60 +46,72 @@ std::optional<std::size_t> content_length(std::string_view headers) {
 
 }  // namespace
 
+namespace {
+
+void skip_space(std::string_view text, std::size_t& i) {
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+}
+
+// From an opening quote at text[i] to just past its closing quote; false when
+// the text ends first. `escaped` tells whether a backslash was seen.
+bool skip_string(std::string_view text, std::size_t& i, bool& escaped) {
+  escaped = false;
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      escaped = true;
+      ++i;
+    } else if (text[i] == '"') {
+      ++i;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The value at text[i] of an "id" member: a string, or an integer read whole
+// ("1e9", "1.5" and "99999999999999999999" are not read as 1 or as a clipped
+// value); null for anything else.
+json read_id_value(std::string_view text, std::size_t i) {
+  if (i < text.size() && text[i] == '"') {
+    const std::size_t value = i;
+    bool escaped = false;
+    if (!skip_string(text, i, escaped)) return nullptr;
+    if (!escaped) return std::string(text.substr(value + 1, i - value - 2));
+    json id = json::parse(text.substr(value, i - value), nullptr, false);  // "a\"b", "\u00e9"
+    return id.is_string() ? id : json(nullptr);
+  }
+  std::int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
+  const bool whole =
+      ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
+  if (ec == std::errc() && whole) return n;
+  return nullptr;
+}
+
+}  // namespace
+
 json sniff_request_id(std::string_view text) {
   text = text.substr(0, 4096);
   // Only a member of the top-level object counts: an "id" inside params
   // belongs to something else, and a batch that cannot be parsed is
   // answered with id null (JSON-RPC 2.0 section 6).
   std::size_t i = 0;
-  const auto skip_space = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  // From an opening quote to just past its closing quote; false when the
-  // text ends first. `escaped` tells whether a backslash was seen.
-  const auto skip_string = [&](bool& escaped) {
-    escaped = false;
-    for (++i; i < text.size(); ++i) {
-      if (text[i] == '\\') {
-        escaped = true;
-        ++i;
-      } else if (text[i] == '"') {
-        ++i;
-        return true;
-      }
-    }
-    return false;
-  };
-  skip_space();
+  skip_space(text, i);
   if (i >= text.size() || text[i] != '{') return nullptr;
   int depth = 0;
-  bool escaped = false;
   while (i < text.size()) {
     const char c = text[i];
     if (c == '"') {
       const std::size_t open = i;
-      if (!skip_string(escaped)) return nullptr;
+      bool escaped = false;
+      if (!skip_string(text, i, escaped)) return nullptr;
       const bool is_id_key = depth == 1 && text.substr(open, i - open) == "\"id\"";
       if (!is_id_key) continue;
-      skip_space();
+      skip_space(text, i);
       if (i >= text.size() || text[i] != ':') continue;  // a string value "id", not the key
       ++i;
-      skip_space();
-      if (i < text.size() && text[i] == '"') {
-        const std::size_t value = i;
-        if (!skip_string(escaped)) return nullptr;
-        if (!escaped) return std::string(text.substr(value + 1, i - value - 2));
-        json id = json::parse(text.substr(value, i - value), nullptr, false);  // "a\"b", "\u00e9"
-        return id.is_string() ? id : json(nullptr);
-      }
-      std::int64_t n = 0;
-      auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
-      // The whole number or nothing: "1e9", "1.5" and "99999999999999999999"
-      // are not read as 1 or as a clipped value.
-      const bool whole =
-          ptr == text.data() + text.size() || std::string_view(" \t\r\n,}]").find(*ptr) != std::string_view::npos;
-      if (ec == std::errc() && whole) return n;
-      return nullptr;
+      skip_space(text, i);
+      return read_id_value(text, i);
     }
     if (c == '{' || c == '[') ++depth;
     if (c == '}' || c == ']') --depth;
@@ -249,43 +261,59 @@ void EnvelopeScanner::feed(std::string_view data, const OnEnvelope& on_envelope)
       framing_ = (*p == 'C' || *p == 'c') ? Framing::ContentLength : Framing::NewlineDelimited;
     }
     if (framing_ == Framing::NewlineDelimited) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-      body(p, nl ? nl : end, on_envelope);
-      in_line_ = nl == nullptr || in_line_;
-      if (!nl) return;
-      end_frame();
-      in_line_ = false;
-      p = nl + 1;
-      continue;
+      p = feed_line(p, end, on_envelope);
+    } else if (in_body_) {
+      p = feed_body(p, end, on_envelope);
+    } else {
+      p = feed_header(p);
     }
-    if (in_body_) {
-      const std::size_t n = std::min(body_left_, static_cast<std::size_t>(end - p));
-      body(p, p + n, on_envelope);
-      p += n;
-      body_left_ -= n;
-      if (body_left_ == 0) {
-        end_frame();
-        in_body_ = false;
-      }
-      continue;
-    }
-    // Header bytes, up to the empty line (bare "\n" line ends accepted).
-    const char c = *p++;
-    header_.push_back(c);
-    const std::size_t h = header_.size();
-    const bool ended =
-        c == '\n' && ((h >= 2 && header_[h - 2] == '\n') || (h >= 4 && header_.compare(h - 4, 4, "\r\n\r\n") == 0));
-    if (!ended) {
-      if (h > 64 * 1024) header_.clear();  // not LSP headers: FrameReader refuses them the same way
-      continue;
-    }
-    const std::optional<std::size_t> length = content_length(header_);
-    header_.clear();
-    if (!length) continue;  // no length: the next header block is looked for
-    body_left_ = *length;
-    in_body_ = body_left_ > 0;
-    if (!in_body_) end_frame();
   }
+}
+
+// Newline-delimited: up to the end of the line (or of the data).
+const char* EnvelopeScanner::feed_line(const char* p, const char* end, const OnEnvelope& on_envelope) {
+  const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  body(p, nl ? nl : end, on_envelope);
+  if (!nl) {
+    in_line_ = true;
+    return end;
+  }
+  end_frame();
+  in_line_ = false;
+  return nl + 1;
+}
+
+// Content-Length: up to the end of the body (or of the data).
+const char* EnvelopeScanner::feed_body(const char* p, const char* end, const OnEnvelope& on_envelope) {
+  const std::size_t n = std::min(body_left_, static_cast<std::size_t>(end - p));
+  body(p, p + n, on_envelope);
+  body_left_ -= n;
+  if (body_left_ == 0) {
+    end_frame();
+    in_body_ = false;
+  }
+  return p + n;
+}
+
+// Content-Length: one header byte; the header block ends at an empty line
+// (bare "\n" line ends accepted).
+const char* EnvelopeScanner::feed_header(const char* p) {
+  const char c = *p++;
+  header_.push_back(c);
+  const std::size_t h = header_.size();
+  const bool ended =
+      c == '\n' && ((h >= 2 && header_[h - 2] == '\n') || (h >= 4 && header_.compare(h - 4, 4, "\r\n\r\n") == 0));
+  if (!ended) {
+    if (h > 64 * 1024) header_.clear();  // not LSP headers: FrameReader refuses them the same way
+    return p;
+  }
+  const std::optional<std::size_t> length = content_length(header_);
+  header_.clear();
+  if (!length) return p;  // no length: the next header block is looked for
+  body_left_ = *length;
+  in_body_ = body_left_ > 0;
+  if (!in_body_) end_frame();
+  return p;
 }
 
 std::string EnvelopeScanner::frame_filler() const {
@@ -361,94 +389,101 @@ void EnvelopeScanner::end_value() {
 }
 
 void EnvelopeScanner::body(const char* p, const char* end, const OnEnvelope& on_envelope) {
-  const int member_depth = batch_ ? 2 : 1;
   while (p < end) {
     if (in_string_) {
-      const char* q = scan_string(p, end);
-      keep(p, q);
-      if (q == end) return;
-      in_string_ = false;
-      p = q + 1;
-      if (in_key_) {
-        in_key_ = false;
-        expect_key_ = false;
-        after_key_ = true;
-        if (key_ == "id")
-          current_.has_id = true;
-        else if (key_ == "method")
-          current_.has_method = true;
-        else if (key_ == "result" || key_ == "error")
-          current_.has_result_or_error = true;
-      } else {
-        keep(q, p);  // the closing quote of a kept value
-      }
-      continue;
+      p = string_part(p, end);
+    } else if (depth_ == 0 && *p == '[') {
+      batch_ = true;  // members are one level deeper now
+      depth_ = 1;
+      ++p;
+    } else {
+      structural(p, on_envelope);
+      ++p;
     }
-    const char c = *p;
-    const bool at_member = in_member_ && depth_ == member_depth;
-    switch (c) {
-      case '"':
-        in_string_ = true;
-        if (at_member && expect_key_) {
-          in_key_ = true;
-          key_.clear();
-        } else {
-          keep(p, p + 1);
-        }
-        break;
-      case '{':
-      case '[':
-        if (depth_ == 0 && c == '[') {
-          batch_ = true;
-          depth_ = 1;
-          return body(p + 1, end, on_envelope);  // members are one level deeper now
-        }
-        if (c == '{' && depth_ == member_depth - 1 && !in_member_) {
-          current_ = Envelope();
-          in_member_ = true;
-          expect_key_ = true;
-          after_key_ = false;
-        } else {
-          keep(p, p + 1);
-        }
-        ++depth_;
-        break;
-      case '}':
-      case ']':
-        if (at_member && c == '}') {
-          end_value();
-          in_member_ = false;
-          on_envelope(current_);
-        } else {
-          keep(p, p + 1);
-        }
-        if (depth_ > 0) --depth_;
-        break;
-      case ',':
-        if (at_member) {
-          end_value();
-          expect_key_ = true;
-        } else {
-          keep(p, p + 1);
-        }
-        break;
-      case ':':
-        if (at_member && after_key_) {
-          after_key_ = false;
-          value_ = key_ == "id"       ? Value::Id
-                   : key_ == "method" ? Value::Method
-                   : key_ == "params" ? Value::Params
-                                      : Value::None;
-        } else {
-          keep(p, p + 1);
-        }
-        break;
-      default:
-        keep(p, p + 1);
-        break;
-    }
-    ++p;
   }
+}
+
+// Inside a string: up to its closing quote (or `end`); returns where to go on.
+const char* EnvelopeScanner::string_part(const char* p, const char* end) {
+  const char* q = scan_string(p, end);
+  keep(p, q);
+  if (q == end) return end;
+  in_string_ = false;
+  if (in_key_) {
+    end_key();
+  } else {
+    keep(q, q + 1);  // the closing quote of a kept value
+  }
+  return q + 1;
+}
+
+// A member name of the message object was read: what it says of the message.
+void EnvelopeScanner::end_key() {
+  in_key_ = false;
+  expect_key_ = false;
+  after_key_ = true;
+  if (key_ == "id") {
+    current_.has_id = true;
+  } else if (key_ == "method") {
+    current_.has_method = true;
+  } else if (key_ == "result" || key_ == "error") {
+    current_.has_result_or_error = true;
+  }
+}
+
+// One byte outside strings at *p.
+void EnvelopeScanner::structural(const char* p, const OnEnvelope& on_envelope) {
+  const char c = *p;
+  const bool at_member = in_member_ && depth_ == member_depth();
+  if (c == '"') {
+    in_string_ = true;
+    if (at_member && expect_key_) {
+      in_key_ = true;
+      key_.clear();
+    } else {
+      keep(p, p + 1);
+    }
+  } else if (c == '{' || c == '[') {
+    open_bracket(p);
+  } else if (c == '}' || c == ']') {
+    close_bracket(p, at_member, on_envelope);
+  } else if (c == ',' && at_member) {
+    end_value();
+    expect_key_ = true;
+  } else if (c == ':' && at_member && after_key_) {
+    after_key_ = false;
+    value_ = key_ == "id"       ? Value::Id
+             : key_ == "method" ? Value::Method
+             : key_ == "params" ? Value::Params
+                                : Value::None;
+  } else {
+    keep(p, p + 1);
+  }
+}
+
+// '{' or '[' at *p: a message object starts, or a value goes one level deeper.
+void EnvelopeScanner::open_bracket(const char* p) {
+  if (*p == '{' && depth_ == member_depth() - 1 && !in_member_) {
+    current_ = Envelope();
+    in_member_ = true;
+    expect_key_ = true;
+    after_key_ = false;
+  } else {
+    keep(p, p + 1);
+  }
+  ++depth_;
+}
+
+// '}' or ']' at *p: the message object ends (it is reported), or a value one level up.
+void EnvelopeScanner::close_bracket(const char* p, bool at_member, const OnEnvelope& on_envelope) {
+  if (at_member && *p == '}') {
+    end_value();
+    in_member_ = false;
+    on_envelope(current_);
+  } else {
+    keep(p, p + 1);
+  }
+  if (depth_ > 0) --depth_;
 }
 
 void EnvelopeScanner::end_frame() {

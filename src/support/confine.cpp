@@ -91,7 +91,7 @@ Result<ConfinedRoot> ConfinedRoot::open(const std::string& root) {
 }
 
 Result<std::string> ConfinedRoot::relative(std::string_view client_path) const {
-  auto outside = [&](std::string why) {
+  auto outside = [&](const std::string& why) {
     return make_error(error_code::kOutsideWorkspace,
                       "path '" + std::string(client_path) + "' " + why + " (workspace root: " + path_ + ")",
                       json{{"path", std::string(client_path)}, {"root", path_}});

@@ -227,9 +227,11 @@ void write_value(std::string& out, const json& value, std::vector<RawSplice>* sp
           out.append(text);
         return;
       }
+      // The binary holds the pointer itself (raw_json_source), so its size is a pointer's.
+      // NOLINTNEXTLINE(bugprone-sizeof-expression): the pointer's size is meant
       if (bin.has_subtype() && bin.subtype() == kRawSourceSubtype && bin.size() == sizeof(const RawJsonSource*)) {
         const RawJsonSource* source = nullptr;
-        std::memcpy(&source, bin.data(), sizeof source);
+        std::memcpy(&source, bin.data(), sizeof source);  // NOLINT(bugprone-sizeof-expression): likewise
         if (splices)
           splices->push_back({out.size(), {}, source});
         else
@@ -276,6 +278,7 @@ json raw_json(std::string_view serialized) {
 
 json raw_json_source(const RawJsonSource* source) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(&source);
+  // NOLINTNEXTLINE(bugprone-sizeof-expression): the pointer's bytes are what is stored
   return json::binary(json::binary_t::container_type(p, p + sizeof source), kRawSourceSubtype);
 }
 

@@ -95,7 +95,16 @@ class EnvelopeScanner {
   std::string frame_filler() const;
 
  private:
+  const char* feed_line(const char* p, const char* end, const OnEnvelope& on_envelope);
+  const char* feed_body(const char* p, const char* end, const OnEnvelope& on_envelope);
+  const char* feed_header(const char* p);
   void body(const char* p, const char* end, const OnEnvelope& on_envelope);
+  const char* string_part(const char* p, const char* end);
+  void end_key();
+  void structural(const char* p, const OnEnvelope& on_envelope);
+  void open_bracket(const char* p);
+  void close_bracket(const char* p, bool at_member, const OnEnvelope& on_envelope);
+  int member_depth() const noexcept { return batch_ ? 2 : 1; }  // the message objects' level
   const char* scan_string(const char* p, const char* end);
   void keep(const char* p, const char* end);
   void end_value();

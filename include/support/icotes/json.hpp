@@ -125,7 +125,7 @@ inline bool is_request_id(const json& id) { return id.is_string() || id.is_numbe
 /// json), else `fallback`. json::value() throws type_error 302 when the
 /// member is there with another type; this never throws, for reading a
 /// client's optional members before or without schema validation.
-template <class T>
+template <class T>  // NOLINTNEXTLINE(readability-function-cognitive-complexity): each T compiles one branch
 T member_or(const json& object, std::string_view key, T fallback) {
   if (!object.is_object()) return fallback;
   const auto it = object.find(key);

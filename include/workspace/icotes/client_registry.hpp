@@ -40,8 +40,8 @@ class ClientRegistry {
     std::lock_guard lock(mutex_);
     for (auto& c : clients_) {
       if (c.id != id) continue;
-      c.name = std::move(name);
-      c.version = std::move(version);
+      c.name = std::move(name);        // NOLINT(bugprone-use-after-move): ids are unique, one client matches
+      c.version = std::move(version);  // NOLINT(bugprone-use-after-move): likewise
     }
   }
 

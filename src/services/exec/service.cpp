@@ -185,17 +185,14 @@ struct Service::Job {
 };
 
 Service::Service(const ConfinedRoot& root, Settings settings, bool read_only_workspace, std::string bwrap)
-    : root_(root),
-      settings_(std::move(settings)),
-      read_only_workspace_(read_only_workspace),
-      bwrap_(std::move(bwrap)) {}
+    : root_(root), settings_(settings), read_only_workspace_(read_only_workspace), bwrap_(std::move(bwrap)) {}
 
 Result<std::unique_ptr<Service>> Service::open(const ConfinedRoot& root, bool read_only_workspace) {
   auto settings = load_settings(root.path() + "/.icotes/config.toml");
   if (!settings) return std::move(settings).error();
   const char* b = std::getenv("ICOTES_BWRAP");
   std::string bwrap = b && *b ? b : "/usr/bin/bwrap";
-  return std::unique_ptr<Service>(new Service(root, std::move(*settings), read_only_workspace, std::move(bwrap)));
+  return std::unique_ptr<Service>(new Service(root, *settings, read_only_workspace, std::move(bwrap)));
 }
 
 Service::~Service() {
