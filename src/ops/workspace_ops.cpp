@@ -60,8 +60,11 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 std::optional<json> git_state(Context& ctx) {
   struct stat st {};
   if (::fstatat(ctx.workspace.root().fd(), ".git", &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
-  auto status = ctx.workspace.git().run("status", json{{"limit", 1}}, ctx.cancel, ctx.progress,
-                                        git::Policy{ctx.read_denied, nullptr});
+  git::StatusParams params;
+  params.limit = 1;
+  params.given = {{"limit", 1}};
+  const git::Policy policy{ctx.read_denied, nullptr};
+  auto status = ctx.workspace.git().run(&git::ModuleApi::status, params, git::Call{ctx.cancel, ctx.progress, policy});
   if (!status) return json{{"branch", nullptr}, {"changed", 0}, {"error", status.error().message}};
   const json& b = (*status)["branch"];
   json g = {{"branch", b.value("head", json())}, {"changed", status->value("total", 0)}};

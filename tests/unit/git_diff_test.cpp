@@ -412,7 +412,7 @@ TEST_F(GitDiff, HonoursCancellation) {
   token.cancel();
   NullProgress progress;
   auto r = svc.with_repo(token, progress, [](git::Repo& repo) {
-    return git::diff(repo, {{"target", {{"from", "v1"}, {"to", "v2"}}}});
+    return git::diff(repo, bind_params<git::DiffParams>({{"target", {{"from", "v1"}, {"to", "v2"}}}}));
   });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, error_code::kRequestCancelled);

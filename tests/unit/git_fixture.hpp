@@ -12,12 +12,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "icotes/git.hpp"
 #include "icotes/operation.hpp"
+#include "ops/git_json.hpp"
 #include "test_util.hpp"
 
 namespace icotes::test {
@@ -29,7 +31,19 @@ class RecordingProgress final : public Progress {
   std::vector<std::string> messages;
 };
 
-using GitOp = Result<json> (*)(git::Repo&, const json&);
+/// A git operation called with JSON params, read into its typed params as
+/// the registry reads a call's (src/ops/git_json.hpp): `ok(git::status,
+/// {{"limit", 5}})`.
+class GitOp {
+ public:
+  template <class P>
+  GitOp(Result<json> (*op)(git::Repo&, const P&))  // NOLINT(google-explicit-constructor): written as the function
+      : run_([op](git::Repo& r, const json& params) { return op(r, bind_params<P>(params)); }) {}
+  Result<json> operator()(git::Repo& r, const json& params) const { return run_(r, params); }
+
+ private:
+  std::function<Result<json>(git::Repo&, const json&)> run_;
+};
 
 struct RunResult {
   int rc = 0;
@@ -143,7 +157,7 @@ class GitRepoTest : public ::testing::Test {
         cancel_, progress_, [&](git::Repo& r) { return op(r, params); }, policy_);
   }
   /// git init (git::Service::init), which runs without a repository.
-  Result<json> init_repo(const json& params) { return svc_->init(params); }
+  Result<json> init_repo(const json& params) { return git::init(*svc_, bind_params<git::InitParams>(params)); }
   /// Runs `fn` with the repository open, as an operation runs.
   Result<json> in_repo(const std::function<Result<json>(git::Repo&)>& fn) {
     return svc_->with_repo(cancel_, progress_, fn, policy_);

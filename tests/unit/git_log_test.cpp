@@ -422,7 +422,7 @@ TEST_F(GitLog, ResultsConformToTheOutputSchemas) {
 TEST_F(GitLog, RefusesEscapingPathsAndOptionLikeRevisions) {
   build_history();
   must("mkdir -p '" + outside() + "' && echo secret > '" + outside() + "/s.txt' && ln -s '" + outside() + "' out");
-  for (auto op : {git::log, git::show, git::blame}) {
+  for (const test::GitOp& op : {test::GitOp(git::log), test::GitOp(git::show), test::GitOp(git::blame)}) {
     fails(op, {{"rev", "--output=/tmp/x"}, {"path", "a"}}, error_code::kInvalidParams);
     fails(op, {{"rev", "-n1"}, {"path", "a"}}, error_code::kInvalidParams);
     fails(op, {{"rev", "HEAD\nmain"}, {"path", "a"}}, error_code::kInvalidParams);

@@ -149,7 +149,7 @@ TEST_F(GitWrite, WritesRefusePathsOutsideTheWorkspace) {
   std::filesystem::create_directories(outside());
   write_file(outside() + "/secret", "s\n");
   must("ln -s " + outside() + " out");
-  for (auto op : {git::stage, git::unstage}) {
+  for (const test::GitOp& op : {test::GitOp(git::stage), test::GitOp(git::unstage)}) {
     fails(op, {{"paths", {"../outside/secret"}}}, error_code::kOutsideWorkspace);
     fails(op, {{"paths", {outside() + "/secret"}}}, error_code::kOutsideWorkspace);
     fails(op, {{"paths", {"out/secret"}}}, error_code::kOutsideWorkspace);

@@ -32,6 +32,7 @@
 #include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
 #include "icotes/git_module.hpp"
+#include "icotes/git_params.hpp"
 #include "icotes/json.hpp"
 #include "icotes/result.hpp"
 
@@ -75,7 +76,7 @@ struct Repo {
   /// file can be staged).
   Result<std::string> path(std::string_view client_path) const;
   /// Same for a list (params "paths").
-  Result<std::vector<std::string>> paths(const json& list) const;
+  Result<std::vector<std::string>> paths(const std::vector<std::string>& list) const;
   /// Resolves a revision (after check_revision) to an object id; errors
   /// kNotFound "unknown revision 'x'".
   Result<std::string> resolve(std::string_view rev) const;
@@ -109,7 +110,7 @@ class Service {
   /// (params; default init.defaultBranch, else "master"). A repository
   /// already there is left as it is (created: false). Errors: kConflict
   /// when .git exists and is not a repository whose work tree is the root.
-  Result<json> init(const json& params);
+  Result<json> init(const InitParams& params);
 
   const ConfinedRoot& root() const { return root_; }
 
@@ -119,22 +120,13 @@ class Service {
   git_repository* repo_ = nullptr;
 };
 
-// Operations: params are already valid against schemas/git/<verb>.json;
-// results are shaped as its "output". Each lives in
-// src/services/git/<verb>.cpp.
-Result<json> status(Repo& r, const json& params);
-Result<json> diff(Repo& r, const json& params);
-Result<json> log(Repo& r, const json& params);
-Result<json> show(Repo& r, const json& params);
-Result<json> blame(Repo& r, const json& params);
-Result<json> branch(Repo& r, const json& params);
-Result<json> stage(Repo& r, const json& params);
-Result<json> unstage(Repo& r, const json& params);
-Result<json> commit(Repo& r, const json& params);
-Result<json> stash(Repo& r, const json& params);
-Result<json> restore(Repo& r, const json& params);
-Result<json> reset(Repo& r, const json& params);
-Result<json> checkout(Repo& r, const json& params);
-Result<json> tag(Repo& r, const json& params);
+// The operations, one per row of ICOTES_GIT_OPERATIONS (git_params.hpp):
+// `Result<json> status(Repo& r, const StatusParams& params)` and so on, init
+// on the Service (Service::init). Params come from a schema-valid call
+// (schemas/git/<verb>.json); results are shaped as its "output". Each lives
+// in src/services/git/<verb>.cpp.
+#define ICOTES_GIT_DECLARE(verb, Params, Target) Result<json> verb(Target& target, const Params& params);
+ICOTES_GIT_OPERATIONS(ICOTES_GIT_DECLARE)
+#undef ICOTES_GIT_DECLARE
 
 }  // namespace icotes::git

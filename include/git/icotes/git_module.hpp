@@ -8,8 +8,9 @@
 // The module is found, in order, at $ICOTES_GIT_MODULE, next to the running
 // executable, and in the installed module directory relative to it
 // (<prefix>/<libdir>/icotes/icotes-git.so; icotes/module_loader.hpp). Programs that link the git service in (the unit
-// tests) use it in process. Module and executable come from the same build: the interface is C++ (Result<json>) and
-// versioned by kAbiVersion only to catch a stale file.
+// tests) use it in process. Module and executable come from the same build: the interface is C++ (the typed params of
+// git_params.hpp in, Result<json> out) and versioned by kAbiVersion only to catch a stale file; a change to ModuleApi,
+// Call, Policy or a params struct bumps it.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@
 
 #include "icotes/cancellation.hpp"
 #include "icotes/confine.hpp"
+#include "icotes/git_params.hpp"
 #include "icotes/json.hpp"
 #include "icotes/path_policy.hpp"
 #include "icotes/result.hpp"
@@ -44,17 +46,31 @@ struct Policy {
   std::size_t max_result_bytes = 0;
 };
 
+/// What every call hands the module besides its params.
+struct Call {
+  const CancellationToken& cancel;
+  Progress& progress;
+  const Policy& policy;
+};
+
 struct ModuleApi {
-  static constexpr int kAbiVersion = 3;
+  static constexpr int kAbiVersion = 4;
   int abi_version;
   /// A git::Service for the workspace root (include/git/icotes/git.hpp).
   void* (*create)(const ConfinedRoot& root);
   void (*destroy)(void* service);
-  /// Runs operation `verb` ("status", "diff", ...) with the repository open;
-  /// params valid against schemas/git/<verb>.json.
-  Result<json> (*run)(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
-                      Progress& progress, const Policy& policy);
+  /// One entry per operation of ICOTES_GIT_OPERATIONS (git_params.hpp):
+  /// `status(service, StatusParams, call)` runs git::status with the
+  /// repository open, and so on.
+#define ICOTES_GIT_MODULE_ENTRY(verb, Params, Target) \
+  Result<json> (*verb)(void* service, const Params& params, const Call& call);
+  ICOTES_GIT_OPERATIONS(ICOTES_GIT_MODULE_ENTRY)
+#undef ICOTES_GIT_MODULE_ENTRY
 };
+
+/// A member of ModuleApi: the entry of the operation whose params are P.
+template <class P>
+using ModuleEntry = Result<json> (*ModuleApi::*)(void* service, const P& params, const Call& call);
 
 /// Defined by the git service (src/services/git/repo.cpp) where it is linked
 /// in; null in the icotes executable, which loads the module instead.
@@ -69,12 +85,24 @@ class Door {
   Door(const Door&) = delete;
   Door& operator=(const Door&) = delete;
 
+  /// Runs the operation `entry` (&ModuleApi::status, ...) with `params`.
   /// Errors: kInternalError naming the module path and dlerror() when the
   /// module cannot be loaded; else the operation's own errors.
-  Result<json> run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress,
-                   const Policy& policy);
+  template <class P>
+  Result<json> run(ModuleEntry<P> entry, const P& params, const Call& call) {
+    auto target = open();
+    if (!target) return std::move(target).error();
+    return (target->api->*entry)(target->service, params, call);
+  }
 
  private:
+  struct Target {
+    const ModuleApi* api;
+    void* service;
+  };
+  /// Loads the module and creates the service on first use.
+  Result<Target> open();
+
   const ConfinedRoot& root_;
   std::mutex mutex_;
   const ModuleApi* api_ = nullptr;

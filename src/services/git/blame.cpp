@@ -130,12 +130,12 @@ Result<std::string> worktree_content(const Repo& r, const std::string& path) {
 
 }  // namespace
 
-Result<json> blame(Repo& r, const json& params) {
-  auto path = r.path(params.at("path").get<std::string>());
+Result<json> blame(Repo& r, const BlameParams& params) {
+  auto path = r.path(params.path);
   if (!path) return std::move(path).error();
   if (path->empty()) return make_error(error_code::kInvalidParams, "git_blame needs a file, not the workspace root");
-  const bool worktree = !params.contains("rev");
-  const std::string rev = params.value("rev", std::string("HEAD"));
+  const bool worktree = !params.rev;
+  const std::string rev = params.rev.value_or("HEAD");
   if (auto st = check_readable(r, "git_blame", *path, worktree); !st) return st.error();
 
   std::string content;
@@ -194,8 +194,8 @@ Result<json> blame(Repo& r, const json& params) {
 
   const auto starts = line_starts(content);
   const std::size_t total = starts.size();
-  const std::size_t first = detail::param_size(params, "startLine", 1);
-  std::size_t last = detail::param_size(params, "endLine", total);
+  const std::size_t first = params.start_line.value_or(1);
+  std::size_t last = params.end_line.value_or(total);
   if (total == 0) {
     json out = {{"path", *path},
                 {"hunks", json::array()},
@@ -210,11 +210,11 @@ Result<json> blame(Repo& r, const json& params) {
                                                       "' has only " + git_text::count(total, "line"));
   if (last < first) return make_error(error_code::kInvalidParams, "endLine must not be before startLine");
   last = std::min(last, total);
-  auto cursor = detail::parse_cursor(params);
+  auto cursor = detail::parse_cursor(params.cursor);
   if (!cursor) return std::move(cursor).error();
   const std::size_t from = std::max(first, *cursor);
   if (from > last) return make_error(error_code::kInvalidParams, "cursor is past endLine; start again without it");
-  const std::size_t limit = detail::param_size(params, "limit", kDefaultLimit);
+  const std::size_t limit = params.limit.value_or(kDefaultLimit);
   const std::size_t to = std::min(last, from + limit - 1);
 
   auto result = detail::blame_lines(r, commit.get(), worktree, *path, content, from, to);
@@ -223,7 +223,7 @@ Result<json> blame(Repo& r, const json& params) {
   // The page ends at `limit` lines or where its text, as git_blame's MCP
   // text (icotes/git_text.hpp: "<id> <author> <date> <line>) <text>" and a
   // line per commit), would pass the budget.
-  const std::size_t budget = detail::page_budget(r, params, "limit");
+  const std::size_t budget = detail::page_budget(r, params.limit.has_value());
   const std::size_t width = std::to_string(total).size();
   std::size_t bytes = 0;
   std::size_t end = to;  // the page's last line
@@ -281,8 +281,8 @@ Result<json> blame(Repo& r, const json& params) {
     json replace = json::object();
     if (!worktree) replace["rev"] = out["rev"];
     out["note"] = "Showing lines " + std::to_string(from) + "-" + std::to_string(end) + " of " + std::to_string(first) +
-                  "-" + std::to_string(last) + ". Next: " + detail::continue_call("git_blame", params, next, replace) +
-                  ".";
+                  "-" + std::to_string(last) +
+                  ". Next: " + detail::continue_call("git_blame", params.given, next, replace) + ".";
   }
   return out;
 }

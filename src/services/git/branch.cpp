@@ -47,7 +47,7 @@ struct Listed {
   std::string target;  // symbolic refs (origin/HEAD)
 };
 
-Result<json> list(Repo& r, const json& p) {
+Result<json> list(Repo& r, const BranchParams& p) {
   git_branch_iterator* raw_it = nullptr;
   if (int rc = git_branch_iterator_new(&raw_it, r.repo, GIT_BRANCH_ALL); rc != 0)
     return libgit2_error(rc, "git_branch: list branches");
@@ -86,7 +86,7 @@ Result<json> list(Repo& r, const json& p) {
 
   // Within the text budget as `git branch -a -v` lines (icotes/git_text.hpp):
   // name, id and upstream, about 60 bytes besides the name.
-  auto page = page_of(p, all.size(), 1000, detail::page_budget(r, p, "limit"),
+  auto page = page_of(p, all.size(), 1000, detail::page_budget(r, p.limit.has_value()),
                       [&](std::size_t i) { return all[i].refname.size() + all[i].target.size() + 60; });
   if (!page) return std::move(page).error();
   json items = json::array();
@@ -130,10 +130,10 @@ Result<std::optional<std::string>> track_if_remote(git_repository* repo, git_ref
   return std::optional<std::string>(upstream);
 }
 
-Result<json> create(Repo& r, const std::string& name, const json& p) {
-  const std::string start = p.value("startPoint", std::string("HEAD"));
+Result<json> create(Repo& r, const std::string& name, const BranchParams& p) {
+  const std::string& start = p.start_point;
   if (auto st = check_revision(start); !st) return st.error();
-  const bool force = p.value("force", false);
+  const bool force = p.force;
   git_annotated_commit* raw_ac = nullptr;
   if (int rc = git_annotated_commit_from_revspec(&raw_ac, r.repo, start.c_str()); rc != 0) {
     if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH || rc == GIT_EINVALIDSPEC) {
@@ -185,7 +185,7 @@ Result<bool> merged(git_repository* repo, git_reference* branch, const git_oid& 
   return rc == 1;
 }
 
-Result<json> remove(Repo& r, const std::string& name, const json& p) {
+Result<json> remove(Repo& r, const std::string& name, const BranchParams& p) {
   auto ref = local_branch(r.repo, name);
   if (!ref) return std::move(ref).error();
   if (!*ref)
@@ -198,7 +198,7 @@ Result<json> remove(Repo& r, const std::string& name, const json& p) {
     return make_error(error_code::kConflict,
                       "git_branch: cannot delete '" + name + "': it is checked out in another worktree");
   const git_oid tip = *git_reference_target(ref->get());
-  if (!p.value("force", false)) {
+  if (!p.force) {
     auto ok = merged(r.repo, ref->get(), tip);
     if (!ok) return std::move(ok).error();
     if (!*ok)
@@ -308,17 +308,16 @@ Result<json> switch_branch(Repo& r, std::string_view op, const std::string& name
   return out;
 }
 
-Result<json> branch(Repo& r, const json& p) {
-  const std::string action = p.at("action");
+Result<json> branch(Repo& r, const BranchParams& p) {
+  const std::string& action = p.action;
   if (action == "list") return list(r, p);
-  auto it = p.find("name");
-  if (it == p.end())
+  if (!p.name)
     return make_error(error_code::kInvalidParams, "git_branch: action '" + action + "' needs name (the branch)");
-  const std::string name = *it;
+  const std::string& name = *p.name;
   if (auto st = check_name(name); !st) return st.error();
   if (action == "create") return create(r, name, p);
   if (action == "delete") return remove(r, name, p);
-  return switch_branch(r, "git_branch", name, p.value("force", false));
+  return switch_branch(r, "git_branch", name, p.force);
 }
 
 }  // namespace icotes::git

@@ -166,10 +166,10 @@ Result<json> checkout_branch(Repo& r, const std::string& name, bool force) {
 
 }  // namespace
 
-Result<json> checkout(Repo& r, const json& p) {
-  const std::string rev = p.at("rev").get<std::string>();
+Result<json> checkout(Repo& r, const CheckoutParams& p) {
+  const std::string& rev = p.rev;
   if (auto st = check_revision(rev); !st) return st.error();
-  const bool force = p.value("force", false);
+  const bool force = p.force;
   // A local branch wins over a tag or commit of the same name, as in git.
   if (rev != "HEAD" && is_local_branch(r.repo, rev)) return checkout_branch(r, rev, force);
 

@@ -124,9 +124,8 @@ Result<std::vector<CommitPtr>> merge_heads(git_repository* repo) {
 
 // The author: the caller's, else (amend) the old commit's, else (during a
 // cherry-pick) the picked commit's, else the configured identity.
-Result<SignaturePtr> author_for(const Repo& r, const json& p, const git_commit* amended, int state) {
-  if (auto it = p.find("author"); it != p.end())
-    return signature_for(Role::kAuthor, (*it)["name"].get<std::string>(), (*it)["email"].get<std::string>());
+Result<SignaturePtr> author_for(const Repo& r, const CommitParams& p, const git_commit* amended, int state) {
+  if (p.author) return signature_for(Role::kAuthor, p.author->name, p.author->email);
   const git_signature* keep = nullptr;
   CommitPtr picked;
   if (amended) {
@@ -161,9 +160,9 @@ std::string reflog_message(const Head& head, bool amend, bool merge, int state, 
 
 }  // namespace
 
-Result<json> commit(Repo& r, const json& p) {
-  const bool amend = p.value("amend", false);
-  const bool allow_empty = p.value("allowEmpty", false);
+Result<json> commit(Repo& r, const CommitParams& p) {
+  const bool amend = p.amend;
+  const bool allow_empty = p.allow_empty;
   const int state = git_repository_state(r.repo);
   const bool merging = state == GIT_REPOSITORY_STATE_MERGE;
 
@@ -205,8 +204,8 @@ Result<json> commit(Repo& r, const json& p) {
   }
 
   std::string raw_message;
-  if (auto it = p.find("message"); it != p.end()) {
-    raw_message = it->get<std::string>();
+  if (p.message) {
+    raw_message = *p.message;
   } else if (amend) {
     raw_message = git_commit_message(head->commit.get());
   } else if (state != GIT_REPOSITORY_STATE_NONE &&

@@ -241,35 +241,27 @@ std::string quote_path(std::string_view name) { return git_text::quote_path(name
 
 // --- paging ----------------------------------------------------------------------------
 
-Result<std::size_t> parse_cursor(const json& params) {
-  auto it = params.find("cursor");
-  if (it == params.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return std::size_t{0};
-  const std::string& c = it->get_ref<const std::string&>();
+Result<std::size_t> parse_cursor(const std::optional<std::string>& cursor) {
+  if (!cursor || cursor->empty()) return std::size_t{0};
+  const std::string& c = *cursor;
   if (c.size() > 15 || c.find_first_not_of("0123456789") != std::string::npos)
     return make_error(error_code::kInvalidParams,
                       "invalid cursor '" + c.substr(0, 40) + "': pass nextCursor from the previous page unchanged");
   return static_cast<std::size_t>(std::stoull(c));
 }
 
-std::size_t param_size(const json& params, const char* key, std::size_t fallback) {
-  auto it = params.find(key);
-  if (it == params.end() || !it->is_number_integer()) return fallback;
-  const auto v = it->get<std::int64_t>();
-  return v < 0 ? fallback : static_cast<std::size_t>(v);
-}
-
-std::size_t text_budget(const Repo& r, const json& params, const char* key, std::size_t fallback) {
-  std::size_t budget = param_size(params, key, fallback);
+std::size_t text_budget(const Repo& r, const std::optional<std::size_t>& asked, std::size_t fallback) {
+  std::size_t budget = asked.value_or(fallback);
   const std::size_t cap = r.policy.max_result_bytes;
   if (cap > 0) budget = std::min(budget, cap > kPageReserve ? cap - kPageReserve : std::size_t{0});
   return std::max<std::size_t>(budget, 1024);
 }
 
-std::size_t page_budget(const Repo& r, const json& params, const char* limit_key) {
+std::size_t page_budget(const Repo& r, bool limit_given) {
   const std::size_t cap = r.policy.max_result_bytes;
   const std::size_t room = cap == 0 ? static_cast<std::size_t>(-1)
                                     : std::max<std::size_t>(cap > kPageReserve ? cap - kPageReserve : 0, 1024);
-  return params.contains(limit_key) ? room : std::min(room, kDefaultPageBytes);
+  return limit_given ? room : std::min(room, kDefaultPageBytes);
 }
 
 std::string continue_call(std::string_view tool, const json& params, const std::string& cursor, const json& replace) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -89,12 +90,9 @@ std::string quote_path(std::string_view name);
 
 // --- paging ----------------------------------------------------------------------
 
-/// params["cursor"] as a non-negative number ("" or absent: 0). Errors:
+/// A "cursor" param as a non-negative number ("" or absent: 0). Errors:
 /// kInvalidParams telling the client to pass nextCursor back.
-Result<std::size_t> parse_cursor(const json& params);
-
-/// params[key] as an unsigned number, or `fallback`.
-std::size_t param_size(const json& params, const char* key, std::size_t fallback);
+Result<std::size_t> parse_cursor(const std::optional<std::string>& cursor);
 
 /// Bytes of a page's text left for what the MCP text block adds around it
 /// (a header line, the note with the call that continues).
@@ -103,18 +101,18 @@ inline constexpr std::size_t kPageReserve = 2 * 1024;
 /// kDefaultToolResultBytes (client_profile.hpp) with its header and note.
 inline constexpr std::size_t kDefaultPageBytes = kDefaultToolResultBytes - kPageReserve;
 
-/// The text budget of one page, in bytes: params[key] when given (else
-/// `fallback`), never more than the client takes (Repo::policy
+/// The text budget of one page, in bytes: `asked` (a "maxBytes" param) when
+/// given (else `fallback`), never more than the client takes (Repo::policy
 /// .max_result_bytes less kPageReserve, when it has a cap) and never less
 /// than 1 KiB.
-std::size_t text_budget(const Repo& r, const json& params, const char* key, std::size_t fallback);
+std::size_t text_budget(const Repo& r, const std::optional<std::size_t>& asked, std::size_t fallback);
 
-/// The text budget of a page counted in items (commits, lines, entries)
-/// with the item count in params[limit_key]: without that param,
-/// kDefaultPageBytes; with it, what the client takes (no bound for a client
-/// without a cap: a program asking for 1000 commits gets them). Never more
-/// than the client's cap less kPageReserve.
-std::size_t page_budget(const Repo& r, const json& params, const char* limit_key);
+/// The text budget of a page counted in items (commits, lines, entries):
+/// without an item count asked for (`limit_given`), kDefaultPageBytes; with
+/// it, what the client takes (no bound for a client without a cap: a
+/// program asking for 1000 commits gets them). Never more than the client's
+/// cap less kPageReserve.
+std::size_t page_budget(const Repo& r, bool limit_given);
 
 /// The exact call that fetches the next page: `tool` with `params` and
 /// "cursor" set to `cursor`, as compact JSON, e.g.

@@ -98,14 +98,14 @@ void drop_unmerged(std::vector<std::string>& candidates, const std::vector<detai
 
 }  // namespace
 
-Result<json> diff(Repo& r, const json& params) {
-  auto paths = r.paths(params.value("paths", json::array()));
+Result<json> diff(Repo& r, const DiffParams& params) {
+  auto paths = r.paths(params.paths);
   if (!paths) return std::move(paths).error();
   std::vector<const char*> specs;
   for (const auto& p : *paths) specs.push_back(p.empty() ? "." : p.c_str());
 
   git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-  o.context_lines = static_cast<std::uint32_t>(detail::param_size(params, "contextLines", 3));
+  o.context_lines = params.context_lines;
   o.interhunk_lines = 0;
   o.id_abbrev = GIT_OID_HEXSZ;  // abbreviated afterwards, as git does (diff_patch.cpp)
   o.flags |= detail::config_diff_flags(r.repo);
@@ -131,20 +131,20 @@ Result<json> diff(Repo& r, const json& params) {
   DiffPtr extra;  // unmerged paths, diffed as git does (unmerged_side_diff)
   detail::RenderOptions ro;
   int rc = 0;
-  const json target = params.value("target", json("worktree"));
   std::string what;
-  const bool staged = target.is_string() && target.get<std::string>() == "staged";
+  const bool staged = params.staged;
+  const auto& revisions = params.revisions;
   if (staged) {
     auto head = detail::head_tree(r);
     if (!head) return std::move(head).error();
     what = "HEAD -> index";
     rc = git_diff_tree_to_index(&raw, r.repo, head->get(), nullptr, &o);
     ro.unmerged = &*unmerged;
-  } else if (target.is_object()) {
-    auto from = commit_tree(r, target.at("from").get<std::string>());
+  } else if (revisions) {
+    auto from = commit_tree(r, revisions->from);
     if (!from) return std::move(from).error();
-    if (target.contains("to")) {
-      auto to = commit_tree(r, target.at("to").get<std::string>());
+    if (revisions->to) {
+      auto to = commit_tree(r, *revisions->to);
       if (!to) return std::move(to).error();
       what = "trees";
       auto changed = detail::changed_paths(r.repo, from->get(), to->get(), *paths);
@@ -219,12 +219,12 @@ Result<json> diff(Repo& r, const json& params) {
   ro.extra = extra.get();
 
   const detail::RenameDefault def = detail::rename_default(r.repo);
-  const bool renames = params.value("findRenames", def.renames || def.copies);
+  const bool renames = params.find_renames.value_or(def.renames || def.copies);
   if (renames) {
     if (auto st = detail::find_renames(r.repo, d.get(), def.copies); !st) return std::move(st).error();
   }
 
-  auto cursor = detail::parse_diff_cursor(params);
+  auto cursor = detail::parse_diff_cursor(params.cursor);
   if (!cursor) return std::move(cursor).error();
   // git add -N entries: new files against the working tree, absent from
   // HEAD -> index.
@@ -234,15 +234,13 @@ Result<json> diff(Repo& r, const json& params) {
     ro.intent_to_add = &*ita;
     ro.hide_intent_to_add = staged;
   }
-  ro.new_side_workdir = !staged && !(target.is_object() && target.contains("to"));
-  ro.format = params.value("nameOnly", false) ? DiffFormat::kNameOnly
-              : params.value("stat", false)   ? DiffFormat::kStat
-                                              : DiffFormat::kPatch;
+  ro.new_side_workdir = !staged && !(revisions && revisions->to);
+  ro.format = params.name_only ? DiffFormat::kNameOnly : params.stat ? DiffFormat::kStat : DiffFormat::kPatch;
   ro.offset = cursor->file;
   ro.offset_byte = cursor->byte;
-  ro.limit = detail::param_size(params, "limit", 500);
-  ro.max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
-  ro.next_call = [&params](const std::string& next) { return detail::continue_call("git_diff", params, next); };
+  ro.limit = params.limit.value_or(500);
+  ro.max_bytes = detail::text_budget(r, params.max_bytes, detail::kDefaultPageBytes);
+  ro.next_call = [&params](const std::string& next) { return detail::continue_call("git_diff", params.given, next); };
   ro.abbrev = detail::default_abbrev(r.repo);
   auto page = detail::render_diff(r, d.get(), ro);
   if (!page) return std::move(page).error();

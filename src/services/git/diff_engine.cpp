@@ -509,11 +509,10 @@ Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions&
   return std::move(page).finish(i);
 }
 
-Result<DiffCursor> parse_diff_cursor(const json& params) {
+Result<DiffCursor> parse_diff_cursor(const std::optional<std::string>& cursor) {
   DiffCursor out;
-  auto it = params.find("cursor");
-  if (it == params.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return out;
-  const std::string& c = it->get_ref<const std::string&>();
+  if (!cursor || cursor->empty()) return out;
+  const std::string& c = *cursor;
   const std::size_t colon = c.find(':');
   auto number = [](std::string_view s, std::size_t& v) {
     if (s.empty() || s.size() > 15 || s.find_first_not_of("0123456789") != std::string_view::npos) return false;

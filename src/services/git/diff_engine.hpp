@@ -100,7 +100,7 @@ struct DiffCursor {
   std::size_t file = 0;
   std::size_t byte = 0;
 };
-Result<DiffCursor> parse_diff_cursor(const json& params);
+Result<DiffCursor> parse_diff_cursor(const std::optional<std::string>& cursor);
 
 Result<DiffPage> render_diff(const Repo& r, git_diff* diff, const RenderOptions& opts);
 

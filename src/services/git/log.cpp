@@ -53,10 +53,9 @@ class Regex {
   bool compiled_ = false;
 };
 
-Result<std::optional<std::int64_t>> time_param(const json& params, const char* key) {
-  auto it = params.find(key);
-  if (it == params.end()) return std::optional<std::int64_t>();
-  const std::string& s = it->get_ref<const std::string&>();
+Result<std::optional<std::int64_t>> time_param(const std::optional<std::string>& param, const char* key) {
+  if (!param) return std::optional<std::int64_t>();
+  const std::string& s = *param;
   auto t = detail::log_date(s, static_cast<std::int64_t>(std::time(nullptr)));
   if (!t)
     return make_error(error_code::kInvalidParams,
@@ -211,26 +210,26 @@ Result<OidSet> ancestors(const Repo& r, const git_oid& oid) {
 
 }  // namespace
 
-Result<json> log(Repo& r, const json& params) {
-  auto paths = r.paths(params.value("paths", json::array()));
+Result<json> log(Repo& r, const LogParams& params) {
+  auto paths = r.paths(params.paths);
   if (!paths) return std::move(paths).error();
-  const std::string rev = params.value("rev", std::string("HEAD"));
-  const std::size_t max_count = detail::param_size(params, "limit", kDefaultCount);
-  const bool body = params.value("body", false);
-  const std::size_t budget = detail::page_budget(r, params, "limit");
-  auto cursor = detail::parse_cursor(params);
+  const std::string& rev = params.rev;
+  const std::size_t max_count = params.limit.value_or(kDefaultCount);
+  const bool body = params.body;
+  const std::size_t budget = detail::page_budget(r, params.limit.has_value());
+  auto cursor = detail::parse_cursor(params.cursor);
   if (!cursor) return std::move(cursor).error();
-  const std::size_t skip = detail::param_size(params, "skip", 0) + *cursor;
-  auto since = time_param(params, "since");
+  const std::size_t skip = params.skip + *cursor;
+  auto since = time_param(params.since, "since");
   if (!since) return std::move(since).error();
-  auto until = time_param(params, "until");
+  auto until = time_param(params.until, "until");
   if (!until) return std::move(until).error();
   std::optional<Regex> author, grep;
-  if (params.contains("author")) {
-    if (auto st = author.emplace().compile(params["author"].get<std::string>(), "author"); !st) return st.error();
+  if (params.author) {
+    if (auto st = author.emplace().compile(*params.author, "author"); !st) return st.error();
   }
-  if (params.contains("grep")) {
-    if (auto st = grep.emplace().compile(params["grep"].get<std::string>(), "grep"); !st) return st.error();
+  if (params.grep) {
+    if (auto st = grep.emplace().compile(*params.grep, "grep"); !st) return st.error();
   }
 
   // "A..B": commits reachable from B and not from A (either side empty:
@@ -290,11 +289,11 @@ Result<json> log(Repo& r, const json& params) {
     }
     if (commits.size() == max_count || (!commits.empty() && bytes > budget)) {
       out["truncated"] = true;
-      const std::size_t next = skip + commits.size() - detail::param_size(params, "skip", 0);
+      const std::size_t next = skip + commits.size() - params.skip;
       out["nextCursor"] = std::to_string(next);
       std::string why = commits.size() == max_count ? "" : " (the page's text budget)";
       out["note"] = "Showing " + git_text::count(commits.size(), "commit") + why +
-                    "; more exist. Next: " + detail::continue_call("git_log", params, std::to_string(next)) +
+                    "; more exist. Next: " + detail::continue_call("git_log", params.given, std::to_string(next)) +
                     ", or narrow with paths, since or author.";
       break;
     }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 #include "icotes/git.hpp"
 #include "icotes/git_module.hpp"
@@ -103,11 +104,11 @@ Result<std::string> Repo::path(std::string_view client_path) const {
   return rel;
 }
 
-Result<std::vector<std::string>> Repo::paths(const json& list) const {
+Result<std::vector<std::string>> Repo::paths(const std::vector<std::string>& list) const {
   std::vector<std::string> out;
-  if (!list.is_array()) return out;
+  out.reserve(list.size());
   for (const auto& p : list) {
-    auto r = path(p.get<std::string>());
+    auto r = path(p);
     if (!r) return std::move(r).error();
     out.push_back(std::move(*r));
   }
@@ -184,13 +185,13 @@ Result<json> Service::with_repo(const CancellationToken& cancel, Progress& progr
   return fn(r);
 }
 
-Result<json> Service::init(const json& params) {
+Result<json> Service::init(const InitParams& params) {
   init_libgit2();
   std::lock_guard lock(mutex_);
   const std::string root = root_.path();
   std::string branch;
-  if (params.contains("initialBranch")) {
-    branch = params["initialBranch"].get<std::string>();
+  if (params.initial_branch) {
+    branch = *params.initial_branch;
     int valid = 0;
     if (branch.front() == '-' || git_branch_name_is_valid(&valid, branch.c_str()) != 0 || !valid) {
       git_error_clear();
@@ -244,36 +245,28 @@ Result<json> Service::init(const json& params) {
   return json{{"created", true}, {"gitDir", root + "/.git/"}, {"branch", branch}};
 }
 
+Result<json> init(Service& service, const InitParams& params) { return service.init(params); }
+
 namespace {
 
-using Operation = Result<json> (*)(Repo&, const json&);
-
-Operation operation(std::string_view verb) {
-  static constexpr std::pair<std::string_view, Operation> table[] = {
-      {"status", status},   {"diff", diff},   {"log", log},           {"show", show},     {"blame", blame},
-      {"branch", branch},   {"stage", stage}, {"unstage", unstage},   {"commit", commit}, {"stash", stash},
-      {"restore", restore}, {"reset", reset}, {"checkout", checkout}, {"tag", tag},
-  };
-  for (const auto& [name, fn] : table)
-    if (name == verb) return fn;
-  return nullptr;
+// The module's entry for the operation `Fn`: with the repository open and
+// locked, or (init) on the service itself.
+template <class Target, class P, Result<json> (*Fn)(Target&, const P&)>
+Result<json> entry(void* service, const P& params, const Call& call) {
+  auto& s = *static_cast<Service*>(service);
+  if constexpr (std::is_same_v<Target, Service>) {
+    return Fn(s, params);
+  } else {
+    return s.with_repo(
+        call.cancel, call.progress, [&](Repo& r) { return Fn(r, params); }, call.policy);
+  }
 }
 
-Result<json> run(void* service, std::string_view verb, const json& params, const CancellationToken& cancel,
-                 Progress& progress, const Policy& policy) {
-  // git init runs where there is no repository yet.
-  if (verb == "init") return static_cast<Service*>(service)->init(params);
-  Operation fn = operation(verb);
-  if (!fn) return make_error(error_code::kMethodNotFound, "git: no operation '" + std::string(verb) + "'");
-  return static_cast<Service*>(service)->with_repo(
-      cancel, progress, [&](Repo& r) { return fn(r, params); }, policy);
-}
-
-const ModuleApi kApi{
-    ModuleApi::kAbiVersion,
-    [](const ConfinedRoot& root) -> void* { return new Service(root); },
-    [](void* service) { delete static_cast<Service*>(service); },
-    run,
+const ModuleApi kApi{ModuleApi::kAbiVersion, [](const ConfinedRoot& root) -> void* { return new Service(root); },
+                     [](void* service) { delete static_cast<Service*>(service); },
+#define ICOTES_GIT_MODULE_ENTRY(verb, Params, Target) entry<Target, Params, &git::verb>,
+                     ICOTES_GIT_OPERATIONS(ICOTES_GIT_MODULE_ENTRY)
+#undef ICOTES_GIT_MODULE_ENTRY
 };
 
 }  // namespace

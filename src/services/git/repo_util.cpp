@@ -204,17 +204,17 @@ void put_upstream(json& out, const Upstream& up) {
   out["behind"] = up.behind;
 }
 
-Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit, std::size_t budget,
+Result<Page> page_of(const PagedParams& params, std::size_t total, std::size_t default_limit, std::size_t budget,
                      const std::function<std::size_t(std::size_t)>& bytes) {
   std::size_t offset = 0;
-  if (auto it = params.find("cursor"); it != params.end()) {
-    const std::string& c = it->get_ref<const std::string&>();
+  if (params.cursor) {
+    const std::string& c = *params.cursor;
     if (c.empty() || c.size() > 12 || c.find_first_not_of("0123456789") != std::string::npos)
       return make_error(error_code::kInvalidParams,
                         "invalid cursor '" + c + "': pass nextCursor from the previous page");
     offset = static_cast<std::size_t>(std::stoull(c));
   }
-  const std::size_t limit = params.value("limit", default_limit);
+  const std::size_t limit = params.limit.value_or(default_limit);
   Page page;
   page.begin = std::min(offset, total);
   page.end = std::min(total, page.begin + limit);
@@ -232,7 +232,7 @@ Result<Page> page_of(const json& params, std::size_t total, std::size_t default_
 }
 
 void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow,
-              std::string_view tool, const json& params) {
+              std::string_view tool, const PagedParams& params) {
   out["total"] = total;
   out["truncated"] = page.end < total;
   if (page.end >= total) return;
@@ -240,7 +240,7 @@ void put_page(json& out, const Page& page, std::size_t total, std::string_view w
   out["nextCursor"] = next;
   out["note"] = "Showing " + std::string(what) + " " + std::to_string(page.begin + 1) + "-" + next + " of " +
                 std::to_string(total) + "; " + std::to_string(total - page.end) +
-                " more. Next: " + detail::continue_call(tool, params, next) +
+                " more. Next: " + detail::continue_call(tool, params.given, next) +
                 (narrow.empty() ? "" : ", or " + std::string(narrow)) + ".";
 }
 

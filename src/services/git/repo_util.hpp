@@ -103,8 +103,8 @@ Result<std::optional<Upstream>> upstream_of(git_repository* repo, const char* br
 /// Adds upstream/upstreamGone/ahead/behind members to `out`.
 void put_upstream(json& out, const Upstream& up);
 
-/// A page [begin, end) of `total` items for params "limit" (default
-/// `default_limit`) and "cursor" (an offset given as nextCursor); with
+/// A page [begin, end) of `total` items for params' limit (default
+/// `default_limit`) and cursor (an offset given as nextCursor); with
 /// `bytes` (the text item i adds to the page), also ended before the
 /// page's text passes `budget` bytes (a page holds at least one item).
 /// Errors: kInvalidParams for a cursor that is not one.
@@ -112,16 +112,16 @@ struct Page {
   std::size_t begin = 0;
   std::size_t end = 0;
 };
-Result<Page> page_of(const json& params, std::size_t total, std::size_t default_limit,
+Result<Page> page_of(const PagedParams& params, std::size_t total, std::size_t default_limit,
                      std::size_t budget = static_cast<std::size_t>(-1),
                      const std::function<std::size_t(std::size_t)>& bytes = nullptr);
 
 /// Adds total/truncated/nextCursor/note for `page` of `total` `what`
 /// ("entries"); the note gives the call that continues (`tool` with
-/// `params` and the cursor) and `narrow`, how to ask for less ("pass
-/// path").
+/// `params` as given and the cursor) and `narrow`, how to ask for less
+/// ("pass path").
 void put_page(json& out, const Page& page, std::size_t total, std::string_view what, std::string_view narrow,
-              std::string_view tool, const json& params);
+              std::string_view tool, const PagedParams& params);
 
 /// The affected-paths result of stage/unstage: the first 1000 paths,
 /// total, truncated, and `none_note` when there are none.

@@ -38,9 +38,9 @@ Result<std::vector<std::string>> unstaged_paths(const Repo& r, git_index* index)
 
 }  // namespace
 
-Result<json> reset(Repo& r, const json& p) {
-  const std::string rev = p.value("rev", std::string("HEAD"));
-  const std::string mode = p.value("mode", std::string("mixed"));
+Result<json> reset(Repo& r, const ResetParams& p) {
+  const std::string& rev = p.rev;
+  const std::string& mode = p.mode;
   if (auto st = check_revision(rev); !st) return st.error();
   if (rev == "HEAD" && git_repository_head_unborn(r.repo) == 1)
     return make_error(error_code::kNotFound, "git_reset: HEAD has no commit yet; there is nothing to reset to");

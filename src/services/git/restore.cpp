@@ -81,11 +81,11 @@ Result<std::vector<std::string>> differing(const Repo& r, git_index* index, git_
 
 }  // namespace
 
-Result<json> restore(Repo& r, const json& p) {
-  auto paths = r.paths(p.at("paths"));
+Result<json> restore(Repo& r, const RestoreParams& p) {
+  auto paths = r.paths(p.paths);
   if (!paths) return std::move(paths).error();
-  const bool staged = p.value("staged", false);
-  const bool worktree = p.value("worktree", !staged);
+  const bool staged = p.staged;
+  const bool worktree = p.worktree.value_or(!staged);
   if (!staged && !worktree)
     return make_error(error_code::kInvalidParams,
                       "git_restore: staged and worktree are both false: nothing to restore");
@@ -96,8 +96,8 @@ Result<json> restore(Repo& r, const json& p) {
   // The source: rev; else HEAD for the index (and for both); else the index.
   TreePtr source;
   std::string source_name = "the index";
-  if (p.contains("rev")) {
-    const std::string rev = p["rev"].get<std::string>();
+  if (p.rev) {
+    const std::string& rev = *p.rev;
     auto commit = detail::lookup_commit(r, rev);
     if (!commit) return std::move(commit).error();
     git_tree* raw = nullptr;
@@ -110,7 +110,7 @@ Result<json> restore(Repo& r, const json& p) {
     source = std::move(*head);
     source_name = "HEAD";
   }
-  const bool from_tree = p.contains("rev") || staged;
+  const bool from_tree = p.rev.has_value() || staged;
   if (auto st = check_known_paths("git_restore", index, from_tree ? source.get() : nullptr, source_name, *paths); !st)
     return st.error();
 

@@ -82,7 +82,7 @@ std::string tag_header(const git_tag* t) {
   return out + "\n";
 }
 
-Result<json> show_path(Repo& r, const json& params, const std::string& rev, const std::string& path) {
+Result<json> show_path(Repo& r, const ShowParams& params, const std::string& rev, const std::string& path) {
   auto commit = detail::lookup_commit(r, rev);
   if (!commit) return std::move(commit).error();
   const std::string commit_id = oid_hex(*git_commit_id(commit->get()));
@@ -142,10 +142,10 @@ Result<json> show_path(Repo& r, const json& params, const std::string& rev, cons
         "'" + path + "' is binary (" + git_text::count(size, "byte") + ") in " + rev + "; its content is not shown.";
     return out;
   }
-  auto cursor = detail::parse_cursor(params);
+  auto cursor = detail::parse_cursor(params.cursor);
   if (!cursor) return std::move(cursor).error();
   const std::size_t offset = std::min(*cursor, size);
-  const std::size_t max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
+  const std::size_t max_bytes = detail::text_budget(r, params.max_bytes, detail::kDefaultPageBytes);
   std::size_t end = size;
   if (size - offset > max_bytes) {
     // Cut after the last whole line that fits (or mid-line for one long
@@ -161,18 +161,18 @@ Result<json> show_path(Repo& r, const json& params, const std::string& rev, cons
     out["nextCursor"] = std::to_string(end);
     out["note"] =
         "Showing bytes " + std::to_string(offset) + "-" + std::to_string(end) + " of " + std::to_string(size) +
-        ". Next: " + detail::continue_call("git_show", params, std::to_string(end), {{"rev", commit_id}}) + ".";
+        ". Next: " + detail::continue_call("git_show", params.given, std::to_string(end), {{"rev", commit_id}}) + ".";
   }
   return out;
 }
 
 }  // namespace
 
-Result<json> show(Repo& r, const json& params) {
-  const std::string rev = params.value("rev", std::string("HEAD"));
+Result<json> show(Repo& r, const ShowParams& params) {
+  const std::string& rev = params.rev;
   if (auto st = check_revision(rev); !st) return st.error();
-  if (params.contains("path")) {
-    auto path = r.path(params["path"].get<std::string>());
+  if (params.path) {
+    auto path = r.path(*params.path);
     if (!path) return std::move(path).error();
     // A directory's listing holds names only; a file's content may be denied.
     if (!path->empty()) {
@@ -188,7 +188,7 @@ Result<json> show(Repo& r, const json& params) {
   if (int rc = git_repository_odb(&odb_raw, r.repo); rc != 0) return libgit2_error(rc, "open the object database");
   OdbPtr odb(odb_raw);
 
-  auto cursor = detail::parse_diff_cursor(params);
+  auto cursor = detail::parse_diff_cursor(params.cursor);
   if (!cursor) return std::move(cursor).error();
   std::string header;
   if (cursor->file == 0 && cursor->byte == 0) {
@@ -239,7 +239,7 @@ Result<json> show(Repo& r, const json& params) {
     old_owned.reset(old_tree);
   }
   git_diff_options o = GIT_DIFF_OPTIONS_INIT;
-  o.context_lines = static_cast<std::uint32_t>(detail::param_size(params, "contextLines", 3));
+  o.context_lines = params.context_lines;
   o.id_abbrev = GIT_OID_HEXSZ;
   o.flags |= detail::config_diff_flags(r.repo);
   // Only the files whose entries differ (worktree_scan.hpp); a root commit
@@ -268,18 +268,18 @@ Result<json> show(Repo& r, const json& params) {
     return libgit2_error(rc, "diff " + rev);
   DiffPtr d(raw);
   const detail::RenameDefault def = detail::rename_default(r.repo);
-  if (params.value("findRenames", def.renames || def.copies)) {
+  if (params.find_renames.value_or(def.renames || def.copies)) {
     if (auto st = detail::find_renames(r.repo, d.get(), def.copies); !st) return std::move(st).error();
   }
   detail::RenderOptions ro;
   ro.offset = cursor->file;
   ro.offset_byte = cursor->byte;
-  ro.limit = detail::param_size(params, "limit", kDefaultFiles);
-  ro.max_bytes = detail::text_budget(r, params, "maxBytes", detail::kDefaultPageBytes);
+  ro.limit = params.limit.value_or(kDefaultFiles);
+  ro.max_bytes = detail::text_budget(r, params.max_bytes, detail::kDefaultPageBytes);
   // The pages continue with the commit found now, whatever rev names later.
   const std::string hash = oid_hex(*git_commit_id(c));
   ro.next_call = [&params, &hash](const std::string& next) {
-    return detail::continue_call("git_show", params, next, {{"rev", hash}});
+    return detail::continue_call("git_show", params.given, next, {{"rev", hash}});
   };
   ro.narrow = !old_owned ? std::string()
                          : ", or one file's change: git_diff {\"target\":{\"from\":\"" + hash.substr(0, 12) +

@@ -51,8 +51,8 @@ Status check_paths(const Repo& r, git_index* index, const std::vector<std::strin
 
 }  // namespace
 
-Result<json> stage(Repo& r, const json& p) {
-  auto paths = r.paths(p.at("paths"));
+Result<json> stage(Repo& r, const StageParams& p) {
+  auto paths = r.paths(p.paths);
   if (!paths) return std::move(paths).error();
   auto guard = IndexGuard::open(r.repo);
   if (!guard) return std::move(guard).error();

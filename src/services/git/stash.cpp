@@ -52,10 +52,10 @@ Result<std::vector<StashInfo>> all_stashes(git_repository* repo) {
 
 json info_json(const StashInfo& s) { return {{"index", s.index}, {"message", s.message}, {"oid", oid_hex(s.oid)}}; }
 
-Result<StashInfo> pick(git_repository* repo, const json& p) {
+Result<StashInfo> pick(git_repository* repo, const StashParams& p) {
   auto stashes = all_stashes(repo);
   if (!stashes) return std::move(stashes).error();
-  const std::size_t index = p.value("index", std::size_t{0});
+  const std::size_t index = p.index;
   if (index >= stashes->size())
     return make_error(
         error_code::kNotFound,
@@ -114,9 +114,9 @@ std::string first_paths(const std::vector<std::string>& paths) {
   return list;
 }
 
-Result<json> push(Repo& r, const json& p) {
-  const bool with_untracked = p.value("includeUntracked", false);
-  const bool keep_index = p.value("keepIndex", false);
+Result<json> push(Repo& r, const StashParams& p) {
+  const bool with_untracked = p.include_untracked;
+  const bool keep_index = p.keep_index;
   auto fresh = fresh_index(r.repo);
   if (!fresh) return std::move(fresh).error();
   git_index* index = fresh->get();
@@ -291,7 +291,7 @@ Result<json> push(Repo& r, const json& p) {
     u_commit.reset(raw_u);
     parents.push_back(u_commit.get());
   }
-  const std::string user_message = p.value("message", std::string());
+  const std::string user_message = p.message.value_or(std::string());
   const std::string message = user_message.empty() ? "WIP on " + on : "On " + branch + ": " + user_message;
   auto stash_commit = make_commit(r.repo, who, message, work_tree, parents);
   if (!stash_commit) return std::move(stash_commit).error();
@@ -545,10 +545,10 @@ Status index_to(git_repository* repo, git_index* index, const git_oid& target) {
   return ok_status();
 }
 
-Result<json> pop(Repo& r, const json& p) {
+Result<json> pop(Repo& r, const StashParams& p) {
   auto s = pick(r.repo, p);
   if (!s) return std::move(s).error();
-  auto plan = plan_pop(r, *s, p.value("reinstateIndex", false));
+  auto plan = plan_pop(r, *s, p.reinstate_index);
   if (!plan) return std::move(plan).error();
   if (auto st = r.check_cancel("git_stash"); !st) return st.error();
   auto guard = IndexGuard::open(r.repo);
@@ -579,7 +579,7 @@ Result<json> pop(Repo& r, const json& p) {
   return out;
 }
 
-Result<json> drop(Repo& r, const json& p) {
+Result<json> drop(Repo& r, const StashParams& p) {
   auto s = pick(r.repo, p);
   if (!s) return std::move(s).error();
   if (int rc = git_stash_drop(r.repo, s->index); rc != 0)
@@ -592,11 +592,11 @@ Result<json> drop(Repo& r, const json& p) {
   return out;
 }
 
-Result<json> list(Repo& r, const json& p) {
+Result<json> list(Repo& r, const StashParams& p) {
   auto stashes = all_stashes(r.repo);
   if (!stashes) return std::move(stashes).error();
   // Within the text budget as `git stash list` lines.
-  auto page = page_of(p, stashes->size(), 1000, detail::page_budget(r, p, "limit"),
+  auto page = page_of(p, stashes->size(), 1000, detail::page_budget(r, p.limit.has_value()),
                       [&](std::size_t i) { return (*stashes)[i].message.size() + 16; });
   if (!page) return std::move(page).error();
   json out;
@@ -610,8 +610,8 @@ Result<json> list(Repo& r, const json& p) {
 
 }  // namespace
 
-Result<json> stash(Repo& r, const json& p) {
-  const std::string action = p.at("action");
+Result<json> stash(Repo& r, const StashParams& p) {
+  const std::string& action = p.action;
   if (action == "push") return push(r, p);
   if (action == "pop") return pop(r, p);
   if (action == "drop") return drop(r, p);

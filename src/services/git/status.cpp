@@ -131,7 +131,7 @@ struct Options {
 // Defaults git takes from config when the caller does not say:
 // status.showUntrackedFiles, and status.renames falling back to
 // diff.renames (any value but false means on; git-config(1)).
-void config_defaults(git_repository* repo, const json& p, Options& o) {
+void config_defaults(git_repository* repo, const StatusParams& p, Options& o) {
   git_config* raw = nullptr;
   if (git_repository_config_snapshot(&raw, repo) != 0) {
     git_error_clear();
@@ -148,12 +148,12 @@ void config_defaults(git_repository* repo, const json& p, Options& o) {
     git_config_entry_free(e);
     return v;
   };
-  if (!p.contains("untracked")) {
+  if (!p.untracked) {
     if (auto v = get("status.showUntrackedFiles")) {
       if (*v == "no" || *v == "all" || *v == "normal") o.untracked = *v;
     }
   }
-  if (!p.contains("findRenames")) {
+  if (!p.find_renames) {
     auto v = get("status.renames");
     if (!v) v = get("diff.renames");
     if (v) {
@@ -607,17 +607,17 @@ json entry_json(const Entry& e) {
 
 }  // namespace
 
-Result<json> status(Repo& r, const json& p) {
+Result<json> status(Repo& r, const StatusParams& p) {
   Options o;
-  if (auto it = p.find("path"); it != p.end()) {
-    auto rel = r.path(it->get<std::string>());
+  if (p.path) {
+    auto rel = r.path(*p.path);
     if (!rel) return std::move(rel).error();
     o.path = std::move(*rel);
   }
   config_defaults(r.repo, p, o);
-  o.untracked = p.value("untracked", o.untracked);
-  o.ignored = p.value("ignored", false);
-  o.renames = p.value("findRenames", o.renames);
+  o.untracked = p.untracked.value_or(o.untracked);
+  o.ignored = p.ignored;
+  o.renames = p.find_renames.value_or(o.renames);
   if (auto st = r.check_cancel("git_status"); !st) return st.error();
 
   auto branch = branch_header(r.repo);
@@ -699,7 +699,7 @@ Result<json> status(Repo& r, const json& p) {
 
   // Pages end at `limit` entries or at the text budget, counted in
   // `git status --short` lines (icotes/git_text.hpp), whichever comes first.
-  auto page = page_of(p, entries.size(), 1000, detail::page_budget(r, p, "limit"),
+  auto page = page_of(p, entries.size(), 1000, detail::page_budget(r, p.limit.has_value()),
                       [&](std::size_t i) { return git_text::status_line(entry_json(entries[i])).size(); });
   if (!page) return std::move(page).error();
   json out;

@@ -69,8 +69,8 @@ json tag_json(const Listed& t) {
   return j;
 }
 
-Result<json> list(Repo& r, const json& p) {
-  const std::string pattern = p.value("pattern", std::string());
+Result<json> list(Repo& r, const TagParams& p) {
+  const std::string& pattern = p.pattern;
   std::vector<std::pair<std::string, git_oid>> refs;
   git_reference_iterator* raw_it = nullptr;
   if (int rc = git_reference_iterator_glob_new(&raw_it, r.repo, "refs/tags/*"); rc != 0)
@@ -89,7 +89,7 @@ Result<json> list(Repo& r, const json& p) {
   }
   git_error_clear();
   std::sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  auto page = page_of(p, refs.size(), 1000, detail::page_budget(r, p, "limit"),
+  auto page = page_of(p, refs.size(), 1000, detail::page_budget(r, p.limit.has_value()),
                       [&](std::size_t i) { return 2 * refs[i].first.size() + 90; });
   if (!page) return std::move(page).error();
   json out = {{"action", "list"}, {"tags", json::array()}};
@@ -102,10 +102,10 @@ Result<json> list(Repo& r, const json& p) {
   return out;
 }
 
-Result<json> create(Repo& r, const std::string& name, const json& p) {
-  const std::string rev = p.value("rev", std::string("HEAD"));
+Result<json> create(Repo& r, const std::string& name, const TagParams& p) {
+  const std::string& rev = p.rev;
   if (auto st = check_revision(rev); !st) return st.error();
-  const bool force = p.value("force", false);
+  const bool force = p.force;
   git_object* raw_target = nullptr;
   if (int rc = git_revparse_single(&raw_target, r.repo, rev.c_str()); rc != 0) {
     git_error_clear();
@@ -125,11 +125,11 @@ Result<json> create(Repo& r, const std::string& name, const json& p) {
   }
   git_error_clear();
   git_oid created;
-  if (p.contains("message")) {
+  if (p.message) {
     // git tag's default cleanup for a message (builtin/tag.c, "strip"):
     // comment lines and surrounding blank lines go, trailing whitespace too.
     Buf cleaned;
-    const std::string message = p["message"].get<std::string>();
+    const std::string& message = *p.message;
     if (int rc = git_message_prettify(&cleaned.buf, message.c_str(), 1, '#'); rc != 0)
       return libgit2_error(rc, "git_tag: clean up the message");
     auto tagger = identity(r.repo, Role::kCommitter);
@@ -162,13 +162,11 @@ Result<json> remove(Repo& r, const std::string& name) {
 
 }  // namespace
 
-Result<json> tag(Repo& r, const json& p) {
-  const std::string action = p.value("action", std::string("list"));
+Result<json> tag(Repo& r, const TagParams& p) {
+  const std::string& action = p.action;
   if (action == "list") return list(r, p);
-  auto it = p.find("name");
-  if (it == p.end())
-    return make_error(error_code::kInvalidParams, "git_tag: action '" + action + "' needs name (the tag)");
-  const std::string name = *it;
+  if (!p.name) return make_error(error_code::kInvalidParams, "git_tag: action '" + action + "' needs name (the tag)");
+  const std::string& name = *p.name;
   if (auto st = check_name(name); !st) return st.error();
   if (action == "create") return create(r, name, p);
   return remove(r, name);

@@ -70,8 +70,8 @@ Result<std::vector<std::string>> reset_index_paths(const Repo& r, std::string_vi
   return affected;
 }
 
-Result<json> unstage(Repo& r, const json& p) {
-  auto paths = r.paths(p.at("paths"));
+Result<json> unstage(Repo& r, const UnstageParams& p) {
+  auto paths = r.paths(p.paths);
   if (!paths) return std::move(paths).error();
   auto guard = IndexGuard::open(r.repo);
   if (!guard) return std::move(guard).error();

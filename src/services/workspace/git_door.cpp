@@ -25,22 +25,15 @@ Door::~Door() {
   if (service_) api_->destroy(service_);
 }
 
-Result<json> Door::run(std::string_view verb, const json& params, const CancellationToken& cancel, Progress& progress,
-                       const Policy& policy) {
-  void* service = nullptr;
-  const ModuleApi* api = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    if (!service_) {
-      auto loaded = load_module();
-      if (!loaded) return std::move(loaded).error();
-      api_ = *loaded;
-      service_ = api_->create(root_);
-    }
-    service = service_;
-    api = api_;
+Result<Door::Target> Door::open() {
+  std::lock_guard lock(mutex_);
+  if (!service_) {
+    auto loaded = load_module();
+    if (!loaded) return std::move(loaded).error();
+    api_ = *loaded;
+    service_ = api_->create(root_);
   }
-  return api->run(service, verb, params, cancel, progress, policy);
+  return Target{api_, service_};
 }
 
 }  // namespace icotes::git
