@@ -66,61 +66,81 @@ std::string pos_text(const json& p) {
 
 std::string range_text(const json& r) { return pos_text(r["start"]) + "-" + pos_text(r["end"]); }
 
-}  // namespace
+using RelOf = EditorContexts::RelOf;
 
-void EditorContexts::update(const void* owner, const std::string& client, const json& params, const RelOf& rel_of) {
-  if (!params.is_object()) return;
-  auto rel = [&](const json& u) -> std::optional<std::string> {
-    if (!u.is_string()) return std::nullopt;
-    return rel_of(u.get_ref<const std::string&>());
-  };
-  json c = json::object();
-  std::optional<std::string> file;
-  if (auto u = params.find("uri"); u != params.end()) file = rel(*u);
-  if (file) {
-    c["file"] = *file;
-    if (auto l = params.find("languageId"); l != params.end() && l->is_string())
-      c["languageId"] = clip(l->get<std::string>(), 64);
-    json sels = json::array();
-    for (const auto& s : array_of(params, "selections")) {
-      if (sels.size() >= kSelections) break;
-      if (auto v = selection(s)) sels.push_back(std::move(*v));
-    }
-    if (auto s = params.find("selection"); s != params.end()) {
-      if (auto v = selection(*s)) c["selection"] = std::move(*v);
-    }
-    if (!c.contains("selection") && !sels.empty()) c["selection"] = sels[0];
-    if (sels.size() > 1) c["selections"] = std::move(sels);
+std::optional<std::string> rel_path(const json& u, const RelOf& rel_of) {
+  if (!u.is_string()) return std::nullopt;
+  return rel_of(u.get_ref<const std::string&>());
+}
+
+// The active file's part of a context: its path, language and selections.
+void put_active_file(json& c, const json& params, const std::string& file) {
+  c["file"] = file;
+  if (auto l = params.find("languageId"); l != params.end() && l->is_string())
+    c["languageId"] = clip(l->get<std::string>(), 64);
+  json sels = json::array();
+  for (const auto& s : array_of(params, "selections")) {
+    if (sels.size() >= EditorContexts::kSelections) break;
+    if (auto v = selection(s)) sels.push_back(std::move(*v));
   }
+  if (auto s = params.find("selection"); s != params.end()) {
+    if (auto v = selection(*s)) c["selection"] = std::move(*v);
+  }
+  if (!c.contains("selection") && !sels.empty()) c["selection"] = sels[0];
+  if (sels.size() > 1) c["selections"] = std::move(sels);
+}
+
+json visible_ranges(const json& params, const RelOf& rel_of) {
   json visible = json::array();
   for (const auto& v : array_of(params, "visibleRanges")) {
-    if (visible.size() >= kVisibleRanges) break;
+    if (visible.size() >= EditorContexts::kVisibleRanges) break;
     if (!v.is_object()) continue;
-    auto p = rel(v.value("uri", json()));
+    auto p = rel_path(v.value("uri", json()), rel_of);
     auto r = range(v.value("range", json()));
     if (p && r) visible.push_back({{"path", *p}, {"range", *r}});
   }
-  c["visibleRanges"] = std::move(visible);
+  return visible;
+}
+
+json open_tabs(const json& params, const RelOf& rel_of) {
   json tabs = json::array();
   const json& open = params.contains("openBuffers") ? array_of(params, "openBuffers") : array_of(params, "openTabs");
   for (const auto& t : open) {
-    if (tabs.size() >= kTabs) break;
-    if (auto p = rel(t); p && std::find(tabs.begin(), tabs.end(), json(*p)) == tabs.end()) tabs.push_back(*p);
+    if (tabs.size() >= EditorContexts::kTabs) break;
+    if (auto p = rel_path(t, rel_of); p && std::find(tabs.begin(), tabs.end(), json(*p)) == tabs.end())
+      tabs.push_back(*p);
   }
-  c["openTabs"] = std::move(tabs);
+  return tabs;
+}
+
+json diagnostics(const json& params, const RelOf& rel_of) {
   json diags = json::array();
   for (const auto& d : array_of(params, "diagnostics")) {
-    if (diags.size() >= kDiagnostics) break;
+    if (diags.size() >= EditorContexts::kDiagnostics) break;
     if (!d.is_object()) continue;
-    auto p = rel(d.value("uri", json()));
+    auto p = rel_path(d.value("uri", json()), rel_of);
     auto r = range(d.value("range", json()));
     if (!p || !r || !d.contains("message") || !d["message"].is_string()) continue;
-    json o = {{"path", *p}, {"range", *r}, {"message", clip(d["message"].get<std::string>(), kMessageBytes)}};
+    json o = {
+        {"path", *p}, {"range", *r}, {"message", clip(d["message"].get<std::string>(), EditorContexts::kMessageBytes)}};
     if (auto s = d.find("severity"); s != d.end() && s->is_number_integer()) o["severity"] = s->get<int>();
     if (auto s = d.find("source"); s != d.end() && s->is_string()) o["source"] = clip(s->get<std::string>(), 64);
     diags.push_back(std::move(o));
   }
-  c["diagnostics"] = std::move(diags);
+  return diags;
+}
+
+}  // namespace
+
+void EditorContexts::update(const void* owner, const std::string& client, const json& params, const RelOf& rel_of) {
+  if (!params.is_object()) return;
+  json c = json::object();
+  std::optional<std::string> file;
+  if (auto u = params.find("uri"); u != params.end()) file = rel_path(*u, rel_of);
+  if (file) put_active_file(c, params, *file);
+  c["visibleRanges"] = visible_ranges(params, rel_of);
+  c["openTabs"] = open_tabs(params, rel_of);
+  c["diagnostics"] = diagnostics(params, rel_of);
   const auto now =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -167,6 +187,63 @@ json EditorContexts::list(const ReadFilter& read_denied) const {
   return out;
 }
 
+namespace {
+
+// The active file and its selection of one editor, as render_editor_context writes it.
+void render_active_file(std::string& t, const json& e) {
+  if (!e.contains("file")) {
+    t += "no file of the workspace is active\n";
+    return;
+  }
+  const std::string file = e["file"].get<std::string>();
+  auto sel = e.find("selection");
+  if (sel == e.end()) {
+    t += file + " (active)\n";
+  } else {
+    const std::string text = sel->value("text", std::string());
+    const bool empty = text.empty();
+    t += file + ":" + (empty ? pos_text((*sel)["start"]) + " (cursor)" : range_text(*sel) + " (selected)") + "\n";
+    if (!empty) {
+      t += text;
+      if (text.back() != '\n') t += "\n";
+      if (sel->value("truncated", false)) t += "[selection truncated]\n";
+    }
+  }
+  if (auto s = e.find("selections"); s != e.end() && s->size() > 1)
+    t += std::to_string(s->size() - 1) + " more selections\n";
+}
+
+void render_visible(std::string& t, const json& v) {
+  if (!v.is_array() || v.empty()) return;
+  t += "visible:";
+  for (const auto& r : v) {
+    const json& rr = r["range"];
+    t += " " + r.value("path", std::string()) + ":" + std::to_string(rr["start"].value("line", 0u) + 1) + "-" +
+         std::to_string(rr["end"].value("line", 0u) + 1);
+  }
+  t += "\n";
+}
+
+void render_tabs(std::string& t, const json& tabs) {
+  if (!tabs.is_array() || tabs.empty()) return;
+  t += "open tabs:\n";
+  for (const auto& p : tabs) t += "- " + p.get<std::string>() + "\n";
+}
+
+void render_diagnostics(std::string& t, const json& d) {
+  if (!d.is_array() || d.empty()) return;
+  t += "diagnostics:\n";
+  static const char* kSeverity[] = {"", "error", "warning", "info", "hint"};
+  for (const auto& x : d) {
+    const int s = x.value("severity", 0);
+    t += "- " + x.value("path", std::string()) + ":" + pos_text(x["range"]["start"]) + ": " +
+         (s >= 1 && s <= 4 ? std::string(kSeverity[s]) + ": " : std::string()) + x.value("message", std::string()) +
+         "\n";
+  }
+}
+
+}  // namespace
+
 std::string render_editor_context(const json& result) {
   const json& editors = result.contains("editors") && result["editors"].is_array() ? result["editors"] : json::array();
   if (editors.empty())
@@ -177,49 +254,10 @@ std::string render_editor_context(const json& result) {
     std::string name = e.value("client", std::string());
     t += "editor: " + (name.empty() ? std::string("unnamed") : name) + " (updated " +
          e.value("updated", std::string()) + ")\n";
-    if (!e.contains("file")) {
-      t += "no file of the workspace is active\n";
-    } else {
-      const std::string file = e["file"].get<std::string>();
-      auto sel = e.find("selection");
-      if (sel == e.end()) {
-        t += file + " (active)\n";
-      } else {
-        const std::string text = sel->value("text", std::string());
-        const bool empty = text.empty();
-        t += file + ":" + (empty ? pos_text((*sel)["start"]) + " (cursor)" : range_text(*sel) + " (selected)") + "\n";
-        if (!empty) {
-          t += text;
-          if (text.back() != '\n') t += "\n";
-          if (sel->value("truncated", false)) t += "[selection truncated]\n";
-        }
-      }
-      if (auto s = e.find("selections"); s != e.end() && s->size() > 1)
-        t += std::to_string(s->size() - 1) + " more selections\n";
-    }
-    if (const json& v = e["visibleRanges"]; v.is_array() && !v.empty()) {
-      t += "visible:";
-      for (const auto& r : v) {
-        const json& rr = r["range"];
-        t += " " + r.value("path", std::string()) + ":" + std::to_string(rr["start"].value("line", 0u) + 1) + "-" +
-             std::to_string(rr["end"].value("line", 0u) + 1);
-      }
-      t += "\n";
-    }
-    if (const json& tabs = e["openTabs"]; tabs.is_array() && !tabs.empty()) {
-      t += "open tabs:\n";
-      for (const auto& p : tabs) t += "- " + p.get<std::string>() + "\n";
-    }
-    if (const json& d = e["diagnostics"]; d.is_array() && !d.empty()) {
-      t += "diagnostics:\n";
-      static const char* kSeverity[] = {"", "error", "warning", "info", "hint"};
-      for (const auto& x : d) {
-        const int s = x.value("severity", 0);
-        t += "- " + x.value("path", std::string()) + ":" + pos_text(x["range"]["start"]) + ": " +
-             (s >= 1 && s <= 4 ? std::string(kSeverity[s]) + ": " : std::string()) + x.value("message", std::string()) +
-             "\n";
-      }
-    }
+    render_active_file(t, e);
+    render_visible(t, e["visibleRanges"]);
+    render_tabs(t, e["openTabs"]);
+    render_diagnostics(t, e["diagnostics"]);
   }
   return t;
 }

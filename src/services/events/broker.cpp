@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 
 #include "icotes/events.hpp"
@@ -40,6 +41,14 @@ bool match_segments(std::string_view pattern, std::string_view topic) {
 }  // namespace
 
 bool topic_matches(std::string_view pattern, std::string_view topic) { return match_segments(pattern, topic); }
+
+namespace {
+
+bool any_matches(const std::vector<std::string>& patterns, std::string_view topic) {
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return topic_matches(p, topic); });
+}
+
+}  // namespace
 
 Result<bool> check_pattern(std::string_view pattern) {
   if (pattern.empty())
@@ -120,9 +129,7 @@ Result<std::uint64_t> Broker::subscribe(const void* owner, std::vector<std::stri
     std::lock_guard lock(mutex_);
     if (since) {
       for (const auto& [name, t] : topics_) {
-        bool match = false;
-        for (const auto& p : patterns) match = match || topic_matches(p, name);
-        if (!match) continue;
+        if (!any_matches(patterns, name)) continue;
         if (gaps && t.seq > *since && (t.kept.empty() || t.kept.front().first.seq > *since + 1)) gaps->push_back(name);
         for (const auto& [e, size] : t.kept)
           if (e.seq > *since) replay.push_back(e);

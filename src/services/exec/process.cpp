@@ -211,6 +211,7 @@ std::vector<std::pair<int, int>> descendants(int pid, std::size_t cap) {
   std::vector<std::pair<int, int>> out;
   std::vector<int> kids;
   children_of(pid, kids);
+  out.reserve(kids.size());
   for (int k : kids) out.emplace_back(k, 1);
   for (std::size_t i = 0; i < out.size() && out.size() <= cap; ++i) {
     kids.clear();
@@ -351,8 +352,16 @@ std::optional<std::string> find_program(const std::string& name, const std::stri
     const std::size_t end = std::min(path_var.find(':', start), path_var.size());
     std::string dir = path_var.substr(start, end - start);
     if (dir.empty()) dir = cwd;  // an empty entry is the current directory
-    const std::string p = dir + "/" + name;
-    if (runnable(p)) return p[0] == '/' ? p : cwd + "/" + p;
+    std::string p = std::move(dir);
+    p += '/';
+    p += name;
+    if (runnable(p)) {
+      if (p[0] == '/') return p;
+      std::string absolute = cwd;
+      absolute += '/';
+      absolute += p;
+      return absolute;
+    }
     start = end + 1;
   }
   return std::nullopt;
@@ -381,7 +390,12 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
   for (const auto& [name, value] : overrides) set(name, value);
   std::vector<std::string> out;
   out.reserve(vars.size());
-  for (auto& [name, value] : vars) out.push_back(name + "=" + value);
+  for (auto& [name, value] : vars) {
+    std::string entry = std::move(name);
+    entry += '=';
+    entry += value;
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 
@@ -478,6 +492,7 @@ Result<Child> spawn(const Launch& l) {
     if (a.find('\0') != std::string::npos)
       return make_error(error_code::kInvalidParams, "an argument holds a NUL byte: " + a.substr(0, a.find('\0')));
   std::vector<char*> argv;
+  argv.reserve(argv_s.size() + 1);
   for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;

@@ -115,6 +115,37 @@ std::string code_command_line(std::string_view language, std::string_view code) 
   return interpreter + (language == "node" ? " -e " : " -c ") + shell_quote(code);
 }
 
+namespace {
+
+// One key of the [exec] table into `s`; `where` (file:line: exec.key) starts
+// the error message.
+Status apply_exec_setting(Settings& s, const std::string& k, const toml::node& node, const std::string& where) {
+  if (k == "sandbox" || k == "network") {
+    auto b = node.value<bool>();
+    if (!b) return make_error(error_code::kInvalidParams, where + " must be true or false");
+    (k == "sandbox" ? s.sandbox : s.network) = *b;
+    return ok_status();
+  }
+  auto v = node.value<std::int64_t>();
+  if (k != "memory_mb" && k != "cpu_seconds" && k != "file_size_mb" && k != "max_processes")
+    return make_error(
+        error_code::kInvalidParams,
+        where + " is not a setting (sandbox, network, memory_mb, cpu_seconds, file_size_mb, max_processes)");
+  if (!v || *v < 0 || (k == "max_processes" && *v < 1)) {
+    std::string message = where + " must be a non-negative integer (0: no limit)";
+    if (k == "max_processes") message += ", at least 1";
+    return make_error(error_code::kInvalidParams, message);
+  }
+  const auto n = static_cast<std::uint64_t>(*v);
+  if (k == "memory_mb") s.limits.memory_bytes = n << 20;
+  if (k == "cpu_seconds") s.limits.cpu_seconds = n;
+  if (k == "file_size_mb") s.limits.file_size_bytes = n << 20;
+  if (k == "max_processes") s.limits.max_processes = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1 << 20));
+  return ok_status();
+}
+
+}  // namespace
+
 Result<Settings> load_settings(const std::string& path) {
   Settings s;
   auto config = read_config(path);
@@ -125,25 +156,7 @@ Result<Settings> load_settings(const std::string& path) {
   for (const auto& [key, node] : *t) {
     const std::string k(key.str());
     const std::string where = path + ":" + std::to_string(node.source().begin.line) + ": exec." + k;
-    if (k == "sandbox" || k == "network") {
-      auto b = node.value<bool>();
-      if (!b) return make_error(error_code::kInvalidParams, where + " must be true or false");
-      (k == "sandbox" ? s.sandbox : s.network) = *b;
-      continue;
-    }
-    auto v = node.value<std::int64_t>();
-    if (k != "memory_mb" && k != "cpu_seconds" && k != "file_size_mb" && k != "max_processes")
-      return make_error(
-          error_code::kInvalidParams,
-          where + " is not a setting (sandbox, network, memory_mb, cpu_seconds, file_size_mb, max_processes)");
-    if (!v || *v < 0 || (k == "max_processes" && *v < 1))
-      return make_error(error_code::kInvalidParams, where + " must be a non-negative integer (0: no limit)" +
-                                                        (k == "max_processes" ? ", at least 1" : ""));
-    const auto n = static_cast<std::uint64_t>(*v);
-    if (k == "memory_mb") s.limits.memory_bytes = n << 20;
-    if (k == "cpu_seconds") s.limits.cpu_seconds = n;
-    if (k == "file_size_mb") s.limits.file_size_bytes = n << 20;
-    if (k == "max_processes") s.limits.max_processes = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, 1 << 20));
+    if (auto applied = apply_exec_setting(s, k, node, where); !applied) return std::move(applied).error();
   }
   return s;
 }

@@ -222,12 +222,10 @@ std::string required_literal(std::string_view p, bool caseless) {
     bool optional = false, repeat = false;
     if (next < p.size()) {
       const char q = p[next];
-      if (q == '*' || q == '?')
+      if (q == '*' || q == '?' || q == '{')
         optional = true;
       else if (q == '+')
         repeat = true;
-      else if (q == '{')
-        optional = true;
       if (optional || repeat) {
         if (q == '{') {
           const std::size_t close = p.find('}', next);
