@@ -459,6 +459,9 @@ int read_sandbox_pid(int fd, milliseconds wait) {
 
 }  // namespace
 
+// One launch sequence (argv and env, pipes, clone, exec report, sandbox task limit) whose descriptors must be closed
+// at exact points in order.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<Child> spawn(const Launch& l) {
   // Everything the child needs is built before the clone.
   std::vector<std::string> argv_s = l.argv;
@@ -628,6 +631,9 @@ Result<Child> spawn(const Launch& l) {
   return c;
 }
 
+// The run's poll loop (output, stdin, pidfd, timeouts, cancel, watchdog, kill grace) around one shared state; steps
+// would pass it all.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Control& control) {
   const auto start = Clock::now();
   Capture captures[2] = {Capture(spec.max_output_bytes), Capture(spec.max_output_bytes)};

@@ -252,31 +252,25 @@ Error unprotectable(const std::string& path, const std::string& what) {
                         ", or set `sandbox = false` under [exec] in .icotes/config.toml");
 }
 
-}  // namespace
-
-Result<WorkspaceBinds> workspace_binds(const ConfinedRoot& root, bool read_only) {
-  WorkspaceBinds b;
-  const std::string& r = root.path();
-  if (read_only) {
-    ro(b.args, r);
-    return b;
-  }
-  auto& a = b.args;
-  a = {"--bind", r, r};
-  const int rfd = root.fd();
-
-  // icotes' settings and grants: read-only, an empty placeholder when
-  // absent (left in place: icotes keeps its own state there).
+// icotes' settings and grants: read-only, an empty placeholder when
+// absent (left in place: icotes keeps its own state there).
+Status bind_icotes_dir(int rfd, const std::string& r, std::vector<std::string>& a) {
   Kind k = kind_at(rfd, ".icotes");
   if (k == Kind::Missing) k = make_dir(rfd, ".icotes") ? Kind::Dir : kind_at(rfd, ".icotes");
   if (k == Kind::Dir)
     ro(a, r + "/.icotes");
   else if (k != Kind::Missing)  // missing still: not ours to make, nor the sandbox's (same user)
     return unprotectable(r + "/.icotes", k == Kind::Link ? "a symbolic link" : "not a directory");
+  return ok_status();
+}
 
-  // The root's .git. Absent (or the empty placeholder of a run still
-  // going): a read-only empty directory, so no `git init` there.
-  k = kind_at(rfd, ".git");
+// The root's .git. Absent (or the empty placeholder of a run still
+// going): a read-only empty directory, so no `git init` there.
+Status bind_root_git(const ConfinedRoot& root, WorkspaceBinds& b) {
+  const std::string& r = root.path();
+  const int rfd = root.fd();
+  auto& a = b.args;
+  Kind k = kind_at(rfd, ".git");
   if (k == Kind::Missing || (k == Kind::Dir && empty_dir(rfd, ".git"))) {
     auto lock = PlaceholderLock::take(root);
     k = kind_at(rfd, ".git");
@@ -306,9 +300,12 @@ Result<WorkspaceBinds> workspace_binds(const ConfinedRoot& root, bool read_only)
     case Kind::Other:
       return unprotectable(r + "/.git", "not a directory or a file");
   }
+  return ok_status();
+}
 
-  // Repositories and workspaces one level down: read-only whole (a
-  // writable bind there could be misled, see protect_git_dir()).
+// Repositories and workspaces one level down: read-only whole (a
+// writable bind there could be misled, see protect_git_dir()).
+void bind_nested_repos(int rfd, const std::string& r, std::vector<std::string>& a) {
   const int dfd = ::openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR* d = dfd >= 0 ? ::fdopendir(dfd) : nullptr;
   if (d == nullptr && dfd >= 0) ::close(dfd);
@@ -326,6 +323,21 @@ Result<WorkspaceBinds> workspace_binds(const ConfinedRoot& root, bool read_only)
     }
   }
   if (d != nullptr) ::closedir(d);
+}
+
+}  // namespace
+
+Result<WorkspaceBinds> workspace_binds(const ConfinedRoot& root, bool read_only) {
+  WorkspaceBinds b;
+  const std::string& r = root.path();
+  if (read_only) {
+    ro(b.args, r);
+    return b;
+  }
+  b.args = {"--bind", r, r};
+  if (auto ok = bind_icotes_dir(root.fd(), r, b.args); !ok) return std::move(ok).error();
+  if (auto ok = bind_root_git(root, b); !ok) return std::move(ok).error();
+  bind_nested_repos(root.fd(), r, b.args);
   return b;
 }
 
@@ -416,35 +428,53 @@ Result<std::unique_ptr<PidsCgroups::Run>> PidsCgroups::create(std::uint64_t pids
   return run;
 }
 
-std::unique_ptr<PidsCgroups> PidsCgroups::find() {
+namespace {
+
+// Where /proc/self/mountinfo says the cgroup hierarchies are: v2's mount,
+// and v1's pids controller's mount with the root it shows.
+struct CgroupMounts {
   std::string v2_mount, v1_mount, v1_root;
-  {
-    std::ifstream f("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(f, line)) {
-      const std::size_t dash = line.find(" - ");
-      if (dash == std::string::npos) continue;
-      std::istringstream left(line.substr(0, dash)), right(line.substr(dash + 3));
-      std::string id, parent, dev, root, mount, fstype, source, super;
-      left >> id >> parent >> dev >> root >> mount;
-      right >> fstype >> source >> super;
-      if (fstype == "cgroup2" && v2_mount.empty()) v2_mount = unescape(mount);
-      if (fstype == "cgroup" && v1_mount.empty() && has_word(super, "pids", ',')) {
-        v1_mount = unescape(mount);
-        v1_root = unescape(root);
-      }
+};
+
+CgroupMounts cgroup_mounts() {
+  CgroupMounts m;
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    const std::size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream left(line.substr(0, dash)), right(line.substr(dash + 3));
+    std::string id, parent, dev, root, mount, fstype, source, super;
+    left >> id >> parent >> dev >> root >> mount;
+    right >> fstype >> source >> super;
+    if (fstype == "cgroup2" && m.v2_mount.empty()) m.v2_mount = unescape(mount);
+    if (fstype == "cgroup" && m.v1_mount.empty() && has_word(super, "pids", ',')) {
+      m.v1_mount = unescape(mount);
+      m.v1_root = unescape(root);
     }
   }
+  return m;
+}
+
+// This process's cgroup in v1's pids hierarchy (/proc/self/cgroup), empty
+// when there is none.
+std::string own_v1_pids_cgroup() {
   std::string v1_path;
-  {
-    std::ifstream f("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(f, line)) {
-      const std::size_t a = line.find(':'), b = line.find(':', a + 1);
-      if (a == std::string::npos || b == std::string::npos) continue;
-      if (has_word(std::string_view(line).substr(a + 1, b - a - 1), "pids", ',')) v1_path = line.substr(b + 1);
-    }
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    const std::size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    if (has_word(std::string_view(line).substr(a + 1, b - a - 1), "pids", ',')) v1_path = line.substr(b + 1);
   }
+  return v1_path;
+}
+
+}  // namespace
+
+std::unique_ptr<PidsCgroups> PidsCgroups::find() {
+  const auto [v2_mount, v1_mount, v1_root] = cgroup_mounts();
+  const std::string v1_path = own_v1_pids_cgroup();
   std::vector<std::string> bases;
   // v2: beside everything else, under the hierarchy's root, where the pids
   // controller can be handed down (a cgroup that holds processes cannot).
