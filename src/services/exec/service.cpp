@@ -155,7 +155,11 @@ Result<Settings> load_settings(const std::string& path) {
   if (!t) return s;
   for (const auto& [key, node] : *t) {
     const std::string k(key.str());
-    const std::string where = path + ":" + std::to_string(node.source().begin.line) + ": exec." + k;
+    std::string where = path;
+    where += ':';
+    where += std::to_string(node.source().begin.line);
+    where += ": exec.";
+    where += k;
     if (auto applied = apply_exec_setting(s, k, node, where); !applied) return std::move(applied).error();
   }
   return s;

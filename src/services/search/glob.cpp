@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <utility>
 
 namespace icotes {
 namespace {
@@ -301,6 +302,22 @@ std::size_t bracket_close(std::string_view a, std::size_t i) {
   return std::string_view::npos;
 }
 
+// The shape of `a` whose wildmatch (WM_PATHNAME) result is a string
+// comparison, with the literal it compares; kWild (and no literal) if none.
+std::pair<FastKind, std::string_view> fast_shape(std::string_view a) {
+  const bool base = a.size() > 3 && a.substr(0, 3) == "**/";
+  std::string_view rest = base ? a.substr(3) : a;
+  const bool rest_slash = rest.find('/') != std::string_view::npos;
+  if (a == "**") return {kAny, {}};
+  if (!rest.empty() && plain(rest) && !(base && rest_slash)) return {base ? kBaseLiteral : kLiteral, rest};
+  if (rest.size() >= 1 && rest[0] == '*' && (rest.size() < 2 || rest[1] != '*') && plain(rest.substr(1)) && !rest_slash)
+    return {base ? kBaseSuffix : kSuffix, rest.substr(1)};
+  if (!base && rest.size() >= 2 && rest.back() == '*' && rest[rest.size() - 2] != '*' &&
+      plain(rest.substr(0, rest.size() - 1)))
+    return {kPrefix, rest.substr(0, rest.size() - 1)};
+  return {kWild, {}};
+}
+
 // The longest run of plain bytes of `a` (no '/', which `**/` may drop): any
 // match contains it.
 std::string longest_plain_run(std::string_view a) {
@@ -340,24 +357,10 @@ Glob::Glob(std::string_view pattern, bool case_insensitive)
   for (const auto& alt : alternatives_) {
     Fast f;
     std::string_view a = alt;
-    const bool base = a.size() > 3 && a.substr(0, 3) == "**/";
-    std::string_view rest = base ? a.substr(3) : a;
-    const bool rest_slash = rest.find('/') != std::string_view::npos;
     if (!case_insensitive_) {
-      if (a == "**") {
-        f.kind = kAny;
-      } else if (!rest.empty() && plain(rest) && !(base && rest_slash)) {
-        f.kind = base ? kBaseLiteral : kLiteral;
-        f.lit = rest;
-      } else if (rest.size() >= 1 && rest[0] == '*' && (rest.size() < 2 || rest[1] != '*') && plain(rest.substr(1)) &&
-                 !rest_slash) {
-        f.kind = base ? kBaseSuffix : kSuffix;
-        f.lit = rest.substr(1);
-      } else if (!base && rest.size() >= 2 && rest.back() == '*' && rest[rest.size() - 2] != '*' &&
-                 plain(rest.substr(0, rest.size() - 1))) {
-        f.kind = kPrefix;
-        f.lit = rest.substr(0, rest.size() - 1);
-      }
+      const auto [kind, lit] = fast_shape(a);
+      f.kind = kind;
+      f.lit = lit;
       if (f.kind == kWild) {
         f.lit = longest_plain_run(a);
         f.last = literal_last_byte(a);
