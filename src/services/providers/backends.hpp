@@ -13,4 +13,7 @@ Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& confi
 /// kind = "openai": OpenAI-compatible Chat Completions, streamed (openai.cpp).
 Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config);
 
+/// kind = "anthropic": the Anthropic Messages API, streamed (anthropic.cpp).
+Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config);
+
 }  // namespace icotes::providers
