@@ -251,7 +251,8 @@ Result<ChatResult> run(const ProviderConfig& config, const Call& call, milliseco
     auto fail = [&](const std::string& what, int code = error_code::kRequestFailed) {
       json data = {{"provider", config.name}, {"model", call.model}, {"attempts", attempt + 1}};
       if (a.status != 0) data["status"] = a.status;
-      return make_error(code, redact("provider \"" + config.name + "\" (model " + call.model + "): " + what, call.secret),
+      return make_error(code,
+                        redact("provider \"" + config.name + "\" (model " + call.model + "): " + what, call.secret),
                         std::move(data));
     };
     if (a.cancelled || cancel.cancelled()) return fail("cancelled", error_code::kRequestCancelled);
