@@ -111,6 +111,7 @@ bool retryable_error(std::string_view type) {
 class MessagesDecoder final : public stream::Decoder {
  public:
   void on_event(sse::Event&& e, ChatResult& result, ChatSink& sink) override {
+    if (complete) return;  // nothing follows message_stop
     const json j = json::parse(e.data, nullptr, false);
     if (!j.is_object()) {
       failure = "a stream event is not a JSON object: " + stream::provider_message(e.data);
@@ -208,7 +209,8 @@ class AnthropicProvider final : public Provider {
     if (!key_.empty()) call.headers.emplace("x-api-key", key_);
     call.body = request_body(request, call.model).dump(-1, ' ', false, json::error_handler_t::replace);
     call.secret = key_;
-    call.end_marker = "message_stop";
+    call.end_name = "message_stop";
+    call.end_is_event = true;
     call.make_decoder = [] { return std::make_unique<MessagesDecoder>(); };
     const auto timeout = request.timeout.count() > 0 ? request.timeout : config_.timeout;
     return stream::run(config_, call, timeout, sink, cancel);

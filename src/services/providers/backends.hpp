@@ -16,4 +16,7 @@ Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& con
 /// kind = "anthropic": the Anthropic Messages API, streamed (anthropic.cpp).
 Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config);
 
+/// kind = "gemini": the Gemini API's streamGenerateContent (gemini.cpp).
+Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config);
+
 }  // namespace icotes::providers

@@ -118,7 +118,7 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
     return true;
   };
   auto on_event = [&](sse::Event&& e) {
-    if (!decoder.failure.empty() || decoder.complete) return;
+    if (!decoder.failure.empty()) return;
     decoder.on_event(std::move(e), result, sink);
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
@@ -258,7 +258,7 @@ Result<ChatResult> run(const ProviderConfig& config, const Call& call, milliseco
     if (a.cancelled || cancel.cancelled()) return fail("cancelled", error_code::kRequestCancelled);
     if (a.timed_out) return fail("timed out after " + std::to_string(timeout.count()) + " ms");
     const bool whole = a.status == 200 && decoder->failure.empty() && decoder->complete;
-    if (whole && (a.transport == httplib::Error::Success || !call.end_marker.empty())) {
+    if (whole && (a.transport == httplib::Error::Success || call.end_is_event)) {
       // A stream with an end marker is whole once the marker came, whatever
       // happened to the connection after it.
       decoder->finish(result, sink);
@@ -271,7 +271,7 @@ Result<ChatResult> run(const ProviderConfig& config, const Call& call, milliseco
     } else if (!decoder->failure.empty()) {
       what = decoder->failure;
     } else if (a.status == 200) {
-      const std::string before = call.end_marker.empty() ? "its end" : call.end_marker;
+      const std::string& before = call.end_name;
       what = a.transport != httplib::Error::Success
                  ? "the stream broke off before " + before + " (" + httplib::to_string(a.transport) + ")"
                  : "the stream ended before " + before +

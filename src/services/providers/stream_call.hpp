@@ -57,8 +57,9 @@ struct Call {
   httplib::Headers headers;
   std::string body;
   std::string model;
-  std::string secret;      // redacted from every error text
-  std::string end_marker;  // names the end in messages: "message_stop"
+  std::string secret;                // redacted from every error text
+  std::string end_name = "its end";  // what ends a whole stream, for messages: "message_stop"
+  bool end_is_event = false;         // whole once that event came, even if the connection then broke
   std::function<std::unique_ptr<Decoder>()> make_decoder;
 };
 
