@@ -117,7 +117,7 @@ TEST(ProvidersGemini, TextThoughtsFunctionCallsAndUsage) {
   EXPECT_EQ(b["systemInstruction"], (json{{"parts", {{{"text", "Be brief."}}}}}));
   EXPECT_EQ(b["contents"], (json::array({{{"role", "user"}, {"parts", {{{"text", "Read a.c"}}}}}})));
   EXPECT_EQ(b["tools"][0]["functionDeclarations"][0]["name"], "read_file");
-  EXPECT_EQ(b["tools"][0]["functionDeclarations"][0]["parameters"]["properties"]["path"]["type"], "string");
+  EXPECT_EQ(b["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]["properties"]["path"]["type"], "string");
   EXPECT_FALSE(b.contains("generationConfig"));
 }
 

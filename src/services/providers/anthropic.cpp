@@ -67,8 +67,8 @@ json request_body(const ChatRequest& r, const std::string& model) {
         if (!input.is_object()) input = json::object();  // the API takes an object only
         blocks.push_back({{"type", "tool_use"}, {"id", t.id}, {"name", t.name}, {"input", std::move(input)}});
       }
-      if (blocks.empty()) blocks.push_back(text_block(""));
-      append_turn(messages, "assistant", std::move(blocks));
+      // An empty turn is left out: the API refuses empty text blocks.
+      if (!blocks.empty()) append_turn(messages, "assistant", std::move(blocks));
     } else {
       append_turn(messages, "user", json::array({text_block(m.content)}));
     }

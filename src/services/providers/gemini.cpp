@@ -5,7 +5,8 @@
 //
 // The request: "contents" (role "user" or "model", each a list of parts),
 // "systemInstruction" ({parts: [{text}]}: the system messages joined),
-// "tools" ([{functionDeclarations: [{name, description, parameters}]}]) and
+// "tools" ([{functionDeclarations: [{name, description,
+// parametersJsonSchema}]}]: the tool's JSON Schema as it is) and
 // "generationConfig" (maxOutputTokens, temperature). Assistant tool calls go
 // back as functionCall parts ({name, args}); tool results as user
 // functionResponse parts ({name, response: {output}}), consecutive ones
@@ -83,7 +84,7 @@ json request_body(const ChatRequest& r, const Signatures& signatures) {
       if (!m.tool_call_id.starts_with(kOurIdPrefix)) response["id"] = m.tool_call_id;
       append_turn(contents, "user", {{"functionResponse", std::move(response)}});
     } else if (m.role == "assistant") {
-      if (!m.content.empty() || m.tool_calls.empty()) append_turn(contents, "model", {{"text", m.content}});
+      if (!m.content.empty()) append_turn(contents, "model", {{"text", m.content}});  // no empty parts
       for (const ToolCall& t : m.tool_calls) {
         call_names[t.id] = t.name;
         json args = json::parse(t.arguments.empty() ? "{}" : t.arguments, nullptr, false);
@@ -103,7 +104,10 @@ json request_body(const ChatRequest& r, const Signatures& signatures) {
   if (!r.tools.empty()) {
     json declarations = json::array();
     for (const ToolSpec& t : r.tools) {
-      declarations.push_back({{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}});
+      // parametersJsonSchema takes JSON Schema as it is ("parameters" takes
+      // an OpenAPI subset that refuses keys such as additionalProperties).
+      declarations.push_back(
+          {{"name", t.name}, {"description", t.description}, {"parametersJsonSchema", t.parameters}});
     }
     body["tools"] = json::array({{{"functionDeclarations", std::move(declarations)}}});
   }
