@@ -390,6 +390,26 @@ TEST(ProvidersAnthropic, AStreamWithoutMessageStopIsAnError) {
   EXPECT_NE(r.error().message.find("the stream ended before message_stop"), std::string::npos) << r.error().message;
 }
 
+TEST(ProvidersAnthropic, AConnectionCutMidStreamIsAnError) {
+  Loopback server;
+  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+      const std::string first = event(message_start(25)) + event(text_delta(0, "Half")) + "event: content_block_del";
+      sink.write(first.data(), first.size());
+      return false;  // the connection closes with the chunked body unfinished
+    });
+  });
+  auto p = make(config_for(server));
+  ASSERT_TRUE(p);
+  Collect sink;
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(sink.text, "Half");
+  EXPECT_EQ(server.requests, 1);  // text was streamed: no retry
+  EXPECT_NE(r.error().message.find("the stream broke off before message_stop"), std::string::npos) << r.error().message;
+}
+
 TEST(ProvidersAnthropic, CancellationStopsAStalledStream) {
   Loopback server;
   server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
