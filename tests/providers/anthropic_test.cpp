@@ -410,6 +410,32 @@ TEST(ProvidersAnthropic, AConnectionCutMidStreamIsAnError) {
   EXPECT_NE(r.error().message.find("the stream broke off before message_stop"), std::string::npos) << r.error().message;
 }
 
+TEST(ProvidersAnthropic, AConnectionLeftOpenAfterMessageStopEndsTheCall) {
+  Loopback server;
+  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+    server.record(req);
+    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
+      if (offset == 0) {
+        const std::string all = text_stream("whole");
+        sink.write(all.data(), all.size());
+        return true;
+      }
+      server.wait_released();  // the connection stays open until the test ends
+      return false;
+    });
+  });
+  auto c = config_for(server);
+  c.timeout = milliseconds(5000);
+  auto p = make(c);
+  ASSERT_TRUE(p);
+  Collect sink;
+  const auto start = Clock::now();
+  auto r = p->chat(hello(), sink, CancellationToken{});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->text, "whole");
+  EXPECT_LT(Clock::now() - start, milliseconds(2000));
+}
+
 TEST(ProvidersAnthropic, CancellationStopsAStalledStream) {
   Loopback server;
   server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {

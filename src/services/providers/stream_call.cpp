@@ -136,7 +136,9 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
     }
     if (a.first_bytes.size() < 500) a.first_bytes.append(data, std::min<std::size_t>(n, 500));
     if (Status s = parser.feed(std::string_view(data, n), on_event); !s) decoder.failure = s.error().message;
-    return decoder.failure.empty();
+    // After the end event nothing is read: a server keeping the connection
+    // open must not hold a whole answer back until the timeout.
+    return decoder.failure.empty() && !(decoder.complete && call.end_is_event);
   };
 
   // The watcher ends a request blocked in a read at the deadline or on a
