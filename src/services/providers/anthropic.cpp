@@ -50,8 +50,19 @@ void append_turn(json& messages, const char* role, json blocks) {
   messages.push_back({{"role", role}, {"content", std::move(blocks)}});
 }
 
-json request_body(const ChatRequest& r, const std::string& model) {
-  std::string system;
+json assistant_blocks(const Message& m) {
+  json blocks = json::array();
+  if (!m.content.empty()) blocks.push_back(text_block(m.content));
+  for (const ToolCall& t : m.tool_calls) {
+    json input = json::parse(t.arguments.empty() ? "{}" : t.arguments, nullptr, false);
+    if (!input.is_object()) input = json::object();  // the API takes an object only
+    blocks.push_back({{"type", "tool_use"}, {"id", t.id}, {"name", t.name}, {"input", std::move(input)}});
+  }
+  return blocks;
+}
+
+// The messages, and the system messages joined into `system`.
+json messages_of(const ChatRequest& r, std::string& system) {
   json messages = json::array();
   for (const Message& m : r.messages) {
     if (m.role == "system") {
@@ -60,22 +71,20 @@ json request_body(const ChatRequest& r, const std::string& model) {
       append_turn(messages, "user",
                   json::array({{{"type", "tool_result"}, {"tool_use_id", m.tool_call_id}, {"content", m.content}}}));
     } else if (m.role == "assistant") {
-      json blocks = json::array();
-      if (!m.content.empty()) blocks.push_back(text_block(m.content));
-      for (const ToolCall& t : m.tool_calls) {
-        json input = json::parse(t.arguments.empty() ? "{}" : t.arguments, nullptr, false);
-        if (!input.is_object()) input = json::object();  // the API takes an object only
-        blocks.push_back({{"type", "tool_use"}, {"id", t.id}, {"name", t.name}, {"input", std::move(input)}});
-      }
       // An empty turn is left out: the API refuses empty text blocks.
-      if (!blocks.empty()) append_turn(messages, "assistant", std::move(blocks));
+      if (json blocks = assistant_blocks(m); !blocks.empty()) append_turn(messages, "assistant", std::move(blocks));
     } else {
       append_turn(messages, "user", json::array({text_block(m.content)}));
     }
   }
+  return messages;
+}
+
+json request_body(const ChatRequest& r, const std::string& model) {
+  std::string system;
   json body = {{"model", model},
                {"max_tokens", r.max_tokens.value_or(kDefaultMaxTokens)},
-               {"messages", std::move(messages)},
+               {"messages", messages_of(r, system)},
                {"stream", true}};
   if (!system.empty()) {
     json block = text_block(system);
@@ -119,45 +128,13 @@ class MessagesDecoder final : public stream::Decoder {
     }
     const std::string type = stream::string_or_empty(j, "type");
     if (type == "message_start") {
-      const auto m = j.find("message");
-      if (m == j.end() || !m->is_object()) return;
-      if (const std::string model = stream::string_or_empty(*m, "model"); !model.empty()) result.model = model;
-      if (const auto u = m->find("usage"); u != m->end() && u->is_object()) add_usage(*u);
+      on_message_start(j, result);
     } else if (type == "content_block_start") {
-      const auto b = j.find("content_block");
-      if (b == j.end() || !b->is_object() || stream::string_or_empty(*b, "type") != "tool_use") return;
-      ToolCall& call = calls_[stream::integer_or(j, "index", 0)];
-      call.id = stream::string_or_empty(*b, "id");
-      call.name = stream::string_or_empty(*b, "name");
-      streamed = true;
+      on_block_start(j);
     } else if (type == "content_block_delta") {
-      const auto d = j.find("delta");
-      if (d == j.end() || !d->is_object()) return;
-      const std::string kind = stream::string_or_empty(*d, "type");
-      if (kind == "text_delta") {
-        const std::string text = stream::string_or_empty(*d, "text");
-        if (text.empty()) return;
-        result.text += text;
-        streamed = true;
-        sink.on_text(text);
-      } else if (kind == "thinking_delta") {
-        const std::string thinking = stream::string_or_empty(*d, "thinking");
-        if (thinking.empty()) return;
-        result.reasoning += thinking;
-        streamed = true;
-        sink.on_reasoning(thinking);
-      } else if (kind == "input_json_delta") {
-        calls_[stream::integer_or(j, "index", 0)].arguments += stream::string_or_empty(*d, "partial_json");
-        streamed = true;
-      }
+      on_block_delta(j, result, sink);
     } else if (type == "message_delta") {
-      if (const auto d = j.find("delta"); d != j.end() && d->is_object()) {
-        if (const std::string stop = stream::string_or_empty(*d, "stop_reason"); !stop.empty()) {
-          result.stop_raw = stop;
-          result.stop = stop_from(stop);
-        }
-      }
-      if (const auto u = j.find("usage"); u != j.end() && u->is_object()) add_usage(*u);
+      on_message_delta(j, result);
     } else if (type == "message_stop") {
       complete = true;
     } else if (type == "error") {
@@ -182,6 +159,54 @@ class MessagesDecoder final : public stream::Decoder {
   }
 
  private:
+  void on_message_start(const json& j, ChatResult& result) {
+    const auto m = j.find("message");
+    if (m == j.end() || !m->is_object()) return;
+    if (std::string model = stream::string_or_empty(*m, "model"); !model.empty()) result.model = std::move(model);
+    if (const auto u = m->find("usage"); u != m->end() && u->is_object()) add_usage(*u);
+  }
+
+  void on_block_start(const json& j) {
+    const auto b = j.find("content_block");
+    if (b == j.end() || !b->is_object() || stream::string_or_empty(*b, "type") != "tool_use") return;
+    ToolCall& call = calls_[stream::integer_or(j, "index", 0)];
+    call.id = stream::string_or_empty(*b, "id");
+    call.name = stream::string_or_empty(*b, "name");
+    streamed = true;
+  }
+
+  void on_block_delta(const json& j, ChatResult& result, ChatSink& sink) {
+    const auto d = j.find("delta");
+    if (d == j.end() || !d->is_object()) return;
+    const std::string kind = stream::string_or_empty(*d, "type");
+    if (kind == "text_delta") {
+      const std::string text = stream::string_or_empty(*d, "text");
+      if (text.empty()) return;
+      result.text += text;
+      streamed = true;
+      sink.on_text(text);
+    } else if (kind == "thinking_delta") {
+      const std::string thinking = stream::string_or_empty(*d, "thinking");
+      if (thinking.empty()) return;
+      result.reasoning += thinking;
+      streamed = true;
+      sink.on_reasoning(thinking);
+    } else if (kind == "input_json_delta") {
+      calls_[stream::integer_or(j, "index", 0)].arguments += stream::string_or_empty(*d, "partial_json");
+      streamed = true;
+    }
+  }
+
+  void on_message_delta(const json& j, ChatResult& result) {
+    if (const auto d = j.find("delta"); d != j.end() && d->is_object()) {
+      if (std::string stop = stream::string_or_empty(*d, "stop_reason"); !stop.empty()) {
+        result.stop = stop_from(stop);
+        result.stop_raw = std::move(stop);
+      }
+    }
+    if (const auto u = j.find("usage"); u != j.end() && u->is_object()) add_usage(*u);
+  }
+
   // message_start has the input counts, message_delta the final (cumulative)
   // output count and sometimes the input counts again: the last value wins.
   void add_usage(const json& u) {

@@ -72,8 +72,24 @@ void append_turn(json& contents, const char* role, json part) {
   contents.push_back({{"role", role}, {"parts", json::array({std::move(part)})}});
 }
 
-json request_body(const ChatRequest& r, const Signatures& signatures) {
-  std::string system;
+// The model's parts for an assistant message; remembers each call's name.
+void add_assistant(json& contents, const Message& m, const Signatures& signatures,
+                   std::map<std::string, std::string>& call_names) {
+  if (!m.content.empty()) append_turn(contents, "model", {{"text", m.content}});  // no empty parts
+  for (const ToolCall& t : m.tool_calls) {
+    call_names[t.id] = t.name;
+    json args = json::parse(t.arguments.empty() ? "{}" : t.arguments, nullptr, false);
+    if (!args.is_object()) args = json::object();
+    json call = {{"name", t.name}, {"args", std::move(args)}};
+    if (!t.id.starts_with(kOurIdPrefix)) call["id"] = t.id;
+    json part = {{"functionCall", std::move(call)}};
+    if (std::string sig = signatures.get(t.id); !sig.empty()) part["thoughtSignature"] = std::move(sig);
+    append_turn(contents, "model", std::move(part));
+  }
+}
+
+// The contents, and the system messages joined into `system`.
+json contents_of(const ChatRequest& r, const Signatures& signatures, std::string& system) {
   std::map<std::string, std::string> call_names;  // tool_call_id -> name
   json contents = json::array();
   for (const Message& m : r.messages) {
@@ -84,22 +100,17 @@ json request_body(const ChatRequest& r, const Signatures& signatures) {
       if (!m.tool_call_id.starts_with(kOurIdPrefix)) response["id"] = m.tool_call_id;
       append_turn(contents, "user", {{"functionResponse", std::move(response)}});
     } else if (m.role == "assistant") {
-      if (!m.content.empty()) append_turn(contents, "model", {{"text", m.content}});  // no empty parts
-      for (const ToolCall& t : m.tool_calls) {
-        call_names[t.id] = t.name;
-        json args = json::parse(t.arguments.empty() ? "{}" : t.arguments, nullptr, false);
-        if (!args.is_object()) args = json::object();
-        json call = {{"name", t.name}, {"args", std::move(args)}};
-        if (!t.id.starts_with(kOurIdPrefix)) call["id"] = t.id;
-        json part = {{"functionCall", std::move(call)}};
-        if (std::string sig = signatures.get(t.id); !sig.empty()) part["thoughtSignature"] = std::move(sig);
-        append_turn(contents, "model", std::move(part));
-      }
+      add_assistant(contents, m, signatures, call_names);
     } else {
       append_turn(contents, "user", {{"text", m.content}});
     }
   }
-  json body = {{"contents", std::move(contents)}};
+  return contents;
+}
+
+json request_body(const ChatRequest& r, const Signatures& signatures) {
+  std::string system;
+  json body = {{"contents", contents_of(r, signatures, system)}};
   if (!system.empty()) body["systemInstruction"] = {{"parts", json::array({{{"text", system}}})}};
   if (!r.tools.empty()) {
     json declarations = json::array();
@@ -145,36 +156,18 @@ class GenerateDecoder final : public stream::Decoder {
       failure = "error in the stream: " + stream::provider_message(e.data);
       return;
     }
-    if (const std::string v = stream::string_or_empty(j, "modelVersion"); !v.empty()) result.model = v;
+    if (std::string v = stream::string_or_empty(j, "modelVersion"); !v.empty()) result.model = std::move(v);
     if (const auto f = j.find("promptFeedback"); f != j.end() && f->is_object()) {
       if (const std::string reason = stream::string_or_empty(*f, "blockReason"); !reason.empty()) {
         failure = "the prompt was blocked: " + reason;
         return;
       }
     }
-    if (const auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) {
-      const std::int64_t thoughts = stream::integer_or(*u, "thoughtsTokenCount", 0);
-      usage_.input_tokens = stream::integer_or(*u, "promptTokenCount", usage_.input_tokens);
-      usage_.output_tokens = stream::integer_or(*u, "candidatesTokenCount", 0) + thoughts;
-      usage_.cached_input_tokens = stream::integer_or(*u, "cachedContentTokenCount", 0);
-      usage_.reasoning_tokens = thoughts;
-    }
+    if (const auto u = j.find("usageMetadata"); u != j.end() && u->is_object()) on_usage(*u);
     const auto candidates = j.find("candidates");
     if (candidates == j.end() || !candidates->is_array()) return;
     for (const json& c : *candidates) {
-      if (!c.is_object() || stream::integer_or(c, "index", 0) != 0) continue;  // one candidate asked for
-      if (const auto content = c.find("content"); content != c.end() && content->is_object()) {
-        if (const auto parts = content->find("parts"); parts != content->end() && parts->is_array()) {
-          for (const json& part : *parts) {
-            if (part.is_object()) on_part(part, result, sink);
-          }
-        }
-      }
-      if (const std::string finish = stream::string_or_empty(c, "finishReason"); !finish.empty()) {
-        result.stop_raw = finish;
-        result.stop = stop_from(finish);
-        complete = true;
-      }
+      if (c.is_object() && stream::integer_or(c, "index", 0) == 0) on_candidate(c, result, sink);  // one asked for
     }
   }
 
@@ -191,6 +184,29 @@ class GenerateDecoder final : public stream::Decoder {
   }
 
  private:
+  void on_usage(const json& u) {
+    const std::int64_t thoughts = stream::integer_or(u, "thoughtsTokenCount", 0);
+    usage_.input_tokens = stream::integer_or(u, "promptTokenCount", usage_.input_tokens);
+    usage_.output_tokens = stream::integer_or(u, "candidatesTokenCount", 0) + thoughts;
+    usage_.cached_input_tokens = stream::integer_or(u, "cachedContentTokenCount", 0);
+    usage_.reasoning_tokens = thoughts;
+  }
+
+  void on_candidate(const json& c, ChatResult& result, ChatSink& sink) {
+    if (const auto content = c.find("content"); content != c.end() && content->is_object()) {
+      if (const auto parts = content->find("parts"); parts != content->end() && parts->is_array()) {
+        for (const json& part : *parts) {
+          if (part.is_object()) on_part(part, result, sink);
+        }
+      }
+    }
+    if (std::string finish = stream::string_or_empty(c, "finishReason"); !finish.empty()) {
+      result.stop = stop_from(finish);
+      result.stop_raw = std::move(finish);
+      complete = true;
+    }
+  }
+
   void on_part(const json& part, ChatResult& result, ChatSink& sink) {
     if (const auto fc = part.find("functionCall"); fc != part.end() && fc->is_object()) {
       ToolCall call;

@@ -79,22 +79,13 @@ struct Attempt {
   bool timed_out = false;
 };
 
-void send(const ProviderConfig& config, const Call& call, Clock::time_point deadline, const CancellationToken& cancel,
-          ChatSink& sink, ChatResult& result, Decoder& decoder, Attempt& a) {
-  if (cancel.cancelled()) {
-    a.cancelled = true;
-    return;
-  }
-  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
-  if (left.count() <= 0) {
-    a.timed_out = true;
-    return;
-  }
-  httplib::Client cli(call.origin);
+// A client for one attempt: timeouts from what is left of the call, no
+// redirects, certificates verified.
+void configure(httplib::Client& cli, const ProviderConfig& config, std::chrono::microseconds left) {
   const auto connect = std::min<std::chrono::microseconds>(left, config.connect_timeout);
   cli.set_connection_timeout(connect.count() / 1000000, connect.count() % 1000000);
   // The socket's own timeouts run a little past the deadline: the watcher
-  // below ends the call at the deadline, so a timeout reads as one.
+  // ends the call at the deadline, so a timeout reads as one.
   const auto io = left + std::chrono::microseconds(kWatchPeriod * 5);
   cli.set_read_timeout(io.count() / 1000000, io.count() % 1000000);
   cli.set_write_timeout(io.count() / 1000000, io.count() % 1000000);
@@ -103,46 +94,12 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   cli.enable_server_certificate_verification(true);
 #endif
+}
 
-  sse::Parser parser;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = call.path;
-  req.body = call.body;
-  req.headers = call.headers;
-  req.headers.emplace("Content-Type", "application/json");
-  req.headers.emplace("Accept", "text/event-stream");
-  req.response_handler = [&](const httplib::Response& res) {
-    a.status = res.status;
-    a.headers = res.headers;
-    return true;
-  };
-  auto on_event = [&](sse::Event&& e) {
-    if (!decoder.failure.empty()) return;
-    decoder.on_event(std::move(e), result, sink);
-  };
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (cancel.cancelled()) {
-      a.cancelled = true;
-      return false;
-    }
-    if (Clock::now() >= deadline) {
-      a.timed_out = true;
-      return false;
-    }
-    if (a.status != 200) {
-      a.error_body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, a.error_body.size())));
-      return true;
-    }
-    if (a.first_bytes.size() < 500) a.first_bytes.append(data, std::min<std::size_t>(n, 500));
-    if (Status s = parser.feed(std::string_view(data, n), on_event); !s) decoder.failure = s.error().message;
-    // After the end event nothing is read: a server keeping the connection
-    // open must not hold a whole answer back until the timeout.
-    return decoder.failure.empty() && !(decoder.complete && call.end_is_event);
-  };
-
-  // The watcher ends a request blocked in a read at the deadline or on a
-  // cancellation: Client::stop() shuts the socket down.
+// Sends `req` while a watcher ends a request blocked in a read at the
+// deadline or on a cancellation (Client::stop() shuts the socket down).
+httplib::Result send_watched(httplib::Client& cli, httplib::Request& req, Clock::time_point deadline,
+                             const CancellationToken& cancel, Attempt& a) {
   std::mutex m;
   std::condition_variable cv;
   bool over = false;
@@ -171,11 +128,123 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
   watcher.join();
   a.cancelled = a.cancelled || stopped_cancelled;
   a.timed_out = a.timed_out || stopped_late;
+  return res;
+}
+
+void send(const ProviderConfig& config, const Call& call, Clock::time_point deadline, const CancellationToken& cancel,
+          ChatSink& sink, ChatResult& result, Decoder& decoder, Attempt& a) {
+  if (cancel.cancelled()) {
+    a.cancelled = true;
+    return;
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+  if (left.count() <= 0) {
+    a.timed_out = true;
+    return;
+  }
+  httplib::Client cli(call.origin);
+  configure(cli, config, left);
+
+  sse::Parser parser;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = call.path;
+  req.body = call.body;
+  req.headers = call.headers;
+  req.headers.emplace("Content-Type", "application/json");
+  req.headers.emplace("Accept", "text/event-stream");
+  req.response_handler = [&](const httplib::Response& res) {
+    a.status = res.status;
+    a.headers = res.headers;
+    return true;
+  };
+  auto on_event = [&](sse::Event&& e) {
+    if (decoder.failure.empty()) decoder.on_event(std::move(e), result, sink);
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (cancel.cancelled() || Clock::now() >= deadline) {
+      (cancel.cancelled() ? a.cancelled : a.timed_out) = true;
+      return false;
+    }
+    if (a.status != 200) {
+      a.error_body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, a.error_body.size())));
+      return true;
+    }
+    if (a.first_bytes.size() < 500) a.first_bytes.append(data, std::min<std::size_t>(n, 500));
+    if (Status s = parser.feed(std::string_view(data, n), on_event); !s) decoder.failure = s.error().message;
+    // After the end event nothing is read: a server keeping the connection
+    // open must not hold a whole answer back until the timeout.
+    return decoder.failure.empty() && !(decoder.complete && call.end_is_event);
+  };
+  httplib::Result res = send_watched(cli, req, deadline, cancel, a);
   a.transport = res.error();
   if (a.status == 0 && res) a.status = res->status;
   parser.finish();
   if (a.timed_out || a.cancelled) return;
   if (a.transport == httplib::Error::Read && Clock::now() >= deadline) a.timed_out = true;
+}
+
+// What went wrong with an attempt that did not give a whole answer.
+std::string describe_failure(const Call& call, const Attempt& a, const Decoder& decoder) {
+  if (a.status != 0 && a.status != 200)
+    return "HTTP " + std::to_string(a.status) + ": " + provider_message(a.error_body);
+  if (!decoder.failure.empty()) return decoder.failure;
+  if (a.status != 200) return "cannot reach " + call.origin + ": " + httplib::to_string(a.transport);
+  if (a.transport != httplib::Error::Success) {
+    return "the stream broke off before " + call.end_name + " (" + httplib::to_string(a.transport) + ")";
+  }
+  return "the stream ended before " + call.end_name +
+         (a.first_bytes.empty() ? std::string() : "; it began: " + provider_message(a.first_bytes));
+}
+
+// A whole answer: HTTP 200, no failure, the stream's end seen (and, without
+// an end event, the connection closed cleanly).
+bool is_whole(const Call& call, const Attempt& a, const Decoder& decoder) {
+  return a.status == 200 && decoder.failure.empty() && decoder.complete &&
+         (a.transport == httplib::Error::Success || call.end_is_event);
+}
+
+// Another attempt may follow: nothing reached the sink, and the refusal or
+// the stream's failure is passing trouble.
+bool may_retry(const Attempt& a, const Decoder& decoder) {
+  if (decoder.streamed) return false;
+  return decoder.failure.empty() ? retryable_status(a.status) || a.status == 0 : decoder.retryable;
+}
+
+// The wait before the next attempt, or why there is none.
+Result<milliseconds> retry_wait(const ProviderConfig& config, const Attempt& a, int attempt, Clock::time_point deadline,
+                                milliseconds timeout) {
+  milliseconds wait = backoff(config, attempt);
+  if (const auto after = retry_after(a.headers)) {
+    if (*after > config.max_retry_wait) {
+      return make_error(error_code::kRequestFailed, "retry-after " + std::to_string(after->count()) +
+                                                        " ms is longer than max_retry_wait_ms " +
+                                                        std::to_string(config.max_retry_wait.count()));
+    }
+    wait = *after;
+  }
+  if (Clock::now() + wait >= deadline) {
+    return make_error(error_code::kRequestFailed,
+                      "no time left to retry within " + std::to_string(timeout.count()) + " ms");
+  }
+  return wait;
+}
+
+std::string error_object_message(const json& e) {
+  const std::string type = string_or_empty(e, "type");
+  std::string kind = !type.empty() ? type : string_or_empty(e, "status");  // status: Google's code name
+  const std::string message = string_or_empty(e, "message");
+  if (message.empty()) return kind;
+  return kind.empty() ? message : kind + ": " + message;
+}
+
+std::string body_excerpt(std::string_view body) {
+  std::string text(body.substr(0, 500));
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? "(empty body)" : text;
 }
 
 }  // namespace
@@ -208,27 +277,15 @@ Result<BaseUrl> parse_base_url(const ProviderConfig& c) {
 
 std::string provider_message(std::string_view body) {
   const json j = json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    if (const auto e = j.find("error"); e != j.end()) {
-      if (e->is_string()) return e->get<std::string>();
-      if (e->is_object()) {
-        const std::string type = string_or_empty(*e, "type");
-        const std::string status = string_or_empty(*e, "status");  // Google's canonical code name
-        const std::string kind = !type.empty() ? type : status;
-        if (const auto m = e->find("message"); m != e->end() && m->is_string()) {
-          return kind.empty() ? m->get<std::string>() : kind + ": " + m->get<std::string>();
-        }
-        if (!kind.empty()) return kind;
-      }
+  if (!j.is_object()) return body_excerpt(body);
+  if (const auto e = j.find("error"); e != j.end()) {
+    if (e->is_string()) return e->get<std::string>();
+    if (e->is_object()) {
+      if (std::string m = error_object_message(*e); !m.empty()) return m;
     }
-    if (const auto m = j.find("message"); m != j.end() && m->is_string()) return m->get<std::string>();
   }
-  std::string text(body.substr(0, 500));
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text.empty() ? "(empty body)" : text;
+  if (std::string m = string_or_empty(j, "message"); !m.empty()) return m;
+  return body_excerpt(body);
 }
 
 std::int64_t integer_or(const json& object, const char* key, std::int64_t fallback) {
@@ -259,43 +316,18 @@ Result<ChatResult> run(const ProviderConfig& config, const Call& call, milliseco
     };
     if (a.cancelled || cancel.cancelled()) return fail("cancelled", error_code::kRequestCancelled);
     if (a.timed_out) return fail("timed out after " + std::to_string(timeout.count()) + " ms");
-    const bool whole = a.status == 200 && decoder->failure.empty() && decoder->complete;
-    if (whole && (a.transport == httplib::Error::Success || call.end_is_event)) {
-      // A stream with an end marker is whole once the marker came, whatever
-      // happened to the connection after it.
+    if (is_whole(call, a, *decoder)) {
+      // A stream with an end event is whole once it came, whatever happened
+      // to the connection after it.
       decoder->finish(result, sink);
       if (result.model.empty()) result.model = call.model;
       return result;
     }
-    std::string what;
-    if (a.status != 0 && a.status != 200) {
-      what = "HTTP " + std::to_string(a.status) + ": " + provider_message(a.error_body);
-    } else if (!decoder->failure.empty()) {
-      what = decoder->failure;
-    } else if (a.status == 200) {
-      const std::string& before = call.end_name;
-      what = a.transport != httplib::Error::Success
-                 ? "the stream broke off before " + before + " (" + httplib::to_string(a.transport) + ")"
-                 : "the stream ended before " + before +
-                       (a.first_bytes.empty() ? std::string() : "; it began: " + provider_message(a.first_bytes));
-    } else {
-      what = "cannot reach " + call.origin + ": " + httplib::to_string(a.transport);
-    }
-    const bool retryable = !decoder->streamed && (decoder->failure.empty() ? retryable_status(a.status) || a.status == 0
-                                                                           : decoder->retryable);
-    if (!retryable || attempt >= config.max_retries) return fail(what);
-    milliseconds wait = backoff(config, attempt);
-    if (const auto after = retry_after(a.headers)) {
-      if (*after > config.max_retry_wait) {
-        return fail(what + " (retry-after " + std::to_string(after->count()) + " ms is longer than max_retry_wait_ms " +
-                    std::to_string(config.max_retry_wait.count()) + ")");
-      }
-      wait = *after;
-    }
-    if (Clock::now() + wait >= deadline) {
-      return fail(what + " (no time left to retry within " + std::to_string(timeout.count()) + " ms)");
-    }
-    if (!sleep_until(Clock::now() + wait, cancel)) return fail("cancelled", error_code::kRequestCancelled);
+    const std::string what = describe_failure(call, a, *decoder);
+    if (!may_retry(a, *decoder) || attempt >= config.max_retries) return fail(what);
+    auto wait = retry_wait(config, a, attempt, deadline, timeout);
+    if (!wait) return fail(what + " (" + wait.error().message + ")");
+    if (!sleep_until(Clock::now() + *wait, cancel)) return fail("cancelled", error_code::kRequestCancelled);
   }
 }
 
