@@ -8,13 +8,14 @@
 // .icotes/config.toml, which a cloned repository controls:
 //
 //   [providers.local]                 # any name
-//   kind = "openai"                   # a registered kind: openai | mock
+//   kind = "openai"                   # a registered kind: anthropic | gemini | openai | mock
 //   base_url = "http://127.0.0.1:11434/v1"
 //   model = "qwen2.5-coder"
 //   api_key_env = "LOCAL_API_KEY"     # or api_key_file = "~/.config/icotes/local.key"
 //   # optional: timeout_ms (120000, the whole call), connect_timeout_ms (10000),
 //   # max_retries (3), retry_base_ms (500), max_retry_wait_ms (30000);
-//   # kind = "mock" reads script = "file.json" (relative to this file)
+//   # kind = "mock" reads script = "file.json" (relative to this file);
+//   # kind = "anthropic" and "gemini" default base_url to the vendor's API
 //   [agent]
 //   provider = "local"                # the default provider
 //

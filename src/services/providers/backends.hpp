@@ -13,4 +13,10 @@ Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& confi
 /// kind = "openai": OpenAI-compatible Chat Completions, streamed (openai.cpp).
 Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config);
 
+/// kind = "anthropic": the Anthropic Messages API, streamed (anthropic.cpp).
+Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config);
+
+/// kind = "gemini": the Gemini API's streamGenerateContent (gemini.cpp).
+Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config);
+
 }  // namespace icotes::providers
