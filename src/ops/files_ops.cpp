@@ -179,6 +179,12 @@ std::vector<std::size_t> shares_shown(const std::vector<std::size_t>& needs, std
   return give;
 }
 
+// A cut file in read_many_files' note: its path, and the read_file call its own note gives to continue.
+std::string cut_entry(const std::string& path, const std::string& note) {
+  const std::size_t call = note.find("read_file {");
+  return path + (call == std::string::npos ? std::string() : " (" + note.substr(call) + ")");
+}
+
 // read_many_files' note: the files cut (with the call that continues each) and those not shown (with the
 // call that reads them).
 std::string read_many_note(std::size_t budget, const std::vector<std::string>& cut,
@@ -242,10 +248,7 @@ json read_many_result(const std::vector<std::string>& paths, const std::vector<R
               {"sha256", r.sha256},    {"encoding", r.encoding},          {"binary", r.binary}};
     if (r.source == "editor") f["source"] = "editor";
     if (!r.note.empty()) f["note"] = r.note;
-    if (r.truncated && !r.binary) {
-      const std::size_t call = r.note.find("read_file {");
-      cut.push_back(path + (call == std::string::npos ? std::string() : " (" + r.note.substr(call) + ")"));
-    }
+    if (r.truncated && !r.binary) cut.push_back(cut_entry(path, r.note));
     out.push_back(std::move(f));
   }
   json result = {{"files", std::move(out)}};

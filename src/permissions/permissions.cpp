@@ -337,6 +337,9 @@ std::optional<Grant> best_grant(const Need& need, const Cache& session, const Ca
   return best;
 }
 
+// The decision order itself (protected paths, deny rules, readOnly, allow rules, outside the workspace, bypass,
+// saved answers, the mode's defaults, then asking): one ordered list of returns, read in one place.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 Decision decide_one(const Need& need, const Settings& workspace, const Settings& own, const Cache& session,
                     const Cache* persisted, const Cache* global) {
   const Mode mode = effective_mode(workspace, own);
