@@ -93,9 +93,9 @@ std::optional<T> integral(const json& v) {
 
 }  // namespace detail
 
-/// Reads `v` into `out`; a failure is a ParamError at `pointer` (its
-/// members' pointers below it).
+/// Reads `v` into `out`; a failure is a ParamError at `pointer` (its members' pointers below it).
 template <class T>
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one `if constexpr` case per kind of field
 void read(const json& v, const std::string& pointer, T& out) {
   if constexpr (detail::is_optional<T>::value) {
     if (v.is_null()) {

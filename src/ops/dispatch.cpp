@@ -9,6 +9,9 @@
 
 namespace icotes {
 
+// A Request is a handle on shared state, copied into the lambdas below; the signature is
+// include/ops/icotes/dispatch.hpp's, which the dialects include.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): by value, as said above
 void run_operation(Workspace& workspace, const Registry& registry, Request request, OperationCall call) {
   auto shared = std::make_shared<OperationCall>(std::move(call));
   // Malformed calls are refused before the gate: nobody is asked to
@@ -47,7 +50,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     return run();
   }
   workspace.gate().check(shared->client, shared->op->id, std::move(needs), request.token(),
-                         [&workspace, run = std::move(run), deny = std::move(deny)](Status st) {
+                         [&workspace, run = std::move(run), deny = std::move(deny)](const Status& st) {
                            if (!st) return deny(st.error());
                            // The answer may come on a connection's reading thread: run on a worker.
                            workspace.workers().post(run);

@@ -151,21 +151,14 @@ std::size_t header_room(const std::string& path) { return 2 * path.size() + 180;
 
 std::string read_many_text(const json& r);
 
-// The read_many_files result for `results` when their text may fill `room`
-// bytes (headers included). Files that fit are shown whole, smallest
-// first; the others share the rest evenly, as many of them (in the order
-// asked) as get a useful share each; the remaining ones are named for the
-// next call.
-json read_many_result(const std::vector<std::string>& paths, const std::vector<Result<files::ReadResult>>& results,
-                      std::size_t room, std::size_t budget) {
-  // A file cut shorter than this is left for a later call instead: each
-  // cut file costs a call to continue, each file left out none more.
+// The room each file's text gets (fair_shares of `room`), and in `shown` whether it is shown at all. A file cut
+// shorter than kMinShare is left for a later call instead: each cut file costs a call to continue, each file
+// left out none more.
+std::vector<std::size_t> shares_shown(const std::vector<std::size_t>& needs, std::size_t room,
+                                      std::vector<bool>& shown) {
   constexpr std::size_t kMinShare = 8 * 1024;
-  std::vector<std::size_t> needs;
-  for (std::size_t i = 0; i < results.size(); ++i)
-    needs.push_back(header_room(paths[i]) + (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
   std::vector<std::size_t> give = fair_shares(needs, room);
-  std::vector<bool> shown(needs.size(), true);
+  shown.assign(needs.size(), true);
   std::vector<std::size_t> cut_files;
   std::size_t whole = 0;
   for (std::size_t i = 0; i < needs.size(); ++i) {
@@ -183,6 +176,56 @@ json read_many_result(const std::vector<std::string>& paths, const std::vector<R
     }
     give = fair_shares(wanted, room);
   }
+  return give;
+}
+
+// A cut file in read_many_files' note: its path, and the read_file call its own note gives to continue.
+std::string cut_entry(const std::string& path, const std::string& note) {
+  const std::size_t call = note.find("read_file {");
+  return path + (call == std::string::npos ? std::string() : " (" + note.substr(call) + ")");
+}
+
+// read_many_files' note: the files cut (with the call that continues each) and those not shown (with the
+// call that reads them).
+std::string read_many_note(std::size_t budget, const std::vector<std::string>& cut,
+                           const std::vector<std::string>& rest) {
+  std::string note = "Within " + std::to_string(budget) + " bytes of text (maxBytes): ";
+  if (!cut.empty()) {
+    note += "cut: ";
+    for (std::size_t i = 0; i < cut.size(); ++i) {
+      if (i) note += ", ";
+      note += cut[i];
+    }
+  }
+  if (!rest.empty()) {
+    if (!cut.empty()) note += "; ";
+    note += "not shown: ";
+    std::string call = "read_many_files {\"paths\":[";
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+      if (i) {
+        note += ", ";
+        call += ',';
+      }
+      note += rest[i];
+      call += json_quoted(rest[i]);
+    }
+    note += " (continue with " + call + "]})";
+  }
+  return note;
+}
+
+// The read_many_files result for `results` when their text may fill `room`
+// bytes (headers included). Files that fit are shown whole, smallest
+// first; the others share the rest evenly, as many of them (in the order
+// asked) as get a useful share each; the remaining ones are named for the
+// next call.
+json read_many_result(const std::vector<std::string>& paths, const std::vector<Result<files::ReadResult>>& results,
+                      std::size_t room, std::size_t budget) {
+  std::vector<std::size_t> needs;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    needs.push_back(header_room(paths[i]) + (results[i] ? results[i]->content.size() + results[i]->note.size() : 200));
+  std::vector<bool> shown;
+  const std::vector<std::size_t> give = shares_shown(needs, room, shown);
   json out = json::array();
   std::vector<std::string> cut, rest;
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -205,31 +248,13 @@ json read_many_result(const std::vector<std::string>& paths, const std::vector<R
               {"sha256", r.sha256},    {"encoding", r.encoding},          {"binary", r.binary}};
     if (r.source == "editor") f["source"] = "editor";
     if (!r.note.empty()) f["note"] = r.note;
-    if (r.truncated && !r.binary) {
-      const std::size_t call = r.note.find("read_file {");
-      cut.push_back(path + (call == std::string::npos ? std::string() : " (" + r.note.substr(call) + ")"));
-    }
+    if (r.truncated && !r.binary) cut.push_back(cut_entry(path, r.note));
     out.push_back(std::move(f));
   }
   json result = {{"files", std::move(out)}};
   if (!cut.empty() || !rest.empty()) {
-    std::string note = "Within " + std::to_string(budget) + " bytes of text (maxBytes): ";
-    if (!cut.empty()) {
-      note += "cut: ";
-      for (std::size_t i = 0; i < cut.size(); ++i) note += (i ? ", " : "") + cut[i];
-    }
-    if (!rest.empty()) {
-      if (!cut.empty()) note += "; ";
-      note += "not shown: ";
-      std::string call = "read_many_files {\"paths\":[";
-      for (std::size_t i = 0; i < rest.size(); ++i) {
-        note += (i ? ", " : "") + rest[i];
-        call += (i ? "," : "") + json_quoted(rest[i]);
-      }
-      note += " (continue with " + call + "]})";
-      result["notShown"] = rest;
-    }
-    result["note"] = std::move(note);
+    result["note"] = read_many_note(budget, cut, rest);
+    if (!rest.empty()) result["notShown"] = rest;
   }
   return result;
 }

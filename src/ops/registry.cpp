@@ -66,43 +66,49 @@ bool has_type(const nlohmann::ordered_json& property, std::string_view type) {
   return it->is_array() && std::find(it->begin(), it->end(), type) != it->end();
 }
 
+// One top-level input property's x-permission (a path parameter the gate judges, typed as its role needs)
+// and x-permission-read-when.
+void read_property_keys(const std::string& name, const nlohmann::ordered_json& property, Operation& op) {
+  if (const auto it = property.find("x-permission"); it != property.end()) {
+    const auto role = it->is_string() ? path_role(it->get_ref<const std::string&>()) : std::nullopt;
+    if (!role) throw std::logic_error("property \"" + name + "\": unknown x-permission " + it->dump());
+    const bool array = *role == PathRole::Paths;
+    const bool typed =
+        array ? has_type(property, "array") && property.contains("items") && has_type(property["items"], "string")
+              : has_type(property, "string");
+    if (!typed)
+      throw std::logic_error("property \"" + name + "\": x-permission " + it->dump() + " needs a " +
+                             (array ? "string array" : "string"));
+    op.path_params.push_back({name, *role});
+  }
+  if (const auto it = property.find("x-permission-read-when"); it != property.end())
+    op.read_when.emplace_back(name, json::parse(it->dump()));
+}
+
+// An x-permission key anywhere but on a top-level input property (`depth` 2: input, properties, the property):
+// the gate would never see it, a build defect.
+void reject_nested_permission_keys(const nlohmann::ordered_json& s, int depth) {
+  if (s.is_array()) {
+    for (const auto& v : s) reject_nested_permission_keys(v, depth);
+    return;
+  }
+  if (!s.is_object()) return;
+  for (const auto& [key, v] : s.items()) {
+    if (depth != 2 && key.rfind("x-permission", 0) == 0)
+      throw std::logic_error("\"" + key + "\" only on a top-level input property");
+    reject_nested_permission_keys(v, depth + 1);
+  }
+}
+
 // The "x-permission" and "x-permission-read-when" keys of an input schema:
 // on its top-level properties only (Gate::needs reads the call's top-level
 // members), a known role on a property of the role's type.
 void read_permission_keys(const nlohmann::ordered_json& input, Operation& op) {
   if (const auto props = input.find("properties"); props != input.end() && props->is_object()) {
-    for (const auto& [name, property] : props->items()) {
-      if (!property.is_object()) continue;
-      if (const auto it = property.find("x-permission"); it != property.end()) {
-        const auto role = it->is_string() ? path_role(it->get_ref<const std::string&>()) : std::nullopt;
-        if (!role) throw std::logic_error("property \"" + name + "\": unknown x-permission " + it->dump());
-        const bool array = *role == PathRole::Paths;
-        const bool typed =
-            array ? has_type(property, "array") && property.contains("items") && has_type(property["items"], "string")
-                  : has_type(property, "string");
-        if (!typed)
-          throw std::logic_error("property \"" + name + "\": x-permission " + it->dump() + " needs a " +
-                                 (array ? "string array" : "string"));
-        op.path_params.push_back({name, *role});
-      }
-      if (const auto it = property.find("x-permission-read-when"); it != property.end())
-        op.read_when.emplace_back(name, json::parse(it->dump()));
-    }
+    for (const auto& [name, property] : props->items())
+      if (property.is_object()) read_property_keys(name, property, op);
   }
-  // Anywhere else the gate would never see it: a build defect.
-  std::function<void(const nlohmann::ordered_json&, int)> nested = [&](const nlohmann::ordered_json& s, int depth) {
-    if (s.is_array()) {
-      for (const auto& v : s) nested(v, depth);
-      return;
-    }
-    if (!s.is_object()) return;
-    for (const auto& [key, v] : s.items()) {
-      if (depth != 2 && key.rfind("x-permission", 0) == 0)
-        throw std::logic_error("\"" + key + "\" only on a top-level input property");
-      nested(v, depth + 1);
-    }
-  };
-  nested(input, 0);
+  reject_nested_permission_keys(input, 0);
 }
 
 // A member the schema let through that its typed field cannot hold, said

@@ -89,6 +89,45 @@ const json* value_at(const json& value, const std::string& pointer) {
   }
 }
 
+// "expected an integer from 1 to 1000, got 0" when number `actual` is outside its schema's bounds.
+std::optional<std::string> out_of_bounds(const json& sub, const json& actual) {
+  if (!sub.contains("minimum") && !sub.contains("maximum")) return std::nullopt;
+  const double v = actual.get<double>();
+  const json* lo = sub.contains("minimum") && sub["minimum"].is_number() ? &sub["minimum"] : nullptr;
+  const json* hi = sub.contains("maximum") && sub["maximum"].is_number() ? &sub["maximum"] : nullptr;
+  if (!(lo && v < lo->get<double>()) && !(hi && v > hi->get<double>())) return std::nullopt;
+  const std::string kind = sub.value("type", json()) == "integer" ? "an integer" : "a number";
+  const std::string range = lo && hi ? " from " + lo->dump() + " to " + hi->dump()
+                            : lo     ? " of at least " + lo->dump()
+                                     : " of at most " + hi->dump();
+  return "expected " + kind + range + ", got " + actual.dump();
+}
+
+// The names of a subschema's properties, ", "-separated ("" when it has none).
+std::string allowed_properties(const json* sub) {
+  std::string allowed;
+  if (!sub || !sub->contains("properties")) return allowed;
+  for (const auto& [key, unused] : (*sub)["properties"].items()) {
+    if (!allowed.empty()) allowed += ", ";
+    allowed += key;
+  }
+  return allowed;
+}
+
+// A member name as a JSON Pointer reference token (RFC 6901: '~' as "~0", '/' as "~1").
+std::string pointer_token(const std::string& name) {
+  std::string escaped;
+  for (char c : name) {
+    if (c == '~')
+      escaped += "~0";
+    else if (c == '/')
+      escaped += "~1";
+    else
+      escaped += c;
+  }
+  return escaped;
+}
+
 // "expected string, got number" for type mismatches; valijson's text otherwise.
 std::string describe(const json& schema, const json& value, const std::vector<std::string>& context,
                      const std::string& pointer, const std::string& fallback) {
@@ -105,18 +144,8 @@ std::string describe(const json& schema, const json& value, const std::vector<st
   // A number out of bounds: the bounds as the schema writes them (valijson
   // prints them as doubles, "1000.000000"). MCP's tools/list leaves bounds
   // out, so this message is where a model learns them.
-  if (sub && actual && actual->is_number() && (sub->contains("minimum") || sub->contains("maximum"))) {
-    const double v = actual->get<double>();
-    const json* lo = sub->contains("minimum") && (*sub)["minimum"].is_number() ? &(*sub)["minimum"] : nullptr;
-    const json* hi = sub->contains("maximum") && (*sub)["maximum"].is_number() ? &(*sub)["maximum"] : nullptr;
-    if ((lo && v < lo->get<double>()) || (hi && v > hi->get<double>())) {
-      const std::string kind = sub->value("type", json()) == "integer" ? "an integer" : "a number";
-      const std::string range = lo && hi ? " from " + lo->dump() + " to " + hi->dump()
-                                : lo     ? " of at least " + lo->dump()
-                                         : " of at most " + hi->dump();
-      return "expected " + kind + range + ", got " + actual->dump();
-    }
-  }
+  if (sub && actual && actual->is_number())
+    if (auto bounds = out_of_bounds(*sub, *actual)) return std::move(*bounds);
   if (sub && actual && actual->is_string() && fallback.find("'pattern'") != std::string::npos &&
       sub->contains("pattern") && (*sub)["pattern"].is_string()) {
     return "expected a string matching " + (*sub)["pattern"].get<std::string>();
@@ -150,13 +179,8 @@ std::optional<Error> SchemaValidator::validate(const json& value, std::string_vi
       if (const std::size_t at = err.description.find(kExtra); at != std::string::npos) {
         const std::size_t from = at + kExtra.size();
         const std::string name = err.description.substr(from, err.description.rfind('\'') - from);
-        std::string allowed;
-        if (const json* sub = subschema_at(impl_->source, err.context); sub && sub->contains("properties")) {
-          for (const auto& [key, unused] : (*sub)["properties"].items()) allowed += (allowed.empty() ? "" : ", ") + key;
-        }
-        std::string escaped;
-        for (char c : name) escaped += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
-        pointer.assign(p).append("/").append(escaped);
+        const std::string allowed = allowed_properties(subschema_at(impl_->source, err.context));
+        pointer.assign(p).append("/").append(pointer_token(name));
         expected.assign("unknown property '").append(name).append("'");
         if (!allowed.empty()) expected.append(" (allowed: ").append(allowed).append(")");
       }

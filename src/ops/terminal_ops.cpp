@@ -24,6 +24,55 @@ Result<json> write(Context& ctx, terminal::WriteParams&& p) {
   return json{{"id", p.id}, {"bytes", p.data.size()}, {"offset", *r}};
 }
 
+// terminal/read's scrollback mode: the last lines that fit the client's text budget, into `out`.
+Status read_scrollback(Context& ctx, const terminal::ReadParams& p, json& out) {
+  auto h = ctx.workspace.terminals().history(p.id, p.max_lines.value_or(1000));
+  if (!h) return std::move(h).error();
+  // The last lines that fit the client's text budget (asked: maxLines).
+  const std::size_t budget = ctx.text_budget(p.max_lines.has_value());
+  std::size_t bytes = 512, keep = 0;  // 512: the note and the state lines
+  while (keep < h->lines.size() && (bytes += h->lines[h->lines.size() - 1 - keep].size() + 1) <= budget) ++keep;
+  if (keep < h->lines.size()) {
+    h->first_line += h->lines.size() - keep;
+    h->lines.erase(h->lines.begin(), h->lines.end() - static_cast<std::ptrdiff_t>(keep));
+  }
+  out["lines"] = h->lines;
+  out["firstLine"] = h->first_line;
+  out["totalLines"] = h->total_lines;
+  if (h->first_line > 0)
+    out["note"] = std::to_string(h->first_line) + " earlier lines are not shown" +
+                  " (older than the scrollback bound, beyond maxLines, or past the result's size budget)";
+  return ok_status();
+}
+
+// terminal/read's raw mode: the bytes after `since` as UTF-8 text within the client's text budget, into `out`.
+Status read_raw(Context& ctx, const terminal::ReadParams& p, json& out) {
+  const std::size_t budget = ctx.text_budget(p.max_bytes.has_value());
+  const std::size_t room = budget == SIZE_MAX ? budget : budget - std::min(budget / 2, std::size_t{512});
+  auto raw = ctx.workspace.terminals().raw(p.id, p.since, std::min(p.max_bytes.value_or(65536), room));
+  if (!raw) return std::move(raw).error();
+  std::string data = repair_utf8(raw->bytes);
+  if (data.size() > room) {
+    // Bytes that are not UTF-8 become U+FFFD, three bytes each: read a
+    // third as many so the text stays within the budget.
+    raw = ctx.workspace.terminals().raw(p.id, p.since, room / 3);
+    if (!raw) return std::move(raw).error();
+    data = repair_utf8(raw->bytes);
+  }
+  out["data"] = std::move(data);
+  out["start"] = raw->start;
+  out["end"] = raw->end;
+  out["truncated"] = raw->truncated;
+  std::string note;
+  if (raw->dropped > 0)
+    note = std::to_string(raw->dropped) + " bytes after since are no longer kept (the last " +
+           std::to_string(ctx.workspace.terminals().limits().raw_bytes) + " bytes are); data starts at " +
+           std::to_string(raw->start) + ". ";
+  if (raw->truncated) note += "More output follows: read again with since=" + std::to_string(raw->end) + ".";
+  if (!note.empty()) out["note"] = note;
+  return ok_status();
+}
+
 Result<json> read(Context& ctx, terminal::ReadParams&& p) {
   auto& terminals = ctx.workspace.terminals();
   const std::string& id = p.id;
@@ -49,46 +98,9 @@ Result<json> read(Context& ctx, terminal::ReadParams&& p) {
     out["rows"] = s->rows;
     out["altScreen"] = s->alt_screen;
   } else if (mode == "scrollback") {
-    auto h = terminals.history(id, p.max_lines.value_or(1000));
-    if (!h) return std::move(h).error();
-    // The last lines that fit the client's text budget (asked: maxLines).
-    const std::size_t budget = ctx.text_budget(p.max_lines.has_value());
-    std::size_t bytes = 512, keep = 0;  // 512: the note and the state lines
-    while (keep < h->lines.size() && (bytes += h->lines[h->lines.size() - 1 - keep].size() + 1) <= budget) ++keep;
-    if (keep < h->lines.size()) {
-      h->first_line += h->lines.size() - keep;
-      h->lines.erase(h->lines.begin(), h->lines.end() - static_cast<std::ptrdiff_t>(keep));
-    }
-    out["lines"] = h->lines;
-    out["firstLine"] = h->first_line;
-    out["totalLines"] = h->total_lines;
-    if (h->first_line > 0)
-      out["note"] = std::to_string(h->first_line) + " earlier lines are not shown" +
-                    " (older than the scrollback bound, beyond maxLines, or past the result's size budget)";
+    if (auto st = read_scrollback(ctx, p, out); !st) return std::move(st).error();
   } else {
-    const std::size_t budget = ctx.text_budget(p.max_bytes.has_value());
-    const std::size_t room = budget == SIZE_MAX ? budget : budget - std::min(budget / 2, std::size_t{512});
-    auto raw = terminals.raw(id, since, std::min(p.max_bytes.value_or(65536), room));
-    if (!raw) return std::move(raw).error();
-    std::string data = repair_utf8(raw->bytes);
-    if (data.size() > room) {
-      // Bytes that are not UTF-8 become U+FFFD, three bytes each: read a
-      // third as many so the text stays within the budget.
-      raw = terminals.raw(id, since, room / 3);
-      if (!raw) return std::move(raw).error();
-      data = repair_utf8(raw->bytes);
-    }
-    out["data"] = std::move(data);
-    out["start"] = raw->start;
-    out["end"] = raw->end;
-    out["truncated"] = raw->truncated;
-    std::string note;
-    if (raw->dropped > 0)
-      note = std::to_string(raw->dropped) + " bytes after since are no longer kept (the last " +
-             std::to_string(terminals.limits().raw_bytes) + " bytes are); data starts at " +
-             std::to_string(raw->start) + ". ";
-    if (raw->truncated) note += "More output follows: read again with since=" + std::to_string(raw->end) + ".";
-    if (!note.empty()) out["note"] = note;
+    if (auto st = read_raw(ctx, p, out); !st) return std::move(st).error();
   }
   // Last, so the state matches (or postdates) the content above.
   auto info = terminals.info(id);

@@ -110,51 +110,67 @@ std::string plural(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// workspace_info as `key: value` lines, under 2 KB whatever is attached.
-std::string info_text(const json& r) {
-  std::string t = "root: " + r.value("root", std::string()) + "\n";
-  if (auto g = r.find("git"); g != r.end()) {
-    t += "git: ";
-    if (g->contains("error")) {
-      t += "unreadable (" + g->value("error", std::string()).substr(0, 200) + ")";
-    } else {
-      const json& branch = (*g)["branch"];
-      t += branch.is_string() ? "branch " + branch.get<std::string>() : std::string("detached HEAD");
-      if (auto c = g->find("commit"); c != g->end() && c->is_string())
-        t += " at " + c->get<std::string>();
-      else
-        t += " (no commit yet)";
-      if (g->contains("upstream")) {
-        const auto ahead = g->value("ahead", std::uint64_t{0}), behind = g->value("behind", std::uint64_t{0});
-        t += ", ";
-        if (!g->contains("ahead"))
-          t += "upstream " + g->value("upstream", std::string()) + " gone";
-        else if (ahead == 0 && behind == 0)
-          t += "up to date with " + g->value("upstream", std::string());
-        else
-          t += std::to_string(ahead) + " ahead, " + std::to_string(behind) + " behind " +
-               g->value("upstream", std::string());
-      }
-      const auto changed = g->value("changed", std::uint64_t{0});
-      t += changed == 0 ? ", clean" : ", " + plural(changed, "changed path", "changed paths");
-    }
-    t += "\n";
+// The git line of info_text: "branch main at 1a2b3c, up to date with origin/main, clean".
+std::string git_state(const json& g) {
+  std::string t;
+  if (g.contains("error")) {
+    t += "unreadable (" + g.value("error", std::string()).substr(0, 200) + ")";
   } else {
-    t += "git: no repository at the root\n";
+    const json& branch = g["branch"];
+    t += branch.is_string() ? "branch " + branch.get<std::string>() : std::string("detached HEAD");
+    if (auto c = g.find("commit"); c != g.end() && c->is_string())
+      t += " at " + c->get<std::string>();
+    else
+      t += " (no commit yet)";
+    if (g.contains("upstream")) {
+      const auto ahead = g.value("ahead", std::uint64_t{0}), behind = g.value("behind", std::uint64_t{0});
+      t += ", ";
+      if (!g.contains("ahead"))
+        t += "upstream " + g.value("upstream", std::string()) + " gone";
+      else if (ahead == 0 && behind == 0)
+        t += "up to date with " + g.value("upstream", std::string());
+      else
+        t += std::to_string(ahead) + " ahead, " + std::to_string(behind) + " behind " +
+             g.value("upstream", std::string());
+    }
+    const auto changed = g.value("changed", std::uint64_t{0});
+    t += changed == 0 ? ", clean" : ", " + plural(changed, "changed path", "changed paths");
   }
-  const json& clients = r["clients"];
-  t += "clients: ";
+  return t;
+}
+
+// The clients line of info_text: the first few by dialect, name and version, and how many more.
+std::string clients_list(const json& clients) {
+  std::string t;
   constexpr std::size_t kShown = 8;
   for (std::size_t i = 0; i < clients.size() && i < kShown; ++i) {
     const json& c = clients[i];
     std::string name = c.value("name", std::string()).substr(0, 60);
     if (name.empty()) name = "unnamed";
     if (c.contains("version")) name += " " + c.value("version", std::string()).substr(0, 20);
-    t += (i ? "; " : "") + c.value("dialect", std::string()) + " " + name + " (" +
-         (c.value("you", false) ? "you, " : "") + "since " + c.value("since", std::string()) + ")";
+    if (i) t += "; ";
+    t += c.value("dialect", std::string());
+    t += ' ';
+    t += name;
+    t += " (";
+    if (c.value("you", false)) t += "you, ";
+    t += "since ";
+    t += c.value("since", std::string());
+    t += ')';
   }
   if (clients.empty()) t += "none";
   if (clients.size() > kShown) t += "; " + std::to_string(clients.size() - kShown) + " more";
+  return t;
+}
+
+// workspace_info as `key: value` lines, under 2 KB whatever is attached.
+std::string info_text(const json& r) {
+  std::string t = "root: " + r.value("root", std::string()) + "\n";
+  if (auto g = r.find("git"); g != r.end())
+    t += "git: " + git_state(*g) + "\n";
+  else
+    t += "git: no repository at the root\n";
+  t += "clients: " + clients_list(r["clients"]);
   t += "\n";
   const json& p = r["permissions"];
   t += "permission mode: " + p.value("mode", std::string()) + " (" +

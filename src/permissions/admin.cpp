@@ -44,6 +44,36 @@ Result<Grant> grant_from(const json& p) {
   return g;
 }
 
+// icotes/permissions/list: the mode, the rules in force and the saved grants.
+json list_result(Gate& gate) {
+  json grants = json::array();
+  for (const auto& l : gate.list()) grants.push_back(grant_json(l));
+  const Settings& s = gate.settings();
+  json allow = json::array(), deny = json::array();
+  for (const auto& r : s.allow) allow.push_back(r.text());
+  for (const auto& r : s.deny) deny.push_back(r.text());
+  return json{
+      {"mode", std::string(to_string(s.mode))}, {"rules", {{"allow", allow}, {"deny", deny}}}, {"grants", grants}};
+}
+
+// icotes/permissions/log: the audit log's records, newest first, paged by limit and offset.
+Result<json> log_result(Gate& gate, const json& params) {
+  const std::size_t limit = member_or<std::size_t>(params, "limit", 100);
+  const std::size_t offset = member_or<std::size_t>(params, "offset", 0);
+  auto records = gate.log(std::min<std::size_t>(limit, 10000), offset);
+  if (!records) return std::move(records).error();
+  json out = json::array();
+  for (const auto& r : *records)
+    out.push_back({{"time", r.time_ms},
+                   {"client", r.client},
+                   {"operation", r.operation},
+                   {"kind", r.kind},
+                   {"target", r.target},
+                   {"answer", r.answer},
+                   {"decidedBy", r.decided_by}});
+  return json{{"records", std::move(out)}};
+}
+
 }  // namespace
 
 bool is_admin_method(std::string_view method) {
@@ -56,16 +86,7 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
   // Answer from the files as they are now: the CLI or an editor of
   // config.toml may have changed them since the last decision.
   gate.refresh();
-  if (method == "icotes/permissions/list") {
-    json grants = json::array();
-    for (const auto& l : gate.list()) grants.push_back(grant_json(l));
-    const Settings& s = gate.settings();
-    json allow = json::array(), deny = json::array();
-    for (const auto& r : s.allow) allow.push_back(r.text());
-    for (const auto& r : s.deny) deny.push_back(r.text());
-    return json{
-        {"mode", std::string(to_string(s.mode))}, {"rules", {{"allow", allow}, {"deny", deny}}}, {"grants", grants}};
-  }
+  if (method == "icotes/permissions/list") return list_result(gate);
   if (method == "icotes/permissions/grant" || method == "icotes/permissions/revoke") {
     auto g = grant_from(params);
     if (!g) return std::move(g).error();
@@ -83,22 +104,7 @@ Result<json> admin(Gate& gate, const ConfinedRoot& root, std::string_view method
     if (!removed) return std::move(removed).error();
     return json{{"revoked", *removed}};
   }
-  if (method == "icotes/permissions/log") {
-    const std::size_t limit = member_or<std::size_t>(params, "limit", 100);
-    const std::size_t offset = member_or<std::size_t>(params, "offset", 0);
-    auto records = gate.log(std::min<std::size_t>(limit, 10000), offset);
-    if (!records) return std::move(records).error();
-    json out = json::array();
-    for (const auto& r : *records)
-      out.push_back({{"time", r.time_ms},
-                     {"client", r.client},
-                     {"operation", r.operation},
-                     {"kind", r.kind},
-                     {"target", r.target},
-                     {"answer", r.answer},
-                     {"decidedBy", r.decided_by}});
-    return json{{"records", std::move(out)}};
-  }
+  if (method == "icotes/permissions/log") return log_result(gate, params);
   return make_error(error_code::kMethodNotFound, "method not found: " + std::string(method));
 }
 
@@ -136,8 +142,85 @@ Status check_bash_pattern(const std::string& what, const std::string& arg) {
   return ok_status();
 }
 
+// What a saved rule with argument `arg` covers, for the CLI's answer.
+std::string rule_scope_text(const std::string& arg, bool bash, bool pattern) {
+  if (arg.empty()) return "every target";
+  if (bash) {
+    if (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0)
+      return "command lines whose commands each start with the words '" + arg.substr(0, arg.size() - 2) + "'";
+    if (pattern) return "command lines whose commands each match the glob '" + arg + "'";
+    return "the command line '" + arg + "'";
+  }
+  if (pattern) return "paths matching " + arg;
+  if (arg.back() == '/') return "everything under " + arg;
+  return "the path " + arg + " and what is beneath it";
+}
+
+// What a grant of `scope` ("global", "project", "directory", "specific") on `value` covers, for the CLI's answer.
+std::string grant_scope_text(const std::string& scope, const std::string& value, bool bash) {
+  if (scope == "global") return "every workspace";
+  if (scope == "project") return "this whole workspace";
+  if (scope == "directory") return "everything under " + (value.empty() ? std::string(".") : value) + "/";
+  if (bash) return "exactly the command line '" + value + "'";
+  return "the file " + value;
+}
+
+// Saves (allow, deny) or removes (revoke) the workspace rule `what` (kind `name`, covering `scope_text`).
+Result<std::string> change_rule(Gate& gate, const ConfinedRoot& root, std::string_view action, const std::string& what,
+                                const std::string& name, const std::string& scope_text) {
+  const Answer answer = action == "deny" ? Answer::Deny : Answer::Allow;
+  auto rule = Rule::parse(what, answer);
+  if (!rule) return std::move(rule).error();
+  if (action == "revoke") {
+    auto removed = gate.remove_rule(what, answer);
+    if (!removed) return std::move(removed).error();
+    if (!*removed)
+      return make_error(error_code::kNotFound,
+                        "no saved rule '" + what + "' (rules written in .icotes/config.toml are removed there)");
+    return "revoked " + what + ": the rule for " + kinds_text(name) + " of " + scope_text;
+  }
+  if (auto st = gate.save_rule(*rule, "cli"); !st) return st.error();
+  return std::string(action == "deny" ? "denied" : "allowed") + " " + what + ": a rule for " + kinds_text(name) + ", " +
+         scope_text + " (saved in " + root.path() + "/.icotes/permissions.sqlite)";
+}
+
+// Sets `line` (mode = "...") in config.toml's lines: replaces the [permissions] table's mode line, or adds one
+// (and the table when there is none). The other lines stay as the user wrote them.
+void set_mode_line(std::vector<std::string>& lines, const std::string& line) {
+  auto trimmed = [](const std::string& l) {
+    const std::size_t b = l.find_first_not_of(" \t");
+    return b == std::string::npos ? std::string() : l.substr(b);
+  };
+  std::size_t header = lines.size();
+  for (std::size_t i = 0; i < lines.size() && header == lines.size(); ++i) {
+    std::string t = trimmed(lines[i]);
+    if (t.rfind("[permissions]", 0) == 0) header = i;
+  }
+  if (header == lines.size()) {
+    if (!lines.empty() && !lines.back().empty()) lines.emplace_back();
+    lines.push_back("[permissions]");
+    lines.push_back(line);
+  } else {
+    std::size_t i = header + 1;
+    bool replaced = false;
+    for (; i < lines.size() && trimmed(lines[i]).rfind('[', 0) != 0; ++i) {
+      const std::string t = trimmed(lines[i]);
+      if (t.rfind("mode", 0) == 0 && t.find_first_not_of(" \t", 4) != std::string::npos &&
+          t[t.find_first_not_of(" \t", 4)] == '=') {
+        lines[i] = line;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(header) + 1, line);
+  }
+}
+
 }  // namespace
 
+// The CLI's allow, deny and revoke: reads the permission as written, then saves or removes a rule (patterns, and
+// every workspace deny) or a grant per operation kind, and says what it covers, one command's path per branch.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::string_view action,
                                     const std::string& what, bool global) {
   const std::string example =
@@ -174,28 +257,7 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
                        "' is a pattern: patterns are saved for one workspace (--global takes a bare kind)");
     if (bash && pattern)
       if (auto st = check_bash_pattern(what, arg); !st) return st.error();
-    auto rule = Rule::parse(what, answer);
-    if (!rule) return std::move(rule).error();
-    std::string scope_text =
-        arg.empty()         ? std::string("every target")
-        : bash              ? (arg.size() >= 2 && arg.compare(arg.size() - 2, 2, ":*") == 0
-                                   ? "command lines whose commands each start with the words '" + arg.substr(0, arg.size() - 2) + "'"
-                               : pattern ? "command lines whose commands each match the glob '" + arg + "'"
-                                         : "the command line '" + arg + "'")
-        : pattern           ? "paths matching " + arg
-        : arg.back() == '/' ? "everything under " + arg
-                            : "the path " + arg + " and what is beneath it";
-    if (action == "revoke") {
-      auto removed = gate.remove_rule(what, answer);
-      if (!removed) return std::move(removed).error();
-      if (!*removed)
-        return make_error(error_code::kNotFound,
-                          "no saved rule '" + what + "' (rules written in .icotes/config.toml are removed there)");
-      return "revoked " + what + ": the rule for " + kinds_text(name) + " of " + scope_text;
-    }
-    if (auto st = gate.save_rule(*rule, "cli"); !st) return st.error();
-    return verb + " " + what + ": a rule for " + kinds_text(name) + ", " + scope_text + " (saved in " + root.path() +
-           "/.icotes/permissions.sqlite)";
+    return change_rule(gate, root, action, what, name, rule_scope_text(arg, bash, pattern));
   }
   if (action == "revoke" && !global) {
     // A deny saved as a rule (above) is revoked by its text.
@@ -221,12 +283,7 @@ Result<std::string> change_from_cli(Gate& gate, const ConfinedRoot& root, std::s
       value = (*r)["value"].get<std::string>();
   }
   if (action == "revoke") value = arg;
-  const std::string scope_text = scope == "global"    ? "every workspace"
-                                 : scope == "project" ? "this whole workspace"
-                                 : scope == "directory"
-                                     ? "everything under " + (value.empty() ? std::string(".") : value) + "/"
-                                 : bash ? "exactly the command line '" + value + "'"
-                                        : "the file " + value;
+  const std::string scope_text = grant_scope_text(scope, value, bash);
   if (action == "revoke" && !any_removed)
     return make_error(error_code::kNotFound,
                       "no saved grant " + what + " (" + kinds_text(name) + ", scope " + scope + ")");
@@ -266,36 +323,12 @@ Result<std::string> mode_from_cli(Gate& gate, const ConfinedRoot& root, const st
     lines.push_back(text.substr(at, end - at));
     at = end + 1;
   }
-  auto trimmed = [](const std::string& l) {
-    const std::size_t b = l.find_first_not_of(" \t");
-    return b == std::string::npos ? std::string() : l.substr(b);
-  };
-  const std::string line = "mode = \"" + mode + "\"";
-  std::size_t header = lines.size();
-  for (std::size_t i = 0; i < lines.size() && header == lines.size(); ++i) {
-    std::string t = trimmed(lines[i]);
-    if (t.rfind("[permissions]", 0) == 0) header = i;
-  }
-  if (header == lines.size()) {
-    if (!lines.empty() && !lines.back().empty()) lines.emplace_back();
-    lines.push_back("[permissions]");
-    lines.push_back(line);
-  } else {
-    std::size_t i = header + 1;
-    bool replaced = false;
-    for (; i < lines.size() && trimmed(lines[i]).rfind('[', 0) != 0; ++i) {
-      const std::string t = trimmed(lines[i]);
-      if (t.rfind("mode", 0) == 0 && t.find_first_not_of(" \t", 4) != std::string::npos &&
-          t[t.find_first_not_of(" \t", 4)] == '=') {
-        lines[i] = line;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(header) + 1, line);
-  }
+  set_mode_line(lines, "mode = \"" + mode + "\"");
   std::string out;
-  for (const auto& l : lines) out += l + "\n";
+  for (const auto& l : lines) {
+    out += l;
+    out += '\n';
+  }
   // The edit must say what was meant, or nothing is written.
   try {
     const toml::table t = toml::parse(out, path);

@@ -214,6 +214,20 @@ Status init_schema(Checker& c) {
   return c.exec("COMMIT", "cannot commit the schema");
 }
 
+// WAL lets readers and the other process's writer go on together; FULL makes each commit durable. Some file
+// systems cannot do WAL (no shared memory): the rollback journal with FULL is as durable, only less concurrent.
+// Switching to WAL needs a moment of exclusive access, and SQLite answers BUSY at once (no busy handler) while
+// another connection opens the same new file: retried within the busy timeout.
+Status set_wal(Checker& c) {
+  for (int waited_ms = 0;; waited_ms += 5) {
+    Status st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode");
+    if (st.ok()) return st;
+    const int code = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) & 0xFF : 0;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
   if (sqlite3_db_readonly(db, "main") == 1) return io_error(path, "the file is read-only; icotes needs to write it");
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
@@ -260,17 +274,7 @@ Status check_and_init(const std::string& path, sqlite3* db, Checker& c) {
     return io_error(path, c.corrupt());
   }
 
-  // WAL lets readers and the other process's writer go on together; FULL makes each commit durable. Some file
-  // systems cannot do WAL (no shared memory): the rollback journal with FULL is as durable, only less concurrent.
-  // Switching to WAL needs a moment of exclusive access, and SQLite answers BUSY at once (no busy handler) while
-  // another connection opens the same new file: retried within the busy timeout.
-  for (int waited_ms = 0;; waited_ms += 5) {
-    st = c.run("PRAGMA journal_mode=WAL", "cannot set journal_mode");
-    if (st.ok()) break;
-    const int code = st.error().data.is_object() ? st.error().data.value("sqliteCode", 0) & 0xFF : 0;
-    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited_ms >= kBusyTimeoutMs) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (st = set_wal(c); !st.ok()) return st;
   if (st = c.exec("PRAGMA synchronous=FULL", "cannot set synchronous"); !st.ok()) return st;
   if (version == 0) {
     if (st = init_schema(c); !st.ok()) return st;
@@ -339,6 +343,20 @@ void Store::StmtFinalize::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s
 Store::Store(std::string path, Db db) : path_(std::move(path)), db_(std::move(db)), sync_(Sync::kFull) {}
 Store::~Store() = default;
 
+namespace {
+
+// What the user is told when a store that could not be read was set aside (to `dest`) and replaced.
+std::string set_aside_warning(const std::string& path, const std::string& corrupt, const std::string& dest) {
+  return "permission store " + path + " could not be read (" + corrupt + "); it was moved to " + dest +
+         " and an empty store was created in its place: remembered permission answers are gone, so clients will be "
+         "asked again";
+}
+
+}  // namespace
+
+// The open-and-repair retry loop, one state machine under the directory lock: each attempt's outcome (opened, schema
+// mismatch, file vanished, corrupt, set aside by another process) decides the next.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 Result<Store::Opened> Store::open(const std::string& path, bool repair) {
   if (path.empty()) return make_error(error_code::kInvalidParams, "permission store: empty database path");
   if (repair) {
@@ -388,9 +406,7 @@ Result<Store::Opened> Store::open(const std::string& path, bool repair) {
     auto dest = set_aside(path, found);
     if (!dest.ok()) return std::move(dest).error();
     if (!*dest) continue;  // another process set it aside (and warns); open its replacement
-    out.warning = "permission store " + path + " could not be read (" + corrupt + "); it was moved to " + **dest +
-                  " and an empty store was created in its place: remembered permission answers are gone, so " +
-                  "clients will be asked again";
+    out.warning = set_aside_warning(path, corrupt, **dest);
   }
   return io_error(path, "the file kept being replaced while it was opened; try again");
 }

@@ -274,6 +274,15 @@ Result<Settings> load_settings(const std::string& path) {
 
 namespace {
 
+// The first allow rule (the workspace's, then the client's) that covers simple command `c`, or null.
+const Rule* first_command_rule(const std::vector<Rule>& workspace, const std::vector<Rule>& own,
+                               const SimpleCommand& c) {
+  for (const auto* allow : {&workspace, &own})
+    for (const Rule& r : *allow)
+      if (r.covers_kind(OperationKind::Bash) && rule_matches_command(r.pattern(), c)) return &r;
+  return nullptr;
+}
+
 // The allow rules that together cover every simple command of a parsed line ("rule Bash(ls:*) + Bash(echo:*)"),
 // or nothing. A bare `Bash` rule covers any line.
 std::optional<std::string> allowed_by(const std::vector<Rule>& workspace, const std::vector<Rule>& own,
@@ -284,10 +293,7 @@ std::optional<std::string> allowed_by(const std::vector<Rule>& workspace, const 
   if (parse.opaque || parse.commands.empty()) return std::nullopt;
   std::vector<const Rule*> used;
   for (const SimpleCommand& c : parse.commands) {
-    const Rule* by = nullptr;
-    for (const auto* allow : {&workspace, &own})
-      for (const Rule& r : *allow)
-        if (!by && r.covers_kind(OperationKind::Bash) && rule_matches_command(r.pattern(), c)) by = &r;
+    const Rule* by = first_command_rule(workspace, own, c);
     if (!by) return std::nullopt;
     if (std::find(used.begin(), used.end(), by) == used.end()) used.push_back(by);
   }
@@ -296,6 +302,44 @@ std::optional<std::string> allowed_by(const std::vector<Rule>& workspace, const 
   return text;
 }
 
+// The first deny rule (the workspace's, then the client's) that refuses `need`, or null. For a command line
+// (`parse` not null) a rule about commands refuses it when it may match any of its commands, and
+// `bash_deny_rules` tells whether there was any such rule.
+const Rule* denying_rule(const Need& need, const Settings& workspace, const Settings& own, const ShellParse* parse,
+                         bool& bash_deny_rules) {
+  for (const auto* deny : {&workspace.deny, &own.deny})
+    for (const Rule& r : *deny) {
+      if (parse && r.covers_kind(OperationKind::Bash)) {
+        bash_deny_rules = true;
+        if (r.pattern().empty() || bash_rule_may_match(r.pattern(), *parse)) return &r;
+      } else if (r.matches(need)) {
+        return &r;
+      }
+    }
+  return nullptr;
+}
+
+// The grant that answers `need`: the widest scope of the session's, the project's and the global one, a deny
+// winning a tie. `from` names where it was found ("session", "saved").
+std::optional<Grant> best_grant(const Need& need, const Cache& session, const Cache* persisted, const Cache* global,
+                                std::string& from) {
+  std::optional<Grant> best;
+  for (auto [cache, name] :
+       {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
+    if (!cache) continue;
+    auto g = cache->lookup(need);
+    if (!g) continue;
+    if (!best || g->scope > best->scope || (g->scope == best->scope && g->answer == Answer::Deny)) {
+      best = g;
+      from = name;
+    }
+  }
+  return best;
+}
+
+// The decision order itself (protected paths, deny rules, readOnly, allow rules, outside the workspace, bypass,
+// saved answers, the mode's defaults, then asking): one ordered list of returns, read in one place.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 Decision decide_one(const Need& need, const Settings& workspace, const Settings& own, const Cache& session,
                     const Cache* persisted, const Cache* global) {
   const Mode mode = effective_mode(workspace, own);
@@ -315,16 +359,8 @@ Decision decide_one(const Need& need, const Settings& workspace, const Settings&
   const bool bash = need.kind == OperationKind::Bash;
   const ShellParse parse = bash ? parse_shell_command(need.target) : ShellParse{};
   bool bash_deny_rules = false;
-  for (const auto* deny : {&workspace.deny, &own.deny})
-    for (const Rule& r : *deny) {
-      if (bash && r.covers_kind(OperationKind::Bash)) {
-        bash_deny_rules = true;
-        if (r.pattern().empty() || bash_rule_may_match(r.pattern(), parse))
-          return out(Decision::Kind::Deny, "rule " + r.text());
-      } else if (r.matches(need)) {
-        return out(Decision::Kind::Deny, "rule " + r.text());
-      }
-    }
+  if (const Rule* r = denying_rule(need, workspace, own, bash ? &parse : nullptr, bash_deny_rules))
+    return out(Decision::Kind::Deny, "rule " + r->text());
   const bool unjudged = bash && bash_deny_rules && !names_known(parse);
   if (mode == Mode::ReadOnly && is_write_kind(need.kind)) return out(Decision::Kind::Deny, "mode readOnly");
   if (bash) {
@@ -337,18 +373,8 @@ Decision decide_one(const Need& need, const Settings& workspace, const Settings&
   }
   if (need.outside) return out(Decision::Kind::Deny, "outside the workspace");
   if (mode == Mode::Bypass && !unjudged) return out(Decision::Kind::Allow, "mode bypass");
-  std::optional<Grant> best;
   std::string from;
-  for (auto [cache, name] :
-       {std::pair{&session, "session"}, std::pair{persisted, "saved"}, std::pair{global, "saved"}}) {
-    if (!cache) continue;
-    auto g = cache->lookup(need);
-    if (!g) continue;
-    if (!best || g->scope > best->scope || (g->scope == best->scope && g->answer == Answer::Deny)) {
-      best = g;
-      from = name;
-    }
-  }
+  const std::optional<Grant> best = best_grant(need, session, persisted, global, from);
   if (best && (!unjudged || best->scope == Scope::Specific)) {
     std::string by = from + " grant " + std::string(to_string(best->scope));
     if (!best->value.empty()) by += " " + best->value;

@@ -169,36 +169,44 @@ bool view_matches(const Pattern& p, const View& v) {
   return false;
 }
 
+// view_may_match for a word pattern (`kPrefix`, `kExact`): each word equal, or an expansion that may be it.
+bool words_may_match(const Pattern& p, const View& v) {
+  std::size_t k = 0;
+  for (; k < p.words.size(); ++k) {
+    if (k >= v.words.size()) return false;
+    if (v.dynamic[k]) return true;
+    if (v.words[k] != p.words[k]) return false;
+  }
+  if (p.shape == Shape::kPrefix) return true;
+  for (; k < v.words.size(); ++k) {  // what follows must be able to vanish
+    if (!v.dynamic[k]) return false;
+  }
+  return true;
+}
+
+// The words of a view as the text a glob pattern is matched against, an expansion as '\0'.
+std::string glob_text(const View& v) {
+  std::string text;
+  for (std::size_t k = 0; k < v.words.size(); ++k) {
+    if (v.dynamic[k]) {
+      text += '\0';  // also stands for the blank before it
+    } else {
+      if (k > 0) text += ' ';
+      text += v.words[k];
+    }
+  }
+  return text;
+}
+
 // Deny rules: a dynamic word may be any text, or no word at all, or several.
 bool view_may_match(const Pattern& p, const View& v) {
   if (v.words.empty()) return false;
   switch (p.shape) {
     case Shape::kPrefix:
-    case Shape::kExact: {
-      std::size_t k = 0;
-      for (; k < p.words.size(); ++k) {
-        if (k >= v.words.size()) return false;
-        if (v.dynamic[k]) return true;
-        if (v.words[k] != p.words[k]) return false;
-      }
-      if (p.shape == Shape::kPrefix) return true;
-      for (; k < v.words.size(); ++k) {  // what follows must be able to vanish
-        if (!v.dynamic[k]) return false;
-      }
-      return true;
-    }
-    case Shape::kGlob: {
-      std::string text;
-      for (std::size_t k = 0; k < v.words.size(); ++k) {
-        if (v.dynamic[k]) {
-          text += '\0';  // also stands for the blank before it
-        } else {
-          if (k > 0) text += ' ';
-          text += v.words[k];
-        }
-      }
-      return glob_may_match(p.glob, text);
-    }
+    case Shape::kExact:
+      return words_may_match(p, v);
+    case Shape::kGlob:
+      return glob_may_match(p.glob, glob_text(v));
   }
   return false;
 }

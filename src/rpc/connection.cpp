@@ -170,6 +170,9 @@ void Connection::flush_batch(const std::shared_ptr<Batch>& batch) {
   send_frame(std::span<const std::string_view>(&piece, 1), answered);
 }
 
+// JSON-RPC 2.0's checks of a message (object, id, version, method, params) in order, each an early refusal, then the
+// one hand-off to the handler.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 void Connection::handle_value(json&& message, const std::shared_ptr<Batch>& batch) {
   auto invalid = [&](const json& id, const std::string& why) {
     const Error err = make_error(error_code::kInvalidRequest, "invalid request: " + why);
@@ -263,27 +266,50 @@ void Connection::handle_response(const json& message) {
   }
 }
 
+namespace {
+
+// The JSON-RPC response to request `id` ("" when neither a result nor an error: no answer). With `splices`,
+// raw_json() parts of the result (pages of search results, often megabytes) are left out of the body and
+// listed there, to be written from the result itself; without, they are copied in.
+std::string response_body(const json& id, const json* result, const Error* error, std::vector<RawSplice>* splices) {
+  std::string body;
+  if (!result && !error) return body;
+  body = "{\"jsonrpc\":\"2.0\",\"id\":";
+  write_json(body, id);
+  if (result) {
+    body += ",\"result\":";
+    if (splices)
+      write_json(body, *result, *splices);
+    else
+      write_json(body, *result);
+  } else {
+    body += ",\"error\":";
+    write_json(body, error_object(*error));
+  }
+  body += '}';
+  return body;
+}
+
+// The body with its splices' texts in place, as pieces to write in order (nothing copied).
+std::vector<std::string_view> spliced_pieces(std::string_view body, const std::vector<RawSplice>& splices) {
+  std::vector<std::string_view> pieces;
+  pieces.reserve(2 * splices.size() + 1);
+  std::size_t at = 0;
+  for (const RawSplice& s : splices) {
+    pieces.push_back(body.substr(at, s.offset - at));
+    pieces.push_back(s.text);
+    at = s.offset;
+  }
+  pieces.push_back(body.substr(at));
+  return pieces;
+}
+
+}  // namespace
+
 void Connection::send_response(const json& id, const json* result, const Error* error,
                                const std::shared_ptr<Batch>& batch, bool tracked) {
-  std::string body;
   std::vector<RawSplice> splices;
-  if (result || error) {
-    body = "{\"jsonrpc\":\"2.0\",\"id\":";
-    write_json(body, id);
-    if (result) {
-      body += ",\"result\":";
-      // Outside a batch, raw_json() parts (pages of search results, often
-      // megabytes) are written from the result itself, not copied into body.
-      if (batch)
-        write_json(body, *result);
-      else
-        write_json(body, *result, splices);
-    } else {
-      body += ",\"error\":";
-      write_json(body, error_object(*error));
-    }
-    body += '}';
-  }
+  std::string body = response_body(id, result, error, batch ? nullptr : &splices);
   // The id the ledger knows this request by (none for a message refused
   // before it became a request).
   std::string key;
@@ -300,16 +326,7 @@ void Connection::send_response(const json& id, const json* result, const Error* 
     }
     if (std::any_of(splices.begin(), splices.end(), [](const RawSplice& s) { return s.source != nullptr; }))
       return send_produced(body, splices, answered);
-    std::vector<std::string_view> pieces;
-    pieces.reserve(2 * splices.size() + 1);
-    std::size_t at = 0;
-    for (const RawSplice& s : splices) {
-      pieces.push_back(std::string_view(body).substr(at, s.offset - at));
-      pieces.push_back(s.text);
-      at = s.offset;
-    }
-    pieces.push_back(std::string_view(body).substr(at));
-    return send_frame(pieces, answered);
+    return send_frame(spliced_pieces(body, splices), answered);
   }
   {
     std::lock_guard lock(batch->mutex);
@@ -364,11 +381,17 @@ bool Connection::cancel_request(const json& id) {
   return true;
 }
 
+// The signature is in include/rpc/icotes/rpc.hpp, which most of the tree includes; callers move their body in, so the
+// by-value copy is a move.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): by value, as said above
 void Connection::send_raw(std::string body) {
   const std::string_view piece = body;
   send_pieces(std::span<const std::string_view>(&piece, 1));
 }
 
+// One frame written through one callback: the header, the body's text between splices and each splice streamed from its
+// source, stopping at the first failed write.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 void Connection::send_produced(std::string_view body, const std::vector<RawSplice>& splices,
                                std::span<const std::string> answered) {
   std::size_t size = body.size();

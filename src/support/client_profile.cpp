@@ -17,20 +17,29 @@ json to_json(const ClientProfile& p) {
   return out;
 }
 
+namespace {
+
+Error bad_profile(const std::string& what) { return make_error(error_code::kInvalidParams, "client profile: " + what); }
+
+// Member `key` of profile `v`, when present, as an array of strings appended to `out`.
+Status string_array(const json& v, const char* key, std::vector<std::string>& out) {
+  auto it = v.find(key);
+  if (it == v.end()) return ok_status();
+  if (!it->is_array()) return bad_profile(std::string(key) + " must be an array of strings");
+  for (const auto& s : *it) {
+    if (!s.is_string()) return bad_profile(std::string(key) + " must be an array of strings");
+    out.push_back(s.get<std::string>());
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 Result<ClientProfile> client_profile_from_json(const json& v) {
-  auto bad = [](const std::string& what) { return make_error(error_code::kInvalidParams, "client profile: " + what); };
+  auto bad = bad_profile;
   if (!v.is_object()) return bad("must be an object");
   ClientProfile p;
-  auto strings = [&](const char* key, std::vector<std::string>& out) -> Status {
-    auto it = v.find(key);
-    if (it == v.end()) return ok_status();
-    if (!it->is_array()) return bad(std::string(key) + " must be an array of strings");
-    for (const auto& s : *it) {
-      if (!s.is_string()) return bad(std::string(key) + " must be an array of strings");
-      out.push_back(s.get<std::string>());
-    }
-    return ok_status();
-  };
+  auto strings = [&v](const char* key, std::vector<std::string>& out) { return string_array(v, key, out); };
   if (auto it = v.find("permissionMode"); it != v.end()) {
     if (!it->is_string()) return bad("permissionMode must be a string");
     p.permission_mode = it->get<std::string>();

@@ -186,6 +186,9 @@ void append_json_string(std::string& out, std::string_view s) { append_json_stri
 
 namespace {
 
+// The writer's switch on the value's type, one case per JSON type (and the raw-JSON binaries); every response goes
+// through it.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): kept whole, as said above
 void write_value(std::string& out, const json& value, std::vector<RawSplice>* splices) {
   switch (value.type()) {
     case json::value_t::object: {

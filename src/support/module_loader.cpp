@@ -34,21 +34,33 @@ std::vector<std::string> module_candidates(const std::string& file, const char* 
   return candidates;
 }
 
+namespace {
+
+Error cannot_load(const std::string& what, const std::string& path, const char* why) {
+  return make_error(error_code::kInternalError, what + ": cannot load " + path + ": " + why);
+}
+
+Error not_a_module(const std::string& what, const std::string& path, const char* symbol) {
+  return make_error(error_code::kInternalError,
+                    what + ": " + path + " has no " + symbol + " (not an icotes module of this build; rebuild icotes)");
+}
+
+}  // namespace
+
 Result<void*> load_module_symbol(const std::string& what, const std::string& file, const char* env_var,
                                  const char* symbol) {
   const auto candidates = module_candidates(file, env_var);
   std::string tried;
   for (const auto& path : candidates) {
     if (::access(path.c_str(), R_OK) != 0) {
-      tried += (tried.empty() ? "" : ", ") + path;
+      if (!tried.empty()) tried += ", ";
+      tried += path;
       continue;
     }
     void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) return make_error(error_code::kInternalError, what + ": cannot load " + path + ": " + ::dlerror());
+    if (!handle) return cannot_load(what, path, ::dlerror());
     void* entry = ::dlsym(handle, symbol);
-    if (!entry)
-      return make_error(error_code::kInternalError, what + ": " + path + " has no " + symbol +
-                                                        " (not an icotes module of this build; rebuild icotes)");
+    if (!entry) return not_a_module(what, path, symbol);
     spdlog::debug("{}: loaded {}", what, path);
     return entry;
   }

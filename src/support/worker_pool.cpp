@@ -71,9 +71,6 @@ WorkerPool::Blocking::Blocking(WorkerPool& pool) : pool_(pool) {
     pool_.threads_.emplace_back([p = &pool_] { p->run(); });
 }
 
-// The extra thread stays: the next long wait finds it idle.
-WorkerPool::Blocking::~Blocking() = default;
-
 WorkerPool::~WorkerPool() { shutdown(); }
 
 void WorkerPool::post(std::function<void()> task) {

@@ -24,10 +24,10 @@ struct Utf8Sequence {
   bool truncated = false;  // not valid only because `end` cut it: more bytes could complete it
 };
 
-/// The sequence at `p`: well-formed (Unicode table 3-7: no overlong forms,
-/// surrogates or code points above U+10FFFF), or the maximal subpart of an
-/// ill-formed one. Inline: the JSON writer and the validator call it per
+/// The sequence at `p`: well-formed (Unicode table 3-7: no overlong forms, surrogates or code points above
+/// U+10FFFF), or the maximal subpart of an ill-formed one. Inline: the JSON writer and the validator call it per
 /// non-ASCII character.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one branch per row of table 3-7, as Unicode gives it
 inline Utf8Sequence utf8_sequence(const unsigned char* p, const unsigned char* end) noexcept {
   const unsigned char c = p[0];
   if (c < 0x80) return {};

@@ -32,7 +32,7 @@ class WorkerPool {
   class Blocking {
    public:
     explicit Blocking(WorkerPool& pool);
-    ~Blocking();
+    // No destructor: the extra thread stays, and the next long wait finds it idle.
     Blocking(const Blocking&) = delete;
     Blocking& operator=(const Blocking&) = delete;
 
