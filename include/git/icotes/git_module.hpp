@@ -61,7 +61,9 @@ struct ModuleApi {
   void (*destroy)(void* service);
   /// One entry per operation of ICOTES_GIT_OPERATIONS (git_params.hpp):
   /// `status(service, StatusParams, call)` runs git::status with the
-  /// repository open, and so on.
+  /// repository open, and so on. `Params` names a type, which parentheses
+  /// cannot wrap.
+  // NOLINTNEXTLINE(bugprone-macro-parentheses): as said above
 #define ICOTES_GIT_MODULE_ENTRY(verb, Params, Target) \
   Result<json> (*verb)(void* service, const Params& params, const Call& call);
   ICOTES_GIT_OPERATIONS(ICOTES_GIT_MODULE_ENTRY)
