@@ -61,11 +61,10 @@ struct ModuleApi {
   void (*destroy)(void* service);
   /// One entry per operation of ICOTES_GIT_OPERATIONS (git_params.hpp):
   /// `status(service, StatusParams, call)` runs git::status with the
-  /// repository open, and so on. `Params` names a type, which parentheses
-  /// cannot wrap.
-  // NOLINTNEXTLINE(bugprone-macro-parentheses): as said above
+  /// repository open, and so on. (`Params` names a type, which parentheses
+  /// cannot wrap: hence the NOLINT.)
 #define ICOTES_GIT_MODULE_ENTRY(verb, Params, Target) \
-  Result<json> (*verb)(void* service, const Params& params, const Call& call);
+  Result<json> (*verb)(void* service, const Params& params, const Call& call);  // NOLINT(bugprone-macro-parentheses)
   ICOTES_GIT_OPERATIONS(ICOTES_GIT_MODULE_ENTRY)
 #undef ICOTES_GIT_MODULE_ENTRY
 };
