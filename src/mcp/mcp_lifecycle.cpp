@@ -119,9 +119,11 @@ std::function<void()> McpDialect::elicit(const std::weak_ptr<Connection>& weak, 
     answer(std::nullopt);
     return nullptr;
   }
-  const json id = conn->call(
-      "elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
-      [answer, options = q.options](Result<json> r) { answer(r ? decision_of(*r, options) : std::nullopt); });
+  const json id =
+      conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
+                 [answer = std::move(answer), options = q.options](Result<json> r) {
+                   answer(r ? decision_of(*r, options) : std::nullopt);
+                 });
   if (id.is_null()) return nullptr;
   return [weak, id] {
     if (auto c = weak.lock()) c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});

@@ -167,7 +167,8 @@ void McpDialect::notify_listener(const json& id, std::shared_ptr<std::set<std::s
   std::weak_ptr<Connection> weak = conn_;
   Workspace* ws = &workspace_;
   (void)workspace_.events().subscribe(
-      conn_.get(), {"files/changed"}, [weak, ws, wanted, list_changes, id](std::uint64_t, const events::Event& e) {
+      conn_.get(), {"files/changed"},
+      [weak, ws, wanted = std::move(wanted), list_changes, id](std::uint64_t, const events::Event& e) {
         auto conn = weak.lock();
         if (!conn || conn->closed()) return;
         const json meta = {{std::string(kMetaSubscription), id}};
