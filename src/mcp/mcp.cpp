@@ -272,8 +272,10 @@ std::string cut_note(const Operation& op, std::size_t max_bytes) {
         params.push_back(it.key());
   }
   std::string how;
-  for (std::size_t i = 0; i < params.size(); ++i)
-    how += (i == 0 ? "" : i + 1 == params.size() ? " or " : ", ") + params[i];
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    how += i == 0 ? "" : i + 1 == params.size() ? " or " : ", ";
+    how += params[i];
+  }
   return "[icotes: result cut at this client's limit of " + with_commas(max_bytes) +
          " bytes (icotes serve --max-result-bytes). Call " + op.mcp_name + " again asking for less" +
          (how.empty() ? std::string(" (narrower arguments)") : " (" + how + ")") + ".]";
