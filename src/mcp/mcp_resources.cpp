@@ -87,6 +87,7 @@ void McpDialect::listen_for_file_changes() {
                                       });
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::resources_subscribe(Request request) {
   const json& p = request.params();
   if (!p.contains("uri") || !p["uri"].is_string())
@@ -143,6 +144,7 @@ void McpDialect::resources_list(Request request) {
   });
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::templates_list(Request request) {
   json t = {{"uriTemplate", "file://" + percent_encode_path(workspace_.root().path()) +
                                 (workspace_.root().path() == "/" ? "" : "/") + "{+path}"},
