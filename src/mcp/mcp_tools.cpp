@@ -135,7 +135,10 @@ std::optional<std::vector<std::string>> workspace_tool_groups(const std::string&
     const auto* s = item.as_string();
     if (!s || std::find(names.begin(), names.end(), s->get()) == names.end()) {
       std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      for (const auto& n : names) {
+        if (!known.empty()) known += ", ";
+        known += n;
+      }
       warnings.push_back(where + ": [mcp] tools: unknown group " +
                          (s ? "'" + s->get() + "'" : std::string("(not a string)")) + " left out (groups: " + known +
                          ")");
@@ -206,6 +209,7 @@ std::optional<std::size_t> McpDialect::parse_cursor(const json& params) {
   return std::stoul(s);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::tools_list(Request request) {
   auto start = parse_cursor(request.params());
   const auto ops = offered_tools();
@@ -302,7 +306,8 @@ void McpDialect::tools_call(Request request) {
   // (its client gone) while one of them still runs on a worker.
   call.respond = [this, self = shared_from_this(), op, started](const Request& r, Result<json> result) {
     const auto ms =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() /
+        static_cast<double>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()) /
         1000.0;
     if (!result) {
       log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});
