@@ -139,9 +139,19 @@ std::optional<std::vector<std::string>> workspace_tool_groups(const std::string&
         if (!known.empty()) known += ", ";
         known += n;
       }
-      warnings.push_back(where + ": [mcp] tools: unknown group " +
-                         (s ? "'" + s->get() + "'" : std::string("(not a string)")) + " left out (groups: " + known +
-                         ")");
+      std::string warning = where;
+      warning += ": [mcp] tools: unknown group ";
+      if (s) {
+        warning += '\'';
+        warning += s->get();
+        warning += '\'';
+      } else {
+        warning += "(not a string)";
+      }
+      warning += " left out (groups: ";
+      warning += known;
+      warning += ')';
+      warnings.push_back(std::move(warning));
       continue;
     }
     groups.push_back(s->get());
