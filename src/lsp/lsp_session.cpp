@@ -227,9 +227,28 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     };
     workspace_.gate().attach_editor(client_);
     workspace_.documents().add_editor(std::static_pointer_cast<EditorLink>(shared_from_this()));
-    // positionEncoding (LSP 3.17): utf-16 unless the client offers utf-8.
+    // The client's capabilities: position encoding, documentChanges, showDocument.
+    read_capabilities(p.value("capabilities", json::object()));
+    json commands = json::array();
+    for (const Operation* op : registry_.all()) commands.push_back(op->command());
+    json result = {{"capabilities",
+                    {{"positionEncoding", encoding_name(encoding_)},
+                     {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
+                     {"executeCommandProvider", {{"commands", std::move(commands)}}},
+                     {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
+                     {"experimental",
+                      {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}, {"editorContext", true}}},
+                       {"icotesEditorContext", true}}}}},
+                   {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
+    state_ = State::Initializing;
+    request.reply(result);
+  }
+
+  // What the client's capabilities say for this session: the position
+  // encoding (utf-16 unless the client offers utf-8, LSP 3.17),
+  // workspaceEdit.documentChanges and window.showDocument.support.
+  void read_capabilities(const json& caps) {
     encoding_ = PositionEncoding::Utf16;
-    const json caps = p.value("capabilities", json::object());
     if (caps.is_object()) {
       if (auto general = caps.find("general"); general != caps.end() && general->is_object()) {
         if (auto encs = general->find("positionEncodings"); encs != general->end() && encs->is_array()) {
@@ -245,19 +264,6 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
       show_document_ =
           member_or(member_or(member_or(caps, "window", json()), "showDocument", json()), "support", false);
     }
-    json commands = json::array();
-    for (const Operation* op : registry_.all()) commands.push_back(op->command());
-    json result = {{"capabilities",
-                    {{"positionEncoding", encoding_name(encoding_)},
-                     {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
-                     {"executeCommandProvider", {{"commands", std::move(commands)}}},
-                     {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", false}}}}},
-                     {"experimental",
-                      {{"icotes", {{"operations", true}, {"root", workspace_.root().path()}, {"editorContext", true}}},
-                       {"icotesEditorContext", true}}}}},
-                   {"serverInfo", {{"name", "icotes"}, {"version", ICOTES_VERSION}}}};
-    state_ = State::Initializing;
-    request.reply(result);
   }
 
   void did_open(const json& td) {
@@ -367,10 +373,9 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
                             std::function<void(std::optional<permissions::Choice>)> answer) {
     json actions = json::array();
     for (const auto& [choice, label] : q.options) actions.push_back({{"title", label}});
-    auto options = q.options;
     const json id = conn_->call("window/showMessageRequest",
                                 {{"type", 2}, {"message", "icotes: " + q.message}, {"actions", std::move(actions)}},
-                                [answer, options](Result<json> r) {
+                                [answer = std::move(answer), options = q.options](Result<json> r) {
                                   std::optional<permissions::Choice> choice;
                                   const std::string title = r ? member_or(*r, "title", std::string()) : std::string();
                                   for (const auto& [c, label] : options)

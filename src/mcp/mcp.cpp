@@ -182,6 +182,19 @@ bool is_paging_param(std::string_view name) {
   return name.size() > 3 && name.substr(0, 3) == "max" && name[3] >= 'A' && name[3] <= 'Z';
 }
 
+// The header line standing for an image attached beside the text: its type
+// and decoded size (from the base64 length and its padding).
+void append_image_line(std::string& out, const json& image) {
+  const std::string& data = image["data"].get_ref<const std::string&>();
+  std::size_t bytes = data.size() / 4 * 3;
+  if (!data.empty() && data.back() == '=') bytes -= data.size() > 1 && data[data.size() - 2] == '=' ? 2 : 1;
+  out += "image: ";
+  out += image["mimeType"].get_ref<const std::string&>();
+  out += ", ";
+  out += with_commas(bytes);
+  out += " bytes (attached as an image)\n";
+}
+
 }  // namespace
 
 std::string render_text(const json& result, std::string_view text_member, std::size_t limit) {
@@ -196,11 +209,7 @@ std::string render_text(const json& result, std::string_view text_member, std::s
   const auto members = ordered(result, text_member);
   for (const auto& [key, value] : members) {
     if (key == "image" && is_image(*value)) {
-      const std::string& data = (*value)["data"].get_ref<const std::string&>();
-      std::size_t bytes = data.size() / 4 * 3;
-      if (!data.empty() && data.back() == '=') bytes -= data.size() > 1 && data[data.size() - 2] == '=' ? 2 : 1;
-      out += "image: " + (*value)["mimeType"].get<std::string>() + ", " + with_commas(bytes) +
-             " bytes (attached as an image)\n";
+      append_image_line(out, *value);
     } else if (is_inline(*value)) {
       emit_value(out, key, *value, 0, limit);
     }
@@ -263,8 +272,10 @@ std::string cut_note(const Operation& op, std::size_t max_bytes) {
         params.push_back(it.key());
   }
   std::string how;
-  for (std::size_t i = 0; i < params.size(); ++i)
-    how += (i == 0 ? "" : i + 1 == params.size() ? " or " : ", ") + params[i];
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    how += i == 0 ? "" : i + 1 == params.size() ? " or " : ", ";
+    how += params[i];
+  }
   return "[icotes: result cut at this client's limit of " + with_commas(max_bytes) +
          " bytes (icotes serve --max-result-bytes). Call " + op.mcp_name + " again asking for less" +
          (how.empty() ? std::string(" (narrower arguments)") : " (" + how + ")") + ".]";

@@ -33,6 +33,7 @@ std::string instructions_for(std::string_view root) {
          "when writing; edit_file replaces exact text and returns a diff.";
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::initialize(Request request) {
   const json& p = request.params();
   // The same answer `serve` gives an MCP client it asks for roots first.
@@ -59,6 +60,7 @@ void McpDialect::initialize(Request request) {
   reply(request, *result);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::ping(Request request) { reply(request, json::object()); }
 
 // MCP "Roots": a client that declares roots is asked for them; one that
@@ -119,9 +121,11 @@ std::function<void()> McpDialect::elicit(const std::weak_ptr<Connection>& weak, 
     answer(std::nullopt);
     return nullptr;
   }
-  const json id = conn->call(
-      "elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
-      [answer, options = q.options](Result<json> r) { answer(r ? decision_of(*r, options) : std::nullopt); });
+  const json id =
+      conn->call("elicitation/create", {{"message", "icotes: " + q.message}, {"requestedSchema", decision_schema(q)}},
+                 [answer = std::move(answer), options = q.options](Result<json> r) {
+                   answer(r ? decision_of(*r, options) : std::nullopt);
+                 });
   if (id.is_null()) return nullptr;
   return [weak, id] {
     if (auto c = weak.lock()) c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});

@@ -19,6 +19,24 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
+// The entries of `listing` (of directory `dir`) whose names begin with
+// `stem`, as paths (a directory's with '/'), at most kCompletionMax; `total`
+// counts them all.
+json completions(const files::ListResult& listing, const std::string& dir, const std::string& stem,
+                 std::size_t& total) {
+  json values = json::array();
+  for (const auto& e : listing.entries) {
+    if (e.path.compare(0, stem.size(), stem) != 0) continue;
+    ++total;
+    if (values.size() >= kCompletionMax) continue;
+    std::string path = dir.empty() ? std::string() : dir + "/";
+    path += e.path;
+    if (e.type == "directory") path += '/';
+    values.push_back(std::move(path));
+  }
+  return values;
+}
+
 }  // namespace
 
 json McpDialect::resource_json(const std::string& rel) const {
@@ -69,6 +87,7 @@ void McpDialect::listen_for_file_changes() {
                                       });
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::resources_subscribe(Request request) {
   const json& p = request.params();
   if (!p.contains("uri") || !p["uri"].is_string())
@@ -125,6 +144,7 @@ void McpDialect::resources_list(Request request) {
   });
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::templates_list(Request request) {
   json t = {{"uriTemplate", "file://" + percent_encode_path(workspace_.root().path()) +
                                 (workspace_.root().path() == "/" ? "" : "/") + "{+path}"},
@@ -192,14 +212,7 @@ void McpDialect::complete(Request request) {
             workspace_.gate()
                 .check_now(*client_, "completion/complete", {{OperationKind::ReadFile, dir, false, std::nullopt}})
                 .ok();
-        if (listing && allowed) {
-          for (const auto& e : (*listing)->entries) {
-            if (e.path.compare(0, stem.size(), stem) != 0) continue;
-            ++total;
-            if (values.size() < kCompletionMax)
-              values.push_back((dir.empty() ? "" : dir + "/") + e.path + (e.type == "directory" ? "/" : ""));
-          }
-        }
+        if (listing && allowed) values = completions(**listing, dir, stem, total);
         reply(request,
               {{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
       });

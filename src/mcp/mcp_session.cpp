@@ -112,6 +112,7 @@ void McpDialect::reply(const Request& r, json result) {
   r.reply(result);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::set_level(Request request) {
   const auto l = request.params().find("level");
   if (l == request.params().end() || !l->is_string())

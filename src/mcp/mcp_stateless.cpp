@@ -77,6 +77,7 @@ json McpDialect::supported_versions() {
   return v;
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::discover(Request request) {
   reply(request, json{{"supportedVersions", supported_versions()},
                       {"capabilities", capabilities()},
@@ -100,6 +101,7 @@ std::shared_ptr<permissions::ClientState> McpDialect::stateless_client(const Req
   const json responses = member_or(p, "inputResponses", json::object());
   state->ask = [this, self = shared_from_this(), request, responses](
                    const permissions::Question& q,
+                   // NOLINTNEXTLINE(performance-unnecessary-value-param): the gate's ask callback type
                    std::function<void(std::optional<permissions::Choice>)> answer) -> std::function<void()> {
     if (responses.is_object() && responses.contains("permission")) {
       answer(decision_of(responses["permission"], q.options));
@@ -167,7 +169,8 @@ void McpDialect::notify_listener(const json& id, std::shared_ptr<std::set<std::s
   std::weak_ptr<Connection> weak = conn_;
   Workspace* ws = &workspace_;
   (void)workspace_.events().subscribe(
-      conn_.get(), {"files/changed"}, [weak, ws, wanted, list_changes, id](std::uint64_t, const events::Event& e) {
+      conn_.get(), {"files/changed"},
+      [weak, ws, wanted = std::move(wanted), list_changes, id](std::uint64_t, const events::Event& e) {
         auto conn = weak.lock();
         if (!conn || conn->closed()) return;
         const json meta = {{std::string(kMetaSubscription), id}};

@@ -135,10 +135,23 @@ std::optional<std::vector<std::string>> workspace_tool_groups(const std::string&
     const auto* s = item.as_string();
     if (!s || std::find(names.begin(), names.end(), s->get()) == names.end()) {
       std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      warnings.push_back(where + ": [mcp] tools: unknown group " +
-                         (s ? "'" + s->get() + "'" : std::string("(not a string)")) + " left out (groups: " + known +
-                         ")");
+      for (const auto& n : names) {
+        if (!known.empty()) known += ", ";
+        known += n;
+      }
+      std::string warning = where;
+      warning += ": [mcp] tools: unknown group ";
+      if (s) {
+        warning += '\'';
+        warning += s->get();
+        warning += '\'';
+      } else {
+        warning += "(not a string)";
+      }
+      warning += " left out (groups: ";
+      warning += known;
+      warning += ')';
+      warnings.push_back(std::move(warning));
       continue;
     }
     groups.push_back(s->get());
@@ -206,6 +219,7 @@ std::optional<std::size_t> McpDialect::parse_cursor(const json& params) {
   return std::stoul(s);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
 void McpDialect::tools_list(Request request) {
   auto start = parse_cursor(request.params());
   const auto ops = offered_tools();
@@ -302,7 +316,8 @@ void McpDialect::tools_call(Request request) {
   // (its client gone) while one of them still runs on a worker.
   call.respond = [this, self = shared_from_this(), op, started](const Request& r, Result<json> result) {
     const auto ms =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count() /
+        static_cast<double>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count()) /
         1000.0;
     if (!result) {
       log(r, "warning", {{"tool", op->mcp_name}, {"error", result.error().message}});

@@ -98,6 +98,7 @@ Result<pid_t> spawn_daemon(const std::vector<std::string>& argv, const std::stri
   // Its own session: the daemon outlives the launcher and its terminal.
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -306,23 +307,34 @@ Result<AttachRequest> parse_attach_line(std::string_view line) {
   return r;
 }
 
+namespace {
+
+// The requests among the bytes already read (request.initial), ids dumped,
+// less those cancelled there and the one whose response is dropped; `framing`
+// is what those bytes showed.
+std::vector<std::string> initial_request_ids(const AttachRequest& request, Framing& framing) {
+  EnvelopeScanner scan;
+  std::vector<json> read;
+  scan.feed(request.initial, [&](const Envelope& e) {
+    if (e.has_method && e.has_id && !e.id.is_null() && e.id != request.drop_response_id) read.push_back(e.id);
+    if (e.method == "notifications/cancelled" && !e.has_id && e.params.is_object() && e.params.contains("requestId"))
+      std::erase(read, e.params["requestId"]);
+  });
+  std::vector<std::string> ids;
+  ids.reserve(read.size());
+  for (const json& id : read) ids.push_back(id.dump());
+  framing = scan.framing();
+  return ids;
+}
+
+}  // namespace
+
 std::optional<int> hand_over_stdio(int socket, const AttachRequest& request, const std::string& daemon_log) {
   // The requests among the bytes already read wait for answers too: they
   // are in the ledger before the daemon has them (the daemon finds them
   // there again as it reads them).
-  std::vector<std::string> ids;
   Framing framing = Framing::Unknown;
-  {
-    EnvelopeScanner scan;
-    std::vector<json> read;
-    scan.feed(request.initial, [&](const Envelope& e) {
-      if (e.has_method && e.has_id && !e.id.is_null() && e.id != request.drop_response_id) read.push_back(e.id);
-      if (e.method == "notifications/cancelled" && !e.has_id && e.params.is_object() && e.params.contains("requestId"))
-        std::erase(read, e.params["requestId"]);
-    });
-    for (const json& id : read) ids.push_back(id.dump());
-    framing = scan.framing();
-  }
+  const std::vector<std::string> ids = initial_request_ids(request, framing);
   auto ledger = create_ledger(ids);
   if (!ledger) {
     std::fprintf(stderr, "icotes: cannot hand the client to the daemon: %s\n", ledger.error().message.c_str());
@@ -372,6 +384,11 @@ std::optional<int> hand_over_stdio(int socket, const AttachRequest& request, con
   return unanswered_exit(framing, contents->filler, contents->waiting, exited, stopped, daemon_log);
 }
 
+// One relay between the client's stdio and the daemon's socket, with the
+// bookkeeping both directions share (pending requests, LSP exit, framing) and
+// the answers owed when the daemon goes away; its threads and poll loop only
+// read as one piece.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 int forward_stdio(int socket, const AttachRequest& request, const std::string& daemon_log) {
   const std::string_view initial = request.initial;
   const json& drop_response_id = request.drop_response_id;
@@ -484,6 +501,7 @@ int forward_stdio(int socket, const AttachRequest& request, const std::string& d
   if (client_done && !exited) return 0;
   // Otherwise the daemon went away under a client that still talks to it.
   std::vector<json> ids;
+  ids.reserve(pending.size());
   for (auto& [key, id] : pending) ids.push_back(std::move(id));
   // A frame cut short is completed (Content-Length bytes, a line end) so
   // that the answers below are read as frames of their own; while the

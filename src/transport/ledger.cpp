@@ -281,6 +281,26 @@ Result<int> create_ledger(std::span<const std::string> ids) {
   return fd;
 }
 
+namespace {
+
+// The daemon died in the middle of a frame (h.frame_start < h.sent <
+// h.frame_end): the client has its first bytes and waits for the rest,
+// which this completes.
+std::string frame_filler(const LedgerHeader& h, Framing framing) {
+  const std::uint64_t written = h.sent - h.frame_start;
+  if (h.frame_header > 0) {
+    const std::uint64_t body = h.frame_end - h.frame_start - h.frame_header;
+    const std::string header = "Content-Length: " + std::to_string(body) + "\r\n\r\n";
+    if (header.size() == h.frame_header && written < header.size())
+      return header.substr(static_cast<std::size_t>(written)) + std::string(static_cast<std::size_t>(body), ' ');
+    return std::string(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
+  }
+  if (framing == Framing::ContentLength) return std::string(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
+  return "\n";
+}
+
+}  // namespace
+
 Result<LedgerContents> read_ledger(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)
@@ -314,25 +334,7 @@ Result<LedgerContents> read_ledger(int fd) {
     }
     out.waiting.push_back(std::move(id));
   }
-  if (h.frame_start < h.sent && h.sent < h.frame_end) {
-    // The daemon died in the middle of a frame: the client has its first
-    // bytes and waits for the rest.
-    const std::uint64_t written = h.sent - h.frame_start;
-    if (h.frame_header > 0) {
-      const std::uint64_t body = h.frame_end - h.frame_start - h.frame_header;
-      const std::string header = "Content-Length: " + std::to_string(body) + "\r\n\r\n";
-      if (header.size() == h.frame_header && written < header.size()) {
-        out.filler =
-            header.substr(static_cast<std::size_t>(written)) + std::string(static_cast<std::size_t>(body), ' ');
-      } else {
-        out.filler.assign(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
-      }
-    } else if (out.framing == Framing::ContentLength) {
-      out.filler.assign(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
-    } else {
-      out.filler = "\n";
-    }
-  }
+  if (h.frame_start < h.sent && h.sent < h.frame_end) out.filler = frame_filler(h, out.framing);
   return out;
 }
 

@@ -265,7 +265,10 @@ void SocketTransport::sent_locked(std::size_t n) {
 }
 
 // Sends what the socket takes now when nothing waits before it, and queues
-// the rest. False when the peer is gone.
+// the rest. False when the peer is gone. One writev loop whose cases (a
+// piece sent whole, in part, or queued behind others) share the position in
+// `pieces`: the send path of every answer on a socket.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 bool SocketTransport::send_locked(std::span<const std::string_view> pieces) {
   std::size_t first = 0;   // the first piece not wholly sent
   std::size_t offset = 0;  // bytes of it already sent
@@ -557,7 +560,10 @@ class AdminGate final : public MessageHandler {
 // request (daemon.hpp), with the descriptors that came with it, or the
 // first bytes of a client of its own. `bytes` receives what was read and
 // is not the request (the stream's start, or what follows the request's
-// bytes). Errors: an attach line that is not one (kInvalidParams).
+// bytes). Errors: an attach line that is not one (kInvalidParams). One read
+// loop until the first bytes decide which it is, descriptors gathered on
+// the way.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<std::optional<AttachRequest>> read_preamble(int fd, std::string& bytes, std::vector<int>& fds,
                                                    std::size_t max_initial_bytes) {
   char buf[64 * 1024];
@@ -869,6 +875,9 @@ std::size_t TcpServer::connection_count() const {
   return n;
 }
 
+// The poll/accept loop: stop, joining ended connections, descriptor
+// shortage, the connection limits; its branches are the cases one accept meets.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 void TcpServer::accept_loop() {
   bool out_of_fds = false;  // logged once per shortage, not every 100 ms
   std::uint64_t accepted = 0;
@@ -958,6 +967,9 @@ std::size_t TcpServer::make_room_locked(std::size_t open) {
   return closed;
 }
 
+// One connection's life: the attach request or the token handshake, the
+// reading loop with its backpressure, and the teardown finish() orders.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   const int fd = client->fd;
   const bool authenticating = !token_.empty();
@@ -1089,6 +1101,10 @@ void TcpServer::serve_client(const std::shared_ptr<Client>& client) {
   finish();
 }
 
+// One attached launcher's life: the stdio it handed over set up as the
+// session's streams, the control socket watched for its end, the ledger and
+// the exit line; the steps share the descriptors and their teardown.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 void TcpServer::serve_attached(const std::shared_ptr<Client>& client, AttachRequest request, std::vector<int> fds) {
   const int control = client->fd;  // the launcher's connection
   const int in = fds[0];

@@ -106,9 +106,9 @@ std::shared_ptr<const ListResult> without_denied(std::shared_ptr<const ListResul
   return r;
 }
 
-// Renders a page: its JSON entries and its text (a header line saying what
-// was left out and how to continue, then one line per entry).
-void render_page(ListPage& pg, const ListParams& p, int depth) {
+// The page's note: what was left out (ignored, denied) and, when the page is
+// truncated, the call that continues it.
+std::string page_notes(const ListPage& pg, const ListParams& p, int depth) {
   std::string notes;
   if (pg.ignored > 0) {
     notes += std::to_string(pg.ignored) + (pg.ignored == 1 ? " ignored entry" : " ignored entries") + " not listed (";
@@ -133,6 +133,13 @@ void render_page(ListPage& pg, const ListParams& p, int depth) {
     call += "}";
     notes += "more entries follow: continue with " + call;
   }
+  return notes;
+}
+
+// Renders a page: its JSON entries and its text (a header line saying what
+// was left out and how to continue, then one line per entry).
+void render_page(ListPage& pg, const ListParams& p, int depth) {
+  const std::string notes = page_notes(pg, p, depth);
   pg.note = notes;
   pg.entries_json.clear();
   pg.entries_json.reserve(pg.entries.size() * 80 + 2);
@@ -191,6 +198,9 @@ void watch_above(const ConfinedRoot& root, ListingCache& cache, ListingCache::Bu
 
 // Long: one recursive walk whose levels share the result, the cursor, the
 // depth and the cache's watches.
+// One recursive directory walk (a lambda sharing the result, cursor, ignore chain and cache watches); its steps only
+// make sense together, and it is the list_directory path bench/mcp_latency.cpp measures.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::string& rel, int depth,
                                                           bool include_ignored, const std::string& after,
                                                           ListingCache::Build& build,
@@ -211,6 +221,7 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
   // `self`: this directory's entry (npos for the listed directory).
   constexpr std::size_t kTop = static_cast<std::size_t>(-1);
   std::function<Status(int, const std::string&, int, const std::shared_ptr<const IgnoreDir>&, std::size_t)> walk =
+      // NOLINTNEXTLINE(readability-function-cognitive-complexity): one level of the walk (see above)
       [&](int dirfd, const std::string& prefix, int level, const std::shared_ptr<const IgnoreDir>& parent,
           std::size_t self) -> Status {
     if (cancel && cancel->cancelled()) return make_error(error_code::kRequestCancelled, "list_directory: cancelled");
@@ -240,7 +251,7 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
     }
     std::sort(names.begin(), names.end());
     for (const auto& [n, d_type] : names) {
-      const std::string path = prefix.empty() ? n : prefix + "/" + n;
+      const std::string path = join(prefix, n);
       if (!after.empty() && compare_paths(path, after) <= 0) {
         // On an earlier page; entered only when the cursor lies inside it.
         const bool holds =
@@ -290,6 +301,9 @@ Result<std::shared_ptr<ListResult>> Service::walk_listing(int fd, const std::str
   return r;
 }
 
+// One sequence (open, judge the landing path, explain a non-directory, cache hit or walk and store) whose steps share
+// the descriptor and the cache build.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<Service::Window> Service::open_listing(const ListParams& p, const std::string& after,
                                               const CancellationToken* cancel, const Access& access) const {
   auto rel = root_.relative(p.path.empty() ? "." : p.path);
@@ -455,6 +469,9 @@ std::vector<std::pair<std::string, bool>> sorted_entries(int dirfd, bool& has_gi
 
 }  // namespace
 
+// One recursive walk (a lambda sharing the cursor, limit and ignore chain) like walk_listing's, paging the workspace's
+// files for MCP resources/list.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<std::vector<std::string>> Service::list_files(const std::string& after, std::size_t limit, bool& more,
                                                      const CancellationToken* cancel, const Access& access) const {
   more = false;
@@ -462,6 +479,7 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
   const IgnoreFile global = global_git_excludes();
   const IgnoreFile* global_rules = global.empty() ? nullptr : &global;
   std::function<bool(int, const std::string&, const std::shared_ptr<const IgnoreDir>&)> walk =
+      // NOLINTNEXTLINE(readability-function-cognitive-complexity): one level of the walk (see above)
       [&](int dirfd, const std::string& prefix, const std::shared_ptr<const IgnoreDir>& parent) -> bool {
     bool has_git = false;
     const auto entries = sorted_entries(dirfd, has_git);
@@ -476,7 +494,7 @@ Result<std::vector<std::string>> Service::list_files(const std::string& after, s
                                           has_git || (parent && parent->any_git()));
     for (const auto& [name, is_dir] : entries) {
       if (cancel && cancel->cancelled()) return false;
-      const std::string path = prefix.empty() ? name : prefix + "/" + name;
+      const std::string path = join(prefix, name);
       if (!after.empty() && compare_paths(path, after) <= 0) {
         // Skip, unless `after` lies inside this directory.
         if (!(is_dir && after.size() > path.size() && after.compare(0, path.size(), path) == 0 &&

@@ -79,6 +79,8 @@ void ListingCache::drain_locked() {
   }
 }
 
+// `key` is a copy: it may be the key of the entry erased here, and is used after.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): a copy on purpose (above)
 std::vector<int> ListingCache::unlink_locked(Key key) {
   auto it = listings_.find(key);
   if (it == listings_.end()) return {};
@@ -184,6 +186,7 @@ void ListingCache::store(const std::string& rel, int depth, bool include_ignored
   release_unused_locked(unlinked);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): taken by value like store()'s: the caller gives the build up
 void ListingCache::abandon(Build build) {
   if (inotify_fd_ < 0) return;
   std::lock_guard lock(mutex_);

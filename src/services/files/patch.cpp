@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <span>
 #include <unordered_map>
 
 #include "icotes/files.hpp"
@@ -43,6 +45,9 @@ struct Step {
 
 // Myers' greedy forward algorithm with the trace kept for backtracking.
 // Returns false when the edit distance exceeds `max_d` (the caller falls back).
+// The textbook algorithm (forward pass over diagonals, then the backtrack over its trace), kept in the shape of Myers'
+// paper so it can be checked against it.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 bool myers(const std::vector<int>& a, const std::vector<int>& b, std::size_t max_d, std::vector<Step>& out) {
   const auto n = static_cast<std::ptrdiff_t>(a.size());
   const auto m = static_cast<std::ptrdiff_t>(b.size());
@@ -153,6 +158,32 @@ std::string range_text(std::size_t start, std::size_t count) {
   return std::to_string(start + 1) + "," + std::to_string(count);
 }
 
+// One hunk of `a` → `b`: its "@@ -l,n +l,n @@" header (line numbers from
+// old_base / new_base on) and the lines of `steps`.
+void append_hunk(std::string& out, const Lines& a, const Lines& b, std::span<const Step> steps, std::size_t old_base,
+                 std::size_t new_base) {
+  std::size_t old_count = 0, new_count = 0;
+  for (const Step& s : steps) {
+    if (s.op != Op::Add) ++old_count;
+    if (s.op != Op::Del) ++new_count;
+  }
+  const std::size_t old_start = steps.empty() ? 0 : steps.front().a;
+  const std::size_t new_start = steps.empty() ? 0 : steps.front().b;
+  out += "@@ -" + range_text(old_start + old_base, old_count) + " +" + range_text(new_start + new_base, new_count) +
+         " @@\n";
+  for (const Step& s : steps) {
+    const bool from_old = s.op != Op::Add;
+    const std::string_view line = from_old ? a.lines[s.a] : b.lines[s.b];
+    out.push_back(static_cast<char>(s.op));
+    out.append(line);
+    out.push_back('\n');
+    const bool old_eof = from_old && s.a + 1 == a.lines.size() && !a.final_newline;
+    const bool new_eof = s.op != Op::Del && s.b + 1 == b.lines.size() && !b.final_newline;
+    if ((s.op == Op::Keep && (old_eof || new_eof)) || (s.op == Op::Del && old_eof) || (s.op == Op::Add && new_eof))
+      out += "\\ No newline at end of file\n";
+  }
+}
+
 }  // namespace
 
 std::string unified_diff(std::string_view before, std::string_view after, const std::string& path, int context) {
@@ -187,32 +218,7 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
       end = j + 1;
     }
     end = std::min(steps.size(), last_change + 1 + ctx);
-    std::size_t old_start = 0, new_start = 0, old_count = 0, new_count = 0;
-    bool first = true;
-    for (std::size_t j = begin; j < end; ++j) {
-      const Step& s = steps[j];
-      if (first) {
-        old_start = s.a;
-        new_start = s.b;
-        first = false;
-      }
-      if (s.op != Op::Add) ++old_count;
-      if (s.op != Op::Del) ++new_count;
-    }
-    out += "@@ -" + range_text(old_start + old_base, old_count) + " +" + range_text(new_start + new_base, new_count) +
-           " @@\n";
-    for (std::size_t j = begin; j < end; ++j) {
-      const Step& s = steps[j];
-      const bool from_old = s.op != Op::Add;
-      const std::string_view line = from_old ? a.lines[s.a] : b.lines[s.b];
-      out.push_back(static_cast<char>(s.op));
-      out.append(line);
-      out.push_back('\n');
-      const bool old_eof = from_old && s.a + 1 == a.lines.size() && !a.final_newline;
-      const bool new_eof = s.op != Op::Del && s.b + 1 == b.lines.size() && !b.final_newline;
-      if ((s.op == Op::Keep && (old_eof || new_eof)) || (s.op == Op::Del && old_eof) || (s.op == Op::Add && new_eof))
-        out += "\\ No newline at end of file\n";
-    }
+    append_hunk(out, a, b, {steps.data() + begin, end - begin}, old_base, new_base);
     i = end;
   }
   return out;
@@ -261,6 +267,74 @@ bool parse_range(std::string_view s, std::int64_t& start, std::int64_t& count) {
   return start >= 0 && count >= 0;
 }
 
+// Reads the lines of `hunk` from lines[i] on, as many as its header counts
+// (i is left after them). Returns what is wrong (then lines[i - 1] is the
+// line at fault), or "" when the hunk is whole.
+std::string read_hunk_lines(const std::vector<std::string_view>& lines, std::size_t& i, PatchHunk& hunk) {
+  std::int64_t old_seen = 0, new_seen = 0;
+  while (i < lines.size() && (old_seen < hunk.old_count || new_seen < hunk.new_count)) {
+    std::string_view l = lines[i];
+    if (l.empty()) l = " ";  // some tools drop the space of empty context lines
+    const char c = l[0];
+    if (c == ' ') {
+      ++old_seen;
+      ++new_seen;
+    } else if (c == '-') {
+      ++old_seen;
+    } else if (c == '+') {
+      ++new_seen;
+    } else if (c != '\\') {
+      ++i;
+      return "unexpected line in hunk (expected ' ', '-', '+' or '\\')";
+    }
+    hunk.lines.emplace_back(l);
+    ++i;
+  }
+  if (old_seen != hunk.old_count || new_seen != hunk.new_count) return "hunk is shorter than its header says";
+  return {};
+}
+
+// A hunk's two sides: the lines it expects (context and '-') and the lines
+// it leaves ('+' and context), and whether the new side ends without '\n'.
+struct HunkSides {
+  std::vector<std::string> old_side, new_side;
+  bool new_no_eol = false;
+};
+
+HunkSides hunk_sides(const PatchHunk& hunk) {
+  HunkSides s;
+  char prev = 0;
+  for (const auto& l : hunk.lines) {
+    const char c = l[0];
+    if (c == '\\') {
+      if (prev == '+' || prev == ' ') s.new_no_eol = true;
+      continue;
+    }
+    if (c == ' ' || c == '-') s.old_side.push_back(l.substr(1));
+    if (c == ' ' || c == '+') s.new_side.push_back(l.substr(1));
+    prev = c;
+  }
+  return s;
+}
+
+// Where `old_side` is in `cur`, at `min_pos` or after: the match nearest to
+// `want`, as patch(1) searches (after it first at equal distance).
+std::optional<std::size_t> find_hunk(const std::vector<std::string>& cur, const std::vector<std::string>& old_side,
+                                     std::size_t want, std::size_t min_pos) {
+  auto matches = [&](std::size_t pos) {
+    if (pos + old_side.size() > cur.size()) return false;
+    for (std::size_t k = 0; k < old_side.size(); ++k) {
+      if (cur[pos + k] != old_side[k]) return false;
+    }
+    return true;
+  };
+  for (std::size_t d = 0; d <= cur.size(); ++d) {
+    if (want + d <= cur.size() && want + d >= min_pos && matches(want + d)) return want + d;
+    if (d <= want && want - d >= min_pos && matches(want - d)) return want - d;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<std::vector<FilePatch>> parse_patch(std::string_view patch) {
@@ -303,26 +377,7 @@ Result<std::vector<FilePatch>> parse_patch(std::string_view patch) {
           !parse_range(h.substr(plus + 2, close - plus - 2), hunk.new_start, hunk.new_count))
         return bad(i, "malformed hunk header '" + std::string(h) + "'");
       ++i;
-      std::int64_t old_seen = 0, new_seen = 0;
-      while (i < lines.size() && (old_seen < hunk.old_count || new_seen < hunk.new_count)) {
-        std::string_view l = lines[i];
-        if (l.empty()) l = " ";  // some tools drop the space of empty context lines
-        const char c = l[0];
-        if (c == ' ') {
-          ++old_seen;
-          ++new_seen;
-        } else if (c == '-') {
-          ++old_seen;
-        } else if (c == '+') {
-          ++new_seen;
-        } else if (c != '\\') {
-          return bad(i, "unexpected line in hunk (expected ' ', '-', '+' or '\\')");
-        }
-        hunk.lines.emplace_back(l);
-        ++i;
-      }
-      if (old_seen != hunk.old_count || new_seen != hunk.new_count)
-        return bad(i == 0 ? 0 : i - 1, "hunk is shorter than its header says");
+      if (auto why = read_hunk_lines(lines, i, hunk); !why.empty()) return bad(i == 0 ? 0 : i - 1, why);
       if (i < lines.size() && !lines[i].empty() && lines[i][0] == '\\') hunk.lines.emplace_back(lines[i++]);
       fp.hunks.push_back(std::move(hunk));
     }
@@ -343,36 +398,13 @@ Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, cons
   std::size_t min_pos = 0;
   for (std::size_t h = 0; h < fp.hunks.size(); ++h) {
     const PatchHunk& hunk = fp.hunks[h];
-    std::vector<std::string> old_side, new_side;
-    bool new_no_eol = false;
-    char prev = 0;
-    for (const auto& l : hunk.lines) {
-      const char c = l[0];
-      if (c == '\\') {
-        if (prev == '+' || prev == ' ') new_no_eol = true;
-        continue;
-      }
-      if (c == ' ' || c == '-') old_side.push_back(l.substr(1));
-      if (c == ' ' || c == '+') new_side.push_back(l.substr(1));
-      prev = c;
-    }
-    auto matches = [&](std::size_t pos) {
-      if (pos + old_side.size() > cur.size()) return false;
-      for (std::size_t k = 0; k < old_side.size(); ++k) {
-        if (cur[pos + k] != old_side[k]) return false;
-      }
-      return true;
-    };
+    const HunkSides sides = hunk_sides(hunk);
+    const std::vector<std::string>& old_side = sides.old_side;
+    const std::vector<std::string>& new_side = sides.new_side;
     const std::int64_t want_signed = (hunk.old_count == 0 ? hunk.old_start : hunk.old_start - 1) + shift;
     const std::size_t want =
         static_cast<std::size_t>(std::clamp<std::int64_t>(want_signed, 0, static_cast<std::int64_t>(cur.size())));
-    std::optional<std::size_t> at;
-    for (std::size_t d = 0; d <= cur.size() && !at; ++d) {  // nearest match, as patch(1) searches
-      if (want + d <= cur.size() && want + d >= min_pos && matches(want + d))
-        at = want + d;
-      else if (d <= want && want - d >= min_pos && matches(want - d))
-        at = want - d;
-    }
+    const std::optional<std::size_t> at = find_hunk(cur, old_side, want, min_pos);
     if (!at) {
       return make_error(error_code::kConflict,
                         "apply_patch: hunk " + std::to_string(h + 1) + " (@@ -" + std::to_string(hunk.old_start) + "," +
@@ -384,7 +416,7 @@ Result<std::string> apply_hunks(std::string_view text, const FilePatch& fp, cons
     cur.erase(cur.begin() + static_cast<std::ptrdiff_t>(*at),
               cur.begin() + static_cast<std::ptrdiff_t>(*at + old_side.size()));
     cur.insert(cur.begin() + static_cast<std::ptrdiff_t>(*at), new_side.begin(), new_side.end());
-    if (at_end) final_newline = !new_no_eol;
+    if (at_end) final_newline = !sides.new_no_eol;
     shift += static_cast<std::int64_t>(new_side.size()) - static_cast<std::int64_t>(old_side.size());
     min_pos = *at + new_side.size();
   }

@@ -52,7 +52,7 @@ Decoded decode(std::string bytes) {
     d.text = utf16_to_utf8(std::string_view(bytes).substr(2), little);
     return d;
   }
-  if (std::memchr(bytes.data(), 0, std::min<std::size_t>(bytes.size(), 8192)) != nullptr) {
+  if (std::string_view(bytes).substr(0, 8192).find('\0') != std::string_view::npos) {
     d.binary = true;
     d.encoding = "binary";
     d.text = std::move(bytes);  // the raw bytes, for read_resource; read() shows none

@@ -44,6 +44,42 @@ Error renamed(Error e, const std::string& rel) {
   return e;
 }
 
+// Where the inside symlink at `landing` leads (workspace-relative), for a
+// change asked of `rel`; never the workspace root itself.
+Result<std::string> link_target(const ConfinedRoot& root, const std::string& landing, const std::string& rel) {
+  auto target = root.open_beneath(landing, O_PATH);
+  if (!target) return std::move(target).error();
+  auto real = landing_path(root, target->get());
+  if (!real) return std::move(real).error();
+  if (real->empty())
+    return make_error(error_code::kConflict, rel + " leads to the workspace root", json{{"path", rel}});
+  return real;
+}
+
+// Whatever is at `prefix` must be a directory beneath the root (a symlink to
+// one inside is fine).
+Status check_directory(const ConfinedRoot& root, const std::string& prefix) {
+  auto check = root.open_beneath(prefix, O_PATH | O_DIRECTORY);
+  if (!check) {
+    if (check.error().code == error_code::kNotFound || check.error().code == error_code::kIoError)
+      return make_error(error_code::kConflict, "mkdir " + prefix + ": exists and is not a directory",
+                        json{{"path", prefix}});
+    return std::move(check).error();
+  }
+  return ok_status();
+}
+
+// A move of `from` to `to` (workspace-relative) that names no impossible
+// pair: the root, the same path twice, a directory into itself.
+Status check_move_names(const std::string& from, const std::string& to) {
+  if (from.empty() || to.empty())
+    return make_error(error_code::kInvalidParams, "move_file: cannot move the workspace root");
+  if (from == to) return make_error(error_code::kInvalidParams, "move_file: source and destination are the same");
+  if (is_within(to, from))
+    return make_error(error_code::kInvalidParams, "move_file: cannot move " + from + " into itself");
+  return ok_status();
+}
+
 }  // namespace
 
 Result<Service::Target> Service::locate(const std::string& rel, bool follow) const {
@@ -74,12 +110,8 @@ Result<Service::Target> Service::locate(const std::string& rel, bool follow) con
     if (!follow || !S_ISLNK(t.st.st_mode)) return t;
     // An inside symlink: the change goes to its target, judged where that is.
     if (hops >= 40) return errno_error(ELOOP, "open", rel);
-    auto target = root_.open_beneath(t.landing, O_PATH);
-    if (!target) return std::move(target).error();
-    auto real = landing_path(root_, target->get());
+    auto real = link_target(root_, t.landing, rel);
     if (!real) return std::move(real).error();
-    if (real->empty())
-      return make_error(error_code::kConflict, rel + " leads to the workspace root", json{{"path", rel}});
     at = std::move(*real);
   }
 }
@@ -128,14 +160,7 @@ Result<bool> Service::make_dirs(const std::string& rel, const std::string& landi
         return errno_error(errno, "mkdir", prefix);
       }
     }
-    // Whatever is there must be a directory beneath the root (a symlink to one inside is fine).
-    auto check = root_.open_beneath(prefix, O_PATH | O_DIRECTORY);
-    if (!check) {
-      if (check.error().code == error_code::kNotFound || check.error().code == error_code::kIoError)
-        return make_error(error_code::kConflict, "mkdir " + prefix + ": exists and is not a directory",
-                          json{{"path", prefix}});
-      return std::move(check).error();
-    }
+    if (auto is_dir = check_directory(root_, prefix); !is_dir) return is_dir.error();
     if (slash == std::string::npos) break;
     pos = slash + 1;
   }
@@ -234,11 +259,7 @@ Status Service::move(const std::string& source, const std::string& destination, 
   if (!from) return std::move(from).error();
   auto to = root_.relative(destination);
   if (!to) return std::move(to).error();
-  if (from->empty() || to->empty())
-    return make_error(error_code::kInvalidParams, "move_file: cannot move the workspace root");
-  if (*from == *to) return make_error(error_code::kInvalidParams, "move_file: source and destination are the same");
-  if (to->size() > from->size() && to->compare(0, from->size(), *from) == 0 && (*to)[from->size()] == '/')
-    return make_error(error_code::kInvalidParams, "move_file: cannot move " + *from + " into itself");
+  if (auto st = check_move_names(*from, *to); !st) return st;
   // The name itself moves (a symlink, not its target), from the directory
   // it was judged in.
   auto src = locate(*from, false);

@@ -130,6 +130,11 @@ Result<std::string> worktree_content(const Repo& r, const std::string& path) {
 
 }  // namespace
 
+// One `git blame` call: the content blamed (the working tree's or rev's, in
+// git's order of checks and with its messages, which git.differential
+// compares with git's), the line window and cursor, and the page cut to the
+// text budget; kept in git's order rather than restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> blame(Repo& r, const BlameParams& params) {
   auto path = r.path(params.path);
   if (!path) return std::move(path).error();

@@ -60,6 +60,10 @@ class Blamer {
  public:
   Blamer(const Repo& r, BlameResult& out, BlameDiff differ) : r_(r), out_(out), differ_(std::move(differ)) {}
 
+  // The driver of git's blame.c assign_blame(): the final node (the
+  // working tree or the commit), then commits in date order until every line
+  // has its origin; kept in blame.c's shape so the two can be compared.
+  // NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
   Status run(git_commit* commit, bool worktree, const std::string& path, const std::string& content, std::size_t first,
              std::size_t last) {
     Node* final_node = nullptr;
@@ -300,6 +304,8 @@ class Blamer {
 
   // pass_blame(): find the file in each parent; a parent with the same blob
   // takes everything, otherwise each parent in turn takes what it explains.
+  // Kept in the shape of blame.c's pass_blame(), which it follows step by step.
+  // NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
   Status pass_blame(Origin* o) {
     std::vector<Node*> parents;
     if (!o->node->commit) {

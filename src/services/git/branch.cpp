@@ -47,6 +47,9 @@ struct Listed {
   std::string target;  // symbolic refs (origin/HEAD)
 };
 
+// `git branch --list` (with -a/-r/-v as asked): collect, sort and render in
+// git's order and layout, which git.differential compares byte for byte.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> list(Repo& r, const BranchParams& p) {
   git_branch_iterator* raw_it = nullptr;
   if (int rc = git_branch_iterator_new(&raw_it, r.repo, GIT_BRANCH_ALL); rc != 0)

@@ -160,6 +160,10 @@ std::string reflog_message(const Head& head, bool amend, bool merge, int state, 
 
 }  // namespace
 
+// `git commit` [--amend] [--allow-empty]: its checks in git's order and with
+// git's messages (git.differential compares them), then the tree, the
+// parents, the commit, the reflog; kept in git's order rather than split.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> commit(Repo& r, const CommitParams& p) {
   const bool amend = p.amend;
   const bool allow_empty = p.allow_empty;
@@ -253,6 +257,7 @@ Result<json> commit(Repo& r, const CommitParams& p) {
     return libgit2_error(rc, "git_commit: read the tree");
   TreePtr tree(raw_tree);
   std::vector<const git_commit*> parent_ptrs;
+  parent_ptrs.reserve(parents.size());
   for (const auto& c : parents) parent_ptrs.push_back(c.get());
   git_oid oid;
   if (int rc = git_commit_create(&oid, r.repo, nullptr, author->get(), committer->get(), nullptr, message->c_str(),

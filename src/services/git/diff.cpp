@@ -98,6 +98,11 @@ void drop_unmerged(std::vector<std::string>& candidates, const std::vector<detai
 
 }  // namespace
 
+// `git diff` in its forms (worktree, --cached, a rev, two revs; --stat,
+// --name-only, paths): which trees are compared and how the result is paged
+// follow git's choices case by case, and its text is compared byte for byte
+// with git's (git.differential); kept in that order rather than restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> diff(Repo& r, const DiffParams& params) {
   auto paths = r.paths(params.paths);
   if (!paths) return std::move(paths).error();

@@ -210,6 +210,11 @@ Result<OidSet> ancestors(const Repo& r, const git_oid& oid) {
 
 }  // namespace
 
+// `git log` with its filters (rev, paths with git's history simplification,
+// --since/--until, author, grep): which commits are shown and in what order follow
+// git's revision walk case by case, and its text is compared byte for byte
+// with git's (git.differential); kept in that order rather than restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> log(Repo& r, const LogParams& params) {
   auto paths = r.paths(params.paths);
   if (!paths) return std::move(paths).error();

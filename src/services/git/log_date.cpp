@@ -28,6 +28,10 @@ std::optional<int> zone_offset(std::string_view z) {
 
 }  // namespace
 
+// One scanner over the absolute forms git's date.c reads ("@seconds", ISO
+// dates and times, zones), each case as date.c decides it, so that --since/--until land on
+// git's second.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 std::optional<AbsoluteDate> absolute_date(std::string_view text) {
   if (text.empty() || text.size() > 200) return std::nullopt;
   const std::string s(text);
@@ -123,6 +127,10 @@ int weekday(const std::string& word) {
   return -1;
 }
 
+// The token loop of git's approxidate (date.c approxidate_str): numbers,
+// units, "ago", weekdays, "yesterday"... each token a case of one loop over
+// shared state, kept in date.c's shape so the two can be compared.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 std::optional<std::int64_t> relative(std::string_view text, std::time_t now_sec) {
   Relative r;
   localtime_r(&now_sec, &r.tm);

@@ -91,6 +91,10 @@ Error write_error(int rc, std::string_view what) {
   return libgit2_error(rc, what);
 }
 
+// git's ident.c in order: the environment (GIT_AUTHOR_*/GIT_COMMITTER_*),
+// then author.*/committer.*, then user.* config, each cleaned as git cleans
+// it, and git's refusals with its messages (compared by git.differential).
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<SignaturePtr> identity(git_repository* repo, Role role) {
   const bool author = role == Role::kAuthor;
   const char* env_name = env(author ? "GIT_AUTHOR_NAME" : "GIT_COMMITTER_NAME");
@@ -153,7 +157,7 @@ std::optional<std::string> upstream_ref(git_repository* repo, std::string_view b
   ConfigPtr cfg(raw);
   const std::string key = "branch." + std::string(branch);
   const auto remote = config_string(cfg.get(), (key + ".remote").c_str());
-  const auto merge = config_string(cfg.get(), (key + ".merge").c_str());
+  auto merge = config_string(cfg.get(), (key + ".merge").c_str());
   if (!remote || !merge) return std::nullopt;
   if (*remote == ".") return merge;  // tracks a local branch
   git_config_iterator* it = nullptr;

@@ -38,6 +38,10 @@ Result<std::vector<std::string>> unstaged_paths(const Repo& r, git_index* index)
 
 }  // namespace
 
+// `git reset` [--soft|--mixed|--hard] <rev>: each mode's
+// checks and steps in git's order and with git's messages (compared by
+// git.differential); kept in that order rather than restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> reset(Repo& r, const ResetParams& p) {
   const std::string& rev = p.rev;
   const std::string& mode = p.mode;

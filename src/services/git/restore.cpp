@@ -81,6 +81,10 @@ Result<std::vector<std::string>> differing(const Repo& r, git_index* index, git_
 
 }  // namespace
 
+// `git restore` [--staged] [--worktree] [--source] <paths>: which side is
+// restored from where, each case with git's checks and messages (compared
+// by git.differential); kept in git's order rather than restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> restore(Repo& r, const RestoreParams& p) {
   auto paths = r.paths(p.paths);
   if (!paths) return std::move(paths).error();

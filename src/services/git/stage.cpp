@@ -24,12 +24,16 @@ Status check_paths(const Repo& r, git_index* index, const std::vector<std::strin
   std::vector<std::string> ignored;
   Landing landing(r);  // the same walk that judges where checkouts write
   for (const auto& rel : paths) {
-    if (const std::string leading = landing.of(rel).via_link; !leading.empty())
-      return make_error(error_code::kInvalidParams,
-                        "git_stage: '" + rel + "' is beyond a symbolic link: '" + leading +
-                            "' is a symlink, and git stages the link itself, not the files it leads to. Stage '" +
-                            leading + "' to record the link, or the path in the directory it points to. " +
-                            "Nothing was staged.");
+    if (const std::string leading = landing.of(rel).via_link; !leading.empty()) {
+      std::string message = "git_stage: '";
+      message += rel;
+      message += "' is beyond a symbolic link: '";
+      message += leading;
+      message += "' is a symlink, and git stages the link itself, not the files it leads to. Stage '";
+      message += leading;
+      message += "' to record the link, or the path in the directory it points to. Nothing was staged.";
+      return make_error(error_code::kInvalidParams, message);
+    }
     const bool tracked = index_knows(index, rel);
     if (!tracked && !on_disk(r, rel))
       return make_error(error_code::kNotFound, "git_stage: pathspec '" + rel +

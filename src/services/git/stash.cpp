@@ -114,6 +114,11 @@ std::string first_paths(const std::vector<std::string>& paths) {
   return list;
 }
 
+// `git stash push` [-u] [<paths>]: git's checks and steps in git's order
+// (the stash commits, then the work tree and index put back), with git's
+// messages (compared by git.differential); kept in that order rather than
+// restructured.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<json> push(Repo& r, const StashParams& p) {
   const bool with_untracked = p.include_untracked;
   const bool keep_index = p.keep_index;
@@ -386,6 +391,9 @@ struct Plan {
 // is applied onto an index equal to HEAD, as libgit2's stash does),
 // stashed changes that conflict with HEAD (git would write conflict
 // markers), local changes or untracked files where the stash writes.
+// One list of refusals in git's order, each a case of the same walk over the
+// stash's changes.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<Plan> plan_pop(Repo& r, const StashInfo& s, bool reinstate_index) {
   auto index = fresh_index(r.repo);
   if (!index) return std::move(index).error();

@@ -17,6 +17,7 @@ using PathspecPtr = std::unique_ptr<git_pathspec, Freer<git_pathspec_free>>;
 Result<PathspecPtr> pathspec(const std::vector<std::string>& specs) {
   if (specs.empty()) return PathspecPtr();
   std::vector<const char*> v;
+  v.reserve(specs.size());
   for (const auto& s : specs) v.push_back(s.c_str());
   git_strarray arr{const_cast<char**>(v.data()), v.size()};
   git_pathspec* p = nullptr;
@@ -119,6 +120,9 @@ Status add_all(git_repository* repo, const git_tree* tree, const std::string& pr
   return ok_status();
 }
 
+// One recursive walk over two trees in git's path order, whose cases (added,
+// removed, changed, a file turned directory) share the walk's position.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Status compare(git_repository* repo, const git_tree* a, const git_tree* b, const std::string& prefix,
                const git_pathspec* ps, std::vector<std::string>& out) {
   auto sub = [&](const git_tree_entry* e, TreePtr& holder) -> Result<git_tree*> {

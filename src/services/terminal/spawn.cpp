@@ -77,7 +77,12 @@ std::vector<std::string> pty_environment(const std::string& pwd, const std::map<
   env.erase("LINES");
   for (const auto& [k, v] : extra) env[k] = v;
   std::vector<std::string> env_s;
-  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  env_s.reserve(env.size());
+  for (const auto& [k, v] : env) {
+    std::string& kv = env_s.emplace_back(k);
+    kv += '=';
+    kv += v;
+  }
   return env_s;
 }
 

@@ -479,6 +479,7 @@ std::vector<Info> Service::list() {
     for (auto& [n, t] : terminals_) all.push_back(t);
   }
   std::vector<Info> out;
+  out.reserve(all.size());
   for (auto& t : all) out.push_back(t->info());
   return out;
 }
