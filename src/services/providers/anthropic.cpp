@@ -220,45 +220,26 @@ class MessagesDecoder final : public stream::Decoder {
   std::int64_t input_ = 0, output_ = 0, cache_read_ = 0, cache_write_ = 0;
 };
 
-class AnthropicProvider final : public Provider {
+class AnthropicProvider final : public stream::HttpProvider {
  public:
-  AnthropicProvider(ProviderConfig config, stream::BaseUrl base, std::string key)
-      : Provider(std::move(config)), base_(std::move(base)), key_(std::move(key)) {}
+  explicit AnthropicProvider(stream::Setup s) : HttpProvider(std::move(s)) {}
 
-  Result<ChatResult> chat(const ChatRequest& request, ChatSink& sink, const CancellationToken& cancel) override {
-    stream::Call call;
-    call.model = request.model.empty() ? config_.model : request.model;
-    call.origin = base_.origin;
-    call.path = base_.path + "/v1/messages";
+ private:
+  Result<json> prepare(const ChatRequest& request, stream::Call& call) override {
+    call.path += "/v1/messages";
     call.headers = {{"anthropic-version", kApiVersion}};
-    if (!key_.empty()) call.headers.emplace("x-api-key", key_);
-    call.body = request_body(request, call.model).dump(-1, ' ', false, json::error_handler_t::replace);
-    call.secret = key_;
+    if (!key().empty()) call.headers.emplace("x-api-key", key());
     call.end_name = "message_stop";
     call.end_is_event = true;
     call.make_decoder = [] { return std::make_unique<MessagesDecoder>(); };
-    const auto timeout = request.timeout.count() > 0 ? request.timeout : config_.timeout;
-    return stream::run(config_, call, timeout, sink, cancel);
+    return request_body(request, call.model);
   }
-
- private:
-  stream::BaseUrl base_;
-  std::string key_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config) {
-  if (config.model.empty()) {
-    return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\" (anthropic) needs a model");
-  }
-  ProviderConfig c = config;
-  if (c.base_url.empty()) c.base_url = kDefaultBaseUrl;
-  auto base = stream::parse_base_url(c);
-  if (!base) return std::move(base).error();
-  auto key = read_api_key(c);
-  if (!key) return std::move(key).error();
-  return std::unique_ptr<Provider>(new AnthropicProvider(std::move(c), std::move(*base), std::move(*key)));
+  return stream::make<AnthropicProvider>(config, "anthropic", kDefaultBaseUrl);
 }
 
 }  // namespace icotes::providers

@@ -178,24 +178,12 @@ KeyStatus key_status(const ProviderConfig& c) {
   return {"none", false};
 }
 
-Result<std::string> read_api_key(const ProviderConfig& c) {
-  const std::string who = "provider \"" + c.name + "\": ";
-  if (!c.api_key_env.empty()) {
-    const char* v = std::getenv(c.api_key_env.c_str());
-    if (v == nullptr || *v == '\0') {
-      return make_error(error_code::kInvalidParams,
-                        who + "the environment variable " + c.api_key_env + " (api_key_env) is not set");
-    }
-    return std::string(v);
-  }
-  if (c.api_key_file.empty()) return std::string();
-  const int fd = ::open(c.api_key_file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    return make_error(error_code::kInvalidParams,
-                      who + "api_key_file " + c.api_key_file + " cannot be read: " + std::strerror(errno));
-  }
+namespace {
+
+// The whole of the regular file open at `fd` (at most kMaxKeyFileBytes), or
+// `failure` set.
+std::string read_key_file(int fd, std::string& failure) {
   std::string key;
-  std::string failure;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     failure = "not a regular file";
@@ -212,6 +200,29 @@ Result<std::string> read_api_key(const ProviderConfig& c) {
     }
     key.resize(got);
   }
+  return key;
+}
+
+}  // namespace
+
+Result<std::string> read_api_key(const ProviderConfig& c) {
+  const std::string who = "provider \"" + c.name + "\": ";
+  if (!c.api_key_env.empty()) {
+    const char* v = std::getenv(c.api_key_env.c_str());
+    if (v == nullptr || *v == '\0') {
+      return make_error(error_code::kInvalidParams,
+                        who + "the environment variable " + c.api_key_env + " (api_key_env) is not set");
+    }
+    return std::string(v);
+  }
+  if (c.api_key_file.empty()) return std::string();
+  const int fd = ::open(c.api_key_file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(error_code::kInvalidParams,
+                      who + "api_key_file " + c.api_key_file + " cannot be read: " + std::strerror(errno));
+  }
+  std::string failure;
+  std::string key = read_key_file(fd, failure);
   ::close(fd);
   while (!key.empty() && std::strchr(" \t\r\n", key.back()) != nullptr) key.pop_back();
   std::size_t start = 0;

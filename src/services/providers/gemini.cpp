@@ -247,33 +247,24 @@ bool valid_model_name(std::string_view m) {
   return true;
 }
 
-class GeminiProvider final : public Provider {
+class GeminiProvider final : public stream::HttpProvider {
  public:
-  GeminiProvider(ProviderConfig config, stream::BaseUrl base, std::string key)
-      : Provider(std::move(config)), base_(std::move(base)), key_(std::move(key)) {}
+  explicit GeminiProvider(stream::Setup s) : HttpProvider(std::move(s)) {}
 
-  Result<ChatResult> chat(const ChatRequest& request, ChatSink& sink, const CancellationToken& cancel) override {
-    stream::Call call;
-    call.model = request.model.empty() ? config_.model : request.model;
+ private:
+  Result<json> prepare(const ChatRequest& request, stream::Call& call) override {
     if (call.model.starts_with("models/")) call.model.erase(0, 7);
     if (!valid_model_name(call.model)) {
       return make_error(error_code::kInvalidParams, "provider \"" + config_.name + "\": model \"" + call.model +
                                                         "\" is not a model name (letters, digits, '-', '.', '_')");
     }
-    call.origin = base_.origin;
-    call.path = base_.path + "/v1beta/models/" + call.model + ":streamGenerateContent?alt=sse";
-    if (!key_.empty()) call.headers.emplace("x-goog-api-key", key_);
-    call.body = request_body(request, signatures_).dump(-1, ' ', false, json::error_handler_t::replace);
-    call.secret = key_;
+    call.path += "/v1beta/models/" + call.model + ":streamGenerateContent?alt=sse";
+    if (!key().empty()) call.headers.emplace("x-goog-api-key", key());
     call.end_name = "a finishReason";
     call.make_decoder = [this] { return std::make_unique<GenerateDecoder>(signatures_, next_id_); };
-    const auto timeout = request.timeout.count() > 0 ? request.timeout : config_.timeout;
-    return stream::run(config_, call, timeout, sink, cancel);
+    return request_body(request, signatures_);
   }
 
- private:
-  stream::BaseUrl base_;
-  std::string key_;
   Signatures signatures_;
   std::atomic<std::uint64_t> next_id_{0};
 };
@@ -281,21 +272,12 @@ class GeminiProvider final : public Provider {
 }  // namespace
 
 Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config) {
-  if (config.model.empty()) {
-    return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\" (gemini) needs a model");
-  }
   const std::string_view model = std::string_view(config.model).substr(config.model.starts_with("models/") ? 7 : 0);
-  if (!valid_model_name(model)) {
+  if (!config.model.empty() && !valid_model_name(model)) {
     return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\": model \"" + config.model +
                                                       "\" is not a model name (letters, digits, '-', '.', '_')");
   }
-  ProviderConfig c = config;
-  if (c.base_url.empty()) c.base_url = kDefaultBaseUrl;
-  auto base = stream::parse_base_url(c);
-  if (!base) return std::move(base).error();
-  auto key = read_api_key(c);
-  if (!key) return std::move(key).error();
-  return std::unique_ptr<Provider>(new GeminiProvider(std::move(c), std::move(*base), std::move(*key)));
+  return stream::make<GeminiProvider>(config, "gemini", kDefaultBaseUrl);
 }
 
 }  // namespace icotes::providers

@@ -94,6 +94,33 @@ class MockProvider final : public Provider {
   std::size_t next_ = 0;
 };
 
+// [{name, id?, arguments}]
+bool valid_tool_calls(const json& calls) {
+  bool ok = calls.is_array();
+  for (const auto& t : ok ? calls : json::array()) {
+    ok = ok && t.is_object() && t.value("name", json()).is_string() && (!t.contains("id") || t["id"].is_string());
+  }
+  return ok;
+}
+
+// A scripted response: an object with string text, chunks, reasoning, stop,
+// error, tool_calls [{name, id?, arguments}] and integer usage.
+bool valid_response(const json& r) {
+  bool ok = r.is_object();
+  for (const char* k : {"text", "reasoning", "stop", "error"}) ok = ok && (!r.contains(k) || r[k].is_string());
+  if (ok && r.contains("chunks")) {
+    ok = r["chunks"].is_array();
+    for (const auto& c : ok ? r["chunks"] : json::array()) ok = ok && c.is_string();
+  }
+  if (ok && r.contains("tool_calls")) ok = valid_tool_calls(r["tool_calls"]);
+  if (ok && r.contains("usage")) {
+    const json& u = r["usage"];
+    ok = u.is_object();
+    for (const char* k : {"input_tokens", "output_tokens"}) ok = ok && (!u.contains(k) || u[k].is_number_integer());
+  }
+  return ok;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config) {
@@ -116,25 +143,7 @@ Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& confi
                       who + "script " + config.script + " is not a JSON list of responses or {\"responses\": [...]}");
   }
   for (std::size_t i = 0; i < script.size(); ++i) {
-    const json& r = script[i];
-    bool ok = r.is_object();
-    for (const char* k : {"text", "reasoning", "stop", "error"}) ok = ok && (!r.contains(k) || r[k].is_string());
-    if (ok && r.contains("chunks")) {
-      ok = r["chunks"].is_array();
-      for (const auto& c : ok ? r["chunks"] : json::array()) ok = ok && c.is_string();
-    }
-    if (ok && r.contains("tool_calls")) {
-      ok = r["tool_calls"].is_array();
-      for (const auto& t : ok ? r["tool_calls"] : json::array()) {
-        ok = ok && t.is_object() && t.value("name", json()).is_string() && (!t.contains("id") || t["id"].is_string());
-      }
-    }
-    if (ok && r.contains("usage")) {
-      const json& u = r["usage"];
-      ok = u.is_object();
-      for (const char* k : {"input_tokens", "output_tokens"}) ok = ok && (!u.contains(k) || u[k].is_number_integer());
-    }
-    if (!ok) {
+    if (!valid_response(script[i])) {
       return make_error(error_code::kInvalidParams,
                         who + "script " + config.script + ": response " + std::to_string(i) +
                             " is not an object with string text, chunks, reasoning, stop,"

@@ -187,14 +187,14 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
 // What went wrong with an attempt that did not give a whole answer.
 std::string describe_failure(const Call& call, const Attempt& a, const Decoder& decoder) {
   if (a.status != 0 && a.status != 200)
-    return "HTTP " + std::to_string(a.status) + ": " + provider_message(a.error_body);
+    return "HTTP " + std::to_string(a.status) + ": " + provider_message(a.error_body, call.error_type);
   if (!decoder.failure.empty()) return decoder.failure;
   if (a.status != 200) return "cannot reach " + call.origin + ": " + httplib::to_string(a.transport);
   if (a.transport != httplib::Error::Success) {
     return "the stream broke off before " + call.end_name + " (" + httplib::to_string(a.transport) + ")";
   }
   return "the stream ended before " + call.end_name +
-         (a.first_bytes.empty() ? std::string() : "; it began: " + provider_message(a.first_bytes));
+         (a.first_bytes.empty() ? std::string() : "; it began: " + provider_message(a.first_bytes, call.error_type));
 }
 
 // A whole answer: HTTP 200, no failure, the stream's end seen (and, without
@@ -230,10 +230,11 @@ Result<milliseconds> retry_wait(const ProviderConfig& config, const Attempt& a, 
   return wait;
 }
 
-std::string error_object_message(const json& e) {
+std::string error_object_message(const json& e, bool with_type) {
+  std::string message = string_or_empty(e, "message");
+  if (!with_type) return message;
   const std::string type = string_or_empty(e, "type");
   std::string kind = !type.empty() ? type : string_or_empty(e, "status");  // status: Google's code name
-  const std::string message = string_or_empty(e, "message");
   if (message.empty()) return kind;
   return kind.empty() ? message : kind + ": " + message;
 }
@@ -275,13 +276,42 @@ Result<BaseUrl> parse_base_url(const ProviderConfig& c) {
   return b;
 }
 
-std::string provider_message(std::string_view body) {
+Result<Setup> setup(const ProviderConfig& config, std::string_view kind, std::string_view default_base_url) {
+  if (config.model.empty()) {
+    return make_error(error_code::kInvalidParams,
+                      "provider \"" + config.name + "\" (" + std::string(kind) + ") needs a model");
+  }
+  Setup s{config, {}, {}};
+  if (s.config.base_url.empty()) s.config.base_url = default_base_url;
+  auto base = parse_base_url(s.config);
+  if (!base) return std::move(base).error();
+  s.base = std::move(*base);
+  auto key = read_api_key(s.config);
+  if (!key) return std::move(key).error();
+  s.key = std::move(*key);
+  return s;
+}
+
+Result<ChatResult> HttpProvider::chat(const ChatRequest& request, ChatSink& sink, const CancellationToken& cancel) {
+  Call call;
+  call.model = request.model.empty() ? config_.model : request.model;
+  call.origin = base_.origin;
+  call.path = base_.path;
+  call.secret = key_;
+  auto body = prepare(request, call);
+  if (!body) return std::move(body).error();
+  call.body = body->dump(-1, ' ', false, json::error_handler_t::replace);
+  const auto timeout = request.timeout.count() > 0 ? request.timeout : config_.timeout;
+  return run(config_, call, timeout, sink, cancel);
+}
+
+std::string provider_message(std::string_view body, bool with_type) {
   const json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return body_excerpt(body);
   if (const auto e = j.find("error"); e != j.end()) {
     if (e->is_string()) return e->get<std::string>();
     if (e->is_object()) {
-      if (std::string m = error_object_message(*e); !m.empty()) return m;
+      if (std::string m = error_object_message(*e, with_type); !m.empty()) return m;
     }
   }
   if (std::string m = string_or_empty(j, "message"); !m.empty()) return m;

@@ -1,7 +1,8 @@
 // One streamed model call over HTTP, with the retries, the timeout and the
 // cancellation every back end needs; the back end says what to send and
 // decodes the event stream (a StreamDecoder made afresh for each attempt).
-// Used by the anthropic and gemini back ends (anthropic.cpp, gemini.cpp).
+// Used by the openai, anthropic and gemini back ends (openai.cpp,
+// anthropic.cpp, gemini.cpp).
 //
 // Retries (only before anything reached the sink): HTTP 429, 500, 502, 503,
 // 504, 529, failed connections and stream failures the decoder marks
@@ -36,6 +37,17 @@ struct BaseUrl {
 /// Errors (kInvalidParams): not http(s), no host, a user, query or fragment.
 Result<BaseUrl> parse_base_url(const ProviderConfig& config);
 
+/// `config`'s base_url parsed, a copy of `config` with `default_base_url` when
+/// it has none, and its API key (read_api_key): what a back end's factory
+/// needs. Errors: as parse_base_url and read_api_key; no model
+/// (kInvalidParams).
+struct Setup {
+  ProviderConfig config;
+  BaseUrl base;
+  std::string key;
+};
+Result<Setup> setup(const ProviderConfig& config, std::string_view kind, std::string_view default_base_url = {});
+
 /// Decodes one attempt's event stream into the result and the sink.
 class Decoder {
  public:
@@ -60,6 +72,7 @@ struct Call {
   std::string secret;                // redacted from every error text
   std::string end_name = "its end";  // what ends a whole stream, for messages: "message_stop"
   bool end_is_event = false;         // whole once that event came, even if the connection then broke
+  bool error_type = true;            // error bodies' {"error": {"type"}} goes into messages ("type: message")
   std::function<std::unique_ptr<Decoder>()> make_decoder;
 };
 
@@ -68,10 +81,42 @@ struct Call {
 Result<ChatResult> run(const ProviderConfig& config, const Call& call, std::chrono::milliseconds timeout,
                        ChatSink& sink, const CancellationToken& cancel);
 
+/// A back end over run(): chat() makes a Call with the model (the
+/// request's, else the config's), the base URL's origin and path and the key
+/// as the secret; prepare() adds the back end's part; run() sends it under
+/// the request's timeout, else the config's.
+class HttpProvider : public Provider {
+ public:
+  Result<ChatResult> chat(const ChatRequest& request, ChatSink& sink, const CancellationToken& cancel) final;
+
+ protected:
+  explicit HttpProvider(Setup s) : Provider(std::move(s.config)), base_(std::move(s.base)), key_(std::move(s.key)) {}
+
+  /// Appends to call.path and sets the headers, the end and the decoder;
+  /// returns the request body, or why the request cannot be sent.
+  virtual Result<json> prepare(const ChatRequest& request, Call& call) = 0;
+
+  const std::string& key() const { return key_; }
+
+ private:
+  BaseUrl base_;
+  std::string key_;
+};
+
+/// A back end's factory: P made from setup(config, kind, default_base_url).
+template <class P>
+Result<std::unique_ptr<Provider>> make(const ProviderConfig& config, std::string_view kind,
+                                       std::string_view default_base_url = {}) {
+  auto s = setup(config, kind, default_base_url);
+  if (!s) return std::move(s).error();
+  return std::unique_ptr<Provider>(std::make_unique<P>(std::move(*s)));
+}
+
 /// The provider's own message in an error body: {"error": {"type",
 /// "message"}} ("type: message"), {"error": "..."}, {"message": "..."},
-/// else the body's first 500 bytes with control characters blanked.
-std::string provider_message(std::string_view body);
+/// else the body's first 500 bytes with control characters blanked. Without
+/// `with_type` the error object's message alone.
+std::string provider_message(std::string_view body, bool with_type = true);
 
 /// object[key] when it is an integer, else `fallback`.
 std::int64_t integer_or(const json& object, const char* key, std::int64_t fallback);
