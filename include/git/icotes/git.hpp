@@ -124,8 +124,10 @@ class Service {
 // `Result<json> status(Repo& r, const StatusParams& params)` and so on, init
 // on the Service (Service::init). Params come from a schema-valid call
 // (schemas/git/<verb>.json); results are shaped as its "output". Each lives
-// in src/services/git/<verb>.cpp.
-#define ICOTES_GIT_DECLARE(verb, Params, Target) Result<json> verb(Target& target, const Params& params);
+// in src/services/git/<verb>.cpp. (`Target` and `Params` name types, which
+// parentheses cannot wrap: hence the NOLINT.)
+#define ICOTES_GIT_DECLARE(verb, Params, Target) \
+  Result<json> verb(Target& target, const Params& params);  // NOLINT(bugprone-macro-parentheses)
 ICOTES_GIT_OPERATIONS(ICOTES_GIT_DECLARE)
 #undef ICOTES_GIT_DECLARE
 

@@ -107,7 +107,9 @@ std::shared_ptr<const ListResult> without_denied(std::shared_ptr<const ListResul
 }
 
 // The page's note: what was left out (ignored, denied) and, when the page is
-// truncated, the call that continues it.
+// truncated, the call that continues it. A list of independent notes, each
+// one condition and its sentence.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 std::string page_notes(const ListPage& pg, const ListParams& p, int depth) {
   std::string notes;
   if (pg.ignored > 0) {

@@ -337,6 +337,10 @@ std::optional<std::size_t> find_hunk(const std::vector<std::string>& cur, const 
 
 }  // namespace
 
+// One pass over the patch's lines as GNU patch reads a unified diff: file
+// headers, then hunks (read_hunk_lines), each line's meaning depending on
+// the state the previous ones left.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<std::vector<FilePatch>> parse_patch(std::string_view patch) {
   std::vector<std::string_view> lines;
   for (std::size_t start = 0; start < patch.size();) {

@@ -122,7 +122,12 @@ Result<std::string> Service::prospective_landing(const std::string& rel) const {
   while (!existing.empty()) {
     const std::size_t slash = existing.rfind('/');
     const std::string name = slash == std::string::npos ? existing : existing.substr(slash + 1);
-    rest = rest.empty() ? name : name + "/" + rest;
+    std::string path = name;
+    if (!rest.empty()) {
+      path += '/';
+      path += rest;
+    }
+    rest = std::move(path);
     existing = slash == std::string::npos ? std::string() : existing.substr(0, slash);
     auto fd = root_.open_beneath(existing, O_PATH | O_DIRECTORY);
     if (!fd) {
@@ -136,6 +141,10 @@ Result<std::string> Service::prospective_landing(const std::string& rel) const {
   return rest;
 }
 
+// Creates each missing directory of `rel` in turn, judging where each one
+// lands before it is made; one ordered walk down the path whose steps share
+// the parent's descriptor.
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): one piece, as said above
 Result<bool> Service::make_dirs(const std::string& rel, const std::string& landing) {
   if (rel.empty()) return false;
   bool created = false;
@@ -241,10 +250,13 @@ Status remove_tree(const ConfinedRoot& root, int at, const std::string& name, co
   if (!entries) return std::move(entries).error();
   for (const auto& [en, is_dir] : *entries) {
     if (auto st = judge_change(join(*here, en), access); !st) return st;
+    std::string child = shown;
+    child += '/';
+    child += en;
     if (is_dir) {
-      if (auto s = remove_tree(root, fd.get(), en, shown + "/" + en, access); !s) return s;
+      if (auto s = remove_tree(root, fd.get(), en, child, access); !s) return s;
     } else if (::unlinkat(fd.get(), en.c_str(), 0) != 0 && errno != ENOENT) {
-      return errno_error(errno, "delete_file", shown + "/" + en);
+      return errno_error(errno, "delete_file", child);
     }
   }
   if (::unlinkat(at, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)

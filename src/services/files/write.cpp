@@ -503,7 +503,7 @@ Status check_editable(const std::string& rel, const std::string& bytes,
     const std::string actual = sha256_hex(bytes);
     if (actual != *expected_sha256) return conflict_sha(rel, *expected_sha256, actual);
   }
-  if (std::memchr(bytes.data(), 0, std::min<std::size_t>(bytes.size(), 8192)) != nullptr || !is_valid_utf8(bytes))
+  if (std::string_view(bytes).substr(0, 8192).find('\0') != std::string_view::npos || !is_valid_utf8(bytes))
     return make_error(error_code::kInvalidParams,
                       "edit_file: " + rel + " is not UTF-8 text; edit_file only edits UTF-8 files",
                       json{{"path", rel}});
