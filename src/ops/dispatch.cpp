@@ -33,6 +33,8 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     ctx.read_denied = workspace.gate().read_filter(c.client);
     ctx.max_result_bytes = c.max_result_bytes;
     ctx.structured_output = c.structured_output;
+    ctx.sample = c.sample;
+    ctx.sampling_tools = c.sampling_tools;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
     Result<json> result = registry.run(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response

@@ -74,6 +74,13 @@ struct Context {
   /// asked for structuredContent): then that JSON is held to
   /// max_result_bytes as well, not only the text.
   bool structured_output = false;
+  /// The asking client's own model: sends MCP sampling/createMessage
+  /// (`params`: CreateMessageRequest's params) to it and returns its
+  /// CreateMessageResult or its error. Null unless an MCP client declared
+  /// the `sampling` capability (what the `client` provider kind uses).
+  std::function<Result<json>(const json& params, const CancellationToken& cancel)> sample = nullptr;
+  /// The client declared `sampling.tools` (MCP 2025-11-25): tools may be sent.
+  bool sampling_tools = false;
 
   /// The bytes of text this call's result may hold: SIZE_MAX for programs
   /// (max_result_bytes 0); for an MCP client, max_result_bytes when the

@@ -35,6 +35,9 @@ struct OperationCall {
   std::size_t max_result_bytes = 0;
   /// Context::structured_output for the handler (MCP with --structured-output).
   bool structured_output = false;
+  /// Context::sample and Context::sampling_tools (MCP clients with `sampling`).
+  std::function<Result<json>(const json& params, const CancellationToken& cancel)> sample;
+  bool sampling_tools = false;
 };
 
 /// Passes `call` through the workspace's permission gate (asking the client

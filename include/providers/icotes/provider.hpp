@@ -184,15 +184,26 @@ class Provider {
   ProviderConfig config_;
 };
 
-using ProviderFactory = std::function<Result<std::unique_ptr<Provider>>(const ProviderConfig&)>;
+/// What the asking client lends a provider: the `client` kind sends MCP
+/// sampling/createMessage (MCP 2025-06-18 and later, "Sampling") through
+/// `sample` to the connected host, whose own model answers. `sample` is null
+/// when the asking client did not declare the `sampling` capability;
+/// `sampling_tools` when it declared `sampling.tools` (MCP 2025-11-25).
+/// `sample` returns the CreateMessageResult, or the client's error.
+struct ProviderHost {
+  std::function<Result<json>(const json& params, const CancellationToken& cancel)> sample;
+  bool sampling_tools = false;
+};
+
+using ProviderFactory = std::function<Result<std::unique_ptr<Provider>>(const ProviderConfig&, const ProviderHost&)>;
 
 /// The registration table: kind -> factory, one row per back end
 /// (src/services/providers/kinds.cpp).
 const std::map<std::string, ProviderFactory, std::less<>>& provider_kinds();
 
-/// Makes the provider `config` describes. Errors: an unknown kind
-/// (kInvalidParams), the back end's own (a missing key, a bad base_url or
-/// script).
-Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config);
+/// Makes the provider `config` describes, lent `host` (the `client` kind
+/// needs its `sample`). Errors: an unknown kind (kInvalidParams), the back
+/// end's own (a missing key, a bad base_url or script, no sampling client).
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config, const ProviderHost& host = {});
 
 }  // namespace icotes::providers

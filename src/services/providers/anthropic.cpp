@@ -238,7 +238,7 @@ class AnthropicProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config) {
+Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
   return stream::make<AnthropicProvider>(config, "anthropic", kDefaultBaseUrl);
 }
 

@@ -8,15 +8,15 @@
 namespace icotes::providers {
 
 /// kind = "mock": responses scripted in a JSON file (mock.cpp).
-Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config);
+Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config, const ProviderHost& host);
 
 /// kind = "openai": OpenAI-compatible Chat Completions, streamed (openai.cpp).
-Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config);
+Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config, const ProviderHost& host);
 
 /// kind = "anthropic": the Anthropic Messages API, streamed (anthropic.cpp).
-Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config);
+Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config, const ProviderHost& host);
 
 /// kind = "gemini": the Gemini API's streamGenerateContent (gemini.cpp).
-Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config);
+Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config, const ProviderHost& host);
 
 }  // namespace icotes::providers

@@ -244,14 +244,14 @@ std::string redact(std::string text, std::string_view secret) {
   return text;
 }
 
-Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config, const ProviderHost& host) {
   const auto& kinds = provider_kinds();
   const auto it = kinds.find(config.kind);
   if (it == kinds.end()) {
     return make_error(error_code::kInvalidParams,
                       "provider \"" + config.name + "\": kind \"" + config.kind + "\" is not registered");
   }
-  return it->second(config);
+  return it->second(config, host);
 }
 
 }  // namespace icotes::providers

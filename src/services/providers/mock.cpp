@@ -123,7 +123,7 @@ bool valid_response(const json& r) {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config) {
+Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
   const std::string who = "provider \"" + config.name + "\" (mock): ";
   if (config.script.empty()) return make_error(error_code::kInvalidParams, who + "needs a script (a JSON file)");
   std::ifstream in(config.script, std::ios::binary);

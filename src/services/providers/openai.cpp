@@ -192,7 +192,7 @@ class OpenAiProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config) {
+Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
   return stream::make<OpenAiProvider>(config, "openai");
 }
 
