@@ -206,4 +206,14 @@ const std::map<std::string, ProviderFactory, std::less<>>& provider_kinds();
 /// end's own (a missing key, a bad base_url or script, no sampling client).
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config, const ProviderHost& host = {});
 
+/// The provider a call names, made: `name` (empty: the configuration's
+/// default_provider) from `config`, with `model` (when not empty) in place
+/// of the configured one. The name "client" needs no table: it is the
+/// `client` kind (the connected MCP host's model). Errors (kInvalidParams):
+/// no name and no default ("no provider configured: add [providers.NAME] to
+/// <path>"), a name the file does not define (listing the ones it does),
+/// make_provider's.
+Result<std::unique_ptr<Provider>> select_provider(const ProvidersConfig& config, std::string_view name,
+                                                  std::string_view model, const ProviderHost& host = {});
+
 }  // namespace icotes::providers

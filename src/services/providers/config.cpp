@@ -254,4 +254,28 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config, co
   return it->second(config, host);
 }
 
+Result<std::unique_ptr<Provider>> select_provider(const ProvidersConfig& config, std::string_view name,
+                                                  std::string_view model, const ProviderHost& host) {
+  const std::string wanted = name.empty() ? config.default_provider : std::string(name);
+  const std::string file = config.path.empty() ? std::string("the user's config.toml") : config.path;
+  if (wanted.empty()) {
+    return make_error(error_code::kInvalidParams,
+                      "no provider configured: add [providers.NAME] with kind, base_url and model to " + file);
+  }
+  ProviderConfig chosen;
+  if (auto it = config.providers.find(wanted); it != config.providers.end()) {
+    chosen = it->second;
+  } else if (wanted == "client") {
+    chosen.name = "client";
+    chosen.kind = "client";
+  } else {
+    std::string known;
+    for (const auto& [n, _] : config.providers) known += (known.empty() ? "" : ", ") + n;
+    return make_error(error_code::kInvalidParams, "provider \"" + wanted + "\" is not in " + file + " (configured: " +
+                                                      (known.empty() ? std::string("none") : known) + ")");
+  }
+  if (!model.empty()) chosen.model = std::string(model);
+  return make_provider(chosen, host);
+}
+
 }  // namespace icotes::providers
