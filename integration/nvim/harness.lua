@@ -93,6 +93,15 @@ function M.new(opts)
   -- exits: 0 on success, 1 with the error and its traceback otherwise.
   function h.finish(main, cleanup)
     local ok, msg = xpcall(main, debug.traceback)
+    if not ok and h.tmpdir then
+      -- What the daemons said (their logs live in the private runtime
+      -- folder, removed below): the reason a server went away.
+      for _, log in ipairs(vim.fn.globpath(h.tmpdir, '**/*.log', true, true)) do
+        local lines = vim.fn.readfile(log)
+        h.err('--- ' .. log .. ' (last 40 of ' .. #lines .. ' lines)')
+        for i = math.max(1, #lines - 39), #lines do h.err('  ' .. lines[i]) end
+      end
+    end
     for _, c in pairs(vim.lsp.get_active_clients()) do c.stop(true) end
     if cleanup then pcall(cleanup) end
     if h.tmpdir then vim.fn.delete(h.tmpdir, 'rf') end
