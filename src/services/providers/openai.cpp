@@ -14,7 +14,7 @@
 // against the system's CAs; proxies (HTTPS_PROXY) are not used yet.
 #include <map>
 
-#include "backends.hpp"
+#include "http_backends.hpp"
 #include "stream_call.hpp"
 
 namespace icotes::providers {
@@ -192,7 +192,7 @@ class OpenAiProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
+Result<std::unique_ptr<Provider>> make_openai_backend(const ProviderConfig& config, const ProviderHost& /*host*/) {
   return stream::make<OpenAiProvider>(config, "openai");
 }
 
