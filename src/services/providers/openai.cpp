@@ -10,8 +10,8 @@
 //
 // Retries, the timeout, cancellation and redaction: stream_call.hpp (while a
 // TCP or TLS connection is being set up, cancellation takes effect once that
-// ends: connect_timeout at most). HTTPS verifies the server's certificate
-// against the system's CAs; proxies (HTTPS_PROXY) are not used yet.
+// ends: connect_timeout at most); HTTPS certificates and proxies:
+// stream_call.hpp and provider.hpp.
 #include <map>
 
 #include "http_backends.hpp"
