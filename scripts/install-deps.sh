@@ -23,7 +23,7 @@ tests=0
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
-  libgit2-dev libcpp-httplib-dev nlohmann-json3-dev libvalijson-dev
+  libgit2-dev libcpp-httplib-dev libssl-dev nlohmann-json3-dev libvalijson-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libre2-dev libpcre2-dev
   libvterm-dev libjemalloc-dev bubblewrap ccache

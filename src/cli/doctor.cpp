@@ -1,5 +1,5 @@
 // `icotes doctor`: what this installation finds and what it misses, each
-// missing thing with its fix: the git and http modules, bubblewrap and
+// missing thing with its fix: the git, http and providers modules, bubblewrap and
 // unprivileged user namespaces (sandboxed commands), inotify's watch limit,
 // the runtime directory (daemon sockets, tokens), the configuration files
 // read for --root, and the daemon serving --root.
@@ -201,6 +201,8 @@ int doctor_cli(const std::string& root_option) {
   std::vector<Finding> findings;
   findings.push_back(module_finding("git", "icotes-git.so", "ICOTES_GIT_MODULE", "icotes_git_module"));
   findings.push_back(module_finding("http", "icotes-http.so", "ICOTES_HTTP_MODULE", "icotes_http_module"));
+  findings.push_back(
+      module_finding("providers", "icotes-providers.so", "ICOTES_PROVIDERS_MODULE", "icotes_providers_module"));
   sandbox_findings(findings);
   findings.push_back(inotify_finding());
   findings.push_back(runtime_finding());

@@ -205,7 +205,7 @@ json McpDialect::tool_json(const Operation& op) const {
 std::vector<const Operation*> McpDialect::offered_tools() const {
   std::vector<const Operation*> out;
   for (const Operation* op : registry_.all())
-    if (tools_.offers(mcp::tool_group(*op))) out.push_back(op);
+    if (op->mcp_tool && tools_.offers(mcp::tool_group(*op))) out.push_back(op);
   return out;
 }
 
@@ -283,7 +283,7 @@ const Operation* McpDialect::offered_tool(const Request& request) const {
   }
   const std::string tool = p["name"].get<std::string>();
   const Operation* op = registry_.find_by_mcp_name(tool);
-  if (!op || mcp::tool_group(*op) == "events") {
+  if (!op || !op->mcp_tool || mcp::tool_group(*op) == "events") {
     request.fail(
         make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
     return nullptr;

@@ -162,6 +162,7 @@ void Registry::add(std::string_view id, Handler handler, std::function<std::stri
         if (r == name) throw std::logic_error("mcpHidden: " + name + " is required");
     }
     op.run_inline = doc.value("inline", false);
+    op.mcp_tool = doc.value("mcpTool", true);
     op.input_schema = doc.at("input");
     op.output_schema = doc.at("output");
     // In the file's order: a call's needs come in the order its schema lists its paths.

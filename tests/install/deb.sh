@@ -52,6 +52,7 @@ echo "git/status through the unpacked binary: ok"
 report=$("$icotes" doctor --root "$repo") || fail "doctor found something missing: $report"
 grep -q "ok .*git module .*$work/root/usr/lib/.*icotes-git.so (loads)" <<<"$report" || fail "doctor: $report"
 grep -q "ok .*http module .*$work/root/usr/lib/.*icotes-http.so (loads)" <<<"$report" || fail "doctor: $report"
+grep -q "ok .*providers module .*$work/root/usr/lib/.*icotes-providers.so (loads)" <<<"$report" || fail "doctor: $report"
 status=0
 report=$(ICOTES_BWRAP=$work/no-bwrap PATH=$work/empty "$icotes" doctor --root "$repo") || status=$?
 [ "$status" = 1 ] || fail "doctor without bwrap exited $status: $report"

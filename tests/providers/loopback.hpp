@@ -1,16 +1,24 @@
 // A cpp-httplib server on 127.0.0.1 (an ephemeral port) for the back ends'
 // tests, stopped when the test ends, and the helpers the wire-format tests
-// share. Handlers that stall wait on release(), which the destructor calls.
+// share (temporary directories, scoped environment variables). Handlers that stall wait on release(), which the
+// destructor calls.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,6 +27,56 @@
 #include "icotes/provider.hpp"
 
 namespace icotes::providers::test_support {
+
+// A directory made with mkdtemp under /tmp, removed with what it holds.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/icotes-providers-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = std::filesystem::canonical(tmpl).string();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+// Sets an environment variable for one test and puts back what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 class Loopback {
  public:
@@ -37,6 +95,7 @@ class Loopback {
   Loopback& operator=(const Loopback&) = delete;
 
   std::string origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string base_url() const { return origin() + "/v1"; }
   void release() {
     {
       std::lock_guard lock(m_);
@@ -58,6 +117,7 @@ class Loopback {
     last_path = req.path;
     last_headers = req.headers;
     last_query = req.params;
+    last_authorization = req.get_header_value("Authorization");
   }
 
   httplib::Server server;
@@ -67,6 +127,7 @@ class Loopback {
   std::string last_path;
   httplib::Headers last_headers;
   httplib::Params last_query;
+  std::string last_authorization;
 
  private:
   int port_ = 0;

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "icotes/provider.hpp"
+#include "loopback.hpp"
 
 namespace icotes::providers {
 namespace {
@@ -23,58 +24,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A server on 127.0.0.1 (an ephemeral port), stopped when the test ends.
-// Handlers that stall wait on release(), which the destructor calls.
-class Loopback {
- public:
-  Loopback() {
-    port_ = server.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server.listen_after_bind(); });
-  }
-  ~Loopback() {
-    release();
-    // stop() is a no-op until the accept loop runs: wait for it (bounded).
-    for (int i = 0; i < 5000 && !server.is_running(); ++i) std::this_thread::sleep_for(milliseconds(1));
-    server.stop();
-    thread_.join();
-  }
-  Loopback(const Loopback&) = delete;
-  Loopback& operator=(const Loopback&) = delete;
-
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  void release() {
-    {
-      std::lock_guard lock(m_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-  // Waits for release() (at most 10 s: a test never hangs).
-  void wait_released() {
-    std::unique_lock lock(m_);
-    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
-  }
-
-  httplib::Server server;
-  std::atomic<int> requests{0};
-  std::mutex seen_mutex;
-  json last_body;
-  std::string last_authorization;
-
-  void record(const httplib::Request& req) {
-    ++requests;
-    std::lock_guard lock(seen_mutex);
-    last_body = json::parse(req.body, nullptr, false);
-    last_authorization = req.get_header_value("Authorization");
-  }
-
- private:
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool released_ = false;
-};
+using test_support::Collect;
+using test_support::Loopback;
+using test_support::make;
+using test_support::stream;
 
 std::string event(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
 
@@ -95,40 +48,6 @@ json tool_piece(int index, const json& function, const char* id = nullptr) {
   return chunk_with_delta({{"tool_calls", json::array({t})}});
 }
 
-// Streams `body` in pieces of `piece` bytes, each its own HTTP chunk, so
-// events and lines arrive split.
-void stream(httplib::Response& res, std::string body, std::size_t piece = 7) {
-  res.set_chunked_content_provider("text/event-stream",
-                                   [body = std::move(body), piece](size_t, httplib::DataSink& sink) {
-                                     for (std::size_t at = 0; at < body.size(); at += piece) {
-                                       const std::string part = body.substr(at, piece);
-                                       if (!sink.write(part.data(), part.size())) return false;
-                                     }
-                                     sink.done();
-                                     return true;
-                                   });
-}
-
-class Collect : public ChatSink {
- public:
-  void on_text(std::string_view d) override {
-    text += d;
-    ++text_deltas;
-    if (on_first_text) std::exchange(on_first_text, nullptr)();
-  }
-  void on_reasoning(std::string_view d) override { reasoning += d; }
-  void on_tool_call(const ToolCall& c) override { calls.push_back(c); }
-  void on_usage(const Usage& u) override {
-    usage = u;
-    ++usage_reports;
-  }
-  std::string text, reasoning;
-  int text_deltas = 0, usage_reports = 0;
-  std::vector<ToolCall> calls;
-  Usage usage;
-  std::function<void()> on_first_text;
-};
-
 ProviderConfig config_for(const Loopback& server) {
   ProviderConfig c;
   c.name = "local";
@@ -138,12 +57,6 @@ ProviderConfig config_for(const Loopback& server) {
   c.timeout = milliseconds(10000);
   c.retry_base = milliseconds(1);
   return c;
-}
-
-std::unique_ptr<Provider> make(const ProviderConfig& c) {
-  auto p = make_provider(c);
-  EXPECT_TRUE(p.ok()) << p.error().message;
-  return p.ok() ? std::move(*p) : nullptr;
 }
 
 ChatRequest hello() {

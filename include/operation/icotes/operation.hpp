@@ -168,6 +168,10 @@ struct Operation {
   /// used; none of them required). Calls that send them are still accepted:
   /// every call is validated against input_schema (mcp::listed_input_schema).
   std::vector<std::string> mcp_hidden;
+  /// Schema "mcpTool": false keeps the operation out of MCP's tools/list and
+  /// tools/call (LSP, JSON-RPC and `icotes call` only): for operations whose
+  /// caller is a person's client, not a model (agent/run).
+  bool mcp_tool = true;
   /// Schema "inline": bounded work that never waits on a client or a lock
   /// held for long (stat, a read). Runs on the connection's reading thread,
   /// saving the hand-off to a worker (a wake-up and a context switch, about

@@ -20,6 +20,7 @@ void register_terminal_ops(Registry& registry);
 void register_exec_ops(Registry& registry);
 void register_events_ops(Registry& registry);
 void register_workspace_ops(Registry& registry);
+void register_providers_ops(Registry& registry);
 /// test/sleep, registered only when ICOTES_TEST_OPERATIONS=1.
 void register_test_ops(Registry& registry);
 

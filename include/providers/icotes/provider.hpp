@@ -12,12 +12,24 @@
 //   base_url = "http://127.0.0.1:11434/v1"
 //   model = "qwen2.5-coder"
 //   api_key_env = "LOCAL_API_KEY"     # or api_key_file = "~/.config/icotes/local.key"
+//   # or preset = "ollama" (provider_presets()): kind, base_url and the key's
+//   # variable filled in, each unless given;
+//   # ca_file = "/path/ca.pem": the CAs an https base_url's certificate must
+//   # chain to (else the system's);
 //   # optional: timeout_ms (120000, the whole call), connect_timeout_ms (10000),
 //   # max_retries (3), retry_base_ms (500), max_retry_wait_ms (30000);
 //   # kind = "mock" reads script = "file.json" (relative to this file);
 //   # kind = "anthropic" and "gemini" default base_url to the vendor's API
 //   [agent]
 //   provider = "local"                # the default provider
+//
+// HTTP(S) requests go through the proxy of https_proxy / HTTPS_PROXY (for an
+// https base_url) or http_proxy / HTTP_PROXY (http), else all_proxy /
+// ALL_PROXY, unless no_proxy / NO_PROXY lists the host (curl's rules: a
+// comma-separated list of names, each matching the host itself and the
+// hosts of its domain; a leading '.' is ignored; "*" alone matches every
+// host). A proxy is http://[user:password@]host[:port] (port 1080 when
+// absent); an https base_url is tunnelled through it with CONNECT.
 //
 // API keys are read when a provider is made, kept inside it, sent only to
 // its base_url, never logged and replaced by "[redacted]" in error texts.
@@ -122,6 +134,8 @@ struct ProviderConfig {
   std::string api_key_env;                    // the environment variable holding the key
   std::string api_key_file;                   // a file holding the key ("~/" is $HOME)
   std::string script;                         // mock: the JSON script file
+  std::string preset;                         // the preset it was filled from (provider_presets()), or empty
+  std::string ca_file;                        // PEM CA certificates for https (empty: the system's)
   std::chrono::milliseconds timeout{120000};  // one call, retries included
   std::chrono::milliseconds connect_timeout{10000};
   int max_retries = 3;                              // on 429, 5xx, 529 and failed connections
@@ -137,6 +151,20 @@ struct ProvidersConfig {
   std::string default_provider;  // [agent] provider, else the only one, else empty
 };
 
+/// A well-known OpenAI-compatible service: `preset = "<name>"` in a
+/// [providers.NAME] table sets kind = "openai", base_url and api_key_env
+/// (empty for the local servers, which take no key), each unless the table
+/// gives it.
+struct ProviderPreset {
+  std::string_view name;
+  std::string_view base_url;
+  std::string_view api_key_env;
+};
+/// Every preset, by name: openai, groq, deepseek, together, openrouter (keys
+/// from OPENAI_API_KEY, GROQ_API_KEY, DEEPSEEK_API_KEY, TOGETHER_API_KEY,
+/// OPENROUTER_API_KEY) and ollama, llama-server, vllm (on 127.0.0.1, no key).
+const std::vector<ProviderPreset>& provider_presets();
+
 /// $XDG_CONFIG_HOME/icotes/config.toml (an absolute XDG_CONFIG_HOME; the
 /// XDG Base Directory spec ignores a relative one), else
 /// $HOME/.config/icotes/config.toml; empty when neither is set.
@@ -144,8 +172,9 @@ std::string user_config_path();
 
 /// Reads the providers from the TOML file at `path` (missing: none).
 /// Errors (kInvalidParams): unreadable or invalid TOML, a provider without
-/// kind, a kind no back end registered, a key of the wrong type, both
-/// api_key_env and api_key_file, [agent] provider naming no provider.
+/// kind or preset, a kind no back end registered, a key of the wrong type, both
+/// api_key_env and api_key_file, an unknown preset or one with a kind other
+/// than "openai", [agent] provider naming no provider.
 Result<ProvidersConfig> load_providers_config(const std::string& path);
 
 /// Where the key comes from and whether it is there, for listings: never

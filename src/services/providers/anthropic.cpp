@@ -25,7 +25,7 @@
 // cache_read_input_tokens.
 #include <map>
 
-#include "backends.hpp"
+#include "http_backends.hpp"
 #include "stream_call.hpp"
 
 namespace icotes::providers {
@@ -238,7 +238,7 @@ class AnthropicProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
+Result<std::unique_ptr<Provider>> make_anthropic_backend(const ProviderConfig& config, const ProviderHost& /*host*/) {
   return stream::make<AnthropicProvider>(config, "anthropic", kDefaultBaseUrl);
 }
 

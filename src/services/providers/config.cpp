@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -54,6 +55,28 @@ Result<std::int64_t> integer_key(const toml::table& t, std::string_view key, std
   return v->get();
 }
 
+// Fills what `preset` names and the table leaves out (provider_presets()).
+Status apply_preset(ProviderConfig& c, const toml::table& t, const std::string& path) {
+  const auto& presets = provider_presets();
+  const auto it =
+      std::find_if(presets.begin(), presets.end(), [&](const ProviderPreset& p) { return p.name == c.preset; });
+  const std::string where = "[providers." + c.name + "] ";
+  const std::uint32_t line = t.get("preset")->source().begin.line;
+  if (it == presets.end()) {
+    std::string known;
+    for (const auto& p : presets) known += (known.empty() ? "" : ", ") + std::string(p.name);
+    return config_error(path, line, where + "preset \"" + c.preset + "\" is not one of " + known);
+  }
+  if (c.kind.empty()) c.kind = "openai";
+  if (c.kind != "openai") {
+    return config_error(path, line,
+                        where + "preset \"" + c.preset + "\" is for kind \"openai\", not \"" + c.kind + "\"");
+  }
+  if (c.base_url.empty()) c.base_url = it->base_url;
+  if (c.api_key_env.empty() && c.api_key_file.empty()) c.api_key_env = it->api_key_env;
+  return ok_status();
+}
+
 Result<ProviderConfig> parse_provider(const std::string& name, const toml::table& t, const std::string& path) {
   ProviderConfig c;
   c.name = name;
@@ -62,14 +85,18 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::table
     std::string_view key;
     std::string* out;
   };
-  for (const StringField& f : {StringField{"kind", &c.kind}, StringField{"base_url", &c.base_url},
-                               StringField{"model", &c.model}, StringField{"api_key_env", &c.api_key_env},
-                               StringField{"api_key_file", &c.api_key_file}, StringField{"script", &c.script}}) {
+  for (const StringField& f :
+       {StringField{"kind", &c.kind}, StringField{"base_url", &c.base_url}, StringField{"model", &c.model},
+        StringField{"api_key_env", &c.api_key_env}, StringField{"api_key_file", &c.api_key_file},
+        StringField{"script", &c.script}, StringField{"preset", &c.preset}, StringField{"ca_file", &c.ca_file}}) {
     auto v = string_key(t, f.key, path);
     if (!v) return std::move(v).error();
     *f.out = std::move(*v);
   }
-  if (c.kind.empty()) return config_error(path, c.line, "[providers." + name + "] needs a kind");
+  if (!c.preset.empty()) {
+    if (Status st = apply_preset(c, t, path); !st) return std::move(st).error();
+  }
+  if (c.kind.empty()) return config_error(path, c.line, "[providers." + name + "] needs a kind (or a preset)");
   if (!provider_kinds().contains(c.kind)) {
     std::string known;
     for (const auto& [k, _] : provider_kinds()) known += (known.empty() ? "" : ", ") + k;
@@ -81,6 +108,10 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::table
   if (!c.api_key_file.empty()) {
     c.api_key_file = expand_home(c.api_key_file);
     if (c.api_key_file.front() != '/') c.api_key_file = directory_of(path) + "/" + c.api_key_file;
+  }
+  if (!c.ca_file.empty()) {
+    c.ca_file = expand_home(c.ca_file);
+    if (c.ca_file.front() != '/') c.ca_file = directory_of(path) + "/" + c.ca_file;
   }
   if (!c.script.empty()) {
     c.script = expand_home(c.script);
@@ -121,6 +152,23 @@ std::string_view to_string(StopReason r) {
       return "other";
   }
   return "other";
+}
+
+const std::vector<ProviderPreset>& provider_presets() {
+  // Each service's documented OpenAI-compatible base URL (the openai kind
+  // appends /chat/completions) and the variable its own SDKs read the key
+  // from; the local servers' default ports.
+  static const std::vector<ProviderPreset> presets = {
+      {"openai", "https://api.openai.com/v1", "OPENAI_API_KEY"},
+      {"groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY"},
+      {"deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY"},
+      {"together", "https://api.together.ai/v1", "TOGETHER_API_KEY"},
+      {"openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"},
+      {"ollama", "http://127.0.0.1:11434/v1", ""},
+      {"llama-server", "http://127.0.0.1:8080/v1", ""},
+      {"vllm", "http://127.0.0.1:8000/v1", ""},
+  };
+  return presets;
 }
 
 std::string user_config_path() {

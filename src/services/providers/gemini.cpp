@@ -29,7 +29,7 @@
 #include <map>
 #include <mutex>
 
-#include "backends.hpp"
+#include "http_backends.hpp"
 #include "stream_call.hpp"
 
 namespace icotes::providers {
@@ -271,7 +271,7 @@ class GeminiProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
+Result<std::unique_ptr<Provider>> make_gemini_backend(const ProviderConfig& config, const ProviderHost& /*host*/) {
   const std::string_view model = std::string_view(config.model).substr(config.model.starts_with("models/") ? 7 : 0);
   if (!config.model.empty() && !valid_model_name(model)) {
     return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\": model \"" + config.model +

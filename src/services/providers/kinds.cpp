@@ -1,5 +1,6 @@
 // The registration table of provider back ends: one row per kind. A new
-// back end adds its factory here and nothing else changes.
+// back end adds its factory here and nothing else changes. The HTTP kinds'
+// factories load icotes-providers.so (module_door.cpp).
 #include "backends.hpp"
 
 namespace icotes::providers {

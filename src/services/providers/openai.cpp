@@ -10,11 +10,11 @@
 //
 // Retries, the timeout, cancellation and redaction: stream_call.hpp (while a
 // TCP or TLS connection is being set up, cancellation takes effect once that
-// ends: connect_timeout at most). HTTPS verifies the server's certificate
-// against the system's CAs; proxies (HTTPS_PROXY) are not used yet.
+// ends: connect_timeout at most); HTTPS certificates and proxies:
+// stream_call.hpp and provider.hpp.
 #include <map>
 
-#include "backends.hpp"
+#include "http_backends.hpp"
 #include "stream_call.hpp"
 
 namespace icotes::providers {
@@ -192,7 +192,7 @@ class OpenAiProvider final : public stream::HttpProvider {
 
 }  // namespace
 
-Result<std::unique_ptr<Provider>> make_openai_provider(const ProviderConfig& config, const ProviderHost& /*host*/) {
+Result<std::unique_ptr<Provider>> make_openai_backend(const ProviderConfig& config, const ProviderHost& /*host*/) {
   return stream::make<OpenAiProvider>(config, "openai");
 }
 

@@ -1,11 +1,20 @@
 // The streamed HTTP call shared by back ends: see stream_call.hpp.
 #include "stream_call.hpp"
 
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
+
+#include "icotes/file_uri.hpp"
 
 namespace icotes::providers::stream {
 
@@ -70,6 +79,7 @@ bool sleep_until(Clock::time_point until, const CancellationToken& cancel) {
 }
 
 struct Attempt {
+  long verify_result = 0;  // OpenSSL's X509_V_* after a failed certificate verification
   int status = 0;
   httplib::Headers headers;
   httplib::Error transport = httplib::Error::Success;
@@ -80,8 +90,8 @@ struct Attempt {
 };
 
 // A client for one attempt: timeouts from what is left of the call, no
-// redirects, certificates verified.
-void configure(httplib::Client& cli, const ProviderConfig& config, std::chrono::microseconds left) {
+// redirects, certificates verified (against ca_file when given), the proxy.
+void configure(httplib::Client& cli, const ProviderConfig& config, const Call& call, std::chrono::microseconds left) {
   const auto connect = std::min<std::chrono::microseconds>(left, config.connect_timeout);
   cli.set_connection_timeout(connect.count() / 1000000, connect.count() % 1000000);
   // The socket's own timeouts run a little past the deadline: the watcher
@@ -93,7 +103,12 @@ void configure(httplib::Client& cli, const ProviderConfig& config, std::chrono::
   cli.set_keep_alive(false);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   cli.enable_server_certificate_verification(true);
+  if (!config.ca_file.empty()) cli.set_ca_cert_path(config.ca_file);
 #endif
+  if (call.proxy) {
+    cli.set_proxy(call.proxy->host, call.proxy->port);
+    if (!call.proxy->user.empty()) cli.set_proxy_basic_auth(call.proxy->user, call.proxy->password);
+  }
 }
 
 // Sends `req` while a watcher ends a request blocked in a read at the
@@ -143,11 +158,13 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
     return;
   }
   httplib::Client cli(call.origin);
-  configure(cli, config, left);
+  configure(cli, config, call, left);
 
   sse::Parser parser;
   httplib::Request req;
   req.method = "POST";
+  // Through a proxy cpp-httplib asks for the absolute URI (plain HTTP, RFC
+  // 9112 section 3.2.2) or tunnels (HTTPS, CONNECT) by itself.
   req.path = call.path;
   req.body = call.body;
   req.headers = call.headers;
@@ -178,6 +195,9 @@ void send(const ProviderConfig& config, const Call& call, Clock::time_point dead
   };
   httplib::Result res = send_watched(cli, req, deadline, cancel, a);
   a.transport = res.error();
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (a.transport == httplib::Error::SSLServerVerification) a.verify_result = cli.get_openssl_verify_result();
+#endif
   if (a.status == 0 && res) a.status = res->status;
   parser.finish();
   if (a.timed_out || a.cancelled) return;
@@ -189,7 +209,18 @@ std::string describe_failure(const Call& call, const Attempt& a, const Decoder& 
   if (a.status != 0 && a.status != 200)
     return "HTTP " + std::to_string(a.status) + ": " + provider_message(a.error_body, call.error_type);
   if (!decoder.failure.empty()) return decoder.failure;
-  if (a.status != 200) return "cannot reach " + call.origin + ": " + httplib::to_string(a.transport);
+  if (a.transport == httplib::Error::SSLServerVerification) {
+    std::string why;
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (a.verify_result != X509_V_OK) why = std::string(" (") + X509_verify_cert_error_string(a.verify_result) + ")";
+#endif
+    return "cannot reach " + call.origin + ": the server's certificate failed verification" + why +
+           "; for a private CA set ca_file";
+  }
+  if (a.status != 200) {
+    return "cannot reach " + call.origin + (call.proxy ? " through the proxy " + call.proxy->host : std::string()) +
+           ": " + httplib::to_string(a.transport);
+  }
   if (a.transport != httplib::Error::Success) {
     return "the stream broke off before " + call.end_name + " (" + httplib::to_string(a.transport) + ")";
   }
@@ -208,6 +239,10 @@ bool is_whole(const Call& call, const Attempt& a, const Decoder& decoder) {
 // the stream's failure is passing trouble.
 bool may_retry(const Attempt& a, const Decoder& decoder) {
   if (decoder.streamed) return false;
+  // The same certificate fails the same way again.
+  if (a.transport == httplib::Error::SSLServerVerification || a.transport == httplib::Error::SSLLoadingCerts) {
+    return false;
+  }
   return decoder.failure.empty() ? retryable_status(a.status) || a.status == 0 : decoder.retryable;
 }
 
@@ -248,7 +283,117 @@ std::string body_excerpt(std::string_view body) {
   return text.empty() ? "(empty body)" : text;
 }
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The first of `names` set to a non-empty value, with its name.
+std::pair<std::string, std::string> first_env(std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (const char* v = std::getenv(n); v != nullptr && *v != '\0') return {n, v};
+  }
+  return {};
+}
+
+Result<Proxy> parse_proxy(const std::string& variable, std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return make_error(error_code::kInvalidParams, "the proxy in " + variable + " " + why);
+  };
+  std::string_view rest = trim(url);
+  if (const auto scheme = rest.find("://"); scheme != std::string_view::npos) {
+    if (lower(rest.substr(0, scheme)) != "http") {
+      return bad("is not an http:// proxy (" + std::string(rest.substr(0, scheme)) + ":// is not supported)");
+    }
+    rest.remove_prefix(scheme + 3);
+  }
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash).find_first_not_of('/') != std::string_view::npos) return bad("has a path");
+    rest = rest.substr(0, slash);
+  }
+  Proxy p;
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    const auto colon = userinfo.find(':');
+    auto user = percent_decode(userinfo.substr(0, colon));
+    auto password = percent_decode(colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1));
+    if (!user || !password) return bad("has a malformed %-escape in its user or password");
+    p.user = std::move(*user);
+    p.password = std::move(*password);
+    rest.remove_prefix(at + 1);
+  }
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return bad("has an unclosed [");
+    p.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return bad("has text after ]");
+      port = rest.substr(close + 2);
+    }
+  } else {
+    const auto colon = rest.find(':');
+    p.host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (p.host.empty()) return bad("has no host");
+  if (!port.empty()) {
+    int n = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || n > 65535) return bad("has a bad port");
+      n = n * 10 + (c - '0');
+    }
+    if (n < 1 || n > 65535) return bad("has a bad port");
+    p.port = n;
+  }
+  return p;
+}
+
 }  // namespace
+
+std::string origin_host(std::string_view origin) {
+  if (const auto scheme = origin.find("://"); scheme != std::string_view::npos) origin.remove_prefix(scheme + 3);
+  if (!origin.empty() && origin.front() == '[') return lower(origin.substr(1, origin.find(']') - 1));
+  return lower(origin.substr(0, origin.find(':')));
+}
+
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host_in) {
+  const std::string host = lower(host_in);
+  while (!no_proxy.empty()) {
+    const auto comma = no_proxy.find(',');
+    std::string name = lower(trim(no_proxy.substr(0, comma)));
+    no_proxy = comma == std::string_view::npos ? std::string_view() : no_proxy.substr(comma + 1);
+    if (name == "*") return true;
+    if (!name.empty() && name.front() == '.') name.erase(0, 1);
+    if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+    if (name.empty()) continue;
+    if (host == name) return true;
+    if (host.size() > name.size() && host.compare(host.size() - name.size(), name.size(), name) == 0 &&
+        host[host.size() - name.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<std::optional<Proxy>> proxy_for(std::string_view origin) {
+  const bool https = origin.rfind("https://", 0) == 0;
+  auto [variable, url] = https ? first_env({"https_proxy", "HTTPS_PROXY"}) : first_env({"http_proxy", "HTTP_PROXY"});
+  if (url.empty()) std::tie(variable, url) = first_env({"all_proxy", "ALL_PROXY"});
+  if (url.empty()) return std::optional<Proxy>();
+  const std::string no_proxy = first_env({"no_proxy", "NO_PROXY"}).second;
+  if (no_proxy_matches(no_proxy, origin_host(origin))) return std::optional<Proxy>();
+  auto proxy = parse_proxy(variable, url);
+  if (!proxy) return std::move(proxy).error();
+  return std::optional<Proxy>(std::move(*proxy));
+}
 
 Result<BaseUrl> parse_base_url(const ProviderConfig& c) {
   const std::string who = "provider \"" + c.name + "\": base_url \"" + c.base_url + "\" ";
@@ -281,11 +426,20 @@ Result<Setup> setup(const ProviderConfig& config, std::string_view kind, std::st
     return make_error(error_code::kInvalidParams,
                       "provider \"" + config.name + "\" (" + std::string(kind) + ") needs a model");
   }
-  Setup s{config, {}, {}};
+  Setup s{config, {}, {}, std::nullopt};
   if (s.config.base_url.empty()) s.config.base_url = default_base_url;
   auto base = parse_base_url(s.config);
   if (!base) return std::move(base).error();
   s.base = std::move(*base);
+  if (!s.config.ca_file.empty() && ::access(s.config.ca_file.c_str(), R_OK) != 0) {
+    return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\": ca_file " + s.config.ca_file +
+                                                      " cannot be read: " + std::strerror(errno));
+  }
+  auto proxy = proxy_for(s.base.origin);
+  if (!proxy) {
+    return make_error(error_code::kInvalidParams, "provider \"" + config.name + "\": " + proxy.error().message);
+  }
+  s.proxy = std::move(*proxy);
   auto key = read_api_key(s.config);
   if (!key) return std::move(key).error();
   s.key = std::move(*key);
@@ -298,6 +452,7 @@ Result<ChatResult> HttpProvider::chat(const ChatRequest& request, ChatSink& sink
   call.origin = base_.origin;
   call.path = base_.path;
   call.secret = key_;
+  call.proxy = proxy_;
   auto body = prepare(request, call);
   if (!body) return std::move(body).error();
   call.body = body->dump(-1, ' ', false, json::error_handler_t::replace);

@@ -11,7 +11,9 @@
 // with jitter; a retry-after longer than max_retry_wait fails the call at
 // once. The whole call, retries included, ends at the timeout; cancellation
 // stops it within ~20 ms. Redirects are not followed (the key goes to
-// base_url only); HTTPS verifies the server's certificate.
+// base_url only); HTTPS verifies the server's certificate and host name
+// against the system's CAs, or ca_file's; a failed verification is not
+// retried. Proxies: proxy_for().
 #pragma once
 
 #include <httplib.h>
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,14 +40,40 @@ struct BaseUrl {
 /// Errors (kInvalidParams): not http(s), no host, a user, query or fragment.
 Result<BaseUrl> parse_base_url(const ProviderConfig& config);
 
+/// An HTTP proxy: requests to an http origin are sent to it, an https
+/// origin is tunnelled through it (CONNECT).
+struct Proxy {
+  std::string host;
+  int port = 1080;
+  std::string user;  // basic authentication, when the URL has user[:password]@
+  std::string password;
+};
+
+/// The host of an origin ("https://[::1]:8443" -> "::1"), lower-cased.
+std::string origin_host(std::string_view origin);
+
+/// True when `no_proxy` (curl's NO_PROXY rules: comma-separated names, each
+/// matching the host itself or a host in its domain, a leading '.' ignored,
+/// "*" alone matching all) exempts `host`.
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
+
+/// The proxy for requests to `origin` from the environment (provider.hpp:
+/// https_proxy / HTTPS_PROXY or http_proxy / HTTP_PROXY by the origin's
+/// scheme, else all_proxy / ALL_PROXY; no_proxy / NO_PROXY), or none.
+/// Errors (kInvalidParams, naming the variable): a proxy URL that is not
+/// http://[user[:password]@]host[:port] (a bare host[:port] is taken as
+/// http).
+Result<std::optional<Proxy>> proxy_for(std::string_view origin);
+
 /// `config`'s base_url parsed, a copy of `config` with `default_base_url` when
 /// it has none, and its API key (read_api_key): what a back end's factory
-/// needs. Errors: as parse_base_url and read_api_key; no model
-/// (kInvalidParams).
+/// needs. Errors: as parse_base_url, read_api_key and proxy_for; no model,
+/// a ca_file that cannot be read (kInvalidParams).
 struct Setup {
   ProviderConfig config;
   BaseUrl base;
   std::string key;
+  std::optional<Proxy> proxy;  // proxy_for(base.origin)
 };
 Result<Setup> setup(const ProviderConfig& config, std::string_view kind, std::string_view default_base_url = {});
 
@@ -69,6 +98,7 @@ struct Call {
   httplib::Headers headers;
   std::string body;
   std::string model;
+  std::optional<Proxy> proxy;
   std::string secret;                // redacted from every error text
   std::string end_name = "its end";  // what ends a whole stream, for messages: "message_stop"
   bool end_is_event = false;         // whole once that event came, even if the connection then broke
@@ -90,7 +120,8 @@ class HttpProvider : public Provider {
   Result<ChatResult> chat(const ChatRequest& request, ChatSink& sink, const CancellationToken& cancel) final;
 
  protected:
-  explicit HttpProvider(Setup s) : Provider(std::move(s.config)), base_(std::move(s.base)), key_(std::move(s.key)) {}
+  explicit HttpProvider(Setup s)
+      : Provider(std::move(s.config)), base_(std::move(s.base)), key_(std::move(s.key)), proxy_(std::move(s.proxy)) {}
 
   /// Appends to call.path and sets the headers, the end and the decoder;
   /// returns the request body, or why the request cannot be sent.
@@ -101,6 +132,7 @@ class HttpProvider : public Provider {
  private:
   BaseUrl base_;
   std::string key_;
+  std::optional<Proxy> proxy_;
 };
 
 /// A back end's factory: P made from setup(config, kind, default_base_url).
