@@ -8,6 +8,7 @@ namespace icotes::providers {
 const std::map<std::string, ProviderFactory, std::less<>>& provider_kinds() {
   static const std::map<std::string, ProviderFactory, std::less<>> kinds = {
       {"anthropic", make_anthropic_provider},
+      {"client", make_client_provider},
       {"gemini", make_gemini_provider},
       {"mock", make_mock_provider},
       {"openai", make_openai_provider},
