@@ -3,9 +3,10 @@
 // client declaring `sampling` (and `sampling.tools`) answers with scripted
 // messages; calls reach it
 //  - from that client itself (its tools/call lends its sampling),
-//  - from `icotes call` through the daemon, which has no sampling of its
-//    own: the workspace lends the most recently attached host's, and
-//    falls back to an older one when that host leaves;
+//  - from `icotes call` through the daemon and from an LSP editor
+//    (vscode-jsonrpc), which have no sampling of their own: the workspace
+//    lends the most recently attached host's, and an older one's when that
+//    host leaves;
 //  - with tools only where the host declared sampling.tools;
 // and a cancelled call withdraws its sampling request
 // (notifications/cancelled). The model calls go through test/sample
@@ -19,6 +20,8 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
+import { pathToFileURL } from 'node:url';
 import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
@@ -113,6 +116,24 @@ describe('the client provider (MCP sampling)', () => {
     assert.equal(out.model, 'model-two');
     assert.equal(two.asked.length, 1);
     assert.deepEqual(two.asked[0].messages, [{ role: 'user', content: { type: 'text', text: 'Who answers?' } }]);
+
+    // An editor over LSP, attached to the same daemon, borrows it too.
+    const child = spawn(requireBinary(), ['serve', '--root', root, ...DAEMON_ARGS], { stdio: ['pipe', 'pipe', 'inherit'], env });
+    const editor = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
+    editor.listen();
+    try {
+      await withTimeout(editor.sendRequest('initialize', {
+        processId: null, rootUri: pathToFileURL(root).href, clientInfo: { name: 'sampling-editor' }, capabilities: {},
+      }), T, 'editor initialize');
+      await editor.sendNotification('initialized', {});
+      const viaLsp = await withTimeout(editor.sendRequest('icotes/test/sample', { prompt: 'From the editor.' }), T,
+        'icotes/test/sample over LSP');
+      assert.equal(viaLsp.text, 'Hello from host two.');
+      assert.equal(two.asked.at(-1).messages[0].content.text, 'From the editor.');
+    } finally {
+      editor.dispose();
+      child.stdin.end();
+    }
 
     // providers/chat (the operation users call), when this build has it.
     const chat = await run(['call', '--root', root, 'providers/chat',
