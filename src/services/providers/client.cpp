@@ -62,6 +62,51 @@ json input_schema(const json& parameters) {
   return schema;
 }
 
+// An assistant message: its text, with its tool calls as ToolUseContent
+// when the host takes tools, else written into the text.
+json assistant_message(const Message& m, bool tools) {
+  if (m.tool_calls.empty() || !tools) {
+    std::string text = m.content;
+    for (const auto& c : m.tool_calls)
+      text += (text.empty() ? "" : "\n") + std::string("[tool call ") + c.id + ": " + c.name + " " + c.arguments + "]";
+    return {{"role", "assistant"}, {"content", text_block(text)}};
+  }
+  json blocks = json::array();
+  if (!m.content.empty()) blocks.push_back(text_block(m.content));
+  for (const auto& c : m.tool_calls)
+    blocks.push_back({{"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", tool_input(c.arguments)}});
+  return {{"role", "assistant"}, {"content", std::move(blocks)}};
+}
+
+// The "tool" messages from messages[i] on as one user message of
+// ToolResultContent only; `i` is left on the last of them.
+json tool_results(const std::vector<Message>& messages, std::size_t& i) {
+  json blocks = json::array();
+  for (; i < messages.size() && messages[i].role == "tool"; ++i) {
+    blocks.push_back({{"type", "tool_result"},
+                      {"toolUseId", messages[i].tool_call_id},
+                      {"content", json::array({text_block(messages[i].content)})}});
+  }
+  --i;
+  return {{"role", "user"}, {"content", std::move(blocks)}};
+}
+
+// A tool result for a host that takes no tools: user text.
+json tool_result_text(const Message& m) {
+  return {{"role", "user"}, {"content", text_block("[tool result " + m.tool_call_id + "]\n" + m.content)}};
+}
+
+// MCP Tool definitions.
+json tool_list(const std::vector<ToolSpec>& tools) {
+  json list = json::array();
+  for (const auto& t : tools) {
+    json tool = {{"name", t.name}, {"inputSchema", input_schema(t.parameters)}};
+    if (!t.description.empty()) tool["description"] = t.description;
+    list.push_back(std::move(tool));
+  }
+  return list;
+}
+
 class ClientProvider final : public Provider {
  public:
   ClientProvider(ProviderConfig config, ProviderHost host) : Provider(std::move(config)), host_(std::move(host)) {}
@@ -151,33 +196,10 @@ class ClientProvider final : public Provider {
         system += (system.empty() ? "" : "\n\n") + m.content;
       } else if (m.role == "user") {
         messages.push_back({{"role", "user"}, {"content", text_block(m.content)}});
-      } else if (m.role == "assistant" && (m.tool_calls.empty() || !tools)) {
-        std::string text = m.content;
-        for (const auto& c : m.tool_calls) {
-          text +=
-              (text.empty() ? "" : "\n") + std::string("[tool call ") + c.id + ": " + c.name + " " + c.arguments + "]";
-        }
-        messages.push_back({{"role", "assistant"}, {"content", text_block(text)}});
       } else if (m.role == "assistant") {
-        json blocks = json::array();
-        if (!m.content.empty()) blocks.push_back(text_block(m.content));
-        for (const auto& c : m.tool_calls) {
-          blocks.push_back({{"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", tool_input(c.arguments)}});
-        }
-        messages.push_back({{"role", "assistant"}, {"content", std::move(blocks)}});
-      } else if (m.role == "tool" && tools) {
-        json blocks = json::array();
-        for (; i < request.messages.size() && request.messages[i].role == "tool"; ++i) {
-          const Message& t = request.messages[i];
-          blocks.push_back({{"type", "tool_result"},
-                            {"toolUseId", t.tool_call_id},
-                            {"content", json::array({text_block(t.content)})}});
-        }
-        --i;
-        messages.push_back({{"role", "user"}, {"content", std::move(blocks)}});
+        messages.push_back(assistant_message(m, tools));
       } else if (m.role == "tool") {
-        messages.push_back(
-            {{"role", "user"}, {"content", text_block("[tool result " + m.tool_call_id + "]\n" + m.content)}});
+        messages.push_back(tools ? tool_results(request.messages, i) : tool_result_text(m));
       } else {
         return make_error(error_code::kInvalidParams,
                           who(model) + ": message " + std::to_string(i) + " has role \"" + m.role +
@@ -192,15 +214,7 @@ class ClientProvider final : public Provider {
     if (!system.empty()) params["systemPrompt"] = std::move(system);
     if (request.temperature) params["temperature"] = *request.temperature;
     if (!model.empty()) params["modelPreferences"] = {{"hints", json::array({{{"name", model}}})}};
-    if (!request.tools.empty()) {
-      json list = json::array();
-      for (const auto& t : request.tools) {
-        json tool = {{"name", t.name}, {"inputSchema", input_schema(t.parameters)}};
-        if (!t.description.empty()) tool["description"] = t.description;
-        list.push_back(std::move(tool));
-      }
-      params["tools"] = std::move(list);
-    }
+    if (!request.tools.empty()) params["tools"] = tool_list(request.tools);
     return params;
   }
 
