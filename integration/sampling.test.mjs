@@ -71,7 +71,8 @@ describe('the client provider (MCP sampling)', () => {
     root = fs.realpathSync(tempDir('sampling'));
     runtime = tempDir('sampling-run');
     fs.chmodSync(runtime, 0o700);
-    env = { ...process.env, XDG_RUNTIME_DIR: runtime, ICOTES_TEST_OPERATIONS: '1' };
+    // The user's config.toml (providers) is an empty folder's: only the `client` name is known.
+    env = { ...process.env, XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: path.join(runtime, 'config'), ICOTES_TEST_OPERATIONS: '1' };
     fs.writeFileSync(path.join(root, 'a.c'), 'int main(void) { return 0; }\n');
   });
   after(async () => {
@@ -136,7 +137,8 @@ describe('the client provider (MCP sampling)', () => {
     }
 
     // providers/chat (the operation users call), when this build has it.
-    const chat = await run(['call', '--root', root, 'providers/chat',
+    // providers/chat asks for Network (for the HTTP kinds): nobody here answers, so bypass.
+    const chat = await run(['call', '--root', root, '--permission-mode', 'bypass', 'providers/chat',
       JSON.stringify({ provider: 'client', messages: [{ role: 'user', content: 'Via providers/chat?' }] })], env);
     if (chat.status === 0) {
       assert.equal(JSON.parse(chat.stdout).text, 'Hello from host two.');
