@@ -5,7 +5,8 @@
 //  - mcp_session.cpp: the method table and dispatch, notifications, replies,
 //    logging (logging/setLevel, notifications/message);
 //  - mcp_lifecycle.cpp: initialize, ping, version negotiation, capabilities,
-//    roots, permission questions as elicitation;
+//    roots, permission questions as elicitation, the client's model lent
+//    through sampling/createMessage;
 //  - mcp_tools.cpp: tools/list (the listed schemas) and tools/call;
 //  - mcp_resources.cpp: resources/list, read, templates/list, subscribe and
 //    unsubscribe, completion of the file template's path;
@@ -100,6 +101,9 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
       const json& result, const std::vector<std::pair<permissions::Choice, std::string>>& options);
   static std::function<void()> elicit(const std::weak_ptr<Connection>& weak, const permissions::Question& q,
                                       std::function<void(std::optional<permissions::Choice>)> answer);
+  void offer_sampling();
+  static Result<json> sample(const std::weak_ptr<Connection>& weak, const json& params,
+                             const CancellationToken& cancel);
 
   // mcp_tools.cpp
   json tool_json(const Operation& op) const;
@@ -143,6 +147,11 @@ class McpDialect final : public Dialect, public std::enable_shared_from_this<Mcp
   std::atomic<int> min_level_{level_index("warning")};
   bool initialized_ = false;
   std::shared_ptr<permissions::ClientState> client_ = std::make_shared<permissions::ClientState>();
+  // The client's model, when it declared `sampling` (null otherwise), and
+  // `sampling.tools`; registered with the workspace while the session lasts.
+  SamplerRegistry::SampleFn sample_;
+  bool sampling_tools_ = false;
+  SamplerRegistry::Handle sampler_;
   struct WatchState {
     std::mutex mutex;
     bool listening = false;

@@ -1,8 +1,13 @@
 // The MCP dialect's lifecycle (MCP "Lifecycle"): initialize and the
 // revision it settles, capabilities, instructions, ping; the client's roots;
 // permission questions asked as elicitation/create (MCP 2025-06-18
-// "Elicitation").
+// "Elicitation"); the client's model lent through sampling/createMessage
+// (MCP "Sampling").
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 #include "mcp_dialect.hpp"
 
@@ -56,6 +61,7 @@ void McpDialect::initialize(Request request) {
       return elicit(weak, q, std::move(answer));
     };
   }
+  offer_sampling();
   spdlog::info("MCP client {} asked for {}, speaking {}", client_name_, asked, version_);
   reply(request, *result);
 }
@@ -130,6 +136,57 @@ std::function<void()> McpDialect::elicit(const std::weak_ptr<Connection>& weak, 
   return [weak, id] {
     if (auto c = weak.lock()) c->notify("notifications/cancelled", {{"requestId", id}, {"reason", "no longer needed"}});
   };
+}
+
+// A client that declared `sampling` (every revision; `sampling.tools` from
+// 2025-11-25) lends its model: to its own calls (OperationCall::sample) and,
+// through the workspace's registry, to clients without one.
+void McpDialect::offer_sampling() {
+  sampler_.reset();
+  sample_ = nullptr;
+  sampling_tools_ = false;
+  const json caps = client_caps_.is_object() ? client_caps_.value("sampling", json()) : json();
+  if (!caps.is_object()) return;
+  sampling_tools_ = at_least("2025-11-25") && caps.contains("tools") && caps["tools"].is_object();
+  std::weak_ptr<Connection> weak = conn_;
+  sample_ = [weak](const json& params, const CancellationToken& cancel) { return sample(weak, params, cancel); };
+  sampler_ = workspace_.samplers().add({client_->name, sample_, sampling_tools_});
+  spdlog::info("MCP client {} lends its model (sampling{})", client_name_, sampling_tools_ ? ", with tools" : "");
+}
+
+// sampling/createMessage on the client's connection, waited for on the
+// calling (worker) thread; the connection's reader delivers the answer. A
+// cancelled wait withdraws the request (notifications/cancelled, MCP
+// "Cancellation"); a connection that closes fails it (-32800).
+Result<json> McpDialect::sample(const std::weak_ptr<Connection>& weak, const json& params,
+                                const CancellationToken& cancel) {
+  struct Wait {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::optional<Result<json>> answer;
+  };
+  auto wait = std::make_shared<Wait>();
+  json id;
+  if (auto conn = weak.lock(); conn && !conn->closed()) {
+    id = conn->call("sampling/createMessage", params, [wait](Result<json> r) {
+      std::lock_guard lock(wait->mutex);
+      wait->answer = std::move(r);
+      wait->cv.notify_all();
+    });
+  }
+  if (id.is_null()) return make_error(error_code::kRequestFailed, "the MCP client lending its model is gone");
+  std::unique_lock lock(wait->mutex);
+  while (!wait->answer) {
+    if (cancel.cancelled()) {
+      lock.unlock();
+      if (auto conn = weak.lock())
+        conn->notify("notifications/cancelled", {{"requestId", id}, {"reason", "cancelled"}});
+      return make_error(error_code::kRequestCancelled, "sampling/createMessage cancelled");
+    }
+    if (weak.expired()) return make_error(error_code::kRequestFailed, "the MCP client lending its model is gone");
+    wait->cv.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  return std::move(*wait->answer);
 }
 
 }  // namespace mcp

@@ -79,6 +79,7 @@ void McpDialect::on_request(Request request) {
 }
 
 void McpDialect::on_close() {
+  sampler_.reset();  // its model is no longer there to lend
   std::lock_guard lock(stateless_mutex_);
   for (auto& r : listens_) r.drop();  // the stream ended with the connection: no answer
   listens_.clear();

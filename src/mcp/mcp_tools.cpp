@@ -334,6 +334,10 @@ void McpDialect::tools_call(Request request) {
   call.client = version_ == kStateless ? stateless_client(request) : client_;
   call.max_result_bytes = profile_.max_result_bytes;
   call.structured_output = profile_.structured_output && at_least("2025-06-18");
+  if (version_ != kStateless) {  // 2026-07-28 deprecates sampling and has no session to send it on
+    call.sample = sample_;
+    call.sampling_tools = sampling_tools_;
+  }
   run_operation(workspace_, registry_, std::move(request), std::move(call));
 }
 

@@ -1,10 +1,13 @@
 // Operations that exist only for the test tiers (ICOTES_TEST_OPERATIONS=1):
-// a deterministic slow operation to exercise progress and cancellation, and
-// one that returns the result it is given (how dialects render results).
+// a deterministic slow operation to exercise progress and cancellation, one
+// that returns the result it is given (how dialects render results), and
+// one model call through the `client` provider (MCP sampling, lent by the
+// asking client or the workspace's most recent host).
 #include <chrono>
 #include <thread>
 
 #include "icotes/builtin_ops.hpp"
+#include "provider_host.hpp"
 
 namespace icotes {
 
@@ -23,6 +26,28 @@ void register_test_ops(Registry& r) {
     return json{{"sleptMs", slept}};
   });
   r.add("test/result", [](Context&, const json& p) -> Result<json> { return p.at("result"); });
+  r.add("test/sample", [](Context& ctx, const json& p) -> Result<json> {
+    auto provider = providers::select_provider(providers::ProvidersConfig{}, "client", "", provider_host(ctx));
+    if (!provider) return std::move(provider).error();
+    providers::ChatRequest request;
+    if (p.contains("system")) request.messages.push_back({"system", p["system"].get<std::string>(), {}, ""});
+    request.messages.push_back({"user", p.at("prompt").get<std::string>(), {}, ""});
+    if (p.value("tools", false)) {
+      request.tools.push_back({"read_file", "Reads a file of the workspace.",
+                               json{{"type", "object"},
+                                    {"properties", {{"path", {{"type", "string"}}}}},
+                                    {"required", json::array({"path"})}}});
+    }
+    providers::NullSink sink;
+    auto out = (*provider)->chat(request, sink, ctx.cancel);
+    if (!out) return std::move(out).error();
+    json calls = json::array();
+    for (const auto& c : out->tool_calls) calls.push_back({{"id", c.id}, {"name", c.name}, {"arguments", c.arguments}});
+    return json{{"text", out->text},
+                {"model", out->model},
+                {"stop", std::string(providers::to_string(out->stop))},
+                {"toolCalls", std::move(calls)}};
+  });
 }
 
 }  // namespace icotes

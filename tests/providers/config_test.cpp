@@ -91,7 +91,7 @@ TEST(ProvidersConfig, ErrorsNameTheFileAndLine) {
     const char* says;
   };
   for (const Case& k : {Case{"[providers.a]\nmodel = \"m\"\n", "needs a kind"},
-                        Case{"[providers.a]\nkind = \"telepathy\"\n", "is not one of anthropic, gemini, mock, openai"},
+                        Case{"[providers.a]\nkind = \"telepathy\"\n", "is not one of anthropic, client, gemini, mock"},
                         Case{"[providers.a]\nkind = \"openai\"\napi_key_env = \"A\"\napi_key_file = \"f\"\n",
                              "both api_key_env and api_key_file"},
                         Case{"[providers.a]\nkind = \"openai\"\nmodel = 3\n", "model must be a string"},

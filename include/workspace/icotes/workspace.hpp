@@ -19,6 +19,7 @@
 #include "icotes/git_module.hpp"
 #include "icotes/permission_gate.hpp"
 #include "icotes/result.hpp"
+#include "icotes/sampler_registry.hpp"
 #include "icotes/terminal.hpp"
 #include "icotes/worker_pool.hpp"
 
@@ -47,6 +48,9 @@ class Workspace {
   terminal::Service& terminals() { return *terminals_; }
   /// The clients connected now (each Session adds and removes its own).
   ClientRegistry& clients() { return clients_; }
+  /// The attached MCP clients that lend their model (MCP sampling): each
+  /// MCP session that declared `sampling` adds itself while it lasts.
+  SamplerRegistry& samplers() { return samplers_; }
 
   /// file:// URI of a path relative to the root (RFC 8089, percent-encoded).
   std::string uri_of(const std::string& rel) const;
@@ -58,6 +62,7 @@ class Workspace {
   Workspace(ConfinedRoot root, std::size_t worker_threads);
   ConfinedRoot root_;
   ClientRegistry clients_;
+  SamplerRegistry samplers_;
   Documents documents_;
   EditorContexts editor_contexts_;
   files::Service files_;

@@ -19,4 +19,8 @@ Result<std::unique_ptr<Provider>> make_anthropic_provider(const ProviderConfig& 
 /// kind = "gemini": the Gemini API's streamGenerateContent (gemini.cpp).
 Result<std::unique_ptr<Provider>> make_gemini_provider(const ProviderConfig& config, const ProviderHost& host);
 
+/// kind = "client": the connected MCP host's model through MCP sampling
+/// (client.cpp). Errors: `host.sample` is null (no client offers sampling).
+Result<std::unique_ptr<Provider>> make_client_provider(const ProviderConfig& config, const ProviderHost& host);
+
 }  // namespace icotes::providers

@@ -6,12 +6,16 @@
 namespace icotes::providers {
 
 const std::map<std::string, ProviderFactory, std::less<>>& provider_kinds() {
+  // One row per kind (the formatter would pack them).
+  // clang-format off
   static const std::map<std::string, ProviderFactory, std::less<>> kinds = {
       {"anthropic", make_anthropic_provider},
+      {"client", make_client_provider},
       {"gemini", make_gemini_provider},
       {"mock", make_mock_provider},
       {"openai", make_openai_provider},
   };
+  // clang-format on
   return kinds;
 }
 
