@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <thread>
 
 #include "agent_test_util.hpp"
@@ -162,6 +163,24 @@ TEST_F(AgentOps, DeniedEditLeavesTheFileAndTellsTheModel) {
   const auto& told = (*messages)[5];
   EXPECT_EQ(told.role, "tool");
   EXPECT_EQ(told.content.rfind("Error: denied by the user: ", 0), 0u) << told.content;
+}
+
+TEST_F(AgentOps, CancelWhileAQuestionWaitsEndsTheRun) {
+  // The user cancels the run instead of answering the edit's question.
+  client_->ask = [this](const permissions::Question& q, std::function<void(std::optional<Choice>)>) {
+    questions_.push_back(q.operation);
+    token_.cancel();
+    return std::function<void()>();
+  };
+  script(fix_script());
+  const auto start = std::chrono::steady_clock::now();
+  auto r = invoke("agent/run", {{"prompt", "Fix add"}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ((*r)["stop"], "cancelled");
+  EXPECT_EQ(questions_, std::vector<std::string>{"files/edit"});
+  EXPECT_EQ((*r)["toolCalls"][2]["summary"], "edit_file src/add.c: cancelled");
+  EXPECT_EQ(read_file(root_ / "src/add.c"), "int add(int a, int b) { return a - b; }\n");
 }
 
 TEST_F(AgentOps, DelegateIsNotOfferedToTheAgentAndAnswersInLines) {
