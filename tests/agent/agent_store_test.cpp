@@ -118,3 +118,41 @@ TEST(AgentStore, PathIsPerWorkspaceUnderTheStateDirectory) {
 
 }  // namespace
 }  // namespace icotes::agent::test
+
+namespace icotes::agent::test {
+namespace {
+
+// A turn's cost outside the model and the tool: the loop, the events and
+// the store's two appends (assistant message, tool result), with the mock
+// provider and a tool that does nothing.
+TEST(AgentStore, TurnOverheadWithPersistenceIsSmall) {
+  TempDir dir;
+  auto store = Store::open(dir / "a.sqlite");
+  ASSERT_TRUE(store.ok());
+  const std::string id = *(*store)->create("bench");
+  json script = json::array();
+  constexpr int kTurns = 200;
+  for (int i = 0; i < kTurns - 1; ++i)
+    script.push_back({{"text", "t"}, {"tool_calls", {{{"name", "noop"}, {"arguments", {{"path", "a.c"}}}}}}});
+  script.push_back({{"text", "done"}});
+  auto provider = mock_provider(dir, script);
+  FakeTools tools;
+  tools.add("noop", [](const json&, const CancellationToken&) { return ToolOutcome{true, "ok", "noop"}; });
+  RecordEvents events;
+  CancellationToken cancel;
+  RunOptions o;
+  o.max_turns = kTurns;
+  Store& s = **store;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = run(
+      *provider, tools, {}, "go", o, events, [&](const providers::Message& m) { return s.append(id, m); }, cancel);
+  const double per_turn =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kTurns;
+  EXPECT_EQ(r.stop, Stop::kEndTurn);
+  EXPECT_EQ(r.turns, kTurns);
+  std::printf("agent turn overhead (loop + events + 2 SQLite appends): %.3f ms\n", per_turn);
+  EXPECT_LT(per_turn, 5.0);  // the target is 2 ms; loose here for loaded CI machines
+}
+
+}  // namespace
+}  // namespace icotes::agent::test
