@@ -110,87 +110,137 @@ const std::string& default_system_prompt() {
   return prompt;
 }
 
-RunResult run(providers::Provider& provider, ToolRunner& tools, std::vector<Message> history, const std::string& prompt,
-              const RunOptions& options, EventSink& events, const Persist& persist, const CancellationToken& cancel) {
-  RunResult out;
-  const auto store = [&](Message m) -> bool {
-    if (persist) {
-      if (auto st = persist(m); !st) {
-        out.stop = Stop::kError;
-        out.error = "the conversation could not be saved: " + st.error().message;
+namespace {
+
+// One run's state: the history so far and the result being made.
+class Run {
+ public:
+  Run(ToolRunner& tools, std::vector<Message> history, const RunOptions& options, EventSink& events,
+      const Persist& persist, const CancellationToken& cancel)
+      : tools_(tools),
+        history_(std::move(history)),
+        options_(options),
+        events_(events),
+        persist_(persist),
+        cancel_(cancel) {
+    request_.model = options.model;
+    request_.tools = tools.tools();
+    for (const auto& t : request_.tools) names_.insert(t.name);
+  }
+
+  RunResult go(providers::Provider& provider, const std::string& prompt) {
+    if (!store(Message{"user", prompt, {}, {}})) return finish(Stop::kError);
+    Forward forward(events_);
+    while (true) {
+      if (auto stop = limit()) return finish(*stop);
+      ++out_.turns;
+      events_.on_turn(out_.turns);
+      std::vector<ToolCall> calls;
+      if (auto stop = call_model(provider, forward, calls)) return finish(*stop);
+      if (calls.empty()) return finish(Stop::kEndTurn);
+      for (const auto& call : calls) {
+        ToolOutcome outcome = run_tool(call);
+        out_.tool_calls.push_back(ToolCallRecord{call.name, call.arguments, outcome.ok, outcome.summary});
+        if (!store(Message{"tool", std::move(outcome.text), {}, call.id})) return finish(Stop::kError);
+      }
+    }
+  }
+
+ private:
+  // Why no model call may start now, if one may not.
+  std::optional<Stop> limit() const {
+    if (cancel_.cancelled()) return Stop::kCancelled;
+    if (out_.turns >= options_.max_turns) return Stop::kMaxTurns;
+    if (out_.usage.input_tokens + out_.usage.output_tokens >= options_.max_tokens) return Stop::kTokenBudget;
+    return std::nullopt;
+  }
+
+  // One model call on the history; its assistant message persisted, its
+  // tool calls (ids given where the provider gave none) in `calls`.
+  std::optional<Stop> call_model(providers::Provider& provider, Forward& forward, std::vector<ToolCall>& calls) {
+    request_.messages.clear();
+    request_.messages.reserve(history_.size() + 1);
+    request_.messages.push_back(
+        Message{"system", options_.system.empty() ? default_system_prompt() : options_.system, {}, {}});
+    request_.messages.insert(request_.messages.end(), history_.begin(), history_.end());
+    auto reply = provider.chat(request_, forward, cancel_);
+    if (!reply) {
+      if (cancel_.cancelled() || reply.error().code == error_code::kRequestCancelled) return Stop::kCancelled;
+      out_.error = reply.error().message;
+      return Stop::kError;
+    }
+    add_usage(reply->usage);
+    last_text_ = reply->text;
+    calls = std::move(reply->tool_calls);
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      if (calls[i].id.empty()) calls[i].id = "call_" + std::to_string(out_.turns) + "_" + std::to_string(i + 1);
+    if (!store(Message{"assistant", reply->text, calls, {}})) return Stop::kError;
+    return std::nullopt;
+  }
+
+  // Persists `m`, then keeps it; false (the run's error set) when it could
+  // not be saved.
+  bool store(Message m) {
+    if (persist_) {
+      if (auto st = persist_(m); !st) {
+        out_.error = "the conversation could not be saved: " + st.error().message;
         return false;
       }
     }
-    history.push_back(std::move(m));
+    history_.push_back(std::move(m));
     return true;
-  };
-  const auto finish = [&](Stop stop, const std::string& last_text) {
-    out.stop = stop;
-    out.text = last_text;
-    const std::string note = stopped_note(stop, options, out);
-    if (!note.empty()) out.text += (out.text.empty() ? "" : "\n\n") + note;
-    return out;
-  };
-
-  providers::ChatRequest request;
-  request.model = options.model;
-  request.tools = tools.tools();
-  std::set<std::string, std::less<>> names;
-  for (const auto& t : request.tools) names.insert(t.name);
-
-  std::string last_text;
-  if (!store(Message{"user", prompt, {}, {}})) return finish(Stop::kError, last_text);
-  Forward forward(events);
-  while (true) {
-    if (cancel.cancelled()) return finish(Stop::kCancelled, last_text);
-    if (out.turns >= options.max_turns) return finish(Stop::kMaxTurns, last_text);
-    if (out.usage.input_tokens + out.usage.output_tokens >= options.max_tokens)
-      return finish(Stop::kTokenBudget, last_text);
-    ++out.turns;
-    events.on_turn(out.turns);
-    request.messages.clear();
-    request.messages.reserve(history.size() + 1);
-    request.messages.push_back(
-        Message{"system", options.system.empty() ? default_system_prompt() : options.system, {}, {}});
-    request.messages.insert(request.messages.end(), history.begin(), history.end());
-    auto reply = provider.chat(request, forward, cancel);
-    if (!reply) {
-      if (cancel.cancelled() || reply.error().code == error_code::kRequestCancelled)
-        return finish(Stop::kCancelled, last_text);
-      out.error = reply.error().message;
-      return finish(Stop::kError, last_text);
-    }
-    out.usage.input_tokens += reply->usage.input_tokens;
-    out.usage.output_tokens += reply->usage.output_tokens;
-    out.usage.cached_input_tokens += reply->usage.cached_input_tokens;
-    out.usage.reasoning_tokens += reply->usage.reasoning_tokens;
-    events.on_usage(out.usage);
-    last_text = reply->text;
-    std::vector<ToolCall> calls = std::move(reply->tool_calls);
-    for (std::size_t i = 0; i < calls.size(); ++i)
-      if (calls[i].id.empty()) calls[i].id = "call_" + std::to_string(out.turns) + "_" + std::to_string(i + 1);
-    if (!store(Message{"assistant", reply->text, calls, {}})) return finish(Stop::kError, last_text);
-    if (calls.empty()) return finish(Stop::kEndTurn, last_text);
-    for (const auto& call : calls) {
-      ToolOutcome outcome;
-      if (cancel.cancelled()) {
-        // Every call gets its answer, so the conversation can be resumed.
-        outcome = ToolOutcome{false, "Error: cancelled by the user before it ran.", call.name + ": cancelled"};
-      } else {
-        events.on_tool_call(call, tools.describe(call));
-        if (auto refused = refuse(call, names)) {
-          outcome = std::move(*refused);
-        } else {
-          providers::ToolCall normal = call;
-          if (normal.arguments.find_first_not_of(" \t\r\n") == std::string::npos) normal.arguments = "{}";
-          outcome = tools.run(normal, cancel);
-        }
-        events.on_tool_result(call, outcome);
-      }
-      out.tool_calls.push_back(ToolCallRecord{call.name, call.arguments, outcome.ok, outcome.summary});
-      if (!store(Message{"tool", outcome.text, {}, call.id})) return finish(Stop::kError, last_text);
-    }
   }
+
+  RunResult finish(Stop stop) {
+    out_.stop = stop;
+    out_.text = last_text_;
+    const std::string note = stopped_note(stop, options_, out_);
+    if (!note.empty()) out_.text += (out_.text.empty() ? "" : "\n\n") + note;
+    return std::move(out_);
+  }
+
+  void add_usage(const providers::Usage& u) {
+    out_.usage.input_tokens += u.input_tokens;
+    out_.usage.output_tokens += u.output_tokens;
+    out_.usage.cached_input_tokens += u.cached_input_tokens;
+    out_.usage.reasoning_tokens += u.reasoning_tokens;
+    events_.on_usage(out_.usage);
+  }
+
+  ToolOutcome run_tool(const ToolCall& call) {
+    // Every call gets its answer, so the conversation can be resumed.
+    if (cancel_.cancelled())
+      return ToolOutcome{false, "Error: cancelled by the user before it ran.", call.name + ": cancelled"};
+    events_.on_tool_call(call, tools_.describe(call));
+    ToolOutcome outcome;
+    if (auto refused = refuse(call, names_)) {
+      outcome = std::move(*refused);
+    } else {
+      providers::ToolCall normal = call;
+      if (normal.arguments.find_first_not_of(" \t\r\n") == std::string::npos) normal.arguments = "{}";
+      outcome = tools_.run(normal, cancel_);
+    }
+    events_.on_tool_result(call, outcome);
+    return outcome;
+  }
+
+  ToolRunner& tools_;
+  std::vector<Message> history_;
+  const RunOptions& options_;
+  EventSink& events_;
+  const Persist& persist_;
+  const CancellationToken& cancel_;
+  providers::ChatRequest request_;
+  std::set<std::string, std::less<>> names_;
+  std::string last_text_;
+  RunResult out_;
+};
+
+}  // namespace
+
+RunResult run(providers::Provider& provider, ToolRunner& tools, std::vector<Message> history, const std::string& prompt,
+              const RunOptions& options, EventSink& events, const Persist& persist, const CancellationToken& cancel) {
+  return Run(tools, std::move(history), options, events, persist, cancel).go(provider, prompt);
 }
 
 }  // namespace icotes::agent
