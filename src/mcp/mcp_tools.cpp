@@ -36,58 +36,7 @@ class McpProgress final : public Progress {
   double last_ = -1;
 };
 
-// Without the "x-..." keys, and unless `full` the keywords that only
-// validate, in `s` and every schema within it (properties' schemas, array
-// items, additionalProperties, combinators).
-void strip_schema(json& s, bool full) {
-  if (!s.is_object()) return;
-  for (auto it = s.begin(); it != s.end();) {
-    if (it.key().rfind("x-", 0) == 0)
-      it = s.erase(it);
-    else
-      ++it;
-  }
-  if (!full) {
-    // additionalProperties as a schema (a map's value type) says what to send; true or false only allows or refuses.
-    if (auto ap = s.find("additionalProperties"); ap != s.end() && ap->is_boolean()) s.erase(ap);
-    for (const char* k :
-         {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
-          "pattern", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"})
-      s.erase(k);
-  }
-  if (auto props = s.find("properties"); props != s.end() && props->is_object())
-    for (auto& p : *props) strip_schema(p, full);
-  if (auto items = s.find("items"); items != s.end()) strip_schema(*items, full);
-  if (auto ap = s.find("additionalProperties"); ap != s.end()) strip_schema(*ap, full);
-  for (const char* k : {"anyOf", "oneOf", "allOf"})
-    if (auto list = s.find(k); list != s.end() && list->is_array())
-      for (auto& alt : *list) strip_schema(alt, full);
-}
-
-// `schema` without the top-level properties `hidden` names (Operation::mcp_hidden),
-// in "properties" and "required".
-void hide_properties(json& schema, const std::vector<std::string>& hidden) {
-  if (auto props = schema.find("properties"); props != schema.end() && props->is_object())
-    for (const auto& name : hidden) props->erase(name);
-  if (auto req = schema.find("required"); req != schema.end() && req->is_array()) {
-    json kept = json::array();
-    for (const auto& r : *req)
-      if (std::find(hidden.begin(), hidden.end(), r) == hidden.end()) kept.push_back(r);
-    if (kept.empty())
-      schema.erase(req);
-    else
-      *req = std::move(kept);
-  }
-}
-
 }  // namespace
-
-json listed_input_schema(const Operation& op, bool full) {
-  json schema = op.input_schema;
-  strip_schema(schema, full);
-  if (!full && !op.mcp_hidden.empty()) hide_properties(schema, op.mcp_hidden);
-  return schema;
-}
 
 std::string_view tool_group(const Operation& op) {
   const std::string_view id = op.id;

@@ -17,6 +17,7 @@ const Registry& builtin_registry() {
     register_events_ops(r);
     register_workspace_ops(r);
     register_providers_ops(r);
+    register_agent_ops(r);
     if (const char* t = std::getenv("ICOTES_TEST_OPERATIONS"); t && std::string_view(t) == "1") register_test_ops(r);
     return r;
   }();

@@ -21,6 +21,8 @@ void register_exec_ops(Registry& registry);
 void register_events_ops(Registry& registry);
 void register_workspace_ops(Registry& registry);
 void register_providers_ops(Registry& registry);
+/// agent/run, agent/resume, agent/list, agent/delegate (src/ops/agent_ops.cpp).
+void register_agent_ops(Registry& registry);
 /// test/sleep, registered only when ICOTES_TEST_OPERATIONS=1.
 void register_test_ops(Registry& registry);
 
