@@ -10,7 +10,8 @@
 #   BUILD_DIR=build/x bash bench/agent.sh      # an existing, configured build dir
 #
 # Knobs (environment): MIN_TIME (1 s per benchmark), REPS (3 repetitions; the
-# report takes medians), OUT (bench/results/agent.md).
+# report takes medians), OUT (bench/results/agent.md), JSON (keep Google
+# Benchmark's JSON there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build/release}
@@ -21,8 +22,12 @@ if [ "$BUILD_DIR" = build/release ]; then
   cmake --preset release >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j2 --target icotes_bench_agent
-json=$(mktemp /tmp/icotes-bench-agent-XXXXXX.json)
-trap 'rm -f "$json"' EXIT
+if [ -n "${JSON:-}" ]; then
+  json=$JSON  # kept: the raw Google Benchmark figures
+else
+  json=$(mktemp /tmp/icotes-bench-agent-XXXXXX.json)
+  trap 'rm -f "$json"' EXIT
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$BUILD_DIR/bench/icotes_bench_agent" --benchmark_min_time="$MIN_TIME" --benchmark_repetitions="$REPS" \
   --benchmark_out="$json" --benchmark_out_format=json </dev/null

@@ -8,6 +8,8 @@
 //       a loopback server: read as bytes by a bare cpp-httplib client (the raw
 //       HTTP stream), and through the `openai` provider (SSE parsing, chunk
 //       decoding, the sink). Counters: wall and CPU microseconds per delta.
+//   Stream/agent/N   the same stream as one agent::run turn: the loop
+//       forwarding each delta and its progress event rendered to JSON.
 //   Turn/<persist>/T   one agent::run of T turns (T-1 tool calls, then an
 //       answer) with a model that answers at once and a tool that returns a
 //       2 KB result at once: the loop's own cost per turn, with the 41 MCP
@@ -405,6 +407,53 @@ void BM_Turn(benchmark::State& state) {
   state.counters["tools"] = static_cast<double>(tools.count());
   // kIsRate|kInvert gives seconds per turn; shown in µs by the report script.
 }
+
+// The same stream as one agent turn: the openai provider, the loop
+// forwarding each delta, and the delta's progress event rendered to JSON as
+// agent/run sends it to a client that asked for partial results.
+void BM_StreamAgent(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  providers::ProviderConfig config;
+  config.name = "bench";
+  config.kind = "openai";
+  config.base_url = stream_server().origin() + "/v1";
+  config.model = "n" + std::to_string(n);
+  config.max_retries = 0;
+  auto provider = providers::make_provider(config);
+  if (!provider) {
+    state.SkipWithError(provider.error().message.c_str());
+    return;
+  }
+  InstantTools tools;
+  icotes::CancellationToken cancel;
+  agent::RunOptions options;
+  options.max_turns = 1;
+  const agent::Persist persist = [](const providers::Message&) { return icotes::ok_status(); };
+  double wall = 0, cpu = 0;
+  std::size_t deltas = 0;
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    const double c0 = thread_cpu_us();
+    JsonEvents events;
+    auto r = agent::run(**provider, tools, {}, "Say many words.", options, events, persist, cancel);
+    if (r.stop != agent::Stop::kEndTurn) {
+      state.SkipWithError(("the run failed: " + r.error).c_str());
+      break;
+    }
+    cpu += thread_cpu_us() - c0;
+    wall += us_between(t0, Clock::now());
+    deltas += static_cast<std::size_t>(n);
+  }
+  report_per_delta(state, wall, cpu, deltas);
+}
+
+BENCHMARK(BM_StreamAgent)
+    ->Name("Stream/agent")
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_Turn)
     ->Name("Turn")
