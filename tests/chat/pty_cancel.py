@@ -59,6 +59,8 @@ def expect(pattern, timeout, what):
         if rx.search(text):
             seen = b""
             return text
+        if "error: " in text:  # the chat said why it cannot go on: no use waiting
+            fail(f"{what}: an error instead of {pattern!r}")
         left = deadline - time.monotonic()
         if left <= 0:
             fail(f"{what}: {pattern!r} did not show within {timeout} s")
