@@ -644,13 +644,19 @@ class Chat {
       tail = "stopped: the token budget was spent";
     else if (stop == "cancelled")
       tail = "cancelled";
-    else if (stop == "error")
-      tail = "stopped on an error";
+    else if (stop == "error") {
+      // The loop never fails: a provider's error (HTTP status, its message) comes in the result.
+      std::string text = "error: " + result.value("error", std::string("the run stopped on an error"));
+      if (text.find("provider") != std::string::npos || text.find("key") != std::string::npos)
+        text += std::string("\n  ") + kProvidersHint;
+      print_line(style_.red(text));
+      status_ = 1;
+    }
     if (usage.is_object() && usage.contains("inputTokens"))
       tail += (tail.empty() ? "" : "; ") + std::to_string(usage.value("inputTokens", 0)) + " tokens in, " +
               std::to_string(usage.value("outputTokens", 0)) + " out";
     if (!tail.empty()) print_line(style_.dim("(" + tail + ")"));
-    status_ = 0;
+    if (stop != "error") status_ = 0;
   }
 
   bool closed() {
