@@ -487,6 +487,10 @@ class Chat {
       } else if (type == "usage") {
         usage_ = e;
       }
+      // A run that names its conversation as it starts (the result names it
+      // too, but a cancelled run gets no result).
+      if (auto c = e.find("conversation"); c != e.end() && c->is_string() && !c->get_ref<const std::string&>().empty())
+        conversation_ = c->get<std::string>();
     }
   }
 
@@ -500,6 +504,9 @@ class Chat {
       if (a.is_object() && a.contains("title") && a["title"].is_string()) titles.push_back(a["title"]);
     std::string message = p.value("message", "");
     if (message.rfind("icotes: ", 0) == 0) message = message.substr(8);
+    // The gate names the asking client: this chat, for what its model does.
+    if (const std::string self = "lsp:icotes chat wants to "; message.rfind(self, 0) == 0)
+      message = "The model wants to " + message.substr(self.size());
     print_line(style_.bold("? " + message));
     for (std::size_t i = 0; i < titles.size(); ++i) std::printf("  %zu) %s\n", i + 1, titles[i].c_str());
     std::fflush(stdout);
@@ -558,6 +565,7 @@ class Chat {
     if (!o_.provider.empty()) params["provider"] = o_.provider;
     if (!o_.model.empty()) params["model"] = o_.model;
     if (!conversation_.empty()) params["conversation"] = conversation_;
+    prompt_ = prompt;
     streamed_text_ = false;
     at_line_start_ = true;
     calls_.clear();
@@ -618,6 +626,10 @@ class Chat {
       const Error& e = r.error();
       if (e.code == error_code::kRequestCancelled) {
         print_line(style_.dim("(cancelled)"));
+        // A cancelled request is answered with an error, without the
+        // conversation the run opened: found by its prompt, so that the
+        // next prompt continues it.
+        if (conversation_.empty()) conversation_ = conversation_of(prompt_);
         return;
       }
       std::string text = "error: " + e.message;
@@ -652,11 +664,32 @@ class Chat {
       print_line(style_.red(text));
       status_ = 1;
     }
-    if (usage.is_object() && usage.contains("inputTokens"))
+    if (usage.is_object() && usage.value("inputTokens", 0) + usage.value("outputTokens", 0) > 0)
       tail += (tail.empty() ? "" : "; ") + std::to_string(usage.value("inputTokens", 0)) + " tokens in, " +
               std::to_string(usage.value("outputTokens", 0)) + " out";
     if (!tail.empty()) print_line(style_.dim("(" + tail + ")"));
     if (stop != "error") status_ = 0;
+  }
+
+  // The newest conversation whose title is `prompt`'s first line (agent/list
+  // titles a conversation so); empty when there is none.
+  std::string conversation_of(const std::string& prompt) {
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    conn_->call("icotes/agent/list", json::object(), [promise](Result<json> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
+    const Result<json> r = future.get();
+    if (!r) return {};
+    const std::string first = prompt.substr(0, prompt.find('\n'));
+    std::string id, updated;
+    for (const auto& c : r->value("conversations", json::array())) {
+      if (!c.is_object()) continue;
+      const std::string title = c.value("title", ""), when = c.value("updated", "");
+      if (title.empty() || first.rfind(title, 0) != 0 || when < updated) continue;
+      id = c.value("id", "");
+      updated = when;
+    }
+    return id;
   }
 
   bool closed() {
@@ -691,6 +724,7 @@ class Chat {
   std::thread reader_;
   std::string daemon_log_;
   std::string conversation_;
+  std::string prompt_;  // the running turn's
   int turns_ = 0;
   int status_ = 0;
   bool streamed_text_ = false;
