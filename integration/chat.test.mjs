@@ -46,16 +46,15 @@ describe('icotes chat', () => {
     env = { ...process.env, XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: config, XDG_STATE_HOME: state, NO_COLOR: '1' };
     delete env.ICOTES_TEST_OPERATIONS;
     fs.writeFileSync(path.join(root, 'notes.txt'), 'original text\n');
-    // Two prompts: the first reads the file (two model calls), the second
-    // tries to edit it (the user denies) and hears why.
+    // The mock plays its script from the start on each run (each prompt):
+    // read the file, try to edit it (the user denies), say so.
     const script = [
       {
         chunks: ['Let me ', 'look.'],
         tool_calls: [{ id: 'c1', name: 'read_file', arguments: { path: 'notes.txt' } }],
       },
-      { chunks: ['The notes ', 'say: original text.'] },
       {
-        text: 'Changing it.',
+        chunks: ['The notes ', 'say: original text.'],
         tool_calls: [
           {
             id: 'c2',
@@ -76,7 +75,9 @@ describe('icotes chat', () => {
   });
 
   test('streams the answers, shows tool calls, asks in the terminal; Deny leaves the file unchanged', async () => {
-    const r = await chat(env, ['--root', root], 'what do the notes say?\nchange original to changed\nDeny\n');
+    // Each prompt asks once: answered by its words, then by its words in
+    // lower case (a number works too).
+    const r = await chat(env, ['--root', root], 'what do the notes say?\nDeny\nchange original to changed\ndeny\n');
     const out = r.stdout;
     assert.equal(r.code, 0, `exit status 0\nstdout:\n${out}\nstderr:\n${r.stderr}`);
     // The streamed text, in order, across both model calls of the first prompt.
@@ -93,6 +94,8 @@ describe('icotes chat', () => {
     // The denied call's result line says so (the model is told too).
     assert.match(out.slice(out.indexOf('1) Allow once')), /^ {2}(failed|ok): .*denied/im, out);
     assert.match(out, /The edit was denied; nothing changed\./);
+    assert.equal(out.match(/^\? /gm).length, 2, out);
+    assert.equal(out.match(/nothing changed/g).length, 2, out);
     assert.equal(fs.readFileSync(path.join(root, 'notes.txt'), 'utf8'), 'original text\n');
     // One conversation across both prompts, named at the end.
     const m = out.match(/resume with: icotes chat --resume (\S+)/);

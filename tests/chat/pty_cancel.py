@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`icotes chat` on a terminal (a pty): line editing on, a tool call shown as
 one line, Ctrl-C during a slow turn (a `sleep 30` the model runs) cancels it
-and gives the prompt back within seconds, the next prompt still works, Ctrl-C
+and gives the prompt back within seconds, the next prompt runs a turn of its own, Ctrl-C
 twice at the prompt quits, naming the conversation to resume.
 
 Environment: ICOTES_BINARY (ctest sets it). Exit status 0 when it passes;
@@ -29,10 +29,10 @@ config = os.path.join(tmp, "config")
 state = os.path.join(tmp, "state")
 for d in (root, runtime, os.path.join(config, "icotes"), state):
     os.makedirs(d, mode=0o700)
+# Each run (each prompt) plays the script from its start.
 script = [
     {"text": "Running it.", "tool_calls": [{"id": "c1", "name": "run_command", "arguments": {"command": "sleep 30"}}]},
-    {"text": "Second answer."},
-    {"text": "Second answer."},
+    {"text": "Slept."},
 ]
 with open(os.path.join(config, "icotes", "script.json"), "w") as f:
     json.dump(script, f)
@@ -109,8 +109,12 @@ expect(r"> ", 10, "the prompt back after Ctrl-C")
 took = time.monotonic() - started
 if took > 10:
     fail(f"Ctrl-C took {took:.1f} s to give the prompt back")
-send(b"hello again\r")
-expect(r"Second answer\.", 30, "the next turn after a cancelled one")
+# The next prompt runs a turn of its own, cancelled the same way.
+send(b"again\r")
+expect(r"\u25cf run_command", 30, "the tool call of the next turn")
+time.sleep(0.5)
+send(b"\x03")
+expect(r"\(cancel", 10, "the second turn cancelled")
 expect(r"> ", 10, "the prompt")
 # Ctrl-C at the prompt clears the line; a second one quits.
 send(b"half typed")
