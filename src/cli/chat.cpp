@@ -590,29 +590,35 @@ class Chat {
         }
         cancel(id, cancelled);
       }
-      while (auto e = events_.pop()) {
-        switch (e->kind) {
-          case Event::Kind::Progress:
-            render(e->value);
-            break;
-          case Event::Kind::Message:
-            print_line(style_.dim("icotes: " + e->value.value("message", "")));
-            break;
-          case Event::Kind::Ask: {
-            bool abandon = false;
-            ask(*e->request, abandon);
-            if (abandon && !cancelled) cancel(id, cancelled);
-            break;
-          }
-          case Event::Kind::Closed:
-            return closed();
-          case Event::Kind::Answer:
-            if (e->turn != n) break;  // a turn given up earlier
-            finish_turn(*e->answer);
-            return true;
-        }
-      }
+      while (auto e = events_.pop())
+        if (auto done = handle(*e, id, n, cancelled)) return *done;
     }
+  }
+
+  // One thing from the daemon during turn `n` (request `id`): nullopt while
+  // the turn goes on, else what turn() returns.
+  std::optional<bool> handle(Event& e, const json& id, int n, bool& cancelled) {
+    switch (e.kind) {
+      case Event::Kind::Progress:
+        render(e.value);
+        break;
+      case Event::Kind::Message:
+        print_line(style_.dim("icotes: " + e.value.value("message", "")));
+        break;
+      case Event::Kind::Ask: {
+        bool abandon = false;
+        ask(*e.request, abandon);
+        if (abandon && !cancelled) cancel(id, cancelled);
+        break;
+      }
+      case Event::Kind::Closed:
+        return closed();
+      case Event::Kind::Answer:
+        if (e.turn != n) break;  // a turn given up earlier
+        finish_turn(*e.answer);
+        return true;
+    }
+    return std::nullopt;
   }
 
   void cancel(const json& id, bool& cancelled) {
@@ -622,41 +628,15 @@ class Chat {
   }
 
   void finish_turn(const Result<json>& r) {
-    if (!r) {
-      const Error& e = r.error();
-      if (e.code == error_code::kRequestCancelled) {
-        print_line(style_.dim("(cancelled)"));
-        // A cancelled request is answered with an error, without the
-        // conversation the run opened: found by its prompt, so that the
-        // next prompt continues it.
-        if (conversation_.empty()) conversation_ = conversation_of(prompt_);
-        return;
-      }
-      std::string text = "error: " + e.message;
-      if (e.code == error_code::kMethodNotFound)
-        text += "\n  this daemon has no agent/run (an older icotes?): `icotes daemon restart --root " + root_ +
-                "` starts the current one";
-      else if (e.message.find("provider") != std::string::npos)
-        text += std::string("\n  ") + kProvidersHint;
-      print_line(style_.red(text));
-      status_ = 1;
-      return;
-    }
+    if (!r) return failed(r.error());
     const json& result = *r;
     if (auto c = result.find("conversation"); c != result.end() && c->is_string())
       conversation_ = c->get<std::string>();
     if (!streamed_text_) print_text(result.value("text", ""));
     if (!at_line_start_) print_text("\n");
     const std::string stop = result.value("stop", "end_turn");
-    const json usage = result.value("usage", usage_);
-    std::string tail;
-    if (stop == "max_turns")
-      tail = "stopped: the turn limit was reached (say \"go on\" to continue)";
-    else if (stop == "token_budget")
-      tail = "stopped: the token budget was spent";
-    else if (stop == "cancelled")
-      tail = "cancelled";
-    else if (stop == "error") {
+    status_ = 0;
+    if (stop == "error") {
       // The loop never fails: a provider's error (HTTP status, its message) comes in the result.
       std::string text = "error: " + result.value("error", std::string("the run stopped on an error"));
       if (text.find("provider") != std::string::npos || text.find("key") != std::string::npos)
@@ -664,11 +644,43 @@ class Chat {
       print_line(style_.red(text));
       status_ = 1;
     }
+    if (const std::string note = stop_note(stop, result.value("usage", usage_)); !note.empty())
+      print_line(style_.dim("(" + note + ")"));
+  }
+
+  // Why a run stopped early, and the tokens it used.
+  static std::string stop_note(const std::string& stop, const json& usage) {
+    std::string note;
+    if (stop == "max_turns")
+      note = "stopped: the turn limit was reached (say \"go on\" to continue)";
+    else if (stop == "token_budget")
+      note = "stopped: the token budget was spent";
+    else if (stop == "cancelled")
+      note = "cancelled";
     if (usage.is_object() && usage.value("inputTokens", 0) + usage.value("outputTokens", 0) > 0)
-      tail += (tail.empty() ? "" : "; ") + std::to_string(usage.value("inputTokens", 0)) + " tokens in, " +
+      note += (note.empty() ? "" : "; ") + std::to_string(usage.value("inputTokens", 0)) + " tokens in, " +
               std::to_string(usage.value("outputTokens", 0)) + " out";
-    if (!tail.empty()) print_line(style_.dim("(" + tail + ")"));
-    if (stop != "error") status_ = 0;
+    return note;
+  }
+
+  // A turn answered with an error.
+  void failed(const Error& e) {
+    if (e.code == error_code::kRequestCancelled) {
+      print_line(style_.dim("(cancelled)"));
+      // A cancelled request is answered with an error, without the
+      // conversation the run opened: found by its prompt, so that the
+      // next prompt continues it.
+      if (conversation_.empty()) conversation_ = conversation_of(prompt_);
+      return;
+    }
+    std::string text = "error: " + e.message;
+    if (e.code == error_code::kMethodNotFound)
+      text += "\n  this daemon has no agent/run (an older icotes?): `icotes daemon restart --root " + root_ +
+              "` starts the current one";
+    else if (e.message.find("provider") != std::string::npos)
+      text += std::string("\n  ") + kProvidersHint;
+    print_line(style_.red(text));
+    status_ = 1;
   }
 
   // The newest conversation whose title is `prompt`'s first line (agent/list
@@ -708,7 +720,7 @@ class Chat {
     if (!conn_ || conn_->closed()) return;
     auto done = std::make_shared<std::promise<void>>();
     auto future = done->get_future();
-    conn_->call("shutdown", json::object(), [done](Result<json>) { done->set_value(); });
+    conn_->call("shutdown", json::object(), [done](const Result<json>&) { done->set_value(); });
     (void)future.wait_for(std::chrono::seconds(2));
     conn_->notify("exit", json::object());
   }
