@@ -26,7 +26,7 @@ PACKAGES=(
   libgit2-dev libcpp-httplib-dev libssl-dev nlohmann-json3-dev libvalijson-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libsqlite3-dev nettle-dev
   libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libre2-dev libpcre2-dev
-  libvterm-dev libjemalloc-dev bubblewrap ccache
+  libvterm-dev libjemalloc-dev libedit-dev bubblewrap ccache
 )
 if ((tests)); then
   PACKAGES+=(

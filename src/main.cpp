@@ -1,5 +1,6 @@
 // icotes: the command line. `serve` speaks LSP, MCP or plain JSON-RPC on
-// stdio (or listens); `call` runs one operation; `permissions`, `open` and
+// stdio (or listens); `call` runs one operation; `chat` talks with a model
+// on the workspace; `permissions`, `open` and
 // `daemon` administer a workspace; `docs` prints the operation reference
 // generated from the embedded schemas. Each command is a file of src/cli/
 // (cli.hpp); this one parses the command line and dispatches.
@@ -167,6 +168,30 @@ CLI::App* add_permissions_command(CLI::App& app, PermissionsOptions& po) {
   return perm_cmd;
 }
 
+CLI::App* add_chat_command(CLI::App& app, ChatOptions& c) {
+  auto* chat_cmd = app.add_subcommand(
+      "chat",
+      "Chat with a model on the workspace, in the terminal: it reads, searches, edits and runs commands through "
+      "icotes' tools (one line each), asking here what needs permission");
+  chat_cmd->add_option("--root", c.root, "Workspace root directory")->capture_default_str();
+  chat_cmd->add_option("--provider", c.provider,
+                       "A provider named in $XDG_CONFIG_HOME/icotes/config.toml ([providers.NAME]; default: "
+                       "[agent] provider, or the only one)");
+  chat_cmd->add_option("--model", c.model, "The model (default: the provider's `model`)");
+  chat_cmd->add_option("--resume", c.resume, "Continue the conversation with this id (printed when a chat ends)");
+  add_permission_flags(chat_cmd, c.permissions);
+  chat_cmd->footer(
+      "In the chat: /new starts a new conversation, /exit (or Ctrl-D) quits, /help lists the commands;\n"
+      "Ctrl-C cancels the running turn, and at the prompt clears the line (twice quits).\n"
+      "History: $XDG_STATE_HOME/icotes/chat_history. Standard input that is not a terminal is read as one\n"
+      "prompt per line (a permission question takes the next line: a number or the option's words).\n"
+      "A provider, in ~/.config/icotes/config.toml (README.md, \"Providers\"):\n"
+      "  [providers.local]\n  kind = \"openai\"\n  base_url = \"http://127.0.0.1:11434/v1\"\n  model = "
+      "\"qwen2.5-coder\"\n"
+      "Example: icotes chat --root ~/src/project --provider local");
+  return chat_cmd;
+}
+
 struct OpenArgs {
   std::string target, root;
 };
@@ -217,6 +242,8 @@ int main(int argc, char** argv) {
   auto* open_cmd = add_open_command(app, oa);
   DaemonArgs da;
   auto* daemon_cmd = add_daemon_command(app, da);
+  ChatOptions cho;
+  auto* chat_cmd = add_chat_command(app, cho);
   add_doctor_command(app);
   add_mcp_config_command(app);
   auto* docs_cmd =
@@ -231,6 +258,11 @@ int main(int argc, char** argv) {
             "icotes call");
       note_mode_given(call_cmd, co.permissions);
       return call(co);
+    }
+    if (*chat_cmd) {
+      cho.root_given = chat_cmd->get_option("--root")->count() > 0;
+      note_mode_given(chat_cmd, cho.permissions);
+      return chat(cho);
     }
     if (*open_cmd) return open_cli(oa.target, oa.root);
     if (*daemon_cmd) return daemon_cli(da.action, da.root, da.all, da.json);

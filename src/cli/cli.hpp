@@ -2,7 +2,7 @@
 // the workspace's daemon or serve here, through server.hpp's Server),
 // call.cpp (`call`), permissions.cpp (`permissions`, and the permission
 // flags of serve and call), open.cpp (`open`), daemon.cpp (`daemon`),
-// doctor.cpp (`doctor`).
+// doctor.cpp (`doctor`), chat.cpp (`chat`).
 // main.cpp parses the command line (CLI11) and dispatches here. Private to
 // the executable.
 #pragma once
@@ -99,6 +99,18 @@ struct CallOptions {
 };
 /// `icotes call`: prints the result on stdout. Returns the exit status.
 int call(const CallOptions& o);
+
+struct ChatOptions {
+  std::string root = ".";
+  bool root_given = false;
+  std::string provider, model;  // empty: the configured default
+  std::string resume;           // a conversation id to continue
+  PermissionFlags permissions;
+};
+/// `icotes chat`: an interactive chat with a model on the workspace through
+/// its daemon (agent/run); returns the exit status (1 when the last turn
+/// failed or the daemon went away).
+int chat(const ChatOptions& o);
 
 struct PermissionsOptions {
   std::string root;

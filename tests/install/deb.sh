@@ -24,7 +24,7 @@ control=$(dpkg-deb -I "$deb")
 depends=$(sed -n 's/^ Depends: //p' <<<"$control")
 echo "Depends: $depends"
 grep -q '^ Package: icotes$' <<<"$control" || fail "package name is not icotes"
-for dep in libgit2-1.5 libvterm0 bubblewrap; do
+for dep in libgit2-1.5 libvterm0 libedit2 bubblewrap; do
   grep -Eq "(^|, )$dep( |,|$)" <<<"$depends" || fail "Depends lacks $dep"
 done
 outside=$(dpkg-deb -c "$deb" | awk '{print $6}' | grep -Ev '^\./$|^\./usr(/|$)' || true)
