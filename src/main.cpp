@@ -122,10 +122,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& so) {
       "in .icotes/config.toml does the same for every client");
   serve_cmd
       ->add_option("--tools", so.profile.tool_groups,
-                   "MCP: offer only these tool groups, comma-separated: files, search, git, exec, terminal, workspace "
-                   "(default: all). `tools = [...]` under [mcp] in the workspace's .icotes/config.toml narrows further")
+                   "MCP: offer only these tool groups, comma-separated: files, search, git, exec, terminal, workspace, "
+                   "agent (delegate) (default: all). `tools = [...]` under [mcp] in the workspace's "
+                   ".icotes/config.toml narrows further")
       ->delimiter(',')
-      ->check(CLI::IsMember({"files", "search", "git", "exec", "terminal", "workspace"}));
+      ->check(CLI::IsMember({"files", "search", "git", "exec", "terminal", "workspace", "agent"}));
   return serve_cmd;
 }
 

@@ -225,6 +225,24 @@ TEST(McpToolFilter, TheWorkspaceNarrowsNeverWidensAndEventsAreNeverOffered) {
   EXPECT_FALSE(f.offers("files"));
 }
 
+TEST(McpToolFilter, DelegateIsTheAgentGroupAndCanBeNamed) {
+  const Operation* op = builtin_registry().find("agent/delegate");
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(mcp::tool_group(*op), "agent");
+  ClientProfile some;
+  some.tool_groups = {"agent"};
+  EXPECT_TRUE(mcp::tool_filter(some, std::nullopt).offers("agent"));
+  some.tool_groups = {"files"};
+  EXPECT_FALSE(mcp::tool_filter(some, std::nullopt).offers("agent"));
+  std::vector<std::string> warnings;
+  const auto dir = std::filesystem::temp_directory_path() / ("icotes-mcp-agent-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream((dir / "config.toml").string()) << "[mcp]\ntools = [\"agent\"]\n";
+  EXPECT_EQ(mcp::workspace_tool_groups((dir / "config.toml").string(), warnings), std::vector<std::string>{"agent"});
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(McpWorkspaceToolGroups, ReadsMcpToolsAndWarnsAboutWhatItDrops) {
   const auto dir = std::filesystem::temp_directory_path() / ("icotes-mcp-groups-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

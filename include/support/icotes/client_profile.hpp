@@ -26,7 +26,8 @@ inline constexpr std::size_t kMaxToolResultBytes = 100 * 1024;
 
 /// Tool groups a client may be offered (`--tools files,search,...`).
 inline const std::vector<std::string>& tool_group_names() {
-  static const std::vector<std::string> names = {"files", "search", "git", "exec", "terminal", "workspace", "events"};
+  static const std::vector<std::string> names = {"files",    "search",    "git",   "exec",
+                                                 "terminal", "workspace", "agent", "events"};
   return names;
 }
 
