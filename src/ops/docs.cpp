@@ -91,14 +91,15 @@ std::string operations_markdown(const Registry& registry) {
   out << "# Operations\n\n"
          "Generated from `schemas/` by `icotes docs`; do not edit (a test fails when this file is stale).\n\n"
          "Each operation is reachable as an LSP/JSON-RPC request `icotes/<id>`, as the LSP command "
-         "`icotes.<id with dots>` through `workspace/executeCommand`, as the MCP tool named below, and "
-         "with `icotes call <id> '<params>'`.\n\n"
+         "`icotes.<id with dots>` through `workspace/executeCommand`, as the MCP tool named below (none: not "
+         "offered to MCP clients; the heading name is only the anchor), and with `icotes call <id> '<params>'`.\n\n"
          "| id | MCP tool | permission | read-only | destructive | idempotent |\n| --- | --- | --- | --- | --- | --- "
          "|\n";
   for (const Operation* op : registry.all()) {
-    out << "| [`" << op->id << "`](#" << op->mcp_name << ") | `" << op->mcp_name << "` | " << to_string(op->kind)
-        << " | " << (op->annotations.read_only ? "yes" : "no") << " | " << (op->annotations.destructive ? "yes" : "no")
-        << " | " << (op->annotations.idempotent ? "yes" : "no") << " |\n";
+    out << "| [`" << op->id << "`](#" << op->mcp_name << ") | "
+        << (op->mcp_tool ? "`" + op->mcp_name + "`" : std::string("(none)")) << " | " << to_string(op->kind) << " | "
+        << (op->annotations.read_only ? "yes" : "no") << " | " << (op->annotations.destructive ? "yes" : "no") << " | "
+        << (op->annotations.idempotent ? "yes" : "no") << " |\n";
   }
   out << "\n";
   out << "Over MCP, tools/list gives a short form of each input schema, to keep the tool definitions a model "
