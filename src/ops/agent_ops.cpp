@@ -176,6 +176,11 @@ class ProgressEvents final : public agent::EventSink {
   ProgressEvents(Progress& progress, int max_turns)
       : progress_(progress), partial_(progress.wants_partial()), max_turns_(max_turns) {}
 
+  /// Names the run's conversation as it starts: a client whose run is
+  /// cancelled (answered with an error, no result) can still resume it.
+  void on_conversation(const std::string& id) {
+    if (partial_) progress_.partial(json::array({{{"type", "conversation"}, {"conversation", id}}}));
+  }
   void on_turn(int turn) override {
     turn_ = turn;
     steps_ = 0;
@@ -298,6 +303,7 @@ Result<json> run_agent(Context& ctx, RunParams& p) {
   }
   RegistryTools tools(ctx, registry, std::move(*ops));
   ProgressEvents events(ctx.progress, p.max_turns);
+  events.on_conversation(id);
   agent::RunOptions options;
   options.system = p.system;
   options.max_turns = p.max_turns;

@@ -115,13 +115,14 @@ TEST_F(AgentOps, ReadsGrepsAndEditsThroughTheGate) {
   // The contract's events, in order.
   std::vector<std::string> types;
   for (const auto& e : progress.events) types.push_back(e["type"]);
-  const std::vector<std::string> expected = {"turn",        "text",        "usage", "tool_call", "tool_result",
-                                             "tool_call",   "tool_result", "turn",  "usage",     "tool_call",
-                                             "tool_result", "turn",        "text",  "usage"};
+  const std::vector<std::string> expected = {"conversation", "turn",        "text",        "usage", "tool_call",
+                                             "tool_result",  "tool_call",   "tool_result", "turn",  "usage",
+                                             "tool_call",    "tool_result", "turn",        "text",  "usage"};
   EXPECT_EQ(types, expected);
-  EXPECT_EQ(progress.events[3]["name"], "read_file");
-  EXPECT_EQ(progress.events[3]["summary"], "read_file src/add.c");
-  EXPECT_EQ(progress.events[4]["ok"], true);
+  EXPECT_EQ(progress.events[0]["conversation"], (*r)["conversation"]);  // named before any step
+  EXPECT_EQ(progress.events[4]["name"], "read_file");
+  EXPECT_EQ(progress.events[4]["summary"], "read_file src/add.c");
+  EXPECT_EQ(progress.events[5]["ok"], true);
   EXPECT_TRUE(progress.lines.empty());
 
   // Saved: listed, and resumed with everything the model saw.
