@@ -42,6 +42,7 @@
 #include "icotes/file_uri.hpp"
 #include "icotes/log.hpp"
 #include "icotes/rpc.hpp"
+#include "icotes/state_dir.hpp"
 #include "icotes/stdio.hpp"
 
 namespace icotes::cli {
@@ -288,17 +289,10 @@ class Input {
     }
   }
 
-  // $XDG_STATE_HOME/icotes/chat_history (else ~/.local/state/...), its
-  // folder made private; empty when there is no home.
+  // chat_history in the state directory (state_dir.hpp), its folder made
+  // private; empty when that cannot be made.
   static std::string history_file() {
-    std::filesystem::path dir;
-    if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s == '/')
-      dir = s;
-    else if (const char* h = std::getenv("HOME"); h && *h)
-      dir = std::filesystem::path(h) / ".local" / "state";
-    else
-      return {};
-    dir /= "icotes";
+    const std::filesystem::path dir = state_dir();
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return {};

@@ -21,6 +21,7 @@
 #include "cli/cli.hpp"
 #include "icotes/daemon.hpp"
 #include "icotes/module_loader.hpp"
+#include "icotes/state_dir.hpp"
 #include "icotes/tcp.hpp"
 
 namespace icotes::cli {
@@ -153,12 +154,6 @@ Finding runtime_finding() {
             "fix its owner and mode (0700), or set "
             "XDG_RUNTIME_DIR"};
   return {Verdict::kOk, "runtime dir", *dir + " (daemon sockets, tokens)", ""};
-}
-
-std::string state_dir() {
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/icotes";
-  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/icotes";
-  return "/tmp/icotes-" + std::to_string(::getuid());
 }
 
 void config_findings(const std::string& root, std::vector<Finding>& out) {

@@ -17,6 +17,7 @@
 #include "icotes/path_policy.hpp"
 #include "icotes/permission_store.hpp"
 #include "icotes/shell_rule.hpp"
+#include "icotes/state_dir.hpp"
 
 namespace icotes::permissions {
 namespace {
@@ -24,21 +25,6 @@ namespace {
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string state_dir() {
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/icotes";
-  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/icotes";
-  return "/tmp/icotes-" + std::to_string(::getuid());
-}
-
-// FNV-1a of the root path: names its audit database.
-std::string root_hash(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
 }
 
 std::optional<OperationKind> kind_of(std::string_view s) { return operation_kind_from_string(s); }
@@ -319,7 +305,7 @@ Result<std::unique_ptr<Gate>> Gate::open(const ConfinedRoot& root, const Setting
   std::unique_ptr<Gate> g(new Gate(root, extra));
   g->config_ = std::move(*loaded);
   g->project_db_path_ = root.path() + "/.icotes/permissions.sqlite";
-  g->audit_db_path_ = state_dir() + "/audit/" + root_hash(root.path()) + ".sqlite";
+  g->audit_db_path_ = state_dir() + "/audit/" + root_file_stem(root.path()) + ".sqlite";
   // Watched before the first read: a change made while reading is seen.
   g->inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (g->inotify_fd_ >= 0) {

@@ -131,7 +131,7 @@ class Store {
   /// Errors: kInternalError naming the file when SQLite cannot open or set
   /// it up.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
-  /// $XDG_STATE_HOME/icotes/agent/<FNV-1a of root>.sqlite (the audit log's
+  /// $XDG_STATE_HOME/icotes/agent/<root_file_stem(root)>.sqlite (the audit log's
   /// naming; $HOME/.local/state without XDG_STATE_HOME).
   static std::string path_for(std::string_view root);
   ~Store();

@@ -12,6 +12,7 @@
 #include "icotes/agent.hpp"
 #include "icotes/json.hpp"
 #include "icotes/random_token.hpp"
+#include "icotes/state_dir.hpp"
 
 namespace icotes::agent {
 namespace {
@@ -22,22 +23,6 @@ constexpr std::size_t kTitleBytes = 80;
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// The permission gate's state directory (src/permissions/gate.cpp).
-std::string state_dir() {
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x == '/') return std::string(x) + "/icotes";
-  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/icotes";
-  return "/tmp/icotes-" + std::to_string(::getuid());
-}
-
-// FNV-1a of the root path, as the audit database is named.
-std::string root_hash(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
 }
 
 std::string title_of(std::string_view prompt) {
@@ -128,7 +113,9 @@ struct Store::Impl {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-std::string Store::path_for(std::string_view root) { return state_dir() + "/agent/" + root_hash(root) + ".sqlite"; }
+std::string Store::path_for(std::string_view root) {
+  return state_dir() + "/agent/" + root_file_stem(root) + ".sqlite";
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
