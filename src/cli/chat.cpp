@@ -559,7 +559,6 @@ class Chat {
     if (!o_.provider.empty()) params["provider"] = o_.provider;
     if (!o_.model.empty()) params["model"] = o_.model;
     if (!conversation_.empty()) params["conversation"] = conversation_;
-    prompt_ = prompt;
     streamed_text_ = false;
     at_line_start_ = true;
     calls_.clear();
@@ -660,11 +659,9 @@ class Chat {
   // A turn answered with an error.
   void failed(const Error& e) {
     if (e.code == error_code::kRequestCancelled) {
+      // The run named its conversation in its first event: the next
+      // prompt continues it.
       print_line(style_.dim("(cancelled)"));
-      // A cancelled request is answered with an error, without the
-      // conversation the run opened: found by its prompt, so that the
-      // next prompt continues it.
-      if (conversation_.empty()) conversation_ = conversation_of(prompt_);
       return;
     }
     std::string text = "error: " + e.message;
@@ -675,27 +672,6 @@ class Chat {
       text += std::string("\n  ") + kProvidersHint;
     print_line(style_.red(text));
     status_ = 1;
-  }
-
-  // The newest conversation whose title is `prompt`'s first line (agent/list
-  // titles a conversation so); empty when there is none.
-  std::string conversation_of(const std::string& prompt) {
-    auto promise = std::make_shared<std::promise<Result<json>>>();
-    auto future = promise->get_future();
-    conn_->call("icotes/agent/list", json::object(), [promise](Result<json> r) { promise->set_value(std::move(r)); });
-    if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return {};
-    const Result<json> r = future.get();
-    if (!r) return {};
-    const std::string first = prompt.substr(0, prompt.find('\n'));
-    std::string id, updated;
-    for (const auto& c : r->value("conversations", json::array())) {
-      if (!c.is_object()) continue;
-      const std::string title = c.value("title", ""), when = c.value("updated", "");
-      if (title.empty() || first.rfind(title, 0) != 0 || when < updated) continue;
-      id = c.value("id", "");
-      updated = when;
-    }
-    return id;
   }
 
   bool closed() {
@@ -730,7 +706,6 @@ class Chat {
   std::thread reader_;
   std::string daemon_log_;
   std::string conversation_;
-  std::string prompt_;  // the running turn's
   int turns_ = 0;
   int status_ = 0;
   bool streamed_text_ = false;
