@@ -405,7 +405,11 @@ local function main()
   vim.cmd('edit ' .. vim.fn.fnameescape(outside))
   local outside_buf = vim.api.nvim_get_current_buf()
   vim.wait(200, function() return false end, 20)
-  check(#vim.lsp.get_active_clients() == 2 and icotes.root_of(outside_buf) == nil, 'a file under no root is not attached')
+  local active = {}
+  for _, c in ipairs(vim.lsp.get_active_clients()) do table.insert(active, c.id .. ':' .. tostring(c.config.root_dir)) end
+  check(#active == 2 and icotes.root_of(outside_buf) == nil,
+        'a file under no root is not attached: clients ' .. table.concat(active, ', ') .. '; the file\'s root: '
+        .. tostring(icotes.root_of(outside_buf)))
   os.remove(outside)
   out('a second root got its own client; a file outside every root was left alone')
 end
