@@ -12,41 +12,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "../unit/test_util.hpp"
 #include "icotes/agent.hpp"
 #include "icotes/json.hpp"
 #include "icotes/provider.hpp"
 
 namespace icotes::agent::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/icotes-agent-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = std::filesystem::canonical(tmpl).string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
-
-inline void write_file(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+// The unit tests' temporary directory and file helpers (tests/unit/test_util.hpp).
+using icotes::test::read_file;
+using icotes::test::TempDir;
+using icotes::test::write_file;
 
 /// A mock provider playing `script` (a JSON list of responses).
 inline std::unique_ptr<providers::Provider> mock_provider(const TempDir& dir, const json& script) {
