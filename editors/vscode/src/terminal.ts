@@ -21,6 +21,12 @@ export class TerminalCore {
   private subscription: number | undefined;
   private size: { cols: number; rows: number } | undefined;
   private pending: string | undefined = ''; // typed before the terminal was created
+  // One icotes/terminal/write in flight at a time: the daemon runs requests
+  // on a pool of workers, so two writes sent together may reach the program
+  // in either order (keys typed fast came out as "eco h"). Keys typed while
+  // one is in flight are sent together after it.
+  private writing: Promise<unknown> | undefined;
+  private queued = '';
 
   constructor(
     private readonly rpc: Rpc,
@@ -67,7 +73,24 @@ export class TerminalCore {
       return Promise.resolve(undefined);
     }
     if (!this.alive || !this.id) return Promise.resolve(undefined);
-    return this.rpc.request('icotes/terminal/write', { id: this.id, data });
+    this.queued += data;
+    if (!this.writing) this.writing = this.flush();
+    return this.writing;
+  }
+
+  // Sends what was queued, one write at a time, until nothing is left.
+  private async flush(): Promise<unknown> {
+    let last: unknown;
+    try {
+      while (this.queued && this.alive && this.id) {
+        const data = this.queued;
+        this.queued = '';
+        last = await this.rpc.request('icotes/terminal/write', { id: this.id, data });
+      }
+    } finally {
+      this.writing = undefined;
+    }
+    return last;
   }
 
   resize(cols: number, rows: number): Promise<unknown> {

@@ -190,3 +190,30 @@ test('TerminalRouter: keys typed early kept, create, subscribe from 0, output an
   await t.close();
   assert.deepEqual(calls.slice(4), [['icotes/events/unsubscribe', { subscription: 7 }]]); // exited: no kill
 });
+
+test('TerminalCore: one write in flight; keys typed meanwhile go after it, together, in order', async () => {
+  const sent = [];
+  const replies = [];
+  const rpc = {
+    request: (method, params) => {
+      if (method === 'icotes/terminal/create') return Promise.resolve({ id: 't1' });
+      if (method === 'icotes/events/subscribe') return Promise.resolve({ subscription: 1 });
+      sent.push(params.data);
+      return new Promise((resolve) => replies.push(resolve));
+    },
+  };
+  const t = new TerminalRouter().create(rpc, { output: () => {}, exit: () => {} });
+  await t.open(80, 24);
+  const first = t.write('e');
+  t.write('c');
+  const last = t.write('ho\r');
+  assert.deepEqual(sent, ['e']); // the others wait for its reply
+  replies.shift()({});
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent, ['e', 'cho\r']);
+  replies.shift()({});
+  await Promise.all([first, last]);
+  t.write('x');
+  assert.deepEqual(sent, ['e', 'cho\r', 'x']); // idle again: sent at once
+  replies.shift()({});
+});
