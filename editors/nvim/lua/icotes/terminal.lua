@@ -26,9 +26,27 @@ local function client_of(t)
   if c and not util.call(c, 'is_stopped') then return c end
 end
 
-function M.write(t, data)
+-- One icotes/terminal/write in flight per terminal: the daemon runs requests
+-- on a pool of workers, so two writes sent together may reach the program in
+-- either order. Keys typed meanwhile are sent together after it.
+local function flush(t)
   local c = client_of(t)
-  if c and t.alive then util.request(c, 'icotes/terminal/write', { id = t.id, data = data }) end
+  if not (c and t.alive) or (t.queued or '') == '' then
+    t.writing = false
+    return
+  end
+  local data = t.queued
+  t.queued = ''
+  t.writing = true
+  util.request(c, 'icotes/terminal/write', { id = t.id, data = data }, function(err)
+    if err then util.notify('icotes/terminal/write: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) end
+    flush(t)
+  end)
+end
+
+function M.write(t, data)
+  t.queued = (t.queued or '') .. data
+  if not t.writing then flush(t) end
 end
 
 local function resize(t)
