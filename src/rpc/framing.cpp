@@ -316,9 +316,9 @@ const char* EnvelopeScanner::feed_header(const char* p) {
   return p;
 }
 
-std::string EnvelopeScanner::frame_filler() const {
-  if (framing_ == Framing::ContentLength) return in_body_ ? std::string(body_left_, ' ') : std::string();
-  if (framing_ == Framing::NewlineDelimited) return in_line_ ? std::string("\n") : std::string();
+FrameFiller EnvelopeScanner::frame_filler() const {
+  if (framing_ == Framing::ContentLength) return {{}, in_body_ ? body_left_ : 0};
+  if (framing_ == Framing::NewlineDelimited) return {in_line_ ? std::string("\n") : std::string(), 0};
   return {};
 }
 

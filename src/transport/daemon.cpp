@@ -13,6 +13,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -212,7 +213,7 @@ namespace {
 // it died, `exited` telling whether the process is gone): the unanswered
 // requests `ids` get error -32603 on stdout, after `filler`, which completes
 // a frame cut short; the reason goes to stderr. Returns 1.
-int unanswered_exit(Framing framing, const std::string& filler, const std::vector<json>& ids, bool exited,
+int unanswered_exit(Framing framing, const FrameFiller& filler, const std::vector<json>& ids, bool exited,
                     const std::string& stopped, const std::string& daemon_log) {
   const std::string log = daemon_log.empty() ? std::string("beside its socket") : daemon_log;
   const std::string why = stopped.empty()
@@ -221,7 +222,7 @@ int unanswered_exit(Framing framing, const std::string& filler, const std::vecto
                                     "); its log is " + log + ". The next `icotes serve` starts a new daemon."
                               : "daemon serving this workspace stopped before answering (" + stopped +
                                     "); its log is " + log + ". The next `icotes serve` starts a new daemon.";
-  std::string out = filler;
+  std::string out;
   for (const json& id : ids) {
     json error = {{"code", error_code::kInternalError}, {"message", "the icotes " + why}};
     if (!daemon_log.empty()) error["data"] = {{"daemonLog", daemon_log}};
@@ -230,7 +231,16 @@ int unanswered_exit(Framing framing, const std::string& filler, const std::vecto
   // The daemon may have left stdout non-blocking (a pipe it wrote).
   if (const int fl = ::fcntl(STDOUT_FILENO, F_GETFL); fl >= 0 && (fl & O_NONBLOCK))
     (void)::fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
-  (void)write_fully(STDOUT_FILENO, out);
+  // The filler first, its spaces a chunk at a time: a frame may be of any
+  // length the daemon declared.
+  int failed = write_fully(STDOUT_FILENO, filler.text);
+  const std::string spaces(static_cast<std::size_t>(std::min<std::uint64_t>(filler.spaces, 64 * 1024)), ' ');
+  for (std::uint64_t left = filler.spaces; failed == 0 && left > 0;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(left, spaces.size()));
+    failed = write_fully(STDOUT_FILENO, std::string_view(spaces.data(), n));
+    left -= n;
+  }
+  if (failed == 0) (void)write_fully(STDOUT_FILENO, out);
   std::fprintf(
       stderr, "icotes: the %s%s\n", why.c_str(),
       ids.empty() ? "" : (" " + std::to_string(ids.size()) + " request(s) answered with error -32603.").c_str());
@@ -506,7 +516,7 @@ int forward_stdio(int socket, const AttachRequest& request, const std::string& d
   // A frame cut short is completed (Content-Length bytes, a line end) so
   // that the answers below are read as frames of their own; while the
   // dropper still held a partial frame, the client saw none of it.
-  return unanswered_exit(framing, (!dropper || dropper->done()) ? down.frame_filler() : std::string(), ids, exited, "",
+  return unanswered_exit(framing, (!dropper || dropper->done()) ? down.frame_filler() : FrameFiller{}, ids, exited, "",
                          daemon_log);
 }
 

@@ -286,17 +286,17 @@ namespace {
 // The daemon died in the middle of a frame (h.frame_start < h.sent <
 // h.frame_end): the client has its first bytes and waits for the rest,
 // which this completes.
-std::string frame_filler(const LedgerHeader& h, Framing framing) {
+FrameFiller frame_filler(const LedgerHeader& h, Framing framing) {
   const std::uint64_t written = h.sent - h.frame_start;
   if (h.frame_header > 0) {
     const std::uint64_t body = h.frame_end - h.frame_start - h.frame_header;
     const std::string header = "Content-Length: " + std::to_string(body) + "\r\n\r\n";
     if (header.size() == h.frame_header && written < header.size())
-      return header.substr(static_cast<std::size_t>(written)) + std::string(static_cast<std::size_t>(body), ' ');
-    return std::string(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
+      return {header.substr(static_cast<std::size_t>(written)), body};
+    return {{}, h.frame_end - h.sent};
   }
-  if (framing == Framing::ContentLength) return std::string(static_cast<std::size_t>(h.frame_end - h.sent), ' ');
-  return "\n";
+  if (framing == Framing::ContentLength) return {{}, h.frame_end - h.sent};
+  return {"\n", 0};
 }
 
 }  // namespace

@@ -411,7 +411,7 @@ TEST(EnvelopeScanner, ReadsKindIdAndMethodInAnyMemberOrderAndChunking) {
     EXPECT_TRUE(e[5].is_response());
     EXPECT_TRUE(e[5].id.is_null());  // not a valid request id: answered with id null
     EXPECT_EQ(s.framing(), Framing::NewlineDelimited);
-    EXPECT_EQ(s.frame_filler(), "");
+    EXPECT_TRUE(s.frame_filler().empty());
   }
 }
 
@@ -426,15 +426,15 @@ TEST(EnvelopeScanner, ContentLengthFramesAndFillerForAPartialFrame) {
     EXPECT_EQ(e[0].id, 7);
     EXPECT_EQ(e[1].id, 8);
     EXPECT_EQ(s.framing(), Framing::ContentLength);
-    EXPECT_EQ(s.frame_filler(), "");
+    EXPECT_TRUE(s.frame_filler().empty());
   }
   // Cut in the middle of the second body: the filler is its missing bytes,
   // after which a new frame is read whole.
   EnvelopeScanner s;
   const std::string cut = stream.substr(0, stream.size() - 30);
   EXPECT_EQ(scan(cut, 9, &s).size(), 1u);
-  EXPECT_EQ(s.frame_filler(), std::string(30, ' '));
-  const std::string after = s.frame_filler() + lsp("{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{}}");
+  EXPECT_EQ(s.frame_filler(), (FrameFiller{"", 30}));
+  const std::string after = std::string(30, ' ') + lsp("{\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{}}");
   std::vector<Envelope> more;
   s.feed(after, [&](const Envelope& e) { more.push_back(e); });
   ASSERT_EQ(more.size(), 1u);
@@ -442,7 +442,15 @@ TEST(EnvelopeScanner, ContentLengthFramesAndFillerForAPartialFrame) {
   // A partial line is ended by a newline.
   EnvelopeScanner line;
   scan("{\"jsonrpc\":\"2.0\",\"id\":1,\"res", 4, &line);
-  EXPECT_EQ(line.frame_filler(), "\n");
+  EXPECT_EQ(line.frame_filler(), (FrameFiller{"\n", 0}));
+}
+
+// A header may declare any length: the filler counts the missing bytes
+// rather than holding them (the fuzzer found 99999999999 allocated whole).
+TEST(EnvelopeScanner, AHugeDeclaredLengthIsCountedNotAllocated) {
+  EnvelopeScanner s;
+  s.feed("Content-Type: x\r\n\r\nContent-Length: 99999999999\n\n{\"id\":5}", [](const Envelope&) {});
+  EXPECT_EQ(s.frame_filler(), (FrameFiller{"", 99999999999ull - 8}));
 }
 
 TEST(EnvelopeScanner, BackslashRunsBeforeQuotesAcrossChunks) {

@@ -86,7 +86,7 @@ TEST_F(LedgerTest, AnAnswerWrittenWholeLeavesTheLedger) {
   EXPECT_EQ(waiting_ids(fd_), std::vector<std::string>{"\"a\""});
   auto c = read_ledger(fd_);
   EXPECT_EQ(c->framing, Framing::NewlineDelimited);
-  EXPECT_EQ(c->filler, "");
+  EXPECT_TRUE(c->filler.empty());
   EXPECT_EQ(ledger->waiting(), 1u);
 }
 
@@ -116,12 +116,13 @@ TEST_F(LedgerTest, AnAnswerCutShortIsCompletedAndItsRequestStillWaits) {
     ASSERT_EQ(c->waiting.size(), 1u);
     EXPECT_EQ(c->waiting[0], 7);
     // What the client got plus the filler is one whole frame.
-    EXPECT_EQ(out.size() + c->filler.size(), header.size() + body.size());
-    EXPECT_EQ(c->filler.find_first_not_of(' '), std::string::npos);
+    EXPECT_EQ(c->filler.text, "");
+    EXPECT_EQ(out.size() + c->filler.spaces, header.size() + body.size());
     FrameReader reader;
     int frames = 0;
     reader.feed(
-        out + c->filler, [&](std::string&&) { ++frames; }, [](const FrameError&) { ADD_FAILURE(); });
+        out + std::string(c->filler.spaces, ' '), [&](std::string&&) { ++frames; },
+        [](const FrameError&) { ADD_FAILURE(); });
     EXPECT_EQ(frames, 1);
   }
 }
@@ -134,12 +135,12 @@ TEST_F(LedgerTest, AHeaderCutShortIsCompleted) {
   ledger->sent(10);
   auto c = read_ledger(fd_);
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->filler, std::string("Content-Length: 40\r\n\r\n").substr(10) + std::string(40, ' '));
+  EXPECT_EQ(c->filler, (FrameFiller{std::string("Content-Length: 40\r\n\r\n").substr(10), 40}));
   ASSERT_EQ(c->waiting.size(), 1u);
   // Once the frame is out, the answer counts as delivered.
   ledger->sent(62);
   EXPECT_TRUE(read_ledger(fd_)->waiting.empty());
-  EXPECT_EQ(read_ledger(fd_)->filler, "");
+  EXPECT_TRUE(read_ledger(fd_)->filler.empty());
 }
 
 TEST_F(LedgerTest, ALineCutShortEndsWithANewline) {
@@ -147,7 +148,16 @@ TEST_F(LedgerTest, ALineCutShortEndsWithANewline) {
   ledger->opened("1", Framing::NewlineDelimited);
   ledger->frame(30, 0, {});
   ledger->sent(5);
-  EXPECT_EQ(read_ledger(fd_)->filler, "\n");
+  EXPECT_EQ(read_ledger(fd_)->filler, (FrameFiller{"\n", 0}));
+}
+
+// A frame of any declared size is completed without holding its bytes.
+TEST_F(LedgerTest, AHugeFrameCutShortIsCountedNotAllocated) {
+  auto ledger = map_ledger(fd_);
+  ledger->opened("1", Framing::ContentLength);
+  ledger->frame(std::uint64_t{1} << 40, 0, {});
+  ledger->sent(5);
+  EXPECT_EQ(read_ledger(fd_)->filler, (FrameFiller{"", (std::uint64_t{1} << 40) - 5}));
 }
 
 TEST_F(LedgerTest, ItGrowsPastItsFirstSlots) {

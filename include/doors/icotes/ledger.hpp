@@ -122,7 +122,7 @@ Result<int> create_ledger(std::span<const std::string> ids);
 struct LedgerContents {
   Framing framing = Framing::Unknown;
   std::vector<json> waiting;  ///< ids of requests without an answer (null for one too long to keep)
-  std::string filler;         ///< bytes that complete the frame the daemon was writing, if any
+  FrameFiller filler;         ///< bytes that complete the frame the daemon was writing, if any
 };
 /// Reads ledger `fd`. Errors: kInvalidParams (not a ledger), kIoError.
 Result<LedgerContents> read_ledger(int fd);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -61,6 +62,19 @@ class FrameReader {
   bool discard_line_ = false;               // NDJSON: skipping a refused line up to '\n'
 };
 
+/// Bytes that complete a frame cut short, so that what follows them is read
+/// as a frame of its own: `text` (the rest of an LSP header, or the newline
+/// ending a partial line), then `spaces` spaces (the missing body bytes of a
+/// Content-Length frame, which JSON allows as trailing whitespace, RFC 8259
+/// section 2). Spaces are counted rather than held: a header may declare a
+/// length of gigabytes.
+struct FrameFiller {
+  std::string text;
+  std::uint64_t spaces = 0;
+  bool empty() const noexcept { return text.empty() && spaces == 0; }
+  bool operator==(const FrameFiller&) const = default;
+};
+
 /// What EnvelopeScanner reads of one JSON-RPC message (JSON-RPC 2.0
 /// sections 4 and 5): its kind and id, and its method and params when short.
 struct Envelope {
@@ -92,7 +106,8 @@ class EnvelopeScanner {
   /// them is read as a new frame: the missing body bytes of a Content-Length
   /// frame as spaces, or a newline after a partial line. Empty between
   /// frames, and inside an LSP header block (which cannot be completed).
-  std::string frame_filler() const;
+  /// Counted, not built: a header may declare any length.
+  FrameFiller frame_filler() const;
 
  private:
   const char* feed_line(const char* p, const char* end, const OnEnvelope& on_envelope);
