@@ -283,6 +283,7 @@ void McpDialect::tools_call(Request request) {
   call.client = version_ == kStateless ? stateless_client(request) : client_;
   call.max_result_bytes = profile_.max_result_bytes;
   call.structured_output = profile_.structured_output && at_least("2025-06-18");
+  call.tool_groups = tools_.only;
   if (version_ != kStateless) {  // 2026-07-28 deprecates sampling and has no session to send it on
     call.sample = sample_;
     call.sampling_tools = sampling_tools_;

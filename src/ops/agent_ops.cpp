@@ -12,6 +12,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
+#include <string_view>
 
 #include "agent_json.hpp"
 #include "icotes/agent.hpp"
@@ -45,8 +48,10 @@ std::string first_line(std::string_view s) { return std::string(s.substr(0, s.fi
 
 // The operations the agent may call: MCP tools (never events, never the
 // agent's own operations, so delegate cannot recurse).
+std::string_view op_group(const Operation& op) { return std::string_view(op.id).substr(0, op.id.find('/')); }
+
 bool agent_tool(const Operation& op) {
-  const std::string_view group = std::string_view(op.id).substr(0, op.id.find('/'));
+  const std::string_view group = op_group(op);
   return op.mcp_tool && group != "events" && group != "agent" && group != "test";
 }
 
@@ -114,6 +119,7 @@ class RegistryTools final : public agent::ToolRunner {
     sub.max_result_bytes = kDefaultToolResultBytes;
     sub.sample = ctx_.sample;
     sub.sampling_tools = ctx_.sampling_tools;
+    sub.tool_groups = ctx_.tool_groups;
     Result<json> result = registry_.run(*op, sub, args);
     if (!result) {
       const std::string& m = result.error().message;
@@ -257,13 +263,20 @@ std::string iso8601(std::int64_t ms) {
   return buf;
 }
 
-// The tools a run offers: `names` (MCP tool names), else every agent tool.
+// The tools a run offers: `names` (MCP tool names), else every agent tool;
+// either way only of the `groups` the asking client is offered (nullopt:
+// all), so a host that narrowed its tools cannot widen them by delegating.
 Result<std::vector<const Operation*>> tool_ops(const Registry& registry,
-                                               const std::optional<std::vector<std::string>>& names) {
+                                               const std::optional<std::vector<std::string>>& names,
+                                               const std::optional<std::set<std::string>>& groups) {
+  const auto offered = [&](const Operation& op) { return !groups || groups->count(std::string(op_group(op))) > 0; };
   std::vector<const Operation*> out;
   for (const Operation* op : registry.all())
     if (agent_tool(*op)) out.push_back(op);
-  if (!names) return out;
+  if (!names) {
+    std::erase_if(out, [&](const Operation* op) { return !offered(*op); });
+    return out;
+  }
   std::vector<const Operation*> chosen;
   for (const auto& n : *names) {
     auto it = std::find_if(out.begin(), out.end(), [&](const Operation* op) { return op->mcp_name == n; });
@@ -271,6 +284,10 @@ Result<std::vector<const Operation*>> tool_ops(const Registry& registry,
       return make_error(
           error_code::kInvalidParams,
           "agent: tools: '" + n + "' is not a tool the agent may use (MCP tool names; delegate is not one)");
+    if (!offered(**it))
+      return make_error(error_code::kInvalidParams,
+                        "agent: tools: '" + n + "' is in the tool group '" + std::string(op_group(**it)) +
+                            "', which this client's --tools (or the workspace's [mcp] tools) leaves out");
     if (std::find(chosen.begin(), chosen.end(), *it) == chosen.end()) chosen.push_back(*it);
   }
   return chosen;
@@ -282,7 +299,7 @@ Result<json> run_agent(Context& ctx, RunParams& p) {
   // A run waits on the model and the user for long: the pool grows rather
   // than stall other requests (as exec/run does).
   WorkerPool::Blocking waiting(ctx.workspace.workers());
-  auto ops = tool_ops(registry, p.tools);
+  auto ops = tool_ops(registry, p.tools, ctx.tool_groups);
   if (!ops) return std::move(ops).error();
   auto config = providers::load_providers_config(providers::user_config_path());
   if (!config) return std::move(config).error();

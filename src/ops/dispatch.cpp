@@ -35,6 +35,7 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     ctx.structured_output = c.structured_output;
     ctx.sample = c.sample;
     ctx.sampling_tools = c.sampling_tools;
+    ctx.tool_groups = c.tool_groups;
     if (writes) ctx.may_write = workspace.gate().write_check(c.client, c.op->kind, approved);
     Result<json> result = registry.run(*c.op, ctx, c.params);
     c.progress.reset();  // LSP: the progress "end" goes out before the response

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "agent_test_util.hpp"
@@ -73,6 +75,7 @@ class AgentOps : public ::testing::Test {
     EXPECT_NE(op, nullptr) << id;
     Context ctx{*ws_, token_, progress, nullptr};
     ctx.client = client_;
+    ctx.tool_groups = tool_groups_;
     return builtin_registry().invoke(*op, ctx, params);
   }
   Result<json> invoke(const std::string& id, const json& params) {
@@ -94,6 +97,7 @@ class AgentOps : public ::testing::Test {
   std::unique_ptr<Workspace> ws_;
   std::shared_ptr<permissions::ClientState> client_;
   std::optional<Choice> answer_ = Choice::AllowOnce;
+  std::optional<std::set<std::string>> tool_groups_;  // the client's --tools, as MCP passes them
   std::vector<std::string> questions_;
   std::vector<std::thread> threads_;
   CancellationToken token_;
@@ -208,6 +212,26 @@ TEST_F(AgentOps, ToolsNarrowTheOfferAndUnknownNamesAreRefused) {
   auto bad = invoke("agent/run", {{"prompt", "x"}, {"tools", {"delegate"}}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, error_code::kInvalidParams);
+}
+
+// A host that offered itself only some tool groups (serve --tools) cannot
+// widen them by delegating: the agent is offered those groups' tools only.
+TEST_F(AgentOps, TheClientsToolGroupsBoundWhatTheAgentMayCall) {
+  tool_groups_ = std::set<std::string>{"files", "agent"};
+  script(
+      json::array({{{"tool_calls", {call("grep", {{"pattern", "add"}}), call("read_file", {{"path", "src/add.c"}})}}},
+                   {{"text", "ok"}}}));
+  auto r = invoke("agent/delegate", {{"task", "look"}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ((*r)["toolCalls"].size(), 2u) << r->dump();
+  EXPECT_EQ((*r)["toolCalls"][0], "(failed) unknown tool grep");
+  EXPECT_NE((*r)["toolCalls"][1].get<std::string>().find("read_file"), std::string::npos) << r->dump();
+  EXPECT_EQ((*r)["toolCalls"][1].get<std::string>().find("(failed)"), std::string::npos) << r->dump();
+  // Naming a tool of a group left out is refused before the model is called.
+  auto bad = invoke("agent/run", {{"prompt", "x"}, {"tools", {"grep"}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, error_code::kInvalidParams);
+  EXPECT_NE(bad.error().message.find("'search'"), std::string::npos) << bad.error().message;
 }
 
 TEST_F(AgentOps, InvalidToolArgumentsAreToldToTheModel) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -81,6 +82,11 @@ struct Context {
   std::function<Result<json>(const json& params, const CancellationToken& cancel)> sample = nullptr;
   /// The client declared `sampling.tools` (MCP 2025-11-25): tools may be sent.
   bool sampling_tools = false;
+  /// The MCP tool groups offered to the asking client ("files", "search",
+  /// ...: its --tools narrowed by the workspace's `[mcp] tools`); nullopt:
+  /// every group. An agent run for this client (delegate, agent/run) calls
+  /// only tools of these groups.
+  std::optional<std::set<std::string>> tool_groups = std::nullopt;
 
   /// The bytes of text this call's result may hold: SIZE_MAX for programs
   /// (max_result_bytes 0); for an MCP client, max_result_bytes when the

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 
 #include "icotes/json.hpp"
 #include "icotes/operation.hpp"
@@ -38,6 +41,8 @@ struct OperationCall {
   /// Context::sample and Context::sampling_tools (MCP clients with `sampling`).
   std::function<Result<json>(const json& params, const CancellationToken& cancel)> sample;
   bool sampling_tools = false;
+  /// Context::tool_groups (an MCP client's offered tool groups; nullopt: all).
+  std::optional<std::set<std::string>> tool_groups;
 };
 
 /// Passes `call` through the workspace's permission gate (asking the client
