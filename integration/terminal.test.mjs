@@ -179,4 +179,18 @@ describe('LSP client (vscode-jsonrpc) subscribed to terminal events', { timeout:
     assert.equal(raw.data, text);
     assert.equal(raw.exitCode, 5);
   });
+
+  test('keystrokes sent as separate requests without waiting reach the terminal in order', async () => {
+    // The daemon runs requests on a pool of workers: terminal/write is
+    // serialBy its id, so 300 pipelined one-key writes arrive as sent.
+    const made = await request('icotes/terminal/create', { shell: '/bin/sh', args: ['-c', 'cat > typed.txt'] });
+    const keys = Array.from({ length: 300 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789'[i % 36]);
+    const writes = keys.map((k) => request('icotes/terminal/write', { id: made.id, data: k }));
+    writes.push(request('icotes/terminal/write', { id: made.id, data: '\n\u0004' }));
+    const offsets = (await Promise.all(writes)).map((w) => w.offset);
+    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), 'each write after the one before');
+    const ended = await request('icotes/terminal/read', { id: made.id, waitFor: { timeoutMs: 20000 } });
+    assert.equal(ended.wait.result, 'exited');
+    assert.equal(fs.readFileSync(path.join(root, 'typed.txt'), 'utf8'), keys.join('') + '\n');
+  });
 });

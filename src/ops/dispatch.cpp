@@ -2,6 +2,7 @@
 // include/ops/icotes/dispatch.hpp.
 #include "icotes/dispatch.hpp"
 
+#include <string>
 #include <vector>
 
 #include "icotes/permission_gate.hpp"
@@ -52,11 +53,20 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     if (auto st = workspace.gate().check_now(*shared->client, shared->op->id, needs); !st) return deny(st.error());
     return run();
   }
+  // Calls of a serialBy operation with the same value run in the order the
+  // gate lets them through: the order they arrived, as the gate lets an
+  // operation that needs nothing through at once (permission None).
+  std::string serial_key;
+  if (const std::string& by = shared->op->serial_by; !by.empty())
+    if (auto v = shared->params.find(by); v != shared->params.end() && v->is_string())
+      serial_key = shared->op->id + '\n' + v->get<std::string>();
   workspace.gate().check(shared->client, shared->op->id, std::move(needs), request.token(),
-                         [&workspace, run = std::move(run), deny = std::move(deny)](const Status& st) {
+                         [&workspace, run = std::move(run), deny = std::move(deny),
+                          serial_key = std::move(serial_key)](const Status& st) mutable {
                            if (!st) return deny(st.error());
                            // The answer may come on a connection's reading thread: run on a worker.
-                           workspace.workers().post(run);
+                           if (serial_key.empty()) return workspace.workers().post(run);
+                           workspace.workers().post(std::move(serial_key), run);
                          });
 }
 

@@ -163,6 +163,9 @@ void Registry::add(std::string_view id, Handler handler, std::function<std::stri
     }
     op.run_inline = doc.value("inline", false);
     op.mcp_tool = doc.value("mcpTool", true);
+    op.serial_by = doc.value("serialBy", std::string());
+    if (!op.serial_by.empty() && !doc.at("input").at("properties").contains(op.serial_by))
+      throw std::logic_error("serialBy: no property " + op.serial_by);
     op.input_schema = doc.at("input");
     op.output_schema = doc.at("output");
     // In the file's order: a call's needs come in the order its schema lists its paths.

@@ -81,6 +81,44 @@ void WorkerPool::post(std::function<void()> task) {
   cv_.notify_one();
 }
 
+void WorkerPool::post(std::string key, std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = serial_.find(key); it != serial_.end()) {
+      it->second.push_back(std::move(task));  // runs when the one before it ends
+      return;
+    }
+    serial_.emplace(key, std::deque<std::function<void()>>());
+    queue_.push_back(
+        [this, key = std::move(key), task = std::move(task)]() mutable { run_serial(key, std::move(task)); });
+  }
+  cv_.notify_one();
+}
+
+// Runs `task`, then queues the next task of `key`, if any (also when `task`
+// throws: the strand goes on).
+void WorkerPool::run_serial(const std::string& key, std::function<void()> task) {
+  struct Next {
+    WorkerPool& pool;
+    const std::string& key;
+    ~Next() {
+      {
+        std::lock_guard lock(pool.mutex_);
+        auto it = pool.serial_.find(key);
+        if (it->second.empty()) {
+          pool.serial_.erase(it);
+          return;
+        }
+        pool.queue_.push_back(
+            [p = &pool, k = key, t = std::move(it->second.front())]() mutable { p->run_serial(k, std::move(t)); });
+        it->second.pop_front();
+      }
+      pool.cv_.notify_one();
+    }
+  } next{*this, key};
+  task();
+}
+
 void WorkerPool::shutdown() {
   {
     std::lock_guard lock(mutex_);

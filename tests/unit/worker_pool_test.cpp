@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace icotes {
 namespace {
@@ -30,6 +34,47 @@ TEST(WorkerPool, ATaskThatThrowsDoesNotEndTheWorker) {
   pool.post([&] { ++ran; });
   pool.shutdown();
   EXPECT_EQ(ran.load(), 1);
+}
+
+// Tasks of one key run one at a time and in the order posted, however
+// many workers there are and however long the first one takes; a task of
+// that key that throws does not stop the ones after it.
+TEST(WorkerPool, TasksOfOneKeyRunOneAtATimeInOrder) {
+  WorkerPool pool(4);
+  std::mutex mutex;
+  std::vector<int> order;
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  for (int i = 0; i < 200; ++i)
+    pool.post("terminal/write\n1", [&, i] {
+      const int now = ++running;
+      most = std::max(most.load(), now);
+      if (i == 0) std::this_thread::sleep_for(20ms);  // the others queue up behind it
+      {
+        std::lock_guard lock(mutex);
+        order.push_back(i);
+      }
+      --running;
+      if (i == 100) throw std::runtime_error("one write failed");
+    });
+  pool.shutdown();
+  ASSERT_EQ(order.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(most.load(), 1);
+}
+
+// A key waits only for its own tasks: another key's, and unkeyed ones, run
+// while it is busy.
+TEST(WorkerPool, OtherKeysRunBesideABusyKey) {
+  WorkerPool pool(2);
+  std::promise<void> other_ran;
+  std::shared_future<void> ran = other_ran.get_future().share();
+  std::atomic<bool> first_saw_other{false};
+  pool.post("a", [&] { first_saw_other = ran.wait_for(10s) == std::future_status::ready; });
+  pool.post("a", [] {});
+  pool.post("b", [&] { other_ran.set_value(); });
+  pool.shutdown();
+  EXPECT_TRUE(first_saw_other.load());
 }
 
 // One worker, busy waiting on something outside: without the Blocking

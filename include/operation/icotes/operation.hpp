@@ -183,6 +183,11 @@ struct Operation {
   /// saving the hand-off to a worker (a wake-up and a context switch, about
   /// 10 us here), in order with the requests around it.
   bool run_inline = false;
+  /// Schema "serialBy": an input property (a string) whose equal values
+  /// make calls run one at a time, in the order they arrived on the
+  /// workspace (terminal/write by `id`: keystrokes sent as separate
+  /// requests reach the terminal in order). Empty: calls run side by side.
+  std::string serial_by;
   /// MCP only: renders the COMPLETE result (every member, mcp_text_field's
   /// too, search pages expanded to plain JSON) as the WHOLE text block the
   /// model reads, in the form people read (a directory as lines, grep as

@@ -12,7 +12,9 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace icotes {
@@ -26,6 +28,11 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void post(std::function<void()> task);
+  /// As post, but tasks posted with the same `key` run one at a time, in
+  /// the order they were posted (a strand): keystrokes sent to one
+  /// terminal as separate requests reach it in the order they came.
+  /// Tasks of other keys, and unkeyed ones, still run beside them.
+  void post(std::string key, std::function<void()> task);
 
   /// Held by a task while it waits on something outside the process. Cheap
   /// when a worker is idle; else it starts one more (up to size + 64).
@@ -50,11 +57,15 @@ class WorkerPool {
  private:
   static constexpr std::size_t kMaxExtra = 64;
   void run();
+  void run_serial(const std::string& key, std::function<void()> task);
   std::size_t base_ = 0;
   std::size_t idle_ = 0;  // threads waiting for a task
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
+  // A key is here while a task of it is queued or running; its later tasks
+  // wait in the deque until that one ends.
+  std::unordered_map<std::string, std::deque<std::function<void()>>> serial_;
   std::vector<std::thread> threads_;
   bool stopping_ = false;
 };
