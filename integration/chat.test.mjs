@@ -50,6 +50,7 @@ describe('icotes chat', () => {
     // read the file, try to edit it (the user denies), say so.
     const script = [
       {
+        reasoning: 'Thinking it over.',
         chunks: ['Let me ', 'look.'],
         tool_calls: [{ id: 'c1', name: 'read_file', arguments: { path: 'notes.txt' } }],
       },
@@ -84,6 +85,8 @@ describe('icotes chat', () => {
     assert.match(out, /Let me look\./);
     assert.match(out, /The notes say: original text\./);
     assert.ok(out.indexOf('Let me look.') < out.indexOf('The notes say'), out);
+    // A model's thinking is for a person at a terminal: not in piped output.
+    assert.doesNotMatch(out, /Thinking it over/, out);
     // Tool calls, one plain-ASCII line each (stdout is no terminal, NO_COLOR).
     assert.match(out, /^\* read_file.*notes\.txt/m, out);
     assert.match(out, /^ {2}ok: /m, out);

@@ -443,6 +443,7 @@ class Chat {
   }
 
   void print_line(const std::string& text) {
+    in_reasoning_ = false;
     if (!at_line_start_) std::fputc('\n', stdout);
     std::fputs(text.c_str(), stdout);
     std::fputc('\n', stdout);
@@ -452,9 +453,31 @@ class Chat {
 
   void print_text(const std::string& text) {
     if (text.empty()) return;
+    end_reasoning();
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     at_line_start_ = text.back() == '\n';
+  }
+
+  // A reasoning model's thinking, streamed dimmed on its own lines before
+  // the answer; only for a person at a terminal (a script reading stdout
+  // gets the answer alone).
+  void print_reasoning(const std::string& text) {
+    if (text.empty() || !input_.tty()) return;
+    if (!in_reasoning_ && !at_line_start_) std::fputc('\n', stdout);
+    in_reasoning_ = true;
+    const std::string shown = style_.dim(text);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
+    std::fflush(stdout);
+    at_line_start_ = text.back() == '\n';
+  }
+
+  // What follows thinking starts on a line of its own.
+  void end_reasoning() {
+    if (!in_reasoning_) return;
+    in_reasoning_ = false;
+    if (!at_line_start_) std::fputc('\n', stdout);
+    at_line_start_ = true;
   }
 
   void render(const json& events) {
@@ -464,6 +487,8 @@ class Chat {
       if (type == "text") {
         streamed_text_ = true;
         print_text(e.value("text", ""));
+      } else if (type == "reasoning") {
+        print_reasoning(e.value("text", ""));
       } else if (type == "tool_call") {
         std::string what = e.value("summary", "");
         if (what.empty()) what = e.value("name", "?") + " " + e.value("arguments", "");
@@ -560,6 +585,7 @@ class Chat {
     if (!o_.model.empty()) params["model"] = o_.model;
     if (!conversation_.empty()) params["conversation"] = conversation_;
     streamed_text_ = false;
+    in_reasoning_ = false;
     at_line_start_ = true;
     calls_.clear();
     usage_ = json();
@@ -710,6 +736,7 @@ class Chat {
   int status_ = 0;
   bool streamed_text_ = false;
   bool at_line_start_ = true;
+  bool in_reasoning_ = false;                 // the last thing printed was thinking
   std::map<std::string, std::string> calls_;  // tool call id -> its line
   json usage_;
 };

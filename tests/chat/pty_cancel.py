@@ -31,7 +31,8 @@ for d in (root, runtime, os.path.join(config, "icotes"), state):
     os.makedirs(d, mode=0o700)
 # Each run (each prompt) plays the script from its start.
 script = [
-    {"text": "Running it.", "tool_calls": [{"id": "c1", "name": "run_command", "arguments": {"command": "sleep 30"}}]},
+    {"reasoning": "The user wants the slow thing.", "text": "Running it.",
+     "tool_calls": [{"id": "c1", "name": "run_command", "arguments": {"command": "sleep 30"}}]},
     {"text": "Slept."},
 ]
 with open(os.path.join(config, "icotes", "script.json"), "w") as f:
@@ -47,16 +48,18 @@ if pid == 0:
     os.execve(BINARY, [BINARY, "chat", "--root", root, "--provider", "m", "--allow", "Bash(sleep 30)"], env)
 
 seen = b""
+last_raw = b""  # what the last expect() matched in, colour codes kept
 
 
 def expect(pattern, timeout, what):
     """Reads the terminal until `pattern` (a regex on the text without colour codes) shows."""
-    global seen
+    global seen, last_raw
     deadline = time.monotonic() + timeout
     rx = re.compile(pattern)
     while True:
         text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", seen).decode("utf-8", "replace")
         if rx.search(text):
+            last_raw = seen
             seen = b""
             return text
         if "error: " in text:  # the chat said why it cannot go on: no use waiting
@@ -100,7 +103,12 @@ def send(data):
 
 expect(r"> ", 30, "the first prompt")
 send(b"run the slow thing\r")
-expect(r"\u25cf run_command", 30, "the tool call line")
+text = expect(r"\u25cf run_command", 30, "the tool call line")
+# A reasoning model's thinking shows dimmed (SGR 2) on its own line, then the answer on the next.
+if not re.search(r"The user wants the slow thing\.\r?\nRunning it\.", text):
+    fail("the reasoning is not on a line of its own before the answer: " + repr(text))
+if b"\x1b[2mThe user wants the slow thing." not in last_raw:
+    fail("the reasoning is not dimmed: " + repr(last_raw))
 time.sleep(1.0)  # the sleep is running
 started = time.monotonic()
 send(b"\x03")
