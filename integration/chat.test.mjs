@@ -66,6 +66,8 @@ describe('icotes chat', () => {
       },
       { text: 'The edit was denied; nothing changed.' },
     ];
+    // Each model call reports its tokens and cost (as OpenRouter does).
+    for (const r of script) r.usage = { input_tokens: 10, output_tokens: 2, cost: 0.001 };
     fs.mkdirSync(path.join(config, 'icotes'), { recursive: true });
     fs.writeFileSync(path.join(config, 'icotes', 'script.json'), JSON.stringify(script));
     writeConfig(config, '[providers.m]\nkind = "mock"\nscript = "script.json"\n\n[agent]\nprovider = "m"\n');
@@ -99,6 +101,8 @@ describe('icotes chat', () => {
     assert.match(out, /The edit was denied; nothing changed\./);
     assert.equal(out.match(/^\? /gm).length, 2, out);
     assert.equal(out.match(/nothing changed/g).length, 2, out);
+    // After each run: its tokens and cost, summed over its three model calls.
+    assert.equal(out.match(/^\(30 tokens in, 6 out, \$0\.0030\)$/gm)?.length, 2, out);
     assert.equal(fs.readFileSync(path.join(root, 'notes.txt'), 'utf8'), 'original text\n');
     // One conversation across both prompts, named at the end.
     const m = out.match(/resume with: icotes chat --resume (\S+)/);

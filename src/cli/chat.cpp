@@ -679,6 +679,11 @@ class Chat {
     if (usage.is_object() && usage.value("inputTokens", 0) + usage.value("outputTokens", 0) > 0)
       note += (note.empty() ? "" : "; ") + std::to_string(usage.value("inputTokens", 0)) + " tokens in, " +
               std::to_string(usage.value("outputTokens", 0)) + " out";
+    if (auto c = usage.is_object() ? usage.find("costUsd") : usage.end(); c != usage.end() && c->is_number()) {
+      char cost[32];
+      std::snprintf(cost, sizeof cost, "$%.4f", c->get<double>());
+      note += (note.empty() ? "" : ", ") + std::string(cost);
+    }
     return note;
   }
 

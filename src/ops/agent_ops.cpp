@@ -24,6 +24,7 @@
 #include "icotes/permission_gate.hpp"
 #include "icotes/workspace.hpp"
 #include "provider_host.hpp"
+#include "providers_json.hpp"
 
 namespace icotes {
 namespace {
@@ -222,9 +223,10 @@ class ProgressEvents final : public agent::EventSink {
       line((outcome.ok ? "< " : "< failed: ") + outcome.summary);
   }
   void on_usage(const providers::Usage& total) override {
-    if (partial_)
-      progress_.partial(json::array(
-          {{{"type", "usage"}, {"inputTokens", total.input_tokens}, {"outputTokens", total.output_tokens}}}));
+    if (!partial_) return;
+    json event = providers::usage_json(total);
+    event["type"] = "usage";
+    progress_.partial(json::array({std::move(event)}));
   }
 
  private:
@@ -336,7 +338,7 @@ Result<json> run_agent(Context& ctx, RunParams& p) {
               {"text", r.text},
               {"turns", r.turns},
               {"toolCalls", std::move(calls)},
-              {"usage", {{"inputTokens", r.usage.input_tokens}, {"outputTokens", r.usage.output_tokens}}},
+              {"usage", providers::usage_json(r.usage)},
               {"stop", std::string(agent::to_string(r.stop))}};
   if (!r.error.empty()) out["error"] = r.error;
   return out;

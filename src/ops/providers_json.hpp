@@ -10,8 +10,18 @@
 
 #include "bind.hpp"
 #include "icotes/json.hpp"
+#include "icotes/provider.hpp"
 
 namespace icotes::providers {
+
+/// A call's or a run's usage as the results give it (providers/chat,
+/// agent/run): {inputTokens, outputTokens, costUsd?}, costUsd only where
+/// known (Usage::cost_usd).
+inline json usage_json(const Usage& u) {
+  json out = {{"inputTokens", u.input_tokens}, {"outputTokens", u.output_tokens}};
+  if (u.cost_usd) out["costUsd"] = *u.cost_usd;
+  return out;
+}
 
 /// One message of providers/chat: role "system", "user" or "assistant".
 struct ChatMessageParam {

@@ -47,8 +47,9 @@ class ProgressSink final : public providers::ChatSink {
   }
   void on_usage(const providers::Usage& u) override {
     if (partial_) {
-      progress_.partial(
-          json::array({{{"type", "usage"}, {"inputTokens", u.input_tokens}, {"outputTokens", u.output_tokens}}}));
+      json event = providers::usage_json(u);
+      event["type"] = "usage";
+      progress_.partial(json::array({std::move(event)}));
     }
   }
 
@@ -71,7 +72,7 @@ Result<json> chat(Context& ctx, providers::ChatParams&& p) {
   if (!result) return std::move(result).error();
   return json{{"text", std::move(result->text)},
               {"model", std::move(result->model)},
-              {"usage", {{"inputTokens", result->usage.input_tokens}, {"outputTokens", result->usage.output_tokens}}},
+              {"usage", providers::usage_json(providers::with_cost((*provider)->config(), result->usage))},
               {"stop", providers::to_string(result->stop)},
               {"provider", (*provider)->config().name}};
 }

@@ -50,6 +50,7 @@ TEST_F(Loop, ToolCallsAndResultsRoundTrip) {
   EXPECT_EQ(r.turns, 2);
   EXPECT_EQ(r.usage.input_tokens, 250);
   EXPECT_EQ(r.usage.output_tokens, 15);
+  EXPECT_FALSE(r.usage.cost_usd) << "no call's cost is known";
   ASSERT_EQ(r.tool_calls.size(), 1u);
   EXPECT_EQ(r.tool_calls[0].name, "read_file");
   EXPECT_EQ(json::parse(r.tool_calls[0].arguments), (json{{"path", "a.c"}}));
@@ -80,6 +81,24 @@ TEST_F(Loop, ToolCallsAndResultsRoundTrip) {
                                              "text It is empty.",
                                              "usage 250/15"};
   EXPECT_EQ(events.lines, expected);
+}
+
+// A run's cost is the sum of its calls' while every call's is known (the
+// provider's figure here, the mock's usage.cost), and unknown once one is not.
+TEST_F(Loop, CostIsSummedWhileEveryCallsIsKnown) {
+  tools.add("grep", [](const json&, const CancellationToken&) { return ToolOutcome{true, "none\n", "grep: none"}; });
+  const json priced =
+      json::array({{{"tool_calls", {call("grep", json::object())}},
+                    {"usage", {{"input_tokens", 10}, {"output_tokens", 1}, {"cost", 0.25}}}},
+                   {{"text", "done"}, {"usage", {{"input_tokens", 20}, {"output_tokens", 2}, {"cost", 0.5}}}}});
+  auto r = go(priced);
+  ASSERT_TRUE(r.usage.cost_usd);
+  EXPECT_DOUBLE_EQ(*r.usage.cost_usd, 0.75);
+  json half = priced;
+  half[1]["usage"].erase("cost");
+  auto unknown = go(half);
+  EXPECT_EQ(unknown.usage.input_tokens, 30);
+  EXPECT_FALSE(unknown.usage.cost_usd) << "one call's cost unknown: the run's is too";
 }
 
 TEST_F(Loop, TurnLimitEndsARunawayLoopSayingSo) {

@@ -76,6 +76,28 @@ provider = "local"
   EXPECT_EQ(demo.api_key_file, dir / "keys/demo.key");
 }
 
+// A call's cost: the provider's own figure wins; else the tokens at the
+// configured prices (dollars per million tokens), which need both prices.
+TEST(ProvidersConfig, CostFromThePricesUnlessTheProviderGaveIt) {
+  TempDir dir;
+  write_file(dir / "config.toml", "[providers.a]\nkind = \"openai\"\ninput_price = 3\noutput_price = 15.5\n");
+  auto c = load_providers_config(dir / "config.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const ProviderConfig& a = c->providers.at("a");
+  EXPECT_EQ(a.input_price, 3.0);
+  EXPECT_EQ(a.output_price, 15.5);
+  Usage u;
+  u.input_tokens = 1000000;
+  u.output_tokens = 2000;
+  EXPECT_DOUBLE_EQ(*with_cost(a, u).cost_usd, 3.0 + 0.031);
+  u.cost_usd = 0.5;
+  EXPECT_EQ(with_cost(a, u).cost_usd, 0.5);
+  u.cost_usd.reset();
+  ProviderConfig half = a;
+  half.output_price.reset();
+  EXPECT_FALSE(with_cost(half, u).cost_usd);
+}
+
 TEST(ProvidersConfig, MissingFileIsNoProviders) {
   TempDir dir;
   auto c = load_providers_config(dir / "absent.toml");
@@ -96,6 +118,8 @@ TEST(ProvidersConfig, ErrorsNameTheFileAndLine) {
                              "both api_key_env and api_key_file"},
                         Case{"[providers.a]\nkind = \"openai\"\nmodel = 3\n", "model must be a string"},
                         Case{"[providers.a]\nkind = \"openai\"\nmax_retries = 99\n", "max_retries must be"},
+                        Case{"[providers.a]\nkind = \"openai\"\ninput_price = \"3\"\n", "input_price must be a number"},
+                        Case{"[providers.a]\nkind = \"openai\"\noutput_price = -1\n", "output_price must be a number"},
                         Case{"[providers.a]\nkind = \"mock\"\n[agent]\nprovider = \"b\"\n", "has no [providers.b]"},
                         Case{"[providers.a\n", "config.toml:1"}}) {
     write_file(dir / "config.toml", k.toml);

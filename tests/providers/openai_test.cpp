@@ -95,7 +95,8 @@ TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
                     {{"prompt_tokens", 12},
                      {"completion_tokens", 34},
                      {"total_tokens", 46},
-                     {"prompt_tokens_details", {{"cached_tokens", 5}}}}}});
+                     {"prompt_tokens_details", {{"cached_tokens", 5}}},
+                     {"cost", 0.00042}}}});  // OpenRouter's usage accounting
     body += "data: [DONE]\n\n";
     stream(res, body);
   });
@@ -130,6 +131,7 @@ TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
   EXPECT_EQ(r->usage.input_tokens, 12);
   EXPECT_EQ(r->usage.output_tokens, 34);
   EXPECT_EQ(r->usage.cached_input_tokens, 5);
+  EXPECT_EQ(r->usage.cost_usd, 0.00042);
   EXPECT_EQ(r->attempts, 1);
 
   // What was asked: a streamed request with usage, the tools and the key.

@@ -189,6 +189,31 @@ provider = "demo"
   EXPECT_EQ((*cut)["model"], "other-model");
 }
 
+// Where the provider reports no cost, the configured prices (US dollars per
+// million tokens) give it; without them the result has none.
+TEST_F(ProvidersOps, ChatCostComesFromTheConfiguredPrices) {
+  user_.write("s.json", R"([{"text": "ok", "usage": {"input_tokens": 2000, "output_tokens": 500}}])");
+  user_.write("config.toml", R"(
+[providers.priced]
+kind = "mock"
+script = "s.json"
+input_price = 3
+output_price = 15.0
+
+[providers.plain]
+kind = "mock"
+script = "s.json"
+)");
+  NullProgress quiet;
+  const json hi = {{{"role", "user"}, {"content", "hi"}}};
+  auto priced = call("providers/chat", {{"messages", hi}, {"provider", "priced"}}, quiet);
+  ASSERT_TRUE(priced.ok()) << priced.error().message;
+  EXPECT_DOUBLE_EQ((*priced)["usage"]["costUsd"].get<double>(), (2000 * 3.0 + 500 * 15.0) / 1e6);
+  auto plain = call("providers/chat", {{"messages", hi}, {"provider", "plain"}}, quiet);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ((*plain)["usage"], (json{{"inputTokens", 2000}, {"outputTokens", 500}}));
+}
+
 TEST_F(ProvidersOps, ChatNamesWhatIsMissing) {
   NullProgress progress;
   const json hi = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}};

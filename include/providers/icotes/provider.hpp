@@ -18,6 +18,8 @@
 //   # chain to (else the system's);
 //   # optional: timeout_ms (120000, the whole call), connect_timeout_ms (10000),
 //   # max_retries (3), retry_base_ms (500), max_retry_wait_ms (30000);
+//   # input_price, output_price: US dollars per million tokens, for a
+//   # call's cost where the provider does not report it (with_cost());
 //   # kind = "mock" reads script = "file.json" (relative to this file);
 //   # kind = "anthropic" and "gemini" default base_url to the vendor's API
 //   [agent]
@@ -90,6 +92,11 @@ struct Usage {
   std::int64_t output_tokens = 0;
   std::int64_t cached_input_tokens = 0;
   std::int64_t reasoning_tokens = 0;
+  /// What the call cost in US dollars, where known: the provider's own
+  /// figure (OpenRouter's `usage.cost`, in its credits of one dollar), or
+  /// the tokens at the configured prices (call_cost()). Summed over a run
+  /// only while every call's is known.
+  std::optional<double> cost_usd;
 };
 
 /// Why the model stopped, normalised; `raw` keeps the provider's word.
@@ -142,7 +149,15 @@ struct ProviderConfig {
   std::chrono::milliseconds retry_base{500};        // backoff: base * 2^attempt, jittered
   std::chrono::milliseconds max_retry_wait{30000};  // a longer retry-after fails the call at once
   std::uint32_t line = 0;                           // where the table starts in the file (messages)
+  /// US dollars per million tokens, as providers' price pages list them
+  /// ([providers.NAME] input_price, output_price); unset: not known.
+  std::optional<double> input_price;
+  std::optional<double> output_price;
 };
+
+/// `usage` with its cost filled in: the provider's own figure when it gave
+/// one, else the tokens at `config`'s prices when both are set, else none.
+Usage with_cost(const ProviderConfig& config, Usage usage);
 
 /// The [providers.*] tables and [agent] provider of the user's file.
 struct ProvidersConfig {

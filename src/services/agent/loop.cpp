@@ -169,7 +169,7 @@ class Run {
       out_.error = reply.error().message;
       return Stop::kError;
     }
-    add_usage(reply->usage);
+    add_usage(providers::with_cost(provider.config(), reply->usage));
     last_text_ = reply->text;
     calls = std::move(reply->tool_calls);
     for (std::size_t i = 0; i < calls.size(); ++i)
@@ -204,6 +204,9 @@ class Run {
     out_.usage.output_tokens += u.output_tokens;
     out_.usage.cached_input_tokens += u.cached_input_tokens;
     out_.usage.reasoning_tokens += u.reasoning_tokens;
+    // The run's cost is known while every call's is.
+    cost_unknown_ = cost_unknown_ || !u.cost_usd;
+    out_.usage.cost_usd = cost_unknown_ ? std::nullopt : std::optional(out_.usage.cost_usd.value_or(0) + *u.cost_usd);
     events_.on_usage(out_.usage);
   }
 
@@ -234,6 +237,7 @@ class Run {
   std::set<std::string, std::less<>> names_;
   std::string last_text_;
   RunResult out_;
+  bool cost_unknown_ = false;  // a call of this run had no cost (Usage::cost_usd)
 };
 
 }  // namespace

@@ -55,6 +55,20 @@ Result<std::int64_t> integer_key(const toml::table& t, std::string_view key, std
   return v->get();
 }
 
+// A price in US dollars per million tokens: a number (TOML integer or
+// float) from 0 to 10,000; nullopt when absent.
+Result<std::optional<double>> price_key(const toml::table& t, std::string_view key, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::optional<double>();
+  std::optional<double> v;
+  if (const auto* f = n->as_floating_point()) v = f->get();
+  if (const auto* i = n->as_integer()) v = static_cast<double>(i->get());
+  if (!v || !(*v >= 0 && *v <= 10000))
+    return config_error(where, n->source().begin.line,
+                        std::string(key) + " must be a number of US dollars per million tokens, from 0 to 10000");
+  return v;
+}
+
 // Fills what `preset` names and the table leaves out (provider_presets()).
 Status apply_preset(ProviderConfig& c, const toml::table& t, const std::string& path) {
   const auto& presets = provider_presets();
@@ -133,10 +147,23 @@ Result<ProviderConfig> parse_provider(const std::string& name, const toml::table
   auto retries = integer_key(t, "max_retries", c.max_retries, 0, 10, path);
   if (!retries) return std::move(retries).error();
   c.max_retries = static_cast<int>(*retries);
+  for (auto [key, out] : {std::pair{"input_price", &c.input_price}, std::pair{"output_price", &c.output_price}}) {
+    auto v = price_key(t, key, path);
+    if (!v) return std::move(v).error();
+    *out = *v;
+  }
   return c;
 }
 
 }  // namespace
+
+Usage with_cost(const ProviderConfig& config, Usage usage) {
+  if (!usage.cost_usd && config.input_price && config.output_price)
+    usage.cost_usd = (static_cast<double>(usage.input_tokens) * *config.input_price +
+                      static_cast<double>(usage.output_tokens) * *config.output_price) /
+                     1e6;
+  return usage;
+}
 
 std::string_view to_string(StopReason r) {
   switch (r) {

@@ -4,7 +4,7 @@
 //
 //   {"text": "Hello", "chunks": ["Hel", "lo"], "reasoning": "...",
 //    "tool_calls": [{"id": "call_1", "name": "read_file", "arguments": {"path": "a.c"}}],
-//    "usage": {"input_tokens": 10, "output_tokens": 5}, "stop": "tool_use",
+//    "usage": {"input_tokens": 10, "output_tokens": 5, "cost": 0.0001}, "stop": "tool_use",
 //    "error": "a message: this call fails with it"}
 //
 // chunks (the text's pieces, streamed one by one) defaults to the whole
@@ -72,6 +72,7 @@ class MockProvider final : public Provider {
     if (const auto u = r.find("usage"); u != r.end() && u->is_object()) {
       out.usage.input_tokens = u->value("input_tokens", std::int64_t{0});
       out.usage.output_tokens = u->value("output_tokens", std::int64_t{0});
+      if (const auto c = u->find("cost"); c != u->end()) out.usage.cost_usd = c->get<double>();
       sink.on_usage(out.usage);
     }
     out.stop_raw = r.value("stop", std::string(out.tool_calls.empty() ? "end_turn" : "tool_use"));
@@ -104,7 +105,7 @@ bool valid_tool_calls(const json& calls) {
 }
 
 // A scripted response: an object with string text, chunks, reasoning, stop,
-// error, tool_calls [{name, id?, arguments}] and integer usage.
+// error, tool_calls [{name, id?, arguments}] and usage (integer tokens, a number cost).
 bool valid_response(const json& r) {
   bool ok = r.is_object();
   for (const char* k : {"text", "reasoning", "stop", "error"}) ok = ok && (!r.contains(k) || r[k].is_string());
@@ -117,6 +118,7 @@ bool valid_response(const json& r) {
     const json& u = r["usage"];
     ok = u.is_object();
     for (const char* k : {"input_tokens", "output_tokens"}) ok = ok && (!u.contains(k) || u[k].is_number_integer());
+    ok = ok && (!u.contains("cost") || u["cost"].is_number());
   }
   return ok;
 }
@@ -147,7 +149,7 @@ Result<std::unique_ptr<Provider>> make_mock_provider(const ProviderConfig& confi
       return make_error(error_code::kInvalidParams,
                         who + "script " + config.script + ": response " + std::to_string(i) +
                             " is not an object with string text, chunks, reasoning, stop,"
-                            " error, tool_calls [{name, id?, arguments}] and integer usage");
+                            " error, tool_calls [{name, id?, arguments}] and usage (integer tokens, a number cost)");
     }
   }
   return std::unique_ptr<Provider>(new MockProvider(config, std::move(script)));

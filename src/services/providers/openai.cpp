@@ -132,6 +132,10 @@ class ChunkDecoder final : public stream::Decoder {
     if (const auto c = u.find("completion_tokens_details"); c != u.end() && c->is_object()) {
       result.usage.reasoning_tokens = count(*c, "reasoning_tokens");
     }
+    // OpenRouter's usage accounting adds the call's cost in its credits (a
+    // dollar each) to the last chunk's usage; OpenAI's API has no such field.
+    if (const auto c = u.find("cost"); c != u.end() && c->is_number() && c->get<double>() >= 0)
+      result.usage.cost_usd = c->get<double>();
     streamed = true;
     sink.on_usage(result.usage);
   }
