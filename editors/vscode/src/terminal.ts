@@ -21,10 +21,10 @@ export class TerminalCore {
   private subscription: number | undefined;
   private size: { cols: number; rows: number } | undefined;
   private pending: string | undefined = ''; // typed before the terminal was created
-  // One icotes/terminal/write in flight at a time: the daemon runs requests
-  // on a pool of workers, so two writes sent together may reach the program
-  // in either order (keys typed fast came out as "eco h"). Keys typed while
-  // one is in flight are sent together after it.
+  // One icotes/terminal/write in flight at a time, keys typed while it is
+  // sent together after it: one request per burst of typing rather than per
+  // key, and the order kept even by a daemon older than the one that runs a
+  // terminal's writes in arrival order (keys typed fast came out as "eco h").
   private writing: Promise<unknown> | undefined;
   private queued = '';
 

@@ -26,9 +26,10 @@ local function client_of(t)
   if c and not util.call(c, 'is_stopped') then return c end
 end
 
--- One icotes/terminal/write in flight per terminal: the daemon runs requests
--- on a pool of workers, so two writes sent together may reach the program in
--- either order. Keys typed meanwhile are sent together after it.
+-- One icotes/terminal/write in flight per terminal, keys typed meanwhile
+-- sent together after it: one request per burst of typing rather than per
+-- key, and the order kept even by a daemon older than the one that runs a
+-- terminal's writes in arrival order.
 local function flush(t)
   local c = client_of(t)
   if not (c and t.alive) or (t.queued or '') == '' then
