@@ -66,14 +66,7 @@ std::string text_stream(const std::string& text) {
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "claude";
-  c.kind = "anthropic";
-  c.base_url = server.origin();
-  c.model = "claude-test";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("claude", "anthropic", server.origin(), "claude-test");
 }
 
 ChatRequest hello() {

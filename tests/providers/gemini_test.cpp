@@ -16,7 +16,6 @@ namespace {
 
 using namespace test_support;
 using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
 constexpr const char* kPath = "/v1beta/models/gemini-test:streamGenerateContent";
 
@@ -31,14 +30,7 @@ json chunk(const json& parts, const char* finish = nullptr, const json& usage = 
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "gem";
-  c.kind = "gemini";
-  c.base_url = server.origin();
-  c.model = "gemini-test";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("gem", "gemini", server.origin(), "gemini-test");
 }
 
 ChatRequest hello() {

@@ -26,6 +26,7 @@ using std::chrono::milliseconds;
 
 using test_support::Collect;
 using test_support::Loopback;
+using test_support::loopback_config;
 using test_support::make;
 using test_support::stream;
 
@@ -49,14 +50,7 @@ json tool_piece(int index, const json& function, const char* id = nullptr) {
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "local";
-  c.kind = "openai";
-  c.base_url = server.base_url();
-  c.model = "qwen2.5-coder";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("local", "openai", server.base_url(), "qwen2.5-coder");
 }
 
 ChatRequest hello() {
