@@ -107,22 +107,8 @@ std::string tool_stream(const std::vector<std::string>& pieces) {
   return body;
 }
 
-const std::string kArgs = R"({"path":"src/a \"quoted\".c","text":"one\ntwo \u00e9 \\ end"})";
-const std::vector<std::string> kPieces = {R"({"pa)",      R"(th":"src/a \)", R"("quoted\".c","te)",
-                                          R"(xt":"one\)", R"(ntwo \u00)",    R"(e9 \\ end"})"};
-
 void expect_tool_stream_result(const Collect& sink, const ChatResult& r) {
-  EXPECT_EQ(sink.text, "Reading both.");
-  EXPECT_EQ(sink.reasoning, "Plan: read.");
-  ASSERT_EQ(sink.calls.size(), 2u);
-  EXPECT_EQ(sink.calls[0].id, "toolu_a");
-  EXPECT_EQ(sink.calls[0].name, "read_file");
-  EXPECT_EQ(sink.calls[0].arguments, kArgs);
-  const json a0 = json::parse(sink.calls[0].arguments);
-  EXPECT_EQ(a0["path"], "src/a \"quoted\".c");
-  EXPECT_EQ(a0["text"], "one\ntwo \xC3\xA9 \\ end");
-  EXPECT_EQ(sink.calls[1].id, "toolu_b");
-  EXPECT_EQ(json::parse(sink.calls[1].arguments), (json{{"pattern", "main"}}));
+  expect_split_calls(sink, "toolu_a", "toolu_b");
   EXPECT_EQ(r.stop, StopReason::kToolUse);
   EXPECT_EQ(r.stop_raw, "tool_use");
   EXPECT_EQ(r.model, "claude-served");
@@ -136,14 +122,10 @@ void expect_tool_stream_result(const Collect& sink, const ChatResult& r) {
 }
 
 TEST(ProvidersAnthropic, ToolUseThinkingAndUsageWithJsonSplitMidStringAndMidEscape) {
-  std::string joined;
-  for (const auto& p : kPieces) joined += p;
-  ASSERT_EQ(joined, kArgs);
-
   Loopback server;
   server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
-    stream(res, tool_stream(kPieces));
+    stream(res, tool_stream(kSplitPieces));
   });
   auto p = make_with_key(config_for(server), "ICOTES_TEST_ANTHROPIC_KEY", "sk-ant-loopback-1");
   ASSERT_TRUE(p);
@@ -184,7 +166,7 @@ TEST(ProvidersAnthropic, TheStreamCutAtEveryByteGivesTheSameResult) {
   Loopback server;
   server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
-    stream(res, tool_stream(kPieces), 1);
+    stream(res, tool_stream(kSplitPieces), 1);
   });
   auto p = make(config_for(server));
   ASSERT_TRUE(p);

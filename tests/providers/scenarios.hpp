@@ -1,9 +1,10 @@
-// The failure scenarios every HTTP back end is tested with, written once: a
-// stream that stalls after its first bytes, one cut short, a server that
-// sends no headers, refusals with retry-after, calls cancelled mid-way. Each
-// back end's test brings its own wire format (path, event bytes, error
-// bodies, headers); the expect_* helpers hold the expectations the back ends
-// share, so a back end that behaves differently fails its own test.
+// The scenarios every HTTP back end is tested with, written once: tool-call
+// arguments split at awkward points, a stream that stalls after its first
+// bytes, one cut short, a server that sends no headers, refusals with
+// retry-after, calls cancelled mid-way. Each back end's test brings its own
+// wire format (path, event bytes, error bodies, headers); the expect_*
+// helpers hold the expectations the back ends share, so a back end that
+// behaves differently fails its own test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "icotes/provider.hpp"
 #include "loopback.hpp"
@@ -22,6 +24,32 @@
 namespace icotes::providers::test_support {
 
 using Clock = std::chrono::steady_clock;
+
+// A tool call's arguments and the pieces a back end's test streams them in:
+// cut inside a string, after a backslash and inside a \u escape.
+inline const std::string kSplitArgs = R"({"path":"src/a \"quoted\".c","text":"one\ntwo \u00e9 \\ end"})";
+inline const std::vector<std::string> kSplitPieces = {R"({"pa)",      R"(th":"src/a \)", R"("quoted\".c","te)",
+                                                      R"(xt":"one\)", R"(ntwo \u00)",    R"(e9 \\ end"})"};
+
+// What a stream of reasoning "Plan: read.", the text "Reading both." and two
+// calls (read_file with kSplitArgs, then grep {"pattern": "main"}) gives:
+// the arguments whole and unchanged, escapes and all.
+inline void expect_split_calls(const Collect& sink, std::string_view read_id, std::string_view grep_id) {
+  std::string joined;
+  for (const auto& p : kSplitPieces) joined += p;
+  ASSERT_EQ(joined, kSplitArgs);  // the pieces are the arguments, cut
+  EXPECT_EQ(sink.text, "Reading both.");
+  EXPECT_EQ(sink.reasoning, "Plan: read.");
+  ASSERT_EQ(sink.calls.size(), 2u);
+  EXPECT_EQ(sink.calls[0].id, read_id);
+  EXPECT_EQ(sink.calls[0].name, "read_file");
+  EXPECT_EQ(sink.calls[0].arguments, kSplitArgs);
+  const json a0 = json::parse(sink.calls[0].arguments);
+  EXPECT_EQ(a0["path"], "src/a \"quoted\".c");
+  EXPECT_EQ(a0["text"], "one\ntwo \xC3\xA9 \\ end");
+  EXPECT_EQ(sink.calls[1].id, grep_id);
+  EXPECT_EQ(json::parse(sink.calls[1].arguments), (json{{"pattern", "main"}}));
+}
 
 // Sends `first` as the start of an event stream, then neither more nor the
 // end until the test ends: the client sees a live connection go quiet.
