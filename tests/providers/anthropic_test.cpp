@@ -10,16 +10,16 @@
 // thinking_delta then signature_delta) and its error event
 // ({"type": "error", "error": {"type": "overloaded_error", "message":
 // "Overloaded"}}). Each test names the example it follows.
-#include <future>
-
 #include "loopback.hpp"
+#include "scenarios.hpp"
 
 namespace icotes::providers {
 namespace {
 
 using namespace test_support;
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+constexpr const char* kPath = "/v1/messages";
 
 std::string event(const json& data) {
   return "event: " + data["type"].get<std::string>() + "\ndata: " + data.dump() + "\n\n";
@@ -66,14 +66,7 @@ std::string text_stream(const std::string& text) {
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "claude";
-  c.kind = "anthropic";
-  c.base_url = server.origin();
-  c.model = "claude-test";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("claude", "anthropic", server.origin(), "claude-test");
 }
 
 ChatRequest hello() {
@@ -114,22 +107,8 @@ std::string tool_stream(const std::vector<std::string>& pieces) {
   return body;
 }
 
-const std::string kArgs = R"({"path":"src/a \"quoted\".c","text":"one\ntwo \u00e9 \\ end"})";
-const std::vector<std::string> kPieces = {R"({"pa)",      R"(th":"src/a \)", R"("quoted\".c","te)",
-                                          R"(xt":"one\)", R"(ntwo \u00)",    R"(e9 \\ end"})"};
-
 void expect_tool_stream_result(const Collect& sink, const ChatResult& r) {
-  EXPECT_EQ(sink.text, "Reading both.");
-  EXPECT_EQ(sink.reasoning, "Plan: read.");
-  ASSERT_EQ(sink.calls.size(), 2u);
-  EXPECT_EQ(sink.calls[0].id, "toolu_a");
-  EXPECT_EQ(sink.calls[0].name, "read_file");
-  EXPECT_EQ(sink.calls[0].arguments, kArgs);
-  const json a0 = json::parse(sink.calls[0].arguments);
-  EXPECT_EQ(a0["path"], "src/a \"quoted\".c");
-  EXPECT_EQ(a0["text"], "one\ntwo \xC3\xA9 \\ end");
-  EXPECT_EQ(sink.calls[1].id, "toolu_b");
-  EXPECT_EQ(json::parse(sink.calls[1].arguments), (json{{"pattern", "main"}}));
+  expect_split_calls(sink, "toolu_a", "toolu_b");
   EXPECT_EQ(r.stop, StopReason::kToolUse);
   EXPECT_EQ(r.stop_raw, "tool_use");
   EXPECT_EQ(r.model, "claude-served");
@@ -143,20 +122,12 @@ void expect_tool_stream_result(const Collect& sink, const ChatResult& r) {
 }
 
 TEST(ProvidersAnthropic, ToolUseThinkingAndUsageWithJsonSplitMidStringAndMidEscape) {
-  std::string joined;
-  for (const auto& p : kPieces) joined += p;
-  ASSERT_EQ(joined, kArgs);
-
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
-    stream(res, tool_stream(kPieces));
+    stream(res, tool_stream(kSplitPieces));
   });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_ANTHROPIC_KEY";
-  ::setenv("ICOTES_TEST_ANTHROPIC_KEY", "sk-ant-loopback-1", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_ANTHROPIC_KEY");
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_ANTHROPIC_KEY", "sk-ant-loopback-1");
   ASSERT_TRUE(p);
   Collect sink;
   auto r = p->chat(hello(), sink, CancellationToken{});
@@ -193,9 +164,9 @@ TEST(ProvidersAnthropic, TheStreamCutAtEveryByteGivesTheSameResult) {
   // The same stream, each byte its own HTTP chunk: every split point of
   // every event, line and JSON text.
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
-    stream(res, tool_stream(kPieces), 1);
+    stream(res, tool_stream(kSplitPieces), 1);
   });
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
@@ -209,7 +180,7 @@ TEST(ProvidersAnthropic, ToolResultsGoBackAsToolResultBlocks) {
   // The tool-use guide's second request: the assistant's tool_use blocks,
   // then one user message holding a tool_result per call.
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     stream(res, text_stream("ok"));
   });
@@ -259,7 +230,7 @@ TEST(ProvidersAnthropic, ToolResultsGoBackAsToolResultBlocks) {
 TEST(ProvidersAnthropic, AnErrorEventMidStreamFailsTheCall) {
   // The guide's error event, after text was streamed: no retry.
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     stream(res, event(message_start(25)) + event(block_start(0, {{"type", "text"}, {"text", ""}})) +
                     event(text_delta(0, "Par")) +
@@ -280,7 +251,7 @@ TEST(ProvidersAnthropic, AnErrorEventMidStreamFailsTheCall) {
 
 TEST(ProvidersAnthropic, AnOverloadedEventBeforeAnyOutputIsRetried) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     if (server.requests == 1) {
       stream(res, event(message_start(25)) + event(kPing) +
@@ -301,69 +272,36 @@ TEST(ProvidersAnthropic, AnOverloadedEventBeforeAnyOutputIsRetried) {
 TEST(ProvidersAnthropic, A529IsRetriedAfterRetryAfter) {
   // HTTP 529 with the errors page's overloaded_error body, then success.
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    if (server.requests == 1) {
-      res.status = 529;
-      res.set_header("retry-after", "1");
-      res.set_content(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
-                      "application/json");
-      return;
-    }
-    stream(res, text_stream("after the wait"));
-  });
-  auto p = make(config_for(server));
-  ASSERT_TRUE(p);
-  Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(sink.text, "after the wait");
-  EXPECT_EQ(r->attempts, 2);
-  EXPECT_EQ(server.requests, 2);
-  EXPECT_GE(Clock::now() - start, milliseconds(1000)) << "retry-after: 1 is one second";
+  serve_refusals(server, kPath,
+                 {.status = 529,
+                  .body = R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
+                  .headers = {{"retry-after", "1"}},
+                  .times = 1},
+                 text_stream("after the wait"));
+  expect_retried_once(config_for(server), hello(), server, "after the wait", milliseconds(1000));
 }
 
 TEST(ProvidersAnthropic, A429PastMaxRetriesNamesProviderModelStatusAndMessage) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.status = 429;
-    res.set_header("retry-after", "0");
-    res.set_content(
-        R"({"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}})",
-        "application/json");
-  });
-  auto c = config_for(server);
-  c.max_retries = 2;
-  auto p = make(c);
-  ASSERT_TRUE(p);
-  Collect sink;
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "provider \"claude\" (model claude-test): HTTP 429: rate_limit_error: Number of request tokens has "
-            "exceeded your per-minute rate limit");
-  EXPECT_EQ(r.error().data["status"], 429);
-  EXPECT_EQ(r.error().data["attempts"], 3);
-  EXPECT_EQ(r.error().data["provider"], "claude");
-  EXPECT_EQ(server.requests, 3);
+  serve_refusals(
+      server, kPath,
+      {.status = 429,
+       .body =
+           R"({"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}})",
+       .headers = {{"retry-after", "0"}}});
+  expect_refused_three_times(config_for(server), hello(), server, 429,
+                             "provider \"claude\" (model claude-test): HTTP 429: rate_limit_error: Number of request "
+                             "tokens has exceeded your per-minute rate limit");
 }
 
 TEST(ProvidersAnthropic, TheKeyIsRedactedAndA401IsNotRetried) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.status = 401;
-    res.set_content(
-        R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-leaky"}})",
-        "application/json");
-  });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_ANTHROPIC_KEY";
-  ::setenv("ICOTES_TEST_ANTHROPIC_KEY", "sk-ant-leaky", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_ANTHROPIC_KEY");
+  serve_refusals(
+      server, kPath,
+      {.status = 401,
+       .body =
+           R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-leaky"}})"});
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_ANTHROPIC_KEY", "sk-ant-leaky");
   ASSERT_TRUE(p);
   Collect sink;
   auto r = p->chat(hello(), sink, CancellationToken{});
@@ -375,112 +313,48 @@ TEST(ProvidersAnthropic, TheKeyIsRedactedAndA401IsNotRetried) {
 
 TEST(ProvidersAnthropic, AStreamWithoutMessageStopIsAnError) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     stream(res, event(message_start(25)) + event(block_start(0, {{"type", "text"}, {"text", ""}})) +
                     event(text_delta(0, "Half")));
   });
-  auto p = make(config_for(server));
-  ASSERT_TRUE(p);
-  Collect sink;
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(sink.text, "Half");
-  EXPECT_EQ(server.requests, 1);
-  EXPECT_NE(r.error().message.find("the stream ended before message_stop"), std::string::npos) << r.error().message;
+  expect_broken_off(config_for(server), hello(), server, "Half", "the stream ended before message_stop");
 }
 
 TEST(ProvidersAnthropic, AConnectionCutMidStreamIsAnError) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
-      const std::string first = event(message_start(25)) + event(text_delta(0, "Half")) + "event: content_block_del";
-      sink.write(first.data(), first.size());
-      return false;  // the connection closes with the chunked body unfinished
-    });
-  });
-  auto p = make(config_for(server));
-  ASSERT_TRUE(p);
-  Collect sink;
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(sink.text, "Half");
-  EXPECT_EQ(server.requests, 1);  // text was streamed: no retry
-  EXPECT_NE(r.error().message.find("the stream broke off before message_stop"), std::string::npos) << r.error().message;
+  serve_cut_stream(server, kPath, event(message_start(25)) + event(text_delta(0, "Half")) + "event: content_block_del");
+  expect_broken_off(config_for(server), hello(), server, "Half", "the stream broke off before message_stop");
 }
 
 TEST(ProvidersAnthropic, AConnectionLeftOpenAfterMessageStopEndsTheCall) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
-      if (offset == 0) {
-        const std::string all = text_stream("whole");
-        sink.write(all.data(), all.size());
-        return true;
-      }
-      server.wait_released();  // the connection stays open until the test ends
-      return false;
-    });
-  });
+  serve_stalled_stream(server, kPath, text_stream("whole"));
   auto c = config_for(server);
   c.timeout = milliseconds(5000);
   auto p = make(c);
   ASSERT_TRUE(p);
   Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
+  auto [r, took] = timed_chat(*p, hello(), sink);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->text, "whole");
-  EXPECT_LT(Clock::now() - start, milliseconds(2000));
+  EXPECT_LT(took, milliseconds(2000));
 }
 
 TEST(ProvidersAnthropic, CancellationStopsAStalledStream) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
-      if (offset == 0) {
-        const std::string first = event(message_start(25)) + event(text_delta(0, "Start"));
-        sink.write(first.data(), first.size());
-        return true;
-      }
-      server.wait_released();
-      return false;
-    });
-  });
+  serve_stalled_stream(server, kPath, event(message_start(25)) + event(text_delta(0, "Start")));
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
   Collect sink;
-  CancellationToken cancel;
-  std::thread canceller;
-  sink.on_first_text = [&] { canceller = std::thread([cancel] { cancel.cancel(); }); };
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, cancel);
-  const auto took = Clock::now() - start;
-  if (canceller.joinable()) canceller.join();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
-  EXPECT_LT(took, std::chrono::seconds(3));
+  expect_cancelled(chat_cancelled_on_first_text(*p, hello(), sink));
 }
 
 TEST(ProvidersAnthropic, ASlowServerHitsTheTimeout) {
   Loopback server;
-  server.server.Post("/v1/messages", [&](const httplib::Request& req, httplib::Response&) {
-    server.record(req);
-    server.wait_released();  // no headers until the test ends
-  });
-  auto c = config_for(server);
-  c.timeout = milliseconds(300);
-  auto p = make(c);
-  ASSERT_TRUE(p);
+  serve_no_headers(server, kPath);
   Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("timed out after 300 ms"), std::string::npos) << r.error().message;
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  expect_timeout(config_for(server), hello(), sink);
 }
 
 TEST(ProvidersAnthropic, TheBaseUrlDefaultsToAnthropicsAndAModelIsNeeded) {

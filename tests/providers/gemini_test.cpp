@@ -10,13 +10,12 @@
 // Google's error body {"error": {"code", "message", "status"}}. Each test
 // names the example it follows.
 #include "loopback.hpp"
+#include "scenarios.hpp"
 
 namespace icotes::providers {
 namespace {
 
 using namespace test_support;
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
 
 constexpr const char* kPath = "/v1beta/models/gemini-test:streamGenerateContent";
 
@@ -31,14 +30,7 @@ json chunk(const json& parts, const char* finish = nullptr, const json& usage = 
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "gem";
-  c.kind = "gemini";
-  c.base_url = server.origin();
-  c.model = "gemini-test";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("gem", "gemini", server.origin(), "gemini-test");
 }
 
 ChatRequest hello() {
@@ -95,11 +87,7 @@ TEST(ProvidersGemini, TextThoughtsFunctionCallsAndUsage) {
     server.record(req);
     stream(res, call_stream());
   });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_GEMINI_KEY";
-  ::setenv("ICOTES_TEST_GEMINI_KEY", "AIza-loopback-1", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_GEMINI_KEY");
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_GEMINI_KEY", "AIza-loopback-1");
   ASSERT_TRUE(p);
   Collect sink;
   auto r = p->chat(hello(), sink, CancellationToken{});
@@ -210,11 +198,7 @@ TEST(ProvidersGemini, A429IsRetriedAndA400NamesStatusAndMessageWithTheKeyRedacte
         R"({"error":{"code":400,"message":"API key not valid: AIza-leaky. Please pass a valid API key.","status":"INVALID_ARGUMENT"}})",
         "application/json");
   });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_GEMINI_KEY";
-  ::setenv("ICOTES_TEST_GEMINI_KEY", "AIza-leaky", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_GEMINI_KEY");
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_GEMINI_KEY", "AIza-leaky");
   ASSERT_TRUE(p);
   Collect sink;
   auto ok = p->chat(hello(), sink, CancellationToken{});
@@ -263,31 +247,11 @@ TEST(ProvidersGemini, AnErrorInTheStreamOrAMissingFinishReasonFailsTheCall) {
 
 TEST(ProvidersGemini, CancellationStopsAStalledStream) {
   Loopback server;
-  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
-      if (offset == 0) {
-        const std::string first = event(chunk(json::array({{{"text", "Start"}}})));
-        sink.write(first.data(), first.size());
-        return true;
-      }
-      server.wait_released();
-      return false;
-    });
-  });
+  serve_stalled_stream(server, kPath, event(chunk(json::array({{{"text", "Start"}}}))));
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
   Collect sink;
-  CancellationToken cancel;
-  std::thread canceller;
-  sink.on_first_text = [&] { canceller = std::thread([cancel] { cancel.cancel(); }); };
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, cancel);
-  const auto took = Clock::now() - start;
-  if (canceller.joinable()) canceller.join();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
-  EXPECT_LT(took, std::chrono::seconds(3));
+  expect_cancelled(chat_cancelled_on_first_text(*p, hello(), sink));
 }
 
 TEST(ProvidersGemini, ModelNamesAndTheDefaultBaseUrl) {

@@ -178,4 +178,18 @@ inline std::unique_ptr<Provider> make(const ProviderConfig& c) {
   return p.ok() ? std::move(*p) : nullptr;
 }
 
+// A back end's configuration for a loopback server: a timeout no test meets
+// unless it sets a shorter one, and retries after a millisecond, so that a
+// retried test waits only as long as its server asks.
+inline ProviderConfig loopback_config(std::string name, std::string kind, std::string base_url, std::string model) {
+  ProviderConfig c;
+  c.name = std::move(name);
+  c.kind = std::move(kind);
+  c.base_url = std::move(base_url);
+  c.model = std::move(model);
+  c.timeout = std::chrono::milliseconds(10000);
+  c.retry_base = std::chrono::milliseconds(1);
+  return c;
+}
+
 }  // namespace icotes::providers::test_support

@@ -203,6 +203,16 @@ ChatRequest hi() {
   return r;
 }
 
+// One call through a provider made for `c` now: the proxy (or none) is taken
+// from the environment when the provider is made. A provider that cannot be
+// made is the call's error.
+Result<ChatResult> chat_hi(const ProviderConfig& c) {
+  auto p = make_provider(c);
+  if (!p.ok()) return p.error();
+  Collect sink;
+  return (*p)->chat(hi(), sink, CancellationToken{});
+}
+
 TEST(ProvidersProxy, PlainHttpGoesThroughTheProxyUnlessNoProxyListsTheHost) {
   NoProxyEnv clean;
   Loopback upstream;
@@ -226,11 +236,7 @@ TEST(ProvidersProxy, PlainHttpGoesThroughTheProxyUnlessNoProxyListsTheHost) {
   const std::string proxy_port = proxy.origin().substr(proxy.origin().rfind(':') + 1);
   {
     ScopedEnv via("HTTP_PROXY", ("http://me:secret@127.0.0.1:" + proxy_port).c_str());
-    auto p = test_support::make(openai_config(upstream.base_url()));
-    ASSERT_TRUE(p);
-    Collect sink;
-    CancellationToken cancel;
-    auto r = p->chat(hi(), sink, cancel);
+    auto r = chat_hi(openai_config(upstream.base_url()));
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->text, "proxied");
     EXPECT_EQ(proxy.requests.load(), 1);
@@ -244,11 +250,7 @@ TEST(ProvidersProxy, PlainHttpGoesThroughTheProxyUnlessNoProxyListsTheHost) {
   {
     ScopedEnv via("http_proxy", ("127.0.0.1:" + proxy_port).c_str());
     ScopedEnv bypass("NO_PROXY", "example.com, 127.0.0.1");
-    auto p = test_support::make(openai_config(upstream.base_url()));
-    ASSERT_TRUE(p);
-    Collect sink;
-    CancellationToken cancel;
-    auto r = p->chat(hi(), sink, cancel);
+    auto r = chat_hi(openai_config(upstream.base_url()));
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->text, "direct");
     EXPECT_EQ(proxy.requests.load(), 1);
@@ -342,11 +344,7 @@ TEST(ProvidersTls, AnUnknownCertificateIsRefusedAndCaFileTrustsIt) {
   auto c = openai_config(server.base_url());
   c.max_retries = 3;  // a failed verification is not retried
   {
-    auto p = test_support::make(c);
-    ASSERT_TRUE(p);
-    Collect sink;
-    CancellationToken cancel;
-    auto r = p->chat(hi(), sink, cancel);
+    auto r = chat_hi(c);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("certificate failed verification"), std::string::npos) << r.error().message;
     EXPECT_NE(r.error().message.find("self-signed"), std::string::npos) << r.error().message;
@@ -356,11 +354,7 @@ TEST(ProvidersTls, AnUnknownCertificateIsRefusedAndCaFileTrustsIt) {
   }
   c.ca_file = dir / "cert.pem";
   {
-    auto p = test_support::make(c);
-    ASSERT_TRUE(p);
-    Collect sink;
-    CancellationToken cancel;
-    auto r = p->chat(hi(), sink, cancel);
+    auto r = chat_hi(c);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->text, "over TLS");
     EXPECT_EQ(server.requests.load(), 1);

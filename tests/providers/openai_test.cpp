@@ -6,28 +6,22 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <functional>
 #include <future>
-#include <mutex>
-#include <thread>
-#include <utility>
+#include <string>
+#include <vector>
 
 #include "icotes/provider.hpp"
 #include "loopback.hpp"
+#include "scenarios.hpp"
 
 namespace icotes::providers {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace test_support;
 using std::chrono::milliseconds;
 
-using test_support::Collect;
-using test_support::Loopback;
-using test_support::make;
-using test_support::stream;
+constexpr const char* kPath = "/v1/chat/completions";
 
 std::string event(const json& chunk) { return "data: " + chunk.dump() + "\n\n"; }
 
@@ -49,14 +43,7 @@ json tool_piece(int index, const json& function, const char* id = nullptr) {
 }
 
 ProviderConfig config_for(const Loopback& server) {
-  ProviderConfig c;
-  c.name = "local";
-  c.kind = "openai";
-  c.base_url = server.base_url();
-  c.model = "qwen2.5-coder";
-  c.timeout = milliseconds(10000);
-  c.retry_base = milliseconds(1);
-  return c;
+  return loopback_config("local", "openai", server.base_url(), "qwen2.5-coder");
 }
 
 ChatRequest hello() {
@@ -68,23 +55,17 @@ ChatRequest hello() {
 
 TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
   // The arguments' JSON text, cut inside a string, after a backslash, and
-  // inside a \u escape; the model sends each cut as its own delta.
-  const std::string args0 = R"({"path":"src/a \"quoted\".c","text":"one\ntwo \u00e9 \\ end"})";
-  const std::vector<std::string> pieces0 = {R"({"pa)",      R"(th":"src/a \)", R"("quoted\".c","te)",
-                                            R"(xt":"one\)", R"(ntwo \u00)",    R"(e9 \\ end"})"};
-  std::string joined;
-  for (const auto& p : pieces0) joined += p;
-  ASSERT_EQ(joined, args0);
-
+  // inside a \u escape (kSplitPieces); the model sends each cut as its own
+  // delta.
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     std::string body = ": keep-alive comment\n\n";
     body += event(chunk_with_delta({{"role", "assistant"}, {"content", ""}, {"reasoning_content", "Plan: read."}}));
     body += event(chunk_with_delta({{"content", "Reading "}}));
     body += event(chunk_with_delta({{"content", "both."}}));
     body += event(tool_piece(0, {{"name", "read_file"}, {"arguments", ""}}, "call_a"));
-    for (const auto& p : pieces0) body += event(tool_piece(0, {{"arguments", p}}));
+    for (const auto& p : kSplitPieces) body += event(tool_piece(0, {{"arguments", p}}));
     body += event(tool_piece(1, {{"name", "grep"}, {"arguments", "{\"pattern\":"}}, "call_b"));
     body += event(tool_piece(1, {{"arguments", "\"main\"}"}}));
     body += event(chunk_with_delta(json::object(), "tool_calls"));
@@ -100,29 +81,15 @@ TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
     body += "data: [DONE]\n\n";
     stream(res, body);
   });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_OPENAI_KEY";
-  ::setenv("ICOTES_TEST_OPENAI_KEY", "sk-loopback-1", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_OPENAI_KEY");
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_OPENAI_KEY", "sk-loopback-1");
   ASSERT_TRUE(p);
   Collect sink;
   CancellationToken cancel;
   auto r = p->chat(hello(), sink, cancel);
   ASSERT_TRUE(r.ok()) << r.error().message;
 
-  EXPECT_EQ(sink.text, "Reading both.");
+  expect_split_calls(sink, "call_a", "call_b");
   EXPECT_EQ(sink.text_deltas, 2);
-  EXPECT_EQ(sink.reasoning, "Plan: read.");
-  ASSERT_EQ(sink.calls.size(), 2u);
-  EXPECT_EQ(sink.calls[0].id, "call_a");
-  EXPECT_EQ(sink.calls[0].name, "read_file");
-  EXPECT_EQ(sink.calls[0].arguments, args0);
-  const json a0 = json::parse(sink.calls[0].arguments);
-  EXPECT_EQ(a0["path"], "src/a \"quoted\".c");
-  EXPECT_EQ(a0["text"], "one\ntwo \xC3\xA9 \\ end");
-  EXPECT_EQ(sink.calls[1].id, "call_b");
-  EXPECT_EQ(json::parse(sink.calls[1].arguments), (json{{"pattern", "main"}}));
   EXPECT_EQ(r->stop, StopReason::kToolUse);
   EXPECT_EQ(r->stop_raw, "tool_calls");
   EXPECT_EQ(r->model, "served-model");
@@ -147,7 +114,7 @@ TEST(ProvidersOpenAi, ToolCallArgumentsSplitMidStringAndMidEscape) {
 
 TEST(ProvidersOpenAi, ToolResultsGoBackAsToolMessages) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     stream(res, event(chunk_with_delta({{"content", "ok"}}, "stop")) + "data: [DONE]\n\n");
   });
@@ -172,59 +139,39 @@ TEST(ProvidersOpenAi, ToolResultsGoBackAsToolMessages) {
   EXPECT_EQ(m[3]["tool_call_id"], "call_a");
 }
 
+// The success stream after a refusal.
+std::string answer(const std::string& text) {
+  return event(chunk_with_delta({{"content", text}}, "stop")) + "data: [DONE]\n\n";
+}
+
 TEST(ProvidersOpenAi, RetriesA429AfterRetryAfter) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    if (server.requests == 1) {
-      res.status = 429;
-      res.set_header("retry-after", "1");
-      res.set_content(R"({"error":{"message":"Rate limit reached","type":"requests"}})", "application/json");
-      return;
-    }
-    stream(res, event(chunk_with_delta({{"content", "after the wait"}}, "stop")) + "data: [DONE]\n\n");
-  });
-  auto p = make(config_for(server));
-  ASSERT_TRUE(p);
-  Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(sink.text, "after the wait");
-  EXPECT_EQ(r->attempts, 2);
-  EXPECT_EQ(server.requests, 2);
-  EXPECT_GE(waited.count(), 1000) << "retry-after: 1 is one second";
+  serve_refusals(server, kPath,
+                 {.status = 429,
+                  .body = R"({"error":{"message":"Rate limit reached","type":"requests"}})",
+                  .headers = {{"retry-after", "1"}},
+                  .times = 1},
+                 answer("after the wait"));
+  expect_retried_once(config_for(server), hello(), server, "after the wait", milliseconds(1000));
 }
 
 TEST(ProvidersOpenAi, RetriesOverloadedAfterRetryAfterMs) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    if (server.requests == 1) {
-      res.status = 529;
-      res.set_header("retry-after-ms", "150");
-      res.set_content(R"({"error":{"message":"Overloaded"}})", "application/json");
-      return;
-    }
-    stream(res, event(chunk_with_delta({{"content", "ok"}}, "stop")) + "data: [DONE]\n\n");
-  });
+  serve_refusals(server, kPath,
+                 {.status = 529,
+                  .body = R"({"error":{"message":"Overloaded"}})",
+                  .headers = {{"retry-after-ms", "150"}},
+                  .times = 1},
+                 answer("ok"));
   auto c = config_for(server);
   c.retry_base = milliseconds(0);  // the wait below is the server's
-  auto p = make(c);
-  ASSERT_TRUE(p);
-  Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_GE(Clock::now() - start, milliseconds(150));
-  EXPECT_EQ(r->attempts, 2);
+  expect_retried_once(c, hello(), server, "ok", milliseconds(150));
 }
 
 TEST(ProvidersOpenAi, CancellationDuringTheBackoffEndsTheCall) {
   Loopback server;
   std::promise<void> refused;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     res.status = 503;
     res.set_header("retry-after", "5");
@@ -234,40 +181,25 @@ TEST(ProvidersOpenAi, CancellationDuringTheBackoffEndsTheCall) {
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
   Collect sink;
-  CancellationToken cancel;
   // Cancelled once the first refusal went out: the call is then in its
   // backoff (or about to be), five seconds long.
-  std::future<void> first = refused.get_future();
-  std::thread canceller([&first, cancel] {
-    first.wait_for(std::chrono::seconds(5));
-    cancel.cancel();
-  });
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, cancel);
-  canceller.join();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  expect_cancelled(chat_cancelled_when(*p, hello(), sink, refused.get_future()));
   EXPECT_EQ(server.requests, 1);
 }
 
 TEST(ProvidersOpenAi, RetryAfterPastTheBoundFailsAtOnce) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.status = 429;
-    res.set_header("retry-after", "3600");
-    res.set_content(R"({"error":{"message":"Quota exceeded"}})", "application/json");
-  });
+  serve_refusals(
+      server, kPath,
+      {.status = 429, .body = R"({"error":{"message":"Quota exceeded"}})", .headers = {{"retry-after", "3600"}}});
   auto c = config_for(server);
   c.max_retry_wait = milliseconds(2000);
   auto p = make(c);
   ASSERT_TRUE(p);
   Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
+  auto [r, took] = timed_chat(*p, hello(), sink);
   ASSERT_FALSE(r.ok());
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  EXPECT_LT(took, std::chrono::seconds(2));
   EXPECT_EQ(server.requests, 1);
   EXPECT_NE(r.error().message.find("HTTP 429: Quota exceeded"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("retry-after 3600000 ms"), std::string::npos) << r.error().message;
@@ -275,42 +207,22 @@ TEST(ProvidersOpenAi, RetryAfterPastTheBoundFailsAtOnce) {
 
 TEST(ProvidersOpenAi, ServerErrorNamesProviderModelStatusAndMessage) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.status = 500;
-    res.set_content(
-        R"({"error":{"message":"The server had an error while processing your request.","type":"server_error"}})",
-        "application/json");
-  });
-  auto c = config_for(server);
-  c.max_retries = 2;
-  auto p = make(c);
-  ASSERT_TRUE(p);
-  Collect sink;
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestFailed);
-  EXPECT_EQ(
-      r.error().message,
+  serve_refusals(
+      server, kPath,
+      {.status = 500,
+       .body =
+           R"({"error":{"message":"The server had an error while processing your request.","type":"server_error"}})"});
+  expect_refused_three_times(
+      config_for(server), hello(), server, 500,
       "provider \"local\" (model qwen2.5-coder): HTTP 500: The server had an error while processing your request.");
-  EXPECT_EQ(r.error().data["status"], 500);
-  EXPECT_EQ(r.error().data["attempts"], 3);
-  EXPECT_EQ(server.requests, 3);
 }
 
 TEST(ProvidersOpenAi, TheKeyIsRedactedFromErrors) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.status = 401;
-    res.set_content(R"({"error":{"message":"Incorrect API key provided: sk-leaky-42. Check it."}})",
-                    "application/json");
-  });
-  auto c = config_for(server);
-  c.api_key_env = "ICOTES_TEST_OPENAI_KEY";
-  ::setenv("ICOTES_TEST_OPENAI_KEY", "sk-leaky-42", 1);
-  auto p = make(c);
-  ::unsetenv("ICOTES_TEST_OPENAI_KEY");
+  serve_refusals(
+      server, kPath,
+      {.status = 401, .body = R"({"error":{"message":"Incorrect API key provided: sk-leaky-42. Check it."}})"});
+  auto p = make_with_key(config_for(server), "ICOTES_TEST_OPENAI_KEY", "sk-leaky-42");
   ASSERT_TRUE(p);
   Collect sink;
   auto r = p->chat(hello(), sink, CancellationToken{});
@@ -323,106 +235,35 @@ TEST(ProvidersOpenAi, TheKeyIsRedactedFromErrors) {
 
 TEST(ProvidersOpenAi, ConnectionCutMidStreamIsAnError) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
-      const std::string first = event(chunk_with_delta({{"content", "Half"}})) + "data: {\"choices\":[{\"ind";
-      sink.write(first.data(), first.size());
-      return false;  // the connection closes with the chunked body unfinished
-    });
-  });
-  auto p = make(config_for(server));
-  ASSERT_TRUE(p);
-  Collect sink;
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(sink.text, "Half");
-  EXPECT_EQ(server.requests, 1);  // text was streamed: no retry
-  EXPECT_NE(r.error().message.find("broke off before data: [DONE]"), std::string::npos) << r.error().message;
+  serve_cut_stream(server, kPath, event(chunk_with_delta({{"content", "Half"}})) + "data: {\"choices\":[{\"ind");
+  expect_broken_off(config_for(server), hello(), server, "Half", "broke off before data: [DONE]");
 }
 
 TEST(ProvidersOpenAi, ASlowServerHitsTheTimeout) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
-      if (offset == 0) {
-        const std::string first = event(chunk_with_delta({{"content", "Thinking"}}));
-        sink.write(first.data(), first.size());
-        return true;
-      }
-      server.wait_released();  // stalls until the test ends
-      return false;
-    });
-  });
-  auto c = config_for(server);
-  c.timeout = milliseconds(300);
-  auto p = make(c);
-  ASSERT_TRUE(p);
+  serve_stalled_stream(server, kPath, event(chunk_with_delta({{"content", "Thinking"}})));
   Collect sink;
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, CancellationToken{});
-  const auto took = Clock::now() - start;
-  ASSERT_FALSE(r.ok());
+  expect_timeout(config_for(server), hello(), sink);
   EXPECT_EQ(sink.text, "Thinking");
-  EXPECT_NE(r.error().message.find("timed out after 300 ms"), std::string::npos) << r.error().message;
-  EXPECT_GE(took, milliseconds(300));
-  EXPECT_LT(took, std::chrono::seconds(3));
 }
 
 TEST(ProvidersOpenAi, CancellationStopsAStalledStream) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    server.record(req);
-    res.set_chunked_content_provider("text/event-stream", [&server](size_t offset, httplib::DataSink& sink) {
-      if (offset == 0) {
-        const std::string first = event(chunk_with_delta({{"content", "Start"}}));
-        sink.write(first.data(), first.size());
-        return true;
-      }
-      server.wait_released();
-      return false;
-    });
-  });
+  serve_stalled_stream(server, kPath, event(chunk_with_delta({{"content", "Start"}})));
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
   Collect sink;
-  CancellationToken cancel;
-  // Cancelled from another thread once the first text arrived.
-  std::thread canceller;
-  sink.on_first_text = [&] { canceller = std::thread([cancel] { cancel.cancel(); }); };
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, cancel);
-  const auto took = Clock::now() - start;
-  if (canceller.joinable()) canceller.join();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
-  EXPECT_LT(took, std::chrono::seconds(3));
+  expect_cancelled(chat_cancelled_on_first_text(*p, hello(), sink));
 }
 
 TEST(ProvidersOpenAi, CancellationBeforeTheHeadersEndsTheCall) {
   Loopback server;
   std::promise<void> arrived;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response&) {
-    server.record(req);
-    arrived.set_value();
-    server.wait_released();  // no headers until the test ends
-  });
+  serve_no_headers(server, kPath, &arrived);
   auto p = make(config_for(server));
   ASSERT_TRUE(p);
   Collect sink;
-  CancellationToken cancel;
-  std::future<void> in = arrived.get_future();
-  std::thread canceller([&in, cancel] {
-    in.wait_for(std::chrono::seconds(5));
-    cancel.cancel();
-  });
-  const auto start = Clock::now();
-  auto r = p->chat(hello(), sink, cancel);
-  canceller.join();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, error_code::kRequestCancelled);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  expect_cancelled(chat_cancelled_when(*p, hello(), sink, arrived.get_future()));
   EXPECT_EQ(server.requests, 1);
 
   CancellationToken already;
@@ -435,7 +276,7 @@ TEST(ProvidersOpenAi, CancellationBeforeTheHeadersEndsTheCall) {
 
 TEST(ProvidersOpenAi, AnErrorEventInTheStreamFailsTheCall) {
   Loopback server;
-  server.server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+  server.server.Post(kPath, [&](const httplib::Request& req, httplib::Response& res) {
     server.record(req);
     stream(res, event(chunk_with_delta({{"content", "Par"}})) +
                     event({{"error", {{"message", "upstream overloaded"}, {"code", 502}}}}));
