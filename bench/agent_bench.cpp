@@ -284,7 +284,8 @@ class InstantModel final : public providers::Provider {
     benchmark::DoNotOptimize(request.messages.data());
     providers::ChatResult r;
     r.model = "instant";
-    r.usage = {1000, 20, 0, 0};
+    r.usage.input_tokens = 1000;
+    r.usage.output_tokens = 20;
     if (--left_ > 0) {
       r.text = "Reading the next file.";
       sink.on_text(r.text);
