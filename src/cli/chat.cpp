@@ -44,6 +44,7 @@
 #include "icotes/rpc.hpp"
 #include "icotes/state_dir.hpp"
 #include "icotes/stdio.hpp"
+#include "icotes/text.hpp"
 
 namespace icotes::cli {
 namespace {
@@ -308,18 +309,6 @@ class Input {
 
 // ---- The chat. ----
 
-std::string cut(std::string s, std::size_t max) {
-  for (auto& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max) {
-    s.resize(max);
-    while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();  // whole UTF-8
-    if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.pop_back();
-    s += "...";
-  }
-  return s;
-}
-
 std::vector<std::string> daemon_argv(const std::string& root) {
   std::error_code ec;
   return {std::filesystem::read_symlink("/proc/self/exe", ec).string(),
@@ -492,7 +481,7 @@ class Chat {
       } else if (type == "tool_call") {
         std::string what = e.value("summary", "");
         if (what.empty()) what = e.value("name", "?") + " " + e.value("arguments", "");
-        what = cut(what, 160);
+        what = one_line(what, 160);
         calls_[e.value("id", "")] = what;
         print_line(style_.dim(style_.call_mark() + what));
       } else if (type == "tool_result") {
@@ -501,7 +490,7 @@ class Chat {
         if (auto it = calls_.find(e.value("id", "")); it != calls_.end() && s.rfind(it->second + ": ", 0) == 0)
           s = s.substr(it->second.size() + 2);
         const bool ok = e.value("ok", true);
-        s = cut(s, 200);
+        s = one_line(s, 200);
         print_line(ok ? style_.dim(style_.ok_mark() + s) : style_.red(style_.fail_mark() + s));
       } else if (type == "usage") {
         usage_ = e;

@@ -22,6 +22,7 @@
 #include "icotes/client_profile.hpp"
 #include "icotes/model_text.hpp"
 #include "icotes/permission_gate.hpp"
+#include "icotes/text.hpp"
 #include "icotes/workspace.hpp"
 #include "provider_host.hpp"
 #include "providers_json.hpp"
@@ -32,18 +33,6 @@ namespace {
 using agent_ops::RunParams;
 
 constexpr std::string_view kDelegateId = "agent/delegate";
-
-std::string one_line(std::string s, std::size_t max) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max) {
-    std::size_t end = max;
-    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-    s.resize(end);
-    s += "...";
-  }
-  return s;
-}
 
 std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
 

@@ -46,4 +46,16 @@ std::string utf16_to_utf8(std::string_view bytes, bool little) {
   return out;
 }
 
+std::string one_line(std::string s, std::size_t max) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (s.size() > max) {
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;  // not inside a character
+    s.resize(end);
+    s += "...";
+  }
+  return s;
+}
+
 }  // namespace icotes

@@ -1,6 +1,7 @@
 // icotes/utf8.hpp: the one UTF-8 repair (exec and terminal output, JSON
 // strings), against Python's errors="replace" where it matters.
 #include "icotes/utf8.hpp"
+#include "icotes/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -46,6 +47,17 @@ TEST(Utf8, CompletePrefixStopsBeforeACutSequence) {
   EXPECT_EQ(utf8_complete_prefix("ab\xe2\x41"), 4u);  // E2 already ended by 'A'
   EXPECT_EQ(utf8_complete_prefix("\xf0\x9f\x98"), 0u);
   EXPECT_EQ(utf8_complete_prefix(""), 0u);
+}
+
+// A summary line: breaks and tabs as spaces; cut before the character that
+// would cross the limit, never inside one.
+TEST(Utf8, OneLineCutsAtACharacterBoundary) {
+  EXPECT_EQ(one_line("a\nb\tc\r", 10), "a b c ");
+  EXPECT_EQ(one_line("abcdef", 6), "abcdef");
+  EXPECT_EQ(one_line("abcdef", 4), "abcd...");
+  EXPECT_EQ(one_line("ab\xc3\xa9z", 3), "ab...");          // é would cross 3 bytes
+  EXPECT_EQ(one_line("ab\xc3\xa9z", 4), "ab\xc3\xa9...");  // é ends at 4 bytes: kept
+  EXPECT_EQ(one_line("\xf0\x9f\x98\x80", 2), "...");
 }
 
 }  // namespace

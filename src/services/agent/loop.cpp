@@ -6,6 +6,7 @@
 
 #include "icotes/agent.hpp"
 #include "icotes/json.hpp"
+#include "icotes/text.hpp"
 
 namespace icotes::agent {
 namespace {
@@ -23,18 +24,6 @@ class Forward final : public providers::ChatSink {
  private:
   EventSink& events_;
 };
-
-std::string one_line(std::string s, std::size_t max) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  if (s.size() > max) {
-    std::size_t end = max;
-    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-    s.resize(end);
-    s += "...";
-  }
-  return s;
-}
 
 // The check the loop makes before a tool runs: a known name and a JSON
 // object of arguments. Nullopt: the call may run.
