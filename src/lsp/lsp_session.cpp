@@ -57,14 +57,17 @@ class LspDialect final : public Dialect, public EditorLink, public std::enable_s
     if (method == "workspace/executeCommand") return execute_command(std::move(request));
     if (permissions::is_admin_method(method)) {
       // The user's editor may administer permissions; on a worker (SQLite).
-      return workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
-        auto r =
-            permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(), client_->name);
-        if (r)
-          request.reply(*r);
-        else
-          request.fail(r.error());
-      });
+      const void* owner = &request.connection();
+      return workspace_.workers().post(
+          [this, self = shared_from_this(), request = std::move(request)] {
+            auto r = permissions::admin(workspace_.gate(), workspace_.root(), request.method(), request.params(),
+                                        client_->name);
+            if (r)
+              request.reply(*r);
+            else
+              request.fail(r.error());
+          },
+          owner);
     }
     if (method.rfind("icotes/", 0) == 0) {
       if (const Operation* op = registry_.find(std::string_view(method).substr(7))) {

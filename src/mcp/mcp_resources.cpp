@@ -121,27 +121,31 @@ void McpDialect::resources_list(Request request) {
     if (!c->is_string()) return request.fail(make_error(error_code::kInvalidParams, "resources/list: invalid cursor"));
     after = c->get<std::string>();
   }
-  workspace_.workers().post([this, self = shared_from_this(), request = std::move(request), after] {
-    bool more = false;
-    // Files the client may not read are left out.
-    const files::Access access{workspace_.gate().read_filter(client_), nullptr};
-    auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token(), access);
-    if (!paths) return request.fail(paths.error());
-    json resources = json::array();
-    for (const auto& p : *paths) resources.push_back(resource_json(p));
-    // After the files, on the last page: the editors' context.
-    if (!more) {
-      json r = {{"uri", kEditorContextUri},
-                {"name", "editor-context"},
-                {"mimeType", "text/plain"},
-                {"description", "What the user's editor shows now: active file, selection, open tabs, diagnostics"}};
-      if (at_least("2025-06-18")) r["title"] = "Editor context";
-      resources.push_back(std::move(r));
-    }
-    json result = {{"resources", std::move(resources)}};
-    if (more && !paths->empty()) result["nextCursor"] = paths->back();
-    reply(request, result);
-  });
+  const void* owner = &request.connection();
+  workspace_.workers().post(
+      [this, self = shared_from_this(), request = std::move(request), after] {
+        bool more = false;
+        // Files the client may not read are left out.
+        const files::Access access{workspace_.gate().read_filter(client_), nullptr};
+        auto paths = workspace_.files().list_files(after, kResourcesPageSize, more, &request.token(), access);
+        if (!paths) return request.fail(paths.error());
+        json resources = json::array();
+        for (const auto& p : *paths) resources.push_back(resource_json(p));
+        // After the files, on the last page: the editors' context.
+        if (!more) {
+          json r = {
+              {"uri", kEditorContextUri},
+              {"name", "editor-context"},
+              {"mimeType", "text/plain"},
+              {"description", "What the user's editor shows now: active file, selection, open tabs, diagnostics"}};
+          if (at_least("2025-06-18")) r["title"] = "Editor context";
+          resources.push_back(std::move(r));
+        }
+        json result = {{"resources", std::move(resources)}};
+        if (more && !paths->empty()) result["nextCursor"] = paths->back();
+        reply(request, result);
+      },
+      owner);
 }
 
 // NOLINTNEXTLINE(performance-unnecessary-value-param): the method table's handler type takes the Request by value
@@ -158,34 +162,38 @@ void McpDialect::resources_read(Request request) {
   const json& p = request.params();
   if (!p.contains("uri") || !p["uri"].is_string())
     return request.fail(make_error(error_code::kInvalidParams, "resources/read: uri (string) is required"));
-  workspace_.workers().post([this, self = shared_from_this(), request = std::move(request)] {
-    const std::string uri = request.params()["uri"].get<std::string>();
-    if (uri == kEditorContextUri) {
-      const json editors = workspace_.editor_contexts().list(workspace_.gate().read_filter(client_));
-      json item = {{"uri", uri}, {"mimeType", "text/plain"}, {"text", render_editor_context({{"editors", editors}})}};
-      return reply(request, {{"contents", json::array({std::move(item)})}});
-    }
-    auto rel = workspace_.rel_of_uri(uri);
-    if (!rel) return request.fail(rel.error());
-    if (auto st = workspace_.gate().check_now(*client_, "resources/read",
-                                              {{OperationKind::ReadFile, *rel, false, std::nullopt}});
-        !st)
-      return request.fail(st.error());
-    // Judged again where the file opened really is (a symlink may lead elsewhere).
-    auto c = workspace_.files().read_resource(*rel, {workspace_.gate().read_filter(client_), nullptr});
-    if (!c) {
-      Error e = c.error();
-      if (e.code == error_code::kNotFound) e.code = -32002;  // MCP "Resource not found"
-      e.data = {{"uri", uri}};
-      return request.fail(e);
-    }
-    json item = {{"uri", uri}, {"mimeType", c->mime_type}};
-    if (c->binary)
-      item["blob"] = base64(c->data);
-    else
-      item["text"] = std::move(c->data);
-    reply(request, {{"contents", json::array({std::move(item)})}});
-  });
+  const void* owner = &request.connection();
+  workspace_.workers().post(
+      [this, self = shared_from_this(), request = std::move(request)] {
+        const std::string uri = request.params()["uri"].get<std::string>();
+        if (uri == kEditorContextUri) {
+          const json editors = workspace_.editor_contexts().list(workspace_.gate().read_filter(client_));
+          json item = {
+              {"uri", uri}, {"mimeType", "text/plain"}, {"text", render_editor_context({{"editors", editors}})}};
+          return reply(request, {{"contents", json::array({std::move(item)})}});
+        }
+        auto rel = workspace_.rel_of_uri(uri);
+        if (!rel) return request.fail(rel.error());
+        if (auto st = workspace_.gate().check_now(*client_, "resources/read",
+                                                  {{OperationKind::ReadFile, *rel, false, std::nullopt}});
+            !st)
+          return request.fail(st.error());
+        // Judged again where the file opened really is (a symlink may lead elsewhere).
+        auto c = workspace_.files().read_resource(*rel, {workspace_.gate().read_filter(client_), nullptr});
+        if (!c) {
+          Error e = c.error();
+          if (e.code == error_code::kNotFound) e.code = -32002;  // MCP "Resource not found"
+          e.data = {{"uri", uri}};
+          return request.fail(e);
+        }
+        json item = {{"uri", uri}, {"mimeType", c->mime_type}};
+        if (c->binary)
+          item["blob"] = base64(c->data);
+        else
+          item["text"] = std::move(c->data);
+        reply(request, {{"contents", json::array({std::move(item)})}});
+      },
+      owner);
 }
 
 void McpDialect::complete(Request request) {
@@ -198,6 +206,7 @@ void McpDialect::complete(Request request) {
   if (member_or(ref, "type", std::string()) != "ref/resource" || member_or(arg, "name", std::string()) != "path") {
     return reply(request, {{"completion", {{"values", json::array()}, {"total", 0}, {"hasMore", false}}}});
   }
+  const void* owner = &request.connection();
   workspace_.workers().post(
       [this, self = shared_from_this(), request = std::move(request), value = arg["value"].get<std::string>()] {
         // Complete one path component: list the directory part, filter by the rest.
@@ -215,7 +224,8 @@ void McpDialect::complete(Request request) {
         if (listing && allowed) values = completions(**listing, dir, stem, total);
         reply(request,
               {{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > kCompletionMax}}}});
-      });
+      },
+      owner);
 }
 
 }  // namespace mcp

@@ -61,12 +61,13 @@ void run_operation(Workspace& workspace, const Registry& registry, Request reque
     if (auto v = shared->params.find(by); v != shared->params.end() && v->is_string())
       serial_key = shared->op->id + '\n' + v->get<std::string>();
   workspace.gate().check(shared->client, shared->op->id, std::move(needs), request.token(),
-                         [&workspace, run = std::move(run), deny = std::move(deny),
-                          serial_key = std::move(serial_key)](const Status& st) mutable {
+                         [&workspace, run = std::move(run), deny = std::move(deny), serial_key = std::move(serial_key),
+                          owner = static_cast<const void*>(&request.connection())](const Status& st) mutable {
                            if (!st) return deny(st.error());
-                           // The answer may come on a connection's reading thread: run on a worker.
-                           if (serial_key.empty()) return workspace.workers().post(run);
-                           workspace.workers().post(std::move(serial_key), run);
+                           // The answer may come on a connection's reading thread: run on a
+                           // worker, in the lane of the asking connection (clients take turns).
+                           if (serial_key.empty()) return workspace.workers().post(run, owner);
+                           workspace.workers().post(std::move(serial_key), run, owner);
                          });
 }
 

@@ -73,15 +73,21 @@ WorkerPool::Blocking::Blocking(WorkerPool& pool) : pool_(pool) {
 
 WorkerPool::~WorkerPool() { shutdown(); }
 
-void WorkerPool::post(std::function<void()> task) {
+void WorkerPool::enqueue(std::function<void()> task, const void* owner) {
+  auto& lane = lanes_[owner];
+  if (lane.empty()) turns_.push_back(owner);
+  lane.push_back(std::move(task));
+}
+
+void WorkerPool::post(std::function<void()> task, const void* owner) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(task));
+    enqueue(std::move(task), owner);
   }
   cv_.notify_one();
 }
 
-void WorkerPool::post(std::string key, std::function<void()> task) {
+void WorkerPool::post(std::string key, std::function<void()> task, const void* owner) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = serial_.find(key); it != serial_.end()) {
@@ -89,18 +95,20 @@ void WorkerPool::post(std::string key, std::function<void()> task) {
       return;
     }
     serial_.emplace(key, std::deque<std::function<void()>>());
-    queue_.push_back(
-        [this, key = std::move(key), task = std::move(task)]() mutable { run_serial(key, std::move(task)); });
+    enqueue([this, key = std::move(key), task = std::move(task),
+             owner]() mutable { run_serial(key, std::move(task), owner); },
+            owner);
   }
   cv_.notify_one();
 }
 
 // Runs `task`, then queues the next task of `key`, if any (also when `task`
-// throws: the strand goes on).
-void WorkerPool::run_serial(const std::string& key, std::function<void()> task) {
+// throws: the strand goes on), in `owner`'s lane.
+void WorkerPool::run_serial(const std::string& key, std::function<void()> task, const void* owner) {
   struct Next {
     WorkerPool& pool;
     const std::string& key;
+    const void* owner;
     ~Next() {
       {
         std::lock_guard lock(pool.mutex_);
@@ -109,13 +117,14 @@ void WorkerPool::run_serial(const std::string& key, std::function<void()> task) 
           pool.serial_.erase(it);
           return;
         }
-        pool.queue_.push_back(
-            [p = &pool, k = key, t = std::move(it->second.front())]() mutable { p->run_serial(k, std::move(t)); });
+        pool.enqueue([p = &pool, k = key, t = std::move(it->second.front()),
+                      o = owner]() mutable { p->run_serial(k, std::move(t), o); },
+                     owner);
         it->second.pop_front();
       }
       pool.cv_.notify_one();
     }
-  } next{*this, key};
+  } next{*this, key, owner};
   task();
 }
 
@@ -138,11 +147,20 @@ void WorkerPool::run() {
     {
       std::unique_lock lock(mutex_);
       ++idle_;
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !turns_.empty(); });
       --idle_;
-      if (queue_.empty()) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      if (turns_.empty()) return;
+      // The next lane's first task; the lane goes to the back of the turns
+      // while it has more.
+      const void* owner = turns_.front();
+      turns_.pop_front();
+      auto lane = lanes_.find(owner);
+      task = std::move(lane->second.front());
+      lane->second.pop_front();
+      if (lane->second.empty())
+        lanes_.erase(lane);
+      else
+        turns_.push_back(owner);
     }
     try {
       task();

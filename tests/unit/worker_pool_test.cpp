@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -75,6 +76,39 @@ TEST(WorkerPool, OtherKeysRunBesideABusyKey) {
   pool.post("b", [&] { other_ran.set_value(); });
   pool.shutdown();
   EXPECT_TRUE(first_saw_other.load());
+}
+
+// Connections take turns: with one worker busy, a client that queued 20
+// tasks delays another client's one task by one of them, not 20; each
+// client's own tasks still start in the order it posted them.
+TEST(WorkerPool, ClientsTakeTurns) {
+  WorkerPool pool(1);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  int a = 0, b = 0;  // owners: their addresses
+  std::mutex mutex;
+  std::vector<std::string> order;
+  pool.post([released] { released.wait(); }, &a);  // the worker is busy
+  for (int i = 0; i < 20; ++i)
+    pool.post(
+        [&, i] {
+          std::lock_guard lock(mutex);
+          order.push_back("a" + std::to_string(i));
+        },
+        &a);
+  pool.post(
+      [&] {
+        std::lock_guard lock(mutex);
+        order.push_back("b");
+      },
+      &b);
+  release.set_value();
+  pool.shutdown();
+  ASSERT_EQ(order.size(), 21u);
+  const auto at = std::find(order.begin(), order.end(), "b") - order.begin();
+  EXPECT_LE(at, 1) << "b waited behind " << at << " of a's tasks";
+  std::erase(order, "b");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], "a" + std::to_string(i));
 }
 
 // One worker, busy waiting on something outside: without the Blocking

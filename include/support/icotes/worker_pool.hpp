@@ -27,12 +27,17 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  void post(std::function<void()> task);
+  /// Queues `task` in the lane of `owner` (a connection; null: the lane of
+  /// tasks nobody owns). Lanes take turns: each worker takes the next task
+  /// of the next lane that has one, so a client that queued 60 large greps
+  /// delays another client's request by one task at most, not 60. Within a
+  /// lane, tasks start in the order posted.
+  void post(std::function<void()> task, const void* owner = nullptr);
   /// As post, but tasks posted with the same `key` run one at a time, in
   /// the order they were posted (a strand): keystrokes sent to one
   /// terminal as separate requests reach it in the order they came.
   /// Tasks of other keys, and unkeyed ones, still run beside them.
-  void post(std::string key, std::function<void()> task);
+  void post(std::string key, std::function<void()> task, const void* owner = nullptr);
 
   /// Held by a task while it waits on something outside the process. Cheap
   /// when a worker is idle; else it starts one more (up to size + 64).
@@ -57,12 +62,16 @@ class WorkerPool {
  private:
   static constexpr std::size_t kMaxExtra = 64;
   void run();
-  void run_serial(const std::string& key, std::function<void()> task);
+  void run_serial(const std::string& key, std::function<void()> task, const void* owner);
+  void enqueue(std::function<void()> task, const void* owner);  // mutex_ held
   std::size_t base_ = 0;
   std::size_t idle_ = 0;  // threads waiting for a task
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  // The lanes with tasks, each with its queue; `turns` holds each of them
+  // once, in the order they get their next turn.
+  std::unordered_map<const void*, std::deque<std::function<void()>>> lanes_;
+  std::deque<const void*> turns_;
   // A key is here while a task of it is queued or running; its later tasks
   // wait in the deque until that one ends.
   std::unordered_map<std::string, std::deque<std::function<void()>>> serial_;
