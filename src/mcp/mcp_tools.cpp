@@ -38,11 +38,6 @@ class McpProgress final : public Progress {
 
 }  // namespace
 
-std::string_view tool_group(const Operation& op) {
-  const std::string_view id = op.id;
-  return id.substr(0, id.find('/'));
-}
-
 bool ToolFilter::offers(std::string_view group) const {
   if (group == "events") return false;
   return !only || only->count(std::string(group)) > 0;
@@ -154,7 +149,7 @@ json McpDialect::tool_json(const Operation& op) const {
 std::vector<const Operation*> McpDialect::offered_tools() const {
   std::vector<const Operation*> out;
   for (const Operation* op : registry_.all())
-    if (op->mcp_tool && tools_.offers(mcp::tool_group(*op))) out.push_back(op);
+    if (op->mcp_tool && tools_.offers(op->group())) out.push_back(op);
   return out;
 }
 
@@ -232,14 +227,14 @@ const Operation* McpDialect::offered_tool(const Request& request) const {
   }
   const std::string tool = p["name"].get<std::string>();
   const Operation* op = registry_.find_by_mcp_name(tool);
-  if (!op || !op->mcp_tool || mcp::tool_group(*op) == "events") {
+  if (!op || !op->mcp_tool || op->group() == "events") {
     request.fail(
         make_error(error_code::kInvalidParams, "tools/call: unknown tool '" + tool + "'; tools/list lists them"));
     return nullptr;
   }
-  if (!tools_.offers(mcp::tool_group(*op))) {
+  if (!tools_.offers(op->group())) {
     request.fail(make_error(error_code::kInvalidParams,
-                            "tools/call: tool '" + tool + "' (group " + std::string(mcp::tool_group(*op)) +
+                            "tools/call: tool '" + tool + "' (group " + std::string(op->group()) +
                                 ") is not offered to this client (icotes serve --tools, or [mcp] tools in "
                                 ".icotes/config.toml); tools/list lists the tools offered"));
     return nullptr;

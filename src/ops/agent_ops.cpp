@@ -38,10 +38,8 @@ std::string first_line(std::string_view s) { return std::string(s.substr(0, s.fi
 
 // The operations the agent may call: MCP tools (never events, never the
 // agent's own operations, so delegate cannot recurse).
-std::string_view op_group(const Operation& op) { return std::string_view(op.id).substr(0, op.id.find('/')); }
-
 bool agent_tool(const Operation& op) {
-  const std::string_view group = op_group(op);
+  const std::string_view group = op.group();
   return op.mcp_tool && group != "events" && group != "agent" && group != "test";
 }
 
@@ -213,9 +211,7 @@ class ProgressEvents final : public agent::EventSink {
   }
   void on_usage(const providers::Usage& total) override {
     if (!partial_) return;
-    json event = providers::usage_json(total);
-    event["type"] = "usage";
-    progress_.partial(json::array({std::move(event)}));
+    progress_.partial(json::array({providers::usage_event(total)}));
   }
 
  private:
@@ -260,7 +256,7 @@ std::string iso8601(std::int64_t ms) {
 Result<std::vector<const Operation*>> tool_ops(const Registry& registry,
                                                const std::optional<std::vector<std::string>>& names,
                                                const std::optional<std::set<std::string>>& groups) {
-  const auto offered = [&](const Operation& op) { return !groups || groups->count(std::string(op_group(op))) > 0; };
+  const auto offered = [&](const Operation& op) { return !groups || groups->count(std::string(op.group())) > 0; };
   std::vector<const Operation*> out;
   for (const Operation* op : registry.all())
     if (agent_tool(*op)) out.push_back(op);
@@ -277,7 +273,7 @@ Result<std::vector<const Operation*>> tool_ops(const Registry& registry,
           "agent: tools: '" + n + "' is not a tool the agent may use (MCP tool names; delegate is not one)");
     if (!offered(**it))
       return make_error(error_code::kInvalidParams,
-                        "agent: tools: '" + n + "' is in the tool group '" + std::string(op_group(**it)) +
+                        "agent: tools: '" + n + "' is in the tool group '" + std::string((*it)->group()) +
                             "', which this client's --tools (or the workspace's [mcp] tools) leaves out");
     if (std::find(chosen.begin(), chosen.end(), *it) == chosen.end()) chosen.push_back(*it);
   }

@@ -23,6 +23,13 @@ inline json usage_json(const Usage& u) {
   return out;
 }
 
+/// The partial-result event for usage: usage_json with "type": "usage".
+inline json usage_event(const Usage& u) {
+  json event = usage_json(u);
+  event["type"] = "usage";
+  return event;
+}
+
 /// One message of providers/chat: role "system", "user" or "assistant".
 struct ChatMessageParam {
   std::string role;

@@ -47,9 +47,7 @@ class ProgressSink final : public providers::ChatSink {
   }
   void on_usage(const providers::Usage& u) override {
     if (partial_) {
-      json event = providers::usage_json(u);
-      event["type"] = "usage";
-      progress_.partial(json::array({std::move(event)}));
+      progress_.partial(json::array({providers::usage_event(u)}));
     }
   }
 

@@ -228,7 +228,7 @@ TEST(McpToolFilter, TheWorkspaceNarrowsNeverWidensAndEventsAreNeverOffered) {
 TEST(McpToolFilter, DelegateIsTheAgentGroupAndCanBeNamed) {
   const Operation* op = builtin_registry().find("agent/delegate");
   ASSERT_NE(op, nullptr);
-  EXPECT_EQ(mcp::tool_group(*op), "agent");
+  EXPECT_EQ(op->group(), "agent");
   ClientProfile some;
   some.tool_groups = {"agent"};
   EXPECT_TRUE(mcp::tool_filter(some, std::nullopt).offers("agent"));

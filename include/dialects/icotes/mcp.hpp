@@ -25,9 +25,6 @@
 
 namespace icotes::mcp {
 
-/// The group of an operation: its schema's folder ("files" for files/read).
-std::string_view tool_group(const Operation& op);
-
 /// Which tool groups one MCP client is offered.
 struct ToolFilter {
   /// Nullopt: every group; else only these.

@@ -211,6 +211,9 @@ struct Operation {
   std::string lsp_method() const { return "icotes/" + id; }
   /// workspace/executeCommand command: "icotes.files.read".
   std::string command() const;
+  /// Its group, the schema's folder: "files" for files/read. MCP clients
+  /// are offered tools by group (--tools), and an agent run keeps to them.
+  std::string_view group() const { return std::string_view(id).substr(0, id.find('/')); }
 };
 
 class Registry {

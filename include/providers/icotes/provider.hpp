@@ -94,7 +94,7 @@ struct Usage {
   std::int64_t reasoning_tokens = 0;
   /// What the call cost in US dollars, where known: the provider's own
   /// figure (OpenRouter's `usage.cost`, in its credits of one dollar), or
-  /// the tokens at the configured prices (call_cost()). Summed over a run
+  /// the tokens at the configured prices (with_cost()). Summed over a run
   /// only while every call's is known.
   std::optional<double> cost_usd;
 };
