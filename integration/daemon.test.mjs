@@ -289,6 +289,11 @@ describe('daemon per workspace', () => {
         return false;
       }
     });
+    // A daemon left by an earlier test idles out after 1.5 s; attached to
+    // it, this test's clients would get its timeout, not theirs, and a
+    // loaded machine can let it expire between the two clients.
+    await run(['daemon', 'stop', '--root', root], env);
+    await until(() => daemons(root).length === 0, 'the earlier daemon stops');
     const victim = spawn(requireBinary(), ['serve', '--root', root, ...bash], { stdio: ['pipe', 'pipe', 'inherit'], env });
     victim.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'icotes/exec/run', params: { argv: ['sleep', '30.4567'] } }) + '\n');
     await until(() => procs('sleep 30.4567').length > 0, 'the command starts');
