@@ -70,6 +70,28 @@ export function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// Resolves with predicate()'s first truthy value, checked every `every` ms;
+// rejects after `ms`. The checks stop either way: a failed wait leaves no
+// timer behind to keep node (and the test) running until ctest's timeout.
+export function pollUntil(predicate, ms, what, every = 20) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const check = () => {
+      let hit;
+      try {
+        hit = predicate();
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (hit) resolve(hit);
+      else if (Date.now() >= deadline) reject(new Error(`${what}: no answer within ${ms} ms`));
+      else setTimeout(check, every);
+    };
+    check();
+  });
+}
+
 // Lines with their terminators, the way read_file counts them.
 export function splitLines(text) {
   return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];

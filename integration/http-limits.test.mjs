@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+import { pollUntil, removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 const LIMIT = 1 << 20;  // --max-frame-bytes: the body limit
@@ -229,10 +229,7 @@ describe('MCP HTTP door limits', () => {
     assert.equal(c.socket.destroyed, false);
     const before = c.text().length;
     c.socket.write(head(`Mcp-Session-Id: ${id}\r\nContent-Length: ${note.length}\r\n\r\n`) + note);
-    await withTimeout(new Promise((resolve) => {
-      const check = () => { if (/HTTP\/1\.1 202/.test(c.text().slice(before))) resolve(); else setTimeout(check, 10); };
-      check();
-    }), T, 'the second request on a kept connection');
+    await pollUntil(() => /HTTP\/1\.1 202/.test(c.text().slice(before)), T, 'the second request on a kept connection', 10);
     for (const k of kept) k.socket.destroy();
   });
 

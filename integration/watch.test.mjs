@@ -14,20 +14,13 @@ import {
   ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
-import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+import { pollUntil, removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 
 // Resolves when `predicate` holds for something pushed to `list`.
 function waitFor(list, predicate, what) {
-  return withTimeout(new Promise((resolve) => {
-    const check = () => {
-      const hit = list.find(predicate);
-      if (hit) resolve(hit);
-      else setTimeout(check, 20);
-    };
-    check();
-  }), T, what);
+  return pollUntil(() => list.find(predicate), T, what);
 }
 
 describe('MCP resource subscriptions from the file watcher', () => {

@@ -38,6 +38,11 @@ class Seen {
       return it != changes_.end() && it->second == type;
     });
   }
+  // Waits (bounded) until `path` was reported at all.
+  bool wait_reported(const std::string& path, int ms) {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return changes_.count(path) > 0; });
+  }
   bool has(const std::string& path) {
     std::lock_guard lock(m_);
     return changes_.count(path) > 0;
@@ -119,6 +124,31 @@ TEST_F(WatcherFixture, WatchesNewDirectoriesAndReportsWhatTheyAlreadyHold) {
   test::write_file(dir / "marker.txt", "m");
   ASSERT_TRUE(seen.wait_for("marker.txt", "created"));
   EXPECT_FALSE(seen.has("pkg/a/b/after.txt"));
+}
+
+// `mkdir -p` then a file, many times while the watcher adds watches: the
+// walk of a new tree lists a directory before it watches it, and a file
+// made in between must still be reported (a second walk finds it).
+TEST_F(WatcherFixture, AFileMadeWhileItsNewDirectoryIsBeingWatchedIsReported) {
+  files::WatcherOptions options;
+  options.max_changes = 1000000;  // no event truncated (that would say "rescan", not name the file)
+  files::Watcher w(*root, broker, options);
+  ASSERT_TRUE(w.start().ok());
+  constexpr int kTrees = 600;
+  for (int i = 0; i < kTrees; ++i) {
+    const auto d = dir / ("burst/t" + std::to_string(i) + "/x/y");
+    std::filesystem::create_directories(d);
+    // 0 to 490 µs later: some file lands while the watcher walks its tree.
+    std::this_thread::sleep_for(std::chrono::microseconds(i % 50 * 10));
+    test::write_file(std::filesystem::path(d) / "f.txt", "1");
+  }
+  std::vector<std::string> missed;
+  for (int i = 0; i < kTrees; ++i) {
+    const std::string path = "burst/t" + std::to_string(i) + "/x/y/f.txt";
+    // Created, or changed where its write's own event came in a later window.
+    if (!seen.wait_reported(path, missed.empty() ? 10000 : 10)) missed.push_back(path);
+  }
+  EXPECT_TRUE(missed.empty()) << missed.size() << " of " << kTrees << " never reported, first " << missed.front();
 }
 
 TEST_F(WatcherFixture, FallsBackToPollingAtTheWatchLimitAndSaysSo) {

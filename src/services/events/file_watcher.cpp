@@ -112,6 +112,7 @@ bool Watcher::add_tree(const std::string& rel, std::map<std::string, std::string
   if (!filter) return true;
   std::mutex found_mutex;
   std::vector<std::string> files;
+  std::size_t new_watches = 0;  // under mutex_
   bool limit_hit = false;
   std::string limit_reason;
   search::DirCallback on_dir = [&](const std::string& dir_rel, const std::shared_ptr<const IgnoreDir>& ignore) {
@@ -132,15 +133,26 @@ bool Watcher::add_tree(const std::string& rel, std::map<std::string, std::string
     }
     dirs_[wd] = Dir{dir_rel, ignore};
     wds_[dir_rel] = wd;
+    ++new_watches;
   };
-  (void)search::walk(
-      root_, options, *filter,
-      [&](const std::string& file_rel, int, const char*) {
-        if (!created) return;
-        std::lock_guard lock(found_mutex);
-        files.push_back(file_rel);
-      },
-      nullptr, &on_dir);
+  // The walk lists a directory before on_dir watches it: a file or
+  // directory made in between (`mkdir -p a/b && touch a/b/c`) raises no
+  // event. So a new tree is walked again until a walk adds no watch: that
+  // walk listed every directory after its watch was in place. At start
+  // nothing is reported and one walk is kept (its cost on a large tree).
+  for (bool again = true; again;) {
+    new_watches = 0;
+    files.clear();
+    (void)search::walk(
+        root_, options, *filter,
+        [&](const std::string& file_rel, int, const char*) {
+          if (!created) return;
+          std::lock_guard lock(found_mutex);
+          files.push_back(file_rel);
+        },
+        nullptr, &on_dir);
+    again = created && new_watches > 0 && !limit_hit;
+  }
   if (created)
     for (const auto& f : files) note(*created, f, "created");
   if (limit_hit) {
