@@ -646,6 +646,7 @@ Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Co
   bool exited = false;
   Clock::time_point exited_at{}, kill_at{}, last_output = start, last_watchdog = start;
   bool hard_killed = false;
+  int checks_at_limit = 0;  // watchdog checks in a row that found the limit reached
   const auto deadline = spec.timeout.count() > 0 ? start + spec.timeout : Clock::time_point::max();
 
   const auto signal_all = [&](int sig) {
@@ -708,9 +709,14 @@ Outcome supervise(Child& child, const Spec& spec, const Limits& limits, const Co
       else if (child.sandboxed && !exited && now >= last_watchdog + kWatchdogEvery) {
         last_watchdog = now;
         // The kernel refuses a task past the limit (a cgroup or RLIMIT_NPROC):
-        // reaching it ends the run. Without a kernel limit this is the bound.
-        if (refused_forks(child) > 0 || sandbox_tasks(child, limits.max_processes) >= limits.max_processes)
+        // a refusal the cgroup counted ends the run, and so does the limit
+        // held at two checks in a row, where the command has met the
+        // refusal (a fork bomb that only retries). Without a kernel limit
+        // the count is the bound, and reaching it ends the run at once.
+        const bool at_limit = sandbox_tasks(child, limits.max_processes) >= limits.max_processes;
+        if (refused_forks(child) > 0 || (at_limit && (checks_at_limit > 0 || child.task_limit == TaskLimit::None)))
           begin_kill(Ending::ProcessLimit, now);
+        checks_at_limit = at_limit ? checks_at_limit + 1 : 0;
       }
     }
     if (reason && !hard_killed && now >= kill_at) {
