@@ -114,9 +114,14 @@ class RegistryTools final : public agent::ToolRunner {
       return {false, m.rfind("Error", 0) == 0 ? m : "Error: " + m, what + ": " + one_line(first_line(m), 100)};
     }
     std::string text = render(*op, *result);
-    std::size_t lines = 0;
-    for (char c : text) lines += c == '\n' ? 1 : 0;
-    if (!text.empty() && text.back() != '\n') ++lines;
+    // The lines of the operation's own text (a file's content, a diff)
+    // where it has one, not of the header lines the model reads above it.
+    std::string_view counted = text;
+    if (!op->mcp_text_field.empty())
+      if (auto it = result->find(op->mcp_text_field); it != result->end() && it->is_string())
+        counted = it->get_ref<const std::string&>();
+    const auto lines = static_cast<std::size_t>(std::count(counted.begin(), counted.end(), '\n')) +
+                       (!counted.empty() && counted.back() != '\n' ? 1 : 0);
     return {true, std::move(text), what + ": " + std::to_string(lines) + (lines == 1 ? " line" : " lines")};
   }
 

@@ -113,7 +113,8 @@ TEST_F(AgentOps, ReadsGrepsAndEditsThroughTheGate) {
   EXPECT_EQ((*r)["turns"], 3);
   ASSERT_EQ((*r)["toolCalls"].size(), 3u);
   for (const auto& c : (*r)["toolCalls"]) EXPECT_TRUE(c["ok"].get<bool>()) << c.dump();
-  EXPECT_EQ((*r)["toolCalls"][0]["summary"], "read_file src/add.c: 2 lines");  // the header, the line
+  // The file's one line, not the header the model reads above it.
+  EXPECT_EQ((*r)["toolCalls"][0]["summary"], "read_file src/add.c: 1 line");
   EXPECT_EQ(read_file(root_ / "src/add.c"), "int add(int a, int b) { return a + b; }\n");
   EXPECT_EQ(questions_, std::vector<std::string>{"files/edit"});  // reads are not asked about
   // The contract's events, in order.
