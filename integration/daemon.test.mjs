@@ -18,7 +18,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
-import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+import { pollUntil, removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 
@@ -55,13 +55,7 @@ function run(args, env, input) {
   }), T, `icotes ${args.join(' ')}`);
 }
 
-async function until(predicate, what) {
-  for (let i = 0; i < 150; i++) {
-    if (predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what}: not within 15 s`);
-}
+const until = (predicate, what) => pollUntil(predicate, 15000, what, 100);
 
 // The editor starts `icotes serve` as editors do: no flag, it attaches.
 function startEditor(root, env, args) {

@@ -16,7 +16,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import {
   CancellationTokenSource, StreamMessageReader, StreamMessageWriter, createMessageConnection,
 } from 'vscode-jsonrpc/node.js';
-import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+import { pollUntil, removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 
 // The server's environment, which its commands inherit, without what the
@@ -48,13 +48,7 @@ function makeWorkspace(prefix, execToml) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Waits (bounded) for `check()` to be true.
-async function until(check, what, ms = 10000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await sleep(25);
-  }
-}
+const until = (check, what, ms = 10000) => pollUntil(check, ms, what, 25);
 
 const alive = (pid) => {
   try {

@@ -70,26 +70,18 @@ export function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-// Resolves with predicate()'s first truthy value, checked every `every` ms;
-// rejects after `ms`. The checks stop either way: a failed wait leaves no
-// timer behind to keep node (and the test) running until ctest's timeout.
-export function pollUntil(predicate, ms, what, every = 20) {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + ms;
-    const check = () => {
-      let hit;
-      try {
-        hit = predicate();
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      if (hit) resolve(hit);
-      else if (Date.now() >= deadline) reject(new Error(`${what}: no answer within ${ms} ms`));
-      else setTimeout(check, every);
-    };
-    check();
-  });
+// Resolves with predicate()'s first truthy value (the predicate may return
+// a promise), checked every `every` ms; rejects after `ms`. It stops either
+// way: a failed wait leaves no timer behind to keep node (and the test)
+// running until ctest's timeout.
+export async function pollUntil(predicate, ms, what, every = 20) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const hit = await predicate();
+    if (hit) return hit;
+    if (Date.now() >= end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
 }
 
 // Lines with their terminators, the way read_file counts them.

@@ -20,7 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node.js';
-import { removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
+import { pollUntil, removeDir, requireBinary, tempDir, withTimeout } from './helpers.mjs';
 
 const T = 15000;
 const DEPTH = 100000;
@@ -53,14 +53,7 @@ function startDaemon(root, runtime, extra = []) {
 }
 
 // Waits (bounded) until `predicate()` holds, polling every 50 ms.
-async function until(predicate, what, ms = T) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
+const until = (predicate, what, ms = T) => pollUntil(predicate, ms, what, 50);
 
 // Newline-delimited JSON-RPC on a TCP or Unix socket.
 class LineClient {
